@@ -1,0 +1,64 @@
+"""The one error tree of dedup.
+
+Every error the library raises on purpose derives from :class:`DedupError`, and where it refines a
+builtin it inherits that builtin too, so ``except ValueError`` keeps working for callers who do not
+know dedup::
+
+    DedupError
+    ├── ConfigError (ValueError)           a setting is out of range or inconsistent
+    ├── InputError (ValueError)            an article cannot be used as given
+    │   ├── EmptyTextError                 no text left (empty, whitespace or only furniture)
+    │   ├── TextTypeError (TypeError)      text is not a str (or undecodable bytes)
+    │   ├── ArticleTooLargeError           text longer than ``DedupConfig.max_chars``
+    │   ├── DuplicateIdError               the id is already indexed with another text
+    │   └── InvalidRecordError             a JSON line or file that is not an article
+    ├── UnknownArticleError (KeyError)     an id that is not indexed
+    └── MissingExtraError (ImportError)    an optional extra is not installed
+
+Messages say what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class DedupError(Exception):
+    """Base class of every error raised by dedup."""
+
+
+class ConfigError(DedupError, ValueError):
+    """A configuration value is out of range or inconsistent with another."""
+
+
+class InputError(DedupError, ValueError):
+    """An article cannot be used as given."""
+
+
+class EmptyTextError(InputError):
+    """The article has no text left to compare."""
+
+
+class TextTypeError(InputError, TypeError):
+    """The article text is not a string (or is bytes that do not decode)."""
+
+
+class ArticleTooLargeError(InputError):
+    """The article is longer than the configured limit."""
+
+
+class DuplicateIdError(InputError):
+    """The article id is already indexed with a different text."""
+
+
+class InvalidRecordError(InputError):
+    """A record read from a file is not a usable article."""
+
+
+class UnknownArticleError(DedupError, KeyError):
+    """The article id is not in the index."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingExtraError(DedupError, ImportError):
+    """An optional dependency is missing; the message names the install command."""
