@@ -1,0 +1,95 @@
+"""Stage 3: MinHash signatures that datasketch understands.
+
+The signatures are those of datasketch's ``MinHash`` with its default ``"affine32"`` scheme: the
+32-bit input hash is pre-mixed with MurmurHash3's 32-bit finalizer and permuted with
+``a * h + b mod 2**32``; the signature is the minimum over the set for each permutation. We take the
+permutation parameters from datasketch itself, feed it the top 32 bits of our 64-bit shingle hashes,
+and compute the minima for many texts at once with numpy (datasketch hashes one value at a time in
+Python). ``reference_signature`` runs datasketch's own ``MinHash.update_batch`` and the tests prove
+the two equal bit for bit. ``LeanMinHash`` objects made by ``to_minhash`` go straight into
+``MinHashLSH``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from datasketch import LeanMinHash, MinHash
+
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+
+SCHEME = "affine32"
+_EMPTY = np.uint32(0xFFFFFFFF)
+# Rows of (shingle x permutation) worked on at once: bounds the temporary matrix to ~32 MB.
+_CHUNK_CELLS = 8_000_000
+
+
+@lru_cache(maxsize=16)
+def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
+    """datasketch's permutation parameters (a, b) for ``num_perm`` and ``seed``."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
+
+
+def input_hashes(shingles: U64) -> U32:
+    """The 32-bit values fed to MinHash: the top half of each 64-bit shingle hash."""
+    return (shingles >> np.uint64(32)).astype(np.uint32)
+
+
+def fmix32(values: U32) -> U32:
+    """MurmurHash3's 32-bit finalizer, element-wise (as datasketch applies it)."""
+    h = values ^ (values >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    out: U32 = h ^ (h >> np.uint32(16))
+    return out
+
+
+def signatures(groups: Sequence[U64], num_perm: int, seed: int) -> U32:
+    """Signatures of many shingle sets at once: one row of ``num_perm`` uint32 per group. An empty
+    group gets datasketch's empty signature (all 0xFFFFFFFF)."""
+    a, b = permutations(num_perm, seed)
+    out = np.full((len(groups), num_perm), _EMPTY, dtype=np.uint32)
+    lengths = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    nonempty = np.flatnonzero(lengths)
+    if len(nonempty) == 0:
+        return out
+    rows_per_chunk = max(1, _CHUNK_CELLS // num_perm)
+    start = 0
+    while start < len(nonempty):
+        # Take whole groups until the chunk holds about rows_per_chunk shingles.
+        stop, rows = start, 0
+        while stop < len(nonempty) and (rows == 0 or rows + lengths[nonempty[stop]] <= rows_per_chunk):
+            rows += int(lengths[nonempty[stop]])
+            stop += 1
+        chosen = nonempty[start:stop]
+        values = fmix32(input_hashes(np.concatenate([groups[i] for i in chosen])))
+        permuted = values[:, None] * a[None, :] + b[None, :]
+        offsets = np.zeros(len(chosen), dtype=np.int64)
+        np.cumsum(lengths[chosen][:-1], out=offsets[1:])
+        out[chosen] = np.minimum.reduceat(permuted, offsets, axis=0)
+        start = stop
+    return out
+
+
+def signature(shingles: U64, num_perm: int, seed: int) -> U32:
+    """The signature of one shingle set."""
+    out: U32 = signatures([shingles], num_perm, seed)[0]
+    return out
+
+
+def reference_signature(shingles: U64, num_perm: int, seed: int) -> U32:
+    """The same signature computed by datasketch's own ``MinHash.update_batch`` (slow; for tests)."""
+    m = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME, hashfunc=int)
+    m.update_batch([int(v) for v in input_hashes(shingles)])
+    return np.asarray(m.hashvalues, dtype=np.uint32)
+
+
+def to_minhash(sig: U32, seed: int) -> LeanMinHash:
+    """A datasketch ``LeanMinHash`` holding ``sig`` (for ``MinHashLSH`` and ``jaccard``)."""
+    return LeanMinHash(seed=seed, hashvalues=sig, scheme=SCHEME)
