@@ -1,0 +1,102 @@
+"""Site furniture learned from frequency.
+
+Pattern lists never know every site. A sentence that recurs on many articles is either a copied
+story (a wire text republished by several outlets) or a site's furniture (an "about us" blurb, a
+privacy or copyright footer, a newsletter box). The two differ in what surrounds them: the articles
+that carry a footer have stories of their own, while the articles that carry a wire sentence share
+most of their other sentences too. So a sentence is boilerplate when it is on at least ``min_df``
+articles and, over a sample of them, the median article has at least ``min_unique_fraction`` of its
+other sentences found in no other sampled article.
+
+The model is fed in the streaming path one article at a time; the batch path feeds it every article
+first (in id order), so batch answers do not depend on input order. Boilerplate is never evidence of
+copying: the verifier drops it before measuring anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from statistics import median
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.config import BoilerplateConfig
+
+U64 = npt.NDArray[np.uint64]
+
+
+class BoilerplateModel:
+    """Counts sentence fingerprints across articles and tells which are furniture."""
+
+    def __init__(self, config: BoilerplateConfig, sentences_of: Callable[[str], U64]) -> None:
+        self._config = config
+        self._sentences_of = sentences_of
+        self._df: dict[int, int] = {}
+        self._postings: dict[int, list[str]] = {}
+        self._seen: set[str] = set()
+        self._cache: dict[int, tuple[int, bool]] = {}
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._seen
+
+    def observe(self, article_id: str, fingerprints: U64) -> None:
+        """Count the sentences of one article (once per article id)."""
+        if article_id in self._seen:
+            return
+        self._seen.add(article_id)
+        for fp in {int(f) for f in fingerprints}:
+            self._df[fp] = self._df.get(fp, 0) + 1
+            posting = self._postings.setdefault(fp, [])
+            if len(posting) < self._config.sample:
+                posting.append(article_id)
+
+    def forget(self, article_id: str, fingerprints: U64) -> None:
+        """Undo ``observe`` for a removed article."""
+        if article_id not in self._seen:
+            return
+        self._seen.discard(article_id)
+        for fp in {int(f) for f in fingerprints}:
+            count = self._df.get(fp, 0) - 1
+            if count <= 0:
+                self._df.pop(fp, None)
+                self._postings.pop(fp, None)
+            else:
+                self._df[fp] = count
+                posting = self._postings.get(fp, [])
+                if article_id in posting:
+                    posting.remove(article_id)
+            self._cache.pop(fp, None)
+
+    def document_frequency(self, fingerprint: int) -> int:
+        return self._df.get(fingerprint, 0)
+
+    def is_boilerplate(self, fingerprint: int) -> bool:
+        """True when the sentence with this fingerprint is learned furniture."""
+        if not self._config.enabled:
+            return False
+        df = self._df.get(fingerprint, 0)
+        if df < self._config.min_df:
+            return False
+        cached = self._cache.get(fingerprint)
+        settled = max(self._config.min_df, self._config.sample)
+        if cached is not None and (cached[0] == df or cached[0] >= settled):
+            return cached[1]
+        verdict = self._judge(fingerprint)
+        self._cache[fingerprint] = (df, verdict)
+        return verdict
+
+    def boilerplate_among(self, fingerprints: Iterable[int]) -> set[int]:
+        return {fp for fp in fingerprints if self.is_boilerplate(fp)}
+
+    def _judge(self, fingerprint: int) -> bool:
+        sample = self._postings.get(fingerprint, [])
+        sets = [{int(f) for f in self._sentences_of(a)} - {fingerprint} for a in sample]
+        fractions = []
+        for i, own in enumerate(sets):
+            if not own:
+                fractions.append(1.0)  # nothing but the recurring sentence: no story of its own
+                continue
+            others: set[int] = set().union(*(s for j, s in enumerate(sets) if j != i))
+            fractions.append(len(own - others) / len(own))
+        return median(fractions) >= self._config.min_unique_fraction

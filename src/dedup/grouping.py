@@ -1,0 +1,72 @@
+"""Stage 6: groups from verified pairs, deterministic and guarded against chaining.
+
+(This stage is ``grouping`` rather than ``cluster`` so that the module does not shadow the one-call
+``dedup.cluster()`` function.)
+
+Connected components of the verified-copy graph would glue a chain A≈B≈C≈…≈Z of pairwise-related
+but overall unrelated articles into one group. Inside each component we therefore run average
+linkage (scipy) on the verified-copy graph itself: two groups merge only when at least
+``min_link_fraction`` of the article pairs between them are verified copies. A wire story and its
+trimmed copies stay together (each copy matches the full story), a chain falls apart into pairs.
+Members are sorted by id before linkage, so the result never depends on the input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+from dedup.config import ClusterConfig
+
+_EPS = 1e-9
+
+
+def components(nodes: Iterable[str], neighbours: Callable[[str], Iterable[str]]) -> list[list[str]]:
+    """Connected components, each sorted by id, listed by their smallest id."""
+    seen: set[str] = set()
+    out: list[list[str]] = []
+    for start in sorted(nodes):
+        if start in seen:
+            continue
+        seen.add(start)
+        stack, comp = [start], []
+        while stack:
+            node = stack.pop()
+            comp.append(node)
+            for nxt in neighbours(node):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        out.append(sorted(comp))
+    return out
+
+
+def split_component(
+    members: list[str], is_copy: Callable[[str, str], bool], config: ClusterConfig
+) -> tuple[list[list[str]], str]:
+    """Split one connected component into groups; returns the groups and how they were formed."""
+    members = sorted(members)
+    n = len(members)
+    if n <= 2:
+        return [members], "verified copies" if n == 2 else "no verified copy"
+    if n > config.max_exact_size:
+        return [members], f"connected component of {n} (larger than max_exact_size: no chaining guard)"
+    adjacency = np.zeros((n, n), dtype=np.float64)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if is_copy(members[i], members[j]):
+                adjacency[i, j] = adjacency[j, i] = 1.0
+    if adjacency.sum() == n * (n - 1):
+        return [members], "every pair verified"
+    distances = squareform(1.0 - adjacency, checks=False)
+    tree = linkage(distances, method="average")
+    labels = fcluster(tree, t=1.0 - config.min_link_fraction + _EPS, criterion="distance")
+    groups: dict[int, list[str]] = {}
+    for member, label in zip(members, labels, strict=True):
+        groups.setdefault(int(label), []).append(member)
+    result = sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+    how = f"average linkage: at least {config.min_link_fraction:.0%} of pairs verified between merged groups"
+    return result, how

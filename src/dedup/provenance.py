@@ -1,0 +1,298 @@
+"""Stage 7: the earliest source of each cluster, and why.
+
+Evidence, strongest first:
+
+1. **published_at** given by the caller (a naive time is read as UTC, and the evidence says so);
+2. **date_in_text**: a publication date printed in the title or near the top of the text (a dateline),
+   found by :func:`find_text_date`, which uses dateparser for the Egyptian/Gulf and English month
+   names and maps the Levantine series (كانون الثاني, شباط, …) onto them first;
+3. text evidence when no time separates the candidates: **containment** (the article whose text is
+   inside the other is the source; a copy that adds paragraphs is later), then **credit** (the article
+   that credits a wire agency in its opening or closing lines);
+4. **tie_break**: ingest order, then id.
+
+Each member's known time is its ``published_at``, else its printed date. A member with no known time
+never beats one with a time. Times are compared by the day when either one is a printed date (a page
+prints days, not hours); members that tie go on to the text evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from dedup.config import ProvenanceConfig
+from dedup.records import Evidence
+
+_EN_MONTHS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_AR_MONTHS = (
+    r"يناير|فبراير|مارس|[أا]بريل|إبريل|مايو|يونيو|يونيه|يوليو|يوليه|[أا]غسطس|سبتمبر|[أا]كتوبر"
+    r"|نوفمبر|ديسمبر"
+)
+# The Levantine (Syriac-derived) series and the Maghreb (French-derived) names, mapped onto the
+# Egyptian/Gulf names that dateparser knows.
+_MONTH_ALIASES = {
+    "جانفي": "يناير",
+    "فيفري": "فبراير",
+    "أفريل": "أبريل",
+    "افريل": "أبريل",
+    "جوان": "يونيو",
+    "جويلية": "يوليو",
+    "أوت": "أغسطس",
+    "اوت": "أغسطس",
+    "كانون الثاني": "يناير",
+    "شباط": "فبراير",
+    "آذار": "مارس",
+    "اذار": "مارس",
+    "نيسان": "أبريل",
+    "أيار": "مايو",
+    "ايار": "مايو",
+    "حزيران": "يونيو",
+    "تموز": "يوليو",
+    "آب": "أغسطس",
+    "أيلول": "سبتمبر",
+    "ايلول": "سبتمبر",
+    "تشرين الأول": "أكتوبر",
+    "تشرين الاول": "أكتوبر",
+    "تشرين الثاني": "نوفمبر",
+    "كانون الأول": "ديسمبر",
+    "كانون الاول": "ديسمبر",
+}
+_ALIASES = "|".join(sorted(map(re.escape, _MONTH_ALIASES), key=len, reverse=True))
+_MONTH = rf"(?:{_EN_MONTHS}|{_AR_MONTHS}|{_ALIASES})"
+# A month may be given twice, Levantine and Gregorian: "كانون الأول/ديسمبر", "كانون الثاني (يناير)".
+_MONTH_PAIR = rf"{_MONTH}(?:\s*[/(]\s*{_MONTH}\s*\)?)?"
+_DATE_PATTERNS = (
+    re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"),
+    re.compile(rf"(?<!\d)(\d{{1,2}})\s+(?:من\s+)?({_MONTH_PAIR})\.?,?\s+(?:عام\s+|سنة\s+)?(\d{{4}})(?!\d)", re.I),
+    re.compile(rf"(?<![\w])({_MONTH_PAIR})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})(?!\d)", re.I),
+)
+_DIGITS = str.maketrans({**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for i in range(10)}})
+
+
+@dataclass(frozen=True, slots=True)
+class TextDate:
+    """A publication date found in the text: the day, where it was found, and the words."""
+
+    day: date
+    where: str
+    text: str
+    offset: int
+
+
+def _parse_span(span: str) -> date | None:
+    import dateparser
+
+    cleaned = span
+    for alias, name in _MONTH_ALIASES.items():
+        cleaned = re.sub(rf"(?<!\w){re.escape(alias)}(?!\w)", name, cleaned)
+    # "ديسمبر/ديسمبر" or "ديسمبر (ديسمبر)": keep one month name.
+    cleaned = re.sub(rf"({_MONTH})\s*[/(]\s*{_MONTH}\s*\)?", r"\1", cleaned, flags=re.I)
+    cleaned = re.sub(r"\b(من|عام|سنة)\s+", "", cleaned)
+    parsed = dateparser.parse(
+        cleaned,
+        languages=["ar", "en", "fr"],
+        settings={"REQUIRE_PARTS": ["day", "month", "year"], "PREFER_DAY_OF_MONTH": "first"},
+    )
+    return parsed.date() if parsed else None
+
+
+def find_dates(text: str, where: str, limit: int | None = None) -> list[TextDate]:
+    """Every full date (day, month, year) in ``text`` (or in its first ``limit`` characters)."""
+    head = unicodedata.normalize("NFKC", text if limit is None else text[:limit]).translate(_DIGITS)
+    found: list[TextDate] = []
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(head):
+            day = _parse_span(m.group(0))
+            if day is not None and 1900 <= day.year <= 2200:
+                found.append(TextDate(day=day, where=where, text=m.group(0), offset=m.start()))
+    return sorted(found, key=lambda d: d.offset)
+
+
+def _on_dateline(text: str, offset: int) -> bool:
+    """A date is a dateline when its line is short (a date bar, a byline) or it opens the line
+    ("WASHINGTON, Jan. 29, 2017 (Reuters) - ..."); a date at the end of a long caption is not."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    line = text[start : end if end >= 0 else len(text)]
+    return len(line.split()) <= _DATELINE_MAX_WORDS or offset - start <= _DATELINE_MAX_OFFSET
+
+
+_DATELINE_MAX_WORDS = 12
+_DATELINE_MAX_OFFSET = 60
+
+
+def find_text_date(text: str, title: str | None, config: ProvenanceConfig) -> TextDate | None:
+    """The publication date printed in the title or on a dateline near the top of the text, if any."""
+    if not config.find_dates_in_text:
+        return None
+    if title:
+        dates = find_dates(title, "title")
+        if dates:
+            return dates[0]
+    head = unicodedata.normalize("NFKC", text[: config.head_chars])
+    for found in find_dates(head, "dateline"):
+        if _on_dateline(head, found.offset):
+            return found
+    return None
+
+
+@lru_cache(maxsize=8)
+def _credit_pattern(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, re.Pattern[str]]]:
+    out = []
+    for name, spellings in agencies:
+        # Latin acronyms must stand alone and in capitals (AP, RT); other spellings ignore case.
+        alternatives = "|".join(
+            re.escape(s) if s.isascii() and s.isupper() else f"(?i:{re.escape(s)})"
+            for s in sorted(spellings, key=len, reverse=True)
+        )
+        out.append((name, re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])")))
+    return out
+
+
+def find_credits(text: str, config: ProvenanceConfig) -> tuple[str, ...]:
+    """Wire agencies credited in the opening or closing lines of ``text`` (sorted names)."""
+    window = config.head_chars
+    zones = text[:window] + "\n" + text[-window:] if len(text) > 2 * window else text
+    found = {
+        name for name, pattern in _credit_pattern((*config.agencies, *config.extra_agencies)) if pattern.search(zones)
+    }
+    return tuple(sorted(found))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What provenance knows of one member."""
+
+    id: str
+    seq: int
+    published: datetime | None
+    naive: bool
+    text_date: TextDate | None
+    credits: tuple[str, ...]
+
+    @property
+    def known_time(self) -> tuple[datetime, str] | None:
+        if self.published is not None:
+            return self.published, "published_at"
+        if self.text_date is not None:
+            return datetime(*self.text_date.day.timetuple()[:3], tzinfo=UTC), "date_in_text"
+        return None
+
+
+def _ties(a: tuple[datetime, str], b: tuple[datetime, str]) -> bool:
+    if a[1] == "date_in_text" or b[1] == "date_in_text":
+        return a[0].date() == b[0].date()
+    return a[0] == b[0]
+
+
+def _time_values(c: Candidate) -> dict[str, Any]:
+    known = c.known_time
+    if known is None:
+        return {}
+    if known[1] == "published_at":
+        out: dict[str, Any] = {"published_at": known[0].isoformat()}
+        if c.naive:
+            out["note"] = "published_at had no time zone and was read as UTC"
+        return out
+    if c.text_date is None:  # known_time came from the text date
+        return {}
+    return {"date": c.text_date.day.isoformat(), "where": c.text_date.where, "text": c.text_date.text}
+
+
+def choose_earliest(
+    candidates: Sequence[Candidate], containment: Callable[[str, str], float], config: ProvenanceConfig
+) -> tuple[str, Evidence]:
+    """The earliest of ``candidates`` and the evidence. ``containment(x, y)`` is the share of x's
+    shingles found in y."""
+    if len(candidates) == 1:
+        only = candidates[0]
+        return only.id, Evidence(rule="single", detail="the only article of its cluster", values=_time_values(only))
+    pool = sorted(candidates, key=lambda c: (c.seq, c.id))
+    timed = sorted(
+        ((known, c) for c in pool if (known := c.known_time) is not None),
+        key=lambda kc: (kc[0][0], kc[1].seq, kc[1].id),
+    )
+    values: dict[str, Any] = {}
+    if timed:
+        first_time, first = timed[0]
+        tied = [c for known, c in timed if _ties(known, first_time)]
+        if len(tied) == 1:
+            values = {**_time_values(first), "undated": [c.id for c in pool if c.known_time is None]}
+            if len(timed) > 1:
+                values["next"] = {"id": timed[1][1].id, **_time_values(timed[1][1])}
+            values["containment"] = _containment_support(first, pool, containment)
+            where = first.text_date.where if first.text_date else "text"
+            detail = (
+                "earliest publication time given by the caller"
+                if first_time[1] == "published_at"
+                else f"earliest date printed in the {where}"
+            )
+            return first.id, Evidence(rule=first_time[1], detail=detail, values=values)
+        pool = tied
+        values["tied_on_time"] = {"ids": [c.id for c in tied], **_time_values(first)}
+    winner = _by_containment(pool, containment, config)
+    if winner is not None:
+        chosen, figures = winner
+        values["containment"] = figures
+        return chosen, Evidence(rule="containment", detail="its text is contained in the other copies", values=values)
+    crediting = [c for c in pool if c.credits]
+    if 0 < len(crediting) < len(pool):
+        chosen_c = crediting[0]
+        values["credits"] = {c.id: list(c.credits) for c in pool}
+        return chosen_c.id, Evidence(
+            rule="credit",
+            detail=f"credits {', '.join(chosen_c.credits)} in its opening or closing lines",
+            values=values,
+        )
+    chosen_c = pool[0]
+    values["order"] = [c.id for c in pool]
+    return chosen_c.id, Evidence(
+        rule="tie_break", detail="no evidence separates them: first ingested, then smallest id", values=values
+    )
+
+
+def _containment_support(
+    first: Candidate, pool: Sequence[Candidate], containment: Callable[[str, str], float]
+) -> dict[str, dict[str, float]]:
+    return {
+        c.id: {
+            "earliest_in_other": round(containment(first.id, c.id), 4),
+            "other_in_earliest": round(containment(c.id, first.id), 4),
+        }
+        for c in pool
+        if c.id != first.id
+    }
+
+
+def _by_containment(
+    pool: Sequence[Candidate], containment: Callable[[str, str], float], config: ProvenanceConfig
+) -> tuple[str, dict[str, Any]] | None:
+    """The candidate whose text is inside the most others (and inside none of them less than they are
+    inside it), if exactly one stands out."""
+    scores: dict[str, int] = {c.id: 0 for c in pool}
+    figures: dict[str, Any] = {}
+    for i, x in enumerate(pool):
+        for y in pool[i + 1 :]:
+            x_in_y, y_in_x = containment(x.id, y.id), containment(y.id, x.id)
+            figures[f"{x.id} in {y.id}"] = round(x_in_y, 4)
+            figures[f"{y.id} in {x.id}"] = round(y_in_x, 4)
+            if x_in_y >= config.min_containment and x_in_y - y_in_x >= config.containment_margin:
+                scores[x.id] += 1
+                scores[y.id] -= 1
+            elif y_in_x >= config.min_containment and y_in_x - x_in_y >= config.containment_margin:
+                scores[y.id] += 1
+                scores[x.id] -= 1
+    best = max(scores.values())
+    leaders = [c.id for c in pool if scores[c.id] == best]
+    if best > 0 and len(leaders) == 1:
+        return leaders[0], figures
+    return None
