@@ -1,0 +1,69 @@
+"""dedup: find copies of the same news story across outlets, group them, and name the earliest.
+
+>>> import dedup
+>>> clusters = dedup.cluster([dedup.Article(id="a", text="..."), ...])  # doctest: +SKIP
+"""
+
+from dedup.config import (
+    BoilerplateConfig,
+    ClusterConfig,
+    DedupConfig,
+    MinHashConfig,
+    NormalizeConfig,
+    PassageConfig,
+    ProvenanceConfig,
+    ShingleConfig,
+    VerifyConfig,
+)
+from dedup.errors import (
+    ArticleTooLargeError,
+    ConfigError,
+    DedupError,
+    DuplicateIdError,
+    EmptyTextError,
+    InputError,
+    InvalidRecordError,
+    MissingExtraError,
+    TextTypeError,
+    UnknownArticleError,
+)
+from dedup.normalize import fold
+from dedup.records import Article, Cluster, Evidence, Match, Member, Relation, SharedPassage, Skip, Verdict
+from dedup.stream import Deduplicator, cluster
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Article",
+    "ArticleTooLargeError",
+    "BoilerplateConfig",
+    "Cluster",
+    "ClusterConfig",
+    "ConfigError",
+    "DedupConfig",
+    "DedupError",
+    "Deduplicator",
+    "DuplicateIdError",
+    "EmptyTextError",
+    "Evidence",
+    "InputError",
+    "InvalidRecordError",
+    "Match",
+    "Member",
+    "MinHashConfig",
+    "MissingExtraError",
+    "NormalizeConfig",
+    "PassageConfig",
+    "ProvenanceConfig",
+    "Relation",
+    "SharedPassage",
+    "ShingleConfig",
+    "Skip",
+    "TextTypeError",
+    "UnknownArticleError",
+    "Verdict",
+    "VerifyConfig",
+    "__version__",
+    "cluster",
+    "fold",
+]

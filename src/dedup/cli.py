@@ -1,0 +1,115 @@
+"""The command line: a thin wrapper over the library.
+
+``dedup cluster PATH`` reads articles (JSON Lines, a folder of .txt files, or - for standard input)
+and writes one JSON object per cluster, singletons included (see the README for the contract), or a
+readable table with ``--format table``. Bad records are reported on standard error with their line
+number and skipped; a ``DedupError`` becomes a clean message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from dedup import __version__
+from dedup.errors import DedupError
+from dedup.io import read_articles
+from dedup.records import Cluster, Skip
+from dedup.stream import cluster
+
+
+def _table(clusters: list[Cluster], out: TextIO) -> None:
+    copies = [c for c in clusters if len(c) > 1]
+    singles = [c for c in clusters if len(c) == 1]
+    out.write(f"{len(clusters)} clusters: {len(copies)} with copies, {len(singles)} single articles\n\n")
+    for c in sorted(clusters, key=lambda c: (-len(c), c.id)):
+        out.write(f"{c.id}  size {len(c)}  earliest {c.earliest}  ({c.evidence.rule}: {c.evidence.detail})\n")
+        for m in c.members:
+            extra = ""
+            if m.containment_in_earliest is not None:
+                extra = f"  in earliest {m.containment_in_earliest:.2f}, earliest in it {m.earliest_in_member:.2f}"
+            when = f"  [{m.time}]" if m.time else ""
+            out.write(f"    {m.id:<32} {m.relation!s:<15} score {m.score:.2f}{extra}{when}\n")
+        if len(c) > 1:
+            out.write(f"    grouped by: {c.why}\n")
+        out.write("\n")
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    skips: list[Skip] = []
+
+    def report(skip: Skip) -> None:
+        skips.append(skip)
+        where = f"line {skip.line}" if skip.line else (skip.id or "?")
+        print(f"dedup: skipped {where}: {skip.error}: {skip.message}", file=sys.stderr)
+
+    progress = None
+    if args.progress:
+
+        def progress(done: int, total: int | None) -> None:
+            if total is None:
+                if done % 1000 == 0:
+                    print(f"\rdedup: read {done:,} articles", end="", file=sys.stderr, flush=True)
+            elif done % 1000 == 0 or done == total:
+                print(f"\rdedup: indexed {done:,}/{total:,} articles", end="", file=sys.stderr, flush=True)
+
+    articles = read_articles(args.path, report)
+    batch_skips: list[Skip] = []
+    clusters = cluster(articles, errors="skip", skipped=batch_skips, progress=progress)
+    if args.progress:
+        print(file=sys.stderr)
+    for skip in batch_skips:
+        report(skip)
+    if args.format == "table":
+        _table(clusters, sys.stdout)
+    else:
+        for c in clusters:
+            sys.stdout.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+    if skips:
+        print(f"dedup: {len(skips)} record(s) skipped", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dedup", description="Find copies of the same news story across outlets.")
+    parser.add_argument("--version", action="version", version=f"dedup {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser(
+        "cluster",
+        help="group a batch of articles into clusters of copies",
+        description=(
+            "Group articles into clusters of copies, each with its earliest source. PATH is a JSON "
+            "Lines file (one object per line: id, text, and optionally published_at, source, url, "
+            "title), a folder of .txt files (the id is the file name without .txt), or - for JSON "
+            "Lines on standard input. Output: one JSON object per cluster, singletons included."
+        ),
+    )
+    p.add_argument("path", metavar="PATH", help="JSON Lines file, folder of .txt files, or -")
+    p.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="output format (default: jsonl)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stderr.isatty(),
+        help="show progress on standard error (default: when it is a terminal)",
+    )
+    p.set_defaults(func=_cmd_cluster)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DedupError as exc:
+        print(f"dedup: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""The streaming front: one article at a time, answered at once, and the batch built on it.
+
+``Deduplicator.add(article)`` normalizes and shingles the article, signs it, asks the LSH indexes for
+candidates, verifies each candidate exactly, indexes the article and answers with a ``Verdict``: is
+it a copy, of which articles, with which scores, in which cluster, with which earliest source.
+``add_many`` and ``dedup.cluster`` are the batch path: they prepare every article first (so that
+boilerplate is learned from the whole batch, in id order), then add them one by one through the same
+code, then group. One code path decides what a duplicate is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.boilerplate import BoilerplateModel
+from dedup.config import DedupConfig
+from dedup.errors import (
+    ArticleTooLargeError,
+    DedupError,
+    DuplicateIdError,
+    EmptyTextError,
+    InputError,
+    UnknownArticleError,
+)
+from dedup.grouping import components, split_component
+from dedup.index import CandidateIndex, LSHBackend, MemoryLSH
+from dedup.normalize import clean_lines
+from dedup.provenance import Candidate, TextDate, choose_earliest, find_credits, find_text_date
+from dedup.records import Article, Cluster, Match, Member, Relation, Skip, Verdict
+from dedup.shingle import Shingled, WordHasher, shingle_lines
+from dedup.sign import signatures
+from dedup.verify import compare
+
+U32 = npt.NDArray[np.uint32]
+Progress = Callable[[int, int | None], None]
+OnError = Literal["raise", "skip"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An article made ready for indexing: cleaned, shingled and signed."""
+
+    article: Article
+    doc: Shingled
+    signature: U32
+    passage_signatures: U32
+    content_hash: str
+    text_date: TextDate | None
+    credits: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Entry:
+    prepared: Prepared
+    seq: int
+
+
+def cluster_id(member_ids: Iterable[str]) -> str:
+    """A stable cluster id: it depends on the smallest member id only, not on order or time."""
+    anchor = min(member_ids)
+    return "c-" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
+
+
+class Deduplicator:
+    """Finds copies among articles added one at a time.
+
+    >>> d = Deduplicator()
+    >>> verdict = d.add(Article(id="a", text="..."))  # doctest: +SKIP
+
+    ``documents`` and ``passages`` are the LSH backends (in memory by default).
+    """
+
+    def __init__(
+        self,
+        config: DedupConfig | None = None,
+        *,
+        documents: LSHBackend | None = None,
+        passages: LSHBackend | None = None,
+    ) -> None:
+        self.config = config or DedupConfig()
+        if not isinstance(self.config, DedupConfig):
+            raise InputError(f"config must be a DedupConfig, got {type(self.config).__name__}")
+        mh, ps = self.config.minhash, self.config.passage
+        self._index = CandidateIndex(
+            documents or MemoryLSH(num_perm=mh.num_perm, bands=mh.bands, rows=mh.rows, seed=mh.seed),
+            passages or MemoryLSH(num_perm=ps.num_perm, bands=ps.bands, rows=ps.rows, seed=ps.seed),
+        )
+        self._entries: dict[str, _Entry] = {}
+        self._edges: dict[str, dict[str, Match]] = {}
+        self._earliest: dict[str, str] = {}
+        self._seq = 0
+        self._hasher = WordHasher()
+        self._pending: dict[str, _Entry] = {}  # a batch being added: prepared, not yet indexed
+        self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
+        self.skipped: list[Skip] = []
+
+    # -- inspection -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def get(self, article_id: str) -> Article:
+        return self._entry(article_id).prepared.article
+
+    def _entry(self, article_id: str) -> _Entry:
+        try:
+            return self._entries[article_id]
+        except KeyError:
+            raise UnknownArticleError(f"no article with id {article_id!r} is indexed") from None
+
+    def _fingerprints(self, article_id: str) -> npt.NDArray[np.uint64]:
+        entry = self._entries.get(article_id) or self._pending.get(article_id)
+        if entry is None:
+            return np.empty(0, dtype=np.uint64)
+        return entry.prepared.doc.sentence_fps
+
+    # -- preparing ----------------------------------------------------------------------------
+    def prepare(self, article: Article) -> Prepared:
+        """Clean, shingle and sign one article; raises an ``InputError`` for unusable input."""
+        if not isinstance(article, Article):
+            raise InputError(
+                f"expected an Article, got {type(article).__name__}; build one with Article(id=..., text=...)"
+            )
+        text = article.text
+        if len(text) > self.config.max_chars:
+            raise ArticleTooLargeError(
+                f"article {article.id!r} has {len(text):,} characters, more than max_chars="
+                f"{self.config.max_chars:,}; extract the article text from the page first, or raise "
+                "DedupConfig(max_chars=...)"
+            )
+        if not text.strip():
+            raise EmptyTextError(f"article {article.id!r} has no text (empty or whitespace only)")
+        doc = shingle_lines(clean_lines(text, self.config.normalize), self.config.shingle, self._hasher)
+        if doc.n_words == 0:
+            raise EmptyTextError(
+                f"article {article.id!r} has no words left once site furniture and lines shorter than "
+                f"{self.config.normalize.min_line_words} words are dropped"
+            )
+        mh, ps = self.config.minhash, self.config.passage
+        groups = [doc.passage_group(i) for i in range(len(doc.passages))]
+        return Prepared(
+            article=article,
+            doc=doc,
+            signature=signatures([doc.shingles], mh.num_perm, mh.seed)[0],
+            passage_signatures=signatures(groups, ps.num_perm, ps.seed),
+            content_hash=hashlib.blake2b(doc.words.tobytes(), digest_size=16).hexdigest(),
+            text_date=find_text_date(text, article.title, self.config.provenance)
+            if article.published_at is None
+            else None,
+            credits=find_credits(text, self.config.provenance),
+        )
+
+    # -- adding -------------------------------------------------------------------------------
+    def add(self, article: Article | Prepared) -> Verdict:
+        """Add one article and say whether it is a copy of something already indexed."""
+        prepared = article if isinstance(article, Prepared) else None
+        art = prepared.article if prepared else article
+        if not isinstance(art, Article):
+            raise InputError(f"expected an Article, got {type(art).__name__}; build one with Article(id=..., text=...)")
+        existing = self._entries.get(art.id)
+        if existing is not None:
+            if existing.prepared.article.text != art.text:
+                raise DuplicateIdError(
+                    f"article id {art.id!r} is already indexed with a different text; give each article a "
+                    "unique id, or remove() the old one first"
+                )
+            return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
+        prepared = prepared or self.prepare(art)
+        doc = prepared.doc
+        self._boilerplate.observe(art.id, doc.sentence_fps)
+        evidence = self._evidence_passages(prepared)
+        candidates = self._index.candidates(prepared.signature, evidence, limit=self.config.passage.max_candidates)
+        matches = []
+        previous: str | None = None
+        for other_id in candidates:
+            if other_id == art.id or other_id not in self._entries:
+                continue
+            match = self._compare(art.id, doc, other_id, self._entries[other_id].prepared.doc)
+            if match.is_copy:
+                matches.append(match)
+                previous = previous or self._earliest.get(other_id)
+        self._entries[art.id] = _Entry(prepared, self._seq)
+        self._seq += 1
+        self._index.add(art.id, prepared.signature, evidence)
+        self._edges[art.id] = {}
+        for m in matches:
+            self._edges[art.id][m.b] = m
+            self._edges[m.b][art.id] = m
+        matches.sort(key=lambda m: (-m.score, m.b))
+        return self._verdict(art.id, tuple(matches), already=False, previous=previous)
+
+    def _evidence_passages(self, prepared: Prepared) -> list[tuple[int, U32]]:
+        doc = prepared.doc
+        out = []
+        for i, (start, _) in enumerate(doc.passages):
+            fp = int(doc.sentence_fps[doc.sentence_of_word(start)])
+            if not self._boilerplate.is_boilerplate(fp):
+                out.append((i, prepared.passage_signatures[i]))
+        return out
+
+    def _compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled) -> Match:
+        fps = {int(f) for f in a.sentence_fps} | {int(f) for f in b.sentence_fps}
+        return compare(
+            a_id,
+            a,
+            b_id,
+            b,
+            verify=self.config.verify,
+            shingle=self.config.shingle,
+            boilerplate=self._boilerplate.boilerplate_among(fps),
+        )
+
+    def compare(self, a_id: str, b_id: str) -> Match:
+        """Compare two indexed articles exactly (whether or not the index proposed them)."""
+        return self._compare(a_id, self._entry(a_id).prepared.doc, b_id, self._entry(b_id).prepared.doc)
+
+    def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
+        cluster = self.cluster_of(article_id)
+        changed = previous is not None and previous != cluster.earliest
+        return Verdict(
+            article_id=article_id,
+            is_copy=any(m.is_copy for m in matches) or (already and len(cluster) > 1),
+            matches=matches,
+            cluster=cluster,
+            earliest_changed=changed,
+            previous_earliest=previous if changed else None,
+            already_indexed=already,
+        )
+
+    def add_many(
+        self,
+        articles: Iterable[Article],
+        *,
+        errors: OnError = "raise",
+        progress: Progress | None = None,
+    ) -> list[Verdict]:
+        """Add a batch. Every article is prepared first and its sentences counted so that boilerplate
+        is learned from the whole batch; then each is added as by ``add``, in id order: a batch has
+        no arrival order, so the answers (and the ingest-order tie-break of the earliest source) do
+        not depend on the order of the input. Verdicts come back in that id order. With
+        ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on."""
+        if errors not in ("raise", "skip"):
+            raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        ready: list[Prepared] = []
+        seen: dict[str, str] = {}
+        for n, article in enumerate(articles, 1):
+            try:
+                art_id = getattr(article, "id", None)
+                if isinstance(art_id, str) and art_id in seen and seen[art_id] != article.text:
+                    raise DuplicateIdError(
+                        f"article id {art_id!r} appears twice with different texts; ids must be unique"
+                    )
+                prepared = self.prepare(article)
+                if art_id in seen:
+                    continue
+                seen[prepared.article.id] = prepared.article.text
+                ready.append(prepared)
+            except DedupError as exc:
+                if errors == "raise":
+                    raise
+                self.skipped.append(Skip(id=getattr(article, "id", None), error=type(exc).__name__, message=str(exc)))
+            if progress is not None:
+                progress(n, None)
+        ready.sort(key=lambda p: p.article.id)
+        self._pending = {p.article.id: _Entry(p, -1) for p in ready}
+        try:
+            for p in ready:
+                self._boilerplate.observe(p.article.id, p.doc.sentence_fps)
+            verdicts = []
+            for n, p in enumerate(ready, 1):
+                try:
+                    verdicts.append(self.add(p))
+                except DedupError as exc:
+                    if errors == "raise":
+                        raise
+                    self.skipped.append(Skip(id=p.article.id, error=type(exc).__name__, message=str(exc)))
+                if progress is not None:
+                    progress(n, len(ready))
+        finally:
+            self._pending = {}
+        return verdicts
+
+    def remove(self, article_id: str) -> None:
+        """Remove an article: from the index, the boilerplate counts and every cluster."""
+        entry = self._entry(article_id)
+        self._index.remove(article_id)
+        self._boilerplate.forget(article_id, entry.prepared.doc.sentence_fps)
+        for other in self._edges.pop(article_id, {}):
+            self._edges[other].pop(article_id, None)
+        del self._entries[article_id]
+        self._earliest.pop(article_id, None)
+
+    # -- grouping -----------------------------------------------------------------------------
+    def _neighbours(self, article_id: str) -> list[str]:
+        return [o for o in list(self._edges.get(article_id, {})) if self._current_edge(article_id, o).is_copy]
+
+    def _current_edge(self, a: str, b: str) -> Match:
+        """The stored match of a and b, verified again if boilerplate learned since then touches
+        either article; an edge that is no longer a copy is dropped."""
+        match = self._edges[a][b]
+        docs = (self._entries[a].prepared.doc, self._entries[b].prepared.doc)
+        fps = {int(f) for d in docs for f in d.sentence_fps}
+        if len(self._boilerplate.boilerplate_among(fps)) != match.ignored_boilerplate:
+            match = self.compare(match.a, match.b)
+            if match.is_copy:
+                self._edges[a][b] = self._edges[b][a] = match
+            else:
+                del self._edges[a][b], self._edges[b][a]
+        return match
+
+    def _pair(self, a: str, b: str, fresh: dict[tuple[str, str], Match]) -> Match:
+        """The match of a and b as the evidence stands now: a stored edge (checked against learned
+        boilerplate) or a fresh comparison."""
+        key = (a, b) if a < b else (b, a)
+        if key not in fresh:
+            stored = b in self._edges.get(a, {})
+            fresh[key] = self._current_edge(a, b) if stored else self.compare(a, b)
+        return fresh[key]
+
+    def _groups(self, component: list[str]) -> tuple[list[list[str]], str, dict[tuple[str, str], Match]]:
+        fresh: dict[tuple[str, str], Match] = {}
+        cfg = self.config.cluster
+        if len(component) <= cfg.complete_up_to:
+
+            def is_copy(a: str, b: str) -> bool:
+                return self._pair(a, b, fresh).is_copy
+        else:
+
+            def is_copy(a: str, b: str) -> bool:
+                return b in self._edges.get(a, {}) and self._pair(a, b, fresh).is_copy
+
+        groups, how = split_component(component, is_copy, cfg)
+        return groups, how, fresh
+
+    def cluster_of(self, article_id: str) -> Cluster:
+        """The cluster that holds ``article_id`` now."""
+        self._entry(article_id)
+        component = components([article_id], self._neighbours)[0]
+        groups, how, fresh = self._groups(component)
+        group = next(g for g in groups if article_id in g)
+        return self._build_cluster(group, how if len(group) > 1 else "no verified copy", fresh)
+
+    def clusters(self) -> list[Cluster]:
+        """Every cluster, singletons included, sorted by cluster id."""
+        out = []
+        for component in components(self._entries, self._neighbours):
+            groups, how, fresh = self._groups(component)
+            for group in groups:
+                out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy", fresh))
+        return sorted(out, key=lambda c: c.id)
+
+    def _build_cluster(self, group: list[str], how: str, fresh: dict[tuple[str, str], Match]) -> Cluster:
+        candidates = []
+        for member in group:
+            entry = self._entries[member]
+            art = entry.prepared.article
+            candidates.append(
+                Candidate(
+                    id=member,
+                    seq=entry.seq,
+                    published=art.published_utc,
+                    naive=art.published_at is not None and art.published_at.tzinfo is None,
+                    text_date=entry.prepared.text_date,
+                    credits=entry.prepared.credits,
+                )
+            )
+
+        def containment(x: str, y: str) -> float:
+            m = self._pair(x, y, fresh)
+            return m.containment_a if m.a == x else m.containment_b
+
+        earliest, evidence = choose_earliest(candidates, containment, self.config.provenance)
+        members = []
+        for c in sorted(candidates, key=lambda c: c.id):
+            known = c.known_time
+            time = known[0].isoformat() if known else None
+            if c.id == earliest:
+                members.append(Member(id=c.id, relation=Relation.EARLIEST, matched=None, score=1.0, time=time))
+                continue
+            m = self._pair(c.id, earliest, fresh)
+            relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
+            if not m.is_copy:
+                best = max(
+                    (self._pair(c.id, o, fresh) for o in group if o != c.id),
+                    key=lambda x: (x.is_copy, x.score),
+                )
+                matched, score = best.other(c.id), best.score
+                relation = best.relation if best.a == c.id else _flip(best.relation)
+            members.append(
+                Member(
+                    id=c.id,
+                    relation=relation,
+                    matched=matched,
+                    score=score,
+                    containment_in_earliest=m.containment_a if m.a == c.id else m.containment_b,
+                    earliest_in_member=m.containment_b if m.a == c.id else m.containment_a,
+                    time=time,
+                )
+            )
+        for member in group:
+            self._earliest[member] = earliest
+        return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
+
+
+def _flip(relation: Relation) -> Relation:
+    """The relation seen from the other side."""
+    if relation is Relation.PARTIAL:
+        return Relation.EXTENDED
+    if relation is Relation.EXTENDED:
+        return Relation.PARTIAL
+    return relation
+
+
+def cluster(
+    articles: Iterable[Article],
+    *,
+    config: DedupConfig | None = None,
+    errors: OnError = "raise",
+    skipped: list[Skip] | None = None,
+    progress: Progress | None = None,
+) -> list[Cluster]:
+    """Group a batch of articles into clusters of copies (singletons included), each with its
+    earliest source. Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped``."""
+    dedup = Deduplicator(config)
+    dedup.add_many(articles, errors=errors, progress=progress)
+    if skipped is not None:
+        skipped.extend(dedup.skipped)
+    return dedup.clusters()
