@@ -1,0 +1,70 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dedup.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_command_has_help(capsys) -> None:
+    for argv in (["--help"], ["cluster", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        assert "usage:" in capsys.readouterr().out
+
+
+def test_cluster_seed_folder_jsonl_contract(capsys) -> None:
+    assert main(["cluster", str(ROOT / "seeds"), "--no-progress"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 4
+    for row in rows:
+        assert {"cluster", "members", "earliest", "evidence"} <= set(row)
+        assert all({"id", "relation"} <= set(m) for m in row["members"])
+    pair = next(r for r in rows if len(r["members"]) == 2)
+    assert pair["earliest"] == "000_ab6823a46153965b"
+    assert {m["id"] for m in pair["members"]} == {"000_ab6823a46153965b", "002_2c2c9388f5a9e12b"}
+
+
+def test_table_format(capsys) -> None:
+    assert main(["cluster", str(ROOT / "seeds"), "--format", "table", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "4 clusters: 1 with copies" in out and "rewritten" in out
+
+
+def test_bad_lines_are_reported_and_skipped(tmp_path, capsys) -> None:
+    seeds = sorted((ROOT / "seeds").glob("*.txt"))
+    lines = [json.dumps({"id": p.stem, "text": p.read_text()}, ensure_ascii=False).encode() for p in seeds]
+    lines.insert(1, b"{not json")
+    lines.insert(3, b'{"id": "x"}')
+    lines.insert(4, b'{"id": "bytes", "text": "caf\xff"}')
+    lines.append(json.dumps({"id": "blank", "text": "  "}).encode())
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert main(["cluster", str(path), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 4
+    assert "line 2: invalid JSON" in captured.err
+    assert "line 4: missing field(s) text" in captured.err
+    assert "line 5: not valid UTF-8" in captured.err
+    assert "EmptyTextError" in captured.err
+    assert "4 record(s) skipped" in captured.err
+
+
+def test_missing_path_is_a_clean_error(capsys) -> None:
+    assert main(["cluster", "/no/such/place"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_python_dash_m_works() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "dedup", "cluster", str(ROOT / "seeds"), "--format", "table"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "earliest 000_ab6823a46153965b" in out

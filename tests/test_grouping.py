@@ -1,0 +1,54 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dedup
+from dedup.config import ClusterConfig
+from dedup.grouping import components, split_component
+
+
+def test_chain_is_not_glued_together() -> None:
+    # A1≈A2≈…≈A10, every article shares half its text with the next and nothing with the others.
+    paragraphs = [" ".join(" ".join(f"chain{i}s{s}w{j}" for j in range(10)) + "." for s in range(4)) for i in range(11)]
+    articles = [dedup.Article(id=f"A{i:02}", text=paragraphs[i] + "\n" + paragraphs[i + 1]) for i in range(10)]
+    d = dedup.Deduplicator()
+    d.add_many(articles)
+    assert all(d.compare(f"A{i:02}", f"A{i + 1:02}").is_copy for i in range(9))
+    assert not d.compare("A00", "A02").is_copy
+    clusters = d.clusters()
+    assert max(len(c) for c in clusters) <= 2
+    # each verified neighbour pair may group, but never more than one link away
+    for c in clusters:
+        if len(c) == 2:
+            a, b = sorted(c.member_ids)
+            assert int(b[1:]) - int(a[1:]) == 1
+
+
+def test_star_of_trimmed_copies_stays_together() -> None:
+    # A full story and copies trimmed to different parts: each copy matches the full one only.
+    paragraphs = [" ".join(" ".join(f"star{i}s{s}w{j}" for j in range(10)) + "." for s in range(3)) for i in range(8)]
+    full = "\n".join(paragraphs)
+    parts = ["\n".join(paragraphs[:3]), "\n".join(paragraphs[3:6]), "\n".join(paragraphs[5:8])]
+    articles = [dedup.Article(id="full", text=full)] + [
+        dedup.Article(id=f"part{i}", text=t) for i, t in enumerate(parts)
+    ]
+    clusters = dedup.cluster(articles)
+    assert [sorted(c.member_ids) for c in clusters if len(c) > 1] == [["full", "part0", "part1", "part2"]]
+
+
+@given(st.permutations(list(range(8))))
+def test_split_component_does_not_depend_on_order(order: list[int]) -> None:
+    edges = {(0, 1), (1, 2), (0, 2), (2, 3), (4, 5), (5, 6), (6, 7), (3, 4)}
+    names = [f"n{i}" for i in order]
+
+    def is_copy(a: str, b: str) -> bool:
+        x, y = sorted((int(a[1:]), int(b[1:])))
+        return (x, y) in edges
+
+    groups, _ = split_component(names, is_copy, ClusterConfig())
+    reference, _ = split_component(sorted(names), is_copy, ClusterConfig())
+    assert groups == reference
+
+
+def test_components() -> None:
+    graph = {"a": ["b"], "b": ["a"], "c": [], "d": ["e"], "e": ["d"]}
+    assert components(graph, lambda n: graph[n]) == [["a", "b"], ["c"], ["d", "e"]]

@@ -1,0 +1,73 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.config import NormalizeConfig
+from dedup.normalize import clean_lines, fold, is_furniture
+
+ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
+MIXED = st.one_of(ARABIC, st.characters(codec="utf-8"), st.sampled_from(list(" \n\t.,،؛؟«»-'\"éÉßİı")))
+
+
+@given(st.text(alphabet=MIXED, max_size=200))
+@settings(max_examples=400)
+def test_fold_is_idempotent(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
+
+
+def test_arabic_variants_fold_to_one_form() -> None:
+    assert fold("أحمد إبراهيم آمال ٱلله") == fold("احمد ابراهيم امال الله")
+    assert fold("مصطفى") == fold("مصطفي")
+    assert fold("سورية") == "سوريه"
+    assert fold("مسؤول شؤون") == fold("مسوول شوون")
+    assert fold("رئيس") == fold("رييس")
+    assert fold("مُحَمَّدٌ") == "محمد"
+    assert fold("الســـلام") == "السلام"
+
+
+def test_digits_and_punctuation() -> None:
+    assert fold("عام ٢٠١٧ و ۲۰۱۸") == "عام 2017 و 2018"
+    assert fold("قال، «نعم»؛ لماذا؟") == "قال نعم لماذا"
+
+
+def test_latin_casefold_and_accents() -> None:
+    assert fold("Café  CRÈME\tBrûlée") == "cafe creme brulee"
+    assert fold("STRASSE") == fold("straße")
+
+
+def test_furniture_lines_are_dropped() -> None:
+    config = NormalizeConfig()
+    for line in [
+        "تابعونا على الفيسبوك",
+        "اقرأ أيضا: الحسم في حلب قبل لقاء بوتين",
+        "إقرا ايضًا: العلاقة المشبوهة",
+        "مشاركة :",
+        "Share on Facebook",
+        "Read more: Fish prices hit record high",
+        "Follow us on Twitter and Facebook for the latest news.",
+        "Copyright 2024 Coastal Daily. All rights reserved.",
+        "Advertisement",
+        "(س. ج)",
+    ]:
+        assert is_furniture(line, config), line
+
+
+def test_prose_is_kept() -> None:
+    config = NormalizeConfig()
+    for line in [
+        "Shares in the company fell 4 percent after the announcement on Monday.",
+        "Read the full statement, the minister told reporters, and you will see the plan.",
+        "وقال الكرملين في بيان إن الرئيسين اتفقا على العمل معا.",
+        "وتابعوا الحديث حول سوريا وأوكرانيا لساعة كاملة",
+    ]:
+        assert not is_furniture(line, config), line
+
+
+def test_furniture_patterns_are_configurable() -> None:
+    line = "Subscribe to the Coastal Daily podcast today"
+    assert not is_furniture(line, NormalizeConfig())
+    assert is_furniture(line, NormalizeConfig(extra_furniture_patterns=(r"subscribe to\b",)))
+    assert clean_lines("Share on Facebook\nA real sentence of prose here.", NormalizeConfig(drop_furniture=False)) == [
+        "Share on Facebook",
+        "A real sentence of prose here.",
+    ]

@@ -1,0 +1,135 @@
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dedup
+from conftest import load_english
+from dedup.config import ProvenanceConfig
+from dedup.provenance import Candidate, choose_earliest, find_credits, find_text_date
+
+CONFIG = ProvenanceConfig()
+
+
+def test_dates_in_both_arabic_month_series_and_english() -> None:
+    cases = {
+        "حول العالم 29 يناير 2017 0\nنص": date(2017, 1, 29),
+        "دمشق - 30 كانون الأول/ديسمبر 2019\nنص": date(2019, 12, 30),
+        "بيروت في 3 تموز 2019\nنص": date(2019, 7, 3),
+        "WASHINGTON, Jan. 29, 2017 (Reuters) - The president said on Sunday that the talks had gone well.": date(
+            2017, 1, 29
+        ),
+        "Published 2024-03-03T10:00:00Z\nText": date(2024, 3, 3),
+        "الجزائر ٥ جانفي ٢٠٢٠\nنص": date(2020, 1, 5),
+    }
+    for text, expected in cases.items():
+        found = find_text_date(text, None, CONFIG)
+        assert found is not None and found.day == expected, text
+        assert found.where == "dateline"
+
+
+def test_dates_far_down_or_in_captions_do_not_count() -> None:
+    caption = (
+        "الرئيسان الأميركي دونالد ترامب والروسي فلاديمير بوتين في هامبورج وهما يتحدثان إلى الصحفيين يوم 7 يوليو 2019."
+    )
+    assert find_text_date("عنوان الخبر\n" + caption + "\nنص", None, CONFIG) is None
+    assert find_text_date("x " * 500 + "\n29 يناير 2017", None, CONFIG) is None
+    titled = find_text_date("text", "Story of March 3, 2024", CONFIG)
+    assert titled is not None and titled.where == "title"
+
+
+def test_credits() -> None:
+    assert find_credits("(رويترز) – قال الكرملين", CONFIG) == ("Reuters",)
+    assert find_credits("موسكو-واشنطن-سانا\nنص", CONFIG) == ("SANA",)
+    assert find_credits("the map app will open", CONFIG) == ()
+    extended = ProvenanceConfig(extra_agencies=(("Kyodo", ("Kyodo",)),))
+    assert find_credits("TOKYO (Kyodo) - ...", extended) == ("Kyodo",)
+
+
+def test_seed_cluster_names_000_from_its_printed_date_and_containment(seeds) -> None:
+    clusters = [c for c in dedup.cluster(seeds) if len(c) > 1]
+    assert len(clusters) == 1
+    c = clusters[0]
+    assert c.earliest == "000_ab6823a46153965b"
+    assert c.evidence.rule == "date_in_text"
+    assert c.evidence.values["date"] == "2017-01-29"
+    support = c.evidence.values["containment"]["002_2c2c9388f5a9e12b"]
+    assert support["earliest_in_other"] > support["other_in_earliest"]
+    member = next(m for m in c.members if m.id == "002_2c2c9388f5a9e12b")
+    assert member.relation is dedup.Relation.REWRITTEN
+
+
+def _cand(i: str, seq: int, published=None, text_day=None, credits=()):
+    from dedup.provenance import TextDate
+
+    td = TextDate(day=text_day, where="dateline", text=str(text_day), offset=0) if text_day else None
+    return Candidate(id=i, seq=seq, published=published, naive=False, text_date=td, credits=credits)
+
+
+def _no_containment(x: str, y: str) -> float:
+    return 0.0
+
+
+def test_caller_time_beats_a_later_printed_date_and_undated_never_wins_by_order() -> None:
+    t = datetime(2020, 5, 1, 8, tzinfo=UTC)
+    pool = [
+        _cand("undated", 0),
+        _cand("printed", 1, text_day=date(2020, 5, 2)),
+        _cand("caller", 2, published=t),
+    ]
+    earliest, evidence = choose_earliest(pool, _no_containment, CONFIG)
+    assert earliest == "caller" and evidence.rule == "published_at"
+
+
+def test_containment_decides_when_no_time_separates() -> None:
+    pool = [_cand("copy", 0), _cand("source", 1)]
+
+    def containment(x: str, y: str) -> float:
+        return {"source": 0.9, "copy": 0.4}[x]
+
+    earliest, evidence = choose_earliest(pool, containment, CONFIG)
+    assert earliest == "source" and evidence.rule == "containment"
+
+
+def test_credit_then_tie_break() -> None:
+    earliest, evidence = choose_earliest([_cand("b", 0), _cand("a", 1, credits=("Reuters",))], _no_containment, CONFIG)
+    assert (earliest, evidence.rule) == ("a", "credit")
+    earliest, evidence = choose_earliest([_cand("b", 0), _cand("a", 1)], _no_containment, CONFIG)
+    assert (earliest, evidence.rule) == ("b", "tie_break")
+
+
+def test_naive_times_are_read_as_utc_and_said_so(seeds) -> None:
+    a, b = seeds[0], seeds[2]
+    clusters = dedup.cluster(
+        [
+            dedup.Article(id=a.id, text=a.text, published_at=datetime(2017, 1, 29, 10)),
+            dedup.Article(id=b.id, text=b.text, published_at=datetime(2017, 1, 29, 9)),
+        ]
+    )
+    assert clusters[0].earliest == b.id
+    assert "UTC" in clusters[0].evidence.values["note"]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 10_000)), min_size=4, max_size=4),
+    st.permutations(range(4)),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_earliest_is_the_smallest_known_time(offsets, order) -> None:
+    copies = [
+        a for a in load_english() if a.id in {"en-wire", "en-copy-furniture", "en-copy-trimmed", "en-copy-rewritten"}
+    ]
+    # Caller times fall in the week before the date the wire copies print (March 3, 2024), so the
+    # smallest known time is always a caller's when there is one.
+    base = datetime(2024, 2, 20, tzinfo=UTC)
+    articles = [
+        dedup.Article(id=a.id, text=a.text, published_at=None if off is None else base + timedelta(minutes=off))
+        for a, off in zip(copies, offsets, strict=True)
+    ]
+    clusters = dedup.cluster([articles[i] for i in order])
+    (group,) = [c for c in clusters if len(c) > 1]
+    assert len(group) == 4
+    timed = {a.id: a.published_at for a in articles if a.published_at is not None}
+    if timed:
+        smallest = min(timed.values())
+        assert timed.get(group.earliest) == smallest

@@ -1,0 +1,27 @@
+import dedup
+
+
+def test_public_names_are_exported_and_sorted() -> None:
+    assert dedup.__all__ == sorted(dedup.__all__)
+    for name in dedup.__all__:
+        assert hasattr(dedup, name), name
+    public = {n for n in dir(dedup) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(dedup.__all__)
+
+
+def test_error_tree() -> None:
+    assert issubclass(dedup.ConfigError, ValueError) and issubclass(dedup.ConfigError, dedup.DedupError)
+    assert issubclass(dedup.TextTypeError, TypeError) and issubclass(dedup.TextTypeError, dedup.InputError)
+    assert issubclass(dedup.UnknownArticleError, KeyError)
+    assert issubclass(dedup.MissingExtraError, ImportError)
+
+
+def test_records_are_frozen() -> None:
+    article = dedup.Article(id="a", text="t")
+    try:
+        article.text = "u"  # type: ignore[misc]
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("Article must be frozen")
+    assert not hasattr(article, "__dict__")  # slots

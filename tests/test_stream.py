@@ -1,0 +1,159 @@
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dedup
+from conftest import groups_of, load_english, load_seeds
+
+SEED_GROUPS = {
+    frozenset({"000_ab6823a46153965b", "002_2c2c9388f5a9e12b"}),
+    frozenset({"001_77bb04e589020bf5"}),
+    frozenset({"003_76ddf5ff940c1963"}),
+    frozenset({"004_3a34eed36ca8e033"}),
+}
+ENGLISH_GROUPS = {
+    frozenset({"en-wire", "en-copy-furniture", "en-copy-trimmed", "en-copy-rewritten"}),
+    frozenset({"en-same-event"}),
+    frozenset({"en-analysis"}),
+    frozenset({"en-other-story"}),
+}
+
+
+def test_seeds_group_as_the_manifest_says(seeds, seed_manifest) -> None:
+    clusters = dedup.cluster(seeds)
+    assert groups_of(clusters) == SEED_GROUPS
+    by_group: dict[str, set[str]] = {}
+    for m in seed_manifest:
+        if m["copy_group"]:
+            by_group.setdefault(m["copy_group"], set()).add(m["id"])
+    assert {frozenset(g) for g in by_group.values()} <= groups_of(clusters)
+
+
+def test_english_groups(english) -> None:
+    assert groups_of(dedup.cluster(english)) == ENGLISH_GROUPS
+
+
+ALL = load_seeds() + load_english()
+
+
+@given(st.permutations(ALL))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_clusters_do_not_depend_on_input_order(articles) -> None:
+    clusters = dedup.cluster(articles)
+    assert groups_of(clusters) == SEED_GROUPS | ENGLISH_GROUPS
+    assert {c.id: c.earliest for c in clusters} == {c.id: c.earliest for c in dedup.cluster(ALL)}
+
+
+def test_verdicts_one_article_at_a_time(seeds) -> None:
+    d = dedup.Deduplicator()
+    verdicts = {a.id: d.add(a) for a in seeds}
+    v = verdicts["002_2c2c9388f5a9e12b"]
+    assert v.is_copy and v.copy_of == ("000_ab6823a46153965b",)
+    assert v.matches[0].relation is dedup.Relation.REWRITTEN
+    assert set(v.cluster.member_ids) == {"000_ab6823a46153965b", "002_2c2c9388f5a9e12b"}
+    assert not verdicts["004_3a34eed36ca8e033"].is_copy
+    assert len(verdicts["004_3a34eed36ca8e033"].cluster) == 1
+    assert groups_of(d.clusters()) == SEED_GROUPS
+
+
+def test_batch_equals_streaming(seeds, english) -> None:
+    d = dedup.Deduplicator()
+    for a in seeds + english:
+        d.add(a)
+    assert groups_of(d.clusters()) == groups_of(dedup.cluster(seeds + english))
+
+
+def test_re_adding_an_id_is_idempotent_and_a_different_text_is_refused(seeds) -> None:
+    d = dedup.Deduplicator()
+    d.add(seeds[0])
+    again = d.add(seeds[0])
+    assert again.already_indexed and len(d) == 1
+    with pytest.raises(dedup.DuplicateIdError, match="already indexed"):
+        d.add(dedup.Article(id=seeds[0].id, text="another text altogether, with enough words in it."))
+
+
+def test_remove_updates_clusters(seeds) -> None:
+    d = dedup.Deduplicator()
+    d.add_many(seeds)
+    d.remove("000_ab6823a46153965b")
+    assert "000_ab6823a46153965b" not in d
+    assert all(len(c) == 1 for c in d.clusters())
+    with pytest.raises(dedup.UnknownArticleError):
+        d.remove("000_ab6823a46153965b")
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", dedup.EmptyTextError),
+        ("   \n\t ", dedup.EmptyTextError),
+        ("Share on Facebook\nAdvertisement", dedup.EmptyTextError),
+        ("x" * 2_000_001, dedup.ArticleTooLargeError),
+    ],
+)
+def test_bad_text_gets_a_clear_error(text: str, error: type) -> None:
+    with pytest.raises(error):
+        dedup.Deduplicator().add(dedup.Article(id="bad", text=text))
+
+
+def test_ten_megabyte_page_is_refused_with_advice() -> None:
+    page = "<div>" + "word " * 2_000_000 + "</div>"
+    with pytest.raises(dedup.ArticleTooLargeError, match="max_chars"):
+        dedup.Deduplicator().add(dedup.Article(id="huge", text=page))
+
+
+def test_bad_articles_are_refused_when_built() -> None:
+    with pytest.raises(dedup.TextTypeError):
+        dedup.Article(id="a", text=None)  # type: ignore[arg-type]
+    with pytest.raises(dedup.TextTypeError, match="UTF-8"):
+        dedup.Article(id="a", text=b"\xff\xfe caf\xe9")
+    with pytest.raises(dedup.InputError):
+        dedup.Article(id="", text="text")
+    with pytest.raises(dedup.InputError):
+        dedup.Article(id=5, text="text")  # type: ignore[arg-type]
+    with pytest.raises(dedup.InputError, match="ISO 8601"):
+        dedup.Article(id="a", text="text", published_at="yesterday")
+    assert dedup.Article(id="a", text="نص".encode()).text == "نص"
+
+
+def test_batch_records_skips_and_keeps_the_rest(seeds) -> None:
+    skipped: list[dedup.Skip] = []
+    batch = [
+        *seeds,
+        dedup.Article(id="empty", text=" "),
+        dedup.Article(id=seeds[0].id, text="different text here now"),
+    ]
+    clusters = dedup.cluster(batch, errors="skip", skipped=skipped)
+    assert groups_of(clusters) == SEED_GROUPS
+    assert [(s.id, s.error) for s in skipped] == [
+        ("empty", "EmptyTextError"),
+        (seeds[0].id, "DuplicateIdError"),
+    ]
+    with pytest.raises(dedup.EmptyTextError):
+        dedup.cluster(batch)
+
+
+def test_config_errors_say_how_to_fix() -> None:
+    with pytest.raises(dedup.ConfigError, match="between 0 and 1"):
+        dedup.MinHashConfig(threshold=1.5)
+    with pytest.raises(dedup.ConfigError, match="passage_k"):
+        dedup.ShingleConfig(passage_k=8, min_passage_words=4)
+    with pytest.raises(ValueError):
+        dedup.VerifyConfig(min_containment=0)
+    config = dedup.MinHashConfig(threshold=0.5, num_perm=128)
+    assert config.bands * config.rows <= 128 and config.bands >= 2
+
+
+def test_published_at_decides_the_earliest(seeds) -> None:
+    a, b = seeds[0], seeds[2]
+    later = datetime(2017, 1, 28, 12, tzinfo=UTC)
+    earlier = datetime(2017, 1, 28, 9, tzinfo=UTC)
+    clusters = dedup.cluster(
+        [
+            dedup.Article(id=a.id, text=a.text, published_at=later),
+            dedup.Article(id=b.id, text=b.text, published_at=earlier),
+        ]
+    )
+    assert clusters[0].earliest == b.id and clusters[0].evidence.rule == "published_at"

@@ -1,0 +1,72 @@
+import itertools
+
+from dedup.config import DedupConfig
+from dedup.normalize import clean_lines
+from dedup.records import Relation
+from dedup.shingle import shingle_lines
+from dedup.verify import compare
+
+CONFIG = DedupConfig()
+
+
+def _doc(text: str):
+    return shingle_lines(clean_lines(text, CONFIG.normalize), CONFIG.shingle)
+
+
+def _compare(a, b):
+    return compare("a", _doc(a), "b", _doc(b), verify=CONFIG.verify, shingle=CONFIG.shingle)
+
+
+def test_seed_pairs(seeds) -> None:
+    docs = {a.id[:3]: _doc(a.text) for a in seeds}
+    for x, y in itertools.combinations(sorted(docs), 2):
+        m = compare(x, docs[x], y, docs[y], verify=CONFIG.verify, shingle=CONFIG.shingle)
+        if {x, y} == {"000", "002"}:
+            assert m.is_copy and m.relation is Relation.REWRITTEN
+            assert 0.15 <= m.jaccard <= 0.3
+            assert len(m.shared_passages) >= 6  # about 8 of the 21 sentences of 000
+        else:
+            assert not m.is_copy, (x, y, m)
+            assert m.jaccard < 0.05 and not m.shared_passages
+
+
+def test_same_text_and_near_identical() -> None:
+    text = " ".join(f"Sentence number {i} tells part of the story about the harbour." for i in range(20))
+    assert _compare(text, text).relation is Relation.SAME_TEXT
+    edited = text.replace("number 3 tells", "number 3 says")
+    assert _compare(text, edited).relation is Relation.NEAR_IDENTICAL
+
+
+def test_trimmed_copy_is_partial_and_the_full_story_extended() -> None:
+    paragraphs = [
+        f"Paragraph {i} of the wire story says something specific about item {i} and more." for i in range(12)
+    ]
+    full, trimmed = "\n".join(paragraphs), "\n".join(paragraphs[:4])
+    m = _compare(trimmed, full)
+    assert m.relation is Relation.PARTIAL and m.containment_a > 0.9
+    assert _compare(full, trimmed).relation is Relation.EXTENDED
+
+
+def test_english_copies_and_non_copies(english) -> None:
+    docs = {a.id: _doc(a.text) for a in english}
+    copies = {"en-wire", "en-copy-furniture", "en-copy-trimmed", "en-copy-rewritten"}
+    for x, y in itertools.combinations(sorted(docs), 2):
+        m = compare(x, docs[x], y, docs[y], verify=CONFIG.verify, shingle=CONFIG.shingle)
+        assert m.is_copy == (x in copies and y in copies), (x, y, m.rule)
+
+
+def test_a_shared_quote_is_not_a_copy(english) -> None:
+    docs = {a.id: _doc(a.text) for a in english}
+    m = compare("w", docs["en-wire"], "s", docs["en-same-event"], verify=CONFIG.verify, shingle=CONFIG.shingle)
+    assert len(m.shared_passages) == 1 and not m.is_copy
+
+
+def test_boilerplate_is_not_evidence() -> None:
+    footer = "About us: The Coastal Daily is an independent newspaper founded in 1901 by the Berg family of Osland."
+    a = "A council story about trams and budgets in the old town this week.\n" + footer
+    b = "A sports story about the football cup final and the crowd this weekend.\n" + footer
+    da, db = _doc(a), _doc(b)
+    learned = {int(da.sentence_fps[-1])}
+    assert _compare(a, b).is_copy  # with nothing learned, the footer alone glues them
+    m = compare("a", da, "b", db, verify=CONFIG.verify, shingle=CONFIG.shingle, boilerplate=learned)
+    assert not m.is_copy and m.ignored_boilerplate == 1
