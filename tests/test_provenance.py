@@ -133,3 +133,35 @@ def test_earliest_is_the_smallest_known_time(offsets, order) -> None:
     if timed:
         smallest = min(timed.values())
         assert timed.get(group.earliest) == smallest
+
+
+def test_a_callers_date_beats_the_date_printed_in_the_same_text(seeds) -> None:
+    a, b = seeds[0], seeds[2]  # a prints 29 January 2017
+    clusters = dedup.cluster(
+        [
+            dedup.Article(id=a.id, text=a.text, published_at=datetime(2017, 2, 5, tzinfo=UTC)),
+            dedup.Article(id=b.id, text=b.text, published_at=datetime(2017, 2, 1, tzinfo=UTC)),
+        ]
+    )
+    assert clusters[0].earliest == b.id and clusters[0].evidence.rule == "published_at"
+
+
+def test_streaming_verdict_says_when_the_earliest_changes(seeds) -> None:
+    d = dedup.Deduplicator()
+    first = d.add(seeds[2])  # 002: no date
+    assert first.cluster.earliest == seeds[2].id and not first.earliest_changed
+    second = d.add(seeds[0])  # 000: prints its date, so it is older than the current earliest
+    assert second.is_copy
+    assert second.earliest_changed and second.previous_earliest == seeds[2].id
+    assert second.cluster.earliest == seeds[0].id
+
+
+def test_cli_table_shows_the_evidence(capsys) -> None:
+    from pathlib import Path
+
+    from dedup.cli import main
+
+    assert main(["cluster", str(Path(__file__).parent.parent / "seeds"), "--format", "table", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "earliest 000_ab6823a46153965b  (date_in_text" in out
+    assert "in earliest 0.30, earliest in it 0.41" in out
