@@ -27,7 +27,17 @@ _LETTERS = {
     0x06CC: "ي",  # Persian ya
     0x06A9: "ك",  # keheh
 }
-_TABLE = str.maketrans({**_DIGITS, **_LETTERS})
+
+
+def _marks() -> dict[int, None]:
+    """Every combining mark (tashkeel, Latin accents, the hamza and madda NFD splits off alef, waw
+    and ya), to be deleted in one ``str.translate``. Planes 0-1 plus the variation selectors of
+    plane 14 hold every mark Unicode defines."""
+    points = (*range(0x20000), *range(0xE0100, 0xE01F0))
+    return {cp: None for cp in points if unicodedata.category(chr(cp)) == "Mn" or unicodedata.combining(chr(cp))}
+
+
+_TABLE = str.maketrans({**_marks(), **_DIGITS, **_LETTERS})
 # Anything that is neither a word character nor a space is punctuation or a symbol; "_" too.
 _PUNCT = re.compile(r"[^\w\s]|_")
 _SPACE = re.compile(r"\s+")
@@ -35,9 +45,9 @@ _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 
 def _fold_once(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch) and unicodedata.category(ch) != "Mn")
+    if text.isascii():
+        return _SPACE.sub(" ", _PUNCT.sub(" ", text.lower())).strip()
+    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold())
     text = unicodedata.normalize("NFKC", text.translate(_TABLE))
     text = _PUNCT.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
