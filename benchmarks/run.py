@@ -1,0 +1,439 @@
+"""The dedup benchmark: quality and speed against the peers, on the same data, in the same run.
+
+    python benchmarks/run.py                       # seeds, the example file, 2,000 generated articles
+    python benchmarks/run.py --data mine.jsonl     # also your own labelled articles
+    python benchmarks/run.py --size 20000 --stream-sizes 10000,100000 --out results.json --plot results.png
+
+Labelled data (``--data``) is JSON Lines, one article per line: ``id`` and ``text`` (required),
+``group`` (required: articles with the same value are copies of one story), and optionally
+``published_at`` (ISO 8601), ``source``, and ``original`` (true for the article the others were copied
+from; without it, the group member with the smallest ``published_at`` is taken as the true earliest,
+and a group with no times is not scored for earliest source).
+
+It prints a readable table and one JSON summary (``--out`` writes it to a file too); ``--plot`` draws
+the precision/recall trade-off and throughput against corpus size (needs matplotlib). Every speed
+figure is given as articles per second and as a ratio to the datasketch peer measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import dedup  # noqa: E402
+import generate  # noqa: E402
+import metrics  # noqa: E402
+import peers  # noqa: E402
+
+ROOT = HERE.parent
+EXAMPLE = HERE / "data" / "labelled_example.jsonl"
+
+
+# -- data ------------------------------------------------------------------------------------------
+def load_labelled(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        missing = [k for k in ("id", "text", "group") if k not in record]
+        if missing:
+            raise SystemExit(f"{path}:{number}: missing {', '.join(missing)} (see --help for the format)")
+        record["id"], record["group"] = str(record["id"]), str(record["group"])
+        records.append(record)
+    return records
+
+
+def load_seeds() -> list[dict[str, Any]]:
+    manifest = [json.loads(line) for line in (ROOT / "seeds" / "manifest.jsonl").read_text().splitlines() if line]
+    out = []
+    for m in manifest:
+        text = (ROOT / "seeds" / m["file"]).read_text(encoding="utf-8")
+        group = m["copy_group"] or m["id"]
+        # Within a copy group the manifest names the article that prints its date: the source.
+        out.append({"id": m["id"], "text": text, "group": group, "original": bool(m["date_in_text"])})
+    return out
+
+
+def true_earliest(records: Sequence[dict[str, Any]]) -> dict[str, str]:
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_group.setdefault(r["group"], []).append(r)
+    out = {}
+    for group, members in by_group.items():
+        if len(members) < 2:
+            continue
+        flagged = [r["id"] for r in members if r.get("original")]
+        if len(flagged) == 1:
+            out[group] = flagged[0]
+            continue
+        timed = [r for r in members if r.get("published_at")]
+        if timed:
+            out[group] = min(timed, key=lambda r: (datetime.fromisoformat(r["published_at"]), r["id"]))["id"]
+    return out
+
+
+def articles(records: Sequence[dict[str, Any]]) -> list[dedup.Article]:
+    return [
+        dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"))
+        for r in records
+    ]
+
+
+# -- running ---------------------------------------------------------------------------------------
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def peak_memory_mb(fn: Callable[[], Any]) -> float:
+    tracemalloc.start()
+    try:
+        fn()
+        return round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    finally:
+        tracemalloc.stop()
+
+
+def evaluate(records: Sequence[dict[str, Any]], config: dedup.DedupConfig, with_peers: bool) -> dict[str, Any]:
+    truth = {r["id"]: r["group"] for r in records}
+    ids, texts = [r["id"] for r in records], [r["text"] for r in records]
+    clusters, seconds = timed(lambda: dedup.cluster(articles(records), config=config))
+    predicted = {m: c.id for c in clusters for m in c.member_ids}
+    earliest = {m: c.earliest for c in clusters for m in c.member_ids}
+    out: dict[str, Any] = {
+        "articles": len(records),
+        "true_groups_with_copies": sum(1 for g in set(truth.values()) if list(truth.values()).count(g) > 1)
+        if len(records) < 5000
+        else None,
+        "dedup": {
+            **metrics.quality(truth, predicted),
+            "earliest_accuracy": metrics.earliest_accuracy(true_earliest(records), earliest),
+            "seconds": round(seconds, 3),
+        },
+    }
+    if with_peers:
+        groups, seconds = timed(lambda: peers.datasketch_cluster(ids, texts))
+        out["datasketch"] = {**metrics.quality(truth, metrics.labels_from_groups(groups)), "seconds": round(seconds, 3)}
+        if peers.rensa_available():
+            groups, seconds = timed(lambda: peers.rensa_cluster(ids, texts))
+            out["rensa"] = {**metrics.quality(truth, metrics.labels_from_groups(groups)), "seconds": round(seconds, 3)}
+    return out
+
+
+def exact_reference(records: Sequence[dict[str, Any]], subset: int, config: dedup.DedupConfig) -> dict[str, Any]:
+    """All-pairs exact Jaccard (5-grams, 0.8) on a subset: the recall reference for LSH, and how every
+    method does on that subset."""
+    sub = list(records[:subset])
+    ids, texts = [r["id"] for r in sub], [r["text"] for r in sub]
+    truth = {r["id"]: r["group"] for r in sub}
+    exact, seconds = timed(lambda: peers.exact_pairs(ids, texts))
+    lsh_groups = peers.datasketch_cluster(ids, texts)
+    lsh_labels = metrics.labels_from_groups(lsh_groups)
+    found = sum(1 for a, b in exact if lsh_labels[a] == lsh_labels[b])
+    uf = peers.UnionFind(ids)
+    for a, b in exact:
+        uf.union(a, b)
+    ours = dedup.cluster(articles(sub), config=config)
+    return {
+        "articles": len(sub),
+        "exact_pairs_at_0.8": len(exact),
+        "exact_seconds": round(seconds, 3),
+        "datasketch_lsh_recall_of_exact_pairs": round(found / len(exact), 4) if exact else None,
+        "exact": metrics.quality(truth, metrics.labels_from_groups(uf.groups())),
+        "dedup": metrics.quality(truth, {m: c.id for c in ours for m in c.member_ids}),
+    }
+
+
+def speed(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[str, Any]:
+    arts = articles(records)
+    texts = [r["text"] for r in records]
+    n = len(arts)
+    d = dedup.Deduplicator(config)
+    prepared, t_sign = timed(lambda: [d.prepare(a) for a in arts])
+    _, t_index = timed(lambda: [d.add(p) for p in prepared])
+    _, t_batch = timed(lambda: dedup.cluster(arts, config=config))
+    _, ds_sign = timed(lambda: peers.datasketch_signatures(texts))
+    _, ds_batch = timed(lambda: peers.datasketch_cluster([r["id"] for r in records], texts))
+    out: dict[str, Any] = {
+        "articles": n,
+        "dedup": {
+            "signatures_per_s": round(n / t_sign, 1),
+            "index_per_s": round(n / t_index, 1),
+            "batch_per_s": round(n / t_batch, 1),
+            "peak_memory_mb": peak_memory_mb(lambda: dedup.cluster(arts, config=config)),
+        },
+        "datasketch": {
+            "signatures_per_s": round(n / ds_sign, 1),
+            "batch_per_s": round(n / ds_batch, 1),
+            "peak_memory_mb": peak_memory_mb(lambda: peers.datasketch_cluster([r["id"] for r in records], texts)),
+        },
+    }
+    if peers.rensa_available():
+        _, rs_sign = timed(lambda: peers.rensa_signatures(texts))
+        _, rs_batch = timed(lambda: peers.rensa_cluster([r["id"] for r in records], texts))
+        out["rensa"] = {"signatures_per_s": round(n / rs_sign, 1), "batch_per_s": round(n / rs_batch, 1)}
+    ours, ds = out["dedup"], out["datasketch"]
+    out["ratio_to_datasketch"] = {
+        "signatures": round(ours["signatures_per_s"] / ds["signatures_per_s"], 2),
+        "batch": round(ours["batch_per_s"] / ds["batch_per_s"], 2),
+        "peak_memory": round(ours["peak_memory_mb"] / ds["peak_memory_mb"], 2) if ds["peak_memory_mb"] else None,
+    }
+    return out
+
+
+def streaming(indexed: int, probes: int, seed: int, config: dedup.DedupConfig) -> dict[str, Any]:
+    """Latency of one ``Deduplicator.add`` with ``indexed`` articles already in memory, next to the
+    datasketch peer's per-article MinHash + query + insert."""
+    records = generate.generate(indexed + probes, seed)
+    base, probe = articles(records[:indexed]), articles(records[indexed:])
+    d = dedup.Deduplicator(config)
+    _, build = timed(lambda: d.add_many(base))
+    latencies = []
+    for a in probe:
+        _, s = timed(lambda a=a: d.add(a))
+        latencies.append(s * 1000)
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    for r, m in zip(
+        records[:indexed], peers.datasketch_signatures([r["text"] for r in records[:indexed]]), strict=True
+    ):
+        lsh.insert(r["id"], m)
+    ds_latencies = []
+    for r in records[indexed:]:
+        start = time.perf_counter()
+        m = MinHash(num_perm=128)
+        m.update_batch(peers.shingles(r["text"]))
+        lsh.query(m)
+        lsh.insert(r["id"], m)
+        ds_latencies.append((time.perf_counter() - start) * 1000)
+
+    def summary(values: list[float]) -> dict[str, float]:
+        values = sorted(values)
+        return {
+            "median_ms": round(statistics.median(values), 3),
+            "p99_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 3),
+        }
+
+    return {
+        "indexed": indexed,
+        "probes": probes,
+        "build_seconds": round(build, 2),
+        "dedup": summary(latencies),
+        "datasketch": summary(ds_latencies),
+    }
+
+
+def tradeoff(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[str, list[dict[str, float]]]:
+    """Precision and recall as the decision gets stricter or looser (ours: every verification
+    threshold scaled; datasketch: the LSH threshold)."""
+    truth = {r["id"]: r["group"] for r in records}
+    ours = []
+    for scale in (0.5, 0.75, 1.0, 1.4, 1.8):
+        v = config.verify
+        strict = replace(
+            v,
+            min_containment=min(1.0, v.min_containment * scale),
+            min_passage_coverage=min(1.0, v.min_passage_coverage * scale),
+            near_identical_jaccard=min(1.0, v.near_identical_jaccard * max(scale, 1.0)),
+        )
+        clusters = dedup.cluster(articles(records), config=replace(config, verify=strict))
+        q = metrics.pairwise(truth, {m: c.id for c in clusters for m in c.member_ids})
+        ours.append({"setting": scale, "precision": round(q["precision"], 4), "recall": round(q["recall"], 4)})
+    theirs = []
+    ids, texts = [r["id"] for r in records], [r["text"] for r in records]
+    for threshold in (0.3, 0.5, 0.7, 0.8, 0.9):
+        q = metrics.pairwise(truth, metrics.labels_from_groups(peers.datasketch_cluster(ids, texts, threshold)))
+        theirs.append({"setting": threshold, "precision": round(q["precision"], 4), "recall": round(q["recall"], 4)})
+    return {"dedup": ours, "datasketch": theirs}
+
+
+def scaling(sizes: Sequence[int], seed: int, config: dedup.DedupConfig) -> list[dict[str, float]]:
+    rows = []
+    for size in sizes:
+        records = generate.generate(size, seed)
+        arts, texts, ids = articles(records), [r["text"] for r in records], [r["id"] for r in records]
+        _, ours = timed(lambda arts=arts: dedup.cluster(arts, config=config))
+        _, theirs = timed(lambda ids=ids, texts=texts: peers.datasketch_cluster(ids, texts))
+        rows.append(
+            {"articles": size, "dedup_per_s": round(size / ours, 1), "datasketch_per_s": round(size / theirs, 1)}
+        )
+    return rows
+
+
+# -- reporting -------------------------------------------------------------------------------------
+def table(summary: dict[str, Any]) -> str:
+    lines = [f"dedup benchmark, {summary['date']}, {summary['machine']}", ""]
+    lines.append(f"{'data':<12} {'method':<11} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} {'B3-F1':>6} {'earliest':>8}")
+    for name, result in summary["quality"].items():
+        for method in ("dedup", "datasketch", "rensa"):
+            if method in result:
+                q = result[method]
+                early = q.get("earliest_accuracy")
+                lines.append(
+                    f"{name:<12} {method:<11} {q['precision']:>6.3f} {q['recall']:>6.3f} {q['f1']:>6.3f} "
+                    f"{q['ari']:>6.3f} {q['bcubed_f1']:>6.3f} {'' if early is None else f'{early:.3f}':>8}"
+                )
+    ex = summary.get("exact_reference")
+    if ex:
+        lines += [
+            "",
+            f"exact all-pairs Jaccard >= 0.8 on {ex['articles']} articles: {ex['exact_pairs_at_0.8']} pairs; "
+            f"datasketch LSH finds {ex['datasketch_lsh_recall_of_exact_pairs']} of them; "
+            f"F1 exact {ex['exact']['f1']:.3f}, dedup {ex['dedup']['f1']:.3f}",
+        ]
+    sp = summary["speed"]
+    lines += ["", f"speed on {sp['articles']} generated articles (articles/s; ratio to datasketch)"]
+    for key, label in (("signatures_per_s", "signatures"), ("batch_per_s", "whole batch")):
+        row = f"  {label:<12} dedup {sp['dedup'][key]:>9.1f}   datasketch {sp['datasketch'][key]:>9.1f}"
+        if "rensa" in sp:
+            row += f"   rensa {sp['rensa'][key]:>9.1f}"
+        row += f"   ratio {sp['dedup'][key] / sp['datasketch'][key]:.2f}x"
+        lines.append(row)
+    lines.append(
+        f"  {'index build':<12} dedup {sp['dedup']['index_per_s']:>9.1f}   (candidates + exact verification + insert)"
+    )
+    lines.append(
+        f"  peak memory  dedup {sp['dedup']['peak_memory_mb']} MB   datasketch {sp['datasketch']['peak_memory_mb']} MB"
+        " (tracemalloc)"
+    )
+    for st in summary["streaming"]:
+        lines.append(
+            f"  add() with {st['indexed']:,} indexed: median {st['dedup']['median_ms']} ms, p99 {st['dedup']['p99_ms']} ms"
+            f"   (datasketch MinHash+query+insert: median {st['datasketch']['median_ms']} ms, p99 {st['datasketch']['p99_ms']} ms)"
+        )
+    if summary.get("scaling"):
+        lines += ["", "throughput against corpus size (whole batch, articles/s)"]
+        for row in summary["scaling"]:
+            lines.append(
+                f"  {row['articles']:>9,}  dedup {row['dedup_per_s']:>8.1f}   datasketch {row['datasketch_per_s']:>8.1f}"
+            )
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[bench]')") from exc
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for method, marker in (("dedup", "o"), ("datasketch", "s")):
+        pts = summary["tradeoff"][method]
+        left.plot([p["recall"] for p in pts], [p["precision"] for p in pts], marker=marker, label=method)
+    left.set_xlabel("recall (pairs)")
+    left.set_ylabel("precision (pairs)")
+    left.set_title("precision/recall trade-off (generated set)")
+    left.legend()
+    rows = summary["scaling"]
+    right.plot([r["articles"] for r in rows], [r["dedup_per_s"] for r in rows], marker="o", label="dedup")
+    right.plot([r["articles"] for r in rows], [r["datasketch_per_s"] for r in rows], marker="s", label="datasketch")
+    right.set_xscale("log")
+    right.set_xlabel("articles")
+    right.set_ylabel("articles per second (whole batch)")
+    right.set_title("throughput against corpus size")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", action="append", default=[], metavar="PATH", help="labelled JSON Lines (repeatable)")
+    parser.add_argument(
+        "--size", type=int, default=2000, help="generated articles for quality and speed (default 2000)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    parser.add_argument(
+        "--stream-sizes", default="10000", help="indexed sizes for streaming latency, comma-separated (default 10000)"
+    )
+    parser.add_argument(
+        "--probes", type=int, default=200, help="articles timed one by one for streaming latency (default 200)"
+    )
+    parser.add_argument(
+        "--exact-subset", type=int, default=1000, help="articles for the all-pairs exact reference (default 1000)"
+    )
+    parser.add_argument(
+        "--scaling", default="", help="sizes for throughput against corpus size (default: size/4, size/2, size)"
+    )
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers (quality only for dedup)")
+    parser.add_argument("--out", help="write the JSON summary to this file")
+    parser.add_argument("--plot", help="write a PNG plot (precision/recall trade-off, throughput against size)")
+    parser.add_argument("--quiet", action="store_true", help="print only the JSON summary")
+    args = parser.parse_args(argv)
+    if args.size < 10:
+        parser.error("--size must be at least 10")
+
+    config = dedup.DedupConfig()
+    log = (
+        (lambda *_: None)
+        if args.quiet
+        else (lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr))
+    )
+    datasets = {"seeds": load_seeds(), "example": load_labelled(EXAMPLE)}
+    for path in args.data:
+        datasets[Path(path).stem[:12]] = load_labelled(Path(path))
+    log(f"generating {args.size} articles (seed {args.seed})")
+    generated = generate.generate(args.size, args.seed)
+    datasets["generated"] = generated
+
+    summary: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"{__import__('os').cpu_count()} cores",
+        "dedup_version": dedup.__version__,
+        "quality": {},
+    }
+    for name, records in datasets.items():
+        log(f"quality on {name} ({len(records)} articles)")
+        summary["quality"][name] = evaluate(records, config, not args.no_peers)
+    if not args.no_peers:
+        log(f"exact all-pairs reference on {min(args.exact_subset, len(generated))} articles")
+        summary["exact_reference"] = exact_reference(generated, args.exact_subset, config)
+    log("speed")
+    summary["speed"] = speed(generated, config)
+    summary["streaming"] = []
+    for size in [int(s) for s in args.stream_sizes.split(",") if s.strip()]:
+        log(f"streaming latency with {size} indexed")
+        summary["streaming"].append(streaming(size, args.probes, args.seed + 1, config))
+    sizes = [int(s) for s in args.scaling.split(",") if s.strip()] or sorted(
+        {max(10, args.size // 4), max(10, args.size // 2), args.size}
+    )
+    log(f"scaling over {sizes}")
+    summary["scaling"] = scaling(sizes, args.seed, config)
+    if args.plot:
+        log("precision/recall trade-off")
+        summary["tradeoff"] = tradeoff(generated, config)
+        plot(summary, args.plot)
+    if not args.quiet:
+        print(table(summary))
+        print()
+    print(json.dumps(summary, ensure_ascii=False))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
