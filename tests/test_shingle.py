@@ -1,9 +1,9 @@
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.config import ShingleConfig
-from dedup.shingle import kgram_hashes, shingle_lines, split_sentences, tokens, word_hash
+from dedup.config import NormalizeConfig, ShingleConfig
+from dedup.shingle import MARK, Vocabulary, analyze, kgram_hashes, tokens, word_hash
 
 
 def test_word_hash_is_stable_across_processes() -> None:
@@ -29,38 +29,107 @@ def test_kgrams_depend_on_order() -> None:
     assert kgram_hashes(a, 3)[0] != kgram_hashes(b, 3)[0]
 
 
+def _sentences(text: str, config: ShingleConfig | None = None) -> list[str]:
+    doc = analyze(text, NormalizeConfig(min_line_words=0), config or ShingleConfig(), Vocabulary(), keep_text=True)
+    return list(doc.sentences)
+
+
 def test_sentence_split_latin_abbreviations() -> None:
     line = "Mr. Smith went to Washington on Jan. 5. He met U.S. officials there! Was it useful? Yes."
-    assert split_sentences(line) == [
-        "Mr. Smith went to Washington on Jan. 5.",
-        "He met U.S. officials there!",
-        "Was it useful?",
-        "Yes.",
+    assert _sentences(line) == [
+        "mr smith went to washington on jan 5",
+        "he met u s officials there",
+        "was it useful",
+        "yes",
     ]
 
 
-def test_sentence_split_arabic() -> None:
-    line = "قال الكرملين إن الرئيسين اتفقا. وأضاف أن اللقاء قريب؟ نعم؛ هذا صحيح."
-    assert split_sentences(line) == [
-        "قال الكرملين إن الرئيسين اتفقا.",
-        "وأضاف أن اللقاء قريب؟",
-        "نعم؛",
-        "هذا صحيح.",
+def test_sentence_split_arabic_and_lines() -> None:
+    text = "قال الكرملين إن الرئيسين اتفقا. وأضاف أن اللقاء قريب؟ نعم؛ هذا صحيح.\nسطر ثان بلا نقطة في آخره"
+    assert _sentences(text, ShingleConfig(strip_arabic_conjunction=False)) == [
+        "قال الكرملين ان الرييسين اتفقا",
+        "واضاف ان اللقا قريب",
+        "نعم",
+        "هذا صحيح",
+        "سطر ثان بلا نقطه في اخره",
     ]
 
 
 def test_arabic_conjunction_is_dropped_when_configured() -> None:
-    on = tokens("وقال وزير الخارجية", ShingleConfig())
-    off = tokens("وقال وزير الخارجية", ShingleConfig(strip_arabic_conjunction=False))
+    on = tokens("وقال وزير الخارجية", NormalizeConfig(), ShingleConfig())
+    off = tokens("وقال وزير الخارجية", NormalizeConfig(), ShingleConfig(strip_arabic_conjunction=False))
     assert on == ["قال", "زير", "الخارجيه"]
     assert off == ["وقال", "وزير", "الخارجيه"]
 
 
+def test_furniture_lines_become_sentence_breaks_and_vanish() -> None:
+    toks = tokens(
+        "First line of prose here.\nShare on Facebook\nSecond line of prose here", NormalizeConfig(), ShingleConfig()
+    )
+    assert "facebook" not in toks and toks.count(MARK) >= 1
+
+
 def test_passages_and_sentences() -> None:
     config = ShingleConfig(min_passage_words=4, max_passage_words=10)
-    doc = shingle_lines(["One two three. " + " ".join(f"w{i}" for i in range(25)) + "."], config)
-    assert len(doc.sentences) == 2
+    text = "One two three. " + " ".join(f"w{i}" for i in range(25)) + "."
+    doc = analyze(text, NormalizeConfig(), config, Vocabulary())
+    assert len(doc.sentence_starts) - 1 == 2
     # the short sentence is no passage; the long one is cut in three even pieces
-    assert [e - s for s, e in doc.passages] == [8, 8, 9]
+    assert [e - s for s, e in doc.passages.tolist()] == [8, 8, 9]
+    assert doc.passage_sentence.tolist() == [1, 1, 1]
     assert len(doc.sentence_fps) == 2
     assert np.all(np.diff(doc.shingles.astype(np.float64)) > 0)  # sorted unique
+    # every passage's shingles lie inside it: 8 words give 6 three-word shingles
+    assert np.diff(doc.passage_offsets).tolist() == [6, 6, 7]
+
+
+def test_vocabulary_hashes_each_word_once() -> None:
+    vocabulary = Vocabulary()
+    ids = vocabulary.ids(["a", "b", "a", MARK])
+    assert ids.tolist() == [1, 2, 1, 0]
+    assert vocabulary.hashes[1] == word_hash("a")
+
+
+WORDS = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", MARK]), max_size=120)
+
+
+@given(WORDS, st.integers(1, 5), st.integers(1, 5), st.integers(0, 6), st.integers(1, 12))
+@settings(max_examples=200, deadline=None)
+def test_compiled_path_equals_numpy_path(toks, k, pk, extra, max_words) -> None:
+    import dedup.shingle as shingle_module
+
+    config = ShingleConfig(
+        k=k, passage_k=pk, min_passage_words=pk + extra, max_passage_words=max(max_words, pk + extra)
+    )
+    vocabulary = Vocabulary()
+    ids = vocabulary.ids(toks)
+    fast = analyze_ids(toks, ids, config, vocabulary)
+    slow = shingle_module._analyze_numpy(toks, ids, config, vocabulary, keep_text=False)
+    for name in (
+        "words",
+        "sentence_starts",
+        "sentence_fps",
+        "passage_sentence",
+        "passage_shingles",
+        "passage_offsets",
+        "shingles",
+    ):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert np.array_equal(fast.passages.reshape(-1, 2), slow.passages.reshape(-1, 2))
+
+
+def analyze_ids(toks, ids, config, vocabulary):
+    from dedup import kernels
+    from dedup.shingle import _FP_SALT, _POSITION_MULTIPLIERS, Shingled
+
+    out = kernels.shingle_ids(
+        ids,
+        vocabulary.hashes,
+        config.k,
+        config.passage_k,
+        config.min_passage_words,
+        config.max_passage_words,
+        _POSITION_MULTIPLIERS,
+        _FP_SALT,
+    )
+    return Shingled(*out)

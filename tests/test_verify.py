@@ -1,16 +1,16 @@
 import itertools
 
 from dedup.config import DedupConfig
-from dedup.normalize import clean_lines
 from dedup.records import Relation
-from dedup.shingle import shingle_lines
+from dedup.shingle import Vocabulary, analyze
 from dedup.verify import compare
 
 CONFIG = DedupConfig()
+VOCABULARY = Vocabulary()
 
 
 def _doc(text: str):
-    return shingle_lines(clean_lines(text, CONFIG.normalize), CONFIG.shingle)
+    return analyze(text, CONFIG.normalize, CONFIG.shingle, VOCABULARY, keep_text=True)
 
 
 def _compare(a, b):

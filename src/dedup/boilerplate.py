@@ -36,6 +36,10 @@ class BoilerplateModel:
         self._postings: dict[int, list[str]] = {}
         self._seen: set[str] = set()
         self._cache: dict[int, tuple[int, bool]] = {}
+        self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
+        # Bumped whenever the frequent set changes: a decision taken under an older version may have
+        # counted a sentence that is boilerplate now (or the reverse) and must be checked again.
+        self.version = 0
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
@@ -45,19 +49,28 @@ class BoilerplateModel:
         if article_id in self._seen:
             return
         self._seen.add(article_id)
-        for fp in {int(f) for f in fingerprints}:
-            self._df[fp] = self._df.get(fp, 0) + 1
-            posting = self._postings.setdefault(fp, [])
-            if len(posting) < self._config.sample:
-                posting.append(article_id)
+        df, postings, sample, min_df = self._df, self._postings, self._config.sample, self._config.min_df
+        for fp in set(fingerprints.tolist()):
+            count = df.get(fp, 0) + 1
+            df[fp] = count
+            if count == 1:
+                postings[fp] = [article_id]
+            elif len(postings[fp]) < sample:
+                postings[fp].append(article_id)
+            if count == min_df:
+                self._frequent.add(fp)
+                self.version += 1
 
     def forget(self, article_id: str, fingerprints: U64) -> None:
         """Undo ``observe`` for a removed article."""
         if article_id not in self._seen:
             return
         self._seen.discard(article_id)
-        for fp in {int(f) for f in fingerprints}:
+        for fp in set(fingerprints.tolist()):
             count = self._df.get(fp, 0) - 1
+            if count < self._config.min_df and fp in self._frequent:
+                self._frequent.discard(fp)
+                self.version += 1
             if count <= 0:
                 self._df.pop(fp, None)
                 self._postings.pop(fp, None)
@@ -87,7 +100,11 @@ class BoilerplateModel:
         return verdict
 
     def boilerplate_among(self, fingerprints: Iterable[int]) -> set[int]:
-        return {fp for fp in fingerprints if self.is_boilerplate(fp)}
+        """The learned boilerplate among ``fingerprints`` (a set intersection first: most sentences
+        are on too few articles to be considered)."""
+        if not self._config.enabled:
+            return set()
+        return {fp for fp in self._frequent.intersection(fingerprints) if self.is_boilerplate(fp)}
 
     def _judge(self, fingerprint: int) -> bool:
         sample = self._postings.get(fingerprint, [])

@@ -151,11 +151,14 @@ class MinHashConfig:
 @dataclass(frozen=True, slots=True)
 class PassageConfig:
     """Passage (sentence) MinHash and its LSH index, which finds articles sharing sentences even when
-    the whole-article overlap is low. ``max_candidates`` bounds the articles one query proposes."""
+    the whole-article overlap is low. A short signature suffices: shared passages are near-verbatim,
+    and an article is only proposed when ``min_hits`` of its passages collide (the decision needs two
+    shared passages anyway). ``max_candidates`` bounds the articles one query proposes."""
 
-    num_perm: int = 32
+    num_perm: int = 8
     seed: int = 7
-    threshold: float = 0.5
+    threshold: float = 0.4
+    min_hits: int = 2
     max_candidates: int = 200
     bands: int = field(init=False, default=0)
     rows: int = field(init=False, default=0)
@@ -166,6 +169,8 @@ class PassageConfig:
         object.__setattr__(self, "rows", rows)
         if self.max_candidates < 1:
             raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
+        if self.min_hits < 1:
+            raise ConfigError(f"min_hits must be >= 1, got {self.min_hits}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
 """Stage 2: sentences, words and shingles.
 
 Every word gets a stable 64-bit hash (BLAKE2b of its UTF-8 bytes, never Python's salted ``hash()``),
-so shingles and signatures are the same in every process and on every machine. Word k-gram shingles
-are combined from the word hashes with array maths (no shingle strings are built): the k-gram hash is
+so shingles and signatures are the same in every process and on every machine; each distinct word is
+hashed once and then found by a dictionary look-up (:class:`Vocabulary`). Word k-gram shingles are
+combined from the word hashes with array maths (no shingle strings are built): the k-gram hash is
 ``fmix64(sum_j word[i+j] * C_j)`` over 64-bit wrap-around arithmetic, with fixed odd constants ``C_j``.
 
-A text becomes a :class:`Shingled` record: its words (hashed), its passages (sentences, cut to at
-most ``max_passage_words``), a fingerprint per sentence (for learned boilerplate) and the sorted
-unique document shingles.
+:func:`analyze` turns a text into a :class:`Shingled` record with a handful of passes over the whole
+text (fold, mark sentence ends, drop furniture lines, split): its words (hashed), its sentences, its
+passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, longer ones cut evenly),
+a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from dedup.config import ShingleConfig
-from dedup.normalize import fold
+from dedup import kernels
+from dedup.config import NormalizeConfig, ShingleConfig
+from dedup.normalize import fold_keep, furniture_lines
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -29,75 +32,28 @@ I64 = npt.NDArray[np.int64]
 # Odd 64-bit multipliers for k-gram positions (fixed forever: they define the stored hashes).
 _POSITION_MULTIPLIERS = np.array(
     [
-        0x9E3779B97F4A7C15,
-        0xC2B2AE3D27D4EB4F,
-        0x165667B19E3779F9,
-        0xD6E8FEB86659FD93,
-        0xFF51AFD7ED558CCD,
-        0xC4CEB9FE1A85EC53,
-        0x94D049BB133111EB,
-        0xBF58476D1CE4E5B9,
-        0x2545F4914F6CDD1D,
-        0x9FB21C651E98DF25,
-        0xE7037ED1A0B428DB,
-        0x8EBC6AF09C88C6E3,
-        0x589965CC75374CC3,
-        0x1D8E4E27C47D124F,
-        0xA0761D6478BD642F,
-        0xDB9C5A3E2A4B5B8D,
+        0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+        0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9,
+        0x2545F4914F6CDD1D, 0x9FB21C651E98DF25, 0xE7037ED1A0B428DB, 0x8EBC6AF09C88C6E3,
+        0x589965CC75374CC3, 0x1D8E4E27C47D124F, 0xA0761D6478BD642F, 0xDB9C5A3E2A4B5B8D,
     ],
     dtype=np.uint64,
-)
+)  # fmt: skip
+_FP_SALT = np.uint64(0x9E3779B97F4A7C15)
 
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "gov",
-        "sen",
-        "rep",
-        "st",
-        "jr",
-        "sr",
-        "inc",
-        "corp",
-        "ltd",
-        "co",
-        "no",
-        "vs",
-        "etc",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "u.s",
-        "u.k",
-        "u.n",
-        "e.g",
-        "i.e",
-        "a.m",
-        "p.m",
-    ]
-)
-# A sentence ends at . ! ? … ؟ ؛ (and ; in Latin text is kept inside the sentence), before a space.
-_SENTENCE_END = re.compile(r"(?<=[.!?…؟؛])[\"'”’»)\]]*\s+")
-_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_ABBREVIATIONS = (
+    "mr mrs ms dr prof gen col lt sgt capt gov sen rep st jr sr inc corp ltd co no vs etc "
+    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m"
+).split()
+# The end of a sentence in folded text: . ! ? … ؟ ؛ (closing quotes may follow) before a space or the
+# end of the line. A period after a known abbreviation or a single letter ("U.S.", "Jan.", "J.") is not.
+# The look-behinds come after the punctuation so that the engine only tries them where there is one,
+# and the punctuation itself is replaced by the mark (a literal replacement: no template per match).
+_NOT_ABBREVIATION = "".join(f"(?<!\\b{re.escape(a)}\\.)" for a in _ABBREVIATIONS) + r"(?<!\b[^\W\d_]\.)"
+_SENTENCE_END = re.compile(rf"(?:\.{_NOT_ABBREVIATION}|[!?…؟؛])(?=[\"'”’»)\]]*(?:\s|$))")
+MARK = "\ue000"  # a sentence boundary among the words (a private-use character: not \w, not \s)
+_PUNCT_BUT_MARK = re.compile(r"[^\w\s\ue000]|_")
+_CONJUNCTION = re.compile(r"و(?<!\wو)(?=[\u0621-\u064a]{3})")
 
 
 def fmix64(values: U64) -> U64:
@@ -116,24 +72,31 @@ def word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-class WordHasher:
-    """Hashes words to uint64, each distinct word once (a dictionary look-up afterwards)."""
+class Vocabulary(dict[str, int]):
+    """Word -> dense id, each new word hashed once; ``hashes[id]`` is the word's 64-bit hash. Id 0 is
+    the sentence mark. A dict subclass so that look-ups of known words stay in C."""
 
-    def __init__(self, max_size: int = 2_000_000) -> None:
-        self._cache: dict[str, int] = {}
-        self._max_size = max_size
+    def __init__(self) -> None:
+        super().__init__()
+        self._hashes = np.zeros(1024, dtype=np.uint64)
+        self[MARK] = 0
+        self._n = 1
 
-    def __call__(self, words: list[str]) -> U64:
-        cache = self._cache
-        if len(cache) > self._max_size:
-            cache.clear()
-        out = np.empty(len(words), dtype=np.uint64)
-        for i, w in enumerate(words):
-            h = cache.get(w)
-            if h is None:
-                h = cache[w] = word_hash(w)
-            out[i] = h
-        return out
+    def __missing__(self, word: str) -> int:
+        n = self._n
+        if n == len(self._hashes):
+            self._hashes = np.concatenate([self._hashes, np.zeros(n, dtype=np.uint64)])
+        self._hashes[n] = word_hash(word)
+        self[word] = n
+        self._n = n + 1
+        return n
+
+    @property
+    def hashes(self) -> U64:
+        return self._hashes
+
+    def ids(self, words: list[str]) -> I64:
+        return np.fromiter(map(self.__getitem__, words), dtype=np.int64, count=len(words))
 
 
 def kgram_hashes(words: U64, k: int) -> U64:
@@ -144,40 +107,24 @@ def kgram_hashes(words: U64, k: int) -> U64:
         return np.empty(0, dtype=np.uint64)
     k = min(k, n)
     m = n - k + 1
-    acc = np.zeros(m, dtype=np.uint64)
+    acc = words[:m] * _POSITION_MULTIPLIERS[0]
     with np.errstate(over="ignore"):
-        for j in range(k):
+        for j in range(1, k):
             acc += words[j : j + m] * _POSITION_MULTIPLIERS[j]
     return fmix64(acc)
 
 
-def split_sentences(line: str) -> list[str]:
-    """Split one line of text into sentences, for Arabic and Latin scripts. A period after a known
-    abbreviation (Mr., Jan., U.S.) or a single letter does not end a sentence."""
-    parts = _SENTENCE_END.split(line)
-    sentences: list[str] = []
-    carry = ""
-    for part in parts:
-        piece = f"{carry} {part}".strip() if carry else part.strip()
-        if not piece:
-            continue
-        last = piece.rsplit(" ", 1)[-1].rstrip(".").casefold()
-        if piece.endswith(".") and (last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha())):
-            carry = piece
-            continue
-        sentences.append(piece)
-        carry = ""
-    if carry:
-        sentences.append(carry)
-    return sentences
-
-
-def tokens(sentence: str, config: ShingleConfig) -> list[str]:
-    """The comparison words of one sentence (folded; Arabic conjunction و dropped if configured)."""
-    out = fold(sentence).split()
-    if config.strip_arabic_conjunction:
-        out = [w[1:] if len(w) >= 4 and w[0] == "و" and _ARABIC_LETTER.match(w[1]) else w for w in out]
-    return out
+def sentence_fingerprints(words: U64, starts: I64) -> U64:
+    """An exact, order-sensitive fingerprint of each sentence ``words[starts[i]:starts[i+1]]``."""
+    n_sent = len(starts) - 1
+    if n_sent <= 0:
+        return np.empty(0, dtype=np.uint64)
+    lengths = np.diff(starts)
+    local = np.arange(len(words), dtype=np.uint64) - np.repeat(starts[:-1], lengths).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = fmix64(words + local * _FP_SALT)
+        sums: U64 = np.add.reduceat(mixed, starts[:-1])
+    return fmix64(sums ^ lengths.astype(np.uint64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,78 +134,142 @@ class Shingled:
     ``words``: uint64 hash of every word, in order. ``sentence_starts``: offsets into ``words`` where
     each sentence starts (plus ``len(words)`` at the end). ``sentence_fps``: a fingerprint per
     sentence (exact, for boilerplate learning). ``passages``: (start, end) word offsets of the
-    passages. ``shingles``: sorted unique document shingle hashes. ``sentences``: sentence texts.
+    passages; ``passage_sentence``: the sentence each passage belongs to. ``passage_shingles``: the
+    unique ``passage_k``-gram hashes of every passage, one after the other, passage ``i`` at
+    ``passage_offsets[i]:passage_offsets[i + 1]``. ``shingles``: sorted unique document shingle
+    hashes. ``sentences``: the sentences in comparison form, when asked for (``keep_text``).
     """
 
     words: U64
     sentence_starts: I64
     sentence_fps: U64
-    passages: tuple[tuple[int, int], ...]
+    passages: I64
+    passage_sentence: I64
     passage_shingles: U64
     passage_offsets: I64
     shingles: U64
-    sentences: tuple[str, ...]
+    sentences: tuple[str, ...] = ()
 
     @property
     def n_words(self) -> int:
         return len(self.words)
 
-    def sentence_of_word(self, offset: int) -> int:
-        """Index of the sentence that holds word ``offset``."""
-        return int(np.searchsorted(self.sentence_starts, offset, side="right")) - 1
+    @property
+    def n_passages(self) -> int:
+        return len(self.passages)
 
     def passage_group(self, i: int) -> U64:
         """The shingles of passage ``i``."""
         return self.passage_shingles[self.passage_offsets[i] : self.passage_offsets[i + 1]]
 
 
-def sentence_fingerprint(words: U64) -> int:
-    """Exact fingerprint of a sentence from its word hashes (order-sensitive)."""
-    return int.from_bytes(hashlib.blake2b(words.tobytes(), digest_size=8).digest(), "little")
+def _passages(starts: I64, config: ShingleConfig) -> tuple[I64, I64]:
+    """Word ranges of the passages (n x 2) and their sentences: each sentence long enough, cut in
+    even pieces of at most ``max_passage_words`` when too long."""
+    lengths = np.diff(starts)
+    ranges: list[tuple[int, int]] = []
+    owners: list[int] = []
+    for i in np.flatnonzero(lengths >= config.min_passage_words):
+        start, n = int(starts[i]), int(lengths[i])
+        pieces = -(-n // config.max_passage_words)
+        cuts = [start + n * j // pieces for j in range(pieces + 1)]
+        ranges.extend(pairwise(cuts))
+        owners.extend([int(i)] * pieces)
+    return np.array(ranges, dtype=np.int64).reshape(-1, 2), np.array(owners, dtype=np.int64)
 
 
-def passages_of(start: int, end: int, config: ShingleConfig) -> list[tuple[int, int]]:
-    """Word ranges of the passages in one sentence: itself if long enough, cut in even pieces of at
-    most ``max_passage_words`` if too long, nothing if too short."""
-    n = end - start
-    if n < config.min_passage_words:
-        return []
-    pieces = -(-n // config.max_passage_words)
-    cuts = [start + n * j // pieces for j in range(pieces + 1)]
-    return list(pairwise(cuts))
+def _passage_shingles(words: U64, doc_grams: U64, passages: I64, config: ShingleConfig) -> tuple[U64, I64]:
+    """The unique ``passage_k``-grams inside each passage, laid end to end, and their offsets."""
+    k = config.passage_k
+    grams = doc_grams if k == min(config.k, len(words)) else kgram_hashes(words, k)
+    if len(passages) == 0:
+        return np.empty(0, dtype=np.uint64), np.zeros(1, dtype=np.int64)
+    counts = np.maximum(passages[:, 1] - passages[:, 0] - k + 1, 0)
+    owner = np.repeat(np.arange(len(passages)), counts)
+    first = np.repeat(passages[:, 0], counts)
+    positions = first + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+    values = grams[positions]
+    order = np.lexsort((values, owner))
+    values, owner = values[order], owner[order]
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = (values[1:] != values[:-1]) | (owner[1:] != owner[:-1])
+    values, owner = values[keep], owner[keep]
+    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=len(passages)), out=offsets[1:])
+    return values, offsets
 
 
-def shingle_lines(lines: list[str], config: ShingleConfig, hasher: WordHasher | None = None) -> Shingled:
-    """Cut cleaned lines (see ``normalize.clean_lines``) into a :class:`Shingled` record."""
-    hasher = hasher or WordHasher()
-    sentences: list[str] = []
-    word_lists: list[list[str]] = []
-    for line in lines:
-        for sentence in split_sentences(line):
-            toks = tokens(sentence, config)
-            if toks:
-                sentences.append(sentence)
-                word_lists.append(toks)
-    starts = np.zeros(len(word_lists) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in word_lists], out=starts[1:])
-    all_words = hasher([w for toks in word_lists for w in toks])
-    fps = np.array(
-        [sentence_fingerprint(all_words[starts[i] : starts[i + 1]]) for i in range(len(word_lists))],
-        dtype=np.uint64,
-    )
-    passages: list[tuple[int, int]] = []
-    for i in range(len(word_lists)):
-        passages.extend(passages_of(int(starts[i]), int(starts[i + 1]), config))
-    groups = [np.unique(kgram_hashes(all_words[s:e], config.passage_k)) for s, e in passages]
-    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
-    np.cumsum([len(g) for g in groups], out=offsets[1:])
+def tokens(text: str, normalize: NormalizeConfig, shingle: ShingleConfig) -> list[str]:
+    """The comparison words of ``text`` with sentence marks (``MARK``) between sentences; furniture
+    lines are dropped."""
+    spaced = _PUNCT_BUT_MARK.sub(" ", _SENTENCE_END.sub(f" {MARK} ", fold_keep(text)))
+    drop = furniture_lines(spaced, normalize, ignore=MARK)
+    lines = spaced.split("\n")
+    body = f" {MARK} ".join(line for line, dropped in zip(lines, drop, strict=True) if not dropped)
+    if shingle.strip_arabic_conjunction:
+        body = _CONJUNCTION.sub("", body)
+    return body.split()
+
+
+def analyze(
+    text: str,
+    normalize: NormalizeConfig,
+    shingle: ShingleConfig,
+    vocabulary: Vocabulary,
+    *,
+    keep_text: bool = False,
+) -> Shingled:
+    """Cut ``text`` into a :class:`Shingled` record (see the module docstring)."""
+    toks = tokens(text, normalize, shingle)
+    ids = vocabulary.ids(toks)
+    if kernels.shingle_ids is not None and not _force_numpy:
+        words, starts, fps, passages, owners, values, offsets, unique = kernels.shingle_ids(
+            ids, vocabulary.hashes, shingle.k, shingle.passage_k, shingle.min_passage_words,
+            shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
+        )  # fmt: skip
+        return Shingled(
+            words=words,
+            sentence_starts=starts,
+            sentence_fps=fps,
+            passages=passages,
+            passage_sentence=owners,
+            passage_shingles=values,
+            passage_offsets=offsets,
+            shingles=unique,
+            sentences=_sentences(toks, starts) if keep_text else (),
+        )
+    return _analyze_numpy(toks, ids, shingle, vocabulary, keep_text=keep_text)
+
+
+def _sentences(toks: list[str], starts: I64) -> tuple[str, ...]:
+    words_text = [t for t in toks if t != MARK]
+    return tuple(" ".join(words_text[starts[i] : starts[i + 1]]) for i in range(len(starts) - 1))
+
+
+_force_numpy = False  # the tests flip it to compare the compiled and the numpy paths
+
+
+def _analyze_numpy(
+    toks: list[str], ids: I64, shingle: ShingleConfig, vocabulary: Vocabulary, *, keep_text: bool
+) -> Shingled:
+    """The numpy path of ``analyze`` (the reference the compiled kernel is tested against)."""
+    is_word = ids != 0
+    # sentence starts: the word count before each mark, deduplicated (empty sentences vanish)
+    word_pos = np.cumsum(is_word)
+    cuts = np.unique(np.concatenate([[0], word_pos[~is_word], [word_pos[-1] if len(word_pos) else 0]]))
+    words = vocabulary.hashes[ids[is_word]]
+    starts = cuts if cuts[0] == 0 else np.concatenate([[0], cuts])
+    doc_grams = kgram_hashes(words, shingle.k)
+    passages, owners = _passages(starts, shingle)
+    passage_values, passage_offsets = _passage_shingles(words, doc_grams, passages, shingle)
     return Shingled(
-        words=all_words,
-        sentence_starts=starts,
-        sentence_fps=fps,
-        passages=tuple(passages),
-        passage_shingles=np.concatenate(groups) if groups else np.empty(0, dtype=np.uint64),
-        passage_offsets=offsets,
-        shingles=np.unique(kgram_hashes(all_words, config.k)),
-        sentences=tuple(sentences),
+        words=words,
+        sentence_starts=starts.astype(np.int64),
+        sentence_fps=sentence_fingerprints(words, starts),
+        passages=passages,
+        passage_sentence=owners,
+        passage_shingles=passage_values,
+        passage_offsets=passage_offsets,
+        shingles=np.unique(doc_grams),
+        sentences=_sentences(toks, starts) if keep_text else (),
     )

@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash
 
+from dedup import kernels
+
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 
@@ -50,9 +52,20 @@ def fmix32(values: U32) -> U32:
     return out
 
 
+def signatures_flat(values: U64, offsets: npt.NDArray[np.int64], num_perm: int, seed: int) -> U32:
+    """Signatures of the sets ``values[offsets[i]:offsets[i + 1]]`` (64-bit shingle hashes laid end to
+    end): one row of ``num_perm`` uint32 per set, with the compiled kernel when there is one."""
+    if kernels.minhash_into is None:  # pragma: no cover - numpy fallback
+        return signatures([values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)], num_perm, seed)
+    a, b = permutations(num_perm, seed)
+    out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint32)
+    kernels.minhash_into(input_hashes(values), offsets, a, b, out)
+    return out
+
+
 def signatures(groups: Sequence[U64], num_perm: int, seed: int) -> U32:
-    """Signatures of many shingle sets at once: one row of ``num_perm`` uint32 per group. An empty
-    group gets datasketch's empty signature (all 0xFFFFFFFF)."""
+    """Signatures of many shingle sets at once with numpy: one row of ``num_perm`` uint32 per group.
+    An empty group gets datasketch's empty signature (all 0xFFFFFFFF)."""
     a, b = permutations(num_perm, seed)
     out = np.full((len(groups), num_perm), _EMPTY, dtype=np.uint32)
     lengths = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))

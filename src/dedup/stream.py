@@ -29,12 +29,11 @@ from dedup.errors import (
     UnknownArticleError,
 )
 from dedup.grouping import components, split_component
-from dedup.index import CandidateIndex, LSHBackend, MemoryLSH
-from dedup.normalize import clean_lines
+from dedup.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.provenance import Candidate, TextDate, choose_earliest, find_credits, find_text_date
 from dedup.records import Article, Cluster, Match, Member, Relation, Skip, Verdict
-from dedup.shingle import Shingled, WordHasher, shingle_lines
-from dedup.sign import signatures
+from dedup.shingle import Shingled, Vocabulary, analyze
+from dedup.sign import signatures_flat
 from dedup.verify import compare
 
 U32 = npt.NDArray[np.uint32]
@@ -50,15 +49,15 @@ class Prepared:
     doc: Shingled
     signature: U32
     passage_signatures: U32
-    content_hash: str
-    text_date: TextDate | None
-    credits: tuple[str, ...]
 
 
 @dataclass(slots=True)
 class _Entry:
     prepared: Prepared
     seq: int
+    # Provenance inputs, found when the article first joins a cluster of two or more (most articles
+    # never do, and date parsing is the slowest step there is).
+    provenance: tuple[TextDate | None, tuple[str, ...]] | None = None
 
 
 def cluster_id(member_ids: Iterable[str]) -> str:
@@ -88,14 +87,18 @@ class Deduplicator:
             raise InputError(f"config must be a DedupConfig, got {type(self.config).__name__}")
         mh, ps = self.config.minhash, self.config.passage
         self._index = CandidateIndex(
-            documents or MemoryLSH(num_perm=mh.num_perm, bands=mh.bands, rows=mh.rows, seed=mh.seed),
-            passages or MemoryLSH(num_perm=ps.num_perm, bands=ps.bands, rows=ps.rows, seed=ps.seed),
+            documents or BandIndex(bands=mh.bands, rows=mh.rows),
+            passages or BandIndex(bands=ps.bands, rows=ps.rows),
         )
         self._entries: dict[str, _Entry] = {}
-        self._edges: dict[str, dict[str, Match]] = {}
+        # Verified copies (both directions) and every comparison made while grouping, each with the
+        # boilerplate version it was decided under; a later version makes it checked again.
+        self._edges: dict[str, set[str]] = {}
+        self._matches: dict[tuple[str, str], tuple[Match, int]] = {}
+        self._pairs_of: dict[str, set[tuple[str, str]]] = {}
         self._earliest: dict[str, str] = {}
         self._seq = 0
-        self._hasher = WordHasher()
+        self._vocabulary = Vocabulary()
         self._pending: dict[str, _Entry] = {}  # a batch being added: prepared, not yet indexed
         self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
         self.skipped: list[Skip] = []
@@ -141,24 +144,19 @@ class Deduplicator:
             )
         if not text.strip():
             raise EmptyTextError(f"article {article.id!r} has no text (empty or whitespace only)")
-        doc = shingle_lines(clean_lines(text, self.config.normalize), self.config.shingle, self._hasher)
+        doc = analyze(text, self.config.normalize, self.config.shingle, self._vocabulary)
         if doc.n_words == 0:
             raise EmptyTextError(
                 f"article {article.id!r} has no words left once site furniture and lines shorter than "
                 f"{self.config.normalize.min_line_words} words are dropped"
             )
         mh, ps = self.config.minhash, self.config.passage
-        groups = [doc.passage_group(i) for i in range(len(doc.passages))]
+        whole = np.array([0, len(doc.shingles)], dtype=np.int64)
         return Prepared(
             article=article,
             doc=doc,
-            signature=signatures([doc.shingles], mh.num_perm, mh.seed)[0],
-            passage_signatures=signatures(groups, ps.num_perm, ps.seed),
-            content_hash=hashlib.blake2b(doc.words.tobytes(), digest_size=16).hexdigest(),
-            text_date=find_text_date(text, article.title, self.config.provenance)
-            if article.published_at is None
-            else None,
-            credits=find_credits(text, self.config.provenance),
+            signature=signatures_flat(doc.shingles, whole, mh.num_perm, mh.seed)[0],
+            passage_signatures=signatures_flat(doc.passage_shingles, doc.passage_offsets, ps.num_perm, ps.seed),
         )
 
     # -- adding -------------------------------------------------------------------------------
@@ -180,7 +178,8 @@ class Deduplicator:
         doc = prepared.doc
         self._boilerplate.observe(art.id, doc.sentence_fps)
         evidence = self._evidence_passages(prepared)
-        candidates = self._index.candidates(prepared.signature, evidence, limit=self.config.passage.max_candidates)
+        ps = self.config.passage
+        candidates = self._index.candidates(prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits)
         matches = []
         previous: str | None = None
         for other_id in candidates:
@@ -193,24 +192,24 @@ class Deduplicator:
         self._entries[art.id] = _Entry(prepared, self._seq)
         self._seq += 1
         self._index.add(art.id, prepared.signature, evidence)
-        self._edges[art.id] = {}
+        self._edges[art.id] = set()
         for m in matches:
-            self._edges[art.id][m.b] = m
-            self._edges[m.b][art.id] = m
+            self._remember(m)
         matches.sort(key=lambda m: (-m.score, m.b))
         return self._verdict(art.id, tuple(matches), already=False, previous=previous)
 
-    def _evidence_passages(self, prepared: Prepared) -> list[tuple[int, U32]]:
+    def _evidence_passages(self, prepared: Prepared) -> U32:
+        """The signatures of the passages that are not learned boilerplate."""
         doc = prepared.doc
-        out = []
-        for i, (start, _) in enumerate(doc.passages):
-            fp = int(doc.sentence_fps[doc.sentence_of_word(start)])
-            if not self._boilerplate.is_boilerplate(fp):
-                out.append((i, prepared.passage_signatures[i]))
+        learned = self._boilerplate.boilerplate_among(doc.sentence_fps.tolist())
+        if not learned:
+            return prepared.passage_signatures
+        keep = ~np.isin(doc.sentence_fps[doc.passage_sentence], np.fromiter(learned, dtype=np.uint64))
+        out: U32 = prepared.passage_signatures[keep]
         return out
 
     def _compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled) -> Match:
-        fps = {int(f) for f in a.sentence_fps} | {int(f) for f in b.sentence_fps}
+        fps = {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}
         return compare(
             a_id,
             a,
@@ -296,88 +295,106 @@ class Deduplicator:
         entry = self._entry(article_id)
         self._index.remove(article_id)
         self._boilerplate.forget(article_id, entry.prepared.doc.sentence_fps)
-        for other in self._edges.pop(article_id, {}):
-            self._edges[other].pop(article_id, None)
+        for other in self._edges.pop(article_id, set()):
+            self._edges[other].discard(article_id)
+        for key in self._pairs_of.pop(article_id, set()):
+            self._matches.pop(key, None)
+            other = key[0] if key[1] == article_id else key[1]
+            self._pairs_of.get(other, set()).discard(key)
         del self._entries[article_id]
         self._earliest.pop(article_id, None)
 
     # -- grouping -----------------------------------------------------------------------------
     def _neighbours(self, article_id: str) -> list[str]:
-        return [o for o in list(self._edges.get(article_id, {})) if self._current_edge(article_id, o).is_copy]
+        return [o for o in sorted(self._edges.get(article_id, ())) if self._pair(article_id, o).is_copy]
 
-    def _current_edge(self, a: str, b: str) -> Match:
-        """The stored match of a and b, verified again if boilerplate learned since then touches
-        either article; an edge that is no longer a copy is dropped."""
-        match = self._edges[a][b]
-        docs = (self._entries[a].prepared.doc, self._entries[b].prepared.doc)
-        fps = {int(f) for d in docs for f in d.sentence_fps}
-        if len(self._boilerplate.boilerplate_among(fps)) != match.ignored_boilerplate:
-            match = self.compare(match.a, match.b)
-            if match.is_copy:
-                self._edges[a][b] = self._edges[b][a] = match
-            else:
-                del self._edges[a][b], self._edges[b][a]
+    def _remember(self, match: Match) -> None:
+        key = (match.a, match.b) if match.a < match.b else (match.b, match.a)
+        self._matches[key] = (match, self._boilerplate.version)
+        self._pairs_of.setdefault(match.a, set()).add(key)
+        self._pairs_of.setdefault(match.b, set()).add(key)
+        if match.is_copy:
+            self._edges.setdefault(match.a, set()).add(match.b)
+            self._edges.setdefault(match.b, set()).add(match.a)
+        else:
+            self._edges.get(match.a, set()).discard(match.b)
+            self._edges.get(match.b, set()).discard(match.a)
+
+    def _pair(self, a: str, b: str) -> Match:
+        """The match of a and b as the evidence stands now: remembered, and checked again when the
+        learned boilerplate has changed since and touches either article; else compared now."""
+        key = (a, b) if a < b else (b, a)
+        cached = self._matches.get(key)
+        version = self._boilerplate.version
+        if cached is not None and cached[1] == version:
+            return cached[0]
+        match = cached[0] if cached is not None else None
+        if match is not None:
+            docs = (self._entries[a].prepared.doc, self._entries[b].prepared.doc)
+            fps = {*docs[0].sentence_fps.tolist(), *docs[1].sentence_fps.tolist()}
+            if len(self._boilerplate.boilerplate_among(fps)) != match.ignored_boilerplate:
+                match = None
+        if match is None:
+            match = self.compare(a, b)
+        self._remember(match)
         return match
 
-    def _pair(self, a: str, b: str, fresh: dict[tuple[str, str], Match]) -> Match:
-        """The match of a and b as the evidence stands now: a stored edge (checked against learned
-        boilerplate) or a fresh comparison."""
-        key = (a, b) if a < b else (b, a)
-        if key not in fresh:
-            stored = b in self._edges.get(a, {})
-            fresh[key] = self._current_edge(a, b) if stored else self.compare(a, b)
-        return fresh[key]
-
-    def _groups(self, component: list[str]) -> tuple[list[list[str]], str, dict[tuple[str, str], Match]]:
-        fresh: dict[tuple[str, str], Match] = {}
+    def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
         cfg = self.config.cluster
         if len(component) <= cfg.complete_up_to:
 
             def is_copy(a: str, b: str) -> bool:
-                return self._pair(a, b, fresh).is_copy
+                return self._pair(a, b).is_copy
         else:
 
             def is_copy(a: str, b: str) -> bool:
-                return b in self._edges.get(a, {}) and self._pair(a, b, fresh).is_copy
+                return b in self._edges.get(a, ()) and self._pair(a, b).is_copy
 
-        groups, how = split_component(component, is_copy, cfg)
-        return groups, how, fresh
+        return split_component(component, is_copy, cfg)
 
     def cluster_of(self, article_id: str) -> Cluster:
         """The cluster that holds ``article_id`` now."""
         self._entry(article_id)
         component = components([article_id], self._neighbours)[0]
-        groups, how, fresh = self._groups(component)
+        groups, how = self._groups(component)
         group = next(g for g in groups if article_id in g)
-        return self._build_cluster(group, how if len(group) > 1 else "no verified copy", fresh)
+        return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
 
     def clusters(self) -> list[Cluster]:
         """Every cluster, singletons included, sorted by cluster id."""
         out = []
         for component in components(self._entries, self._neighbours):
-            groups, how, fresh = self._groups(component)
+            groups, how = self._groups(component)
             for group in groups:
-                out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy", fresh))
+                out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
         return sorted(out, key=lambda c: c.id)
 
-    def _build_cluster(self, group: list[str], how: str, fresh: dict[tuple[str, str], Match]) -> Cluster:
+    def _provenance_inputs(self, entry: _Entry) -> tuple[TextDate | None, tuple[str, ...]]:
+        if entry.provenance is None:
+            art, cfg = entry.prepared.article, self.config.provenance
+            text_date = find_text_date(art.text, art.title, cfg) if art.published_at is None else None
+            entry.provenance = (text_date, find_credits(art.text, cfg))
+        return entry.provenance
+
+    def _build_cluster(self, group: list[str], how: str) -> Cluster:
         candidates = []
         for member in group:
             entry = self._entries[member]
             art = entry.prepared.article
+            text_date, credits = self._provenance_inputs(entry) if len(group) > 1 else (None, ())
             candidates.append(
                 Candidate(
                     id=member,
                     seq=entry.seq,
                     published=art.published_utc,
                     naive=art.published_at is not None and art.published_at.tzinfo is None,
-                    text_date=entry.prepared.text_date,
-                    credits=entry.prepared.credits,
+                    text_date=text_date,
+                    credits=credits,
                 )
             )
 
         def containment(x: str, y: str) -> float:
-            m = self._pair(x, y, fresh)
+            m = self._pair(x, y)
             return m.containment_a if m.a == x else m.containment_b
 
         earliest, evidence = choose_earliest(candidates, containment, self.config.provenance)
@@ -388,11 +405,11 @@ class Deduplicator:
             if c.id == earliest:
                 members.append(Member(id=c.id, relation=Relation.EARLIEST, matched=None, score=1.0, time=time))
                 continue
-            m = self._pair(c.id, earliest, fresh)
+            m = self._pair(c.id, earliest)
             relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
             if not m.is_copy:
                 best = max(
-                    (self._pair(c.id, o, fresh) for o in group if o != c.id),
+                    (self._pair(c.id, o) for o in group if o != c.id),
                     key=lambda x: (x.is_copy, x.score),
                 )
                 matched, score = best.other(c.id), best.score

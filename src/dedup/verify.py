@@ -7,7 +7,9 @@ learned boilerplate in either article:
 - ``containment_a``, ``containment_b``: |A ∩ B| / |A| and |A ∩ B| / |B|;
 - shared passages: a passage of A and a passage of B are shared when at least ``passage_overlap`` of
   the shorter one's shingles are in the other; ``passage_coverage_a`` is the share of A's words that
-  lie in passages it shares with B (and the reverse).
+  lie in passages it shares with B (and the reverse). They are not computed (and reported as none)
+  when the smaller article's containment is under half of what the passage rule would imply
+  (``0.5 * passage_overlap * min_passage_coverage``): no passage could decide then.
 
 The decision rule, first match wins (the relation is that of ``a`` to ``b``):
 
@@ -40,24 +42,28 @@ class _View:
     __slots__ = ("n_words", "passage_ids", "passage_sizes", "passage_words", "shingles", "words")
 
     def __init__(self, doc: Shingled, boilerplate: set[int], config: ShingleConfig) -> None:
-        drop = [i for i, fp in enumerate(doc.sentence_fps) if int(fp) in boilerplate]
+        drop = [i for i, fp in enumerate(doc.sentence_fps.tolist()) if fp in boilerplate] if boilerplate else []
         if drop:
             mask = np.ones(doc.n_words, dtype=bool)
             for i in drop:
                 mask[doc.sentence_starts[i] : doc.sentence_starts[i + 1]] = False
             self.words = doc.words[mask]
             self.shingles = np.unique(kgram_hashes(self.words, config.k))
+            self.passage_ids = np.flatnonzero(~np.isin(doc.passage_sentence, drop))
         else:
             self.words = doc.words
             self.shingles = doc.shingles
-        dropped = set(drop)
-        keep = [i for i, (s, _) in enumerate(doc.passages) if doc.sentence_of_word(s) not in dropped]
-        self.passage_ids = np.asarray(keep, dtype=np.int64)
-        self.passage_words = np.array([doc.passages[i][1] - doc.passages[i][0] for i in keep], dtype=np.int64)
-        self.passage_sizes = np.array(
-            [doc.passage_offsets[i + 1] - doc.passage_offsets[i] for i in keep], dtype=np.int64
-        )
+            self.passage_ids = np.arange(doc.n_passages)
+        ranges = doc.passages[self.passage_ids]
+        self.passage_words = ranges[:, 1] - ranges[:, 0]
+        self.passage_sizes = np.diff(doc.passage_offsets)[self.passage_ids]
         self.n_words = len(self.words)
+
+
+def _groups(doc: Shingled, view: _View) -> U64:
+    if len(view.passage_ids) == doc.n_passages:
+        return doc.passage_shingles
+    return np.concatenate([doc.passage_group(int(i)) for i in view.passage_ids])
 
 
 def _passage_pairs(a: Shingled, va: _View, b: Shingled, vb: _View) -> tuple[I64, I64, npt.NDArray[np.float64]]:
@@ -65,9 +71,9 @@ def _passage_pairs(a: Shingled, va: _View, b: Shingled, vb: _View) -> tuple[I64,
     if len(va.passage_ids) == 0 or len(vb.passage_ids) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float64)
-    ha = np.concatenate([a.passage_group(int(i)) for i in va.passage_ids])
+    ha = _groups(a, va)
     pa = np.repeat(np.arange(len(va.passage_ids)), va.passage_sizes)
-    hb = np.concatenate([b.passage_group(int(i)) for i in vb.passage_ids])
+    hb = _groups(b, vb)
     pb = np.repeat(np.arange(len(vb.passage_ids)), vb.passage_sizes)
     order = np.argsort(hb, kind="stable")
     hb, pb = hb[order], pb[order]
@@ -100,7 +106,7 @@ def compare(
     """Compare two articles exactly and decide whether ``a`` is a copy of ``b`` (or the reverse)."""
     boilerplate = boilerplate or set()
     va, vb = _View(a, boilerplate, shingle), _View(b, boilerplate, shingle)
-    ignored = sum(1 for fp in {*map(int, a.sentence_fps), *map(int, b.sentence_fps)} if fp in boilerplate)
+    ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}) if boilerplate else 0
     inter = int(np.intersect1d(va.shingles, vb.shingles, assume_unique=True).size)
     na, nb = len(va.shingles), len(vb.shingles)
     union = na + nb - inter
@@ -108,29 +114,33 @@ def compare(
     cont_a = inter / na if na else 0.0
     cont_b = inter / nb if nb else 0.0
 
-    ia, ib, overlap = _passage_pairs(a, va, b, vb)
-    keep = overlap >= verify.passage_overlap
-    ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
-    shared: list[SharedPassage] = []
-    for i in np.unique(ia):
-        rows = np.flatnonzero(ia == i)
-        best = rows[np.argmax(overlap[rows])]
-        pa_index = int(va.passage_ids[i])
-        pb_index = int(vb.passage_ids[ib[best]])
-        shared.append(
-            SharedPassage(
-                a_sentence=a.sentence_of_word(a.passages[pa_index][0]),
-                b_sentence=b.sentence_of_word(b.passages[pb_index][0]),
-                overlap=float(overlap[best]),
-                text=a.sentences[a.sentence_of_word(a.passages[pa_index][0])],
-            )
-        )
-    cov_a = float(va.passage_words[np.unique(ia)].sum()) / va.n_words if va.n_words else 0.0
-    cov_b = float(vb.passage_words[np.unique(ib)].sum()) / vb.n_words if vb.n_words else 0.0
     a_smaller = (na, a_id) <= (nb, b_id)
     small_containment = cont_a if a_smaller else cont_b
+    # Shared passages covering a share c of the smaller article put at least about
+    # passage_overlap * c of its shingles in common; with half of that not reached, no passage
+    # can decide, and the passage comparison (the costly part) is skipped.
+    bound = 0.5 * verify.passage_overlap * verify.min_passage_coverage
+    if inter < verify.min_shared_shingles or (shingle.passage_k == shingle.k and small_containment < bound):
+        empty = np.empty(0, dtype=np.int64)
+        ia, ib, overlap = empty, empty, np.empty(0, dtype=np.float64)
+    else:
+        ia, ib, overlap = _passage_pairs(a, va, b, vb)
+    keep = overlap >= verify.passage_overlap
+    ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
+    # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
+    order = np.lexsort((-overlap, ia))
+    first = order[np.r_[True, ia[order][1:] != ia[order][:-1]]] if len(order) else order
+    a_sentences = a.passage_sentence[va.passage_ids[ia[first]]].tolist()
+    b_sentences = b.passage_sentence[vb.passage_ids[ib[first]]].tolist()
+    shared = [
+        SharedPassage(a_sentence=sa, b_sentence=sb, overlap=ov, text=a.sentences[sa] if a.sentences else "")
+        for sa, sb, ov in zip(a_sentences, b_sentences, overlap[first].tolist(), strict=True)
+    ]
+    shared_a, shared_b = np.unique(ia), np.unique(ib)
+    cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
+    cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
     small_coverage = cov_a if a_smaller else cov_b
-    n_shared = min(len(np.unique(ia)), len(np.unique(ib)))
+    n_shared = min(len(shared_a), len(shared_b))
     score = max(jaccard, small_containment, small_coverage)
 
     def decide() -> tuple[Relation, str]:
