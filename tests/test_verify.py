@@ -70,3 +70,14 @@ def test_boilerplate_is_not_evidence() -> None:
     assert _compare(a, b).is_copy  # with nothing learned, the footer alone glues them
     m = compare("a", da, "b", db, verify=CONFIG.verify, shingle=CONFIG.shingle, boilerplate=learned)
     assert not m.is_copy and m.ignored_boilerplate == 1
+
+
+def test_deduplicator_compare_shows_the_shared_passages(seeds) -> None:
+    import dedup
+
+    d = dedup.Deduplicator()
+    d.add_many(seeds)
+    m = d.compare("000_ab6823a46153965b", "002_2c2c9388f5a9e12b")
+    assert m.is_copy and len(m.shared_passages) >= 6
+    assert all(p.text for p in m.shared_passages)
+    assert any("الكرملين" in p.text for p in m.shared_passages)

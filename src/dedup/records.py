@@ -85,7 +85,8 @@ class Article:
 @dataclass(frozen=True, slots=True)
 class SharedPassage:
     """A passage of ``a`` found again in ``b``: sentence indexes, the share of shingles in common,
-    and the passage's text as ``a`` prints it."""
+    and the sentence of ``a`` in comparison form (folded words; filled by ``Deduplicator.compare``,
+    empty in verdicts, since the index keeps no sentence text)."""
 
     a_sentence: int
     b_sentence: int

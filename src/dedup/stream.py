@@ -220,9 +220,16 @@ class Deduplicator:
             boilerplate=self._boilerplate.boilerplate_among(fps),
         )
 
-    def compare(self, a_id: str, b_id: str) -> Match:
-        """Compare two indexed articles exactly (whether or not the index proposed them)."""
-        return self._compare(a_id, self._entry(a_id).prepared.doc, b_id, self._entry(b_id).prepared.doc)
+    def compare(self, a_id: str, b_id: str, *, with_text: bool = True) -> Match:
+        """Compare two indexed articles exactly (whether or not the index proposed them). With
+        ``with_text`` the shared passages carry their text (in comparison form): the two articles
+        are analyzed again, since the index keeps no sentence text."""
+        a, b = self._entry(a_id).prepared, self._entry(b_id).prepared
+        if not with_text:
+            return self._compare(a_id, a.doc, b_id, b.doc)
+        cfg = self.config
+        texts = [analyze(p.article.text, cfg.normalize, cfg.shingle, self._vocabulary, keep_text=True) for p in (a, b)]
+        return self._compare(a_id, texts[0], b_id, texts[1])
 
     def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
         cluster = self.cluster_of(article_id)
@@ -335,7 +342,7 @@ class Deduplicator:
             if len(self._boilerplate.boilerplate_among(fps)) != match.ignored_boilerplate:
                 match = None
         if match is None:
-            match = self.compare(a, b)
+            match = self.compare(a, b, with_text=False)
         self._remember(match)
         return match
 
