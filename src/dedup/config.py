@@ -155,9 +155,9 @@ class PassageConfig:
     and an article is only proposed when ``min_hits`` of its passages collide (the decision needs two
     shared passages anyway). ``max_candidates`` bounds the articles one query proposes."""
 
-    num_perm: int = 8
+    num_perm: int = 16
     seed: int = 7
-    threshold: float = 0.4
+    threshold: float = 0.5
     min_hits: int = 2
     max_candidates: int = 200
     bands: int = field(init=False, default=0)

@@ -161,3 +161,44 @@ if _numba is not None:
     _fmix64 = _jit(_fmix64)
     _grams = _jit(_grams)
 shingle_ids = _jit(_shingle_ids)
+
+
+def _intersect_count(a: Any, b: Any) -> int:
+    """Size of the intersection of two sorted arrays of unique values (a merge)."""
+    i = j = count = 0
+    na, nb = a.shape[0], b.shape[0]
+    while i < na and j < nb:
+        if a[i] == b[j]:
+            count += 1
+            i += 1
+            j += 1
+        elif a[i] < b[j]:
+            i += 1
+        else:
+            j += 1
+    return count
+
+
+def _passage_overlaps(a_vals: Any, a_off: Any, a_ids: Any, b_vals: Any, b_off: Any, b_ids: Any) -> Any:
+    """Shingles in common between every chosen passage of a (``a_ids``) and of b (``b_ids``): each
+    passage's values are sorted and unique, so each pair is a merge."""
+    out = np.zeros((a_ids.shape[0], b_ids.shape[0]), dtype=np.int64)
+    for x in range(a_ids.shape[0]):
+        pa = a_ids[x]
+        seg_a = a_vals[a_off[pa] : a_off[pa + 1]]
+        if seg_a.shape[0] == 0:
+            continue
+        lo_a, hi_a = seg_a[0], seg_a[seg_a.shape[0] - 1]
+        for y in range(b_ids.shape[0]):
+            pb = b_ids[y]
+            seg_b = b_vals[b_off[pb] : b_off[pb + 1]]
+            if seg_b.shape[0] == 0 or seg_b[0] > hi_a or seg_b[seg_b.shape[0] - 1] < lo_a:
+                continue
+            out[x, y] = _intersect_count(seg_a, seg_b)
+    return out
+
+
+intersect_count = _jit(_intersect_count)
+if _numba is not None:
+    _intersect_count = intersect_count
+passage_overlaps = _jit(_passage_overlaps)

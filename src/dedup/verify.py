@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dedup import kernels
 from dedup.config import ShingleConfig, VerifyConfig
 from dedup.records import Match, Relation, SharedPassage
 from dedup.shingle import Shingled, kgram_hashes
@@ -37,60 +38,72 @@ I64 = npt.NDArray[np.int64]
 
 
 class _View:
-    """An article's evidence with boilerplate sentences taken out."""
+    """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
-    __slots__ = ("n_words", "passage_ids", "passage_sizes", "passage_words", "shingles", "words")
+    __slots__ = ("_doc", "_drop", "_passage_ids", "n_words", "shingles", "words")
 
     def __init__(self, doc: Shingled, boilerplate: set[int], config: ShingleConfig) -> None:
-        drop = [i for i, fp in enumerate(doc.sentence_fps.tolist()) if fp in boilerplate] if boilerplate else []
-        if drop:
+        self._doc = doc
+        self._passage_ids: I64 | None = None
+        fps = doc.sentence_fps.tolist()
+        self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate] if boilerplate else []
+        if self._drop:
             mask = np.ones(doc.n_words, dtype=bool)
-            for i in drop:
+            for i in self._drop:
                 mask[doc.sentence_starts[i] : doc.sentence_starts[i + 1]] = False
             self.words = doc.words[mask]
             self.shingles = np.unique(kgram_hashes(self.words, config.k))
-            self.passage_ids = np.flatnonzero(~np.isin(doc.passage_sentence, drop))
         else:
             self.words = doc.words
             self.shingles = doc.shingles
-            self.passage_ids = np.arange(doc.n_passages)
-        ranges = doc.passages[self.passage_ids]
-        self.passage_words = ranges[:, 1] - ranges[:, 0]
-        self.passage_sizes = np.diff(doc.passage_offsets)[self.passage_ids]
         self.n_words = len(self.words)
 
+    @property
+    def passage_ids(self) -> I64:
+        if self._passage_ids is None:
+            doc = self._doc
+            if self._drop:
+                self._passage_ids = np.flatnonzero(~np.isin(doc.passage_sentence, self._drop))
+            else:
+                self._passage_ids = np.arange(doc.n_passages)
+        return self._passage_ids
 
-def _groups(doc: Shingled, view: _View) -> U64:
-    if len(view.passage_ids) == doc.n_passages:
-        return doc.passage_shingles
-    return np.concatenate([doc.passage_group(int(i)) for i in view.passage_ids])
+    @property
+    def passage_words(self) -> I64:
+        ranges = self._doc.passages[self.passage_ids]
+        out: I64 = ranges[:, 1] - ranges[:, 0]
+        return out
+
+    @property
+    def passage_sizes(self) -> I64:
+        out: I64 = np.diff(self._doc.passage_offsets)[self.passage_ids]
+        return out
 
 
 def _passage_pairs(a: Shingled, va: _View, b: Shingled, vb: _View) -> tuple[I64, I64, npt.NDArray[np.float64]]:
-    """All (passage of a, passage of b, overlap) with at least one shingle in common."""
+    """All (passage of a, passage of b, overlap) with at least one shingle in common; indexes are
+    positions in ``va.passage_ids`` and ``vb.passage_ids``."""
     if len(va.passage_ids) == 0 or len(vb.passage_ids) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0, dtype=np.float64)
-    ha = _groups(a, va)
-    pa = np.repeat(np.arange(len(va.passage_ids)), va.passage_sizes)
-    hb = _groups(b, vb)
-    pb = np.repeat(np.arange(len(vb.passage_ids)), vb.passage_sizes)
-    order = np.argsort(hb, kind="stable")
-    hb, pb = hb[order], pb[order]
-    left = np.searchsorted(hb, ha, side="left")
-    counts = np.searchsorted(hb, ha, side="right") - left
-    total = int(counts.sum())
-    if total == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=np.float64)
-    rep = np.repeat(np.arange(len(ha)), counts)
-    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    idx_b = np.repeat(left, counts) + within
-    codes = pa[rep] * len(vb.passage_ids) + pb[idx_b]
-    pairs, shared = np.unique(codes, return_counts=True)
-    ia, ib = np.divmod(pairs, len(vb.passage_ids))
+    if kernels.passage_overlaps is not None:
+        counts = kernels.passage_overlaps(
+            a.passage_shingles, a.passage_offsets, va.passage_ids, b.passage_shingles, b.passage_offsets, vb.passage_ids
+        )
+    else:  # pragma: no cover - numpy fallback
+        counts = np.array(
+            [
+                [
+                    len(np.intersect1d(a.passage_group(int(i)), b.passage_group(int(j)), assume_unique=True))
+                    for j in vb.passage_ids
+                ]
+                for i in va.passage_ids
+            ],
+            dtype=np.int64,
+        ).reshape(len(va.passage_ids), len(vb.passage_ids))
+    ia, ib = np.nonzero(counts)
     smaller = np.minimum(va.passage_sizes[ia], vb.passage_sizes[ib])
-    return ia, ib, shared / np.maximum(smaller, 1)
+    return ia, ib, counts[ia, ib] / np.maximum(smaller, 1)
 
 
 def compare(
@@ -107,7 +120,11 @@ def compare(
     boilerplate = boilerplate or set()
     va, vb = _View(a, boilerplate, shingle), _View(b, boilerplate, shingle)
     ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}) if boilerplate else 0
-    inter = int(np.intersect1d(va.shingles, vb.shingles, assume_unique=True).size)
+    inter = (
+        int(kernels.intersect_count(va.shingles, vb.shingles))
+        if kernels.intersect_count is not None
+        else int(np.intersect1d(va.shingles, vb.shingles, assume_unique=True).size)
+    )
     na, nb = len(va.shingles), len(vb.shingles)
     union = na + nb - inter
     jaccard = inter / union if union else 0.0
@@ -128,19 +145,25 @@ def compare(
     keep = overlap >= verify.passage_overlap
     ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
     # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
-    order = np.lexsort((-overlap, ia))
-    first = order[np.r_[True, ia[order][1:] != ia[order][:-1]]] if len(order) else order
-    a_sentences = a.passage_sentence[va.passage_ids[ia[first]]].tolist()
-    b_sentences = b.passage_sentence[vb.passage_ids[ib[first]]].tolist()
-    shared = [
-        SharedPassage(a_sentence=sa, b_sentence=sb, overlap=ov, text=a.sentences[sa] if a.sentences else "")
-        for sa, sb, ov in zip(a_sentences, b_sentences, overlap[first].tolist(), strict=True)
-    ]
-    shared_a, shared_b = np.unique(ia), np.unique(ib)
-    cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
-    cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
+    shared: list[SharedPassage] = []
+    cov_a = cov_b = 0.0
+    n_shared = 0
+    if len(ia):
+        # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
+        order = np.lexsort((-overlap, ia))
+        sorted_ia = ia[order]
+        first = order[np.concatenate(([True], sorted_ia[1:] != sorted_ia[:-1]))]
+        a_sentences = a.passage_sentence[va.passage_ids[ia[first]]].tolist()
+        b_sentences = b.passage_sentence[vb.passage_ids[ib[first]]].tolist()
+        shared = [
+            SharedPassage(a_sentence=sa, b_sentence=sb, overlap=ov, text=a.sentences[sa] if a.sentences else "")
+            for sa, sb, ov in zip(a_sentences, b_sentences, overlap[first].tolist(), strict=True)
+        ]
+        shared_a, shared_b = np.unique(ia), np.unique(ib)
+        cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
+        cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
+        n_shared = min(len(shared_a), len(shared_b))
     small_coverage = cov_a if a_smaller else cov_b
-    n_shared = min(len(shared_a), len(shared_b))
     score = max(jaccard, small_containment, small_coverage)
 
     def decide() -> tuple[Relation, str]:

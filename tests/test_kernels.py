@@ -1,0 +1,37 @@
+"""The compiled kernels equal the numpy reference paths bit for bit."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import kernels
+
+pytestmark = pytest.mark.skipif(kernels.KERNEL != "numba", reason="numba is not installed: the numpy path runs")
+
+SORTED_UNIQUE = st.lists(st.integers(0, 60), max_size=40, unique=True).map(
+    lambda v: np.array(sorted(v), dtype=np.uint64)
+)
+
+
+@given(SORTED_UNIQUE, SORTED_UNIQUE)
+def test_intersect_count(a: np.ndarray, b: np.ndarray) -> None:
+    assert kernels.intersect_count(a, b) == len(np.intersect1d(a, b))
+
+
+@given(st.lists(SORTED_UNIQUE, min_size=1, max_size=6), st.lists(SORTED_UNIQUE, min_size=1, max_size=6), st.data())
+@settings(deadline=None)
+def test_passage_overlaps(a_groups, b_groups, data) -> None:
+    def flat(groups):
+        offsets = np.zeros(len(groups) + 1, dtype=np.int64)
+        np.cumsum([len(g) for g in groups], out=offsets[1:])
+        return np.concatenate(groups), offsets
+
+    a_vals, a_off = flat(a_groups)
+    b_vals, b_off = flat(b_groups)
+    a_ids = np.array(data.draw(st.lists(st.integers(0, len(a_groups) - 1), unique=True)), dtype=np.int64)
+    b_ids = np.array(data.draw(st.lists(st.integers(0, len(b_groups) - 1), unique=True)), dtype=np.int64)
+    counts = kernels.passage_overlaps(a_vals, a_off, a_ids, b_vals, b_off, b_ids)
+    for x, i in enumerate(a_ids):
+        for y, j in enumerate(b_ids):
+            assert counts[x, y] == len(np.intersect1d(a_groups[i], b_groups[j]))
