@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -34,6 +35,7 @@ from dedup.provenance import Candidate, TextDate, choose_earliest, find_credits,
 from dedup.records import Article, Cluster, Match, Member, Relation, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
 from dedup.sign import signatures_flat
+from dedup.store import SQLiteStore
 from dedup.verify import compare
 
 U32 = npt.NDArray[np.uint32]
@@ -102,6 +104,46 @@ class Deduplicator:
         self._pending: dict[str, _Entry] = {}  # a batch being added: prepared, not yet indexed
         self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
         self.skipped: list[Skip] = []
+        self._store: SQLiteStore | None = None
+
+    # -- persistence ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, config: DedupConfig | None = None, *, durable: bool = False) -> Deduplicator:
+        """A deduplicator kept in the SQLite file ``path`` (created if missing; see ``dedup.store``
+        for the format). Every article is written before ``add`` returns. Without ``config`` an
+        existing file's own settings are used."""
+        config = config or SQLiteStore.stored_config(path) or DedupConfig()
+        store = SQLiteStore(path, config, durable=durable)
+        dedup = cls(config)
+        dedup._load(store)
+        dedup._store = store
+        return dedup
+
+    def _load(self, store: SQLiteStore) -> None:
+        for stored in store.articles():
+            prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
+            art_id = stored.article.id
+            self._boilerplate.observe(art_id, stored.doc.sentence_fps)
+            self._entries[art_id] = _Entry(prepared, stored.seq)
+            self._index.add(art_id, prepared.signature, self._evidence_passages(prepared))
+            self._edges.setdefault(art_id, set())
+            self._seq = max(self._seq, stored.seq + 1)
+        for match in store.matches():
+            if match.a in self._entries and match.b in self._entries:
+                # decided under the boilerplate of its day: checked again against today's when used
+                self._remember(match, version=-1)
+
+    def close(self) -> None:
+        """Close the file (a persistent deduplicator); the in-memory one has nothing to close."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Deduplicator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- inspection -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -176,27 +218,51 @@ class Deduplicator:
             return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
         prepared = prepared or self.prepare(art)
         doc = prepared.doc
+        # The boilerplate model reads the sentences of the articles it counts, this one included.
+        self._pending.setdefault(art.id, _Entry(prepared, -1))
         self._boilerplate.observe(art.id, doc.sentence_fps)
-        evidence = self._evidence_passages(prepared)
-        ps = self.config.passage
-        candidates = self._index.candidates(prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits)
-        matches = []
-        previous: str | None = None
-        for other_id in candidates:
-            if other_id == art.id or other_id not in self._entries:
-                continue
-            match = self._compare(art.id, doc, other_id, self._entries[other_id].prepared.doc)
-            if match.is_copy:
-                matches.append(match)
-                previous = previous or self._earliest.get(other_id)
+        try:
+            evidence, matches, previous = self._find_matches(art.id, prepared)
+        except BaseException:
+            self._boilerplate.forget(art.id, doc.sentence_fps)
+            self._pending.pop(art.id, None)
+            raise
         self._entries[art.id] = _Entry(prepared, self._seq)
+        self._pending.pop(art.id, None)
         self._seq += 1
         self._index.add(art.id, prepared.signature, evidence)
         self._edges[art.id] = set()
         for m in matches:
             self._remember(m)
         matches.sort(key=lambda m: (-m.score, m.b))
-        return self._verdict(art.id, tuple(matches), already=False, previous=previous)
+        verdict = self._verdict(art.id, tuple(matches), already=False, previous=previous)
+        if self._store is not None:
+            try:
+                self._store.save(
+                    art, self._entries[art.id].seq, doc, prepared.signature, prepared.passage_signatures,
+                    matches, (verdict.cluster.id, list(verdict.cluster.member_ids)),
+                )  # fmt: skip
+            except Exception:
+                self._forget(art.id)  # memory must not hold what the file does not
+                raise
+        return verdict
+
+    def _find_matches(self, art_id: str, prepared: Prepared) -> tuple[U32, list[Match], str | None]:
+        """The passages to index, the verified copies among the candidates, and the earliest
+        source the article's matches had before it came."""
+        evidence = self._evidence_passages(prepared)
+        ps = self.config.passage
+        candidates = self._index.candidates(prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits)
+        matches = []
+        previous: str | None = None
+        for other_id in candidates:
+            if other_id == art_id or other_id not in self._entries:
+                continue
+            match = self._compare(art_id, prepared.doc, other_id, self._entries[other_id].prepared.doc)
+            if match.is_copy:
+                matches.append(match)
+                previous = previous or self._earliest.get(other_id)
+        return evidence, matches, previous
 
     def _evidence_passages(self, prepared: Prepared) -> U32:
         """The signatures of the passages that are not learned boilerplate."""
@@ -298,7 +364,13 @@ class Deduplicator:
         return verdicts
 
     def remove(self, article_id: str) -> None:
-        """Remove an article: from the index, the boilerplate counts and every cluster."""
+        """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
+        self._entry(article_id)
+        if self._store is not None:
+            self._store.delete(article_id)
+        self._forget(article_id)
+
+    def _forget(self, article_id: str) -> None:
         entry = self._entry(article_id)
         self._index.remove(article_id)
         self._boilerplate.forget(article_id, entry.prepared.doc.sentence_fps)
@@ -315,9 +387,9 @@ class Deduplicator:
     def _neighbours(self, article_id: str) -> list[str]:
         return [o for o in sorted(self._edges.get(article_id, ())) if self._pair(article_id, o).is_copy]
 
-    def _remember(self, match: Match) -> None:
+    def _remember(self, match: Match, *, version: int | None = None) -> None:
         key = (match.a, match.b) if match.a < match.b else (match.b, match.a)
-        self._matches[key] = (match, self._boilerplate.version)
+        self._matches[key] = (match, self._boilerplate.version if version is None else version)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
         if match.is_copy:
