@@ -24,6 +24,8 @@ from dedup.errors import (
     InputError,
     InvalidRecordError,
     MissingExtraError,
+    StoreError,
+    StoreFormatError,
     TextTypeError,
     UnknownArticleError,
 )
@@ -59,6 +61,8 @@ __all__ = [
     "SharedPassage",
     "ShingleConfig",
     "Skip",
+    "StoreError",
+    "StoreFormatError",
     "TextTypeError",
     "UnknownArticleError",
     "Verdict",

@@ -13,6 +13,8 @@ know dedup::
     │   ├── DuplicateIdError               the id is already indexed with another text
     │   └── InvalidRecordError             a JSON line or file that is not an article
     ├── UnknownArticleError (KeyError)     an id that is not indexed
+    ├── StoreError                         a persistent index that cannot be used
+    │   └── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -58,6 +60,14 @@ class UnknownArticleError(DedupError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class StoreError(DedupError):
+    """A persistent index cannot be opened or written."""
+
+
+class StoreFormatError(StoreError):
+    """The file is not a dedup index of a format this version reads."""
 
 
 class MissingExtraError(DedupError, ImportError):

@@ -129,6 +129,31 @@ class Match:
     def other(self, article_id: str) -> str:
         return self.b if article_id == self.a else self.a
 
+    def to_record(self) -> dict[str, Any]:
+        """Every field, unrounded (for storage); ``from_record`` reads it back."""
+        return {
+            "a": self.a,
+            "b": self.b,
+            "is_copy": self.is_copy,
+            "relation": str(self.relation),
+            "rule": self.rule,
+            "score": self.score,
+            "jaccard": self.jaccard,
+            "containment_a": self.containment_a,
+            "containment_b": self.containment_b,
+            "passage_coverage_a": self.passage_coverage_a,
+            "passage_coverage_b": self.passage_coverage_b,
+            "shared_passages": [[p.a_sentence, p.b_sentence, p.overlap, p.text] for p in self.shared_passages],
+            "ignored_boilerplate": self.ignored_boilerplate,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Match:
+        fields = dict(record)
+        fields["relation"] = Relation(fields["relation"])
+        fields["shared_passages"] = tuple(SharedPassage(*p) for p in fields["shared_passages"])
+        return cls(**fields)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "a": self.a,
