@@ -68,3 +68,48 @@ def test_python_dash_m_works() -> None:
         check=True,
     ).stdout
     assert "earliest 000_ab6823a46153965b" in out
+
+
+def _stream(args, lines, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "dedup", "stream", *args],
+        input=b"".join(lines),
+        capture_output=True,
+        check=True,
+    )
+
+
+def _seed_lines():
+    return [
+        (json.dumps({"id": p.stem, "text": p.read_text(encoding="utf-8")}, ensure_ascii=False) + "\n").encode()
+        for p in sorted((ROOT / "seeds").glob("*.txt"))
+    ]
+
+
+def test_stream_answers_one_verdict_per_line_and_survives_bad_lines(tmp_path) -> None:
+    lines = _seed_lines()
+    lines.insert(2, b"{broken\n")
+    lines.insert(4, b'{"id": "empty", "text": ""}\n')
+    out = _stream([], lines)
+    verdicts = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    assert [v["id"] for v in verdicts] == [p.stem for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    by_id = {v["id"]: v for v in verdicts}
+    assert by_id["002_2c2c9388f5a9e12b"]["copy_of"] == ["000_ab6823a46153965b"]
+    errors = [json.loads(line) for line in out.stderr.decode().splitlines()]
+    assert [(e["line"], e["error"]) for e in errors] == [(3, "InvalidRecordError"), (5, "EmptyTextError")]
+
+
+def test_stream_index_survives_restarts(tmp_path) -> None:
+    index = str(tmp_path / "crawl.sqlite")
+    lines = _seed_lines()
+    _stream(["--index", index], lines[:1])
+    out = _stream(["--index", index], lines[1:])
+    by_id = {v["id"]: v for v in map(json.loads, out.stdout.decode().splitlines())}
+    assert by_id["002_2c2c9388f5a9e12b"]["copy_of"] == ["000_ab6823a46153965b"]
+    assert by_id["002_2c2c9388f5a9e12b"]["earliest"] == "000_ab6823a46153965b"
+
+
+def test_stream_has_help(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["stream", "--help"])
+    assert "--index" in capsys.readouterr().out

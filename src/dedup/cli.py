@@ -1,6 +1,7 @@
 """The command line: a thin wrapper over the library.
 
-``dedup cluster PATH`` reads articles (JSON Lines, a folder of .txt files, or - for standard input)
+``dedup stream [--index PATH]`` reads JSON Lines on standard input and answers one verdict per line
+as each article arrives. ``dedup cluster PATH`` reads articles (JSON Lines, a folder of .txt files, or - for standard input)
 and writes one JSON object per cluster, singletons included (see the README for the contract), or a
 readable table with ``--format table``. Bad records are reported on standard error with their line
 number and skipped; a ``DedupError`` becomes a clean message and exit status 2.
@@ -16,9 +17,9 @@ from typing import TextIO
 
 from dedup import __version__
 from dedup.errors import DedupError
-from dedup.io import read_articles
+from dedup.io import article_from_dict, parse_line, read_articles
 from dedup.records import Cluster, Skip
-from dedup.stream import cluster
+from dedup.stream import Deduplicator, cluster
 
 
 def _table(clusters: list[Cluster], out: TextIO) -> None:
@@ -73,6 +74,40 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stream(args: argparse.Namespace) -> int:
+    """One verdict per input line, written and flushed as each article arrives."""
+    if args.index and "://" in args.index:
+        raise DedupError(
+            f"{args.index}: only a SQLite file path is supported as --index for now (a shared Redis "
+            "index is planned); give a file path, e.g. --index crawl.sqlite"
+        )
+    dedup = Deduplicator.open(args.index) if args.index else Deduplicator()
+    done = failed = 0
+    try:
+        for number, raw in enumerate(sys.stdin.buffer, 1):
+            if not raw.strip():
+                continue
+            try:
+                article = article_from_dict(parse_line(raw, number), where=f"line {number}")
+                verdict = dedup.add(article)
+            except DedupError as exc:
+                failed += 1
+                print(
+                    json.dumps({"line": number, "error": type(exc).__name__, "message": str(exc)}, ensure_ascii=False),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            done += 1
+            sys.stdout.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    finally:
+        dedup.close()
+    if args.progress:
+        print(f"dedup: {done:,} articles, {failed:,} bad lines", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dedup", description="Find copies of the same news story across outlets.")
     parser.add_argument("--version", action="version", version=f"dedup {__version__}")
@@ -96,6 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="show progress on standard error (default: when it is a terminal)",
     )
     p.set_defaults(func=_cmd_cluster)
+    q = sub.add_parser(
+        "stream",
+        help="one verdict per article, as articles arrive on standard input",
+        description=(
+            "Read articles as JSON Lines on standard input (id, text, and optionally published_at, "
+            "source, url, title) and write one verdict per line on standard output as each arrives "
+            "(flushed): is_copy, copy_of, matches, cluster, earliest. A bad line is reported on "
+            "standard error as JSON with its line number, and the stream goes on. With --index the "
+            "index is kept in a SQLite file and survives restarts."
+        ),
+    )
+    q.add_argument("--index", metavar="PATH", help="SQLite file to keep the index in (created if missing)")
+    q.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print a summary on standard error at the end",
+    )
+    q.set_defaults(func=_cmd_stream)
     return parser
 
 

@@ -33,7 +33,8 @@ def article_from_dict(record: Any, *, where: str = "record") -> Article:
     return Article(**fields)
 
 
-def _parse_line(raw: bytes, number: int) -> Any:
+def parse_line(raw: bytes, number: int) -> Any:
+    """One JSON Lines record, or an ``InvalidRecordError`` naming the line."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -51,7 +52,7 @@ def read_jsonl(stream: BinaryIO, on_skip: Callable[[Skip], None]) -> Iterator[Ar
             continue
         record: Any = None
         try:
-            record = _parse_line(raw, number)
+            record = parse_line(raw, number)
             article = article_from_dict(record, where=f"line {number}")
         except DedupError as exc:
             rid = record.get("id") if isinstance(record, dict) else None
