@@ -1,0 +1,58 @@
+"""HTML pages in: furniture gone, text and date extracted, copies found as with plain text."""
+
+import html as html_lib
+from datetime import UTC, datetime
+
+import pytest
+
+import dedup
+from conftest import groups_of, load_seeds
+
+pytest.importorskip(
+    "trafilatura", reason="the html extra is part of the dev extra; install it with pip install -e '.[dev]'"
+)
+
+from dedup.html import article_from_html
+
+
+def page(title: str, text: str, *, date: str | None = None, site: str = "Coastal Daily") -> str:
+    paragraphs = "".join(f"<p>{html_lib.escape(p)}</p>" for p in text.split("\n") if p.strip())
+    meta = f'<meta property="article:published_time" content="{date}">' if date else ""
+    return (
+        f"<html><head><title>{html_lib.escape(title)} | {site}</title>{meta}</head><body>"
+        f'<nav><a href="/">Home</a> | <a href="/news">News</a> | <a href="/sport">Sport</a></nav>'
+        f'<div class="share">Share on Facebook · Share on Twitter</div>'
+        f"<article><h1>{html_lib.escape(title)}</h1>{paragraphs}</article>"
+        f'<aside>Read more: <a href="/x">Another story entirely</a></aside>'
+        f"<footer>About us: {site} is an independent newspaper. Copyright 2024. All rights reserved.</footer>"
+        "</body></html>"
+    )
+
+
+def test_text_title_and_date_come_out_and_furniture_does_not() -> None:
+    text = "\n".join(
+        f"Paragraph {i} of the story tells what the council decided about the tram line on Tuesday." for i in range(6)
+    )
+    art = article_from_html(
+        page("Council delays tram vote", text, date="2024-03-05T16:00:00+00:00"), url="https://example.test/a"
+    )
+    assert art.id == "https://example.test/a"
+    assert art.title and "tram" in art.title.casefold()
+    assert "Paragraph 3 of the story" in art.text
+    assert "Share on Facebook" not in art.text and "About us" not in art.text
+    assert art.published_utc == datetime(2024, 3, 5, 16, tzinfo=UTC)
+
+
+def test_seed_pages_group_as_the_texts_do() -> None:
+    seeds = load_seeds()
+    articles = [article_from_html(page(s.text.split("\n", 1)[0][:80], s.text), id=s.id) for s in seeds]
+    assert groups_of(dedup.cluster(articles)) == groups_of(dedup.cluster(seeds))
+
+
+def test_a_page_without_text_is_a_clear_error() -> None:
+    with pytest.raises(dedup.EmptyTextError):
+        article_from_html("<html><body></body></html>", url="https://example.test/empty")
+    # a page with nothing but navigation extracts to furniture, which add() refuses clearly
+    only_nav = article_from_html("<html><body><nav>Home</nav></body></html>", url="https://example.test/nav")
+    with pytest.raises(dedup.EmptyTextError):
+        dedup.Deduplicator().add(only_nav)
