@@ -1,32 +1,18 @@
 """HTML pages in: furniture gone, text and date extracted, copies found as with plain text."""
 
-import html as html_lib
 from datetime import UTC, datetime
 
 import pytest
 
 import dedup
 from conftest import groups_of, load_seeds
+from pages import page
 
 pytest.importorskip(
     "trafilatura", reason="the html extra is part of the dev extra; install it with pip install -e '.[dev]'"
 )
 
 from dedup.html import article_from_html
-
-
-def page(title: str, text: str, *, date: str | None = None, site: str = "Coastal Daily") -> str:
-    paragraphs = "".join(f"<p>{html_lib.escape(p)}</p>" for p in text.split("\n") if p.strip())
-    meta = f'<meta property="article:published_time" content="{date}">' if date else ""
-    return (
-        f"<html><head><title>{html_lib.escape(title)} | {site}</title>{meta}</head><body>"
-        f'<nav><a href="/">Home</a> | <a href="/news">News</a> | <a href="/sport">Sport</a></nav>'
-        f'<div class="share">Share on Facebook · Share on Twitter</div>'
-        f"<article><h1>{html_lib.escape(title)}</h1>{paragraphs}</article>"
-        f'<aside>Read more: <a href="/x">Another story entirely</a></aside>'
-        f"<footer>About us: {site} is an independent newspaper. Copyright 2024. All rights reserved.</footer>"
-        "</body></html>"
-    )
 
 
 def test_text_title_and_date_come_out_and_furniture_does_not() -> None:

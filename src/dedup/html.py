@@ -30,7 +30,11 @@ def _extractors() -> tuple[Any, Any]:
 def page_date(html: str | bytes, url: str | None = None) -> datetime | None:
     """The publication date of a page (htmldate: metadata first, then URL and markup), if any."""
     _, htmldate = _extractors()
-    found = htmldate.find_date(html, url=url, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z")
+    # extensive_search=False: metadata, URL and time elements only; the full-text heuristics take a
+    # footer's "Copyright 2024" for a publication date.
+    found = htmldate.find_date(
+        html, url=url, original_date=True, extensive_search=False, outputformat="%Y-%m-%dT%H:%M:%S%z"
+    )
     if not found:
         return None
     try:

@@ -1,0 +1,121 @@
+"""A Scrapy item pipeline that tags every item with its dedup verdict, and can drop copies.
+
+Install with ``pip install 'dedup[scrapy]'`` and enable it in the project's settings::
+
+    ITEM_PIPELINES = {"dedup.integrations.scrapy.DedupPipeline": 300}
+    DEDUP_INDEX = "crawl.sqlite"     # a SQLite file that survives restarts (default: in memory)
+    DEDUP_DROP_COPIES = False        # True: copies are dropped (scrapy's DropItem), not passed on
+    DEDUP_TEXT_FIELD = "text"        # the item field with the article text ...
+    DEDUP_HTML_FIELD = "html"        # ... or with the page HTML (needs the html extra)
+    DEDUP_ID_FIELD = "url"           # the field that identifies the article
+    DEDUP_VERDICT_FIELD = "dedup"    # where the verdict goes in the item
+
+The verdict put in the item is ``{"is_copy", "copy_of", "cluster", "earliest", "relation"}``; items
+that cannot be read (no text, no id) are passed on untagged with ``{"error": ...}`` and logged.
+Optional item fields ``published_at``, ``source`` and ``title`` are used when present.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dedup.errors import DedupError, MissingExtraError
+from dedup.records import Article, Verdict
+from dedup.stream import Deduplicator
+
+try:
+    from itemadapter import ItemAdapter
+    from scrapy.exceptions import DropItem
+except ImportError as exc:  # pragma: no cover - the module is useless without scrapy
+    raise MissingExtraError(f"the Scrapy pipeline needs scrapy: pip install 'dedup[scrapy]' ({exc})") from exc
+
+logger = logging.getLogger(__name__)
+
+
+class DedupPipeline:
+    """Tags items with their verdict; see the module docstring for the settings."""
+
+    def __init__(
+        self,
+        *,
+        index: str | None = None,
+        drop_copies: bool = False,
+        text_field: str = "text",
+        html_field: str = "html",
+        id_field: str = "url",
+        verdict_field: str = "dedup",
+    ) -> None:
+        self.index = index
+        self.drop_copies = drop_copies
+        self.text_field, self.html_field, self.id_field = text_field, html_field, id_field
+        self.verdict_field = verdict_field
+        self.dedup: Deduplicator | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DedupPipeline:
+        s = crawler.settings
+        return cls(
+            index=s.get("DEDUP_INDEX"),
+            drop_copies=s.getbool("DEDUP_DROP_COPIES", False),
+            text_field=s.get("DEDUP_TEXT_FIELD", "text"),
+            html_field=s.get("DEDUP_HTML_FIELD", "html"),
+            id_field=s.get("DEDUP_ID_FIELD", "url"),
+            verdict_field=s.get("DEDUP_VERDICT_FIELD", "dedup"),
+        )
+
+    def open_spider(self, spider: Any = None) -> None:
+        self._deduplicator()
+
+    def _deduplicator(self) -> Deduplicator:
+        if self.dedup is None:
+            self.dedup = Deduplicator.open(self.index) if self.index else Deduplicator()
+        return self.dedup
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.dedup is not None:
+            self.dedup.close()
+            self.dedup = None
+
+    def _article(self, adapter: Any) -> Article:
+        article_id = adapter.get(self.id_field)
+        if not article_id:
+            raise DedupError(f"the item has no {self.id_field!r} field to identify it (DEDUP_ID_FIELD)")
+        extra = {k: adapter.get(k) for k in ("published_at", "source", "title") if adapter.get(k)}
+        if adapter.get(self.text_field):
+            return Article(id=str(article_id), text=adapter.get(self.text_field), url=adapter.get("url"), **extra)
+        if adapter.get(self.html_field):
+            from dedup.html import article_from_html
+
+            return article_from_html(
+                adapter.get(self.html_field),
+                id=str(article_id),
+                url=adapter.get("url"),
+                source=extra.get("source"),
+                published_at=extra.get("published_at"),
+            )
+        raise DedupError(f"the item has neither {self.text_field!r} nor {self.html_field!r} (DEDUP_TEXT_FIELD)")
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        adapter = ItemAdapter(item)
+        try:
+            verdict = self._deduplicator().add(self._article(adapter))
+        except DedupError as exc:
+            logger.warning("dedup could not read an item: %s", exc)
+            adapter[self.verdict_field] = {"error": str(exc)}
+            return item
+        adapter[self.verdict_field] = _summary(verdict)
+        if self.drop_copies and verdict.is_copy and not verdict.already_indexed:
+            raise DropItem(f"copy of {', '.join(verdict.copy_of)} (earliest {verdict.cluster.earliest})")
+        return item
+
+
+def _summary(verdict: Verdict) -> dict[str, Any]:
+    best = verdict.matches[0] if verdict.matches else None
+    return {
+        "is_copy": verdict.is_copy,
+        "copy_of": list(verdict.copy_of),
+        "cluster": verdict.cluster.id,
+        "earliest": verdict.cluster.earliest,
+        "relation": str(best.relation) if best else None,
+    }
