@@ -76,11 +76,6 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives."""
-    if args.index and "://" in args.index:
-        raise DedupError(
-            f"{args.index}: only a SQLite file path is supported as --index for now (a shared Redis "
-            "index is planned); give a file path, e.g. --index crawl.sqlite"
-        )
     dedup = Deduplicator.open(args.index) if args.index else Deduplicator()
     done = failed = 0
     try:
@@ -139,10 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
             "source, url, title) and write one verdict per line on standard output as each arrives "
             "(flushed): is_copy, copy_of, matches, cluster, earliest. A bad line is reported on "
             "standard error as JSON with its line number, and the stream goes on. With --index the "
-            "index is kept in a SQLite file and survives restarts."
+            "index is kept in a SQLite file or a Redis server and survives restarts."
         ),
     )
-    q.add_argument("--index", metavar="PATH", help="SQLite file to keep the index in (created if missing)")
+    q.add_argument(
+        "--index",
+        metavar="PATH|URL",
+        help="a SQLite file to keep the index in (created if missing), or a redis://host:port/db URL "
+        "for an index shared by several workers (default: in memory)",
+    )
     q.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

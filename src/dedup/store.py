@@ -73,8 +73,31 @@ class StoredArticle:
     passage_signatures: np.ndarray
 
 
+def pack_arrays(doc: Shingled, signature: np.ndarray, passage_signatures: np.ndarray) -> bytes:
+    """An article's arrays as a NumPy ``.npz`` archive (read back by ``unpack_arrays``)."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        **{name: getattr(doc, name) for name in _ARRAYS},
+        signature=signature,
+        passage_signatures=passage_signatures,
+    )
+    return buffer.getvalue()
+
+
+def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            doc = Shingled(**{name: arrays[name] for name in _ARRAYS})
+            return doc, arrays["signature"], arrays["passage_signatures"]
+    except (ValueError, KeyError, OSError) as exc:
+        raise StoreFormatError(f"{where}: the stored arrays are corrupt ({exc})") from exc
+
+
 class SQLiteStore:
     """The SQLite file behind a persistent ``Deduplicator``."""
+
+    shared = False
 
     def __init__(self, path: str | Path, config: DedupConfig, *, durable: bool = False) -> None:
         self.path = Path(path)
@@ -165,13 +188,6 @@ class SQLiteStore:
         cluster: tuple[str, list[str]],
     ) -> None:
         """Write one added article, its verified copies and its cluster, in one transaction."""
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            **{name: getattr(doc, name) for name in _ARRAYS},
-            signature=signature,
-            passage_signatures=passage_signatures,
-        )
         cluster_id, members = cluster
         with self._transaction() as db:
             db.execute(
@@ -180,7 +196,8 @@ class SQLiteStore:
                 (
                     article.id, seq, article.text,
                     None if article.published_at is None else article.published_at.isoformat(),
-                    article.source, article.url, article.title, cluster_id, buffer.getvalue(),
+                    article.source, article.url, article.title, cluster_id,
+                    pack_arrays(doc, signature, passage_signatures),
                 ),
             )  # fmt: skip
             db.executemany(
@@ -188,6 +205,9 @@ class SQLiteStore:
                 [(m.a, m.b, json.dumps(m.to_record(), ensure_ascii=False)) for m in matches if m.is_copy],
             )
             db.executemany("UPDATE articles SET cluster = ? WHERE id = ?", [(cluster_id, m) for m in members])
+
+    def next_seq(self, current: int) -> int:
+        return current
 
     def delete(self, article_id: str) -> None:
         with self._transaction() as db:
@@ -200,12 +220,7 @@ class SQLiteStore:
             "SELECT id, seq, text, published_at, source, url, title, arrays FROM articles ORDER BY seq"
         )
         for art_id, seq, text, published, source, url, title, blob in rows:
-            try:
-                with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-                    doc = Shingled(**{name: arrays[name] for name in _ARRAYS})
-                    signature, passage_signatures = arrays["signature"], arrays["passage_signatures"]
-            except (ValueError, KeyError, OSError) as exc:
-                raise StoreFormatError(f"{self.path}: the stored arrays of {art_id!r} are corrupt ({exc})") from exc
+            doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
             article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
             yield StoredArticle(article, seq, doc, signature, passage_signatures)
 

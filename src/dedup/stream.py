@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -35,8 +35,11 @@ from dedup.provenance import Candidate, TextDate, choose_earliest, find_credits,
 from dedup.records import Article, Cluster, Match, Member, Relation, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
 from dedup.sign import signatures_flat
-from dedup.store import SQLiteStore
+from dedup.store import SQLiteStore, StoredArticle
 from dedup.verify import compare
+
+if TYPE_CHECKING:
+    from dedup.redis_store import RedisStore
 
 U32 = npt.NDArray[np.uint32]
 Progress = Callable[[int, int | None], None]
@@ -104,34 +107,69 @@ class Deduplicator:
         self._pending: dict[str, _Entry] = {}  # a batch being added: prepared, not yet indexed
         self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
         self.skipped: list[Skip] = []
-        self._store: SQLiteStore | None = None
+        self._store: SQLiteStore | RedisStore | None = None
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, config: DedupConfig | None = None, *, durable: bool = False) -> Deduplicator:
-        """A deduplicator kept in the SQLite file ``path`` (created if missing; see ``dedup.store``
-        for the format). Every article is written before ``add`` returns. Without ``config`` an
-        existing file's own settings are used."""
-        config = config or SQLiteStore.stored_config(path) or DedupConfig()
-        store = SQLiteStore(path, config, durable=durable)
+    def open(
+        cls, where: str | Path, config: DedupConfig | None = None, *, durable: bool = False, lock_timeout: float = 60.0
+    ) -> Deduplicator:
+        """A deduplicator kept in a SQLite file (a path; see ``dedup.store``) or shared in Redis (a
+        ``redis://host:port/db`` URL, for several workers; see ``dedup.redis_store``). Every article
+        is written before ``add`` returns. Without ``config`` an existing index's own settings are
+        used."""
+        store: SQLiteStore | RedisStore
+        if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
+            from dedup.redis_store import RedisStore
+
+            config = config or RedisStore.stored_config(where) or DedupConfig()
+            store = RedisStore(where, config, lock_timeout=lock_timeout)
+            dedup = cls(config)
+            dedup._store = store
+            dedup.sync()
+            return dedup
+        config = config or SQLiteStore.stored_config(where) or DedupConfig()
+        store = SQLiteStore(where, config, durable=durable)
         dedup = cls(config)
-        dedup._load(store)
+        for stored in store.articles():
+            dedup._apply(stored, ())
+        for match in store.matches():
+            if match.a in dedup._entries and match.b in dedup._entries:
+                # decided under the boilerplate of its day: checked again against today's when used
+                dedup._remember(match, version=-1)
         dedup._store = store
         return dedup
 
-    def _load(self, store: SQLiteStore) -> None:
-        for stored in store.articles():
-            prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
-            art_id = stored.article.id
-            self._boilerplate.observe(art_id, stored.doc.sentence_fps)
-            self._entries[art_id] = _Entry(prepared, stored.seq)
-            self._index.add(art_id, prepared.signature, self._evidence_passages(prepared))
-            self._edges.setdefault(art_id, set())
-            self._seq = max(self._seq, stored.seq + 1)
-        for match in store.matches():
+    def _apply(self, stored: StoredArticle, matches: Iterable[Match]) -> None:
+        """Put a stored article (and the copies found when it was added) into the replica."""
+        prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
+        art_id = stored.article.id
+        self._pending[art_id] = _Entry(prepared, -1)
+        self._boilerplate.observe(art_id, stored.doc.sentence_fps)
+        evidence = self._evidence_passages(prepared)
+        self._entries[art_id] = _Entry(prepared, stored.seq)
+        self._pending.pop(art_id, None)
+        self._index.add(art_id, prepared.signature, evidence)
+        self._edges.setdefault(art_id, set())
+        self._seq = max(self._seq, stored.seq + 1)
+        for match in matches:
             if match.a in self._entries and match.b in self._entries:
-                # decided under the boilerplate of its day: checked again against today's when used
                 self._remember(match, version=-1)
+
+    def sync(self) -> int:
+        """Bring a shared (Redis) deduplicator up to date with what the other workers added and
+        removed; returns how many log entries were applied. Nothing to do for the others."""
+        store = self._store
+        if store is None or not store.shared:
+            return 0
+        applied = 0
+        for op, art_id, stored, matches in store.pending():  # type: ignore[union-attr]
+            applied += 1
+            if op == "add" and stored is not None and art_id not in self._entries:
+                self._apply(stored, matches)
+            elif op == "remove" and art_id in self._entries:
+                self._forget(art_id)
+        return applied
 
     def close(self) -> None:
         """Close the file (a persistent deduplicator); the in-memory one has nothing to close."""
@@ -204,6 +242,20 @@ class Deduplicator:
     # -- adding -------------------------------------------------------------------------------
     def add(self, article: Article | Prepared) -> Verdict:
         """Add one article and say whether it is a copy of something already indexed."""
+        if self._store is not None and self._store.shared:
+            # prepare outside the lock (the parallel part), then catch up and add under it
+            ready = article if isinstance(article, Prepared) else self._prepare_or_existing(article)
+            with self._store.lock():  # type: ignore[union-attr]
+                self.sync()
+                return self._add(ready)
+        return self._add(article)
+
+    def _prepare_or_existing(self, article: Article) -> Article | Prepared:
+        if not isinstance(article, Article) or article.id in self._entries:
+            return article  # _add reports the error or the duplicate id
+        return self.prepare(article)
+
+    def _add(self, article: Article | Prepared) -> Verdict:
         prepared = article if isinstance(article, Prepared) else None
         art = prepared.article if prepared else article
         if not isinstance(art, Article):
@@ -227,9 +279,10 @@ class Deduplicator:
             self._boilerplate.forget(art.id, doc.sentence_fps)
             self._pending.pop(art.id, None)
             raise
-        self._entries[art.id] = _Entry(prepared, self._seq)
+        seq = self._seq if self._store is None else self._store.next_seq(self._seq)
+        self._entries[art.id] = _Entry(prepared, seq)
         self._pending.pop(art.id, None)
-        self._seq += 1
+        self._seq = seq + 1
         self._index.add(art.id, prepared.signature, evidence)
         self._edges[art.id] = set()
         for m in matches:
@@ -365,6 +418,13 @@ class Deduplicator:
 
     def remove(self, article_id: str) -> None:
         """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
+        if self._store is not None and self._store.shared:
+            with self._store.lock():  # type: ignore[union-attr]
+                self.sync()
+                self._entry(article_id)
+                self._store.delete(article_id)
+                self._forget(article_id)
+            return
         self._entry(article_id)
         if self._store is not None:
             self._store.delete(article_id)
@@ -440,7 +500,9 @@ class Deduplicator:
         return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
 
     def clusters(self) -> list[Cluster]:
-        """Every cluster, singletons included, sorted by cluster id."""
+        """Every cluster, singletons included, sorted by cluster id (a shared index catches up
+        with the other workers first)."""
+        self.sync()
         out = []
         for component in components(self._entries, self._neighbours):
             groups, how = self._groups(component)
