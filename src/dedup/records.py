@@ -102,6 +102,9 @@ class SharedPassage:
         }
 
 
+_FIGURES = ("score", "jaccard", "containment_a", "containment_b", "passage_coverage_a", "passage_coverage_b")
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """The exact comparison of two articles and the decision taken on it.
@@ -155,21 +158,12 @@ class Match:
         return cls(**fields)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": self.a,
-            "b": self.b,
-            "is_copy": self.is_copy,
-            "relation": str(self.relation),
-            "rule": self.rule,
-            "score": round(self.score, 4),
-            "jaccard": round(self.jaccard, 4),
-            "containment_a": round(self.containment_a, 4),
-            "containment_b": round(self.containment_b, 4),
-            "passage_coverage_a": round(self.passage_coverage_a, 4),
-            "passage_coverage_b": round(self.passage_coverage_b, 4),
-            "shared_passages": [p.to_dict() for p in self.shared_passages],
-            "ignored_boilerplate": self.ignored_boilerplate,
-        }
+        """For JSON output: the figures rounded to four places, the passages as objects."""
+        out = self.to_record()
+        for name in _FIGURES:
+            out[name] = round(out[name], 4)
+        out["shared_passages"] = [p.to_dict() for p in self.shared_passages]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
