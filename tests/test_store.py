@@ -10,6 +10,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dedup
 from conftest import groups_of, load_english, load_seeds
@@ -127,3 +129,26 @@ def test_kill_9_mid_ingest_loses_no_acknowledged_article(tmp_path: Path) -> None
 def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(dedup.StoreError, match="cannot open"):
         dedup.Deduplicator.open(tmp_path / "no" / "such" / "folder" / "index.sqlite")
+
+
+ALL = load_seeds() + load_english()
+
+
+@given(st.lists(st.sampled_from(range(len(ALL))), min_size=1, max_size=len(ALL), unique=True), st.data())
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+def test_saved_and_reloaded_index_answers_the_same(tmp_path: Path, order: list[int], data) -> None:
+    path = tmp_path / f"prop-{'-'.join(map(str, order))}.sqlite"
+    cut = data.draw(st.integers(0, len(order)))
+    articles = [ALL[i] for i in order]
+    with dedup.Deduplicator.open(path) as d:
+        for a in articles[:cut]:
+            d.add(a)
+    with dedup.Deduplicator.open(path) as d:
+        later = [d.add(a) for a in articles[cut:]]
+        reloaded = _ids(d.clusters())
+    memory = dedup.Deduplicator()
+    expected = [memory.add(a) for a in articles]
+    assert reloaded == _ids(memory.clusters())
+    assert [v.copy_of for v in later] == [v.copy_of for v in expected[cut:]]
