@@ -152,3 +152,18 @@ def test_saved_and_reloaded_index_answers_the_same(tmp_path: Path, order: list[i
     expected = [memory.add(a) for a in articles]
     assert reloaded == _ids(memory.clusters())
     assert [v.copy_of for v in later] == [v.copy_of for v in expected[cut:]]
+
+
+def test_arrays_round_trip_and_corruption_is_reported() -> None:
+    import numpy as np
+
+    from dedup.store import pack_arrays, unpack_arrays
+
+    with dedup.Deduplicator() as d:
+        prepared = d.prepare(load_seeds()[0])
+    blob = pack_arrays(prepared.doc, prepared.signature, prepared.passage_signatures)
+    doc, sig, psig = unpack_arrays(blob, where="test")
+    assert np.array_equal(sig, prepared.signature) and np.array_equal(psig, prepared.passage_signatures)
+    assert all(np.array_equal(getattr(doc, n), getattr(prepared.doc, n)) for n in ("words", "passages", "shingles"))
+    with pytest.raises(dedup.StoreFormatError, match="corrupt"):
+        unpack_arrays(blob[: len(blob) // 2], where="test")

@@ -20,7 +20,7 @@ Keys, under a namespace (``dedup`` by default; ``redis://host:port/db?namespace=
 - ``<ns>:meta`` (hash): ``format`` = ``dedup-index``, ``version`` = ``1``, ``config`` (JSON);
 - ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ...}``;
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
-  ``cluster``, ``arrays`` (the same ``.npz`` archive as the SQLite format);
+  ``cluster``, ``arrays`` (the same blob as in the SQLite format);
 - ``<ns>:matches:<id>`` (string): JSON list of ``Match.to_record()`` of the copies found when the
   article was added;
 - ``<ns>:lock``: the lock.

@@ -12,11 +12,12 @@ File format (version 1), documented so that other tools can read it; no pickle a
   ``config`` = the ``DedupConfig`` as JSON (an index only answers for the settings it was built with).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
-  was last given), and ``arrays``: a NumPy ``.npz`` archive (``numpy.savez``, read with
-  ``allow_pickle=False``) holding ``words`` (uint64), ``sentence_starts`` (int64), ``sentence_fps``
-  (uint64), ``passages`` (int64, n x 2), ``passage_sentence`` (int64), ``passage_shingles``
-  (uint64), ``passage_offsets`` (int64), ``shingles`` (uint64), ``signature`` (uint32) and
-  ``passage_signatures`` (uint32, n x passage num_perm).
+  was last given), and ``arrays``: a 4-byte little-endian header length, a JSON header
+  ``[[name, dtype, shape], ...]``, then each array's little-endian bytes in C order: ``words``
+  (uint64), ``sentence_starts`` (int64), ``sentence_fps`` (uint64), ``passages`` (int64, n x 2),
+  ``passage_sentence`` (int64), ``passage_shingles`` (uint64), ``passage_offsets`` (int64),
+  ``shingles`` (uint64), ``signature`` (uint32) and ``passage_signatures`` (uint32, n x passage
+  num_perm).
 - ``matches(a TEXT, b TEXT, record TEXT, PRIMARY KEY (a, b))``: the verified copies, ``record``
   being ``Match.to_record()`` as JSON.
 """
@@ -24,7 +25,6 @@ File format (version 1), documented so that other tools can read it; no pickle a
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -73,24 +73,36 @@ class StoredArticle:
     passage_signatures: np.ndarray
 
 
+_DTYPES = {"uint64": np.uint64, "int64": np.int64, "uint32": np.uint32}
+
+
 def pack_arrays(doc: Shingled, signature: np.ndarray, passage_signatures: np.ndarray) -> bytes:
-    """An article's arrays as a NumPy ``.npz`` archive (read back by ``unpack_arrays``)."""
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        **{name: getattr(doc, name) for name in _ARRAYS},
-        signature=signature,
-        passage_signatures=passage_signatures,
-    )
-    return buffer.getvalue()
+    """An article's arrays in one blob (read back by ``unpack_arrays``): a 4-byte little-endian
+    length, a JSON header ``[[name, dtype, shape], ...]``, then each array's little-endian bytes in
+    C order. (``numpy.savez`` would do, but its zip container costs more than the whole write.)"""
+    arrays = [(name, getattr(doc, name)) for name in _ARRAYS]
+    arrays += [("signature", signature), ("passage_signatures", passage_signatures)]
+    header = json.dumps([[name, str(a.dtype), list(a.shape)] for name, a in arrays]).encode("ascii")
+    parts = [len(header).to_bytes(4, "little"), header]
+    parts += [np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes() for _, a in arrays]
+    return b"".join(parts)
 
 
 def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.ndarray]:
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-            doc = Shingled(**{name: arrays[name] for name in _ARRAYS})
-            return doc, arrays["signature"], arrays["passage_signatures"]
-    except (ValueError, KeyError, OSError) as exc:
+        size = int.from_bytes(blob[:4], "little")
+        header = json.loads(blob[4 : 4 + size])
+        offset, found = 4 + size, {}
+        for name, dtype, shape in header:
+            kind = np.dtype(_DTYPES[dtype]).newbyteorder("<")
+            count = int(np.prod(shape)) if shape else 1
+            found[name] = (
+                np.frombuffer(blob, dtype=kind, count=count, offset=offset).reshape(shape).astype(_DTYPES[dtype])
+            )
+            offset += count * kind.itemsize
+        doc = Shingled(**{name: found[name] for name in _ARRAYS})
+        return doc, found["signature"], found["passage_signatures"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise StoreFormatError(f"{where}: the stored arrays are corrupt ({exc})") from exc
 
 
