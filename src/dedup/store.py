@@ -92,7 +92,8 @@ def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.
     try:
         size = int.from_bytes(blob[:4], "little")
         header = json.loads(blob[4 : 4 + size])
-        offset, found = 4 + size, {}
+        offset = 4 + size
+        found: dict[str, Any] = {}
         for name, dtype, shape in header:
             kind = np.dtype(_DTYPES[dtype]).newbyteorder("<")
             count = int(np.prod(shape)) if shape else 1
