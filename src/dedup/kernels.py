@@ -102,8 +102,9 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
     if nw > starts[ns - 1]:
         starts[ns] = nw
         ns += 1
-    words = words[:nw]
-    starts = starts[:ns]
+    # copies, not views: a view would keep the whole token-sized buffer alive with the article
+    words = words[:nw].copy()
+    starts = starts[:ns].copy()
     n_sent = ns - 1
     # sentence fingerprints
     fps = np.empty(max(n_sent, 0), dtype=np.uint64)
@@ -146,7 +147,7 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
                 values[v] = chunk[j]
                 v += 1
         offsets[p + 1] = v
-    values = values[:v]
+    values = values[:v].copy()
     ordered = np.sort(grams)
     unique = np.empty(ordered.shape[0], dtype=np.uint64)
     u = 0
@@ -154,7 +155,7 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
         if j == 0 or ordered[j] != ordered[j - 1]:
             unique[u] = ordered[j]
             u += 1
-    return words, starts, fps, passages, owners, values, offsets, unique[:u]
+    return words, starts, fps, passages, owners, values, offsets, unique[:u].copy()
 
 
 if _numba is not None:
@@ -202,3 +203,83 @@ intersect_count = _jit(_intersect_count)
 if _numba is not None:
     _intersect_count = intersect_count
 passage_overlaps = _jit(_passage_overlaps)
+
+
+def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
+    """The slot of ``key`` (linear probing), or of the empty slot where it would go."""
+    mask = np.int64(slots_key.shape[0] - 1)
+    # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
+    i = np.int64(key & np.uint64(mask))
+    while slots_head[i] != -1 and slots_key[i] != key:
+        i = (i + np.int64(1)) & mask
+    return i
+
+
+def _table_insert(
+    slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, n_entries: int, keys: Any, handle: int
+) -> int:
+    """Add ``handle`` under each of ``keys`` (distinct); returns the new number of entries. The
+    caller keeps the slots at most half full and the entry arrays large enough."""
+    for key in keys:
+        i = _table_slot(slots_key, slots_head, key)
+        if slots_head[i] == -1:
+            slots_key[i] = key
+        entry_handle[n_entries] = handle
+        entry_next[n_entries] = slots_head[i]
+        slots_head[i] = n_entries
+        n_entries += 1
+    return n_entries
+
+
+def _table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int) -> int:
+    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were."""
+    removed = 0
+    for key in keys:
+        i = _table_slot(slots_key, slots_head, key)
+        e = slots_head[i]
+        while e != -1:
+            if entry_handle[e] == handle:
+                entry_handle[e] = -1
+                removed += 1
+            e = entry_next[e]
+    return removed
+
+
+def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
+    """For each row of band keys, the distinct handles found under any of its keys; all rows'
+    handles laid end to end (a handle appears once per row that hits it)."""
+    out = np.empty(64, dtype=np.int32)
+    n = 0
+    found = np.empty(64, dtype=np.int32)
+    for r in range(rows.shape[0]):
+        m = 0
+        for b in range(rows.shape[1]):
+            i = _table_slot(slots_key, slots_head, rows[r, b])
+            e = slots_head[i]
+            while e != -1:
+                h = entry_handle[e]
+                if h != -1:
+                    if m == found.shape[0]:
+                        grown = np.empty(2 * m, dtype=np.int32)
+                        grown[:m] = found
+                        found = grown
+                    found[m] = h
+                    m += 1
+                e = entry_next[e]
+        if m == 0:
+            continue
+        distinct = np.unique(found[:m])
+        while n + distinct.shape[0] > out.shape[0]:
+            grown = np.empty(2 * out.shape[0], dtype=np.int32)
+            grown[:n] = out[:n]
+            out = grown
+        out[n : n + distinct.shape[0]] = distinct
+        n += distinct.shape[0]
+    return out[:n].copy()
+
+
+if _numba is not None:
+    _table_slot = _jit(_table_slot)
+table_insert = _jit(_table_insert)
+table_remove = _jit(_table_remove)
+table_query = _jit(_table_query)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from dedup.redis_store import RedisStore
 
 U32 = npt.NDArray[np.uint32]
+_NO_SIGNATURES: U32 = np.empty((0, 0), dtype=np.uint32)
 Progress = Callable[[int, int | None], None]
 OnError = Literal["raise", "skip"]
 
@@ -150,6 +151,7 @@ class Deduplicator:
         self._entries[art_id] = _Entry(prepared, stored.seq)
         self._pending.pop(art_id, None)
         self._index.add(art_id, prepared.signature, evidence)
+        self._slim(art_id)
         self._edges.setdefault(art_id, set())
         self._seq = max(self._seq, stored.seq + 1)
         for match in matches:
@@ -298,7 +300,13 @@ class Deduplicator:
             except Exception:
                 self._forget(art.id)  # memory must not hold what the file does not
                 raise
+        self._slim(art.id)
         return verdict
+
+    def _slim(self, art_id: str) -> None:
+        """Once indexed (and written), the passage signatures are not needed in memory any more."""
+        entry = self._entries[art_id]
+        entry.prepared = replace(entry.prepared, passage_signatures=_NO_SIGNATURES)
 
     def _find_matches(self, art_id: str, prepared: Prepared) -> tuple[U32, list[Match], str | None]:
         """The passages to index, the verified copies among the candidates, and the earliest
