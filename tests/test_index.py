@@ -57,3 +57,19 @@ def test_band_index_agrees_with_datasketch(structure: list[int], seed: int) -> N
         theirs.remove(f"a{n}")
     probe = _sigs(pool)
     assert set(ours.hits(probe)) == set(theirs.hits(probe))
+
+
+def test_band_index_grows_and_forgets_like_datasketch() -> None:
+    """Enough articles to make the table grow several times, with removals before and after."""
+    rng = np.random.default_rng(5)
+    pool = [rng.integers(0, 2**63, 10, dtype=np.uint64) for _ in range(50)]
+    ours, theirs = _backends(8, 4, 2)
+    for n in range(700):
+        rows = _sigs([pool[int(rng.integers(0, 50))] for _ in range(3)] + [rng.integers(0, 2**63, 10, dtype=np.uint64)])
+        ours.add(f"a{n}", rows)
+        theirs.add(f"a{n}", rows)
+        if n % 7 == 3:
+            ours.remove(f"a{n - 2}")
+            theirs.remove(f"a{n - 2}")
+    probe = _sigs(pool[:10])
+    assert ours.hits(probe) == theirs.hits(probe)
