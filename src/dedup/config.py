@@ -128,6 +128,13 @@ def _check_lsh(threshold: float, num_perm: int, what: str) -> tuple[int, int]:
     return bands, rows
 
 
+def _set_bands(config: MinHashConfig | PassageConfig) -> None:
+    """Validate a signature config and derive its LSH bands and rows."""
+    bands, rows = _check_lsh(config.threshold, config.num_perm, type(config).__name__)
+    object.__setattr__(config, "bands", bands)
+    object.__setattr__(config, "rows", rows)
+
+
 @dataclass(frozen=True, slots=True)
 class MinHashConfig:
     """Document MinHash and its LSH index.
@@ -143,9 +150,7 @@ class MinHashConfig:
     rows: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        bands, rows = _check_lsh(self.threshold, self.num_perm, "MinHashConfig")
-        object.__setattr__(self, "bands", bands)
-        object.__setattr__(self, "rows", rows)
+        _set_bands(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +169,7 @@ class PassageConfig:
     rows: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        bands, rows = _check_lsh(self.threshold, self.num_perm, "PassageConfig")
-        object.__setattr__(self, "bands", bands)
-        object.__setattr__(self, "rows", rows)
+        _set_bands(self)
         if self.max_candidates < 1:
             raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
         if self.min_hits < 1:

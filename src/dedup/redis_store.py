@@ -35,12 +35,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-import numpy as np
-
 from dedup.config import DedupConfig
 from dedup.errors import MissingExtraError, StoreError, StoreFormatError
 from dedup.records import Article, Match
-from dedup.shingle import Shingled
 from dedup.store import FORMAT, VERSION, StoredArticle, config_from_json, config_to_json, pack_arrays, unpack_arrays
 
 
@@ -151,17 +148,8 @@ class RedisStore:
         )
         return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures)
 
-    def save(
-        self,
-        article: Article,
-        seq: int,
-        doc: Shingled,
-        signature: np.ndarray,
-        passage_signatures: np.ndarray,
-        matches: list[Match],
-        cluster: tuple[str, list[str]],
-    ) -> None:
-        ns = self._ns
+    def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
+        ns, article = self._ns, stored.article
         pipe = self._r.pipeline(transaction=True)
         pipe.hset(
             f"{ns}:article:{article.id}",
@@ -171,9 +159,9 @@ class RedisStore:
                 "source": article.source or "",
                 "url": article.url or "",
                 "title": article.title or "",
-                "seq": seq,
+                "seq": stored.seq,
                 "cluster": cluster[0],
-                "arrays": pack_arrays(doc, signature, passage_signatures),
+                "arrays": pack_arrays(stored.doc, stored.signature, stored.passage_signatures),
             },
         )
         pipe.set(f"{ns}:matches:{article.id}", json.dumps([m.to_record() for m in matches if m.is_copy]))

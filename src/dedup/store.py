@@ -190,27 +190,19 @@ class SQLiteStore:
     def _transaction(self) -> SQLiteStore._Tx:
         return SQLiteStore._Tx(self._db)
 
-    def save(
-        self,
-        article: Article,
-        seq: int,
-        doc: Shingled,
-        signature: np.ndarray,
-        passage_signatures: np.ndarray,
-        matches: list[Match],
-        cluster: tuple[str, list[str]],
-    ) -> None:
+    def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
         """Write one added article, its verified copies and its cluster, in one transaction."""
         cluster_id, members = cluster
+        article = stored.article
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO articles (id, seq, text, published_at, source, url, title, cluster, arrays)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    article.id, seq, article.text,
+                    article.id, stored.seq, article.text,
                     None if article.published_at is None else article.published_at.isoformat(),
                     article.source, article.url, article.title, cluster_id,
-                    pack_arrays(doc, signature, passage_signatures),
+                    pack_arrays(stored.doc, stored.signature, stored.passage_signatures),
                 ),
             )  # fmt: skip
             db.executemany(

@@ -293,10 +293,10 @@ class Deduplicator:
         verdict = self._verdict(art.id, tuple(matches), already=False, previous=previous)
         if self._store is not None:
             try:
-                self._store.save(
-                    art, self._entries[art.id].seq, doc, prepared.signature, prepared.passage_signatures,
-                    matches, (verdict.cluster.id, list(verdict.cluster.member_ids)),
-                )  # fmt: skip
+                stored = StoredArticle(
+                    art, self._entries[art.id].seq, doc, prepared.signature, prepared.passage_signatures
+                )
+                self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
             except Exception:
                 self._forget(art.id)  # memory must not hold what the file does not
                 raise
