@@ -157,3 +157,19 @@ def test_published_at_decides_the_earliest(seeds) -> None:
         ]
     )
     assert clusters[0].earliest == b.id and clusters[0].evidence.rule == "published_at"
+
+
+def test_worker_processes_give_the_same_clusters(seeds, english) -> None:
+    batch = [*seeds, *english, dedup.Article(id="empty", text=" ")]
+    skipped_one: list[dedup.Skip] = []
+    skipped_two: list[dedup.Skip] = []
+    one = dedup.cluster(batch, errors="skip", skipped=skipped_one)
+    two = dedup.cluster(batch, errors="skip", skipped=skipped_two, workers=2)
+    assert [(c.id, c.member_ids, c.earliest) for c in one] == [(c.id, c.member_ids, c.earliest) for c in two]
+    assert (
+        [(s.id, s.error) for s in skipped_one]
+        == [(s.id, s.error) for s in skipped_two]
+        == [("empty", "EmptyTextError")]
+    )
+    with pytest.raises(dedup.InputError, match="workers"):
+        dedup.cluster(batch, workers=0)

@@ -59,7 +59,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
     articles = read_articles(args.path, report)
     batch_skips: list[Skip] = []
-    clusters = cluster(articles, errors="skip", skipped=batch_skips, progress=progress)
+    clusters = cluster(articles, errors="skip", skipped=batch_skips, progress=progress, workers=args.workers)
     if args.progress:
         print(file=sys.stderr)
     for skip in batch_skips:
@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=sys.stderr.isatty(),
         help="show progress on standard error (default: when it is a terminal)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes that prepare the articles (normalize, shingle, sign) in parallel (default 1)",
     )
     p.set_defaults(func=_cmd_cluster)
     q = sub.add_parser(

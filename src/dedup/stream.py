@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -377,28 +377,33 @@ class Deduplicator:
         *,
         errors: OnError = "raise",
         progress: Progress | None = None,
+        workers: int = 1,
     ) -> list[Verdict]:
         """Add a batch. Every article is prepared first and its sentences counted so that boilerplate
         is learned from the whole batch; then each is added as by ``add``, in id order: a batch has
         no arrival order, so the answers (and the ingest-order tie-break of the earliest source) do
         not depend on the order of the input. Verdicts come back in that id order. With
-        ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on."""
+        ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on.
+        ``workers`` > 1 prepares the articles (normalize, shingle, sign) in that many processes."""
         if errors not in ("raise", "skip"):
             raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        if workers < 1:
+            raise InputError(f"workers must be >= 1, got {workers}")
         ready: list[Prepared] = []
         seen: dict[str, str] = {}
-        for n, article in enumerate(articles, 1):
+        for n, (article, outcome) in enumerate(self._prepare_all(articles, workers), 1):
             try:
-                art_id = getattr(article, "id", None)
-                if isinstance(art_id, str) and art_id in seen and seen[art_id] != article.text:
-                    raise DuplicateIdError(
-                        f"article id {art_id!r} appears twice with different texts; ids must be unique"
-                    )
-                prepared = self.prepare(article)
+                if isinstance(outcome, DedupError):
+                    raise outcome
+                art_id = outcome.article.id
                 if art_id in seen:
+                    if seen[art_id] != outcome.article.text:
+                        raise DuplicateIdError(
+                            f"article id {art_id!r} appears twice with different texts; ids must be unique"
+                        )
                     continue
-                seen[prepared.article.id] = prepared.article.text
-                ready.append(prepared)
+                seen[art_id] = outcome.article.text
+                ready.append(outcome)
             except DedupError as exc:
                 if errors == "raise":
                     raise
@@ -423,6 +428,30 @@ class Deduplicator:
         finally:
             self._pending = {}
         return verdicts
+
+    def _prepare_all(
+        self, articles: Iterable[Article], workers: int
+    ) -> Iterator[tuple[Article, Prepared | DedupError]]:
+        """Each article with its preparation or the error it raised, in input order."""
+        if workers == 1:
+            for article in articles:
+                try:
+                    yield article, self.prepare(article)
+                except DedupError as exc:
+                    yield article, exc
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from itertools import islice
+
+        source = iter(articles)
+        chunks = iter(lambda: tuple(islice(source, _CHUNK)), ())
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(self.config,)
+        ) as pool:
+            for chunk, outcomes in _in_flight(chunks, pool, 4 * workers):
+                yield from zip(chunk, outcomes, strict=True)
 
     def remove(self, article_id: str) -> None:
         """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
@@ -579,6 +608,43 @@ class Deduplicator:
         return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
 
 
+_CHUNK = 256
+_WORKER: Deduplicator | None = None
+
+
+def _init_worker(config: DedupConfig) -> None:
+    global _WORKER  # one deduplicator per worker process, for its vocabulary and kernels
+    _WORKER = Deduplicator(config)
+
+
+def _prepare_chunk(chunk: tuple[Article, ...]) -> list[Prepared | DedupError]:
+    worker = _WORKER or Deduplicator()
+    out: list[Prepared | DedupError] = []
+    for article in chunk:
+        try:
+            out.append(worker.prepare(article))
+        except DedupError as exc:
+            out.append(exc)
+    return out
+
+
+def _in_flight(
+    chunks: Iterator[tuple[Article, ...]], pool: Any, depth: int
+) -> Iterator[tuple[tuple[Article, ...], list[Prepared | DedupError]]]:
+    """Chunks with their preparations, in order, with at most ``depth`` chunks in flight."""
+    from collections import deque
+
+    window: deque[tuple[tuple[Article, ...], Any]] = deque()
+    for chunk in chunks:
+        window.append((chunk, pool.submit(_prepare_chunk, chunk)))
+        if len(window) > depth:
+            done_chunk, future = window.popleft()
+            yield done_chunk, future.result()
+    while window:
+        done_chunk, future = window.popleft()
+        yield done_chunk, future.result()
+
+
 def _flip(relation: Relation) -> Relation:
     """The relation seen from the other side."""
     if relation is Relation.PARTIAL:
@@ -595,11 +661,12 @@ def cluster(
     errors: OnError = "raise",
     skipped: list[Skip] | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> list[Cluster]:
     """Group a batch of articles into clusters of copies (singletons included), each with its
     earliest source. Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped``."""
     dedup = Deduplicator(config)
-    dedup.add_many(articles, errors=errors, progress=progress)
+    dedup.add_many(articles, errors=errors, progress=progress, workers=workers)
     if skipped is not None:
         skipped.extend(dedup.skipped)
     return dedup.clusters()
