@@ -2,7 +2,8 @@
 
 Evidence, strongest first:
 
-1. **published_at** given by the caller (a naive time is read as UTC, and the evidence says so);
+1. **published_at** given with the article: by the caller, or read from the page's metadata by
+   ``dedup.html`` (a naive time is read as UTC, and the evidence says so);
 2. **date_in_text**: a publication date printed in the title or near the top of the text (a dateline),
    found by :func:`find_text_date`, which uses dateparser for the Egyptian/Gulf and English month
    names and maps the Levantine series (كانون الثاني, شباط, …) onto them first;
@@ -237,7 +238,7 @@ def choose_earliest(
             values["containment"] = _containment_support(first, pool, containment)
             where = first.text_date.where if first.text_date else "text"
             detail = (
-                "earliest publication time given by the caller"
+                "earliest publication time given with the article (published_at: the caller's, or the page's metadata)"
                 if first_time[1] == "published_at"
                 else f"earliest date printed in the {where}"
             )
