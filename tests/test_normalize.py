@@ -48,6 +48,8 @@ def test_furniture_lines_are_dropped() -> None:
         "Copyright 2024 Coastal Daily. All rights reserved.",
         "Advertisement",
         "(س. ج)",
+        "Home | News | World | Business",
+        "الرئيسية | أخبار | اقتصاد | رياضة",
     ]:
         assert is_furniture(line, config), line
 
@@ -59,6 +61,7 @@ def test_prose_is_kept() -> None:
         "Read the full statement, the minister told reporters, and you will see the plan.",
         "وقال الكرملين في بيان إن الرئيسين اتفقا على العمل معا.",
         "وتابعوا الحديث حول سوريا وأوكرانيا لساعة كاملة",
+        "World business news was dominated by the harbour vote on Sunday.",
     ]:
         assert not is_furniture(line, config), line
 

@@ -133,3 +133,9 @@ def analyze_ids(toks, ids, config, vocabulary):
         _FP_SALT,
     )
     return Shingled(*out)
+
+
+def test_navigation_bars_are_dropped_in_whole_texts() -> None:
+    text = "Home | News | World | Business\nThe council met on Tuesday and voted for the new tram line.\nالرئيسية | أخبار | اقتصاد"
+    words = [t for t in tokens(text, NormalizeConfig(), ShingleConfig()) if t != MARK]
+    assert words == "the council met on tuesday and voted for the new tram line".split()

@@ -16,6 +16,12 @@ from dedup.errors import ConfigError
 # unified alef/ya/ta marbuta, punctuation turned into spaces). Each pattern must match the start of
 # the line; a pattern ending in "$" must match the whole line. Extend with
 # ``NormalizeConfig(extra_furniture_patterns=...)``.
+_SECTIONS = (
+    "(?:home|news|world|business|sport|sports|politics|opinion|economy|culture|tech|technology|health"
+    "|science|entertainment|video|videos|live|latest|local|national|international|markets|lifestyle|travel"
+    "|الرييسيه|اخبار|الاخبار|اقتصاد|رياضه|سياسه|ثقافه|فن|منوعات|تكنولوجيا|صحه|فيديو|عاجل|محليات|عربي|دولي"
+    "|العالم|مقالات|راي|الراي)"
+)
 DEFAULT_FURNITURE_PATTERNS: tuple[str, ...] = (
     # Arabic: follow us, read also, share, latest updates, comments, previous/next, print, send
     r"(تابعونا|تابعوا|تابعنا|اتبعني|اتبعنا)\b(\s+\S+){0,6}$",
@@ -46,6 +52,8 @@ DEFAULT_FURNITURE_PATTERNS: tuple[str, ...] = (
     r"(this site uses|we use cookies)\b",
     r"(translate|loading|skip to (main )?content|back to top|menu|home)$",
     r"(previous|next)( (article|story|post))?$",
+    # navigation bars: nothing but section names ("Home | News | Business", "الرئيسية | أخبار | اقتصاد")
+    rf"{_SECTIONS}( {_SECTIONS})+$",
 )
 
 
