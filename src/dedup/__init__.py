@@ -4,6 +4,7 @@
 >>> clusters = dedup.cluster([dedup.Article(id="a", text="..."), ...])  # doctest: +SKIP
 """
 
+from dedup.batch import cluster
 from dedup.config import (
     BoilerplateConfig,
     ClusterConfig,
@@ -31,7 +32,7 @@ from dedup.errors import (
 )
 from dedup.normalize import fold
 from dedup.records import Article, Cluster, Evidence, Match, Member, Relation, SharedPassage, Skip, Verdict
-from dedup.stream import Deduplicator, cluster
+from dedup.stream import Deduplicator
 
 __version__ = "0.1.0"
 

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from dedup import __version__
+from dedup.batch import cluster
 from dedup.errors import DedupError
 from dedup.io import article_from_dict, parse_line, read_articles
 from dedup.records import Cluster, Skip
-from dedup.stream import Deduplicator, cluster
+from dedup.stream import Deduplicator
 
 
 def _table(clusters: list[Cluster], out: TextIO) -> None:

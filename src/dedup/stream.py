@@ -3,9 +3,9 @@
 ``Deduplicator.add(article)`` normalizes and shingles the article, signs it, asks the LSH indexes for
 candidates, verifies each candidate exactly, indexes the article and answers with a ``Verdict``: is
 it a copy, of which articles, with which scores, in which cluster, with which earliest source.
-``add_many`` and ``dedup.cluster`` are the batch path: they prepare every article first (so that
-boilerplate is learned from the whole batch, in id order), then add them one by one through the same
-code, then group. One code path decides what a duplicate is.
+``add_many`` (and ``dedup.cluster`` in ``batch``) is the batch path: it prepares every article first
+(so that boilerplate is learned from the whole batch, in id order), then adds them one by one through
+the same code, then groups. One code path decides what a duplicate is.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -440,18 +440,9 @@ class Deduplicator:
                 except DedupError as exc:
                     yield article, exc
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from itertools import islice
+        from dedup.batch import prepare_in_processes
 
-        source = iter(articles)
-        chunks = iter(lambda: tuple(islice(source, _CHUNK)), ())
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(self.config,)
-        ) as pool:
-            for chunk, outcomes in _in_flight(chunks, pool, 4 * workers):
-                yield from zip(chunk, outcomes, strict=True)
+        yield from prepare_in_processes(self.config, articles, workers)
 
     def remove(self, article_id: str) -> None:
         """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
@@ -608,43 +599,6 @@ class Deduplicator:
         return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
 
 
-_CHUNK = 256
-_WORKER: Deduplicator | None = None
-
-
-def _init_worker(config: DedupConfig) -> None:
-    global _WORKER  # one deduplicator per worker process, for its vocabulary and kernels
-    _WORKER = Deduplicator(config)
-
-
-def _prepare_chunk(chunk: tuple[Article, ...]) -> list[Prepared | DedupError]:
-    worker = _WORKER or Deduplicator()
-    out: list[Prepared | DedupError] = []
-    for article in chunk:
-        try:
-            out.append(worker.prepare(article))
-        except DedupError as exc:
-            out.append(exc)
-    return out
-
-
-def _in_flight(
-    chunks: Iterator[tuple[Article, ...]], pool: Any, depth: int
-) -> Iterator[tuple[tuple[Article, ...], list[Prepared | DedupError]]]:
-    """Chunks with their preparations, in order, with at most ``depth`` chunks in flight."""
-    from collections import deque
-
-    window: deque[tuple[tuple[Article, ...], Any]] = deque()
-    for chunk in chunks:
-        window.append((chunk, pool.submit(_prepare_chunk, chunk)))
-        if len(window) > depth:
-            done_chunk, future = window.popleft()
-            yield done_chunk, future.result()
-    while window:
-        done_chunk, future = window.popleft()
-        yield done_chunk, future.result()
-
-
 def _flip(relation: Relation) -> Relation:
     """The relation seen from the other side."""
     if relation is Relation.PARTIAL:
@@ -652,21 +606,3 @@ def _flip(relation: Relation) -> Relation:
     if relation is Relation.EXTENDED:
         return Relation.PARTIAL
     return relation
-
-
-def cluster(
-    articles: Iterable[Article],
-    *,
-    config: DedupConfig | None = None,
-    errors: OnError = "raise",
-    skipped: list[Skip] | None = None,
-    progress: Progress | None = None,
-    workers: int = 1,
-) -> list[Cluster]:
-    """Group a batch of articles into clusters of copies (singletons included), each with its
-    earliest source. Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped``."""
-    dedup = Deduplicator(config)
-    dedup.add_many(articles, errors=errors, progress=progress, workers=workers)
-    if skipped is not None:
-        skipped.extend(dedup.skipped)
-    return dedup.clusters()
