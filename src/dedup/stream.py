@@ -145,18 +145,26 @@ class Deduplicator:
         """Put a stored article (and the copies found when it was added) into the replica."""
         prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
         art_id = stored.article.id
-        self._pending[art_id] = _Entry(prepared, -1)
-        self._boilerplate.observe(art_id, stored.doc.sentence_fps)
-        evidence = self._evidence_passages(prepared)
-        self._entries[art_id] = _Entry(prepared, stored.seq)
-        self._pending.pop(art_id, None)
-        self._index.add(art_id, prepared.signature, evidence)
+        self._observe(art_id, prepared)
+        self._insert(art_id, prepared, stored.seq, self._evidence_passages(prepared))
         self._slim(art_id)
-        self._edges.setdefault(art_id, set())
-        self._seq = max(self._seq, stored.seq + 1)
         for match in matches:
             if match.a in self._entries and match.b in self._entries:
                 self._remember(match, version=-1)
+
+    def _observe(self, art_id: str, prepared: Prepared) -> None:
+        """Count the article's sentences; the boilerplate model reads the sentences of the articles it
+        counts, this one included, so it is readable (pending) from now on."""
+        self._pending.setdefault(art_id, _Entry(prepared, -1))
+        self._boilerplate.observe(art_id, prepared.doc.sentence_fps)
+
+    def _insert(self, art_id: str, prepared: Prepared, seq: int, evidence: U32) -> None:
+        """Make an observed article indexed: its entry, its LSH rows, its (empty) set of copies."""
+        self._entries[art_id] = _Entry(prepared, seq)
+        self._pending.pop(art_id, None)
+        self._seq = max(self._seq, seq + 1)
+        self._index.add(art_id, prepared.signature, evidence)
+        self._edges.setdefault(art_id, set())
 
     def sync(self) -> int:
         """Bring a shared (Redis) deduplicator up to date with what the other workers added and
@@ -272,9 +280,7 @@ class Deduplicator:
             return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
         prepared = prepared or self.prepare(art)
         doc = prepared.doc
-        # The boilerplate model reads the sentences of the articles it counts, this one included.
-        self._pending.setdefault(art.id, _Entry(prepared, -1))
-        self._boilerplate.observe(art.id, doc.sentence_fps)
+        self._observe(art.id, prepared)
         try:
             evidence, matches, previous = self._find_matches(art.id, prepared)
         except BaseException:
@@ -282,11 +288,7 @@ class Deduplicator:
             self._pending.pop(art.id, None)
             raise
         seq = self._seq if self._store is None else self._store.next_seq(self._seq)
-        self._entries[art.id] = _Entry(prepared, seq)
-        self._pending.pop(art.id, None)
-        self._seq = seq + 1
-        self._index.add(art.id, prepared.signature, evidence)
-        self._edges[art.id] = set()
+        self._insert(art.id, prepared, seq, evidence)
         for m in matches:
             self._remember(m)
         matches.sort(key=lambda m: (-m.score, m.b))
