@@ -45,8 +45,8 @@ class _View:
     def __init__(self, doc: Shingled, boilerplate: set[int], config: ShingleConfig) -> None:
         self._doc = doc
         self._passage_ids: I64 | None = None
-        fps = doc.sentence_fps.tolist()
-        self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate] if boilerplate else []
+        fps = doc.sentence_fps.tolist() if boilerplate else []
+        self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate]
         if self._drop:
             mask = np.ones(doc.n_words, dtype=bool)
             for i in self._drop:
