@@ -5,8 +5,8 @@
 removed, ٱ→ا, ى→ي, ة→ه, Arabic-Indic and Persian digits → ASCII, punctuation (Arabic ، ؛ ؟ « » too)
 → space, whitespace collapsed. It is idempotent.
 
-``clean_lines`` keeps the text's lines (NFKC only, for display and sentence splitting) minus those that
-are site furniture: lines matching the configured patterns and lines too short to be prose.
+``furniture_lines`` tells which lines of a text are site furniture: lines matching the configured
+patterns and lines too short to be prose (``shingle.tokens`` drops them).
 """
 
 from __future__ import annotations
@@ -109,11 +109,6 @@ def fold(text: str) -> str:
     return folded if again == folded else _fold_once(again)
 
 
-def words(text: str) -> list[str]:
-    """The words of ``text`` in comparison form."""
-    return fold(text).split()
-
-
 @lru_cache(maxsize=32)
 def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
@@ -157,11 +152,3 @@ def furniture_lines(spaced: str, config: NormalizeConfig, *, ignore: str = "") -
         for m in pattern.finditer(plain):
             drop[bisect_right(starts, m.start()) - 1] = True
     return drop
-
-
-def clean_lines(text: str, config: NormalizeConfig) -> list[str]:
-    """The lines of ``text`` that carry the story: NFKC, whitespace collapsed, furniture dropped."""
-    text = unicodedata.normalize("NFKC", _LINE_BREAKS.sub("\n", text))
-    raw = [_SPACE.sub(" ", line).strip() for line in text.split("\n")]
-    drop = furniture_lines(_PUNCT.sub(" ", fold_keep("\n".join(raw))), config)
-    return [line for line, dropped in zip(raw, drop, strict=True) if line and not dropped]

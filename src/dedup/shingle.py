@@ -222,7 +222,7 @@ def analyze(
     """Cut ``text`` into a :class:`Shingled` record (see the module docstring)."""
     toks = tokens(text, normalize, shingle)
     ids = vocabulary.ids(toks)
-    if kernels.shingle_ids is not None and not _force_numpy:
+    if kernels.shingle_ids is not None:
         words, starts, fps, passages, owners, values, offsets, unique = kernels.shingle_ids(
             ids, vocabulary.hashes, shingle.k, shingle.passage_k, shingle.min_passage_words,
             shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
@@ -244,9 +244,6 @@ def analyze(
 def _sentences(toks: list[str], starts: I64) -> tuple[str, ...]:
     words_text = [t for t in toks if t != MARK]
     return tuple(" ".join(words_text[starts[i] : starts[i + 1]]) for i in range(len(starts) - 1))
-
-
-_force_numpy = False  # the tests flip it to compare the compiled and the numpy paths
 
 
 def _analyze_numpy(
