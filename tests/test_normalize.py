@@ -2,7 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.normalize import fold, is_furniture
+from dedup.normalize import fold, fold_keep, fold_table, is_furniture
 from dedup.shingle import MARK, tokens
 
 ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
@@ -75,3 +75,22 @@ def test_furniture_patterns_are_configurable() -> None:
         "Share on Facebook\nA real sentence of prose here.", NormalizeConfig(drop_furniture=False), ShingleConfig()
     )
     assert [t for t in kept if t != MARK] == ["share", "on", "facebook", "a", "real", "sentence", "of", "prose", "here"]
+
+
+# Every script's letters, marks and digits, punctuation, spaces; not conjoining Hangul jamo, which
+# whole-text NFKC composes into syllables and a character-by-character fold leaves as they are.
+NO_JAMO = st.characters(codec="utf-8").filter(lambda c: not ("\u1100" <= c <= "\u11ff" or "\ua960" <= c <= "\ud7ff"))
+
+
+@given(st.text(alphabet=st.one_of(ARABIC, NO_JAMO, st.sampled_from(list(" \n\r\t.éÉßİıﬁ½"))), max_size=80))
+@settings(max_examples=400)
+def test_folding_by_character_equals_folding_the_whole_text(text: str) -> None:
+    from dedup.normalize import _fold_string
+
+    assert fold_keep(text) == _fold_string(text)
+
+
+def test_fold_table_is_its_own_fixed_point() -> None:
+    table = fold_table()
+    for c, folded in table.mapping.items():
+        assert folded.translate(table.mapping) == folded, hex(c)

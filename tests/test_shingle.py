@@ -3,16 +3,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.shingle import MARK, Vocabulary, analyze, kgram_hashes, tokens, word_hash
+from dedup.shingle import MARK, Vocabulary, analyze, analyze_reference, kgram_hashes, tokens, word_hash
 
 
 def test_word_hash_is_stable_across_processes() -> None:
     # Fixed values: a change here would silently invalidate every stored index.
-    assert word_hash("reuters") == word_hash("reuters")
+    assert word_hash("reuters") == 15888737700715846684
     assert word_hash("رويترز") != word_hash("reuters")
-    assert word_hash("reuters") == int.from_bytes(
-        __import__("hashlib").blake2b(b"reuters", digest_size=8).digest(), "little"
-    )
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for ch in "رويترز":  # FNV-1a over code points, then MurmurHash3's fmix64, written out
+        h = ((h ^ ord(ch)) * 0x100000001B3) & mask
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        h = ((h ^ (h >> 33)) * multiplier) & mask
+    assert word_hash("رويترز") == h ^ (h >> 33)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=0, max_size=40), st.integers(1, 6))
@@ -139,3 +143,48 @@ def test_navigation_bars_are_dropped_in_whole_texts() -> None:
     text = "Home | News | World | Business\nThe council met on Tuesday and voted for the new tram line.\nالرئيسية | أخبار | اقتصاد"
     words = [t for t in tokens(text, NormalizeConfig(), ShingleConfig()) if t != MARK]
     assert words == "the council met on tuesday and voted for the new tram line".split()
+
+
+# Pieces that exercise every rule of the text path: sentence ends and what blocks them, line
+# breaks of every kind, furniture, the Arabic conjunction, folding (ligatures, marks, digits),
+# characters beyond the BMP (emoji, mathematical letters, a digit), lone surrogates.
+PIECES = st.sampled_from(
+    [
+        "word", "news", "خبر", "5.", "x.", "mr.", "2024.", "a.", "said.", "!", " ", "  ", "\n", "\r\n", "\r", "\t", "\u2028", "\x0b", "\x1c", "\xa0", "\u200b", ".", ". ", "!", "?",
+        "…", "؟", "؛", '"', "'", "”", "»", ")", "]", "_", "#", "mr", "Mr.", "U.S.", "jan", "e.g.", "x",
+        "a", "5", "٥", "١٢", "و", "وقال", "والرئيس", "ولد", "ووضع", "share on facebook", "Follow us",
+        "Home | News | World", "اقرأ أيضا", "café", "ß", "İ", "ﬁ", "\ue000", "😀", "𝐀𝐁", "𞥑", "𠀀",
+        "\ud800", "e\u0301", "ا\u0654", "ـ", "ٱ", "ﷺ", "½", "²", "한국", "ؠ", "وؠلد",
+    ]
+)  # fmt: skip
+SEPARATORS = st.sampled_from([" ", " ", "", "\n"])
+TEXTS = st.lists(
+    st.tuples(st.one_of(PIECES, PIECES, PIECES, st.text(max_size=5)), SEPARATORS), min_size=3, max_size=60
+).map(lambda parts: "".join(piece + separator for piece, separator in parts))
+
+
+@given(TEXTS, st.booleans(), st.booleans(), st.integers(0, 3))
+@settings(max_examples=600, deadline=None)
+def test_compiled_text_path_equals_reference_path(text, furniture, conjunction, min_words) -> None:
+    """The kernels that fold, split and hash code points give what the regular expressions give."""
+    normalize = NormalizeConfig(drop_furniture=furniture, min_line_words=min_words)
+    config = ShingleConfig(strip_arabic_conjunction=conjunction)
+    fast = analyze(text, normalize, config)
+    slow = analyze_reference(text, normalize, config, Vocabulary())
+    for name in ("words", "sentence_starts", "sentence_fps", "passage_sentence", "passage_shingles", "shingles"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert np.array_equal(fast.passages.reshape(-1, 2), slow.passages.reshape(-1, 2))
+
+
+def test_compiled_signatures_equal_signatures_flat() -> None:
+    from dedup.config import DedupConfig
+    from dedup.sign import analyze_and_sign, signatures_flat
+
+    config = DedupConfig()
+    text = "The council met on Tuesday. It voted for the new tram line after a long debate on costs.\n" * 3
+    doc, signature, passages = analyze_and_sign(text, config)
+    whole = np.array([0, len(doc.shingles)], dtype=np.int64)
+    assert np.array_equal(signature, signatures_flat(doc.shingles, whole, 128, config.minhash.seed)[0])
+    expected = signatures_flat(doc.passage_shingles, doc.passage_offsets, config.passage.num_perm, config.passage.seed)
+    assert passages.shape == (doc.n_passages, config.passage.num_perm)
+    assert np.array_equal(passages, expected)

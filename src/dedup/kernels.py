@@ -55,6 +55,7 @@ def _minhash_python(values: U32, offsets: I64, a: U32, b: U32, out: U32) -> None
 
 
 minhash_into = _jit(_minhash_python)
+_minhash_into = minhash_into if minhash_into is not None else _minhash_python
 
 
 def _fmix64(h: Any) -> Any:
@@ -82,9 +83,9 @@ def _grams(words: Any, k: int, multipliers: Any) -> Any:
 
 
 def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: int, multipliers: Any, salt: Any) -> Any:
-    """Everything ``shingle.analyze`` computes from the word ids, in one compiled pass: the words,
-    sentence starts and fingerprints, passages, passage shingles and document shingles. Equal, bit
-    for bit, to the numpy code in ``shingle`` (a hypothesis test checks it)."""
+    """Everything ``shingle.analyze`` computes from the word ids (id 0: a sentence mark), in one
+    compiled pass: the words, sentence starts and fingerprints, passages, passage shingles and
+    document shingles. Equal, bit for bit, to the numpy code in ``shingle`` (a hypothesis test)."""
     n_tok = ids.shape[0]
     words = np.empty(n_tok, dtype=np.uint64)
     starts = np.empty(n_tok + 2, dtype=np.int64)
@@ -103,8 +104,54 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
         starts[ns] = nw
         ns += 1
     # copies, not views: a view would keep the whole token-sized buffer alive with the article
-    words = words[:nw].copy()
-    starts = starts[:ns].copy()
+    return _shingle_words(words[:nw].copy(), starts[:ns].copy(), k, pk, min_pw, max_pw, multipliers, salt)
+
+
+def _sorted(values: Any) -> Any:
+    """A sorted copy of uint64 ``values``. numba's ``np.sort`` (a quicksort) takes ~10 µs for 300
+    values; an insertion sort is faster for a passage's few dozen and an LSD radix sort (8 passes
+    of 8 bits) for a document's hundreds (measured: 4 µs for 300)."""
+    n = values.shape[0]
+    if n <= 48:
+        out = values.copy()
+        for i in range(1, n):
+            x = out[i]
+            j = i - 1
+            while j >= 0 and out[j] > x:
+                out[j + 1] = out[j]
+                j -= 1
+            out[j + 1] = x
+        return out
+    if n > 100_000:
+        return np.sort(values)
+    src = values.copy()
+    dst = np.empty_like(src)
+    counts = np.empty(256, dtype=np.int64)
+    for shift in range(0, 64, 8):
+        counts[:] = 0
+        sh = np.uint64(shift)
+        for i in range(n):
+            counts[(src[i] >> sh) & np.uint64(255)] += 1
+        total = 0
+        for d in range(256):
+            c = counts[d]
+            counts[d] = total
+            total += c
+        for i in range(n):
+            d = (src[i] >> sh) & np.uint64(255)
+            dst[counts[d]] = src[i]
+            counts[d] += 1
+        src, dst = dst, src
+    return src
+
+
+def _shingle_words(
+    words: Any, starts: Any, k: int, pk: int, min_pw: int, max_pw: int, multipliers: Any, salt: Any
+) -> Any:
+    """From the word hashes and sentence starts: sentence fingerprints, passages, passage shingles
+    and document shingles (the tuple ``Shingled`` is built from)."""
+    nw = words.shape[0]
+    ns = starts.shape[0]
     n_sent = ns - 1
     # sentence fingerprints
     fps = np.empty(max(n_sent, 0), dtype=np.uint64)
@@ -141,14 +188,14 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
     v = 0
     for p in range(n_pass):
         count = max(passages[p, 1] - passages[p, 0] - pk + 1, 0)
-        chunk = np.sort(pgrams[passages[p, 0] : passages[p, 0] + count])
+        chunk = _sorted(pgrams[passages[p, 0] : passages[p, 0] + count])
         for j in range(count):
             if j == 0 or chunk[j] != chunk[j - 1]:
                 values[v] = chunk[j]
                 v += 1
         offsets[p + 1] = v
     values = values[:v].copy()
-    ordered = np.sort(grams)
+    ordered = _sorted(grams)
     unique = np.empty(ordered.shape[0], dtype=np.uint64)
     u = 0
     for j in range(ordered.shape[0]):
@@ -158,10 +205,211 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
     return words, starts, fps, passages, owners, values, offsets, unique[:u].copy()
 
 
+# -- the text kernel: raw text to words, without a Python object per word ----------------------
+# Python's floor for text is one look-up per token; these two kernels go under it by folding,
+# splitting and hashing the code points of the text in compiled loops. They read the fold table and
+# character classes of ``normalize.fold_table`` and reproduce, character for character, what the
+# regular-expression path ``shingle.tokens`` does (a hypothesis test compares them on random text).
+_WORD, _SPACE, _LETTER, _SENTENCE_END, _CLOSING = 1, 2, 4, 8, 16
+_MARK = 0xE000
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+
+
+def _class_of(classes: Any, c: Any) -> Any:
+    # characters beyond the BMP reach the kernel already folded: letters (``shingle`` turns the
+    # others into "#")
+    if c >= 0x10000:
+        return _WORD | _LETTER
+    return classes[c]
+
+
+def _is_abbreviation(f: Any, start: int, end: int, abbr_data: Any, abbr_off: Any) -> bool:
+    n = end - start
+    for a in range(abbr_off.shape[0] - 1):
+        if abbr_off[a + 1] - abbr_off[a] != n:
+            continue
+        same = True
+        for j in range(n):
+            if f[start + j] != abbr_data[abbr_off[a] + j]:
+                same = False
+                break
+        if same:
+            return True
+    return False
+
+
+def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any) -> Any:
+    """Fold the code points ``cps`` and mark sentence ends, as ``shingle.tokens`` does before it
+    drops furniture lines: returns the spaced text (code points; punctuation became spaces, each
+    sentence end " MARK "), where each line starts (plus one past the end) and each line's words."""
+    n = cps.shape[0]
+    total = 0
+    for i in range(n):
+        c = cps[i]
+        total += fold_off[c + 1] - fold_off[c] if c < 0x10000 else 1
+    f = np.empty(total, dtype=np.uint32)
+    m = 0
+    for i in range(n):
+        c = cps[i]
+        if c == 13 and i + 1 < n and cps[i + 1] == 10:
+            continue  # \r\n is one line break
+        if c < 0x10000:
+            for j in range(fold_off[c], fold_off[c + 1]):
+                f[m] = fold_data[j]
+                m += 1
+        else:
+            f[m] = c
+            m += 1
+    out = np.empty(3 * m + 1, dtype=np.uint32)
+    line_starts = np.empty(m + 2, dtype=np.int64)
+    line_words = np.empty(m + 1, dtype=np.int64)
+    line_starts[0] = 0
+    o, nl, words, in_word = 0, 1, 0, False
+    for i in range(m):
+        c = f[i]
+        cl = _class_of(classes, c)
+        if cl & _SENTENCE_END:
+            j = i + 1
+            while j < m and _class_of(classes, f[j]) & _CLOSING:
+                j += 1
+            end = j == m or (_class_of(classes, f[j]) & _SPACE) != 0
+            if end and c == 46:  # a period after an abbreviation or a single letter ends nothing
+                r = i
+                while r > 0 and _class_of(classes, f[r - 1]) & _WORD:
+                    r -= 1
+                single_letter = i - r == 1 and _class_of(classes, f[r]) & _LETTER
+                end = not (single_letter or (i - r > 1 and _is_abbreviation(f, r, i, abbr_data, abbr_off)))
+            if end:
+                out[o] = 32
+                out[o + 1] = _MARK
+                out[o + 2] = 32
+                o += 3
+                in_word = False
+                continue
+        if cl & _SPACE:
+            out[o] = c
+            o += 1
+            in_word = False
+            if c == 10:
+                line_words[nl - 1] = words
+                line_starts[nl] = o
+                nl += 1
+                words = 0
+        elif cl & _WORD and c != 95:
+            out[o] = c
+            o += 1
+            if not in_word:
+                words += 1
+                in_word = True
+        else:
+            out[o] = 32
+            o += 1
+            in_word = False
+    line_words[nl - 1] = words
+    line_starts[nl] = o + 1
+    return out[:o].copy(), line_starts[: nl + 1].copy(), line_words[:nl].copy()
+
+
+def _word_hash(spaced: Any, start: int, end: int) -> Any:
+    h = np.uint64(_FNV_OFFSET)
+    for j in range(start, end):
+        h = (h ^ np.uint64(spaced[j])) * np.uint64(_FNV_PRIME)
+    return _fmix64(h)
+
+
+def _shingle_spaced(
+    spaced: Any,
+    line_starts: Any,
+    drop: Any,
+    classes: Any,
+    strip_conjunction: bool,
+    k: int,
+    pk: int,
+    min_pw: int,
+    max_pw: int,
+    multipliers: Any,
+    salt: Any,
+    doc_a: Any,
+    doc_b: Any,
+    passage_a: Any,
+    passage_b: Any,
+) -> Any:
+    """The words of the kept lines of a spaced text (each line its own sentence; an Arabic
+    conjunction و dropped from the front of a word of four Arabic letters or more when asked), hashed
+    as ``shingle.word_hash`` does, then shingled as ``_shingle_words`` does; with the MinHash
+    signatures of the document and of each passage (``sign.signatures_flat``'s) after them (no
+    permutations: signatures of width 0)."""
+    n = spaced.shape[0]
+    words = np.empty(n // 2 + 1, dtype=np.uint64)
+    starts = np.empty(n // 2 + 3, dtype=np.int64)
+    starts[0] = 0
+    ns, nw = 1, 0
+    for li in range(line_starts.shape[0] - 1):
+        if drop[li]:
+            continue
+        if nw > starts[ns - 1]:
+            starts[ns] = nw
+            ns += 1
+        i, end = line_starts[li], line_starts[li + 1] - 1
+        while i < end:
+            c = spaced[i]
+            if c == _MARK:
+                if nw > starts[ns - 1]:
+                    starts[ns] = nw
+                    ns += 1
+                i += 1
+                continue
+            if not (_class_of(classes, c) & _WORD):
+                i += 1
+                continue
+            j = i
+            while j < end and spaced[j] != _MARK and _class_of(classes, spaced[j]) & _WORD:
+                j += 1
+            first = i
+            if strip_conjunction and c == 0x0648 and j - i >= 4:
+                arabic = True
+                for q in range(i + 1, i + 4):
+                    if spaced[q] < 0x0621 or spaced[q] > 0x064A:
+                        arabic = False
+                if arabic:
+                    first = i + 1
+            words[nw] = _word_hash(spaced, first, j)
+            nw += 1
+            i = j
+    if nw > starts[ns - 1]:
+        starts[ns] = nw
+        ns += 1
+    out = _shingle_words(words[:nw].copy(), starts[:ns].copy(), k, pk, min_pw, max_pw, multipliers, salt)
+    shingles, passage_shingles, passage_offsets = out[7], out[5], out[6]
+    whole = np.zeros(2, dtype=np.int64)
+    whole[1] = shingles.shape[0]
+    doc_sig = np.empty((1, doc_a.shape[0]), dtype=np.uint32)
+    _minhash_into(_top32(shingles), whole, doc_a, doc_b, doc_sig)
+    passage_sigs = np.empty((passage_offsets.shape[0] - 1, passage_a.shape[0]), dtype=np.uint32)
+    _minhash_into(_top32(passage_shingles), passage_offsets, passage_a, passage_b, passage_sigs)
+    return out, doc_sig[0], passage_sigs
+
+
+def _top32(values: Any) -> Any:
+    out = np.empty(values.shape[0], dtype=np.uint32)
+    for i in range(values.shape[0]):
+        out[i] = np.uint32(values[i] >> np.uint64(32))
+    return out
+
+
 if _numba is not None:
     _fmix64 = _jit(_fmix64)
     _grams = _jit(_grams)
+    _shingle_words = _jit(_shingle_words)
+    _class_of = _jit(_class_of)
+    _is_abbreviation = _jit(_is_abbreviation)
+    _word_hash = _jit(_word_hash)
+    _sorted = _jit(_sorted)
+    _top32 = _jit(_top32)
 shingle_ids = _jit(_shingle_ids)
+fold_split = _jit(_fold_split)
+shingle_spaced = _jit(_shingle_spaced)
 
 
 def _intersect_count(a: Any, b: Any) -> int:

@@ -2,8 +2,10 @@
 
 ``fold`` is the comparison form of a text: Unicode NFKC, casefolded, every combining mark removed
 (Arabic tashkeel and the hamza/madda that NFD splits off alef, waw and ya; Latin accents), tatweel
-removed, ٱ→ا, ى→ي, ة→ه, Arabic-Indic and Persian digits → ASCII, punctuation (Arabic ، ؛ ؟ « » too)
-→ space, whitespace collapsed. It is idempotent.
+removed, ٱ→ا, ى→ي, ة→ه, decimal digits of every script (Arabic-Indic, Persian, ...) → ASCII,
+punctuation (Arabic ، ؛ ؟ « » too) → space, whitespace collapsed. It is idempotent. The fold works
+character by character through one table (:func:`fold_table`), which the compiled text kernel
+(``kernels.fold_split``) reads too, so both paths fold alike.
 
 ``furniture_lines`` tells which lines of a text are site furniture: lines matching the configured
 patterns and lines too short to be prose (``shingle.tokens`` drops them).
@@ -13,16 +15,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
 
 from dedup.config import NormalizeConfig
 
-_DIGITS = str.maketrans({**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for i in range(10)}})
-_HAS_DIGIT = re.compile(r"[\u0660-\u0669\u06f0-\u06f9]")
 # Letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya).
-# str.replace per letter: ``str.translate`` looks every character up in a dict and is five times
-# slower on Arabic text than these few C scans.
 _LETTERS = (
     ("\u0640", ""),  # tatweel
     ("\u0671", "ا"),  # alef wasla
@@ -69,11 +70,11 @@ _HSPACE = re.compile(r"[^\S\n]+")
 _EDGE_SPACE = re.compile(r" ?\n ?")
 
 
-def fold_keep(text: str) -> str:
-    """Fold ``text`` but keep its punctuation and line breaks (for sentence and line splitting):
-    NFKC, casefold, combining marks removed, Arabic letters unified, digits to ASCII."""
-    if "\r" in text or not text.isascii():
-        text = _LINE_BREAKS.sub("\n", text)
+def _fold_string(text: str) -> str:
+    """The fold of a whole string, step by step: line breaks to ``\\n``, NFKC, casefold, NFD and every
+    combining mark removed, Arabic letters unified, decimal digits of every script to ASCII. Used to
+    build the per-character table (:func:`fold_table`); ``fold_keep`` is that table applied."""
+    text = _LINE_BREAKS.sub("\n", text)
     if text.isascii():
         return text.lower()
     if not unicodedata.is_normalized("NFKC", text):
@@ -84,11 +85,84 @@ def fold_keep(text: str) -> str:
     for letter, folded in _LETTERS:
         if letter in text:
             text = text.replace(letter, folded)
-    if _HAS_DIGIT.search(text):
-        text = text.translate(_DIGITS)
+    text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
     if _DECOMPOSED_LETTERS.search(text):
         text = unicodedata.normalize("NFKC", text)
-    return text
+    return text.replace(MARK, " ")
+
+
+MARK = "\ue000"  # the sentence mark of ``shingle`` (private use): never part of a folded text
+
+# Character classes of the fold table, one bit each (the compiled text kernel reads them).
+WORD, SPACE, LETTER, SENTENCE_END, CLOSING = 1, 2, 4, 8, 16
+_SENTENCE_ENDS = ".!?…؟؛"
+_CLOSING = "\"'”’»)]"
+
+
+@dataclass(frozen=True, slots=True)
+class FoldTable:
+    """The fold of every character of the Basic Multilingual Plane, for ``str.translate`` and for
+    the compiled text kernel: character ``c`` folds to ``data[offsets[c]:offsets[c + 1]]``.
+    ``classes[c]`` holds the bits WORD (``\\w``), SPACE (``\\s``), LETTER (``[^\\W\\d_]``),
+    SENTENCE_END and CLOSING (a closing quote or bracket), as Python's ``re`` module sees them."""
+
+    mapping: dict[int, str]
+    offsets: npt.NDArray[np.int64]
+    data: npt.NDArray[np.uint32]
+    classes: npt.NDArray[np.uint8]
+
+
+@lru_cache(maxsize=1)
+def fold_table() -> FoldTable:
+    """Built once per process (about 0.1 s): folding character by character equals folding the
+    whole text, since every mark that NFKC would compose is removed afterwards anyway, and the
+    table is its own fixed point (a test checks both)."""
+    folds = [_fold_string(chr(c)) for c in range(0x10000)]
+    lengths = np.fromiter(map(len, folds), dtype=np.int64, count=0x10000)
+    offsets = np.zeros(0x10001, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.fromiter((ord(c) for f in folds for c in f), dtype=np.uint32, count=int(offsets[-1]))
+    word, letter = re.compile(r"\w"), re.compile(r"[^\W\d_]")
+    classes = np.zeros(0x10000, dtype=np.uint8)
+    for c in range(0x10000):
+        ch = chr(c)
+        classes[c] = (
+            (WORD if word.match(ch) else 0)
+            | (SPACE if ch.isspace() else 0)
+            | (LETTER if letter.match(ch) else 0)
+            | (SENTENCE_END if ch in _SENTENCE_ENDS else 0)
+            | (CLOSING if ch in _CLOSING else 0)
+        )
+    mapping = {c: f for c, f in enumerate(folds) if f != chr(c)}
+    return FoldTable(mapping, offsets, data, classes)
+
+
+@lru_cache(maxsize=4096)
+def fold_astral(char: str) -> str:
+    """The fold of one character outside the Basic Multilingual Plane (emoji, mathematical letters,
+    historic scripts): rare, so folded one by one and remembered."""
+    return _fold_string(char).translate(fold_table().mapping)
+
+
+def _fold_astral_match(match: re.Match[str]) -> str:
+    return fold_astral(match.group())
+
+
+def fold_keep(text: str) -> str:
+    """Fold ``text`` but keep its punctuation and line breaks (for sentence and line splitting):
+    every character mapped through :func:`fold_table` (NFKC, casefold, combining marks removed,
+    Arabic letters unified, digits to ASCII, line breaks to ``\\n``)."""
+    text = text.replace("\r\n", "\n")
+    if text.isascii():
+        text = text.lower()
+        return text.translate(_ASCII_BREAKS) if _ASCII_BREAK.search(text) else text
+    if _ASTRAL.search(text):
+        text = _ASTRAL.sub(_fold_astral_match, text)
+    return text.translate(fold_table().mapping)
+
+
+_ASCII_BREAKS = str.maketrans({"\r": "\n", "\x0b": "\n", "\x0c": "\n"})
+_ASCII_BREAK = re.compile(r"[\r\x0b\x0c]")
 
 
 def bare(folded: str) -> str:
@@ -138,17 +212,25 @@ def is_furniture(line: str, config: NormalizeConfig) -> bool:
 
 def furniture_lines(spaced: str, config: NormalizeConfig, *, ignore: str = "") -> list[bool]:
     """For each line of ``spaced`` (a folded text whose punctuation became spaces), whether it is
-    furniture: the same rule as ``is_furniture``, with all lines matched in one pass of the regular
-    expression. Words equal to ``ignore`` (a sentence mark) do not count."""
+    furniture: the same rule as ``is_furniture``, each line long enough to be prose matched at its
+    start. Words equal to ``ignore`` (a sentence mark) do not count."""
     plain = spaced.replace(ignore, " ") if ignore else spaced
     lines = plain.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    return furniture_flags(plain, starts, [len(line.split()) for line in lines], config)
+
+
+def furniture_flags(plain: str, starts: list[int], words: list[int], config: NormalizeConfig) -> list[bool]:
+    """Whether each line of ``plain`` is furniture, given where each line starts and how many words
+    it has (the compiled text path counts them itself): too short to be prose, or a furniture
+    pattern matching at the line's start."""
     minimum = config.min_line_words
-    drop = [len(line.split()) < minimum for line in lines]
+    drop = [n < minimum for n in words]
     if config.drop_furniture:
-        starts = [0]
-        for line in lines[:-1]:
-            starts.append(starts[-1] + len(line) + 1)
         pattern = _compiled_lines((*config.furniture_patterns, *config.extra_furniture_patterns))
-        for m in pattern.finditer(plain):
-            drop[bisect_right(starts, m.start()) - 1] = True
+        for i, start in enumerate(starts):
+            if not drop[i] and pattern.match(plain, start) is not None:
+                drop[i] = True
     return drop

@@ -17,7 +17,7 @@ the same answers as a single process adding the articles in log order.
 
 Keys, under a namespace (``dedup`` by default; ``redis://host:port/db?namespace=name``):
 
-- ``<ns>:meta`` (hash): ``format`` = ``dedup-index``, ``version`` = ``1``, ``config`` (JSON);
+- ``<ns>:meta`` (hash): ``format`` = ``dedup-index``, ``version`` = ``2``, ``config`` (JSON);
 - ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ...}``;
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
   ``cluster``, ``arrays`` (the same blob as in the SQLite format);

@@ -1,32 +1,40 @@
 """Stage 2: sentences, words and shingles.
 
-Every word gets a stable 64-bit hash (BLAKE2b of its UTF-8 bytes, never Python's salted ``hash()``),
-so shingles and signatures are the same in every process and on every machine; each distinct word is
-hashed once and then found by a dictionary look-up (:class:`Vocabulary`). Word k-gram shingles are
-combined from the word hashes with array maths (no shingle strings are built): the k-gram hash is
-``fmix64(sum_j word[i+j] * C_j)`` over 64-bit wrap-around arithmetic, with fixed odd constants ``C_j``.
+Every word gets a stable 64-bit hash (:func:`word_hash`: FNV-1a over its code points, then
+MurmurHash3's ``fmix64``; never Python's salted ``hash()``), so shingles and signatures are the same in
+every process and on every machine. Word k-gram shingles are combined from the word hashes with array
+maths (no shingle strings are built): the k-gram hash is ``fmix64(sum_j word[i+j] * C_j)`` over 64-bit
+wrap-around arithmetic, with fixed odd constants ``C_j``.
 
-:func:`analyze` turns a text into a :class:`Shingled` record with a handful of passes over the whole
-text (fold, mark sentence ends, drop furniture lines, split): its words (hashed), its sentences, its
+:func:`analyze` turns a text into a :class:`Shingled` record: its words (hashed), its sentences, its
 passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, longer ones cut evenly),
-a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles.
+a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles. Two
+paths compute it, bit for bit alike (a hypothesis test compares them on random text):
+
+- the compiled path (``kernels.fold_split`` and ``kernels.shingle_spaced``), which folds, splits and
+  hashes the code points of the text with no Python object per word; only the furniture patterns
+  (regular expressions, configurable) run in Python, once per line;
+- the reference path (:func:`tokens`: regular expressions over the folded text, then a
+  :class:`Vocabulary` of word hashes), which also keeps the sentences' text when asked.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup import kernels
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.normalize import fold_keep, furniture_lines
+from dedup.normalize import MARK, fold_astral, fold_keep, fold_table, furniture_flags, furniture_lines
 
 U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
 # Odd 64-bit multipliers for k-gram positions (fixed forever: they define the stored hashes).
@@ -51,7 +59,7 @@ _ABBREVIATIONS = (
 # and the punctuation itself is replaced by the mark (a literal replacement: no template per match).
 _NOT_ABBREVIATION = "".join(f"(?<!\\b{re.escape(a)}\\.)" for a in _ABBREVIATIONS) + r"(?<!\b[^\W\d_]\.)"
 _SENTENCE_END = re.compile(rf"(?:\.{_NOT_ABBREVIATION}|[!?…؟؛])(?=[\"'”’»)\]]*(?:\s|$))")
-MARK = "\ue000"  # a sentence boundary among the words (a private-use character: not \w, not \s)
+# MARK (from normalize) is a sentence boundary among the words: a private-use character, not \w, not \s
 _PUNCT_BUT_MARK = re.compile(r"[^\w\s\ue000]|_")
 _CONJUNCTION = re.compile(r"و(?<!\wو)(?=[\u0621-\u064a]{3})")
 
@@ -67,9 +75,18 @@ def fmix64(values: U64) -> U64:
         return out
 
 
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK64 = (1 << 64) - 1
+
+
 def word_hash(word: str) -> int:
-    """The stable 64-bit hash of one word (already folded)."""
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+    """The stable 64-bit hash of one word (already folded): FNV-1a over its code points, then
+    ``fmix64``. Fixed forever: it defines the stored shingles."""
+    h = _FNV_OFFSET
+    for ch in word:
+        h = ((h ^ ord(ch)) * _FNV_PRIME) & _MASK64
+    return int(fmix64(np.array([h], dtype=np.uint64))[0])
 
 
 class Vocabulary(dict[str, int]):
@@ -215,11 +232,83 @@ def analyze(
     text: str,
     normalize: NormalizeConfig,
     shingle: ShingleConfig,
+    vocabulary: Vocabulary | None = None,
+    *,
+    keep_text: bool = False,
+) -> Shingled:
+    """Cut ``text`` into a :class:`Shingled` record (see the module docstring). ``keep_text`` (the
+    sentences' text, for showing shared passages) takes the reference path."""
+    if keep_text or kernels.fold_split is None:
+        return analyze_reference(text, normalize, shingle, vocabulary or Vocabulary(), keep_text=keep_text)
+    return analyze_compiled(text, normalize, shingle, _NO_PERMUTATIONS)[0]
+
+
+_NO_PERMUTATIONS = (np.empty(0, dtype=np.uint32),) * 4
+
+
+def analyze_compiled(
+    text: str, normalize: NormalizeConfig, shingle: ShingleConfig, permutations: tuple[U32, U32, U32, U32]
+) -> tuple[Shingled, U32, U32]:
+    """``analyze`` through the compiled kernels, with the MinHash signatures of the document and of
+    its passages for ``permutations`` (a and b of the document's, a and b of the passages'; see
+    ``sign.analyze_and_sign``). Requires numba."""
+    table = fold_table()
+    cps: npt.NDArray[np.unsignedinteger[Any]]
+    if text.isascii():
+        cps = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        # the narrowest array that holds the text (the kernel is compiled once per width)
+        raw = text.encode("utf-16-le", "surrogatepass")
+        if len(raw) == 2 * len(text):
+            cps = np.frombuffer(raw, dtype=np.uint16)
+        else:
+            text = _ASTRAL.sub(_astral_for_kernel, text)
+            cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    abbr_data, abbr_off = _abbreviation_points()
+    spaced, line_starts, line_words = kernels.fold_split(
+        cps, table.offsets, table.data, table.classes, abbr_data, abbr_off
+    )
+    if normalize.drop_furniture:
+        plain = spaced.tobytes().decode("utf-32-le", "surrogatepass").replace(MARK, " ")
+        drop = np.array(furniture_flags(plain, line_starts[:-1].tolist(), line_words.tolist(), normalize))
+    else:
+        drop = line_words < normalize.min_line_words
+    arrays, signature, passage_signatures = kernels.shingle_spaced(
+        spaced, line_starts, drop, table.classes, shingle.strip_arabic_conjunction, shingle.k, shingle.passage_k,
+        shingle.min_passage_words, shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT, *permutations,
+    )  # fmt: skip
+    return Shingled(*arrays), signature, passage_signatures
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _astral_for_kernel(match: re.Match[str]) -> str:
+    """Characters beyond the BMP, folded for the kernel, which takes any of them for a letter: the
+    ones that are not word characters (emoji, symbols) become "#", punctuation like them."""
+    return "".join(c if c <= "\uffff" or _WORD_CHAR.match(c) else "#" for c in fold_astral(match.group()))
+
+
+@lru_cache(maxsize=1)
+def _abbreviation_points() -> tuple[U32, I64]:
+    """The abbreviations that a period does not end, as code points laid end to end (the dotted
+    ones, "u.s", end in a single letter, which the kernel's single-letter rule already covers)."""
+    plain = [a for a in _ABBREVIATIONS if "." not in a]
+    offsets = np.zeros(len(plain) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in plain], out=offsets[1:])
+    return np.array([ord(c) for a in plain for c in a], dtype=np.uint32), offsets
+
+
+def analyze_reference(
+    text: str,
+    normalize: NormalizeConfig,
+    shingle: ShingleConfig,
     vocabulary: Vocabulary,
     *,
     keep_text: bool = False,
 ) -> Shingled:
-    """Cut ``text`` into a :class:`Shingled` record (see the module docstring)."""
+    """``analyze`` through the regular-expression path (:func:`tokens`) and a vocabulary."""
     toks = tokens(text, normalize, shingle)
     ids = vocabulary.ids(toks)
     if kernels.shingle_ids is not None:

@@ -20,6 +20,8 @@ import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash
 
 from dedup import kernels
+from dedup.config import DedupConfig
+from dedup.shingle import Shingled, analyze, analyze_compiled
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -61,6 +63,27 @@ def signatures_flat(values: U64, offsets: npt.NDArray[np.int64], num_perm: int, 
     out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint32)
     kernels.minhash_into(input_hashes(values), offsets, a, b, out)
     return out
+
+
+def analyze_and_sign(text: str, config: DedupConfig) -> tuple[Shingled, U32, U32]:
+    """Raw text to what the index needs, in the fewest passes: the analysis (``shingle.analyze``),
+    the document's signature and one signature per passage. With numba, the signatures are computed
+    inside the same compiled call as the shingles; without it, by ``signatures_flat``."""
+    mh, ps = config.minhash, config.passage
+    if kernels.fold_split is not None:
+        return analyze_compiled(
+            text,
+            config.normalize,
+            config.shingle,
+            (*permutations(mh.num_perm, mh.seed), *permutations(ps.num_perm, ps.seed)),
+        )
+    doc = analyze(text, config.normalize, config.shingle)
+    whole = np.array([0, len(doc.shingles)], dtype=np.int64)
+    return (
+        doc,
+        signatures_flat(doc.shingles, whole, mh.num_perm, mh.seed)[0],
+        signatures_flat(doc.passage_shingles, doc.passage_offsets, ps.num_perm, ps.seed),
+    )
 
 
 def signatures(groups: Sequence[U64], num_perm: int, seed: int) -> U32:

@@ -6,9 +6,9 @@ an article whose verdict was given is on disk, whatever happens to the process n
 ``synchronous=NORMAL``: safe against a killed process; against power loss use ``synchronous=FULL``
 with ``SQLiteStore(durable=True)``).
 
-File format (version 1), documented so that other tools can read it; no pickle anywhere:
+File format (version 2), documented so that other tools can read it; no pickle anywhere:
 
-- ``meta(key TEXT PRIMARY KEY, value TEXT)``: ``format`` = ``dedup-index``, ``version`` = ``1``,
+- ``meta(key TEXT PRIMARY KEY, value TEXT)``: ``format`` = ``dedup-index``, ``version`` = ``2``,
   ``config`` = the ``DedupConfig`` as JSON (an index only answers for the settings it was built with).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
@@ -41,7 +41,7 @@ from dedup.records import Article, Match
 from dedup.shingle import Shingled
 
 FORMAT = "dedup-index"
-VERSION = 1
+VERSION = 2  # 2: words hashed with FNV-1a + fmix64 (was BLAKE2b)
 _ARRAYS = (
     "words", "sentence_starts", "sentence_fps", "passages", "passage_sentence",
     "passage_shingles", "passage_offsets", "shingles",

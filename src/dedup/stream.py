@@ -34,7 +34,7 @@ from dedup.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.provenance import Candidate, TextDate, choose_earliest, find_credits, find_text_date
 from dedup.records import Article, Cluster, Match, Member, Relation, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
-from dedup.sign import signatures_flat
+from dedup.sign import analyze_and_sign
 from dedup.store import SQLiteStore, StoredArticle
 from dedup.verify import compare
 
@@ -234,20 +234,13 @@ class Deduplicator:
             )
         if not text.strip():
             raise EmptyTextError(f"article {article.id!r} has no text (empty or whitespace only)")
-        doc = analyze(text, self.config.normalize, self.config.shingle, self._vocabulary)
+        doc, signature, passage_signatures = analyze_and_sign(text, self.config)
         if doc.n_words == 0:
             raise EmptyTextError(
                 f"article {article.id!r} has no words left once site furniture and lines shorter than "
                 f"{self.config.normalize.min_line_words} words are dropped"
             )
-        mh, ps = self.config.minhash, self.config.passage
-        whole = np.array([0, len(doc.shingles)], dtype=np.int64)
-        return Prepared(
-            article=article,
-            doc=doc,
-            signature=signatures_flat(doc.shingles, whole, mh.num_perm, mh.seed)[0],
-            passage_signatures=signatures_flat(doc.passage_shingles, doc.passage_offsets, ps.num_perm, ps.seed),
-        )
+        return Prepared(article=article, doc=doc, signature=signature, passage_signatures=passage_signatures)
 
     # -- adding -------------------------------------------------------------------------------
     def add(self, article: Article | Prepared) -> Verdict:
