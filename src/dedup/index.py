@@ -54,7 +54,15 @@ class LSHBackend(Protocol):
 
 def band_keys(signatures: U32, bands: int, rows: int) -> U64:
     """One uint64 key per (row, band): the band's values mixed together, and the band number, so
-    that equal values in different bands do not collide."""
+    that equal values in different bands do not collide (compiled when numba is there)."""
+    if kernels.band_keys is not None:
+        out_: U64 = kernels.band_keys(np.ascontiguousarray(signatures), bands, rows, _BAND_MULTIPLIERS)
+        return out_
+    return band_keys_numpy(signatures, bands, rows)
+
+
+def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
+    """``band_keys`` with numpy (the reference the kernel is tested against)."""
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
     with np.errstate(over="ignore"):
         mixed = (sig * _BAND_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64)

@@ -453,6 +453,26 @@ if _numba is not None:
 passage_overlaps = _jit(_passage_overlaps)
 
 
+def _band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
+    """``index.band_keys`` compiled (numpy spends ~25 µs per call on a few small temporaries)."""
+    n = signatures.shape[0]
+    out = np.empty((n, bands), dtype=np.uint64)
+    for r in range(n):
+        for band in range(bands):
+            mixed = np.uint64(0)
+            for j in range(rows):
+                mixed += np.uint64(signatures[r, band * rows + j]) * multipliers[j]
+            mixed ^= np.uint64(band) * np.uint64(0xD6E8FEB86659FD93)
+            mixed ^= mixed >> np.uint64(31)
+            mixed *= np.uint64(0xBF58476D1CE4E5B9)
+            mixed ^= mixed >> np.uint64(29)
+            out[r, band] = mixed
+    return out
+
+
+band_keys = _jit(_band_keys)
+
+
 def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
     """The slot of ``key`` (linear probing), or of the empty slot where it would go."""
     mask = np.int64(slots_key.shape[0] - 1)
