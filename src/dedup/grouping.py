@@ -13,7 +13,7 @@ Members are sorted by id before linkage, so the result never depends on the inpu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -70,3 +70,21 @@ def split_component(
     result = sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
     how = f"average linkage: at least {config.min_link_fraction:.0%} of pairs verified between merged groups"
     return result, how
+
+
+def groups_of(
+    component: list[str],
+    is_copy: Callable[[str, str], bool],
+    edges: Callable[[str], Collection[str] | None],
+    config: ClusterConfig,
+) -> tuple[list[list[str]], str]:
+    """The groups of one component: up to ``complete_up_to`` members every pair is compared
+    (``is_copy``), beyond that only the pairs joined by a verified edge (``edges(a)``: a's
+    neighbours) count. The stream, the batch and the Spark job all group through here."""
+    if len(component) <= config.complete_up_to:
+        return split_component(component, is_copy, config)
+
+    def linked(a: str, b: str) -> bool:
+        return b in (edges(a) or ()) and is_copy(a, b)
+
+    return split_component(component, linked, config)

@@ -19,16 +19,17 @@ prints days, not hours); members that tie go on to the text evidence.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
 from dedup.config import ProvenanceConfig
-from dedup.records import Evidence
+from dedup.records import Article, Cluster, Evidence, Match, Member, Relation
 
 _EN_MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?"
@@ -302,3 +303,80 @@ def _by_containment(
     if best > 0 and len(leaders) == 1:
         return leaders[0], figures
     return None
+
+
+def cluster_id(member_ids: Iterable[str]) -> str:
+    """A stable cluster id: it depends on the smallest member id only, not on order or time."""
+    anchor = min(member_ids)
+    return "c-" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def provenance_inputs(article: Article, config: ProvenanceConfig) -> tuple[TextDate | None, tuple[str, ...]]:
+    """What provenance reads in an article's text: the printed date (only when the caller gave no
+    time) and the wire credits."""
+    text_date = find_text_date(article.text, article.title, config) if article.published_at is None else None
+    return text_date, find_credits(article.text, config)
+
+
+def candidate(article: Article, seq: int, text_date: TextDate | None, credits: tuple[str, ...]) -> Candidate:
+    return Candidate(
+        id=article.id,
+        seq=seq,
+        published=article.published_utc,
+        naive=article.published_at is not None and article.published_at.tzinfo is None,
+        text_date=text_date,
+        credits=credits,
+    )
+
+
+def build_cluster(
+    group: list[str],
+    how: str,
+    candidate_of: Callable[[str, bool], Candidate],
+    pair: Callable[[str, str], Match],
+    config: ProvenanceConfig,
+) -> Cluster:
+    """The cluster record of one group: its earliest source and each member's relation to it.
+    ``candidate_of(id, with_evidence)`` describes a member (the text evidence is only read for
+    groups of two or more); ``pair(x, y)`` is the verified comparison of two members."""
+    candidates = [candidate_of(member, len(group) > 1) for member in group]
+
+    def containment(x: str, y: str) -> float:
+        m = pair(x, y)
+        return m.containment_a if m.a == x else m.containment_b
+
+    earliest, evidence = choose_earliest(candidates, containment, config)
+    members = []
+    for c in sorted(candidates, key=lambda c: c.id):
+        known = c.known_time
+        time = known[0].isoformat() if known else None
+        if c.id == earliest:
+            members.append(Member(id=c.id, relation=Relation.EARLIEST, matched=None, score=1.0, time=time))
+            continue
+        m = pair(c.id, earliest)
+        relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
+        if not m.is_copy:
+            best = max((pair(c.id, o) for o in group if o != c.id), key=lambda x: (x.is_copy, x.score))
+            matched, score = best.other(c.id), best.score
+            relation = best.relation if best.a == c.id else _flip(best.relation)
+        members.append(
+            Member(
+                id=c.id,
+                relation=relation,
+                matched=matched,
+                score=score,
+                containment_in_earliest=m.containment_a if m.a == c.id else m.containment_b,
+                earliest_in_member=m.containment_b if m.a == c.id else m.containment_a,
+                time=time,
+            )
+        )
+    return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
+
+
+def _flip(relation: Relation) -> Relation:
+    """The relation seen from the other side."""
+    if relation is Relation.PARTIAL:
+        return Relation.EXTENDED
+    if relation is Relation.EXTENDED:
+        return Relation.PARTIAL
+    return relation

@@ -10,7 +10,6 @@ the same code, then groups. One code path decides what a duplicate is.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,10 +28,10 @@ from dedup.errors import (
     InputError,
     UnknownArticleError,
 )
-from dedup.grouping import components, split_component
+from dedup.grouping import components, groups_of
 from dedup.index import BandIndex, CandidateIndex, LSHBackend
-from dedup.provenance import Candidate, TextDate, choose_earliest, find_credits, find_text_date
-from dedup.records import Article, Cluster, Match, Member, Relation, Skip, Verdict
+from dedup.provenance import Candidate, TextDate, build_cluster, candidate, provenance_inputs
+from dedup.records import Article, Cluster, Match, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
 from dedup.sign import analyze_and_sign
 from dedup.store import SQLiteStore, StoredArticle
@@ -64,12 +63,6 @@ class _Entry:
     # Provenance inputs, found when the article first joins a cluster of two or more (most articles
     # never do, and date parsing is the slowest step there is).
     provenance: tuple[TextDate | None, tuple[str, ...]] | None = None
-
-
-def cluster_id(member_ids: Iterable[str]) -> str:
-    """A stable cluster id: it depends on the smallest member id only, not on order or time."""
-    anchor = min(member_ids)
-    return "c-" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
 
 
 class Deduplicator:
@@ -502,17 +495,7 @@ class Deduplicator:
         return match
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
-        cfg = self.config.cluster
-        if len(component) <= cfg.complete_up_to:
-
-            def is_copy(a: str, b: str) -> bool:
-                return self._pair(a, b).is_copy
-        else:
-
-            def is_copy(a: str, b: str) -> bool:
-                return b in self._edges.get(a, ()) and self._pair(a, b).is_copy
-
-        return split_component(component, is_copy, cfg)
+        return groups_of(component, lambda a, b: self._pair(a, b).is_copy, self._edges.get, self.config.cluster)
 
     def cluster_of(self, article_id: str) -> Cluster:
         """The cluster that holds ``article_id`` now."""
@@ -536,68 +519,16 @@ class Deduplicator:
     def _provenance_inputs(self, entry: _Entry) -> tuple[TextDate | None, tuple[str, ...]]:
         if entry.provenance is None:
             art, cfg = entry.prepared.article, self.config.provenance
-            text_date = find_text_date(art.text, art.title, cfg) if art.published_at is None else None
-            entry.provenance = (text_date, find_credits(art.text, cfg))
+            entry.provenance = provenance_inputs(art, cfg)
         return entry.provenance
 
+    def _candidate(self, member: str, with_evidence: bool) -> Candidate:
+        entry = self._entries[member]
+        text_date, credits = self._provenance_inputs(entry) if with_evidence else (None, ())
+        return candidate(entry.prepared.article, entry.seq, text_date, credits)
+
     def _build_cluster(self, group: list[str], how: str) -> Cluster:
-        candidates = []
+        cluster = build_cluster(group, how, self._candidate, self._pair, self.config.provenance)
         for member in group:
-            entry = self._entries[member]
-            art = entry.prepared.article
-            text_date, credits = self._provenance_inputs(entry) if len(group) > 1 else (None, ())
-            candidates.append(
-                Candidate(
-                    id=member,
-                    seq=entry.seq,
-                    published=art.published_utc,
-                    naive=art.published_at is not None and art.published_at.tzinfo is None,
-                    text_date=text_date,
-                    credits=credits,
-                )
-            )
-
-        def containment(x: str, y: str) -> float:
-            m = self._pair(x, y)
-            return m.containment_a if m.a == x else m.containment_b
-
-        earliest, evidence = choose_earliest(candidates, containment, self.config.provenance)
-        members = []
-        for c in sorted(candidates, key=lambda c: c.id):
-            known = c.known_time
-            time = known[0].isoformat() if known else None
-            if c.id == earliest:
-                members.append(Member(id=c.id, relation=Relation.EARLIEST, matched=None, score=1.0, time=time))
-                continue
-            m = self._pair(c.id, earliest)
-            relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
-            if not m.is_copy:
-                best = max(
-                    (self._pair(c.id, o) for o in group if o != c.id),
-                    key=lambda x: (x.is_copy, x.score),
-                )
-                matched, score = best.other(c.id), best.score
-                relation = best.relation if best.a == c.id else _flip(best.relation)
-            members.append(
-                Member(
-                    id=c.id,
-                    relation=relation,
-                    matched=matched,
-                    score=score,
-                    containment_in_earliest=m.containment_a if m.a == c.id else m.containment_b,
-                    earliest_in_member=m.containment_b if m.a == c.id else m.containment_a,
-                    time=time,
-                )
-            )
-        for member in group:
-            self._earliest[member] = earliest
-        return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
-
-
-def _flip(relation: Relation) -> Relation:
-    """The relation seen from the other side."""
-    if relation is Relation.PARTIAL:
-        return Relation.EXTENDED
-    if relation is Relation.EXTENDED:
-        return Relation.PARTIAL
-    return relation
+            self._earliest[member] = cluster.earliest
+        return cluster
