@@ -15,7 +15,7 @@ copying: the verifier drops it before measuring anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from statistics import median
 
 import numpy as np
@@ -108,12 +108,18 @@ class BoilerplateModel:
 
     def _judge(self, fingerprint: int) -> bool:
         sample = self._postings.get(fingerprint, [])
-        sets = [{int(f) for f in self._sentences_of(a)} - {fingerprint} for a in sample]
-        fractions = []
-        for i, own in enumerate(sets):
-            if not own:
-                fractions.append(1.0)  # nothing but the recurring sentence: no story of its own
-                continue
-            others: set[int] = set().union(*(s for j, s in enumerate(sets) if j != i))
-            fractions.append(len(own - others) / len(own))
-        return median(fractions) >= self._config.min_unique_fraction
+        return judge(fingerprint, [self._sentences_of(a).tolist() for a in sample], self._config)
+
+
+def judge(fingerprint: int, sample: Sequence[Iterable[int]], config: BoilerplateConfig) -> bool:
+    """Whether the sentence ``fingerprint`` is boilerplate, given the sentence fingerprints of the
+    sampled articles that carry it (the first ``config.sample`` of them in id order)."""
+    sets = [{int(f) for f in fps} - {fingerprint} for fps in sample]
+    fractions = []
+    for i, own in enumerate(sets):
+        if not own:
+            fractions.append(1.0)  # nothing but the recurring sentence: no story of its own
+            continue
+        others: set[int] = set().union(*(s for j, s in enumerate(sets) if j != i))
+        fractions.append(len(own - others) / len(own))
+    return median(fractions) >= config.min_unique_fraction

@@ -158,7 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a summary on standard error at the end",
     )
     q.set_defaults(func=_cmd_stream)
+    s = sub.add_parser(
+        "spark",
+        help="the same clustering as an Apache Spark job (needs dedup[spark] and Java): dedup spark --help",
+        add_help=False,
+    )
+    s.add_argument("args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=_cmd_spark)
     return parser
+
+
+def _cmd_spark(args: argparse.Namespace) -> int:
+    from dedup.spark import main as spark_main
+
+    return spark_main(args.args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,508 @@
+"""The batch on Apache Spark: ``dedup.spark.cluster(df)`` gives what ``dedup.cluster`` gives.
+
+Not an approximation written again: every decision is taken on the executors by the library's own
+code (``Deduplicator.prepare``, ``boilerplate.judge``, ``verify.compare``, ``grouping.groups_of``,
+``provenance.build_cluster``), and Spark only moves data between them. The stages, in the order of
+the library's batch (``Deduplicator.add_many``: articles in id order, boilerplate learned from all):
+
+1. bad rows (no id, an id given twice) go to the errors output; the rest are prepared on the
+   executors (``mapInPandas``): sentence fingerprints, the LSH band keys of the document and of
+   each passage; unusable texts go to the errors output too;
+2. boilerplate: the document frequency of every sentence fingerprint (a group-by), and for the
+   frequent ones the library's judge over the first ``sample`` articles in id order;
+3. candidates: an equi-join on band keys, each article against the articles with smaller ids
+   (those it would find in the library's index): every document-band hit, plus the passage hits
+   of at least ``min_hits`` evidence passages, best ``max_candidates`` first;
+4. verification of each candidate pair by ``verify.compare`` on the executors;
+5. connected components of the verified pairs with the large-star/small-star iteration (Kiveris
+   et al., 2014) in DataFrame operations: no pair is collected on the driver;
+6. each component's groups (the chaining guard) and earliest source, on one executor.
+
+Only the set of learned boilerplate sentences (small: furniture) is collected and broadcast.
+
+Needs the ``[spark]`` extra (``pip install 'dedup[spark]'``) and a Java runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dedup.boilerplate import judge
+from dedup.config import DedupConfig
+from dedup.errors import DedupError, EmptyTextError, MissingExtraError
+from dedup.grouping import groups_of
+from dedup.index import band_keys
+from dedup.provenance import build_cluster, candidate, provenance_inputs
+from dedup.records import Article, Match
+from dedup.shingle import Shingled
+from dedup.store import config_from_json, config_to_json
+from dedup.verify import compare
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+INPUT_COLUMNS = ("id", "text", "published_at", "source", "url", "title")
+OUTPUT_SCHEMA = (
+    "id string, cluster string, earliest string, relation string, matched string, score double, "
+    "containment_in_earliest double, earliest_in_member double, time string, size int, "
+    "earliest_rule string, why string"
+)
+ERROR_SCHEMA = "id string, error string, message string"
+_PREPARED_SCHEMA = (
+    "id string, text string, published_at string, source string, url string, title string, "
+    "fps array<long>, doc_keys array<long>, passage_fps array<long>, passage_keys array<long>, "
+    "error string, message string"
+)
+
+
+@dataclass(frozen=True)
+class SparkResult:
+    """The job's two outputs: one row per article (``OUTPUT_SCHEMA``) and one per bad row."""
+
+    clusters: DataFrame
+    errors: DataFrame
+
+
+def _require_spark() -> Any:
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise MissingExtraError(
+            "dedup.spark needs pyspark, pyarrow and pandas: pip install 'dedup[spark]' (and a Java runtime)"
+        ) from exc
+    return pyspark
+
+
+# -- executor side: the library's own functions ------------------------------------------------
+_PREPARERS: dict[str, Any] = {}
+
+
+def _deduplicator(config_json: str) -> Any:
+    """One Deduplicator per executor process and configuration (its compiled kernels and tables)."""
+    from dedup.stream import Deduplicator
+
+    if config_json not in _PREPARERS:
+        _PREPARERS[config_json] = Deduplicator(config_from_json(config_json))
+    return _PREPARERS[config_json]
+
+
+def _signed(values: np.ndarray) -> list[int]:
+    """uint64 values as Spark longs (the same 64 bits)."""
+    out: list[int] = np.ascontiguousarray(values, dtype=np.uint64).view(np.int64).tolist()
+    return out
+
+
+def _unsigned(values: Any) -> np.ndarray:
+    return np.asarray(values if values is not None else [], dtype=np.int64).view(np.uint64)
+
+
+def _frame(rows: list[dict[str, Any]], schema: str) -> pd.DataFrame:
+    """A pandas frame of Python objects in the schema's column order (pandas 3 would infer
+    Arrow-backed strings, which this Spark's Arrow conversion rejects)."""
+    import pandas as pd
+
+    columns = [c.split()[0] for c in schema.split(", ")]
+    return pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in columns})
+
+
+def _value(x: Any) -> Any:
+    """A cell as Python sees it: Arrow gives a column of nulls to pandas as NaN floats."""
+    return None if x is None or (isinstance(x, float) and x != x) else x
+
+
+def _article(row: Any) -> Article:
+    return Article(
+        id=row.id,
+        text=_value(row.text),
+        published_at=_value(row.published_at) or None,
+        source=_value(row.source) or None,
+        url=_value(row.url) or None,
+        title=_value(row.title) or None,
+    )
+
+
+def _doc(config_json: str, article: Article, cache: dict[str, Shingled]) -> Shingled:
+    doc = cache.get(article.id)
+    if doc is None:
+        doc = _deduplicator(config_json).prepare(article).doc
+        cache[article.id] = doc
+    return doc
+
+
+def _prepare_batches(config_json: str) -> Any:
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+
+        dedup = _deduplicator(config_json)
+        mh, ps = dedup.config.minhash, dedup.config.passage
+        for batch in batches:
+            rows = []
+            for row in batch.itertuples(index=False):
+                out: dict[str, Any] = {name: getattr(row, name) for name in INPUT_COLUMNS}
+                try:
+                    if _value(row.text) is None:
+                        raise EmptyTextError(f"article {row.id!r} has no text (null)")
+                    prepared = dedup.prepare(_article(row))
+                    doc = prepared.doc
+                    out["fps"] = _signed(doc.sentence_fps)
+                    out["doc_keys"] = _signed(band_keys(prepared.signature[None, :], mh.bands, mh.rows).ravel())
+                    out["passage_fps"] = _signed(doc.sentence_fps[doc.passage_sentence])
+                    keys = band_keys(prepared.passage_signatures, ps.bands, ps.rows)
+                    out["passage_keys"] = _signed(keys.ravel())
+                    out["error"] = out["message"] = None
+                except DedupError as exc:
+                    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None)
+                    out["error"], out["message"] = type(exc).__name__, str(exc)
+                rows.append(out)
+            yield _frame(rows, _PREPARED_SCHEMA)
+
+    return run
+
+
+def _judge_groups(config_json: str) -> Any:
+    def run(group: pd.DataFrame) -> pd.DataFrame:
+
+        config = config_from_json(config_json).boilerplate
+        ordered = group.sort_values("sample_id")
+        fp = int(ordered["fp"].iloc[0])
+        sample = [_unsigned(fps).tolist() for fps in ordered["fps"]]
+        unsigned_fp = int(np.array([fp], dtype=np.int64).view(np.uint64)[0])
+        return _frame([{"fp": fp, "boilerplate": judge(unsigned_fp, sample, config)}], "fp long, boilerplate boolean")
+
+    return run
+
+
+def _verify_batches(config_json: str, boilerplate: Any) -> Any:
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+
+        config = config_from_json(config_json)
+        learned = {int(v) for v in _unsigned(list(boilerplate.value))}
+        docs: dict[str, Shingled] = {}
+        for batch in batches:
+            out = []
+            for row in batch.itertuples(index=False):
+                b = _doc(config_json, Article(id=row.b, text=row.b_text), docs)
+                a = _doc(config_json, Article(id=row.a, text=row.a_text), docs)
+                match = compare(row.b, b, row.a, a, verify=config.verify, shingle=config.shingle, boilerplate=learned)
+                if match.is_copy:
+                    out.append({"a": row.a, "b": row.b})
+            if len(docs) > 10_000:
+                docs.clear()
+            yield _frame(out, "a string, b string")
+
+    return run
+
+
+def _assemble_groups(config_json: str, boilerplate: Any) -> Any:
+    def run(component: pd.DataFrame) -> pd.DataFrame:
+
+        config = config_from_json(config_json)
+        learned = {int(v) for v in _unsigned(list(boilerplate.value))}
+        rows = sorted(component.itertuples(index=False), key=lambda r: r.id)
+        articles = {r.id: _article(r) for r in rows}
+        seq = {r.id: n for n, r in enumerate(rows)}  # ordered as the global id order is
+        edges = {r.id: set(r.neighbours) if r.neighbours is not None else set() for r in rows}
+        docs: dict[str, Shingled] = {}
+        matches: dict[tuple[str, str], Match] = {}
+
+        def pair(x: str, y: str) -> Match:
+            key = (x, y) if x < y else (y, x)
+            if key not in matches:
+                da, db = (_doc(config_json, articles[k], docs) for k in key)
+                matches[key] = compare(
+                    key[0], da, key[1], db, verify=config.verify, shingle=config.shingle, boilerplate=learned
+                )
+            return matches[key]
+
+        def candidate_of(member: str, with_evidence: bool) -> Any:
+            text_date, credits = provenance_inputs(articles[member], config.provenance) if with_evidence else (None, ())
+            return candidate(articles[member], seq[member], text_date, credits)
+
+        members = sorted(articles)
+        groups, how = groups_of(members, lambda x, y: pair(x, y).is_copy, edges.get, config.cluster)
+        out = []
+        for group in groups:
+            cluster = build_cluster(
+                group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance
+            )
+            for m in cluster.members:
+                out.append(
+                    {
+                        "id": m.id,
+                        "cluster": cluster.id,
+                        "earliest": cluster.earliest,
+                        "relation": str(m.relation),
+                        "matched": m.matched,
+                        "score": float(m.score),
+                        "containment_in_earliest": m.containment_in_earliest,
+                        "earliest_in_member": m.earliest_in_member,
+                        "time": m.time,
+                        "size": len(cluster.members),
+                        "earliest_rule": cluster.evidence.rule,
+                        "why": cluster.why,
+                    }
+                )
+        return _frame(out, OUTPUT_SCHEMA)
+
+    return run
+
+
+# -- driver side: the plan ---------------------------------------------------------------------
+def _with_input_columns(df: DataFrame) -> DataFrame:
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import TimestampType
+
+    if "id" not in df.columns or "text" not in df.columns:
+        raise DedupError(f"the input needs the columns 'id' and 'text' (it has {', '.join(df.columns)})")
+    cols = []
+    for name in INPUT_COLUMNS:
+        if name not in df.columns:
+            cols.append(F.lit(None).cast("string").alias(name))
+        elif name == "published_at" and isinstance(df.schema[name].dataType, TimestampType):
+            cols.append(F.date_format(F.col(name), "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX").alias(name))
+        else:
+            cols.append(F.col(name).cast("string").alias(name))
+    return df.select(*cols)
+
+
+def connected_components(edges: DataFrame) -> DataFrame:
+    """(node, label) for every node of the undirected graph ``edges`` (columns ``a``, ``b``): the
+    label is the smallest node of its component. Alternating large-star and small-star operations
+    until the edge set stops changing; every step is a join and a group-by."""
+    from pyspark.sql import functions as F
+
+    def both_ways(e: DataFrame) -> DataFrame:
+        return e.select(F.col("u"), F.col("v")).unionByName(e.select(F.col("v").alias("u"), F.col("u").alias("v")))
+
+    def large_star(e: DataFrame) -> DataFrame:
+        sym = both_ways(e)
+        low = sym.groupBy("u").agg(F.least(F.min("v"), F.first("u")).alias("m"))
+        return (
+            sym.join(low, "u")
+            .where(F.col("v") > F.col("u"))
+            .select(F.col("v").alias("u"), F.col("m").alias("v"))
+            .distinct()
+        )
+
+    def small_star(e: DataFrame) -> DataFrame:
+        lower = both_ways(e).where(F.col("v") < F.col("u"))
+        low = lower.groupBy("u").agg(F.min("v").alias("m"))
+        moved = (
+            lower.join(low, "u").where(F.col("v") != F.col("m")).select(F.col("v").alias("u"), F.col("m").alias("v"))
+        )
+        return moved.unionByName(low.select(F.col("u"), F.col("m").alias("v"))).distinct()
+
+    # edges as (larger, smaller), no self-loops
+    current = (
+        edges.where(F.col("a") != F.col("b"))
+        .select(F.greatest("a", "b").alias("u"), F.least("a", "b").alias("v"))
+        .distinct()
+        .localCheckpoint()
+    )
+    while True:
+        nxt = small_star(large_star(current)).localCheckpoint()
+        changed = nxt.exceptAll(current).limit(1).count() + current.exceptAll(nxt).limit(1).count()
+        current = nxt
+        if changed == 0:
+            break
+    labels = current.select(F.col("u").alias("node"), F.col("v").alias("label"))
+    roots = current.select(F.col("v").alias("node")).distinct().join(labels, "node", "left_anti")
+    return labels.unionByName(roots.select("node", F.col("node").alias("label")))
+
+
+def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
+    """Cluster the articles of ``df`` (columns ``id``, ``text``, optional ``published_at``,
+    ``source``, ``url``, ``title``): the clusters and the errors output."""
+    _require_spark()
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    config = config or DedupConfig()
+    config_json = config_to_json(config)
+    spark = df.sparkSession
+    rows = _with_input_columns(df)
+
+    # 1. bad rows, then preparation on the executors
+    missing_id = F.col("id").isNull() | (F.trim(F.col("id")) == "")
+    id_window = Window.partitionBy("id")
+    counted = rows.withColumn("_n", F.count(F.lit(1)).over(id_window)).withColumn(
+        "_texts", F.size(F.collect_set(F.coalesce("text", F.lit("\u0000null"))).over(id_window))
+    )
+    bad_id = counted.where(missing_id).select(
+        "id", F.lit("InputError").alias("error"), F.lit("the row has no id (null or empty)").alias("message")
+    )
+    duplicated = counted.where(~missing_id & (F.col("_n") > 1))
+    dup_errors = duplicated.select(
+        "id",
+        F.lit("DuplicateIdError").alias("error"),
+        F.when(
+            F.col("_texts") == 1,
+            F.concat(F.lit("the same id and text appear "), F.col("_n").cast("string"), F.lit(" times; one is kept")),
+        )
+        .otherwise(
+            F.concat(
+                F.lit("the id appears "),
+                F.col("_n").cast("string"),
+                F.lit(" times with different texts; none is kept (ids must be unique)"),
+            )
+        )
+        .alias("message"),
+    )
+    # one row per id given twice with the same text stays (the library keeps it too)
+    same_twice = duplicated.where(F.col("_texts") == 1).dropDuplicates(["id"])
+    usable = counted.where(~missing_id & (F.col("_n") == 1)).unionByName(same_twice).select(*INPUT_COLUMNS)
+    prepared = usable.mapInPandas(_prepare_batches(config_json), _PREPARED_SCHEMA).cache()
+    prep_errors = prepared.where(F.col("error").isNotNull()).select("id", "error", "message")
+    good = prepared.where(F.col("error").isNull()).drop("error", "message")
+
+    # 2. boilerplate, learned from every article as the library's batch learns it
+    ps, bp = config.passage, config.boilerplate
+    learned: list[int] = []
+    if bp.enabled:
+        by_fp = good.select("id", F.explode(F.array_distinct("fps")).alias("fp"))
+        fp_window = Window.partitionBy("fp")
+        ranked = by_fp.withColumn("df", F.count(F.lit(1)).over(fp_window)).withColumn(
+            "rank", F.row_number().over(fp_window.orderBy("id"))
+        )
+        sample = ranked.where((F.col("df") >= bp.min_df) & (F.col("rank") <= bp.sample)).select(
+            "fp", F.col("id").alias("sample_id")
+        )
+        with_fps = sample.join(good.select(F.col("id").alias("sample_id"), "fps"), "sample_id")
+        judged = with_fps.groupBy("fp").applyInPandas(_judge_groups(config_json), "fp long, boilerplate boolean")
+        learned = [r.fp for r in judged.where("boilerplate").select("fp").collect()]
+    boilerplate = spark.sparkContext.broadcast(learned)
+    learned_df = spark.createDataFrame([(v,) for v in learned], "fp long")
+
+    # 3. candidates: document bands, then evidence passages (not boilerplate), earlier ids only
+    doc_keys = good.select("id", F.explode("doc_keys").alias("key")).distinct()
+    doc_pairs = (
+        doc_keys.alias("q")
+        .join(doc_keys.alias("i"), "key")
+        .where(F.col("i.id") < F.col("q.id"))
+        .select(F.col("q.id").alias("b"), F.col("i.id").alias("a"))
+        .distinct()
+    )
+    passages = good.select(
+        "id",
+        F.posexplode("passage_fps").alias("p", "fp"),
+        "passage_keys",
+    ).join(F.broadcast(learned_df), "fp", "left_anti")
+    passage_rows = passages.select(
+        "id", "p", F.explode(F.slice("passage_keys", F.col("p") * ps.bands + 1, ps.bands)).alias("key")
+    )
+    n_evidence = passages.groupBy("id").agg(F.count(F.lit(1)).alias("n"))
+    indexed = passage_rows.select("id", "key").distinct()
+    hits = (
+        passage_rows.alias("q")
+        .join(indexed.alias("i"), "key")
+        .where(F.col("i.id") < F.col("q.id"))
+        .select(F.col("q.id").alias("b"), F.col("q.p").alias("p"), F.col("i.id").alias("a"))
+        .distinct()
+        .groupBy("b", "a")
+        .agg(F.count(F.lit(1)).alias("hits"))
+        .join(n_evidence.withColumnRenamed("id", "b"), "b")
+        .where(F.col("hits") >= F.greatest(F.lit(1), F.least(F.lit(ps.min_hits), F.col("n"))))
+        .join(doc_pairs, ["b", "a"], "left_anti")
+    )
+    best = Window.partitionBy("b").orderBy(F.col("hits").desc(), F.col("a"))
+    passage_pairs = hits.withColumn("r", F.row_number().over(best)).where(F.col("r") <= ps.max_candidates)
+    pairs = doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
+
+    # 4. verification on the executors
+    texts = good.select("id", "text")
+    with_texts = pairs.join(texts.toDF("b", "b_text"), "b").join(texts.toDF("a", "a_text"), "a").repartition("b")
+    edges = with_texts.mapInPandas(_verify_batches(config_json, boilerplate), "a string, b string").cache()
+
+    # 5. connected components, 6. groups and earliest source per component
+    labels = connected_components(edges)
+    neighbours = (
+        edges.select(F.col("a").alias("id"), F.col("b").alias("n"))
+        .unionByName(edges.select(F.col("b").alias("id"), F.col("a").alias("n")))
+        .groupBy("id")
+        .agg(F.collect_set("n").alias("neighbours"))
+    )
+    members = (
+        good.select(*INPUT_COLUMNS)
+        .join(labels.withColumnRenamed("node", "id"), "id", "left")
+        .withColumn("label", F.coalesce("label", "id"))
+        .join(neighbours, "id", "left")
+    )
+    clusters = members.groupBy("label").applyInPandas(_assemble_groups(config_json, boilerplate), OUTPUT_SCHEMA)
+    errors = bad_id.unionByName(dup_errors).unionByName(prep_errors)
+    return SparkResult(clusters=clusters, errors=errors)
+
+
+def cluster(df: DataFrame, config: DedupConfig | None = None) -> DataFrame:
+    """One row per article: its cluster, the cluster's earliest source, its relation to it and the
+    verification scores (``OUTPUT_SCHEMA``). Bad rows are in ``run(df).errors``."""
+    return run(df, config).clusters
+
+
+# -- command line ------------------------------------------------------------------------------
+def session(master: str | None = None, app_name: str = "dedup") -> SparkSession:
+    """A Spark session: the master given, else spark-submit's, else ``local[*]``."""
+    _require_spark()
+    import os
+
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+    if master or not SparkConf().contains("spark.master"):
+        builder = builder.master(master or "local[*]")
+    return builder.getOrCreate()
+
+
+def _read(spark: SparkSession, path: str) -> DataFrame:
+    if path.endswith((".jsonl", ".json", ".ndjson")):
+        return spark.read.json(path)
+    return spark.read.parquet(path)
+
+
+def _write(df: DataFrame, path: str) -> None:
+    if path.endswith((".jsonl", ".json", ".ndjson")):
+        df.write.mode("overwrite").json(path)
+    else:
+        df.write.mode("overwrite").parquet(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dedup spark",
+        description="Cluster articles with Spark: the same answers as `dedup cluster`, on a cluster.",
+    )
+    parser.add_argument(
+        "input", help="Parquet, or JSON Lines (.jsonl): columns id, text [, published_at, source, url, title]"
+    )
+    parser.add_argument(
+        "output", help="where to write one row per article (Parquet, or JSON Lines when it ends in .jsonl)"
+    )
+    parser.add_argument(
+        "--errors", help="where to write the bad rows (default: OUTPUT with '.errors' before the suffix)"
+    )
+    parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    parser.add_argument("--config", help="a DedupConfig as JSON (as stored in an index), for non-default settings")
+    args = parser.parse_args(argv)
+    spark = session(args.master)
+    config = config_from_json(Path(args.config).read_text(encoding="utf-8")) if args.config else None
+    result = run(_read(spark, args.input), config)
+    stem, dot, suffix = args.output.rpartition(".")
+    errors_path = args.errors or (f"{stem}.errors.{suffix}" if dot and "/" not in suffix else f"{args.output}.errors")
+    _write(result.clusters, args.output)
+    _write(result.errors, errors_path)
+    n_errors = spark.read.json(errors_path).count() if errors_path.endswith(".jsonl") else None
+    print(json.dumps({"output": args.output, "errors": errors_path, "bad_rows": n_errors}))
+    return 0
+
+
+if __name__ == "__main__":  # spark-submit src/dedup/spark.py INPUT OUTPUT
+    sys.exit(main())
