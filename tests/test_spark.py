@@ -1,0 +1,173 @@
+"""The Spark job gives what ``dedup.cluster`` gives, in a real local Spark (``local[2]``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dedup
+
+pyspark = pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+
+from dedup import spark as dspark  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import generate  # noqa: E402
+
+COLUMNS = ("id", "text", "published_at", "source", "url", "title")
+SCHEMA = ", ".join(f"{c} string" for c in COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = dspark.session("local[2]", app_name="dedup-tests")
+    session.conf.set("spark.sql.shuffle.partitions", "4")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _records(articles: list[dedup.Article]) -> list[dict]:
+    return [
+        {
+            "id": a.id,
+            "text": a.text,
+            "published_at": a.published_at.isoformat() if a.published_at else None,
+            "source": a.source,
+            "url": a.url,
+            "title": a.title,
+        }
+        for a in articles
+    ]
+
+
+def _library_rows(articles: list[dedup.Article]) -> dict[str, tuple]:
+    rows = {}
+    for c in dedup.cluster(articles):
+        for m in c.members:
+            rows[m.id] = (c.id, c.earliest, str(m.relation), m.matched, m.score, c.evidence.rule, len(c.members))
+    return rows
+
+
+def _spark_rows(spark, records: list[dict]) -> dict[str, tuple]:
+    result = dspark.cluster(spark.createDataFrame(records, SCHEMA))
+    return {
+        r.id: (r.cluster, r.earliest, r.relation, r.matched, r.score, r.earliest_rule, r.size) for r in result.collect()
+    }
+
+
+def _assert_parity(spark, articles: list[dedup.Article]) -> None:
+    expected = _library_rows(articles)
+    got = _spark_rows(spark, _records(articles))
+    assert set(got) == set(expected)
+    differing = {i: (expected[i], got[i]) for i in expected if expected[i] != got[i]}
+    assert not differing, list(differing.items())[:5]
+
+
+def test_parity_on_the_seeds(spark, seeds) -> None:
+    _assert_parity(spark, seeds)
+    got = _spark_rows(spark, _records(seeds))
+    copies = {i for i, row in got.items() if row[6] == 2}
+    assert copies == {m["id"] for m in _manifest() if m["id"].startswith(("000_", "002_"))}
+
+
+def _manifest() -> list[dict]:
+    lines = (ROOT / "seeds" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line]
+
+
+def test_parity_on_the_example_file(spark) -> None:
+    lines = (ROOT / "benchmarks/data/labelled_example.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line]
+    articles = [dedup.Article(**{k: r[k] for k in COLUMNS if r.get(k) is not None}) for r in records]
+    _assert_parity(spark, articles)
+
+
+def test_parity_on_a_generated_set(spark) -> None:
+    records = generate.generate(600, 11)
+    articles = [dedup.Article(**{k: r[k] for k in COLUMNS if r.get(k) is not None}) for r in records]
+    assert sum(1 for c in dedup.cluster(articles) if len(c) > 1) > 50  # copies to agree on
+    _assert_parity(spark, articles)
+
+
+def test_bad_rows_go_to_the_errors_output(spark, seeds) -> None:
+    records = _records(seeds)
+    records += [
+        {"id": "null-text", "text": None},
+        {"id": "blank", "text": "   \n "},
+        {"id": "", "text": "an article without an id, long enough to be prose in any outlet"},
+        {"id": "twice-same", "text": seeds[1].text},
+        {"id": "twice-same", "text": seeds[1].text},
+        {"id": "twice-diff", "text": seeds[3].text},
+        {"id": "twice-diff", "text": seeds[4].text},
+        {"id": "bad-time", "text": seeds[4].text, "published_at": "yesterday"},
+    ]
+    records = [{c: r.get(c) for c in COLUMNS} for r in records]
+    result = dspark.run(spark.createDataFrame(records, SCHEMA))
+    errors = {(r.id, r.error) for r in result.errors.collect()}
+    assert ("null-text", "EmptyTextError") in errors
+    assert ("blank", "EmptyTextError") in errors
+    assert ("", "InputError") in errors
+    assert ("twice-same", "DuplicateIdError") in errors
+    assert ("twice-diff", "DuplicateIdError") in errors
+    assert ("bad-time", "InputError") in errors
+    clustered = {r.id: r for r in result.clusters.collect()}
+    # the good rows are all there; one copy of a repeated identical row is kept, as the library does
+    assert {a.id for a in seeds} | {"twice-same"} == set(clustered)
+    assert clustered["twice-same"].size == 2  # it is a copy of seed 001
+
+
+def test_connected_components_match_a_union_find(spark) -> None:
+    edges = [("a", "b"), ("b", "c"), ("c", "d"), ("x", "y"), ("e", "d"), ("k", "k"), ("z", "y"), ("m", "n")]
+    edges += [(f"p{i:02d}", f"p{i + 1:02d}") for i in range(30)]  # a long chain
+    labels = {
+        r.node: r.label
+        for r in dspark.connected_components(spark.createDataFrame(edges, "a string, b string")).collect()
+    }
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    nodes = {n for e in edges for n in e if e[0] != e[1]}
+    assert set(labels) == nodes
+    assert all(labels[n] == find(n) for n in nodes)
+
+
+def test_the_command_writes_clusters_and_errors(tmp_path) -> None:
+    src = tmp_path / "in.jsonl"
+    with src.open("w", encoding="utf-8") as out:
+        for m in _manifest():
+            text = (ROOT / "seeds" / m["file"]).read_text(encoding="utf-8")
+            out.write(json.dumps({"id": m["id"], "text": text}, ensure_ascii=False) + "\n")
+        out.write(json.dumps({"id": "empty", "text": ""}) + "\n")
+    dest = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "dedup", "spark", str(src), str(dest), "--master", "local[2]"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [
+        json.loads(line) for f in sorted(dest.glob("part-*")) for line in f.read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(rows) == 5
+    earliest = {r["id"]: r["earliest"] for r in rows}
+    assert earliest["002_2c2c9388f5a9e12b"] == "000_ab6823a46153965b"
+    parts = sorted((tmp_path / "out.errors.jsonl").glob("part-*"))
+    errors = [json.loads(line) for f in parts for line in f.read_text(encoding="utf-8").splitlines()]
+    assert [(e["id"], e["error"]) for e in errors] == [("empty", "EmptyTextError")]
