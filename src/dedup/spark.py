@@ -456,9 +456,12 @@ def session(master: str | None = None, app_name: str = "dedup") -> SparkSession:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if (master or "local").startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session listens on loopback only
     builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
     if master or not SparkConf().contains("spark.master"):
-        builder = builder.master(master or "local[*]")
+        # one machine: a few shuffle partitions per core, not Spark's 200 (each task starts Python work)
+        builder = builder.master(master or "local[*]").config("spark.sql.shuffle.partitions", "16")
     return builder.getOrCreate()
 
 
