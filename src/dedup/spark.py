@@ -462,6 +462,8 @@ def session(master: str | None = None, app_name: str = "dedup") -> SparkSession:
     if master or not SparkConf().contains("spark.master"):
         # one machine: a few shuffle partitions per core, not Spark's 200 (each task starts Python work)
         builder = builder.master(master or "local[*]").config("spark.sql.shuffle.partitions", "16")
+        # local mode runs every task inside the driver's JVM: Spark's default 1 GB heap is too small
+        builder = builder.config("spark.driver.memory", os.environ.get("DEDUP_SPARK_DRIVER_MEMORY", "4g"))
     return builder.getOrCreate()
 
 
