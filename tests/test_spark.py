@@ -12,6 +12,8 @@ import pytest
 import dedup
 
 pyspark = pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+if __import__("shutil").which("java") is None:
+    pytest.skip("no Java runtime: apt-get install default-jre-headless (.ci/run does)", allow_module_level=True)
 
 from dedup import spark as dspark  # noqa: E402
 
