@@ -140,7 +140,6 @@ def _doc(config_json: str, article: Article, cache: dict[str, Shingled]) -> Shin
 
 def _prepare_batches(config_json: str) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-
         dedup = _deduplicator(config_json)
         mh, ps = dedup.config.minhash, dedup.config.passage
         for batch in batches:
@@ -169,12 +168,11 @@ def _prepare_batches(config_json: str) -> Any:
 
 def _judge_groups(config_json: str) -> Any:
     def run(group: pd.DataFrame) -> pd.DataFrame:
-
         config = config_from_json(config_json).boilerplate
         ordered = group.sort_values("sample_id")
         fp = int(ordered["fp"].iloc[0])
         sample = [_unsigned(fps).tolist() for fps in ordered["fps"]]
-        unsigned_fp = int(np.array([fp], dtype=np.int64).view(np.uint64)[0])
+        unsigned_fp = int(_unsigned([fp])[0])
         return _frame([{"fp": fp, "boilerplate": judge(unsigned_fp, sample, config)}], "fp long, boilerplate boolean")
 
     return run
@@ -182,7 +180,6 @@ def _judge_groups(config_json: str) -> Any:
 
 def _verify_batches(config_json: str, boilerplate: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-
         config = config_from_json(config_json)
         learned = {int(v) for v in _unsigned(list(boilerplate.value))}
         docs: dict[str, Shingled] = {}
@@ -203,7 +200,6 @@ def _verify_batches(config_json: str, boilerplate: Any) -> Any:
 
 def _assemble_groups(config_json: str, boilerplate: Any) -> Any:
     def run(component: pd.DataFrame) -> pd.DataFrame:
-
         config = config_from_json(config_json)
         learned = {int(v) for v in _unsigned(list(boilerplate.value))}
         rows = sorted(component.itertuples(index=False), key=lambda r: r.id)
