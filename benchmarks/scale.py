@@ -1,11 +1,12 @@
 """How batch time and memory grow with corpus size: ``dedup cluster`` on generated sets.
 
-    python benchmarks/scale.py --sizes 10000,30000,100000 --out scale.json
+    python benchmarks/scale.py --sizes 10000,100000,1000000 --workers 2 --out scale.json
 
 Each size is generated once (``generate.py``, same seed), written to a temporary JSON Lines file, and
-clustered by ``dedup cluster`` in a child process, whose wall time and peak resident memory (RSS)
-are measured, next to the plain datasketch pipeline run the same way. Prints a table and one JSON
-summary.
+clustered by ``dedup cluster --workers N`` in a child process. Its wall time is measured, and its
+peak memory as the largest sum of the resident memory (RSS) of the child and its worker processes,
+sampled every 0.2 s from /proc (Linux). The plain datasketch pipeline runs the same way up to
+``--peer-up-to`` articles. Prints a table, a chart for the README (Mermaid) and one JSON summary.
 """
 
 from __future__ import annotations
@@ -44,19 +45,64 @@ print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.std
 """
 
 
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and its descendants (KiB), from /proc."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status", encoding="ascii") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 def _child(argv: list[str]) -> tuple[float, float]:
-    """Run a child process that reports its peak RSS last on stderr; its wall seconds and that RSS in MB."""
+    """Run a child process; its wall seconds and the peak RSS of it and its workers, in MB."""
     start = time.perf_counter()
-    done = subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.2)
     seconds = time.perf_counter() - start
-    kib = int(done.stderr.strip().splitlines()[-1].split()[1])
-    return seconds, kib / 1024
+    err = proc.stderr.read() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {err[-2000:]}")
+    own = int(err.strip().splitlines()[-1].split()[1])  # the child's own peak, should sampling miss it
+    return seconds, max(peak, own) / 1024
+
+
+def _chart(rows: list[dict]) -> str:
+    """A Mermaid chart for the README: wall seconds (bars) and peak memory in GB x 100 (line)."""
+    labels = ", ".join(f'"{r["articles"]:,}"' for r in rows)
+    secs = [r["dedup_seconds"] for r in rows]
+    mem = [round(r["dedup_peak_rss_mb"] / 1024 * 100) for r in rows]
+    top = round(max(*secs, *mem) * 1.1)
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            '    title "dedup cluster: wall seconds (bars), peak memory in GB x 100 (line)"',
+            f"    x-axis [{labels}]",
+            f'    y-axis "seconds, GB x 100" 0 --> {top}',
+            f"    bar [{', '.join(map(str, secs))}]",
+            f"    line [{', '.join(map(str, mem))}]",
+            "```",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,30000,100000", help="comma-separated corpus sizes, increasing")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="dedup cluster --workers (default 2)")
+    parser.add_argument("--peer-up-to", type=int, default=100_000, help="run datasketch up to this size")
     parser.add_argument("--no-peer", action="store_true", help="skip the datasketch pipeline")
     parser.add_argument("--out", help="write the JSON summary here")
     args = parser.parse_args(argv)
@@ -67,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             with path.open("w", encoding="utf-8") as fh:
                 for record in generate.generate(size, args.seed):
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            seconds, rss = _child([sys.executable, "-c", DEDUP, "cluster", str(path), "--no-progress"])
+            argv = ["cluster", str(path), "--no-progress", "--workers", str(args.workers)]
+            seconds, rss = _child([sys.executable, "-c", DEDUP, *argv])
             row = {"articles": size, "dedup_seconds": round(seconds, 1), "dedup_peak_rss_mb": round(rss),
                    "dedup_per_s": round(size / seconds, 1)}  # fmt: skip
-            if not args.no_peer:
+            if not args.no_peer and size <= args.peer_up_to:
                 seconds, rss = _child([sys.executable, "-c", PEER, str(path), str(HERE)])
                 row.update({"datasketch_seconds": round(seconds, 1), "datasketch_peak_rss_mb": round(rss),
                             "datasketch_per_s": round(size / seconds, 1)})  # fmt: skip
@@ -85,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['articles']:>10,} {r['dedup_seconds']:>9} {r['dedup_per_s']:>9} {r['dedup_peak_rss_mb']:>13} "
             f"{r.get('datasketch_seconds', ''):>8} {r.get('datasketch_per_s', ''):>8} {r.get('datasketch_peak_rss_mb', ''):>10}"
         )
-    summary = {"rows": rows, "cpu_count": os.cpu_count()}
+    print(_chart(rows))
+    summary = {"rows": rows, "cpu_count": os.cpu_count(), "workers": args.workers}
     print(json.dumps(summary))
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

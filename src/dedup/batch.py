@@ -1,15 +1,16 @@
-"""The batch front: ``dedup.cluster(articles)`` in one call, and preparation in worker processes.
-
-Both are built on ``Deduplicator``: the batch adds every article through the same code as the stream.
+"""The batch front: ``dedup.cluster(articles)`` in one call (run by ``dedup.engine``), and the
+preparation in worker processes that ``Deduplicator.add_many`` uses.
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from dedup import engine
 from dedup.config import DedupConfig
 from dedup.errors import DedupError
 from dedup.records import Article, Cluster, Skip
@@ -67,7 +68,7 @@ def prepare_in_processes(
 
 
 def cluster(
-    articles: Iterable[Article],
+    articles: Iterable[Article] | str | os.PathLike[str],
     *,
     config: DedupConfig | None = None,
     errors: OnError = "raise",
@@ -76,9 +77,15 @@ def cluster(
     workers: int = 1,
 ) -> list[Cluster]:
     """Group a batch of articles into clusters of copies (singletons included), each with its
-    earliest source. Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped``."""
-    dedup = Deduplicator(config)
-    dedup.add_many(articles, errors=errors, progress=progress, workers=workers)
-    if skipped is not None:
-        skipped.extend(dedup.skipped)
-    return dedup.clusters()
+    earliest source, sorted by cluster id. ``articles`` are Article records, or the path of a JSON
+    Lines file (read by the workers, never held in memory whole). Unusable articles raise, or with
+    ``errors="skip"`` are appended to ``skipped``. ``progress(done, total)`` is called as the work
+    goes: ``total`` is None while articles are read, then the size of the current pass. ``workers``
+    processes share the work (see ``dedup.engine`` for the passes)."""
+    report = None
+    if progress is not None:
+
+        def report(stage: str, done: int, total: int | None) -> None:
+            progress(done, None if stage == "read" else total)
+
+    return list(engine.run(articles, config=config, errors=errors, skipped=skipped, report=report, workers=workers))

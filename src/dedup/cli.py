@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
-from dedup import __version__
-from dedup.batch import cluster
-from dedup.errors import DedupError
+from dedup import __version__, engine
+from dedup.errors import DedupError, InputError
 from dedup.io import article_from_dict, parse_line, read_articles
 from dedup.records import Cluster, Skip
 from dedup.stream import Deduplicator
@@ -40,36 +40,54 @@ def _table(clusters: list[Cluster], out: TextIO) -> None:
         out.write("\n")
 
 
+def _workers(value: str, path: str) -> int:
+    """``--workers``: a number, or ``auto`` (every core for a file over 16 MB, else one process:
+    starting workers costs about a second, more than a small batch takes)."""
+    if value != "auto":
+        try:
+            workers = int(value)
+        except ValueError:
+            raise InputError(f"--workers must be a number or 'auto', got {value!r}") from None
+        if workers < 1:
+            raise InputError(f"--workers must be 1 or more, got {workers}")
+        return workers
+    big = os.path.isfile(path) and os.path.getsize(path) > 16 * 2**20
+    return (os.cpu_count() or 1) if big else 1
+
+
 def _cmd_cluster(args: argparse.Namespace) -> int:
     skips: list[Skip] = []
 
-    def report(skip: Skip) -> None:
+    def report_skip(skip: Skip) -> None:
         skips.append(skip)
         where = f"line {skip.line}" if skip.line else (skip.id or "?")
         print(f"dedup: skipped {where}: {skip.error}: {skip.message}", file=sys.stderr)
 
-    progress = None
+    report = None
     if args.progress:
+        words = {"read": "read", "candidates": "candidate pairs:", "verify": "verified", "group": "grouped"}
 
-        def progress(done: int, total: int | None) -> None:
-            if total is None:
-                if done % 1000 == 0:
-                    print(f"\rdedup: read {done:,} articles", end="", file=sys.stderr, flush=True)
-            elif done % 1000 == 0 or done == total:
-                print(f"\rdedup: indexed {done:,}/{total:,} articles", end="", file=sys.stderr, flush=True)
+        def report(stage: str, done: int, total: int | None) -> None:
+            of = "" if total is None or stage == "candidates" else f"/{total:,}"
+            print(f"\rdedup: {words.get(stage, stage)} {done:,}{of}\x1b[K", end="", file=sys.stderr, flush=True)
 
-    articles = read_articles(args.path, report)
+    workers = _workers(args.workers, args.path)
+    # a JSON Lines file is read by the workers themselves; standard input and folders through io
+    source: Any = args.path if args.path != "-" and os.path.isfile(args.path) else read_articles(args.path, report_skip)
     batch_skips: list[Skip] = []
-    clusters = cluster(articles, errors="skip", skipped=batch_skips, progress=progress, workers=args.workers)
-    if args.progress:
-        print(file=sys.stderr)
-    for skip in batch_skips:
-        report(skip)
+    clusters = engine.run(source, errors="skip", skipped=batch_skips, report=report, workers=workers)
     if args.format == "table":
-        _table(clusters, sys.stdout)
+        listed = list(clusters)
+        if args.progress:
+            print(file=sys.stderr)
+        _table(listed, sys.stdout)
     else:
         for c in clusters:
             sys.stdout.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        if args.progress:
+            print(file=sys.stderr)
+    for skip in batch_skips:
+        report_skip(skip)
     if skips:
         print(f"dedup: {len(skips)} record(s) skipped", file=sys.stderr)
     return 0
@@ -128,10 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workers",
-        type=int,
-        default=1,
+        default="auto",
         metavar="N",
-        help="processes that prepare the articles (normalize, shingle, sign) in parallel (default 1)",
+        help="processes sharing the work (default auto: every core for a file over 16 MB, else 1)",
     )
     p.set_defaults(func=_cmd_cluster)
     q = sub.add_parser(

@@ -551,3 +551,172 @@ if _numba is not None:
 table_insert = _jit(_table_insert)
 table_remove = _jit(_table_remove)
 table_query = _jit(_table_query)
+
+
+def _group_start(keys: Any, s: int) -> int:
+    """The first position of the run of equal keys that holds position ``s`` (keys sorted)."""
+    key = keys[s]
+    while s > 0 and keys[s - 1] == key:
+        s -= 1
+    return s
+
+
+def _grow(values: Any, n: int) -> Any:
+    grown = np.empty(2 * values.shape[0] + 16, dtype=values.dtype)
+    grown[:n] = values[:n]
+    return grown
+
+
+def _candidate_pairs(
+    rank: Any,
+    by_rank: Any,
+    doc_keys: Any,
+    doc_owner: Any,
+    doc_pos: Any,
+    doc_bands: int,
+    pas_off: Any,
+    pas_keys: Any,
+    pas_owner: Any,
+    pas_pos: Any,
+    min_hits: int,
+    limit: int,
+) -> Any:
+    """The candidate pairs (b, a) of a batch, a before b in id order (``rank``; -1: not in the
+    batch), as ``CandidateIndex`` proposes them when the articles are added in that order: every
+    article whose document shares a band key with b's, then the articles hit by at least
+    ``min(min_hits, b's passages)`` of b's evidence passages (each passage counts once per article),
+    most hits first, ties by rank, at most ``limit``. Keys come sorted by (key, rank of the owner);
+    ``*_pos`` says where each article's (or passage's) key went. Written here because no library
+    joins sorted LSH buckets with this ranking rule; memory is O(articles) besides the inputs."""
+    n = rank.shape[0]
+    out_b = np.empty(1024, dtype=np.int32)
+    out_a = np.empty(1024, dtype=np.int32)
+    m = 0
+    doc_mark = np.full(n, -1, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    hits = np.zeros(n, dtype=np.int32)
+    touched = np.empty(n, dtype=np.int32)
+    bands = pas_keys.shape[0]
+    for rb in range(by_rank.shape[0]):
+        b = by_rank[rb]
+        for t in range(doc_bands):
+            s = doc_pos[b * doc_bands + t]
+            for x in range(_group_start(doc_keys, s), s):
+                a = doc_owner[x]
+                if 0 <= rank[a] < rb and doc_mark[a] != b:
+                    doc_mark[a] = b
+                    if m == out_b.shape[0]:
+                        out_b, out_a = _grow(out_b, m), _grow(out_a, m)
+                    out_b[m], out_a[m] = b, a
+                    m += 1
+        first, end = pas_off[b], pas_off[b + 1]
+        if end == first:
+            continue
+        nt = 0
+        for j in range(first, end):
+            for t in range(bands):
+                s = pas_pos[t, j]
+                for x in range(_group_start(pas_keys[t], s), s):
+                    a = pas_owner[t, x]
+                    if 0 <= rank[a] < rb and last[a] != j:
+                        last[a] = j
+                        if hits[a] == 0:
+                            touched[nt] = a
+                            nt += 1
+                        hits[a] += 1
+        need = max(1, min(min_hits, end - first))
+        chosen = np.empty(nt, dtype=np.int64)
+        c = 0
+        for i in range(nt):
+            a = touched[i]
+            if hits[a] >= need and doc_mark[a] != b:
+                chosen[c] = (np.int64((1 << 30) - hits[a]) << 32) | rank[a]  # most hits first, then rank
+                c += 1
+        chosen = np.sort(chosen[:c])
+        for i in range(min(c, limit)):
+            if m == out_b.shape[0]:
+                out_b, out_a = _grow(out_b, m), _grow(out_a, m)
+            out_b[m], out_a[m] = b, by_rank[chosen[i] & 0xFFFFFFFF]
+            m += 1
+        for i in range(nt):
+            hits[touched[i]] = 0
+    return out_b[:m].copy(), out_a[:m].copy()
+
+
+if _numba is not None:
+    _group_start = _jit(_group_start)
+    _grow = _jit(_grow)
+candidate_pairs = _jit(_candidate_pairs)
+
+
+def _sort_runs(keys: Any, order: Any, secondary: Any) -> None:
+    """``order`` sorts ``keys`` (``keys[order]`` ascending); reorder each run of equal keys by
+    ``secondary[order[i]]`` ascending, in place, so that the result is the sort by (key, secondary).
+    Cheaper than a two-key sort when most keys are distinct."""
+    n = order.shape[0]
+    i = 0
+    while i < n:
+        j = i + 1
+        key = keys[order[i]]
+        while j < n and keys[order[j]] == key:
+            j += 1
+        if j - i > 1:
+            run = order[i:j].copy()
+            values = np.empty(j - i, dtype=np.int64)
+            for x in range(j - i):
+                values[x] = secondary[run[x]]
+            by = np.argsort(values, kind="mergesort")
+            for x in range(j - i):
+                order[i + x] = run[by[x]]
+        i = j
+
+
+sort_runs = _jit(_sort_runs)
+
+
+def _judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_fraction: float) -> Any:
+    """``boilerplate.judge`` for many sentences at once: sentence ``judged[r]`` over the articles
+    ``samples[r]`` (-1 pads), each article's distinct fingerprints sorted in ``fps[starts[a]:
+    starts[a + 1]]``. For each sampled article, the share of its other sentences found in no other
+    sampled article; the sentence is boilerplate when the median share reaches the threshold."""
+    out = np.zeros(samples.shape[0], dtype=np.bool_)
+    fractions = np.empty(samples.shape[1], dtype=np.float64)
+    for r in range(samples.shape[0]):
+        fp = judged[r]
+        k = 0
+        for i in range(samples.shape[1]):
+            a = samples[r, i]
+            if a < 0:
+                continue
+            own = unique = 0
+            for p in range(starts[a], starts[a + 1]):
+                x = fps[p]
+                if x == fp:
+                    continue
+                own += 1
+                elsewhere = False
+                for j in range(samples.shape[1]):
+                    o = samples[r, j]
+                    if o < 0 or j == i:
+                        continue
+                    lo, hi = starts[o], starts[o + 1]
+                    while lo < hi:  # binary search in the other article's sorted fingerprints
+                        mid = (lo + hi) // 2
+                        if fps[mid] < x:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    if lo < starts[o + 1] and fps[lo] == x:
+                        elsewhere = True
+                        break
+                if not elsewhere:
+                    unique += 1
+            fractions[k] = 1.0 if own == 0 else unique / own
+            k += 1
+        ordered = np.sort(fractions[:k])
+        median = ordered[k // 2] if k % 2 == 1 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2
+        out[r] = median >= min_unique_fraction
+    return out
+
+
+judge_samples = _jit(_judge_samples)

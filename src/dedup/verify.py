@@ -37,7 +37,7 @@ U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
 
-class _View:
+class View:
     """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
     __slots__ = ("_doc", "_drop", "_passage_ids", "n_words", "shingles", "words")
@@ -80,7 +80,7 @@ class _View:
         return out
 
 
-def _passage_pairs(a: Shingled, va: _View, b: Shingled, vb: _View) -> tuple[I64, I64, npt.NDArray[np.float64]]:
+def _passage_pairs(a: Shingled, va: View, b: Shingled, vb: View) -> tuple[I64, I64, npt.NDArray[np.float64]]:
     """All (passage of a, passage of b, overlap) with at least one shingle in common; indexes are
     positions in ``va.passage_ids`` and ``vb.passage_ids``."""
     if len(va.passage_ids) == 0 or len(vb.passage_ids) == 0:
@@ -115,10 +115,13 @@ def compare(
     verify: VerifyConfig,
     shingle: ShingleConfig,
     boilerplate: set[int] | None = None,
+    views: tuple[View, View] | None = None,
 ) -> Match:
-    """Compare two articles exactly and decide whether ``a`` is a copy of ``b`` (or the reverse)."""
+    """Compare two articles exactly and decide whether ``a`` is a copy of ``b`` (or the reverse).
+    ``views``: the two articles' ``View`` under this ``boilerplate``, when the caller keeps them
+    (an article compared many times is cut once)."""
     boilerplate = boilerplate or set()
-    va, vb = _View(a, boilerplate, shingle), _View(b, boilerplate, shingle)
+    va, vb = views or (View(a, boilerplate, shingle), View(b, boilerplate, shingle))
     ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}) if boilerplate else 0
     inter = (
         int(kernels.intersect_count(va.shingles, vb.shingles))

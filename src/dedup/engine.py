@@ -1,0 +1,794 @@
+"""The batch engine behind ``dedup.cluster`` and ``dedup cluster``: a million articles in the memory
+a million analyzed articles would not fit in.
+
+The stream keeps every article's words, shingles and passages in memory so that it can verify the
+next article at once (about 28 KB an article). A batch knows its articles up front, so it does the
+same work in passes, keeps only what the passes need between them (band keys, sentence
+fingerprints, ids and dates: about 1 KB an article) and reads a text again when a pass needs it:
+
+1. read and prepare every article in ``workers`` processes (a JSON Lines file is read by the
+   workers themselves, a byte range each, so texts never cross a process boundary); keep the
+   document's LSH band keys, the sentence fingerprints, and each passage's band keys and sentence;
+2. learn boilerplate as the stream's batch does: document frequencies of the sentence fingerprints
+   (numpy), then the library's ``boilerplate.judge`` over the first ``sample`` articles in id order;
+3. candidates: each article against the articles before it in id order, with the index's own rule
+   (``kernels.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
+   query per article);
+4. verify every candidate pair with ``verify.compare`` (the workers prepare the two texts again);
+5. connected components of the verified copies (scipy), then each component's groups and earliest
+   source with ``grouping.groups_of`` and ``provenance.build_cluster`` (in the workers).
+
+The answers are those of ``Deduplicator.add_many`` then ``clusters()``, and of ``dedup.spark``,
+which runs the same plan on Spark; one difference, shared with Spark: a component larger than
+``ClusterConfig.complete_up_to`` is split on the verified candidate pairs only, where the stream
+also counts the pairs it verified while the component was smaller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup import kernels
+from dedup.boilerplate import judge
+from dedup.config import DedupConfig
+from dedup.errors import DedupError, DuplicateIdError, InputError
+from dedup.grouping import components, groups_of
+from dedup.index import band_keys
+from dedup.io import article_from_dict, parse_line
+from dedup.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
+from dedup.records import Article, Cluster, Match, Skip
+from dedup.shingle import Shingled
+from dedup.verify import View, compare
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+# progress: (stage, done, total or None); stages "read", "candidates", "verify", "group"
+Report = Callable[[str, int, int | None], None]
+OnError = Literal["raise", "skip"]
+
+_SPAN_BYTES = 1 << 22  # a worker's share of a JSON Lines file per task
+_GIVEN_CHUNK = 512  # articles per task when they are given in memory
+_PAIRS_PER_TASK = 2048
+_MEMBERS_PER_TASK = 1024
+_COMPONENT_CAP = 2048  # candidate components up to this size are verified and grouped in one task
+
+
+# -- where the articles are, and how a worker reads them again ----------------------------------
+@dataclass(frozen=True)
+class _Span:
+    """Lines of a JSON Lines file, from byte ``start`` to ``end``; the first is line ``first_line``."""
+
+    path: str
+    start: int
+    end: int
+    first_line: int
+
+    def records(self) -> Iterator[tuple[int, int | None, Any]]:
+        """(position, line, article or the error it is)."""
+        with open(self.path, "rb") as fh:
+            fh.seek(self.start)
+            pos, number = self.start, self.first_line - 1
+            while pos < self.end:
+                raw = fh.readline()
+                if not raw:
+                    break
+                here, pos, number = pos, pos + len(raw), number + 1
+                if not raw.strip():
+                    continue
+                try:
+                    yield here, number, article_from_dict(parse_line(raw, number), where=f"line {number}")
+                except DedupError as exc:
+                    yield here, number, exc
+
+
+@dataclass(frozen=True)
+class _Given:
+    """Articles given in memory, the first at position ``first``."""
+
+    first: int
+    articles: tuple[Any, ...]
+
+    def records(self) -> Iterator[tuple[int, int | None, Any]]:
+        for i, article in enumerate(self.articles):
+            yield self.first + i, None, article
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Articles to read again from a JSON Lines file, by byte offset."""
+
+    path: str
+    offsets: tuple[int, ...]
+
+    def load(self) -> list[Article]:
+        out = []
+        with open(self.path, "rb") as fh:
+            for offset in self.offsets:
+                fh.seek(offset)
+                out.append(article_from_dict(parse_line(fh.readline(), 0)))
+        return out
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Articles shipped as they are (a batch given in memory)."""
+
+    articles: tuple[Article, ...]
+
+    def load(self) -> list[Article]:
+        return list(self.articles)
+
+
+class _FileSource:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def tasks(self) -> Iterator[_Span]:
+        """The file cut at line ends into spans of about ``_SPAN_BYTES``; lines counted on the way."""
+        start, line = 0, 1
+        with open(self.path, "rb") as fh:
+            while True:
+                block = fh.read(_SPAN_BYTES)
+                if not block:
+                    return
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:  # a line longer than a span: take it whole
+                    block += fh.readline()
+                    cut = len(block)
+                end = start + cut
+                yield _Span(self.path, start, end, line)
+                line += block.count(b"\n", 0, cut)
+                fh.seek(end)
+                start = end
+
+    def fetch(self, positions: Sequence[int]) -> _Lines:
+        return _Lines(self.path, tuple(positions))
+
+
+class _MemorySource:
+    def __init__(self, articles: Iterable[Any]) -> None:
+        self._iter = iter(articles)
+        self._kept: list[Any] = []
+
+    def tasks(self) -> Iterator[_Given]:
+        while chunk := tuple(islice(self._iter, _GIVEN_CHUNK)):
+            yield _Given(len(self._kept), chunk)
+            self._kept.extend(chunk)
+
+    def fetch(self, positions: Sequence[int]) -> _Loaded:
+        return _Loaded(tuple(self._kept[p] for p in positions))
+
+
+# -- the workers' side ------------------------------------------------------------------------
+@dataclass
+class _State:
+    config: DedupConfig
+    learned: frozenset[int]
+    preparer: Any
+
+
+_STATE: _State | None = None
+
+
+def _init(config: DedupConfig, learned: frozenset[int]) -> None:
+    global _STATE
+    from dedup.stream import Deduplicator
+
+    _STATE = _State(config, learned, Deduplicator(config))
+
+
+def _state() -> _State:
+    assert _STATE is not None, "worker used before _init"
+    return _STATE
+
+
+@dataclass
+class _Prepared:
+    """What pass 1 keeps of a run of articles (the usable ones, in input order), and the rest."""
+
+    positions: list[int]
+    metas: list[Article]  # the article without its text: what provenance reads besides the text
+    text_hashes: list[bytes]
+    doc_keys: U64  # (n, document bands)
+    fps: U64  # distinct sentence fingerprints, article after article
+    fp_counts: I64
+    passage_fps: U64  # the sentence of each passage
+    passage_keys: U64  # (passages, passage bands)
+    passage_counts: I64
+    errors: list[tuple[int, int | None, str | None, DedupError]]  # position, line, id, error
+    records: int
+
+
+def _prepare(task: _Span | _Given) -> _Prepared:
+    state = _state()
+    cfg = state.config
+    positions: list[int] = []
+    metas: list[Article] = []
+    hashes: list[bytes] = []
+    sigs: list[Any] = []
+    fps: list[U64] = []
+    pfps: list[U64] = []
+    psigs: list[Any] = []
+    errors: list[tuple[int, int | None, str | None, DedupError]] = []
+    records = 0
+    for position, line, item in task.records():
+        records += 1
+        try:
+            if isinstance(item, DedupError):
+                raise item
+            ready = state.preparer.prepare(item)
+        except DedupError as exc:
+            art_id = None if isinstance(item, DedupError) else getattr(item, "id", None)
+            errors.append((position, line, art_id if isinstance(art_id, str) else None, exc))
+            continue
+        art, doc = ready.article, ready.doc
+        positions.append(position)
+        metas.append(Article(art.id, "", art.published_at, art.source, art.url, art.title))
+        hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
+        sigs.append(ready.signature)
+        fps.append(np.unique(doc.sentence_fps))
+        pfps.append(doc.sentence_fps[doc.passage_sentence])
+        psigs.append(ready.passage_signatures)
+    mh, ps = cfg.minhash, cfg.passage
+    n = len(positions)
+    doc_keys = band_keys(np.stack(sigs), mh.bands, mh.rows) if n else np.empty((0, mh.bands), np.uint64)
+    all_psigs = np.concatenate(psigs) if n else np.empty((0, ps.num_perm), np.uint32)
+    return _Prepared(
+        positions=positions,
+        metas=metas,
+        text_hashes=hashes,
+        doc_keys=doc_keys,
+        fps=np.concatenate(fps) if n else np.empty(0, np.uint64),
+        fp_counts=np.array([len(f) for f in fps], dtype=np.int64),
+        passage_fps=np.concatenate(pfps) if n else np.empty(0, np.uint64),
+        passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
+        passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
+        errors=errors,
+        records=records,
+    )
+
+
+class _Docs:
+    """The articles of one task, analyzed on first use, and the comparisons made between them."""
+
+    def __init__(self, articles: list[Article]) -> None:
+        state = _state()
+        self.articles = {a.id: a for a in articles}
+        self._config, self._learned, self._preparer = state.config, set(state.learned), state.preparer
+        self._docs: dict[str, tuple[Shingled, View]] = {}
+        self._matches: dict[tuple[str, str], Match] = {}
+
+    def _doc(self, art_id: str) -> tuple[Shingled, View]:
+        found = self._docs.get(art_id)
+        if found is None:
+            doc = self._preparer.prepare(self.articles[art_id]).doc
+            found = self._docs[art_id] = (doc, View(doc, self._learned, self._config.shingle))
+        return found
+
+    def pair(self, x: str, y: str) -> Match:
+        """The comparison of x and y (made once, the smaller id first)."""
+        key = (x, y) if x < y else (y, x)
+        match = self._matches.get(key)
+        if match is None:
+            (da, va), (db, vb) = self._doc(key[0]), self._doc(key[1])
+            cfg = self._config
+            match = self._matches[key] = compare(
+                key[0],
+                da,
+                key[1],
+                db,
+                verify=cfg.verify,
+                shingle=cfg.shingle,
+                boilerplate=self._learned,
+                views=(va, vb),
+            )
+        return match
+
+
+@dataclass(frozen=True)
+class _VerifyTask:
+    pairs: tuple[tuple[str, str], ...]  # (b, a): b is after a in id order
+    articles: _Lines | _Loaded
+
+
+def _verify(task: _VerifyTask) -> list[bool]:
+    docs = _Docs(task.articles.load())
+    return [docs.pair(b, a).is_copy for b, a in task.pairs]
+
+
+@dataclass(frozen=True)
+class _GroupTask:
+    """Components to settle: members (in id order) and their ranks in the batch's id order, and
+    the pairs joining them, either verified already (``verified``) or candidates to verify."""
+
+    components: tuple[tuple[str, ...], ...]
+    seq: tuple[tuple[int, ...], ...]
+    pairs: tuple[tuple[str, str], ...]
+    verified: bool
+    articles: _Lines | _Loaded
+
+
+def _group(task: _GroupTask) -> list[Cluster]:
+    """The clusters of two or more articles among the task's components."""
+    cfg = _state().config
+    docs = _Docs(task.articles.load())
+    edges: dict[str, set[str]] = {}
+    for b, a in task.pairs:
+        if task.verified or docs.pair(b, a).is_copy:
+            edges.setdefault(a, set()).add(b)
+            edges.setdefault(b, set()).add(a)
+    seq = {
+        m: s
+        for members, ranks in zip(task.components, task.seq, strict=True)
+        for m, s in zip(members, ranks, strict=True)
+    }
+    out: list[Cluster] = []
+    for component in task.components:
+        # candidates joined them; the verified copies may split them further
+        for members in components(component, lambda m: edges.get(m, ())):
+            if len(members) > 1:
+                out.extend(assemble(members, docs.articles, seq.__getitem__, edges.get, docs.pair, cfg))
+    return out
+
+
+def assemble(
+    members: list[str],
+    articles: dict[str, Article],
+    seq: Callable[[str], int],
+    edges: Callable[[str], Any],
+    pair: Callable[[str, str], Match],
+    config: DedupConfig,
+) -> list[Cluster]:
+    """The clusters of one connected component of verified copies (members in id order): its
+    groups (the chaining guard) and each group's earliest source. ``pair(x, y)`` compares two
+    members (and is expected to remember). Shared with ``dedup.spark``."""
+
+    def candidate_of(member: str, with_evidence: bool) -> Any:
+        article = articles[member]
+        text_date, credits = provenance_inputs(article, config.provenance) if with_evidence else (None, ())
+        return candidate(article, seq(member), text_date, credits)
+
+    groups, how = groups_of(members, lambda x, y: pair(x, y).is_copy, edges, config.cluster)
+    return [
+        build_cluster(group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance)
+        for group in groups
+    ]
+
+
+# -- the driver's side --------------------------------------------------------------------------
+class _Pool:
+    """``workers`` processes (or this one), each with the config and the learned boilerplate."""
+
+    def __init__(self, config: DedupConfig, learned: frozenset[int], workers: int) -> None:
+        self._executor: Any = None
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+            self._executor = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init, initargs=(config, learned)
+            )
+        else:
+            _init(config, learned)
+        self._depth = 4 * workers
+
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        """``fn`` over ``tasks``, results in order, a few tasks in flight per worker."""
+        if self._executor is None:
+            yield from map(fn, tasks)
+            return
+        window: list[Any] = []
+        for task in tasks:
+            window.append(self._executor.submit(fn, task))
+            if len(window) > self._depth:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+
+
+def _sorted_by(keys: Any, rank: I64, owner: Any) -> Any:
+    """The order that sorts ``keys`` by (key, rank of the entry's owner)."""
+    order = np.argsort(keys)
+    if kernels.sort_runs is not None:
+        kernels.sort_runs(keys, order, rank[owner])
+        return order
+    return np.lexsort((rank[owner], keys))  # pragma: no cover - numba fallback
+
+
+def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) -> frozenset[int]:
+    """The learned boilerplate of the batch: sentences on ``min_df`` articles or more that the judge
+    calls furniture over the first ``sample`` of them in id order (``rank``; -1: not in the batch).
+    ``fps`` are each article's distinct sentence fingerprints, sorted, laid end to end (``counts``).
+    ``kernels.judge_samples`` is ``boilerplate.judge`` compiled (tested equal)."""
+    bp = config.boilerplate
+    if not bp.enabled or len(fps) == 0:
+        return frozenset()
+    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    live = np.flatnonzero(rank[owner] >= 0)
+    by_fp = live[_sorted_by(fps[live], rank, owner[live])]  # by fingerprint, then id order
+    fp_of = fps[by_fp]
+    run_start = np.flatnonzero(np.concatenate(([True], fp_of[1:] != fp_of[:-1])))
+    run_len = np.diff(np.concatenate((run_start, [len(by_fp)])))  # document frequencies
+    frequent = run_len >= bp.min_df
+    run_start, run_len = run_start[frequent], run_len[frequent]
+    if len(run_start) == 0:
+        return frozenset()
+    samples = np.full((len(run_start), bp.sample), -1, dtype=np.int64)
+    for j in range(bp.sample):
+        has = run_len > j
+        samples[has, j] = owner[by_fp[run_start[has] + j]]
+    judged = fp_of[run_start]
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    if kernels.judge_samples is not None:
+        verdicts = kernels.judge_samples(fps, starts, samples, judged, bp.min_unique_fraction)
+    else:  # pragma: no cover - numba fallback
+        verdicts = np.array(
+            [
+                judge(int(fp), [fps[starts[a] : starts[a + 1]].tolist() for a in row if a >= 0], bp)
+                for fp, row in zip(judged.tolist(), samples.tolist(), strict=True)
+            ],
+            dtype=bool,
+        )
+    return frozenset(judged[verdicts].tolist())
+
+
+def _sorted_keys(keys: U64, rank: I64, owner: I64) -> tuple[U64, I32, I32]:
+    """Keys sorted by (key, rank of owner), their owners, and where each key went."""
+    order = _sorted_by(keys, rank, owner)
+    where = np.empty(len(keys), dtype=np.int32)
+    where[order] = np.arange(len(keys), dtype=np.int32)
+    return keys[order], owner[order].astype(np.int32), where
+
+
+def _candidates(
+    rank: I64, doc_keys: U64, passage_keys: list[U64], passage_counts: I64, config: DedupConfig, threads: int = 1
+) -> tuple[I32, I32]:
+    """Candidate pairs (b, a), a before b in id order (``kernels.candidate_pairs``); articles are
+    in input order, ``rank`` gives the id order (-1: not in the batch). The key sorts run in
+    ``threads`` threads (numpy and the kernels let go of the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n, bands = doc_keys.shape
+    by_rank = np.empty(int((rank >= 0).sum()), dtype=np.int64)
+    by_rank[rank[rank >= 0]] = np.flatnonzero(rank >= 0)
+    owner = np.repeat(np.arange(n, dtype=np.int64), passage_counts)
+    m = len(owner)
+    pas_sorted = np.empty((len(passage_keys), m), dtype=np.uint64)
+    pas_owner = np.empty((len(passage_keys), m), dtype=np.int32)
+    pas_pos = np.empty((len(passage_keys), m), dtype=np.int32)
+    doc: list[Any] = []
+
+    def sort(t: int) -> None:
+        if t < 0:
+            doc.extend(_sorted_keys(doc_keys.ravel(), rank, np.repeat(np.arange(n, dtype=np.int64), bands)))
+        else:
+            pas_sorted[t], pas_owner[t], pas_pos[t] = _sorted_keys(passage_keys[t], rank, owner)
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(sort, range(-1, len(passage_keys))))
+    doc_sorted, doc_owner, doc_pos = doc
+    offsets = np.concatenate(([0], np.cumsum(passage_counts))).astype(np.int64)
+    ps = config.passage
+    b, a = kernels.candidate_pairs(
+        rank, by_rank, doc_sorted, doc_owner, doc_pos, bands, offsets, pas_sorted, pas_owner, pas_pos,
+        ps.min_hits, ps.max_candidates,
+    )  # fmt: skip
+    return b, a
+
+
+@dataclass
+class _Batch:
+    """What pass 1 kept of the usable articles, in input order; ``rank`` is the id order (-1: an
+    id seen before, left out)."""
+
+    ids: list[str]
+    positions: list[int]
+    metas: list[Article]
+    rank: I64
+    doc_keys: U64
+    fps: U64
+    fp_counts: I64
+    passage_fps: U64
+    passage_keys: list[U64]  # one array per passage band
+    passage_counts: I64
+
+
+def _joined(parts: list[_Prepared], name: str, empty: Any) -> Any:
+    """One field of every part, end to end; the parts let go of theirs (memory)."""
+    if not parts:
+        return empty
+    out = np.concatenate([getattr(p, name) for p in parts])
+    for p in parts:
+        setattr(p, name, None)
+    return out
+
+
+def _read(
+    source: _FileSource | _MemorySource,
+    pool: _Pool,
+    config: DedupConfig,
+    errors: OnError,
+    skipped: list[Skip],
+    report: Report | None,
+) -> _Batch:
+    """Pass 1, then duplicate ids left out (the first in input order stays) and the id order."""
+    parts: list[_Prepared] = []
+    seen = 0
+    for part in pool.map(_prepare, source.tasks()):
+        for _, line, art_id, exc in part.errors:
+            if errors == "raise":
+                raise exc
+            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
+        parts.append(part)
+        seen += part.records
+        if report is not None:
+            report("read", seen, None)
+    metas = [m for p in parts for m in p.metas]
+    positions = [q for p in parts for q in p.positions]
+    first: dict[str, bytes] = {}
+    keep = np.ones(len(metas), dtype=bool)
+    for i, digest in enumerate(h for p in parts for h in p.text_hashes):
+        art_id = metas[i].id
+        if art_id not in first:
+            first[art_id] = digest
+            continue
+        keep[i] = False  # the same id again: the same text is left out quietly, another is an error
+        if first[art_id] != digest:
+            exc = DuplicateIdError(f"article id {art_id!r} appears twice with different texts; ids must be unique")
+            if errors == "raise":
+                raise exc
+            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc)))
+    del first
+    for p in parts:
+        p.metas, p.positions, p.text_hashes = [], [], []
+    kept = np.flatnonzero(keep)
+    ids = [m.id for m in metas]
+    rank = np.full(len(metas), -1, dtype=np.int64)
+    rank[kept[np.argsort(np.array([ids[i] for i in kept.tolist()], dtype=object), kind="stable")]] = np.arange(
+        len(kept)
+    )
+    mh, ps = config.minhash, config.passage
+    passage_keys = []
+    for t in range(ps.bands):
+        passage_keys.append(np.concatenate([p.passage_keys[:, t] for p in parts]) if parts else np.empty(0, np.uint64))
+    return _Batch(
+        ids=ids,
+        positions=positions,
+        metas=metas,
+        rank=rank,
+        doc_keys=_joined(parts, "doc_keys", np.empty((0, mh.bands), np.uint64)),
+        fps=_joined(parts, "fps", np.empty(0, np.uint64)),
+        fp_counts=_joined(parts, "fp_counts", np.empty(0, np.int64)),
+        passage_fps=_joined(parts, "passage_fps", np.empty(0, np.uint64)),
+        passage_keys=passage_keys,
+        passage_counts=_joined(parts, "passage_counts", np.empty(0, np.int64)),
+    )
+
+
+def run(
+    articles: Iterable[Any] | str | os.PathLike[str],
+    *,
+    config: DedupConfig | None = None,
+    errors: OnError = "raise",
+    skipped: list[Skip] | None = None,
+    report: Report | None = None,
+    workers: int = 1,
+) -> Iterator[Cluster]:
+    """Cluster a batch: ``articles`` in memory, or the path of a JSON Lines file (read by the
+    workers and read again when needed, never held in memory). Yields every cluster, singletons
+    included, in cluster id order. Unusable records raise, or with ``errors="skip"`` are appended
+    to ``skipped``. ``report(stage, done, total)`` follows the passes."""
+    config = config or DedupConfig()
+    if not isinstance(config, DedupConfig):
+        raise InputError(f"config must be a DedupConfig, got {type(config).__name__}")
+    if errors not in ("raise", "skip"):
+        raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    if skipped is None:
+        skipped = []
+    source: _FileSource | _MemorySource
+    if isinstance(articles, str | os.PathLike):
+        if not os.path.isfile(articles):
+            raise InputError(f"{os.fspath(articles)}: no such file; give a JSON Lines file")
+        source = _FileSource(os.fspath(articles))
+    else:
+        source = _MemorySource(articles)
+
+    pool = _Pool(config, frozenset(), workers)
+    try:
+        batch = _read(source, pool, config, errors, skipped, report)
+    finally:
+        pool.close()
+    learned = _learn_boilerplate(batch.fps, batch.fp_counts, batch.rank, config)
+    batch.fps = np.empty(0, np.uint64)
+    evidence = ~np.isin(batch.passage_fps, np.fromiter(learned, dtype=np.uint64, count=len(learned)))
+    batch.passage_fps = np.empty(0, np.uint64)
+    owner = np.repeat(np.arange(len(batch.ids)), batch.passage_counts)
+    counts = np.bincount(owner[evidence], minlength=len(batch.ids)).astype(np.int64)
+    del owner
+    keys = [column[evidence] for column in batch.passage_keys]
+    batch.passage_keys = []
+    b, a = _candidates(batch.rank, batch.doc_keys, keys, counts, config, threads=workers)
+    del keys, evidence
+    batch.doc_keys = np.empty((0, 0), np.uint64)
+    if report is not None:
+        report("candidates", len(b), len(b))
+
+    pool = _Pool(config, learned, workers)
+    try:
+        multi = _settle(source, pool, batch, b, a, report)
+    finally:
+        pool.close()
+    yield from _in_id_order(batch, multi, config)
+
+
+def _verified(
+    source: _FileSource | _MemorySource,
+    pool: _Pool,
+    ids: list[str],
+    positions: list[int],
+    b: I32,
+    a: I32,
+    report: Report | None,
+) -> npt.NDArray[np.bool_]:
+    """Pass 4: which candidate pairs are verified copies."""
+    order = np.lexsort((a, b))
+    b, a = b[order], a[order]
+
+    def tasks() -> Iterator[_VerifyTask]:
+        for start in range(0, len(b), _PAIRS_PER_TASK):
+            bs, as_ = b[start : start + _PAIRS_PER_TASK].tolist(), a[start : start + _PAIRS_PER_TASK].tolist()
+            need = sorted(set(bs) | set(as_), key=positions.__getitem__)
+            yield _VerifyTask(
+                tuple((ids[x], ids[y]) for x, y in zip(bs, as_, strict=True)),
+                source.fetch([positions[r] for r in need]),
+            )
+
+    flags: list[bool] = []
+    for result in pool.map(_verify, tasks()):
+        flags.extend(result)
+        if report is not None:
+            report("verify", len(flags), len(b))
+    out = np.zeros(len(b), dtype=bool)
+    out[order] = flags
+    return out
+
+
+def _labels(n: int, b: I32, a: I32) -> I64:
+    """The connected component of every article, given the pairs (b, a) (scipy)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(b), dtype=np.int8), (b, a)), shape=(n, n))
+    labels: I64 = connected_components(graph, directed=False)[1]
+    return labels
+
+
+def _group_tasks(
+    source: _FileSource | _MemorySource,
+    batch: _Batch,
+    labels: I64,
+    chosen: npt.NDArray[np.bool_],
+    b: I32,
+    a: I32,
+    verified: bool,
+) -> Iterator[_GroupTask]:
+    """Tasks over the components ``chosen`` (by label): whole components, a few to a task, with
+    the pairs inside them."""
+    ids, positions, rank = batch.ids, batch.positions, batch.rank
+    members = np.flatnonzero(chosen[labels])
+    if len(members) == 0:
+        return
+    members = members[np.lexsort((rank[members], labels[members]))]  # by component, then id order
+    comp_of = labels[members]
+    starts = np.flatnonzero(np.concatenate(([True], comp_of[1:] != comp_of[:-1])))
+    ends = [*starts[1:].tolist(), len(members)]
+    pair_comp = labels[b]
+    pair_order = np.argsort(pair_comp, kind="stable")
+    sorted_comp = pair_comp[pair_order]
+    heads = comp_of[starts]
+    first_pair = np.searchsorted(sorted_comp, heads, side="left")
+    last_pair = np.searchsorted(sorted_comp, heads, side="right")
+    comps: list[tuple[str, ...]] = []
+    ranks: list[tuple[int, ...]] = []
+    pairs: list[tuple[str, str]] = []
+    size = 0
+    for c, (lo, hi) in enumerate(zip(starts.tolist(), ends, strict=True)):
+        rs = members[lo:hi].tolist()
+        comps.append(tuple(ids[r] for r in rs))
+        ranks.append(tuple(rank[rs].tolist()))
+        picked = pair_order[first_pair[c] : last_pair[c]]
+        pairs.extend((ids[x], ids[y]) for x, y in zip(b[picked].tolist(), a[picked].tolist(), strict=True))
+        size += hi - lo
+        if size >= _MEMBERS_PER_TASK or c == len(starts) - 1:
+            need = sorted(members[starts[c - len(comps) + 1] : hi].tolist(), key=positions.__getitem__)
+            yield _GroupTask(
+                tuple(comps), tuple(ranks), tuple(pairs), verified, source.fetch([positions[r] for r in need])
+            )
+            comps, ranks, pairs, size = [], [], [], 0
+
+
+def _settle(
+    source: _FileSource | _MemorySource,
+    pool: _Pool,
+    batch: _Batch,
+    b: I32,
+    a: I32,
+    report: Report | None,
+) -> dict[str, Cluster]:
+    """Passes 4 and 5: the clusters of two or more articles, by cluster id. A component of the
+    candidate graph up to ``_COMPONENT_CAP`` articles is verified and grouped in one task (each
+    text analyzed once); the pairs of larger ones are verified first, a chunk at a time, and the
+    components of the verified copies grouped after."""
+    n = len(batch.ids)
+    labels = _labels(n, b, a)
+    sizes = np.bincount(labels, minlength=1)
+    big = sizes > _COMPONENT_CAP
+    in_big = big[labels[b]]
+    out: dict[str, Cluster] = {}
+    total = int(sizes[sizes > 1].sum())
+    done = 0
+
+    def collect(results: Iterator[list[Cluster]]) -> None:
+        nonlocal done
+        for clusters in results:
+            for c in clusters:
+                out[c.id] = c
+                done += len(c)
+            if report is not None:
+                report("group", done, total)
+
+    small = (sizes > 1) & ~big
+    collect(pool.map(_group, _group_tasks(source, batch, labels, small, b[~in_big], a[~in_big], False)))
+    if in_big.any():
+        bb, aa = b[in_big], a[in_big]
+        copies = _verified(source, pool, batch.ids, batch.positions, bb, aa, report)
+        bb, aa = bb[copies], aa[copies]
+        labels = _labels(n, bb, aa)
+        chosen = np.bincount(labels, minlength=1) > 1
+        collect(pool.map(_group, _group_tasks(source, batch, labels, chosen, bb, aa, True)))
+    return out
+
+
+def _in_id_order(batch: _Batch, multi: dict[str, Cluster], config: DedupConfig) -> Iterator[Cluster]:
+    """Every cluster in cluster id order: the singletons are built here, from what pass 1 kept."""
+    grouped = {m.id for c in multi.values() for m in c.members}
+    keyed: list[tuple[str, int]] = [(cid, -1) for cid in multi]
+    ranks = batch.rank.tolist()
+    keyed.extend((cluster_id((i,)), at) for at, i in enumerate(batch.ids) if ranks[at] >= 0 and i not in grouped)
+    keyed.sort()
+    for cid, at in keyed:
+        if at < 0:
+            yield multi[cid]
+            continue
+        alone = candidate(batch.metas[at], ranks[at], None, ())
+        yield build_cluster([alone.id], "no verified copy", _Only(alone), _no_pair, config.provenance)
+
+
+@dataclass(frozen=True)
+class _Only:
+    """``candidate_of`` for a cluster of one article."""
+
+    alone: Candidate
+
+    def __call__(self, member: str, with_evidence: bool) -> Candidate:
+        return self.alone
+
+
+def _no_pair(a: str, b: str) -> Match:  # pragma: no cover - a single article is never compared
+    raise AssertionError(f"a single-article cluster compared {a} and {b}")

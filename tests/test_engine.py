@@ -1,0 +1,151 @@
+"""The batch engine (``dedup.cluster``, ``dedup cluster FILE``) gives what the stream path gives:
+every article added through ``Deduplicator.add_many``, then ``clusters()``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedup
+from dedup import engine
+from dedup.boilerplate import judge
+from dedup.config import BoilerplateConfig, DedupConfig
+from dedup.index import CandidateIndex
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import generate  # noqa: E402
+
+COLUMNS = ("id", "text", "published_at", "source", "url", "title")
+
+
+def _stream_path(articles: list[dedup.Article], config: DedupConfig | None = None) -> list[dict]:
+    d = dedup.Deduplicator(config)
+    d.add_many(articles)
+    return [c.to_dict() for c in d.clusters()]
+
+
+def _generated(size: int, seed: int) -> list[dedup.Article]:
+    records = generate.generate(size, seed)
+    return [dedup.Article(**{k: r[k] for k in COLUMNS if r.get(k) is not None}) for r in records]
+
+
+def _write(articles: list[dedup.Article], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for a in articles:
+            row = {k: getattr(a, k) for k in COLUMNS if getattr(a, k) is not None}
+            if a.published_at is not None:
+                row["published_at"] = a.published_at.isoformat()
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def test_engine_equals_the_stream_path_on_seeds_english_and_a_generated_set(seeds, english) -> None:
+    for articles in (seeds, english, _generated(600, 5)):
+        expected = _stream_path(articles)
+        assert [c.to_dict() for c in engine.run(articles)] == expected
+
+
+def test_a_file_read_by_two_workers_gives_the_same_clusters(tmp_path: Path) -> None:
+    articles = _generated(400, 8)
+    path = tmp_path / "batch.jsonl"
+    _write(articles, path)
+    expected = _stream_path(articles)
+    assert sum(1 for c in expected if c["size"] > 1) > 30  # copies to agree on
+    assert [c.to_dict() for c in dedup.cluster(str(path), workers=2)] == expected
+
+
+def test_components_larger_than_a_task_are_verified_then_grouped(monkeypatch) -> None:
+    articles = _generated(300, 9)
+    expected = _stream_path(articles)
+    monkeypatch.setattr(engine, "_COMPONENT_CAP", 2)  # every candidate component takes the long way
+    monkeypatch.setattr(engine, "_PAIRS_PER_TASK", 7)
+    assert [c.to_dict() for c in engine.run(articles)] == expected
+
+
+def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:
+    path = tmp_path / "mixed.jsonl"
+    _write(seeds, path)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+        fh.write("\n")
+        fh.write(json.dumps({"id": "no-text"}) + "\n")
+        fh.write(json.dumps({"id": "blank", "text": "  \n "}) + "\n")
+        fh.write(json.dumps({"id": seeds[1].id, "text": seeds[1].text}) + "\n")  # the same again: dropped
+        fh.write(json.dumps({"id": seeds[2].id, "text": seeds[3].text}) + "\n")  # another text: an error
+    skipped: list[dedup.Skip] = []
+    clusters = dedup.cluster(str(path), errors="skip", skipped=skipped)
+    got = {(s.line, s.error) for s in skipped}
+    n = len(seeds)
+    assert {(n + 1, "InvalidRecordError"), (n + 3, "InvalidRecordError"), (n + 4, "EmptyTextError")} <= got
+    assert (None, "DuplicateIdError") in got and len(skipped) == 4
+    assert sorted(m for c in clusters for m in c.member_ids) == sorted(a.id for a in seeds)
+    assert [c.to_dict() for c in clusters] == _stream_path(seeds)
+
+
+def test_errors_raise_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "x", "text": ""}\n', encoding="utf-8")
+    try:
+        dedup.cluster(str(path))
+    except dedup.EmptyTextError as exc:
+        assert "'x'" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("an empty text was accepted")
+
+
+def test_candidate_kernel_equals_the_index_queried_in_id_order() -> None:
+    config = DedupConfig()
+    articles = sorted(_generated(300, 12), key=lambda a: a.id)
+    d = dedup.Deduplicator(config)
+    prepared = [d.prepare(a) for a in articles]
+    mh, ps = config.minhash, config.passage
+    from dedup.index import BandIndex, band_keys
+
+    index = CandidateIndex(BandIndex(bands=mh.bands, rows=mh.rows), BandIndex(bands=ps.bands, rows=ps.rows))
+    expected = set()
+    for rank, p in enumerate(prepared):
+        for other in index.candidates(p.signature, p.passage_signatures, limit=ps.max_candidates, min_hits=ps.min_hits):
+            expected.add((rank, int(other)))
+        index.add(str(rank), p.signature, p.passage_signatures)
+    doc_keys = band_keys(np.stack([p.signature for p in prepared]), mh.bands, mh.rows)
+    passage_keys = np.concatenate([band_keys(p.passage_signatures, ps.bands, ps.rows) for p in prepared])
+    counts = np.array([len(p.passage_signatures) for p in prepared], dtype=np.int64)
+    # the engine keeps articles in input order: give them shuffled, with their id order as ranks
+    shuffled = np.random.default_rng(3).permutation(len(prepared))
+    rank = shuffled.astype(np.int64)  # the id order of the article given i-th
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    rows = np.concatenate([np.arange(starts[r], starts[r + 1]) for r in shuffled])
+    columns = [np.ascontiguousarray(passage_keys[rows, t]) for t in range(ps.bands)]
+    b, a = engine._candidates(rank, doc_keys[shuffled], columns, counts[shuffled], config)
+    assert len(expected) > 50
+    assert set(zip(shuffled[b].tolist(), shuffled[a].tolist(), strict=True)) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sets(st.integers(1, 12), min_size=1, max_size=6), min_size=2, max_size=14),
+    st.integers(2, 4),
+    st.integers(2, 5),
+    st.randoms(use_true_random=False),
+)
+def test_learned_boilerplate_equals_judging_each_sentence(articles, min_df, sample, rnd) -> None:
+    config = DedupConfig(boilerplate=BoilerplateConfig(min_df=min_df, sample=sample))
+    fps = [np.array(sorted(s), dtype=np.uint64) for s in articles]
+    counts = np.array([len(f) for f in fps], dtype=np.int64)
+    order = list(range(len(fps)))
+    rnd.shuffle(order)  # the id order is not the input order
+    rank = np.array(order, dtype=np.int64)
+    learned = engine._learn_boilerplate(np.concatenate(fps), counts, rank, config)
+    expected = set()
+    in_id_order = sorted(range(len(articles)), key=order.__getitem__)
+    for fp in {f for s in articles for f in s}:
+        carriers = [sorted(articles[i]) for i in in_id_order if fp in articles[i]]
+        if len(carriers) >= min_df and judge(fp, carriers[:sample], config.boilerplate):
+            expected.add(fp)
+    assert learned == expected
