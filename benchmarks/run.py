@@ -3,6 +3,7 @@
     python benchmarks/run.py                       # seeds, the example file, 2,000 generated articles
     python benchmarks/run.py --data mine.jsonl     # also your own labelled articles
     python benchmarks/run.py --size 20000 --stream-sizes 10000,100000 --out results.json --plot results.png
+    python benchmarks/run.py --cli-sizes 100000,1000000 --workers 2   # also `dedup cluster` on big files
 
 Labelled data (``--data``) is JSON Lines, one article per line: ``id`` and ``text`` (required),
 ``group`` (required: articles with the same value are copies of one story), and optionally
@@ -38,6 +39,7 @@ import dedup.kernels  # noqa: E402
 import generate  # noqa: E402
 import metrics  # noqa: E402
 import peers  # noqa: E402
+import scale as scale_bench  # noqa: E402
 
 ROOT = HERE.parent
 EXAMPLE = HERE / "data" / "labelled_example.jsonl"
@@ -212,7 +214,9 @@ def streaming(indexed: int, probes: int, seed: int, config: dedup.DedupConfig) -
     records = generate.generate(indexed + probes, seed)
     base, probe = articles(records[:indexed]), articles(records[indexed:])
     d = dedup.Deduplicator(config)
+    before = scale_bench._tree_rss_kib(__import__("os").getpid())
     _, build = timed(lambda: d.add_many(base))
+    grown_kib = scale_bench._tree_rss_kib(__import__("os").getpid()) - before
     latencies = []
     for a in probe:
         _, s = timed(lambda a=a: d.add(a))
@@ -244,6 +248,7 @@ def streaming(indexed: int, probes: int, seed: int, config: dedup.DedupConfig) -
         "indexed": indexed,
         "probes": probes,
         "build_seconds": round(build, 2),
+        "dedup_rss_per_indexed_kb": round(grown_kib / indexed, 1),
         "dedup": summary(latencies),
         "datasketch": summary(ds_latencies),
     }
@@ -283,6 +288,32 @@ def scaling(sizes: Sequence[int], seed: int, config: dedup.DedupConfig) -> list[
         rows.append(
             {"articles": size, "dedup_per_s": round(size / ours, 1), "datasketch_per_s": round(size / theirs, 1)}
         )
+    return rows
+
+
+def command_line(sizes: Sequence[int], seed: int, workers: int, peer_up_to: int) -> list[dict[str, Any]]:
+    """``dedup cluster FILE --workers N`` on generated files, as ``scale.py`` measures it: wall time
+    and the peak memory of the process and its workers; datasketch's pipeline up to ``peer_up_to``."""
+    import os
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"g{size}.jsonl"
+            with path.open("w", encoding="utf-8") as fh:
+                for record in generate.generate(size, seed):
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            argv = ["cluster", str(path), "--no-progress", "--workers", str(workers)]
+            seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.DEDUP, *argv])
+            row: dict[str, Any] = {"articles": size, "workers": workers, "dedup_seconds": round(seconds, 1),
+                                   "dedup_per_s": round(size / seconds, 1), "dedup_peak_rss_mb": round(rss)}  # fmt: skip
+            if size <= peer_up_to:
+                seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.PEER, str(path), str(HERE)])
+                row.update({"datasketch_seconds": round(seconds, 1), "datasketch_per_s": round(size / seconds, 1),
+                            "datasketch_peak_rss_mb": round(rss)})  # fmt: skip
+            rows.append(row)
+            os.remove(path)
     return rows
 
 
@@ -336,6 +367,18 @@ def table(summary: dict[str, Any]) -> str:
         lines.append(
             f"  add() with {st['indexed']:,} indexed: median {st['dedup']['median_ms']} ms, p99 {st['dedup']['p99_ms']} ms"
             f"   (datasketch MinHash+query+insert: median {st['datasketch']['median_ms']} ms, p99 {st['datasketch']['p99_ms']} ms)"
+            f"; memory {st['dedup_rss_per_indexed_kb']} KB per indexed article (RSS growth)"
+        )
+    for row in summary.get("command_line", []):
+        peer = (
+            f"   datasketch (one process) {row['datasketch_seconds']} s, {row['datasketch_per_s']:.0f}/s, "
+            f"peak {row['datasketch_peak_rss_mb']} MB"
+            if "datasketch_seconds" in row
+            else ""
+        )
+        lines.append(
+            f"  dedup cluster, {row['articles']:,} articles, {row['workers']} workers: {row['dedup_seconds']} s "
+            f"({row['dedup_per_s']:.0f}/s), peak {row['dedup_peak_rss_mb']} MB (process and workers){peer}"
         )
     if summary.get("scaling"):
         lines += ["", "throughput against corpus size (whole batch, articles/s)"]
@@ -397,6 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scaling", default="", help="sizes for throughput against corpus size (default: size/4, size/2, size)"
     )
+    parser.add_argument(
+        "--cli-sizes", default="", help="generated file sizes for `dedup cluster FILE` (wall time, peak memory)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="`dedup cluster --workers` for --cli-sizes (default 2)")
+    parser.add_argument(
+        "--peer-up-to", type=int, default=100_000, help="run datasketch in --cli-sizes up to this size (default 100000)"
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peers (quality only for dedup)")
     parser.add_argument("--out", help="write the JSON summary to this file")
     parser.add_argument("--plot", help="write a PNG plot (precision/recall trade-off, throughput against size)")
@@ -437,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     for size in [int(s) for s in args.stream_sizes.split(",") if s.strip()]:
         log(f"streaming latency with {size} indexed")
         summary["streaming"].append(streaming(size, args.probes, args.seed + 1, config))
+    cli_sizes = [int(s) for s in args.cli_sizes.split(",") if s.strip()]
+    if cli_sizes:
+        log(f"dedup cluster on files of {cli_sizes} articles, {args.workers} workers")
+        summary["command_line"] = command_line(cli_sizes, args.seed, args.workers, args.peer_up_to)
     sizes = [int(s) for s in args.scaling.split(",") if s.strip()] or sorted(
         {max(10, args.size // 4), max(10, args.size // 2), args.size}
     )

@@ -1,5 +1,6 @@
 import itertools
 
+import dedup
 from dedup.config import DedupConfig
 from dedup.records import Relation
 from dedup.shingle import Vocabulary, analyze
@@ -81,3 +82,35 @@ def test_deduplicator_compare_shows_the_shared_passages(seeds) -> None:
     assert m.is_copy and len(m.shared_passages) >= 6
     assert all(p.text for p in m.shared_passages)
     assert any("الكرملين" in p.text for p in m.shared_passages)
+
+
+def test_the_passage_kernel_equals_the_numpy_path(monkeypatch) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import generate
+    from dedup import kernels
+
+    config = dedup.DedupConfig()
+    d = dedup.Deduplicator(config)
+    records = generate.generate(200, 4)
+    docs = [d.prepare(dedup.Article(id=r["id"], text=r["text"])).doc for r in records]
+    by_group: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_group.setdefault(r["group"], []).append(i)
+    pairs = [(g[0], j) for g in by_group.values() for j in g[1:]] + [(i, i + 1) for i in range(0, 60, 2)]
+    boilerplate = {int(docs[0].sentence_fps[0])}  # a dropped sentence on some articles
+
+    def run() -> list[dedup.Match]:
+        return [
+            compare(
+                str(x), docs[x], str(y), docs[y], verify=config.verify, shingle=config.shingle, boilerplate=boilerplate
+            )
+            for x, y in pairs
+        ]
+
+    compiled = run()
+    monkeypatch.setattr(kernels, "shared_passages", None)
+    assert sum(len(m.shared_passages) > 0 for m in compiled) > 20  # the passage step ran and found some
+    assert run() == compiled

@@ -400,7 +400,7 @@ class _Pool:
             self._executor.shutdown()
 
 
-def _sorted_by(keys: Any, rank: I64, owner: Any) -> Any:
+def _sorted_by(keys: Any, rank: Any, owner: Any) -> Any:
     """The order that sorts ``keys`` by (key, rank of the entry's owner)."""
     order = np.argsort(keys)
     if kernels.sort_runs is not None:
@@ -417,9 +417,13 @@ def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) ->
     bp = config.boilerplate
     if not bp.enabled or len(fps) == 0:
         return frozenset()
-    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    live = np.flatnonzero(rank[owner] >= 0)
-    by_fp = live[_sorted_by(fps[live], rank, owner[live])]  # by fingerprint, then id order
+    owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    rank32 = rank.astype(np.int32)
+    if (rank >= 0).all():
+        by_fp = _sorted_by(fps, rank32, owner)  # by fingerprint, then id order
+    else:
+        live = np.flatnonzero(rank32[owner] >= 0)
+        by_fp = live[_sorted_by(fps[live], rank32, owner[live])]
     fp_of = fps[by_fp]
     run_start = np.flatnonzero(np.concatenate(([True], fp_of[1:] != fp_of[:-1])))
     run_len = np.diff(np.concatenate((run_start, [len(by_fp)])))  # document frequencies
@@ -446,41 +450,55 @@ def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) ->
     return frozenset(judged[verdicts].tolist())
 
 
-def _sorted_keys(keys: U64, rank: I64, owner: I64) -> tuple[U64, I32, I32]:
-    """Keys sorted by (key, rank of owner), their owners, and where each key went."""
+def _sort_into(keys: U64, rank: I32, owner: I32, out_keys: U64, out_owner: I32, out_pos: I32) -> None:
+    """Sort ``keys`` by (key, rank of owner) into ``out_keys`` with their owners, and write where
+    each key went into ``out_pos`` (no temporary copies of the outputs: memory)."""
     order = _sorted_by(keys, rank, owner)
-    where = np.empty(len(keys), dtype=np.int32)
-    where[order] = np.arange(len(keys), dtype=np.int32)
-    return keys[order], owner[order].astype(np.int32), where
+    np.take(keys, order, out=out_keys)
+    np.take(owner, order, out=out_owner)
+    out_pos[order] = np.arange(len(keys), dtype=np.int32)
 
 
-def _candidates(
-    rank: I64, doc_keys: U64, passage_keys: list[U64], passage_counts: I64, config: DedupConfig, threads: int = 1
-) -> tuple[I32, I32]:
+@dataclass
+class _Keys:
+    """The LSH band keys of a batch, handed over to ``_candidates``, which lets go of each array
+    once it is sorted (the sorted copies are what it keeps)."""
+
+    doc: U64 | None  # (articles, document bands)
+    passages: list[U64 | None]  # one array per passage band, the evidence passages end to end
+
+
+def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1) -> tuple[I32, I32]:
     """Candidate pairs (b, a), a before b in id order (``kernels.candidate_pairs``); articles are
-    in input order, ``rank`` gives the id order (-1: not in the batch). The key sorts run in
-    ``threads`` threads (numpy and the kernels let go of the GIL)."""
+    in input order, ``rank`` gives the id order (-1: not in the batch). The passage bands are
+    sorted in ``threads`` threads (numpy and the kernels let go of the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    n, bands = doc_keys.shape
+    assert keys.doc is not None
+    n, bands = keys.doc.shape
     by_rank = np.empty(int((rank >= 0).sum()), dtype=np.int64)
     by_rank[rank[rank >= 0]] = np.flatnonzero(rank >= 0)
-    owner = np.repeat(np.arange(n, dtype=np.int64), passage_counts)
-    m = len(owner)
-    pas_sorted = np.empty((len(passage_keys), m), dtype=np.uint64)
-    pas_owner = np.empty((len(passage_keys), m), dtype=np.int32)
-    pas_pos = np.empty((len(passage_keys), m), dtype=np.int32)
-    doc: list[Any] = []
+    rank32 = rank.astype(np.int32)
+    flat = keys.doc.ravel()
+    keys.doc = None
+    doc_sorted = np.empty(len(flat), dtype=np.uint64)
+    doc_owner = np.empty(len(flat), dtype=np.int32)
+    doc_pos = np.empty(len(flat), dtype=np.int32)
+    _sort_into(flat, rank32, np.repeat(np.arange(n, dtype=np.int32), bands), doc_sorted, doc_owner, doc_pos)
+    del flat
+    owner = np.repeat(np.arange(n, dtype=np.int32), passage_counts)
+    m, t_bands = len(owner), len(keys.passages)
+    pas_sorted = np.empty((t_bands, m), dtype=np.uint64)
+    pas_owner = np.empty((t_bands, m), dtype=np.int32)
+    pas_pos = np.empty((t_bands, m), dtype=np.int32)
 
     def sort(t: int) -> None:
-        if t < 0:
-            doc.extend(_sorted_keys(doc_keys.ravel(), rank, np.repeat(np.arange(n, dtype=np.int64), bands)))
-        else:
-            pas_sorted[t], pas_owner[t], pas_pos[t] = _sorted_keys(passage_keys[t], rank, owner)
+        column, keys.passages[t] = keys.passages[t], None
+        assert column is not None
+        _sort_into(column, rank32, owner, pas_sorted[t], pas_owner[t], pas_pos[t])
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        list(pool.map(sort, range(-1, len(passage_keys))))
-    doc_sorted, doc_owner, doc_pos = doc
+        list(pool.map(sort, range(t_bands)))
     offsets = np.concatenate(([0], np.cumsum(passage_counts))).astype(np.int64)
     ps = config.passage
     b, a = kernels.candidate_pairs(
@@ -621,11 +639,10 @@ def run(
     owner = np.repeat(np.arange(len(batch.ids)), batch.passage_counts)
     counts = np.bincount(owner[evidence], minlength=len(batch.ids)).astype(np.int64)
     del owner
-    keys = [column[evidence] for column in batch.passage_keys]
-    batch.passage_keys = []
-    b, a = _candidates(batch.rank, batch.doc_keys, keys, counts, config, threads=workers)
-    del keys, evidence
-    batch.doc_keys = np.empty((0, 0), np.uint64)
+    keys = _Keys(batch.doc_keys, [column[evidence] for column in batch.passage_keys])
+    batch.passage_keys, batch.doc_keys = [], np.empty((0, 0), np.uint64)
+    del evidence
+    b, a = _candidates(batch.rank, keys, counts, config, threads=workers)
     if report is not None:
         report("candidates", len(b), len(b))
 

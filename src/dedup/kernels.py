@@ -720,3 +720,57 @@ def _judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_
 
 
 judge_samples = _jit(_judge_samples)
+
+
+def _shared_passages(
+    a_vals: Any,
+    a_off: Any,
+    a_ids: Any,
+    a_words: Any,
+    b_vals: Any,
+    b_off: Any,
+    b_ids: Any,
+    b_words: Any,
+    threshold: float,
+) -> Any:
+    """The passages of a (positions in ``a_ids``) that share at least ``threshold`` of the shorter
+    passage's shingles with some passage of b, each with its best partner (highest overlap, the
+    first on ties) and that overlap; the words of a and of b in shared passages; how many passages
+    of b are shared. ``verify.compare``'s passage step in one pass."""
+    na, nb = a_ids.shape[0], b_ids.shape[0]
+    best_b = np.full(na, -1, dtype=np.int64)
+    best = np.zeros(na, dtype=np.float64)
+    b_shared = np.zeros(nb, dtype=np.bool_)
+    for x in range(na):
+        pa = a_ids[x]
+        lo_a, hi_a = a_off[pa], a_off[pa + 1]
+        if hi_a == lo_a:
+            continue
+        first_a, last_a = a_vals[lo_a], a_vals[hi_a - 1]
+        for y in range(nb):
+            pb = b_ids[y]
+            lo_b, hi_b = b_off[pb], b_off[pb + 1]
+            if hi_b == lo_b or b_vals[lo_b] > last_a or b_vals[hi_b - 1] < first_a:
+                continue
+            count = _intersect_count(a_vals[lo_a:hi_a], b_vals[lo_b:hi_b])
+            if count == 0:
+                continue
+            overlap = count / max(min(hi_a - lo_a, hi_b - lo_b), 1)
+            if overlap >= threshold:
+                b_shared[y] = True
+                if best_b[x] < 0 or overlap > best[x]:
+                    best_b[x], best[x] = y, overlap
+    shared_a = np.flatnonzero(best_b >= 0)
+    words_a = 0
+    for i in range(shared_a.shape[0]):
+        words_a += a_words[shared_a[i]]
+    words_b = 0
+    n_b = 0
+    for y in range(nb):
+        if b_shared[y]:
+            words_b += b_words[y]
+            n_b += 1
+    return shared_a, best_b[shared_a], best[shared_a], words_a, words_b, n_b
+
+
+shared_passages = _jit(_shared_passages)

@@ -37,10 +37,9 @@ import numpy as np
 
 from dedup.boilerplate import judge
 from dedup.config import DedupConfig
+from dedup.engine import assemble
 from dedup.errors import DedupError, EmptyTextError, MissingExtraError
-from dedup.grouping import groups_of
 from dedup.index import band_keys
-from dedup.provenance import build_cluster, candidate, provenance_inputs
 from dedup.records import Article, Match
 from dedup.shingle import Shingled
 from dedup.store import config_from_json, config_to_json
@@ -218,17 +217,8 @@ def _assemble_groups(config_json: str, boilerplate: Any) -> Any:
                 )
             return matches[key]
 
-        def candidate_of(member: str, with_evidence: bool) -> Any:
-            text_date, credits = provenance_inputs(articles[member], config.provenance) if with_evidence else (None, ())
-            return candidate(articles[member], seq[member], text_date, credits)
-
-        members = sorted(articles)
-        groups, how = groups_of(members, lambda x, y: pair(x, y).is_copy, edges.get, config.cluster)
         out = []
-        for group in groups:
-            cluster = build_cluster(
-                group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance
-            )
+        for cluster in assemble(sorted(articles), articles, seq.__getitem__, edges.get, pair, config):
             for m in cluster.members:
                 out.append(
                     {

@@ -35,7 +35,7 @@ from dedup.records import Article, Cluster, Match, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
 from dedup.sign import analyze_and_sign
 from dedup.store import SQLiteStore, StoredArticle
-from dedup.verify import compare
+from dedup.verify import View, compare
 
 if TYPE_CHECKING:
     from dedup.redis_store import RedisStore
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 U32 = npt.NDArray[np.uint32]
 _NO_SIGNATURES: U32 = np.empty((0, 0), dtype=np.uint32)
 Progress = Callable[[int, int | None], None]
+_VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
 OnError = Literal["raise", "skip"]
 
 
@@ -98,6 +99,7 @@ class Deduplicator:
         self._earliest: dict[str, str] = {}
         self._seq = 0
         self._vocabulary = Vocabulary()
+        self._views: dict[str, tuple[frozenset[int], Shingled, View]] = {}
         self._pending: dict[str, _Entry] = {}  # a batch being added: prepared, not yet indexed
         self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
         self.skipped: list[Skip] = []
@@ -324,7 +326,10 @@ class Deduplicator:
         return out
 
     def _compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled) -> Match:
-        fps = {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}
+        dropped_a = self._boilerplate.boilerplate_among(a.sentence_fps.tolist())
+        dropped_b = self._boilerplate.boilerplate_among(b.sentence_fps.tolist())
+        boilerplate = dropped_a | dropped_b
+        views = (self._view(a_id, a, dropped_a), self._view(b_id, b, dropped_b))
         return compare(
             a_id,
             a,
@@ -332,8 +337,21 @@ class Deduplicator:
             b,
             verify=self.config.verify,
             shingle=self.config.shingle,
-            boilerplate=self._boilerplate.boilerplate_among(fps),
+            boilerplate=boilerplate,
+            views=views,
         )
+
+    def _view(self, art_id: str, doc: Shingled, dropped: set[int]) -> View:
+        """The article as the verifier sees it with ``dropped`` sentences out, kept for the articles
+        compared most recently (an article is often compared several times in a row)."""
+        key = frozenset(dropped)
+        cached = self._views.pop(art_id, None)
+        if cached is None or cached[0] != key or cached[1] is not doc:
+            cached = (key, doc, View(doc, dropped, self.config.shingle))
+        self._views[art_id] = cached  # most recent last
+        if len(self._views) > _VIEWS_KEPT:
+            del self._views[next(iter(self._views))]
+        return cached[2]
 
     def compare(self, a_id: str, b_id: str, *, with_text: bool = True) -> Match:
         """Compare two indexed articles exactly (whether or not the index proposed them). With
@@ -458,6 +476,7 @@ class Deduplicator:
             self._pairs_of.get(other, set()).discard(key)
         del self._entries[article_id]
         self._earliest.pop(article_id, None)
+        self._views.pop(article_id, None)
 
     # -- grouping -----------------------------------------------------------------------------
     def _neighbours(self, article_id: str) -> list[str]:

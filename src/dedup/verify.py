@@ -40,11 +40,12 @@ I64 = npt.NDArray[np.int64]
 class View:
     """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
-    __slots__ = ("_doc", "_drop", "_passage_ids", "n_words", "shingles", "words")
+    __slots__ = ("_doc", "_drop", "_passage_ids", "_passage_words", "n_words", "shingles", "words")
 
     def __init__(self, doc: Shingled, boilerplate: set[int], config: ShingleConfig) -> None:
         self._doc = doc
         self._passage_ids: I64 | None = None
+        self._passage_words: I64 | None = None
         fps = doc.sentence_fps.tolist() if boilerplate else []
         self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate]
         if self._drop:
@@ -70,9 +71,10 @@ class View:
 
     @property
     def passage_words(self) -> I64:
-        ranges = self._doc.passages[self.passage_ids]
-        out: I64 = ranges[:, 1] - ranges[:, 0]
-        return out
+        if self._passage_words is None:
+            ranges = self._doc.passages[self.passage_ids]
+            self._passage_words = ranges[:, 1] - ranges[:, 0]
+        return self._passage_words
 
     @property
     def passage_sizes(self) -> I64:
@@ -104,6 +106,47 @@ def _passage_pairs(a: Shingled, va: View, b: Shingled, vb: View) -> tuple[I64, I
     ia, ib = np.nonzero(counts)
     smaller = np.minimum(va.passage_sizes[ia], vb.passage_sizes[ib])
     return ia, ib, counts[ia, ib] / np.maximum(smaller, 1)
+
+
+def _shared(
+    a: Shingled, va: View, b: Shingled, vb: View, threshold: float
+) -> tuple[list[SharedPassage], float, float, int]:
+    """The passages of a shared with b (each with its best partner), the share of a's and of b's
+    words in shared passages, and the number of shared passages (the fewer side)."""
+    if kernels.shared_passages is not None:
+        pa, pb, overlap, words_a, words_b, n_b = kernels.shared_passages(
+            a.passage_shingles, a.passage_offsets, va.passage_ids, va.passage_words,
+            b.passage_shingles, b.passage_offsets, vb.passage_ids, vb.passage_words, threshold,
+        )  # fmt: skip
+        if len(pa) == 0:
+            return [], 0.0, 0.0, 0
+        ia, ib = pa, pb
+        cov_a = float(words_a) / va.n_words if va.n_words else 0.0
+        cov_b = float(words_b) / vb.n_words if vb.n_words else 0.0
+        n_shared = min(len(pa), int(n_b))
+    else:  # pragma: no cover - numpy fallback (tested equal with the kernel switched off)
+        ia, ib, overlap = _passage_pairs(a, va, b, vb)
+        keep = overlap >= threshold
+        ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
+        if len(ia) == 0:
+            return [], 0.0, 0.0, 0
+        # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
+        order = np.lexsort((-overlap, ia))
+        sorted_ia = ia[order]
+        first = order[np.concatenate(([True], sorted_ia[1:] != sorted_ia[:-1]))]
+        shared_a, shared_b = np.unique(ia), np.unique(ib)
+        cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
+        cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
+        n_shared = min(len(shared_a), len(shared_b))
+        ia, ib, overlap = ia[first], ib[first], overlap[first]
+    a_sentences = a.passage_sentence[va.passage_ids[ia]].tolist()
+    b_sentences = b.passage_sentence[vb.passage_ids[ib]].tolist()
+    texts = a.sentences
+    shared = [
+        SharedPassage(a_sentence=sa, b_sentence=sb, overlap=ov, text=texts[sa] if texts else "")
+        for sa, sb, ov in zip(a_sentences, b_sentences, overlap.tolist(), strict=True)
+    ]
+    return shared, cov_a, cov_b, n_shared
 
 
 def compare(
@@ -140,32 +183,11 @@ def compare(
     # passage_overlap * c of its shingles in common; with half of that not reached, no passage
     # can decide, and the passage comparison (the costly part) is skipped.
     bound = 0.5 * verify.passage_overlap * verify.min_passage_coverage
-    if inter < verify.min_shared_shingles or (shingle.passage_k == shingle.k and small_containment < bound):
-        empty = np.empty(0, dtype=np.int64)
-        ia, ib, overlap = empty, empty, np.empty(0, dtype=np.float64)
-    else:
-        ia, ib, overlap = _passage_pairs(a, va, b, vb)
-    keep = overlap >= verify.passage_overlap
-    ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
-    # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
     shared: list[SharedPassage] = []
     cov_a = cov_b = 0.0
     n_shared = 0
-    if len(ia):
-        # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
-        order = np.lexsort((-overlap, ia))
-        sorted_ia = ia[order]
-        first = order[np.concatenate(([True], sorted_ia[1:] != sorted_ia[:-1]))]
-        a_sentences = a.passage_sentence[va.passage_ids[ia[first]]].tolist()
-        b_sentences = b.passage_sentence[vb.passage_ids[ib[first]]].tolist()
-        shared = [
-            SharedPassage(a_sentence=sa, b_sentence=sb, overlap=ov, text=a.sentences[sa] if a.sentences else "")
-            for sa, sb, ov in zip(a_sentences, b_sentences, overlap[first].tolist(), strict=True)
-        ]
-        shared_a, shared_b = np.unique(ia), np.unique(ib)
-        cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
-        cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
-        n_shared = min(len(shared_a), len(shared_b))
+    if inter >= verify.min_shared_shingles and (shingle.passage_k != shingle.k or small_containment >= bound):
+        shared, cov_a, cov_b, n_shared = _shared(a, va, b, vb, verify.passage_overlap)
     small_coverage = cov_a if a_smaller else cov_b
     score = max(jaccard, small_containment, small_coverage)
 
