@@ -73,8 +73,11 @@ def _child(argv: list[str]) -> tuple[float, float]:
     err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {err[-2000:]}")
-    own = int(err.strip().splitlines()[-1].split()[1])  # the child's own peak, should sampling miss it
-    return seconds, max(peak, own) / 1024
+    # The child's own ru_maxrss is only a fallback where /proc is missing: Linux carries it over
+    # from the forked parent through exec, so a big parent (this script, holding the generated
+    # articles) would inflate it.
+    own = int(err.strip().splitlines()[-1].split()[1])
+    return seconds, (peak or own) / 1024
 
 
 def _chart(rows: list[dict]) -> str:

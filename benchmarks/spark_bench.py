@@ -3,9 +3,10 @@
     python benchmarks/spark_bench.py --sizes 10000,100000 [--out spark.json]
 
 For each size it generates the articles (``generate.py``), writes them to Parquet, then times
-``dedup.spark.cluster`` writing its result (Parquet) and ``dedup.cluster`` in this process on the same
-articles, and reads the shuffle bytes the job wrote from Spark's own status API (on loopback). It
-checks that both give the same clusters and earliest sources. Needs ``pip install -e '.[spark]'``.
+``dedup.spark.cluster`` writing its result (Parquet) and ``dedup.cluster`` on the same articles
+(in this process, then with two worker processes), and reads the shuffle bytes the job wrote from
+Spark's own status API (on loopback). It checks that both give the same clusters and earliest
+sources. Needs ``pip install -e '.[spark]'``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def measure(spark: Any, size: int, seed: int, workdir: Path, in_process: bool) -
         clusters = dedup.cluster(articles)
         lib_s = time.perf_counter() - t0
         out["in_process_per_s"] = round(size / lib_s, 1)
+        t0 = time.perf_counter()
+        dedup.cluster(articles, workers=2)
+        out["in_process_2_workers_per_s"] = round(size / (time.perf_counter() - t0), 1)
         expected = {m.id: (c.id, c.earliest) for c in clusters for m in c.members}
         got = {
             r.id: (r.cluster, r.earliest) for r in spark.read.parquet(str(workdir / f"out-{size}.parquet")).collect()

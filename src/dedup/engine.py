@@ -317,8 +317,9 @@ class _GroupTask:
     articles: _Lines | _Loaded
 
 
-def _group(task: _GroupTask) -> list[Cluster]:
-    """The clusters of two or more articles among the task's components."""
+def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
+    """The clusters of two or more articles among the task's components, and how many articles
+    the task settled."""
     cfg = _state().config
     docs = _Docs(task.articles.load())
     edges: dict[str, set[str]] = {}
@@ -337,7 +338,7 @@ def _group(task: _GroupTask) -> list[Cluster]:
         for members in components(component, lambda m: edges.get(m, ())):
             if len(members) > 1:
                 out.extend(assemble(members, docs.articles, seq.__getitem__, edges.get, docs.pair, cfg))
-    return out
+    return out, len(seq)
 
 
 def assemble(
@@ -761,12 +762,12 @@ def _settle(
     total = int(sizes[sizes > 1].sum())
     done = 0
 
-    def collect(results: Iterator[list[Cluster]]) -> None:
+    def collect(results: Iterator[tuple[list[Cluster], int]]) -> None:
         nonlocal done
-        for clusters in results:
+        for clusters, settled in results:
             for c in clusters:
                 out[c.id] = c
-                done += len(c)
+            done += settled
             if report is not None:
                 report("group", done, total)
 
@@ -779,6 +780,8 @@ def _settle(
         labels = _labels(n, bb, aa)
         chosen = np.bincount(labels, minlength=1) > 1
         collect(pool.map(_group, _group_tasks(source, batch, labels, chosen, bb, aa, True)))
+        if report is not None:  # the large components' articles without a verified copy are settled too
+            report("group", total, total)
     return out
 
 

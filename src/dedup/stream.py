@@ -3,9 +3,9 @@
 ``Deduplicator.add(article)`` normalizes and shingles the article, signs it, asks the LSH indexes for
 candidates, verifies each candidate exactly, indexes the article and answers with a ``Verdict``: is
 it a copy, of which articles, with which scores, in which cluster, with which earliest source.
-``add_many`` (and ``dedup.cluster`` in ``batch``) is the batch path: it prepares every article first
-(so that boilerplate is learned from the whole batch, in id order), then adds them one by one through
-the same code, then groups. One code path decides what a duplicate is.
+``add_many`` adds a batch: it prepares every article first (so that boilerplate is learned from the
+whole batch, in id order), then adds them one by one through the same code. ``dedup.cluster`` runs
+the same decisions in passes (``dedup.engine``) and is tested equal to ``add_many`` + ``clusters()``.
 """
 
 from __future__ import annotations
