@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,7 @@ from dedup.io import article_from_dict, parse_line
 from dedup.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
 from dedup.records import Article, Cluster, Match, Skip
 from dedup.shingle import Shingled
+from dedup.stream import Deduplicator, OnError, check_batch_options
 from dedup.verify import View, compare
 
 U64 = npt.NDArray[np.uint64]
@@ -53,7 +54,6 @@ I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
 # progress: (stage, done, total or None); stages "read", "candidates", "verify", "group"
 Report = Callable[[str, int, int | None], None]
-OnError = Literal["raise", "skip"]
 
 _SPAN_BYTES = 1 << 22  # a worker's share of a JSON Lines file per task
 _GIVEN_CHUNK = 512  # articles per task when they are given in memory
@@ -181,8 +181,6 @@ _STATE: _State | None = None
 
 def _init(config: DedupConfig, learned: frozenset[int]) -> None:
     global _STATE
-    from dedup.stream import Deduplicator
-
     _STATE = _State(config, learned, Deduplicator(config))
 
 
@@ -614,10 +612,7 @@ def run(
     config = config or DedupConfig()
     if not isinstance(config, DedupConfig):
         raise InputError(f"config must be a DedupConfig, got {type(config).__name__}")
-    if errors not in ("raise", "skip"):
-        raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    if workers < 1:
-        raise InputError(f"workers must be >= 1, got {workers}")
+    check_batch_options(errors, workers)
     if skipped is None:
         skipped = []
     source: _FileSource | _MemorySource

@@ -47,6 +47,14 @@ _VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
 OnError = Literal["raise", "skip"]
 
 
+def check_batch_options(errors: str, workers: int) -> None:
+    """The options every batch takes: what to do with unusable articles, how many processes."""
+    if errors not in ("raise", "skip"):
+        raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """An article made ready for indexing: cleaned, shingled and signed."""
@@ -391,10 +399,7 @@ class Deduplicator:
         not depend on the order of the input. Verdicts come back in that id order. With
         ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on.
         ``workers`` > 1 prepares the articles (normalize, shingle, sign) in that many processes."""
-        if errors not in ("raise", "skip"):
-            raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
-        if workers < 1:
-            raise InputError(f"workers must be >= 1, got {workers}")
+        check_batch_options(errors, workers)
         ready: list[Prepared] = []
         seen: dict[str, str] = {}
         for n, (article, outcome) in enumerate(self._prepare_all(articles, workers), 1):
