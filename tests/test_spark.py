@@ -120,6 +120,9 @@ def test_bad_rows_go_to_the_errors_output(spark, seeds) -> None:
     assert ("twice-diff", "DuplicateIdError") in errors
     assert ("bad-time", "InputError") in errors
     clustered = {r.id: r for r in result.clusters.collect()}
+    assert all(frame.is_cached for frame in result.cached)
+    result.release()  # the outputs are written (collected): the cached steps are given back
+    assert not any(frame.is_cached for frame in result.cached)
     # the good rows are all there; one copy of a repeated identical row is kept, as the library does
     assert {a.id for a in seeds} | {"twice-same"} == set(clustered)
     assert clustered["twice-same"].size == 2  # it is a copy of seed 001

@@ -65,10 +65,18 @@ _PREPARED_SCHEMA = (
 
 @dataclass(frozen=True)
 class SparkResult:
-    """The job's two outputs: one row per article (``OUTPUT_SCHEMA``) and one per bad row."""
+    """The job's two outputs: one row per article (``OUTPUT_SCHEMA``) and one per bad row. Both
+    read intermediate results the job caches (the prepared articles, the verified pairs); call
+    ``release()`` once the outputs are written to give that memory back to the session."""
 
     clusters: DataFrame
     errors: DataFrame
+    cached: tuple[DataFrame, ...] = ()
+
+    def release(self) -> None:
+        """Drop the job's cached intermediate results (the outputs are recomputed if read again)."""
+        for frame in self.cached:
+            frame.unpersist()
 
 
 def _require_spark() -> Any:
@@ -423,7 +431,7 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     )
     clusters = members.groupBy("label").applyInPandas(_assemble_groups(config_json, boilerplate), OUTPUT_SCHEMA)
     errors = bad_id.unionByName(dup_errors).unionByName(prep_errors)
-    return SparkResult(clusters=clusters, errors=errors)
+    return SparkResult(clusters=clusters, errors=errors, cached=(prepared, edges))
 
 
 def cluster(df: DataFrame, config: DedupConfig | None = None) -> DataFrame:
@@ -490,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     errors_path = args.errors or (f"{stem}.errors.{suffix}" if dot and "/" not in suffix else f"{args.output}.errors")
     _write(result.clusters, args.output)
     _write(result.errors, errors_path)
+    result.release()
     n_errors = spark.read.json(errors_path).count() if errors_path.endswith(".jsonl") else None
     print(json.dumps({"output": args.output, "errors": errors_path, "bad_rows": n_errors}))
     return 0
