@@ -8,63 +8,47 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
 
 from dedup import engine
 from dedup.config import DedupConfig
 from dedup.errors import DedupError
 from dedup.records import Article, Cluster, Skip
-from dedup.stream import Deduplicator, OnError, Prepared, Progress
+from dedup.stream import OnError, Prepared, Progress
 
 _CHUNK = 256
-_WORKER: Deduplicator | None = None  # one per worker process, for its vocabulary and kernels
-
-
-def _init_worker(config: DedupConfig) -> None:
-    global _WORKER
-    _WORKER = Deduplicator(config)
 
 
 def _prepare_chunk(chunk: tuple[Article, ...]) -> list[Prepared | DedupError]:
-    worker = _WORKER or Deduplicator()
+    """In a worker of ``engine._Pool``: each article prepared, or the error it raised."""
+    preparer = engine.worker_preparer()
     out: list[Prepared | DedupError] = []
     for article in chunk:
         try:
-            out.append(worker.prepare(article))
+            out.append(preparer.prepare(article))
         except DedupError as exc:
             out.append(exc)
     return out
-
-
-def _in_flight(
-    chunks: Iterator[tuple[Article, ...]], pool: Any, depth: int
-) -> Iterator[tuple[tuple[Article, ...], list[Prepared | DedupError]]]:
-    """Chunks with their preparations, in order, with at most ``depth`` chunks in flight."""
-    window: deque[tuple[tuple[Article, ...], Any]] = deque()
-    for chunk in chunks:
-        window.append((chunk, pool.submit(_prepare_chunk, chunk)))
-        if len(window) > depth:
-            done_chunk, future = window.popleft()
-            yield done_chunk, future.result()
-    while window:
-        done_chunk, future = window.popleft()
-        yield done_chunk, future.result()
 
 
 def prepare_in_processes(
     config: DedupConfig, articles: Iterable[Article], workers: int
 ) -> Iterator[tuple[Article, Prepared | DedupError]]:
     """Each article with its preparation (or the error it raised), in input order, prepared by
-    ``workers`` processes, chunk by chunk."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+    ``workers`` processes (the batch engine's pool), chunk by chunk."""
     source = iter(articles)
-    chunks = iter(lambda: tuple(islice(source, _CHUNK)), ())
-    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(config,)) as pool:
-        for chunk, outcomes in _in_flight(chunks, pool, 4 * workers):
-            yield from zip(chunk, outcomes, strict=True)
+    sent: deque[tuple[Article, ...]] = deque()  # the chunks in flight, in order
+
+    def chunks() -> Iterator[tuple[Article, ...]]:
+        while chunk := tuple(islice(source, _CHUNK)):
+            sent.append(chunk)
+            yield chunk
+
+    pool = engine.Pool(config, frozenset(), workers)
+    try:
+        for outcomes in pool.map(_prepare_chunk, chunks()):
+            yield from zip(sent.popleft(), outcomes, strict=True)
+    finally:
+        pool.close()
 
 
 def cluster(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -173,7 +174,7 @@ class _MemorySource:
 class _State:
     config: DedupConfig
     learned: frozenset[int]
-    preparer: Any
+    preparer: Deduplicator
 
 
 _STATE: _State | None = None
@@ -187,6 +188,11 @@ def _init(config: DedupConfig, learned: frozenset[int]) -> None:
 def _state() -> _State:
     assert _STATE is not None, "worker used before _init"
     return _STATE
+
+
+def worker_preparer() -> Deduplicator:
+    """In a worker of ``Pool``: its ``Deduplicator``, which prepares articles (kernels compiled once)."""
+    return _state().preparer
 
 
 @dataclass
@@ -364,7 +370,7 @@ def assemble(
 
 
 # -- the driver's side --------------------------------------------------------------------------
-class _Pool:
+class Pool:
     """``workers`` processes (or this one), each with the config and the learned boilerplate."""
 
     def __init__(self, config: DedupConfig, learned: frozenset[int], workers: int) -> None:
@@ -386,11 +392,11 @@ class _Pool:
         if self._executor is None:
             yield from map(fn, tasks)
             return
-        window: list[Any] = []
+        window: deque[Any] = deque()
         for task in tasks:
             window.append(self._executor.submit(fn, task))
             if len(window) > self._depth:
-                yield window.pop(0).result()
+                yield window.popleft().result()
         for future in window:
             yield future.result()
 
@@ -536,7 +542,7 @@ def _joined(parts: list[_Prepared], name: str, empty: Any) -> Any:
 
 def _read(
     source: _FileSource | _MemorySource,
-    pool: _Pool,
+    pool: Pool,
     config: DedupConfig,
     errors: OnError,
     skipped: list[Skip],
@@ -623,7 +629,7 @@ def run(
     else:
         source = _MemorySource(articles)
 
-    pool = _Pool(config, frozenset(), workers)
+    pool = Pool(config, frozenset(), workers)
     try:
         batch = _read(source, pool, config, errors, skipped, report)
     finally:
@@ -642,7 +648,7 @@ def run(
     if report is not None:
         report("candidates", len(b), len(b))
 
-    pool = _Pool(config, learned, workers)
+    pool = Pool(config, learned, workers)
     try:
         multi = _settle(source, pool, batch, b, a, report)
     finally:
@@ -652,7 +658,7 @@ def run(
 
 def _verified(
     source: _FileSource | _MemorySource,
-    pool: _Pool,
+    pool: Pool,
     ids: list[str],
     positions: list[int],
     b: I32,
@@ -738,7 +744,7 @@ def _group_tasks(
 
 def _settle(
     source: _FileSource | _MemorySource,
-    pool: _Pool,
+    pool: Pool,
     batch: _Batch,
     b: I32,
     a: I32,
