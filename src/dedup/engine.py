@@ -46,7 +46,7 @@ from dedup.index import band_keys
 from dedup.io import article_from_dict, parse_line
 from dedup.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
 from dedup.records import Article, Cluster, Match, Skip
-from dedup.shingle import Shingled
+from dedup.shingle import Shingled, analyze
 from dedup.stream import Deduplicator, OnError, check_batch_options
 from dedup.verify import View, compare
 
@@ -261,20 +261,27 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     )
 
 
-class _Docs:
-    """The articles of one task, analyzed on first use, and the comparisons made between them."""
+class Docs:
+    """Articles analyzed on first use, and the comparisons made between them (each pair once).
+    A worker task's memory; ``dedup.spark`` uses it on its executors too."""
 
-    def __init__(self, articles: list[Article]) -> None:
-        state = _state()
+    def __init__(self, articles: Iterable[Article], config: DedupConfig, learned: frozenset[int]) -> None:
         self.articles = {a.id: a for a in articles}
-        self._config, self._learned, self._preparer = state.config, set(state.learned), state.preparer
+        self._config, self._learned = config, learned
         self._docs: dict[str, tuple[Shingled, View]] = {}
         self._matches: dict[tuple[str, str], Match] = {}
+
+    @classmethod
+    def in_worker(cls, articles: Iterable[Article]) -> Docs:
+        """In a worker of ``Pool``: with the worker's config, boilerplate and preparer."""
+        state = _state()
+        return cls(articles, state.config, state.learned)
 
     def _doc(self, art_id: str) -> tuple[Shingled, View]:
         found = self._docs.get(art_id)
         if found is None:
-            doc = self._preparer.prepare(self.articles[art_id]).doc
+            # the analysis only: these articles were prepared (and signed) in pass 1
+            doc = analyze(self.articles[art_id].text, self._config.normalize, self._config.shingle)
             found = self._docs[art_id] = (doc, View(doc, self._learned, self._config.shingle))
         return found
 
@@ -305,7 +312,7 @@ class _VerifyTask:
 
 
 def _verify(task: _VerifyTask) -> list[bool]:
-    docs = _Docs(task.articles.load())
+    docs = Docs.in_worker(task.articles.load())
     return [docs.pair(b, a).is_copy for b, a in task.pairs]
 
 
@@ -325,7 +332,7 @@ def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
     """The clusters of two or more articles among the task's components, and how many articles
     the task settled."""
     cfg = _state().config
-    docs = _Docs(task.articles.load())
+    docs = Docs.in_worker(task.articles.load())
     edges: dict[str, set[str]] = {}
     for b, a in task.pairs:
         if task.verified or docs.pair(b, a).is_copy:

@@ -37,13 +37,11 @@ import numpy as np
 
 from dedup.boilerplate import judge
 from dedup.config import DedupConfig
-from dedup.engine import assemble
+from dedup.engine import Docs, assemble
 from dedup.errors import DedupError, EmptyTextError, MissingExtraError
 from dedup.index import band_keys
-from dedup.records import Article, Match
-from dedup.shingle import Shingled
+from dedup.records import Article
 from dedup.store import config_from_json, config_to_json
-from dedup.verify import compare
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,12 +135,24 @@ def _article(row: Any) -> Article:
     )
 
 
-def _doc(config_json: str, article: Article, cache: dict[str, Shingled]) -> Shingled:
-    doc = cache.get(article.id)
-    if doc is None:
-        doc = _deduplicator(config_json).prepare(article).doc
-        cache[article.id] = doc
-    return doc
+def _runs(batches: Iterator[pd.DataFrame], key: str) -> Iterator[list[Any]]:
+    """The rows of a partition sorted by ``key``, a list per value of ``key``, across Arrow batch
+    boundaries. One Python call per partition, not one pandas frame per group: most groups here
+    have one row (an article alone, a sentence met twice), and ``applyInPandas`` costs a
+    millisecond or more per group."""
+    run: list[Any] = []
+    for batch in batches:
+        for row in batch.itertuples(index=False):
+            if run and getattr(row, key) != getattr(run[0], key):
+                yield run
+                run = []
+            run.append(row)
+    if run:
+        yield run
+
+
+def _learned(boilerplate: Any) -> frozenset[int]:
+    return frozenset(int(v) for v in _unsigned(list(boilerplate.value)))
 
 
 def _prepare_batches(config_json: str) -> Any:
@@ -173,80 +183,70 @@ def _prepare_batches(config_json: str) -> Any:
     return run
 
 
-def _judge_groups(config_json: str) -> Any:
-    def run(group: pd.DataFrame) -> pd.DataFrame:
+def _judge_runs(config_json: str) -> Any:
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         config = config_from_json(config_json).boilerplate
-        ordered = group.sort_values("sample_id")
-        fp = int(ordered["fp"].iloc[0])
-        sample = [_unsigned(fps).tolist() for fps in ordered["fps"]]
-        unsigned_fp = int(_unsigned([fp])[0])
-        return _frame([{"fp": fp, "boilerplate": judge(unsigned_fp, sample, config)}], "fp long, boilerplate boolean")
+        for rows in _runs(batches, "fp"):  # each fp's sample, in id order
+            fp = int(rows[0].fp)
+            sample = [_unsigned(r.fps).tolist() for r in rows]
+            if judge(int(_unsigned([fp])[0]), sample, config):
+                yield _frame([{"fp": fp}], "fp long")
 
     return run
 
 
 def _verify_batches(config_json: str, boilerplate: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        config = config_from_json(config_json)
-        learned = {int(v) for v in _unsigned(list(boilerplate.value))}
-        docs: dict[str, Shingled] = {}
+        config, learned = _deduplicator(config_json).config, _learned(boilerplate)
+        docs = Docs([], config, learned)
         for batch in batches:
             out = []
             for row in batch.itertuples(index=False):
-                b = _doc(config_json, Article(id=row.b, text=row.b_text), docs)
-                a = _doc(config_json, Article(id=row.a, text=row.a_text), docs)
-                match = compare(row.b, b, row.a, a, verify=config.verify, shingle=config.shingle, boilerplate=learned)
-                if match.is_copy:
+                docs.articles.setdefault(row.a, Article(id=row.a, text=row.a_text))
+                docs.articles.setdefault(row.b, Article(id=row.b, text=row.b_text))
+                if docs.pair(row.b, row.a).is_copy:
                     out.append({"a": row.a, "b": row.b})
-            if len(docs) > 10_000:
-                docs.clear()
+            if len(docs.articles) > 10_000:
+                docs = Docs([], config, learned)
             yield _frame(out, "a string, b string")
 
     return run
 
 
-def _assemble_groups(config_json: str, boilerplate: Any) -> Any:
-    def run(component: pd.DataFrame) -> pd.DataFrame:
-        config = config_from_json(config_json)
-        learned = {int(v) for v in _unsigned(list(boilerplate.value))}
-        rows = sorted(component.itertuples(index=False), key=lambda r: r.id)
-        articles = {r.id: _article(r) for r in rows}
-        seq = {r.id: n for n, r in enumerate(rows)}  # ordered as the global id order is
-        edges = {r.id: set(r.neighbours) if r.neighbours is not None else set() for r in rows}
-        docs: dict[str, Shingled] = {}
-        matches: dict[tuple[str, str], Match] = {}
-
-        def pair(x: str, y: str) -> Match:
-            key = (x, y) if x < y else (y, x)
-            if key not in matches:
-                da, db = (_doc(config_json, articles[k], docs) for k in key)
-                matches[key] = compare(
-                    key[0], da, key[1], db, verify=config.verify, shingle=config.shingle, boilerplate=learned
-                )
-            return matches[key]
-
-        out = []
-        for cluster in assemble(sorted(articles), articles, seq.__getitem__, edges.get, pair, config):
-            for m in cluster.members:
-                out.append(
-                    {
-                        "id": m.id,
-                        "cluster": cluster.id,
-                        "earliest": cluster.earliest,
-                        "relation": str(m.relation),
-                        "matched": m.matched,
-                        "score": float(m.score),
-                        "containment_in_earliest": m.containment_in_earliest,
-                        "earliest_in_member": m.earliest_in_member,
-                        "time": m.time,
-                        "size": len(cluster.members),
-                        "earliest_rule": cluster.evidence.rule,
-                        "why": cluster.why,
-                    }
-                )
-        return _frame(out, OUTPUT_SCHEMA)
+def _assemble_runs(config_json: str, boilerplate: Any) -> Any:
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        config, learned = _deduplicator(config_json).config, _learned(boilerplate)
+        out: list[dict[str, Any]] = []
+        for rows in _runs(batches, "label"):  # one connected component, members in id order
+            docs = Docs([_article(r) for r in rows], config, learned)
+            seq = {r.id: n for n, r in enumerate(rows)}  # ordered as the global id order is
+            edges = {r.id: set(r.neighbours) if r.neighbours is not None else set() for r in rows}
+            for cluster in assemble(list(seq), docs.articles, seq.__getitem__, edges.get, docs.pair, config):
+                out.extend(_output_row(m, cluster) for m in cluster.members)
+            if len(out) >= 10_000:
+                yield _frame(out, OUTPUT_SCHEMA)
+                out = []
+        if out:
+            yield _frame(out, OUTPUT_SCHEMA)
 
     return run
+
+
+def _output_row(m: Any, cluster: Any) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "cluster": cluster.id,
+        "earliest": cluster.earliest,
+        "relation": str(m.relation),
+        "matched": m.matched,
+        "score": float(m.score),
+        "containment_in_earliest": m.containment_in_earliest,
+        "earliest_in_member": m.earliest_in_member,
+        "time": m.time,
+        "size": len(cluster.members),
+        "earliest_rule": cluster.evidence.rule,
+        "why": cluster.why,
+    }
 
 
 # -- driver side: the plan ---------------------------------------------------------------------
@@ -370,8 +370,12 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
             "fp", F.col("id").alias("sample_id")
         )
         with_fps = sample.join(good.select(F.col("id").alias("sample_id"), "fps"), "sample_id")
-        judged = with_fps.groupBy("fp").applyInPandas(_judge_groups(config_json), "fp long, boilerplate boolean")
-        learned = [r.fp for r in judged.where("boilerplate").select("fp").collect()]
+        judged = (
+            with_fps.repartition("fp")
+            .sortWithinPartitions("fp", "sample_id")
+            .mapInPandas(_judge_runs(config_json), "fp long")
+        )
+        learned = [r.fp for r in judged.collect()]
     boilerplate = spark.sparkContext.broadcast(learned)
     learned_df = spark.createDataFrame([(v,) for v in learned], "fp long")
 
@@ -429,7 +433,11 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
         .withColumn("label", F.coalesce("label", "id"))
         .join(neighbours, "id", "left")
     )
-    clusters = members.groupBy("label").applyInPandas(_assemble_groups(config_json, boilerplate), OUTPUT_SCHEMA)
+    clusters = (
+        members.repartition("label")
+        .sortWithinPartitions("label", "id")
+        .mapInPandas(_assemble_runs(config_json, boilerplate), OUTPUT_SCHEMA)
+    )
     errors = bad_id.unionByName(dup_errors).unionByName(prep_errors)
     return SparkResult(clusters=clusters, errors=errors, cached=(prepared, edges))
 

@@ -25,6 +25,8 @@ The decision rule, first match wins (the relation is that of ``a`` to ``b``):
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 import numpy.typing as npt
 
@@ -42,7 +44,7 @@ class View:
 
     __slots__ = ("_doc", "_drop", "_passage_ids", "_passage_words", "n_words", "shingles", "words")
 
-    def __init__(self, doc: Shingled, boilerplate: set[int], config: ShingleConfig) -> None:
+    def __init__(self, doc: Shingled, boilerplate: AbstractSet[int], config: ShingleConfig) -> None:
         self._doc = doc
         self._passage_ids: I64 | None = None
         self._passage_words: I64 | None = None
@@ -157,13 +159,13 @@ def compare(
     *,
     verify: VerifyConfig,
     shingle: ShingleConfig,
-    boilerplate: set[int] | None = None,
+    boilerplate: AbstractSet[int] | None = None,
     views: tuple[View, View] | None = None,
 ) -> Match:
     """Compare two articles exactly and decide whether ``a`` is a copy of ``b`` (or the reverse).
     ``views``: the two articles' ``View`` under this ``boilerplate``, when the caller keeps them
     (an article compared many times is cut once)."""
-    boilerplate = boilerplate or set()
+    boilerplate = boilerplate or frozenset()
     va, vb = views or (View(a, boilerplate, shingle), View(b, boilerplate, shingle))
     ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}) if boilerplate else 0
     inter = (
