@@ -4,6 +4,7 @@
     python benchmarks/run.py --data mine.jsonl     # also your own labelled articles
     python benchmarks/run.py --size 20000 --stream-sizes 10000,100000 --out results.json --plot results.png
     python benchmarks/run.py --cli-sizes 100000,1000000 --workers 2   # also `dedup cluster` on big files
+    python benchmarks/run.py --cli-sizes 100000,1000000 --spark-up-to 1000000   # and the Spark job on them
 
 Labelled data (``--data``) is JSON Lines, one article per line: ``id`` and ``text`` (required),
 ``group`` (required: articles with the same value are copies of one story), and optionally
@@ -22,6 +23,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -291,9 +293,13 @@ def scaling(sizes: Sequence[int], seed: int, config: dedup.DedupConfig) -> list[
     return rows
 
 
-def command_line(sizes: Sequence[int], seed: int, workers: int, peer_up_to: int) -> list[dict[str, Any]]:
+def command_line(
+    sizes: Sequence[int], seed: int, workers: int, peer_up_to: int, spark_up_to: int = 0
+) -> list[dict[str, Any]]:
     """``dedup cluster FILE --workers N`` on generated files, as ``scale.py`` measures it: wall time
-    and the peak memory of the process and its workers; datasketch's pipeline up to ``peer_up_to``."""
+    and the peak memory of the process and its workers; datasketch's pipeline up to ``peer_up_to``;
+    the Spark job in ``local[2]`` on the same file up to ``spark_up_to`` (``spark_bench.py``), with
+    its answers compared with ``dedup cluster``'s."""
     import os
     import tempfile
 
@@ -305,9 +311,23 @@ def command_line(sizes: Sequence[int], seed: int, workers: int, peer_up_to: int)
                 for record in generate.generate(size, seed):
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             argv = ["cluster", str(path), "--no-progress", "--workers", str(workers)]
-            seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.DEDUP, *argv])
+            answers = Path(tmp) / f"clusters{size}.jsonl"
+            seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.DEDUP, *argv], stdout=answers)
             row: dict[str, Any] = {"articles": size, "workers": workers, "dedup_seconds": round(seconds, 1),
                                    "dedup_per_s": round(size / seconds, 1), "dedup_peak_rss_mb": round(rss)}  # fmt: skip
+            if size <= spark_up_to:
+                print(f"[{time.strftime('%H:%M:%S')}] Spark job in local[2] on {size:,} articles", file=sys.stderr)
+                job = subprocess.run(
+                    [sys.executable, str(HERE / "spark_bench.py"), "--input", str(path), "--expect", str(answers)],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                if job.returncode != 0:
+                    raise SystemExit(f"the Spark benchmark failed ({job.returncode}): {job.stderr[-2000:]}")
+                spark = json.loads(job.stdout.strip().splitlines()[-1])
+                row.update(
+                    {f"spark_{k}" if not k.startswith("spark") else k: v for k, v in spark.items() if k != "articles"}
+                )
+            os.remove(answers)
             if size <= peer_up_to:
                 seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.PEER, str(path), str(HERE)])
                 row.update({"datasketch_seconds": round(seconds, 1), "datasketch_per_s": round(size / seconds, 1),
@@ -380,6 +400,13 @@ def table(summary: dict[str, Any]) -> str:
             f"  dedup cluster, {row['articles']:,} articles, {row['workers']} workers: {row['dedup_seconds']} s "
             f"({row['dedup_per_s']:.0f}/s), peak {row['dedup_peak_rss_mb']} MB (process and workers){peer}"
         )
+        if "spark_seconds" in row:
+            lines.append(
+                f"  {'':<13}Spark local[2], same file: {row['spark_seconds']} s ({row['spark_local2_per_s']:.0f}/s, "
+                f"{row['spark_local2_per_s'] / row['dedup_per_s']:.2f}x dedup cluster's rate), shuffle "
+                f"{row['spark_shuffle_bytes_per_article']:.0f} B/article, same clusters and earliest sources: "
+                f"{'yes' if row.get('spark_same_as_in_process') else 'NO'}"
+            )
     if summary.get("scaling"):
         lines += ["", "throughput against corpus size (whole batch, articles/s)"]
         for row in summary["scaling"]:
@@ -447,6 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--peer-up-to", type=int, default=100_000, help="run datasketch in --cli-sizes up to this size (default 100000)"
     )
+    parser.add_argument(
+        "--spark-up-to",
+        type=int,
+        default=0,
+        help="run the Spark job (local[2]) on the --cli-sizes files up to this size (default 0: none; needs .[spark])",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peers (quality only for dedup)")
     parser.add_argument("--out", help="write the JSON summary to this file")
     parser.add_argument("--plot", help="write a PNG plot (precision/recall trade-off, throughput against size)")
@@ -490,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_sizes = [int(s) for s in args.cli_sizes.split(",") if s.strip()]
     if cli_sizes:
         log(f"dedup cluster on files of {cli_sizes} articles, {args.workers} workers")
-        summary["command_line"] = command_line(cli_sizes, args.seed, args.workers, args.peer_up_to)
+        summary["command_line"] = command_line(cli_sizes, args.seed, args.workers, args.peer_up_to, args.spark_up_to)
     sizes = [int(s) for s in args.scaling.split(",") if s.strip()] or sorted(
         {max(10, args.size // 4), max(10, args.size // 2), args.size}
     )

@@ -61,10 +61,16 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def _child(argv: list[str]) -> tuple[float, float]:
-    """Run a child process; its wall seconds and the peak RSS of it and its workers, in MB."""
+def _child(argv: list[str], stdout: Path | None = None) -> tuple[float, float]:
+    """Run a child process; its wall seconds and the peak RSS of it and its workers, in MB.
+    Its standard output goes to ``stdout`` (a file), or nowhere."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sink = stdout.open("w", encoding="utf-8") if stdout else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, text=True)
+    finally:
+        if stdout:
+            sink.close()  # type: ignore[union-attr]
     peak = 0
     while proc.poll() is None:
         peak = max(peak, _tree_rss_kib(proc.pid))
