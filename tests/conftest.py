@@ -7,11 +7,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import dedup
 from english_corpus import ARTICLES as ENGLISH
+
+# Properties, not timings: a first example may include compiling a kernel, and CI machines are
+# shared, so hypothesis's per-example deadline would fail tests for reasons they do not assert.
+settings.register_profile("dedup", deadline=None)
+settings.load_profile("dedup")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

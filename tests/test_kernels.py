@@ -43,3 +43,14 @@ def test_band_keys(n_rows: int, bands: int, rows: int, seed: int) -> None:
 
     signatures = np.random.default_rng(seed).integers(0, 2**32, size=(n_rows, bands * rows + 1), dtype=np.uint32)
     assert np.array_equal(band_keys(signatures, bands, rows), band_keys_numpy(signatures, bands, rows))
+
+
+@given(st.lists(st.integers(0, 2**64 - 1)), st.sampled_from([np.uint64, np.int64, np.int32]))
+def test_distinct_is_numpy_unique(values: list[int], dtype: type) -> None:
+    info = np.iinfo(dtype)
+    array = np.array([v % (int(info.max) + 1) for v in values], dtype=dtype)
+    expected, counts = np.unique(array, return_counts=True)
+    assert np.array_equal(kernels.distinct(array), expected)
+    got, got_counts = kernels.distinct_counts(array)
+    assert np.array_equal(got, expected) and np.array_equal(got_counts, counts)
+    assert kernels.distinct(array).dtype == array.dtype

@@ -239,7 +239,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         metas.append(Article(art.id, "", art.published_at, art.source, art.url, art.title))
         hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
         sigs.append(ready.signature)
-        fps.append(np.unique(doc.sentence_fps))
+        fps.append(kernels.distinct(doc.sentence_fps))
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
     mh, ps = cfg.minhash, cfg.passage

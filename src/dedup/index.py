@@ -130,7 +130,7 @@ class BandIndex:
         handle = self._next
         self._next += 1
         self._handles[article_id], self._ids[handle] = handle, article_id
-        keys = np.unique(band_keys(signatures, self.bands, self.rows).ravel())
+        keys = kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
         self._keys[handle] = keys
         if not self._compiled:  # pragma: no cover - numba fallback
             for key in keys.tolist():
@@ -151,7 +151,7 @@ class BandIndex:
                 counts.update({h for key in row for h in self._buckets.get(key, ())})
             return Counter({self._ids[h]: n for h, n in counts.items()})
         found = kernels.table_query(self._slots_key, self._slots_head, self._entry_handle, self._entry_next, rows)
-        handles, counts_ = np.unique(found, return_counts=True)
+        handles, counts_ = kernels.distinct_counts(found)
         return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts_.tolist(), strict=True)})
 
     def remove(self, article_id: str) -> None:

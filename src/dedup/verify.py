@@ -55,7 +55,7 @@ class View:
             for i in self._drop:
                 mask[doc.sentence_starts[i] : doc.sentence_starts[i + 1]] = False
             self.words = doc.words[mask]
-            self.shingles = np.unique(kgram_hashes(self.words, config.k))
+            self.shingles = kernels.distinct(kgram_hashes(self.words, config.k))
         else:
             self.words = doc.words
             self.shingles = doc.shingles
@@ -136,7 +136,7 @@ def _shared(
         order = np.lexsort((-overlap, ia))
         sorted_ia = ia[order]
         first = order[np.concatenate(([True], sorted_ia[1:] != sorted_ia[:-1]))]
-        shared_a, shared_b = np.unique(ia), np.unique(ib)
+        shared_a, shared_b = kernels.distinct(ia), kernels.distinct(ib)
         cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
         cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
         n_shared = min(len(shared_a), len(shared_b))
