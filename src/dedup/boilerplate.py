@@ -15,7 +15,9 @@ copying: the verifier drops it before measuring anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from statistics import median
 
 import numpy as np
@@ -37,6 +39,8 @@ class BoilerplateModel:
         self._seen: set[str] = set()
         self._cache: dict[int, tuple[int, bool]] = {}
         self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
+        # boilerplate_of's answers, per article, while the counts stand (observe and forget clear it)
+        self._of: dict[str, set[int]] = {}
         # Bumped whenever the frequent set changes: a decision taken under an older version may have
         # counted a sentence that is boilerplate now (or the reverse) and must be checked again.
         self.version = 0
@@ -49,6 +53,7 @@ class BoilerplateModel:
         if article_id in self._seen:
             return
         self._seen.add(article_id)
+        self._of.clear()
         df, postings, sample, min_df = self._df, self._postings, self._config.sample, self._config.min_df
         for fp in set(fingerprints.tolist()):
             count = df.get(fp, 0) + 1
@@ -66,6 +71,7 @@ class BoilerplateModel:
         if article_id not in self._seen:
             return
         self._seen.discard(article_id)
+        self._of.clear()
         for fp in set(fingerprints.tolist()):
             count = self._df.get(fp, 0) - 1
             if count < self._config.min_df and fp in self._frequent:
@@ -106,6 +112,14 @@ class BoilerplateModel:
             return set()
         return {fp for fp in self._frequent.intersection(fingerprints) if self.is_boilerplate(fp)}
 
+    def boilerplate_of(self, article_id: str, fingerprints: U64) -> set[int]:
+        """``boilerplate_among`` for the sentences of an indexed article, remembered until the
+        counts change (an article is compared several times between two additions)."""
+        found = self._of.get(article_id)
+        if found is None:
+            found = self._of[article_id] = self.boilerplate_among(fingerprints.tolist())
+        return found
+
     def _judge(self, fingerprint: int) -> bool:
         sample = self._postings.get(fingerprint, [])
         return judge(fingerprint, [self._sentences_of(a).tolist() for a in sample], self._config)
@@ -114,12 +128,10 @@ class BoilerplateModel:
 def judge(fingerprint: int, sample: Sequence[Iterable[int]], config: BoilerplateConfig) -> bool:
     """Whether the sentence ``fingerprint`` is boilerplate, given the sentence fingerprints of the
     sampled articles that carry it (the first ``config.sample`` of them in id order)."""
-    sets = [{int(f) for f in fps} - {fingerprint} for fps in sample]
-    fractions = []
-    for i, own in enumerate(sets):
-        if not own:
-            fractions.append(1.0)  # nothing but the recurring sentence: no story of its own
-            continue
-        others: set[int] = set().union(*(s for j, s in enumerate(sets) if j != i))
-        fractions.append(len(own - others) / len(own))
+    sets = [set(fps) - {fingerprint} for fps in sample]
+    # a sentence is an article's own when no other sampled article has it: counted once over all
+    carriers = Counter(chain.from_iterable(sets))
+    shared = {f for f, n in carriers.items() if n > 1}
+    fractions = [len(own - shared) / len(own) if own else 1.0 for own in sets]
+    # (an article with nothing but the recurring sentence has no story of its own: 1.0)
     return median(fractions) >= config.min_unique_fraction

@@ -326,7 +326,7 @@ class Deduplicator:
     def _evidence_passages(self, prepared: Prepared) -> U32:
         """The signatures of the passages that are not learned boilerplate."""
         doc = prepared.doc
-        learned = self._boilerplate.boilerplate_among(doc.sentence_fps.tolist())
+        learned = self._boilerplate.boilerplate_of(prepared.article.id, doc.sentence_fps)
         if not learned:
             return prepared.passage_signatures
         keep = ~np.isin(doc.sentence_fps[doc.passage_sentence], np.fromiter(learned, dtype=np.uint64))
@@ -334,8 +334,8 @@ class Deduplicator:
         return out
 
     def _compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled) -> Match:
-        dropped_a = self._boilerplate.boilerplate_among(a.sentence_fps.tolist())
-        dropped_b = self._boilerplate.boilerplate_among(b.sentence_fps.tolist())
+        dropped_a = self._boilerplate.boilerplate_of(a_id, a.sentence_fps)
+        dropped_b = self._boilerplate.boilerplate_of(b_id, b.sentence_fps)
         boilerplate = dropped_a | dropped_b
         views = (self._view(a_id, a, dropped_a), self._view(b_id, b, dropped_b))
         return compare(
@@ -509,9 +509,11 @@ class Deduplicator:
             return cached[0]
         match = cached[0] if cached is not None else None
         if match is not None:
-            docs = (self._entries[a].prepared.doc, self._entries[b].prepared.doc)
-            fps = {*docs[0].sentence_fps.tolist(), *docs[1].sentence_fps.tolist()}
-            if len(self._boilerplate.boilerplate_among(fps)) != match.ignored_boilerplate:
+            model = self._boilerplate
+            learned = model.boilerplate_of(a, self._entries[a].prepared.doc.sentence_fps) | model.boilerplate_of(
+                b, self._entries[b].prepared.doc.sentence_fps
+            )
+            if len(learned) != match.ignored_boilerplate:
                 match = None
         if match is None:
             match = self.compare(a, b, with_text=False)
