@@ -166,3 +166,30 @@ def test_cli_table_shows_the_evidence(capsys) -> None:
     out = capsys.readouterr().out
     assert "earliest 000_ab6823a46153965b  (date_in_text" in out
     assert re.search(r"rewritten +score 0\.\d\d  in earliest 0\.\d\d, earliest in it 0\.\d\d", out)
+
+
+_SPELLINGS = [s for _, names in ProvenanceConfig().agencies for s in names]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_SPELLINGS).flatmap(
+                lambda s: st.sampled_from([s, s.upper(), s.lower(), s.title(), s.swapcase()])
+            ),
+            st.sampled_from(["news", "said", "(", ")", "-", "كان", "في", "x", "APPLE", "ap", "صنعاء"]),
+            st.text(max_size=6),
+        ),
+        max_size=40,
+    ).map(" ".join)
+)
+def test_credits_prefilter_loses_nothing(text: str) -> None:
+    """The substring test before the pattern only skips texts the pattern finds nothing in."""
+    from dedup.provenance import _credit_pattern
+
+    config = ProvenanceConfig()
+    window = config.head_chars
+    zones = text[:window] + "\n" + text[-window:] if len(text) > 2 * window else text
+    pattern, names = _credit_pattern((*config.agencies, *config.extra_agencies))
+    expected = tuple(sorted({names[int(m.lastgroup[1:])] for m in pattern.finditer(zones) if m.lastgroup}))
+    assert find_credits(text, config) == expected
