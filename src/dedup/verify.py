@@ -144,8 +144,8 @@ def _shared(
     a_sentences = a.passage_sentence[va.passage_ids[ia]].tolist()
     b_sentences = b.passage_sentence[vb.passage_ids[ib]].tolist()
     texts = a.sentences
-    shared = [
-        SharedPassage(a_sentence=sa, b_sentence=sb, overlap=ov, text=texts[sa] if texts else "")
+    shared = [  # positional: a frozen record's keyword call costs more, and there are many
+        SharedPassage(sa, sb, ov, texts[sa] if texts else "")
         for sa, sb, ov in zip(a_sentences, b_sentences, overlap.tolist(), strict=True)
     ]
     return shared, cov_a, cov_b, n_shared
