@@ -321,12 +321,13 @@ def command_line(
                     [sys.executable, str(HERE / "spark_bench.py"), "--input", str(path), "--expect", str(answers)],
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
-                if job.returncode != 0:
-                    raise SystemExit(f"the Spark benchmark failed ({job.returncode}): {job.stderr[-2000:]}")
-                spark = json.loads(job.stdout.strip().splitlines()[-1])
-                row.update(
-                    {f"spark_{k}" if not k.startswith("spark") else k: v for k, v in spark.items() if k != "articles"}
-                )
+                if job.returncode != 0:  # reported in the table; the other figures of the run stand
+                    row["spark_error"] = f"exit {job.returncode}: {job.stderr.strip()[-500:]}"
+                else:
+                    spark = json.loads(job.stdout.strip().splitlines()[-1])
+                    row.update(
+                        {k if k.startswith("spark") else f"spark_{k}": v for k, v in spark.items() if k != "articles"}
+                    )
             os.remove(answers)
             if size <= peer_up_to:
                 seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.PEER, str(path), str(HERE)])
@@ -338,6 +339,32 @@ def command_line(
 
 
 # -- reporting -------------------------------------------------------------------------------------
+def table_lines_for_command_line(rows: Sequence[dict[str, Any]]) -> str:
+    """The table's lines for ``command_line``'s rows (with the Spark column where it ran)."""
+    lines: list[str] = []
+    for row in rows:
+        peer = (
+            f"   datasketch (one process) {row['datasketch_seconds']} s, {row['datasketch_per_s']:.0f}/s, "
+            f"peak {row['datasketch_peak_rss_mb']} MB"
+            if "datasketch_seconds" in row
+            else ""
+        )
+        lines.append(
+            f"  dedup cluster, {row['articles']:,} articles, {row['workers']} workers: {row['dedup_seconds']} s "
+            f"({row['dedup_per_s']:.0f}/s), peak {row['dedup_peak_rss_mb']} MB (process and workers){peer}"
+        )
+        if "spark_error" in row:
+            lines.append(f"  {'':<13}Spark local[2], same file: FAILED ({row['spark_error']})")
+        if "spark_seconds" in row:
+            lines.append(
+                f"  {'':<13}Spark local[2], same file: {row['spark_seconds']} s ({row['spark_local2_per_s']:.0f}/s, "
+                f"{row['spark_local2_per_s'] / row['dedup_per_s']:.2f}x dedup cluster's rate), shuffle "
+                f"{row['spark_shuffle_bytes_per_article']:.0f} B/article, same clusters and earliest sources: "
+                f"{'yes' if row.get('spark_same_as_in_process') else 'NO'}"
+            )
+    return "\n".join(lines)
+
+
 def table(summary: dict[str, Any]) -> str:
     lines = [f"dedup benchmark, {summary['date']}, {summary['machine']}", ""]
     lines.append(f"{'data':<12} {'method':<11} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} {'B3-F1':>6} {'earliest':>8}")
@@ -389,24 +416,7 @@ def table(summary: dict[str, Any]) -> str:
             f"   (datasketch MinHash+query+insert: median {st['datasketch']['median_ms']} ms, p99 {st['datasketch']['p99_ms']} ms)"
             f"; memory {st['dedup_rss_per_indexed_kb']} KB per indexed article (RSS growth)"
         )
-    for row in summary.get("command_line", []):
-        peer = (
-            f"   datasketch (one process) {row['datasketch_seconds']} s, {row['datasketch_per_s']:.0f}/s, "
-            f"peak {row['datasketch_peak_rss_mb']} MB"
-            if "datasketch_seconds" in row
-            else ""
-        )
-        lines.append(
-            f"  dedup cluster, {row['articles']:,} articles, {row['workers']} workers: {row['dedup_seconds']} s "
-            f"({row['dedup_per_s']:.0f}/s), peak {row['dedup_peak_rss_mb']} MB (process and workers){peer}"
-        )
-        if "spark_seconds" in row:
-            lines.append(
-                f"  {'':<13}Spark local[2], same file: {row['spark_seconds']} s ({row['spark_local2_per_s']:.0f}/s, "
-                f"{row['spark_local2_per_s'] / row['dedup_per_s']:.2f}x dedup cluster's rate), shuffle "
-                f"{row['spark_shuffle_bytes_per_article']:.0f} B/article, same clusters and earliest sources: "
-                f"{'yes' if row.get('spark_same_as_in_process') else 'NO'}"
-            )
+    lines += table_lines_for_command_line(summary.get("command_line", [])).splitlines()
     if summary.get("scaling"):
         lines += ["", "throughput against corpus size (whole batch, articles/s)"]
         for row in summary["scaling"]:

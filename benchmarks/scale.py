@@ -63,20 +63,21 @@ def _tree_rss_kib(pid: int) -> int:
 
 def _child(argv: list[str], stdout: Path | None = None) -> tuple[float, float]:
     """Run a child process; its wall seconds and the peak RSS of it and its workers, in MB.
-    Its standard output goes to ``stdout`` (a file), or nowhere."""
+    Its standard output goes to ``stdout`` (a file), or nowhere; its standard error to a
+    temporary file (a pipe nobody reads while it runs could fill and stall it)."""
     start = time.perf_counter()
-    sink = stdout.open("w", encoding="utf-8") if stdout else subprocess.DEVNULL
-    try:
-        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, text=True)
-    finally:
-        if stdout:
-            sink.close()  # type: ignore[union-attr]
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss_kib(proc.pid))
-        time.sleep(0.2)
-    seconds = time.perf_counter() - start
-    err = proc.stderr.read() if proc.stderr else ""
+    with (
+        tempfile.TemporaryFile("w+", encoding="utf-8") as errors,
+        stdout.open("w", encoding="utf-8") if stdout else open(os.devnull, "w", encoding="utf-8") as sink,
+    ):
+        with subprocess.Popen(argv, stdout=sink, stderr=errors, text=True) as proc:
+            peak = 0
+            while proc.poll() is None:
+                peak = max(peak, _tree_rss_kib(proc.pid))
+                time.sleep(0.2)
+        seconds = time.perf_counter() - start
+        errors.seek(0)
+        err = errors.read()
     if proc.returncode != 0:
         raise SystemExit(f"{argv[:4]} failed ({proc.returncode}): {err[-2000:]}")
     # The child's own ru_maxrss is only a fallback where /proc is missing: Linux carries it over

@@ -61,6 +61,20 @@ def test_help_documents_every_option(capsys) -> None:
         "--scaling",
         "--out",
         "--plot",
+        "--cli-sizes",
+        "--spark-up-to",
     ):
         assert option in text
     assert "published_at" in text  # the labelled format is documented
+
+
+def test_command_line_rows_with_the_spark_column() -> None:
+    """`dedup cluster` on a generated file, and the Spark job on the same file next to it, which
+    must give the same clusters and earliest sources."""
+    pytest.importorskip("pyspark")
+    (row,) = run.command_line([80], seed=3, workers=1, peer_up_to=0, spark_up_to=80)
+    assert row["articles"] == 80 and row["dedup_seconds"] > 0
+    assert "spark_error" not in row, row.get("spark_error")
+    assert row["spark_same_as_in_process"] is True
+    assert row["spark_local2_per_s"] > 0 and row["spark_shuffle_bytes_per_article"] > 0
+    assert "Spark local[2], same file" in run.table_lines_for_command_line([row])
