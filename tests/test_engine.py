@@ -122,7 +122,7 @@ def test_candidate_kernel_equals_the_index_queried_in_id_order() -> None:
     starts = np.concatenate(([0], np.cumsum(counts)))
     rows = np.concatenate([np.arange(starts[r], starts[r + 1]) for r in shuffled])
     columns = [np.ascontiguousarray(passage_keys[rows, t]) for t in range(ps.bands)]
-    keys = engine._Keys(doc_keys[shuffled], columns)
+    keys = engine._Keys(*engine._sort_doc_keys(rank, doc_keys[shuffled]), columns)
     b, a = engine._candidates(rank, keys, counts[shuffled], config)
     assert len(expected) > 50
     assert set(zip(shuffled[b].tolist(), shuffled[a].tolist(), strict=True)) == expected

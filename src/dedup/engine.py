@@ -476,8 +476,21 @@ class _Keys:
     """The LSH band keys of a batch, handed over to ``_candidates``, which lets go of each array
     once it is sorted (the sorted copies are what it keeps)."""
 
-    doc: U64 | None  # (articles, document bands)
+    doc: tuple[U64, I32, I32] | None  # the document band keys as ``_sort_doc_keys`` gives them
+    bands: int  # document bands per article
     passages: list[U64 | None]  # one array per passage band, the evidence passages end to end
+
+
+def _sort_doc_keys(rank: I64, doc_keys: U64) -> tuple[tuple[U64, I32, I32], int]:
+    """The document band keys sorted by (key, id order), with each key's article and band."""
+    n, bands = doc_keys.shape
+    flat = doc_keys.ravel()
+    doc_sorted = np.empty(len(flat), dtype=np.uint64)
+    doc_owner = np.empty(len(flat), dtype=np.int32)
+    doc_pos = np.empty(len(flat), dtype=np.int32)
+    owner = np.repeat(np.arange(n, dtype=np.int32), bands)
+    _sort_into(flat, rank.astype(np.int32), owner, doc_sorted, doc_owner, doc_pos)
+    return (doc_sorted, doc_owner, doc_pos), bands
 
 
 def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1) -> tuple[I32, I32]:
@@ -487,17 +500,12 @@ def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig
     from concurrent.futures import ThreadPoolExecutor
 
     assert keys.doc is not None
-    n, bands = keys.doc.shape
+    (doc_sorted, doc_owner, doc_pos), bands = keys.doc, keys.bands
+    keys.doc = None
+    n = len(rank)
     by_rank = np.empty(int((rank >= 0).sum()), dtype=np.int64)
     by_rank[rank[rank >= 0]] = np.flatnonzero(rank >= 0)
     rank32 = rank.astype(np.int32)
-    flat = keys.doc.ravel()
-    keys.doc = None
-    doc_sorted = np.empty(len(flat), dtype=np.uint64)
-    doc_owner = np.empty(len(flat), dtype=np.int32)
-    doc_pos = np.empty(len(flat), dtype=np.int32)
-    _sort_into(flat, rank32, np.repeat(np.arange(n, dtype=np.int32), bands), doc_sorted, doc_owner, doc_pos)
-    del flat
     owner = np.repeat(np.arange(n, dtype=np.int32), passage_counts)
     m, t_bands = len(owner), len(keys.passages)
     pas_sorted = np.empty((t_bands, m), dtype=np.uint64)
@@ -641,16 +649,24 @@ def run(
         batch = _read(source, pool, config, errors, skipped, report)
     finally:
         pool.close()
-    learned = _learn_boilerplate(batch.fps, batch.fp_counts, batch.rank, config)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # the document bands do not depend on the boilerplate: sorted in a thread meanwhile (numpy's
+    # sort and the kernels let go of the GIL)
+    with ThreadPoolExecutor(1) as thread:
+        doc_sorted = thread.submit(_sort_doc_keys, batch.rank, batch.doc_keys)
+        batch.doc_keys = np.empty((0, 0), np.uint64)
+        learned = _learn_boilerplate(batch.fps, batch.fp_counts, batch.rank, config)
+        doc, bands = doc_sorted.result()
     batch.fps = np.empty(0, np.uint64)
     evidence = ~np.isin(batch.passage_fps, np.fromiter(learned, dtype=np.uint64, count=len(learned)))
     batch.passage_fps = np.empty(0, np.uint64)
     owner = np.repeat(np.arange(len(batch.ids)), batch.passage_counts)
     counts = np.bincount(owner[evidence], minlength=len(batch.ids)).astype(np.int64)
     del owner
-    keys = _Keys(batch.doc_keys, [column[evidence] for column in batch.passage_keys])
-    batch.passage_keys, batch.doc_keys = [], np.empty((0, 0), np.uint64)
-    del evidence
+    keys = _Keys(doc, bands, [column[evidence] for column in batch.passage_keys])
+    batch.passage_keys = []
+    del evidence, doc
     b, a = _candidates(batch.rank, keys, counts, config, threads=workers)
     if report is not None:
         report("candidates", len(b), len(b))
