@@ -186,11 +186,13 @@ def _prepare_batches(config_json: str) -> Any:
 def _judge_runs(config_json: str) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         config = config_from_json(config_json).boilerplate
+        learned = []
         for rows in _runs(batches, "fp"):  # each fp's sample, in id order
             fp = int(rows[0].fp)
             sample = [_unsigned(r.fps).tolist() for r in rows]
             if judge(int(_unsigned([fp])[0]), sample, config):
-                yield _frame([{"fp": fp}], "fp long")
+                learned.append({"fp": fp})
+        yield _frame(learned, "fp long")  # one batch per partition, not one per sentence
 
     return run
 
