@@ -1,3 +1,4 @@
+import dataclasses
 import itertools
 
 import dedup
@@ -26,6 +27,10 @@ def test_seed_pairs(seeds) -> None:
             assert m.is_copy and m.relation is Relation.REWRITTEN
             assert 0.15 <= m.jaccard <= 0.3
             assert len(m.shared_passages) >= 6  # about 8 of the 21 sentences of 000
+            unlisted = compare(
+                x, docs[x], y, docs[y], verify=CONFIG.verify, shingle=CONFIG.shingle, list_passages=False
+            )
+            assert unlisted == dataclasses.replace(m, shared_passages=())  # decided on the same passages
         else:
             assert not m.is_copy, (x, y, m)
             assert m.jaccard < 0.05 and not m.shared_passages
@@ -102,15 +107,29 @@ def test_the_passage_kernel_equals_the_numpy_path(monkeypatch) -> None:
     pairs = [(g[0], j) for g in by_group.values() for j in g[1:]] + [(i, i + 1) for i in range(0, 60, 2)]
     boilerplate = {int(docs[0].sentence_fps[0])}  # a dropped sentence on some articles
 
-    def run() -> list[dedup.Match]:
+    def run(listed: bool = True) -> list[dedup.Match]:
         return [
             compare(
-                str(x), docs[x], str(y), docs[y], verify=config.verify, shingle=config.shingle, boilerplate=boilerplate
+                str(x),
+                docs[x],
+                str(y),
+                docs[y],
+                verify=config.verify,
+                shingle=config.shingle,
+                boilerplate=boilerplate,
+                list_passages=listed,
             )
             for x, y in pairs
         ]
 
+    def unlisted(matches: list[dedup.Match]) -> list[dedup.Match]:
+        return [dataclasses.replace(m, shared_passages=()) for m in matches]
+
     compiled = run()
-    monkeypatch.setattr(kernels, "shared_passages", None)
     assert sum(len(m.shared_passages) > 0 for m in compiled) > 20  # the passage step ran and found some
+    assert sum(m.passage_coverage_a > 0 for m in compiled) > 20  # and measured them
+    # not listing the passages changes nothing else (figures, decisions)
+    assert run(listed=False) == unlisted(compiled)
+    monkeypatch.setattr(kernels, "shared_passages", None)
     assert run() == compiled
+    assert run(listed=False) == unlisted(compiled)

@@ -286,7 +286,8 @@ class Docs:
         return found
 
     def pair(self, x: str, y: str) -> Match:
-        """The comparison of x and y (made once, the smaller id first)."""
+        """The comparison of x and y (made once, the smaller id first), its shared passages
+        measured but not listed."""
         key = (x, y) if x < y else (y, x)
         match = self._matches.get(key)
         if match is None:
@@ -301,6 +302,7 @@ class Docs:
                 shingle=cfg.shingle,
                 boilerplate=self._learned,
                 views=(va, vb),
+                list_passages=False,  # grouping and provenance read the figures only
             )
         return match
 
