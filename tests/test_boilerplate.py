@@ -1,6 +1,12 @@
 import random
+import statistics
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dedup
+from dedup.boilerplate import Sample, judge
+from dedup.config import BoilerplateConfig
 
 FOOTER = (
     "About us: The Valley Courier is an independent newspaper founded in 1921 and owned by its readers.\n"
@@ -45,3 +51,29 @@ def test_wire_copies_are_not_mistaken_for_boilerplate() -> None:
     ]
     clusters = dedup.cluster(articles)
     assert [len(c) for c in clusters] == [8]
+
+
+def _judge_by_definition(fp: int, sample: list[list[int]], min_unique_fraction: float) -> bool:
+    """The rule as the module states it, sentence by sentence, with the judged one left out."""
+    sets = [set(s) - {fp} for s in sample]
+    fractions = []
+    for i, own in enumerate(sets):
+        others = set().union(*(t for j, t in enumerate(sets) if j != i))
+        fractions.append(len(own - others) / len(own) if own else 1.0)
+    return statistics.median(fractions) >= min_unique_fraction
+
+
+@settings(max_examples=300)
+@given(
+    sample=st.lists(st.lists(st.integers(0, 12), max_size=8), min_size=1, max_size=6),
+    fp=st.integers(0, 12),
+    fraction=st.sampled_from([0.2, 0.5, 0.6, 0.8]),
+)
+def test_the_judge_follows_the_rule_for_any_sample(sample, fp, fraction) -> None:
+    config = BoilerplateConfig(min_unique_fraction=fraction)
+    expected = _judge_by_definition(fp, sample, fraction)
+    assert judge(fp, sample, config) is expected
+    # every sentence judged over one counted sample gets the same verdict as on its own
+    counted = Sample(sample)
+    for other in range(13):
+        assert counted.is_boilerplate(other, config) is _judge_by_definition(other, sample, fraction)

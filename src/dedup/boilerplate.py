@@ -41,6 +41,9 @@ class BoilerplateModel:
         self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
         # boilerplate_of's answers, per article, while the counts stand (observe and forget clear it)
         self._of: dict[str, set[int]] = {}
+        # the samples last judged over, by their article ids (``forget`` clears them: an id may come
+        # back with another text)
+        self._samples: dict[tuple[str, ...], Sample] = {}
         # Bumped whenever the frequent set changes: a decision taken under an older version may have
         # counted a sentence that is boilerplate now (or the reverse) and must be checked again.
         self.version = 0
@@ -72,6 +75,7 @@ class BoilerplateModel:
             return
         self._seen.discard(article_id)
         self._of.clear()
+        self._samples.clear()
         for fp in set(fingerprints.tolist()):
             count = self._df.get(fp, 0) - 1
             if count < self._config.min_df and fp in self._frequent:
@@ -121,17 +125,48 @@ class BoilerplateModel:
         return found
 
     def _judge(self, fingerprint: int) -> bool:
-        sample = self._postings.get(fingerprint, [])
-        return judge(fingerprint, [self._sentences_of(a).tolist() for a in sample], self._config)
+        ids = tuple(self._postings.get(fingerprint, ()))
+        sample = self._samples.get(ids)
+        if sample is None:
+            if len(self._samples) >= _SAMPLES_KEPT:
+                self._samples.clear()
+            sample = self._samples[ids] = Sample([self._sentences_of(a).tolist() for a in ids])
+        return sample.is_boilerplate(fingerprint, self._config)
+
+
+# Samples counted, kept for the sentences judged next over the same articles (a few per story).
+_SAMPLES_KEPT = 256
 
 
 def judge(fingerprint: int, sample: Sequence[Iterable[int]], config: BoilerplateConfig) -> bool:
     """Whether the sentence ``fingerprint`` is boilerplate, given the sentence fingerprints of the
     sampled articles that carry it (the first ``config.sample`` of them in id order)."""
-    sets = [set(fps) - {fingerprint} for fps in sample]
-    # a sentence is an article's own when no other sampled article has it: counted once over all
-    carriers = Counter(chain.from_iterable(sets))
-    shared = {f for f, n in carriers.items() if n > 1}
-    fractions = [len(own - shared) / len(own) if own else 1.0 for own in sets]
-    # (an article with nothing but the recurring sentence has no story of its own: 1.0)
-    return median(fractions) >= config.min_unique_fraction
+    return Sample(sample).is_boilerplate(fingerprint, config)
+
+
+class Sample:
+    """The sentences of a sample of articles, counted once for every sentence judged over it.
+
+    The sentences of one story copied by several outlets are carried by the same articles, so
+    they are judged over the same sample, one after the other; what does not depend on the
+    sentence judged (which other sentences are shared) is counted here once. Leaving the judged
+    sentence out of every article changes no other sentence's count, so its verdict needs only
+    the per-article sizes below."""
+
+    __slots__ = ("_own", "_sets")
+
+    def __init__(self, sample: Sequence[Iterable[int]]) -> None:
+        self._sets = [set(fps) for fps in sample]
+        carriers = Counter(chain.from_iterable(self._sets))
+        shared = {f for f, n in carriers.items() if n > 1}
+        self._own = [s - shared for s in self._sets]  # each article's sentences no other one has
+
+    def is_boilerplate(self, fingerprint: int, config: BoilerplateConfig) -> bool:
+        fractions = []
+        for every, own in zip(self._sets, self._own, strict=True):
+            # the article's sentences other than the judged one, and those of them no other has
+            size = len(every) - (fingerprint in every)
+            mine = len(own) - (fingerprint in own)
+            fractions.append(mine / size if size else 1.0)
+        # (an article with nothing but the recurring sentence has no story of its own: 1.0)
+        return median(fractions) >= config.min_unique_fraction
