@@ -130,6 +130,6 @@ def test_the_passage_kernel_equals_the_numpy_path(monkeypatch) -> None:
     assert sum(m.passage_coverage_a > 0 for m in compiled) > 20  # and measured them
     # not listing the passages changes nothing else (figures, decisions)
     assert run(listed=False) == unlisted(compiled)
-    monkeypatch.setattr(kernels, "shared_passages", None)
+    monkeypatch.setattr(kernels, "shared_tagged", None)
     assert run() == compiled
     assert run(listed=False) == unlisted(compiled)

@@ -769,31 +769,29 @@ def _tagged(vals: Any, off: Any, ids: Any) -> Any:
 
 
 tagged = _jit(_tagged)
-if _numba is not None:
-    _tagged = tagged
 
 
-def _shared_passages(
-    a_vals: Any,
-    a_off: Any,
-    a_ids: Any,
+def _shared_tagged(
+    a_flat: Any,
+    a_of: Any,
+    size_a: Any,
     a_words: Any,
-    b_vals: Any,
-    b_off: Any,
-    b_ids: Any,
+    b_flat: Any,
+    b_of: Any,
+    size_b: Any,
     b_words: Any,
     threshold: float,
 ) -> Any:
-    """The passages of a (positions in ``a_ids``) that share at least ``threshold`` of the shorter
-    passage's shingles with some passage of b, each with its best partner (highest overlap, the
-    first on ties) and that overlap; the words of a and of b in shared passages; how many passages
-    of b are shared. ``verify.compare``'s passage step in one pass."""
-    na, nb = a_ids.shape[0], b_ids.shape[0]
+    """The passages of a (positions in its ``tagged`` ids) that share at least ``threshold`` of the
+    shorter passage's shingles with some passage of b, each with its best partner (highest
+    overlap, the first on ties) and that overlap; the words of a and of b in shared passages; how
+    many passages of b are shared. ``verify.compare``'s passage step in one pass, from each side's
+    ``tagged`` passage shingles (a view keeps them: an article compared several times is sorted
+    once)."""
+    na, nb = size_a.shape[0], size_b.shape[0]
     # Shingles in common between every passage of a and of b, from one merge of all of a's
     # passage shingles with all of b's (each tagged with its passage), not one merge per pair of
     # passages: a few hundred values each side instead of (passages of a) x (passages of b) merges.
-    a_flat, a_of, size_a = _tagged(a_vals, a_off, a_ids)
-    b_flat, b_of, size_b = _tagged(b_vals, b_off, b_ids)
     counts = np.zeros((na, nb), dtype=np.int64)
     i = j = 0
     while i < a_flat.shape[0] and j < b_flat.shape[0]:
@@ -841,4 +839,4 @@ def _shared_passages(
     return shared_a, best_b[shared_a], best[shared_a], words_a, words_b, n_b
 
 
-shared_passages = _jit(_shared_passages)
+shared_tagged = _jit(_shared_tagged)

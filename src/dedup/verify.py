@@ -42,12 +42,13 @@ I64 = npt.NDArray[np.int64]
 class View:
     """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
-    __slots__ = ("_doc", "_drop", "_passage_ids", "_passage_words", "n_words", "shingles", "words")
+    __slots__ = ("_doc", "_drop", "_passage_ids", "_passage_words", "_tagged", "n_words", "shingles", "words")
 
     def __init__(self, doc: Shingled, boilerplate: AbstractSet[int], config: ShingleConfig) -> None:
         self._doc = doc
         self._passage_ids: I64 | None = None
         self._passage_words: I64 | None = None
+        self._tagged: tuple[U64, I64, I64] | None = None
         fps = doc.sentence_fps.tolist() if boilerplate else []
         self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate]
         if self._drop:
@@ -80,6 +81,15 @@ class View:
             ranges = self._doc.passages[self.passage_ids]
             self._passage_words = ranges[:, 1] - ranges[:, 0]
         return self._passage_words
+
+    @property
+    def tagged(self) -> tuple[U64, I64, I64]:
+        """The shingles of the passages, sorted, each with its passage (a position in
+        ``passage_ids``), and the passages' sizes: ``kernels.tagged``, kept for the next comparison."""
+        if self._tagged is None:
+            doc = self._doc
+            self._tagged = kernels.tagged(doc.passage_shingles, doc.passage_offsets, self.passage_ids)
+        return self._tagged
 
     @property
     def passage_sizes(self) -> I64:
@@ -119,11 +129,10 @@ def _shared(
     """The passages of a shared with b (each with its best partner; an empty list unless
     ``listed``), the share of a's and of b's words in shared passages, and the number of shared
     passages (the fewer side)."""
-    if kernels.shared_passages is not None:
-        pa, pb, overlap, words_a, words_b, n_b = kernels.shared_passages(
-            a.passage_shingles, a.passage_offsets, va.passage_ids, va.passage_words,
-            b.passage_shingles, b.passage_offsets, vb.passage_ids, vb.passage_words, threshold,
-        )  # fmt: skip
+    if kernels.shared_tagged is not None:
+        pa, pb, overlap, words_a, words_b, n_b = kernels.shared_tagged(
+            *va.tagged, va.passage_words, *vb.tagged, vb.passage_words, threshold
+        )
         if len(pa) == 0:
             return [], 0.0, 0.0, 0
         ia, ib = pa, pb
