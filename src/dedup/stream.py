@@ -334,7 +334,7 @@ class Deduplicator:
         out: U32 = prepared.passage_signatures[kept[doc.passage_sentence]]
         return out
 
-    def _compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled) -> Match:
+    def _compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled, *, listed: bool = True) -> Match:
         dropped_a = self._boilerplate.boilerplate_of(a_id, a.sentence_fps)
         dropped_b = self._boilerplate.boilerplate_of(b_id, b.sentence_fps)
         boilerplate = dropped_a | dropped_b
@@ -348,6 +348,7 @@ class Deduplicator:
             shingle=self.config.shingle,
             boilerplate=boilerplate,
             views=views,
+            list_passages=listed,
         )
 
     def _view(self, art_id: str, doc: Shingled, dropped: set[int]) -> View:
@@ -490,6 +491,10 @@ class Deduplicator:
 
     def _remember(self, match: Match, *, version: int | None = None) -> None:
         key = (match.a, match.b) if match.a < match.b else (match.b, match.a)
+        if match.shared_passages:
+            # kept for grouping and provenance, which read the figures: the passages were in the
+            # verdict, and kept here they would be most of the memory of an indexed article
+            match = replace(match, shared_passages=())
         self._matches[key] = (match, self._boilerplate.version if version is None else version)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
@@ -517,7 +522,7 @@ class Deduplicator:
             if len(learned) != match.ignored_boilerplate:
                 match = None
         if match is None:
-            match = self.compare(a, b, with_text=False)
+            match = self._compare(a, self._entries[a].prepared.doc, b, self._entries[b].prepared.doc, listed=False)
         self._remember(match)
         return match
 
