@@ -493,7 +493,8 @@ class Deduplicator:
         key = (match.a, match.b) if match.a < match.b else (match.b, match.a)
         if match.shared_passages:
             # kept for grouping and provenance, which read the figures: the passages were in the
-            # verdict, and kept here they would be most of the memory of an indexed article
+            # verdict, and kept here they would cost memory (and garbage-collector time) for every
+            # copy indexed
             match = replace(match, shared_passages=())
         self._matches[key] = (match, self._boilerplate.version if version is None else version)
         self._pairs_of.setdefault(match.a, set()).add(key)
