@@ -59,6 +59,24 @@ def test_sentence_split_arabic_and_lines() -> None:
     ]
 
 
+def test_scripts_without_spaces_are_cut_into_characters_and_sentences() -> None:
+    # Chinese: every ideograph a word, the ideographic full stop a sentence end with no space after
+    assert _sentences("习近平同普京通电话。两国元首交换了意见") == [
+        "习 近 平 同 普 京 通 电 话",
+        "两 国 元 首 交 换 了 意 见",
+    ]
+    # mixed with Latin words and digits, each stays whole; kana are characters too
+    assert _sentences("新华社北京11月23日电 Reuters 报道") == ["新 华 社 北 京 11 月 23 日 电 reuters 报 道"]
+    assert _sentences("東京で会談した。") == ["東 京 て 会 談 し た"]  # the voicing mark folded away, as accents are
+    assert _sentences("ข่าวการเมืองวันนี้") == [" ".join("ขาวการเมองวนน")]  # marks folded away
+
+
+def test_a_short_chinese_line_is_prose_not_furniture() -> None:
+    # counted by characters: nine words, not one, so the line is kept
+    assert tokens("习近平同普京通电话", NormalizeConfig(), ShingleConfig()) == list("习近平同普京通电话")
+    assert tokens("分享", NormalizeConfig(), ShingleConfig()) == []  # two characters: too short
+
+
 def test_arabic_conjunction_is_dropped_when_configured() -> None:
     on = tokens("وقال وزير الخارجية", NormalizeConfig(), ShingleConfig())
     off = tokens("وقال وزير الخارجية", NormalizeConfig(), ShingleConfig(strip_arabic_conjunction=False))
@@ -155,6 +173,8 @@ PIECES = st.sampled_from(
         "a", "5", "٥", "١٢", "و", "وقال", "والرئيس", "ولد", "ووضع", "share on facebook", "Follow us",
         "Home | News | World", "اقرأ أيضا", "café", "ß", "İ", "ﬁ", "\ue000", "😀", "𝐀𝐁", "𞥑", "𠀀",
         "\ud800", "e\u0301", "ا\u0654", "ـ", "ٱ", "ﷺ", "½", "²", "한국", "ؠ", "وؠلد",
+        "中国", "习近平", "。", "电话。", "」", "『", "ひらがな", "カタカナ", "ｶﾀｶﾅ", "が", "ไทย", "ภาษา", "।", "वह",
+        "中وقال", "وقال中", "𠀀𠀁", "中.", "a中b",
     ]
 )  # fmt: skip
 SEPARATORS = st.sampled_from([" ", " ", "", "\n"])

@@ -5,6 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dedup
+from chinese_corpus import ARTICLES as CHINESE
+from chinese_corpus import EXPECTED as CHINESE_GROUPS
 from conftest import groups_of, load_english, load_seeds
 
 SEED_GROUPS = {
@@ -33,6 +35,23 @@ def test_seeds_group_as_the_manifest_says(seeds, seed_manifest) -> None:
 
 def test_english_groups(english) -> None:
     assert groups_of(dedup.cluster(english)) == ENGLISH_GROUPS
+
+
+def test_chinese_copies_group_and_the_agency_story_is_earliest() -> None:
+    # Chinese has no spaces between words: shingled by characters, copies are found and the
+    # same-topic story is not taken for one, in the batch and one article at a time
+    hours = {"zh_wire": 8, "zh_copy_furniture": 9, "zh_copy_edited": 11, "zh_other": 7}
+    articles = [
+        dedup.Article(id=k, text=v, published_at=datetime(2024, 11, 23, hours[k], tzinfo=UTC))
+        for k, v in CHINESE.items()
+    ]
+    clusters = dedup.cluster(articles)
+    assert groups_of(clusters) == {frozenset(g) for g in CHINESE_GROUPS}
+    assert next(c for c in clusters if len(c) == 3).earliest == "zh_wire"
+    d = dedup.Deduplicator()
+    verdicts = [d.add(a) for a in sorted(articles, key=lambda a: hours[a.id])]
+    assert [v.is_copy for v in verdicts] == [False, False, True, True]
+    assert verdicts[-1].cluster.earliest == "zh_wire"
 
 
 ALL = load_seeds() + load_english()

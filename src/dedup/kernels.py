@@ -235,8 +235,9 @@ def _shingle_words(
 # splitting and hashing the code points of the text in compiled loops. They read the fold table and
 # character classes of ``normalize.fold_table`` and reproduce, character for character, what the
 # regular-expression path ``shingle.tokens`` does (a hypothesis test compares them on random text).
-_WORD, _SPACE, _LETTER, _SENTENCE_END, _CLOSING = 1, 2, 4, 8, 16
+_WORD, _SPACE, _LETTER, _SENTENCE_END, _CLOSING, _SOLO = 1, 2, 4, 8, 16, 32
 _MARK = 0xE000
+_FULL_STOP = 0x3002  # the ideographic full stop ends a sentence with or without a space after it
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 
@@ -245,7 +246,8 @@ def _class_of(classes: Any, c: Any) -> Any:
     # characters beyond the BMP reach the kernel already folded: letters (``shingle`` turns the
     # others into "#")
     if c >= 0x10000:
-        return _WORD | _LETTER
+        # Han extensions B and beyond are words of their own, as in ``normalize.SOLO_RANGES``
+        return (_WORD | _LETTER | _SOLO) if 0x20000 <= c <= 0x3FFFF else (_WORD | _LETTER)
     return classes[c]
 
 
@@ -298,7 +300,7 @@ def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data
             j = i + 1
             while j < m and _class_of(classes, f[j]) & _CLOSING:
                 j += 1
-            end = j == m or (_class_of(classes, f[j]) & _SPACE) != 0
+            end = j == m or (_class_of(classes, f[j]) & _SPACE) != 0 or c == _FULL_STOP
             if end and c == 46:  # a period after an abbreviation or a single letter ends nothing
                 r = i
                 while r > 0 and _class_of(classes, f[r - 1]) & _WORD:
@@ -324,7 +326,10 @@ def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data
         elif cl & _WORD and c != 95:
             out[o] = c
             o += 1
-            if not in_word:
+            if cl & _SOLO:
+                words += 1
+                in_word = False
+            elif not in_word:
                 words += 1
                 in_word = True
         else:
@@ -360,14 +365,16 @@ def _shingle_spaced(
     passage_a: Any,
     passage_b: Any,
 ) -> Any:
-    """The words of the kept lines of a spaced text (each line its own sentence; an Arabic
-    conjunction و dropped from the front of a word of four Arabic letters or more when asked), hashed
+    """The words of the kept lines of a spaced text (each line its own sentence; each character of
+    a script written without spaces a word of its own; an Arabic conjunction و dropped from the
+    front of a word of four Arabic letters or more when asked), hashed
     as ``shingle.word_hash`` does, then shingled as ``_shingle_words`` does; with the MinHash
     signatures of the document and of each passage (``sign.signatures_flat``'s) after them (no
     permutations: signatures of width 0)."""
     n = spaced.shape[0]
-    words = np.empty(n // 2 + 1, dtype=np.uint64)
-    starts = np.empty(n // 2 + 3, dtype=np.int64)
+    # at most one word per code point (each character of a script written without spaces is one)
+    words = np.empty(n + 1, dtype=np.uint64)
+    starts = np.empty(n + 3, dtype=np.int64)
     starts[0] = 0
     ns, nw = 1, 0
     for li in range(line_starts.shape[0] - 1):
@@ -385,12 +392,14 @@ def _shingle_spaced(
                     ns += 1
                 i += 1
                 continue
-            if not (_class_of(classes, c) & _WORD):
+            cl = _class_of(classes, c)
+            if not (cl & _WORD):
                 i += 1
                 continue
-            j = i
-            while j < end and spaced[j] != _MARK and _class_of(classes, spaced[j]) & _WORD:
-                j += 1
+            j = i + 1
+            if not (cl & _SOLO):
+                while j < end and spaced[j] != _MARK and (_class_of(classes, spaced[j]) & (_WORD | _SOLO)) == _WORD:
+                    j += 1
             first = i
             if strip_conjunction and c == 0x0648 and j - i >= 4:
                 arabic = True

@@ -8,7 +8,9 @@ character by character through one table (:func:`fold_table`), which the compile
 (``kernels.fold_split``) reads too, so both paths fold alike.
 
 ``furniture_lines`` tells which lines of a text are site furniture: lines matching the configured
-patterns and lines too short to be prose (``shingle.tokens`` drops them).
+patterns and lines too short to be prose (``shingle.tokens`` drops them). Words are counted as the
+shingler counts them: in scripts written without spaces (Chinese, Japanese, Thai, ...) each
+character is a word (``SOLO_RANGES``).
 """
 
 from __future__ import annotations
@@ -94,9 +96,44 @@ def _fold_string(text: str) -> str:
 MARK = "\ue000"  # the sentence mark of ``shingle`` (private use): never part of a folded text
 
 # Character classes of the fold table, one bit each (the compiled text kernel reads them).
-WORD, SPACE, LETTER, SENTENCE_END, CLOSING = 1, 2, 4, 8, 16
-_SENTENCE_ENDS = ".!?…؟؛"
-_CLOSING = "\"'”’»)]"
+WORD, SPACE, LETTER, SENTENCE_END, CLOSING, SOLO = 1, 2, 4, 8, 16, 32
+# Sentence ends (before a space or the end of a line; "." with exceptions, see ``shingle``) and the
+# closing quotes and brackets that may stand between such an end and the space. The ideographic
+# full stop ends a sentence wherever it is: Chinese and Japanese put no space after it.
+SENTENCE_ENDS = ".!?…؟؛।"
+IDEOGRAPHIC_FULL_STOP = "。"
+CLOSING_MARKS = "\"'”’»)]」』】》〉"
+# Scripts written without spaces between words: Han ideographs, kana, Thai, Lao, Myanmar, Khmer.
+# Each of their word characters is a word of its own, so that a text in them is shingled by
+# character k-grams (the usual unit for these scripts) instead of by whole clauses, which a single
+# changed character would break. The astral range holds the Han extensions B and beyond.
+SOLO_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0x20000, 0x3FFFF),  # CJK extensions B to H, compatibility supplement
+)
+_SOLO = re.compile("(?=\\w)[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in SOLO_RANGES) + "]")
+
+
+def _is_solo_range(cp: int) -> bool:
+    return any(a <= cp <= b for a, b in SOLO_RANGES)
+
+
+def split_solo(text: str) -> str:
+    """``text`` with a space on each side of every character that is a word of its own (see
+    ``SOLO_RANGES``), so that ``str.split`` gives the words as the shingler counts them."""
+    return _SOLO.sub(" \\g<0> ", text) if _SOLO.search(text) else text
+
+
+def count_words(text: str) -> int:
+    """The words of a folded text as the shingler counts them (each ideograph is one)."""
+    return len(split_solo(text).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +141,8 @@ class FoldTable:
     """The fold of every character of the Basic Multilingual Plane, for ``str.translate`` and for
     the compiled text kernel: character ``c`` folds to ``data[offsets[c]:offsets[c + 1]]``.
     ``classes[c]`` holds the bits WORD (``\\w``), SPACE (``\\s``), LETTER (``[^\\W\\d_]``),
-    SENTENCE_END and CLOSING (a closing quote or bracket), as Python's ``re`` module sees them."""
+    SENTENCE_END, CLOSING (a closing quote or bracket), as Python's ``re`` module sees them, and SOLO
+    (a word character that is a word of its own, see ``SOLO_RANGES``)."""
 
     mapping: dict[int, str]
     offsets: npt.NDArray[np.int64]
@@ -130,8 +168,9 @@ def fold_table() -> FoldTable:
             (WORD if word.match(ch) else 0)
             | (SPACE if ch.isspace() else 0)
             | (LETTER if letter.match(ch) else 0)
-            | (SENTENCE_END if ch in _SENTENCE_ENDS else 0)
-            | (CLOSING if ch in _CLOSING else 0)
+            | (SENTENCE_END if ch in SENTENCE_ENDS or ch == IDEOGRAPHIC_FULL_STOP else 0)
+            | (CLOSING if ch in CLOSING_MARKS else 0)
+            | (SOLO if _is_solo_range(c) and word.match(ch) else 0)
         )
     mapping = {c: f for c, f in enumerate(folds) if f != chr(c)}
     return FoldTable(mapping, offsets, data, classes)
@@ -205,7 +244,7 @@ def furniture_matcher(config: NormalizeConfig) -> re.Pattern[str]:
 def is_furniture(line: str, config: NormalizeConfig) -> bool:
     """True when ``line`` is site furniture: a widget or navigation line, or too short to be prose."""
     folded = fold(line)
-    if len(folded.split()) < config.min_line_words:
+    if count_words(folded) < config.min_line_words:
         return True
     return config.drop_furniture and furniture_matcher(config).match(folded) is not None
 
@@ -219,7 +258,7 @@ def furniture_lines(spaced: str, config: NormalizeConfig, *, ignore: str = "") -
     starts = [0]
     for line in lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
-    return furniture_flags(plain, starts, [len(line.split()) for line in lines], config)
+    return furniture_flags(plain, starts, [count_words(line) for line in lines], config)
 
 
 def furniture_flags(plain: str, starts: list[int], words: list[int], config: NormalizeConfig) -> list[bool]:

@@ -31,7 +31,18 @@ import numpy.typing as npt
 
 from dedup import kernels
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.normalize import MARK, fold_astral, fold_keep, fold_table, furniture_flags, furniture_lines
+from dedup.normalize import (
+    CLOSING_MARKS,
+    IDEOGRAPHIC_FULL_STOP,
+    MARK,
+    SENTENCE_ENDS,
+    fold_astral,
+    fold_keep,
+    fold_table,
+    furniture_flags,
+    furniture_lines,
+    split_solo,
+)
 
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
@@ -53,12 +64,16 @@ _ABBREVIATIONS = (
     "mr mrs ms dr prof gen col lt sgt capt gov sen rep st jr sr inc corp ltd co no vs etc "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m"
 ).split()
-# The end of a sentence in folded text: . ! ? … ؟ ؛ (closing quotes may follow) before a space or the
-# end of the line. A period after a known abbreviation or a single letter ("U.S.", "Jan.", "J.") is not.
+# The end of a sentence in folded text: . ! ? … ؟ ؛ । (closing quotes may follow) before a space or the
+# end of the line, and the ideographic full stop anywhere. A period after a known abbreviation or a
+# single letter ("U.S.", "Jan.", "J.") is not.
 # The look-behinds come after the punctuation so that the engine only tries them where there is one,
 # and the punctuation itself is replaced by the mark (a literal replacement: no template per match).
 _NOT_ABBREVIATION = "".join(f"(?<!\\b{re.escape(a)}\\.)" for a in _ABBREVIATIONS) + r"(?<!\b[^\W\d_]\.)"
-_SENTENCE_END = re.compile(rf"(?:\.{_NOT_ABBREVIATION}|[!?…؟؛])(?=[\"'”’»)\]]*(?:\s|$))")
+_SENTENCE_END = re.compile(
+    rf"(?:\.{_NOT_ABBREVIATION}|[{re.escape(SENTENCE_ENDS.replace('.', ''))}])(?=[{re.escape(CLOSING_MARKS)}]*(?:\s|$))"
+    f"|{IDEOGRAPHIC_FULL_STOP}"
+)
 # MARK (from normalize) is a sentence boundary among the words: a private-use character, not \w, not \s
 _PUNCT_BUT_MARK = re.compile(r"[^\w\s\ue000]|_")
 _CONJUNCTION = re.compile(r"و(?<!\wو)(?=[\u0621-\u064a]{3})")
@@ -222,7 +237,7 @@ def tokens(text: str, normalize: NormalizeConfig, shingle: ShingleConfig) -> lis
     spaced = _PUNCT_BUT_MARK.sub(" ", _SENTENCE_END.sub(f" {MARK} ", fold_keep(text)))
     drop = furniture_lines(spaced, normalize, ignore=MARK)
     lines = spaced.split("\n")
-    body = f" {MARK} ".join(line for line, dropped in zip(lines, drop, strict=True) if not dropped)
+    body = split_solo(f" {MARK} ".join(line for line, dropped in zip(lines, drop, strict=True) if not dropped))
     if shingle.strip_arabic_conjunction:
         body = _CONJUNCTION.sub("", body)
     return body.split()
