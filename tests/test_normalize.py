@@ -1,7 +1,9 @@
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ShingleConfig
+from dedup.errors import ConfigError
 from dedup.normalize import fold, fold_keep, fold_table, is_furniture
 from dedup.shingle import MARK, tokens
 
@@ -65,6 +67,95 @@ def test_prose_is_kept() -> None:
         "World business news was dominated by the harbour vote on Sunday.",
     ]:
         assert not is_furniture(line, config), line
+
+
+# Furniture of other languages, as sites print it (accents, capitals, punctuation): the patterns
+# are written in folded form, so these also check that each was folded right.
+OTHER_FURNITURE = [
+    "À lire aussi : Le gouvernement annonce un plan",
+    "Lee también: El gobierno anuncia un plan",
+    "Leia também: Governo anuncia novo plano",
+    "Lesen Sie auch: Regierung kündigt an",
+    "Mehr zum Thema: Die Regierung",
+    "Читайте также: Путин провел разговор",
+    "Partager sur Facebook",
+    "Compartir en WhatsApp",
+    "Поделиться в Telegram ВКонтакте",
+    "Suivez-nous sur Twitter et Facebook",
+    "Síguenos en Twitter",
+    "Folgen Sie uns auf Instagram",
+    "Подписывайтесь на наш канал в Telegram",
+    "Abonnez-vous à notre newsletter quotidienne",
+    "Suscríbete a nuestro boletín",
+    "Tous droits réservés © 2024 Le Monde",
+    "Alle Rechte vorbehalten. Spiegel",
+    "Все права защищены. РИА Новости",
+    "Ähnliche Artikel",
+    "Похожие новости",
+    "责任编辑：王晓明",
+    "来源：新华社",
+    "原标题：习近平同普京通电话",
+    "分享到：微信 微博 QQ空间",
+    "扫一扫，分享到朋友圈",
+    "相关阅读：中俄关系持续发展",
+    "関連記事：日露首脳が電話会談",
+]
+OTHER_PROSE = [
+    "Le président a déclaré qu'il fallait lire aussi les rapports des experts.",
+    "Suivez l'argent, a dit le juge devant la cour",
+    "Partager les coûts entre les deux pays reste la question principale des négociations",
+    "Реклама на телевидении подорожала на десять процентов в этом году",
+    "来源于俄罗斯的天然气供应稳定增长，两国能源合作不断深化。",
+    "编辑部门表示，将继续关注事态发展并及时报道最新进展。",
+]
+
+
+def test_furniture_of_other_languages_is_dropped_and_their_prose_kept() -> None:
+    config = NormalizeConfig()
+    for line in OTHER_FURNITURE:
+        assert is_furniture(line, config), line
+    for line in OTHER_PROSE:
+        assert not is_furniture(line, config), line
+
+
+# Pattern forms the first-character dispatch must read right, or give up on (None).
+PATTERN_FORMS = st.sampled_from(
+    [
+        "ab", "(a|b)c", "(?:ab|ba)$", "(a )?b", "a?b", "a*b", "a{0,2}b", "a{,2}b", "a{2}b", "a+b", "\\d+ a",
+        "\\d{4}", "(?i:a)", "(?=a)b", "[ab]c", "\\ba", ".*a", "(|a)b", "a|", "b$", " a", "(a(b|c))", "((a)|b)?c",
+        "\\(a", "a\\|b", "[|(]a", "с", "责任", "(x|y) a",
+    ]
+)  # fmt: skip
+LINES = st.lists(st.text(alphabet="abcxy 1(|с责任", max_size=6), min_size=1, max_size=8)
+
+
+@given(st.lists(PATTERN_FORMS, min_size=1, max_size=5), LINES)
+@settings(max_examples=400)
+def test_the_first_character_dispatch_finds_what_the_whole_pattern_finds(patterns, lines) -> None:
+    from dedup.normalize import line_matcher
+
+    matcher = line_matcher(tuple(patterns))
+    plain = "\n".join(lines)
+    start = 0
+    for line in lines:
+        assert matcher.matches(plain, start) == (matcher.full.match(plain, start) is not None), (line, patterns)
+        start += len(line) + 1
+
+
+def test_first_characters_of_the_default_patterns() -> None:
+    from dedup.config import DEFAULT_FURNITURE_PATTERNS
+    from dedup.normalize import first_characters
+
+    assert first_characters("(read|see) (more|also)\\b") == frozenset("rs")
+    assert first_characters("(all rights reserved|\\d{4} all)") == frozenset("a0123456789")
+    assert first_characters("(a )?lire") is None
+    # every default pattern is dispatched, none tried on every line
+    assert all(first_characters(p) for p in DEFAULT_FURNITURE_PATTERNS)
+
+
+def test_a_pattern_that_cannot_be_joined_to_the_others_is_refused() -> None:
+    with pytest.raises(ConfigError, match="scoped group"):
+        NormalizeConfig(extra_furniture_patterns=("(?i)subscribe",))
 
 
 def test_furniture_patterns_are_configurable() -> None:

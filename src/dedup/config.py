@@ -52,6 +52,24 @@ DEFAULT_FURNITURE_PATTERNS: tuple[str, ...] = (
     r"(this site uses|we use cookies)\b",
     r"(translate|loading|skip to (main )?content|back to top|menu|home)$",
     r"(previous|next)( (article|story|post))?$",
+    # Other languages (folded: no accents, й as и, ß as ss): read also, share, follow us, rights,
+    # advertising, newsletters. French, Spanish, Portuguese, German, Russian
+    r"(a lire|lire|lisez|lee|lea|leer|leia|lesen sie) (aussi|egalement|tambien|tambem|mas|mais|auch)\b",
+    r"(voir|ver|veja) (aussi|tambien|tambem|mas|mais)\b",
+    r"(mehr zum thema|das konnte sie auch interessieren|читаите также|читаите еще|смотрите также)\b",
+    r"(partager|partagez|compartir|comparte|compartilhar|compartilhe|teilen|поделиться)( \S+){0,4}$",
+    r"(suivez nous|suivez|siguenos|siga nos|folgen sie uns|подписываитесь|подпишитесь)\b(\s+\S+){0,8}$",
+    r"(abonnez vous|inscrivez vous|suscribete|suscribase|assine|abonnieren sie)\b.*\b"
+    r"(newsletter|lettre|boletin|alertas?|рассылку)\b",
+    r"(tous droits reserves|todos los derechos reservados|todos os direitos reservados|alle rechte vorbehalten"
+    r"|все права защищены)\b",
+    r"(publicite|publicidad|publicidade|anzeige|werbung|реклама)$",
+    r"(articles? (similaires|lies)|noticias relacionadas|materias relacionadas|ahnliche artikel|похожие новости)$",
+    # Chinese and Japanese (matched on the unspaced text): editor, source and original-title lines,
+    # share and scan widgets, related reading, copyright
+    r"(责任编辑|责编|编辑|校对|审核|来源|原标题|作者)(\s+\S+){0,3}$",
+    r"(分享到|分享至|扫一扫|扫描二维码|关注我们|点击查看|点击进入|相关阅读|相关新闻|延伸阅读|热门推荐|免责声明|版权所有|版权声明)",
+    r"(関連記事|続きを読む|この記事をシェア|シェアする)",
     # navigation bars: nothing but section names ("Home | News | Business", "الرئيسية | أخبار | اقتصاد")
     rf"{_SECTIONS}( {_SECTIONS})+$",
 )
@@ -77,9 +95,13 @@ class NormalizeConfig:
 
         for pattern in (*self.furniture_patterns, *self.extra_furniture_patterns):
             try:
-                re.compile(pattern)
+                # compiled as it is used: one alternative among the others, matched at a line start
+                re.compile(f"^(?:{pattern})", re.M)
             except re.error as exc:
-                raise ConfigError(f"furniture pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+                raise ConfigError(
+                    f"furniture pattern {pattern!r} is not a valid regular expression: {exc} (patterns are "
+                    "joined into one expression, so flags go in a scoped group, as in '(?i:...)')"
+                ) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -227,13 +228,109 @@ def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-@lru_cache(maxsize=32)
-def _compiled_lines(patterns: tuple[str, ...]) -> re.Pattern[str]:
+def _line_pattern(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
     # Matched against whole lines of a text whose punctuation became spaces but whose spaces were
     # not collapsed: a space in a pattern matches a run of spaces, and lines may start or end with
     # spaces.
+    if not patterns:
+        return None
     flexible = [p.replace(" ", "[ ]+").replace("$", "[ ]*$") for p in patterns]
     return re.compile("^[ ]*(?:" + "|".join(f"(?:{p})" for p in flexible) + ")", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class LineMatcher:
+    """The furniture patterns, compiled for matching at line starts. ``full`` holds them all;
+    ``by_first[c]`` only those that can match a line starting with character ``c``, and ``other``
+    those that can match a line starting with any other character (the patterns whose first
+    character is not simple to tell). With dozens of patterns in several scripts, trying only the
+    few that can start where the line starts takes a third of the time of trying them all (the
+    ``re`` module tries every alternative of a pattern in turn and has no such dispatch)."""
+
+    full: re.Pattern[str] | None
+    by_first: dict[str, re.Pattern[str] | None]
+    other: re.Pattern[str] | None
+
+    def matches(self, plain: str, start: int) -> bool:
+        """Whether a pattern matches the line of ``plain`` that starts at ``start``."""
+        first = plain[start : start + 1]
+        pattern = self.full if first in (" ", "") else self.by_first.get(first, self.other)
+        return pattern is not None and pattern.match(plain, start) is not None
+
+
+@lru_cache(maxsize=32)
+def line_matcher(patterns: tuple[str, ...]) -> LineMatcher:
+    firsts = [first_characters(p) for p in patterns]
+    unknown = [p for p, f in zip(patterns, firsts, strict=True) if f is None]
+    chars = sorted(set().union(*(f for f in firsts if f is not None)))
+    by_first = {
+        c: _line_pattern([p for p, f in zip(patterns, firsts, strict=True) if f is None or c in f]) for c in chars
+    }
+    return LineMatcher(_line_pattern(patterns), by_first, _line_pattern(unknown))
+
+
+_SPECIAL = frozenset("\\.^$*+?{}[]|()")
+
+
+def _scan(pattern: str, stop_at_bar: bool) -> list[int]:
+    """Where the top level of ``pattern`` has a "|" (``stop_at_bar``) or where its first group
+    closes (a one-element list; empty when it does not), skipping escapes and character classes."""
+    found, depth, j, in_class = [], 0, 0, False
+    while j < len(pattern):
+        ch = pattern[j]
+        if ch == "\\":
+            j += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0 and not stop_at_bar:
+                return [j]
+        elif ch == "|" and depth == 0 and stop_at_bar:
+            found.append(j)
+        j += 1
+    return found
+
+
+def _optional_from(pattern: str, j: int) -> bool:
+    """Whether what ends before ``j`` is made optional by a quantifier at ``j``."""
+    return pattern[j : j + 1] in ("?", "*") or pattern.startswith(("{0", "{,"), j)
+
+
+def first_characters(pattern: str) -> frozenset[str] | None:
+    """The characters a match of the regular expression ``pattern`` can start with, for the simple
+    forms furniture patterns take (a literal, ``\\d``, a group of alternatives of those); None when
+    the pattern is not of that form, and then it is tried on every line. Conservative: never a set
+    that misses a possible first character."""
+    bars = _scan(pattern, stop_at_bar=True)
+    if bars:
+        out: set[str] = set()
+        for a, b in pairwise([-1, *bars, len(pattern)]):
+            first = first_characters(pattern[a + 1 : b])
+            if first is None:
+                return None
+            out |= first
+        return frozenset(out)
+    if not pattern:
+        return None
+    if pattern[0] == "(":
+        close = _scan(pattern, stop_at_bar=False)
+        if not close or _optional_from(pattern, close[0] + 1):
+            return None
+        inner = pattern[1 : close[0]]
+        if inner.startswith("?:"):
+            return first_characters(inner[2:])
+        return None if inner.startswith("?") else first_characters(inner)
+    if pattern.startswith("\\d"):
+        return None if _optional_from(pattern, 2) else frozenset("0123456789")
+    if pattern[0] in _SPECIAL or _optional_from(pattern, 1):
+        return None
+    return frozenset(pattern[0])
 
 
 def furniture_matcher(config: NormalizeConfig) -> re.Pattern[str]:
@@ -268,8 +365,8 @@ def furniture_flags(plain: str, starts: list[int], words: list[int], config: Nor
     minimum = config.min_line_words
     drop = [n < minimum for n in words]
     if config.drop_furniture:
-        pattern = _compiled_lines((*config.furniture_patterns, *config.extra_furniture_patterns))
+        matches = line_matcher((*config.furniture_patterns, *config.extra_furniture_patterns)).matches
         for i, start in enumerate(starts):
-            if not drop[i] and pattern.match(plain, start) is not None:
+            if not drop[i] and matches(plain, start):
                 drop[i] = True
     return drop
