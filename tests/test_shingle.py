@@ -208,3 +208,25 @@ def test_compiled_signatures_equal_signatures_flat() -> None:
     expected = signatures_flat(doc.passage_shingles, doc.passage_offsets, config.passage.num_perm, config.passage.seed)
     assert passages.shape == (doc.n_passages, config.passage.num_perm)
     assert np.array_equal(passages, expected)
+
+
+@given(TEXTS, st.data(), st.integers(1, 5))
+@settings(max_examples=200, deadline=None)
+def test_kept_shingles_kernel_equals_numpy(text, data, k) -> None:
+    """The verifier's view of an article with some sentences dropped: the kernel and numpy agree."""
+    import dedup.shingle as shingle_module
+    from dedup import kernels
+
+    doc = analyze(text, NormalizeConfig(min_line_words=0), ShingleConfig())
+    n_sent = len(doc.sentence_starts) - 1
+    dropped = data.draw(st.lists(st.integers(0, max(n_sent - 1, 0)), unique=True)) if n_sent else []
+    fast = shingle_module.kept_shingles(doc, dropped, k)
+    saved = kernels.kept_shingles
+    kernels.kept_shingles = None
+    try:
+        slow = shingle_module.kept_shingles(doc, dropped, k)
+    finally:
+        kernels.kept_shingles = saved
+    assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+    kept = n_sent - len(dropped)
+    assert (len(fast[1]) == 0) == (kept == 0 or len(fast[0]) == 0)

@@ -446,6 +446,37 @@ fold_split = _jit(_fold_split)
 shingle_spaced = _jit(_shingle_spaced)
 
 
+def _kept_shingles(words: Any, starts: Any, dropped: Any, k: int, multipliers: Any) -> Any:
+    """The words left when the sentences ``dropped`` (indexes, any order) are taken out of
+    ``words`` (cut at ``starts``), and the sorted distinct k-gram hashes of what is left: what
+    ``shingle.kgram_hashes`` and ``distinct`` give on the kept words, in one call (the verifier
+    does this for every article that has learned boilerplate; ~30 us in numpy, mostly calls)."""
+    keep = np.ones(words.shape[0], dtype=np.bool_)
+    for s in dropped:
+        for j in range(starts[s], starts[s + 1]):
+            keep[j] = False
+    n = 0
+    for j in range(words.shape[0]):
+        n += keep[j]
+    kept = np.empty(n, dtype=np.uint64)
+    n = 0
+    for j in range(words.shape[0]):
+        if keep[j]:
+            kept[n] = words[j]
+            n += 1
+    ordered = _sorted(_grams(kept, k, multipliers))
+    unique = np.empty(ordered.shape[0], dtype=np.uint64)
+    u = 0
+    for j in range(ordered.shape[0]):
+        if j == 0 or ordered[j] != ordered[j - 1]:
+            unique[u] = ordered[j]
+            u += 1
+    return kept, unique[:u].copy()
+
+
+kept_shingles = _jit(_kept_shingles)
+
+
 def _intersect_count(a: Any, b: Any) -> int:
     """Size of the intersection of two sorted arrays of unique values (a merge)."""
     i = j = count = 0

@@ -146,6 +146,20 @@ def kgram_hashes(words: U64, k: int) -> U64:
     return fmix64(acc)
 
 
+def kept_shingles(doc: Shingled, dropped: list[int], k: int) -> tuple[U64, U64]:
+    """The words of ``doc`` without its sentences ``dropped`` (indexes), and the sorted distinct
+    k-gram hashes of what is left (the verifier's view of an article with learned boilerplate)."""
+    if kernels.kept_shingles is not None:
+        drop = np.array(dropped, dtype=np.int64)
+        words, unique = kernels.kept_shingles(doc.words, doc.sentence_starts, drop, k, _POSITION_MULTIPLIERS)
+        return words, unique
+    mask = np.ones(doc.n_words, dtype=bool)
+    for i in dropped:
+        mask[doc.sentence_starts[i] : doc.sentence_starts[i + 1]] = False
+    words = doc.words[mask]
+    return words, kernels.distinct(kgram_hashes(words, k))
+
+
 def sentence_fingerprints(words: U64, starts: I64) -> U64:
     """An exact, order-sensitive fingerprint of each sentence ``words[starts[i]:starts[i+1]]``."""
     n_sent = len(starts) - 1

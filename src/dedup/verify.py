@@ -33,7 +33,7 @@ import numpy.typing as npt
 from dedup import kernels
 from dedup.config import ShingleConfig, VerifyConfig
 from dedup.records import Match, Relation, SharedPassage
-from dedup.shingle import Shingled, kgram_hashes
+from dedup.shingle import Shingled, kept_shingles
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -52,11 +52,7 @@ class View:
         fps = doc.sentence_fps.tolist() if boilerplate else []
         self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate]
         if self._drop:
-            mask = np.ones(doc.n_words, dtype=bool)
-            for i in self._drop:
-                mask[doc.sentence_starts[i] : doc.sentence_starts[i + 1]] = False
-            self.words = doc.words[mask]
-            self.shingles = kernels.distinct(kgram_hashes(self.words, config.k))
+            self.words, self.shingles = kept_shingles(doc, self._drop, config.k)
         else:
             self.words = doc.words
             self.shingles = doc.shingles
