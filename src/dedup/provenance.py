@@ -151,7 +151,7 @@ def find_text_date(text: str, title: str | None, config: ProvenanceConfig) -> Te
     return None
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=256)
 def _credit_pattern(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[re.Pattern[str], tuple[str, ...]]:
     """One regular expression for every agency (group ``a<n>`` is agency n), so a text is scanned once."""
     names, groups = [], []
@@ -166,28 +166,23 @@ def _credit_pattern(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[
     return re.compile(rf"(?<![\w])(?:{'|'.join(groups)})(?![\w])"), tuple(names)
 
 
-@lru_cache(maxsize=8)
-def _credit_words(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The spellings as plain substrings: the acronyms as written, the rest case-folded."""
-    spellings = [s for _, names in agencies for s in names]
-    exact = tuple(s for s in spellings if s.isascii() and s.isupper())
-    return exact, tuple(s.casefold() for s in spellings if s not in exact)
-
-
 def find_credits(text: str, config: ProvenanceConfig) -> tuple[str, ...]:
     """Wire agencies credited in the opening or closing lines of ``text`` (sorted names)."""
     window = config.head_chars
     zones = text[:window] + "\n" + text[-window:] if len(text) > 2 * window else text
     agencies = (*config.agencies, *config.extra_agencies)
-    # Most texts credit no agency: a substring test of every spelling (case-folded, which folds
-    # at least what the pattern's IGNORECASE does) settles them several times faster than the
-    # pattern, which tries its alternation at every character.
-    exact, folded = _credit_words(agencies)
-    if not any(s in zones for s in exact):
-        lowered = zones.casefold()
-        if not any(s in lowered for s in folded):
-            return ()
-    pattern, names = _credit_pattern(agencies)
+    # The agency pattern tries its whole alternation at every character. A substring test of every
+    # spelling (case-folded, which folds at least what the pattern's IGNORECASE does) tells which
+    # agencies can match at all: most texts credit none, and the rest are scanned for those only.
+    lowered = zones.casefold()
+    present = tuple(
+        (name, spellings)
+        for name, spellings in agencies
+        if any((s in zones) if s.isascii() and s.isupper() else (s.casefold() in lowered) for s in spellings)
+    )
+    if not present:
+        return ()
+    pattern, names = _credit_pattern(present)
     found = {names[int(m.lastgroup[1:])] for m in pattern.finditer(zones) if m.lastgroup}
     return tuple(sorted(found))
 
