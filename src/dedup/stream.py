@@ -440,6 +440,7 @@ class Deduplicator:
                     progress(n, len(ready))
         finally:
             self._pending = {}
+            self._boilerplate.release()
         return verdicts
 
     def _prepare_all(
