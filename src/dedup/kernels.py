@@ -220,14 +220,19 @@ def _shingle_words(
                 v += 1
         offsets[p + 1] = v
     values = values[:v].copy()
-    ordered = _sorted(grams)
+    return words, starts, fps, passages, owners, values, offsets, _sorted_distinct(grams)
+
+
+def _sorted_distinct(values: Any) -> Any:
+    """The sorted distinct values of uint64 ``values`` (``distinct``, inside compiled code)."""
+    ordered = _sorted(values)
     unique = np.empty(ordered.shape[0], dtype=np.uint64)
     u = 0
     for j in range(ordered.shape[0]):
         if j == 0 or ordered[j] != ordered[j - 1]:
             unique[u] = ordered[j]
             u += 1
-    return words, starts, fps, passages, owners, values, offsets, unique[:u].copy()
+    return unique[:u].copy()
 
 
 # -- the text kernel: raw text to words, without a Python object per word ----------------------
@@ -440,6 +445,7 @@ if _numba is not None:
     _is_abbreviation = _jit(_is_abbreviation)
     _word_hash = _jit(_word_hash)
     _sorted = _jit(_sorted)
+    _sorted_distinct = _jit(_sorted_distinct)
     _top32 = _jit(_top32)
 shingle_ids = _jit(_shingle_ids)
 fold_split = _jit(_fold_split)
@@ -464,14 +470,7 @@ def _kept_shingles(words: Any, starts: Any, dropped: Any, k: int, multipliers: A
         if keep[j]:
             kept[n] = words[j]
             n += 1
-    ordered = _sorted(_grams(kept, k, multipliers))
-    unique = np.empty(ordered.shape[0], dtype=np.uint64)
-    u = 0
-    for j in range(ordered.shape[0]):
-        if j == 0 or ordered[j] != ordered[j - 1]:
-            unique[u] = ordered[j]
-            u += 1
-    return kept, unique[:u].copy()
+    return kept, _sorted_distinct(_grams(kept, k, multipliers))
 
 
 kept_shingles = _jit(_kept_shingles)
