@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -297,6 +300,21 @@ def scaling(sizes: Sequence[int], seed: int, config: dedup.DedupConfig) -> list[
     return rows
 
 
+def _spark_failure(code: int, stderr: str, size: int) -> str:
+    """What a failed Spark job said, and where its whole log was kept: the first ERROR line of
+    Spark's log and the innermost ``Caused by`` of the stack trace (a trace ends with its least
+    useful frames), or else the first line naming an error or exception."""
+    fd, log = tempfile.mkstemp(prefix=f"dedup-spark-{size}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(stderr)
+    lines = [ln.strip() for ln in stderr.replace("\r", "\n").splitlines() if ln.strip()]
+    logged = [ln for ln in lines if re.search(r"\bERROR\b", ln)][:1]
+    caused = [ln for ln in lines if ln.startswith("Caused by:")][-1:]
+    named = [ln for ln in lines if re.search(r"(Error|Exception)\b", ln) and not re.search(r"\bWARN\b", ln)][:1]
+    cause = " / ".join(ln[:300] for ln in (logged + caused or named or lines[-1:]))
+    return f"exit {code}: {cause} (whole log: {log})"
+
+
 def command_line(
     sizes: Sequence[int], seed: int, workers: int, peer_up_to: int, spark_up_to: int = 0
 ) -> list[dict[str, Any]]:
@@ -304,9 +322,6 @@ def command_line(
     and the peak memory of the process and its workers; datasketch's pipeline up to ``peer_up_to``;
     the Spark job in ``local[2]`` on the same file up to ``spark_up_to`` (``spark_bench.py``), with
     its answers compared with ``dedup cluster``'s."""
-    import os
-    import tempfile
-
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
@@ -326,7 +341,7 @@ def command_line(
                     capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 if job.returncode != 0:  # reported in the table; the other figures of the run stand
-                    row["spark_error"] = f"exit {job.returncode}: {job.stderr.strip()[-500:]}"
+                    row["spark_error"] = _spark_failure(job.returncode, job.stderr, size)
                 else:
                     spark = json.loads(job.stdout.strip().splitlines()[-1])
                     row.update(
