@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -185,3 +186,74 @@ def test_fold_table_is_its_own_fixed_point() -> None:
     table = fold_table()
     for c, folded in table.mapping.items():
         assert folded.translate(table.mapping) == folded, hex(c)
+
+
+def test_literal_prefixes_of_pattern_forms() -> None:
+    from dedup.normalize import DIGIT_ATOM, literal_prefixes
+
+    def spelled(prefixes):
+        return {"".join("#" if a == DIGIT_ATOM else chr(a) for a in p) for p in prefixes}
+
+    # a space in a pattern matches a run of spaces: the prefix ends with the first one
+    assert spelled(literal_prefixes(r"(read|see) (more|also)\b")) == {"read ", "see "}
+    assert spelled(literal_prefixes(r"(all rights reserved|\d{4} all)")) == {"all ", "#"}
+    assert spelled(literal_prefixes("(x|y)abcdefgh")) == {"xabcde", "yabcde"}
+    assert spelled(literal_prefixes(r"\bfollow us")) == {"follow"}
+    # a match that may start with any character, or with a space, has no prefix to test
+    for pattern in ("(a )?lire", "a|", ".*a", "[^a]b", " a", "(?i:share)", r"\s*x"):
+        assert literal_prefixes(pattern) is None, pattern
+
+
+# Patterns and lines built from the same few letters, so that lines start as patterns do.
+PREFILTER_PATTERNS = st.lists(
+    st.one_of(
+        PATTERN_FORMS,
+        st.sampled_from(["ab c", "abc$", "(ab|ba) (c|x)", "\\d+ ab", "a\\s+b", "ab(\\s+\\S+){0,2}$", "(?:a)?b c"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+PREFILTER_LINES = st.lists(
+    st.lists(st.sampled_from([*"abcxy 12.|с责٣", "ab ", " ab", "  "]), max_size=8).map("".join),
+    min_size=1,
+    max_size=6,
+)
+
+
+@given(PREFILTER_PATTERNS, PREFILTER_LINES, st.integers(0, 2))
+@settings(max_examples=500, deadline=None)
+def test_the_compiled_line_prefilter_never_hides_a_furniture_line(patterns, lines, min_words) -> None:
+    """The kernel lets through to the regular expressions only the lines whose start can match a
+    pattern; the text path with it drops exactly the lines the reference path drops."""
+    from dedup.shingle import Vocabulary, analyze, analyze_reference
+
+    normalize = NormalizeConfig(furniture_patterns=tuple(patterns), min_line_words=min_words)
+    text = "\n".join(line + " and some more words here" for line in lines)
+    fast = analyze(text, normalize, ShingleConfig())
+    slow = analyze_reference(text, normalize, ShingleConfig(), Vocabulary())
+    assert np.array_equal(fast.words, slow.words)
+    assert np.array_equal(fast.sentence_starts, slow.sentence_starts)
+
+
+def test_a_furniture_pattern_is_matched_within_its_line() -> None:
+    """A pattern that could run on into the next line (``\\s`` matches a line break) is matched
+    against its line alone: a line is furniture by what it says itself."""
+    normalize = NormalizeConfig(extra_furniture_patterns=(r"watch the video\s+this",))
+    from dedup.shingle import analyze
+
+    text = "Watch the video\nThis is the council's statement on the new tram line."
+    words = [t for t in tokens(text, normalize, ShingleConfig()) if t != MARK]
+    assert words[:4] == ["watch", "the", "video", "this"]
+    assert analyze(text, normalize, ShingleConfig()).n_words == len(words)
+    assert is_furniture("Watch the video this week", normalize)
+
+
+def test_remembered_furniture_lines_are_bounded() -> None:
+    from dedup.normalize import _SEEN_LINES, line_matcher
+
+    matcher = line_matcher(("(read|see) more",))
+    lines = [f"read more {i}" for i in range(_SEEN_LINES + 10)] + ["nothing to see"]
+    found = [matcher.matches_line(line.encode("utf-32-le")) for line in lines]
+    assert found == [True] * (_SEEN_LINES + 10) + [False]
+    assert len(matcher.seen) <= _SEEN_LINES
+    assert matcher.matches_line("read more 3".encode("utf-32-le")) is True

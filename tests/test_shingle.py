@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.shingle import MARK, Vocabulary, analyze, analyze_reference, kgram_hashes, tokens, word_hash
+from dedup.shingle import MARK, Shingled, Vocabulary, analyze, analyze_reference, kgram_hashes, tokens, word_hash
 
 
 def test_word_hash_is_stable_across_processes() -> None:
@@ -230,3 +230,24 @@ def test_kept_shingles_kernel_equals_numpy(text, data, k) -> None:
     assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
     kept = n_sent - len(dropped)
     assert (len(fast[1]) == 0) == (kept == 0 or len(fast[0]) == 0)
+
+
+@given(st.lists(TEXTS, min_size=1, max_size=6), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_a_batch_of_texts_is_analyzed_as_each_text_alone(texts, furniture) -> None:
+    """One compiled call for many texts: nothing leaks from one text into the next (a text ending
+    in "\\r" before one starting with "\\n", a sentence or a line running on)."""
+    from dedup.config import DedupConfig
+    from dedup.sign import analyze_and_sign, analyze_and_sign_many, text_signatures
+
+    config = DedupConfig(normalize=NormalizeConfig(drop_furniture=furniture))
+    texts = [*texts, "\r", "\nword word word."]
+    together = analyze_and_sign_many(texts, config)
+    for text, (doc, signature, passages) in zip(texts, together, strict=True):
+        alone, alone_signature, alone_passages = analyze_and_sign(text, config)
+        for name in Shingled.__slots__:
+            assert np.array_equal(np.asarray(getattr(doc, name)), np.asarray(getattr(alone, name))), name
+        assert np.array_equal(signature, alone_signature)
+        assert np.array_equal(passages, alone_passages)
+    # the signatures alone, without the rest of the analysis, are the same rows
+    assert np.array_equal(text_signatures(texts, config), np.stack([s for _, s, _ in together]))

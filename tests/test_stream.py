@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -192,3 +193,17 @@ def test_worker_processes_give_the_same_clusters(seeds, english) -> None:
     )
     with pytest.raises(dedup.InputError, match="workers"):
         dedup.cluster(batch, workers=0)
+
+
+def test_prepare_many_answers_each_article_as_prepare_does(seeds) -> None:
+    d = dedup.Deduplicator()
+    given = [seeds[0], "not an article", dedup.Article(id="f", text="Share on Facebook\nRead more"), *seeds[1:]]
+    outcomes = d.prepare_many(given)
+    assert isinstance(outcomes[1], dedup.InputError) and "expected an Article" in str(outcomes[1])
+    assert isinstance(outcomes[2], dedup.EmptyTextError) and "furniture" in str(outcomes[2])
+    for article, outcome in zip([seeds[0], *seeds[1:]], [outcomes[0], *outcomes[3:]], strict=True):
+        alone = d.prepare(article)
+        assert outcome.article is article
+        assert np.array_equal(outcome.signature, alone.signature)
+        assert np.array_equal(outcome.doc.shingles, alone.doc.shingles)
+        assert np.array_equal(outcome.passage_signatures, alone.passage_signatures)

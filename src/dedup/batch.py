@@ -20,14 +20,7 @@ _CHUNK = 256
 
 def _prepare_chunk(chunk: tuple[Article, ...]) -> list[Prepared | DedupError]:
     """In a worker of ``engine._Pool``: each article prepared, or the error it raised."""
-    preparer = engine.worker_preparer()
-    out: list[Prepared | DedupError] = []
-    for article in chunk:
-        try:
-            out.append(preparer.prepare(article))
-        except DedupError as exc:
-            out.append(exc)
-    return out
+    return engine.worker_preparer().prepare_many(chunk)
 
 
 def prepare_in_processes(

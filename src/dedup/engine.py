@@ -223,16 +223,13 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     pfps: list[U64] = []
     psigs: list[Any] = []
     errors: list[tuple[int, int | None, str | None, DedupError]] = []
-    records = 0
-    for position, line, item in task.records():
-        records += 1
-        try:
-            if isinstance(item, DedupError):
-                raise item
-            ready = state.preparer.prepare(item)
-        except DedupError as exc:
+    read = list(task.records())
+    outcomes = iter(state.preparer.prepare_many([item for _, _, item in read if not isinstance(item, DedupError)]))
+    for position, line, item in read:
+        ready = item if isinstance(item, DedupError) else next(outcomes)
+        if isinstance(ready, DedupError):
             art_id = None if isinstance(item, DedupError) else getattr(item, "id", None)
-            errors.append((position, line, art_id if isinstance(art_id, str) else None, exc))
+            errors.append((position, line, art_id if isinstance(art_id, str) else None, ready))
             continue
         art, doc = ready.article, ready.doc
         positions.append(position)
@@ -257,7 +254,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
         passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
         errors=errors,
-        records=records,
+        records=len(read),
     )
 
 

@@ -132,42 +132,50 @@ def _shingle_ids(ids: Any, hashes: Any, k: int, pk: int, min_pw: int, max_pw: in
     return _shingle_words(words[:nw].copy(), starts[:ns].copy(), k, pk, min_pw, max_pw, multipliers, salt)
 
 
+def _insertion_sort(out: Any, first: int, last: int) -> None:
+    """Sort ``out[first:last]`` in place; fast when the values are few or nearly in order."""
+    for i in range(first + 1, last):
+        x = out[i]
+        j = i - 1
+        while j >= first and out[j] > x:
+            out[j + 1] = out[j]
+            j -= 1
+        out[j + 1] = x
+
+
 def _sorted(values: Any) -> Any:
     """A sorted copy of uint64 ``values``. numba's ``np.sort`` (a quicksort) takes ~10 µs for 300
-    values; an insertion sort is faster for a passage's few dozen and an LSD radix sort (8 passes
-    of 8 bits) for a document's hundreds (measured: 4 µs for 300)."""
+    values, and an LSD radix sort (8 passes of 8 bits) ~5.5 µs. Shingle hashes are spread evenly
+    over 64 bits, so one pass that scatters them into about ``n`` buckets by their top bits leaves
+    them nearly in order, and an insertion sort finishes in about one comparison each (~1.5 µs for
+    300). Equal values stay put. A bucket that holds many distinct values (not seen from these
+    hashes) makes the insertion sort quadratic in that bucket only; past ``_MAX_SCATTERED``
+    values numpy's sort is used."""
     n = values.shape[0]
+    out = values.copy()
     if n <= 48:
-        out = values.copy()
-        for i in range(1, n):
-            x = out[i]
-            j = i - 1
-            while j >= 0 and out[j] > x:
-                out[j + 1] = out[j]
-                j -= 1
-            out[j + 1] = x
+        _insertion_sort(out, 0, n)
         return out
-    if n > 100_000:
+    if n > _MAX_SCATTERED:
         return np.sort(values)
-    src = values.copy()
-    dst = np.empty_like(src)
-    counts = np.empty(256, dtype=np.int64)
-    for shift in range(0, 64, 8):
-        counts[:] = 0
-        sh = np.uint64(shift)
-        for i in range(n):
-            counts[(src[i] >> sh) & np.uint64(255)] += 1
-        total = 0
-        for d in range(256):
-            c = counts[d]
-            counts[d] = total
-            total += c
-        for i in range(n):
-            d = (src[i] >> sh) & np.uint64(255)
-            dst[counts[d]] = src[i]
-            counts[d] += 1
-        src, dst = dst, src
-    return src
+    bits = 1
+    while (1 << bits) < n:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    counts = np.zeros((1 << bits) + 1, dtype=np.int64)
+    for i in range(n):
+        counts[(values[i] >> shift) + np.uint64(1)] += 1
+    for d in range(1, counts.shape[0]):
+        counts[d] += counts[d - 1]
+    for i in range(n):
+        d = values[i] >> shift
+        out[counts[d]] = values[i]
+        counts[d] += 1
+    _insertion_sort(out, 0, n)
+    return out
+
+
+_MAX_SCATTERED = 100_000
 
 
 def _shingle_words(
@@ -212,12 +220,16 @@ def _shingle_words(
     offsets = np.zeros(n_pass + 1, dtype=np.int64)
     v = 0
     for p in range(n_pass):
+        # each passage's few dozen shingles sorted where they land, then their repeats dropped
         count = max(passages[p, 1] - passages[p, 0] - pk + 1, 0)
-        chunk = _sorted(pgrams[passages[p, 0] : passages[p, 0] + count])
-        for j in range(count):
-            if j == 0 or chunk[j] != chunk[j - 1]:
-                values[v] = chunk[j]
-                v += 1
+        values[v : v + count] = pgrams[passages[p, 0] : passages[p, 0] + count]
+        _insertion_sort(values, v, v + count)
+        u = v
+        for j in range(v, v + count):
+            if j == v or values[j] != values[u - 1]:
+                values[u] = values[j]
+                u += 1
+        v = u
         offsets[p + 1] = v
     values = values[:v].copy()
     return words, starts, fps, passages, owners, values, offsets, _sorted_distinct(grams)
@@ -271,28 +283,45 @@ def _is_abbreviation(f: Any, start: int, end: int, abbr_data: Any, abbr_off: Any
     return False
 
 
-def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any) -> Any:
-    """Fold the code points ``cps`` and mark sentence ends, as ``shingle.tokens`` does before it
-    drops furniture lines: returns the spaced text (code points; punctuation became spaces, each
-    sentence end " MARK "), where each line starts (plus one past the end) and each line's words."""
-    n = cps.shape[0]
-    total = 0
-    for i in range(n):
-        c = cps[i]
-        total += fold_off[c + 1] - fold_off[c] if c < 0x10000 else 1
-    f = np.empty(total, dtype=np.uint32)
-    m = 0
+def _fold_into(cps: Any, fold_off: Any, fold_data: Any, f: Any) -> int:
+    """The fold of the code points ``cps`` written into ``f`` (``\\r\\n`` as one line break): how
+    many code points it took, or -1 when ``f`` is too short."""
+    n, m, room = cps.shape[0], 0, f.shape[0]
     for i in range(n):
         c = cps[i]
         if c == 13 and i + 1 < n and cps[i + 1] == 10:
             continue  # \r\n is one line break
         if c < 0x10000:
-            for j in range(fold_off[c], fold_off[c + 1]):
+            first, last = fold_off[c], fold_off[c + 1]
+            if m + last - first > room:
+                return -1
+            for j in range(first, last):
                 f[m] = fold_data[j]
                 m += 1
         else:
+            if m == room:
+                return -1
             f[m] = c
             m += 1
+    return m
+
+
+def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any) -> Any:
+    """Fold the code points ``cps`` and mark sentence ends, as ``shingle.tokens`` does before it
+    drops furniture lines: returns the spaced text (code points; punctuation became spaces, each
+    sentence end " MARK "), where each line starts (plus one past the end) and each line's words."""
+    n = cps.shape[0]
+    # most characters fold to one: room for a few that fold to more, and the exact size when
+    # they are many (a count of its own costs a pass over the text)
+    f = np.empty(n + n // 8 + 32, dtype=np.uint32)
+    m = _fold_into(cps, fold_off, fold_data, f)
+    if m < 0:
+        total = 0
+        for i in range(n):
+            c = cps[i]
+            total += fold_off[c + 1] - fold_off[c] if c < 0x10000 else 1
+        f = np.empty(total, dtype=np.uint32)
+        m = _fold_into(cps, fold_off, fold_data, f)
     out = np.empty(3 * m + 1, dtype=np.uint32)
     line_starts = np.empty(m + 2, dtype=np.int64)
     line_words = np.empty(m + 1, dtype=np.int64)
@@ -319,28 +348,20 @@ def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data
                 o += 3
                 in_word = False
                 continue
-        if cl & _SPACE:
-            out[o] = c
-            o += 1
-            in_word = False
-            if c == 10:
-                line_words[nl - 1] = words
-                line_starts[nl] = o
-                nl += 1
-                words = 0
-        elif cl & _WORD and c != 95:
-            out[o] = c
-            o += 1
-            if cl & _SOLO:
-                words += 1
-                in_word = False
-            elif not in_word:
-                words += 1
-                in_word = True
-        else:
-            out[o] = 32
-            o += 1
-            in_word = False
+        # a space stays, a word character stays, anything else becomes a space; written without
+        # branches on the class (words and spaces alternate too often for a branch to be guessed)
+        space = (cl & _SPACE) != 0
+        word = (cl & _WORD) != 0 and c != 95 and not space
+        out[o] = c if space or word else 32
+        o += 1
+        solo = word and (cl & _SOLO) != 0
+        words += 1 if solo or (word and not in_word) else 0
+        in_word = word and not solo
+        if c == 10:
+            line_words[nl - 1] = words
+            line_starts[nl] = o
+            nl += 1
+            words = 0
     line_words[nl - 1] = words
     line_starts[nl] = o + 1
     return out[:o].copy(), line_starts[: nl + 1].copy(), line_words[:nl].copy()
@@ -353,29 +374,9 @@ def _word_hash(spaced: Any, start: int, end: int) -> Any:
     return _fmix64(h)
 
 
-def _shingle_spaced(
-    spaced: Any,
-    line_starts: Any,
-    drop: Any,
-    classes: Any,
-    strip_conjunction: bool,
-    k: int,
-    pk: int,
-    min_pw: int,
-    max_pw: int,
-    multipliers: Any,
-    salt: Any,
-    doc_a: Any,
-    doc_b: Any,
-    passage_a: Any,
-    passage_b: Any,
-) -> Any:
-    """The words of the kept lines of a spaced text (each line its own sentence; each character of
-    a script written without spaces a word of its own; an Arabic conjunction و dropped from the
-    front of a word of four Arabic letters or more when asked), hashed
-    as ``shingle.word_hash`` does, then shingled as ``_shingle_words`` does; with the MinHash
-    signatures of the document and of each passage (``sign.signatures_flat``'s) after them (no
-    permutations: signatures of width 0)."""
+def _spaced_words(spaced: Any, line_starts: Any, drop: Any, classes: Any, strip_conjunction: bool) -> Any:
+    """The word hashes of the kept lines of a spaced text, and where each sentence starts among
+    them (each line its own sentence; see ``_shingle_spaced``)."""
     n = spaced.shape[0]
     # at most one word per code point (each character of a script written without spaces is one)
     words = np.empty(n + 1, dtype=np.uint64)
@@ -419,7 +420,34 @@ def _shingle_spaced(
     if nw > starts[ns - 1]:
         starts[ns] = nw
         ns += 1
-    out = _shingle_words(words[:nw].copy(), starts[:ns].copy(), k, pk, min_pw, max_pw, multipliers, salt)
+    return words[:nw].copy(), starts[:ns].copy()
+
+
+def _shingle_spaced(
+    spaced: Any,
+    line_starts: Any,
+    drop: Any,
+    classes: Any,
+    strip_conjunction: bool,
+    k: int,
+    pk: int,
+    min_pw: int,
+    max_pw: int,
+    multipliers: Any,
+    salt: Any,
+    doc_a: Any,
+    doc_b: Any,
+    passage_a: Any,
+    passage_b: Any,
+) -> Any:
+    """The words of the kept lines of a spaced text (each line its own sentence; each character of
+    a script written without spaces a word of its own; an Arabic conjunction و dropped from the
+    front of a word of four Arabic letters or more when asked), hashed
+    as ``shingle.word_hash`` does, then shingled as ``_shingle_words`` does; with the MinHash
+    signatures of the document and of each passage (``sign.signatures_flat``'s) after them (no
+    permutations: signatures of width 0)."""
+    words, starts = _spaced_words(spaced, line_starts, drop, classes, strip_conjunction)
+    out = _shingle_words(words, starts, k, pk, min_pw, max_pw, multipliers, salt)
     shingles, passage_shingles, passage_offsets = out[7], out[5], out[6]
     whole = np.zeros(2, dtype=np.int64)
     whole[1] = shingles.shape[0]
@@ -428,6 +456,213 @@ def _shingle_spaced(
     passage_sigs = np.empty((passage_offsets.shape[0] - 1, passage_a.shape[0]), dtype=np.uint32)
     _minhash_into(_top32(passage_shingles), passage_offsets, passage_a, passage_b, passage_sigs)
     return out, doc_sig[0], passage_sigs
+
+
+def _starts_with(spaced: Any, i: int, end: int, data: Any, first: int, last: int, classes: Any) -> bool:
+    """Whether ``spaced[i:end]`` starts with the prefix ``data[first:last]`` (``normalize.LinePrefilter``:
+    code points, a sentence mark read as the space it is in the matched text, -1 for a digit)."""
+    if end - i < last - first:
+        return False
+    for q in range(first, last):
+        c = spaced[i + q - first]
+        atom = data[q]
+        if atom == -1:
+            # a digit: a word character that is neither a letter nor "_" (``\d`` inside ``\w``);
+            # beyond the BMP the class is not known here, so the line is tried
+            if c < 0x10000 and ((classes[c] & (_WORD | _LETTER)) != _WORD or c == 95):
+                return False
+        elif atom != (32 if c == _MARK else c):
+            return False
+    return True
+
+
+def _line_flags(
+    spaced: Any, line_starts: Any, line_words: Any, classes: Any, min_words: int, furniture: bool,
+    always: bool, pre_data: Any, pre_off: Any, pre_first: Any,
+) -> Any:  # fmt: skip
+    """For each line of a spaced text: whether it is too short to be prose (dropped), and whether
+    a furniture pattern could match it (to be tried by the patterns themselves): it starts, after
+    its spaces, with one of the patterns' prefixes, or some pattern has none (``always``)."""
+    n_lines = line_words.shape[0]
+    drop = np.empty(n_lines, dtype=np.bool_)
+    check = np.zeros(n_lines, dtype=np.bool_)
+    for li in range(n_lines):
+        drop[li] = line_words[li] < min_words
+        if drop[li] or not furniture:
+            continue
+        if always:
+            check[li] = True
+            continue
+        i, end = line_starts[li], line_starts[li + 1] - 1
+        while i < end and (spaced[i] == 32 or spaced[i] == _MARK):
+            i += 1
+        if i == end:
+            continue
+        c = spaced[i]
+        # the prefixes come sorted, so those that start with c are one run (found by bisection),
+        # and those that start with a digit the run of -1 at the front
+        runs = ((np.searchsorted(pre_first, c), np.searchsorted(pre_first, c, side="right")),
+                (0, np.searchsorted(pre_first, -1, side="right")))  # fmt: skip
+        for first, last in runs:
+            for p in range(first, last):
+                if _starts_with(spaced, i, end, pre_data, pre_off[p], pre_off[p + 1], classes):
+                    check[li] = True
+                    break
+            if check[li]:
+                break
+    return drop, check
+
+
+def _append(buffer: Any, n: int, values: Any) -> Any:
+    """``values`` written at ``buffer[n:]``, the buffer doubled when full; the buffer and the new end."""
+    m = n + values.shape[0]
+    if m > buffer.shape[0]:
+        grown = np.empty(max(2 * buffer.shape[0], m) + 16, dtype=buffer.dtype)
+        grown[:n] = buffer[:n]
+        buffer = grown
+    buffer[n:m] = values
+    return buffer, m
+
+
+def _fold_split_many(
+    cps: Any, text_off: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any,
+    min_words: int, furniture: bool, always: bool, pre_data: Any, pre_off: Any, pre_first: Any,
+) -> Any:  # fmt: skip
+    """``_fold_split`` and ``_line_flags`` for the texts ``cps[text_off[t]:text_off[t + 1]]``, one
+    after the other: the spaced texts laid end to end (text ``t`` at ``offsets[0, t]``), each
+    text's line starts (relative to its spaced text), and a flag per line (1: dropped, 2: to be
+    tried by the furniture patterns), text ``t``'s at ``offsets[1, t]:offsets[1, t + 1]`` (one
+    more start than lines: that last entry's flag is 0); and for each line to be tried, its
+    index among the flags and where it starts and ends in the spaced texts. One call for a batch,
+    with few arrays in and out: a call into compiled code costs microseconds of its own, about
+    half a microsecond per array it returns."""
+    n_texts = text_off.shape[0] - 1
+    spaced_all = np.empty(cps.shape[0] + cps.shape[0] // 8 + 16, dtype=np.uint32)
+    starts_all = np.empty(cps.shape[0] // 64 + 2 * n_texts + 16, dtype=np.int64)
+    flags_all = np.empty(starts_all.shape[0], dtype=np.uint8)
+    offsets = np.zeros((2, n_texts + 1), dtype=np.int64)
+    tried = np.empty((n_texts + 16, 3), dtype=np.int64)
+    ns, nl, nt = 0, 0, 0
+    for t in range(n_texts):
+        spaced, starts, words = _fold_split(
+            cps[text_off[t] : text_off[t + 1]], fold_off, fold_data, classes, abbr_data, abbr_off
+        )
+        drop, check = _line_flags(
+            spaced, starts, words, classes, min_words, furniture, always, pre_data, pre_off, pre_first
+        )
+        spaced_all, ns = _append(spaced_all, ns, spaced)
+        starts_all, end = _append(starts_all, nl, starts)
+        if flags_all.shape[0] < end:
+            grown = np.empty(starts_all.shape[0], dtype=np.uint8)
+            grown[:nl] = flags_all[:nl]
+            flags_all = grown
+        for li in range(drop.shape[0]):
+            flags_all[nl + li] = np.uint8(drop[li]) | (np.uint8(check[li]) << np.uint8(1))
+            if check[li]:
+                if nt == tried.shape[0]:
+                    grown_tried = np.empty((2 * nt, 3), dtype=np.int64)
+                    grown_tried[:nt] = tried[:nt]
+                    tried = grown_tried
+                base = ns - spaced.shape[0]
+                tried[nt, 0], tried[nt, 1], tried[nt, 2] = nl + li, base + starts[li], base + starts[li + 1] - 1
+                nt += 1
+        flags_all[end - 1] = 0
+        nl = end
+        offsets[0, t + 1], offsets[1, t + 1] = ns, nl
+    return spaced_all[:ns], starts_all[:nl], flags_all[:nl], offsets, tried[:nt]
+
+
+def _shingle_many(
+    spaced_all: Any, starts_all: Any, flags_all: Any, offsets: Any, classes: Any,
+    strip_conjunction: bool, k: int, pk: int, min_pw: int, max_pw: int, multipliers: Any, salt: Any,
+    doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
+) -> Any:  # fmt: skip
+    """``_shingle_spaced`` for each text of a ``_fold_split_many`` batch (the lines whose flag has
+    bit 1 dropped). Returns ``bounds`` and three packed arrays: ``bounds[t, f]`` is where text
+    ``t``'s part of field ``f`` starts in its field (``bounds[t + 1, f]`` where it ends), fields in
+    the order words, sentence starts, sentence fingerprints, passages (two values each), passage
+    shingles, passage offsets, shingles. The uint64 array holds the words, the fingerprints, the
+    passage shingles and the shingles of all texts, field after field; the int64 array the
+    sentence starts, the passages, the passages' sentences and the passage offsets (the starts
+    and offsets relative to their text); the uint32 array the documents' signatures, then the
+    passages'."""
+    n_texts = offsets.shape[1] - 1
+    spaced_off, line_off = offsets[0], offsets[1]
+    bounds = np.zeros((n_texts + 1, 7), dtype=np.int64)
+    guess = spaced_all.shape[0] // 5 + 16  # about one word in six characters
+    words_all = np.empty(guess, dtype=np.uint64)
+    pvalues_all = np.empty(guess, dtype=np.uint64)
+    shingles_all = np.empty(guess, dtype=np.uint64)
+    fps_all = np.empty(guess // 8, dtype=np.uint64)
+    starts_out = np.empty(guess // 8, dtype=np.int64)
+    passages_all = np.empty(guess // 4, dtype=np.int64)
+    owners_all = np.empty(guess // 8, dtype=np.int64)
+    poffsets_all = np.empty(guess // 8, dtype=np.int64)
+    doc_sigs = np.empty((n_texts, doc_a.shape[0]), dtype=np.uint32)
+    psigs_all = np.empty(guess // 8 * passage_a.shape[0] + 16, dtype=np.uint32)
+    n_sig = 0
+    for t in range(n_texts):
+        first, last = line_off[t], line_off[t + 1]
+        drop = np.empty(last - first - 1, dtype=np.bool_)
+        for li in range(drop.shape[0]):
+            drop[li] = (flags_all[first + li] & 1) != 0
+        out, doc_sig, psigs = _shingle_spaced(
+            spaced_all[spaced_off[t] : spaced_off[t + 1]], starts_all[first:last], drop, classes,
+            strip_conjunction, k, pk, min_pw, max_pw, multipliers, salt, doc_a, doc_b, passage_a, passage_b,
+        )  # fmt: skip
+        words, starts, fps, passages, owners, pvalues, poffsets, shingles = out
+        e = bounds[t + 1]
+        words_all, e[0] = _append(words_all, bounds[t, 0], words)
+        starts_out, e[1] = _append(starts_out, bounds[t, 1], starts)
+        fps_all, e[2] = _append(fps_all, bounds[t, 2], fps)
+        passages_all, e[3] = _append(passages_all, bounds[t, 3], passages.reshape(-1))
+        owners_all, _ = _append(owners_all, bounds[t, 3] // 2, owners)
+        pvalues_all, e[4] = _append(pvalues_all, bounds[t, 4], pvalues)
+        poffsets_all, e[5] = _append(poffsets_all, bounds[t, 5], poffsets)
+        shingles_all, e[6] = _append(shingles_all, bounds[t, 6], shingles)
+        doc_sigs[t] = doc_sig
+        psigs_all, n_sig = _append(psigs_all, n_sig, psigs.reshape(-1))
+    end = bounds[n_texts]
+    u64 = np.empty(end[0] + end[2] + end[4] + end[6], dtype=np.uint64)
+    i64 = np.empty(end[1] + end[3] + end[3] // 2 + end[5], dtype=np.int64)
+    u32 = np.empty(doc_sigs.size + n_sig, dtype=np.uint32)
+    at = 0
+    for field, n in ((words_all, end[0]), (fps_all, end[2]), (pvalues_all, end[4]), (shingles_all, end[6])):
+        u64[at : at + n] = field[:n]
+        at += n
+    at = 0
+    for field, n in ((starts_out, end[1]), (passages_all, end[3]), (owners_all, end[3] // 2), (poffsets_all, end[5])):
+        i64[at : at + n] = field[:n]
+        at += n
+    u32[: doc_sigs.size] = doc_sigs.reshape(-1)
+    u32[doc_sigs.size :] = psigs_all[:n_sig]
+    return bounds, u64, i64, u32
+
+
+def _signatures_many(
+    spaced_all: Any, starts_all: Any, flags_all: Any, offsets: Any, classes: Any, strip_conjunction: bool,
+    k: int, multipliers: Any, doc_a: Any, doc_b: Any,
+) -> Any:  # fmt: skip
+    """The document signature of each text of a ``_fold_split_many`` batch, one row each: what
+    ``_shingle_many`` gives for the documents, without the passages, the fingerprints or the
+    sorted set of shingles. MinHash takes the minimum over the shingles, which repeats do not
+    change, so the k-grams are signed as they come."""
+    n_texts = offsets.shape[1] - 1
+    spaced_off, line_off = offsets[0], offsets[1]
+    out = np.empty((n_texts, doc_a.shape[0]), dtype=np.uint32)
+    whole = np.zeros(2, dtype=np.int64)
+    for t in range(n_texts):
+        first, last = line_off[t], line_off[t + 1]
+        drop = np.empty(last - first - 1, dtype=np.bool_)
+        for li in range(drop.shape[0]):
+            drop[li] = (flags_all[first + li] & 1) != 0
+        words, _ = _spaced_words(
+            spaced_all[spaced_off[t] : spaced_off[t + 1]], starts_all[first:last], drop, classes, strip_conjunction
+        )
+        grams = _top32(_grams(words, k, multipliers))
+        whole[1] = grams.shape[0]
+        _minhash_into(grams, whole, doc_a, doc_b, out[t : t + 1])
+    return out
 
 
 def _top32(values: Any) -> Any:
@@ -444,12 +679,21 @@ if _numba is not None:
     _class_of = _jit(_class_of)
     _is_abbreviation = _jit(_is_abbreviation)
     _word_hash = _jit(_word_hash)
+    _insertion_sort = _jit(_insertion_sort)
     _sorted = _jit(_sorted)
     _sorted_distinct = _jit(_sorted_distinct)
     _top32 = _jit(_top32)
+    _starts_with = _jit(_starts_with)
+    _spaced_words = _jit(_spaced_words)
+    _line_flags = _jit(_line_flags)
+    _append = _jit(_append)
+    _fold_into = _jit(_fold_into)
+    _fold_split = _jit(_fold_split)
+    _shingle_spaced = _jit(_shingle_spaced)
 shingle_ids = _jit(_shingle_ids)
-fold_split = _jit(_fold_split)
-shingle_spaced = _jit(_shingle_spaced)
+fold_split_many = _jit(_fold_split_many)
+shingle_many = _jit(_shingle_many)
+signatures_many = _jit(_signatures_many)
 
 
 def _kept_shingles(words: Any, starts: Any, dropped: Any, k: int, multipliers: Any) -> Any:

@@ -16,10 +16,13 @@ character is a word (``SOLO_RANGES``).
 from __future__ import annotations
 
 import re
+import re._constants as _c  # type: ignore[import-not-found]  # the parsed form of patterns (literal_prefixes)
+import re._parser as _parser  # type: ignore[import-not-found]
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -228,14 +231,17 @@ def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-def _line_pattern(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+def _flexible(pattern: str) -> str:
     # Matched against whole lines of a text whose punctuation became spaces but whose spaces were
     # not collapsed: a space in a pattern matches a run of spaces, and lines may start or end with
     # spaces.
+    return pattern.replace(" ", "[ ]+").replace("$", "[ ]*$")
+
+
+def _line_pattern(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
     if not patterns:
         return None
-    flexible = [p.replace(" ", "[ ]+").replace("$", "[ ]*$") for p in patterns]
-    return re.compile("^[ ]*(?:" + "|".join(f"(?:{p})" for p in flexible) + ")", re.M)
+    return re.compile("^[ ]*(?:" + "|".join(f"(?:{_flexible(p)})" for p in patterns) + ")", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,12 +256,30 @@ class LineMatcher:
     full: re.Pattern[str] | None
     by_first: dict[str, re.Pattern[str] | None]
     other: re.Pattern[str] | None
+    # Lines already matched, by their code points (see ``matches_line``): site furniture is the
+    # same few lines on every page of a site.
+    seen: dict[bytes, bool] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def matches(self, plain: str, start: int) -> bool:
         """Whether a pattern matches the line of ``plain`` that starts at ``start``."""
         first = plain[start : start + 1]
         pattern = self.full if first in (" ", "") else self.by_first.get(first, self.other)
         return pattern is not None and pattern.match(plain, start) is not None
+
+    def matches_line(self, code_points: bytes) -> bool:
+        """``matches`` for one line given as UTF-32-LE code points of the compiled text path (a
+        sentence mark stands for a space), remembered: a line seen before is not decoded and
+        matched again. At most ``_SEEN_LINES`` lines are remembered, then the memory starts anew."""
+        found = self.seen.get(code_points)
+        if found is None:
+            found = self.matches(code_points.decode("utf-32-le", "surrogatepass").replace(MARK, " "), 0)
+            if len(self.seen) >= _SEEN_LINES:
+                self.seen.clear()
+            self.seen[code_points] = found
+        return found
+
+
+_SEEN_LINES = 16_384
 
 
 @lru_cache(maxsize=32)
@@ -333,9 +357,108 @@ def first_characters(pattern: str) -> frozenset[str] | None:
     return frozenset(pattern[0])
 
 
+# -- the line prefilter of the compiled text path ---------------------------------------------
+# The compiled kernel tells which lines a furniture pattern could match at all, from the literal
+# characters every match must start with, so that Python's regular expressions run only on those
+# lines (a few per article, against ~17 lines; the per-line dispatch above still picks the
+# patterns). The prefixes are read off the parsed form of the very patterns that ``line_matcher``
+# compiles, by ``re``'s own parser: no library offers "the literal prefixes of a regular
+# expression", and a hand-written scanner would miss forms the parser already knows.
+DIGIT_ATOM = -1  # a prefix atom that stands for any character ``\d`` matches
+_PREFIX_LENGTH = 6
+_PREFIX_COUNT = 512
+
+
+class _TooMany(Exception):
+    pass
+
+
+def _starts(items: list[tuple[Any, Any]], limit: int) -> set[tuple[int, ...]]:
+    """The prefixes (tuples of code points and ``DIGIT_ATOM``, at most ``limit`` long) one of which
+    every match of the parsed sequence ``items`` starts with; ``()`` among them when a match can
+    start with anything."""
+    if not items or limit == 0:
+        return {()}
+    (op, av), rest = items[0], items[1:]
+    out: set[tuple[int, ...]]
+    if op is _c.LITERAL:
+        out = {(av, *t) for t in _starts(rest, limit - 1)}
+    elif op is _c.SUBPATTERN:
+        _, add_flags, del_flags, sub = av
+        out = {()} if add_flags or del_flags else _starts([*sub, *rest], limit)
+    elif op is _c.BRANCH:
+        out = set()
+        for alternative in av[1]:
+            out |= _starts([*alternative, *rest], limit)
+    elif op is _c.IN:
+        if av == [(_c.CATEGORY, _c.CATEGORY_DIGIT)]:
+            out = {(DIGIT_ATOM, *t) for t in _starts(rest, limit - 1)}
+        elif all(o is _c.LITERAL for o, _ in av):
+            out = set()
+            for literal in av:
+                out |= _starts([literal, *rest], limit)
+        else:
+            out = {()}
+    elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        low, _, sub = av
+        # at least one repetition: a match starts as one repetition does (what follows is not read)
+        out = _starts(list(sub), limit) if low >= 1 else {()}
+    elif op is _c.AT:
+        out = _starts(rest, limit)  # an anchor matches no character
+    else:
+        out = {()}
+    if len(out) > _PREFIX_COUNT:
+        raise _TooMany
+    return out
+
+
+def literal_prefixes(pattern: str) -> frozenset[tuple[int, ...]] | None:
+    """For a furniture pattern as ``line_matcher`` compiles it (spaces made flexible), the prefixes
+    one of which every match at a line start begins with, right after the line's leading spaces;
+    None when a match may begin with any character (then every line is tried). Conservative: a
+    line that starts with none of them cannot match (a hypothesis test checks it)."""
+    try:
+        parsed = list(_parser.parse(_flexible(pattern)))
+    except re.error:
+        return None
+    for limit in (_PREFIX_LENGTH, 2, 1):
+        try:
+            found = _starts(parsed, limit)
+        except _TooMany:
+            continue
+        # a pattern that may start with a space can also start inside the leading spaces
+        if () in found or any(p[0] == 32 for p in found):
+            return None
+        return frozenset(found)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LinePrefilter:
+    """The furniture patterns' prefixes for the compiled kernel, sorted: prefix ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]`` (code points, ``DIGIT_ATOM`` for a digit) and ``first[i]``
+    its first atom; ``always`` when some pattern has none, and every line long enough is tried."""
+
+    data: npt.NDArray[np.int64]
+    offsets: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]
+    always: bool
+
+
+@lru_cache(maxsize=32)
+def line_prefilter(patterns: tuple[str, ...]) -> LinePrefilter:
+    found = [literal_prefixes(p) for p in patterns]
+    prefixes = sorted(set().union(*(f for f in found if f is not None)))
+    offsets = np.zeros(len(prefixes) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in prefixes], out=offsets[1:])
+    data = np.array([a for p in prefixes for a in p], dtype=np.int64)
+    first = np.array([p[0] for p in prefixes], dtype=np.int64)
+    return LinePrefilter(data, offsets, first, any(f is None for f in found))
+
+
 def furniture_matcher(config: NormalizeConfig) -> re.Pattern[str]:
     """One compiled regular expression for all the furniture patterns of ``config``."""
-    return _compiled((*config.furniture_patterns, *config.extra_furniture_patterns))
+    return _compiled(furniture_patterns(config))
 
 
 def is_furniture(line: str, config: NormalizeConfig) -> bool:
@@ -352,21 +475,23 @@ def furniture_lines(spaced: str, config: NormalizeConfig, *, ignore: str = "") -
     start. Words equal to ``ignore`` (a sentence mark) do not count."""
     plain = spaced.replace(ignore, " ") if ignore else spaced
     lines = plain.split("\n")
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
-    return furniture_flags(plain, starts, [count_words(line) for line in lines], config)
+    return furniture_flags(lines, [count_words(line) for line in lines], config)
 
 
-def furniture_flags(plain: str, starts: list[int], words: list[int], config: NormalizeConfig) -> list[bool]:
-    """Whether each line of ``plain`` is furniture, given where each line starts and how many words
-    it has (the compiled text path counts them itself): too short to be prose, or a furniture
-    pattern matching at the line's start."""
+def furniture_flags(lines: list[str], words: list[int], config: NormalizeConfig) -> list[bool]:
+    """Whether each line is furniture, given how many words it has (the compiled text path counts
+    them itself): too short to be prose, or a furniture pattern matching at the line's start. Each
+    line is matched on its own: a pattern never reaches into the next line."""
     minimum = config.min_line_words
     drop = [n < minimum for n in words]
     if config.drop_furniture:
-        matches = line_matcher((*config.furniture_patterns, *config.extra_furniture_patterns)).matches
-        for i, start in enumerate(starts):
-            if not drop[i] and matches(plain, start):
+        matches = line_matcher(furniture_patterns(config)).matches
+        for i, line in enumerate(lines):
+            if not drop[i] and matches(line, 0):
                 drop[i] = True
     return drop
+
+
+def furniture_patterns(config: NormalizeConfig) -> tuple[str, ...]:
+    """The furniture patterns of ``config``, the defaults and the extra ones."""
+    return (*config.furniture_patterns, *config.extra_furniture_patterns)

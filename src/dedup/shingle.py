@@ -11,9 +11,10 @@ passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, lon
 a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles. Two
 paths compute it, bit for bit alike (a hypothesis test compares them on random text):
 
-- the compiled path (``kernels.fold_split`` and ``kernels.shingle_spaced``), which folds, splits and
-  hashes the code points of the text with no Python object per word; only the furniture patterns
-  (regular expressions, configurable) run in Python, once per line;
+- the compiled path (``kernels.fold_split_many`` and ``kernels.shingle_many``, one call each for a
+  whole batch of texts: :func:`analyze_many`), which folds, splits and hashes the code points of the
+  text with no Python object per word; only the furniture patterns (regular expressions,
+  configurable) run in Python, on the lines that start as one of them can (``normalize.line_prefilter``);
 - the reference path (:func:`tokens`: regular expressions over the folded text, then a
   :class:`Vocabulary` of word hashes), which also keeps the sentences' text when asked.
 """
@@ -21,9 +22,10 @@ paths compute it, bit for bit alike (a hypothesis test compares them on random t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
@@ -36,11 +38,14 @@ from dedup.normalize import (
     IDEOGRAPHIC_FULL_STOP,
     MARK,
     SENTENCE_ENDS,
+    LinePrefilter,
     fold_astral,
     fold_keep,
     fold_table,
-    furniture_flags,
     furniture_lines,
+    furniture_patterns,
+    line_matcher,
+    line_prefilter,
     split_solo,
 )
 
@@ -267,7 +272,7 @@ def analyze(
 ) -> Shingled:
     """Cut ``text`` into a :class:`Shingled` record (see the module docstring). ``keep_text`` (the
     sentences' text, for showing shared passages) takes the reference path."""
-    if keep_text or kernels.fold_split is None:
+    if keep_text or kernels.fold_split_many is None:
         return analyze_reference(text, normalize, shingle, vocabulary or Vocabulary(), keep_text=keep_text)
     return analyze_compiled(text, normalize, shingle, _NO_PERMUTATIONS)[0]
 
@@ -281,32 +286,105 @@ def analyze_compiled(
     """``analyze`` through the compiled kernels, with the MinHash signatures of the document and of
     its passages for ``permutations`` (a and b of the document's, a and b of the passages'; see
     ``sign.analyze_and_sign``). Requires numba."""
+    return analyze_many([text], normalize, shingle, permutations)[0]
+
+
+_NO_PREFILTER = LinePrefilter(
+    np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int64), False
+)
+
+
+def analyze_many(
+    texts: Sequence[str], normalize: NormalizeConfig, shingle: ShingleConfig, permutations: tuple[U32, U32, U32, U32]
+) -> list[tuple[Shingled, U32, U32]]:
+    """``analyze_compiled`` for each of ``texts``, in two compiled calls for them all (a call
+    costs microseconds of its own, a fifth of an article's time): fold and split every text and
+    flag its lines, try the furniture patterns on the few lines that could match them, then
+    shingle and sign every text. The records' arrays are views of arrays shared by the batch."""
+    if not texts:
+        return []
     table = fold_table()
+    spaced, line_starts, flags, offsets = spaced_batch(texts, normalize)
+    doc_a, doc_b, passage_a, passage_b = permutations
+    bounds, u64, i64, u32 = kernels.shingle_many(
+        spaced, line_starts, flags, offsets, table.classes, shingle.strip_arabic_conjunction, shingle.k,
+        shingle.passage_k, shingle.min_passage_words, shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
+        doc_a, doc_b, passage_a, passage_b,
+    )  # fmt: skip
+    rows = bounds.tolist()
+    n_words, n_starts, n_fps, n_pass2, n_pvalues, _, _ = rows[-1]
+    n_pass = n_pass2 // 2
+    words, u64 = u64[:n_words], u64[n_words:]
+    fps, u64 = u64[:n_fps], u64[n_fps:]
+    pvalues, grams = u64[:n_pvalues], u64[n_pvalues:]
+    starts, i64 = i64[:n_starts], i64[n_starts:]
+    passages, i64 = i64[:n_pass2].reshape(-1, 2), i64[n_pass2:]
+    owner, poffsets = i64[:n_pass], i64[n_pass:]
+    doc_sigs = u32[: len(texts) * len(doc_a)].reshape(len(texts), len(doc_a))
+    psigs = u32[len(texts) * len(doc_a) :].reshape(n_pass, len(passage_a))
+    out = []
+    for t in range(len(texts)):
+        (w0, s0, f0, p0, v0, o0, h0), (w1, s1, f1, p1, v1, o1, h1) = rows[t], rows[t + 1]
+        q0, q1 = p0 // 2, p1 // 2
+        doc = Shingled(
+            words[w0:w1], starts[s0:s1], fps[f0:f1], passages[q0:q1], owner[q0:q1], pvalues[v0:v1],
+            poffsets[o0:o1], grams[h0:h1],
+        )  # fmt: skip
+        out.append((doc, doc_sigs[t], psigs[q0:q1]))
+    return out
+
+
+def document_signatures(
+    texts: Sequence[str], normalize: NormalizeConfig, shingle: ShingleConfig, doc_a: U32, doc_b: U32
+) -> U32:
+    """The document signatures alone of ``texts`` (``sign.text_signatures``), through the compiled
+    kernels: one row each, as ``analyze_many`` computes them."""
+    spaced, line_starts, flags, offsets = spaced_batch(texts, normalize)
+    out: U32 = kernels.signatures_many(
+        spaced, line_starts, flags, offsets, fold_table().classes, shingle.strip_arabic_conjunction, shingle.k,
+        _POSITION_MULTIPLIERS, doc_a, doc_b,
+    )  # fmt: skip
+    return out
+
+
+def spaced_batch(texts: Sequence[str], normalize: NormalizeConfig) -> tuple[U32, I64, npt.NDArray[np.uint8], I64]:
+    """The first compiled call of ``analyze_many``, and the furniture patterns after it: the texts
+    folded and split (``kernels.fold_split_many``), with bit 1 of a line's flag set when the line
+    is dropped (too short, or furniture)."""
+    table = fold_table()
+    cps, text_off = _code_points(texts)
+    abbr_data, abbr_off = _abbreviation_points()
+    patterns = furniture_patterns(normalize)
+    pre = line_prefilter(patterns) if normalize.drop_furniture else _NO_PREFILTER
+    spaced, line_starts, flags, offsets, tried = kernels.fold_split_many(
+        cps, text_off, table.offsets, table.data, table.classes, abbr_data, abbr_off,
+        normalize.min_line_words, normalize.drop_furniture, pre.always, pre.data, pre.offsets, pre.first,
+    )  # fmt: skip
+    if len(tried):
+        matches = line_matcher(patterns).matches_line
+        for line, start, end in tried.tolist():
+            if matches(spaced[start:end].tobytes()):
+                flags[line] |= 1
+    return spaced, line_starts, flags, offsets
+
+
+def _code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], I64]:
+    """The texts' code points laid end to end, in the narrowest array that holds them (the kernel
+    is compiled once per width), and where each text starts."""
+    joined = texts[0] if len(texts) == 1 else "".join(texts)
     cps: npt.NDArray[np.unsignedinteger[Any]]
-    if text.isascii():
-        cps = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    if joined.isascii():
+        cps = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
     else:
-        # the narrowest array that holds the text (the kernel is compiled once per width)
-        raw = text.encode("utf-16-le", "surrogatepass")
-        if len(raw) == 2 * len(text):
+        raw = joined.encode("utf-16-le", "surrogatepass")
+        if len(raw) == 2 * len(joined):
             cps = np.frombuffer(raw, dtype=np.uint16)
         else:
-            text = _ASTRAL.sub(_astral_for_kernel, text)
-            cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    abbr_data, abbr_off = _abbreviation_points()
-    spaced, line_starts, line_words = kernels.fold_split(
-        cps, table.offsets, table.data, table.classes, abbr_data, abbr_off
-    )
-    if normalize.drop_furniture:
-        plain = spaced.tobytes().decode("utf-32-le", "surrogatepass").replace(MARK, " ")
-        drop = np.array(furniture_flags(plain, line_starts[:-1].tolist(), line_words.tolist(), normalize))
-    else:
-        drop = line_words < normalize.min_line_words
-    arrays, signature, passage_signatures = kernels.shingle_spaced(
-        spaced, line_starts, drop, table.classes, shingle.strip_arabic_conjunction, shingle.k, shingle.passage_k,
-        shingle.min_passage_words, shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT, *permutations,
-    )  # fmt: skip
-    return Shingled(*arrays), signature, passage_signatures
+            texts = [_ASTRAL.sub(_astral_for_kernel, t) for t in texts]
+            cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if len(texts) == 1:
+        return cps, np.array((0, len(texts[0])), dtype=np.int64)
+    return cps, np.fromiter(accumulate(map(len, texts), initial=0), dtype=np.int64, count=len(texts) + 1)
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")

@@ -21,7 +21,7 @@ from datasketch import LeanMinHash, MinHash
 
 from dedup import kernels
 from dedup.config import DedupConfig
-from dedup.shingle import Shingled, analyze, analyze_compiled
+from dedup.shingle import Shingled, analyze, analyze_many, document_signatures
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -67,23 +67,51 @@ def signatures_flat(values: U64, offsets: npt.NDArray[np.int64], num_perm: int, 
 
 def analyze_and_sign(text: str, config: DedupConfig) -> tuple[Shingled, U32, U32]:
     """Raw text to what the index needs, in the fewest passes: the analysis (``shingle.analyze``),
-    the document's signature and one signature per passage. With numba, the signatures are computed
-    inside the same compiled call as the shingles; without it, by ``signatures_flat``."""
+    the document's signature and one signature per passage."""
+    return analyze_and_sign_many([text], config)[0]
+
+
+def analyze_and_sign_many(texts: Sequence[str], config: DedupConfig) -> list[tuple[Shingled, U32, U32]]:
+    """``analyze_and_sign`` for each of ``texts``. With numba, the whole batch goes through two
+    compiled calls and the signatures are computed inside the second (``shingle.analyze_many``);
+    without it, text by text, signed by ``signatures_flat``."""
     mh, ps = config.minhash, config.passage
-    if kernels.fold_split is not None:
-        return analyze_compiled(
-            text,
+    if kernels.fold_split_many is not None:
+        return analyze_many(
+            texts,
             config.normalize,
             config.shingle,
             (*permutations(mh.num_perm, mh.seed), *permutations(ps.num_perm, ps.seed)),
         )
-    doc = analyze(text, config.normalize, config.shingle)
-    whole = np.array([0, len(doc.shingles)], dtype=np.int64)
-    return (
-        doc,
-        signatures_flat(doc.shingles, whole, mh.num_perm, mh.seed)[0],
-        signatures_flat(doc.passage_shingles, doc.passage_offsets, ps.num_perm, ps.seed),
-    )
+    out = []
+    for text in texts:
+        doc = analyze(text, config.normalize, config.shingle)
+        whole = np.array([0, len(doc.shingles)], dtype=np.int64)
+        out.append(
+            (
+                doc,
+                signatures_flat(doc.shingles, whole, mh.num_perm, mh.seed)[0],
+                signatures_flat(doc.passage_shingles, doc.passage_offsets, ps.num_perm, ps.seed),
+            )
+        )
+    return out
+
+
+def text_signatures(texts: Sequence[str], config: DedupConfig) -> U32:
+    """The document signature of each of ``texts`` (raw text), one row of ``num_perm`` uint32 each:
+    equal, bit for bit, to the ``signature`` that ``Deduplicator.prepare`` gives the same text,
+    and to datasketch's ``MinHash`` over its shingles (``reference_signature``). Only the
+    signatures are computed: no passages, fingerprints or shingle sets."""
+    mh = config.minhash
+    if kernels.signatures_many is None:
+        return np.stack([s for _, s, _ in analyze_and_sign_many(texts, config)]) if texts else _no_rows(mh.num_perm)
+    if not texts:
+        return _no_rows(mh.num_perm)
+    return document_signatures(texts, config.normalize, config.shingle, *permutations(mh.num_perm, mh.seed))
+
+
+def _no_rows(num_perm: int) -> U32:
+    return np.empty((0, num_perm), dtype=np.uint32)
 
 
 def signatures(groups: Sequence[U64], num_perm: int, seed: int) -> U32:

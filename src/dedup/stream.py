@@ -10,8 +10,9 @@ the same decisions in passes (``dedup.engine``) and is tested equal to ``add_man
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -33,7 +34,7 @@ from dedup.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.provenance import Candidate, TextDate, build_cluster, candidate, provenance_inputs
 from dedup.records import Article, Cluster, Match, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
-from dedup.sign import analyze_and_sign
+from dedup.sign import analyze_and_sign_many
 from dedup.store import SQLiteStore, StoredArticle
 from dedup.verify import View, compare
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 U32 = npt.NDArray[np.uint32]
 _NO_SIGNATURES: U32 = np.empty((0, 0), dtype=np.uint32)
 Progress = Callable[[int, int | None], None]
+_PREPARE_CHUNK = 256  # articles prepared in one call of prepare_many by add_many
 _VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
 OnError = Literal["raise", "skip"]
 
@@ -224,6 +226,39 @@ class Deduplicator:
     # -- preparing ----------------------------------------------------------------------------
     def prepare(self, article: Article) -> Prepared:
         """Clean, shingle and sign one article; raises an ``InputError`` for unusable input."""
+        outcome = self.prepare_many([article])[0]
+        if isinstance(outcome, DedupError):
+            raise outcome
+        return outcome
+
+    def prepare_many(self, articles: Sequence[Article]) -> list[Prepared | DedupError]:
+        """``prepare`` for many articles at once, in two compiled calls for the batch (a call costs
+        a fifth of an article's time): for each article, in order, its ``Prepared`` or the
+        ``InputError`` it would raise."""
+        out: list[Prepared | DedupError | None] = []
+        usable: list[Article] = []
+        for article in articles:
+            try:
+                self._check(article)
+            except InputError as exc:
+                out.append(exc)
+                continue
+            out.append(None)
+            usable.append(article)
+        analyzed = iter(zip(usable, analyze_and_sign_many([a.text for a in usable], self.config), strict=True))
+        for i, outcome in enumerate(out):
+            if outcome is None:
+                article, (doc, signature, passage_signatures) = next(analyzed)
+                if doc.n_words == 0:
+                    out[i] = EmptyTextError(
+                        f"article {article.id!r} has no words left once site furniture and lines shorter than "
+                        f"{self.config.normalize.min_line_words} words are dropped"
+                    )
+                else:
+                    out[i] = Prepared(article, doc, signature, passage_signatures)
+        return out  # type: ignore[return-value]
+
+    def _check(self, article: Article) -> None:
         if not isinstance(article, Article):
             raise InputError(
                 f"expected an Article, got {type(article).__name__}; build one with Article(id=..., text=...)"
@@ -237,13 +272,6 @@ class Deduplicator:
             )
         if not text.strip():
             raise EmptyTextError(f"article {article.id!r} has no text (empty or whitespace only)")
-        doc, signature, passage_signatures = analyze_and_sign(text, self.config)
-        if doc.n_words == 0:
-            raise EmptyTextError(
-                f"article {article.id!r} has no words left once site furniture and lines shorter than "
-                f"{self.config.normalize.min_line_words} words are dropped"
-            )
-        return Prepared(article=article, doc=doc, signature=signature, passage_signatures=passage_signatures)
 
     # -- adding -------------------------------------------------------------------------------
     def add(self, article: Article | Prepared) -> Verdict:
@@ -448,11 +476,9 @@ class Deduplicator:
     ) -> Iterator[tuple[Article, Prepared | DedupError]]:
         """Each article with its preparation or the error it raised, in input order."""
         if workers == 1:
-            for article in articles:
-                try:
-                    yield article, self.prepare(article)
-                except DedupError as exc:
-                    yield article, exc
+            source = iter(articles)
+            while chunk := list(islice(source, _PREPARE_CHUNK)):
+                yield from zip(chunk, self.prepare_many(chunk), strict=True)
             return
         from dedup.batch import prepare_in_processes
 
