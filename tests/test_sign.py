@@ -49,3 +49,35 @@ def test_signatures_go_into_datasketch_lsh() -> None:
 def test_empty_set_gives_datasketch_empty_signature() -> None:
     empty = np.empty(0, dtype=np.uint64)
     assert np.array_equal(signature(empty, 32, 1), reference_signature(empty, 32, 1))
+
+
+def test_signatures_of_raw_texts_are_the_deduplicators_and_go_into_datasketch() -> None:
+    from datasketch import LeanMinHash
+
+    import dedup
+    from conftest import load_seeds
+
+    texts = [a.text for a in load_seeds()]
+    rows = dedup.signatures(iter(texts))
+    assert rows.shape == (len(texts), 128) and rows.dtype == np.uint32
+    d = dedup.Deduplicator()
+    for text, row in zip(texts, rows, strict=True):
+        assert np.array_equal(row, d.prepare(dedup.Article(id="x", text=text)).signature)
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    for i, row in enumerate(rows):
+        lsh.insert(str(i), LeanMinHash(seed=1, hashvalues=row, scheme="affine32"))
+    assert "0" in lsh.query(to_minhash(rows[0], seed=1))
+    # no words left: datasketch's empty signature; nothing given: no rows
+    assert (dedup.signatures(["", "Share on Facebook"]) == 0xFFFFFFFF).all()
+    assert dedup.signatures([]).shape == (0, 128)
+
+
+def test_signatures_refuse_what_is_not_text() -> None:
+    import pytest
+
+    import dedup
+
+    with pytest.raises(dedup.TextTypeError, match="text 1 is a bytes"):
+        dedup.signatures(["fine text here", b"bytes"])
+    with pytest.raises(dedup.ArticleTooLargeError, match="max_chars"):
+        dedup.signatures(["x" * 20], config=dedup.DedupConfig(max_chars=10))

@@ -4,7 +4,7 @@
 >>> clusters = dedup.cluster([dedup.Article(id="a", text="..."), ...])  # doctest: +SKIP
 """
 
-from dedup.batch import cluster
+from dedup.batch import cluster, signatures
 from dedup.config import (
     BoilerplateConfig,
     ClusterConfig,
@@ -71,4 +71,5 @@ __all__ = [
     "__version__",
     "cluster",
     "fold",
+    "signatures",
 ]
