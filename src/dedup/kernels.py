@@ -306,10 +306,17 @@ def _fold_into(cps: Any, fold_off: Any, fold_data: Any, f: Any) -> int:
     return m
 
 
-def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any) -> Any:
+def _fold_split(
+    cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any, strip_conjunction: bool
+) -> Any:
     """Fold the code points ``cps`` and mark sentence ends, as ``shingle.tokens`` does before it
-    drops furniture lines: returns the spaced text (code points; punctuation became spaces, each
-    sentence end " MARK "), where each line starts (plus one past the end) and each line's words."""
+    drops furniture lines, and hash the words on the way. Returns the spaced text (code points;
+    punctuation became spaces, each sentence end " MARK "), where each line starts (plus one past
+    the end) and each line's words; and the words: their hashes (as ``shingle.word_hash``; each
+    character of a script written without spaces a word of its own; an Arabic conjunction و
+    dropped from the front of a word of four Arabic letters or more when asked), whether a
+    sentence mark stands between each word and the one before it on its line, and where each
+    line's words start among them (plus one past the end)."""
     n = cps.shape[0]
     # most characters fold to one: room for a few that fold to more, and the exact size when
     # they are many (a count of its own costs a pass over the text)
@@ -325,8 +332,14 @@ def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data
     out = np.empty(3 * m + 1, dtype=np.uint32)
     line_starts = np.empty(m + 2, dtype=np.int64)
     line_words = np.empty(m + 1, dtype=np.int64)
+    hashes = np.empty(m + 1, dtype=np.uint64)
+    marks = np.empty(m + 1, dtype=np.bool_)
+    line_first_word = np.empty(m + 2, dtype=np.int64)
     line_starts[0] = 0
-    o, nl, words, in_word = 0, 1, 0, False
+    line_first_word[0] = 0
+    # ``open_at``: where the word being read started in ``out`` (-1: none); ``marked``: a sentence
+    # mark came after the last word of the line
+    o, nl, words, nh, open_at, marked = 0, 1, 0, 0, -1, False
     for i in range(m):
         c = f[i]
         cl = _class_of(classes, c)
@@ -342,29 +355,62 @@ def _fold_split(cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data
                 single_letter = i - r == 1 and _class_of(classes, f[r]) & _LETTER
                 end = not (single_letter or (i - r > 1 and _is_abbreviation(f, r, i, abbr_data, abbr_off)))
             if end:
+                if open_at >= 0:
+                    hashes[nh], marks[nh] = _out_word_hash(out, open_at, o, strip_conjunction), marked
+                    nh, open_at, marked = nh + 1, -1, False
                 out[o] = 32
                 out[o + 1] = _MARK
                 out[o + 2] = 32
                 o += 3
-                in_word = False
+                marked = True
                 continue
         # a space stays, a word character stays, anything else becomes a space; written without
-        # branches on the class (words and spaces alternate too often for a branch to be guessed)
+        # branches on the class where it can be (words and spaces alternate too often for a
+        # branch to be guessed)
         space = (cl & _SPACE) != 0
         word = (cl & _WORD) != 0 and c != 95 and not space
-        out[o] = c if space or word else 32
-        o += 1
         solo = word and (cl & _SOLO) != 0
-        words += 1 if solo or (word and not in_word) else 0
-        in_word = word and not solo
+        going_on = word and not solo
+        if open_at >= 0 and not going_on:
+            hashes[nh], marks[nh] = _out_word_hash(out, open_at, o, strip_conjunction), marked
+            nh, open_at, marked = nh + 1, -1, False
+        out[o] = c if space or word else 32
+        if solo:
+            hashes[nh], marks[nh] = _out_word_hash(out, o, o + 1, False), marked
+            nh, marked = nh + 1, False
+            words += 1
+        elif going_on and open_at < 0:
+            open_at = o
+            words += 1
+        o += 1
         if c == 10:
             line_words[nl - 1] = words
             line_starts[nl] = o
+            line_first_word[nl] = nh
             nl += 1
             words = 0
+            marked = False
+    if open_at >= 0:
+        hashes[nh], marks[nh] = _out_word_hash(out, open_at, o, strip_conjunction), marked
+        nh += 1
     line_words[nl - 1] = words
     line_starts[nl] = o + 1
-    return out[:o].copy(), line_starts[: nl + 1].copy(), line_words[:nl].copy()
+    line_first_word[nl] = nh
+    # views: ``_fold_split_many`` copies them where they go
+    return out[:o], line_starts[: nl + 1], line_words[:nl], hashes[:nh], marks[:nh], line_first_word[: nl + 1]
+
+
+def _out_word_hash(out: Any, first: int, end: int, strip_conjunction: bool) -> Any:
+    """The hash of the word ``out[first:end]``, its Arabic conjunction و left out when asked and it
+    stands before three Arabic letters."""
+    if strip_conjunction and out[first] == 0x0648 and end - first >= 4:
+        arabic = True
+        for q in range(first + 1, first + 4):
+            if out[q] < 0x0621 or out[q] > 0x064A:
+                arabic = False
+        if arabic:
+            first += 1
+    return _word_hash(out, first, end)
 
 
 def _word_hash(spaced: Any, start: int, end: int) -> Any:
@@ -374,79 +420,37 @@ def _word_hash(spaced: Any, start: int, end: int) -> Any:
     return _fmix64(h)
 
 
-def _spaced_words(spaced: Any, line_starts: Any, drop: Any, classes: Any, strip_conjunction: bool) -> Any:
-    """The word hashes of the kept lines of a spaced text, and where each sentence starts among
-    them (each line its own sentence; see ``_shingle_spaced``)."""
-    n = spaced.shape[0]
-    # at most one word per code point (each character of a script written without spaces is one)
-    words = np.empty(n + 1, dtype=np.uint64)
-    starts = np.empty(n + 3, dtype=np.int64)
+def _kept_words(hashes: Any, marks: Any, line_first_word: Any, drop: Any) -> Any:
+    """The words of the lines not dropped, and where each sentence starts among them (plus one
+    past the end): at each kept line and after each sentence mark (never an empty sentence)."""
+    words = np.empty(hashes.shape[0], dtype=np.uint64)
+    starts = np.empty(hashes.shape[0] + 2, dtype=np.int64)
     starts[0] = 0
     ns, nw = 1, 0
-    for li in range(line_starts.shape[0] - 1):
+    for li in range(drop.shape[0]):
         if drop[li]:
             continue
         if nw > starts[ns - 1]:
             starts[ns] = nw
             ns += 1
-        i, end = line_starts[li], line_starts[li + 1] - 1
-        while i < end:
-            c = spaced[i]
-            if c == _MARK:
-                if nw > starts[ns - 1]:
-                    starts[ns] = nw
-                    ns += 1
-                i += 1
-                continue
-            cl = _class_of(classes, c)
-            if not (cl & _WORD):
-                i += 1
-                continue
-            j = i + 1
-            if not (cl & _SOLO):
-                while j < end and spaced[j] != _MARK and (_class_of(classes, spaced[j]) & (_WORD | _SOLO)) == _WORD:
-                    j += 1
-            first = i
-            if strip_conjunction and c == 0x0648 and j - i >= 4:
-                arabic = True
-                for q in range(i + 1, i + 4):
-                    if spaced[q] < 0x0621 or spaced[q] > 0x064A:
-                        arabic = False
-                if arabic:
-                    first = i + 1
-            words[nw] = _word_hash(spaced, first, j)
+        for w in range(line_first_word[li], line_first_word[li + 1]):
+            if marks[w] and nw > starts[ns - 1]:
+                starts[ns] = nw
+                ns += 1
+            words[nw] = hashes[w]
             nw += 1
-            i = j
     if nw > starts[ns - 1]:
         starts[ns] = nw
         ns += 1
     return words[:nw].copy(), starts[:ns].copy()
 
 
-def _shingle_spaced(
-    spaced: Any,
-    line_starts: Any,
-    drop: Any,
-    classes: Any,
-    strip_conjunction: bool,
-    k: int,
-    pk: int,
-    min_pw: int,
-    max_pw: int,
-    multipliers: Any,
-    salt: Any,
-    doc_a: Any,
-    doc_b: Any,
-    passage_a: Any,
-    passage_b: Any,
-) -> Any:
-    """The words of the kept lines of a spaced text (each line its own sentence; each character of
-    a script written without spaces a word of its own; an Arabic conjunction و dropped from the
-    front of a word of four Arabic letters or more when asked), hashed
-    as ``shingle.word_hash`` does, then shingled as ``_shingle_words`` does; with the MinHash
-    signatures of the document and of each passage (``sign.signatures_flat``'s) after them (no
-    permutations: signatures of width 0)."""
-    words, starts = _spaced_words(spaced, line_starts, drop, classes, strip_conjunction)
+def _shingle_and_sign(
+    words: Any, starts: Any, k: int, pk: int, min_pw: int, max_pw: int, multipliers: Any, salt: Any,
+    doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
+) -> Any:  # fmt: skip
+    """``_shingle_words``, with the MinHash signatures of the document and of each passage
+    (``sign.signatures_flat``'s) after it (no permutations: signatures of width 0)."""
     out = _shingle_words(words, starts, k, pk, min_pw, max_pw, multipliers, salt)
     shingles, passage_shingles, passage_offsets = out[7], out[5], out[6]
     whole = np.zeros(2, dtype=np.int64)
@@ -526,32 +530,40 @@ def _append(buffer: Any, n: int, values: Any) -> Any:
 
 def _fold_split_many(
     cps: Any, text_off: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any,
-    min_words: int, furniture: bool, always: bool, pre_data: Any, pre_off: Any, pre_first: Any,
+    strip_conjunction: bool, min_words: int, furniture: bool, always: bool, pre_data: Any, pre_off: Any,
+    pre_first: Any,
 ) -> Any:  # fmt: skip
     """``_fold_split`` and ``_line_flags`` for the texts ``cps[text_off[t]:text_off[t + 1]]``, one
-    after the other: the spaced texts laid end to end (text ``t`` at ``offsets[0, t]``), each
-    text's line starts (relative to its spaced text), and a flag per line (1: dropped, 2: to be
-    tried by the furniture patterns), text ``t``'s at ``offsets[1, t]:offsets[1, t + 1]`` (one
-    more start than lines: that last entry's flag is 0); and for each line to be tried, its
-    index among the flags and where it starts and ends in the spaced texts. One call for a batch,
-    with few arrays in and out: a call into compiled code costs microseconds of its own, about
-    half a microsecond per array it returns."""
+    after the other, laid end to end: the spaced texts (text ``t``'s from ``offsets[0, t]``); its
+    lines (from ``offsets[1, t]``, one more entry than lines), each with where it starts in its
+    spaced text and where its words start among its text's words (``lines[0]`` and ``lines[1]``)
+    and a flag (1: dropped, 2: to be tried by the furniture patterns; 0 for the extra entry); its
+    words' hashes and marks (from ``offsets[2, t]``); and for each line to be tried, its index
+    among the flags and where it starts and ends in the spaced texts. One call for a batch, with
+    few arrays in and out: a call into compiled code costs microseconds of its own, about half a
+    microsecond per array it returns."""
     n_texts = text_off.shape[0] - 1
     spaced_all = np.empty(cps.shape[0] + cps.shape[0] // 8 + 16, dtype=np.uint32)
     starts_all = np.empty(cps.shape[0] // 64 + 2 * n_texts + 16, dtype=np.int64)
+    first_all = np.empty(starts_all.shape[0], dtype=np.int64)
     flags_all = np.empty(starts_all.shape[0], dtype=np.uint8)
-    offsets = np.zeros((2, n_texts + 1), dtype=np.int64)
+    words_all = np.empty(cps.shape[0] // 5 + 16, dtype=np.uint64)
+    marks_all = np.empty(words_all.shape[0], dtype=np.bool_)
+    offsets = np.zeros((3, n_texts + 1), dtype=np.int64)
     tried = np.empty((n_texts + 16, 3), dtype=np.int64)
-    ns, nl, nt = 0, 0, 0
+    ns, nl, nw, nt = 0, 0, 0, 0
     for t in range(n_texts):
-        spaced, starts, words = _fold_split(
-            cps[text_off[t] : text_off[t + 1]], fold_off, fold_data, classes, abbr_data, abbr_off
+        spaced, starts, words, hashes, marks, first_word = _fold_split(
+            cps[text_off[t] : text_off[t + 1]], fold_off, fold_data, classes, abbr_data, abbr_off, strip_conjunction
         )
         drop, check = _line_flags(
             spaced, starts, words, classes, min_words, furniture, always, pre_data, pre_off, pre_first
         )
         spaced_all, ns = _append(spaced_all, ns, spaced)
         starts_all, end = _append(starts_all, nl, starts)
+        first_all, _ = _append(first_all, nl, first_word)
+        words_all, nw = _append(words_all, offsets[2, t], hashes)
+        marks_all, _ = _append(marks_all, offsets[2, t], marks)
         if flags_all.shape[0] < end:
             grown = np.empty(starts_all.shape[0], dtype=np.uint8)
             grown[:nl] = flags_all[:nl]
@@ -568,29 +580,40 @@ def _fold_split_many(
                 nt += 1
         flags_all[end - 1] = 0
         nl = end
-        offsets[0, t + 1], offsets[1, t + 1] = ns, nl
-    return spaced_all[:ns], starts_all[:nl], flags_all[:nl], offsets, tried[:nt]
+        offsets[0, t + 1], offsets[1, t + 1], offsets[2, t + 1] = ns, nl, nw
+    lines = np.empty((2, nl), dtype=np.int64)
+    lines[0] = starts_all[:nl]
+    lines[1] = first_all[:nl]
+    return spaced_all[:ns], lines, flags_all[:nl], words_all[:nw], marks_all[:nw], offsets, tried[:nt]
+
+
+def _text_words(t: int, words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any) -> Any:
+    """Text ``t`` of a ``_fold_split_many`` batch: the words of its lines not dropped (flag bit
+    1) and its sentence starts (``_kept_words``)."""
+    first, last = offsets[1, t], offsets[1, t + 1]
+    drop = np.empty(last - first - 1, dtype=np.bool_)
+    for li in range(drop.shape[0]):
+        drop[li] = (flags_all[first + li] & 1) != 0
+    w0, w1 = offsets[2, t], offsets[2, t + 1]
+    return _kept_words(words_all[w0:w1], marks_all[w0:w1], lines[1, first:last], drop)
 
 
 def _shingle_many(
-    spaced_all: Any, starts_all: Any, flags_all: Any, offsets: Any, classes: Any,
-    strip_conjunction: bool, k: int, pk: int, min_pw: int, max_pw: int, multipliers: Any, salt: Any,
-    doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
+    words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int, pk: int, min_pw: int,
+    max_pw: int, multipliers: Any, salt: Any, doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
 ) -> Any:  # fmt: skip
-    """``_shingle_spaced`` for each text of a ``_fold_split_many`` batch (the lines whose flag has
-    bit 1 dropped). Returns ``bounds`` and three packed arrays: ``bounds[t, f]`` is where text
-    ``t``'s part of field ``f`` starts in its field (``bounds[t + 1, f]`` where it ends), fields in
-    the order words, sentence starts, sentence fingerprints, passages (two values each), passage
-    shingles, passage offsets, shingles. The uint64 array holds the words, the fingerprints, the
-    passage shingles and the shingles of all texts, field after field; the int64 array the
-    sentence starts, the passages, the passages' sentences and the passage offsets (the starts
-    and offsets relative to their text); the uint32 array the documents' signatures, then the
-    passages'."""
+    """``_shingle_and_sign`` for each text of a ``_fold_split_many`` batch. Returns ``bounds``
+    and three packed arrays: ``bounds[t, f]`` is where text ``t``'s part of field ``f`` starts in
+    its field (``bounds[t + 1, f]`` where it ends), fields in the order words, sentence starts,
+    sentence fingerprints, passages (two values each), passage shingles, passage offsets,
+    shingles. The uint64 array holds the words, the fingerprints, the passage shingles and the
+    shingles of all texts, field after field; the int64 array the sentence starts, the passages,
+    the passages' sentences and the passage offsets (the starts and offsets relative to their
+    text); the uint32 array the documents' signatures, then the passages'."""
     n_texts = offsets.shape[1] - 1
-    spaced_off, line_off = offsets[0], offsets[1]
     bounds = np.zeros((n_texts + 1, 7), dtype=np.int64)
-    guess = spaced_all.shape[0] // 5 + 16  # about one word in six characters
-    words_all = np.empty(guess, dtype=np.uint64)
+    guess = words_all.shape[0] + 16
+    kept_all = np.empty(guess, dtype=np.uint64)
     pvalues_all = np.empty(guess, dtype=np.uint64)
     shingles_all = np.empty(guess, dtype=np.uint64)
     fps_all = np.empty(guess // 8, dtype=np.uint64)
@@ -602,17 +625,13 @@ def _shingle_many(
     psigs_all = np.empty(guess // 8 * passage_a.shape[0] + 16, dtype=np.uint32)
     n_sig = 0
     for t in range(n_texts):
-        first, last = line_off[t], line_off[t + 1]
-        drop = np.empty(last - first - 1, dtype=np.bool_)
-        for li in range(drop.shape[0]):
-            drop[li] = (flags_all[first + li] & 1) != 0
-        out, doc_sig, psigs = _shingle_spaced(
-            spaced_all[spaced_off[t] : spaced_off[t + 1]], starts_all[first:last], drop, classes,
-            strip_conjunction, k, pk, min_pw, max_pw, multipliers, salt, doc_a, doc_b, passage_a, passage_b,
-        )  # fmt: skip
+        kept, starts = _text_words(t, words_all, marks_all, lines, flags_all, offsets)
+        out, doc_sig, psigs = _shingle_and_sign(
+            kept, starts, k, pk, min_pw, max_pw, multipliers, salt, doc_a, doc_b, passage_a, passage_b
+        )
         words, starts, fps, passages, owners, pvalues, poffsets, shingles = out
         e = bounds[t + 1]
-        words_all, e[0] = _append(words_all, bounds[t, 0], words)
+        kept_all, e[0] = _append(kept_all, bounds[t, 0], words)
         starts_out, e[1] = _append(starts_out, bounds[t, 1], starts)
         fps_all, e[2] = _append(fps_all, bounds[t, 2], fps)
         passages_all, e[3] = _append(passages_all, bounds[t, 3], passages.reshape(-1))
@@ -627,7 +646,7 @@ def _shingle_many(
     i64 = np.empty(end[1] + end[3] + end[3] // 2 + end[5], dtype=np.int64)
     u32 = np.empty(doc_sigs.size + n_sig, dtype=np.uint32)
     at = 0
-    for field, n in ((words_all, end[0]), (fps_all, end[2]), (pvalues_all, end[4]), (shingles_all, end[6])):
+    for field, n in ((kept_all, end[0]), (fps_all, end[2]), (pvalues_all, end[4]), (shingles_all, end[6])):
         u64[at : at + n] = field[:n]
         at += n
     at = 0
@@ -640,26 +659,19 @@ def _shingle_many(
 
 
 def _signatures_many(
-    spaced_all: Any, starts_all: Any, flags_all: Any, offsets: Any, classes: Any, strip_conjunction: bool,
-    k: int, multipliers: Any, doc_a: Any, doc_b: Any,
+    words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int, multipliers: Any,
+    doc_a: Any, doc_b: Any,
 ) -> Any:  # fmt: skip
     """The document signature of each text of a ``_fold_split_many`` batch, one row each: what
     ``_shingle_many`` gives for the documents, without the passages, the fingerprints or the
     sorted set of shingles. MinHash takes the minimum over the shingles, which repeats do not
     change, so the k-grams are signed as they come."""
     n_texts = offsets.shape[1] - 1
-    spaced_off, line_off = offsets[0], offsets[1]
     out = np.empty((n_texts, doc_a.shape[0]), dtype=np.uint32)
     whole = np.zeros(2, dtype=np.int64)
     for t in range(n_texts):
-        first, last = line_off[t], line_off[t + 1]
-        drop = np.empty(last - first - 1, dtype=np.bool_)
-        for li in range(drop.shape[0]):
-            drop[li] = (flags_all[first + li] & 1) != 0
-        words, _ = _spaced_words(
-            spaced_all[spaced_off[t] : spaced_off[t + 1]], starts_all[first:last], drop, classes, strip_conjunction
-        )
-        grams = _top32(_grams(words, k, multipliers))
+        kept, _ = _text_words(t, words_all, marks_all, lines, flags_all, offsets)
+        grams = _top32(_grams(kept, k, multipliers))
         whole[1] = grams.shape[0]
         _minhash_into(grams, whole, doc_a, doc_b, out[t : t + 1])
     return out
@@ -684,12 +696,14 @@ if _numba is not None:
     _sorted_distinct = _jit(_sorted_distinct)
     _top32 = _jit(_top32)
     _starts_with = _jit(_starts_with)
-    _spaced_words = _jit(_spaced_words)
+    _out_word_hash = _jit(_out_word_hash)
+    _kept_words = _jit(_kept_words)
+    _text_words = _jit(_text_words)
+    _shingle_and_sign = _jit(_shingle_and_sign)
     _line_flags = _jit(_line_flags)
     _append = _jit(_append)
     _fold_into = _jit(_fold_into)
     _fold_split = _jit(_fold_split)
-    _shingle_spaced = _jit(_shingle_spaced)
 shingle_ids = _jit(_shingle_ids)
 fold_split_many = _jit(_fold_split_many)
 shingle_many = _jit(_shingle_many)

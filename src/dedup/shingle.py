@@ -303,12 +303,11 @@ def analyze_many(
     shingle and sign every text. The records' arrays are views of arrays shared by the batch."""
     if not texts:
         return []
-    table = fold_table()
-    spaced, line_starts, flags, offsets = spaced_batch(texts, normalize)
+    split = split_batch(texts, normalize, shingle)
     doc_a, doc_b, passage_a, passage_b = permutations
     bounds, u64, i64, u32 = kernels.shingle_many(
-        spaced, line_starts, flags, offsets, table.classes, shingle.strip_arabic_conjunction, shingle.k,
-        shingle.passage_k, shingle.min_passage_words, shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
+        split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, shingle.passage_k,
+        shingle.min_passage_words, shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
         doc_a, doc_b, passage_a, passage_b,
     )  # fmt: skip
     rows = bounds.tolist()
@@ -339,33 +338,45 @@ def document_signatures(
 ) -> U32:
     """The document signatures alone of ``texts`` (``sign.text_signatures``), through the compiled
     kernels: one row each, as ``analyze_many`` computes them."""
-    spaced, line_starts, flags, offsets = spaced_batch(texts, normalize)
+    split = split_batch(texts, normalize, shingle)
     out: U32 = kernels.signatures_many(
-        spaced, line_starts, flags, offsets, fold_table().classes, shingle.strip_arabic_conjunction, shingle.k,
-        _POSITION_MULTIPLIERS, doc_a, doc_b,
+        split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, _POSITION_MULTIPLIERS,
+        doc_a, doc_b,
     )  # fmt: skip
     return out
 
 
-def spaced_batch(texts: Sequence[str], normalize: NormalizeConfig) -> tuple[U32, I64, npt.NDArray[np.uint8], I64]:
-    """The first compiled call of ``analyze_many``, and the furniture patterns after it: the texts
-    folded and split (``kernels.fold_split_many``), with bit 1 of a line's flag set when the line
-    is dropped (too short, or furniture)."""
+@dataclass(frozen=True, slots=True)
+class _Split:
+    """A batch of texts folded, split and hashed by ``kernels.fold_split_many`` (see there), with
+    bit 1 of a line's flag set when the line is dropped (too short, or furniture)."""
+
+    words: U64
+    marks: npt.NDArray[np.bool_]
+    lines: I64
+    flags: npt.NDArray[np.uint8]
+    offsets: I64
+
+
+def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: ShingleConfig) -> _Split:
+    """The first compiled call of ``analyze_many``, and the furniture patterns after it on the
+    lines the kernel says could match."""
     table = fold_table()
     cps, text_off = _code_points(texts)
     abbr_data, abbr_off = _abbreviation_points()
     patterns = furniture_patterns(normalize)
     pre = line_prefilter(patterns) if normalize.drop_furniture else _NO_PREFILTER
-    spaced, line_starts, flags, offsets, tried = kernels.fold_split_many(
+    spaced, lines, flags, words, marks, offsets, tried = kernels.fold_split_many(
         cps, text_off, table.offsets, table.data, table.classes, abbr_data, abbr_off,
-        normalize.min_line_words, normalize.drop_furniture, pre.always, pre.data, pre.offsets, pre.first,
+        shingle.strip_arabic_conjunction, normalize.min_line_words, normalize.drop_furniture, pre.always,
+        pre.data, pre.offsets, pre.first,
     )  # fmt: skip
     if len(tried):
         matches = line_matcher(patterns).matches_line
         for line, start, end in tried.tolist():
             if matches(spaced[start:end].tobytes()):
                 flags[line] |= 1
-    return spaced, line_starts, flags, offsets
+    return _Split(words, marks, lines, flags, offsets)
 
 
 def _code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], I64]:
