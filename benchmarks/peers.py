@@ -1,7 +1,7 @@
 """The peers dedup is measured against, run in the same process on the same data.
 
 - ``datasketch``: the plain pipeline users run today: lowercase, split on white space, word 5-gram
-  strings, ``MinHash.update_batch`` (128 permutations), ``MinHashLSH`` at threshold 0.8, union-find.
+  strings, ``MinHash.bulk`` (128 permutations), ``MinHashLSH`` at threshold 0.8, union-find.
 - ``rensa``: the same pipeline with rensa's Rust MinHash and LSH (when installed: ``pip install rensa``).
 - ``exact``: all-pairs exact Jaccard of the same 5-gram sets at 0.8 (quadratic: run on a subset), the
   recall reference for the LSH pipelines.
@@ -47,12 +47,8 @@ class UnionFind:
 
 
 def datasketch_signatures(texts: Sequence[str], num_perm: int = 128) -> list[MinHash]:
-    out = []
-    for text in texts:
-        m = MinHash(num_perm=num_perm)
-        m.update_batch(shingles(text))
-        out.append(m)
-    return out
+    """datasketch's bulk path, ``MinHash.bulk`` (one MinHash's permutations reused for all)."""
+    return MinHash.bulk((shingles(text) for text in texts), num_perm=num_perm)
 
 
 def datasketch_cluster(ids: Sequence[str], texts: Sequence[str], threshold: float = 0.8) -> list[list[str]]:
