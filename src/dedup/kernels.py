@@ -248,7 +248,7 @@ def _sorted_distinct(values: Any) -> Any:
 
 
 # -- the text kernel: raw text to words, without a Python object per word ----------------------
-# Python's floor for text is one look-up per token; these two kernels go under it by folding,
+# Python's floor for text is one look-up per token; the kernels below go under it by folding,
 # splitting and hashing the code points of the text in compiled loops. They read the fold table and
 # character classes of ``normalize.fold_table`` and reproduce, character for character, what the
 # regular-expression path ``shingle.tokens`` does (a hypothesis test compares them on random text).

@@ -5,7 +5,7 @@
 removed, ٱ→ا, ى→ي, ة→ه, decimal digits of every script (Arabic-Indic, Persian, ...) → ASCII,
 punctuation (Arabic ، ؛ ؟ « » too) → space, whitespace collapsed. It is idempotent. The fold works
 character by character through one table (:func:`fold_table`), which the compiled text kernel
-(``kernels.fold_split``) reads too, so both paths fold alike.
+(``kernels.fold_split_many``) reads too, so both paths fold alike.
 
 ``furniture_lines`` tells which lines of a text are site furniture: lines matching the configured
 patterns and lines too short to be prose (``shingle.tokens`` drops them). Words are counted as the
