@@ -14,10 +14,10 @@ import numpy.typing as npt
 
 from dedup import engine
 from dedup.config import DedupConfig
-from dedup.errors import ArticleTooLargeError, DedupError, TextTypeError
+from dedup.errors import DedupError, TextTypeError
 from dedup.records import Article, Cluster, Skip
 from dedup.sign import text_signatures
-from dedup.stream import OnError, Prepared, Progress
+from dedup.stream import OnError, Prepared, Progress, check_length
 
 _CHUNK = 256
 
@@ -77,9 +77,10 @@ def signatures(texts: Iterable[str], *, config: DedupConfig | None = None) -> np
     text, in order: the text normalized, its furniture dropped and its word shingles signed, as
     ``Deduplicator`` signs an article (equal bit for bit), in datasketch's format, so that a row
     goes into datasketch's ``MinHashLSH`` as ``LeanMinHash(seed=config.minhash.seed,
-    hashvalues=row, scheme="affine32")`` (``dedup.sign.to_minhash``). The texts are worked on a chunk at a time in compiled code (the equivalent
-    of datasketch's ``MinHash.bulk``, from raw text). A text with no words left (empty, or only
-    furniture) gets the signature of the empty set, every value 0xFFFFFFFF, as datasketch gives it."""
+    hashvalues=row, scheme="affine32")`` (``dedup.sign.to_minhash``). The texts are worked on a
+    chunk at a time in compiled code (the equivalent of datasketch's ``MinHash.bulk``, from raw
+    text). A text with no words left (empty, or only furniture) gets the signature of the empty
+    set, every value 0xFFFFFFFF, as datasketch gives it."""
     config = config or DedupConfig()
     rows = [np.empty((0, config.minhash.num_perm), dtype=np.uint32)]
     source = iter(texts)
@@ -90,11 +91,7 @@ def signatures(texts: Iterable[str], *, config: DedupConfig | None = None) -> np
                 raise TextTypeError(
                     f"text {i} is a {type(text).__name__}, not a str; decode bytes first (text.decode('utf-8'))"
                 )
-            if len(text) > config.max_chars:
-                raise ArticleTooLargeError(
-                    f"text {i} has {len(text):,} characters, more than max_chars={config.max_chars:,}; extract "
-                    "the article text from the page first, or raise DedupConfig(max_chars=...)"
-                )
+            check_length(f"text {i}", text, config)
         rows.append(text_signatures(chunk, config))
         done += len(chunk)
     return np.concatenate(rows)

@@ -520,10 +520,8 @@ def _line_flags(
 def _append(buffer: Any, n: int, values: Any) -> Any:
     """``values`` written at ``buffer[n:]``, the buffer doubled when full; the buffer and the new end."""
     m = n + values.shape[0]
-    if m > buffer.shape[0]:
-        grown = np.empty(max(2 * buffer.shape[0], m) + 16, dtype=buffer.dtype)
-        grown[:n] = buffer[:n]
-        buffer = grown
+    while m > buffer.shape[0]:
+        buffer = _grow(buffer, n)
     buffer[n:m] = values
     return buffer, m
 
@@ -564,12 +562,9 @@ def _fold_split_many(
         first_all, _ = _append(first_all, nl, first_word)
         words_all, nw = _append(words_all, offsets[2, t], hashes)
         marks_all, _ = _append(marks_all, offsets[2, t], marks)
-        if flags_all.shape[0] < end:
-            grown = np.empty(starts_all.shape[0], dtype=np.uint8)
-            grown[:nl] = flags_all[:nl]
-            flags_all = grown
+        line_flags = np.zeros(starts.shape[0], dtype=np.uint8)  # the extra entry's flag stays 0
         for li in range(drop.shape[0]):
-            flags_all[nl + li] = np.uint8(drop[li]) | (np.uint8(check[li]) << np.uint8(1))
+            line_flags[li] = np.uint8(drop[li]) | (np.uint8(check[li]) << np.uint8(1))
             if check[li]:
                 if nt == tried.shape[0]:
                     grown_tried = np.empty((2 * nt, 3), dtype=np.int64)
@@ -578,7 +573,7 @@ def _fold_split_many(
                 base = ns - spaced.shape[0]
                 tried[nt, 0], tried[nt, 1], tried[nt, 2] = nl + li, base + starts[li], base + starts[li + 1] - 1
                 nt += 1
-        flags_all[end - 1] = 0
+        flags_all, _ = _append(flags_all, nl, line_flags)
         nl = end
         offsets[0, t + 1], offsets[1, t + 1], offsets[2, t + 1] = ns, nl, nw
     lines = np.empty((2, nl), dtype=np.int64)

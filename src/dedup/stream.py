@@ -76,6 +76,15 @@ class _Entry:
     provenance: tuple[TextDate | None, tuple[str, ...]] | None = None
 
 
+def check_length(what: str, text: str, config: DedupConfig) -> None:
+    """Refuse a text longer than ``config.max_chars`` (``what`` names it in the message)."""
+    if len(text) > config.max_chars:
+        raise ArticleTooLargeError(
+            f"{what} has {len(text):,} characters, more than max_chars={config.max_chars:,}; extract the "
+            "article text from the page first, or raise DedupConfig(max_chars=...)"
+        )
+
+
 class Deduplicator:
     """Finds copies among articles added one at a time.
 
@@ -264,12 +273,7 @@ class Deduplicator:
                 f"expected an Article, got {type(article).__name__}; build one with Article(id=..., text=...)"
             )
         text = article.text
-        if len(text) > self.config.max_chars:
-            raise ArticleTooLargeError(
-                f"article {article.id!r} has {len(text):,} characters, more than max_chars="
-                f"{self.config.max_chars:,}; extract the article text from the page first, or raise "
-                "DedupConfig(max_chars=...)"
-            )
+        check_length(f"article {article.id!r}", text, self.config)
         if not text.strip():
             raise EmptyTextError(f"article {article.id!r} has no text (empty or whitespace only)")
 
