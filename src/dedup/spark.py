@@ -160,37 +160,27 @@ def _prepare_batches(config_json: str) -> Any:
         dedup = _deduplicator(config_json)
         mh, ps = dedup.config.minhash, dedup.config.passage
         for batch in batches:
-            rows: list[dict[str, Any]] = []
-            usable: list[tuple[dict[str, Any], Article]] = []
+            rows = []
             for row in batch.itertuples(index=False):
                 out: dict[str, Any] = {name: getattr(row, name) for name in INPUT_COLUMNS}
-                rows.append(out)
                 try:
                     if _value(row.text) is None:
                         raise EmptyTextError(f"article {row.id!r} has no text (null)")
-                    usable.append((out, _article(row)))
+                    prepared = dedup.prepare(_article(row))
+                    doc = prepared.doc
+                    out["fps"] = _signed(doc.sentence_fps)
+                    out["doc_keys"] = _signed(band_keys(prepared.signature[None, :], mh.bands, mh.rows).ravel())
+                    out["passage_fps"] = _signed(doc.sentence_fps[doc.passage_sentence])
+                    keys = band_keys(prepared.passage_signatures, ps.bands, ps.rows)
+                    out["passage_keys"] = _signed(keys.ravel())
+                    out["error"] = out["message"] = None
                 except DedupError as exc:
-                    _failed(out, exc)
-            # the batch's articles prepared together (two compiled calls for them all)
-            for (out, _), prepared in zip(usable, dedup.prepare_many([a for _, a in usable]), strict=True):
-                if isinstance(prepared, DedupError):
-                    _failed(out, prepared)
-                    continue
-                doc = prepared.doc
-                out["fps"] = _signed(doc.sentence_fps)
-                out["doc_keys"] = _signed(band_keys(prepared.signature[None, :], mh.bands, mh.rows).ravel())
-                out["passage_fps"] = _signed(doc.sentence_fps[doc.passage_sentence])
-                keys = band_keys(prepared.passage_signatures, ps.bands, ps.rows)
-                out["passage_keys"] = _signed(keys.ravel())
-                out["error"] = out["message"] = None
+                    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None)
+                    out["error"], out["message"] = type(exc).__name__, str(exc)
+                rows.append(out)
             yield _frame(rows, _PREPARED_SCHEMA)
 
     return run
-
-
-def _failed(out: dict[str, Any], exc: DedupError) -> None:
-    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None)
-    out["error"], out["message"] = type(exc).__name__, str(exc)
 
 
 def _judge_runs(config_json: str) -> Any:
