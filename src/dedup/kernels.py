@@ -306,98 +306,106 @@ def _fold_into(cps: Any, fold_off: Any, fold_data: Any, f: Any) -> int:
     return m
 
 
-def _fold_split(
-    cps: Any, fold_off: Any, fold_data: Any, classes: Any, abbr_data: Any, abbr_off: Any, strip_conjunction: bool
-) -> Any:
-    """Fold the code points ``cps`` and mark sentence ends, as ``shingle.tokens`` does before it
-    drops furniture lines, and hash the words on the way. Returns the spaced text (code points;
-    punctuation became spaces, each sentence end " MARK "), where each line starts (plus one past
-    the end) and each line's words; and the words: their hashes (as ``shingle.word_hash``; each
-    character of a script written without spaces a word of its own; an Arabic conjunction و
-    dropped from the front of a word of four Arabic letters or more when asked), whether a
-    sentence mark stands between each word and the one before it on its line, and where each
-    line's words start among them (plus one past the end)."""
-    n = cps.shape[0]
-    # most characters fold to one: room for a few that fold to more, and the exact size when
-    # they are many (a count of its own costs a pass over the text)
-    f = np.empty(n + n // 8 + 32, dtype=np.uint32)
-    m = _fold_into(cps, fold_off, fold_data, f)
-    if m < 0:
-        total = 0
-        for i in range(n):
-            c = cps[i]
-            total += fold_off[c + 1] - fold_off[c] if c < 0x10000 else 1
-        f = np.empty(total, dtype=np.uint32)
-        m = _fold_into(cps, fold_off, fold_data, f)
-    out = np.empty(3 * m + 1, dtype=np.uint32)
-    line_starts = np.empty(m + 2, dtype=np.int64)
-    line_words = np.empty(m + 1, dtype=np.int64)
-    hashes = np.empty(m + 1, dtype=np.uint64)
-    marks = np.empty(m + 1, dtype=np.bool_)
-    line_first_word = np.empty(m + 2, dtype=np.int64)
-    line_starts[0] = 0
-    line_first_word[0] = 0
-    # ``open_at``: where the word being read started in ``out`` (-1: none); ``marked``: a sentence
-    # mark came after the last word of the line
-    o, nl, words, nh, open_at, marked = 0, 1, 0, 0, -1, False
-    for i in range(m):
+def _sentence_ends(f: Any, i: int, m: int, classes: Any, abbr_data: Any, abbr_off: Any) -> bool:
+    """Whether the sentence-end character ``f[i]`` ends a sentence: closing characters may follow
+    it, then a space or the end of the text (the ideographic full stop needs neither); a period
+    after a single letter or a known abbreviation ends nothing."""
+    c = f[i]
+    j = i + 1
+    while j < m and _class_of(classes, f[j]) & _CLOSING:
+        j += 1
+    if not (j == m or (_class_of(classes, f[j]) & _SPACE) != 0 or c == _FULL_STOP):
+        return False
+    if c != 46:
+        return True
+    r = i
+    while r > 0 and _class_of(classes, f[r - 1]) & _WORD:
+        r -= 1
+    if i - r == 1 and _class_of(classes, f[r]) & _LETTER:
+        return False
+    return not (i - r > 1 and _is_abbreviation(f, r, i, abbr_data, abbr_off))
+
+
+def _split_text(
+    f: Any, m: int, classes: Any, abbr_data: Any, abbr_off: Any, strip_conjunction: bool, out: Any, o: int,
+    line_starts: Any, line_first: Any, counts: Any, nl: int, hashes: Any, marks: Any, nh: int,
+) -> Any:  # fmt: skip
+    """Split the folded text ``f[:m]`` and mark its sentence ends, as ``shingle.tokens`` does
+    before it drops furniture lines, hashing the words on the way, into buffers the caller made
+    room in (``3 * m + 1`` code points, ``m + 2`` lines, ``m + 1`` words): the spaced text at
+    ``out[o:]`` (punctuation became spaces, each sentence end " MARK "); for each line, from
+    ``nl``, where it starts in the spaced text and where its words start among the text's words,
+    plus one entry past the end, and in ``counts`` (from 0) its number of words; the words'
+    hashes (as ``shingle.word_hash``; each character of a script written without spaces a word of
+    its own; an Arabic conjunction و dropped from the front of a word of four Arabic letters or
+    more when asked) and whether a sentence mark stands between each word and the one before it
+    on its line, from ``nh``. Returns the new ends of the three."""
+    o0, nh0 = o, nh
+    line_starts[nl] = 0
+    line_first[nl] = 0
+    li, words, marked = 1, 0, False
+    offset, prime = np.uint64(_FNV_OFFSET), np.uint64(_FNV_PRIME)
+    i = 0
+    while i < m:
         c = f[i]
         cl = _class_of(classes, c)
-        if cl & _SENTENCE_END:
-            j = i + 1
-            while j < m and _class_of(classes, f[j]) & _CLOSING:
-                j += 1
-            end = j == m or (_class_of(classes, f[j]) & _SPACE) != 0 or c == _FULL_STOP
-            if end and c == 46:  # a period after an abbreviation or a single letter ends nothing
-                r = i
-                while r > 0 and _class_of(classes, f[r - 1]) & _WORD:
-                    r -= 1
-                single_letter = i - r == 1 and _class_of(classes, f[r]) & _LETTER
-                end = not (single_letter or (i - r > 1 and _is_abbreviation(f, r, i, abbr_data, abbr_off)))
-            if end:
-                if open_at >= 0:
-                    hashes[nh], marks[nh] = _out_word_hash(out, open_at, o, strip_conjunction), marked
-                    nh, open_at, marked = nh + 1, -1, False
-                out[o] = 32
+        if (cl & (_WORD | _SPACE | _SOLO)) == _WORD and c != 95:
+            # a word, read to its end by a loop of its own: with few values live, they stay in
+            # registers (in the loop over all characters they did not, and the hash chain went
+            # through memory: 1.5 times slower, measured)
+            start = o
+            h = offset
+            while True:
+                h = (h ^ np.uint64(c)) * prime
+                out[o] = c
+                o += 1
+                i += 1
+                if i == m:
+                    break
+                c = f[i]
+                cl = _class_of(classes, c)
+                if (cl & (_WORD | _SPACE | _SOLO)) != _WORD or c == 95:
+                    break
+            if strip_conjunction and o - start >= 4 and out[start] == 0x0648:
+                hashes[nh] = _out_word_hash(out, start, o, True)
+            else:
+                hashes[nh] = _fmix64(h)
+            marks[nh] = marked
+            nh += 1
+            marked = False
+            words += 1
+            continue
+        if cl & _SPACE:
+            out[o] = c
+        elif (cl & (_WORD | _SOLO)) == (_WORD | _SOLO) and c != 95:
+            out[o] = c
+            hashes[nh] = _fmix64((offset ^ np.uint64(c)) * prime)
+            marks[nh] = marked
+            nh += 1
+            marked = False
+            words += 1
+        else:
+            # punctuation is a space; a sentence end is one, then the mark (sentence ends are
+            # never word or space characters)
+            out[o] = 32
+            if cl & _SENTENCE_END and _sentence_ends(f, i, m, classes, abbr_data, abbr_off):
                 out[o + 1] = _MARK
                 out[o + 2] = 32
-                o += 3
+                o += 2
                 marked = True
-                continue
-        # a space stays, a word character stays, anything else becomes a space; written without
-        # branches on the class where it can be (words and spaces alternate too often for a
-        # branch to be guessed)
-        space = (cl & _SPACE) != 0
-        word = (cl & _WORD) != 0 and c != 95 and not space
-        solo = word and (cl & _SOLO) != 0
-        going_on = word and not solo
-        if open_at >= 0 and not going_on:
-            hashes[nh], marks[nh] = _out_word_hash(out, open_at, o, strip_conjunction), marked
-            nh, open_at, marked = nh + 1, -1, False
-        out[o] = c if space or word else 32
-        if solo:
-            hashes[nh], marks[nh] = _out_word_hash(out, o, o + 1, False), marked
-            nh, marked = nh + 1, False
-            words += 1
-        elif going_on and open_at < 0:
-            open_at = o
-            words += 1
         o += 1
+        i += 1
         if c == 10:
-            line_words[nl - 1] = words
-            line_starts[nl] = o
-            line_first_word[nl] = nh
-            nl += 1
+            counts[li - 1] = words
+            line_starts[nl + li] = o - o0
+            line_first[nl + li] = nh - nh0
+            li += 1
             words = 0
             marked = False
-    if open_at >= 0:
-        hashes[nh], marks[nh] = _out_word_hash(out, open_at, o, strip_conjunction), marked
-        nh += 1
-    line_words[nl - 1] = words
-    line_starts[nl] = o + 1
-    line_first_word[nl] = nh
-    # views: ``_fold_split_many`` copies them where they go
-    return out[:o], line_starts[: nl + 1], line_words[:nl], hashes[:nh], marks[:nh], line_first_word[: nl + 1]
+    counts[li - 1] = words
+    line_starts[nl + li] = o - o0 + 1
+    line_first[nl + li] = nh - nh0
+    return o, nl + li + 1, nh
 
 
 def _out_word_hash(out: Any, first: int, end: int, strip_conjunction: bool) -> Any:
@@ -420,15 +428,16 @@ def _word_hash(spaced: Any, start: int, end: int) -> Any:
     return _fmix64(h)
 
 
-def _kept_words(hashes: Any, marks: Any, line_first_word: Any, drop: Any) -> Any:
-    """The words of the lines not dropped, and where each sentence starts among them (plus one
-    past the end): at each kept line and after each sentence mark (never an empty sentence)."""
+def _kept_words(hashes: Any, marks: Any, line_first_word: Any, flags: Any) -> Any:
+    """The words of the lines not dropped (flag bit 1), and where each sentence starts among them
+    (plus one past the end): at each kept line and after each sentence mark (never an empty
+    sentence)."""
     words = np.empty(hashes.shape[0], dtype=np.uint64)
     starts = np.empty(hashes.shape[0] + 2, dtype=np.int64)
     starts[0] = 0
     ns, nw = 1, 0
-    for li in range(drop.shape[0]):
-        if drop[li]:
+    for li in range(line_first_word.shape[0] - 1):
+        if flags[li] & 1:
             continue
         if nw > starts[ns - 1]:
             starts[ns] = nw
@@ -481,21 +490,25 @@ def _starts_with(spaced: Any, i: int, end: int, data: Any, first: int, last: int
 
 
 def _line_flags(
-    spaced: Any, line_starts: Any, line_words: Any, classes: Any, min_words: int, furniture: bool,
-    always: bool, pre_data: Any, pre_off: Any, pre_first: Any,
-) -> Any:  # fmt: skip
-    """For each line of a spaced text: whether it is too short to be prose (dropped), and whether
-    a furniture pattern could match it (to be tried by the patterns themselves): it starts, after
-    its spaces, with one of the patterns' prefixes, or some pattern has none (``always``)."""
-    n_lines = line_words.shape[0]
-    drop = np.empty(n_lines, dtype=np.bool_)
-    check = np.zeros(n_lines, dtype=np.bool_)
+    spaced: Any, line_starts: Any, counts: Any, classes: Any, min_words: int, furniture: bool, always: bool,
+    pre_data: Any, pre_off: Any, pre_first: Any, flags: Any,
+) -> None:  # fmt: skip
+    """The flag of each line of a spaced text (``counts``: its words; ``line_starts``: where it
+    starts, plus one entry past the end) into ``flags``: 1 when it is too short to be prose
+    (dropped), 2 when a furniture pattern could match it (to be tried by the patterns
+    themselves): it starts, after its spaces, with one of the patterns' prefixes, or some pattern
+    has none (``always``); 0 otherwise, and in the entry past the end."""
+    n_lines = counts.shape[0]
+    flags[n_lines] = 0
     for li in range(n_lines):
-        drop[li] = line_words[li] < min_words
-        if drop[li] or not furniture:
+        flags[li] = 0
+        if counts[li] < min_words:
+            flags[li] = 1
+            continue
+        if not furniture:
             continue
         if always:
-            check[li] = True
+            flags[li] = 2
             continue
         i, end = line_starts[li], line_starts[li + 1] - 1
         while i < end and (spaced[i] == 32 or spaced[i] == _MARK):
@@ -510,20 +523,33 @@ def _line_flags(
         for first, last in runs:
             for p in range(first, last):
                 if _starts_with(spaced, i, end, pre_data, pre_off[p], pre_off[p + 1], classes):
-                    check[li] = True
+                    flags[li] = 2
                     break
-            if check[li]:
+            if flags[li]:
                 break
-    return drop, check
 
 
 def _append(buffer: Any, n: int, values: Any) -> Any:
     """``values`` written at ``buffer[n:]``, the buffer doubled when full; the buffer and the new end."""
     m = n + values.shape[0]
-    while m > buffer.shape[0]:
-        buffer = _grow(buffer, n)
+    buffer = _reserve(buffer, n, values.shape[0])
     buffer[n:m] = values
     return buffer, m
+
+
+def _reserve(buffer: Any, n: int, room: int) -> Any:
+    """``buffer`` (its first ``n`` values kept), doubled until it has ``room`` more after them."""
+    while n + room > buffer.shape[0]:
+        buffer = _grow(buffer, n)
+    return buffer
+
+
+def _folded_length(cps: Any, fold_off: Any) -> int:
+    total = 0
+    for i in range(cps.shape[0]):
+        c = cps[i]
+        total += fold_off[c + 1] - fold_off[c] if c < 0x10000 else 1
+    return total
 
 
 def _fold_split_many(
@@ -531,50 +557,65 @@ def _fold_split_many(
     strip_conjunction: bool, min_words: int, furniture: bool, always: bool, pre_data: Any, pre_off: Any,
     pre_first: Any,
 ) -> Any:  # fmt: skip
-    """``_fold_split`` and ``_line_flags`` for the texts ``cps[text_off[t]:text_off[t + 1]]``, one
-    after the other, laid end to end: the spaced texts (text ``t``'s from ``offsets[0, t]``); its
-    lines (from ``offsets[1, t]``, one more entry than lines), each with where it starts in its
-    spaced text and where its words start among its text's words (``lines[0]`` and ``lines[1]``)
-    and a flag (1: dropped, 2: to be tried by the furniture patterns; 0 for the extra entry); its
-    words' hashes and marks (from ``offsets[2, t]``); and for each line to be tried, its index
-    among the flags and where it starts and ends in the spaced texts. One call for a batch, with
-    few arrays in and out: a call into compiled code costs microseconds of its own, about half a
-    microsecond per array it returns."""
+    """Fold, split (``_split_text``) and flag the lines (``_line_flags``) of the texts
+    ``cps[text_off[t]:text_off[t + 1]]``, one after the other, laid end to end: the spaced texts
+    (text ``t``'s from ``offsets[0, t]``); its lines (from ``offsets[1, t]``, one more entry than
+    lines), each with where it starts in its spaced text and where its words start among its
+    text's words (``lines[0]`` and ``lines[1]``) and a flag (1: dropped, 2: to be tried by the
+    furniture patterns; 0 for the extra entry); its words' hashes and marks (from ``offsets[2,
+    t]``); and for each line to be tried, its index among the flags and where it starts and ends
+    in the spaced texts. One call for a batch, with few arrays in and out: a call into compiled
+    code costs microseconds of its own, about half a microsecond per array it returns. Every text
+    is written straight into the batch's buffers (copying it there from arrays of its own cost a
+    third of the time, measured)."""
     n_texts = text_off.shape[0] - 1
-    spaced_all = np.empty(cps.shape[0] + cps.shape[0] // 8 + 16, dtype=np.uint32)
-    starts_all = np.empty(cps.shape[0] // 64 + 2 * n_texts + 16, dtype=np.int64)
+    total = cps.shape[0]
+    longest = 0
+    for t in range(n_texts):
+        longest = max(longest, text_off[t + 1] - text_off[t])
+    # most characters fold to one: room for a few that fold to more (the exact size is counted
+    # when they are many), and for the spaced text's sentence marks
+    f = np.empty(longest + longest // 8 + 32, dtype=np.uint32)
+    counts = np.empty(f.shape[0] + 1, dtype=np.int64)
+    spaced_all = np.empty(total + total // 8 + 2 * longest + 64, dtype=np.uint32)
+    starts_all = np.empty(total // 32 + 2 * n_texts + longest + 16, dtype=np.int64)
     first_all = np.empty(starts_all.shape[0], dtype=np.int64)
     flags_all = np.empty(starts_all.shape[0], dtype=np.uint8)
-    words_all = np.empty(cps.shape[0] // 5 + 16, dtype=np.uint64)
+    words_all = np.empty(total // 5 + longest + 16, dtype=np.uint64)
     marks_all = np.empty(words_all.shape[0], dtype=np.bool_)
     offsets = np.zeros((3, n_texts + 1), dtype=np.int64)
     tried = np.empty((n_texts + 16, 3), dtype=np.int64)
     ns, nl, nw, nt = 0, 0, 0, 0
     for t in range(n_texts):
-        spaced, starts, words, hashes, marks, first_word = _fold_split(
-            cps[text_off[t] : text_off[t + 1]], fold_off, fold_data, classes, abbr_data, abbr_off, strip_conjunction
-        )
-        drop, check = _line_flags(
-            spaced, starts, words, classes, min_words, furniture, always, pre_data, pre_off, pre_first
-        )
-        spaced_all, ns = _append(spaced_all, ns, spaced)
-        starts_all, end = _append(starts_all, nl, starts)
-        first_all, _ = _append(first_all, nl, first_word)
-        words_all, nw = _append(words_all, offsets[2, t], hashes)
-        marks_all, _ = _append(marks_all, offsets[2, t], marks)
-        line_flags = np.zeros(starts.shape[0], dtype=np.uint8)  # the extra entry's flag stays 0
-        for li in range(drop.shape[0]):
-            line_flags[li] = np.uint8(drop[li]) | (np.uint8(check[li]) << np.uint8(1))
-            if check[li]:
+        piece = cps[text_off[t] : text_off[t + 1]]
+        m = _fold_into(piece, fold_off, fold_data, f)
+        if m < 0:
+            f = np.empty(_folded_length(piece, fold_off), dtype=np.uint32)
+            counts = np.empty(f.shape[0] + 1, dtype=np.int64)
+            m = _fold_into(piece, fold_off, fold_data, f)
+        spaced_all = _reserve(spaced_all, ns, 3 * m + 1)
+        starts_all = _reserve(starts_all, nl, m + 2)
+        first_all = _reserve(first_all, nl, m + 2)
+        flags_all = _reserve(flags_all, nl, m + 2)
+        words_all = _reserve(words_all, nw, m + 1)
+        marks_all = _reserve(marks_all, nw, m + 1)
+        ns1, nl1, nw1 = _split_text(
+            f, m, classes, abbr_data, abbr_off, strip_conjunction, spaced_all, ns, starts_all, first_all, counts,
+            nl, words_all, marks_all, nw,
+        )  # fmt: skip
+        _line_flags(
+            spaced_all[ns:ns1], starts_all[nl:nl1], counts[: nl1 - nl - 1], classes, min_words, furniture, always,
+            pre_data, pre_off, pre_first, flags_all[nl:nl1],
+        )  # fmt: skip
+        for li in range(nl, nl1 - 1):
+            if flags_all[li] & 2:
                 if nt == tried.shape[0]:
                     grown_tried = np.empty((2 * nt, 3), dtype=np.int64)
                     grown_tried[:nt] = tried[:nt]
                     tried = grown_tried
-                base = ns - spaced.shape[0]
-                tried[nt, 0], tried[nt, 1], tried[nt, 2] = nl + li, base + starts[li], base + starts[li + 1] - 1
+                tried[nt, 0], tried[nt, 1], tried[nt, 2] = li, ns + starts_all[li], ns + starts_all[li + 1] - 1
                 nt += 1
-        flags_all, _ = _append(flags_all, nl, line_flags)
-        nl = end
+        ns, nl, nw = ns1, nl1, nw1
         offsets[0, t + 1], offsets[1, t + 1], offsets[2, t + 1] = ns, nl, nw
     lines = np.empty((2, nl), dtype=np.int64)
     lines[0] = starts_all[:nl]
@@ -583,14 +624,11 @@ def _fold_split_many(
 
 
 def _text_words(t: int, words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any) -> Any:
-    """Text ``t`` of a ``_fold_split_many`` batch: the words of its lines not dropped (flag bit
-    1) and its sentence starts (``_kept_words``)."""
+    """Text ``t`` of a ``_fold_split_many`` batch: the words of its lines not dropped and its
+    sentence starts (``_kept_words``)."""
     first, last = offsets[1, t], offsets[1, t + 1]
-    drop = np.empty(last - first - 1, dtype=np.bool_)
-    for li in range(drop.shape[0]):
-        drop[li] = (flags_all[first + li] & 1) != 0
     w0, w1 = offsets[2, t], offsets[2, t + 1]
-    return _kept_words(words_all[w0:w1], marks_all[w0:w1], lines[1, first:last], drop)
+    return _kept_words(words_all[w0:w1], marks_all[w0:w1], lines[1, first:last], flags_all[first:last])
 
 
 def _shingle_many(
@@ -697,8 +735,11 @@ if _numba is not None:
     _shingle_and_sign = _jit(_shingle_and_sign)
     _line_flags = _jit(_line_flags)
     _append = _jit(_append)
+    _reserve = _jit(_reserve)
+    _folded_length = _jit(_folded_length)
     _fold_into = _jit(_fold_into)
-    _fold_split = _jit(_fold_split)
+    _sentence_ends = _jit(_sentence_ends)
+    _split_text = _jit(_split_text)
 shingle_ids = _jit(_shingle_ids)
 fold_split_many = _jit(_fold_split_many)
 shingle_many = _jit(_shingle_many)
