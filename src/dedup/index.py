@@ -150,8 +150,9 @@ class BandIndex:
             for row in rows.tolist():
                 counts.update({h for key in row for h in self._buckets.get(key, ())})
             return Counter({self._ids[h]: n for h, n in counts.items()})
-        found = kernels.table_query(self._slots_key, self._slots_head, self._entry_handle, self._entry_next, rows)
-        handles, counts_ = kernels.distinct_counts(found)
+        handles, counts_ = kernels.table_query(
+            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, rows
+        )
         return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts_.tolist(), strict=True)})
 
     def remove(self, article_id: str) -> None:

@@ -872,8 +872,8 @@ def _table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next
 
 
 def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
-    """For each row of band keys, the distinct handles found under any of its keys; all rows'
-    handles laid end to end (a handle appears once per row that hits it)."""
+    """The handles found under any band key of some row, ascending, and for each the number of
+    rows that hit it (counted here: ``distinct_counts`` in numpy cost as much as the walk)."""
     out = np.empty(64, dtype=np.int32)
     n = 0
     found = np.empty(64, dtype=np.int32)
@@ -901,7 +901,18 @@ def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next:
             out = grown
         out[n : n + distinct.shape[0]] = distinct
         n += distinct.shape[0]
-    return out[:n].copy()
+    ordered = np.sort(out[:n])
+    handles = np.empty(n, dtype=np.int32)
+    counts = np.empty(n, dtype=np.int64)
+    u = 0
+    for j in range(n):
+        if u > 0 and ordered[j] == handles[u - 1]:
+            counts[u - 1] += 1
+        else:
+            handles[u] = ordered[j]
+            counts[u] = 1
+            u += 1
+    return handles[:u].copy(), counts[:u].copy()
 
 
 if _numba is not None:
