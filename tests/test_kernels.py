@@ -54,3 +54,33 @@ def test_distinct_is_numpy_unique(values: list[int], dtype: type) -> None:
     got, got_counts = kernels.distinct_counts(array)
     assert np.array_equal(got, expected) and np.array_equal(got_counts, counts)
     assert kernels.distinct(array).dtype == array.dtype
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=120), max_size=8),
+    st.booleans(),
+    st.data(),
+)
+@settings(deadline=None)
+def test_tagged_sorts_each_shingle_with_its_passage(groups, repeats, data) -> None:
+    # shingle hashes, or (repeats) few distinct values: equal shingles in several passages
+    if repeats:
+        groups = [[v % 7 for v in g] for g in groups]
+    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum([len(g) for g in groups], out=offsets[1:])
+    values = np.array([v for g in groups for v in g], dtype=np.uint64)
+    ids = np.array(data.draw(st.lists(st.integers(0, max(len(groups) - 1, 0)), unique=True)) if groups else [])
+    ids = ids.astype(np.int64)
+    flat, owner, sizes = kernels.tagged(values, offsets, ids)
+    expected = sorted((v, x) for x, i in enumerate(ids.tolist()) for v in groups[i])
+    assert np.all(flat[1:] >= flat[:-1])
+    assert sorted(zip(flat.tolist(), owner.tolist(), strict=True)) == expected
+    assert sizes.tolist() == [len(groups[i]) for i in ids.tolist()]
+
+
+def test_tagged_sorts_many_values() -> None:
+    values = np.random.default_rng(3).integers(0, 2**63, size=5000, dtype=np.uint64)
+    offsets = np.array([0, 2000, 5000], dtype=np.int64)
+    flat, owner, _ = kernels.tagged(values, offsets, np.array([1, 0], dtype=np.int64))
+    assert np.array_equal(flat, np.sort(values))
+    assert np.array_equal(owner, np.where(np.isin(flat, values[:2000]), 1, 0))

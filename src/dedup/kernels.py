@@ -1108,10 +1108,49 @@ def _tagged(vals: Any, off: Any, ids: Any) -> Any:
             flat[n] = vals[lo + k]
             owner[n] = x
             n += 1
-    order = np.argsort(flat)
-    return flat[order], owner[order], sizes
+    _sort_tagged(flat, owner)
+    return flat, owner, sizes
 
 
+def _sort_tagged(values: Any, tags: Any) -> None:
+    """Sort uint64 ``values`` in place, each ``tags`` entry moved with its value, as ``_sorted``
+    sorts (one scatter by the top bits, then an insertion sort; numba's ``np.argsort`` and the
+    two gathers after it took about three times as long on a few hundred shingle hashes). Equal
+    values may come in any order of their tags."""
+    n = values.shape[0]
+    if n > 48 and n <= _MAX_SCATTERED:
+        bits = 1
+        while (1 << bits) < n:
+            bits += 1
+        shift = np.uint64(64 - bits)
+        counts = np.zeros((1 << bits) + 1, dtype=np.int64)
+        for i in range(n):
+            counts[(values[i] >> shift) + np.uint64(1)] += 1
+        for d in range(1, counts.shape[0]):
+            counts[d] += counts[d - 1]
+        scattered, moved = np.empty_like(values), np.empty_like(tags)
+        for i in range(n):
+            d = values[i] >> shift
+            scattered[counts[d]], moved[counts[d]] = values[i], tags[i]
+            counts[d] += 1
+        values[:] = scattered
+        tags[:] = moved
+    elif n > _MAX_SCATTERED:
+        order = np.argsort(values)
+        values[:] = values[order]
+        tags[:] = tags[order]
+        return
+    for i in range(1, n):
+        x, t = values[i], tags[i]
+        j = i - 1
+        while j >= 0 and values[j] > x:
+            values[j + 1], tags[j + 1] = values[j], tags[j]
+            j -= 1
+        values[j + 1], tags[j + 1] = x, t
+
+
+if _numba is not None:
+    _sort_tagged = _jit(_sort_tagged)
 tagged = _jit(_tagged)
 
 
