@@ -158,6 +158,19 @@ def _sorted(values: Any) -> Any:
         return out
     if n > _MAX_SCATTERED:
         return np.sort(values)
+    shift, counts = _bucket_starts(values)
+    for i in range(n):
+        d = values[i] >> shift
+        out[counts[d]] = values[i]
+        counts[d] += 1
+    _insertion_sort(out, 0, n)
+    return out
+
+
+def _bucket_starts(values: Any) -> Any:
+    """For the scatter of ``_sorted``: the shift that leaves the top bits of a value (about as many
+    buckets as values), and where each bucket starts."""
+    n = values.shape[0]
     bits = 1
     while (1 << bits) < n:
         bits += 1
@@ -167,12 +180,7 @@ def _sorted(values: Any) -> Any:
         counts[(values[i] >> shift) + np.uint64(1)] += 1
     for d in range(1, counts.shape[0]):
         counts[d] += counts[d - 1]
-    for i in range(n):
-        d = values[i] >> shift
-        out[counts[d]] = values[i]
-        counts[d] += 1
-    _insertion_sort(out, 0, n)
-    return out
+    return shift, counts
 
 
 _MAX_SCATTERED = 100_000
@@ -725,6 +733,7 @@ if _numba is not None:
     _is_abbreviation = _jit(_is_abbreviation)
     _word_hash = _jit(_word_hash)
     _insertion_sort = _jit(_insertion_sort)
+    _bucket_starts = _jit(_bucket_starts)
     _sorted = _jit(_sorted)
     _sorted_distinct = _jit(_sorted_distinct)
     _top32 = _jit(_top32)
@@ -1119,15 +1128,7 @@ def _sort_tagged(values: Any, tags: Any) -> None:
     values may come in any order of their tags."""
     n = values.shape[0]
     if n > 48 and n <= _MAX_SCATTERED:
-        bits = 1
-        while (1 << bits) < n:
-            bits += 1
-        shift = np.uint64(64 - bits)
-        counts = np.zeros((1 << bits) + 1, dtype=np.int64)
-        for i in range(n):
-            counts[(values[i] >> shift) + np.uint64(1)] += 1
-        for d in range(1, counts.shape[0]):
-            counts[d] += counts[d - 1]
+        shift, counts = _bucket_starts(values)
         scattered, moved = np.empty_like(values), np.empty_like(tags)
         for i in range(n):
             d = values[i] >> shift
