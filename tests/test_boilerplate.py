@@ -1,11 +1,12 @@
 import random
 import statistics
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup.boilerplate import Sample, judge
+from dedup.boilerplate import BoilerplateModel, Sample, judge
 from dedup.config import BoilerplateConfig
 
 FOOTER = (
@@ -77,3 +78,71 @@ def test_the_judge_follows_the_rule_for_any_sample(sample, fp, fraction) -> None
     counted = Sample(sample)
     for other in range(13):
         assert counted.is_boilerplate(other, config) is _judge_by_definition(other, sample, fraction)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.integers(0, 12), min_size=1, max_size=6).map(lambda s: ("add", s)),
+            st.integers(0, 30).map(lambda i: ("remove", i)),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_answers_do_not_depend_on_when_they_were_asked(ops) -> None:
+    """Answers are kept between additions and only dropped when a verdict changes: whatever the
+    additions and removals, a model asked along the way answers as one asked only at the end."""
+    config = BoilerplateConfig(min_df=2, sample=4, min_unique_fraction=0.5)
+    texts: dict[str, list[int]] = {}
+
+    def fps(art_id: str) -> np.ndarray:
+        return np.array(texts[art_id], dtype=np.uint64)
+
+    asked, silent = BoilerplateModel(config, fps), BoilerplateModel(config, fps)
+    n = 0
+    for op, arg in ops:
+        if op == "add":
+            art_id = f"a{n}"
+            n += 1
+            texts[art_id] = arg
+            for model in (asked, silent):
+                model.observe(art_id, fps(art_id))
+        elif texts:
+            art_id = sorted(texts)[arg % len(texts)]
+            for model in (asked, silent):
+                model.forget(art_id, fps(art_id))
+            del texts[art_id]
+        # ask about some articles now and then, as comparisons do
+        for art_id in sorted(texts)[:: 1 + n % 3]:
+            asked.boilerplate_of(art_id, fps(art_id))
+    assert {a: asked.boilerplate_of(a, fps(a)) for a in texts} == {a: silent.boilerplate_among(fps(a)) for a in texts}
+
+
+def test_an_article_that_changes_no_verdict_keeps_the_version() -> None:
+    texts = {"a": [1, 2, 3], "b": [1, 4, 5], "c": [6, 7, 8]}
+    model = BoilerplateModel(BoilerplateConfig(min_df=2, sample=4), lambda a: np.array(texts[a], dtype=np.uint64))
+    model.observe("a", np.array(texts["a"], dtype=np.uint64))
+    model.observe("b", np.array(texts["b"], dtype=np.uint64))
+    assert model.boilerplate_of("a", np.array(texts["a"], dtype=np.uint64)) == {1}
+    version = model.version
+    model.observe("c", np.array(texts["c"], dtype=np.uint64))  # shares nothing
+    assert model.version == version
+    texts["d"] = [1, 9, 10]
+    model.observe("d", np.array(texts["d"], dtype=np.uint64))  # a third footer carrier: still furniture
+    assert model.version == version
+    assert model.boilerplate_of("d", np.array(texts["d"], dtype=np.uint64)) == {1}
+
+
+def test_a_removal_lets_a_later_article_into_the_sample() -> None:
+    texts = {"a0": [1, 5], "a1": [1, 2], "a2": [1, 6]}
+    config = BoilerplateConfig(min_df=2, sample=2, min_unique_fraction=0.5)
+    model = BoilerplateModel(config, lambda a: np.array(texts[a], dtype=np.uint64))
+    for a in ("a0", "a1", "a2"):
+        model.observe(a, np.array(texts[a], dtype=np.uint64))
+    assert model.boilerplate_of("a2", np.array(texts["a2"], dtype=np.uint64)) == {1}
+    model.forget("a0", np.array(texts.pop("a0"), dtype=np.uint64))
+    texts["a3"] = [1, 2]  # sampled in a0's place, it shares a1's other sentence: a story, not furniture
+    model.observe("a3", np.array(texts["a3"], dtype=np.uint64))
+    assert model.boilerplate_of("a2", np.array(texts["a2"], dtype=np.uint64)) == set()

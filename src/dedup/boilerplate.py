@@ -39,14 +39,45 @@ class BoilerplateModel:
         self._seen: set[str] = set()
         self._cache: dict[int, tuple[int, bool]] = {}
         self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
-        # boilerplate_of's answers, per article, while the counts stand (observe and forget clear it)
+        # boilerplate_of's answers, per article, while every verdict stands
         self._of: dict[str, set[int]] = {}
+        # The verdicts the answers above were given under (absent: not boilerplate), and the
+        # sentences whose verdict may have changed since (their counts or samples did); they are
+        # judged again when an answer is next asked for. A new article changes only its own
+        # sentences' verdicts, and seldom any of them: the other articles' answers stand.
+        self._published: dict[int, bool] = {}
+        self._dirty: set[int] = set()
         # the samples last judged over, by their article ids (``forget`` clears them: an id may come
         # back with another text)
         self._samples: dict[tuple[str, ...], Sample] = {}
-        # Bumped whenever the frequent set changes: a decision taken under an older version may have
-        # counted a sentence that is boilerplate now (or the reverse) and must be checked again.
-        self.version = 0
+        # Bumped whenever a sentence's verdict changes: a decision taken under an older version may
+        # have counted a sentence that is boilerplate now (or the reverse) and must be checked again.
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """The number of times a verdict has changed (the pending ones judged first)."""
+        self._settle()
+        return self._version
+
+    def _settle(self) -> None:
+        """Judge again the sentences whose counts changed; if any verdict changed, the answers
+        given so far are dropped and the version goes up."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        changed = False
+        for fp in dirty:
+            verdict = self.is_boilerplate(fp)
+            if verdict != self._published.get(fp, False):
+                changed = True
+                if verdict:
+                    self._published[fp] = True
+                else:
+                    self._published.pop(fp, None)
+        if changed:
+            self._of.clear()
+            self._version += 1
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
@@ -56,31 +87,35 @@ class BoilerplateModel:
         if article_id in self._seen:
             return
         self._seen.add(article_id)
-        self._of.clear()
         df, postings, sample, min_df = self._df, self._postings, self._config.sample, self._config.min_df
+        settled, dirty = max(min_df, sample), self._dirty
         for fp in set(fingerprints.tolist()):
             count = df.get(fp, 0) + 1
             df[fp] = count
+            sampled = False
             if count == 1:
                 postings[fp] = [article_id]
             elif len(postings[fp]) < sample:
                 postings[fp].append(article_id)
-            if count == min_df:
-                self._frequent.add(fp)
-                self.version += 1
+                sampled = True
+            if count >= min_df and (sampled or count <= settled):
+                # its verdict may change: a count below the settled one, or a new sampled article
+                dirty.add(fp)
+                if count == min_df:
+                    self._frequent.add(fp)
 
     def forget(self, article_id: str, fingerprints: U64) -> None:
         """Undo ``observe`` for a removed article."""
         if article_id not in self._seen:
             return
         self._seen.discard(article_id)
-        self._of.clear()
+        self._of.pop(article_id, None)  # the id may come back with another text
         self._samples.clear()
         for fp in set(fingerprints.tolist()):
+            self._dirty.add(fp)
             count = self._df.get(fp, 0) - 1
-            if count < self._config.min_df and fp in self._frequent:
+            if count < self._config.min_df:
                 self._frequent.discard(fp)
-                self.version += 1
             if count <= 0:
                 self._df.pop(fp, None)
                 self._postings.pop(fp, None)
@@ -114,11 +149,13 @@ class BoilerplateModel:
         are on too few articles to be considered)."""
         if not self._config.enabled:
             return set()
+        self._settle()
         return {fp for fp in self._frequent.intersection(fingerprints) if self.is_boilerplate(fp)}
 
     def boilerplate_of(self, article_id: str, fingerprints: U64) -> set[int]:
-        """``boilerplate_among`` for the sentences of an indexed article, remembered until the
-        counts change (an article is compared several times between two additions)."""
+        """``boilerplate_among`` for the sentences of an indexed article, remembered until a verdict
+        changes (an article is compared again and again while its story grows)."""
+        self._settle()
         found = self._of.get(article_id)
         if found is None:
             if len(self._of) >= _ANSWERS_KEPT:
