@@ -193,3 +193,28 @@ def test_credits_prefilter_loses_nothing(text: str) -> None:
     pattern, names = _credit_pattern((*config.agencies, *config.extra_agencies))
     expected = tuple(sorted({names[int(m.lastgroup[1:])] for m in pattern.finditer(zones) if m.lastgroup}))
     assert find_credits(text, config) == expected
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 99999).map(str),
+            st.sampled_from(
+                ["-", " ", ", ", "من", "عام", "يناير", "كانون الثاني", "(يناير)", "/", "March", "mar.", "x"]
+            ),
+            st.sampled_from(["٢٠٢٤", "١٢", "2024-01-05", "12024-1-5", "5 May 2019", "May 5, 2019"]),
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_date_patterns_match_what_their_plain_forms_match(text: str) -> None:
+    """The date patterns test the character before their first digit after it; the spans they
+    find are those of the plain lookbehind-first forms."""
+    from dedup.provenance import _DATE_PATTERNS, _MONTH_PAIR
+
+    plain = (
+        re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"),
+        re.compile(rf"(?<!\d)(\d{{1,2}})\s+(?:من\s+)?({_MONTH_PAIR})\.?,?\s+(?:عام\s+|سنة\s+)?(\d{{4}})(?!\d)", re.I),
+    )
+    for fast, reference in zip(_DATE_PATTERNS, plain, strict=False):
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in reference.finditer(text)]

@@ -72,11 +72,15 @@ _ALIASES = "|".join(sorted(map(re.escape, _MONTH_ALIASES), key=len, reverse=True
 _MONTH = rf"(?:{_EN_MONTHS}|{_AR_MONTHS}|{_ALIASES})"
 # A month may be given twice, Levantine and Gregorian: "كانون الأول/ديسمبر", "كانون الثاني (يناير)".
 _MONTH_PAIR = rf"{_MONTH}(?:\s*[/(]\s*{_MONTH}\s*\)?)?"
+# The first two start with a digit and test the character before it after it (a lookbehind
+# first makes the regex engine try every position of the text: 4x slower, measured), the same
+# matches as "(?<!\d)\d{4}" and "(?<!\d)\d{1,2}" (tested against those).
 _DATE_PATTERNS = (
-    re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"),
-    re.compile(rf"(?<!\d)(\d{{1,2}})\s+(?:من\s+)?({_MONTH_PAIR})\.?,?\s+(?:عام\s+|سنة\s+)?(\d{{4}})(?!\d)", re.I),
+    re.compile(r"(\d{4})(?<!\d\d\d\d\d)-(\d{1,2})-(\d{1,2})(?!\d)"),
+    re.compile(rf"(\d(?<!\d\d)\d?)\s+(?:من\s+)?({_MONTH_PAIR})\.?,?\s+(?:عام\s+|سنة\s+)?(\d{{4}})(?!\d)", re.I),
     re.compile(rf"(?<![\w])({_MONTH_PAIR})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})(?!\d)", re.I),
 )
+_EASTERN_DIGIT = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
 _DIGITS = str.maketrans({**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for i in range(10)}})
 
 
@@ -113,7 +117,9 @@ def _parse_span(span: str) -> date | None:
 
 def find_dates(text: str, where: str, limit: int | None = None) -> list[TextDate]:
     """Every full date (day, month, year) in ``text`` (or in its first ``limit`` characters)."""
-    head = unicodedata.normalize("NFKC", text if limit is None else text[:limit]).translate(_DIGITS)
+    head = unicodedata.normalize("NFKC", text if limit is None else text[:limit])
+    if _EASTERN_DIGIT.search(head):  # translate looks every character up: 26 us on a dateline's 400
+        head = head.translate(_DIGITS)
     found: list[TextDate] = []
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(head):
