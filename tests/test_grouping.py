@@ -1,9 +1,10 @@
-from hypothesis import given
+import numpy as np
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.grouping import components, split_component
+from dedup.grouping import components, cut_tree_at, split_component
 
 
 def test_chain_is_not_glued_together() -> None:
@@ -52,3 +53,20 @@ def test_split_component_does_not_depend_on_order(order: list[int]) -> None:
 def test_components() -> None:
     graph = {"a": ["b"], "b": ["a"], "c": [], "d": ["e"], "e": ["d"]}
     assert components(graph, lambda n: graph[n]) == [["a", "b"], ["c"], ["d", "e"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(2, 14).flatmap(lambda n: st.lists(st.booleans(), min_size=n * (n - 1) // 2, max_size=n * (n - 1) // 2))
+)
+def test_the_tree_is_cut_as_scipy_cuts_it(pairs: list[bool]) -> None:
+    """``cut_tree_at`` forms the flat clusters of ``fcluster(criterion="distance")``, at the
+    grouping threshold and at others."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    tree = linkage(1.0 - np.array(pairs, dtype=np.float64), method="average")
+    for height in (0.5 + 1e-9, 0.25, 0.75, 1.0):
+        ours = cut_tree_at(tree, height)
+        theirs = fcluster(tree, t=height, criterion="distance").tolist()
+        assert len(set(ours)) == len(set(theirs))
+        assert len(set(zip(ours, theirs, strict=True))) == len(set(ours))

@@ -23,7 +23,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -203,14 +203,16 @@ class Candidate:
     naive: bool
     text_date: TextDate | None
     credits: tuple[str, ...]
+    # the member's known time and where it comes from (read many times while a cluster is built)
+    known_time: tuple[datetime, str] | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def known_time(self) -> tuple[datetime, str] | None:
+    def __post_init__(self) -> None:
+        known: tuple[datetime, str] | None = None
         if self.published is not None:
-            return self.published, "published_at"
-        if self.text_date is not None:
-            return datetime(*self.text_date.day.timetuple()[:3], tzinfo=UTC), "date_in_text"
-        return None
+            known = self.published, "published_at"
+        elif self.text_date is not None:
+            known = datetime(*self.text_date.day.timetuple()[:3], tzinfo=UTC), "date_in_text"
+        object.__setattr__(self, "known_time", known)
 
 
 def _ties(a: tuple[datetime, str], b: tuple[datetime, str]) -> bool:

@@ -32,7 +32,7 @@ from dedup.errors import (
 )
 from dedup.grouping import components, groups_of
 from dedup.index import BandIndex, CandidateIndex, LSHBackend
-from dedup.provenance import Candidate, TextDate, build_cluster, candidate, provenance_inputs
+from dedup.provenance import Candidate, build_cluster, candidate, provenance_inputs
 from dedup.records import Article, Cluster, Match, Skip, Verdict
 from dedup.shingle import Shingled, Vocabulary, analyze
 from dedup.sign import analyze_and_sign_many
@@ -72,9 +72,10 @@ class Prepared:
 class _Entry:
     prepared: Prepared
     seq: int
-    # Provenance inputs, found when the article first joins a cluster of two or more (most articles
-    # never do, and date parsing is the slowest step there is).
-    provenance: tuple[TextDate | None, tuple[str, ...]] | None = None
+    # The member as provenance sees it, with the evidence read in its text (its printed date and
+    # credits), found when the article first joins a cluster of two or more: most articles never
+    # do, and date parsing is the slowest step there is.
+    candidate: Candidate | None = None
 
 
 def check_length(what: str, text: str, config: DedupConfig) -> None:
@@ -586,16 +587,14 @@ class Deduplicator:
                 out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
         return sorted(out, key=lambda c: c.id)
 
-    def _provenance_inputs(self, entry: _Entry) -> tuple[TextDate | None, tuple[str, ...]]:
-        if entry.provenance is None:
-            art, cfg = entry.prepared.article, self.config.provenance
-            entry.provenance = provenance_inputs(art, cfg)
-        return entry.provenance
-
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:
         entry = self._entries[member]
-        text_date, credits = self._provenance_inputs(entry) if with_evidence else (None, ())
-        return candidate(entry.prepared.article, entry.seq, text_date, credits)
+        if not with_evidence:
+            return candidate(entry.prepared.article, entry.seq, None, ())
+        if entry.candidate is None:
+            text_date, credits = provenance_inputs(entry.prepared.article, self.config.provenance)
+            entry.candidate = candidate(entry.prepared.article, entry.seq, text_date, credits)
+        return entry.candidate
 
     def _build_cluster(self, group: list[str], how: str) -> Cluster:
         cluster = build_cluster(group, how, self._candidate, self._pair, self.config.provenance)
