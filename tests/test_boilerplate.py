@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
+from dedup import kernels
 from dedup.boilerplate import BoilerplateModel, Sample, judge
 from dedup.config import BoilerplateConfig
 
@@ -78,6 +79,21 @@ def test_the_judge_follows_the_rule_for_any_sample(sample, fp, fraction) -> None
     counted = Sample(sample)
     for other in range(13):
         assert counted.is_boilerplate(other, config) is _judge_by_definition(other, sample, fraction)
+    # and the compiled judges: the batch's (distinct sorted fingerprints, one sample per sentence)
+    # and the streaming model's (raw fingerprints, samples shared; here with a padded second one)
+    expected = [_judge_by_definition(other, sample, fraction) for other in range(13)]
+    distinct = [np.unique(np.array(s, dtype=np.uint64)) for s in sample]
+    starts = np.concatenate(([0], np.cumsum([len(d) for d in distinct]))).astype(np.int64)
+    rows = np.tile(np.arange(len(sample), dtype=np.int64), (13, 1))
+    judged = np.arange(13, dtype=np.uint64)
+    assert kernels.judge_samples(np.concatenate(distinct), starts, rows, judged, fraction).tolist() == expected
+    raw = [np.array(s, dtype=np.uint64) for s in sample]
+    raw_starts = np.concatenate(([0], np.cumsum([len(t) for t in raw]))).astype(np.int64)
+    two = np.full((2, len(sample) + 1), -1, dtype=np.int64)
+    two[0, : len(sample)] = two[1, 1:] = np.arange(len(sample))
+    row_of = np.array([q % 2 for q in range(13)], dtype=np.int64)
+    verdicts = kernels.judge_rows(np.concatenate(raw), raw_starts, two, row_of, judged, fraction).tolist()
+    assert verdicts == expected
 
 
 @settings(max_examples=150, deadline=None)

@@ -25,3 +25,12 @@ def test_records_are_frozen() -> None:
     else:
         raise AssertionError("Article must be frozen")
     assert not hasattr(article, "__dict__")  # slots
+
+
+def test_a_match_without_passages_keeps_every_other_field() -> None:
+    from dataclasses import fields, replace
+
+    values = {f.name: f"v{i}" for i, f in enumerate(fields(dedup.Match))}  # each field its own value
+    values["shared_passages"] = (dedup.SharedPassage(0, 1, 0.9, "x"),)
+    match = dedup.Match(**values)
+    assert match.without_passages() == replace(match, shared_passages=())

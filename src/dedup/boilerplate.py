@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain
+from itertools import accumulate, chain
 from statistics import median
 
 import numpy as np
 import numpy.typing as npt
 
+from dedup import kernels
 from dedup.config import BoilerplateConfig
 
 U64 = npt.NDArray[np.uint64]
@@ -66,6 +67,7 @@ class BoilerplateModel:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, set()
+        self._judge_many(dirty)
         changed = False
         for fp in dirty:
             verdict = self.is_boilerplate(fp)
@@ -168,6 +170,41 @@ class BoilerplateModel:
         their memory is not held, and their freeing not paid by the next single addition)."""
         self._of.clear()
         self._samples.clear()
+
+    def _judge_many(self, fingerprints: Iterable[int]) -> None:
+        """Judge the sentences among ``fingerprints`` whose verdict is not known at their count, in
+        one compiled call (``kernels.judge_rows``, tested equal to ``Sample``): an article new to a
+        story has most of its sentences judged again over the story's sample, and counting that
+        sample in Python was a tenth of an addition (measured with 100,000 indexed)."""
+        config = self._config
+        if kernels.judge_rows is None or not config.enabled:
+            return  # pragma: no cover - numba fallback: is_boilerplate judges them one by one
+        settled = max(config.min_df, config.sample)
+        judged: list[tuple[int, int]] = []
+        row_of: list[int] = []
+        row_ids: dict[tuple[str, ...], int] = {}
+        for fp in fingerprints:
+            df = self._df.get(fp, 0)
+            cached = self._cache.get(fp)
+            if df >= config.min_df and (cached is None or (cached[0] != df and cached[0] < settled)):
+                judged.append((fp, df))
+                row_of.append(row_ids.setdefault(tuple(self._postings.get(fp, ())), len(row_ids)))
+        if not judged:
+            return
+        position: dict[str, int] = {}
+        for ids in row_ids:
+            for a in ids:
+                position.setdefault(a, len(position))
+        texts = [self._sentences_of(a) for a in position]
+        starts = np.fromiter(accumulate(map(len, texts), initial=0), dtype=np.int64, count=len(texts) + 1)
+        width = max(map(len, row_ids))
+        rows = np.array([[position[a] for a in ids] + [-1] * (width - len(ids)) for ids in row_ids], dtype=np.int64)
+        verdicts = kernels.judge_rows(
+            np.concatenate(texts), starts, rows, np.array(row_of, dtype=np.int64),
+            np.array([fp for fp, _ in judged], dtype=np.uint64), config.min_unique_fraction,
+        ).tolist()  # fmt: skip
+        for (fp, df), verdict in zip(judged, verdicts, strict=True):
+            self._cache[fp] = (df, verdict)
 
     def _judge(self, fingerprint: int) -> bool:
         ids = tuple(self._postings.get(fingerprint, ()))

@@ -1100,6 +1100,83 @@ def _judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_
 judge_samples = _jit(_judge_samples)
 
 
+def _contains(values: Any, lo: int, hi: int, x: Any) -> bool:
+    """Whether the sorted ``values[lo:hi]`` hold ``x`` (a binary search)."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and values[lo] == x
+
+
+def _judge_rows(fps: Any, starts: Any, rows: Any, row_of: Any, judged: Any, min_unique_fraction: float) -> Any:
+    """``boilerplate.judge`` for many sentences judged over a few samples, as ``boilerplate.Sample``
+    counts them: what does not depend on the judged sentence (each sampled article's sentences
+    that no other sampled article has) is counted once per sample. Sentence ``judged[r]`` is judged
+    over the articles ``rows[row_of[r]]`` (-1 pads); article ``a``'s sentence fingerprints are
+    ``fps[starts[a]:starts[a + 1]]``, in any order, repeats allowed."""
+    n_art = starts.shape[0] - 1
+    own_fps = np.empty(fps.shape[0], dtype=fps.dtype)
+    lo = np.zeros(n_art, dtype=np.int64)
+    hi = np.zeros(n_art, dtype=np.int64)
+    n = 0
+    for a in range(n_art):  # each article's distinct fingerprints, sorted
+        seg = np.sort(fps[starts[a] : starts[a + 1]])
+        lo[a] = n
+        for k in range(seg.shape[0]):
+            if k == 0 or seg[k] != seg[k - 1]:
+                own_fps[n] = seg[k]
+                n += 1
+        hi[a] = n
+    width = rows.shape[1]
+    own = np.zeros(rows.shape, dtype=np.int64)  # per sample and member: sentences no other member has
+    for r in range(rows.shape[0]):
+        for i in range(width):
+            a = rows[r, i]
+            if a < 0:
+                continue
+            for p in range(lo[a], hi[a]):
+                elsewhere = False
+                for j in range(width):
+                    o = rows[r, j]
+                    if o >= 0 and j != i and _contains(own_fps, lo[o], hi[o], own_fps[p]):
+                        elsewhere = True
+                        break
+                if not elsewhere:
+                    own[r, i] += 1
+    out = np.zeros(judged.shape[0], dtype=np.bool_)
+    fractions = np.empty(width, dtype=np.float64)
+    carries = np.zeros(width, dtype=np.bool_)
+    for q in range(judged.shape[0]):
+        r, fp = row_of[q], judged[q]
+        carriers = 0
+        for i in range(width):
+            a = rows[r, i]
+            carries[i] = a >= 0 and _contains(own_fps, lo[a], hi[a], fp)
+            carriers += carries[i]
+        k = 0
+        for i in range(width):
+            a = rows[r, i]
+            if a < 0:
+                continue
+            size = hi[a] - lo[a] - carries[i]
+            mine = own[r, i] - (1 if carries[i] and carriers == 1 else 0)
+            fractions[k] = mine / size if size else 1.0
+            k += 1
+        ordered = np.sort(fractions[:k])
+        median = ordered[k // 2] if k % 2 == 1 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2
+        out[q] = median >= min_unique_fraction
+    return out
+
+
+if _numba is not None:
+    _contains = _jit(_contains)
+judge_rows = _jit(_judge_rows)
+
+
 def _tagged(vals: Any, off: Any, ids: Any) -> Any:
     """The shingles of the passages ``ids`` laid end to end and sorted, each with the position in
     ``ids`` of its passage, and each passage's size."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -340,7 +340,8 @@ class Deduplicator:
     def _slim(self, art_id: str) -> None:
         """Once indexed (and written), the passage signatures are not needed in memory any more."""
         entry = self._entries[art_id]
-        entry.prepared = replace(entry.prepared, passage_signatures=_NO_SIGNATURES)
+        p = entry.prepared
+        entry.prepared = Prepared(p.article, p.doc, p.signature, _NO_SIGNATURES)
 
     def _find_matches(self, art_id: str, prepared: Prepared) -> tuple[U32, list[Match], str | None]:
         """The passages to index, the verified copies among the candidates, and the earliest
@@ -533,7 +534,7 @@ class Deduplicator:
             # kept for grouping and provenance, which read the figures: the passages were in the
             # verdict, and kept here they would cost memory (and garbage-collector time) for every
             # copy indexed
-            match = replace(match, shared_passages=())
+            match = match.without_passages()
         self._matches[key] = (match, self._boilerplate.version if version is None else version)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)

@@ -74,7 +74,7 @@ class View:
     @property
     def passage_words(self) -> I64:
         if self._passage_words is None:
-            ranges = self._doc.passages[self.passage_ids]
+            ranges = self._doc.passages[self.passage_ids] if self._drop else self._doc.passages
             self._passage_words = ranges[:, 1] - ranges[:, 0]
         return self._passage_words
 
@@ -89,8 +89,8 @@ class View:
 
     @property
     def passage_sizes(self) -> I64:
-        out: I64 = np.diff(self._doc.passage_offsets)[self.passage_ids]
-        return out
+        sizes: I64 = np.diff(self._doc.passage_offsets)
+        return sizes[self.passage_ids] if self._drop else sizes
 
 
 def _passage_pairs(a: Shingled, va: View, b: Shingled, vb: View) -> tuple[I64, I64, npt.NDArray[np.float64]]:
