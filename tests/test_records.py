@@ -34,3 +34,12 @@ def test_a_match_without_passages_keeps_every_other_field() -> None:
     values["shared_passages"] = (dedup.SharedPassage(0, 1, 0.9, "x"),)
     match = dedup.Match(**values)
     assert match.without_passages() == replace(match, shared_passages=())
+
+
+def test_passages_listed_at_once_equal_those_built_one_by_one() -> None:
+    texts = ["zero", "one", "two"]
+    many = dedup.SharedPassage.many([2, 0], [1, 1], [0.5, 1.0], texts.__getitem__)
+    assert many == [dedup.SharedPassage(2, 1, 0.5, "two"), dedup.SharedPassage(0, 1, 1.0, "zero")]
+    assert [p.to_dict() for p in many] == [
+        p.to_dict() for p in (dedup.SharedPassage(2, 1, 0.5, "two"), dedup.SharedPassage(0, 1, 1.0, "zero"))
+    ]

@@ -7,6 +7,7 @@ evidence for every answer and turn into plain dicts for JSON with ``to_dict()``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -92,6 +93,26 @@ class SharedPassage:
     b_sentence: int
     overlap: float
     text: str
+
+    @classmethod
+    def many(
+        cls, a_sentences: list[int], b_sentences: list[int], overlaps: list[float], text: Callable[[int], str]
+    ) -> list[SharedPassage]:
+        """One record per passage, ``text(a_sentence)`` its text. The slots are filled directly:
+        a frozen record's ``__init__`` goes through ``object.__setattr__`` once per field, and a
+        comparison lists about ten passages (half the cost of listing them, measured)."""
+        new, out = object.__new__, []
+        slots = vars(cls)
+        set_a, set_b = slots["a_sentence"].__set__, slots["b_sentence"].__set__
+        set_overlap, set_text = slots["overlap"].__set__, slots["text"].__set__
+        for sa, sb, ov in zip(a_sentences, b_sentences, overlaps, strict=True):
+            record = new(cls)
+            set_a(record, sa)
+            set_b(record, sb)
+            set_overlap(record, ov)
+            set_text(record, text(sa))
+            out.append(record)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -155,11 +155,12 @@ def _shared(
     a_sentences = a.passage_sentence[va.passage_ids[ia]].tolist()
     b_sentences = b.passage_sentence[vb.passage_ids[ib]].tolist()
     texts = a.sentences
-    shared = [  # positional: a frozen record's keyword call costs more, and there are many
-        SharedPassage(sa, sb, ov, texts[sa] if texts else "")
-        for sa, sb, ov in zip(a_sentences, b_sentences, overlap.tolist(), strict=True)
-    ]
+    shared = SharedPassage.many(a_sentences, b_sentences, overlap.tolist(), texts.__getitem__ if texts else _no_text)
     return shared, cov_a, cov_b, n_shared
+
+
+def _no_text(sentence: int) -> str:
+    return ""
 
 
 def compare(
