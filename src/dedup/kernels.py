@@ -1227,9 +1227,32 @@ def _sort_tagged(values: Any, tags: Any) -> None:
         values[j + 1], tags[j + 1] = x, t
 
 
+def _view_passages(passages: Any, owner: Any, n_sentences: int, dropped: Any, vals: Any, off: Any) -> Any:
+    """A verifier view's passages in one call: the passages whose sentence is not in ``dropped``
+    (their positions), their sizes in words, and ``_tagged`` of them (about eight numpy calls in
+    a row otherwise, a third of a comparison with 100,000 indexed)."""
+    drop = np.zeros(n_sentences, dtype=np.bool_)
+    for d in dropped:
+        drop[d] = True
+    ids = np.empty(passages.shape[0], dtype=np.int64)
+    n = 0
+    for p in range(passages.shape[0]):
+        if not drop[owner[p]]:
+            ids[n] = p
+            n += 1
+    ids = ids[:n].copy()
+    words = np.empty(n, dtype=np.int64)
+    for x in range(n):
+        words[x] = passages[ids[x], 1] - passages[ids[x], 0]
+    flat, tags, sizes = _tagged(vals, off, ids)
+    return ids, words, flat, tags, sizes
+
+
 if _numba is not None:
     _sort_tagged = _jit(_sort_tagged)
-tagged = _jit(_tagged)
+    _tagged = _jit(_tagged)
+tagged = _tagged if _numba is not None else None
+view_passages = _jit(_view_passages)
 
 
 def _shared_tagged(

@@ -39,6 +39,9 @@ U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
 
+_NONE = np.empty(0, dtype=np.int64)
+
+
 class View:
     """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
@@ -58,9 +61,21 @@ class View:
             self.shingles = doc.shingles
         self.n_words = len(self.words)
 
+    def _fill(self) -> None:
+        """The passage figures (positions, words, tagged shingles) in one compiled call."""
+        doc = self._doc
+        dropped = np.array(self._drop, dtype=np.int64) if self._drop else _NONE
+        ids, words, flat, tags, sizes = kernels.view_passages(
+            doc.passages, doc.passage_sentence, len(doc.sentence_fps), dropped, doc.passage_shingles,
+            doc.passage_offsets,
+        )  # fmt: skip
+        self._passage_ids, self._passage_words, self._tagged = ids, words, (flat, tags, sizes)
+
     @property
     def passage_ids(self) -> I64:
-        if self._passage_ids is None:
+        if self._passage_ids is None and kernels.view_passages is not None:
+            self._fill()
+        if self._passage_ids is None:  # pragma: no cover - numpy fallback
             doc = self._doc
             if self._drop:
                 # a mask over the sentences: np.isin costs tens of microseconds on arrays this small
@@ -73,7 +88,9 @@ class View:
 
     @property
     def passage_words(self) -> I64:
-        if self._passage_words is None:
+        if self._passage_words is None and kernels.view_passages is not None:
+            self._fill()
+        if self._passage_words is None:  # pragma: no cover - numpy fallback
             ranges = self._doc.passages[self.passage_ids] if self._drop else self._doc.passages
             self._passage_words = ranges[:, 1] - ranges[:, 0]
         return self._passage_words
@@ -81,10 +98,10 @@ class View:
     @property
     def tagged(self) -> tuple[U64, I64, I64]:
         """The shingles of the passages, sorted, each with its passage (a position in
-        ``passage_ids``), and the passages' sizes: ``kernels.tagged``, kept for the next comparison."""
+        ``passage_ids``), and the passages' sizes: ``kernels.view_passages``, kept for the next comparison."""
         if self._tagged is None:
-            doc = self._doc
-            self._tagged = kernels.tagged(doc.passage_shingles, doc.passage_offsets, self.passage_ids)
+            self._fill()
+        assert self._tagged is not None
         return self._tagged
 
     @property
