@@ -36,7 +36,10 @@ class BoilerplateModel:
         self._config = config
         self._sentences_of = sentences_of
         self._df: dict[int, int] = {}
-        self._postings: dict[int, list[str]] = {}
+        # the first ``sample`` articles of each sentence, in tuples: a tuple of strings is not
+        # tracked by the garbage collector once it has been seen, a list always is (most sentences
+        # are on one article: a list each was a third of what a full collection walked)
+        self._postings: dict[int, tuple[str, ...]] = {}
         self._seen: set[str] = set()
         # Per judged sentence, the count it was judged at and the verdict, as one int (2 * count +
         # verdict): a dict of ints is not tracked by the garbage collector, while every new tuple
@@ -100,9 +103,9 @@ class BoilerplateModel:
             df[fp] = count
             sampled = False
             if count == 1:
-                postings[fp] = [article_id]
+                postings[fp] = (article_id,)
             elif len(postings[fp]) < sample:
-                postings[fp].append(article_id)
+                postings[fp] += (article_id,)
                 sampled = True
             if count >= min_df and (sampled or count <= settled):
                 # its verdict may change: a count below the settled one, or a new sampled article
@@ -127,9 +130,9 @@ class BoilerplateModel:
                 self._postings.pop(fp, None)
             else:
                 self._df[fp] = count
-                posting = self._postings.get(fp, [])
+                posting = self._postings.get(fp, ())
                 if article_id in posting:
-                    posting.remove(article_id)
+                    self._postings[fp] = tuple(a for a in posting if a != article_id)
             self._cache.pop(fp, None)
 
     def document_frequency(self, fingerprint: int) -> int:
@@ -192,7 +195,7 @@ class BoilerplateModel:
             cached = self._cache.get(fp)
             if df >= config.min_df and (cached is None or (cached >> 1 != df and cached >> 1 < settled)):
                 judged.append((fp, df))
-                row_of.append(row_ids.setdefault(tuple(self._postings.get(fp, ())), len(row_ids)))
+                row_of.append(row_ids.setdefault(self._postings.get(fp, ()), len(row_ids)))
         if not judged:
             return
         position: dict[str, int] = {}
@@ -211,7 +214,7 @@ class BoilerplateModel:
             self._cache[fp] = 2 * df + verdict
 
     def _judge(self, fingerprint: int) -> bool:
-        ids = tuple(self._postings.get(fingerprint, ()))
+        ids = self._postings.get(fingerprint, ())
         sample = self._samples.get(ids)
         if sample is None:
             if len(self._samples) >= _SAMPLES_KEPT:
