@@ -91,27 +91,20 @@ class BandIndex:
         self._buckets: dict[int, list[int]] = {}  # the fallback
 
     def _reset(self, slots: int, entries: int) -> None:
-        # A slot's key and head side by side, an entry's handle and next side by side (strided
-        # views of one buffer each): a probe or a step along a bucket touches one cache line, not
-        # two; with 100,000 articles indexed the tables are far larger than the caches.
-        table = np.zeros(2 * slots, dtype=np.uint64)
-        self._slots_key = table[0::2]
-        self._slots_head = table.view(np.int64)[1::2]
-        self._slots_head[:] = -1
-        self._set_entries(np.empty(2 * entries, dtype=np.int32))
+        self._slots_key = np.zeros(slots, dtype=np.uint64)
+        self._slots_head = np.full(slots, -1, dtype=np.int32)
+        self._entry_handle = np.empty(entries, dtype=np.int32)
+        self._entry_next = np.empty(entries, dtype=np.int32)
         self._n_entries = 0
         self._n_keys = 0  # slots in use (an upper bound: removals leave their keys)
-
-    def _set_entries(self, buffer: npt.NDArray[np.int32]) -> None:
-        self._entries = buffer
-        self._entry_handle, self._entry_next = buffer[0::2], buffer[1::2]
 
     def _reserve(self, extra: int) -> None:
         if self._n_entries + extra > len(self._entry_handle):
             size = max(2 * len(self._entry_handle), self._n_entries + extra)
-            grown = np.empty(2 * size, dtype=np.int32)
-            grown[: 2 * self._n_entries] = self._entries[: 2 * self._n_entries]
-            self._set_entries(grown)
+            for name in ("_entry_handle", "_entry_next"):
+                grown = np.empty(size, dtype=np.int32)
+                grown[: self._n_entries] = getattr(self, name)[: self._n_entries]
+                setattr(self, name, grown)
         if 2 * (self._n_keys + extra) > len(self._slots_key):
             live = list(self._keys.items())
             slots = len(self._slots_key)
