@@ -236,8 +236,8 @@ class BoilerplateModel:
 
 # Samples counted, kept for the sentences judged next over the same articles (a few per story).
 _SAMPLES_KEPT = 256
-# Answers of boilerplate_of kept between two changes of the counts: in a batch the counts are
-# settled first, so without a bound this would hold a set for every article of the batch.
+# Answers of boilerplate_of kept between two changes of a verdict: without a bound this would
+# hold a set for every article compared (in a batch, every article of the batch).
 _ANSWERS_KEPT = 16_384
 
 

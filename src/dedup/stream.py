@@ -121,7 +121,7 @@ class Deduplicator:
         self._seq = 0
         self._vocabulary = Vocabulary()
         # an OrderedDict, not a dict: a dict whose oldest keys are deleted one by one scans the
-        # deleted slots to find the next oldest (10 us per eviction, measured)
+        # deleted slots to find the next oldest (2.5 against 0.8 us per eviction, measured)
         self._views: OrderedDict[str, tuple[frozenset[int], Shingled, View]] = OrderedDict()
         self._pending: dict[str, _Entry] = {}  # a batch being added: prepared, not yet indexed
         self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
