@@ -149,6 +149,13 @@ class BoilerplateModel:
     def document_frequency(self, fingerprint: int) -> int:
         return self._df.get(fingerprint, 0)
 
+    def _known(self, fingerprint: int, df: int) -> bool | None:
+        """The verdict judged at this count (or at a settled one, which no count changes), if any."""
+        cached = self._cache.get(fingerprint)
+        if cached is not None and (cached >> 1 == df or cached >> 1 >= max(self._config.min_df, self._config.sample)):
+            return bool(cached & 1)
+        return None
+
     def is_boilerplate(self, fingerprint: int) -> bool:
         """True when the sentence with this fingerprint is learned furniture."""
         if not self._config.enabled:
@@ -156,10 +163,9 @@ class BoilerplateModel:
         df = self._df.get(fingerprint, 0)
         if df < self._config.min_df:
             return False
-        cached = self._cache.get(fingerprint)
-        settled = max(self._config.min_df, self._config.sample)
-        if cached is not None and (cached >> 1 == df or cached >> 1 >= settled):
-            return bool(cached & 1)
+        known = self._known(fingerprint, df)
+        if known is not None:
+            return known
         verdict = self._judge(fingerprint)
         self._cache[fingerprint] = 2 * df + verdict
         return verdict
@@ -197,14 +203,12 @@ class BoilerplateModel:
         config = self._config
         if kernels.judge_rows is None or not config.enabled:
             return  # pragma: no cover - numba fallback: is_boilerplate judges them one by one
-        settled = max(config.min_df, config.sample)
         judged: list[tuple[int, int]] = []
         row_of: list[int] = []
         row_ids: dict[tuple[str, ...], int] = {}
         for fp in fingerprints:
             df = self._df.get(fp, 0)
-            cached = self._cache.get(fp)
-            if df >= config.min_df and (cached is None or (cached >> 1 != df and cached >> 1 < settled)):
+            if df >= config.min_df and self._known(fp, df) is None:
                 judged.append((fp, df))
                 row_of.append(row_ids.setdefault(self._sampled(fp), len(row_ids)))
         if not judged:

@@ -1052,6 +1052,30 @@ def _sort_runs(keys: Any, order: Any, secondary: Any) -> None:
 sort_runs = _jit(_sort_runs)
 
 
+def _contains(values: Any, lo: int, hi: int, x: Any) -> bool:
+    """Whether the sorted ``values[lo:hi]`` hold ``x`` (a binary search)."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and values[lo] == x
+
+
+def _median(values: Any) -> Any:
+    """The median of ``values`` (at least one), as ``statistics.median`` gives it."""
+    ordered = np.sort(values)
+    k = ordered.shape[0]
+    return ordered[k // 2] if k % 2 == 1 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2
+
+
+if _numba is not None:
+    _contains = _jit(_contains)
+    _median = _jit(_median)
+
+
 def _judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_fraction: float) -> Any:
     """``boilerplate.judge`` for many sentences at once: sentence ``judged[r]`` over the articles
     ``samples[r]`` (-1 pads), each article's distinct fingerprints sorted in ``fps[starts[a]:
@@ -1077,39 +1101,18 @@ def _judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_
                     o = samples[r, j]
                     if o < 0 or j == i:
                         continue
-                    lo, hi = starts[o], starts[o + 1]
-                    while lo < hi:  # binary search in the other article's sorted fingerprints
-                        mid = (lo + hi) // 2
-                        if fps[mid] < x:
-                            lo = mid + 1
-                        else:
-                            hi = mid
-                    if lo < starts[o + 1] and fps[lo] == x:
+                    if _contains(fps, starts[o], starts[o + 1], x):  # the other article's sorted fingerprints
                         elsewhere = True
                         break
                 if not elsewhere:
                     unique += 1
             fractions[k] = 1.0 if own == 0 else unique / own
             k += 1
-        ordered = np.sort(fractions[:k])
-        median = ordered[k // 2] if k % 2 == 1 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2
-        out[r] = median >= min_unique_fraction
+        out[r] = _median(fractions[:k]) >= min_unique_fraction
     return out
 
 
 judge_samples = _jit(_judge_samples)
-
-
-def _contains(values: Any, lo: int, hi: int, x: Any) -> bool:
-    """Whether the sorted ``values[lo:hi]`` hold ``x`` (a binary search)."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < end and values[lo] == x
 
 
 def _judge_rows(fps: Any, starts: Any, rows: Any, row_of: Any, judged: Any, min_unique_fraction: float) -> Any:
@@ -1166,14 +1169,10 @@ def _judge_rows(fps: Any, starts: Any, rows: Any, row_of: Any, judged: Any, min_
             mine = own[r, i] - (1 if carries[i] and carriers == 1 else 0)
             fractions[k] = mine / size if size else 1.0
             k += 1
-        ordered = np.sort(fractions[:k])
-        median = ordered[k // 2] if k % 2 == 1 else (ordered[k // 2 - 1] + ordered[k // 2]) / 2
-        out[q] = median >= min_unique_fraction
+        out[q] = _median(fractions[:k]) >= min_unique_fraction
     return out
 
 
-if _numba is not None:
-    _contains = _jit(_contains)
 judge_rows = _jit(_judge_rows)
 
 
