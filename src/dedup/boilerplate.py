@@ -51,11 +51,11 @@ class BoilerplateModel:
         self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
         # boilerplate_of's answers, per article, while every verdict stands
         self._of: dict[str, set[int]] = {}
-        # The verdicts the answers above were given under (absent: not boilerplate), and the
+        # The sentences that were boilerplate when the answers above were given, and the
         # sentences whose verdict may have changed since (their counts or samples did); they are
         # judged again when an answer is next asked for. A new article changes only its own
         # sentences' verdicts, and seldom any of them: the other articles' answers stand.
-        self._published: dict[int, bool] = {}
+        self._published: set[int] = set()
         self._dirty: set[int] = set()
         # the samples last judged over, by their article ids (``forget`` clears them: an id may come
         # back with another text)
@@ -80,12 +80,12 @@ class BoilerplateModel:
         changed = False
         for fp in dirty:
             verdict = self.is_boilerplate(fp)
-            if verdict != self._published.get(fp, False):
+            if verdict != (fp in self._published):
                 changed = True
                 if verdict:
-                    self._published[fp] = True
+                    self._published.add(fp)
                 else:
-                    self._published.pop(fp, None)
+                    self._published.discard(fp)
         if changed:
             self._of.clear()
             self._version += 1
