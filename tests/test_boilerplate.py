@@ -2,6 +2,7 @@ import random
 import statistics
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,7 +62,7 @@ def _judge_by_definition(fp: int, sample: list[list[int]], min_unique_fraction: 
     fractions = []
     for i, own in enumerate(sets):
         others = set().union(*(t for j, t in enumerate(sets) if j != i))
-        fractions.append(len(own - others) / len(own) if own else 1.0)
+        fractions.append(len(own - others) / len(own) if own else 0.0)
     return statistics.median(fractions) >= min_unique_fraction
 
 
@@ -162,3 +163,28 @@ def test_a_removal_lets_a_later_article_into_the_sample() -> None:
     texts["a3"] = [1, 2]  # sampled in a0's place, it shares a1's other sentence: a story, not furniture
     model.observe("a3", np.array(texts["a3"], dtype=np.uint64))
     assert model.boilerplate_of("a2", np.array(texts["a2"], dtype=np.uint64)) == set()
+
+
+STATEMENT = (
+    "The interior ministry said on Tuesday that security forces arrested eleven suspects in three "
+    "provinces after a week-long investigation into the attack on the border post near the city."
+)
+
+
+@pytest.mark.parametrize("outlets", [3, 5, 10])
+def test_a_one_sentence_statement_copied_by_many_outlets_is_one_story(outlets: int) -> None:
+    articles = [dedup.Article(id=f"outlet{i}", text=STATEMENT) for i in range(outlets)]
+    assert [len(c) for c in dedup.cluster(articles)] == [outlets]
+    d = dedup.Deduplicator()
+    verdicts = [d.add(a) for a in articles]
+    assert all(v.is_copy for v in verdicts[1:])
+    assert [len(c) for c in d.clusters()] == [outlets]
+
+
+def test_a_short_statement_with_local_leads_on_some_copies_is_still_one_story() -> None:
+    bare = [dedup.Article(id=f"bare{i}", text=STATEMENT) for i in range(3)]
+    led = [
+        dedup.Article(id=f"led{i}", text=f"Outlet {i} reports from its own bureau in region number {i}.\n{STATEMENT}")
+        for i in range(3)
+    ]
+    assert [len(c) for c in dedup.cluster(bare + led)] == [6]

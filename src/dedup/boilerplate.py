@@ -6,7 +6,8 @@ privacy or copyright footer, a newsletter box). The two differ in what surrounds
 that carry a footer have stories of their own, while the articles that carry a wire sentence share
 most of their other sentences too. So a sentence is boilerplate when it is on at least ``min_df``
 articles and, over a sample of them, the median article has at least ``min_unique_fraction`` of its
-other sentences found in no other sampled article.
+other sentences found in no other sampled article. An article that has no other sentence (a
+one-sentence statement copied whole) has nothing of its own: it counts as 0, as a copy does.
 
 The model is fed in the streaming path one article at a time; the batch path feeds it every article
 first (in id order), so batch answers do not depend on input order. Boilerplate is never evidence of
@@ -278,6 +279,7 @@ class Sample:
             # the article's sentences other than the judged one, and those of them no other has
             size = len(every) - (fingerprint in every)
             mine = len(own) - (fingerprint in own)
-            fractions.append(mine / size if size else 1.0)
-        # (an article with nothing but the recurring sentence has no story of its own: 1.0)
+            fractions.append(mine / size if size else 0.0)
+        # (an article with nothing but the recurring sentence is that sentence copied whole: it
+        # has nothing of its own, as a copy has; 0.0)
         return median(fractions) >= config.min_unique_fraction

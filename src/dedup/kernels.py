@@ -1106,7 +1106,7 @@ def _judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_
                         break
                 if not elsewhere:
                     unique += 1
-            fractions[k] = 1.0 if own == 0 else unique / own
+            fractions[k] = 0.0 if own == 0 else unique / own
             k += 1
         out[r] = _median(fractions[:k]) >= min_unique_fraction
     return out
@@ -1167,7 +1167,7 @@ def _judge_rows(fps: Any, starts: Any, rows: Any, row_of: Any, judged: Any, min_
                 continue
             size = hi[a] - lo[a] - carries[i]
             mine = own[r, i] - (1 if carries[i] and carriers == 1 else 0)
-            fractions[k] = mine / size if size else 1.0
+            fractions[k] = mine / size if size else 0.0
             k += 1
         out[q] = _median(fractions[:k]) >= min_unique_fraction
     return out
