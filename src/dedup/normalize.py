@@ -96,7 +96,9 @@ def confusable_letters() -> dict[str, str]:
     chosen: dict[tuple[str, str], tuple[tuple[bool, bool, int], str]] = {}
     for cp in range(0x10000):
         letter = chr(cp)
-        if unicodedata.category(letter) != "Ll" or letter.casefold() != letter:
+        # the letters that reach the letter fold: NFKC and casefolding come first (lunate sigma ϲ
+        # is σ by then)
+        if unicodedata.category(letter) != "Ll" or _fold_first(letter) != letter:
             continue
         script = unicodedata.name(letter, "").split(" ")[0]
         if script not in CONFUSABLE_SCRIPTS:
@@ -112,6 +114,10 @@ def confusable_letters() -> dict[str, str]:
         if (script, target) not in chosen or rank < chosen[script, target][0]:
             chosen[script, target] = (rank, letter)
     return {letter: target for (_, target), (_, letter) in chosen.items()}
+
+
+def _fold_first(letter: str) -> str:
+    return unicodedata.normalize("NFKC", letter).casefold()
 
 
 @lru_cache(maxsize=1)
