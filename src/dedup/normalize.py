@@ -94,8 +94,11 @@ def confusable_letters() -> dict[str, str]:
         return found[0] if found else None
 
     chosen: dict[tuple[str, str], tuple[tuple[bool, bool, int], str]] = {}
-    for cp in range(0x10000):
-        letter = chr(cp)
+    # a letter that has a look-alike is in the data, or its upper case is
+    keys = [k for k in confusables_data if len(k) == 1]
+    lowered = [k.lower() for k in keys]
+    for letter in sorted({*keys, *(c for c in lowered if len(c) == 1)}):
+        cp = ord(letter)
         # the letters that reach the letter fold: NFKC and casefolding come first (lunate sigma ϲ
         # is σ by then)
         if unicodedata.category(letter) != "Ll" or _fold_first(letter) != letter:
