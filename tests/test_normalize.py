@@ -257,3 +257,127 @@ def test_remembered_furniture_lines_are_bounded() -> None:
     assert found == [True] * (_SEEN_LINES + 10) + [False]
     assert len(matcher.seen) <= _SEEN_LINES
     assert matcher.matches_line("read more 3".encode("utf-32-le")) is True
+
+
+# -- evasion: invisible characters and look-alike letters --------------------------------------
+ARABIC_STORY = (
+    "أعلنت وزارة الصحة السعودية يوم الثلاثاء عن تسجيل ثلاث إصابات جديدة بفيروس كورونا في مدينة الرياض، "
+    "وقالت الوزارة في بيان رسمي إن المصابين نقلوا إلى مستشفى الملك فهد لتلقي العلاج اللازم. "
+    "وأضاف البيان أن فرق الرقابة الصحية بدأت فحص المخالطين في الأحياء المجاورة، "
+    "وأن الحالة العامة للمرضى مستقرة حتى الآن. "
+    "ودعت الوزارة المواطنين والمقيمين إلى الالتزام بالإجراءات الوقائية وتجنب التجمعات الكبيرة خلال الأسابيع المقبلة."
+)
+ENGLISH_STORY = (
+    "The city council voted on Tuesday to extend the harbour tram line to the northern suburbs, "
+    "ending a debate that had divided residents for almost three years. "
+    "The mayor said construction would begin next spring and that the new stations should open before the end "
+    "of 2027. Opponents argued that the money would be better spent on buses, but the motion passed by nine "
+    "votes to four. Local businesses along the route welcomed the decision and said they expected more visitors."
+)
+
+
+def _inside_every_word(text: str, char: str) -> str:
+    return " ".join(w[: len(w) // 2] + char + w[len(w) // 2 :] if len(w) > 1 else w for w in text.split(" "))
+
+
+def _one_cyrillic_letter_per_word(text: str) -> str:
+    cyrillic = dict(zip("aceopxyiTHBMK", "асеорхуіТНВМК", strict=True))
+    out = []
+    for word in text.split(" "):
+        at = next((i for i, c in enumerate(word) if c in cyrillic), None)
+        out.append(word if at is None else word[:at] + cyrillic[word[at]] + word[at + 1 :])
+    return " ".join(out)
+
+
+def _persian_letter_forms(text: str) -> str:
+    return text.translate(str.maketrans({"ي": "ی", "ك": "ک", "ه": "ہ", "ة": "ۃ"}))
+
+
+INVISIBLE_EVASIONS = {
+    f"U+{ord(c):04X} inside every word": (lambda t, c=c: _inside_every_word(t, c))
+    for c in "\u200c\u200d\u00ad\u2060\ufeff\u200e\u200f\u202a\u202e\u2066\u2069\U000e0041"
+}
+INVISIBLE_EVASIONS["zero-width spaces for spaces"] = lambda t: t.replace(" ", "\u200b")
+EVASIONS = [
+    *((story, name, evade) for story in ("arabic", "english") for name, evade in INVISIBLE_EVASIONS.items()),
+    ("arabic", "Persian and Urdu letter forms", _persian_letter_forms),
+    ("english", "one Cyrillic letter per word", _one_cyrillic_letter_per_word),
+]
+
+
+@pytest.mark.parametrize(("story", "evasion", "evade"), EVASIONS, ids=[f"{s}: {n}" for s, n, _ in EVASIONS])
+def test_an_evaded_copy_is_still_found(story: str, evasion: str, evade) -> None:
+    from dedup import Article, Deduplicator
+
+    original = ARABIC_STORY if story == "arabic" else ENGLISH_STORY
+    copy = evade(original)
+    assert copy != original
+    dedup = Deduplicator()
+    dedup.add(Article(id="original", text=original))
+    assert dedup.add(Article(id="copy", text=copy)).is_copy, evasion
+
+
+def test_invisible_characters_are_removed_and_the_zero_width_space_separates() -> None:
+    assert (
+        fold("gov\u00adern\u200bment\u200d of\u2060 the\ufeff \u202estate\u202c\U000e0041")
+        == "govern ment of the state"
+    )
+    assert fold("الحكو\u200cمة") == "الحكومه"
+
+
+def test_the_zero_width_space_is_the_one_format_character_unicode_breaks_words_at() -> None:
+    """UAX #29 word segmentation ignores every format character inside a word but the zero-width
+    space (and the signs that stand before a number or word, which join what follows)."""
+    import sys
+    import unicodedata
+
+    import regex
+
+    from dedup.normalize import WORD_SEPARATING_FORMATS
+
+    breaking = {
+        c
+        for c in map(chr, range(sys.maxunicode + 1))
+        if unicodedata.category(c) == "Cf" and regex.match(r"\p{Word_Break=Other}", c)
+    }
+    assert breaking == set(WORD_SEPARATING_FORMATS)
+
+
+def test_look_alike_letters_fold_to_latin_and_latin_stays() -> None:
+    from dedup.normalize import confusable_letters
+
+    assert fold("Тhе Рrеsіdеnt sаіd") == "the president said"
+    assert fold("Αθήνα οι πολίτες") == fold("Αθήνα οι πολίτες".replace("ο", "o"))
+    letters = confusable_letters()
+    assert {"а", "с", "е", "о", "р", "х", "у", "і", "ј", "ѕ", "һ", "ԁ", "α", "ο", "ρ", "ι"} <= set(letters)
+    assert all(f.isascii() and f.isalpha() and len(f) == 1 for f in letters.values())
+    assert not any(unicodedata_script(c) == "LATIN" for c in letters)
+    # no two letters of one script fold to the same Latin letter: no two of its words become one
+    for script in ("CYRILLIC", "GREEK"):
+        targets = [f for c, f in letters.items() if unicodedata_script(c) == script]
+        assert len(targets) == len(set(targets)), script
+    # Latin words are never folded together
+    assert fold("rn m cl d vv w l 1 I") == "rn m cl d vv w l 1 i"
+
+
+def unicodedata_script(char: str) -> str:
+    import unicodedata
+
+    return unicodedata.name(char).split(" ")[0]
+
+
+def test_russian_text_folds_consistently() -> None:
+    # capitals and small letters fold alike, and a furniture pattern written in Cyrillic still matches
+    assert fold("ТАК ГОВОРИТ Москва") == fold("так говорит москва")
+    assert is_furniture("Читайте также: Путин провел разговор", NormalizeConfig())
+
+
+EVASIVE = st.sampled_from([*"\u200b\u200c\u200d\u00ad\u2060\ufeff\u200e\u202eаеорсхуіТНВΑορνϲ", "\U000e0041"])
+
+
+@given(st.text(alphabet=st.one_of(MIXED, EVASIVE), max_size=200))
+@settings(max_examples=300)
+def test_fold_with_evasive_characters_is_idempotent(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
+    assert fold_keep(text) == fold_keep(fold_keep(text))

@@ -1,3 +1,5 @@
+from functools import lru_cache
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -251,3 +253,85 @@ def test_a_batch_of_texts_is_analyzed_as_each_text_alone(texts, furniture) -> No
         assert np.array_equal(passages, alone_passages)
     # the signatures alone, without the rest of the analysis, are the same rows
     assert np.array_equal(text_signatures(texts, config), np.stack([s for _, s, _ in together]))
+
+
+# -- evasion: invisible characters and look-alike letters never change the shingles ---------------
+def _invisible() -> list[str]:
+    """Every format character (category Cf) but the zero-width space, which separates words."""
+    import sys
+    import unicodedata
+
+    return [c for c in map(chr, range(sys.maxunicode + 1)) if unicodedata.category(c) == "Cf" and c != "\u200b"]
+
+
+INVISIBLE = _invisible()
+EVASION_WORDS = (
+    "the council voted on tuesday to extend harbour tram line northern suburbs mayor said construction "
+    "would begin next spring وقالت الوزارة في بيان رسمي إن المصابين نقلوا إلى مستشفى الملك فهد لتلقي العلاج"
+).split()
+EVASION_TEXTS = st.lists(
+    st.lists(st.sampled_from(EVASION_WORDS), min_size=6, max_size=14).map(lambda ws: " ".join(ws) + "."),
+    min_size=1,
+    max_size=4,
+).map(" ".join)
+
+
+def _shingles(text: str) -> tuple[np.ndarray, np.ndarray]:
+    normalize, shingle = NormalizeConfig(min_line_words=0), ShingleConfig()
+    return analyze(text, normalize, shingle).shingles, analyze_reference(
+        text, normalize, shingle, Vocabulary()
+    ).shingles
+
+
+def _same_shingles(original: str, changed: str) -> None:
+    (fast, slow), (fast2, slow2) = _shingles(original), _shingles(changed)
+    assert np.array_equal(fast, fast2)
+    assert np.array_equal(slow, slow2)
+
+
+@given(EVASION_TEXTS, st.data())
+@settings(max_examples=150, deadline=None)
+def test_invisible_characters_inside_words_never_change_the_shingles(text: str, data: st.DataObject) -> None:
+    named = st.sampled_from(["\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff", "\u200e", "\u200f", "\u202e"])
+    chars = st.one_of(named, st.sampled_from(INVISIBLE), st.sampled_from(["\U000e0041", "\U000e007f"]))
+    positions = data.draw(st.lists(st.integers(1, len(text) - 1), max_size=12))
+    changed = text
+    for at in sorted(positions, reverse=True):
+        changed = changed[:at] + data.draw(chars) + changed[at:]
+    _same_shingles(text, changed)
+
+
+@given(EVASION_TEXTS, st.data())
+@settings(max_examples=100, deadline=None)
+def test_zero_width_spaces_for_spaces_never_change_the_shingles(text: str, data: st.DataObject) -> None:
+    gaps = [i for i, c in enumerate(text) if c == " "]
+    chosen = data.draw(st.sets(st.sampled_from(gaps))) if gaps else set()
+    changed = "".join("\u200b" if i in chosen else c for i, c in enumerate(text))
+    _same_shingles(text, changed)
+
+
+@lru_cache(maxsize=1)
+def _look_alikes() -> dict[str, list[str]]:
+    """For each ASCII letter, both cases, the Cyrillic and Greek letters folded to it."""
+    from dedup.normalize import confusable_letters
+
+    out: dict[str, list[str]] = {}
+    for letter, latin in confusable_letters().items():
+        out.setdefault(latin, []).append(letter)
+        out.setdefault(latin.upper(), []).append(letter.upper())
+    return out
+
+
+@given(EVASION_TEXTS, st.data())
+@settings(max_examples=150, deadline=None)
+def test_latin_letters_written_as_cyrillic_or_greek_look_alikes_never_change_the_shingles(
+    text: str, data: st.DataObject
+) -> None:
+    text = data.draw(st.sampled_from([text, text.title(), text.upper()]))
+    swapped = data.draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    look_alikes = _look_alikes()
+    changed = "".join(
+        data.draw(st.sampled_from(look_alikes[c])) if flip and c in look_alikes else c
+        for c, flip in zip(text, swapped, strict=True)
+    )
+    _same_shingles(text, changed)

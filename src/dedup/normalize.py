@@ -3,7 +3,9 @@
 ``fold`` is the comparison form of a text: Unicode NFKC, casefolded, every combining mark removed
 (Arabic tashkeel and the hamza/madda that NFD splits off alef, waw and ya; Latin accents), tatweel
 removed, ٱ→ا, ى→ي, ة→ه, decimal digits of every script (Arabic-Indic, Persian, ...) → ASCII,
-punctuation (Arabic ، ؛ ؟ « » too) → space, whitespace collapsed. It is idempotent. The fold works
+punctuation (Arabic ، ؛ ؟ « » too) → space, whitespace collapsed; invisible format characters
+removed (the zero-width space becomes a space) and Cyrillic and Greek letters that look like Latin
+ones written as those (``а`` → ``a``), so that neither hides a copy. It is idempotent. The fold works
 character by character through one table (:func:`fold_table`), which the compiled text kernel
 (``kernels.fold_split_many``) reads too, so both paths fold alike.
 
@@ -29,7 +31,10 @@ import numpy.typing as npt
 
 from dedup.config import NormalizeConfig
 
-# Letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya).
+# Arabic letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya),
+# written here by hand: Unicode's confusables data (below) holds no pairs of Arabic letter forms.
+# The Persian and Urdu forms are those Lucene's Persian normalizer folds (heh goal, and ae, which
+# NFD leaves of heh with yeh above); heh doachashmee (ھ) stays, as Urdu and Kurdish tell it apart.
 _LETTERS = (
     ("\u0640", ""),  # tatweel
     ("\u0671", "ا"),  # alef wasla
@@ -38,7 +43,93 @@ _LETTERS = (
     ("\u0621", ""),  # lone hamza: carriers lose theirs under NFD, so the lone one goes too
     ("\u06cc", "ي"),  # Persian ya
     ("\u06a9", "ك"),  # keheh
+    ("\u06c1", "ه"),  # heh goal
+    ("\u06c3", "ه"),  # teh marbuta goal
+    ("\u06d5", "ه"),  # ae
 )
+
+# Invisible format characters (category Cf: zero-width joiners and non-joiners, soft hyphen, word
+# joiner, byte order mark, bidi marks and embeddings, tag characters) are removed, so that one put
+# inside a word does not split it. The zero-width space alone becomes a space: it is the one that
+# marks a word boundary (Unicode's word segmentation, UAX #29, breaks words only at it and ignores
+# the others), written where no visible space is wanted, so a text with zero-width spaces for its
+# spaces has the same words as the text with spaces.
+WORD_SEPARATING_FORMATS = "\u200b"
+# Scripts whose letters are folded to the Latin letter they look like (see ``confusable_letters``).
+CONFUSABLE_SCRIPTS = ("CYRILLIC", "GREEK")
+# The blocks of the Russian and modern Greek alphabets: where two lower-case letters of a script
+# look like the same Latin letter, the one of these alphabets is folded (``у``, not Kazakh ``ү``).
+_BASIC_ALPHABETS = ((0x0430, 0x044F), (0x03B1, 0x03C9))
+
+
+@lru_cache(maxsize=1)
+def _formats() -> dict[int, str | None]:
+    """``str.translate`` table of the format characters (category Cf): the word-separating one to
+    a space, every other one removed."""
+    return {
+        cp: (" " if chr(cp) in WORD_SEPARATING_FORMATS else None)
+        for cp in (*range(0x20000), *range(0xE0000, 0xE1000))  # the planes that have format characters
+        if unicodedata.category(chr(cp)) == "Cf"
+    }
+
+
+@lru_cache(maxsize=1)
+def confusable_letters() -> dict[str, str]:
+    """Lower-case letters of ``CONFUSABLE_SCRIPTS`` and the ASCII letter each looks like, from
+    Unicode's confusables data (as the ``confusable-homoglyphs`` package ships it): a letter whose
+    lower case is confusable with a lower-case ASCII letter (``а`` → ``a``), else one whose upper
+    case is confusable with an upper-case one (``т``, as ``Т`` → ``T``), since the fold casefolds
+    first. Only single letters to single ASCII letters: Latin text is never changed, and no
+    sequence is read as another (the full UTS #39 skeleton would make "rn" of "m"). No two letters
+    of one script fold to the same letter, so no two words of that script become one: of the
+    letters that look like the same one, a lower-case look-alike (the form running text is written
+    in), then one of the Russian or modern Greek alphabet, then the first in code point order is
+    folded; the others stay."""
+    from confusable_homoglyphs.confusables import confusables_data  # 0.9 MB, read when the table is built
+
+    def looks_like(char: str, lowest: str, highest: str) -> str | None:
+        found = sorted(
+            h["c"] for h in confusables_data.get(char, ()) if len(h["c"]) == 1 and lowest <= h["c"] <= highest
+        )
+        return found[0] if found else None
+
+    chosen: dict[tuple[str, str], tuple[tuple[bool, bool, int], str]] = {}
+    # a letter that has a look-alike is in the data, or its upper case is
+    keys = [k for k in confusables_data if len(k) == 1]
+    lowered = [k.lower() for k in keys]
+    for letter in sorted({*keys, *(c for c in lowered if len(c) == 1)}):
+        cp = ord(letter)
+        # the letters that reach the letter fold: NFKC and casefolding come first (lunate sigma ϲ
+        # is σ by then)
+        if unicodedata.category(letter) != "Ll" or _fold_first(letter) != letter:
+            continue
+        script = unicodedata.name(letter, "").split(" ")[0]
+        if script not in CONFUSABLE_SCRIPTS:
+            continue
+        upper = letter.upper()
+        lower_like = looks_like(letter, "a", "z")
+        upper_like = looks_like(upper, "A", "Z") if len(upper) == 1 else None
+        target = lower_like or (upper_like.lower() if upper_like else None)
+        if target is None:
+            continue
+        basic = any(a <= cp <= b for a, b in _BASIC_ALPHABETS)
+        rank = (lower_like is None, not basic, cp)
+        if (script, target) not in chosen or rank < chosen[script, target][0]:
+            chosen[script, target] = (rank, letter)
+    return {letter: target for (_, target), (_, letter) in chosen.items()}
+
+
+def _fold_first(letter: str) -> str:
+    return unicodedata.normalize("NFKC", letter).casefold()
+
+
+@lru_cache(maxsize=1)
+def letter_folds() -> dict[int, str]:
+    """``str.translate`` table of the letters folded to another form after casefolding and mark
+    removal: the Arabic forms (``_LETTERS``) and the confusable letters."""
+    table = {ord(letter): folded for letter, folded in _LETTERS}
+    table.update({ord(letter): folded for letter, folded in confusable_letters().items()})
+    return table
 
 
 def _mark_classes() -> tuple[str, str]:
@@ -77,20 +168,20 @@ _EDGE_SPACE = re.compile(r" ?\n ?")
 
 
 def _fold_string(text: str) -> str:
-    """The fold of a whole string, step by step: line breaks to ``\\n``, NFKC, casefold, NFD and every
-    combining mark removed, Arabic letters unified, decimal digits of every script to ASCII. Used to
+    """The fold of a whole string, step by step: line breaks to ``\\n``, format characters removed
+    (``_formats``), NFKC, casefold, NFD and every combining mark removed, Arabic letters unified and
+    confusable letters written as Latin (``letter_folds``), decimal digits of every script to ASCII. Used to
     build the per-character table (:func:`fold_table`); ``fold_keep`` is that table applied."""
     text = _LINE_BREAKS.sub("\n", text)
     if text.isascii():
         return text.lower()
+    text = text.translate(_formats())
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     text = _BMP_MARKS.sub("", unicodedata.normalize("NFD", text.casefold()))
     if _ASTRAL.search(text):
         text = _ASTRAL_MARKS.sub("", text)
-    for letter, folded in _LETTERS:
-        if letter in text:
-            text = text.replace(letter, folded)
+    text = text.translate(letter_folds())
     text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
     if _DECOMPOSED_LETTERS.search(text):
         text = unicodedata.normalize("NFKC", text)
@@ -493,5 +584,12 @@ def furniture_flags(lines: list[str], words: list[int], config: NormalizeConfig)
 
 
 def furniture_patterns(config: NormalizeConfig) -> tuple[str, ...]:
-    """The furniture patterns of ``config``, the defaults and the extra ones."""
-    return (*config.furniture_patterns, *config.extra_furniture_patterns)
+    """The furniture patterns of ``config``, the defaults and the extra ones, their letters folded
+    as the text's are (``letter_folds``: a Cyrillic pattern's ``а`` is matched as ``a``)."""
+    return _letters_folded((*config.furniture_patterns, *config.extra_furniture_patterns))
+
+
+@lru_cache(maxsize=32)
+def _letters_folded(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    # only letters change, never a character that means something to a regular expression
+    return tuple(p.translate(letter_folds()) for p in patterns)
