@@ -295,7 +295,7 @@ def _persian_letter_forms(text: str) -> str:
 
 INVISIBLE_EVASIONS = {
     f"U+{ord(c):04X} inside every word": (lambda t, c=c: _inside_every_word(t, c))
-    for c in "\u200c\u200d\u00ad\u2060\ufeff\u200e\u200f\u202a\u202e\u2066\u2069\U000e0041"
+    for c in "\u200b\u200c\u200d\u00ad\u2060\ufeff\u200e\u200f\u202a\u202e\u2066\u2069\U000e0041"
 }
 INVISIBLE_EVASIONS["zero-width spaces for spaces"] = lambda t: t.replace(" ", "\u200b")
 EVASIONS = [
@@ -317,11 +317,12 @@ def test_an_evaded_copy_is_still_found(story: str, evasion: str, evade) -> None:
     assert dedup.add(Article(id="copy", text=copy)).is_copy, evasion
 
 
-def test_invisible_characters_are_removed_and_the_zero_width_space_separates() -> None:
+def test_invisible_characters_are_removed_and_zero_width_spaces_separate_only_unspaced_lines() -> None:
     assert (
-        fold("gov\u00adern\u200bment\u200d of\u2060 the\ufeff \u202estate\u202c\U000e0041")
-        == "govern ment of the state"
+        fold("gov\u00adern\u200bment\u200d of\u2060 the\ufeff \u202estate\u202c\U000e0041") == "government of the state"
     )
+    # on a line with no visible space, zero-width spaces are its spaces
+    assert fold("the\u200bstate\u200bcouncil\nmet\u200b\u200btoday here") == "the state council mettoday here"
     assert fold("الحكو\u200cمة") == "الحكومه"
 
 

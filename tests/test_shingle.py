@@ -301,12 +301,26 @@ def test_invisible_characters_inside_words_never_change_the_shingles(text: str, 
     _same_shingles(text, changed)
 
 
+@given(st.lists(EVASION_TEXTS, min_size=1, max_size=3), st.data())
+@settings(max_examples=100, deadline=None)
+def test_zero_width_spaces_for_the_spaces_of_a_line_never_change_the_shingles(
+    lines: list[str], data: st.DataObject
+) -> None:
+    chosen = data.draw(st.sets(st.sampled_from(range(len(lines)))))
+    changed = [line.replace(" ", "\u200b") if i in chosen else line for i, line in enumerate(lines)]
+    _same_shingles("\n".join(lines), "\n".join(changed))
+
+
 @given(EVASION_TEXTS, st.data())
 @settings(max_examples=100, deadline=None)
-def test_zero_width_spaces_for_spaces_never_change_the_shingles(text: str, data: st.DataObject) -> None:
-    gaps = [i for i, c in enumerate(text) if c == " "]
-    chosen = data.draw(st.sets(st.sampled_from(gaps))) if gaps else set()
-    changed = "".join("\u200b" if i in chosen else c for i, c in enumerate(text))
+def test_zero_width_spaces_inside_the_words_of_a_spaced_line_never_change_the_shingles(
+    text: str, data: st.DataObject
+) -> None:
+    inside = [i for i in range(1, len(text)) if text[i - 1] != " " and text[i] != " "]
+    positions = data.draw(st.lists(st.sampled_from(inside), max_size=12))
+    changed = text
+    for at in sorted(positions, reverse=True):
+        changed = changed[:at] + "\u200b" + changed[at:]
     _same_shingles(text, changed)
 
 

@@ -50,11 +50,28 @@ _LETTERS = (
 
 # Invisible format characters (category Cf: zero-width joiners and non-joiners, soft hyphen, word
 # joiner, byte order mark, bidi marks and embeddings, tag characters) are removed, so that one put
-# inside a word does not split it. The zero-width space alone becomes a space: it is the one that
-# marks a word boundary (Unicode's word segmentation, UAX #29, breaks words only at it and ignores
-# the others), written where no visible space is wanted, so a text with zero-width spaces for its
-# spaces has the same words as the text with spaces.
+# inside a word does not split it. The zero-width space alone can mark a word boundary (Unicode's
+# word segmentation, UAX #29, breaks words only at it and ignores the others): written where no
+# visible space is wanted, a line may have zero-width spaces for all its spaces. So on a line
+# without a visible space it becomes a space, and elsewhere it is removed like the others
+# (``place_zero_width_spaces``, before the fold; the fold table maps any that is left to a space).
 WORD_SEPARATING_FORMATS = "\u200b"
+_ZWSP = "\u200b"
+# a visible space: white space that is not a line break
+_VISIBLE_SPACE = re.compile(r"[^\S\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def place_zero_width_spaces(text: str) -> str:
+    """``text`` with each zero-width space made a space on a line that has no visible space (a line
+    written with zero-width spaces for its spaces), and removed on the other lines (one slipped
+    inside a word). A text without zero-width spaces is returned as it is."""
+    if _ZWSP not in text:
+        return text
+    return "".join(
+        line.replace(_ZWSP, "" if _VISIBLE_SPACE.search(line) else " ") for line in text.splitlines(keepends=True)
+    )
+
+
 # Scripts whose letters are folded to the Latin letter they look like (see ``confusable_letters``).
 CONFUSABLE_SCRIPTS = ("CYRILLIC", "GREEK")
 # The blocks of the Russian and modern Greek alphabets: where two lower-case letters of a script
@@ -286,7 +303,7 @@ def fold_keep(text: str) -> str:
     """Fold ``text`` but keep its punctuation and line breaks (for sentence and line splitting):
     every character mapped through :func:`fold_table` (NFKC, casefold, combining marks removed,
     Arabic letters unified, digits to ASCII, line breaks to ``\\n``)."""
-    text = text.replace("\r\n", "\n")
+    text = place_zero_width_spaces(text.replace("\r\n", "\n"))
     if text.isascii():
         text = text.lower()
         return text.translate(_ASCII_BREAKS) if _ASCII_BREAK.search(text) else text

@@ -46,6 +46,7 @@ from dedup.normalize import (
     furniture_patterns,
     line_matcher,
     line_prefilter,
+    place_zero_width_spaces,
     split_solo,
 )
 
@@ -384,6 +385,9 @@ def _code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.unsignedinteger[A
     compiled once per width; an ASCII width of its own made a process's first English article
     after a mixed batch load one more compiled kernel, 22 ms), and where each text starts."""
     joined = texts[0] if len(texts) == 1 else "".join(texts)
+    if "\u200b" in joined:  # zero-width spaces are placed before the fold (``place_zero_width_spaces``)
+        texts = [place_zero_width_spaces(t) for t in texts]
+        joined = "".join(texts)
     cps: npt.NDArray[np.unsignedinteger[Any]]
     raw = joined.encode("utf-16-le", "surrogatepass")
     if len(raw) == 2 * len(joined):
