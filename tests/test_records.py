@@ -1,4 +1,11 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 import dedup
+from dedup.records import MAX_ID_CHARS
 
 
 def test_public_names_are_exported_and_sorted() -> None:
@@ -43,3 +50,70 @@ def test_passages_listed_at_once_equal_those_built_one_by_one() -> None:
     assert [p.to_dict() for p in many] == [
         p.to_dict() for p in (dedup.SharedPassage(2, 1, 0.5, "two"), dedup.SharedPassage(0, 1, 1.0, "zero"))
     ]
+
+
+# -- Article validation at the boundary ---------------------------------------------------------
+@pytest.mark.parametrize("field", ["id", "text", "source", "url", "title"])
+def test_a_lone_surrogate_is_rejected_naming_the_field(field: str) -> None:
+    values = {"id": "a", "text": "some text", field: "before \udc80 after"}
+    with pytest.raises(dedup.InputError, match=rf"{field} holds a lone surrogate \(U\+DC80 at character 7\); decode"):
+        dedup.Article(**values)
+
+
+def test_text_bytes_holding_an_encoded_surrogate_are_not_utf8() -> None:
+    with pytest.raises(dedup.TextTypeError, match="not valid UTF-8"):
+        dedup.Article(id="a", text=b"a \xed\xa0\x80 b")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "published",
+    ["0001-01-01T00:00+05:00", "9999-12-31T23:59-05:00", datetime(1, 1, 1, 3, tzinfo=timezone(timedelta(hours=4)))],
+)
+def test_a_time_outside_the_years_1_to_9999_in_utc_is_rejected(published) -> None:
+    with pytest.raises(dedup.InputError, match="cannot be converted to UTC"):
+        dedup.Article(id="a", text="t", published_at=published)
+
+
+@pytest.mark.parametrize(
+    ("published", "utc"),
+    [
+        ("0001-01-01T00:00", datetime(1, 1, 1, tzinfo=UTC)),  # naive: read as UTC
+        ("9999-12-31T23:59:59.999999", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("0001-01-01T00:00-05:00", datetime(1, 1, 1, 5, tzinfo=UTC)),
+        ("9999-12-31T23:59+05:00", datetime(9999, 12, 31, 18, 59, tzinfo=UTC)),
+    ],
+)
+def test_times_at_the_edges_that_fit_in_utc_are_kept(published: str, utc: datetime) -> None:
+    assert dedup.Article(id="a", text="t", published_at=published).published_utc == utc
+
+
+def test_ids_longer_than_the_limit_are_rejected_with_the_fix() -> None:
+    assert dedup.Article(id="x" * MAX_ID_CHARS, text="t").id == "x" * MAX_ID_CHARS
+    with pytest.raises(dedup.InputError, match="longer than 4,096 characters; use a short key") as info:
+        dedup.Article(id="x" * (MAX_ID_CHARS + 1), text="t")
+    assert len(str(info.value)) < 300  # the message quotes the start of the id, not all of it
+
+
+def test_nul_and_control_characters_are_kept() -> None:
+    article = dedup.Article(id="a\x00b", text="one\x00two\x07", title="t\x00")
+    assert (article.id, article.text, article.title) == ("a\x00b", "one\x00two\x07", "t\x00")
+
+
+ANY_CHARACTER = st.characters(codec=None, categories=None)  # surrogates included
+
+
+@given(
+    art_id=st.text(ANY_CHARACTER, max_size=8),
+    text=st.text(ANY_CHARACTER, max_size=20),
+    title=st.none() | st.text(ANY_CHARACTER, max_size=8),
+    published=st.none() | st.datetimes(timezones=st.none() | st.timezones()) | st.text(max_size=30),
+)
+def test_an_article_either_is_rejected_clearly_or_can_be_written(art_id, text, title, published) -> None:
+    try:
+        article = dedup.Article(id=art_id, text=text, title=title, published_at=published)
+    except dedup.InputError:
+        return
+    for value in (article.id, article.text, article.title or ""):
+        value.encode("utf-8")  # storable and printable as JSON
+    if article.published_at is not None:
+        assert article.published_utc is not None and article.published_utc.utcoffset() == timedelta(0)

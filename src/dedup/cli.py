@@ -4,7 +4,9 @@
 as each article arrives. ``dedup cluster PATH`` reads articles (JSON Lines, a folder of .txt files, or - for standard input)
 and writes one JSON object per cluster, singletons included (see the README for the contract), or a
 readable table with ``--format table``. Bad records are reported on standard error with their line
-number and skipped; a ``DedupError`` becomes a clean message and exit status 2.
+number (or file name) and skipped, and the rest is processed. Exit status: 0 when every record was
+used, 3 when some were skipped (the output is written all the same), 2 when a ``DedupError`` stops
+the run (a clean message, no traceback).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import stat
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, BinaryIO, TextIO
 
 from dedup import __version__, engine
 from dedup.errors import DedupError, InputError
@@ -55,7 +61,64 @@ def _workers(value: str, path: str) -> int:
     return (os.cpu_count() or 1) if big else 1
 
 
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
+_EXIT_STATUS = (
+    "exit status: 0 every record was used; 3 some records were skipped (each reported on standard "
+    "error with its line number or file name; the output of the others is written all the same); "
+    "2 an error stopped the run"
+)
+
+
+def _is_pipe(path: str) -> bool:
+    """Standard input, or a path that is neither a folder nor a regular file (``<(zcat x.gz)``)."""
+    if path == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # read_articles reports what is wrong with it
+    return not stat.S_ISDIR(mode) and not stat.S_ISREG(mode)
+
+
+@contextmanager
+def _spooled(path: str) -> Iterator[str]:
+    """A pipe copied into a temporary file, which the batch engine reads as it reads any JSON
+    Lines file: by its workers, a byte range each, with line numbers for every skip (a duplicate
+    id's too), and without holding the texts in memory."""
+    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
+        copy = os.path.join(folder, "input.jsonl")
+        try:
+            with _open_pipe(path) as src, open(copy, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except OSError as exc:
+            raise InputError(
+                f"cannot copy {_name(path)} to a temporary file in {tempfile.gettempdir()} ({exc.strerror or exc}); "
+                "set TMPDIR to a folder with room for the input, or give the path of a file"
+            ) from exc
+        yield copy
+
+
+@contextmanager
+def _open_pipe(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdin.buffer
+    else:
+        with open(path, "rb") as fh:
+            yield fh
+
+
+def _name(path: str) -> str:
+    return "standard input" if path == "-" else path
+
+
 def _cmd_cluster(args: argparse.Namespace) -> int:
+    if _is_pipe(args.path):
+        with _spooled(args.path) as copy:
+            return _cluster(args, copy, _name(args.path))
+    return _cluster(args, args.path, args.path)
+
+
+def _cluster(args: argparse.Namespace, path: str, name: str) -> int:
     skips: list[Skip] = []
 
     def report_skip(skip: Skip) -> None:
@@ -71,26 +134,32 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
             of = "" if total is None or stage == "candidates" else f"/{total:,}"
             print(f"\rdedup: {words.get(stage, stage)} {done:,}{of}\x1b[K", end="", file=sys.stderr, flush=True)
 
-    workers = _workers(args.workers, args.path)
-    # a JSON Lines file is read by the workers themselves; standard input and folders through io
-    source: Any = args.path if args.path != "-" and os.path.isfile(args.path) else read_articles(args.path, report_skip)
+    workers = _workers(args.workers, path)
+    # a JSON Lines file is read by the workers themselves; a folder through io
+    source: Any = path if os.path.isfile(path) else read_articles(path, report_skip)
     batch_skips: list[Skip] = []
     clusters = engine.run(source, errors="skip", skipped=batch_skips, report=report, workers=workers)
+    written = 0
     if args.format == "table":
         listed = list(clusters)
+        written = len(listed)
         if args.progress:
             print(file=sys.stderr)
         _table(listed, sys.stdout)
     else:
         for c in clusters:
             sys.stdout.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+            written += 1
         if args.progress:
             print(file=sys.stderr)
     for skip in batch_skips:
         report_skip(skip)
+    if written == 0:
+        print(f"dedup: no articles in {name}", file=sys.stderr)
     if skips:
         print(f"dedup: {len(skips)} record(s) skipped", file=sys.stderr)
-    return 0
+        return EXIT_SKIPPED
+    return EXIT_OK
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
@@ -119,11 +188,13 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         dedup.close()
     if args.progress:
         print(f"dedup: {done:,} articles, {failed:,} bad lines", file=sys.stderr)
-    return 0
+    return EXIT_SKIPPED if failed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dedup", description="Find copies of the same news story across outlets.")
+    parser = argparse.ArgumentParser(
+        prog="dedup", description="Find copies of the same news story across outlets.", epilog=_EXIT_STATUS
+    )
     parser.add_argument("--version", action="version", version=f"dedup {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
@@ -133,8 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Group articles into clusters of copies, each with its earliest source. PATH is a JSON "
             "Lines file (one object per line: id, text, and optionally published_at, source, url, "
             "title), a folder of .txt files (the id is the file name without .txt), or - for JSON "
-            "Lines on standard input. Output: one JSON object per cluster, singletons included."
+            "Lines on standard input. Output: one JSON object per cluster, singletons included. "
+            "A record that cannot be used is reported on standard error with its line number (or "
+            "file name) and the reason, and skipped."
         ),
+        epilog=_EXIT_STATUS,
     )
     p.add_argument("path", metavar="PATH", help="JSON Lines file, folder of .txt files, or -")
     p.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="output format (default: jsonl)")
@@ -161,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
             "standard error as JSON with its line number, and the stream goes on. With --index the "
             "index is kept in a SQLite file or a Redis server and survives restarts."
         ),
+        epilog=_EXIT_STATUS.replace("records", "lines"),
     )
     q.add_argument(
         "--index",
@@ -198,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except DedupError as exc:
         print(f"dedup: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except BrokenPipeError:
         return 0
 

@@ -200,6 +200,7 @@ class _Prepared:
     """What pass 1 keeps of a run of articles (the usable ones, in input order), and the rest."""
 
     positions: list[int]
+    lines: list[int | None]  # the JSON Lines line of each (None: given in memory)
     metas: list[Article]  # the article without its text: what provenance reads besides the text
     text_hashes: list[bytes]
     doc_keys: U64  # (n, document bands)
@@ -216,6 +217,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     state = _state()
     cfg = state.config
     positions: list[int] = []
+    lines: list[int | None] = []
     metas: list[Article] = []
     hashes: list[bytes] = []
     sigs: list[Any] = []
@@ -233,6 +235,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
             continue
         art, doc = ready.article, ready.doc
         positions.append(position)
+        lines.append(line)
         metas.append(Article(art.id, "", art.published_at, art.source, art.url, art.title))
         hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
         sigs.append(ready.signature)
@@ -245,6 +248,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     all_psigs = np.concatenate(psigs) if n else np.empty((0, ps.num_perm), np.uint32)
     return _Prepared(
         positions=positions,
+        lines=lines,
         metas=metas,
         text_hashes=hashes,
         doc_keys=doc_keys,
@@ -576,22 +580,29 @@ def _read(
             report("read", seen, None)
     metas = [m for p in parts for m in p.metas]
     positions = [q for p in parts for q in p.positions]
-    first: dict[str, bytes] = {}
+    lines = [n for p in parts for n in p.lines]
+    hashes = [h for p in parts for h in p.text_hashes]
+    first: dict[str, int] = {}
     keep = np.ones(len(metas), dtype=bool)
-    for i, digest in enumerate(h for p in parts for h in p.text_hashes):
+    for i, digest in enumerate(hashes):
         art_id = metas[i].id
         if art_id not in first:
-            first[art_id] = digest
+            first[art_id] = i
             continue
         keep[i] = False  # the same id again: the same text is left out quietly, another is an error
-        if first[art_id] != digest:
-            exc = DuplicateIdError(f"article id {art_id!r} appears twice with different texts; ids must be unique")
+        if hashes[first[art_id]] != digest:
+            line, earlier = lines[i], lines[first[art_id]]
+            where = "" if line is None else f"line {line}: "
+            also = "" if earlier is None else f" (first on line {earlier})"
+            exc = DuplicateIdError(
+                f"{where}article id {art_id!r} appears twice with different texts{also}; ids must be unique"
+            )
             if errors == "raise":
                 raise exc
-            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc)))
-    del first
+            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
+    del first, hashes, lines
     for p in parts:
-        p.metas, p.positions, p.text_hashes = [], [], []
+        p.metas, p.positions, p.lines, p.text_hashes = [], [], [], []
     kept = np.flatnonzero(keep)
     ids = [m.id for m in metas]
     rank = np.full(len(metas), -1, dtype=np.int64)

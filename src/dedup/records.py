@@ -28,10 +28,52 @@ class Relation(StrEnum):
     NONE = "none"  # not a copy
 
 
+# An id is repeated in every verdict, match and cluster it appears in and is the key of the
+# persistent index, and ``DedupConfig.max_chars`` bounds the text only: without a bound a crawler
+# bug that puts a page in the id would bypass that limit. URLs used as ids fit (the sitemap
+# protocol bounds URLs at 2,048 characters).
+MAX_ID_CHARS = 4096
+
+_STRING_FIELDS = ("id", "text", "source", "url", "title")
+
+
+def _first_surrogate(value: str) -> int:
+    """Where the first surrogate code point of ``value`` is, or -1. JSON ``\\ud800`` escapes and
+    ``surrogateescape`` decoding leave them in a str; they cannot be written as UTF-8."""
+    if value.isascii():
+        return -1
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return -1
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (messages quote what they reject)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _to_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time; a naive time is read as UTC. Raises ``OverflowError`` when
+    the UTC time falls outside years 1 to 9999."""
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     """One article. ``text`` may be given as UTF-8 bytes; ``published_at`` as a datetime or an ISO
-    8601 string (a time without a zone is read as UTC, and the evidence says so)."""
+    8601 string (a time without a zone is read as UTC, and the evidence says so).
+
+    Rejected with an ``InputError`` when built: an id that is empty or longer than
+    ``MAX_ID_CHARS``, fields of the wrong type, text bytes that are not UTF-8, strings holding lone
+    surrogates (they cannot be stored or written as UTF-8), and a ``published_at`` outside the
+    years 1 to 9999 once converted to UTC. NUL and other control characters are kept: the indexes
+    and the JSON output carry them unchanged.
+    """
 
     id: str
     text: str
@@ -42,7 +84,12 @@ class Article:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
-            raise InputError(f"Article id must be a non-empty string, got {self.id!r}")
+            raise InputError(f"Article id must be a non-empty string, got {_shown(self.id)}")
+        if len(self.id) > MAX_ID_CHARS:
+            raise InputError(
+                f"Article id {_shown(self.id)} is longer than {MAX_ID_CHARS:,} characters; use a short key "
+                "(e.g. a hash of the URL) as the id and give the URL as url"
+            )
         if isinstance(self.text, bytes | bytearray):
             try:
                 object.__setattr__(self, "text", bytes(self.text).decode("utf-8"))
@@ -55,12 +102,28 @@ class Article:
             raise TextTypeError(
                 f"article {self.id!r}: text must be a str (or UTF-8 bytes), got {type(self.text).__name__}"
             )
+        for name in ("source", "url", "title"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"article {self.id!r}: {name} must be a string, got {type(value).__name__}")
+        for name in _STRING_FIELDS:
+            value = getattr(self, name)
+            at = -1 if value is None else _first_surrogate(value)
+            if at >= 0:
+                raise InputError(
+                    f"article {self.id!r}: {name} holds a lone surrogate (U+{ord(value[at]):04X} at character "
+                    f"{at}); decode the page with its charset (lone surrogates cannot be stored or written "
+                    "as UTF-8), or drop them with .encode('utf-8', 'replace').decode()"
+                )
+        self._check_published()
+
+    def _check_published(self) -> None:
         if isinstance(self.published_at, str):
             try:
                 object.__setattr__(self, "published_at", datetime.fromisoformat(self.published_at))
             except ValueError as exc:
                 raise InputError(
-                    f"article {self.id!r}: published_at {self.published_at!r} is not an ISO 8601 time "
+                    f"article {self.id!r}: published_at {_shown(self.published_at)} is not an ISO 8601 time "
                     "(e.g. 2017-01-29T10:00:00+00:00)"
                 ) from exc
         elif self.published_at is not None and not isinstance(self.published_at, datetime):
@@ -68,19 +131,19 @@ class Article:
                 f"article {self.id!r}: published_at must be a datetime or an ISO 8601 string, "
                 f"got {type(self.published_at).__name__}"
             )
-        for name in ("source", "url", "title"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
-                raise InputError(f"article {self.id!r}: {name} must be a string, got {type(value).__name__}")
+        if self.published_at is not None:
+            try:
+                _to_utc(self.published_at)
+            except (OverflowError, ValueError, TypeError) as exc:
+                raise InputError(
+                    f"article {self.id!r}: published_at {self.published_at.isoformat()} cannot be converted "
+                    f"to UTC ({exc}); give a time between 0001-01-01 and 9999-12-31 in UTC"
+                ) from exc
 
     @property
     def published_utc(self) -> datetime | None:
         """``published_at`` as an aware UTC time (a naive time is read as UTC)."""
-        if self.published_at is None:
-            return None
-        if self.published_at.tzinfo is None:
-            return self.published_at.replace(tzinfo=UTC)
-        return self.published_at.astimezone(UTC)
+        return None if self.published_at is None else _to_utc(self.published_at)
 
 
 @dataclass(frozen=True, slots=True)
