@@ -172,9 +172,10 @@ def _guarded(shown: str, what: str, call: Callable[[], T]) -> T:
     for pause in (*_RETRY_PAUSES, None):
         try:
             return call()
-        except exceptions.AuthenticationError as exc:
+        except (exceptions.AuthenticationError, exceptions.AuthorizationError) as exc:
             raise StoreError(
-                f"{shown}: Redis refused the user name or password in the URL ({exc}); correct them"
+                f"{shown}: Redis refused the user name or password in the URL ({exc}); correct them, or "
+                "give that user the commands dedup runs"
             ) from exc
         except exceptions.TimeoutError as exc:
             if pause is None:
