@@ -3,16 +3,21 @@
 import json
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dedup
 from conftest import groups_of, load_seeds
+from dedup.errors import IndexLostError
 
 pytest.importorskip("redis", reason="the redis extra is part of the dev extra: pip install -e '.[dev]'")
 
@@ -141,3 +146,135 @@ def test_unreachable_server_is_a_clear_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(dedup.StoreError, match="cannot reach the Redis server"):
         dedup.Deduplicator.open(f"redis://127.0.0.1:{port}/0")
+
+
+def _client(redis_url: str):
+    import redis
+
+    return redis.Redis.from_url(redis_url)
+
+
+def messages(exc: BaseException | None) -> str:
+    """Every message in an exception's chain (what a traceback prints besides source lines)."""
+    shown = []
+    while exc is not None:
+        shown.append(f"{type(exc).__name__}: {exc}")
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(shown)
+
+
+def _forget_namespace(redis_url: str, ns: str) -> None:
+    """What a Redis restarted without persistence (or FLUSHDB) does to a namespace."""
+    client = _client(redis_url)
+    for key in list(client.scan_iter(f"{ns}:*")):
+        client.delete(key)
+    client.close()
+
+
+def test_url_options_reach_redis_py(redis_url: str) -> None:
+    url = f"{redis_url}?namespace=opts&socket_timeout=2.5&client_name=dedup-opts"
+    with dedup.Deduplicator.open(url) as d:
+        d.add(load_seeds()[0])
+        assert d._store.client.connection_pool.connection_kwargs["socket_timeout"] == 2.5
+        client = _client(redis_url)
+        assert "dedup-opts" in {c["name"] for c in client.client_list()}  # the server sees the option
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [("socket_timout=2", "unknown option 'socket_timout'"), ("ssl_ca_certs=/ca.pem", "use a rediss:// URL")],
+)
+def test_unusable_url_options_are_refused(query: str, message: str) -> None:
+    with pytest.raises(dedup.ConfigError, match=message) as caught:
+        dedup.Deduplicator.open(f"redis://:hunter2-secret@127.0.0.1:1/0?namespace=x&{query}")
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_unreachable_server_message_hides_the_password() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(dedup.StoreError, match="cannot reach the Redis server") as caught:
+        dedup.Deduplicator.open(f"redis://worker:hunter2-secret@127.0.0.1:{port}/0")
+    assert "hunter2-secret" not in messages(caught.value)
+    assert f"redis://worker:***@127.0.0.1:{port}/0" in str(caught.value)
+
+
+@given(
+    password=st.text(alphabet=string.ascii_letters + string.digits + "-._~!$&'()*+,;=%", min_size=1, max_size=30),
+    user=st.sampled_from(["", "worker"]),
+)
+def test_redact_never_shows_a_password(password: str, user: str) -> None:
+    from dedup.redis_store import redact
+
+    shown = redact(f"redis://{user}:{password}@10.0.0.7:6380/2?ssl_password={password}&namespace=n")
+    assert f":{password}@" not in shown and f"={password}" not in shown
+    assert shown.startswith(f"redis://{user}:***@10.0.0.7:6380/2?")
+
+
+def test_a_lost_index_stops_a_surviving_worker(redis_url: str) -> None:
+    url = _ns_url(redis_url, "lost")
+    seeds = load_seeds()
+    survivor = dedup.Deduplicator.open(url)
+    survivor.add_many(seeds[:3])
+    _forget_namespace(redis_url, "lost")
+    with pytest.raises(IndexLostError, match=r"the index is gone from Redis.*appendfsync always"):
+        survivor.add(seeds[3])
+    assert seeds[3].id not in survivor
+    with dedup.Deduplicator.open(url) as fresh:  # a restarted worker starts a new, empty index
+        fresh.add(seeds[0])
+    with pytest.raises(IndexLostError, match="created again"):
+        survivor.add(seeds[2])  # its copy 000 is gone: refused, not answered "no copy"
+    survivor.close()
+
+
+def test_lost_latest_writes_stop_a_surviving_worker(redis_url: str) -> None:
+    url = _ns_url(redis_url, "behind")
+    seeds = load_seeds()
+    survivor = dedup.Deduplicator.open(url)
+    survivor.add_many(seeds[:3])
+    client = _client(redis_url)
+    client.rpop("behind:log")  # what an append-only file older than the last write brings back
+    client.close()
+    with dedup.Deduplicator.open(url) as other:  # others add on: the log grows past the survivor
+        other.add_many(seeds[3:6])
+    with pytest.raises(IndexLostError, match="does not hold the 3 entries"):
+        survivor.sync()
+    survivor.close()
+
+
+def test_a_writer_whose_lease_ran_out_cannot_write(redis_url: str) -> None:
+    url = _ns_url(redis_url, "fenced")
+    seeds = load_seeds()
+    stale, other = dedup.Deduplicator.open(url), dedup.Deduplicator.open(url)
+    other.add(seeds[0])
+    # stale adds as if it held the lock without having caught up: it would miss the copy of 000
+    with pytest.raises(dedup.StoreError, match="lock ran out"):
+        stale._add(seeds[2])
+    assert seeds[2].id not in stale
+    assert stale.add(seeds[2]).copy_of == (seeds[0].id,)
+    stale.close()
+    other.close()
+
+
+def test_the_lock_is_renewed_while_its_holder_works(redis_url: str) -> None:
+    url = _ns_url(redis_url, "renewed")
+    holder, waiter = dedup.Deduplicator.open(url), dedup.Deduplicator.open(url)
+    holder._store.lease = waiter._store.lease = 0.4
+    held = threading.Event()
+
+    def hold() -> None:
+        with holder._store.lock():
+            held.set()
+            time.sleep(1.5)  # several leases long
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    start = time.monotonic()
+    waiter.add(load_seeds()[0])
+    assert time.monotonic() - start > 1.2
+    thread.join(5)
+    holder.close()
+    waiter.close()

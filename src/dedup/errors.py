@@ -14,7 +14,8 @@ know dedup::
     │   └── InvalidRecordError             a JSON line or file that is not an article
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
-    │   └── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   ├── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   └── IndexLostError                 a shared (Redis) index was reset or lost its latest writes
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -68,6 +69,11 @@ class StoreError(DedupError):
 
 class StoreFormatError(StoreError):
     """The file is not a dedup index of a format this version reads."""
+
+
+class IndexLostError(StoreError):
+    """The shared index changed under this worker: Redis restarted empty, was flushed, or lost writes
+    this worker had already seen; articles acknowledged before may be gone."""
 
 
 class MissingExtraError(DedupError, ImportError):

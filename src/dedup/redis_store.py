@@ -4,10 +4,25 @@ Needs the ``[redis]`` extra (``pip install 'dedup[redis]'``) and a Redis server.
 ``Deduplicator.open("redis://127.0.0.1:6379/0")`` opens it. Redis holds the articles (their text,
 metadata, shingles and signatures), the verified copies, and a log: the list of every addition and
 removal in the order they happened. Each worker keeps an in-memory replica that it brings up to date
-from the log before every ``add``; ``add`` runs under a lock held in Redis (``redis-py``'s ``Lock``,
-with a timeout), so that each new article is compared with every article added before it, by any
-worker, exactly once. The expensive preparation (normalizing, shingling, signing) runs outside the
-lock, in parallel across workers; candidate search, verification and the write run under it.
+from the log before every ``add``; ``add`` runs under a lock held in Redis, so that each new article
+is compared with every article added before it, by any worker, exactly once. The expensive
+preparation (normalizing, shingling, signing) runs outside the lock, in parallel across workers;
+candidate search, verification and the write run under it.
+
+The lock is a short lease (``redis-py``'s ``Lock`` with a few seconds' expiry) that a daemon thread
+renews while its holder works: a worker killed while holding it blocks the others only until the
+lease runs out. Each write is one Lua script that appends to the log only if the log still ends
+where the writer's replica ends, so a holder whose lease ran out (a frozen process) cannot write an
+answer decided on a stale replica.
+
+Each worker also checks, in the same round trip as its log read and again in every write, that the
+index is the one it opened: ``<ns>:meta`` holds an ``epoch`` (a random token written once, by the
+worker that creates the index), and the log entry the replica ends with must still be in the log at
+its place. A Redis restarted without persistence, a flushed database or lost latest writes (a
+persistence file older than them) fail that check, and the worker raises ``IndexLostError`` instead
+of going on with a replica that no longer matches Redis. No acknowledged article is lost across a
+Redis restart only when Redis writes every change to its append-only file before answering:
+``appendonly yes`` with ``appendfsync always``.
 
 Why a replicated log instead of datasketch's Redis storage for the LSH buckets: verification needs
 each candidate's shingles in the worker anyway, so each worker holds the articles, and banding them
@@ -15,67 +30,266 @@ locally answers in microseconds where a bucket look-up in Redis costs a round tr
 bands per article, 5 per passage). The log also gives every worker the same boilerplate counts and
 the same answers as a single process adding the articles in log order.
 
-Keys, under a namespace (``dedup`` by default; ``redis://host:port/db?namespace=name``):
+The URL: ``redis://[user:password@]host:port/db?namespace=name&socket_timeout=10&...`` (``rediss://``
+for TLS, ``unix:///path/to/socket``). ``namespace`` (``dedup`` by default) is dedup's; the other
+query options are redis-py's connection options (``socket_timeout``, ``socket_connect_timeout``,
+``ssl_cert_reqs``, ``ssl_ca_certs``, ``client_name``, ...), and an unknown one is refused. Error
+messages show the URL with its password replaced by ``***``.
 
-- ``<ns>:meta`` (hash): ``format`` = ``dedup-index``, ``version`` = ``2``, ``config`` (JSON);
-- ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ...}``;
+Keys, under the namespace:
+
+- ``<ns>:meta`` (hash): ``format`` = ``dedup-index``, ``version`` = the index format version,
+  ``config`` (JSON), ``epoch`` (random hex token);
+- ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ..., "w": ...}``,
+  ``w`` being a random token that makes each entry unique;
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
   ``cluster``, ``arrays`` (the same blob as in the SQLite format);
 - ``<ns>:matches:<id>`` (string): JSON list of ``Match.to_record()`` of the copies found when the
   article was added;
-- ``<ns>:lock``: the lock.
+- ``<ns>:lock``: the lock (a string with an expiry, present while a worker adds or removes).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dedup.config import DedupConfig
-from dedup.errors import MissingExtraError, StoreError, StoreFormatError
+from dedup.errors import ConfigError, IndexLostError, MissingExtraError, StoreError, StoreFormatError
 from dedup.records import Article, Match
 from dedup.store import FORMAT, VERSION, StoredArticle, config_from_json, config_to_json, pack_arrays, unpack_arrays
 
+T = TypeVar("T")
 
-def _client(url: str) -> tuple[Any, str]:
+LEASE = 5.0  # seconds a lock holder keeps the lock without renewing it
+_RETRY_PAUSES = (0.25, 0.75)  # a transient error is retried after each pause, then reported
+_DEFAULTS = {"socket_timeout": "10", "socket_connect_timeout": "5"}  # a frozen server is an error, not a hang
+# redis-py's connection options that a URL can carry (plain values); TLS ones need rediss://
+_OPTIONS = frozenset({
+    "db", "username", "password", "socket_timeout", "socket_connect_timeout", "socket_keepalive",
+    "socket_read_size", "health_check_interval", "client_name", "max_connections", "protocol",
+})  # fmt: skip
+_TLS_OPTIONS = frozenset({
+    "ssl_keyfile", "ssl_certfile", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path", "ssl_password",
+    "ssl_check_hostname", "ssl_ciphers", "ssl_min_version",
+})  # fmt: skip
+
+# Appends one entry to the log and writes (or deletes) the article, only if the index is the one the
+# worker opened and the log still ends where the worker's replica ends. Returns 1 when written, 0
+# when this very entry is already the next one (a retry after a lost reply), -1 when the index was
+# reset or lost writes, -2 when another worker appended in the meantime (the lease ran out).
+# KEYS: meta, log, article, matches. ARGV: epoch, position, last entry, entry, op, matches JSON,
+# then the article's fields and values.
+_WRITE = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
+local position = tonumber(ARGV[2])
+local length = redis.call('LLEN', KEYS[2])
+if length == position + 1 and redis.call('LINDEX', KEYS[2], position) == ARGV[4] then return 0 end
+if position > 0 and redis.call('LINDEX', KEYS[2], position - 1) ~= ARGV[3] then return -1 end
+if length ~= position then return -2 end
+if ARGV[5] == 'add' then
+    redis.call('HSET', KEYS[3], unpack(ARGV, 7))
+    redis.call('SET', KEYS[4], ARGV[6])
+else
+    redis.call('DEL', KEYS[3], KEYS[4])
+end
+redis.call('RPUSH', KEYS[2], ARGV[4])
+return 1
+"""
+
+
+def _redis() -> Any:
     try:
         import redis
     except ImportError as exc:
         raise MissingExtraError(f"a Redis index needs the redis extra: pip install 'dedup[redis]' ({exc})") from exc
+    return redis
+
+
+def redact(url: str) -> str:
+    """The URL as it may be shown: its password (and any ``*password*`` query value) as ``***``."""
     parts = urlsplit(url)
-    namespace = parse_qs(parts.query).get("namespace", ["dedup"])[0]
-    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    client = redis.Redis.from_url(clean)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = [(k, "***" if "password" in k.lower() else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit((parts.scheme, userinfo + at + hostport, parts.path, urlencode(query, safe="*/:"), ""))
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A Redis URL taken apart: what may be shown, dedup's namespace, and the URL for redis-py."""
+
+    shown: str
+    namespace: str
+    client_url: str  # holds the password: never in a message
+
+
+def _target(url: str) -> _Target:
+    shown = redact(url)
+    parts = urlsplit(url)
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        options[name] = value
+    namespace = options.pop("namespace", "dedup")
+    if not namespace:
+        raise ConfigError(f"{shown}: the namespace is empty; give a name (?namespace=name) or leave it out")
+    for name in options:
+        if name in _TLS_OPTIONS and parts.scheme != "rediss":
+            raise ConfigError(f"{shown}: {name} is a TLS option; use a rediss:// URL for TLS")
+        if name not in _OPTIONS | _TLS_OPTIONS:
+            raise ConfigError(
+                f"{shown}: unknown option {name!r} in the Redis URL; the options are namespace and redis-py's "
+                f"connection options: {', '.join(sorted(_OPTIONS | _TLS_OPTIONS))}"
+            )
+    query = urlencode({**_DEFAULTS, **options})
+    return _Target(shown, namespace, urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
+
+
+def _connect(target: _Target) -> Any:
+    redis = _redis()
     try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        raise StoreError(f"{clean}: cannot reach the Redis server ({exc}); is redis-server running there?") from exc
-    return client, namespace
+        # no retries inside redis-py: dedup retries itself, where a retry is safe (see ``_guarded``)
+        client = redis.Redis.from_url(target.client_url, retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+    except ValueError as exc:
+        raise ConfigError(f"{target.shown}: not a usable Redis URL ({exc})") from exc
+    _guarded(target.shown, "connecting", client.ping)
+    return client
+
+
+def _guarded(shown: str, what: str, call: Callable[[], T]) -> T:
+    """``call()``, retried after a transient error (a lost connection, a timeout) at most twice;
+    every redis-py error becomes a ``StoreError`` that says what to do."""
+    exceptions = _redis().exceptions
+    for pause in (*_RETRY_PAUSES, None):
+        try:
+            return call()
+        except (exceptions.AuthenticationError, exceptions.AuthorizationError) as exc:
+            raise StoreError(
+                f"{shown}: Redis refused the user name or password in the URL ({exc}); correct them, or "
+                "give that user the commands dedup runs"
+            ) from exc
+        except exceptions.TimeoutError as exc:
+            if pause is None:
+                raise StoreError(
+                    f"{shown}: Redis did not answer in time while {what} ({exc}): the server is frozen, "
+                    "overloaded or unreachable; check it (redis-cli ping), or allow more time with "
+                    "?socket_timeout=SECONDS in the URL"
+                ) from exc
+        except exceptions.ConnectionError as exc:
+            if pause is None:
+                raise StoreError(
+                    f"{shown}: cannot reach the Redis server while {what} ({exc}); is redis-server running "
+                    "there and reachable from this machine?"
+                ) from exc
+        except exceptions.RedisError as exc:
+            raise StoreError(f"{shown}: Redis refused a command while {what} ({exc}); fix the server's state") from exc
+        time.sleep(pause)
+    raise StoreError(f"{shown}: Redis failed while {what}")  # not reached: the last attempt returns or raises
+
+
+class _Lease:
+    """The add lock: a key with a ``LEASE``-second expiry that a daemon thread renews while the
+    holder works. A killed holder stops renewing, so the others wait at most one lease."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._lock: Any = None
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def __enter__(self) -> None:
+        store = self._store
+        lease, wait = store.lease, store.lock_timeout
+        # thread_local=False: the renewing thread must see the token the holder acquired with
+        self._lock = store.client.lock(
+            store.key("lock"), timeout=lease, sleep=0.05, blocking_timeout=wait, thread_local=False
+        )
+        if not store.call("waiting for the lock", self._lock.acquire):
+            raise StoreError(
+                f"{store.url}: waited {wait:g} s for the lock {store.key('lock')!r} without getting it: other "
+                "workers held it all that time (too many workers for one index, or one stuck in a long add); "
+                "allow a longer wait with Deduplicator.open(url, lock_timeout=SECONDS)"
+            )
+        self._renewer = threading.Thread(target=self._renew, name="dedup-redis-lease", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        exceptions = _redis().exceptions
+        while not self._stop.wait(self._store.lease / 3):
+            try:
+                self._lock.extend(self._store.lease, replace_ttl=True)
+            except exceptions.LockError:
+                return  # the lease ran out and another worker may hold it: the fenced write refuses
+            except exceptions.RedisError:
+                continue  # a transient error: the next renewal may get through within the lease
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        try:
+            self._lock.release()
+        except _redis().exceptions.RedisError:
+            pass  # the lease is gone or Redis is unreachable: the key expires on its own
 
 
 class RedisStore:
-    """The Redis keys behind a shared ``Deduplicator`` (see the module docstring)."""
+    """The Redis keys behind a shared ``Deduplicator`` (see the module docstring).
+
+    ``lock_timeout`` is how long an ``add`` waits for the lock before it gives up with a
+    ``StoreError``; ``lease`` is how long a holder keeps the lock without renewing it."""
 
     shared = True
 
-    def __init__(self, url: str, config: DedupConfig, *, lock_timeout: float = 60.0) -> None:
-        self.url = url
-        self._r, ns = _client(url)
-        self._ns = ns
-        self._lock_timeout = lock_timeout
+    def __init__(self, url: str, config: DedupConfig, *, lock_timeout: float = 60.0, lease: float = LEASE) -> None:
+        if not lock_timeout > 0 or not lease > 0:
+            raise ConfigError(f"lock_timeout and lease must be positive seconds, got {lock_timeout} and {lease}")
+        target = _target(url)
+        self.url = target.shown  # never the password
+        self._ns = target.namespace
+        self.lock_timeout = lock_timeout
+        self.lease = lease
+        self.client: Any = _connect(target)
         self.position = 0  # entries of the log already applied to the replica
+        self._last: bytes | None = None  # the log entry at position - 1, as read or written
+        self._epoch = self._open_meta(config)
+        self._write = self.client.register_script(_WRITE)
+
+    def key(self, name: str) -> str:
+        return f"{self._ns}:{name}"
+
+    def call(self, what: str, call: Callable[[], T]) -> T:
+        return _guarded(self.url, what, call)
+
+    def _open_meta(self, config: DedupConfig) -> str:
+        """Write the meta if the namespace is new (the first worker to arrive wins), check it, and
+        return the index's epoch."""
         wanted = config_to_json(config)
-        meta_key = f"{ns}:meta"
-        for key, value in (("format", FORMAT), ("version", str(VERSION)), ("config", wanted)):
-            self._r.hsetnx(meta_key, key, value)  # the first worker to arrive writes the meta
-        meta = {k.decode(): v.decode() for k, v in self._r.hgetall(meta_key).items()}
+        meta_key, url, ns = self.key("meta"), self.url, self._ns
+
+        def write_and_read() -> Any:
+            pipe = self.client.pipeline(transaction=True)
+            new = (("format", FORMAT), ("version", str(VERSION)), ("config", wanted), ("epoch", secrets.token_hex(16)))
+            for key, value in new:
+                pipe.hsetnx(meta_key, key, value)
+            pipe.hgetall(meta_key)
+            return pipe.execute()[-1]
+
+        meta: dict[str, str] = {
+            k.decode(): v.decode() for k, v in self.call("reading the index meta", write_and_read).items()
+        }
         if meta.get("format") != FORMAT:
             raise StoreFormatError(f"{url}: namespace {ns!r} holds something else than a dedup index")
-        if int(meta.get("version", "0")) != VERSION:
+        if meta.get("version") != str(VERSION):
             raise StoreFormatError(
                 f"{url}: index format {meta.get('version')} (this version of dedup reads {VERSION}); "
                 "upgrade dedup or use another namespace"
@@ -85,36 +299,78 @@ class RedisStore:
                 f"{url} (namespace {ns!r}) was built with other settings; open it with the config it was "
                 "built with (Deduplicator.open(url) with no config reads it from Redis)"
             )
+        return meta["epoch"]
 
     @staticmethod
     def stored_config(url: str) -> DedupConfig | None:
-        client, ns = _client(url)
-        raw = client.hget(f"{ns}:meta", "config")
+        target = _target(url)
+        client = _connect(target)
+        try:
+            raw = _guarded(
+                target.shown, "reading the index meta", lambda: client.hget(f"{target.namespace}:meta", "config")
+            )
+        finally:
+            client.close()
         return None if raw is None else config_from_json(raw.decode())
 
-    def lock(self) -> AbstractContextManager[Any]:
-        """The lock under which one article is added (held at most ``lock_timeout`` seconds)."""
-        lock: AbstractContextManager[Any] = self._r.lock(
-            f"{self._ns}:lock", timeout=self._lock_timeout, blocking_timeout=self._lock_timeout * 2
-        )
-        return lock
+    def lock(self) -> _Lease:
+        """The lock under which one article is added or removed."""
+        return _Lease(self)
 
     def next_seq(self, current: int) -> int:
         return self.position
 
+    def _lost(self, epoch: bytes | None, last: bytes | None) -> IndexLostError:
+        """The error for an index that is not the one this worker opened any more."""
+        if epoch is None:
+            what = "the index is gone from Redis (no epoch in its meta)"
+        elif epoch.decode() != self._epoch:
+            what = "the index was created again since this worker opened it (its epoch changed)"
+        else:
+            what = f"the log does not hold the {self.position} entries this worker has already applied"
+        return IndexLostError(
+            f"{self.url} (namespace {self._ns!r}): {what}. Redis restarted without persistence, was flushed, "
+            "or came back from a persistence file older than its latest writes, so articles acknowledged "
+            "before may be gone. Stop the workers; restore Redis from a backup or its append-only file, or "
+            "delete the namespace and add the articles again; then open the index again in every worker. "
+            "To keep acknowledged articles across a Redis restart, run Redis with appendonly yes and "
+            "appendfsync always."
+        )
+
+    def _check_and_read(self) -> list[bytes]:
+        """The log entries after the replica's position, read in the same transaction as the checks
+        that the index is still the one this worker opened (``IndexLostError`` if not)."""
+
+        def read() -> Any:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hget(self.key("meta"), "epoch")
+            pipe.lindex(self.key("log"), max(self.position - 1, 0))
+            pipe.lrange(self.key("log"), self.position, -1)
+            return pipe.execute()
+
+        epoch, last, entries = self.call("reading the log", read)
+        if epoch is None or epoch.decode() != self._epoch or (self.position > 0 and last != self._last):
+            raise self._lost(epoch, last)
+        return list(entries)
+
     def pending(self) -> Iterator[tuple[str, str, StoredArticle | None, list[Match]]]:
         """The log entries not applied yet: (op, id, article, its matches), in order."""
-        raw = self._r.lrange(f"{self._ns}:log", self.position, -1)
+        raw = self._check_and_read()
         ops = [json.loads(x) for x in raw]
         added = [op["id"] for op in ops if op["op"] == "add"]
-        pipe = self._r.pipeline(transaction=False)
-        for art_id in added:
-            pipe.hgetall(f"{self._ns}:article:{art_id}")
-            pipe.get(f"{self._ns}:matches:{art_id}")
-        fetched = pipe.execute()
+
+        def fetch() -> Any:
+            pipe = self.client.pipeline(transaction=False)
+            for art_id in added:
+                pipe.hgetall(self.key(f"article:{art_id}"))
+                pipe.get(self.key(f"matches:{art_id}"))
+            return pipe.execute()
+
+        fetched = self.call("reading articles", fetch) if added else []
         records = {art_id: (fetched[2 * i], fetched[2 * i + 1]) for i, art_id in enumerate(added)}
-        for op in ops:
+        for entry, op in zip(raw, ops, strict=True):
             self.position += 1
+            self._last = entry
             if op["op"] == "remove":
                 yield "remove", op["id"], None, []
                 continue
@@ -149,33 +405,40 @@ class RedisStore:
         return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures)
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
-        ns, article = self._ns, stored.article
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hset(
-            f"{ns}:article:{article.id}",
-            mapping={
-                "text": article.text,
-                "published_at": "" if article.published_at is None else article.published_at.isoformat(),
-                "source": article.source or "",
-                "url": article.url or "",
-                "title": article.title or "",
-                "seq": stored.seq,
-                "cluster": cluster[0],
-                "arrays": pack_arrays(stored.doc, stored.signature, stored.passage_signatures),
-            },
-        )
-        pipe.set(f"{ns}:matches:{article.id}", json.dumps([m.to_record() for m in matches if m.is_copy]))
-        pipe.rpush(f"{ns}:log", json.dumps({"op": "add", "id": article.id}))
-        pipe.execute()
-        self.position += 1
+        article = stored.article
+        fields: dict[str, str | int | bytes] = {
+            "text": article.text,
+            "published_at": "" if article.published_at is None else article.published_at.isoformat(),
+            "source": article.source or "",
+            "url": article.url or "",
+            "title": article.title or "",
+            "seq": stored.seq,
+            "cluster": cluster[0],
+            "arrays": pack_arrays(stored.doc, stored.signature, stored.passage_signatures),
+        }
+        copies = json.dumps([m.to_record() for m in matches if m.is_copy])
+        self._append("add", article.id, copies, [x for pair in fields.items() for x in pair])
 
     def delete(self, article_id: str) -> None:
-        ns = self._ns
-        pipe = self._r.pipeline(transaction=True)
-        pipe.delete(f"{ns}:article:{article_id}", f"{ns}:matches:{article_id}")
-        pipe.rpush(f"{ns}:log", json.dumps({"op": "remove", "id": article_id}))
-        pipe.execute()
+        self._append("remove", article_id, "", [])
+
+    def _append(self, op: str, art_id: str, copies: str, fields: list[str | int | bytes]) -> None:
+        """Write one operation with ``_WRITE``: safe to retry, since a retry finds its own entry."""
+        entry = json.dumps({"op": op, "id": art_id, "w": secrets.token_hex(8)})
+        keys = [self.key("meta"), self.key("log"), self.key(f"article:{art_id}"), self.key(f"matches:{art_id}")]
+        args = [self._epoch, self.position, self._last or b"", entry, op, copies, *fields]
+        done = self.call(f"writing article {art_id!r}", lambda: self._write(keys=keys, args=args))
+        if done == -1:
+            self._check_and_read()  # raises IndexLostError with what exactly changed
+            raise self._lost(None, None)
+        if done == -2:
+            raise StoreError(
+                f"{self.url}: article {art_id!r} was not written: this worker's lock ran out (the process "
+                f"was paused or starved for more than {self.lease:g} s) and another worker wrote first; "
+                "add it again"
+            )
         self.position += 1
+        self._last = entry.encode()
 
     def close(self) -> None:
-        self._r.close()
+        self.client.close()
