@@ -14,7 +14,8 @@ know dedup::
     │   └── InvalidRecordError             a JSON line or file that is not an article
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
-    │   └── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   ├── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   └── ClosedError                    a Deduplicator used after close() (or its with block)
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -68,6 +69,10 @@ class StoreError(DedupError):
 
 class StoreFormatError(StoreError):
     """The file is not a dedup index of a format this version reads."""
+
+
+class ClosedError(StoreError):
+    """The deduplicator was closed (``close()``, or the end of its ``with`` block) and is used again."""
 
 
 class MissingExtraError(DedupError, ImportError):
