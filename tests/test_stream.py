@@ -1,4 +1,9 @@
+import os
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +212,85 @@ def test_prepare_many_answers_each_article_as_prepare_does(seeds) -> None:
         assert np.array_equal(outcome.signature, alone.signature)
         assert np.array_equal(outcome.doc.shingles, alone.doc.shingles)
         assert np.array_equal(outcome.passage_signatures, alone.passage_signatures)
+
+
+THREADS_CHILD = textwrap.dedent(
+    """
+    import sys, threading
+    sys.path.insert(0, sys.argv[1])
+    import dedup, generate
+
+    records = generate.generate(400, 3)
+    articles = [
+        dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"))
+        for r in records
+    ]
+    def answers(d):
+        return sorted((c.member_ids, c.earliest) for c in d.clusters())
+
+    alone = dedup.Deduplicator()
+    for a in articles:
+        alone.add(a)
+    shared = dedup.Deduplicator()
+    failures = []
+    def work(part):
+        try:
+            for a in part:
+                shared.add(a)
+        except BaseException as exc:
+            failures.append(repr(exc))
+    threads = [threading.Thread(target=work, args=(articles[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(failures, len(shared), answers(shared) == answers(alone))
+    """
+)
+
+
+def test_threads_sharing_one_deduplicator_give_the_sequential_answers() -> None:
+    # four threads add disjoint slices of a corpus with copies: no crash (a subprocess, so that a
+    # corrupted heap fails the test), nothing lost, the clusters and earliest sources of one thread
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    child = subprocess.run(
+        [sys.executable, "-c", THREADS_CHILD, str(benchmarks)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split() == ["[]", "400", "True"]
+
+
+def test_a_closed_index_refuses_every_use_with_advice(tmp_path: Path, seeds) -> None:
+    path = tmp_path / "index.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        d.add(seeds[0])
+    d.close()  # closing twice is fine
+    assert d.closed
+    uses = {
+        "add": lambda: d.add(seeds[1]),
+        "add_many": lambda: d.add_many(seeds[1:]),
+        "remove": lambda: d.remove(seeds[0].id),
+        "get": lambda: d.get(seeds[0].id),
+        "compare": lambda: d.compare(seeds[0].id, seeds[0].id),
+        "cluster_of": lambda: d.cluster_of(seeds[0].id),
+        "clusters": d.clusters,
+        "sync": d.sync,
+        "len": lambda: len(d),
+        "in": lambda: seeds[0].id in d,
+        "iter": lambda: list(d),
+    }
+    for use in uses.values():
+        with pytest.raises(dedup.ClosedError, match=r"closed; open it again with Deduplicator.open\("):
+            use()
+    assert issubclass(dedup.ClosedError, dedup.StoreError)
+    with dedup.Deduplicator.open(path) as again:  # nothing was written after the close
+        assert list(again) == [seeds[0].id]
+    memory = dedup.Deduplicator()
+    with memory:
+        memory.add(seeds[0])
+    with pytest.raises(dedup.ClosedError, match="new Deduplicator"):
+        memory.add(seeds[1])

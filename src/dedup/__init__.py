@@ -18,6 +18,7 @@ from dedup.config import (
 )
 from dedup.errors import (
     ArticleTooLargeError,
+    ClosedError,
     ConfigError,
     DedupError,
     DuplicateIdError,
@@ -40,6 +41,7 @@ __all__ = [
     "Article",
     "ArticleTooLargeError",
     "BoilerplateConfig",
+    "ClosedError",
     "Cluster",
     "ClusterConfig",
     "ConfigError",

@@ -15,7 +15,8 @@ know dedup::
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
     │   ├── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
-    │   └── IndexLostError                 a shared (Redis) index was reset or lost its latest writes
+    │   ├── IndexLostError                 a shared (Redis) index was reset or lost its latest writes
+    │   └── ClosedError                    a Deduplicator used after close() (or its with block)
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -74,6 +75,10 @@ class StoreFormatError(StoreError):
 class IndexLostError(StoreError):
     """The shared index changed under this worker: Redis restarted empty, was flushed, or lost writes
     this worker had already seen; articles acknowledged before may be gone."""
+
+
+class ClosedError(StoreError):
+    """The deduplicator was closed (``close()``, or the end of its ``with`` block) and is used again."""
 
 
 class MissingExtraError(DedupError, ImportError):

@@ -6,16 +6,22 @@ it a copy, of which articles, with which scores, in which cluster, with which ea
 ``add_many`` adds a batch: it prepares every article first (so that boilerplate is learned from the
 whole batch, in id order), then adds them one by one through the same code. ``dedup.cluster`` runs
 the same decisions in passes (``dedup.engine``) and is tested equal to ``add_many`` + ``clusters()``.
+
+An ``add`` either completes or changes nothing: every change it makes to the deduplicator is
+recorded in an ``_Undo`` journal as it is made, and put back if anything raises before the article
+is written; the write itself is one transaction of the store.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import wraps
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +30,7 @@ from dedup.boilerplate import BoilerplateModel
 from dedup.config import DedupConfig
 from dedup.errors import (
     ArticleTooLargeError,
+    ClosedError,
     DedupError,
     DuplicateIdError,
     EmptyTextError,
@@ -48,6 +55,11 @@ Progress = Callable[[int, int | None], None]
 _PREPARE_CHUNK = 256  # articles prepared in one call of prepare_many by add_many
 _VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
 OnError = Literal["raise", "skip"]
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def check_batch_options(errors: str, workers: int) -> None:
@@ -78,6 +90,56 @@ class _Entry:
     candidate: Candidate | None = None
 
 
+class _Undo:
+    """The changes one ``add`` made, to put back in reverse order if it fails. Each is recorded
+    before it is made, so that a change that fails half-way is put back too."""
+
+    __slots__ = ("_steps",)
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[], object]] = []
+
+    def call(self, step: Callable[[], object]) -> None:
+        """Run ``step`` on rollback."""
+        self._steps.append(step)
+
+    def item(self, mapping: dict[K, V], key: K) -> None:
+        """``mapping[key]`` (or its absence) is about to change."""
+        if key in mapping:
+            old = mapping[key]
+            self._steps.append(lambda: mapping.__setitem__(key, old))
+        else:
+            self._steps.append(lambda: mapping.pop(key, None))
+
+    def member(self, sets: dict[K, set[T]], key: K, value: T) -> None:
+        """``value`` is about to be added to or discarded from ``sets[key]`` (made if missing)."""
+        held = sets.get(key)
+        if held is None:
+            self._steps.append(lambda: sets.pop(key, None))
+        elif value in held:
+            self._steps.append(lambda: held.add(value))
+        else:
+            self._steps.append(lambda: held.discard(value))
+
+    def rollback(self) -> None:
+        for step in reversed(self._steps):
+            step()
+        self._steps.clear()
+
+
+def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[Concatenate[Deduplicator, P], R]:
+    """Run a method under the deduplicator's lock, refusing a closed deduplicator."""
+
+    @wraps(method)
+    def run(self: Deduplicator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 def check_length(what: str, text: str, config: DedupConfig) -> None:
     """Refuse a text longer than ``config.max_chars`` (``what`` names it in the message)."""
     if len(text) > config.max_chars:
@@ -94,6 +156,17 @@ class Deduplicator:
     >>> verdict = d.add(Article(id="a", text="..."))  # doctest: +SKIP
 
     ``documents`` and ``passages`` are the LSH backends (in memory by default).
+
+    A deduplicator is safe to share between threads; calls are serialised: every method that reads
+    or changes the index takes one re-entrant lock (``prepare`` and ``prepare_many`` read only the
+    config and run outside it, and so does the preparation of an article given to ``add``).
+
+    ``add`` either completes or changes nothing: if it raises, for whatever reason, the article is
+    not indexed, not written, and every answer is as it was before the call.
+
+    After ``close()`` (or the end of a ``with`` block) every method that reads or changes the index
+    (``add``, ``add_many``, ``remove``, ``get``, ``compare``, ``cluster_of``, ``clusters``, ``sync``,
+    ``len``, ``in``, iteration) raises ``ClosedError``; ``close()`` again does nothing.
     """
 
     def __init__(
@@ -127,6 +200,10 @@ class Deduplicator:
         self._boilerplate = BoilerplateModel(self.config.boilerplate, self._fingerprints)
         self.skipped: list[Skip] = []
         self._store: SQLiteStore | RedisStore | None = None
+        self._where: str | None = None  # the path or URL of a persistent index
+        self._lock = threading.RLock()
+        self._closed = False
+        self._undo: _Undo | None = None  # the journal of the add in progress
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
@@ -144,7 +221,7 @@ class Deduplicator:
             config = config or RedisStore.stored_config(where) or DedupConfig()
             store = RedisStore(where, config, lock_timeout=lock_timeout)
             dedup = cls(config)
-            dedup._store = store
+            dedup._store, dedup._where = store, where
             dedup.sync()
             return dedup
         config = config or SQLiteStore.stored_config(where) or DedupConfig()
@@ -156,7 +233,7 @@ class Deduplicator:
             if match.a in dedup._entries and match.b in dedup._entries:
                 # decided under the boilerplate of its day: checked again against today's when used
                 dedup._remember(match, version=-1)
-        dedup._store = store
+        dedup._store, dedup._where = store, str(where)
         return dedup
 
     def _apply(self, stored: StoredArticle, matches: Iterable[Match]) -> None:
@@ -184,6 +261,7 @@ class Deduplicator:
         self._index.add(art_id, prepared.signature, evidence)
         self._edges.setdefault(art_id, set())
 
+    @_serialised
     def sync(self) -> int:
         """Bring a shared (Redis) deduplicator up to date with what the other workers added and
         removed; returns how many log entries were applied. Nothing to do for the others."""
@@ -200,10 +278,23 @@ class Deduplicator:
         return applied
 
     def close(self) -> None:
-        """Close the file (a persistent deduplicator); the in-memory one has nothing to close."""
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """Close the file or connection of a persistent deduplicator; from then on the deduplicator
+        refuses every use with ``ClosedError`` (an in-memory one too). Closing twice is fine."""
+        with self._lock:
+            self._closed = True
+            if self._store is not None:
+                store, self._store = self._store, None
+                store.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    def _closed_error(self) -> ClosedError:
+        if self._where is None:
+            return ClosedError("this Deduplicator was closed; make a new Deduplicator()")
+        return ClosedError(f"this index was closed; open it again with Deduplicator.open({self._where!r})")
 
     def __enter__(self) -> Deduplicator:
         return self
@@ -212,15 +303,20 @@ class Deduplicator:
         self.close()
 
     # -- inspection -------------------------------------------------------------------------
+    @_serialised
     def __len__(self) -> int:
         return len(self._entries)
 
+    @_serialised
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._entries
 
+    @_serialised
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        """The ids indexed when it is called (a copy: other threads may add meanwhile)."""
+        return iter(list(self._entries))
 
+    @_serialised
     def get(self, article_id: str) -> Article:
         return self._entry(article_id).prepared.article
 
@@ -283,18 +379,21 @@ class Deduplicator:
 
     # -- adding -------------------------------------------------------------------------------
     def add(self, article: Article | Prepared) -> Verdict:
-        """Add one article and say whether it is a copy of something already indexed."""
-        if self._store is not None and self._store.shared:
-            # prepare outside the lock (the parallel part), then catch up and add under it
-            ready = article if isinstance(article, Prepared) else self._prepare_or_existing(article)
-            with self._store.lock():  # type: ignore[union-attr]
-                self.sync()
-                return self._add(ready)
-        return self._add(article)
+        """Add one article and say whether it is a copy of something already indexed. If it raises,
+        nothing is indexed or written."""
+        if self._closed:
+            raise self._closed_error()
+        # prepared outside the locks (the slow part, which reads only the config), then added under
+        # them
+        ready = article if isinstance(article, Prepared) else self._prepare_or_existing(article)
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            return self._add_one(ready)
 
     def _prepare_or_existing(self, article: Article) -> Article | Prepared:
         if not isinstance(article, Article) or article.id in self._entries:
-            return article  # _add reports the error or the duplicate id
+            return article  # _add reports the error or the duplicate id (under the lock)
         return self.prepare(article)
 
     def _add(self, article: Article | Prepared) -> Verdict:
@@ -311,31 +410,47 @@ class Deduplicator:
                 )
             return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
         prepared = prepared or self.prepare(art)
-        doc = prepared.doc
-        self._observe(art.id, prepared)
+        undo = self._undo = _Undo()
         try:
-            evidence, matches, previous = self._find_matches(art.id, prepared)
+            return self._add_new(prepared, undo)
         except BaseException:
-            self._boilerplate.forget(art.id, doc.sentence_fps)
-            self._pending.pop(art.id, None)
+            undo.rollback()  # memory must not hold what the file does not, nor half an article
             raise
-        seq = self._seq if self._store is None else self._store.next_seq(self._seq)
-        self._insert(art.id, prepared, seq, evidence)
+        finally:
+            self._undo = None
+
+    def _add_new(self, prepared: Prepared, undo: _Undo) -> Verdict:
+        """Index and write an article that is not indexed, recording every change in ``undo``."""
+        art = prepared.article
+        art_id, doc = art.id, prepared.doc
+        undo.call(lambda: self._unobserve(art_id, doc))
+        self._observe(art_id, prepared)
+        evidence, matches, previous = self._find_matches(art_id, prepared)
+        seq, seq_before = (self._seq if self._store is None else self._store.next_seq(self._seq)), self._seq
+        undo.call(lambda: self._uninsert(art_id, seq_before))
+        undo.item(self._edges, art_id)
+        self._insert(art_id, prepared, seq, evidence)
         for m in matches:
             self._remember(m)
         matches.sort(key=lambda m: (-m.score, m.b))
-        verdict = self._verdict(art.id, tuple(matches), already=False, previous=previous)
-        if self._store is not None:
-            try:
-                stored = StoredArticle(
-                    art, self._entries[art.id].seq, doc, prepared.signature, prepared.passage_signatures
-                )
-                self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
-            except Exception:
-                self._forget(art.id)  # memory must not hold what the file does not
-                raise
-        self._slim(art.id)
+        verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
+        self._slim(art_id)
+        if self._store is not None:  # the last step: once written, the article is added
+            stored = StoredArticle(art, seq, doc, prepared.signature, prepared.passage_signatures)
+            self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
         return verdict
+
+    def _unobserve(self, art_id: str, doc: Shingled) -> None:
+        """Undo ``_observe`` (and the verifier view made of the article)."""
+        self._boilerplate.forget(art_id, doc.sentence_fps)
+        self._pending.pop(art_id, None)
+        self._views.pop(art_id, None)
+
+    def _uninsert(self, art_id: str, seq_before: int) -> None:
+        """Undo ``_insert`` (its copies are put back by the steps recorded in ``_remember``)."""
+        self._index.remove(art_id)
+        self._entries.pop(art_id, None)
+        self._seq = seq_before
 
     def _slim(self, art_id: str) -> None:
         """Once indexed (and written), the passage signatures are not needed in memory any more."""
@@ -403,6 +518,7 @@ class Deduplicator:
             views.popitem(last=False)
         return views[art_id][2]
 
+    @_serialised
     def compare(self, a_id: str, b_id: str, *, with_text: bool = True) -> Match:
         """Compare two indexed articles exactly (whether or not the index proposed them). With
         ``with_text`` the shared passages carry their text (in comparison form): the two articles
@@ -415,7 +531,7 @@ class Deduplicator:
         return self._compare(a_id, texts[0], b_id, texts[1])
 
     def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
-        cluster = self.cluster_of(article_id)
+        cluster = self._cluster_of(article_id)
         changed = previous is not None and previous != cluster.earliest
         return Verdict(
             article_id=article_id,
@@ -427,6 +543,7 @@ class Deduplicator:
             already_indexed=already,
         )
 
+    @_serialised
     def add_many(
         self,
         articles: Iterable[Article],
@@ -471,7 +588,7 @@ class Deduplicator:
             verdicts = []
             for n, p in enumerate(ready, 1):
                 try:
-                    verdicts.append(self.add(p))
+                    verdicts.append(self._add_one(p))
                 except DedupError as exc:
                     if errors == "raise":
                         raise
@@ -480,8 +597,19 @@ class Deduplicator:
                     progress(n, len(ready))
         finally:
             self._pending = {}
+            for p in ready:  # a batch cut short: its articles not added leave the counts
+                if p.article.id not in self._entries:
+                    self._boilerplate.forget(p.article.id, p.doc.sentence_fps)
             self._boilerplate.release()
         return verdicts
+
+    def _add_one(self, article: Article | Prepared) -> Verdict:
+        """``add`` once the lock is held (a shared index catches up with the other workers first)."""
+        if self._store is not None and self._store.shared:
+            with self._store.lock():  # type: ignore[union-attr]
+                self.sync()
+                return self._add(article)
+        return self._add(article)
 
     def _prepare_all(
         self, articles: Iterable[Article], workers: int
@@ -496,6 +624,7 @@ class Deduplicator:
 
         yield from prepare_in_processes(self.config, articles, workers)
 
+    @_serialised
     def remove(self, article_id: str) -> None:
         """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
         if self._store is not None and self._store.shared:
@@ -530,6 +659,12 @@ class Deduplicator:
 
     def _remember(self, match: Match, *, version: int | None = None) -> None:
         key = (match.a, match.b) if match.a < match.b else (match.b, match.a)
+        undo = self._undo
+        if undo is not None:
+            undo.item(self._matches, key)
+            for x, y in ((match.a, match.b), (match.b, match.a)):
+                undo.member(self._pairs_of, x, key)
+                undo.member(self._edges, x, y)
         if match.shared_passages:
             # kept for grouping and provenance, which read the figures: the passages were in the
             # verdict, and kept here they would cost memory (and garbage-collector time) for every
@@ -569,14 +704,19 @@ class Deduplicator:
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
         return groups_of(component, lambda a, b: self._pair(a, b).is_copy, self._edges.get, self.config.cluster)
 
+    @_serialised
     def cluster_of(self, article_id: str) -> Cluster:
         """The cluster that holds ``article_id`` now."""
+        return self._cluster_of(article_id)
+
+    def _cluster_of(self, article_id: str) -> Cluster:
         self._entry(article_id)
         component = components([article_id], self._neighbours)[0]
         groups, how = self._groups(component)
         group = next(g for g in groups if article_id in g)
         return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
 
+    @_serialised
     def clusters(self) -> list[Cluster]:
         """Every cluster, singletons included, sorted by cluster id (a shared index catches up
         with the other workers first)."""
@@ -599,6 +739,9 @@ class Deduplicator:
 
     def _build_cluster(self, group: list[str], how: str) -> Cluster:
         cluster = build_cluster(group, how, self._candidate, self._pair, self.config.provenance)
+        undo = self._undo
         for member in group:
+            if undo is not None:
+                undo.item(self._earliest, member)
             self._earliest[member] = cluster.earliest
         return cluster
