@@ -15,6 +15,8 @@ know dedup::
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
     │   └── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    ├── CapacityError (MemoryError)        an in-memory index would outgrow its fixed-width counters
+    ├── KernelInputError (ValueError)      arrays given to a compiled kernel that do not fit together
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -68,6 +70,15 @@ class StoreError(DedupError):
 
 class StoreFormatError(StoreError):
     """The file is not a dedup index of a format this version reads."""
+
+
+class CapacityError(DedupError, MemoryError):
+    """An in-memory index would hold more entries than its fixed-width counters can number."""
+
+
+class KernelInputError(DedupError, ValueError):
+    """A compiled kernel was given arrays that do not fit together, so writing its output would
+    go out of bounds: a bug in the caller, or a stored index whose arrays are corrupt."""
 
 
 class MissingExtraError(DedupError, ImportError):

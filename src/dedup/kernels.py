@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dedup.errors import KernelInputError
+
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
@@ -26,6 +28,7 @@ except ImportError:  # pragma: no cover
     _numba = None  # type: ignore[assignment]
 
 KERNEL = "numpy" if _numba is None else "numba"
+_MAX_INT32 = 2**31 - 1
 
 
 def _jit(fn: Any) -> Any:
@@ -840,13 +843,29 @@ def _band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
 band_keys = _jit(_band_keys)
 
 
+def _check_table(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any) -> None:
+    """The table's arrays fit together: as many keys as heads, a power of two of them (the probe
+    masks its position with ``size - 1``), as many next links as handles."""
+    size = slots_key.shape[0]
+    if size == 0 or (size & (size - 1)) != 0 or slots_head.shape[0] != size:
+        raise KernelInputError("table slots: key and head arrays of one size, a power of two, are expected")
+    if entry_next.shape[0] != entry_handle.shape[0]:
+        raise KernelInputError("table entries: handle and next arrays of one size are expected")
+
+
 def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
-    """The slot of ``key`` (linear probing), or of the empty slot where it would go."""
+    """The slot of ``key`` (linear probing), or of the empty slot where it would go. The position
+    is masked by ``size - 1``, so it stays in the arrays (``_check_table``: a power of two); a
+    table with no empty slot is an error, not an endless probe."""
     mask = np.int64(slots_key.shape[0] - 1)
     # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
     i = np.int64(key & np.uint64(mask))
+    probes = np.int64(0)
     while slots_head[i] != -1 and slots_key[i] != key:
         i = (i + np.int64(1)) & mask
+        probes += 1
+        if probes > mask:
+            raise KernelInputError("table slots: no empty slot left (the caller keeps them at most half full)")
     return i
 
 
@@ -854,7 +873,13 @@ def _table_insert(
     slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, n_entries: int, keys: Any, handle: int
 ) -> int:
     """Add ``handle`` under each of ``keys`` (distinct); returns the new number of entries. The
-    caller keeps the slots at most half full and the entry arrays large enough."""
+    caller keeps the slots at most half full and the entry arrays large enough; arrays that are
+    not raise ``KernelInputError`` before anything is written."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
+        raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
+    if handle < 0 or handle > _MAX_INT32 - 1:
+        raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
     for key in keys:
         i = _table_slot(slots_key, slots_head, key)
         if slots_head[i] == -1:
@@ -867,7 +892,9 @@ def _table_insert(
 
 
 def _table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int) -> int:
-    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were."""
+    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were. The lists are
+    walked as ``_table_insert`` linked them (each link a position it wrote)."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
     removed = 0
     for key in keys:
         i = _table_slot(slots_key, slots_head, key)
@@ -883,6 +910,7 @@ def _table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next
 def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
     """The handles found under any band key of some row, ascending, and for each the number of
     rows that hit it (counted here: ``distinct_counts`` in numpy cost as much as the walk)."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
     out = np.empty(64, dtype=np.int32)
     n = 0
     found = np.empty(64, dtype=np.int32)
@@ -925,6 +953,7 @@ def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next:
 
 
 if _numba is not None:
+    _check_table = _jit(_check_table)
     _table_slot = _jit(_table_slot)
 table_insert = _jit(_table_insert)
 table_remove = _jit(_table_remove)
