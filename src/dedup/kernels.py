@@ -63,6 +63,11 @@ def _sorted_firsts(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDAr
 def _minhash_python(values: U32, offsets: I64, a: U32, b: U32, out: U32) -> None:
     """For each set ``values[offsets[d]:offsets[d+1]]``, the MinHash signature into ``out[d]``."""
     n_perm = a.shape[0]
+    if out.shape[0] < offsets.shape[0] - 1 or out.shape[1] < n_perm or b.shape[0] < n_perm:
+        raise KernelInputError("minhash: one output row per set and one column per permutation are expected")
+    for d in range(offsets.shape[0] - 1):
+        if offsets[d] < 0 or offsets[d] > offsets[d + 1] or offsets[d + 1] > values.shape[0]:
+            raise KernelInputError("minhash: offsets must rise within the values")
     mask = np.uint64(0xFFFFFFFF)
     for d in range(offsets.shape[0] - 1):
         row = out[d]
@@ -765,6 +770,8 @@ def _kept_shingles(words: Any, starts: Any, dropped: Any, k: int, multipliers: A
     does this for every article that has learned boilerplate; ~30 us in numpy, mostly calls)."""
     keep = np.ones(words.shape[0], dtype=np.bool_)
     for s in dropped:
+        if s < 0 or s + 1 >= starts.shape[0] or starts[s] < 0 or starts[s + 1] > words.shape[0]:
+            raise KernelInputError("kept shingles: a dropped sentence that is not among the sentence starts")
         for j in range(starts[s], starts[s + 1]):
             keep[j] = False
     n = 0
@@ -826,6 +833,8 @@ passage_overlaps = _jit(_passage_overlaps)
 def _band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
     """``index.band_keys`` compiled (numpy spends ~25 µs per call on a few small temporaries)."""
     n = signatures.shape[0]
+    if bands < 0 or rows < 0 or bands * rows > signatures.shape[1] or rows > multipliers.shape[0]:
+        raise KernelInputError("band keys: bands x rows must fit in a signature (and rows in the multipliers)")
     out = np.empty((n, bands), dtype=np.uint64)
     for r in range(n):
         for band in range(bands):
@@ -974,6 +983,13 @@ def _grow(values: Any, n: int) -> Any:
     return grown
 
 
+def _check_articles(values: Any, n: int) -> None:
+    """Every one of ``values`` is an article, in ``[0, n)``."""
+    for x in range(values.shape[0]):
+        if values[x] < 0 or values[x] >= n:
+            raise KernelInputError("candidate pairs: an owner or rank beyond the articles of the batch")
+
+
 def _candidate_pairs(
     rank: Any,
     by_rank: Any,
@@ -996,6 +1012,10 @@ def _candidate_pairs(
     ``*_pos`` says where each article's (or passage's) key went. Written here because no library
     joins sorted LSH buckets with this ranking rule; memory is O(articles) besides the inputs."""
     n = rank.shape[0]
+    # the owners and ``by_rank`` index the per-article arrays written below
+    _check_articles(doc_owner, n)
+    _check_articles(pas_owner.ravel(), n)
+    _check_articles(by_rank, n)
     out_b = np.empty(1024, dtype=np.int32)
     out_a = np.empty(1024, dtype=np.int32)
     m = 0
@@ -1053,6 +1073,7 @@ def _candidate_pairs(
 if _numba is not None:
     _group_start = _jit(_group_start)
     _grow = _jit(_grow)
+    _check_articles = _jit(_check_articles)
 candidate_pairs = _jit(_candidate_pairs)
 
 
@@ -1261,6 +1282,8 @@ def _view_passages(passages: Any, owner: Any, n_sentences: int, dropped: Any, va
     a row otherwise, a third of a comparison with 100,000 indexed)."""
     drop = np.zeros(n_sentences, dtype=np.bool_)
     for d in dropped:
+        if d < 0 or d >= n_sentences:
+            raise KernelInputError("view passages: a dropped sentence beyond the article's sentences")
         drop[d] = True
     ids = np.empty(passages.shape[0], dtype=np.int64)
     n = 0
