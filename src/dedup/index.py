@@ -118,21 +118,23 @@ class BandIndex:
                 setattr(self, name, grown)
 
     def _rebuild(self, extra: int) -> None:
-        """Fresh arrays for the indexed articles plus ``extra`` keys, the slots doubled until they
-        stay at most half full; the entries of removed articles are dropped and the handles
-        renumbered from 0 (they are int32 in the arrays, and a long stream of adds and removes
-        would otherwise run them past 2**31)."""
+        """Fresh arrays for the indexed articles plus ``extra`` keys: the entries of removed
+        articles are dropped, the handles renumbered from 0 (they are int32 in the arrays, and a
+        long stream of adds and removes would otherwise run them past 2**31), and the slots
+        doubled until those keys fill at most a quarter of them. So at least a quarter of the
+        slots fill before the next rebuild, whose cost (proportional to the slots) is spread over
+        that many inserts, however many articles were removed."""
         live = [(self._ids[handle], keys) for handle, keys in self._keys.items()]
         need = sum(len(keys) for _, keys in live) + extra
-        slots = _MIN_SLOTS
-        while 2 * need > slots:
+        slots = len(self._slots_key)
+        while 4 * need > slots:
             slots *= 2
         if max(need, len(live) + 1) > _MAX_HANDLE:
             raise CapacityError(
                 f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
                 "index fewer articles per Deduplicator, or fewer passages per article"
             )
-        self._reset(max(slots, len(self._slots_key)), max(len(self._entry_handle), need))
+        self._reset(slots, max(len(self._entry_handle), need))
         self._handles, self._ids, self._keys, self._next = {}, {}, {}, 0
         for article_id, keys in live:
             self._record(article_id, keys)
