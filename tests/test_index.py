@@ -1,9 +1,20 @@
+import json
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.index import BandIndex, CandidateIndex, DatasketchLSH, LSHBackend
+from boundscheck import SRC, run_checked
+from dedup import index as index_module
+from dedup.errors import CapacityError
+from dedup.index import BandIndex, CandidateIndex, DatasketchLSH, LSHBackend, band_keys_numpy
 from dedup.sign import signature
 
 RNG = np.random.default_rng(0)
@@ -73,3 +84,123 @@ def test_band_index_grows_and_forgets_like_datasketch() -> None:
             theirs.remove(f"a{n - 2}")
     probe = _sigs(pool[:10])
     assert ours.hits(probe) == theirs.hits(probe)
+
+
+def _long_article(article_id: str) -> str:
+    """One article of 130 sentences of 15 words (~2,000 words, 130 passages): more passage keys
+    than a new index has room for."""
+    r = random.Random(1)
+    vocab = ["".join(r.choice("abcdefghij") for _ in range(6)) for _ in range(5000)]
+    text = " ".join(" ".join(r.choice(vocab) for _ in range(15)) + "." for _ in range(130))
+    return json.dumps({"id": article_id, "text": text}) + "\n"
+
+
+def _stream(index: Path, line: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.run(
+        [sys.executable, "-m", "dedup", "stream", "--index", str(index)],
+        input=line, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_a_long_first_article_is_indexed_stored_and_found_after_reopening(tmp_path: Path) -> None:
+    """The first article of a new SQLite index has more passages than the empty index has room
+    for: it is indexed, stored, and a copy sent to a new process (which reopens the file and
+    rebuilds the index from it) is found to be its copy."""
+    path = tmp_path / "index.sqlite"
+    first = _stream(path, _long_article("long"))
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["id"] == "long"
+    second = _stream(path, _long_article("copy"))
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["copy_of"] == ["long"]
+
+
+def _reference_hits(indexed: dict[str, set[int]], query: np.ndarray, bands: int, rows: int) -> Counter[str]:
+    """``BandIndex.hits`` by a dict of sets: for each article, the query rows that share a band
+    key with it."""
+    counts: Counter[str] = Counter()
+    for row in band_keys_numpy(query, bands, rows).tolist():
+        counts.update(a for a, keys in indexed.items() if keys.intersection(row))
+    return counts
+
+
+def _rows(seed: int, n: int, width: int, spread: int) -> np.ndarray:
+    """``n`` signature rows; a small ``spread`` makes the same band keys recur across articles."""
+    return np.random.default_rng(seed).integers(0, spread, size=(n, width), dtype=np.uint32)
+
+
+ADD = st.tuples(st.just("add"), st.integers(0, 7), st.integers(0, 300), st.integers(0, 2**32 - 1))
+REMOVE = st.tuples(st.just("remove"), st.integers(0, 7), st.just(0), st.just(0))
+
+
+@given(
+    bands=st.integers(1, 8),
+    rows=st.integers(1, 4),
+    spread=st.sampled_from([2, 16, 2**32]),
+    first_rows=st.integers(0, 800),
+    ops=st.lists(st.one_of(ADD, REMOVE), max_size=25),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=60, deadline=None, database=None)
+def _band_index_agrees_with_a_dict_of_sets(
+    bands: int, rows: int, spread: int, first_rows: int, ops: list[tuple[str, int, int, int]], seed: int
+) -> None:
+    index = BandIndex(bands=bands, rows=rows)
+    reference: dict[str, set[int]] = {}
+    probe = _rows(seed, 40, bands * rows, spread)
+    for kind, article, n, article_seed in [("add", 0, first_rows, seed), *ops]:
+        name = f"a{article}"
+        if kind == "add":
+            signatures = _rows(article_seed, n, bands * rows, spread)
+            index.add(name, signatures)
+            reference[name] = set(band_keys_numpy(signatures, bands, rows).ravel().tolist())
+        else:
+            index.remove(name)
+            reference.pop(name, None)
+        assert len(index) == len(reference) and all(a in index for a in reference)
+        assert index.hits(probe) == _reference_hits(reference, probe, bands, rows)
+
+
+def _handles_wrap_and_capacity_holds() -> None:
+    """Many adds and removes with few articles indexed renumber the handles (their limit made
+    small here) and keep the answers; an article over the limit is refused and changes nothing."""
+    index_module._MAX_HANDLE = 40  # type: ignore[misc]
+    index = BandIndex(bands=2, rows=1)
+    reference: dict[str, set[int]] = {}
+    probe = _rows(0, 30, 2, 16)
+    for n in range(300):
+        signatures = _rows(n, n % 4, 2, 16)
+        index.add(f"a{n}", signatures)
+        reference[f"a{n}"] = set(band_keys_numpy(signatures, 2, 1).ravel().tolist())
+        if n >= 3:
+            index.remove(f"a{n - 3}")
+            del reference[f"a{n - 3}"]
+        assert index.hits(probe) == _reference_hits(reference, probe, 2, 1)
+    try:
+        index.add("huge", _rows(1, 40, 2, 2**32))
+    except CapacityError:
+        pass
+    else:
+        raise AssertionError("an article over the index's capacity was accepted")
+    assert "huge" not in index and index.hits(probe) == _reference_hits(reference, probe, 2, 1)
+
+
+def checked_child() -> None:
+    """The bounds-checked child of ``test_band_index_never_writes_out_of_bounds``."""
+    _band_index_agrees_with_a_dict_of_sets()
+    _handles_wrap_and_capacity_holds()
+
+
+def test_band_index_never_writes_out_of_bounds() -> None:
+    """Every table grown from empty, by random adds (a first article of up to 800 rows) and
+    removes, answers as a dict of sets does, with numba checking every index (an out-of-bounds
+    access fails the test with the child's output, a crash too)."""
+    run_checked("test_index", "checked_child")
+
+
+def test_capacity_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "_MAX_HANDLE", 10)
+    index = BandIndex(bands=4, rows=1)
+    with pytest.raises(CapacityError, match="fewer articles per Deduplicator"):
+        index.add("a", _rows(0, 5, 4, 2**32))

@@ -1,10 +1,13 @@
 """The compiled kernels equal the numpy reference paths bit for bit."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from boundscheck import run_checked
 from dedup import kernels
 
 pytestmark = pytest.mark.skipif(kernels.KERNEL != "numba", reason="numba is not installed: the numpy path runs")
@@ -84,3 +87,143 @@ def test_tagged_sorts_many_values() -> None:
     flat, owner, _ = kernels.tagged(values, offsets, np.array([1, 0], dtype=np.int64))
     assert np.array_equal(flat, np.sort(values))
     assert np.array_equal(owner, np.where(np.isin(flat, values[:2000]), 1, 0))
+
+
+# -- the kernels that write into arrays, run with numba checking every index ------------------
+# Each text is a few drawn pieces repeated up to hundreds of times, so one example holds texts from
+# empty to tens of thousands of characters: letters of every script, characters beyond the BMP,
+# ligatures that fold to several letters, Arabic words with the conjunction, line breaks of every
+# kind, sentence ends with and without spaces, abbreviations.
+PIECES = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["the", "story", "Mr.", "e.g.", " ", "  ", ".", "。", "!", "?", "\n", "\r\n", "\n\n", "و", "والكتاب",
+             "新闻报道", "😀", "𠀀𠀁", "ﬁnance", "ß", "İstanbul", "ǅ", "...", "“quoted.”", "(", ")", "_", "3.5", "#"]
+        ),
+        st.characters(),
+        st.text(min_size=1, max_size=12),
+    ),
+    max_size=30,
+)  # fmt: skip
+TEXTS = st.lists(st.tuples(PIECES, st.integers(0, 400)), min_size=1, max_size=8)
+
+REPORT = "Markets rose on Tuesday as traders weighed the central bank's latest decision on rates."
+FOOTER = "Subscribe to our newsletter for the latest news delivered to your inbox every day."
+
+
+def _story(seed: int, sentences: int) -> str:
+    rng = np.random.default_rng(seed)
+    words = [f"w{int(x)}" for x in rng.integers(0, 3000, size=sentences * 14)]
+    return " ".join(" ".join(words[i : i + 14]).capitalize() + "." for i in range(0, len(words), 14))
+
+
+@given(TEXTS, st.integers(0, 7), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None, database=None)
+def _texts_of_any_size_cluster_and_stream(texts: list[tuple[list[str], int]], copy_at: int, seed: int) -> None:
+    """Random texts through the batch engine and the stream: nothing but clean errors, and an exact
+    copy of a long story lands with it."""
+    import dedup
+
+    bodies = [" ".join(pieces) * repeats for pieces, repeats in texts]
+    original = dedup.Article(id="story", text=_story(seed, 20))
+    articles = [dedup.Article(id=f"t{i}", text=body) for i, body in enumerate(bodies)]
+    articles[copy_at % len(articles) : copy_at % len(articles)] = [original]
+    articles.append(dedup.Article(id="copy", text=original.text))
+    skipped: list[dedup.Skip] = []
+    clusters = dedup.cluster(articles, errors="skip", skipped=skipped)
+    placed = sorted([m for c in clusters for m in c.member_ids] + [s.id for s in skipped])
+    assert placed == sorted(a.id for a in articles)
+    assert any({"copy", "story"} <= set(c.member_ids) for c in clusters)
+    stream = dedup.Deduplicator()
+    for article in articles:
+        try:
+            verdict = stream.add(article)
+        except dedup.DedupError:
+            continue
+        if article.id == "copy":
+            assert "story" in verdict.copy_of
+
+
+def _boilerplate_is_learned_and_dropped() -> None:
+    """A footer on every article is learned as boilerplate: the verifier then drops its sentence
+    from the views (``kept_shingles``, ``view_passages``) and copies are still found."""
+    import dedup
+
+    stream = dedup.Deduplicator()
+    for n in range(12):
+        stream.add(dedup.Article(id=f"s{n}", text=f"{_story(n, 8)} {FOOTER}"))
+    verdict = stream.add(dedup.Article(id="copy", text=f"{REPORT} {_story(3, 8)} {FOOTER}"))
+    assert "s3" in verdict.copy_of
+    articles = [dedup.Article(id=f"b{n}", text=f"{_story(n, 8)}\n{FOOTER}\n{REPORT}") for n in range(12)]
+    articles.append(dedup.Article(id="bcopy", text=f"{_story(5, 8)}\n{FOOTER}"))
+    clusters = dedup.cluster(articles)
+    assert any({"b5", "bcopy"} <= set(c.member_ids) for c in clusters)
+
+
+def _raises_kernel_input_error(call: Callable[[], object]) -> None:
+    from dedup.errors import KernelInputError
+
+    try:
+        call()
+    except KernelInputError:
+        return
+    raise AssertionError("arrays that do not fit together were accepted")
+
+
+def _mismatched_arrays_are_refused() -> None:
+    """Arrays that would make a kernel write out of bounds raise ``KernelInputError`` (under the
+    bounds check, a missing check would be an ``IndexError``)."""
+    u32, u64, i32, i64 = np.uint32, np.uint64, np.int32, np.int64
+    values = np.arange(10, dtype=u32)
+    a = np.ones(4, dtype=u32)
+    offsets = np.array([0, 5, 10], dtype=i64)
+    _raises_kernel_input_error(lambda: kernels.minhash_into(values, offsets, a, a, np.empty((1, 4), dtype=u32)))
+    _raises_kernel_input_error(lambda: kernels.minhash_into(values, offsets, a, a, np.empty((2, 3), dtype=u32)))
+    bad = np.array([0, 5, 11], dtype=i64)
+    _raises_kernel_input_error(lambda: kernels.minhash_into(values, bad, a, a, np.empty((2, 4), dtype=u32)))
+    words, starts = np.arange(6, dtype=u64), np.array([0, 3, 6], dtype=i64)
+    mult = np.ones(8, dtype=u64)
+    _raises_kernel_input_error(lambda: kernels.kept_shingles(words, starts, np.array([2], dtype=i64), 2, mult))
+    _raises_kernel_input_error(lambda: kernels.kept_shingles(words, starts, np.array([-1], dtype=i64), 2, mult))
+    passages, owner = np.array([[0, 3], [3, 6]], dtype=i64), np.array([0, 1], dtype=i64)
+    _raises_kernel_input_error(
+        lambda: kernels.view_passages(passages, owner, 2, np.array([2], dtype=i64), words, starts)
+    )
+    sigs = np.zeros((2, 5), dtype=u32)
+    _raises_kernel_input_error(lambda: kernels.band_keys(sigs, 3, 2, mult))
+    keys = np.arange(1, 6, dtype=u64)
+    slots, heads = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32)
+    small = np.empty(4, dtype=i32)
+    _raises_kernel_input_error(lambda: kernels.table_insert(slots, heads, small, small.copy(), 0, keys, 0))
+    _raises_kernel_input_error(lambda: kernels.table_insert(slots[:6], heads[:6], small, small.copy(), 0, keys[:1], 0))
+    entries = np.empty(16, dtype=i32)
+    _raises_kernel_input_error(lambda: kernels.table_insert(slots, heads, entries, entries.copy(), 0, keys, 2**31))
+    full = np.arange(1, 9, dtype=u64)
+    kernels.table_insert(slots, heads, entries, entries.copy(), 0, full, 0)
+    _raises_kernel_input_error(
+        lambda: kernels.table_query(slots, heads, entries, entries.copy(), np.full((1, 1), 99, dtype=u64))
+    )
+    rank, by_rank = np.array([0, 1], dtype=i64), np.array([0, 1], dtype=i64)
+    doc_keys, doc_owner, doc_pos = np.array([1, 2], dtype=u64), np.array([0, 2], dtype=i32), np.array([0, 1], dtype=i32)
+    pas_off = np.zeros(3, dtype=i64)
+    pas = np.empty((1, 0), dtype=u64)
+    pas_i = np.empty((1, 0), dtype=i32)
+    _raises_kernel_input_error(
+        lambda: kernels.candidate_pairs(
+            rank, by_rank, doc_keys, doc_owner, doc_pos, 1, pas_off, pas, pas_i, pas_i, 2, 5
+        )
+    )
+
+
+def checked_child() -> None:
+    """The bounds-checked child of ``test_buffer_writing_kernels_stay_in_bounds``."""
+    _mismatched_arrays_are_refused()
+    _boilerplate_is_learned_and_dropped()
+    _texts_of_any_size_cluster_and_stream()
+
+
+def test_buffer_writing_kernels_stay_in_bounds() -> None:
+    """The text, shingling, signing, index, candidate and verification kernels on texts of every
+    size and script, with numba checking every index: an out-of-bounds access or a crash fails the
+    test with the child's output."""
+    run_checked("test_kernels", "checked_child")

@@ -17,6 +17,8 @@ know dedup::
     │   ├── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
     │   ├── IndexLostError                 a shared (Redis) index was reset or lost its latest writes
     │   └── ClosedError                    a Deduplicator used after close() (or its with block)
+    ├── CapacityError (MemoryError)        an in-memory index would outgrow its fixed-width counters
+    ├── KernelInputError (ValueError)      arrays given to a compiled kernel that do not fit together
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -79,6 +81,15 @@ class IndexLostError(StoreError):
 
 class ClosedError(StoreError):
     """The deduplicator was closed (``close()``, or the end of its ``with`` block) and is used again."""
+
+
+class CapacityError(DedupError, MemoryError):
+    """An in-memory index would hold more entries than its fixed-width counters can number."""
+
+
+class KernelInputError(DedupError, ValueError):
+    """A compiled kernel was given arrays that do not fit together, so writing its output would
+    go out of bounds: a bug in the caller, or a stored index whose arrays are corrupt."""
 
 
 class MissingExtraError(DedupError, ImportError):

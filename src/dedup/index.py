@@ -26,6 +26,7 @@ import numpy.typing as npt
 from datasketch import MinHashLSH
 
 from dedup import kernels
+from dedup.errors import CapacityError
 from dedup.sign import to_minhash
 
 U32 = npt.NDArray[np.uint32]
@@ -37,6 +38,10 @@ _BAND_MULTIPLIERS = np.array(
     dtype=np.uint64,
 )  # fmt: skip
 _SEP = "\x1f"
+_MIN_SLOTS = 1024
+# the largest handle and number of entries: both are int32 in the compiled table, where -1 marks a
+# removed entry
+_MAX_HANDLE = 2**31 - 2
 
 
 @runtime_checkable
@@ -84,10 +89,10 @@ class BandIndex:
         self.bands, self.rows = bands, rows
         self._handles: dict[str, int] = {}
         self._ids: dict[int, str] = {}
-        self._keys: dict[int, U64] = {}
+        self._keys: dict[int, U64] = {}  # the band keys of each indexed article, by handle
         self._next = 0
         self._compiled = kernels.table_insert is not None
-        self._reset(1024, 1024)
+        self._reset(_MIN_SLOTS, _MIN_SLOTS // 2)
         self._buckets: dict[int, list[int]] = {}  # the fallback
 
     def _reset(self, slots: int, entries: int) -> None:
@@ -99,24 +104,50 @@ class BandIndex:
         self._n_keys = 0  # slots in use (an upper bound: removals leave their keys)
 
     def _reserve(self, extra: int) -> None:
+        """Room for ``extra`` more keys and entries: afterwards the slots stay at most half full and
+        the entry arrays hold ``extra`` more entries. Called before anything of the new article is
+        recorded, so that a rebuild inserts only the articles already indexed."""
+        full = 2 * (self._n_keys + extra) > len(self._slots_key)
+        if full or self._next > _MAX_HANDLE or self._n_entries + extra > _MAX_HANDLE:
+            self._rebuild(extra)
         if self._n_entries + extra > len(self._entry_handle):
             size = max(2 * len(self._entry_handle), self._n_entries + extra)
             for name in ("_entry_handle", "_entry_next"):
                 grown = np.empty(size, dtype=np.int32)
                 grown[: self._n_entries] = getattr(self, name)[: self._n_entries]
                 setattr(self, name, grown)
-        if 2 * (self._n_keys + extra) > len(self._slots_key):
-            live = list(self._keys.items())
-            slots = len(self._slots_key)
-            while 2 * (self._n_keys + extra) > slots:
-                slots *= 2
-            self._reset(slots, max(len(self._entry_handle), self._n_entries + extra))
-            for handle, keys in live:  # rebuild: drops the entries of removed articles
-                self._n_entries = kernels.table_insert(
-                    self._slots_key, self._slots_head, self._entry_handle, self._entry_next,
-                    self._n_entries, keys, handle,
-                )  # fmt: skip
-                self._n_keys += len(keys)
+
+    def _rebuild(self, extra: int) -> None:
+        """Fresh arrays for the indexed articles plus ``extra`` keys: the entries of removed
+        articles are dropped, the handles renumbered from 0 (they are int32 in the arrays, and a
+        long stream of adds and removes would otherwise run them past 2**31), and the slots
+        doubled until those keys fill at most a quarter of them. So at least a quarter of the
+        slots fill before the next rebuild, whose cost (proportional to the slots) is spread over
+        that many inserts, however many articles were removed."""
+        live = [(self._ids[handle], keys) for handle, keys in self._keys.items()]
+        need = sum(len(keys) for _, keys in live) + extra
+        slots = len(self._slots_key)
+        while 4 * need > slots:
+            slots *= 2
+        if max(need, len(live) + 1) > _MAX_HANDLE:
+            raise CapacityError(
+                f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
+                "index fewer articles per Deduplicator, or fewer passages per article"
+            )
+        self._reset(slots, max(len(self._entry_handle), need))
+        self._handles, self._ids, self._keys, self._next = {}, {}, {}, 0
+        for article_id, keys in live:
+            self._record(article_id, keys)
+
+    def _record(self, article_id: str, keys: U64) -> None:
+        """Index ``keys`` under a new handle for ``article_id`` (room reserved by the caller)."""
+        handle = self._next
+        self._next += 1
+        self._n_entries = kernels.table_insert(
+            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, self._n_entries, keys, handle
+        )
+        self._n_keys += len(keys)
+        self._handles[article_id], self._ids[handle], self._keys[handle] = handle, article_id, keys
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._handles
@@ -127,20 +158,16 @@ class BandIndex:
     def add(self, article_id: str, signatures: U32) -> None:
         if article_id in self._handles:
             self.remove(article_id)
-        handle = self._next
-        self._next += 1
-        self._handles[article_id], self._ids[handle] = handle, article_id
         keys = kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
-        self._keys[handle] = keys
         if not self._compiled:  # pragma: no cover - numba fallback
+            handle = self._next
+            self._next += 1
+            self._handles[article_id], self._ids[handle], self._keys[handle] = handle, article_id, keys
             for key in keys.tolist():
                 self._buckets.setdefault(key, []).append(handle)
             return
         self._reserve(len(keys))
-        self._n_entries = kernels.table_insert(
-            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, self._n_entries, keys, handle
-        )
-        self._n_keys += len(keys)
+        self._record(article_id, keys)
 
     def hits(self, signatures: U32) -> Counter[str]:
         """For each indexed article, how many of the query rows collide with it in some band."""

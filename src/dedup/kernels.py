@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dedup.errors import KernelInputError
+
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
@@ -26,6 +28,7 @@ except ImportError:  # pragma: no cover
     _numba = None  # type: ignore[assignment]
 
 KERNEL = "numpy" if _numba is None else "numba"
+_MAX_INT32 = 2**31 - 1
 
 
 def _jit(fn: Any) -> Any:
@@ -60,6 +63,11 @@ def _sorted_firsts(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDAr
 def _minhash_python(values: U32, offsets: I64, a: U32, b: U32, out: U32) -> None:
     """For each set ``values[offsets[d]:offsets[d+1]]``, the MinHash signature into ``out[d]``."""
     n_perm = a.shape[0]
+    if out.shape[0] < offsets.shape[0] - 1 or out.shape[1] < n_perm or b.shape[0] < n_perm:
+        raise KernelInputError("minhash: one output row per set and one column per permutation are expected")
+    for d in range(offsets.shape[0] - 1):
+        if offsets[d] < 0 or offsets[d] > offsets[d + 1] or offsets[d + 1] > values.shape[0]:
+            raise KernelInputError("minhash: offsets must rise within the values")
     mask = np.uint64(0xFFFFFFFF)
     for d in range(offsets.shape[0] - 1):
         row = out[d]
@@ -762,6 +770,8 @@ def _kept_shingles(words: Any, starts: Any, dropped: Any, k: int, multipliers: A
     does this for every article that has learned boilerplate; ~30 us in numpy, mostly calls)."""
     keep = np.ones(words.shape[0], dtype=np.bool_)
     for s in dropped:
+        if s < 0 or s + 1 >= starts.shape[0] or starts[s] < 0 or starts[s + 1] > words.shape[0]:
+            raise KernelInputError("kept shingles: a dropped sentence that is not among the sentence starts")
         for j in range(starts[s], starts[s + 1]):
             keep[j] = False
     n = 0
@@ -823,6 +833,8 @@ passage_overlaps = _jit(_passage_overlaps)
 def _band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
     """``index.band_keys`` compiled (numpy spends ~25 µs per call on a few small temporaries)."""
     n = signatures.shape[0]
+    if bands < 0 or rows < 0 or bands * rows > signatures.shape[1] or rows > multipliers.shape[0]:
+        raise KernelInputError("band keys: bands x rows must fit in a signature (and rows in the multipliers)")
     out = np.empty((n, bands), dtype=np.uint64)
     for r in range(n):
         for band in range(bands):
@@ -840,13 +852,29 @@ def _band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
 band_keys = _jit(_band_keys)
 
 
+def _check_table(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any) -> None:
+    """The table's arrays fit together: as many keys as heads, a power of two of them (the probe
+    masks its position with ``size - 1``), as many next links as handles."""
+    size = slots_key.shape[0]
+    if size == 0 or (size & (size - 1)) != 0 or slots_head.shape[0] != size:
+        raise KernelInputError("table slots: key and head arrays of one size, a power of two, are expected")
+    if entry_next.shape[0] != entry_handle.shape[0]:
+        raise KernelInputError("table entries: handle and next arrays of one size are expected")
+
+
 def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
-    """The slot of ``key`` (linear probing), or of the empty slot where it would go."""
+    """The slot of ``key`` (linear probing), or of the empty slot where it would go. The position
+    is masked by ``size - 1``, so it stays in the arrays (``_check_table``: a power of two); a
+    table with no empty slot is an error, not an endless probe."""
     mask = np.int64(slots_key.shape[0] - 1)
     # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
     i = np.int64(key & np.uint64(mask))
+    probes = np.int64(0)
     while slots_head[i] != -1 and slots_key[i] != key:
         i = (i + np.int64(1)) & mask
+        probes += 1
+        if probes > mask:
+            raise KernelInputError("table slots: no empty slot left (the caller keeps them at most half full)")
     return i
 
 
@@ -854,7 +882,13 @@ def _table_insert(
     slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, n_entries: int, keys: Any, handle: int
 ) -> int:
     """Add ``handle`` under each of ``keys`` (distinct); returns the new number of entries. The
-    caller keeps the slots at most half full and the entry arrays large enough."""
+    caller keeps the slots at most half full and the entry arrays large enough; arrays that are
+    not raise ``KernelInputError`` before anything is written."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
+        raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
+    if handle < 0 or handle > _MAX_INT32 - 1:
+        raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
     for key in keys:
         i = _table_slot(slots_key, slots_head, key)
         if slots_head[i] == -1:
@@ -867,7 +901,9 @@ def _table_insert(
 
 
 def _table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int) -> int:
-    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were."""
+    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were. The lists are
+    walked as ``_table_insert`` linked them (each link a position it wrote)."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
     removed = 0
     for key in keys:
         i = _table_slot(slots_key, slots_head, key)
@@ -883,6 +919,7 @@ def _table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next
 def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
     """The handles found under any band key of some row, ascending, and for each the number of
     rows that hit it (counted here: ``distinct_counts`` in numpy cost as much as the walk)."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
     out = np.empty(64, dtype=np.int32)
     n = 0
     found = np.empty(64, dtype=np.int32)
@@ -925,6 +962,7 @@ def _table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next:
 
 
 if _numba is not None:
+    _check_table = _jit(_check_table)
     _table_slot = _jit(_table_slot)
 table_insert = _jit(_table_insert)
 table_remove = _jit(_table_remove)
@@ -943,6 +981,13 @@ def _grow(values: Any, n: int) -> Any:
     grown = np.empty(2 * values.shape[0] + 16, dtype=values.dtype)
     grown[:n] = values[:n]
     return grown
+
+
+def _check_articles(values: Any, n: int) -> None:
+    """Every one of ``values`` is an article, in ``[0, n)``."""
+    for x in range(values.shape[0]):
+        if values[x] < 0 or values[x] >= n:
+            raise KernelInputError("candidate pairs: an owner or rank beyond the articles of the batch")
 
 
 def _candidate_pairs(
@@ -967,6 +1012,10 @@ def _candidate_pairs(
     ``*_pos`` says where each article's (or passage's) key went. Written here because no library
     joins sorted LSH buckets with this ranking rule; memory is O(articles) besides the inputs."""
     n = rank.shape[0]
+    # the owners and ``by_rank`` index the per-article arrays written below
+    _check_articles(doc_owner, n)
+    _check_articles(pas_owner.ravel(), n)
+    _check_articles(by_rank, n)
     out_b = np.empty(1024, dtype=np.int32)
     out_a = np.empty(1024, dtype=np.int32)
     m = 0
@@ -1024,6 +1073,7 @@ def _candidate_pairs(
 if _numba is not None:
     _group_start = _jit(_group_start)
     _grow = _jit(_grow)
+    _check_articles = _jit(_check_articles)
 candidate_pairs = _jit(_candidate_pairs)
 
 
@@ -1232,6 +1282,8 @@ def _view_passages(passages: Any, owner: Any, n_sentences: int, dropped: Any, va
     a row otherwise, a third of a comparison with 100,000 indexed)."""
     drop = np.zeros(n_sentences, dtype=np.bool_)
     for d in dropped:
+        if d < 0 or d >= n_sentences:
+            raise KernelInputError("view passages: a dropped sentence beyond the article's sentences")
         drop[d] = True
     ids = np.empty(passages.shape[0], dtype=np.int64)
     n = 0
