@@ -14,7 +14,10 @@ know dedup::
     │   └── InvalidRecordError             a JSON line or file that is not an article
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
-    │   └── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   ├── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   │   └── StoreCorruptError          an index file whose content is damaged
+    │   ├── StoreLockedError               an index file another process has open for writing
+    │   └── StoreFullError                 the disk (or the file's size limit) is full
     └── MissingExtraError (ImportError)    an optional extra is not installed
 
 Messages say what was wrong and how to fix it.
@@ -68,6 +71,18 @@ class StoreError(DedupError):
 
 class StoreFormatError(StoreError):
     """The file is not a dedup index of a format this version reads."""
+
+
+class StoreCorruptError(StoreFormatError):
+    """The index file is damaged: it fails SQLite's check or a row fails its checksum."""
+
+
+class StoreLockedError(StoreError):
+    """Another process has the index file open for writing."""
+
+
+class StoreFullError(StoreError):
+    """The disk holding the index is full; the article that did not fit was not added."""
 
 
 class MissingExtraError(DedupError, ImportError):
