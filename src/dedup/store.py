@@ -310,7 +310,8 @@ class SQLiteStore:
         against their tables, which the reads avoid)."""
         problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
-            raise self._corrupt(f"SQLite's check finds: {'; '.join(map(str, problems))}")
+            found = " ".join(str(p) for p in problems).replace("\n", " ")
+            raise self._corrupt(f"SQLite's check finds: {found}")
 
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:
@@ -454,6 +455,8 @@ class SQLiteStore:
             raise
         except sqlite3.Error as exc:
             self.close()
+            if "decode" in str(exc):  # SQLite's message quotes the undecodable text
+                raise self._corrupt("a text in it is not UTF-8") from exc
             raise self._error(exc, "read the index file") from exc
         except Exception as exc:  # a value the checksums vouch for but cannot be read (json, numpy, records)
             self.close()
