@@ -39,6 +39,7 @@ beside the file (which holds the pid of the holder), released by ``close`` or wh
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
@@ -236,9 +237,14 @@ class SQLiteStore:
         """Refuse, before SQLite sees it, a file that cannot be an index: SQLite would take an empty
         file for a new database and make it one."""
         try:
-            with self.path.open("rb") as f:
+            with self.path.open("r+b") as f:  # r+: a read-only file is refused now, not at the first add
                 header = f.read(len(_SQLITE_HEADER))
         except OSError as exc:
+            if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+                raise StoreError(
+                    f"{self.path}: the index file is read-only ({exc.strerror}); make it and its folder writable "
+                    "by this user (an index is opened for writing)"
+                ) from exc
             raise StoreError(
                 f"{self.path}: cannot read the index file ({exc.strerror}); check it is a file this user can "
                 "read and write"
