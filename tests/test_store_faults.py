@@ -3,7 +3,7 @@ writer killed at any moment loses no acknowledged article.
 
 Both suites run the index in child processes: a damaged file could crash SQLite or numpy natively,
 and a kill -9 needs a process to kill. ``DEDUP_FAULT_CASES`` and ``DEDUP_KILL_RUNS`` make the runs
-bigger by hand.
+bigger by hand (with ``DEDUP_KILL_ARTICLES`` for the writer to add).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import generate  # noqa: E402
 
 CORRUPTION_CASES = int(os.environ.get("DEDUP_FAULT_CASES", "50"))
 KILL_RUNS = int(os.environ.get("DEDUP_KILL_RUNS", "8"))
+KILL_ARTICLES = int(os.environ.get("DEDUP_KILL_ARTICLES", "300"))  # 20 added per run on average
 
 
 def _answers(d: dedup.Deduplicator) -> dict[str, object]:
@@ -147,11 +148,7 @@ WRITER = textwrap.dedent(
     import json, sys
     import dedup
     records = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
-    # the compiled kernels load on first use: load them before the index opens, so that a kill
-    # after "ready" lands among the adds
-    dedup.Deduplicator().add(dedup.Article(id="warm-up", text=records[0]["text"]))
     with dedup.Deduplicator.open(sys.argv[1]) as d:
-        print("ready", flush=True)
         for r in records:
             d.add(dedup.Article(id=r["id"], text=r["text"]))
             print("ack", r["id"], flush=True)
@@ -160,12 +157,12 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_writer(index: Path, data: Path, kill: tuple[str, float] | None) -> tuple[list[str], bool]:
-    """Run the writer and SIGKILL it ``kill[1]`` seconds after it starts (``kill[0]`` "start") or after
-    it has opened the index ("ready"); None lets it finish. The ids it acknowledged, and whether it
-    finished."""
+def _run_writer(index: Path, data: Path, kill: tuple[float, int] | None) -> tuple[list[str], bool]:
+    """Run the writer and SIGKILL it ``kill[0]`` seconds after it starts or, with ``kill[1]`` > 0,
+    after its ``kill[1]``-th acknowledgement; None lets it finish. The ids it acknowledged, and
+    whether it finished."""
     acked: list[str] = []
-    ready, finished = threading.Event(), threading.Event()
+    finished = threading.Event()
     with subprocess.Popen(
         [sys.executable, "-c", WRITER, str(index), str(data)],
         stdout=subprocess.PIPE,
@@ -177,19 +174,17 @@ def _run_writer(index: Path, data: Path, kill: tuple[str, float] | None) -> tupl
 
         def read() -> None:
             for line in child.stdout:  # type: ignore[union-attr]
-                if line.startswith("ack "):
+                if line.startswith("ack ") and line.endswith("\n"):  # a line cut by the kill is no ack
                     acked.append(line.split()[1])
-                elif line.startswith("ready"):
-                    ready.set()
                 elif line.startswith("done"):
                     finished.set()
 
         reader = threading.Thread(target=read)
         reader.start()
         if kill is not None:
-            since, delay = kill
-            if since == "ready":
-                ready.wait(timeout=60)
+            delay, after = kill
+            while after and len(acked) < after and child.poll() is None:
+                time.sleep(0.001)
             time.sleep(delay)
             if child.poll() is None:
                 os.kill(child.pid, signal.SIGKILL)
@@ -201,22 +196,26 @@ def _run_writer(index: Path, data: Path, kill: tuple[str, float] | None) -> tupl
 
 
 def test_a_writer_killed_at_any_moment_loses_no_acknowledged_article(tmp_path: Path) -> None:
-    records = generate.generate(300, 11)
+    records = generate.generate(KILL_ARTICLES, 11)
     data = tmp_path / "in.jsonl"
     _write_jsonl(data, records)
     index = tmp_path / "index.sqlite"
     rng = random.Random(7)
     acknowledged: set[str] = set()
     kills = lost = 0
+    present = 0
     for run in range(KILL_RUNS):
         # one run in four is killed while it starts (importing, creating or reading the index), the
-        # others while they add
-        kill = ("start", rng.uniform(1.5, 4.0)) if run % 4 == 0 else ("ready", rng.uniform(0.0, 1.5))
+        # others a few milliseconds after one of their next 40 new articles is acknowledged (the
+        # writer first acknowledges again the ones already indexed)
+        at_start = run % 4 == 3
+        kill = (rng.uniform(0.5, 2.0), 0) if at_start else (rng.uniform(0.0, 0.005), present + rng.randint(1, 40))
         acked, finished = _run_writer(index, data, kill)
         kills += not finished
         acknowledged.update(acked)
         with dedup.Deduplicator.open(index) as d:
             lost += len(acknowledged - set(d))
+            present = len(d)
         assert lost == 0
         if finished:
             break

@@ -193,8 +193,9 @@ class _WriterLock:
                     "Deduplicator.open('redis://...'))"
                 ) from None
             raise StoreError(f"{index}: cannot lock {self.path} ({exc.strerror}); use a local disk") from exc
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        with suppress(OSError):  # the pid only helps the message of a refused opener
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._fd: int | None = fd
 
     def release(self) -> None:
