@@ -1,6 +1,7 @@
 """The SQLite index: survives restarts and a kill -9 mid-ingest, answers the same after reload."""
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -170,3 +171,144 @@ def test_arrays_round_trip_and_corruption_is_reported() -> None:
     assert all(np.array_equal(getattr(doc, n), getattr(prepared.doc, n)) for n in ("words", "passages", "shingles"))
     with pytest.raises(dedup.StoreFormatError, match="corrupt"):
         unpack_arrays(blob[: len(blob) // 2], where="test")
+
+
+def test_an_empty_file_or_an_older_format_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(dedup.StoreFormatError, match=r"empty.*restore it from a backup") as caught:
+        dedup.Deduplicator.open(empty)
+    assert str(empty) in str(caught.value)
+    assert empty.stat().st_size == 0
+    older = tmp_path / "older.sqlite"
+    with closing(sqlite3.connect(older)) as db, db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("CREATE TABLE articles (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, arrays BLOB)")
+        db.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("format", "dedup-index"), ("version", "2"), ("config", "{}")],
+        )
+    with pytest.raises(dedup.StoreFormatError, match="index format 2 is older than 3; rebuild the index"):
+        dedup.Deduplicator.open(older)
+
+
+def test_a_damaged_row_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(load_seeds())
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE articles SET title = 'changed' WHERE id = '002_2c2c9388f5a9e12b'")
+    with pytest.raises(dedup.StoreCorruptError, match=r"'002_2c2c9388f5a9e12b' fails its checksum.*left as it is"):
+        dedup.Deduplicator.open(path)
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE articles SET title = NULL WHERE id = '002_2c2c9388f5a9e12b'")
+        db.execute("DROP TRIGGER matches_removed")  # a row lost, as damage loses it: the count stays
+        db.execute("DELETE FROM matches WHERE rowid = (SELECT MIN(rowid) FROM matches)")
+        (held,) = db.execute("SELECT COUNT(*) FROM matches").fetchone()
+    with pytest.raises(dedup.StoreCorruptError, match=f"lists {held + 1} rows of matches but holds {held}"):
+        dedup.Deduplicator.open(path)
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    import dedup
+    d = dedup.Deduplicator.open(sys.argv[1])
+    print("ready", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_a_second_writer_is_refused_until_the_first_ends(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    seeds = load_seeds()
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+    ) as child:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        with pytest.raises(dedup.StoreLockedError, match=f"another process \\(pid {child.pid}\\)"):
+            dedup.Deduplicator.open(path)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    with dedup.Deduplicator.open(path) as d:
+        d.add(seeds[0])
+        with pytest.raises(dedup.StoreLockedError, match="already open for writing in this process"):
+            dedup.Deduplicator.open(path)
+    with dedup.Deduplicator.open(path) as d:
+        assert list(d) == [seeds[0].id]
+
+
+READ_ONLY = textwrap.dedent(
+    """
+    import sys
+    import dedup
+    for path in sys.argv[1:]:
+        try:
+            dedup.Deduplicator.open(path).close()
+            print("opened")
+        except dedup.StoreError as exc:
+            print(type(exc).__name__, exc)
+    """
+)
+
+
+def test_a_read_only_file_or_folder_is_a_clear_error(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", READ_ONLY]
+    if os.geteuid() == 0:  # root writes read-only files: the child runs without that privilege
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root and setpriv (util-linux) is not installed to drop the privilege")
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    read_only_file = tmp_path / "file" / "index.sqlite"
+    read_only_folder = tmp_path / "folder" / "index.sqlite"
+    for path in (read_only_file, read_only_folder):
+        path.parent.mkdir()
+        dedup.Deduplicator.open(path).close()
+    read_only_file.chmod(0o444)
+    read_only_folder.parent.chmod(0o555)
+    new_in_read_only_folder = read_only_folder.with_name("new.sqlite")
+    try:
+        run = subprocess.run(
+            [*command, str(read_only_file), str(read_only_folder), str(new_in_read_only_folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ.copy(),
+        )
+    finally:
+        read_only_folder.parent.chmod(0o755)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3, run.stdout
+    assert lines[0].startswith(f"StoreError {read_only_file}: the index file is read-only"), lines[0]
+    assert "make it and its folder writable" in lines[0]
+    assert lines[1].startswith(f"StoreError {read_only_folder}: cannot open the index file"), lines[1]
+    assert "read-only" in lines[1] and "writable" in lines[1]
+    assert lines[2].startswith(f"StoreError {new_in_read_only_folder}: cannot open"), lines[2]
+    assert "writable" in lines[2]
+
+
+def test_a_full_disk_refuses_the_article_that_does_not_fit_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    articles = load_seeds() + load_english()
+    before, after = articles[:10], articles[10]
+    memory = dedup.Deduplicator()
+    for a in before:
+        memory.add(a)
+    with dedup.Deduplicator.open(path) as d:
+        for a in before:
+            d.add(a)
+        db = d._store._db  # type: ignore[union-attr]
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")  # the file may not grow: a full disk
+        with pytest.raises(dedup.StoreFullError, match=f"disk is full.*{after.id!r} is not added.*free space"):
+            d.add(after)
+        assert after.id not in d and len(d) == len(before)
+        assert _ids(d.clusters()) == _ids(memory.clusters())
+        db.execute("PRAGMA max_page_count = 1073741823")  # space freed
+        verdict = d.add(after)
+    assert verdict.copy_of == memory.add(after).copy_of
+    with dedup.Deduplicator.open(path) as d:
+        assert set(d) == {a.id for a in articles[:11]}
+        assert _ids(d.clusters()) == _ids(memory.clusters())

@@ -15,6 +15,9 @@ know dedup::
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
     │   ├── StoreFormatError               a file of another (newer, older, foreign or corrupt) format
+    │   │   └── StoreCorruptError          an index file whose content is damaged
+    │   ├── StoreLockedError               an index file another process has open for writing
+    │   ├── StoreFullError                 the disk (or the file's size limit) is full
     │   ├── IndexLostError                 a shared (Redis) index was reset or lost its latest writes
     │   └── ClosedError                    a Deduplicator used after close() (or its with block)
     ├── CapacityError (MemoryError)        an in-memory index would outgrow its fixed-width counters
@@ -72,6 +75,18 @@ class StoreError(DedupError):
 
 class StoreFormatError(StoreError):
     """The file is not a dedup index of a format this version reads."""
+
+
+class StoreCorruptError(StoreFormatError):
+    """The index file is damaged: it fails SQLite's check or a row fails its checksum."""
+
+
+class StoreLockedError(StoreError):
+    """Another process has the index file open for writing."""
+
+
+class StoreFullError(StoreError):
+    """The disk holding the index is full; the article that did not fit was not added."""
 
 
 class IndexLostError(StoreError):

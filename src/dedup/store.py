@@ -6,29 +6,47 @@ an article whose verdict was given is on disk, whatever happens to the process n
 ``synchronous=NORMAL``: safe against a killed process; against power loss use ``synchronous=FULL``
 with ``SQLiteStore(durable=True)``).
 
-File format (version 2), documented so that other tools can read it; no pickle anywhere:
+File format (version 3), documented so that other tools can read it; no pickle anywhere. A checksum
+is BLAKE2b with a 16-byte digest.
 
-- ``meta(key TEXT PRIMARY KEY, value TEXT)``: ``format`` = ``dedup-index``, ``version`` = ``2``,
-  ``config`` = the ``DedupConfig`` as JSON (an index only answers for the settings it was built with).
+- ``meta(key TEXT PRIMARY KEY, value TEXT)``: ``format`` = ``dedup-index``, ``version`` = ``3``,
+  ``config`` = the ``DedupConfig`` as JSON (an index only answers for the settings it was built with),
+  ``config_checksum`` = the hex checksum of that JSON, and ``articles`` and ``matches`` = the number
+  of rows of each table (kept by triggers).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
-  was last given), and ``arrays``: a 4-byte little-endian header length, a JSON header
-  ``[[name, dtype, shape], ...]``, then each array's little-endian bytes in C order: ``words``
-  (uint64), ``sentence_starts`` (int64), ``sentence_fps`` (uint64), ``passages`` (int64, n x 2),
-  ``passage_sentence`` (int64), ``passage_shingles`` (uint64), ``passage_offsets`` (int64),
-  ``shingles`` (uint64), ``signature`` (uint32) and ``passage_signatures`` (uint32, n x passage
-  num_perm).
-- ``matches(a TEXT, b TEXT, record TEXT, PRIMARY KEY (a, b))``: the verified copies, ``record``
-  being ``Match.to_record()`` as JSON.
+  was last given; written for other tools, never read back by dedup), ``arrays``: a 4-byte
+  little-endian header length, a JSON header ``[[name, dtype, shape], ...]``, then each array's
+  little-endian bytes in C order: ``words`` (uint64), ``sentence_starts`` (int64), ``sentence_fps``
+  (uint64), ``passages`` (int64, n x 2), ``passage_sentence`` (int64), ``passage_shingles`` (uint64),
+  ``passage_offsets`` (int64), ``shingles`` (uint64), ``signature`` (uint32) and
+  ``passage_signatures`` (uint32, n x passage num_perm); and ``checksum``: the checksum of the JSON
+  list ``[id, seq, text, published_at, source, url, title]`` (ASCII), a zero byte, then ``arrays``.
+- ``matches(a TEXT, b TEXT, record TEXT, checksum BLOB, PRIMARY KEY (a, b))``: the verified copies,
+  ``record`` being ``Match.to_record()`` as JSON and ``checksum`` the checksum of the JSON list
+  ``[a, b, record]``.
+
+Opening checks the file. A path that does not exist becomes a new index, built beside it and moved
+into place, so that a new index is never half written. An existing file must be a dedup index of this
+version that passes SQLite's ``PRAGMA quick_check``; every row read back must match its checksum and
+each table must hold as many rows as ``meta`` says. Anything else raises a ``StoreFormatError`` (a
+``StoreCorruptError`` for a damaged index) and leaves the file as it is.
+
+One process writes an index at a time: opening takes an exclusive ``flock`` on ``<index>.lock``
+beside the file (which holds the pid of the holder), released by ``close`` or when the process ends.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import fcntl
+import hashlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,30 +54,67 @@ from typing import Any
 import numpy as np
 
 from dedup.config import DedupConfig
-from dedup.errors import StoreError, StoreFormatError
+from dedup.errors import StoreCorruptError, StoreError, StoreFormatError, StoreFullError, StoreLockedError
 from dedup.records import Article, Match
 from dedup.shingle import Shingled
 
 FORMAT = "dedup-index"
-VERSION = 2  # 2: words hashed with FNV-1a + fmix64 (was BLAKE2b)
+VERSION = 3  # 3: row checksums and counts; 2: words hashed with FNV-1a + fmix64 (was BLAKE2b)
 _ARRAYS = (
     "words", "sentence_starts", "sentence_fps", "passages", "passage_sentence",
     "passage_shingles", "passage_offsets", "shingles",
 )  # fmt: skip
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE articles (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, text TEXT NOT NULL, published_at TEXT,
-    source TEXT, url TEXT, title TEXT, cluster TEXT, arrays BLOB NOT NULL
+    source TEXT, url TEXT, title TEXT, cluster TEXT, arrays BLOB NOT NULL, checksum BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS matches (a TEXT NOT NULL, b TEXT NOT NULL, record TEXT NOT NULL, PRIMARY KEY (a, b));
-CREATE INDEX IF NOT EXISTS matches_b ON matches (b);
+CREATE TABLE matches (
+    a TEXT NOT NULL, b TEXT NOT NULL, record TEXT NOT NULL, checksum BLOB NOT NULL, PRIMARY KEY (a, b)
+);
+CREATE INDEX matches_b ON matches (b);
+CREATE TRIGGER articles_added AFTER INSERT ON articles
+    BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'articles'; END;
+CREATE TRIGGER articles_removed AFTER DELETE ON articles
+    BEGIN UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'articles'; END;
+CREATE TRIGGER matches_added AFTER INSERT ON matches
+    BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'matches'; END;
+CREATE TRIGGER matches_removed AFTER DELETE ON matches
+    BEGIN UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'matches'; END;
 """
+_TABLES = {"meta", "articles", "matches"}
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_AFTER_DAMAGE = "restore it from a backup or rebuild the index from your articles; the file is left as it is"
+_NOT_AN_INDEX = (
+    "if it was an index, restore it from a backup or rebuild it from your articles, otherwise give a new path; "
+    "the file is left as it is"
+)
 
 
 def config_to_json(config: DedupConfig) -> str:
     return json.dumps(dataclasses.asdict(config), sort_keys=True, ensure_ascii=False)
+
+
+def _checksum(*parts: bytes) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part)
+    return digest.digest()
+
+
+def article_checksum(fields: Sequence[object], arrays: bytes) -> bytes:
+    """The checksum of an ``articles`` row: ``fields`` are its columns from ``id`` to ``title``."""
+    return _checksum(json.dumps(list(fields)).encode("ascii"), b"\0", arrays)
+
+
+def match_checksum(a: str, b: str, record: str) -> bytes:
+    return _checksum(json.dumps([a, b, record]).encode("ascii"))
+
+
+def config_checksum(config_json: str) -> str:
+    return _checksum(config_json.encode("utf-8")).hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +158,50 @@ def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.
             offset += count * kind.itemsize
         doc = Shingled(**{name: found[name] for name in _ARRAYS})
         return doc, found["signature"], found["passage_signatures"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise StoreFormatError(f"{where}: the stored arrays are corrupt ({exc})") from exc
+    except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+        raise StoreCorruptError(f"{where}: the stored arrays are corrupt ({exc}); {_AFTER_DAMAGE}") from exc
+
+
+class _WriterLock:
+    """The exclusive lock of the one process that writes an index: ``flock`` on ``<index>.lock``,
+    which the kernel releases when the file is closed or the process ends, however it ends."""
+
+    def __init__(self, index: Path) -> None:
+        self.path = index.with_name(index.name + ".lock")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"{index}: cannot open the index file (its lock file {self.path.name}: {exc.strerror}); check "
+                "the folder exists and is writable by this user"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if isinstance(exc, BlockingIOError):
+                if holder == str(os.getpid()):
+                    raise StoreLockedError(
+                        f"{index} is already open for writing in this process; close the other Deduplicator on "
+                        "it first (or use that one)"
+                    ) from None
+                raise StoreLockedError(
+                    f"{index} is open for writing in another process (pid {holder}), and one process "
+                    "writes an index at a time; close it there (Deduplicator.close()) or wait for that process "
+                    "to end, or give another path (several workers share an index in Redis: "
+                    "Deduplicator.open('redis://...'))"
+                ) from None
+            raise StoreError(f"{index}: cannot lock {self.path} ({exc.strerror}); use a local disk") from exc
+        with suppress(OSError):  # the pid only helps the message of a refused opener
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class SQLiteStore:
@@ -114,42 +211,89 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, config: DedupConfig, *, durable: bool = False) -> None:
         self.path = Path(path)
+        self._lock = _WriterLock(self.path)
         try:
+            if self.path.exists():
+                self._check_file()
+            else:
+                self._create(config)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"{self.path}: cannot open the index file ({exc}); check the folder exists and is writable"
-            ) from exc
+        except BaseException as exc:
+            self._lock.release()
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, "open the index file") from exc
+            raise
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise StoreFormatError(f"{self.path}: not a dedup index (SQLite says: {exc})") from exc
-        try:
-            self._check(tables, config)
-        except StoreError:
-            self._db.close()
+            self._check(config)
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, "open the index file") from exc
             raise
 
-    def _check(self, tables: set[str], config: DedupConfig) -> None:
-        if tables and "meta" not in tables:
-            raise StoreFormatError(f"{self.path}: a SQLite file, but not a dedup index; give a new path")
-        self._db.executescript(_SCHEMA)
-        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+    # -- opening ----------------------------------------------------------------------------------
+    def _check_file(self) -> None:
+        """Refuse, before SQLite sees it, a file that cannot be an index: SQLite would take an empty
+        file for a new database and make it one."""
+        try:
+            with self.path.open("r+b") as f:  # r+: a read-only file is refused now, not at the first add
+                header = f.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+                raise StoreError(
+                    f"{self.path}: the index file is read-only ({exc.strerror}); make it and its folder writable "
+                    "by this user (an index is opened for writing)"
+                ) from exc
+            raise StoreError(
+                f"{self.path}: cannot read the index file ({exc.strerror}); check it is a file this user can "
+                "read and write"
+            ) from exc
+        if not header:
+            raise StoreFormatError(f"{self.path}: the file is empty (0 bytes), so not a dedup index; {_NOT_AN_INDEX}")
+        if header != _SQLITE_HEADER:
+            raise StoreFormatError(f"{self.path}: not a SQLite file, so not a dedup index; {_NOT_AN_INDEX}")
+
+    def _create(self, config: DedupConfig) -> None:
+        """A new index: built in a file beside the path and moved into place when complete."""
         wanted = config_to_json(config)
-        if not meta:
-            with self._transaction():
-                self._db.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [("format", FORMAT), ("version", str(VERSION)), ("config", wanted)],
-                )
-            return
+        meta = [
+            ("format", FORMAT), ("version", str(VERSION)), ("config", wanted),
+            ("config_checksum", config_checksum(wanted)), ("articles", "0"), ("matches", "0"),
+        ]  # fmt: skip
+        building = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        try:
+            building.unlink(missing_ok=True)
+            with closing(sqlite3.connect(building, isolation_level=None)) as db:
+                db.executescript(f"BEGIN; {_SCHEMA}")
+                db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta)
+                db.execute("COMMIT")
+            _fsync(building)
+            os.replace(building, self.path)
+            _fsync(self.path.parent)
+        except (OSError, sqlite3.Error) as exc:
+            with suppress(OSError):
+                building.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, "create the index file") from exc
+            raise StoreError(
+                f"{self.path}: cannot create the index file ({exc}); check the folder is writable and the disk "
+                "has space"
+            ) from exc
+
+    def _check(self, config: DedupConfig) -> None:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            raise StoreFormatError(f"{self.path}: a SQLite file, but not a dedup index; give a new path")
+        self._quick_check()
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") != FORMAT:
             raise StoreFormatError(f"{self.path}: not a dedup index (format {meta.get('format')!r})")
-        version = int(meta.get("version", "0"))
+        try:
+            version = int(meta.get("version", "0"))
+        except ValueError:
+            raise self._corrupt(f"its format version {meta.get('version')!r} is not a number") from None
         if version > VERSION:
             raise StoreFormatError(
                 f"{self.path}: written by a newer dedup (index format {version}; this version reads "
@@ -157,25 +301,43 @@ class SQLiteStore:
             )
         if version < VERSION:
             raise StoreFormatError(f"{self.path}: index format {version} is older than {VERSION}; rebuild the index")
-        if meta.get("config") != wanted:
+        if not tables >= _TABLES or not {"config", "config_checksum", "articles", "matches"} <= meta.keys():
+            raise self._corrupt("tables or settings are missing")
+        stored = meta["config"]
+        if config_checksum(stored) != meta["config_checksum"]:
+            raise self._corrupt("its settings fail their checksum")
+        if stored != config_to_json(config):
             raise StoreError(
                 f"{self.path} was built with other settings; open it with the config it was built with "
                 "(Deduplicator.open(path) with no config reads it from the file)"
             )
 
+    def _quick_check(self) -> None:
+        """SQLite's own check of the file's structure (pages, records, free list; not the indexes
+        against their tables, which the reads avoid)."""
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            found = " ".join(str(p) for p in problems).replace("\n", " ")
+            raise self._corrupt(f"SQLite's check finds: {found}")
+
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:
-        """The config an existing index was built with (None for a new file)."""
+        """The config an existing index was built with (None for a new file, or one whose settings
+        cannot be read: the constructor reports what is wrong with it)."""
         p = Path(path)
         if not p.exists():
             return None
         try:
             with closing(sqlite3.connect(p)) as db:
-                row = db.execute("SELECT value FROM meta WHERE key='config'").fetchone()
-        except sqlite3.DatabaseError:
-            return None  # the constructor reports what is wrong with the file
-        return None if row is None else config_from_json(row[0])
+                meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('config', 'config_checksum')"))
+            stored = meta["config"]
+            if config_checksum(stored) != meta["config_checksum"]:
+                return None
+            return config_from_json(stored)
+        except Exception:  # the constructor says what is wrong: damaged, foreign, older, ...
+            return None
 
+    # -- writing ----------------------------------------------------------------------------------
     class _Tx:
         def __init__(self, db: sqlite3.Connection) -> None:
             self.db = db
@@ -185,7 +347,21 @@ class SQLiteStore:
             return self.db
 
         def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self.db.execute("COMMIT")
+                    return
+                except BaseException:
+                    self._rollback()
+                    raise
+            self._rollback()
+
+        def _rollback(self) -> None:
+            # SQLite may have rolled back already (a full disk does), and the error that got here
+            # is the one to report
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
 
     def _transaction(self) -> SQLiteStore._Tx:
         return SQLiteStore._Tx(self._db)
@@ -194,50 +370,153 @@ class SQLiteStore:
         """Write one added article, its verified copies and its cluster, in one transaction."""
         cluster_id, members = cluster
         article = stored.article
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO articles (id, seq, text, published_at, source, url, title, cluster, arrays)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    article.id, stored.seq, article.text,
-                    None if article.published_at is None else article.published_at.isoformat(),
-                    article.source, article.url, article.title, cluster_id,
-                    pack_arrays(stored.doc, stored.signature, stored.passage_signatures),
-                ),
-            )  # fmt: skip
-            db.executemany(
-                "INSERT OR REPLACE INTO matches (a, b, record) VALUES (?, ?, ?)",
-                [(m.a, m.b, json.dumps(m.to_record(), ensure_ascii=False)) for m in matches if m.is_copy],
-            )
-            db.executemany("UPDATE articles SET cluster = ? WHERE id = ?", [(cluster_id, m) for m in members])
+        fields = (
+            article.id, stored.seq, article.text,
+            None if article.published_at is None else article.published_at.isoformat(),
+            article.source, article.url, article.title,
+        )  # fmt: skip
+        arrays = pack_arrays(stored.doc, stored.signature, stored.passage_signatures)
+        records = [json.dumps(m.to_record(), ensure_ascii=False) for m in matches if m.is_copy]
+        copies = [m for m in matches if m.is_copy]
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO articles (id, seq, text, published_at, source, url, title, cluster, arrays, checksum)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*fields[:7], cluster_id, arrays, article_checksum(fields, arrays)),
+                )
+                db.executemany(
+                    "INSERT INTO matches (a, b, record, checksum) VALUES (?, ?, ?, ?) ON CONFLICT (a, b)"
+                    " DO UPDATE SET record = excluded.record, checksum = excluded.checksum",
+                    [(m.a, m.b, r, match_checksum(m.a, m.b, r)) for m, r in zip(copies, records, strict=True)],
+                )
+                db.executemany("UPDATE articles SET cluster = ? WHERE id = ?", [(cluster_id, m) for m in members])
+        except sqlite3.Error as exc:
+            raise self._error(
+                exc, f"add article {article.id!r}", not_done=f"article {article.id!r} is not added"
+            ) from exc
 
     def next_seq(self, current: int) -> int:
         return current
 
     def delete(self, article_id: str) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-            db.execute("DELETE FROM matches WHERE a = ? OR b = ?", (article_id, article_id))
+        try:
+            with self._transaction() as db:
+                db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                db.execute("DELETE FROM matches WHERE a = ? OR b = ?", (article_id, article_id))
+        except sqlite3.Error as exc:
+            raise self._error(
+                exc, f"remove article {article_id!r}", not_done=f"article {article_id!r} is not removed"
+            ) from exc
 
+    # -- reading ----------------------------------------------------------------------------------
     def articles(self) -> Iterator[StoredArticle]:
-        """Every stored article, in ingest order."""
-        rows = self._db.execute(
-            "SELECT id, seq, text, published_at, source, url, title, arrays FROM articles ORDER BY seq"
-        )
-        for art_id, seq, text, published, source, url, title, blob in rows:
-            doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
-            article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
-            yield StoredArticle(article, seq, doc, signature, passage_signatures)
+        """Every stored article, in ingest order, each checked against its checksum."""
+        with self._reading():
+            db = self._db
+            # the table itself, in its own order, not through an index: quick_check does not check
+            # the indexes against the table, and a damaged index would skip or repeat rows
+            order = db.execute("SELECT rowid, seq FROM articles NOT INDEXED").fetchall()
+            self._check_count("articles", len(order))
+            order.sort(key=lambda row: int(row[1]))
+            if len({seq for _, seq in order}) != len(order):
+                raise self._corrupt("two articles have the same ingest number")
+            for rowid, _ in order:
+                row = db.execute(
+                    "SELECT id, seq, text, published_at, source, url, title, arrays, checksum FROM articles"
+                    " NOT INDEXED WHERE rowid = ?",
+                    (rowid,),
+                ).fetchone()
+                *fields, blob, checksum = row
+                if not isinstance(blob, bytes) or checksum != article_checksum(fields, blob):
+                    raise self._corrupt(f"article {fields[0]!r} fails its checksum")
+                art_id, seq, text, published, source, url, title = fields
+                doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
+                article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
+                yield StoredArticle(article, seq, doc, signature, passage_signatures)
 
     def matches(self) -> Iterator[Match]:
-        for (record,) in self._db.execute("SELECT record FROM matches"):
-            yield Match.from_record(json.loads(record))
+        """Every stored verified copy, each checked against its checksum."""
+        with self._reading():
+            seen = 0
+            for a, b, record, checksum in self._db.execute("SELECT a, b, record, checksum FROM matches NOT INDEXED"):
+                if not isinstance(record, str) or checksum != match_checksum(a, b, record):
+                    raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
+                seen += 1
+                yield Match.from_record(json.loads(record))
+            self._check_count("matches", seen)
+
+    def _check_count(self, table: str, found: int) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (table,)).fetchone()
+        listed = None if row is None else str(row[0])
+        if listed != str(found):
+            raise self._corrupt(f"it lists {listed} rows of {table} but holds {found}")
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Close the file and raise a ``StoreError`` for whatever goes wrong reading it."""
+        try:
+            yield
+        except StoreError:
+            self.close()
+            raise
+        except sqlite3.Error as exc:
+            self.close()
+            if "decode" in str(exc):  # SQLite's message quotes the undecodable text
+                raise self._corrupt("a text in it is not UTF-8") from exc
+            raise self._error(exc, "read the index file") from exc
+        except Exception as exc:  # a value the checksums vouch for but cannot be read (json, numpy, records)
+            self.close()
+            raise self._corrupt(f"{type(exc).__name__}: {exc}") from exc
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        try:
+            return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._error(exc, "count the articles") from exc
 
     def close(self) -> None:
-        self._db.close()
+        if hasattr(self, "_db"):
+            self._db.close()
+        self._lock.release()
+
+    # -- errors -----------------------------------------------------------------------------------
+    def _corrupt(self, what: str) -> StoreCorruptError:
+        return StoreCorruptError(f"{self.path}: the index file is damaged ({what}); {_AFTER_DAMAGE}")
+
+    def _error(self, exc: sqlite3.Error, doing: str, *, not_done: str = "") -> StoreError:
+        """A SQLite error as a ``StoreError`` that says what to do."""
+        code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
+        then = f"; {not_done} (what was added before is kept)" if not_done else ""
+        if code == sqlite3.SQLITE_FULL:
+            return StoreFullError(
+                f"{self.path}: cannot {doing}: the disk is full ({exc}){then}; free space on the disk that holds "
+                "the index (or move the index to a bigger one), then go on"
+            )
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+            return StoreError(
+                f"{self.path}: cannot {doing}: the file or its folder is read-only or missing ({exc}){then}; make "
+                "both writable by this user (SQLite writes the -wal and -shm files beside the index)"
+            )
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return self._corrupt(f"SQLite says: {exc}")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreLockedError(
+                f"{self.path}: cannot {doing}: another program holds the file ({exc}){then}; close the other "
+                "program that has it open (a SQLite shell, a backup tool), then go on"
+            )
+        return StoreError(
+            f"{self.path}: cannot {doing} ({type(exc).__name__}: {exc}){then}; check the disk and that the file "
+            "is a dedup index"
+        )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def config_from_json(text: str) -> DedupConfig:
