@@ -19,6 +19,7 @@ from dedup.config import (
 from dedup.errors import (
     ArticleTooLargeError,
     ConfigError,
+    ConfigTypeError,
     DedupError,
     DuplicateIdError,
     EmptyTextError,
@@ -43,6 +44,7 @@ __all__ = [
     "Cluster",
     "ClusterConfig",
     "ConfigError",
+    "ConfigTypeError",
     "DedupConfig",
     "DedupError",
     "Deduplicator",
