@@ -71,7 +71,12 @@ def _real(config: DataclassInstance, name: str, low: float, high: float, *, open
     """Check that setting ``name`` is a finite number in the interval from ``low`` to ``high`` (open at
     the ends so marked); a number of another kind (numpy's) is stored as a Python float."""
     value = getattr(config, name)
-    allowed = f"a number in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+    allowed = {
+        (True, True): f"a number between {low:g} and {high:g}, both excluded",
+        (True, False): f"a number above {low:g} and at most {high:g}",
+        (False, True): f"a number from {low:g} up to but not including {high:g}",
+        (False, False): f"a number from {low:g} to {high:g}",
+    }[open_low, open_high]
 
     def inside(n: float) -> bool:
         above = n > low if open_low else n >= low
