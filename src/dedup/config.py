@@ -2,15 +2,170 @@
 
 Every value has a default that suits news text in Arabic and Latin scripts; derived values (LSH bands
 and rows) are computed from the thresholds in ``__post_init__`` so that a config, once built, is
-consistent. Bad values raise :class:`~dedup.errors.ConfigError` with a message that says what to use.
+consistent. Bad values raise :class:`~dedup.errors.ConfigError` (``ConfigTypeError`` for a value of
+the wrong type) with a message that names the setting, the value, the range allowed and what to use.
+Every field of every config is checked by one of the few helpers below, one per kind of setting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import numbers
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
+from typing import TYPE_CHECKING, NoReturn
 
-from dedup.errors import ConfigError
+import regex
+
+from dedup.errors import ConfigError, ConfigTypeError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# The largest count a setting may hold: counts reach the compiled kernels as machine integers, and no
+# count of words, articles or characters in one call comes near it.
+COUNT_MAX = 2**31 - 1
+# datasketch draws its permutations from numpy's RandomState, which takes seeds below 2**32.
+SEED_MAX = 2**32 - 1
+
+
+def _fail(config: DataclassInstance, name: str, allowed: str, fix: str, *, wrong_type: bool = False) -> NoReturn:
+    """Raise the error for setting ``name`` of ``config``: what it must be, what it is, what to use."""
+    owner, value = type(config).__name__, getattr(config, name)
+    got = f"{value!r} (a {type(value).__name__})" if wrong_type else repr(value)
+    raise (ConfigTypeError if wrong_type else ConfigError)(f"{owner}.{name} must be {allowed}; got {got}; {fix}")
+
+
+def _in_range(config: DataclassInstance, name: str, fits: Callable[[float], bool]) -> str:
+    """What to use instead of a number out of range: the setting's default when it is in the range."""
+    default = next((f.default for f in fields(config) if f.name == name), MISSING)
+    if isinstance(default, int | float) and not isinstance(default, bool) and fits(default):
+        return f"use a value in that range, such as the default {name}={default!r}"
+    return "use a value in that range"
+
+
+def _set(config: DataclassInstance, name: str, value: object) -> None:
+    object.__setattr__(config, name, value)  # the configs are frozen: set once, while they are built
+
+
+def _int(config: DataclassInstance, name: str, low: int, high: int = COUNT_MAX, *, note: str = "") -> int:
+    """Check that setting ``name`` is an integer (a real one: not a bool, not a float) from ``low``
+    to ``high``; an integer of another kind (numpy's) is stored as a Python int."""
+    value = getattr(config, name)
+    top = "2**31 - 1" if high == COUNT_MAX else ("2**32 - 1" if high == SEED_MAX else str(high))
+    allowed = f"an integer from {low} to {top}{note}"
+    fix = _in_range(config, name, lambda n: n == int(n) and low <= n <= high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail(config, name, allowed, fix, wrong_type=True)
+    number = int(value)
+    if not low <= number <= high:
+        _fail(config, name, allowed, fix)
+    if not isinstance(value, int):
+        _set(config, name, number)
+    return number
+
+
+def _real(config: DataclassInstance, name: str, low: float, high: float, *, open_low: bool, open_high: bool) -> float:
+    """Check that setting ``name`` is a finite number in the interval from ``low`` to ``high`` (open at
+    the ends so marked); a number of another kind (numpy's) is stored as a Python float."""
+    value = getattr(config, name)
+    allowed = {
+        (True, True): f"a number between {low:g} and {high:g}, both excluded",
+        (True, False): f"a number above {low:g} and at most {high:g}",
+        (False, True): f"a number from {low:g} up to but not including {high:g}",
+        (False, False): f"a number from {low:g} to {high:g}",
+    }[open_low, open_high]
+
+    def inside(n: float) -> bool:
+        above = n > low if open_low else n >= low
+        below = n < high if open_high else n <= high
+        return math.isfinite(n) and above and below
+
+    fix = _in_range(config, name, inside)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        _fail(config, name, allowed, fix, wrong_type=True)
+    number = float(value)
+    if not inside(number):
+        _fail(config, name, allowed, fix)
+    if not isinstance(value, int | float):
+        _set(config, name, number)
+    return number
+
+
+def _share(config: DataclassInstance, name: str, *, zero: bool = False, one: bool = True) -> float:
+    """A share or probability: a number in [0, 1], with 0 and 1 allowed as marked."""
+    return _real(config, name, 0.0, 1.0, open_low=not zero, open_high=not one)
+
+
+def _flag(config: DataclassInstance, name: str) -> bool:
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        _fail(config, name, "True or False", f"pass {name}=True or {name}=False", wrong_type=True)
+    return value
+
+
+def _texts(config: DataclassInstance, name: str, example: str) -> tuple[str, ...]:
+    """Check that setting ``name`` is a sequence of strings (a tuple or list; a bare string would be
+    read as its characters), and store it as a tuple."""
+    value = getattr(config, name)
+    allowed = "a tuple of strings"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        _fail(config, name, allowed, f"wrap a single one in a tuple: {name}=({example!r},)", wrong_type=True)
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            _fail(
+                config,
+                name,
+                f"{allowed}, but item {i} is {item!r}",
+                wrong_type=True,
+                fix=f"as in {name}=({example!r},)",
+            )
+    _set(config, name, tuple(value))
+    return tuple(value)
+
+
+def _patterns(config: DataclassInstance, name: str) -> None:
+    """Check that setting ``name`` is a sequence of regular expressions that compile as the furniture
+    matcher compiles them: one alternative among the others, matched at a line start, by both ``re``
+    (whose parser reads their literal prefixes) and ``regex`` (which matches them, see
+    ``dedup.normalize``)."""
+    for pattern in _texts(config, name, r"subscribe to\b"):
+        try:
+            re.compile(f"^(?:{pattern})", re.M)
+            regex.compile(f"^(?:{pattern})", regex.M | regex.V0)
+        except (re.error, regex.error) as exc:
+            raise ConfigError(
+                f"{type(config).__name__}.{name}: furniture pattern {pattern!r} is not a valid regular expression: "
+                f"{exc} (patterns are joined into one expression, so flags go in a scoped group, as in '(?i:...)')"
+            ) from exc
+
+
+def _agencies(config: DataclassInstance, name: str) -> None:
+    """Check that setting ``name`` holds (name, (spelling, ...)) pairs, and store them as tuples."""
+    value = getattr(config, name)
+    fix = "as in (('Kyodo', ('Kyodo', 'كيودو')),)"
+    allowed = "a tuple of (name, (spelling, ...)) pairs"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        _fail(config, name, allowed, fix, wrong_type=True)
+    pairs = []
+    for entry in value:
+        ok = isinstance(entry, Sequence) and not isinstance(entry, str | bytes) and len(entry) == 2
+        spellings = entry[1] if ok else ()
+        if not (
+            ok
+            and isinstance(entry[0], str)
+            and entry[0]
+            and isinstance(spellings, Sequence)
+            and not isinstance(spellings, str | bytes)
+            and spellings
+            and all(isinstance(s, str) and s for s in spellings)
+        ):
+            _fail(config, name, f"{allowed} of non-empty strings, but one is {entry!r}", fix, wrong_type=True)
+        pairs.append((entry[0], tuple(spellings)))
+    _set(config, name, tuple(pairs))
+
 
 # Lines that are site furniture, matched against the *normalized* line (casefolded, no diacritics,
 # unified alef/ya/ta marbuta, punctuation turned into spaces). Each pattern must match the start of
@@ -89,19 +244,10 @@ class NormalizeConfig:
     min_line_words: int = 3
 
     def __post_init__(self) -> None:
-        if self.min_line_words < 0:
-            raise ConfigError(f"min_line_words must be >= 0, got {self.min_line_words}")
-        import re
-
-        for pattern in (*self.furniture_patterns, *self.extra_furniture_patterns):
-            try:
-                # compiled as it is used: one alternative among the others, matched at a line start
-                re.compile(f"^(?:{pattern})", re.M)
-            except re.error as exc:
-                raise ConfigError(
-                    f"furniture pattern {pattern!r} is not a valid regular expression: {exc} (patterns are "
-                    "joined into one expression, so flags go in a scoped group, as in '(?i:...)')"
-                ) from exc
+        _flag(self, "drop_furniture")
+        _patterns(self, "furniture_patterns")
+        _patterns(self, "extra_furniture_patterns")
+        _int(self, "min_line_words", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +269,11 @@ class ShingleConfig:
     strip_arabic_conjunction: bool = True
 
     def __post_init__(self) -> None:
-        if not 1 <= self.k <= 16:
-            raise ConfigError(f"shingle k must be between 1 and 16 words, got {self.k}")
-        if not 1 <= self.passage_k <= 16:
-            raise ConfigError(f"passage_k must be between 1 and 16 words, got {self.passage_k}")
-        if self.min_passage_words < self.passage_k:
-            raise ConfigError(f"min_passage_words ({self.min_passage_words}) must be >= passage_k ({self.passage_k})")
-        if self.max_passage_words < self.min_passage_words:
-            raise ConfigError(
-                f"max_passage_words ({self.max_passage_words}) must be >= min_passage_words ({self.min_passage_words})"
-            )
+        _int(self, "k", 1, 16, note=" words")
+        passage_k = _int(self, "passage_k", 1, 16, note=" words")
+        least = _int(self, "min_passage_words", passage_k, note=" (at least passage_k)")
+        _int(self, "max_passage_words", least, note=" (at least min_passage_words)")
+        _flag(self, "strip_arabic_conjunction")
 
 
 @lru_cache(maxsize=64)
@@ -144,25 +285,22 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     return int(lsh.b), int(lsh.r)
 
 
-def _check_lsh(threshold: float, num_perm: int, what: str) -> tuple[int, int]:
-    if not 0.0 < threshold < 1.0:
-        raise ConfigError(f"{what} threshold must be strictly between 0 and 1, got {threshold}")
-    if not 2 <= num_perm <= 1024:
-        raise ConfigError(f"{what} num_perm must be between 2 and 1024, got {num_perm}")
-    bands, rows = lsh_params(threshold, num_perm)
-    if bands < 2:
-        raise ConfigError(
-            f"{what}: threshold {threshold} with num_perm {num_perm} gives fewer than 2 LSH bands; "
-            "lower the threshold or raise num_perm"
-        )
-    return bands, rows
-
-
 def _set_bands(config: MinHashConfig | PassageConfig) -> None:
     """Validate a signature config and derive its LSH bands and rows."""
-    bands, rows = _check_lsh(config.threshold, config.num_perm, type(config).__name__)
-    object.__setattr__(config, "bands", bands)
-    object.__setattr__(config, "rows", rows)
+    num_perm = _int(config, "num_perm", 2, 1024)
+    _int(config, "seed", 0, SEED_MAX)
+    threshold = _share(config, "threshold", one=False)
+    try:
+        bands, rows = lsh_params(threshold, num_perm)
+    except ValueError:  # datasketch's optimizer finds no split into 2 bands or more
+        bands, rows = 0, 0
+    if bands < 2:
+        raise ConfigError(
+            f"{type(config).__name__}: threshold={threshold} with num_perm={num_perm} gives fewer than 2 LSH "
+            "bands; lower the threshold or raise num_perm"
+        )
+    _set(config, "bands", bands)
+    _set(config, "rows", rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +338,8 @@ class PassageConfig:
 
     def __post_init__(self) -> None:
         _set_bands(self)
-        if self.max_candidates < 1:
-            raise ConfigError(f"max_candidates must be >= 1, got {self.max_candidates}")
-        if self.min_hits < 1:
-            raise ConfigError(f"min_hits must be >= 1, got {self.min_hits}")
+        _int(self, "min_hits", 1)
+        _int(self, "max_candidates", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +366,9 @@ class VerifyConfig:
 
     def __post_init__(self) -> None:
         for name in ("near_identical_jaccard", "min_containment", "passage_overlap", "min_passage_coverage"):
-            value = getattr(self, name)
-            if not 0.0 < value <= 1.0:
-                raise ConfigError(f"VerifyConfig.{name} must be in (0, 1], got {value}")
-        if self.min_shared_passages < 1:
-            raise ConfigError(f"min_shared_passages must be >= 1, got {self.min_shared_passages}")
-        if self.min_shared_shingles < 1:
-            raise ConfigError(f"min_shared_shingles must be >= 1, got {self.min_shared_shingles}")
+            _share(self, name)
+        _int(self, "min_shared_passages", 1)
+        _int(self, "min_shared_shingles", 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,12 +384,10 @@ class BoilerplateConfig:
     sample: int = 8
 
     def __post_init__(self) -> None:
-        if self.min_df < 2:
-            raise ConfigError(f"BoilerplateConfig.min_df must be >= 2, got {self.min_df}")
-        if not 0.0 < self.min_unique_fraction <= 1.0:
-            raise ConfigError(f"min_unique_fraction must be in (0, 1], got {self.min_unique_fraction}")
-        if self.sample < 2:
-            raise ConfigError(f"BoilerplateConfig.sample must be >= 2, got {self.sample}")
+        _flag(self, "enabled")
+        _int(self, "min_df", 2)
+        _share(self, "min_unique_fraction")
+        _int(self, "sample", 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,12 +405,9 @@ class ClusterConfig:
     complete_up_to: int = 64
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.min_link_fraction <= 1.0:
-            raise ConfigError(f"min_link_fraction must be in (0, 1], got {self.min_link_fraction}")
-        if self.max_exact_size < 2:
-            raise ConfigError(f"max_exact_size must be >= 2, got {self.max_exact_size}")
-        if self.complete_up_to < 0:
-            raise ConfigError(f"complete_up_to must be >= 0, got {self.complete_up_to}")
+        _share(self, "min_link_fraction")
+        _int(self, "max_exact_size", 2)
+        _int(self, "complete_up_to", 0)
 
 
 # Wire agencies and the names outlets credit them with. Extend with
@@ -322,22 +449,12 @@ class ProvenanceConfig:
     find_dates_in_text: bool = True
 
     def __post_init__(self) -> None:
-        if self.head_chars < 0:
-            raise ConfigError(f"head_chars must be >= 0, got {self.head_chars}")
-        if not 0.0 <= self.containment_margin < 1.0:
-            raise ConfigError(f"containment_margin must be in [0, 1), got {self.containment_margin}")
-        if not 0.0 <= self.min_containment <= 1.0:
-            raise ConfigError(f"min_containment must be in [0, 1], got {self.min_containment}")
-        for entry in (*self.agencies, *self.extra_agencies):
-            if (
-                not isinstance(entry, tuple)
-                or len(entry) != 2
-                or not isinstance(entry[0], str)
-                or not all(isinstance(s, str) and s for s in entry[1])
-            ):
-                raise ConfigError(
-                    f"an agency must be (name, (spelling, ...)), e.g. ('Kyodo', ('Kyodo', 'كيودو')); got {entry!r}"
-                )
+        _int(self, "head_chars", 0)
+        _share(self, "containment_margin", zero=True, one=False)
+        _share(self, "min_containment", zero=True)
+        _agencies(self, "agencies")
+        _agencies(self, "extra_agencies")
+        _flag(self, "find_dates_in_text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +485,5 @@ class DedupConfig:
         }
         for name, kind in parts.items():
             if not isinstance(getattr(self, name), kind):
-                raise ConfigError(f"DedupConfig.{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
-        if self.max_chars < 1:
-            raise ConfigError(f"max_chars must be >= 1, got {self.max_chars}")
+                _fail(self, name, f"a {kind.__name__}", f"pass {name}={kind.__name__}(...)", wrong_type=True)
+        _int(self, "max_chars", 1)

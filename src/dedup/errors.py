@@ -6,6 +6,7 @@ know dedup::
 
     DedupError
     ├── ConfigError (ValueError)           a setting is out of range or inconsistent
+    │   └── ConfigTypeError (TypeError)    a setting of the wrong type (a str or bool for a number, ...)
     ├── InputError (ValueError)            an article cannot be used as given
     │   ├── EmptyTextError                 no text left (empty, whitespace or only furniture)
     │   ├── TextTypeError (TypeError)      text is not a str (or undecodable bytes)
@@ -36,6 +37,11 @@ class DedupError(Exception):
 
 class ConfigError(DedupError, ValueError):
     """A configuration value is out of range or inconsistent with another."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A configuration value is of the wrong type: a str, a bool or a float where an integer goes,
+    a bare str where a sequence of strings goes."""
 
 
 class InputError(DedupError, ValueError):

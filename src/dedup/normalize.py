@@ -17,19 +17,24 @@ character is a word (``SOLO_RANGES``).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import re._constants as _c  # type: ignore[import-not-found]  # the parsed form of patterns (literal_prefixes)
 import re._parser as _parser  # type: ignore[import-not-found]
+import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import regex
 
 from dedup.config import NormalizeConfig
+from dedup.errors import ConfigError
 
 # Arabic letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya),
 # written here by hand: Unicode's confusables data (below) holds no pairs of Arabic letter forms.
@@ -334,9 +339,69 @@ def fold(text: str) -> str:
     return folded if again == folded else _fold_once(again)
 
 
+# The furniture patterns run under the ``regex`` module, whose matches take a timeout (``re`` has
+# none): a pattern that backtracks catastrophically on some line, as "(a|aa)+$" does on a long run
+# of a's, stops with a ConfigError that names it instead of hanging the process. The timeout counts
+# the CPU time of the process: ``FURNITURE_TIMEOUT`` seconds plus ``FURNITURE_TIMEOUT_PER_CHAR`` for
+# each character of the text from the line on, since a sound pattern takes time about in proportion
+# to the line (the default patterns well within that budget, even on a line of a million section
+# names), while a catastrophic one takes exponential time.
+FURNITURE_TIMEOUT = 0.25
+FURNITURE_TIMEOUT_PER_CHAR = 20e-6
+
+
+def furniture_timeout(text: str, start: int) -> float:
+    """The CPU seconds a furniture match of ``text`` at ``start`` may take."""
+    return FURNITURE_TIMEOUT + FURNITURE_TIMEOUT_PER_CHAR * (len(text) - start)
+
+
+class FurniturePattern(Protocol):
+    """A compiled ``regex`` pattern (the ``regex`` module has no type stubs)."""
+
+    def match(self, string: str, pos: int = ..., *, timeout: float | None = ...) -> object | None: ...
+
+
+def _regex(source: str, flags: int = 0) -> FurniturePattern:
+    compiled: FurniturePattern = regex.compile(source, flags | regex.V0)
+    return compiled
+
+
+def _match(
+    compiled: FurniturePattern, text: str, start: int, patterns: tuple[str, ...], one: Callable[[str], FurniturePattern]
+) -> bool:
+    """Whether ``compiled`` (the ``patterns``, each compiled alone by ``one``) matches ``text`` at
+    ``start``, within ``furniture_timeout``."""
+    timeout = furniture_timeout(text, start)
+    try:
+        return compiled.match(text, start, timeout=timeout) is not None
+    except TimeoutError:
+        pass
+    line = text[start:].partition("\n")[0]
+    raise ConfigError(
+        f"furniture pattern {_slowest(text, start, patterns, one)!r} took more than {timeout:.2f} s (with "
+        f"the other patterns) on a line of {len(line):,} characters starting {line[:40]!r}: it backtracks "
+        "catastrophically, as nested or overlapping repetition such as '(a+)+$' or '(a|aa)+$' does; rewrite "
+        "it so that a line can be matched in only one way (no repetition inside repetition), or remove it "
+        "from NormalizeConfig.furniture_patterns or extra_furniture_patterns"
+    )
+
+
+def _slowest(text: str, start: int, patterns: tuple[str, ...], one: Callable[[str], FurniturePattern]) -> str:
+    """The pattern that takes longest to match ``text`` at ``start`` on its own: the one to blame
+    when the patterns together time out (alone, a pattern may escape the backtracking it falls into
+    as one alternative among others)."""
+    times = []
+    for pattern in patterns:
+        began = time.process_time()
+        with contextlib.suppress(TimeoutError):
+            one(pattern).match(text, start, timeout=furniture_timeout(text, start))
+        times.append(time.process_time() - began)
+    return patterns[times.index(max(times))]
+
+
 @lru_cache(maxsize=32)
-def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+def _compiled(patterns: tuple[str, ...]) -> FurniturePattern:
+    return _regex("|".join(f"(?:{p})" for p in patterns))
 
 
 def _flexible(pattern: str) -> str:
@@ -346,10 +411,14 @@ def _flexible(pattern: str) -> str:
     return pattern.replace(" ", "[ ]+").replace("$", "[ ]*$")
 
 
-def _line_pattern(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+def _line_pattern(patterns: list[str] | tuple[str, ...]) -> FurniturePattern | None:
     if not patterns:
         return None
-    return re.compile("^[ ]*(?:" + "|".join(f"(?:{_flexible(p)})" for p in patterns) + ")", re.M)
+    return _regex("^[ ]*(?:" + "|".join(f"(?:{_flexible(p)})" for p in patterns) + ")", regex.M)
+
+
+def _one_line_pattern(pattern: str) -> FurniturePattern:
+    return _regex(f"^[ ]*(?:{_flexible(pattern)})", regex.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,11 +428,12 @@ class LineMatcher:
     those that can match a line starting with any other character (the patterns whose first
     character is not simple to tell). With dozens of patterns in several scripts, trying only the
     few that can start where the line starts takes a third of the time of trying them all (the
-    ``re`` module tries every alternative of a pattern in turn and has no such dispatch)."""
+    regular expression engine tries every alternative of a pattern in turn and has no such dispatch)."""
 
-    full: re.Pattern[str] | None
-    by_first: dict[str, re.Pattern[str] | None]
-    other: re.Pattern[str] | None
+    full: FurniturePattern | None
+    by_first: dict[str, FurniturePattern | None]
+    other: FurniturePattern | None
+    patterns: tuple[str, ...] = ()
     # Lines already matched, by their code points (see ``matches_line``): site furniture is the
     # same few lines on every page of a site.
     seen: dict[bytes, bool] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -372,7 +442,7 @@ class LineMatcher:
         """Whether a pattern matches the line of ``plain`` that starts at ``start``."""
         first = plain[start : start + 1]
         pattern = self.full if first in (" ", "") else self.by_first.get(first, self.other)
-        return pattern is not None and pattern.match(plain, start) is not None
+        return pattern is not None and _match(pattern, plain, start, self.patterns, _one_line_pattern)
 
     def matches_line(self, code_points: bytes) -> bool:
         """``matches`` for one line given as UTF-32-LE code points of the compiled text path (a
@@ -398,7 +468,7 @@ def line_matcher(patterns: tuple[str, ...]) -> LineMatcher:
     by_first = {
         c: _line_pattern([p for p, f in zip(patterns, firsts, strict=True) if f is None or c in f]) for c in chars
     }
-    return LineMatcher(_line_pattern(patterns), by_first, _line_pattern(unknown))
+    return LineMatcher(_line_pattern(patterns), by_first, _line_pattern(unknown), patterns)
 
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
@@ -564,7 +634,7 @@ def line_prefilter(patterns: tuple[str, ...]) -> LinePrefilter:
     return LinePrefilter(data, offsets, first, any(f is None for f in found))
 
 
-def furniture_matcher(config: NormalizeConfig) -> re.Pattern[str]:
+def furniture_matcher(config: NormalizeConfig) -> FurniturePattern:
     """One compiled regular expression for all the furniture patterns of ``config``."""
     return _compiled(furniture_patterns(config))
 
@@ -574,7 +644,12 @@ def is_furniture(line: str, config: NormalizeConfig) -> bool:
     folded = fold(line)
     if count_words(folded) < config.min_line_words:
         return True
-    return config.drop_furniture and furniture_matcher(config).match(folded) is not None
+    patterns = furniture_patterns(config)
+    return config.drop_furniture and _match(furniture_matcher(config), folded, 0, patterns, _compiled_one)
+
+
+def _compiled_one(pattern: str) -> FurniturePattern:
+    return _compiled((pattern,))
 
 
 def furniture_lines(spaced: str, config: NormalizeConfig, *, ignore: str = "") -> list[bool]:
