@@ -115,6 +115,10 @@ class BoilerplateModel:
                 elif len(first) < sample:
                     first.append(article_id)
                     sampled = True
+            if sampled:
+                # a verdict depends on the sample: one judged over the sample before is stale, even
+                # at a settled count (a removal leaves a sample short, and a new article fills it)
+                self._cache.pop(fp, None)
             if count >= min_df and (sampled or count <= settled):
                 # its verdict may change: a count below the settled one, or a new sampled article
                 dirty.add(fp)
