@@ -42,7 +42,7 @@ from dedup.normalize import fold
 from dedup.records import Article, Cluster, Evidence, Match, Member, Relation, SharedPassage, Skip, Verdict
 from dedup.stream import Deduplicator
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "Article",
