@@ -1,6 +1,7 @@
 """A crawler's loop with a persistent index: run it twice, the second run remembers the first.
 
     python examples/crawl_sqlite.py seeds crawl.sqlite
+    python examples/crawl_sqlite.py html crawl.sqlite    # a folder of .html pages
 
 Reads the .txt files (or .html pages, with the html extra) of a folder one at a time, as a crawler
 would hand them over, and keeps the index in a SQLite file.
@@ -25,7 +26,8 @@ def article_from(path: Path) -> dedup.Article:
 def main(folder: str, index: str) -> None:
     with dedup.Deduplicator.open(index) as d:
         print(f"{len(d)} articles already indexed in {index}")
-        for path in sorted(Path(folder).iterdir()):
+        # absolute paths: a page's url is a file URI, and a relative path has none
+        for path in sorted(Path(folder).resolve().iterdir()):
             if path.suffix not in {".txt", ".html", ".htm"}:
                 continue
             try:

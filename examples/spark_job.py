@@ -4,7 +4,7 @@ Locally, with the machine's cores:
 
     python examples/spark_job.py articles.parquet clusters.parquet
 
-On a cluster, the same file with spark-submit (the executors need ``pip install 'dedup[spark]'``):
+On a cluster, the same file with spark-submit (the executors need ``pip install 'news-dedup[spark]'``):
 
     spark-submit --master yarn examples/spark_job.py hdfs:///news/articles hdfs:///news/clusters
 

@@ -4,6 +4,8 @@
 >>> clusters = dedup.cluster([dedup.Article(id="a", text="..."), ...])  # doctest: +SKIP
 """
 
+import logging
+
 from dedup.batch import cluster, signatures
 from dedup.config import (
     BoilerplateConfig,
@@ -42,7 +44,9 @@ from dedup.normalize import fold
 from dedup.records import Article, Cluster, Evidence, Match, Member, Relation, SharedPassage, Skip, Verdict
 from dedup.stream import Deduplicator
 
-__version__ = "0.1.0"
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # silent unless the application configures logging
+
+__version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it from here
 
 __all__ = [
     "Article",

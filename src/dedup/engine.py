@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup import kernels
+from dedup import _log, kernels
 from dedup.boilerplate import judge
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, DuplicateIdError, InputError
@@ -574,6 +574,7 @@ def _read(
             if errors == "raise":
                 raise exc
             skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
+            _log.skipped(skipped[-1])
         parts.append(part)
         seen += part.records
         if report is not None:
@@ -600,6 +601,7 @@ def _read(
             if errors == "raise":
                 raise exc
             skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
+            _log.skipped(skipped[-1])
     del first, hashes, lines
     for p in parts:
         p.metas, p.positions, p.lines, p.text_hashes = [], [], [], []

@@ -1,6 +1,6 @@
 """HTML in: the main text, title and publication date of a page, ready for ``Deduplicator.add``.
 
-Needs the ``[html]`` extra (``pip install 'dedup[html]'``): trafilatura extracts the main text and
+Needs the ``[html]`` extra (``pip install 'news-dedup[html]'``): trafilatura extracts the main text and
 title, so that navigation, share buttons and footers are gone before shingling; htmldate finds the
 publication date in the page's metadata, URL and markup. The date becomes the article's
 ``published_at`` (unless the caller gives one), which the earliest-source rule uses first.
@@ -15,7 +15,7 @@ from typing import Any
 from dedup.errors import EmptyTextError, MissingExtraError
 from dedup.records import Article
 
-_INSTALL = "pip install 'dedup[html]'"
+_INSTALL = "pip install 'news-dedup[html]'"
 
 
 def _extractors() -> tuple[Any, Any]:

@@ -1,6 +1,6 @@
 """A shared index in Redis, for several crawler workers at once.
 
-Needs the ``[redis]`` extra (``pip install 'dedup[redis]'``) and a Redis server.
+Needs the ``[redis]`` extra (``pip install 'news-dedup[redis]'``) and a Redis server.
 ``Deduplicator.open("redis://127.0.0.1:6379/0")`` opens it. Redis holds the articles (their text,
 metadata, shingles and signatures), the verified copies, and a log: the list of every addition and
 removal in the order they happened. Each worker keeps an in-memory replica that it brings up to date
@@ -110,7 +110,9 @@ def _redis() -> Any:
     try:
         import redis
     except ImportError as exc:
-        raise MissingExtraError(f"a Redis index needs the redis extra: pip install 'dedup[redis]' ({exc})") from exc
+        raise MissingExtraError(
+            f"a Redis index needs the redis extra: pip install 'news-dedup[redis]' ({exc})"
+        ) from exc
     return redis
 
 

@@ -20,7 +20,7 @@ the library's batch (``Deduplicator.add_many``: articles in id order, boilerplat
 
 Only the set of learned boilerplate sentences (small: furniture) is collected and broadcast.
 
-Needs the ``[spark]`` extra (``pip install 'dedup[spark]'``) and a Java runtime.
+Needs the ``[spark]`` extra (``pip install 'news-dedup[spark]'``) and a Java runtime.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _require_spark() -> Any:
         import pyspark
     except ImportError as exc:
         raise MissingExtraError(
-            "dedup.spark needs pyspark, pyarrow and pandas: pip install 'dedup[spark]' (and a Java runtime)"
+            "dedup.spark needs pyspark, pyarrow and pandas: pip install 'news-dedup[spark]' (and a Java runtime)"
         ) from exc
     return pyspark
 

@@ -15,6 +15,7 @@ is written; the write itself is one transaction of the store.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from dedup import _log
 from dedup.boilerplate import BoilerplateModel
 from dedup.config import DedupConfig
 from dedup.errors import (
@@ -215,6 +217,7 @@ class Deduplicator:
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
         used."""
         store: SQLiteStore | RedisStore
+        started = time.perf_counter()
         if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
             from dedup.redis_store import RedisStore
 
@@ -223,6 +226,7 @@ class Deduplicator:
             dedup = cls(config)
             dedup._store, dedup._where = store, where
             dedup.sync()
+            _log.opened(where, len(dedup._entries), time.perf_counter() - started)
             return dedup
         config = config or SQLiteStore.stored_config(where) or DedupConfig()
         store = SQLiteStore(where, config, durable=durable)
@@ -234,6 +238,7 @@ class Deduplicator:
                 # decided under the boilerplate of its day: checked again against today's when used
                 dedup._remember(match, version=-1)
         dedup._store, dedup._where = store, str(where)
+        _log.opened(str(where), len(dedup._entries), time.perf_counter() - started)
         return dedup
 
     def _apply(self, stored: StoredArticle, matches: Iterable[Match]) -> None:
@@ -438,6 +443,7 @@ class Deduplicator:
         if self._store is not None:  # the last step: once written, the article is added
             stored = StoredArticle(art, seq, doc, prepared.signature, prepared.passage_signatures)
             self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
+        _log.added(verdict)
         return verdict
 
     def _unobserve(self, art_id: str, doc: Shingled) -> None:
@@ -578,6 +584,7 @@ class Deduplicator:
                 if errors == "raise":
                     raise
                 self.skipped.append(Skip(id=getattr(article, "id", None), error=type(exc).__name__, message=str(exc)))
+                _log.skipped(self.skipped[-1])
             if progress is not None:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
@@ -593,6 +600,7 @@ class Deduplicator:
                     if errors == "raise":
                         raise
                     self.skipped.append(Skip(id=p.article.id, error=type(exc).__name__, message=str(exc)))
+                    _log.skipped(self.skipped[-1])
                 if progress is not None:
                     progress(n, len(ready))
         finally:

@@ -1,6 +1,6 @@
 """A Scrapy item pipeline that tags every item with its dedup verdict, and can drop copies.
 
-Install with ``pip install 'dedup[scrapy]'`` and enable it in the project's settings::
+Install with ``pip install 'news-dedup[scrapy]'`` and enable it in the project's settings::
 
     ITEM_PIPELINES = {"dedup.integrations.scrapy.DedupPipeline": 300}
     DEDUP_INDEX = "crawl.sqlite"     # a SQLite file that survives restarts (default: in memory)
@@ -28,7 +28,7 @@ try:
     from itemadapter import ItemAdapter
     from scrapy.exceptions import DropItem
 except ImportError as exc:  # pragma: no cover - the module is useless without scrapy
-    raise MissingExtraError(f"the Scrapy pipeline needs scrapy: pip install 'dedup[scrapy]' ({exc})") from exc
+    raise MissingExtraError(f"the Scrapy pipeline needs scrapy: pip install 'news-dedup[scrapy]' ({exc})") from exc
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,56 @@
+"""What dedup tells an operator, through the ``dedup`` logger (silent unless the application
+configures logging): records skipped and why (WARNING), an index opened with its size and the time
+it took (INFO), worker processes started (INFO), copies found and earliest sources changed (DEBUG).
+
+Arguments are passed %-style, so nothing is formatted unless a handler wants the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from dedup.records import Skip, Verdict
+
+logger = logging.getLogger("dedup")
+
+_USERINFO = re.compile(r"^(?P<scheme>[a-z]+://)[^@/]*@")
+
+
+def where(place: str) -> str:
+    """A path or URL as logged: a URL's user and password left out."""
+    return _USERINFO.sub(r"\g<scheme>***@", place)
+
+
+def skipped(skip: Skip) -> None:
+    """A record left out of the result, with its id (or line) and the reason."""
+    if skip.line is not None:
+        logger.warning("skipped line %d (id %r): %s: %s", skip.line, skip.id, skip.error, skip.message)
+    else:
+        logger.warning("skipped article %r: %s: %s", skip.id, skip.error, skip.message)
+
+
+def opened(place: str, articles: int, seconds: float) -> None:
+    """A persistent index loaded into memory."""
+    logger.info("opened the index %s: %d articles in %.2f s", where(place), articles, seconds)
+
+
+def added(verdict: Verdict) -> None:
+    """A copy found, and the earliest source of its cluster if that changed."""
+    if not verdict.is_copy or not logger.isEnabledFor(logging.DEBUG):
+        return
+    logger.debug(
+        "%s is a copy of %s: cluster %s of %d, earliest %s",
+        verdict.article_id,
+        ", ".join(verdict.copy_of),
+        verdict.cluster.id,
+        len(verdict.cluster.members),
+        verdict.cluster.earliest,
+    )
+    if verdict.earliest_changed:
+        logger.debug(
+            "earliest of cluster %s changed from %s to %s",
+            verdict.cluster.id,
+            verdict.previous_earliest,
+            verdict.cluster.earliest,
+        )
