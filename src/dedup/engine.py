@@ -380,6 +380,22 @@ def assemble(
 
 
 # -- the driver's side --------------------------------------------------------------------------
+_UNGUARDED = (
+    "Worker processes (workers > 1) run the calling script again as they start: if the script calls "
+    "dedup.cluster(..., workers=N) at its top level, put that call under "
+    '`if __name__ == "__main__":`, or use workers=1.'
+)
+
+
+def _bootstrapping_a_worker() -> bool:
+    """Whether this process is a spawned worker still running its parent's script as it starts:
+    starting workers from there cannot work. The flag read is the one multiprocessing's own check
+    reads (``spawn._check_not_importing_main``), which raises a bare RuntimeError instead."""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 class Pool:
     """``workers`` processes (or this one), each with the config and the learned boilerplate."""
 
@@ -389,6 +405,9 @@ class Pool:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            if _bootstrapping_a_worker():
+                raise DedupError(_UNGUARDED)
+            _log.logger.info("starting %d worker processes", workers)
             context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
             self._executor = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_init, initargs=(config, learned)
@@ -402,13 +421,18 @@ class Pool:
         if self._executor is None:
             yield from map(fn, tasks)
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         window: deque[Any] = deque()
-        for task in tasks:
-            window.append(self._executor.submit(fn, task))
-            if len(window) > self._depth:
-                yield window.popleft().result()
-        for future in window:
-            yield future.result()
+        try:
+            for task in tasks:
+                window.append(self._executor.submit(fn, task))
+                if len(window) > self._depth:
+                    yield window.popleft().result()
+            for future in window:
+                yield future.result()
+        except BrokenProcessPool as exc:
+            raise DedupError(f"a worker process died ({exc}). {_UNGUARDED}") from exc
 
     def close(self) -> None:
         if self._executor is not None:
