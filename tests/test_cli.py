@@ -7,17 +7,52 @@ from pathlib import Path
 
 import pytest
 
-from dedup.cli import main
+from dedup.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_every_command_has_help(capsys) -> None:
-    for argv in (["--help"], ["cluster", "--help"]):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
-        assert exit_info.value.code == 0
-        assert "usage:" in capsys.readouterr().out
+COMMANDS = ("cluster", "stream", "spark")
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+@pytest.mark.parametrize("command", [(), *((c,) for c in COMMANDS)], ids=lambda c: " ".join(c) or "dedup")
+def test_every_command_has_help(command, flag, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, flag])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 0, captured.err
+    assert captured.out.startswith(f"usage: {' '.join(('dedup', *command))} ")
+
+
+def test_the_top_level_help_names_every_command(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(command in out for command in COMMANDS)
+
+
+def test_spark_help_explains_the_output_folder(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["spark", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "part-*" in help_text and "_SUCCESS" in help_text and "--config" in help_text
+
+
+def test_spark_options_may_come_before_the_paths(tmp_path) -> None:
+    # parsing only: running the job needs Java (tests/test_spark.py)
+    config = tmp_path / "c.json"
+    args = build_parser().parse_args(
+        ["spark", "--master", "local[2]", "--config", str(config), "--errors", "bad", "in.jsonl", "out.jsonl"]
+    )
+    assert (args.input, args.output, args.master, args.config, args.errors) == (
+        "in.jsonl",
+        "out.jsonl",
+        "local[2]",
+        str(config),
+        "bad",
+    )
+    assert args.func.__name__ == "_cmd_spark"
 
 
 def test_cluster_seed_folder_jsonl_contract(capsys) -> None:
@@ -318,3 +353,88 @@ def test_help_documents_the_exit_status(capsys) -> None:
             main(argv)
         help_text = " ".join(capsys.readouterr().out.split())
         assert "exit status: 0" in help_text and "3 some" in help_text and "2 an error" in help_text
+
+
+# -- output for people, and the members' source, url and title ------------------------------------
+def _seed_text(stem_prefix: str) -> str:
+    return next((ROOT / "seeds").glob(f"{stem_prefix}_*.txt")).read_text(encoding="utf-8")
+
+
+def _story_file(tmp_path: Path) -> Path:
+    """Three copies of one story (ids in the reverse of their time order), a pair, two singles."""
+    story, other = _seed_text("000"), _seed_text("001")
+    records = [
+        {"id": "a-rewrite", "text": _seed_text("002"), "published_at": "2017-01-29T09:00:00+00:00"},
+        {"id": "m-same", "text": story, "published_at": "2017-01-29T12:00:00+00:00", "source": "Echo"},
+        {
+            "id": "z-first",
+            "text": story,
+            "published_at": "2017-01-29T08:00:00+00:00",
+            "source": "Wire Daily",
+            "url": "https://wire.example/a",
+            "title": "Putin and Trump agree",
+        },
+        {"id": "b-pair", "text": other, "title": "The third call"},
+        {"id": "c-pair", "text": other.replace("\n", "\n\n")},
+        {"id": "d-single", "text": _seed_text("003")},
+        {"id": "e-single", "text": _seed_text("004"), "source": "Gulf Post"},
+    ]
+    path = tmp_path / "stories.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def _blocks(table: str) -> list[list[str]]:
+    """The table's clusters: the lines of each, the summary line left out."""
+    return [block.splitlines() for block in table.strip().split("\n\n")[1:]]
+
+
+def test_table_lists_large_clusters_first_and_the_earliest_member_first(tmp_path, monkeypatch, capsys) -> None:
+    status, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
+    assert status == 0
+    assert out.startswith("4 clusters: 2 with copies (5 articles), 2 single articles\n")
+    blocks = _blocks(out)
+    assert [block[0].split("  ")[1] for block in blocks] == ["3 articles", "2 articles", "1 article", "1 article"]
+    members = [line.split()[:2] for line in blocks[0][1:] if not line.startswith((" " * 10, "  grouped by"))]
+    # the earliest first, then the closest copy (same text, though later), then the rewrite
+    assert members == [["earliest", "z-first"], ["same_text", "m-same"], ["rewritten", "a-rewrite"]]
+    assert blocks[0][1].endswith("z-first  2017-01-29 08:00 UTC")
+
+
+def test_table_says_the_evidence_once(tmp_path, monkeypatch, capsys) -> None:
+    _, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
+    header = _blocks(out)[0][0]
+    assert header.endswith(
+        "3 articles  earliest z-first: earliest publication time given with the article "
+        "(published_at: the caller's, or the page's metadata)"
+    )
+    assert out.count("published_at") == 1  # the one cluster whose earliest was told by its time
+
+
+def test_table_shows_sources_titles_urls_and_the_opening_words_of_untitled_texts(tmp_path, monkeypatch, capsys) -> None:
+    _, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
+    blocks = {block[0].split()[0]: "\n".join(block) for block in _blocks(out)}
+    story = next(b for b in blocks.values() if "z-first" in b)
+    assert "Wire Daily · Putin and Trump agree" in story and "https://wire.example/a" in story
+    opening = " ".join(_seed_text("000").split())[:40]
+    assert f'Echo · "{opening}' in story  # no title: the opening words of its text
+    single = next(b for b in blocks.values() if "e-single" in b)
+    assert "Gulf Post · " in single and " ".join(_seed_text("004").split())[:40] in single
+
+
+def test_table_of_a_folder_shows_the_opening_words(capsys) -> None:
+    assert main(["cluster", str(ROOT / "seeds"), "--format", "table", "--no-progress"]) == 0
+    assert " ".join(_seed_text("003").split())[:40] in capsys.readouterr().out
+
+
+def test_jsonl_members_keep_source_url_and_title_when_given(tmp_path, monkeypatch, capsys) -> None:
+    _, out, _ = _run(["cluster", str(_story_file(tmp_path))], monkeypatch, capsys)
+    members = {m["id"]: m for line in out.splitlines() for m in json.loads(line)["members"]}
+    first = members["z-first"]
+    assert (first["source"], first["url"], first["title"]) == (
+        "Wire Daily",
+        "https://wire.example/a",
+        "Putin and Trump agree",
+    )
+    assert members["m-same"]["source"] == "Echo" and "title" not in members["m-same"]
+    assert not {"source", "url", "title"} & set(members["a-rewrite"])
