@@ -265,10 +265,10 @@ def _folder_kind(folder: Path) -> tuple[str, list[Path]]:
         if found:
             return kind, found
     if files:
-        suffixes = sorted({p.suffix or "(no suffix)" for p in files})
+        held = sorted({p.suffix or "(no suffix)" for p in files})
         raise InputError(
             f"{folder}: none of its {len(files)} entries is a .txt, .jsonl or .html file (it holds "
-            f"{', '.join(suffixes[:5])}); give a folder of .txt files (one article each, the file name "
+            f"{', '.join(held[:5])}); give a folder of .txt files (one article each, the file name "
             "is the id), of .jsonl files, or of .html pages"
         )
     return "txt", []
