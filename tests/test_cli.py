@@ -438,3 +438,155 @@ def test_jsonl_members_keep_source_url_and_title_when_given(tmp_path, monkeypatc
     )
     assert members["m-same"]["source"] == "Echo" and "title" not in members["m-same"]
     assert not {"source", "url", "title"} & set(members["a-rewrite"])
+
+
+# -- the same options everywhere: FILE, -o, --config, folders, progress -------------------------
+def test_stream_reads_a_file_and_writes_to_output(tmp_path, monkeypatch, capsys) -> None:
+    data = b"".join(_seed_lines())
+    (tmp_path / "in.jsonl").write_bytes(data)
+    out_file = tmp_path / "verdicts.jsonl"
+    status, out, err = _run(["stream", str(tmp_path / "in.jsonl"), "-o", str(out_file)], monkeypatch, capsys)
+    assert (status, out, err) == (0, "", "")
+    from_file = out_file.read_text(encoding="utf-8")
+    status, from_stdin, _ = _run(["stream", "-"], monkeypatch, capsys, stdin=data)
+    assert status == 0 and from_file == from_stdin
+    assert [json.loads(line)["id"] for line in from_file.splitlines()] == SEED_IDS
+
+
+def test_stream_of_a_missing_file_or_a_folder_is_a_clean_error(tmp_path, monkeypatch, capsys) -> None:
+    status, _, err = _run(["stream", str(tmp_path / "nope.jsonl")], monkeypatch, capsys)
+    assert status == 2 and "no such file" in err
+    status, _, err = _run(["stream", str(tmp_path)], monkeypatch, capsys)
+    assert status == 2 and "is a folder" in err and "dedup cluster" in err
+
+
+def test_cluster_writes_to_output(tmp_path, monkeypatch, capsys) -> None:
+    out_file = tmp_path / "clusters.jsonl"
+    status, out, _ = _run(["cluster", str(ROOT / "seeds"), "-o", str(out_file), "--no-progress"], monkeypatch, capsys)
+    assert (status, out) == (0, "")
+    assert _ids(out_file.read_text(encoding="utf-8")) == SEED_IDS
+
+
+@pytest.mark.parametrize("command", ["cluster", "stream"])
+@pytest.mark.parametrize("form", ["part", "whole"])
+def test_config_file_is_read_by_cluster_and_stream(command, form, tmp_path, monkeypatch, capsys) -> None:
+    from dedup import DedupConfig
+    from dedup.store import config_to_json
+
+    config = tmp_path / "config.json"
+    # a limit every seed text is over: each is refused, which the defaults would not do
+    if form == "part":
+        config.write_text('{"max_chars": 50}')
+    else:  # the whole DedupConfig, as dedup spark --config reads it
+        config.write_text(config_to_json(DedupConfig(max_chars=50)))
+    (tmp_path / "in.jsonl").write_bytes(b"".join(_seed_lines()))
+    argv = [command, str(tmp_path / "in.jsonl"), "--config", str(config)]
+    status, out, err = _run(argv, monkeypatch, capsys)
+    assert status == 3 and out == ""
+    assert err.count("ArticleTooLargeError") == len(SEED_IDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"minhash": {"treshold": 0.6}}', "unknown setting(s) treshold in minhash"),
+        ('{"minhsh": {}}', "unknown section 'minhsh'"),
+        ('{"minhash": {"threshold": 2}}', "threshold"),
+        ("{oops", "invalid JSON"),
+    ],
+)
+def test_a_bad_config_file_is_a_clean_error(text, message, tmp_path, monkeypatch, capsys) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    status, out, err = _run(["cluster", str(ROOT / "seeds"), "--config", str(config)], monkeypatch, capsys)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"dedup: error: --config {config}: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_a_folder_of_jsonl_files_is_read_in_name_order(tmp_path, monkeypatch, capsys) -> None:
+    lines = _seed_lines()
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "b.jsonl").write_bytes(lines[2] + b"{broken\n" + lines[3] + lines[4].rstrip(b"\n"))
+    (folder / "a.jsonl").write_bytes(lines[0] + lines[1])
+    (folder / "notes.md").write_text("not an article")
+    status, out, err = _run(["cluster", str(folder), "--no-progress"], monkeypatch, capsys)
+    assert status == 3
+    assert _ids(out) == SEED_IDS
+    assert "b.jsonl line 2: invalid JSON" in err
+
+
+def test_a_folder_of_html_pages_is_read(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("trafilatura", reason="the [html] extra is not installed")
+    from pages import page
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    story = _seed_text("000")
+    (folder / "first.html").write_text(page("Talks", story, date="2017-01-29T08:00:00+00:00"), encoding="utf-8")
+    (folder / "copy.html").write_text(page("Talks", story, date="2017-01-30T08:00:00+00:00"), encoding="utf-8")
+    (folder / "empty.html").write_text("<html><body></body></html>")
+    status, out, err = _run(["cluster", str(folder), "--no-progress"], monkeypatch, capsys)
+    assert status == 3 and "empty.html" in err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["earliest"], sorted(m["id"] for m in r["members"])) for r in rows] == [("first", ["copy", "first"])]
+    assert rows[0]["members"][0]["title"] == "Talks"
+
+
+def test_a_folder_of_html_pages_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "a.html").write_text("<html><body><p>words</p></body></html>")
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # import trafilatura raises ImportError
+    status, out, err = _run(["cluster", str(tmp_path)], monkeypatch, capsys)
+    assert (status, out) == (2, "")
+    assert "MissingExtraError" not in err and "html extra" in err and "pip install" in err
+
+
+def test_a_folder_of_other_files_is_an_error_not_zero_clusters(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "a.csv").write_text("id,text\n")
+    status, out, err = _run(["cluster", str(tmp_path)], monkeypatch, capsys)
+    assert (status, out) == (2, "")
+    assert "none of its 1 entries is a .txt, .jsonl or .html file (it holds .csv)" in err
+
+
+def test_progress_off_a_terminal_writes_no_control_codes(tmp_path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b"".join(_seed_lines()))
+    for command in ("cluster", "stream"):
+        run = subprocess.run(
+            [sys.executable, "-m", "dedup", command, str(tmp_path / "in.jsonl"), "--progress"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "\r" not in run.stderr and "\x1b" not in run.stderr
+        last = run.stderr.splitlines()[-1]  # the summary; a slow machine writes a line every few seconds before it
+        assert last.startswith("dedup: 5 articles")
+    assert "5 articles, 1 copies found, 0 bad lines, " in last and last.endswith(" articles/s")
+
+
+def test_progress_on_a_terminal_is_rewritten_in_place(monkeypatch) -> None:
+    from dedup.cli import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = _Progress(screen)
+    progress.started -= 1.0  # the first update is due
+    progress.last -= 1.0
+    progress.update("read 10")
+    progress.finish("done")
+    assert screen.getvalue() == "\rdedup: read 10\x1b[K\rdedup: done\x1b[K\n"
+
+
+def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds(monkeypatch) -> None:
+    from dedup.cli import _Progress
+
+    log = io.StringIO()
+    progress = _Progress(log, every=10.0)
+    progress.update("too soon")
+    progress.last -= 10.0
+    progress.update("read 10")
+    progress.finish("done")
+    assert log.getvalue() == "dedup: read 10\ndedup: done\n"
