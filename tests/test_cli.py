@@ -7,17 +7,52 @@ from pathlib import Path
 
 import pytest
 
-from dedup.cli import main
+from dedup.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_every_command_has_help(capsys) -> None:
-    for argv in (["--help"], ["cluster", "--help"]):
-        with pytest.raises(SystemExit) as exit_info:
-            main(argv)
-        assert exit_info.value.code == 0
-        assert "usage:" in capsys.readouterr().out
+COMMANDS = ("cluster", "stream", "spark")
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+@pytest.mark.parametrize("command", [(), *((c,) for c in COMMANDS)], ids=lambda c: " ".join(c) or "dedup")
+def test_every_command_has_help(command, flag, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, flag])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 0, captured.err
+    assert captured.out.startswith(f"usage: {' '.join(('dedup', *command))} ")
+
+
+def test_the_top_level_help_names_every_command(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(command in out for command in COMMANDS)
+
+
+def test_spark_help_explains_the_output_folder(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["spark", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "part-*" in help_text and "_SUCCESS" in help_text and "--config" in help_text
+
+
+def test_spark_options_may_come_before_the_paths(tmp_path) -> None:
+    # parsing only: running the job needs Java (tests/test_spark.py)
+    config = tmp_path / "c.json"
+    args = build_parser().parse_args(
+        ["spark", "--master", "local[2]", "--config", str(config), "--errors", "bad", "in.jsonl", "out.jsonl"]
+    )
+    assert (args.input, args.output, args.master, args.config, args.errors) == (
+        "in.jsonl",
+        "out.jsonl",
+        "local[2]",
+        str(config),
+        "bad",
+    )
+    assert args.func.__name__ == "_cmd_spark"
 
 
 def test_cluster_seed_folder_jsonl_contract(capsys) -> None:
@@ -318,3 +353,240 @@ def test_help_documents_the_exit_status(capsys) -> None:
             main(argv)
         help_text = " ".join(capsys.readouterr().out.split())
         assert "exit status: 0" in help_text and "3 some" in help_text and "2 an error" in help_text
+
+
+# -- output for people, and the members' source, url and title ------------------------------------
+def _seed_text(stem_prefix: str) -> str:
+    return next((ROOT / "seeds").glob(f"{stem_prefix}_*.txt")).read_text(encoding="utf-8")
+
+
+def _story_file(tmp_path: Path) -> Path:
+    """Three copies of one story (ids in the reverse of their time order), a pair, two singles."""
+    story, other = _seed_text("000"), _seed_text("001")
+    records = [
+        {"id": "a-rewrite", "text": _seed_text("002"), "published_at": "2017-01-29T09:00:00+00:00"},
+        {"id": "m-same", "text": story, "published_at": "2017-01-29T12:00:00+00:00", "source": "Echo"},
+        {
+            "id": "z-first",
+            "text": story,
+            "published_at": "2017-01-29T08:00:00+00:00",
+            "source": "Wire Daily",
+            "url": "https://wire.example/a",
+            "title": "Putin and Trump agree",
+        },
+        {"id": "b-pair", "text": other, "title": "The third call"},
+        {"id": "c-pair", "text": other.replace("\n", "\n\n")},
+        {"id": "d-single", "text": _seed_text("003")},
+        {"id": "e-single", "text": _seed_text("004"), "source": "Gulf Post"},
+    ]
+    path = tmp_path / "stories.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def _blocks(table: str) -> list[list[str]]:
+    """The table's clusters: the lines of each, the summary line left out."""
+    return [block.splitlines() for block in table.strip().split("\n\n")[1:]]
+
+
+def test_table_lists_large_clusters_first_and_the_earliest_member_first(tmp_path, monkeypatch, capsys) -> None:
+    status, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
+    assert status == 0
+    assert out.startswith("4 clusters: 2 with copies (5 articles), 2 single articles\n")
+    blocks = _blocks(out)
+    assert [block[0].split("  ")[1] for block in blocks] == ["3 articles", "2 articles", "1 article", "1 article"]
+    members = [line.split()[:2] for line in blocks[0][1:] if not line.startswith((" " * 10, "  grouped by"))]
+    # the earliest first, then the closest copy (same text, though later), then the rewrite
+    assert members == [["earliest", "z-first"], ["same_text", "m-same"], ["rewritten", "a-rewrite"]]
+    assert blocks[0][1].endswith("z-first  2017-01-29 08:00 UTC")
+
+
+def test_table_says_the_evidence_once(tmp_path, monkeypatch, capsys) -> None:
+    _, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
+    header = _blocks(out)[0][0]
+    assert header.endswith(
+        "3 articles  earliest z-first: earliest publication time given with the article "
+        "(published_at: the caller's, or the page's metadata)"
+    )
+    assert out.count("published_at") == 1  # the one cluster whose earliest was told by its time
+
+
+def test_table_shows_sources_titles_urls_and_the_opening_words_of_untitled_texts(tmp_path, monkeypatch, capsys) -> None:
+    _, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
+    blocks = {block[0].split()[0]: "\n".join(block) for block in _blocks(out)}
+    story = next(b for b in blocks.values() if "z-first" in b)
+    assert "Wire Daily · Putin and Trump agree" in story and "https://wire.example/a" in story
+    opening = " ".join(_seed_text("000").split())[:40]
+    assert f'Echo · "{opening}' in story  # no title: the opening words of its text
+    single = next(b for b in blocks.values() if "e-single" in b)
+    assert "Gulf Post · " in single and " ".join(_seed_text("004").split())[:40] in single
+
+
+def test_table_of_a_folder_shows_the_opening_words(capsys) -> None:
+    assert main(["cluster", str(ROOT / "seeds"), "--format", "table", "--no-progress"]) == 0
+    assert " ".join(_seed_text("003").split())[:40] in capsys.readouterr().out
+
+
+def test_jsonl_members_keep_source_url_and_title_when_given(tmp_path, monkeypatch, capsys) -> None:
+    _, out, _ = _run(["cluster", str(_story_file(tmp_path))], monkeypatch, capsys)
+    members = {m["id"]: m for line in out.splitlines() for m in json.loads(line)["members"]}
+    first = members["z-first"]
+    assert (first["source"], first["url"], first["title"]) == (
+        "Wire Daily",
+        "https://wire.example/a",
+        "Putin and Trump agree",
+    )
+    assert members["m-same"]["source"] == "Echo" and "title" not in members["m-same"]
+    assert not {"source", "url", "title"} & set(members["a-rewrite"])
+
+
+# -- the same options everywhere: FILE, -o, --config, folders, progress -------------------------
+def test_stream_reads_a_file_and_writes_to_output(tmp_path, monkeypatch, capsys) -> None:
+    data = b"".join(_seed_lines())
+    (tmp_path / "in.jsonl").write_bytes(data)
+    out_file = tmp_path / "verdicts.jsonl"
+    status, out, err = _run(["stream", str(tmp_path / "in.jsonl"), "-o", str(out_file)], monkeypatch, capsys)
+    assert (status, out, err) == (0, "", "")
+    from_file = out_file.read_text(encoding="utf-8")
+    status, from_stdin, _ = _run(["stream", "-"], monkeypatch, capsys, stdin=data)
+    assert status == 0 and from_file == from_stdin
+    assert [json.loads(line)["id"] for line in from_file.splitlines()] == SEED_IDS
+
+
+def test_stream_of_a_missing_file_or_a_folder_is_a_clean_error(tmp_path, monkeypatch, capsys) -> None:
+    status, _, err = _run(["stream", str(tmp_path / "nope.jsonl")], monkeypatch, capsys)
+    assert status == 2 and "no such file" in err
+    status, _, err = _run(["stream", str(tmp_path)], monkeypatch, capsys)
+    assert status == 2 and "is a folder" in err and "dedup cluster" in err
+
+
+def test_cluster_writes_to_output(tmp_path, monkeypatch, capsys) -> None:
+    out_file = tmp_path / "clusters.jsonl"
+    status, out, _ = _run(["cluster", str(ROOT / "seeds"), "-o", str(out_file), "--no-progress"], monkeypatch, capsys)
+    assert (status, out) == (0, "")
+    assert _ids(out_file.read_text(encoding="utf-8")) == SEED_IDS
+
+
+@pytest.mark.parametrize("command", ["cluster", "stream"])
+@pytest.mark.parametrize("form", ["part", "whole"])
+def test_config_file_is_read_by_cluster_and_stream(command, form, tmp_path, monkeypatch, capsys) -> None:
+    from dedup import DedupConfig
+    from dedup.store import config_to_json
+
+    config = tmp_path / "config.json"
+    # a limit every seed text is over: each is refused, which the defaults would not do
+    if form == "part":
+        config.write_text('{"max_chars": 50}')
+    else:  # the whole DedupConfig, as dedup spark --config reads it
+        config.write_text(config_to_json(DedupConfig(max_chars=50)))
+    (tmp_path / "in.jsonl").write_bytes(b"".join(_seed_lines()))
+    argv = [command, str(tmp_path / "in.jsonl"), "--config", str(config)]
+    status, out, err = _run(argv, monkeypatch, capsys)
+    assert status == 3 and out == ""
+    assert err.count("ArticleTooLargeError") == len(SEED_IDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"minhash": {"treshold": 0.6}}', "unknown setting(s) treshold in minhash"),
+        ('{"minhsh": {}}', "unknown section 'minhsh'"),
+        ('{"minhash": {"threshold": 2}}', "threshold"),
+        ("{oops", "invalid JSON"),
+    ],
+)
+def test_a_bad_config_file_is_a_clean_error(text, message, tmp_path, monkeypatch, capsys) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    status, out, err = _run(["cluster", str(ROOT / "seeds"), "--config", str(config)], monkeypatch, capsys)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"dedup: error: --config {config}: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_a_folder_of_jsonl_files_is_read_in_name_order(tmp_path, monkeypatch, capsys) -> None:
+    lines = _seed_lines()
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "b.jsonl").write_bytes(lines[2] + b"{broken\n" + lines[3] + lines[4].rstrip(b"\n"))
+    (folder / "a.jsonl").write_bytes(lines[0] + lines[1])
+    (folder / "notes.md").write_text("not an article")
+    status, out, err = _run(["cluster", str(folder), "--no-progress"], monkeypatch, capsys)
+    assert status == 3
+    assert _ids(out) == SEED_IDS
+    assert "b.jsonl line 2: invalid JSON" in err
+
+
+def test_a_folder_of_html_pages_is_read(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("trafilatura", reason="the [html] extra is not installed")
+    from pages import page
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    story = _seed_text("000")
+    (folder / "first.html").write_text(page("Talks", story, date="2017-01-29T08:00:00+00:00"), encoding="utf-8")
+    (folder / "copy.html").write_text(page("Talks", story, date="2017-01-30T08:00:00+00:00"), encoding="utf-8")
+    (folder / "empty.html").write_text("<html><body></body></html>")
+    status, out, err = _run(["cluster", str(folder), "--no-progress"], monkeypatch, capsys)
+    assert status == 3 and "empty.html" in err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["earliest"], sorted(m["id"] for m in r["members"])) for r in rows] == [("first", ["copy", "first"])]
+    assert rows[0]["members"][0]["title"] == "Talks"
+
+
+def test_a_folder_of_html_pages_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "a.html").write_text("<html><body><p>words</p></body></html>")
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # import trafilatura raises ImportError
+    status, out, err = _run(["cluster", str(tmp_path)], monkeypatch, capsys)
+    assert (status, out) == (2, "")
+    assert "MissingExtraError" not in err and "html extra" in err and "pip install" in err
+
+
+def test_a_folder_of_other_files_is_an_error_not_zero_clusters(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "a.csv").write_text("id,text\n")
+    status, out, err = _run(["cluster", str(tmp_path)], monkeypatch, capsys)
+    assert (status, out) == (2, "")
+    assert "none of its 1 entries is a .txt, .jsonl or .html file (it holds .csv)" in err
+
+
+def test_progress_off_a_terminal_writes_no_control_codes(tmp_path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b"".join(_seed_lines()))
+    for command in ("cluster", "stream"):
+        run = subprocess.run(
+            [sys.executable, "-m", "dedup", command, str(tmp_path / "in.jsonl"), "--progress"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "\r" not in run.stderr and "\x1b" not in run.stderr
+        last = run.stderr.splitlines()[-1]  # the summary; a slow machine writes a line every few seconds before it
+        assert last.startswith("dedup: 5 articles")
+    assert "5 articles, 1 copies found, 0 bad lines, " in last and last.endswith(" articles/s")
+
+
+def test_progress_on_a_terminal_is_rewritten_in_place(monkeypatch) -> None:
+    from dedup.cli import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = _Progress(screen)
+    progress.started -= 1.0  # the first update is due
+    progress.last -= 1.0
+    progress.update("read 10")
+    progress.finish("done")
+    assert screen.getvalue() == "\rdedup: read 10\x1b[K\rdedup: done\x1b[K\n"
+
+
+def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds(monkeypatch) -> None:
+    from dedup.cli import _Progress
+
+    log = io.StringIO()
+    progress = _Progress(log, every=10.0)
+    progress.update("too soon")
+    progress.last -= 10.0
+    progress.update("read 10")
+    progress.finish("done")
+    assert log.getvalue() == "dedup: read 10\ndedup: done\n"

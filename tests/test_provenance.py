@@ -164,8 +164,8 @@ def test_cli_table_shows_the_evidence(capsys) -> None:
 
     assert main(["cluster", str(Path(__file__).parent.parent / "seeds"), "--format", "table", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "earliest 000_ab6823a46153965b  (date_in_text" in out
-    assert re.search(r"rewritten +score 0\.\d\d  in earliest 0\.\d\d, earliest in it 0\.\d\d", out)
+    assert "earliest 000_ab6823a46153965b: earliest date printed in the dateline\n" in out
+    assert re.search(r"rewritten +002_\w+  no time  score 0\.\d\d, in earliest 0\.\d\d, earliest in it 0\.\d\d", out)
 
 
 _SPELLINGS = [s for _, names in ProvenanceConfig().agencies for s in names]

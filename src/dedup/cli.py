@@ -1,49 +1,416 @@
 """The command line: a thin wrapper over the library.
 
-``dedup stream [--index PATH]`` reads JSON Lines on standard input and answers one verdict per line
-as each article arrives. ``dedup cluster PATH`` reads articles (JSON Lines, a folder of .txt files, or - for standard input)
-and writes one JSON object per cluster, singletons included (see the README for the contract), or a
-readable table with ``--format table``. Bad records are reported on standard error with their line
-number (or file name) and skipped, and the rest is processed. Exit status: 0 when every record was
-used, 3 when some were skipped (the output is written all the same), 2 when a ``DedupError`` stops
-the run (a clean message, no traceback).
+``dedup cluster PATH`` reads articles (a JSON Lines file, a folder of .txt, .jsonl or .html files,
+or - for standard input) and writes one JSON object per cluster, singletons included (see the README
+for the contract), or a readable table with ``--format table``. ``dedup stream [FILE]`` reads JSON
+Lines (a file, or standard input) and answers one verdict per line as each article arrives. ``dedup
+spark`` runs the batch as a Spark job (``dedup.spark``). Bad records are reported on standard error
+with their line number (or file name) and skipped, and the rest is processed. Exit status: 0 when
+every record was used, 3 when some were skipped (the output is written all the same), 2 when a
+``DedupError`` stops the run (a clean message, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
+import re
 import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from dedup import __version__, engine
-from dedup.errors import DedupError, InputError
-from dedup.io import article_from_dict, parse_line, read_articles
-from dedup.records import Cluster, Skip
+from dedup import __version__, engine, spark
+from dedup.config import DedupConfig
+from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
+from dedup.io import article_from_dict, parse_line, read_articles, read_jsonl
+from dedup.records import Article, Cluster, Member, Relation, Skip
+from dedup.store import config_from_json, config_to_json
 from dedup.stream import Deduplicator
 
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
+_EXIT_STATUS = (
+    "exit status: 0 every record was used; 3 some records were skipped (each reported on standard "
+    "error with its line number or file name; the output of the others is written all the same); "
+    "2 an error stopped the run"
+)
 
-def _table(clusters: list[Cluster], out: TextIO) -> None:
+# -- settings ---------------------------------------------------------------------------------
+
+
+def read_config(path: str) -> DedupConfig:
+    """The settings in a JSON file: a whole ``DedupConfig`` as an index stores it (``dedup.store.
+    config_to_json``), or any part of one (``{"minhash": {"threshold": 0.6}}``); what is left out
+    keeps its default. An unknown section or setting is an error, not ignored."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"--config {path}: cannot be read ({reason}); give a JSON file of settings") from exc
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"--config {path}: invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            'write the settings as {"minhash": {"threshold": 0.6}}'
+        ) from exc
+    defaults: dict[str, Any] = json.loads(config_to_json(DedupConfig()))
+    if not isinstance(given, dict):
+        raise ConfigError(f"--config {path}: expected a JSON object of sections, got {type(given).__name__}")
+    merged = dict(defaults)
+    for name, value in given.items():
+        if name not in defaults:
+            raise ConfigError(f"--config {path}: unknown section {name!r}; the sections are {', '.join(defaults)}")
+        if isinstance(defaults[name], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"--config {path}: {name} must be an object of settings, got {value!r}")
+            unknown = sorted(set(value) - set(defaults[name]))
+            if unknown:
+                raise ConfigError(
+                    f"--config {path}: unknown setting(s) {', '.join(unknown)} in {name}; "
+                    f"its settings are {', '.join(defaults[name])}"
+                )
+            merged[name] = {**defaults[name], **value}
+        else:
+            merged[name] = value
+    try:
+        return config_from_json(json.dumps(merged))
+    except ConfigError as exc:
+        raise ConfigError(f"--config {path}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--config {path}: {exc}") from exc
+
+
+# -- progress on standard error ---------------------------------------------------------------
+
+
+class _Progress:
+    """Progress lines on standard error. On a terminal one line is rewritten in place (a carriage
+    return and an erase-line code); elsewhere (a log file, a pipe) plain lines are written, one
+    every ``every`` seconds, so that no control code lands in a log."""
+
+    def __init__(self, out: TextIO, *, every: float = 10.0) -> None:
+        self.out = out
+        self.live = out.isatty()
+        self.every = every if not self.live else 0.1
+        self.started = self.last = time.monotonic()
+        self.shown = False
+
+    def update(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        self._write(text)
+
+    def finish(self, text: str) -> None:
+        self._write(text)
+        if self.live:
+            self.out.write("\n")
+            self.out.flush()
+
+    def _write(self, text: str) -> None:
+        if self.live:
+            self.out.write(f"\rdedup: {text}\x1b[K")
+        else:
+            self.out.write(f"dedup: {text}\n")
+        self.out.flush()
+        self.shown = True
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+# -- input ------------------------------------------------------------------------------------
+
+_TEXT, _JSONL, _HTML = (".txt",), (".jsonl", ".ndjson"), (".html", ".htm")
+
+
+@dataclass
+class _Input:
+    """Articles ready for the batch engine: the path of a JSON Lines file (read by the workers) or
+    an iterator, and how to name a skipped line of the file (a folder of JSON Lines files is read
+    as one file, each line named by its own file and line)."""
+
+    source: str | Iterator[Article]
+    name: str
+    snippets: dict[str, str]  # filled while an iterator is read, for the table
+    lines: Callable[[Skip], Skip] = lambda skip: skip
+
+    def jsonl(self) -> str | None:
+        return self.source if isinstance(self.source, str) else None
+
+
+def _is_pipe(path: str) -> bool:
+    """Standard input, or a path that is neither a folder nor a regular file (``<(zcat x.gz)``)."""
+    if path == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # read_articles reports what is wrong with it
+    return not stat.S_ISDIR(mode) and not stat.S_ISREG(mode)
+
+
+def _name(path: str) -> str:
+    return "standard input" if path == "-" else path
+
+
+@contextmanager
+def _open_pipe(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdin.buffer
+    else:
+        with open(path, "rb") as fh:
+            yield fh
+
+
+def _copy_error(what: str, exc: OSError) -> InputError:
+    return InputError(
+        f"cannot copy {what} to a temporary file in {tempfile.gettempdir()} ({exc.strerror or exc}); "
+        "set TMPDIR to a folder with room for the input, or give the path of a file"
+    )
+
+
+@contextmanager
+def _spooled(path: str) -> Iterator[str]:
+    """A pipe copied into a temporary file, which the batch engine reads as it reads any JSON
+    Lines file: by its workers, a byte range each, with line numbers for every skip (a duplicate
+    id's too), and without holding the texts in memory."""
+    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
+        copy = os.path.join(folder, "input.jsonl")
+        try:
+            with _open_pipe(path) as src, open(copy, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except OSError as exc:
+            raise _copy_error(_name(path), exc) from exc
+        yield copy
+
+
+_LINE = re.compile(r"\bline (\d+)\b")
+
+
+@contextmanager
+def _joined_jsonl(files: list[Path]) -> Iterator[tuple[str, Callable[[Skip], Skip]]]:
+    """The JSON Lines files of a folder copied end to end into one temporary file (read as any
+    JSON Lines file), and a function that names a skipped line by its own file and line."""
+    starts: list[int] = []  # the first line of each file in the joined file
+    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
+        copy = os.path.join(folder, "input.jsonl")
+        line = 1
+        try:
+            with open(copy, "wb") as dst:
+                for path in files:
+                    starts.append(line)
+                    last = b"\n"
+                    with open(path, "rb") as src:
+                        while chunk := src.read(1 << 20):
+                            dst.write(chunk)
+                            line += chunk.count(b"\n")
+                            last = chunk[-1:]
+                    if last != b"\n":  # a last line without its newline
+                        dst.write(b"\n")
+                        line += 1
+        except OSError as exc:
+            raise _copy_error(f"{path.name}", exc) from exc
+
+        def local(match: re.Match[str]) -> str:
+            at = int(match.group(1))
+            i = bisect.bisect_right(starts, at) - 1
+            return f"{files[i].name} line {at - starts[i] + 1}"
+
+        def named(skip: Skip) -> Skip:
+            if skip.line is None:
+                return skip
+            return Skip(id=skip.id, error=skip.error, message=_LINE.sub(local, skip.message), line=None)
+
+        yield copy, named
+
+
+def _html_articles(files: list[Path], on_skip: Callable[[Skip], None]) -> Iterator[Article]:
+    """The article of each page (``dedup.html``; the id is the file name without its suffix); a
+    page without article text is skipped with its name. Needs the html extra."""
+    from dedup.html import article_from_html
+
+    for path in files:
+        try:
+            yield article_from_html(path.read_bytes(), id=path.stem)
+        except MissingExtraError:
+            raise
+        except OSError as exc:
+            on_skip(Skip(id=path.stem, error=InvalidRecordError.__name__, message=f"{path.name}: {exc}"))
+        except DedupError as exc:
+            on_skip(Skip(id=path.stem, error=type(exc).__name__, message=f"{path.name}: {exc}"))
+
+
+def _folder_kind(folder: Path) -> tuple[str, list[Path]]:
+    """What a folder holds, sorted by name: its ``.txt`` files (other files beside them, such as a
+    manifest, are left aside), else its ``.jsonl`` files, else its ``.html`` pages; ``txt`` with no
+    files for an empty folder. A folder of other files only is an error."""
+    try:
+        files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot list the folder ({exc.strerror or exc}); check its permissions") from exc
+    for kind, suffixes in (("txt", _TEXT), ("jsonl", _JSONL), ("html", _HTML)):
+        found = [p for p in files if p.suffix.lower() in suffixes]
+        if found:
+            return kind, found
+    if files:
+        held = sorted({p.suffix or "(no suffix)" for p in files})
+        raise InputError(
+            f"{folder}: none of its {len(files)} entries is a .txt, .jsonl or .html file (it holds "
+            f"{', '.join(held[:5])}); give a folder of .txt files (one article each, the file name "
+            "is the id), of .jsonl files, or of .html pages"
+        )
+    return "txt", []
+
+
+def _noting(articles: Iterable[Article], snippets: dict[str, str] | None) -> Iterator[Article]:
+    """``articles`` as they are, noting the opening words of each untitled one for the table."""
+    for article in articles:
+        if snippets is not None and not article.title:
+            snippets[article.id] = _snippet(article.text)
+        yield article
+
+
+@contextmanager
+def _input(path: str, on_skip: Callable[[Skip], None], *, snippets: bool) -> Iterator[_Input]:
+    """The articles of ``path`` for the batch engine (see ``dedup cluster --help``)."""
+    noted: dict[str, str] | None = {} if snippets else None
+    if _is_pipe(path):
+        with _spooled(path) as copy:
+            yield _Input(copy, _name(path), noted or {})
+        return
+    if os.path.isdir(path):
+        kind, files = _folder_kind(Path(path))
+        if kind == "jsonl":
+            with _joined_jsonl(files) as (copy, named):
+                yield _Input(copy, path, noted or {}, named)
+            return
+        found = _html_articles(files, on_skip) if kind == "html" else read_articles(path, on_skip)
+        yield _Input(_noting(found, noted), path, noted if noted is not None else {})
+        return
+    if os.path.isfile(path):
+        yield _Input(path, path, noted or {})
+        return
+    yield _Input(read_articles(path, on_skip), path, {})  # read_articles says what is wrong with it
+
+
+def _file_snippets(path: str, wanted: set[str]) -> dict[str, str]:
+    """The opening words of the untitled articles of a JSON Lines file (a second, cheap pass: the
+    batch engine does not keep texts)."""
+    out: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        for article in read_jsonl(fh, lambda skip: None):
+            if article.id in wanted and not article.title and article.id not in out:
+                out[article.id] = _snippet(article.text)
+    return out
+
+
+# -- the table --------------------------------------------------------------------------------
+
+_RELATION_ORDER = {
+    r: i
+    for i, r in enumerate(
+        (
+            Relation.EARLIEST,
+            Relation.SAME_TEXT,
+            Relation.NEAR_IDENTICAL,
+            Relation.PARTIAL,
+            Relation.EXTENDED,
+            Relation.REWRITTEN,
+            Relation.NONE,
+        )
+    )
+}
+
+
+def _snippet(text: str, width: int = 72) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= width else words[: width - 1].rstrip() + "…"
+
+
+def _earliest_member(c: Cluster) -> Member:
+    return next((m for m in c.members if m.id == c.earliest), c.members[0])
+
+
+def _cluster_order(c: Cluster) -> tuple[int, bool, str, str]:
+    """Largest first, then by the earliest article's time (untimed last), then its id."""
+    first = _earliest_member(c)
+    return -len(c), first.time is None, first.time or "", c.earliest
+
+
+def _member_order(m: Member) -> tuple[int, bool, str, str]:
+    """The earliest first, then by relation (closest copies first), then by time, then id."""
+    return _RELATION_ORDER.get(m.relation, len(_RELATION_ORDER)), m.time is None, m.time or "", m.id
+
+
+def _when(iso: str | None) -> str:
+    """A member's time for people: ``2017-01-29`` for a day (a printed date), else ``2017-01-29
+    10:00 UTC`` (the times are in UTC)."""
+    if iso is None:
+        return "no time"
+    day, _, rest = iso.partition("T")
+    clock = rest.removesuffix("+00:00")
+    if clock in ("", "00:00:00"):
+        return day
+    return f"{day} {clock.removesuffix(':00') if len(clock) == 8 else clock} UTC"
+
+
+def _member_lines(m: Member, c: Cluster, snippets: Mapping[str, str]) -> list[str]:
+    when = _when(m.time)
+    figures = ""
+    if m.relation is not Relation.EARLIEST:
+        figures = f"  score {m.score:.2f}"
+        if m.containment_in_earliest is not None and m.earliest_in_member is not None:
+            figures += f", in earliest {m.containment_in_earliest:.2f}, earliest in it {m.earliest_in_member:.2f}"
+        if m.matched is not None and m.matched != c.earliest:
+            figures += f", via {m.matched}"
+    lines = [f"  {m.relation!s:<15} {m.id}  {when}{figures}"]
+    about = [m.source] if m.source else []
+    if m.title:
+        about.append(m.title)
+    elif m.id in snippets:
+        about.append(f'"{snippets[m.id]}"')
+    if about:
+        lines.append(f"  {'':<15} {' · '.join(about)}")
+    if m.url:
+        lines.append(f"  {'':<15} {m.url}")
+    return lines
+
+
+def write_table(clusters: Sequence[Cluster], out: TextIO, snippets: Mapping[str, str] | None = None) -> None:
+    """Clusters for people: the largest first; in each, the earliest source, then the copies by
+    relation and time, with their source and title (or the opening words of the text)."""
+    snippets = snippets or {}
     copies = [c for c in clusters if len(c) > 1]
-    singles = [c for c in clusters if len(c) == 1]
-    out.write(f"{len(clusters)} clusters: {len(copies)} with copies, {len(singles)} single articles\n\n")
-    for c in sorted(clusters, key=lambda c: (-len(c), c.id)):
-        out.write(f"{c.id}  size {len(c)}  earliest {c.earliest}  ({c.evidence.rule}: {c.evidence.detail})\n")
-        for m in c.members:
-            extra = ""
-            if m.containment_in_earliest is not None:
-                extra = f"  in earliest {m.containment_in_earliest:.2f}, earliest in it {m.earliest_in_member:.2f}"
-            when = f"  [{m.time}]" if m.time else ""
-            out.write(f"    {m.id:<32} {m.relation!s:<15} score {m.score:.2f}{extra}{when}\n")
+    in_copies = sum(len(c) for c in copies)
+    out.write(
+        f"{len(clusters)} clusters: {len(copies)} with copies ({in_copies} articles), "
+        f"{len(clusters) - len(copies)} single articles\n\n"
+    )
+    for c in sorted(clusters, key=_cluster_order):
         if len(c) > 1:
-            out.write(f"    grouped by: {c.why}\n")
+            out.write(f"{c.id}  {len(c)} articles  earliest {c.earliest}: {c.evidence.detail}\n")
+        else:
+            out.write(f"{c.id}  1 article\n")
+        for m in sorted(c.members, key=_member_order):
+            out.write("".join(line + "\n" for line in _member_lines(m, c, snippets)))
+        if len(c) > 1:
+            out.write(f"  grouped by: {c.why}\n")
         out.write("\n")
+
+
+# -- dedup cluster ----------------------------------------------------------------------------
 
 
 def _workers(value: str, path: str) -> int:
@@ -61,65 +428,23 @@ def _workers(value: str, path: str) -> int:
     return (os.cpu_count() or 1) if big else 1
 
 
-EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
-_EXIT_STATUS = (
-    "exit status: 0 every record was used; 3 some records were skipped (each reported on standard "
-    "error with its line number or file name; the output of the others is written all the same); "
-    "2 an error stopped the run"
-)
-
-
-def _is_pipe(path: str) -> bool:
-    """Standard input, or a path that is neither a folder nor a regular file (``<(zcat x.gz)``)."""
-    if path == "-":
-        return True
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """Standard output, or the file ``-o`` names (created, or replaced)."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
     try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False  # read_articles reports what is wrong with it
-    return not stat.S_ISDIR(mode) and not stat.S_ISREG(mode)
-
-
-@contextmanager
-def _spooled(path: str) -> Iterator[str]:
-    """A pipe copied into a temporary file, which the batch engine reads as it reads any JSON
-    Lines file: by its workers, a byte range each, with line numbers for every skip (a duplicate
-    id's too), and without holding the texts in memory."""
-    with tempfile.TemporaryDirectory(prefix="dedup-") as folder:
-        copy = os.path.join(folder, "input.jsonl")
-        try:
-            with _open_pipe(path) as src, open(copy, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        except OSError as exc:
-            raise InputError(
-                f"cannot copy {_name(path)} to a temporary file in {tempfile.gettempdir()} ({exc.strerror or exc}); "
-                "set TMPDIR to a folder with room for the input, or give the path of a file"
-            ) from exc
-        yield copy
-
-
-@contextmanager
-def _open_pipe(path: str) -> Iterator[BinaryIO]:
-    if path == "-":
-        yield sys.stdin.buffer
-    else:
-        with open(path, "rb") as fh:
-            yield fh
-
-
-def _name(path: str) -> str:
-    return "standard input" if path == "-" else path
+        fh = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115  # closed by the with below
+    except OSError as exc:
+        raise InputError(f"-o {path}: cannot be written ({exc.strerror or exc}); check the folder exists") from exc
+    with fh:
+        yield fh
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    if _is_pipe(args.path):
-        with _spooled(args.path) as copy:
-            return _cluster(args, copy, _name(args.path))
-    return _cluster(args, args.path, args.path)
-
-
-def _cluster(args: argparse.Namespace, path: str, name: str) -> int:
     skips: list[Skip] = []
+    progress = _Progress(sys.stderr) if _progress_on(args) else None
 
     def report_skip(skip: Skip) -> None:
         skips.append(skip)
@@ -127,47 +452,99 @@ def _cluster(args: argparse.Namespace, path: str, name: str) -> int:
         print(f"dedup: skipped {where}: {skip.error}: {skip.message}", file=sys.stderr)
 
     report = None
-    if args.progress:
+    if progress is not None:
         words = {"read": "read", "candidates": "candidate pairs:", "verify": "verified", "group": "grouped"}
 
         def report(stage: str, done: int, total: int | None) -> None:
             of = "" if total is None or stage == "candidates" else f"/{total:,}"
-            print(f"\rdedup: {words.get(stage, stage)} {done:,}{of}\x1b[K", end="", file=sys.stderr, flush=True)
+            progress.update(f"{words.get(stage, stage)} {done:,}{of}")
 
-    workers = _workers(args.workers, path)
-    # a JSON Lines file is read by the workers themselves; a folder through io
-    source: Any = path if os.path.isfile(path) else read_articles(path, report_skip)
-    batch_skips: list[Skip] = []
-    clusters = engine.run(source, errors="skip", skipped=batch_skips, report=report, workers=workers)
-    written = 0
-    if args.format == "table":
-        listed = list(clusters)
-        written = len(listed)
-        if args.progress:
-            print(file=sys.stderr)
-        _table(listed, sys.stdout)
-    else:
-        for c in clusters:
-            sys.stdout.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-            written += 1
-        if args.progress:
-            print(file=sys.stderr)
-    for skip in batch_skips:
-        report_skip(skip)
+    config = read_config(args.config) if args.config else None
+    table = args.format == "table"
+    with ExitStack() as stack:
+        given = stack.enter_context(_input(args.path, report_skip, snippets=table))
+        workers = _workers(args.workers, given.jsonl() or args.path)
+        batch_skips: list[Skip] = []
+        clusters = engine.run(
+            given.source, config=config, errors="skip", skipped=batch_skips, report=report, workers=workers
+        )
+        out = stack.enter_context(_output(args.output))
+        written = articles = copies = 0
+        if table:
+            listed = list(clusters)
+            written = len(listed)
+            articles = sum(len(c) for c in listed)
+            copies = sum(1 for c in listed if len(c) > 1)
+            snippets = given.snippets
+            path = given.jsonl()
+            if path is not None:
+                snippets = _file_snippets(path, {m.id for c in listed for m in c.members if not m.title})
+            write_table(listed, out, snippets)
+        else:
+            for c in clusters:
+                out.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+                written += 1
+                articles += len(c)
+                copies += len(c) > 1
+        for skip in batch_skips:
+            report_skip(given.lines(skip))
+    if progress is not None:
+        progress.finish(
+            f"{articles:,} articles in {written:,} clusters, {copies:,} with copies ({progress.seconds:.1f} s)"
+        )
     if written == 0:
-        print(f"dedup: no articles in {name}", file=sys.stderr)
+        print(f"dedup: no articles in {given.name}", file=sys.stderr)
     if skips:
         print(f"dedup: {len(skips)} record(s) skipped", file=sys.stderr)
         return EXIT_SKIPPED
     return EXIT_OK
 
 
+def _progress_on(args: argparse.Namespace) -> bool:
+    """``--progress``/``--no-progress`` as given, else on when standard error is a terminal."""
+    return bool(sys.stderr.isatty() if args.progress is None else args.progress)
+
+
+# -- dedup stream -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _stream_input(path: str) -> Iterator[BinaryIO]:
+    """The JSON Lines ``dedup stream`` reads: a file, or standard input for ``-``."""
+    if path != "-" and os.path.isdir(path):
+        raise InputError(
+            f"{path}: is a folder; dedup stream reads one JSON Lines file (or - for standard input): "
+            f"cat {path}/*.jsonl | dedup stream, or dedup cluster {path} for the whole folder"
+        )
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        fh = open(path, "rb")  # noqa: SIM115  # closed by the with below
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; give a JSON Lines file, or - for standard input") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
+    with fh:
+        yield fh
+
+
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives."""
-    dedup = Deduplicator.open(args.index) if args.index else Deduplicator()
-    done = failed = 0
-    try:
-        for number, raw in enumerate(sys.stdin.buffer, 1):
+    config = read_config(args.config) if args.config else None
+    progress = _Progress(sys.stderr, every=5.0) if args.progress else None
+    done = failed = copies = 0
+
+    def status() -> str:
+        rate = done / max(progress.seconds, 1e-9) if progress is not None else 0.0
+        return f"{done:,} articles, {copies:,} copies found, {failed:,} bad lines, {rate:,.0f} articles/s"
+
+    with ExitStack() as stack:
+        lines = stack.enter_context(_stream_input(args.path))
+        out = stack.enter_context(_output(args.output))
+        dedup = Deduplicator.open(args.index, config) if args.index else Deduplicator(config)
+        stack.callback(dedup.close)
+        for number, raw in enumerate(lines, 1):
             if not raw.strip():
                 continue
             try:
@@ -175,20 +552,38 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 verdict = dedup.add(article)
             except DedupError as exc:
                 failed += 1
-                print(
-                    json.dumps({"line": number, "error": type(exc).__name__, "message": str(exc)}, ensure_ascii=False),
-                    file=sys.stderr,
-                    flush=True,
-                )
+                error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
+                print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
                 continue
             done += 1
-            sys.stdout.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-    finally:
-        dedup.close()
-    if args.progress:
-        print(f"dedup: {done:,} articles, {failed:,} bad lines", file=sys.stderr)
+            copies += verdict.is_copy
+            out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
+            out.flush()
+            if progress is not None:
+                progress.update(status())
+    if progress is not None:
+        progress.finish(status())
     return EXIT_SKIPPED if failed else EXIT_OK
+
+
+# -- dedup spark ------------------------------------------------------------------------------
+
+
+def _cmd_spark(args: argparse.Namespace) -> int:
+    return spark.run_command(args, read_config(args.config) if args.config else None)
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+_CONFIG_HELP = (
+    'settings as JSON: any part of a DedupConfig, e.g. {"minhash": {"threshold": 0.6}} (the rest '
+    "keeps its default); the same file dedup spark --config reads"
+)
+
+
+def _add_output(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("-o", "--output", metavar="FILE", help=f"write {what} to FILE (default: standard output)")
+    p.add_argument("--config", metavar="FILE", help=_CONFIG_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,20 +598,25 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Group articles into clusters of copies, each with its earliest source. PATH is a JSON "
             "Lines file (one object per line: id, text, and optionally published_at, source, url, "
-            "title), a folder of .txt files (the id is the file name without .txt), or - for JSON "
-            "Lines on standard input. Output: one JSON object per cluster, singletons included. "
-            "A record that cannot be used is reported on standard error with its line number (or "
-            "file name) and the reason, and skipped."
+            "title), a folder of .txt files (the id is the file name without .txt), a folder of "
+            ".jsonl files (all read, in name order), a folder of .html pages (needs the html extra; "
+            "the id is the file name), or - for JSON Lines on standard input. Output: one JSON "
+            "object per cluster, singletons included, or with --format table a listing for people "
+            "(largest clusters first; in each the earliest source, then the copies). A record that "
+            "cannot be used is reported on standard error with its line number (or file name) and "
+            "the reason, and skipped."
         ),
         epilog=_EXIT_STATUS,
     )
-    p.add_argument("path", metavar="PATH", help="JSON Lines file, folder of .txt files, or -")
+    p.add_argument("path", metavar="PATH", help="JSON Lines file, folder of .txt, .jsonl or .html files, or -")
     p.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="output format (default: jsonl)")
+    _add_output(p, "the clusters")
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
-        default=sys.stderr.isatty(),
-        help="show progress on standard error (default: when it is a terminal)",
+        default=None,
+        help="show progress on standard error (default: when it is a terminal; elsewhere a plain line "
+        "every 10 s, without control codes)",
     )
     p.add_argument(
         "--workers",
@@ -227,43 +627,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_cluster)
     q = sub.add_parser(
         "stream",
-        help="one verdict per article, as articles arrive on standard input",
+        help="one verdict per article, as articles arrive",
         description=(
-            "Read articles as JSON Lines on standard input (id, text, and optionally published_at, "
-            "source, url, title) and write one verdict per line on standard output as each arrives "
+            "Read articles as JSON Lines from FILE or standard input (id, text, and optionally "
+            "published_at, source, url, title) and write one verdict per line as each arrives "
             "(flushed): is_copy, copy_of, matches, cluster, earliest. A bad line is reported on "
             "standard error as JSON with its line number, and the stream goes on. With --index the "
             "index is kept in a SQLite file or a Redis server and survives restarts."
         ),
         epilog=_EXIT_STATUS.replace("records", "lines"),
     )
+    q.add_argument("path", metavar="FILE", nargs="?", default="-", help="JSON Lines file (default: - standard input)")
     q.add_argument(
         "--index",
         metavar="PATH|URL",
         help="a SQLite file to keep the index in (created if missing), or a redis://host:port/db URL "
         "for an index shared by several workers (default: in memory)",
     )
+    _add_output(q, "the verdicts")
     q.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="print a summary on standard error at the end",
+        help="show articles, copies found and articles/s on standard error (rewritten in place on a "
+        "terminal, else a plain line every 5 s), and a summary at the end",
     )
     q.set_defaults(func=_cmd_stream)
     s = sub.add_parser(
         "spark",
-        help="the same clustering as an Apache Spark job (needs dedup[spark] and Java): dedup spark --help",
-        add_help=False,
+        help="the same clustering as an Apache Spark job (needs the spark extra and Java)",
+        description=spark.DESCRIPTION,
+        epilog=spark.EPILOG,
     )
-    s.add_argument("args", nargs=argparse.REMAINDER)
+    spark.add_arguments(s)
     s.set_defaults(func=_cmd_spark)
     return parser
-
-
-def _cmd_spark(args: argparse.Namespace) -> int:
-    from dedup.spark import main as spark_main
-
-    return spark_main(args.args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -203,6 +203,10 @@ class Candidate:
     naive: bool
     text_date: TextDate | None
     credits: tuple[str, ...]
+    # what the article was given besides its text, carried into its ``Member`` for the output
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
     # the member's known time and where it comes from (read many times while a cluster is built)
     known_time: tuple[datetime, str] | None = field(init=False, repr=False, compare=False)
 
@@ -346,6 +350,10 @@ def candidate(article: Article, seq: int, text_date: TextDate | None, credits: t
         naive=article.published_at is not None and article.published_at.tzinfo is None,
         text_date=text_date,
         credits=credits,
+        # an empty string is no value, as the Redis index reads a stored "" back as None
+        source=article.source or None,
+        url=article.url or None,
+        title=article.title or None,
     )
 
 
@@ -371,7 +379,18 @@ def build_cluster(
         known = c.known_time
         time = known[0].isoformat() if known else None
         if c.id == earliest:
-            members.append(Member(id=c.id, relation=Relation.EARLIEST, matched=None, score=1.0, time=time))
+            members.append(
+                Member(
+                    id=c.id,
+                    relation=Relation.EARLIEST,
+                    matched=None,
+                    score=1.0,
+                    time=time,
+                    source=c.source,
+                    url=c.url,
+                    title=c.title,
+                )
+            )
             continue
         m = pair(c.id, earliest)
         relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
@@ -388,6 +407,9 @@ def build_cluster(
                 containment_in_earliest=m.containment_a if m.a == c.id else m.containment_b,
                 earliest_in_member=m.containment_b if m.a == c.id else m.containment_a,
                 time=time,
+                source=c.source,
+                url=c.url,
+                title=c.title,
             )
         )
     return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)

@@ -278,6 +278,7 @@ class Member:
     ``containment_in_earliest``: share of this member's shingles found in the earliest;
     ``earliest_in_member``: share of the earliest's shingles found in this member.
     ``matched``: the member it was verified against most strongly (None for a singleton).
+    ``source``, ``url`` and ``title`` are the article's, when it was given them (None otherwise).
     """
 
     id: str
@@ -287,8 +288,12 @@ class Member:
     containment_in_earliest: float | None = None
     earliest_in_member: float | None = None
     time: str | None = None
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """For JSON output: ``source``, ``url`` and ``title`` only when the article had them."""
         out: dict[str, Any] = {"id": self.id, "relation": str(self.relation), "matched": self.matched}
         out["score"] = round(self.score, 4)
         if self.containment_in_earliest is not None:
@@ -296,6 +301,10 @@ class Member:
         if self.earliest_in_member is not None:
             out["earliest_in_member"] = round(self.earliest_in_member, 4)
         out["time"] = self.time
+        for name in ("source", "url", "title"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
         return out
 
 

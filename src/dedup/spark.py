@@ -30,7 +30,6 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -484,25 +483,49 @@ def _write(df: DataFrame, path: str) -> None:
         df.write.mode("overwrite").parquet(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="dedup spark",
-        description="Cluster articles with Spark: the same answers as `dedup cluster`, on a cluster.",
+DESCRIPTION = (
+    "Cluster articles with Spark: the same answers as `dedup cluster`, on a cluster. Needs the spark "
+    "extra and a Java runtime."
+)
+EPILOG = (
+    "OUTPUT and the errors output are folders, as Spark writes them: one part-*.parquet (or "
+    "part-*.json, JSON Lines) file per partition, plus an empty _SUCCESS file once the job is done; "
+    "read the folder whole (pandas.read_parquet(OUTPUT), spark.read.parquet(OUTPUT), or cat "
+    "OUTPUT/part-* for JSON Lines). One row per article: id, cluster, earliest, relation, matched, "
+    "score, containment_in_earliest, earliest_in_member, time, size, earliest_rule, why. At the end "
+    "one JSON line on standard output names the two folders."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``dedup spark`` (and of ``spark-submit src/dedup/spark.py``)."""
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="Parquet, or JSON Lines (.jsonl): columns id, text [, published_at, source, url, title]",
     )
     parser.add_argument(
-        "input", help="Parquet, or JSON Lines (.jsonl): columns id, text [, published_at, source, url, title]"
+        "output",
+        metavar="OUTPUT",
+        help="the folder to write one row per article to (Parquet, or JSON Lines when it ends in .jsonl); "
+        "replaced if it exists",
     )
     parser.add_argument(
-        "output", help="where to write one row per article (Parquet, or JSON Lines when it ends in .jsonl)"
-    )
-    parser.add_argument(
-        "--errors", help="where to write the bad rows (default: OUTPUT with '.errors' before the suffix)"
+        "--errors",
+        metavar="FOLDER",
+        help="the folder to write the bad rows to (default: OUTPUT with '.errors' before the suffix)",
     )
     parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
-    parser.add_argument("--config", help="a DedupConfig as JSON (as stored in an index), for non-default settings")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings as JSON (a DedupConfig, or any part of one, as `dedup cluster --config` reads)",
+    )
+
+
+def run_command(args: argparse.Namespace, config: DedupConfig | None) -> int:
+    """``dedup spark`` with its parsed options: the job run, the two folders written."""
     spark = session(args.master)
-    config = config_from_json(Path(args.config).read_text(encoding="utf-8")) if args.config else None
     result = run(_read(spark, args.input), config)
     stem, dot, suffix = args.output.rpartition(".")
     errors_path = args.errors or (f"{stem}.errors.{suffix}" if dot and "/" not in suffix else f"{args.output}.errors")
@@ -512,6 +535,16 @@ def main(argv: list[str] | None = None) -> int:
     n_errors = spark.read.json(errors_path).count() if errors_path.endswith(".jsonl") else None
     print(json.dumps({"output": args.output, "errors": errors_path, "bad_rows": n_errors}))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``spark-submit src/dedup/spark.py INPUT OUTPUT``: the same options as ``dedup spark``."""
+    from dedup.cli import read_config
+
+    parser = argparse.ArgumentParser(prog="dedup spark", description=DESCRIPTION, epilog=EPILOG)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_command(args, read_config(args.config) if args.config else None)
 
 
 if __name__ == "__main__":  # spark-submit src/dedup/spark.py INPUT OUTPUT
