@@ -39,6 +39,7 @@ def test_metrics() -> None:
 TINY = ["--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60"]
 
 
+@pytest.mark.slow
 def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
     """The table goes to standard output and the JSON summary only to --out."""
     out = tmp_path / "results.json"
@@ -78,6 +79,7 @@ def test_help_documents_every_option(capsys) -> None:
     assert "published_at" in text  # the labelled format is documented
 
 
+@pytest.mark.slow
 def test_command_line_rows_with_the_spark_column() -> None:
     """`dedup cluster` on a generated file, and the Spark job on the same file next to it, which
     must give the same clusters and earliest sources."""
@@ -162,7 +164,8 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     monkeypatch.setattr(run, "table_lines_for_command_line", lambda rows: "")
     data = labelled(tmp_path, {})
     out = tmp_path / "r.json"
-    argv = [*TINY, "--no-peers", "--data", str(data), "--cli-sizes", "60", "--plot", str(tmp_path / "p.png")]
+    small = ["--size", "30", "--stream-sizes", "20", "--probes", "3", "--scaling", "30", "--cli-sizes", "30"]
+    argv = [*small, "--no-peers", "--data", str(data), "--plot", str(tmp_path / "p.png")]
     assert run.main([*argv, "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
     assert summary["command_line"] == [{"peer_up_to": 0}]  # `dedup cluster` on files without the peers
