@@ -645,7 +645,7 @@ def figure(summary: dict[str, Any]) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     sizes = "speed" in summary
     fig, axes = plt.subplots(1, 3 if sizes else 1, figsize=(16 if sizes else 6.5, 5), squeeze=False)
@@ -691,17 +691,27 @@ def figure(summary: dict[str, Any]) -> Any:
                 continue
             ax.plot([x for x, _ in pts], [y for _, y in pts], marker=MARKERS[method], label=method)
             for x, y in pts:
-                ax.annotate(f"{y:,.3g} {unit}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                ax.annotate(
+                    f"{y:,.0f} {unit}" if y >= 100 else f"{y:.3g} {unit}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                )
         ax.set_xscale("log")
         ax.set_xlabel("articles (log scale)")
         ax.set_ylabel(label)
         ax.set_title(source, fontsize=9)
+        # ticks at the measured sizes, written out; minor ticks labelled only within one decade
+        if rows:
+            ax.set_xticks([r["articles"] for r in rows])
         ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
+        ax.xaxis.set_minor_formatter(NullFormatter())
         if ax.has_data():
             ax.set_yscale("log")
+            low, high = ax.get_ylim()
             ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "not measured: run with\n--cli-sizes 10000,100000,1000000", ha="center",
