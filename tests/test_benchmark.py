@@ -160,7 +160,7 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
 
     for name in ("datasketch_cluster", "datasketch_signatures", "rensa_cluster", "rensa_signatures", "exact_pairs"):
         monkeypatch.setattr(run.peers, name, refuse)
-    monkeypatch.setattr(run, "command_line", lambda *a: [{"peer_up_to": a[3]}])
+    monkeypatch.setattr(run, "command_line", lambda *a: [{"articles": 30, "peer_up_to": a[3]}])
     monkeypatch.setattr(run, "table_lines_for_command_line", lambda rows: "")
     data = labelled(tmp_path, {})
     out = tmp_path / "r.json"
@@ -168,7 +168,7 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     argv = [*small, "--no-peers", "--data", str(data), "--plot", str(tmp_path / "p.png")]
     assert run.main([*argv, "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
-    assert summary["command_line"] == [{"peer_up_to": 0}]  # `dedup cluster` on files without the peers
+    assert summary["command_line"] == [{"articles": 30, "peer_up_to": 0}]  # `dedup cluster` on files without the peers
     assert "datasketch" not in summary["speed"] and "datasketch" not in summary["streaming"][0]
     assert set(summary["tradeoff"]) == {"data", "dedup"}
     assert all(
