@@ -2,19 +2,25 @@
 
     python benchmarks/run.py                       # seeds, the example file, 2,000 generated articles
     python benchmarks/run.py --data mine.jsonl     # also your own labelled articles
+    python benchmarks/run.py --data mine.jsonl --only-data    # only your own articles: quality, mistakes
     python benchmarks/run.py --size 20000 --stream-sizes 10000,100000 --out results.json --plot results.png
+    python benchmarks/run.py --cli-sizes 10000,100000,1000000 --plot results.png   # time and memory plotted
     python benchmarks/run.py --cli-sizes 100000,1000000 --workers 2   # also `dedup cluster` on big files
     python benchmarks/run.py --cli-sizes 100000,1000000 --spark-up-to 1000000   # and the Spark job on them
 
 Labelled data (``--data``) is JSON Lines, one article per line: ``id`` and ``text`` (required),
 ``group`` (required: articles with the same value are copies of one story), and optionally
-``published_at`` (ISO 8601), ``source``, and ``original`` (true for the article the others were copied
-from; without it, the group member with the smallest ``published_at`` is taken as the true earliest,
-and a group with no times is not scored for earliest source).
+``published_at`` (ISO 8601), ``source``, ``title``, and ``original`` (true for the article the others
+were copied from; without it, the group member with the smallest ``published_at`` is taken as the true
+earliest, and a group with no times is not scored for earliest source).
 
-It prints a readable table and one JSON summary (``--out`` writes it to a file too); ``--plot`` draws
-the precision/recall trade-off and throughput against corpus size (needs matplotlib). Every speed
-figure is given as articles per second and as a ratio to the datasketch peer measured in the same run.
+It prints a readable table on standard output (``--json`` prints the JSON summary there instead;
+``--out`` writes the JSON summary to a file). For each data set it lists pairs grouped wrongly and
+pairs missed (``--pairs``), and for your own ``--data`` it tries stricter and looser verification
+settings and says when one scores a better F1 than the default, and how to use it. ``--plot`` draws
+the precision/recall trade-off of those settings and the peers, and time and memory against corpus
+size (needs matplotlib). Every speed figure is given as articles per second and as a ratio to the
+datasketch peer measured in the same run; ``--no-peers`` runs no peer anywhere.
 """
 
 from __future__ import annotations
@@ -96,7 +102,9 @@ def true_earliest(records: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 def articles(records: Sequence[dict[str, Any]]) -> list[dedup.Article]:
     return [
-        dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"))
+        dedup.Article(
+            id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"), title=r.get("title")
+        )
         for r in records
     ]
 
@@ -123,12 +131,36 @@ def peak_memory_mb(fn: Callable[[], Any]) -> float:
         tracemalloc.stop()
 
 
-def evaluate(records: Sequence[dict[str, Any]], config: dedup.DedupConfig, with_peers: bool) -> dict[str, Any]:
+def snippet(record: dict[str, Any], width: int = 60) -> str:
+    """The title of a labelled article, or else the start of its text on one line."""
+    text = " ".join(str(record.get("title") or record["text"]).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def described(pairs: Sequence[tuple[str, str]], records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    by_id = {r["id"]: r for r in records}
+    return [
+        {
+            "a": a,
+            "a_group": by_id[a]["group"],
+            "a_text": snippet(by_id[a]),
+            "b": b,
+            "b_group": by_id[b]["group"],
+            "b_text": snippet(by_id[b]),
+        }
+        for a, b in pairs
+    ]
+
+
+def evaluate(
+    records: Sequence[dict[str, Any]], config: dedup.DedupConfig, with_peers: bool, pairs: int = 5
+) -> dict[str, Any]:
     truth = {r["id"]: r["group"] for r in records}
     ids, texts = [r["id"] for r in records], [r["text"] for r in records]
     clusters, seconds = timed(lambda: dedup.cluster(articles(records), config=config))
     predicted = {m: c.id for c in clusters for m in c.member_ids}
     earliest = {m: c.earliest for c in clusters for m in c.member_ids}
+    wrong = metrics.mistakes(truth, predicted, pairs)
     out: dict[str, Any] = {
         "articles": len(records),
         "true_groups_with_copies": sum(1 for g in set(truth.values()) if list(truth.values()).count(g) > 1)
@@ -138,6 +170,12 @@ def evaluate(records: Sequence[dict[str, Any]], config: dedup.DedupConfig, with_
             **metrics.quality(truth, predicted),
             "earliest_accuracy": metrics.earliest_accuracy(true_earliest(records), earliest),
             "seconds": round(seconds, 3),
+        },
+        "mistakes": {
+            "wrongly_grouped": wrong["wrongly_grouped"],
+            "missed": wrong["missed"],
+            "wrongly_grouped_examples": described(wrong["wrongly_grouped_examples"], records),
+            "missed_examples": described(wrong["missed_examples"], records),
         },
     }
     if with_peers:
@@ -173,7 +211,7 @@ def exact_reference(records: Sequence[dict[str, Any]], subset: int, config: dedu
     }
 
 
-def speed(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[str, Any]:
+def speed(records: Sequence[dict[str, Any]], config: dedup.DedupConfig, with_peers: bool = True) -> dict[str, Any]:
     arts = articles(records)
     texts = [r["text"] for r in records]
     n = len(arts)
@@ -197,8 +235,6 @@ def speed(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[
     # the whole batch best of 2, ours and the peers': the first call of a process also loads what
     # it uses once (dateparser's expressions, compiled kernels read from the cache; ~1 s, measured)
     t_batch = fastest(lambda: dedup.cluster(arts, config=config), repeats=2)
-    ds_sign = fastest(lambda: peers.datasketch_signatures(texts))
-    ds_batch = fastest(lambda: peers.datasketch_cluster([r["id"] for r in records], texts), repeats=2)
     out: dict[str, Any] = {
         "articles": n,
         "words_per_article": round(sum(len(t.split()) for t in texts) / n, 1),
@@ -212,19 +248,23 @@ def speed(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[
             "batch_per_s": round(n / t_batch, 1),
             "peak_memory_mb": peak_memory_mb(lambda: dedup.cluster(arts, config=config)),
         },
-        "datasketch": {
-            "signatures_per_s": round(n / ds_sign, 1),
-            "batch_per_s": round(n / ds_batch, 1),
-            "peak_memory_mb": peak_memory_mb(lambda: peers.datasketch_cluster([r["id"] for r in records], texts)),
-        },
+    }
+    ours = out["dedup"]
+    out["floor_ratio"] = round(out["floor_split_and_lookup_per_s"] / ours["signatures_per_s"], 2)
+    out["floor_ratio_prepare"] = round(out["floor_split_and_lookup_per_s"] / ours["prepare_per_s"], 2)
+    if not with_peers:
+        return out
+    ds_sign = fastest(lambda: peers.datasketch_signatures(texts))
+    ds_batch = fastest(lambda: peers.datasketch_cluster([r["id"] for r in records], texts), repeats=2)
+    out["datasketch"] = ds = {
+        "signatures_per_s": round(n / ds_sign, 1),
+        "batch_per_s": round(n / ds_batch, 1),
+        "peak_memory_mb": peak_memory_mb(lambda: peers.datasketch_cluster([r["id"] for r in records], texts)),
     }
     if peers.rensa_available():
         rs_sign = fastest(lambda: peers.rensa_signatures(texts))
         rs_batch = fastest(lambda: peers.rensa_cluster([r["id"] for r in records], texts), repeats=2)
         out["rensa"] = {"signatures_per_s": round(n / rs_sign, 1), "batch_per_s": round(n / rs_batch, 1)}
-    ours, ds = out["dedup"], out["datasketch"]
-    out["floor_ratio"] = round(out["floor_split_and_lookup_per_s"] / ours["signatures_per_s"], 2)
-    out["floor_ratio_prepare"] = round(out["floor_split_and_lookup_per_s"] / ours["prepare_per_s"], 2)
     if "rensa" in out:
         out["ratio_to_rensa"] = {"signatures": round(ours["signatures_per_s"] / out["rensa"]["signatures_per_s"], 2)}
     out["ratio_to_datasketch"] = {
@@ -235,19 +275,38 @@ def speed(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[
     return out
 
 
-def streaming(indexed: int, probes: int, seed: int, config: dedup.DedupConfig) -> dict[str, Any]:
+def streaming(
+    indexed: int, probes: int, seed: int, config: dedup.DedupConfig, with_peers: bool = True
+) -> dict[str, Any]:
     """Latency of one ``Deduplicator.add`` with ``indexed`` articles already in memory, next to the
     datasketch peer's per-article MinHash + query + insert."""
     records = generate.generate(indexed + probes, seed)
     base, probe = articles(records[:indexed]), articles(records[indexed:])
     d = dedup.Deduplicator(config)
-    before = scale_bench._tree_rss_kib(__import__("os").getpid())
+    before = scale_bench._tree_rss_kib(os.getpid())
     _, build = timed(lambda: d.add_many(base))
-    grown_kib = scale_bench._tree_rss_kib(__import__("os").getpid()) - before
+    grown_kib = scale_bench._tree_rss_kib(os.getpid()) - before
     latencies = []
     for a in probe:
         _, s = timed(lambda a=a: d.add(a))
         latencies.append(s * 1000)
+
+    def summary(values: list[float]) -> dict[str, float]:
+        values = sorted(values)
+        return {
+            "median_ms": round(statistics.median(values), 3),
+            "p99_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 3),
+        }
+
+    out: dict[str, Any] = {
+        "indexed": indexed,
+        "probes": probes,
+        "build_seconds": round(build, 2),
+        "dedup_rss_per_indexed_kb": round(grown_kib / indexed, 1),
+        "dedup": summary(latencies),
+    }
+    if not with_peers:
+        return out
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
@@ -263,58 +322,108 @@ def streaming(indexed: int, probes: int, seed: int, config: dedup.DedupConfig) -
         lsh.query(m)
         lsh.insert(r["id"], m)
         ds_latencies.append((time.perf_counter() - start) * 1000)
+    out["datasketch"] = summary(ds_latencies)
+    return out
 
-    def summary(values: list[float]) -> dict[str, float]:
-        values = sorted(values)
-        return {
-            "median_ms": round(statistics.median(values), 3),
-            "p99_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 3),
-        }
 
+# Verification thresholds scaled together, from looser (below 1) to stricter (above 1); 1 is the
+# default. The LSH thresholds of the peers, 0.8 being the peers' default.
+SCALES = (0.5, 0.75, 1.0, 1.4, 1.8)
+PEER_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
+PEER_DEFAULT = 0.8
+# A swept setting is suggested only when it beats the default by this much F1: smaller gaps are
+# within what one article more or less in a labelled set moves.
+ADVICE_MARGIN = 0.01
+
+
+def scaled(config: dedup.DedupConfig, scale: float) -> dedup.DedupConfig:
+    """``config`` with every verification threshold multiplied by ``scale`` (capped at 1; the
+    near-identical Jaccard is never lowered, so that looser settings find more partial copies
+    without calling different pages near-identical)."""
+    v = config.verify
+    return replace(
+        config,
+        verify=replace(
+            v,
+            min_containment=round(min(1.0, v.min_containment * scale), 4),
+            min_passage_coverage=round(min(1.0, v.min_passage_coverage * scale), 4),
+            near_identical_jaccard=round(min(1.0, v.near_identical_jaccard * max(scale, 1.0)), 4),
+        ),
+    )
+
+
+def _point(setting: float, q: dict[str, float]) -> dict[str, float]:
+    return {"setting": setting, **{k: round(q[k], 4) for k in ("precision", "recall", "f1")}}
+
+
+def tradeoff(
+    records: Sequence[dict[str, Any]], config: dedup.DedupConfig, with_peers: bool = True
+) -> dict[str, list[dict[str, float]]]:
+    """Precision, recall and F1 as the decision gets stricter or looser (ours: every verification
+    threshold scaled, ``SCALES``; the peers: the LSH threshold, ``PEER_THRESHOLDS``)."""
+    truth = {r["id"]: r["group"] for r in records}
+    out: dict[str, list[dict[str, float]]] = {"dedup": []}
+    for scale in SCALES:
+        clusters = dedup.cluster(articles(records), config=scaled(config, scale))
+        out["dedup"].append(_point(scale, metrics.pairwise(truth, {m: c.id for c in clusters for m in c.member_ids})))
+    if not with_peers:
+        return out
+    ids, texts = [r["id"] for r in records], [r["text"] for r in records]
+    runs: dict[str, Callable[[float], list[list[str]]]] = {
+        "datasketch": lambda t: peers.datasketch_cluster(ids, texts, t)
+    }
+    if peers.rensa_available():
+        runs["rensa"] = lambda t: peers.rensa_cluster(ids, texts, t)
+    for name, run in runs.items():
+        out[name] = [_point(t, metrics.pairwise(truth, metrics.labels_from_groups(run(t)))) for t in PEER_THRESHOLDS]
+    return out
+
+
+def advice(name: str, points: Sequence[dict[str, float]], config: dedup.DedupConfig) -> dict[str, Any] | None:
+    """The swept setting to suggest on data set ``name``: the best F1 of ``points`` (``tradeoff``'s
+    ours), when it beats the default's by ``ADVICE_MARGIN`` or more; else None."""
+    default = next(p for p in points if p["setting"] == 1.0)
+    best = max(points, key=lambda p: (p["f1"], p["setting"] == 1.0))
+    if best["f1"] < default["f1"] + ADVICE_MARGIN:
+        return None
+    v = scaled(config, best["setting"]).verify
+    fields = {k: getattr(v, k) for k in ("near_identical_jaccard", "min_containment", "min_passage_coverage")}
     return {
-        "indexed": indexed,
-        "probes": probes,
-        "build_seconds": round(build, 2),
-        "dedup_rss_per_indexed_kb": round(grown_kib / indexed, 1),
-        "dedup": summary(latencies),
-        "datasketch": summary(ds_latencies),
+        "data": name,
+        "setting": best["setting"],
+        "f1": best["f1"],
+        "default_f1": default["f1"],
+        "verify": fields,
+        "python": "dedup.DedupConfig(verify=dedup.VerifyConfig("
+        + ", ".join(f"{k}={val}" for k, val in fields.items())
+        + "))",
     }
 
 
-def tradeoff(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[str, list[dict[str, float]]]:
-    """Precision and recall as the decision gets stricter or looser (ours: every verification
-    threshold scaled; datasketch: the LSH threshold)."""
-    truth = {r["id"]: r["group"] for r in records}
-    ours = []
-    for scale in (0.5, 0.75, 1.0, 1.4, 1.8):
-        v = config.verify
-        strict = replace(
-            v,
-            min_containment=min(1.0, v.min_containment * scale),
-            min_passage_coverage=min(1.0, v.min_passage_coverage * scale),
-            near_identical_jaccard=min(1.0, v.near_identical_jaccard * max(scale, 1.0)),
-        )
-        clusters = dedup.cluster(articles(records), config=replace(config, verify=strict))
-        q = metrics.pairwise(truth, {m: c.id for c in clusters for m in c.member_ids})
-        ours.append({"setting": scale, "precision": round(q["precision"], 4), "recall": round(q["recall"], 4)})
-    theirs = []
-    ids, texts = [r["id"] for r in records], [r["text"] for r in records]
-    for threshold in (0.3, 0.5, 0.7, 0.8, 0.9):
-        q = metrics.pairwise(truth, metrics.labels_from_groups(peers.datasketch_cluster(ids, texts, threshold)))
-        theirs.append({"setting": threshold, "precision": round(q["precision"], 4), "recall": round(q["recall"], 4)})
-    return {"dedup": ours, "datasketch": theirs}
+def advice_line(a: dict[str, Any]) -> str:
+    kind = "stricter" if a["setting"] > 1 else "looser"
+    return (
+        f"On {a['data']}, a {kind} setting (verification thresholds x{a['setting']}) scores F1 {a['f1']:.3f} "
+        f"against {a['default_f1']:.3f} for the default. To use it: {a['python']}"
+    )
 
 
-def scaling(sizes: Sequence[int], seed: int, config: dedup.DedupConfig) -> list[dict[str, float]]:
+def scaling(
+    sizes: Sequence[int], seed: int, config: dedup.DedupConfig, with_peers: bool = True
+) -> list[dict[str, float]]:
     rows = []
     for size in sizes:
         records = generate.generate(size, seed)
         arts, texts, ids = articles(records), [r["text"] for r in records], [r["id"] for r in records]
         _, ours = timed(lambda arts=arts: dedup.cluster(arts, config=config))
-        _, theirs = timed(lambda ids=ids, texts=texts: peers.datasketch_cluster(ids, texts))
-        rows.append(
-            {"articles": size, "dedup_per_s": round(size / ours, 1), "datasketch_per_s": round(size / theirs, 1)}
-        )
+        row = {"articles": size, "dedup_seconds": round(ours, 3), "dedup_per_s": round(size / ours, 1)}
+        if with_peers:
+            _, theirs = timed(lambda ids=ids, texts=texts: peers.datasketch_cluster(ids, texts))
+            row.update({"datasketch_seconds": round(theirs, 3), "datasketch_per_s": round(size / theirs, 1)})
+            if peers.rensa_available():
+                _, rensa = timed(lambda ids=ids, texts=texts: peers.rensa_cluster(ids, texts))
+                row.update({"rensa_seconds": round(rensa, 3), "rensa_per_s": round(size / rensa, 1)})
+        rows.append(row)
     return rows
 
 
@@ -337,7 +446,7 @@ def command_line(
     sizes: Sequence[int], seed: int, workers: int, peer_up_to: int, spark_up_to: int = 0
 ) -> list[dict[str, Any]]:
     """``dedup cluster FILE --workers N`` on generated files, as ``scale.py`` measures it: wall time
-    and the peak memory of the process and its workers; datasketch's pipeline up to ``peer_up_to``;
+    and the peak memory of the process and its workers; the peers' pipelines up to ``peer_up_to``;
     the Spark job in ``local[2]`` on the same file up to ``spark_up_to`` (``spark_bench.py``), with
     its answers compared with ``dedup cluster``'s."""
     rows = []
@@ -367,9 +476,11 @@ def command_line(
                     )
             os.remove(answers)
             if size <= peer_up_to:
-                seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.PEER, str(path), str(HERE)])
-                row.update({"datasketch_seconds": round(seconds, 1), "datasketch_per_s": round(size / seconds, 1),
-                            "datasketch_peak_rss_mb": round(rss)})  # fmt: skip
+                for peer in ("datasketch", "rensa") if peers.rensa_available() else ("datasketch",):
+                    child = [sys.executable, "-c", scale_bench.PEER, str(path), str(HERE), f"{peer}_cluster"]
+                    seconds, rss = scale_bench._child(child)
+                    row.update({f"{peer}_seconds": round(seconds, 1), f"{peer}_per_s": round(size / seconds, 1),
+                                f"{peer}_peak_rss_mb": round(rss)})  # fmt: skip
             rows.append(row)
             os.remove(path)
     return rows
@@ -380,11 +491,11 @@ def table_lines_for_command_line(rows: Sequence[dict[str, Any]]) -> str:
     """The table's lines for ``command_line``'s rows (with the Spark column where it ran)."""
     lines: list[str] = []
     for row in rows:
-        peer = (
-            f"   datasketch (one process) {row['datasketch_seconds']} s, {row['datasketch_per_s']:.0f}/s, "
-            f"peak {row['datasketch_peak_rss_mb']} MB"
-            if "datasketch_seconds" in row
-            else ""
+        peer = "".join(
+            f"   {name} (one process) {row[f'{name}_seconds']} s, {row[f'{name}_per_s']:.0f}/s, "
+            f"peak {row[f'{name}_peak_rss_mb']} MB"
+            for name in ("datasketch", "rensa")
+            if f"{name}_seconds" in row
         )
         lines.append(
             f"  dedup cluster, {row['articles']:,} articles, {row['workers']} workers: {row['dedup_seconds']} s "
@@ -402,39 +513,56 @@ def table_lines_for_command_line(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def table(summary: dict[str, Any]) -> str:
-    lines = [f"dedup benchmark, {summary['date']}, {summary['machine']}", ""]
-    lines.append(f"{'data':<12} {'method':<11} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} {'B3-F1':>6} {'earliest':>8}")
+def quality_lines(summary: dict[str, Any]) -> list[str]:
+    lines = [f"{'data':<12} {'method':<11} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} {'B3-F1':>6} {'earliest':>8}"]
     for name, result in summary["quality"].items():
         for method in ("dedup", "datasketch", "rensa"):
             if method in result:
                 q = result[method]
                 early = q.get("earliest_accuracy")
                 lines.append(
-                    f"{name:<12} {method:<11} {q['precision']:>6.3f} {q['recall']:>6.3f} {q['f1']:>6.3f} "
+                    f"{name[:12]:<12} {method:<11} {q['precision']:>6.3f} {q['recall']:>6.3f} {q['f1']:>6.3f} "
                     f"{q['ari']:>6.3f} {q['bcubed_f1']:>6.3f} {'' if early is None else f'{early:.3f}':>8}"
                 )
-    ex = summary.get("exact_reference")
-    if ex:
-        lines += [
-            "",
-            f"exact all-pairs Jaccard >= 0.8 on {ex['articles']} articles: {ex['exact_pairs_at_0.8']} pairs; "
-            f"datasketch LSH finds {ex['datasketch_lsh_recall_of_exact_pairs']} of them; "
-            f"F1 exact {ex['exact']['f1']:.3f}, dedup {ex['dedup']['f1']:.3f}",
-        ]
+    return lines
+
+
+def mistake_lines(summary: dict[str, Any]) -> list[str]:
+    """dedup's mistakes on each data set: how many pairs, and the examples with their true groups."""
+    lines: list[str] = []
+    for name, result in summary["quality"].items():
+        m = result["mistakes"]
+        if not m["wrongly_grouped"] and not m["missed"]:
+            continue
+        lines += ["", f"dedup on {name}: {m['wrongly_grouped']:,} pairs grouped wrongly, {m['missed']:,} pairs missed"]
+        for label, key in (("grouped wrongly", "wrongly_grouped_examples"), ("missed", "missed_examples")):
+            for e in m[key]:
+                lines.append(
+                    f'  {label:<15} {e["a"]} [{e["a_group"]}] "{e["a_text"]}"\n'
+                    f'  {"":<15} {e["b"]} [{e["b_group"]}] "{e["b_text"]}"'
+                )
+    return lines
+
+
+def speed_lines(summary: dict[str, Any]) -> list[str]:
     sp = summary["speed"]
-    lines += [
+    ds, rs = sp.get("datasketch"), sp.get("rensa")
+    lines = [
         "",
         f"speed on {sp['articles']} generated articles of {sp['words_per_article']} words on average, one core "
-        f"(articles/s, best of 3 for signatures and prepare, of 2 for the whole batch; ratio to datasketch); kernel: {sp['kernel']}",
+        f"(articles/s, best of 3 for signatures and prepare, of 2 for the whole batch"
+        f"{'; ratio to datasketch' if ds else ''}); kernel: {sp['kernel']}",
     ]
     for key, label in (("signatures_per_s", "signatures"), ("batch_per_s", "whole batch")):
-        row = f"  {label:<12} dedup {sp['dedup'][key]:>9.1f}   datasketch {sp['datasketch'][key]:>9.1f}"
-        if "rensa" in sp:
-            row += f"   rensa {sp['rensa'][key]:>9.1f}"
-        row += f"   ratio {sp['dedup'][key] / sp['datasketch'][key]:.2f}x"
-        if "rensa" in sp:
-            row += f" ({sp['dedup'][key] / sp['rensa'][key]:.2f}x rensa)"
+        row = f"  {label:<12} dedup {sp['dedup'][key]:>9.1f}"
+        if ds:
+            row += f"   datasketch {ds[key]:>9.1f}"
+        if rs:
+            row += f"   rensa {rs[key]:>9.1f}"
+        if ds:
+            row += f"   ratio {sp['dedup'][key] / ds[key]:.2f}x"
+        if rs:
+            row += f" ({sp['dedup'][key] / rs[key]:.2f}x rensa)"
         lines.append(row)
     lines.append(
         f"  {'prepare':<12} dedup {sp['dedup']['prepare_per_s']:>9.1f} in batches (prepare_many), "
@@ -449,51 +577,155 @@ def table(summary: dict[str, Any]) -> str:
         f"  {'index build':<12} dedup {sp['dedup']['index_per_s']:>9.1f}   (candidates + exact verification + insert)"
     )
     lines.append(
-        f"  peak memory  dedup {sp['dedup']['peak_memory_mb']} MB   datasketch {sp['datasketch']['peak_memory_mb']} MB"
-        " (tracemalloc)"
+        f"  peak memory  dedup {sp['dedup']['peak_memory_mb']} MB"
+        + (f"   datasketch {ds['peak_memory_mb']} MB" if ds else "")
+        + " (tracemalloc)"
     )
     for st in summary["streaming"]:
+        peer = st.get("datasketch")
         lines.append(
             f"  add() with {st['indexed']:,} indexed: median {st['dedup']['median_ms']} ms, p99 {st['dedup']['p99_ms']} ms"
-            f"   (datasketch MinHash+query+insert: median {st['datasketch']['median_ms']} ms, p99 {st['datasketch']['p99_ms']} ms)"
-            f"; memory {st['dedup_rss_per_indexed_kb']} KB per indexed article (RSS growth)"
+            + (
+                f"   (datasketch MinHash+query+insert: median {peer['median_ms']} ms, p99 {peer['p99_ms']} ms)"
+                if peer
+                else ""
+            )
+            + f"; memory {st['dedup_rss_per_indexed_kb']} KB per indexed article (RSS growth)"
         )
+    return lines
+
+
+def table(summary: dict[str, Any]) -> str:
+    lines = [f"dedup benchmark, {summary['date']}, {summary['machine']}", "", *quality_lines(summary)]
+    lines += mistake_lines(summary)
+    if summary.get("advice"):
+        lines += ["", *(advice_line(a) for a in summary["advice"])]
+    ex = summary.get("exact_reference")
+    if ex:
+        lines += [
+            "",
+            f"exact all-pairs Jaccard >= 0.8 on {ex['articles']} articles: {ex['exact_pairs_at_0.8']} pairs; "
+            f"datasketch LSH finds {ex['datasketch_lsh_recall_of_exact_pairs']} of them; "
+            f"F1 exact {ex['exact']['f1']:.3f}, dedup {ex['dedup']['f1']:.3f}",
+        ]
+    if "speed" in summary:
+        lines += speed_lines(summary)
     lines += table_lines_for_command_line(summary.get("command_line", [])).splitlines()
     if summary.get("scaling"):
         lines += ["", "throughput against corpus size (whole batch, articles/s)"]
         for row in summary["scaling"]:
             lines.append(
-                f"  {row['articles']:>9,}  dedup {row['dedup_per_s']:>8.1f}   datasketch {row['datasketch_per_s']:>8.1f}"
+                f"  {row['articles']:>9,}  dedup {row['dedup_per_s']:>8.1f}"
+                + "".join(
+                    f"   {peer} {row[f'{peer}_per_s']:>8.1f}"
+                    for peer in ("datasketch", "rensa")
+                    if f"{peer}_per_s" in row
+                )
             )
     return "\n".join(lines)
 
 
-def plot(summary: dict[str, Any], path: str) -> None:
-    try:
-        import matplotlib
+DEFAULT_SETTING = {"dedup": 1.0, "datasketch": PEER_DEFAULT, "rensa": PEER_DEFAULT}
+MARKERS = {"dedup": "o", "datasketch": "s", "rensa": "^"}
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise SystemExit("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[bench]')") from exc
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for method, marker in (("dedup", "o"), ("datasketch", "s")):
-        pts = summary["tradeoff"][method]
-        left.plot([p["recall"] for p in pts], [p["precision"] for p in pts], marker=marker, label=method)
+
+def _size_rows(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The rows for time and memory against size: ``dedup cluster`` on files (``--cli-sizes``:
+    wall time and peak memory of whole processes) when measured, else the in-process scaling."""
+    if summary.get("command_line"):
+        return summary["command_line"], "dedup cluster FILE, wall time and peak RSS of the processes"
+    return summary.get("scaling", []), "in-process batch (no --cli-sizes, so no memory)"
+
+
+def figure(summary: dict[str, Any]) -> Any:
+    """The benchmark's figure: the precision/recall trade-off, with every point labelled with its
+    setting and each method's default marked, and, unless only labelled data was scored, time and
+    peak memory against corpus size on log-log axes, every point labelled with its value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    sizes = "speed" in summary
+    fig, axes = plt.subplots(1, 3 if sizes else 1, figsize=(16 if sizes else 6.5, 5), squeeze=False)
+    left = axes[0][0]
+    trade = summary["tradeoff"]
+    for method, pts in trade.items():
+        if method == "data":
+            continue
+        line = left.plot(
+            [p["recall"] for p in pts], [p["precision"] for p in pts], marker=MARKERS[method], label=method
+        )
+        # points of one method that coincide get one label listing their settings
+        at: dict[tuple[float, float], list[str]] = {}
+        for p in pts:
+            text = f"x{p['setting']:g}" if method == "dedup" else f"{p['setting']:g}"
+            at.setdefault((p["recall"], p["precision"]), []).append(text)
+            if p["setting"] == DEFAULT_SETTING[method]:
+                left.plot([p["recall"]], [p["precision"]], marker="*", markersize=16, color=line[0].get_color(),
+                          markeredgecolor="black", linestyle="none",
+                          label=f"{method} default ({text})")  # fmt: skip
+        for (x, y), texts in at.items():
+            left.annotate(", ".join(texts), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    left.set_xlim(-0.02, 1.05)
+    left.set_ylim(-0.02, 1.05)
     left.set_xlabel("recall (pairs)")
     left.set_ylabel("precision (pairs)")
-    left.set_title("precision/recall trade-off (generated set)")
-    left.legend()
-    rows = summary["scaling"]
-    right.plot([r["articles"] for r in rows], [r["dedup_per_s"] for r in rows], marker="o", label="dedup")
-    right.plot([r["articles"] for r in rows], [r["datasketch_per_s"] for r in rows], marker="s", label="datasketch")
-    right.set_xscale("log")
-    right.set_xlabel("articles")
-    right.set_ylabel("articles per second (whole batch)")
-    right.set_title("throughput against corpus size")
-    right.legend()
+    left.set_title(
+        f"precision/recall on {trade['data']}\n(dedup: verification thresholds xN; peers: LSH threshold)", fontsize=9
+    )
+    left.legend(fontsize=7)
+    if not sizes:
+        fig.tight_layout()
+        return fig
+    rows, source = _size_rows(summary)
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+    for ax, key, unit, label in (
+        (axes[0][1], "seconds", "s", "time, seconds (log scale)"),
+        (axes[0][2], "peak_rss_mb", "MB", "peak memory, MB (log scale)"),
+    ):
+        for method in ("dedup", "datasketch", "rensa"):
+            pts = [(r["articles"], r[f"{method}_{key}"]) for r in rows if f"{method}_{key}" in r]
+            if not pts:
+                continue
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker=MARKERS[method], label=method)
+            for x, y in pts:
+                ax.annotate(
+                    f"{y:,.0f} {unit}" if y >= 100 else f"{y:.3g} {unit}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("articles (log scale)")
+        ax.set_ylabel(label)
+        ax.set_title(source, fontsize=9)
+        # ticks at the measured sizes, written out; minor ticks labelled only within one decade
+        if rows:
+            ax.set_xticks([r["articles"] for r in rows])
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if ax.has_data():
+            ax.set_yscale("log")
+            low, high = ax.get_ylim()
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "not measured: run with\n--cli-sizes 10000,100000,1000000", ha="center",
+                    va="center", transform=ax.transAxes)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot(summary: dict[str, Any], path: str) -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[bench]')") from exc
+    figure(summary).savefig(path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -532,66 +764,119 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="run the Spark job (local[2]) on the --cli-sizes files up to this size (default 0: none; needs .[spark])",
     )
-    parser.add_argument("--no-peers", action="store_true", help="skip the peers (quality only for dedup)")
+    parser.add_argument("--no-peers", action="store_true", help="run no peer (datasketch, rensa, exact) anywhere")
+    parser.add_argument(
+        "--only-data",
+        action="store_true",
+        help="score only the --data files: no seeds, example or generated set, no speed sections",
+    )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=5,
+        metavar="N",
+        help="list up to N pairs grouped wrongly and N pairs missed per data set (default 5)",
+    )
     parser.add_argument("--out", help="write the JSON summary to this file")
-    parser.add_argument("--plot", help="write a PNG plot (precision/recall trade-off, throughput against size)")
-    parser.add_argument("--quiet", action="store_true", help="print only the JSON summary")
+    parser.add_argument(
+        "--plot",
+        help="write a PNG plot: the precision/recall trade-off of the settings and peers, time and memory against size",
+    )
+    parser.add_argument(
+        "--json",
+        "--quiet",
+        dest="json",
+        action="store_true",
+        help="print the JSON summary on standard output instead of the table, and no progress",
+    )
     args = parser.parse_args(argv)
     if args.size < 10:
         parser.error("--size must be at least 10")
+    if args.pairs < 0:
+        parser.error("--pairs must be 0 or more")
+    if args.only_data and not args.data:
+        parser.error("--only-data scores the --data files: give at least one --data PATH")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[bench]')")
 
     config = dedup.DedupConfig()
+    with_peers = not args.no_peers
     log = (
-        (lambda *_: None)
-        if args.quiet
-        else (lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr))
+        (lambda *_: None) if args.json else (lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr))
     )
-    datasets = {"seeds": load_seeds(), "example": load_labelled(EXAMPLE)}
-    for path in args.data:
-        datasets[Path(path).stem[:12]] = load_labelled(Path(path))
-    log(f"generating {args.size} articles (seed {args.seed})")
-    generated = generate.generate(args.size, args.seed)
-    datasets["generated"] = generated
+    datasets = {} if args.only_data else {"seeds": load_seeds(), "example": load_labelled(EXAMPLE)}
+    own = {Path(path).stem: load_labelled(Path(path)) for path in args.data}
+    datasets.update(own)
+    if not args.only_data:
+        log(f"generating {args.size} articles (seed {args.seed})")
+        datasets["generated"] = generate.generate(args.size, args.seed)
 
     summary: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-        f"{__import__('os').cpu_count()} cores",
+        f"{os.cpu_count()} cores",
         "dedup_version": dedup.__version__,
         "quality": {},
     }
     for name, records in datasets.items():
         log(f"quality on {name} ({len(records)} articles)")
-        summary["quality"][name] = evaluate(records, config, not args.no_peers)
-    if not args.no_peers:
+        summary["quality"][name] = evaluate(records, config, with_peers, args.pairs)
+    # The plotted trade-off is on the generated set, or on the first --data file when only those run.
+    plotted = next(iter(own)) if args.only_data else "generated"
+    summary["sweep"], summary["advice"] = {}, []
+    for name in dict.fromkeys([*own, *([plotted] if args.plot else [])]):
+        log(f"stricter and looser settings on {name}")
+        sweep = tradeoff(datasets[name], config, with_peers and args.plot is not None and name == plotted)
+        summary["sweep"][name] = sweep["dedup"]
+        if name == plotted:
+            summary["tradeoff"] = {"data": name, **sweep}
+        if name in own and (suggested := advice(name, sweep["dedup"], config)):
+            summary["advice"].append(suggested)
+    if not args.only_data:
+        run_sections(summary, args, datasets["generated"], config, with_peers, log)
+    if args.plot:
+        plot(summary, args.plot)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(table(summary))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def run_sections(
+    summary: dict[str, Any],
+    args: argparse.Namespace,
+    generated: list[dict[str, Any]],
+    config: dedup.DedupConfig,
+    with_peers: bool,
+    log: Callable[[str], None],
+) -> None:
+    """The sections on generated data: the exact reference, speed, streaming latency, ``dedup
+    cluster`` on files, throughput against size."""
+    if with_peers:
         log(f"exact all-pairs reference on {min(args.exact_subset, len(generated))} articles")
         summary["exact_reference"] = exact_reference(generated, args.exact_subset, config)
     log("speed")
-    summary["speed"] = speed(generated, config)
+    summary["speed"] = speed(generated, config, with_peers)
     summary["streaming"] = []
     for size in [int(s) for s in args.stream_sizes.split(",") if s.strip()]:
         log(f"streaming latency with {size} indexed")
-        summary["streaming"].append(streaming(size, args.probes, args.seed + 1, config))
+        summary["streaming"].append(streaming(size, args.probes, args.seed + 1, config, with_peers))
     cli_sizes = [int(s) for s in args.cli_sizes.split(",") if s.strip()]
     if cli_sizes:
         log(f"dedup cluster on files of {cli_sizes} articles, {args.workers} workers")
-        summary["command_line"] = command_line(cli_sizes, args.seed, args.workers, args.peer_up_to, args.spark_up_to)
+        peer_up_to = args.peer_up_to if with_peers else 0
+        summary["command_line"] = command_line(cli_sizes, args.seed, args.workers, peer_up_to, args.spark_up_to)
     sizes = [int(s) for s in args.scaling.split(",") if s.strip()] or sorted(
         {max(10, args.size // 4), max(10, args.size // 2), args.size}
     )
     log(f"scaling over {sizes}")
-    summary["scaling"] = scaling(sizes, args.seed, config)
-    if args.plot:
-        log("precision/recall trade-off")
-        summary["tradeoff"] = tradeoff(generated, config)
-        plot(summary, args.plot)
-    if not args.quiet:
-        print(table(summary))
-        print()
-    print(json.dumps(summary, ensure_ascii=False))
-    if args.out:
-        Path(args.out).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return 0
+    summary["scaling"] = scaling(sizes, args.seed, config, with_peers)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ import json, resource, sys
 sys.path.insert(0, sys.argv[2])
 import peers
 records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
-groups = peers.datasketch_cluster([r["id"] for r in records], [r["text"] for r in records])
+cluster = getattr(peers, sys.argv[3] if len(sys.argv) > 3 else "datasketch_cluster")
+groups = cluster([r["id"] for r in records], [r["text"] for r in records])
 print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 """
 # Runs ``dedup`` as ``python -m dedup`` would, then reports its own peak memory.

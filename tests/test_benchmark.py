@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import dedup
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
@@ -34,12 +36,17 @@ def test_metrics() -> None:
     assert metrics.earliest_accuracy({"g": "a"}, {"a": "a"}) == 1.0
 
 
+TINY = ["--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60"]
+
+
+@pytest.mark.slow
 def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
+    """The table goes to standard output and the JSON summary only to --out."""
     out = tmp_path / "results.json"
-    argv = ["--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60"]
-    assert run.main([*argv, "--out", str(out)]) == 0
+    assert run.main([*TINY, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "whole batch" in printed and "add() with 40 indexed" in printed
+    assert not any(line.lstrip().startswith("{") for line in printed.splitlines())
     summary = json.loads(out.read_text())
     assert summary["quality"]["seeds"]["dedup"]["f1"] == 1.0
     assert summary["quality"]["example"]["dedup"]["earliest_accuracy"] == 1.0
@@ -63,11 +70,16 @@ def test_help_documents_every_option(capsys) -> None:
         "--plot",
         "--cli-sizes",
         "--spark-up-to",
+        "--only-data",
+        "--pairs",
+        "--json",
+        "--no-peers",
     ):
         assert option in text
     assert "published_at" in text  # the labelled format is documented
 
 
+@pytest.mark.slow
 def test_command_line_rows_with_the_spark_column() -> None:
     """`dedup cluster` on a generated file, and the Spark job on the same file next to it, which
     must give the same clusters and earliest sources."""
@@ -78,3 +90,157 @@ def test_command_line_rows_with_the_spark_column() -> None:
     assert row["spark_same_as_in_process"] is True
     assert row["spark_local2_per_s"] > 0 and row["spark_shuffle_bytes_per_article"] > 0
     assert "Spark local[2], same file" in run.table_lines_for_command_line([row])
+
+
+def labelled(tmp_path: Path, relabel: dict[str, str]) -> Path:
+    """The example file with some true groups changed, written to ``tmp_path``."""
+    records = [json.loads(line) for line in run.EXAMPLE.read_text(encoding="utf-8").splitlines() if line]
+    for r in records:
+        r["group"] = relabel.get(r["id"], r["group"])
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_mistakes_name_the_pairs() -> None:
+    truth = {"a": 1, "b": 1, "c": 2, "d": 2, "e": 3}
+    predicted = {"a": "X", "b": "Y", "c": "Z", "d": "Z", "e": "Z"}
+    m = metrics.mistakes(truth, predicted, limit=5)
+    assert (m["wrongly_grouped"], m["missed"]) == (2, 1)
+    assert m["wrongly_grouped_examples"] == [("c", "e")]  # one example per two true groups merged
+    assert m["missed_examples"] == [("a", "b")]
+    assert metrics.mistakes(truth, predicted, limit=0)["missed_examples"] == []
+
+
+def test_only_data_scores_the_given_file_and_lists_the_mistakes(tmp_path, capsys) -> None:
+    """--only-data: no seeds, example, generated set or speed; the pairs grouped wrongly and missed
+    are listed with ids, true groups and snippets, in the table and in the JSON."""
+    records = [json.loads(line) for line in run.EXAMPLE.read_text(encoding="utf-8").splitlines() if line]
+    copy_group = next(r["group"] for r in records if sum(o["group"] == r["group"] for o in records) > 1)
+    copy, other = (
+        next(r for r in records if r["group"] == copy_group and not r.get("original")),
+        next(r for r in records if r["group"] != copy_group),
+    )
+    # a true copy labelled as another story (dedup groups it: "wrongly"), and a different story
+    # labelled as that copy's (dedup keeps them apart: "missed")
+    path = labelled(tmp_path, {copy["id"]: "relabelled", other["id"]: "relabelled"})
+    out = tmp_path / "r.json"
+    assert run.main(["--data", str(path), "--only-data", "--no-peers", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads(out.read_text())
+    assert list(summary["quality"]) == ["mine"]
+    assert "speed" not in summary and "scaling" not in summary and "exact_reference" not in summary
+    m = summary["quality"]["mine"]["mistakes"]
+    assert m["wrongly_grouped"] >= 1 and m["missed"] >= 1
+    wrong = {frozenset((e["a"], e["b"])) for e in m["wrongly_grouped_examples"]}
+    assert any(copy["id"] in pair for pair in wrong)
+    missed = m["missed_examples"]
+    assert {missed[0]["a"], missed[0]["b"]} == {copy["id"], other["id"]}
+    assert missed[0]["a_group"] == missed[0]["b_group"] == "relabelled"
+    assert "pairs grouped wrongly" in printed and "missed" in printed
+    assert run.snippet(other) in printed and copy["id"] in printed
+
+
+def test_json_goes_to_standard_output_on_request(tmp_path, capsys) -> None:
+    path = labelled(tmp_path, {})
+    assert run.main(["--data", str(path), "--only-data", "--no-peers", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["quality"]["mine"]["dedup"]["f1"] == 1.0
+    assert captured.err == ""  # no progress either
+
+
+def test_only_data_needs_data() -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--only-data"])
+
+
+def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a peer ran although --no-peers was given")
+
+    for name in ("datasketch_cluster", "datasketch_signatures", "rensa_cluster", "rensa_signatures", "exact_pairs"):
+        monkeypatch.setattr(run.peers, name, refuse)
+    monkeypatch.setattr(run, "command_line", lambda *a: [{"articles": 30, "peer_up_to": a[3]}])
+    monkeypatch.setattr(run, "table_lines_for_command_line", lambda rows: "")
+    data = labelled(tmp_path, {})
+    out = tmp_path / "r.json"
+    small = ["--size", "30", "--stream-sizes", "20", "--probes", "3", "--scaling", "30", "--cli-sizes", "30"]
+    argv = [*small, "--no-peers", "--data", str(data), "--plot", str(tmp_path / "p.png")]
+    assert run.main([*argv, "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["command_line"] == [{"articles": 30, "peer_up_to": 0}]  # `dedup cluster` on files without the peers
+    assert "datasketch" not in summary["speed"] and "datasketch" not in summary["streaming"][0]
+    assert set(summary["tradeoff"]) == {"data", "dedup"}
+    assert all(
+        set(q) == {"articles", "true_groups_with_copies", "dedup", "mistakes"} for q in summary["quality"].values()
+    )
+    assert "datasketch" not in capsys.readouterr().out
+
+
+def test_advice_names_a_better_setting_and_how_to_use_it() -> None:
+    config = dedup.DedupConfig()
+    points = [
+        {"setting": 0.5, "precision": 0.7, "recall": 1.0, "f1": 0.82},
+        {"setting": 0.75, "precision": 0.95, "recall": 0.95, "f1": 0.95},
+        {"setting": 1.0, "precision": 1.0, "recall": 0.8, "f1": 0.889},
+        {"setting": 1.4, "precision": 1.0, "recall": 0.6, "f1": 0.75},
+    ]
+    a = run.advice("mine", points, config)
+    assert a is not None and a["setting"] == 0.75 and a["default_f1"] == 0.889
+    line = run.advice_line(a)
+    assert "mine" in line and "looser" in line and "0.950" in line and "0.889" in line
+    suggested = eval(a["python"], {"dedup": dedup})  # the printed call builds the swept setting
+    assert suggested == run.scaled(config, 0.75) and suggested != config
+    close = [dict(p, f1=0.889 + 0.005) if p["setting"] == 0.75 else p for p in points]
+    assert run.advice("mine", close, config) is None  # within the margin: the default stays
+
+
+def test_the_run_tells_when_another_setting_beats_the_default(tmp_path, monkeypatch, capsys) -> None:
+    def sweep(records, config, with_peers=True):
+        return {
+            "dedup": [
+                {"setting": s, "precision": 1.0, "recall": 1.0, "f1": 0.99 if s == 1.4 else 0.9} for s in run.SCALES
+            ]
+        }
+
+    monkeypatch.setattr(run, "tradeoff", sweep)
+    assert run.main(["--data", str(labelled(tmp_path, {})), "--only-data", "--no-peers"]) == 0
+    printed = capsys.readouterr().out
+    assert "On mine, a stricter setting (verification thresholds x1.4) scores F1 0.990 against 0.900" in printed
+    assert "dedup.DedupConfig(verify=dedup.VerifyConfig(" in printed
+
+
+def test_the_plot_labels_its_points_and_uses_log_axes() -> None:
+    pytest.importorskip("matplotlib")
+    point = {"precision": 0.9, "recall": 0.5, "f1": 0.64}
+    rows = [
+        {
+            "articles": n,
+            "dedup_seconds": n / 1e4,
+            "dedup_peak_rss_mb": 100 + n / 1e4,
+            "rensa_seconds": n / 2e4,
+            "rensa_peak_rss_mb": 90 + n / 1e4,
+        }
+        for n in (10_000, 100_000, 1_000_000)
+    ]
+    summary = {
+        "tradeoff": {
+            "data": "generated",
+            "dedup": [dict(point, setting=s, recall=s / 2) for s in run.SCALES],
+            "rensa": [dict(point, setting=t, recall=t) for t in run.PEER_THRESHOLDS],
+        },
+        "speed": {},
+        "command_line": rows,
+    }
+    fig = run.figure(summary)
+    trade, seconds, memory = fig.axes
+    labels = {t.get_text() for t in trade.texts}
+    assert {"x0.5", "x1", "x1.8", "0.3", "0.8"} <= labels
+    legend = [t.get_text() for t in trade.get_legend().get_texts()]
+    assert "dedup default (x1)" in legend and "rensa default (0.8)" in legend
+    for ax in (seconds, memory):
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+        assert "log scale" in ax.get_xlabel() and "log scale" in ax.get_ylabel()
+        assert [line.get_xdata().tolist() for line in ax.lines] == [[10_000, 100_000, 1_000_000]] * 2
+    assert "peak memory" in memory.get_ylabel()
+    assert {"100 s", "50 s", "200 MB"} <= {t.get_text() for t in seconds.texts} | {t.get_text() for t in memory.texts}

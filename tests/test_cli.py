@@ -137,6 +137,7 @@ def test_stream_answers_one_verdict_per_line_and_survives_bad_lines(tmp_path) ->
     assert [(e["line"], e["error"]) for e in errors] == [(3, "InvalidRecordError"), (5, "EmptyTextError")]
 
 
+@pytest.mark.slow
 def test_stream_index_survives_restarts(tmp_path) -> None:
     index = str(tmp_path / "crawl.sqlite")
     lines = _seed_lines()

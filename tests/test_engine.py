@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +52,7 @@ def test_engine_equals_the_stream_path_on_seeds_english_and_a_generated_set(seed
         assert [c.to_dict() for c in engine.run(articles)] == expected
 
 
+@pytest.mark.slow
 def test_a_file_read_by_two_workers_gives_the_same_clusters(tmp_path: Path) -> None:
     articles = _generated(400, 8)
     path = tmp_path / "batch.jsonl"

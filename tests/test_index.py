@@ -103,6 +103,7 @@ def _stream(index: Path, line: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_long_first_article_is_indexed_stored_and_found_after_reopening(tmp_path: Path) -> None:
     """The first article of a new SQLite index has more passages than the empty index has room
     for: it is indexed, stored, and a copy sent to a new process (which reopens the file and
@@ -192,6 +193,7 @@ def checked_child() -> None:
     _handles_wrap_and_capacity_holds()
 
 
+@pytest.mark.slow
 def test_band_index_never_writes_out_of_bounds() -> None:
     """Every table grown from empty, by random adds (a first article of up to 800 rows) and
     removes, answers as a dict of sets does, with numba checking every index (an out-of-bounds

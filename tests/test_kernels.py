@@ -222,6 +222,7 @@ def checked_child() -> None:
     _texts_of_any_size_cluster_and_stream()
 
 
+@pytest.mark.slow
 def test_buffer_writing_kernels_stay_in_bounds() -> None:
     """The text, shingling, signing, index, candidate and verification kernels on texts of every
     size and script, with numba checking every index: an out-of-bounds access or a crash fails the

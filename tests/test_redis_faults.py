@@ -22,6 +22,9 @@ from conftest import groups_of, load_seeds
 from dedup.errors import IndexLostError
 from dedup.redis_store import LEASE
 
+# Real redis-server processes killed and restarted under workers (`pytest -m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
+
 redis = pytest.importorskip("redis", reason="the redis extra is part of the dev extra: pip install -e '.[dev]'")
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"

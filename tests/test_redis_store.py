@@ -97,6 +97,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_concurrent_workers_find_every_copy_exactly_once(redis_url: str, tmp_path: Path) -> None:
     sys.path.insert(0, str(BENCH))
     import redis

@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import generate  # noqa: E402
 
+# A Spark session in local mode: minutes on a small machine (`pytest -m "not slow"` leaves it out).
+pytestmark = pytest.mark.slow
+
 COLUMNS = ("id", "text", "published_at", "source", "url", "title")
 SCHEMA = ", ".join(f"{c} string" for c in COLUMNS)
 

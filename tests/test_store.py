@@ -92,6 +92,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_9_mid_ingest_loses_no_acknowledged_article(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import json

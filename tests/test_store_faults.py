@@ -21,12 +21,17 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 import dedup
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import generate  # noqa: E402
+
+# Child processes damaged and killed in a loop (`pytest -m "not slow"` leaves them out).
+pytestmark = pytest.mark.slow
 
 CORRUPTION_CASES = int(os.environ.get("DEDUP_FAULT_CASES", "50"))
 KILL_RUNS = int(os.environ.get("DEDUP_KILL_RUNS", "8"))

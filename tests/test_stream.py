@@ -184,6 +184,7 @@ def test_published_at_decides_the_earliest(seeds) -> None:
     assert clusters[0].earliest == b.id and clusters[0].evidence.rule == "published_at"
 
 
+@pytest.mark.slow
 def test_worker_processes_give_the_same_clusters(seeds, english) -> None:
     batch = [*seeds, *english, dedup.Article(id="empty", text=" ")]
     skipped_one: list[dedup.Skip] = []

@@ -87,6 +87,7 @@ def _crawl(url: str, tmp_path: Path, mode: str) -> list[dict]:
     return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 def test_crawl_tags_copies(site: str, tmp_path: Path) -> None:
     items = _crawl(site, tmp_path, "tag")
     by_id = {Path(i["url"]).stem: i["dedup"] for i in items}  # the pipeline identifies items by URL
@@ -105,6 +106,7 @@ def test_crawl_tags_copies(site: str, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_crawl_drops_copies(site: str, tmp_path: Path) -> None:
     items = _crawl(site, tmp_path, "drop")
     kept = {Path(i["url"]).stem for i in items}
