@@ -50,7 +50,7 @@ def test_every_install_command_names_news_dedup_and_an_existing_extra() -> None:
 def test_the_dev_extra_installs_every_other_runtime_extra() -> None:
     dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
     selves = [r for r in dev if r.startswith("news-dedup[")]
-    assert selves == ["news-dedup[html,scrapy,redis,spark]"]
+    assert selves == ["news-dedup[html,scrapy,redis,spark,docs]"]
 
 
 def test_core_dependencies_are_imported_by_the_library() -> None:
