@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 
 from dedup.config import DedupConfig
 from dedup.errors import InputError
+from dedup.explain import SharedSpan, shared_spans
 from dedup.io import parse_line, read_articles
 from dedup.records import Article, Cluster, Evidence, Member, Relation, Skip
 
@@ -461,5 +462,10 @@ def write_report(
 
 
 def shared_highlights(config: DedupConfig | None = None) -> Highlighter:
-    """The passages the earliest and a member share, found as the verification finds them."""
-    return no_highlights
+    """The passages the earliest and a member share (``dedup.explain.shared_spans``), found as
+    verification finds them under ``config``."""
+
+    def highlight(a: Article, b: Article) -> list[SharedSpan]:
+        return shared_spans(a, b, config)
+
+    return highlight
