@@ -116,6 +116,17 @@ def test_untrusted_titles_and_texts_are_escaped(tmp_path: Path) -> None:
     assert page.count("</script>") == 2  # the data block and the page's script, nothing else
 
 
+def test_only_web_addresses_become_links() -> None:
+    members = (
+        Member(id="a", relation=Relation.EARLIEST, title="Wire", url="https://example.org/a"),
+        Member(id="b", relation=Relation.SAME_TEXT, title="Copy", url="javascript:window.__pwned=3"),
+    )
+    cluster = Cluster(id="c-1", members=members, earliest="a", evidence=Evidence("tie_break", "first id"), why="test")
+    page = render_report([cluster])
+    assert 'href="https://example.org/a"' in page
+    assert "javascript:" not in page
+
+
 def test_singletons_are_counted_unless_asked_for_and_their_texts_never_embedded(tmp_path: Path) -> None:
     articles = _english_articles(tmp_path)
     page = _report(articles, tmp_path, "plain").read_text(encoding="utf-8")

@@ -269,6 +269,11 @@ def _member_order(m: Member) -> tuple[int, bool, str, str]:
     return _RELATION_ORDER.get(m.relation, len(_RELATION_ORDER)), m.time is None, m.time or "", m.id
 
 
+# Only web addresses become links: a javascript: or data: address in a crawled record would run or
+# show content of the record's choosing when clicked.
+_WEB = re.compile(r"https?://", re.IGNORECASE)
+
+
 def _attr(value: str) -> str:
     return escape(value, quote=True)
 
@@ -292,8 +297,9 @@ def _figures(m: Member) -> str:
 
 def _member_row(m: Member, c: Cluster, comparable: bool) -> str:
     outlet = _bidi(m.source) if m.source else '<span class="none">—</span>'
-    title = _bidi(m.title, "a" if m.url else "span") if m.title else '<span class="none">—</span>'
-    if m.title and m.url:
+    link = m.url is not None and _WEB.match(m.url) is not None
+    title = _bidi(m.title, "a" if link else "span") if m.title else '<span class="none">—</span>'
+    if m.title and m.url and link:
         title = title.replace("<a ", f'<a href="{_attr(m.url)}" rel="noreferrer noopener" ', 1)
     action = ""
     if m.relation is not Relation.EARLIEST:
