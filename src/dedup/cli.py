@@ -573,6 +573,41 @@ def _cmd_spark(args: argparse.Namespace) -> int:
     return spark.run_command(args, read_config(args.config) if args.config else None)
 
 
+# -- dedup report -----------------------------------------------------------------------------
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """One HTML page of the clusters; the texts of the members of clusters with copies are read
+    from --articles for the side-by-side view."""
+    from dedup import report  # the page's template is read only by this command
+
+    clusters = report.read_clusters(args.clusters)
+    skipped = 0
+
+    def report_skip(skip: Skip) -> None:
+        nonlocal skipped
+        skipped += 1
+        where = f"line {skip.line}" if skip.line else (skip.id or "?")
+        print(f"dedup: skipped {where} of --articles: {skip.error}: {skip.message}", file=sys.stderr)
+
+    texts = None
+    if args.articles is not None:
+        texts = report.read_texts(args.articles, report.ids_to_compare(clusters), report_skip)
+        missing = report.ids_to_compare(clusters) - set(texts)
+        if missing:
+            print(
+                f"dedup: {len(missing)} article(s) of clusters with copies not in {args.articles} "
+                f"(e.g. {min(missing)}): shown without their text",
+                file=sys.stderr,
+            )
+    config = read_config(args.config) if args.config else None
+    with _output(args.output) as out:
+        report.write_report(
+            clusters, out, texts=texts, singletons=args.singletons, highlight=report.shared_highlights(config)
+        )
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
 # -- the parser -------------------------------------------------------------------------------
 
 _CONFIG_HELP = (
@@ -661,6 +696,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     spark.add_arguments(s)
     s.set_defaults(func=_cmd_spark)
+    r = sub.add_parser(
+        "report",
+        help="one HTML page of the clusters, with copies side by side",
+        description=(
+            "Write one self-contained HTML page (no network needed) of CLUSTERS, the JSON Lines "
+            "that dedup cluster writes: clusters with copies largest first, each with its earliest "
+            "source and why, its members with relation, outlet, time and title, and a filter box. "
+            "With --articles (the file or folder given to dedup cluster) any member can be read side "
+            "by side with the earliest, the passages they share marked. Single articles are counted, "
+            "and listed with --singletons."
+        ),
+        epilog=_EXIT_STATUS,
+    )
+    r.add_argument("clusters", metavar="CLUSTERS", help="JSON Lines written by dedup cluster, or - for standard input")
+    r.add_argument(
+        "--articles",
+        metavar="PATH",
+        help="the articles' texts: a JSON Lines file or a folder of .txt files, as dedup cluster reads them",
+    )
+    r.add_argument("--singletons", action="store_true", help="list the single articles too (default: only counted)")
+    _add_output(r, "the page")
+    r.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -149,41 +149,87 @@ class Article:
 @dataclass(frozen=True, slots=True)
 class SharedPassage:
     """A passage of ``a`` found again in ``b``: sentence indexes, the share of shingles in common,
-    and the sentence of ``a`` in comparison form (folded words; filled by ``Deduplicator.compare``,
-    empty in verdicts, since the index keeps no sentence text)."""
+    and where the passage lies in both articles.
+
+    ``text`` is the sentence of ``a`` in comparison form (folded words; filled by
+    ``Deduplicator.compare``, empty in verdicts, since the index keeps no sentence text).
+    ``a_words`` and ``b_words`` are the passages' [start, end) ranges of comparison words (the
+    words the verifier hashed, furniture lines left out), always filled. ``a_start``/``a_end``
+    (and ``b_start``/``b_end``) are [start, end) character offsets into the article's text as given,
+    and ``a_text``/``b_text`` the original words there (``text[a_start:a_end]``): None until
+    asked for (``Deduplicator.compare``, ``Deduplicator.add(..., spans=True)``, ``dedup.explain``),
+    since they need the two texts analyzed again."""
 
     a_sentence: int
     b_sentence: int
     overlap: float
     text: str
+    a_words: tuple[int, int] = (0, 0)
+    b_words: tuple[int, int] = (0, 0)
+    a_start: int | None = None
+    a_end: int | None = None
+    b_start: int | None = None
+    b_end: int | None = None
+    a_text: str | None = None
+    b_text: str | None = None
 
     @classmethod
     def many(
-        cls, a_sentences: list[int], b_sentences: list[int], overlaps: list[float], text: Callable[[int], str]
+        cls,
+        a_sentences: list[int],
+        b_sentences: list[int],
+        overlaps: list[float],
+        text: Callable[[int], str],
+        a_words: list[tuple[int, int]] | None = None,
+        b_words: list[tuple[int, int]] | None = None,
     ) -> list[SharedPassage]:
-        """One record per passage, ``text(a_sentence)`` its text. The slots are filled directly:
-        a frozen record's ``__init__`` goes through ``object.__setattr__`` once per field, and a
-        comparison lists about ten passages (half the cost of listing them, measured)."""
+        """One record per passage, ``text(a_sentence)`` its text, ``a_words``/``b_words`` its word
+        ranges. The slots are filled directly: a frozen record's ``__init__`` goes through
+        ``object.__setattr__`` once per field, and a comparison lists about ten passages (half the
+        cost of listing them, measured)."""
         new, out = object.__new__, []
         slots = vars(cls)
         set_a, set_b = slots["a_sentence"].__set__, slots["b_sentence"].__set__
         set_overlap, set_text = slots["overlap"].__set__, slots["text"].__set__
-        for sa, sb, ov in zip(a_sentences, b_sentences, overlaps, strict=True):
+        set_aw, set_bw = slots["a_words"].__set__, slots["b_words"].__set__
+        unset = [slots[name].__set__ for name in _SPAN_FIELDS]
+        n = len(a_sentences)
+        none = [(0, 0)] * n
+        for sa, sb, ov, aw, bw in zip(
+            a_sentences, b_sentences, overlaps, a_words or none, b_words or none, strict=True
+        ):
             record = new(cls)
             set_a(record, sa)
             set_b(record, sb)
             set_overlap(record, ov)
             set_text(record, text(sa))
+            set_aw(record, aw)
+            set_bw(record, bw)
+            for setter in unset:
+                setter(record, None)
             out.append(record)
         return out
 
+    @property
+    def has_spans(self) -> bool:
+        """Whether the character offsets and original words are filled."""
+        return self.a_start is not None
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """For JSON output: the offsets and original words only when they are filled."""
+        out: dict[str, Any] = {
             "a_sentence": self.a_sentence,
             "b_sentence": self.b_sentence,
             "overlap": round(self.overlap, 4),
             "text": self.text,
         }
+        if self.a_start is not None:
+            for name in _SPAN_FIELDS:
+                out[name] = getattr(self, name)
+        return out
+
+
+_SPAN_FIELDS = ("a_start", "a_end", "b_start", "b_end", "a_text", "b_text")
 
 
 _FIGURES = ("score", "jaccard", "containment_a", "containment_b", "passage_coverage_a", "passage_coverage_b")

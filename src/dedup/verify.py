@@ -169,10 +169,15 @@ def _shared(
         ia, ib, overlap = ia[first], ib[first], overlap[first]
     if not listed:
         return [], cov_a, cov_b, n_shared
-    a_sentences = a.passage_sentence[va.passage_ids[ia]].tolist()
-    b_sentences = b.passage_sentence[vb.passage_ids[ib]].tolist()
+    a_ids, b_ids = va.passage_ids[ia], vb.passage_ids[ib]
+    a_sentences = a.passage_sentence[a_ids].tolist()
+    b_sentences = b.passage_sentence[b_ids].tolist()
+    a_words = [(s, e) for s, e in a.passages[a_ids].tolist()]
+    b_words = [(s, e) for s, e in b.passages[b_ids].tolist()]
     texts = a.sentences
-    shared = SharedPassage.many(a_sentences, b_sentences, overlap.tolist(), texts.__getitem__ if texts else _no_text)
+    shared = SharedPassage.many(
+        a_sentences, b_sentences, overlap.tolist(), texts.__getitem__ if texts else _no_text, a_words, b_words
+    )
     return shared, cov_a, cov_b, n_shared
 
 

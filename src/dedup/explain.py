@@ -1,0 +1,296 @@
+"""See why: the shared passages of two articles as spans of their original text.
+
+The verifier works on hashed comparison words (folded, diacritics and tatweel removed, Arabic
+conjunctions cut, furniture lines dropped), and the index keeps no text. To show a decision on the
+articles as written, the two texts are analyzed again through the reference path
+(``shingle.tokens``) while keeping, for each comparison word, the [start, end) range of characters
+it came from in the text as given (:func:`word_map`). The fold maps characters one by one
+(``normalize.fold_table``): a character may fold to nothing (a combining mark, tatweel, a format
+character), to one character, or to several (an NFKC expansion such as the ligature ``ﷺ``, four
+words from one character); a word's range runs from the character its first letter came from to
+the one its last letter came from, and takes in the characters around it that fold to nothing
+(a final mark, tatweel) and the conjunction ``و`` cut off its start, so that it covers the whole
+word as written.
+
+:func:`shared_spans` is the one-call form for two articles (no index, so no learned boilerplate);
+``Deduplicator.compare`` and ``Deduplicator.add(..., spans=True)`` fill the same offsets into
+their matches' passages (:func:`with_spans`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.config import DedupConfig
+from dedup.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_lines
+from dedup.records import Article, Match, SharedPassage
+from dedup.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
+from dedup.verify import compare
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+
+_ZWSP = "\u200b"
+_VISIBLE_SPACE = re.compile(r"[^\S\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+_TOKEN = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSpan:
+    """One passage of ``a`` found again in ``b``: ``a_text[a_start:a_end]`` is the passage's
+    original words in ``a`` (and the same in ``b``); ``overlap`` is the share of the passage's
+    shingles found in the other."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    overlap: float
+
+
+@dataclass(frozen=True, slots=True)
+class WordMap:
+    """Where each comparison word of a text comes from: word ``i`` was read from
+    ``text[starts[i]:ends[i]]``. ``dropped`` holds the [start, end) character ranges of the lines
+    left out as furniture (or too short to be prose)."""
+
+    starts: I64
+    ends: I64
+    dropped: tuple[tuple[int, int], ...]
+    hashes: U64
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def span(self, words: tuple[int, int]) -> tuple[int, int]:
+        """The characters of the words ``words[0]:words[1]`` (an empty range for no words)."""
+        first, end = words
+        if end <= first:
+            return (0, 0)
+        return int(self.starts[first]), int(self.ends[end - 1])
+
+
+def _folded_pieces(text: str) -> list[str]:
+    """The fold of each character of ``text`` (``normalize.fold_keep`` character by character):
+    ``"".join(_folded_pieces(t)) == fold_keep(t)``."""
+    chars = list(text)
+    # "\r\n" is one line break: the "\r" carries it, the "\n" folds to nothing
+    for i in range(len(chars) - 1):
+        if chars[i] == "\r" and chars[i + 1] == "\n":
+            chars[i], chars[i + 1] = "\n", ""
+    if _ZWSP in text:
+        _place_zero_width_spaces(chars)
+    joined = "".join(chars)
+    if joined.isascii():
+        return [c.lower().translate(_ASCII_BREAKS) for c in chars]
+    mapping = fold_table().mapping
+    out = []
+    for c in chars:
+        if len(c) == 1 and c > "\uffff":
+            out.append(fold_astral(c).translate(mapping))
+        else:
+            out.append(c.translate(mapping))
+    return out
+
+
+_ASCII_BREAKS = str.maketrans({"\r": "\n", "\x0b": "\n", "\x0c": "\n"})
+
+
+def _place_zero_width_spaces(chars: list[str]) -> None:
+    """``normalize.place_zero_width_spaces`` on a list of characters, in place (a removed one
+    becomes ``""``), so that each stays at its index."""
+    joined = "".join(chars)
+    # index of each joined character in ``chars`` (an emptied "\n" of "\r\n" has none)
+    where = [i for i, c in enumerate(chars) if c]
+    at = 0
+    for line in joined.splitlines(keepends=True):
+        if _ZWSP in line:
+            replacement = "" if _VISIBLE_SPACE.search(line) else " "
+            for j, c in enumerate(line):
+                if c == _ZWSP:
+                    chars[where[at + j]] = replacement
+        at += len(line)
+
+
+def _tokens_with_ranges(text: str, config: DedupConfig) -> tuple[list[str], I64, I64, list[tuple[int, int]]]:
+    """``shingle.tokens`` of ``text`` (sentence marks left out) with each token's range of
+    characters in ``text``, and the character ranges of the dropped lines."""
+    pieces = _folded_pieces(text)
+    folded = "".join(pieces)
+    origin = np.repeat(np.arange(len(pieces), dtype=np.int64), [len(p) for p in pieces])
+    # sentence ends become " MARK " (three characters from one), as in ``shingle.tokens``
+    parts, origins, last = [], [], 0
+    for m in _SENTENCE_END.finditer(folded):
+        parts += [folded[last : m.start()], f" {MARK} "]
+        origins += [origin[last : m.start()], np.full(3, origin[m.start()])]
+        last = m.end()
+    parts.append(folded[last:])
+    origins.append(origin[last:])
+    spaced = _PUNCT_BUT_MARK.sub(" ", "".join(parts))
+    origin = np.concatenate(origins) if origins else origin
+    drop = furniture_lines(spaced, config.normalize, ignore=MARK)
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    dropped: list[tuple[int, int]] = []
+    at = 0
+    empty = [not p and not c.isspace() for p, c in zip(pieces, text, strict=True)]
+    for line, is_dropped in zip(spaced.split("\n"), drop, strict=True):
+        if is_dropped:
+            if line.strip():
+                dropped.append((int(origin[at]), int(origin[at + len(line) - 1]) + 1))
+        else:
+            _line_tokens(line, origin[at : at + len(line)], config, empty, words, starts, ends)
+        at += len(line) + 1
+    return words, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), dropped
+
+
+def _line_tokens(
+    line: str,
+    origin: I64,
+    config: DedupConfig,
+    empty: list[bool],
+    words: list[str],
+    starts: list[int],
+    ends: list[int],
+) -> None:
+    """Append the words of one kept line (``split_solo``, the conjunction cut) with their ranges."""
+    if _SOLO.search(line):
+        parts, origins, last = [], [], 0
+        for m in _SOLO.finditer(line):
+            parts += [line[last : m.start()], f" {m.group()} "]
+            origins += [origin[last : m.start()], np.full(3, origin[m.start()])]
+            last = m.end()
+        parts.append(line[last:])
+        origins.append(origin[last:])
+        line, origin = "".join(parts), np.concatenate(origins)
+    cut = config.shingle.strip_arabic_conjunction
+    n = len(empty)
+    for m in _TOKEN.finditer(line):
+        token = m.group()
+        if token == MARK:
+            continue
+        start, end = int(origin[m.start()]), int(origin[m.end() - 1]) + 1
+        if cut and token[0] == "و" and len(token) >= 4 and all(_ARABIC_LETTER.match(c) for c in token[1:4]):
+            token = token[1:]
+        while start > 0 and empty[start - 1]:
+            start -= 1
+        while end < n and empty[end]:
+            end += 1
+        words.append(token)
+        starts.append(start)
+        ends.append(end)
+
+
+def word_map(text: str, config: DedupConfig | None = None) -> WordMap:
+    """The :class:`WordMap` of ``text``: where each comparison word the verifier sees came from."""
+    config = config or DedupConfig()
+    words, starts, ends, dropped = _tokens_with_ranges(text, config)
+    vocabulary = Vocabulary()
+    return WordMap(starts, ends, tuple(dropped), vocabulary.hashes[vocabulary.ids(words)])
+
+
+def comparison_words(text: str, config: DedupConfig | None = None) -> list[str]:
+    """The comparison words of ``text`` as :func:`word_map` reads them (``shingle.tokens``
+    without the sentence marks; a test holds the two equal)."""
+    return _tokens_with_ranges(text, config or DedupConfig())[0]
+
+
+def with_spans(
+    passages: Sequence[SharedPassage], a_text: str, b_text: str, a_map: WordMap, b_map: WordMap, k: int
+) -> tuple[SharedPassage, ...]:
+    """``passages`` with their character offsets and original words filled from the word maps of
+    the two texts. Each pair of passages is narrowed to the words its shared ``k``-grams cover (a
+    sentence of ``a`` may hold a passage of ``b`` and more)."""
+    out = []
+    for p in passages:
+        a_words, b_words = _narrowed(a_map.hashes, p.a_words, b_map.hashes, p.b_words, k)
+        a0, a1 = a_map.span(a_words)
+        b0, b1 = b_map.span(b_words)
+        out.append(replace(p, a_start=a0, a_end=a1, b_start=b0, b_end=b1, a_text=a_text[a0:a1], b_text=b_text[b0:b1]))
+    return tuple(out)
+
+
+def _narrowed(
+    a: U64, a_words: tuple[int, int], b: U64, b_words: tuple[int, int], k: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The word ranges of the two passages narrowed to their ``k``-grams found in the other."""
+    ga = kgram_hashes(a[a_words[0] : a_words[1]], k)
+    gb = kgram_hashes(b[b_words[0] : b_words[1]], k)
+    in_b, in_a = np.flatnonzero(np.isin(ga, gb)), np.flatnonzero(np.isin(gb, ga))
+    if len(in_b) == 0 or len(in_a) == 0:
+        return a_words, b_words
+    width_a = min(k, a_words[1] - a_words[0])
+    width_b = min(k, b_words[1] - b_words[0])
+    return (
+        (a_words[0] + int(in_b[0]), a_words[0] + int(in_b[-1]) + width_a),
+        (b_words[0] + int(in_a[0]), b_words[0] + int(in_a[-1]) + width_b),
+    )
+
+
+def match_with_spans(match: Match, a_text: str, b_text: str, config: DedupConfig) -> Match:
+    """``match`` with its passages' offsets filled (the two texts analyzed again)."""
+    if not match.shared_passages:
+        return match
+    a_map, b_map = word_map(a_text, config), word_map(b_text, config)
+    passages = with_spans(match.shared_passages, a_text, b_text, a_map, b_map, config.shingle.passage_k)
+    return replace(match, shared_passages=passages)
+
+
+def spans_of(passages: Sequence[SharedPassage]) -> list[SharedSpan]:
+    """The passages (offsets filled) as :class:`SharedSpan`, sorted by ``a_start``, those that
+    overlap in either text merged into one (its overlap the mean of theirs, weighted by length)."""
+    spans = [
+        SharedSpan(p.a_start, p.a_end, p.b_start, p.b_end, p.overlap)
+        for p in passages
+        if p.a_start is not None and p.a_end is not None and p.b_start is not None and p.b_end is not None
+    ]
+    merged: list[SharedSpan] = []
+    for span in sorted(spans, key=lambda s: (s.a_start, s.b_start)):
+        # a merged span may reach spans merged before it: merge until none overlaps the new one
+        while True:
+            hit = next((m for m in merged if _overlap(m, span)), None)
+            if hit is None:
+                break
+            merged.remove(hit)
+            span = _merge(hit, span)
+        merged.append(span)
+    return sorted(merged, key=lambda s: (s.a_start, s.b_start))
+
+
+def _overlap(s: SharedSpan, t: SharedSpan) -> bool:
+    return (s.a_start < t.a_end and t.a_start < s.a_end) or (s.b_start < t.b_end and t.b_start < s.b_end)
+
+
+def _merge(s: SharedSpan, t: SharedSpan) -> SharedSpan:
+    ws, wt = s.a_end - s.a_start, t.a_end - t.a_start
+    overlap = (ws * s.overlap + wt * t.overlap) / max(ws + wt, 1)
+    return SharedSpan(
+        min(s.a_start, t.a_start), max(s.a_end, t.a_end), min(s.b_start, t.b_start), max(s.b_end, t.b_end), overlap
+    )
+
+
+def compare_texts(a: Article, b: Article, config: DedupConfig | None = None) -> Match:
+    """Compare two articles exactly (no index: no learned boilerplate), their shared passages
+    with offsets into the texts as given."""
+    config = config or DedupConfig()
+    vocabulary = Vocabulary()
+    docs = [analyze_reference(x.text, config.normalize, config.shingle, vocabulary, keep_text=True) for x in (a, b)]
+    match = compare(a.id, docs[0], b.id, docs[1], verify=config.verify, shingle=config.shingle)
+    return match_with_spans(match, a.text, b.text, config)
+
+
+def shared_spans(a: Article, b: Article, config: DedupConfig | None = None) -> list[SharedSpan]:
+    """The passages of ``a`` found again in ``b``, as spans of both original texts, sorted by
+    ``a_start``; spans within one text do not overlap.
+
+    >>> a = Article(id="a", text="...")  # doctest: +SKIP
+    >>> [a.text[s.a_start : s.a_end] for s in shared_spans(a, b)]  # doctest: +SKIP
+    """
+    return spans_of(compare_texts(a, b, config).shared_passages)
