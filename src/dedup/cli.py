@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import stat
@@ -266,8 +267,23 @@ def _cmd_spark(args: argparse.Namespace) -> int:
     return spark_main(args.args)
 
 
+class _Notice(logging.Handler):
+    """Prints the kernels' one-line notice (``kernels.COMPILE_NOTICE``) on standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"dedup: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def _print_kernel_notices() -> None:
+    log = logging.getLogger("dedup.kernels")
+    if not any(isinstance(h, _Notice) for h in log.handlers):
+        log.addHandler(_Notice(logging.INFO))
+        log.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _print_kernel_notices()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
