@@ -1400,7 +1400,23 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (fold_split_many, (array(t.uint32, readonly=True), *fold)),
         (shingle_many, (*shingle, u64, t.uint64, u32, u32, u32, u32)),
         (band_keys, (array(t.uint32, 2), t.int64, t.int64, u64)),
-        (candidate_pairs, (i64, i64, u64, i32, i32, t.int64, i64, array(t.uint64, 2), array(t.int32, 2), array(t.int32, 2), t.int64, t.int64)),
+        (
+            candidate_pairs,
+            (
+                i64,
+                i64,
+                u64,
+                i32,
+                i32,
+                t.int64,
+                i64,
+                array(t.uint64, 2),
+                array(t.int32, 2),
+                array(t.int32, 2),
+                t.int64,
+                t.int64,
+            ),
+        ),
         (sort_runs, (u64, i64, i32)),
         (judge_samples, (u64, i64, array(t.int64, 2), u64, t.float64)),
         (judge_rows, (u64, i64, array(t.int64, 2), i64, u64, t.float64)),
@@ -1408,6 +1424,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (view_passages, (array(t.int64, 2), i64, t.int64, i64, u64, i64)),
         (shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
         (intersect_count, (u64, u64)),
+        (minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
         (table_insert, (*table, t.int64, u64, t.int64)),
         (table_query, (*table, array(t.uint64, 2))),
     ]
@@ -1431,7 +1448,7 @@ def _announce_compiling() -> None:
     prints the notice, so that a first run does not look hung)."""
     from numba.core import event
 
-    class FirstCompile(event.Listener):  # type: ignore[misc]
+    class FirstCompile(event.Listener):
         announced = False
 
         def on_start(self, ev: Any) -> None:
@@ -1444,7 +1461,7 @@ def _announce_compiling() -> None:
         def on_end(self, ev: Any) -> None:
             pass
 
-    event.register("numba:compile", FirstCompile())
+    event.register("numba:compile", FirstCompile())  # type: ignore[no-untyped-call]
 
 
 if _numba is not None:
