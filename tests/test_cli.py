@@ -591,3 +591,39 @@ def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds(monkeypatch) 
     progress.update("read 10")
     progress.finish("done")
     assert log.getvalue() == "dedup: read 10\ndedup: done\n"
+
+
+def test_a_first_run_says_that_it_compiles_the_kernels(tmp_path) -> None:
+    """With numba's cache empty the run compiles the kernels, and says so on standard error before
+    the wait (the test stops the run there)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "dedup", "cluster", str(ROOT / "seeds"), "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as run:
+        try:
+            assert run.stderr is not None
+            first_line = run.stderr.readline()
+        finally:
+            run.kill()
+    assert (
+        first_line
+        == "dedup: compiling the text kernels once for this installation (up to a minute); later runs start at once\n"
+    )
+
+
+def test_a_run_with_the_kernels_cached_says_nothing_about_compiling() -> None:
+    def run() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "dedup", "cluster", str(ROOT / "seeds"), "--format", "table", "--no-progress"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        ).stderr
+
+    run()  # fills numba's cache if it is empty
+    assert "compil" not in run()

@@ -1,6 +1,9 @@
 """The compiled kernels equal the numpy reference paths bit for bit."""
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,3 +231,69 @@ def test_buffer_writing_kernels_stay_in_bounds() -> None:
     size and script, with numba checking every index: an out-of-bounds access or a crash fails the
     test with the child's output."""
     run_checked("test_kernels", "checked_child")
+
+
+def _public_signatures(code: str) -> set[str]:
+    """In a fresh process, after ``code``: each public kernel with the argument types it was
+    compiled or loaded for, as ``name (types)`` lines."""
+    script = (
+        code
+        + """
+from numba.core.registry import CPUDispatcher
+from dedup import kernels
+for name, value in sorted(vars(kernels).items()):
+    if isinstance(value, CPUDispatcher) and not name.startswith("_"):
+        for sig in value.signatures:
+            print(name, sig)
+"""
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
+    return set(run.stdout.splitlines())
+
+
+def test_compile_all_covers_what_the_batch_and_the_stream_call() -> None:
+    """An installed package's first run compiles nothing when the build cached ``compile_all``'s
+    kernels: the batch engine and the stream (with boilerplate to judge, and characters beyond 16
+    bits) call no kernel for other argument types."""
+    workload = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import dedup
+from conftest import load_seeds
+articles = load_seeds()
+furniture = "Subscribe to our newsletter for the latest news from the city every day."
+extra = [
+    dedup.Article(id=f"x{{i}}", text=f"{{furniture}}\\nStory {{i}} tells of \U0001d518nicode {{i * 7}} and more. " * 3)
+    for i in range(12)
+]
+list(dedup.cluster(articles + extra))
+stream = dedup.Deduplicator()
+for article in articles + extra:
+    stream.add(article)
+stream.close()
+"""
+    _public_signatures(workload)  # fills numba's cache if it is empty
+    # from the cache: only what is called from Python, not the kernels compiled into their callers
+    used = _public_signatures(workload)
+    cached = _public_signatures("from dedup import kernels\nkernels.compile_all()")
+    assert used, "the workload called no kernel"
+    assert used <= cached, f"kernels called for types that compile_all does not cache: {sorted(used - cached)}"
+
+
+def test_the_compile_notice_is_logged_once_per_process() -> None:
+    script = """
+import logging, sys
+import numba
+from dedup import kernels
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(name)s: %(message)s")
+def first(x):
+    return x + 1
+def second(x):
+    return x * 2
+first.__module__ = second.__module__ = "dedup.kernels"  # as if they were kernels of that module
+numba.njit(first)(1)
+numba.njit(first)(1.5)
+numba.njit(second)(2)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    assert run.stdout.splitlines() == [f"dedup.kernels: {kernels.COMPILE_NOTICE}"]

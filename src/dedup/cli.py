@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import logging
 import os
 import re
 import shutil
@@ -721,8 +722,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Notice(logging.Handler):
+    """Prints the kernels' one-line notice (``kernels.COMPILE_NOTICE``) on standard error."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"dedup: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def _print_kernel_notices() -> None:
+    log = logging.getLogger("dedup.kernels")
+    if not any(isinstance(h, _Notice) for h in log.handlers):
+        log.addHandler(_Notice(logging.INFO))
+        log.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _print_kernel_notices()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

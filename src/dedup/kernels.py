@@ -12,6 +12,7 @@ and the minimum per permutation, as ``sign.reference_signature`` does through da
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,9 @@ except ImportError:  # pragma: no cover
 
 KERNEL = "numpy" if _numba is None else "numba"
 _MAX_INT32 = 2**31 - 1
+
+_log = logging.getLogger(__name__)
+COMPILE_NOTICE = "compiling the text kernels once for this installation (up to a minute); later runs start at once"
 
 
 def _jit(fn: Any) -> Any:
@@ -1375,3 +1379,90 @@ def _shared_tagged(
 
 
 shared_tagged = _jit(_shared_tagged)
+
+
+def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
+    """The kernels that the batch engine and the stream call from Python, each with the argument
+    types they pass (a test checks that those paths call no other): what ``compile_all`` puts in
+    numba's cache."""
+    from numba import types as t
+
+    def array(dtype: Any, ndim: int = 1, *, readonly: bool = False) -> Any:
+        return t.Array(dtype, ndim, "C", readonly=readonly)
+
+    u64, i64, i32, u32, u8 = array(t.uint64), array(t.int64), array(t.int32), array(t.uint32), array(t.uint8)
+    fold = (i64, i64, u32, u8, u32, i64, t.boolean, t.int64, t.boolean, t.boolean, i64, i64, i64)
+    shingle = (u64, array(t.boolean), array(t.int64, 2), u8, array(t.int64, 2), t.int64, t.int64, t.int64, t.int64)
+    table = (u64, i32, i32, i32)
+    return [
+        # code points in 16 bits, or in 32 when a text has some beyond (``shingle._code_points``)
+        (fold_split_many, (array(t.uint16, readonly=True), *fold)),
+        (fold_split_many, (array(t.uint32, readonly=True), *fold)),
+        (shingle_many, (*shingle, u64, t.uint64, u32, u32, u32, u32)),
+        (band_keys, (array(t.uint32, 2), t.int64, t.int64, u64)),
+        (
+            candidate_pairs,
+            (
+                i64,
+                i64,
+                u64,
+                i32,
+                i32,
+                t.int64,
+                i64,
+                array(t.uint64, 2),
+                array(t.int32, 2),
+                array(t.int32, 2),
+                t.int64,
+                t.int64,
+            ),
+        ),
+        (sort_runs, (u64, i64, i32)),
+        (judge_samples, (u64, i64, array(t.int64, 2), u64, t.float64)),
+        (judge_rows, (u64, i64, array(t.int64, 2), i64, u64, t.float64)),
+        (kept_shingles, (u64, i64, i64, t.int64, u64)),
+        (view_passages, (array(t.int64, 2), i64, t.int64, i64, u64, i64)),
+        (shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
+        (intersect_count, (u64, u64)),
+        (minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
+        (table_insert, (*table, t.int64, u64, t.int64)),
+        (table_query, (*table, array(t.uint64, 2))),
+    ]
+
+
+def compile_all() -> int:
+    """Load the kernels of ``_first_run_signatures`` from numba's cache, compiling (and caching)
+    the ones it does not hold; how many there are (0 without numba). The package build calls it
+    (``setup.py``), so that an installed package's first run finds them in its cache."""
+    if _numba is None:
+        return 0
+    signatures = _first_run_signatures()
+    for kernel, argtypes in signatures:
+        kernel.compile(argtypes)
+    return len(signatures)
+
+
+def _announce_compiling() -> None:
+    """Log ``COMPILE_NOTICE`` once per process, when numba first starts compiling a kernel of this
+    module: the kernels are not in numba's cache, and the run waits for them (the command line
+    prints the notice, so that a first run does not look hung)."""
+    from numba.core import event
+
+    class FirstCompile(event.Listener):
+        announced = False
+
+        def on_start(self, ev: Any) -> None:
+            dispatcher = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
+            py_func = getattr(dispatcher, "py_func", None)
+            if not self.announced and getattr(py_func, "__module__", None) == __name__:
+                self.announced = True
+                _log.info(COMPILE_NOTICE)
+
+        def on_end(self, ev: Any) -> None:
+            pass
+
+    event.register("numba:compile", FirstCompile())  # type: ignore[no-untyped-call]
+
+
+if _numba is not None:
+    _announce_compiling()
