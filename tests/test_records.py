@@ -117,3 +117,19 @@ def test_an_article_either_is_rejected_clearly_or_can_be_written(art_id, text, t
         value.encode("utf-8")  # storable and printable as JSON
     if article.published_at is not None:
         assert article.published_utc is not None and article.published_utc.utcoffset() == timedelta(0)
+
+
+def test_a_passage_shows_its_offsets_in_json_only_once_they_are_filled() -> None:
+    from dataclasses import replace
+
+    passage = dedup.SharedPassage(1, 2, 0.5, "", (3, 9), (4, 10))
+    assert not passage.has_spans and set(passage.to_dict()) == {"a_sentence", "b_sentence", "overlap", "text"}
+    filled = replace(passage, a_start=5, a_end=8, b_start=0, b_end=3, a_text="abc", b_text="abd")
+    assert filled.has_spans
+    assert filled.to_dict() | {} == {
+        "a_sentence": 1, "b_sentence": 2, "overlap": 0.5, "text": "",
+        "a_start": 5, "a_end": 8, "b_start": 0, "b_end": 3, "a_text": "abc", "b_text": "abd",
+    }  # fmt: skip
+    # the stored record is unchanged: the offsets are computed again when asked for
+    match = dedup.Match("a", "b", True, dedup.Relation.PARTIAL, "r", 1, 1, 1, 1, 1, 1, (filled,))
+    assert dedup.Match.from_record(match.to_record()).shared_passages == (dedup.SharedPassage(1, 2, 0.5, ""),)

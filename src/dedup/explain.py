@@ -20,8 +20,10 @@ their matches' passages (:func:`with_spans`).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -140,10 +142,11 @@ def _tokens_with_ranges(text: str, config: DedupConfig) -> tuple[list[str], I64,
     ends: list[int] = []
     dropped: list[tuple[int, int]] = []
     at = 0
-    empty = [not p and not c.isspace() for p, c in zip(pieces, text, strict=True)]
+    # characters that fold to nothing and belong to the word they touch: marks, tatweel, hamza
+    empty = [not p and unicodedata.category(c)[0] in "LM" for p, c in zip(pieces, text, strict=True)]
     for line, is_dropped in zip(spaced.split("\n"), drop, strict=True):
         if is_dropped:
-            if line.strip():
+            if line.replace(MARK, " ").strip():  # a line of words, not of punctuation alone
                 dropped.append((int(origin[at]), int(origin[at + len(line) - 1]) + 1))
         else:
             _line_tokens(line, origin[at : at + len(line)], config, empty, words, starts, ends)
@@ -294,3 +297,155 @@ def shared_spans(a: Article, b: Article, config: DedupConfig | None = None) -> l
     >>> [a.text[s.a_start : s.a_end] for s in shared_spans(a, b)]  # doctest: +SKIP
     """
     return spans_of(compare_texts(a, b, config).shared_passages)
+
+
+# -- the explanation of one decision --------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why two articles are (or are not) copies: the comparison (``match``: decision, scores,
+    rule, relation), the shared passages as spans of both texts, and the character ranges of each
+    text that were left out of the comparison: ``ignored_a``/``ignored_b`` (furniture lines, and
+    with an index its learned boilerplate sentences), each with what it was."""
+
+    a: Article
+    b: Article
+    match: Match
+    spans: tuple[SharedSpan, ...]
+    ignored_a: tuple[tuple[int, int, str], ...]
+    ignored_b: tuple[tuple[int, int, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """For JSON output: the match, the spans with their original words, what was ignored."""
+        match = self.match.to_dict()
+
+        def ignored(text: str, ranges: tuple[tuple[int, int, str], ...]) -> list[dict[str, Any]]:
+            return [{"start": s, "end": e, "kind": kind, "text": text[s:e]} for s, e, kind in ranges]
+
+        return {
+            "a": self.a.id,
+            "b": self.b.id,
+            "is_copy": self.match.is_copy,
+            "relation": str(self.match.relation),
+            "rule": self.match.rule,
+            **{k: match[k] for k in ("score", "jaccard", "containment_a", "containment_b")},
+            **{k: match[k] for k in ("passage_coverage_a", "passage_coverage_b", "ignored_boilerplate")},
+            "spans": [
+                {
+                    "a_start": s.a_start,
+                    "a_end": s.a_end,
+                    "b_start": s.b_start,
+                    "b_end": s.b_end,
+                    "overlap": round(s.overlap, 4),
+                    "a_text": self.a.text[s.a_start : s.a_end],
+                    "b_text": self.b.text[s.b_start : s.b_end],
+                }
+                for s in self.spans
+            ],
+            "ignored_a": ignored(self.a.text, self.ignored_a),
+            "ignored_b": ignored(self.b.text, self.ignored_b),
+        }
+
+
+FURNITURE = "furniture"  # a line dropped as site furniture or too short to be prose
+BOILERPLATE = "learned_boilerplate"  # a sentence the index learned as boilerplate of its source
+
+
+def explain(
+    a: Article,
+    b: Article,
+    config: DedupConfig | None = None,
+    *,
+    match: Match | None = None,
+    boilerplate: tuple[Sequence[tuple[int, int]], Sequence[tuple[int, int]]] = ((), ()),
+) -> Explanation:
+    """The :class:`Explanation` of ``a`` against ``b``. Without ``match`` they are compared here
+    (no index, no learned boilerplate); an index gives its ``Deduplicator.compare`` match (offsets
+    filled) and ``boilerplate``, its learned boilerplate ranges of each (``boilerplate_spans``)."""
+    config = config or DedupConfig()
+    match = match or compare_texts(a, b, config)
+    ignored = []
+    for article, learned in zip((a, b), boilerplate, strict=True):
+        ranges = [(s, e, FURNITURE) for s, e in word_map(article.text, config).dropped]
+        ranges += [(s, e, BOILERPLATE) for s, e in learned]
+        ignored.append(tuple(sorted(ranges)))
+    return Explanation(a, b, match, tuple(spans_of(match.shared_passages)), ignored[0], ignored[1])
+
+
+# -- showing it ---------------------------------------------------------------------------------
+_SHARED_ON, _SHARED_OFF = "\x1b[7m", "\x1b[27m"  # reverse video
+_IGNORED_ON, _IGNORED_OFF = "\x1b[2m", "\x1b[22m"  # faint
+PLAIN_SHARED = ("[[", "]]")
+PLAIN_IGNORED = ("{{", "}}")
+# Right-to-left isolate and pop directional isolate (Unicode's bidi algorithm, UAX #9).
+_RLI, _PDI = "\u2067", "\u2069"
+_STRONG_RTL = frozenset(("R", "AL"))
+_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _rtl(line: str) -> bool:
+    """Whether the first strongly directional character of ``line`` (colour codes aside) is right
+    to left."""
+    for c in _ESCAPE.sub("", line):
+        kind = unicodedata.bidirectional(c)
+        if kind in _STRONG_RTL:
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
+def marked(text: str, marks: Sequence[tuple[int, int, str]], *, color: bool) -> str:
+    """``text`` with each range of ``marks`` (start, end, ``"shared"`` or another kind) marked: in
+    reverse video (shared) or faint (ignored) with ``color``, else between ``[[ ]]`` and ``{{ }}``.
+    With ``color`` (a terminal), each line whose first strong character is right to left (Arabic,
+    Hebrew) is wrapped in a right-to-left isolate (U+2067 ... U+2069), so that a terminal that
+    applies the bidi algorithm shows it right to left; the characters stay in logical order."""
+    pieces: list[str] = []
+    at = 0
+    for start, end, kind in sorted(marks):
+        if start < at or end <= start:
+            continue  # overlapping or empty: the first one is shown
+        on, off = (_SHARED_ON, _SHARED_OFF) if kind == "shared" else (_IGNORED_ON, _IGNORED_OFF)
+        if not color:
+            on, off = PLAIN_SHARED if kind == "shared" else PLAIN_IGNORED
+        # a mark is closed at each line end and opened again, so that every line stands alone
+        inner = text[start:end].replace("\n", f"{off}\n{on}")
+        pieces += [text[at:start], on, inner, off]
+        at = end
+    pieces.append(text[at:])
+    out = "".join(pieces)
+    if not color:
+        return out
+    return "\n".join(f"{_RLI}{line}{_PDI}" if _rtl(line) else line for line in out.split("\n"))
+
+
+def render(explanation: Explanation, *, color: bool) -> str:
+    """The explanation for people: the decision, the scores, what was ignored, and both texts with
+    the shared passages marked (see :func:`marked`)."""
+    e, m = explanation, explanation.match
+    verdict = f"a copy ({m.relation}, rule {m.rule})" if m.is_copy else f"not a copy (rule {m.rule})"
+    shared, ignored = ("reverse video", "faint") if color else ("[[ ]]", "{{ }}")
+    lines = [
+        f"a: {e.a.id}",
+        f"b: {e.b.id}",
+        f"decision: {verdict}",
+        f"scores: score {m.score:.3f}  jaccard {m.jaccard:.3f}  containment a in b {m.containment_a:.3f}  "
+        f"b in a {m.containment_b:.3f}  passage coverage a {m.passage_coverage_a:.3f}  b {m.passage_coverage_b:.3f}",
+        f"shared passages: {len(e.spans)} (marked {shared})",
+    ]
+    for name, ranges in (("a", e.ignored_a), ("b", e.ignored_b)):
+        kinds = [kind for _, _, kind in ranges]
+        lines.append(
+            f"ignored in {name} (marked {ignored}): {kinds.count(FURNITURE)} furniture line(s), "
+            f"{kinds.count(BOILERPLATE)} learned boilerplate sentence(s)"
+        )
+    for name, article, spans, ranges in (
+        ("a", e.a, [(s.a_start, s.a_end, "shared") for s in e.spans], e.ignored_a),
+        ("b", e.b, [(s.b_start, s.b_end, "shared") for s in e.spans], e.ignored_b),
+    ):
+        lines += [
+            "",
+            f"--- {name}: {article.id} ---",
+            marked(article.text.rstrip("\n"), [*spans, *ranges], color=color),
+        ]
+    return "\n".join(lines) + "\n"

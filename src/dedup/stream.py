@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from itertools import islice
 from pathlib import Path
@@ -39,6 +39,7 @@ from dedup.errors import (
     InputError,
     UnknownArticleError,
 )
+from dedup.explain import WordMap, match_with_spans, with_spans, word_map
 from dedup.grouping import components, groups_of
 from dedup.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.provenance import Candidate, build_cluster, candidate, provenance_inputs
@@ -383,9 +384,11 @@ class Deduplicator:
             raise EmptyTextError(f"article {article.id!r} has no text (empty or whitespace only)")
 
     # -- adding -------------------------------------------------------------------------------
-    def add(self, article: Article | Prepared) -> Verdict:
+    def add(self, article: Article | Prepared, *, spans: bool = False) -> Verdict:
         """Add one article and say whether it is a copy of something already indexed. If it raises,
-        nothing is indexed or written."""
+        nothing is indexed or written. With ``spans`` the matches' shared passages carry their
+        character offsets and original words in both texts (see ``SharedPassage``; the texts are
+        analyzed again, so it is off by default)."""
         if self._closed:
             raise self._closed_error()
         # prepared outside the locks (the slow part, which reads only the config), then added under
@@ -394,7 +397,8 @@ class Deduplicator:
         with self._lock:
             if self._closed:
                 raise self._closed_error()
-            return self._add_one(ready)
+            verdict = self._add_one(ready)
+            return self._with_spans(verdict) if spans else verdict
 
     def _prepare_or_existing(self, article: Article) -> Article | Prepared:
         if not isinstance(article, Article) or article.id in self._entries:
@@ -527,14 +531,56 @@ class Deduplicator:
     @_serialised
     def compare(self, a_id: str, b_id: str, *, with_text: bool = True) -> Match:
         """Compare two indexed articles exactly (whether or not the index proposed them). With
-        ``with_text`` the shared passages carry their text (in comparison form): the two articles
-        are analyzed again, since the index keeps no sentence text."""
+        ``with_text`` the shared passages carry their text in comparison form (``text``) and as
+        spans of the articles as given (``a_start``, ``a_end``, ``a_text``, and the same for b):
+        the two articles are analyzed again, since the index keeps no sentence text."""
         a, b = self._entry(a_id).prepared, self._entry(b_id).prepared
         if not with_text:
             return self._compare(a_id, a.doc, b_id, b.doc)
         cfg = self.config
         texts = [analyze(p.article.text, cfg.normalize, cfg.shingle, self._vocabulary, keep_text=True) for p in (a, b)]
-        return self._compare(a_id, texts[0], b_id, texts[1])
+        match = self._compare(a_id, texts[0], b_id, texts[1])
+        return match_with_spans(match, a.article.text, b.article.text, cfg)
+
+    def _with_spans(self, verdict: Verdict) -> Verdict:
+        """``verdict`` with its matches' passages as spans of the texts (``add(..., spans=True)``)."""
+        if not any(m.shared_passages for m in verdict.matches):
+            return verdict
+        cfg = self.config
+        maps: dict[str, WordMap] = {}
+
+        def mapped(art_id: str) -> WordMap:
+            if art_id not in maps:
+                maps[art_id] = word_map(self._entries[art_id].prepared.article.text, cfg)
+            return maps[art_id]
+
+        matches = tuple(
+            replace(
+                m,
+                shared_passages=with_spans(
+                    m.shared_passages, self._entries[m.a].prepared.article.text,
+                    self._entries[m.b].prepared.article.text, mapped(m.a), mapped(m.b), cfg.shingle.passage_k,
+                ),
+            )
+            if m.shared_passages
+            else m
+            for m in verdict.matches
+        )  # fmt: skip
+        return replace(verdict, matches=matches)
+
+    @_serialised
+    def boilerplate_spans(self, article_id: str) -> list[tuple[int, int]]:
+        """The [start, end) character ranges of the article's sentences that are learned
+        boilerplate (left out of every comparison), in the text as given."""
+        doc = self._entry(article_id).prepared.doc
+        learned = self._boilerplate.boilerplate_of(article_id, doc.sentence_fps)
+        if not learned:
+            return []
+        mapped = word_map(self._entries[article_id].prepared.article.text, self.config)
+        starts = doc.sentence_starts.tolist()
+        return [
+            mapped.span((starts[i], starts[i + 1])) for i, fp in enumerate(doc.sentence_fps.tolist()) if fp in learned
+        ]
 
     def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
         cluster = self._cluster_of(article_id)
