@@ -31,7 +31,6 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ sys.path.insert(0, str(HERE))
 
 import dedup  # noqa: E402
 import dedup.kernels  # noqa: E402
+import dedup.tune  # noqa: E402
 import generate  # noqa: E402
 import metrics  # noqa: E402
 import peers  # noqa: E402
@@ -282,21 +282,13 @@ def streaming(indexed: int, probes: int, seed: int, config: dedup.DedupConfig) -
 
 
 def tradeoff(records: Sequence[dict[str, Any]], config: dedup.DedupConfig) -> dict[str, list[dict[str, float]]]:
-    """Precision and recall as the decision gets stricter or looser (ours: every verification
-    threshold scaled; datasketch: the LSH threshold)."""
+    """Precision and recall as the decision gets stricter or looser (ours: the verification
+    thresholds scaled, ``dedup.tune.sweep``, as ``dedup tune`` does; datasketch: the LSH threshold)."""
     truth = {r["id"]: r["group"] for r in records}
-    ours = []
-    for scale in (0.5, 0.75, 1.0, 1.4, 1.8):
-        v = config.verify
-        strict = replace(
-            v,
-            min_containment=min(1.0, v.min_containment * scale),
-            min_passage_coverage=min(1.0, v.min_passage_coverage * scale),
-            near_identical_jaccard=min(1.0, v.near_identical_jaccard * max(scale, 1.0)),
-        )
-        clusters = dedup.cluster(articles(records), config=replace(config, verify=strict))
-        q = metrics.pairwise(truth, {m: c.id for c in clusters for m in c.member_ids})
-        ours.append({"setting": scale, "precision": round(q["precision"], 4), "recall": round(q["recall"], 4)})
+    ours = [
+        {"setting": s.scale, "precision": round(s.quality.precision, 4), "recall": round(s.quality.recall, 4)}
+        for s in dedup.tune.sweep(articles(records), truth, config=config, scales=(0.5, 0.75, 1.0, 1.4, 1.8))
+    ]
     theirs = []
     ids, texts = [r["id"] for r in records], [r["text"] for r in records]
     for threshold in (0.3, 0.5, 0.7, 0.8, 0.9):
