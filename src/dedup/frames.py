@@ -48,7 +48,7 @@ class Columns:
     title: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("id", *_OPTIONAL, "text"):
+        for name in ("id", "text", *_OPTIONAL):
             column = getattr(self, name)
             if column is None and name not in ("id", "text"):
                 continue
