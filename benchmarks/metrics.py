@@ -11,26 +11,22 @@ from typing import Any
 
 from sklearn.metrics import adjusted_rand_score
 
-
-def labels_from_groups(groups: Sequence[Sequence[str]]) -> dict[str, int]:
-    return {member: n for n, group in enumerate(groups) for member in group}
+import dedup.tune
 
 
 def _pairs_in_same(labels: Mapping[str, object]) -> int:
     return sum(c * (c - 1) // 2 for c in Counter(labels.values()).values())
 
 
+def labels_from_groups(groups: Sequence[Sequence[str]]) -> dict[str, int]:
+    return {member: n for n, group in enumerate(groups) for member in group}
+
+
 def pairwise(truth: Mapping[str, object], predicted: Mapping[str, object]) -> dict[str, float]:
-    """Precision, recall and F1 over article pairs put in the same group."""
-    ids = list(truth)
-    joint = Counter((truth[i], predicted[i]) for i in ids)
-    together_both = sum(c * (c - 1) // 2 for c in joint.values())
-    together_pred = _pairs_in_same({i: predicted[i] for i in ids})
-    together_true = _pairs_in_same(truth)
-    precision = together_both / together_pred if together_pred else 1.0
-    recall = together_both / together_true if together_true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    """Precision, recall and F1 over article pairs put in the same group (``dedup.tune.pairwise``,
+    the measure ``dedup tune`` chooses by)."""
+    q = dedup.tune.pairwise(truth, predicted)
+    return {"precision": q.precision, "recall": q.recall, "f1": q.f1}
 
 
 def bcubed_f1(truth: Mapping[str, object], predicted: Mapping[str, object]) -> float:

@@ -47,6 +47,7 @@ sys.path.insert(0, str(HERE))
 
 import dedup  # noqa: E402
 import dedup.kernels  # noqa: E402
+import dedup.tune  # noqa: E402
 import generate  # noqa: E402
 import metrics  # noqa: E402
 import peers  # noqa: E402
@@ -337,19 +338,9 @@ ADVICE_MARGIN = 0.01
 
 
 def scaled(config: dedup.DedupConfig, scale: float) -> dedup.DedupConfig:
-    """``config`` with every verification threshold multiplied by ``scale`` (capped at 1; the
-    near-identical Jaccard is never lowered, so that looser settings find more partial copies
-    without calling different pages near-identical)."""
-    v = config.verify
-    return replace(
-        config,
-        verify=replace(
-            v,
-            min_containment=round(min(1.0, v.min_containment * scale), 4),
-            min_passage_coverage=round(min(1.0, v.min_passage_coverage * scale), 4),
-            near_identical_jaccard=round(min(1.0, v.near_identical_jaccard * max(scale, 1.0)), 4),
-        ),
-    )
+    """``config`` with its verification thresholds scaled as ``dedup tune`` scales them
+    (``dedup.tune.scaled``)."""
+    return replace(config, verify=dedup.tune.scaled(config.verify, scale))
 
 
 def _point(setting: float, q: dict[str, float]) -> dict[str, float]:
@@ -362,10 +353,12 @@ def tradeoff(
     """Precision, recall and F1 as the decision gets stricter or looser (ours: every verification
     threshold scaled, ``SCALES``; the peers: the LSH threshold, ``PEER_THRESHOLDS``)."""
     truth = {r["id"]: r["group"] for r in records}
-    out: dict[str, list[dict[str, float]]] = {"dedup": []}
-    for scale in SCALES:
-        clusters = dedup.cluster(articles(records), config=scaled(config, scale))
-        out["dedup"].append(_point(scale, metrics.pairwise(truth, {m: c.id for c in clusters for m in c.member_ids})))
+    out: dict[str, list[dict[str, float]]] = {
+        "dedup": [
+            _point(s.scale, {"precision": s.quality.precision, "recall": s.quality.recall, "f1": s.quality.f1})
+            for s in dedup.tune.sweep(articles(records), truth, config=config, scales=SCALES)
+        ]
+    }
     if not with_peers:
         return out
     ids, texts = [r["id"] for r in records], [r["text"] for r in records]
@@ -387,7 +380,7 @@ def advice(name: str, points: Sequence[dict[str, float]], config: dedup.DedupCon
     if best["f1"] < default["f1"] + ADVICE_MARGIN:
         return None
     v = scaled(config, best["setting"]).verify
-    fields = {k: getattr(v, k) for k in ("near_identical_jaccard", "min_containment", "min_passage_coverage")}
+    fields = {k: round(getattr(v, k), 4) for k in ("near_identical_jaccard", "min_containment", "min_passage_coverage")}
     return {
         "data": name,
         "setting": best["setting"],

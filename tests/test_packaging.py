@@ -50,7 +50,11 @@ def test_every_install_command_names_news_dedup_and_an_existing_extra() -> None:
 def test_the_dev_extra_installs_every_other_runtime_extra() -> None:
     dev = PYPROJECT["project"]["optional-dependencies"]["dev"]
     selves = [r for r in dev if r.startswith("news-dedup[")]
-    assert selves == ["news-dedup[html,scrapy,redis,spark,docs]"]
+    assert len(selves) == 1
+    installed = set(selves[0].removeprefix("news-dedup[").removesuffix("]").split(","))
+    extras = set(PYPROJECT["project"]["optional-dependencies"])
+    # datasets pulls a large tree of its own; its test runs where it is installed
+    assert installed == extras - {"dev", "bench", "datasets"}
 
 
 def test_core_dependencies_are_imported_by_the_library() -> None:

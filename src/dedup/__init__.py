@@ -40,6 +40,7 @@ from dedup.errors import (
     TextTypeError,
     UnknownArticleError,
 )
+from dedup.frames import to_arrow, to_pandas
 from dedup.normalize import fold
 from dedup.records import Article, Cluster, Evidence, Match, Member, Relation, SharedPassage, Skip, Verdict
 from dedup.stream import Deduplicator
@@ -92,4 +93,6 @@ __all__ = [
     "cluster",
     "fold",
     "signatures",
+    "to_arrow",
+    "to_pandas",
 ]

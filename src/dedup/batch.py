@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dedup import engine
+from dedup import _log, engine, frames
 from dedup.config import DedupConfig
-from dedup.errors import DedupError, TextTypeError
+from dedup.errors import DedupError, DuplicateIdError, TextTypeError
 from dedup.records import Article, Cluster, Skip
 from dedup.sign import text_signatures
 from dedup.stream import OnError, Prepared, Progress, check_length
@@ -48,28 +49,103 @@ def prepare_in_processes(
         pool.close()
 
 
+# A pandas DataFrame, a pyarrow Table or a datasets.Dataset: typed loosely, since none of them is
+# imported unless the input is one (see dedup.frames).
+Table = Any
+
+
 def cluster(
-    articles: Iterable[Article] | str | os.PathLike[str],
+    articles: Iterable[Article] | Iterable[Mapping[str, Any]] | Table | str | os.PathLike[str],
     *,
     config: DedupConfig | None = None,
     errors: OnError = "raise",
     skipped: list[Skip] | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    id_col: str = "id",
+    text_col: str = "text",
+    published_col: str | None = None,
+    source_col: str | None = None,
+    url_col: str | None = None,
+    title_col: str | None = None,
 ) -> list[Cluster]:
     """Group a batch of articles into clusters of copies (singletons included), each with its
-    earliest source, sorted by cluster id. ``articles`` are Article records, or the path of a JSON
-    Lines file (read by the workers, never held in memory whole). Unusable articles raise, or with
-    ``errors="skip"`` are appended to ``skipped``. ``progress(done, total)`` is called as the work
-    goes: ``total`` is None while articles are read, then the size of the current pass. ``workers``
-    processes share the work (see ``dedup.engine`` for the passes)."""
+    earliest source, sorted by cluster id. ``articles`` are Article records, the path of a JSON
+    Lines file (read by the workers, never held in memory whole), or rows: a pandas DataFrame, a
+    pyarrow Table, a Hugging Face ``datasets.Dataset`` or an iterable of dicts.
+
+    A row's columns are named by ``id_col`` and ``text_col`` (required) and ``published_col``,
+    ``source_col``, ``url_col`` and ``title_col`` (by default the columns ``published_at``,
+    ``source``, ``url`` and ``title``, used when present); each row becomes an Article as a JSON
+    Lines record does (``dedup.io.article_from_dict``). A table without the named columns raises
+    an ``InputError`` that lists the columns it has.
+
+    Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped`` (a row's
+    ``Skip`` carries its 0-based ``row``). ``progress(done, total)`` is called as the work goes:
+    ``total`` is None while articles are read, then the size of the current pass. ``workers``
+    processes share the work (see ``dedup.engine`` for the passes).
+
+    >>> clusters = dedup.cluster(df, id_col="doc_id", text_col="body")  # doctest: +SKIP
+    >>> dedup.to_pandas(clusters)  # doctest: +SKIP
+    """
     report = None
     if progress is not None:
 
         def report(stage: str, done: int, total: int | None) -> None:
             progress(done, None if stage == "read" else total)
 
-    return list(engine.run(articles, config=config, errors=errors, skipped=skipped, report=report, workers=workers))
+    if skipped is None:
+        skipped = []
+    columns = frames.Columns(id_col, text_col, published_col, source_col, url_col, title_col)
+    rows_of: dict[str, list[int]] | None = None
+    source: Iterable[Any] | str | os.PathLike[str] = articles
+    if not isinstance(articles, str | os.PathLike):
+        tabular = frames.is_table(articles)
+        if not tabular:
+            first, source = frames.split_first(articles)
+            tabular = isinstance(first, Mapping)
+        if tabular:
+            rows_of = {} if errors == "skip" else None
+            source = frames.articles_from_rows(
+                source, columns=columns, on_error=_on_row_error(errors, skipped), rows_of=rows_of
+            )
+    start = len(skipped)
+    out = list(engine.run(source, config=config, errors=errors, skipped=skipped, report=report, workers=workers))
+    if rows_of:
+        _name_rows(skipped, start, rows_of)
+    return out
+
+
+def _on_row_error(errors: OnError, skipped: list[Skip]) -> Callable[[DedupError, Skip], None]:
+    """What is done with a row that is not an article: raised, or recorded as skipped."""
+
+    def on_error(exc: DedupError, skip: Skip) -> None:
+        if errors == "raise":
+            raise exc
+        skipped.append(skip)
+        _log.skipped(skip)
+
+    return on_error
+
+
+def _name_rows(skipped: list[Skip], start: int, rows_of: dict[str, list[int]]) -> None:
+    """The row of each article the engine skipped (from ``skipped[start:]``): an empty text, a
+    text too long, an id given again with another text. The engine knows the article's id; its
+    rows are in ``rows_of``, named in order (a repeated id's second row first, since the first
+    row of an id is the one kept)."""
+    named: dict[str, int] = {}
+    for i in range(start, len(skipped)):
+        skip = skipped[i]
+        if skip.row is not None or skip.line is not None or skip.id is None or skip.id not in rows_of:
+            continue
+        rows = rows_of[skip.id]
+        k = named.get(skip.id, 0)
+        if skip.error == DuplicateIdError.__name__:
+            k = max(k, 1)
+        if k >= len(rows):
+            continue
+        named[skip.id] = k + 1
+        skipped[i] = Skip(skip.id, skip.error, f"row {rows[k]}: {skip.message}", row=rows[k])
 
 
 def signatures(texts: Iterable[str], *, config: DedupConfig | None = None) -> npt.NDArray[np.uint32]:

@@ -417,12 +417,17 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Skip:
-    """An input that was not used, and why (``line`` is the 1-based line of a JSON Lines file)."""
+    """An input that was not used, and why (``line`` is the 1-based line of a JSON Lines file;
+    ``row`` the 0-based position of a row of a table or an iterable of dicts)."""
 
     id: str | None
     error: str
     message: str
     line: int | None = None
+    row: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "line": self.line, "error": self.error, "message": self.message}
+        out: dict[str, Any] = {"id": self.id, "line": self.line, "error": self.error, "message": self.message}
+        if self.row is not None:
+            out["row"] = self.row
+        return out
