@@ -12,7 +12,7 @@ from dedup.cli import build_parser, main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-COMMANDS = ("cluster", "stream", "spark")
+COMMANDS = ("cluster", "stream", "spark", "explain", "report", "tune")
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
