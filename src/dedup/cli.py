@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from dedup import __version__, engine, spark
+from dedup import __version__, engine, present, spark
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.io import article_from_dict, parse_line, read_articles, read_jsonl
@@ -319,56 +319,14 @@ def _file_snippets(path: str, wanted: set[str]) -> dict[str, str]:
 
 # -- the table --------------------------------------------------------------------------------
 
-_RELATION_ORDER = {
-    r: i
-    for i, r in enumerate(
-        (
-            Relation.EARLIEST,
-            Relation.SAME_TEXT,
-            Relation.NEAR_IDENTICAL,
-            Relation.PARTIAL,
-            Relation.EXTENDED,
-            Relation.REWRITTEN,
-            Relation.NONE,
-        )
-    )
-}
-
 
 def _snippet(text: str, width: int = 72) -> str:
     words = " ".join(text.split())
     return words if len(words) <= width else words[: width - 1].rstrip() + "…"
 
 
-def _earliest_member(c: Cluster) -> Member:
-    return next((m for m in c.members if m.id == c.earliest), c.members[0])
-
-
-def _cluster_order(c: Cluster) -> tuple[int, bool, str, str]:
-    """Largest first, then by the earliest article's time (untimed last), then its id."""
-    first = _earliest_member(c)
-    return -len(c), first.time is None, first.time or "", c.earliest
-
-
-def _member_order(m: Member) -> tuple[int, bool, str, str]:
-    """The earliest first, then by relation (closest copies first), then by time, then id."""
-    return _RELATION_ORDER.get(m.relation, len(_RELATION_ORDER)), m.time is None, m.time or "", m.id
-
-
-def _when(iso: str | None) -> str:
-    """A member's time for people: ``2017-01-29`` for a day (a printed date), else ``2017-01-29
-    10:00 UTC`` (the times are in UTC)."""
-    if iso is None:
-        return "no time"
-    day, _, rest = iso.partition("T")
-    clock = rest.removesuffix("+00:00")
-    if clock in ("", "00:00:00"):
-        return day
-    return f"{day} {clock.removesuffix(':00') if len(clock) == 8 else clock} UTC"
-
-
 def _member_lines(m: Member, c: Cluster, snippets: Mapping[str, str]) -> list[str]:
-    when = _when(m.time)
+    when = present.when(m.time)
     figures = ""
     if m.relation is not Relation.EARLIEST:
         figures = f"  score {m.score:.2f}"
@@ -399,12 +357,12 @@ def write_table(clusters: Sequence[Cluster], out: TextIO, snippets: Mapping[str,
         f"{len(clusters)} clusters: {len(copies)} with copies ({in_copies} articles), "
         f"{len(clusters) - len(copies)} single articles\n\n"
     )
-    for c in sorted(clusters, key=_cluster_order):
+    for c in sorted(clusters, key=present.cluster_order):
         if len(c) > 1:
             out.write(f"{c.id}  {len(c)} articles  earliest {c.earliest}: {c.evidence.detail}\n")
         else:
             out.write(f"{c.id}  1 article\n")
-        for m in sorted(c.members, key=_member_order):
+        for m in sorted(c.members, key=present.member_order):
             out.write("".join(line + "\n" for line in _member_lines(m, c, snippets)))
         if len(c) > 1:
             out.write(f"  grouped by: {c.why}\n")

@@ -23,22 +23,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
 
+from dedup import present
 from dedup.config import DedupConfig
 from dedup.errors import InputError
 from dedup.explain import SharedSpan, shared_spans
 from dedup.io import parse_line, read_articles
 from dedup.records import Article, Cluster, Evidence, Member, Relation, Skip
-
-_RELATIONS = (
-    Relation.EARLIEST,
-    Relation.SAME_TEXT,
-    Relation.NEAR_IDENTICAL,
-    Relation.PARTIAL,
-    Relation.EXTENDED,
-    Relation.REWRITTEN,
-    Relation.NONE,
-)
-_RELATION_ORDER = {r: i for i, r in enumerate(_RELATIONS)}
 
 # How far into a string its first strong letter is looked for: a title or a text that opens with
 # this many digits, marks and spaces is left to the browser (dir="auto").
@@ -114,7 +104,7 @@ def member_from_dict(record: Any, where: str) -> Member:
     try:
         rel = Relation(relation)
     except ValueError:
-        known = ", ".join(str(r) for r in _RELATIONS)
+        known = ", ".join(str(r) for r in present.RELATIONS)
         raise InputError(f"{where}: unknown relation {relation!r}; the relations are {known}") from None
     return Member(
         id=member_id,
@@ -243,32 +233,6 @@ def _marks(text: str, ranges: Iterable[tuple[int, int]]) -> list[list[int]]:
     return [[at(s), at(e)] for s, e in _merged(ranges, len(text))]
 
 
-def _when(iso: str | None) -> str:
-    """A member's time for people: the day alone for a printed date, else the time in UTC."""
-    if iso is None:
-        return "no time"
-    day, _, rest = iso.partition("T")
-    clock = rest.removesuffix("+00:00")
-    if clock in ("", "00:00:00"):
-        return day
-    return f"{day} {clock.removesuffix(':00') if len(clock) == 8 else clock} UTC"
-
-
-def _earliest(c: Cluster) -> Member:
-    return next((m for m in c.members if m.id == c.earliest), c.members[0])
-
-
-def _cluster_order(c: Cluster) -> tuple[int, bool, str, str]:
-    """Largest first, then by the earliest article's time (untimed last), then its id."""
-    first = _earliest(c)
-    return -len(c), first.time is None, first.time or "", c.earliest
-
-
-def _member_order(m: Member) -> tuple[int, bool, str, str]:
-    """The earliest first, then by relation (closest copies first), then by time, then id."""
-    return _RELATION_ORDER.get(m.relation, len(_RELATION_ORDER)), m.time is None, m.time or "", m.id
-
-
 # Only web addresses become links: a javascript: or data: address in a crawled record would run or
 # show content of the record's choosing when clicked.
 _WEB = re.compile(r"https?://", re.IGNORECASE)
@@ -315,7 +279,7 @@ def _member_row(m: Member, c: Cluster, comparable: bool) -> str:
     return (
         f'<tr class="{_attr(str(m.relation))}"><td class="rel">{escape(str(m.relation))}</td>'
         f'<td class="id">{_bidi(m.id)}</td><td class="outlet">{outlet}</td>'
-        f'<td class="time">{escape(_when(m.time))}</td><td class="title">{title}</td>'
+        f'<td class="time">{escape(present.when(m.time))}</td><td class="title">{title}</td>'
         f'<td class="figures">{escape(_figures(m))}{via}</td><td class="action">{action}</td></tr>'
     )
 
@@ -328,10 +292,10 @@ def _search_text(c: Cluster) -> str:
 
 
 def _cluster_section(c: Cluster, comparable: set[str]) -> str:
-    first = _earliest(c)
+    first = present.earliest_member(c)
     size = "1 article" if len(c) == 1 else f"{len(c)} articles"
     outlet = f" · {_bidi(first.source)}" if first.source else ""
-    rows = "".join(_member_row(m, c, m.id in comparable) for m in sorted(c.members, key=_member_order))
+    rows = "".join(_member_row(m, c, m.id in comparable) for m in sorted(c.members, key=present.member_order))
     evidence = ""
     if len(c) > 1:
         rule = escape(c.evidence.rule) or "—"
@@ -409,7 +373,7 @@ def render_report(
     title: str = "dedup report",
 ) -> str:
     """The page as a string; see :func:`write_report`."""
-    listed = sorted(clusters, key=_cluster_order)
+    listed = sorted(clusters, key=present.cluster_order)
     copies = [c for c in listed if len(c) > 1]
     single = len(listed) - len(copies)
     shown = listed if singletons else copies
