@@ -352,7 +352,7 @@ class Member:
     ``earliest_in_member``: share of the earliest's shingles found in this member.
     ``matched``: the member it was verified against most strongly (None for a singleton).
     ``source``, ``url`` and ``title`` are the article's, when it was given them (None otherwise).
-    ``shared``: the passages this member shares with the earliest, sorted by ``start``
+    ``shared``: the passages of this member found again in the earliest, sorted by ``start``
     (:class:`MemberSpan`, character offsets into both texts and their words); None unless asked
     for (``dedup.cluster(..., spans=True)``, ``dedup cluster --spans``), and then filled for each
     member of a cluster with copies other than the earliest (empty when no passage is shared).
