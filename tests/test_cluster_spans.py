@@ -64,6 +64,19 @@ def test_cluster_of_a_jsonl_file_reads_the_texts_again_for_the_same_spans(tmp_pa
     assert dedup.cluster(str(path), spans=True) == dedup.cluster(seeds, spans=True)
 
 
+def test_spans_use_the_text_the_engine_kept_for_an_id_given_unusable_first(tmp_path: Path, seeds) -> None:
+    # 002 given first with no words (skipped by the engine), then with its text
+    member = next(a for a in seeds if a.id.startswith("002_"))
+    given = [dedup.Article(id=member.id, text="x" * 10), *seeds]
+    expected = dedup.cluster(seeds, spans=True)
+    path = tmp_path / "in.jsonl"
+    _write_jsonl(path, given)
+    for source in (given, str(path)):
+        skipped: list[dedup.Skip] = []
+        assert dedup.cluster(source, spans=True, errors="skip", skipped=skipped) == expected
+        assert [s.error for s in skipped] == ["EmptyTextError"]
+
+
 def test_cluster_command_with_spans_writes_them_in_the_json(tmp_path: Path, capsys, seeds) -> None:
     texts = {a.id: a.text for a in seeds}
     for path in (str(SEEDS), str(_write_jsonl(tmp_path / "in.jsonl", seeds))):

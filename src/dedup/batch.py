@@ -115,7 +115,7 @@ def cluster(
             source = frames.articles_from_rows(
                 source, columns=columns, on_error=_on_row_error(errors, skipped), rows_of=rows_of
             )
-    texts: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}
     path = source if isinstance(source, str | os.PathLike) else None
     if spans and path is None:
         source = explain.keeping_texts(cast(Iterable[Article], source), texts)
@@ -126,7 +126,8 @@ def cluster(
     if spans:
         if path is not None:
             texts = explain.texts_of_jsonl(path, explain.ids_with_copies(out))
-        out = explain.clusters_with_spans(out, texts, config or DedupConfig())
+        config = config or DedupConfig()
+        out = explain.clusters_with_spans(out, explain.kept_texts(texts, config), config)
     return out
 
 

@@ -426,7 +426,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         given = stack.enter_context(_input(args.path, report_skip, snippets=table))
         workers = _workers(args.workers, given.jsonl() or args.path)
         batch_skips: list[Skip] = []
-        texts: dict[str, str] = {}
+        texts: dict[str, list[str]] = {}
         source = given.source
         if args.spans and not isinstance(source, str):
             source = explain.keeping_texts(source, texts)
@@ -468,13 +468,14 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _with_spans(
-    clusters: list[Cluster], jsonl: str | None, texts: dict[str, str], config: DedupConfig | None
+    clusters: list[Cluster], jsonl: str | None, texts: dict[str, list[str]], config: DedupConfig | None
 ) -> list[Cluster]:
     """``dedup cluster --spans``: the members' shared passages with the earliest, from the texts
     kept as the articles were read, or read again from the JSON Lines file."""
     if jsonl is not None:
         texts = explain.texts_of_jsonl(jsonl, explain.ids_with_copies(clusters))
-    return explain.clusters_with_spans(clusters, texts, config or DedupConfig())
+    config = config or DedupConfig()
+    return explain.clusters_with_spans(clusters, explain.kept_texts(texts, config), config)
 
 
 def _progress_on(args: argparse.Namespace) -> bool:

@@ -347,22 +347,43 @@ def ids_with_copies(clusters: Iterable[Cluster]) -> set[str]:
     return {m.id for c in clusters if len(c) > 1 for m in c.members}
 
 
-def texts_of_jsonl(path: str | os.PathLike[str], wanted: set[str]) -> dict[str, str]:
-    """The texts of the articles ``wanted`` of a JSON Lines file, read again by id (the first line
-    of an id, the one the batch engine keeps; bad lines are passed over, as the engine skipped them)."""
-    out: dict[str, str] = {}
+def texts_of_jsonl(path: str | os.PathLike[str], wanted: set[str]) -> dict[str, list[str]]:
+    """The texts of the articles ``wanted`` of a JSON Lines file, read again by id: every text
+    given under each id, in order (:func:`kept_texts` picks the one the batch engine kept; bad
+    lines are passed over, as the engine skipped them)."""
+    out: dict[str, list[str]] = {}
     with open(path, "rb") as fh:
         for article in read_jsonl(fh, lambda skip: None):
-            if article.id in wanted and article.id not in out:
-                out[article.id] = article.text
+            if article.id in wanted:
+                out.setdefault(article.id, []).append(article.text)
     return out
 
 
-def keeping_texts(articles: Iterable[Article], texts: dict[str, str]) -> Iterator[Article]:
-    """``articles`` as they are, each one's text kept in ``texts`` by id (the first of an id)."""
+def keeping_texts(articles: Iterable[Article], texts: dict[str, list[str]]) -> Iterator[Article]:
+    """``articles`` as they are, each one's text kept in ``texts`` under its id (every text given
+    under an id, in order: :func:`kept_texts` picks the one the batch engine kept)."""
     for article in articles:
-        texts.setdefault(article.id, article.text)
+        if isinstance(article, Article):
+            texts.setdefault(article.id, []).append(article.text)
         yield article
+
+
+def kept_texts(candidates: Mapping[str, list[str]], config: DedupConfig) -> dict[str, str]:
+    """The text of each id as the batch engine kept it: the first one given that it could use
+    (not too long, not empty, with words left once the furniture is dropped); an id given
+    once has the one text the engine read."""
+    out = {}
+    for article_id, texts in candidates.items():
+        usable = texts if len(texts) == 1 else [t for t in texts if _usable(t, config)]
+        if usable:
+            out[article_id] = usable[0]
+    return out
+
+
+def _usable(text: str, config: DedupConfig) -> bool:
+    """Whether the batch engine prepares ``text`` rather than skipping it (``Deduplicator._check``,
+    and an ``EmptyTextError`` for a text with no comparison words)."""
+    return len(text) <= config.max_chars and bool(text.strip()) and bool(comparison_words(text, config))
 
 
 # -- the explanation of one decision --------------------------------------------------------------
