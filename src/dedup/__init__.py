@@ -42,7 +42,18 @@ from dedup.errors import (
 )
 from dedup.frames import to_arrow, to_pandas
 from dedup.normalize import fold
-from dedup.records import Article, Cluster, Evidence, Match, Member, Relation, SharedPassage, Skip, Verdict
+from dedup.records import (
+    Article,
+    Cluster,
+    Evidence,
+    Match,
+    Member,
+    MemberSpan,
+    Relation,
+    SharedPassage,
+    Skip,
+    Verdict,
+)
 from dedup.stream import Deduplicator
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())  # silent unless the application configures logging
@@ -71,6 +82,7 @@ __all__ = [
     "KernelInputError",
     "Match",
     "Member",
+    "MemberSpan",
     "MinHashConfig",
     "MissingExtraError",
     "NormalizeConfig",

@@ -8,12 +8,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from dedup import _log, engine, frames
+from dedup import _log, engine, explain, frames
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, DuplicateIdError, TextTypeError
 from dedup.records import Article, Cluster, Skip
@@ -68,6 +68,7 @@ def cluster(
     source_col: str | None = None,
     url_col: str | None = None,
     title_col: str | None = None,
+    spans: bool = False,
 ) -> list[Cluster]:
     """Group a batch of articles into clusters of copies (singletons included), each with its
     earliest source, sorted by cluster id. ``articles`` are Article records, the path of a JSON
@@ -84,6 +85,11 @@ def cluster(
     ``Skip`` carries its 0-based ``row``). ``progress(done, total)`` is called as the work goes:
     ``total`` is None while articles are read, then the size of the current pass. ``workers``
     processes share the work (see ``dedup.engine`` for the passes).
+
+    With ``spans``, each member of a cluster with copies other than the earliest gets the passages
+    it shares with the earliest (``Member.shared``: character offsets into both texts as given,
+    and their words), found by comparing the two texts again after clustering (a JSON Lines file
+    is read a second time for the texts of those members).
 
     >>> clusters = dedup.cluster(df, id_col="doc_id", text_col="body")  # doctest: +SKIP
     >>> dedup.to_pandas(clusters)  # doctest: +SKIP
@@ -109,10 +115,19 @@ def cluster(
             source = frames.articles_from_rows(
                 source, columns=columns, on_error=_on_row_error(errors, skipped), rows_of=rows_of
             )
+    texts: dict[str, list[str]] = {}
+    path = source if isinstance(source, str | os.PathLike) else None
+    if spans and path is None:
+        source = explain.keeping_texts(cast(Iterable[Article], source), texts)
     start = len(skipped)
     out = list(engine.run(source, config=config, errors=errors, skipped=skipped, report=report, workers=workers))
     if rows_of:
         _name_rows(skipped, start, rows_of)
+    if spans:
+        if path is not None:
+            texts = explain.texts_of_jsonl(path, explain.ids_with_copies(out))
+        config = config or DedupConfig()
+        out = explain.clusters_with_spans(out, explain.kept_texts(texts, config), config)
     return out
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from dedup import __version__, engine, present, spark
+from dedup import __version__, engine, explain, present, spark
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.io import article_from_dict, parse_line, read_articles, read_jsonl
@@ -420,13 +420,21 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
     config = read_config(args.config) if args.config else None
     table = args.format == "table"
+    if args.spans and table:
+        raise InputError("--spans adds the shared passages to the JSON output; drop --format table or --spans")
     with ExitStack() as stack:
         given = stack.enter_context(_input(args.path, report_skip, snippets=table))
         workers = _workers(args.workers, given.jsonl() or args.path)
         batch_skips: list[Skip] = []
-        clusters = engine.run(
-            given.source, config=config, errors="skip", skipped=batch_skips, report=report, workers=workers
+        texts: dict[str, list[str]] = {}
+        source = given.source
+        if args.spans and not isinstance(source, str):
+            source = explain.keeping_texts(source, texts)
+        clusters: Iterable[Cluster] = engine.run(
+            source, config=config, errors="skip", skipped=batch_skips, report=report, workers=workers
         )
+        if args.spans:
+            clusters = _with_spans(list(clusters), given.jsonl(), texts, config)
         out = stack.enter_context(_output(args.output))
         written = articles = copies = 0
         if table:
@@ -457,6 +465,17 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         print(f"dedup: {len(skips)} record(s) skipped", file=sys.stderr)
         return EXIT_SKIPPED
     return EXIT_OK
+
+
+def _with_spans(
+    clusters: list[Cluster], jsonl: str | None, texts: dict[str, list[str]], config: DedupConfig | None
+) -> list[Cluster]:
+    """``dedup cluster --spans``: the members' shared passages with the earliest, from the texts
+    kept as the articles were read, or read again from the JSON Lines file."""
+    if jsonl is not None:
+        texts = explain.texts_of_jsonl(jsonl, explain.ids_with_copies(clusters))
+    config = config or DedupConfig()
+    return explain.clusters_with_spans(clusters, explain.kept_texts(texts, config), config)
 
 
 def _progress_on(args: argparse.Namespace) -> bool:
@@ -508,7 +527,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 continue
             try:
                 article = article_from_dict(parse_line(raw, number), where=f"line {number}")
-                verdict = dedup.add(article)
+                verdict = dedup.add(article, spans=args.spans)
             except DedupError as exc:
                 failed += 1
                 error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
@@ -697,6 +716,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes sharing the work (default auto: every core for a file over 16 MB, else 1)",
     )
+    p.add_argument(
+        "--spans",
+        action="store_true",
+        help="give each member of a cluster with copies (other than the earliest) the passages it shares "
+        "with the earliest: members[].shared, character offsets into both texts and their words "
+        "(JSON output only; the texts are compared again, about 25 ms a member)",
+    )
     p.set_defaults(func=_cmd_cluster)
     q = sub.add_parser(
         "stream",
@@ -724,6 +750,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="show articles, copies found and articles/s on standard error (rewritten in place on a "
         "terminal, else a plain line every 5 s), and a summary at the end",
+    )
+    q.add_argument(
+        "--spans",
+        action="store_true",
+        help="fill the matches' shared passages with character offsets into both texts and their "
+        "words (a_start, a_end, a_text, b_start, b_end, b_text; the texts are analyzed again)",
     )
     q.set_defaults(func=_cmd_stream)
     e = sub.add_parser(

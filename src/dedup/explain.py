@@ -19,9 +19,10 @@ their matches' passages (:func:`with_spans`).
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.config import DedupConfig
+from dedup.io import read_jsonl
 from dedup.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_lines
-from dedup.records import Article, Match, SharedPassage
+from dedup.records import Article, Cluster, Match, MemberSpan, SharedPassage
 from dedup.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
 from dedup.verify import compare
 
@@ -297,6 +299,91 @@ def shared_spans(a: Article, b: Article, config: DedupConfig | None = None) -> l
     >>> [a.text[s.a_start : s.a_end] for s in shared_spans(a, b)]  # doctest: +SKIP
     """
     return spans_of(compare_texts(a, b, config).shared_passages)
+
+
+# -- the members of clusters against their earliest ------------------------------------------------
+def clusters_with_spans(clusters: Iterable[Cluster], texts: Mapping[str, str], config: DedupConfig) -> list[Cluster]:
+    """``clusters`` with each member of a cluster with copies, other than the earliest, given its
+    passages shared with the earliest (``Member.shared``: offsets into both texts as given, and
+    their words). ``texts`` holds the text of each such member by id (:func:`texts_of_jsonl` reads
+    them from a JSON Lines file); a singleton is returned as it is. The two texts of each pair
+    are compared again exactly (no index: no learned boilerplate), the earliest's analyzed once
+    per cluster."""
+    out = []
+    for cluster in clusters:
+        if len(cluster) < 2:
+            out.append(cluster)
+            continue
+        earliest_text = texts[cluster.earliest]
+        vocabulary = Vocabulary()
+        earliest_doc = analyze_reference(earliest_text, config.normalize, config.shingle, vocabulary)
+        earliest_map = word_map(earliest_text, config)
+        members = []
+        for member in cluster.members:
+            if member.id == cluster.earliest:
+                members.append(member)
+                continue
+            text = texts[member.id]
+            doc = analyze_reference(text, config.normalize, config.shingle, vocabulary)
+            match = compare(
+                member.id, doc, cluster.earliest, earliest_doc, verify=config.verify, shingle=config.shingle
+            )
+            passages = match.shared_passages
+            if passages:
+                k = config.shingle.passage_k
+                passages = with_spans(passages, text, earliest_text, word_map(text, config), earliest_map, k)
+            shared = tuple(
+                MemberSpan(s.a_start, s.a_end, s.b_start, s.b_end, s.overlap, text[s.a_start : s.a_end],
+                           earliest_text[s.b_start : s.b_end])
+                for s in spans_of(passages)
+            )  # fmt: skip
+            members.append(replace(member, shared=shared))
+        out.append(replace(cluster, members=tuple(members)))
+    return out
+
+
+def ids_with_copies(clusters: Iterable[Cluster]) -> set[str]:
+    """The ids of the members of the clusters with copies: the texts :func:`clusters_with_spans` needs."""
+    return {m.id for c in clusters if len(c) > 1 for m in c.members}
+
+
+def texts_of_jsonl(path: str | os.PathLike[str], wanted: set[str]) -> dict[str, list[str]]:
+    """The texts of the articles ``wanted`` of a JSON Lines file, read again by id: every text
+    given under each id, in order (:func:`kept_texts` picks the one the batch engine kept; bad
+    lines are passed over, as the engine skipped them)."""
+    out: dict[str, list[str]] = {}
+    with open(path, "rb") as fh:
+        for article in read_jsonl(fh, lambda skip: None):
+            if article.id in wanted:
+                out.setdefault(article.id, []).append(article.text)
+    return out
+
+
+def keeping_texts(articles: Iterable[Article], texts: dict[str, list[str]]) -> Iterator[Article]:
+    """``articles`` as they are, each one's text kept in ``texts`` under its id (every text given
+    under an id, in order: :func:`kept_texts` picks the one the batch engine kept)."""
+    for article in articles:
+        if isinstance(article, Article):
+            texts.setdefault(article.id, []).append(article.text)
+        yield article
+
+
+def kept_texts(candidates: Mapping[str, list[str]], config: DedupConfig) -> dict[str, str]:
+    """The text of each id as the batch engine kept it: the first one given that it could use
+    (not too long, not empty, with words left once the furniture is dropped); an id given
+    once has the one text the engine read."""
+    out = {}
+    for article_id, texts in candidates.items():
+        usable = texts if len(texts) == 1 else [t for t in texts if _usable(t, config)]
+        if usable:
+            out[article_id] = usable[0]
+    return out
+
+
+def _usable(text: str, config: DedupConfig) -> bool:
+    """Whether the batch engine prepares ``text`` rather than skipping it (``Deduplicator._check``,
+    and an ``EmptyTextError`` for a text with no comparison words)."""
+    return len(text) <= config.max_chars and bool(text.strip()) and bool(comparison_words(text, config))
 
 
 # -- the explanation of one decision --------------------------------------------------------------

@@ -318,6 +318,33 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberSpan:
+    """A passage a member shares with its cluster's earliest article, as written in both:
+    ``text`` is ``member_text[start:end]`` and ``earliest_text`` is
+    ``earliest_article_text[earliest_start:earliest_end]`` ([start, end) character offsets into the
+    texts as given); ``overlap`` is the share of the passage's shingles found in the other."""
+
+    start: int
+    end: int
+    earliest_start: int
+    earliest_end: int
+    overlap: float
+    text: str
+    earliest_text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "earliest_start": self.earliest_start,
+            "earliest_end": self.earliest_end,
+            "overlap": round(self.overlap, 4),
+            "text": self.text,
+            "earliest_text": self.earliest_text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
     """One article of a cluster and how it relates to the cluster's earliest article.
 
@@ -325,6 +352,10 @@ class Member:
     ``earliest_in_member``: share of the earliest's shingles found in this member.
     ``matched``: the member it was verified against most strongly (None for a singleton).
     ``source``, ``url`` and ``title`` are the article's, when it was given them (None otherwise).
+    ``shared``: the passages of this member found again in the earliest, sorted by ``start``
+    (:class:`MemberSpan`, character offsets into both texts and their words); None unless asked
+    for (``dedup.cluster(..., spans=True)``, ``dedup cluster --spans``), and then filled for each
+    member of a cluster with copies other than the earliest (empty when no passage is shared).
     """
 
     id: str
@@ -337,9 +368,11 @@ class Member:
     source: str | None = None
     url: str | None = None
     title: str | None = None
+    shared: tuple[MemberSpan, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """For JSON output: ``source``, ``url`` and ``title`` only when the article had them."""
+        """For JSON output: ``source``, ``url`` and ``title`` only when the article had them,
+        ``shared`` (a list of ``MemberSpan.to_dict``) only when filled."""
         out: dict[str, Any] = {"id": self.id, "relation": str(self.relation), "matched": self.matched}
         out["score"] = round(self.score, 4)
         if self.containment_in_earliest is not None:
@@ -351,6 +384,8 @@ class Member:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.shared is not None:
+            out["shared"] = [span.to_dict() for span in self.shared]
         return out
 
 
