@@ -121,13 +121,14 @@ class BandIndex:
         """Fresh arrays for the indexed articles plus ``extra`` keys: the entries of removed
         articles are dropped, the handles renumbered from 0 (they are int32 in the arrays, and a
         long stream of adds and removes would otherwise run them past 2**31), and the slots
-        doubled until those keys fill at most a quarter of them. So at least a quarter of the
-        slots fill before the next rebuild, whose cost (proportional to the slots) is spread over
-        that many inserts, however many articles were removed."""
+        doubled until those keys fill at most a third of them. So at least a sixth of the slots
+        fill before the next rebuild (at half), whose cost (proportional to the slots) is spread
+        over that many inserts, however many articles were removed; growth alone doubles the
+        slots once, from half full to a quarter."""
         live = [(self._ids[handle], keys) for handle, keys in self._keys.items()]
         need = sum(len(keys) for _, keys in live) + extra
         slots = len(self._slots_key)
-        while 4 * need > slots:
+        while 3 * need > slots:
             slots *= 2
         if max(need, len(live) + 1) > _MAX_HANDLE:
             raise CapacityError(
