@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import dedup
 from conftest import groups_of, load_english, load_seeds
+from writers import WRITER
 
 
 def _ids(clusters):
@@ -79,19 +80,6 @@ def test_foreign_newer_and_mismatched_files_are_refused(tmp_path: Path) -> None:
         assert d.config == dedup.DedupConfig()
 
 
-CHILD = textwrap.dedent(
-    """
-    import json, sys
-    import dedup
-    records = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
-    with dedup.Deduplicator.open(sys.argv[1]) as d:
-        for r in records:
-            d.add(dedup.Article(id=r["id"], text=r["text"]))
-            print("ack", r["id"], flush=True)
-    """
-)
-
-
 @pytest.mark.slow
 def test_kill_9_mid_ingest_loses_no_acknowledged_article(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -105,10 +93,12 @@ def test_kill_9_mid_ingest_loses_no_acknowledged_article(tmp_path: Path) -> None
     path = tmp_path / "index.sqlite"
     acked = []
     with subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(data)], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+        [sys.executable, "-c", WRITER, str(path), str(data)], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
     ) as child:
         assert child.stdout is not None
         for line in child.stdout:
+            if not line.startswith("ack "):
+                continue
             acked.append(line.split()[1])
             if len(acked) == 150:
                 os.kill(child.pid, signal.SIGKILL)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import dedup
+from writers import WRITER
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -147,19 +148,6 @@ def test_a_damaged_index_is_refused_or_answers_exactly_as_before(tmp_path: Path)
 
 
 # -- killed writers ---------------------------------------------------------------------------------
-
-WRITER = textwrap.dedent(
-    """
-    import json, sys
-    import dedup
-    records = [json.loads(line) for line in open(sys.argv[2], encoding="utf-8")]
-    with dedup.Deduplicator.open(sys.argv[1]) as d:
-        for r in records:
-            d.add(dedup.Article(id=r["id"], text=r["text"]))
-            print("ack", r["id"], flush=True)
-    print("done", flush=True)
-    """
-)
 
 
 def _run_writer(index: Path, data: Path, kill: tuple[float, int] | None) -> tuple[list[str], bool]:
