@@ -473,17 +473,20 @@ class DedupConfig:
     max_chars: int = 1_000_000
 
     def __post_init__(self) -> None:
-        parts = {
-            "normalize": NormalizeConfig,
-            "shingle": ShingleConfig,
-            "minhash": MinHashConfig,
-            "passage": PassageConfig,
-            "verify": VerifyConfig,
-            "boilerplate": BoilerplateConfig,
-            "cluster": ClusterConfig,
-            "provenance": ProvenanceConfig,
-        }
-        for name, kind in parts.items():
+        for name, kind in PARTS.items():
             if not isinstance(getattr(self, name), kind):
                 _fail(self, name, f"a {kind.__name__}", f"pass {name}={kind.__name__}(...)", wrong_type=True)
         _int(self, "max_chars", 1)
+
+
+# The parts of a DedupConfig, by field name.
+PARTS: dict[str, type] = {
+    "normalize": NormalizeConfig,
+    "shingle": ShingleConfig,
+    "minhash": MinHashConfig,
+    "passage": PassageConfig,
+    "verify": VerifyConfig,
+    "boilerplate": BoilerplateConfig,
+    "cluster": ClusterConfig,
+    "provenance": ProvenanceConfig,
+}

@@ -521,21 +521,16 @@ def _fsync(path: Path) -> None:
 
 def config_from_json(text: str) -> DedupConfig:
     """Rebuild a ``DedupConfig`` from ``config_to_json``'s output."""
-    from dedup import config as c
+    from dedup.config import PARTS
 
     data: dict[str, Any] = json.loads(text)
-    kinds = {
-        "normalize": c.NormalizeConfig, "shingle": c.ShingleConfig, "minhash": c.MinHashConfig,
-        "passage": c.PassageConfig, "verify": c.VerifyConfig, "boilerplate": c.BoilerplateConfig,
-        "cluster": c.ClusterConfig, "provenance": c.ProvenanceConfig,
-    }  # fmt: skip
 
     def build(kind: type, values: dict[str, Any]) -> Any:
         names = {f.name for f in dataclasses.fields(kind) if f.init}
         fixed = {k: (_tuples(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
         return kind(**fixed)
 
-    parts = {name: build(kind, data[name]) for name, kind in kinds.items()}
+    parts = {name: build(kind, data[name]) for name, kind in PARTS.items()}
     return DedupConfig(**parts, max_chars=data["max_chars"])
 
 
