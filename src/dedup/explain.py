@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -129,15 +129,8 @@ def _tokens_with_ranges(text: str, config: DedupConfig) -> tuple[list[str], I64,
     folded = "".join(pieces)
     origin = np.repeat(np.arange(len(pieces), dtype=np.int64), [len(p) for p in pieces])
     # sentence ends become " MARK " (three characters from one), as in ``shingle.tokens``
-    parts, origins, last = [], [], 0
-    for m in _SENTENCE_END.finditer(folded):
-        parts += [folded[last : m.start()], f" {MARK} "]
-        origins += [origin[last : m.start()], np.full(3, origin[m.start()])]
-        last = m.end()
-    parts.append(folded[last:])
-    origins.append(origin[last:])
-    spaced = _PUNCT_BUT_MARK.sub(" ", "".join(parts))
-    origin = np.concatenate(origins) if origins else origin
+    marked, origin = _spaced_out(folded, origin, _SENTENCE_END, lambda _: MARK)
+    spaced = _PUNCT_BUT_MARK.sub(" ", marked)
     drop = furniture_lines(spaced, config.normalize, ignore=MARK)
     words: list[str] = []
     starts: list[int] = []
@@ -156,6 +149,22 @@ def _tokens_with_ranges(text: str, config: DedupConfig) -> tuple[list[str], I64,
     return words, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), dropped
 
 
+def _spaced_out(
+    text: str, origin: I64, pattern: re.Pattern[str], one: Callable[[re.Match[str]], str]
+) -> tuple[str, I64]:
+    """``text`` with each match of ``pattern`` replaced by `` X `` (``X = one(match)``, a single
+    character), and the origin of every character of the result: the three new ones come from the
+    match's first character."""
+    parts, origins, last = [], [], 0
+    for m in pattern.finditer(text):
+        parts += [text[last : m.start()], f" {one(m)} "]
+        origins += [origin[last : m.start()], np.full(3, origin[m.start()])]
+        last = m.end()
+    parts.append(text[last:])
+    origins.append(origin[last:])
+    return "".join(parts), np.concatenate(origins)
+
+
 def _line_tokens(
     line: str,
     origin: I64,
@@ -167,14 +176,7 @@ def _line_tokens(
 ) -> None:
     """Append the words of one kept line (``split_solo``, the conjunction cut) with their ranges."""
     if _SOLO.search(line):
-        parts, origins, last = [], [], 0
-        for m in _SOLO.finditer(line):
-            parts += [line[last : m.start()], f" {m.group()} "]
-            origins += [origin[last : m.start()], np.full(3, origin[m.start()])]
-            last = m.end()
-        parts.append(line[last:])
-        origins.append(origin[last:])
-        line, origin = "".join(parts), np.concatenate(origins)
+        line, origin = _spaced_out(line, origin, _SOLO, lambda m: m.group())
     cut = config.shingle.strip_arabic_conjunction
     n = len(empty)
     for m in _TOKEN.finditer(line):
