@@ -11,7 +11,7 @@ from typing import Any
 
 from sklearn.metrics import adjusted_rand_score
 
-import dedup.tune
+import dedup.fronts.tune
 
 
 def _pairs_in_same(labels: Mapping[str, object]) -> int:
@@ -23,9 +23,9 @@ def labels_from_groups(groups: Sequence[Sequence[str]]) -> dict[str, int]:
 
 
 def pairwise(truth: Mapping[str, object], predicted: Mapping[str, object]) -> dict[str, float]:
-    """Precision, recall and F1 over article pairs put in the same group (``dedup.tune.pairwise``,
+    """Precision, recall and F1 over article pairs put in the same group (``dedup.fronts.tune.pairwise``,
     the measure ``dedup tune`` chooses by)."""
-    q = dedup.tune.pairwise(truth, predicted)
+    q = dedup.fronts.tune.pairwise(truth, predicted)
     return {"precision": q.precision, "recall": q.recall, "f1": q.f1}
 
 

@@ -46,8 +46,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import dedup  # noqa: E402
+import dedup.fronts.tune  # noqa: E402
 import dedup.kernels  # noqa: E402
-import dedup.tune  # noqa: E402
 import generate  # noqa: E402
 import metrics  # noqa: E402
 import peers  # noqa: E402
@@ -339,8 +339,8 @@ ADVICE_MARGIN = 0.01
 
 def scaled(config: dedup.DedupConfig, scale: float) -> dedup.DedupConfig:
     """``config`` with its verification thresholds scaled as ``dedup tune`` scales them
-    (``dedup.tune.scaled``)."""
-    return replace(config, verify=dedup.tune.scaled(config.verify, scale))
+    (``dedup.fronts.tune.scaled``)."""
+    return replace(config, verify=dedup.fronts.tune.scaled(config.verify, scale))
 
 
 def _point(setting: float, q: dict[str, float]) -> dict[str, float]:
@@ -356,7 +356,7 @@ def tradeoff(
     out: dict[str, list[dict[str, float]]] = {
         "dedup": [
             _point(s.scale, {"precision": s.quality.precision, "recall": s.quality.recall, "f1": s.quality.f1})
-            for s in dedup.tune.sweep(articles(records), truth, config=config, scales=SCALES)
+            for s in dedup.fronts.tune.sweep(articles(records), truth, config=config, scales=SCALES)
         ]
     }
     if not with_peers:

@@ -4,7 +4,7 @@
     python benchmarks/spark_bench.py --input articles.jsonl [--expect clusters.jsonl]
 
 For each size it generates the articles (``generate.py``), writes them to Parquet, then times
-``dedup.spark.cluster`` writing its result (Parquet) and ``dedup.cluster`` on the same articles
+``dedup.runners.spark.cluster`` writing its result (Parquet) and ``dedup.cluster`` on the same articles
 (in this process, then with two worker processes), and reads the shuffle bytes the job wrote from
 Spark's own status API (on loopback). It checks that both give the same clusters and earliest
 sources. With ``--input`` it times the job on a JSON Lines file instead (read by Spark, as
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup
 import generate
-from dedup import spark as dspark
+from dedup.runners import spark as dspark
 
 COLUMNS = ("id", "text", "published_at", "source", "url", "title")
 

@@ -17,7 +17,7 @@ import dedup
 
 def article_from(path: Path) -> dedup.Article:
     if path.suffix in {".html", ".htm"}:
-        from dedup.html import article_from_html
+        from dedup.fronts.html import article_from_html
 
         return article_from_html(path.read_bytes(), id=path.stem, url=path.as_uri())
     return dedup.Article(id=path.stem, text=path.read_text(encoding="utf-8"))

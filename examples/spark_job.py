@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from dedup import spark
+from dedup.runners import spark
 
 if __name__ == "__main__":
     sys.exit(spark.main(sys.argv[1:]))

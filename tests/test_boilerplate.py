@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup import kernels
-from dedup.boilerplate import BoilerplateModel, Sample, judge
 from dedup.config import BoilerplateConfig
+from dedup.stages.boilerplate import BoilerplateModel, Sample, judge
 
 FOOTER = (
     "About us: The Valley Courier is an independent newspaper founded in 1921 and owned by its readers.\n"

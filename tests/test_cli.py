@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dedup.cli import build_parser, main
+from dedup.fronts.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -472,7 +472,7 @@ def test_cluster_writes_to_output(tmp_path, monkeypatch, capsys) -> None:
 @pytest.mark.parametrize("form", ["part", "whole"])
 def test_config_file_is_read_by_cluster_and_stream(command, form, tmp_path, monkeypatch, capsys) -> None:
     from dedup import DedupConfig
-    from dedup.store import config_to_json
+    from dedup.stores.sqlite import config_to_json
 
     config = tmp_path / "config.json"
     # a limit every seed text is over: each is refused, which the defaults would not do
@@ -566,7 +566,7 @@ def test_progress_off_a_terminal_writes_no_control_codes(tmp_path) -> None:
 
 
 def test_progress_on_a_terminal_is_rewritten_in_place(monkeypatch) -> None:
-    from dedup.cli import _Progress
+    from dedup.fronts.cli import _Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -582,7 +582,7 @@ def test_progress_on_a_terminal_is_rewritten_in_place(monkeypatch) -> None:
 
 
 def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds(monkeypatch) -> None:
-    from dedup.cli import _Progress
+    from dedup.fronts.cli import _Progress
 
     log = io.StringIO()
     progress = _Progress(log, every=10.0)

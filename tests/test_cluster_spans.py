@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup import cli
 from dedup.config import DedupConfig
-from dedup.explain import clusters_with_spans
+from dedup.fronts import cli
 from dedup.records import Cluster, Evidence, Member, Relation
+from dedup.stages.explain import clusters_with_spans
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CONFIG = DedupConfig()

@@ -24,7 +24,7 @@ from dedup.config import (
     VerifyConfig,
 )
 from dedup.errors import ConfigError, ConfigTypeError
-from dedup.store import config_from_json, config_to_json
+from dedup.stores.sqlite import config_from_json, config_to_json
 
 NAN, INF = math.nan, math.inf
 
@@ -337,7 +337,7 @@ def test_a_catastrophic_furniture_pattern_stops_with_an_error_naming_it() -> Non
         import time
         import dedup
         from dedup.config import DedupConfig, NormalizeConfig
-        from dedup.normalize import is_furniture, line_matcher
+        from dedup.stages.normalize import is_furniture, line_matcher
 
         bad = "(a|aa)+$"
         line = "a" * 10_000 + "!"
@@ -374,7 +374,7 @@ def test_a_nested_repetition_pattern_on_a_long_line_completes() -> None:
         """
         import time
         import dedup
-        from dedup.normalize import line_matcher
+        from dedup.stages.normalize import line_matcher
 
         began = time.perf_counter()
         try:
@@ -391,7 +391,7 @@ def test_a_nested_repetition_pattern_on_a_long_line_completes() -> None:
 
 
 def test_the_default_patterns_are_not_cut_short_on_long_lines() -> None:
-    from dedup.normalize import line_matcher
+    from dedup.stages.normalize import line_matcher
 
     matcher = line_matcher(DEFAULT_FURNITURE_PATTERNS)
     assert not matcher.matches("home " * 20_000 + "x", 0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dedup.cli import build_parser
+from dedup.fronts.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup import engine
-from dedup.boilerplate import judge
 from dedup.config import BoilerplateConfig, DedupConfig
-from dedup.index import CandidateIndex
+from dedup.runners import batch as engine
+from dedup.stages.boilerplate import judge
+from dedup.stages.index import CandidateIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -107,7 +107,7 @@ def test_candidate_kernel_equals_the_index_queried_in_id_order() -> None:
     d = dedup.Deduplicator(config)
     prepared = [d.prepare(a) for a in articles]
     mh, ps = config.minhash, config.passage
-    from dedup.index import BandIndex, band_keys
+    from dedup.stages.index import BandIndex, band_keys
 
     index = CandidateIndex(BandIndex(bands=mh.bands, rows=mh.rows), BandIndex(bands=ps.bands, rows=ps.rows))
     expected = set()

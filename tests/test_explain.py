@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup import cli
 from dedup.config import DedupConfig
-from dedup.explain import compare_texts, comparison_words, shared_spans, word_map
-from dedup.normalize import MARK, fold
-from dedup.shingle import tokens
+from dedup.fronts import cli
+from dedup.stages.explain import compare_texts, comparison_words, shared_spans, word_map
+from dedup.stages.normalize import MARK, fold
+from dedup.stages.shingle import tokens
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CONFIG = DedupConfig()

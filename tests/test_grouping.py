@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.grouping import components, cut_tree_at, split_component
+from dedup.stages.grouping import components, cut_tree_at, split_component
 
 
 def test_chain_is_not_glued_together() -> None:

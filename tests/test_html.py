@@ -12,7 +12,7 @@ pytest.importorskip(
     "trafilatura", reason="the html extra is part of the dev extra; install it with pip install -e '.[dev]'"
 )
 
-from dedup.html import article_from_html
+from dedup.fronts.html import article_from_html
 
 
 def test_text_title_and_date_come_out_and_furniture_does_not() -> None:

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boundscheck import SRC, run_checked
-from dedup import index as index_module
 from dedup.errors import CapacityError
-from dedup.index import BandIndex, CandidateIndex, DatasketchLSH, LSHBackend, band_keys_numpy
-from dedup.sign import signature
+from dedup.stages import index as index_module
+from dedup.stages.index import BandIndex, CandidateIndex, DatasketchLSH, LSHBackend, band_keys_numpy
+from dedup.stages.sign import signature
 
 RNG = np.random.default_rng(0)
 

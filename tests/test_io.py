@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup.io import article_from_dict, parse_line, read_articles, read_folder, read_jsonl
+from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_folder, read_jsonl
 
 
 def _read(data: bytes) -> tuple[list[dedup.Article], list[dedup.Skip]]:
@@ -115,14 +115,14 @@ def test_a_byte_order_mark_starts_a_line_without_harm() -> None:
 
 
 def test_an_unexpected_failure_in_one_record_is_a_skip(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = dedup.io.article_from_dict
+    real = dedup.fronts.io.article_from_dict
 
     def flaky(record: object, *, where: str = "record") -> dedup.Article:
         if isinstance(record, dict) and record.get("id") == "boom":
             raise RuntimeError("something no one foresaw")
         return real(record, where=where)
 
-    monkeypatch.setattr(dedup.io, "article_from_dict", flaky)
+    monkeypatch.setattr(dedup.fronts.io, "article_from_dict", flaky)
     articles, skips = _read(b'{"id": "boom", "text": "t"}\n{"id": "b", "text": "u"}\n')
     assert [a.id for a in articles] == ["b"]
     assert [(s.line, s.id, s.error) for s in skips] == [(1, "boom", "InvalidRecordError")]

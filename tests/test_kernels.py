@@ -45,7 +45,7 @@ def test_passage_overlaps(a_groups, b_groups, data) -> None:
 
 @given(st.integers(0, 5), st.integers(1, 8), st.integers(1, 6), st.integers(0, 2**32 - 1))
 def test_band_keys(n_rows: int, bands: int, rows: int, seed: int) -> None:
-    from dedup.index import band_keys, band_keys_numpy
+    from dedup.stages.index import band_keys, band_keys_numpy
 
     signatures = np.random.default_rng(seed).integers(0, 2**32, size=(n_rows, bands * rows + 1), dtype=np.uint32)
     assert np.array_equal(band_keys(signatures, bands, rows), band_keys_numpy(signatures, bands, rows))

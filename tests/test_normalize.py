@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ShingleConfig
 from dedup.errors import ConfigError
-from dedup.normalize import fold, fold_keep, fold_table, is_furniture
-from dedup.shingle import MARK, tokens
+from dedup.stages.normalize import fold, fold_keep, fold_table, is_furniture
+from dedup.stages.shingle import MARK, tokens
 
 ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
 MIXED = st.one_of(ARABIC, st.characters(codec="utf-8"), st.sampled_from(list(" \n\t.,،؛؟«»-'\"éÉßİı")))
@@ -133,7 +133,7 @@ LINES = st.lists(st.text(alphabet="abcxy 1(|с责任", max_size=6), min_size=1, 
 @given(st.lists(PATTERN_FORMS, min_size=1, max_size=5), LINES)
 @settings(max_examples=400)
 def test_the_first_character_dispatch_finds_what_the_whole_pattern_finds(patterns, lines) -> None:
-    from dedup.normalize import line_matcher
+    from dedup.stages.normalize import line_matcher
 
     matcher = line_matcher(tuple(patterns))
     plain = "\n".join(lines)
@@ -145,7 +145,7 @@ def test_the_first_character_dispatch_finds_what_the_whole_pattern_finds(pattern
 
 def test_first_characters_of_the_default_patterns() -> None:
     from dedup.config import DEFAULT_FURNITURE_PATTERNS
-    from dedup.normalize import first_characters
+    from dedup.stages.normalize import first_characters
 
     assert first_characters("(read|see) (more|also)\\b") == frozenset("rs")
     assert first_characters("(all rights reserved|\\d{4} all)") == frozenset("a0123456789")
@@ -177,7 +177,7 @@ NO_JAMO = st.characters(codec="utf-8").filter(lambda c: not ("\u1100" <= c <= "\
 @given(st.text(alphabet=st.one_of(ARABIC, NO_JAMO, st.sampled_from(list(" \n\r\t.éÉßİıﬁ½"))), max_size=80))
 @settings(max_examples=400)
 def test_folding_by_character_equals_folding_the_whole_text(text: str) -> None:
-    from dedup.normalize import _fold_string
+    from dedup.stages.normalize import _fold_string
 
     assert fold_keep(text) == _fold_string(text)
 
@@ -189,7 +189,7 @@ def test_fold_table_is_its_own_fixed_point() -> None:
 
 
 def test_literal_prefixes_of_pattern_forms() -> None:
-    from dedup.normalize import DIGIT_ATOM, literal_prefixes
+    from dedup.stages.normalize import DIGIT_ATOM, literal_prefixes
 
     def spelled(prefixes):
         return {"".join("#" if a == DIGIT_ATOM else chr(a) for a in p) for p in prefixes}
@@ -225,7 +225,7 @@ PREFILTER_LINES = st.lists(
 def test_the_compiled_line_prefilter_never_hides_a_furniture_line(patterns, lines, min_words) -> None:
     """The kernel lets through to the regular expressions only the lines whose start can match a
     pattern; the text path with it drops exactly the lines the reference path drops."""
-    from dedup.shingle import Vocabulary, analyze, analyze_reference
+    from dedup.stages.shingle import Vocabulary, analyze, analyze_reference
 
     normalize = NormalizeConfig(furniture_patterns=tuple(patterns), min_line_words=min_words)
     text = "\n".join(line + " and some more words here" for line in lines)
@@ -239,7 +239,7 @@ def test_a_furniture_pattern_is_matched_within_its_line() -> None:
     """A pattern that could run on into the next line (``\\s`` matches a line break) is matched
     against its line alone: a line is furniture by what it says itself."""
     normalize = NormalizeConfig(extra_furniture_patterns=(r"watch the video\s+this",))
-    from dedup.shingle import analyze
+    from dedup.stages.shingle import analyze
 
     text = "Watch the video\nThis is the council's statement on the new tram line."
     words = [t for t in tokens(text, normalize, ShingleConfig()) if t != MARK]
@@ -249,7 +249,7 @@ def test_a_furniture_pattern_is_matched_within_its_line() -> None:
 
 
 def test_remembered_furniture_lines_are_bounded() -> None:
-    from dedup.normalize import _SEEN_LINES, line_matcher
+    from dedup.stages.normalize import _SEEN_LINES, line_matcher
 
     matcher = line_matcher(("(read|see) more",))
     lines = [f"read more {i}" for i in range(_SEEN_LINES + 10)] + ["nothing to see"]
@@ -334,7 +334,7 @@ def test_the_zero_width_space_is_the_one_format_character_unicode_breaks_words_a
 
     import regex
 
-    from dedup.normalize import WORD_SEPARATING_FORMATS
+    from dedup.stages.normalize import WORD_SEPARATING_FORMATS
 
     breaking = {
         c
@@ -345,7 +345,7 @@ def test_the_zero_width_space_is_the_one_format_character_unicode_breaks_words_a
 
 
 def test_look_alike_letters_fold_to_latin_and_latin_stays() -> None:
-    from dedup.normalize import confusable_letters
+    from dedup.stages.normalize import confusable_letters
 
     assert fold("Тhе Рrеsіdеnt sаіd") == "the president said"
     assert fold("Αθήνα οι πολίτες") == fold("Αθήνα οι πολίτες".replace("ο", "o"))

@@ -30,15 +30,15 @@ def _install_commands() -> list[tuple[str, str, list[str]]]:
 
 def test_the_distribution_is_news_dedup() -> None:
     assert PYPROJECT["project"]["name"] == "news-dedup"  # "dedup" on the package index is another project
-    assert PYPROJECT["project"]["scripts"]["dedup"] == "dedup.cli:main"
+    assert PYPROJECT["project"]["scripts"]["dedup"] == "dedup.fronts.cli:main"
 
 
 def test_every_install_command_names_news_dedup_and_an_existing_extra() -> None:
     commands = _install_commands()
     named = {file for file, _, _ in commands}
     # the messages of MissingExtraError for each extra, and the Scrapy pipeline's
-    assert {"src/dedup/html.py", "src/dedup/redis_store.py", "src/dedup/spark.py"} <= named
-    assert "src/dedup/integrations/scrapy.py" in named
+    assert {"src/dedup/fronts/html.py", "src/dedup/stores/redis.py", "src/dedup/runners/spark.py"} <= named
+    assert "src/dedup/fronts/scrapy.py" in named
     extras = PYPROJECT["project"]["optional-dependencies"]
     for file, name, wanted in commands:
         assert name == "news-dedup", f"{file}: pip install {name}"

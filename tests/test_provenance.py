@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import dedup
 from conftest import load_english
 from dedup.config import ProvenanceConfig
-from dedup.provenance import Candidate, choose_earliest, find_credits, find_text_date
+from dedup.stages.provenance import Candidate, choose_earliest, find_credits, find_text_date
 
 CONFIG = ProvenanceConfig()
 
@@ -61,7 +61,7 @@ def test_seed_cluster_names_000_from_its_printed_date_and_containment(seeds) -> 
 
 
 def _cand(i: str, seq: int, published=None, text_day=None, credits=()):
-    from dedup.provenance import TextDate
+    from dedup.stages.provenance import TextDate
 
     td = TextDate(day=text_day, where="dateline", text=str(text_day), offset=0) if text_day else None
     return Candidate(id=i, seq=seq, published=published, naive=False, text_date=td, credits=credits)
@@ -160,7 +160,7 @@ def test_streaming_verdict_says_when_the_earliest_changes(seeds) -> None:
 def test_cli_table_shows_the_evidence(capsys) -> None:
     from pathlib import Path
 
-    from dedup.cli import main
+    from dedup.fronts.cli import main
 
     assert main(["cluster", str(Path(__file__).parent.parent / "seeds"), "--format", "table", "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -185,7 +185,7 @@ _SPELLINGS = [s for _, names in ProvenanceConfig().agencies for s in names]
 )
 def test_credits_prefilter_loses_nothing(text: str) -> None:
     """The substring test before the pattern only skips texts the pattern finds nothing in."""
-    from dedup.provenance import _credit_pattern
+    from dedup.stages.provenance import _credit_pattern
 
     config = ProvenanceConfig()
     window = config.head_chars
@@ -210,7 +210,7 @@ def test_credits_prefilter_loses_nothing(text: str) -> None:
 def test_date_patterns_match_what_their_plain_forms_match(text: str) -> None:
     """The date patterns test the character before their first digit after it; the spans they
     find are those of the plain lookbehind-first forms."""
-    from dedup.provenance import _DATE_PATTERNS, _MONTH_PAIR
+    from dedup.stages.provenance import _DATE_PATTERNS, _MONTH_PAIR
 
     plain = (
         re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"),

@@ -20,7 +20,7 @@ import pytest
 import dedup
 from conftest import groups_of, load_seeds
 from dedup.errors import IndexLostError
-from dedup.redis_store import LEASE
+from dedup.stores.redis import LEASE
 
 # Real redis-server processes killed and restarted under workers (`pytest -m "not slow"` leaves them out).
 pytestmark = pytest.mark.slow

@@ -209,7 +209,7 @@ def test_unreachable_server_message_hides_the_password() -> None:
 def test_redact_never_shows_a_password(password: str, user: str) -> None:
     from urllib.parse import quote
 
-    from dedup.redis_store import redact
+    from dedup.stores.redis import redact
 
     shown = redact(f"redis://{user}:{password}@10.0.0.7:6380/2?ssl_password={quote(password, safe='')}&namespace=n")
     assert shown == f"redis://{user}:***@10.0.0.7:6380/2?ssl_password=***&namespace=n"

@@ -21,11 +21,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
 import dedup
-from dedup.cli import main
 from dedup.errors import InputError
-from dedup.explain import shared_spans
+from dedup.fronts.cli import main
+from dedup.fronts.report import read_clusters, render_report
 from dedup.records import Cluster, Evidence, Member, Relation
-from dedup.report import read_clusters, render_report
+from dedup.stages.explain import shared_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

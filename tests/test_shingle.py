@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.shingle import MARK, Shingled, Vocabulary, analyze, analyze_reference, kgram_hashes, tokens, word_hash
+from dedup.stages.shingle import MARK, Shingled, Vocabulary, analyze, analyze_reference, kgram_hashes, tokens, word_hash
 
 
 def test_word_hash_is_stable_across_processes() -> None:
@@ -120,7 +120,7 @@ WORDS = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", MARK]), max
 @given(WORDS, st.integers(1, 5), st.integers(1, 5), st.integers(0, 6), st.integers(1, 12))
 @settings(max_examples=200, deadline=None)
 def test_compiled_path_equals_numpy_path(toks, k, pk, extra, max_words) -> None:
-    import dedup.shingle as shingle_module
+    import dedup.stages.shingle as shingle_module
 
     config = ShingleConfig(
         k=k, passage_k=pk, min_passage_words=pk + extra, max_passage_words=max(max_words, pk + extra)
@@ -144,7 +144,7 @@ def test_compiled_path_equals_numpy_path(toks, k, pk, extra, max_words) -> None:
 
 def analyze_ids(toks, ids, config, vocabulary):
     from dedup import kernels
-    from dedup.shingle import _FP_SALT, _POSITION_MULTIPLIERS, Shingled
+    from dedup.stages.shingle import _FP_SALT, _POSITION_MULTIPLIERS, Shingled
 
     out = kernels.shingle_ids(
         ids,
@@ -200,7 +200,7 @@ def test_compiled_text_path_equals_reference_path(text, furniture, conjunction, 
 
 def test_compiled_signatures_equal_signatures_flat() -> None:
     from dedup.config import DedupConfig
-    from dedup.sign import analyze_and_sign, signatures_flat
+    from dedup.stages.sign import analyze_and_sign, signatures_flat
 
     config = DedupConfig()
     text = "The council met on Tuesday. It voted for the new tram line after a long debate on costs.\n" * 3
@@ -216,7 +216,7 @@ def test_compiled_signatures_equal_signatures_flat() -> None:
 @settings(max_examples=200, deadline=None)
 def test_kept_shingles_kernel_equals_numpy(text, data, k) -> None:
     """The verifier's view of an article with some sentences dropped: the kernel and numpy agree."""
-    import dedup.shingle as shingle_module
+    import dedup.stages.shingle as shingle_module
     from dedup import kernels
 
     doc = analyze(text, NormalizeConfig(min_line_words=0), ShingleConfig())
@@ -240,7 +240,7 @@ def test_a_batch_of_texts_is_analyzed_as_each_text_alone(texts, furniture) -> No
     """One compiled call for many texts: nothing leaks from one text into the next (a text ending
     in "\\r" before one starting with "\\n", a sentence or a line running on)."""
     from dedup.config import DedupConfig
-    from dedup.sign import analyze_and_sign, analyze_and_sign_many, text_signatures
+    from dedup.stages.sign import analyze_and_sign, analyze_and_sign_many, text_signatures
 
     config = DedupConfig(normalize=NormalizeConfig(drop_furniture=furniture))
     texts = [*texts, "\r", "\nword word word."]
@@ -327,7 +327,7 @@ def test_zero_width_spaces_inside_the_words_of_a_spaced_line_never_change_the_sh
 @lru_cache(maxsize=1)
 def _look_alikes() -> dict[str, list[str]]:
     """For each ASCII letter, both cases, the Cyrillic and Greek letters folded to it."""
-    from dedup.normalize import confusable_letters
+    from dedup.stages.normalize import confusable_letters
 
     out: dict[str, list[str]] = {}
     for letter, latin in confusable_letters().items():

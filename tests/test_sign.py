@@ -3,8 +3,8 @@ from datasketch import MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.shingle import fmix64
-from dedup.sign import reference_signature, signature, signatures, to_minhash
+from dedup.stages.shingle import fmix64
+from dedup.stages.sign import reference_signature, signature, signatures, to_minhash
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
 

@@ -15,7 +15,7 @@ pyspark = pytest.importorskip("pyspark", reason="the [spark] extra is not instal
 if __import__("shutil").which("java") is None:
     pytest.skip("no Java runtime: apt-get install default-jre-headless (.ci/run does)", allow_module_level=True)
 
-from dedup import spark as dspark  # noqa: E402
+from dedup.runners import spark as dspark  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -152,7 +152,7 @@ def test_saved_and_reloaded_index_answers_the_same(tmp_path: Path, order: list[i
 def test_arrays_round_trip_and_corruption_is_reported() -> None:
     import numpy as np
 
-    from dedup.store import pack_arrays, unpack_arrays
+    from dedup.stores.sqlite import pack_arrays, unpack_arrays
 
     with dedup.Deduplicator() as d:
         prepared = d.prepare(load_seeds()[0])

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import dedup
-from dedup import stream
+from dedup.runners import stream
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import generate

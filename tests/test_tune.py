@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import dedup
-from dedup import tune
-from dedup.cli import main, read_config
+from dedup.fronts import tune
+from dedup.fronts.cli import main, read_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "benchmarks" / "data" / "labelled_example.jsonl"

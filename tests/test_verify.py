@@ -4,8 +4,8 @@ import itertools
 import dedup
 from dedup.config import DedupConfig
 from dedup.records import Relation
-from dedup.shingle import Vocabulary, analyze
-from dedup.verify import compare
+from dedup.stages.shingle import Vocabulary, analyze
+from dedup.stages.verify import compare
 
 CONFIG = DedupConfig()
 VOCABULARY = Vocabulary()

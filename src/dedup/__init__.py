@@ -6,7 +6,7 @@
 
 import logging
 
-from dedup.batch import cluster, signatures
+from dedup.api import cluster, signatures
 from dedup.config import (
     BoilerplateConfig,
     ClusterConfig,
@@ -40,8 +40,7 @@ from dedup.errors import (
     TextTypeError,
     UnknownArticleError,
 )
-from dedup.frames import to_arrow, to_pandas
-from dedup.normalize import fold
+from dedup.fronts.frames import to_arrow, to_pandas
 from dedup.records import (
     Article,
     Cluster,
@@ -54,7 +53,8 @@ from dedup.records import (
     Skip,
     Verdict,
 )
-from dedup.stream import Deduplicator
+from dedup.runners.stream import Deduplicator
+from dedup.stages.normalize import fold
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())  # silent unless the application configures logging
 

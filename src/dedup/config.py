@@ -130,7 +130,7 @@ def _patterns(config: DataclassInstance, name: str) -> None:
     """Check that setting ``name`` is a sequence of regular expressions that compile as the furniture
     matcher compiles them: one alternative among the others, matched at a line start, by both ``re``
     (whose parser reads their literal prefixes) and ``regex`` (which matches them, see
-    ``dedup.normalize``)."""
+    ``dedup.stages.normalize``)."""
     for pattern in _texts(config, name, r"subscribe to\b"):
         try:
             re.compile(f"^(?:{pattern})", re.M)
@@ -344,7 +344,7 @@ class PassageConfig:
 
 @dataclass(frozen=True, slots=True)
 class VerifyConfig:
-    """The rule that turns exact similarities into a decision (see ``dedup.verify``).
+    """The rule that turns exact similarities into a decision (see ``dedup.stages.verify``).
 
     - ``near_identical_jaccard``: Jaccard of document shingles at or above which two articles are
       near-identical copies.
@@ -434,7 +434,7 @@ DEFAULT_AGENCIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class ProvenanceConfig:
-    """How the earliest source of a cluster is chosen (see ``dedup.provenance``).
+    """How the earliest source of a cluster is chosen (see ``dedup.stages.provenance``).
 
     ``head_chars``: only dates within this many characters of the top of the text (or in the title)
     count as its publication date. ``containment_margin``: how much more of A must be inside B than

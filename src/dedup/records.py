@@ -157,7 +157,7 @@ class SharedPassage:
     words the verifier hashed, furniture lines left out), always filled. ``a_start``/``a_end``
     (and ``b_start``/``b_end``) are [start, end) character offsets into the article's text as given,
     and ``a_text``/``b_text`` the original words there (``text[a_start:a_end]``): None until
-    asked for (``Deduplicator.compare``, ``Deduplicator.add(..., spans=True)``, ``dedup.explain``),
+    asked for (``Deduplicator.compare``, ``Deduplicator.add(..., spans=True)``, ``dedup.stages.explain``),
     since they need the two texts analyzed again."""
 
     a_sentence: int

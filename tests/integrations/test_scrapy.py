@@ -37,7 +37,7 @@ SPIDER = textwrap.dedent(
             yield {"url": response.url, "html": response.text}
 
     process = CrawlerProcess(settings={
-        "ITEM_PIPELINES": {"dedup.integrations.scrapy.DedupPipeline": 300},
+        "ITEM_PIPELINES": {"dedup.fronts.scrapy.DedupPipeline": 300},
         "DEDUP_INDEX": sys.argv[2],
         "DEDUP_DROP_COPIES": sys.argv[4] == "drop",
         "FEEDS": {sys.argv[3]: {"format": "jsonlines", "fields": ["url", "dedup"]}},

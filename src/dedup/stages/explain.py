@@ -30,11 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.config import DedupConfig
-from dedup.io import read_jsonl
-from dedup.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_lines
+from dedup.fronts.io import read_jsonl
 from dedup.records import Article, Cluster, Match, MemberSpan, SharedPassage
-from dedup.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
-from dedup.verify import compare
+from dedup.stages.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_lines
+from dedup.stages.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
+from dedup.stages.verify import compare
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]

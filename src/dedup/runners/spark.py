@@ -1,4 +1,4 @@
-"""The batch on Apache Spark: ``dedup.spark.cluster(df)`` gives what ``dedup.cluster`` gives.
+"""The batch on Apache Spark: ``dedup.runners.spark.cluster(df)`` gives what ``dedup.cluster`` gives.
 
 Not an approximation written again: every decision is taken on the executors by the library's own
 code (``Deduplicator.prepare``, ``boilerplate.judge``, ``verify.compare``, ``grouping.groups_of``,
@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dedup.boilerplate import judge
 from dedup.config import DedupConfig
-from dedup.engine import Docs, assemble
 from dedup.errors import DedupError, EmptyTextError, MissingExtraError
-from dedup.index import band_keys
 from dedup.records import Article
-from dedup.store import config_from_json, config_to_json
+from dedup.runners.batch import Docs, assemble
+from dedup.stages.boilerplate import judge
+from dedup.stages.index import band_keys
+from dedup.stores.sqlite import config_from_json, config_to_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +81,7 @@ def _require_spark() -> Any:
         import pyspark
     except ImportError as exc:
         raise MissingExtraError(
-            "dedup.spark needs pyspark, pyarrow and pandas: pip install 'news-dedup[spark]' (and a Java runtime)"
+            "dedup.runners.spark needs pyspark, pyarrow and pandas: pip install 'news-dedup[spark]' (and a Java runtime)"
         ) from exc
     return pyspark
 
@@ -92,7 +92,7 @@ _PREPARERS: dict[str, Any] = {}
 
 def _deduplicator(config_json: str) -> Any:
     """One Deduplicator per executor process and configuration (its compiled kernels and tables)."""
-    from dedup.stream import Deduplicator
+    from dedup.runners.stream import Deduplicator
 
     if config_json not in _PREPARERS:
         _PREPARERS[config_json] = Deduplicator(config_from_json(config_json))
@@ -539,7 +539,7 @@ def run_command(args: argparse.Namespace, config: DedupConfig | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``spark-submit src/dedup/spark.py INPUT OUTPUT``: the same options as ``dedup spark``."""
-    from dedup.cli import read_config
+    from dedup.fronts.cli import read_config
 
     parser = argparse.ArgumentParser(prog="dedup spark", description=DESCRIPTION, epilog=EPILOG)
     add_arguments(parser)

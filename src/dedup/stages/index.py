@@ -27,7 +27,7 @@ from datasketch import MinHashLSH
 
 from dedup import kernels
 from dedup.errors import CapacityError
-from dedup.sign import to_minhash
+from dedup.stages.sign import to_minhash
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]

@@ -56,7 +56,7 @@ import numpy as np
 from dedup.config import DedupConfig
 from dedup.errors import StoreCorruptError, StoreError, StoreFormatError, StoreFullError, StoreLockedError
 from dedup.records import Article, Match
-from dedup.shingle import Shingled
+from dedup.stages.shingle import Shingled
 
 FORMAT = "dedup-index"
 VERSION = 3  # 3: row checksums and counts; 2: words hashed with FNV-1a + fmix64 (was BLAKE2b)

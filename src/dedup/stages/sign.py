@@ -21,7 +21,7 @@ from datasketch import LeanMinHash, MinHash
 
 from dedup import kernels
 from dedup.config import DedupConfig
-from dedup.shingle import Shingled, analyze, analyze_many, document_signatures
+from dedup.stages.shingle import Shingled, analyze, analyze_many, document_signatures
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from dedup import kernels
 from dedup.config import NormalizeConfig, ShingleConfig
-from dedup.normalize import (
+from dedup.stages.normalize import (
     CLOSING_MARKS,
     IDEOGRAPHIC_FULL_STOP,
     MARK,

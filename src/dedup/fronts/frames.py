@@ -2,7 +2,7 @@
 ``datasets.Dataset`` or an iterable of dicts as articles, and clusters as a table again.
 
 Each row becomes an :class:`~dedup.records.Article` through the validation of a JSON Lines record
-(``dedup.io.article_from_dict``); a row that cannot be one raises, or is skipped with its row
+(``dedup.fronts.io.article_from_dict``); a row that cannot be one raises, or is skipped with its row
 number (0-based, its position in the input: ``df.iloc[row]``, ``table.slice(row, 1)``,
 ``rows[row]``). pandas, pyarrow and datasets are imported only when the input is one of theirs
 (recognized by the module of its type), so none of them is needed for anything else.
@@ -24,7 +24,7 @@ from itertools import chain, islice
 from typing import Any
 
 from dedup.errors import DedupError, InputError, InvalidRecordError, MissingExtraError
-from dedup.io import article_from_dict
+from dedup.fronts.io import article_from_dict
 from dedup.records import Article, Cluster, Skip
 
 _BATCH = 1024  # rows converted at a time from an Arrow table or a Dataset

@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from dedup import batch
+from dedup import api as batch
 from dedup.config import DedupConfig, VerifyConfig
 from dedup.errors import ConfigError, InputError, InvalidRecordError
-from dedup.io import article_from_dict, parse_line
+from dedup.fronts.io import article_from_dict, parse_line
 from dedup.records import Article
 
 SCALES = (0.5, 0.625, 0.75, 0.875, 1.0, 1.2, 1.4, 1.6, 1.8)

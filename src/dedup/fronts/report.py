@@ -7,7 +7,7 @@ with the earliest, the shared passages marked. Single articles are counted, and 
 request. Every string from the input is escaped: titles and texts come from crawled pages.
 
 >>> import io
->>> from dedup.report import write_report
+>>> from dedup.fronts.report import write_report
 >>> write_report([], io.StringIO())
 """
 
@@ -23,12 +23,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
 
-from dedup import present
 from dedup.config import DedupConfig
 from dedup.errors import InputError
-from dedup.explain import SharedSpan, shared_spans
-from dedup.io import parse_line, read_articles
+from dedup.fronts import present
+from dedup.fronts.io import parse_line, read_articles
 from dedup.records import Article, Cluster, Evidence, Member, Relation, Skip
+from dedup.stages.explain import SharedSpan, shared_spans
 
 # How far into a string its first strong letter is looked for: a title or a text that opens with
 # this many digits, marks and spaces is left to the browser (dir="auto").
@@ -37,7 +37,7 @@ _DIRECTION_SCAN = 2000
 
 class Span(Protocol):
     """One shared passage: character offsets into the earliest article's text (``a``) and into the
-    member's (``b``), end exclusive (``dedup.explain.SharedSpan`` is one)."""
+    member's (``b``), end exclusive (``dedup.stages.explain.SharedSpan`` is one)."""
 
     @property
     def a_start(self) -> int: ...
@@ -358,7 +358,7 @@ def _payload(shown: Sequence[Cluster], texts: Mapping[str, Article], highlight: 
 
 
 def _template() -> str:
-    return resources.files("dedup").joinpath("report.html").read_text(encoding="utf-8")
+    return resources.files("dedup.fronts").joinpath("report.html").read_text(encoding="utf-8")
 
 
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
@@ -432,7 +432,7 @@ def write_report(
 
 
 def shared_highlights(config: DedupConfig | None = None) -> Highlighter:
-    """The passages the earliest and a member share (``dedup.explain.shared_spans``), found as
+    """The passages the earliest and a member share (``dedup.stages.explain.shared_spans``), found as
     verification finds them under ``config``."""
 
     def highlight(a: Article, b: Article) -> list[SharedSpan]:

@@ -65,7 +65,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, IndexLostError, MissingExtraError, StoreError, StoreFormatError
 from dedup.records import Article, Match
-from dedup.store import FORMAT, VERSION, StoredArticle, config_from_json, config_to_json, pack_arrays, unpack_arrays
+from dedup.stores.sqlite import (
+    FORMAT,
+    VERSION,
+    StoredArticle,
+    config_from_json,
+    config_to_json,
+    pack_arrays,
+    unpack_arrays,
+)
 
 T = TypeVar("T")
 

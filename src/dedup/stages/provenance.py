@@ -3,7 +3,7 @@
 Evidence, strongest first:
 
 1. **published_at** given with the article: by the caller, or read from the page's metadata by
-   ``dedup.html`` (a naive time is read as UTC, and the evidence says so);
+   ``dedup.fronts.html`` (a naive time is read as UTC, and the evidence says so);
 2. **date_in_text**: a publication date printed in the title or near the top of the text (a dateline),
    found by :func:`find_text_date`, which uses dateparser for the Egyptian/Gulf and English month
    names and maps the Levantine series (كانون الثاني, شباط, …) onto them first;

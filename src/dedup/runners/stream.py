@@ -5,7 +5,7 @@ candidates, verifies each candidate exactly, indexes the article and answers wit
 it a copy, of which articles, with which scores, in which cluster, with which earliest source.
 ``add_many`` adds a batch: it prepares every article first (so that boilerplate is learned from the
 whole batch, in id order), then adds them one by one through the same code. ``dedup.cluster`` runs
-the same decisions in passes (``dedup.engine``) and is tested equal to ``add_many`` + ``clusters()``.
+the same decisions in passes (``dedup.runners.batch``) and is tested equal to ``add_many`` + ``clusters()``.
 
 An ``add`` either completes or changes nothing: every change it makes to the deduplicator is
 recorded in an ``_Undo`` journal as it is made, and put back if anything raises before the article
@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup import _log
-from dedup.boilerplate import BoilerplateModel
 from dedup.config import DedupConfig
 from dedup.errors import (
     ArticleTooLargeError,
@@ -39,18 +38,19 @@ from dedup.errors import (
     InputError,
     UnknownArticleError,
 )
-from dedup.explain import WordMap, match_with_spans, with_spans, word_map
-from dedup.grouping import components, groups_of
-from dedup.index import BandIndex, CandidateIndex, LSHBackend
-from dedup.provenance import Candidate, build_cluster, candidate, provenance_inputs
 from dedup.records import Article, Cluster, Match, Skip, Verdict
-from dedup.shingle import Shingled, Vocabulary, analyze
-from dedup.sign import analyze_and_sign_many
-from dedup.store import SQLiteStore, StoredArticle
-from dedup.verify import View, compare
+from dedup.stages.boilerplate import BoilerplateModel
+from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
+from dedup.stages.grouping import components, groups_of
+from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
+from dedup.stages.provenance import Candidate, build_cluster, candidate, provenance_inputs
+from dedup.stages.shingle import Shingled, Vocabulary, analyze
+from dedup.stages.sign import analyze_and_sign_many
+from dedup.stages.verify import View, compare
+from dedup.stores.sqlite import SQLiteStore, StoredArticle
 
 if TYPE_CHECKING:
-    from dedup.redis_store import RedisStore
+    from dedup.stores.redis import RedisStore
 
 U32 = npt.NDArray[np.uint32]
 _NO_SIGNATURES: U32 = np.empty((0, 0), dtype=np.uint32)
@@ -213,14 +213,14 @@ class Deduplicator:
     def open(
         cls, where: str | Path, config: DedupConfig | None = None, *, durable: bool = False, lock_timeout: float = 60.0
     ) -> Deduplicator:
-        """A deduplicator kept in a SQLite file (a path; see ``dedup.store``) or shared in Redis (a
-        ``redis://host:port/db`` URL, for several workers; see ``dedup.redis_store``). Every article
+        """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
+        ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
         used."""
         store: SQLiteStore | RedisStore
         started = time.perf_counter()
         if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
-            from dedup.redis_store import RedisStore
+            from dedup.stores.redis import RedisStore
 
             config = config or RedisStore.stored_config(where) or DedupConfig()
             store = RedisStore(where, config, lock_timeout=lock_timeout)
@@ -674,7 +674,7 @@ class Deduplicator:
             while chunk := list(islice(source, _PREPARE_CHUNK)):
                 yield from zip(chunk, self.prepare_many(chunk), strict=True)
             return
-        from dedup.batch import prepare_in_processes
+        from dedup.api import prepare_in_processes
 
         yield from prepare_in_processes(self.config, articles, workers)
 

@@ -4,7 +4,7 @@
 or - for standard input) and writes one JSON object per cluster, singletons included (see the README
 for the contract), or a readable table with ``--format table``. ``dedup stream [FILE]`` reads JSON
 Lines (a file, or standard input) and answers one verdict per line as each article arrives. ``dedup
-spark`` runs the batch as a Spark job (``dedup.spark``). Bad records are reported on standard error
+spark`` runs the batch as a Spark job (``dedup.runners.spark``). Bad records are reported on standard error
 with their line number (or file name) and skipped, and the rest is processed. Exit status: 0 when
 every record was used, 3 when some were skipped (the output is written all the same), 2 when a
 ``DedupError`` stops the run (a clean message, no traceback).
@@ -29,13 +29,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from dedup import __version__, engine, explain, present, spark
+from dedup import __version__
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
-from dedup.io import article_from_dict, parse_line, read_articles, read_jsonl
+from dedup.fronts import present
+from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl
 from dedup.records import Article, Cluster, Member, Relation, Skip
-from dedup.store import config_from_json, config_to_json
-from dedup.stream import Deduplicator
+from dedup.runners import batch as engine
+from dedup.runners import spark
+from dedup.runners.stream import Deduplicator
+from dedup.stages import explain
+from dedup.stores.sqlite import config_from_json, config_to_json
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
 _EXIT_STATUS = (
@@ -48,7 +52,7 @@ _EXIT_STATUS = (
 
 
 def read_config(path: str) -> DedupConfig:
-    """The settings in a JSON file: a whole ``DedupConfig`` as an index stores it (``dedup.store.
+    """The settings in a JSON file: a whole ``DedupConfig`` as an index stores it (``dedup.stores.sqlite.
     config_to_json``), or any part of one (``{"minhash": {"threshold": 0.6}}``); what is left out
     keeps its default. An unknown section or setting is an error, not ignored."""
     try:
@@ -238,9 +242,9 @@ def _joined_jsonl(files: list[Path]) -> Iterator[tuple[str, Callable[[Skip], Ski
 
 
 def _html_articles(files: list[Path], on_skip: Callable[[Skip], None]) -> Iterator[Article]:
-    """The article of each page (``dedup.html``; the id is the file name without its suffix); a
+    """The article of each page (``dedup.fronts.html``; the id is the file name without its suffix); a
     page without article text is skipped with its name. Needs the html extra."""
-    from dedup.html import article_from_html
+    from dedup.fronts.html import article_from_html
 
     for path in files:
         try:
@@ -549,7 +553,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     """Why two articles are, or are not, copies: decision, scores, and both texts marked."""
-    from dedup import explain
+    from dedup.stages import explain
 
     config = read_config(args.config) if args.config else None
     if args.index and args.jsonl:
@@ -607,7 +611,7 @@ def _cmd_spark(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     """One HTML page of the clusters; the texts of the members of clusters with copies are read
     from --articles for the side-by-side view."""
-    from dedup import report  # the page's template is read only by this command
+    from dedup.fronts import report  # the page's template is read only by this command
 
     clusters = report.read_clusters(args.clusters)
     skipped = 0
@@ -642,7 +646,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_tune(args: argparse.Namespace) -> int:
     """The sweep of the verification thresholds on labelled data, as a table; the best setting
     written as a --config file."""
-    from dedup import tune
+    from dedup.fronts import tune
 
     config = read_config(args.config) if args.config else DedupConfig()
     scales = tune.parse_scales(args.scales) if args.scales else tune.SCALES

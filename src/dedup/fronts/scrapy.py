@@ -2,7 +2,7 @@
 
 Install with ``pip install 'news-dedup[scrapy]'`` and enable it in the project's settings::
 
-    ITEM_PIPELINES = {"dedup.integrations.scrapy.DedupPipeline": 300}
+    ITEM_PIPELINES = {"dedup.fronts.scrapy.DedupPipeline": 300}
     DEDUP_INDEX = "crawl.sqlite"     # a SQLite file that survives restarts (default: in memory)
     DEDUP_DROP_COPIES = False        # True: copies are dropped (scrapy's DropItem), not passed on
     DEDUP_TEXT_FIELD = "text"        # the item field with the article text ...
@@ -22,7 +22,7 @@ from typing import Any
 
 from dedup.errors import DedupError, MissingExtraError
 from dedup.records import Article, Verdict
-from dedup.stream import Deduplicator
+from dedup.runners.stream import Deduplicator
 
 try:
     from itemadapter import ItemAdapter
@@ -85,7 +85,7 @@ class DedupPipeline:
         if adapter.get(self.text_field):
             return Article(id=str(article_id), text=adapter.get(self.text_field), url=adapter.get("url"), **extra)
         if adapter.get(self.html_field):
-            from dedup.html import article_from_html
+            from dedup.fronts.html import article_from_html
 
             return article_from_html(
                 adapter.get(self.html_field),

@@ -18,7 +18,7 @@ fingerprints, ids and dates: about 1 KB an article) and reads a text again when 
 5. connected components of the verified copies (scipy), then each component's groups and earliest
    source with ``grouping.groups_of`` and ``provenance.build_cluster`` (in the workers).
 
-The answers are those of ``Deduplicator.add_many`` then ``clusters()``, and of ``dedup.spark``,
+The answers are those of ``Deduplicator.add_many`` then ``clusters()``, and of ``dedup.runners.spark``,
 which runs the same plan on Spark; one difference, shared with Spark: a component larger than
 ``ClusterConfig.complete_up_to`` is split on the verified candidate pairs only, where the stream
 also counts the pairs it verified while the component was smaller.
@@ -38,17 +38,17 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup import _log, kernels
-from dedup.boilerplate import judge
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, DuplicateIdError, InputError
-from dedup.grouping import components, groups_of
-from dedup.index import band_keys
-from dedup.io import article_from_dict, parse_line
-from dedup.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
+from dedup.fronts.io import article_from_dict, parse_line
 from dedup.records import Article, Cluster, Match, Skip
-from dedup.shingle import Shingled, analyze
-from dedup.stream import Deduplicator, OnError, check_batch_options
-from dedup.verify import View, compare
+from dedup.runners.stream import Deduplicator, OnError, check_batch_options
+from dedup.stages.boilerplate import judge
+from dedup.stages.grouping import components, groups_of
+from dedup.stages.index import band_keys
+from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
+from dedup.stages.shingle import Shingled, analyze
+from dedup.stages.verify import View, compare
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -264,7 +264,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
 
 class Docs:
     """Articles analyzed on first use, and the comparisons made between them (each pair once).
-    A worker task's memory; ``dedup.spark`` uses it on its executors too."""
+    A worker task's memory; ``dedup.runners.spark`` uses it on its executors too."""
 
     def __init__(self, articles: Iterable[Article], config: DedupConfig, learned: frozenset[int]) -> None:
         self.articles = {a.id: a for a in articles}
@@ -365,7 +365,7 @@ def assemble(
 ) -> list[Cluster]:
     """The clusters of one connected component of verified copies (members in id order): its
     groups (the chaining guard) and each group's earliest source. ``pair(x, y)`` compares two
-    members (and is expected to remember). Shared with ``dedup.spark``."""
+    members (and is expected to remember). Shared with ``dedup.runners.spark``."""
 
     def candidate_of(member: str, with_evidence: bool) -> Any:
         article = articles[member]

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from dedup import kernels
 from dedup.config import ShingleConfig, VerifyConfig
 from dedup.records import Match, Relation, SharedPassage
-from dedup.shingle import Shingled, kept_shingles
+from dedup.stages.shingle import Shingled, kept_shingles
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]

@@ -1,4 +1,4 @@
-"""The batch front: ``dedup.cluster(articles)`` in one call (run by ``dedup.engine``), and the
+"""The batch front: ``dedup.cluster(articles)`` in one call (run by ``dedup.runners.batch``), and the
 preparation in worker processes that ``Deduplicator.add_many`` uses.
 """
 
@@ -13,12 +13,15 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from dedup import _log, engine, explain, frames
+from dedup import _log
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, DuplicateIdError, TextTypeError
+from dedup.fronts import frames
 from dedup.records import Article, Cluster, Skip
-from dedup.sign import text_signatures
-from dedup.stream import OnError, Prepared, Progress, check_length
+from dedup.runners import batch as engine
+from dedup.runners.stream import OnError, Prepared, Progress, check_length
+from dedup.stages import explain
+from dedup.stages.sign import text_signatures
 
 _CHUNK = 256
 
@@ -50,7 +53,7 @@ def prepare_in_processes(
 
 
 # A pandas DataFrame, a pyarrow Table or a datasets.Dataset: typed loosely, since none of them is
-# imported unless the input is one (see dedup.frames).
+# imported unless the input is one (see dedup.fronts.frames).
 Table = Any
 
 
@@ -78,13 +81,13 @@ def cluster(
     A row's columns are named by ``id_col`` and ``text_col`` (required) and ``published_col``,
     ``source_col``, ``url_col`` and ``title_col`` (by default the columns ``published_at``,
     ``source``, ``url`` and ``title``, used when present); each row becomes an Article as a JSON
-    Lines record does (``dedup.io.article_from_dict``). A table without the named columns raises
+    Lines record does (``dedup.fronts.io.article_from_dict``). A table without the named columns raises
     an ``InputError`` that lists the columns it has.
 
     Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped`` (a row's
     ``Skip`` carries its 0-based ``row``). ``progress(done, total)`` is called as the work goes:
     ``total`` is None while articles are read, then the size of the current pass. ``workers``
-    processes share the work (see ``dedup.engine`` for the passes).
+    processes share the work (see ``dedup.runners.batch`` for the passes).
 
     With ``spans``, each member of a cluster with copies other than the earliest gets the passages
     it shares with the earliest (``Member.shared``: character offsets into both texts as given,
@@ -168,7 +171,7 @@ def signatures(texts: Iterable[str], *, config: DedupConfig | None = None) -> np
     text, in order: the text normalized, its furniture dropped and its word shingles signed, as
     ``Deduplicator`` signs an article (equal bit for bit), in datasketch's format, so that a row
     goes into datasketch's ``MinHashLSH`` as ``LeanMinHash(seed=config.minhash.seed,
-    hashvalues=row, scheme="affine32")`` (``dedup.sign.to_minhash``). The texts are worked on a
+    hashvalues=row, scheme="affine32")`` (``dedup.stages.sign.to_minhash``). The texts are worked on a
     chunk at a time in compiled code (the equivalent of datasketch's ``MinHash.bulk``, from raw
     text). A text with no words left (empty, or only furniture) gets the signature of the empty
     set, every value 0xFFFFFFFF, as datasketch gives it."""

@@ -1,0 +1,1 @@
+"""The ways in and out: the command line, readers of files and pages, data frames, the report, Scrapy."""

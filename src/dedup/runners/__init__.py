@@ -1,0 +1,1 @@
+"""The runners: the stream (Deduplicator), the in-process batch and the Spark job, each calling the stages."""

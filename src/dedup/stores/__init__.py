@@ -1,0 +1,1 @@
+"""Where a stream keeps its index: a SQLite file or a Redis server."""
