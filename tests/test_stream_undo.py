@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import dedup
-from dedup.runners import stream
+from dedup.runners.stream import deduplicator as stream
+from dedup.stages import pairs, prepare
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import generate
@@ -52,12 +53,12 @@ def after(real: Callable[..., Any]) -> Callable[..., Any]:
 
 # Each stage of an addition, and how to make it fail (given the monkeypatch and the deduplicator).
 STAGES: dict[str, Callable[[pytest.MonkeyPatch, dedup.Deduplicator], None]] = {
-    "prepare": lambda mp, d: mp.setattr(stream, "analyze_and_sign_many", boom),
-    "candidates": lambda mp, d: mp.setattr(d._index, "candidates", boom),
-    "compare": lambda mp, d: mp.setattr(stream, "compare", after(stream.compare)),
+    "prepare": lambda mp, d: mp.setattr(prepare, "analyze_and_sign_many", boom),
+    "candidates": lambda mp, d: mp.setattr(d._replica.index, "candidates", boom),
+    "compare": lambda mp, d: mp.setattr(pairs, "compare", after(pairs.compare)),
     "grouping": lambda mp, d: mp.setattr(stream, "groups_of", after(stream.groups_of)),
     "cluster": lambda mp, d: mp.setattr(stream, "build_cluster", boom),
-    "verdict built": lambda mp, d: mp.setattr(d, "_slim", after(d._slim)),
+    "verdict built": lambda mp, d: mp.setattr(d._replica, "slim", after(d._replica.slim)),
     "store": lambda mp, d: mp.setattr(d._store, "save", boom),
 }
 

@@ -1,12 +1,11 @@
-"""The batch front: ``dedup.cluster(articles)`` in one call (run by ``dedup.runners.batch``), and the
-preparation in worker processes that ``Deduplicator.add_many`` uses.
+"""The batch front: ``dedup.cluster(articles)`` in one call (run by ``dedup.runners.batch``), and
+``dedup.signatures(texts)``.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import islice
 from typing import Any, cast
 
@@ -14,42 +13,16 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup import _log
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, OnError, Progress
 from dedup.errors import DedupError, DuplicateIdError, TextTypeError
 from dedup.fronts import frames
 from dedup.records import Article, Cluster, Skip
 from dedup.runners import batch as engine
-from dedup.runners.stream import OnError, Prepared, Progress, check_length
 from dedup.stages import explain
+from dedup.stages.prepare import check_length
 from dedup.stages.sign import text_signatures
 
 _CHUNK = 256
-
-
-def _prepare_chunk(chunk: tuple[Article, ...]) -> list[Prepared | DedupError]:
-    """In a worker of ``engine._Pool``: each article prepared, or the error it raised."""
-    return engine.worker_preparer().prepare_many(chunk)
-
-
-def prepare_in_processes(
-    config: DedupConfig, articles: Iterable[Article], workers: int
-) -> Iterator[tuple[Article, Prepared | DedupError]]:
-    """Each article with its preparation (or the error it raised), in input order, prepared by
-    ``workers`` processes (the batch engine's pool), chunk by chunk."""
-    source = iter(articles)
-    sent: deque[tuple[Article, ...]] = deque()  # the chunks in flight, in order
-
-    def chunks() -> Iterator[tuple[Article, ...]]:
-        while chunk := tuple(islice(source, _CHUNK)):
-            sent.append(chunk)
-            yield chunk
-
-    pool = engine.Pool(config, frozenset(), workers)
-    try:
-        for outcomes in pool.map(_prepare_chunk, chunks()):
-            yield from zip(sent.popleft(), outcomes, strict=True)
-    finally:
-        pool.close()
 
 
 # A pandas DataFrame, a pyarrow Table or a datasets.Dataset: typed loosely, since none of them is

@@ -15,11 +15,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import regex
 
-from dedup.errors import ConfigError, ConfigTypeError
+from dedup.errors import ConfigError, ConfigTypeError, InputError
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -490,3 +490,18 @@ PARTS: dict[str, type] = {
     "cluster": ClusterConfig,
     "provenance": ProvenanceConfig,
 }
+
+
+# -- the options of a batch (dedup.cluster, Deduplicator.add_many) -----------------------------
+# What a batch does with an unusable article: raise its error, or record a Skip and go on.
+OnError = Literal["raise", "skip"]
+# Called as a batch goes: (articles done, the total of the current pass or None while reading).
+Progress = Callable[[int, int | None], None]
+
+
+def check_batch_options(errors: str, workers: int) -> None:
+    """The options every batch takes: what to do with unusable articles, how many processes."""
+    if errors not in ("raise", "skip"):
+        raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")

@@ -38,14 +38,14 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup import _log, kernels
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, OnError, check_batch_options
 from dedup.errors import DedupError, DuplicateIdError, InputError
 from dedup.fronts.io import article_from_dict, parse_line
 from dedup.records import Article, Cluster, Match, Skip
-from dedup.runners.stream import Deduplicator, OnError, check_batch_options
 from dedup.stages.boilerplate import judge
 from dedup.stages.grouping import components, groups_of
 from dedup.stages.index import band_keys
+from dedup.stages.prepare import prepare_many
 from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
 from dedup.stages.shingle import Shingled, analyze
 from dedup.stages.verify import View, compare
@@ -174,7 +174,6 @@ class _MemorySource:
 class _State:
     config: DedupConfig
     learned: frozenset[int]
-    preparer: Deduplicator
 
 
 _STATE: _State | None = None
@@ -182,17 +181,12 @@ _STATE: _State | None = None
 
 def _init(config: DedupConfig, learned: frozenset[int]) -> None:
     global _STATE
-    _STATE = _State(config, learned, Deduplicator(config))
+    _STATE = _State(config, learned)
 
 
 def _state() -> _State:
     assert _STATE is not None, "worker used before _init"
     return _STATE
-
-
-def worker_preparer() -> Deduplicator:
-    """In a worker of ``Pool``: its ``Deduplicator``, which prepares articles (kernels compiled once)."""
-    return _state().preparer
 
 
 @dataclass
@@ -226,7 +220,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     psigs: list[Any] = []
     errors: list[tuple[int, int | None, str | None, DedupError]] = []
     read = list(task.records())
-    outcomes = iter(state.preparer.prepare_many([item for _, _, item in read if not isinstance(item, DedupError)]))
+    outcomes = iter(prepare_many([item for _, _, item in read if not isinstance(item, DedupError)], cfg))
     for position, line, item in read:
         ready = item if isinstance(item, DedupError) else next(outcomes)
         if isinstance(ready, DedupError):

@@ -46,7 +46,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -395,6 +395,14 @@ class SQLiteStore:
             raise self._error(
                 exc, f"add article {article.id!r}", not_done=f"article {article.id!r} is not added"
             ) from exc
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Nothing to hold: the file has one writer (the ``flock`` taken when it was opened)."""
+        return nullcontext()
+
+    def pending(self) -> Iterator[tuple[str, str, StoredArticle | None, list[Match]]]:
+        """Nothing: no other worker writes this file."""
+        return iter(())
 
     def next_seq(self, current: int) -> int:
         return current

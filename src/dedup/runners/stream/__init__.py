@@ -1,0 +1,16 @@
+"""The stream runner: ``Deduplicator``, one article at a time, answered at once.
+
+Its parts, each in its own place:
+
+- ``deduplicator``: the public class (``add``, ``add_many``, ``remove``, the answers, grouping and
+  provenance over the cached pairs, the lock and the undo journal of an ``add``);
+- ``replica``: the in-memory replica of the index (entries, LSH indexes, boilerplate model);
+- ``sync``: the replica loaded from a SQLite file and kept in step with a shared Redis index.
+
+It calls the stages (``dedup.stages.prepare``, ``dedup.stages.pairs``, ``dedup.stages.grouping``,
+``dedup.stages.provenance``) and writes through a store (``dedup.stores.base.Store``).
+"""
+
+from dedup.runners.stream.deduplicator import Deduplicator
+
+__all__ = ["Deduplicator"]

@@ -1,0 +1,494 @@
+"""The stream: one article at a time, answered at once, and the batch built on it.
+
+``Deduplicator.add(article)`` prepares the article (``dedup.stages.prepare``), asks the replica's LSH
+indexes for candidates (``replica``), verifies each candidate exactly (``dedup.stages.pairs``),
+indexes the article and answers with a ``Verdict``: is it a copy, of which articles, with which
+scores, in which cluster (``dedup.stages.grouping``), with which earliest source
+(``dedup.stages.provenance``). ``add_many`` adds a batch: it prepares every article first (so that
+boilerplate is learned from the whole batch, in id order), then adds them one by one through the
+same code. ``dedup.cluster`` runs the same decisions in passes (``dedup.runners.batch``) and is
+tested equal to ``add_many`` + ``clusters()``.
+
+An ``add`` either completes or changes nothing: every change it makes to the deduplicator is
+recorded in an ``Undo`` journal as it is made, and put back if anything raises before the article
+is written; the write itself is one transaction of the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from functools import wraps
+from itertools import islice
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
+
+from dedup import _log
+from dedup._undo import Undo
+from dedup.config import DedupConfig, OnError, Progress, check_batch_options
+from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError
+from dedup.records import Article, Cluster, Match, Skip, Verdict
+from dedup.runners.stream import sync
+from dedup.runners.stream.replica import Replica
+from dedup.runners.stream.workers import CHUNK, prepare_in_processes
+from dedup.stages import prepare as preparation
+from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
+from dedup.stages.grouping import components, groups_of
+from dedup.stages.index import LSHBackend
+from dedup.stages.pairs import PairCache
+from dedup.stages.prepare import Prepared, first_of_id
+from dedup.stages.provenance import Candidate, build_cluster, candidate, provenance_inputs
+from dedup.stages.shingle import Vocabulary, analyze
+from dedup.stores.base import Store
+from dedup.stores.sqlite import SQLiteStore, StoredArticle
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[Concatenate[Deduplicator, P], R]:
+    """Run a method under the deduplicator's lock, refusing a closed deduplicator."""
+
+    @wraps(method)
+    def run(self: Deduplicator, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+class Deduplicator:
+    """Finds copies among articles added one at a time.
+
+    >>> d = Deduplicator()
+    >>> verdict = d.add(Article(id="a", text="..."))  # doctest: +SKIP
+
+    ``documents`` and ``passages`` are the LSH backends (in memory by default).
+
+    A deduplicator is safe to share between threads; calls are serialised: every method that reads
+    or changes the index takes one re-entrant lock (``prepare`` and ``prepare_many`` read only the
+    config and run outside it, and so does the preparation of an article given to ``add``).
+
+    ``add`` either completes or changes nothing: if it raises, for whatever reason, the article is
+    not indexed, not written, and every answer is as it was before the call.
+
+    After ``close()`` (or the end of a ``with`` block) every method that reads or changes the index
+    (``add``, ``add_many``, ``remove``, ``get``, ``compare``, ``cluster_of``, ``clusters``, ``sync``,
+    ``len``, ``in``, iteration) raises ``ClosedError``; ``close()`` again does nothing.
+    """
+
+    def __init__(
+        self,
+        config: DedupConfig | None = None,
+        *,
+        documents: LSHBackend | None = None,
+        passages: LSHBackend | None = None,
+    ) -> None:
+        self.config = config or DedupConfig()
+        if not isinstance(self.config, DedupConfig):
+            raise InputError(f"config must be a DedupConfig, got {type(self.config).__name__}")
+        self._replica = Replica(self.config, documents, passages)
+        self._pairs = PairCache(self.config, self._replica.doc, self._replica.boilerplate)
+        self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
+        self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
+        self.skipped: list[Skip] = []
+        self._store: Store | None = None
+        self._where: str | None = None  # the path or URL of a persistent index
+        self._lock = threading.RLock()
+        self._closed = False
+        self._undo: Undo | None = None  # the journal of the add in progress
+
+    # -- persistence ----------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls, where: str | Path, config: DedupConfig | None = None, *, durable: bool = False, lock_timeout: float = 60.0
+    ) -> Deduplicator:
+        """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
+        ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
+        is written before ``add`` returns. Without ``config`` an existing index's own settings are
+        used."""
+        started = time.perf_counter()
+        if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
+            from dedup.stores.redis import RedisStore
+
+            config = config or RedisStore.stored_config(where) or DedupConfig()
+            shared = RedisStore(where, config, lock_timeout=lock_timeout)
+            dedup = cls(config)
+            dedup._store, dedup._where = shared, where
+            dedup.sync()
+        else:
+            config = config or SQLiteStore.stored_config(where) or DedupConfig()
+            store = SQLiteStore(where, config, durable=durable)
+            dedup = cls(config)
+            sync.load(dedup._replica, dedup._pairs, store)
+            dedup._store, dedup._where = store, str(where)
+        _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started)
+        return dedup
+
+    @_serialised
+    def sync(self) -> int:
+        """Bring a shared (Redis) deduplicator up to date with what the other workers added and
+        removed; returns how many log entries were applied. Nothing to do for the others."""
+        store = self._store
+        if store is None or not store.shared:
+            return 0
+        return sync.catch_up(self._replica, self._pairs, store, self._forget)
+
+    def close(self) -> None:
+        """Close the file or connection of a persistent deduplicator; from then on the deduplicator
+        refuses every use with ``ClosedError`` (an in-memory one too). Closing twice is fine."""
+        with self._lock:
+            self._closed = True
+            if self._store is not None:
+                store, self._store = self._store, None
+                store.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    def _closed_error(self) -> ClosedError:
+        if self._where is None:
+            return ClosedError("this Deduplicator was closed; make a new Deduplicator()")
+        return ClosedError(f"this index was closed; open it again with Deduplicator.open({self._where!r})")
+
+    def __enter__(self) -> Deduplicator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- inspection -------------------------------------------------------------------------
+    @_serialised
+    def __len__(self) -> int:
+        return len(self._replica.entries)
+
+    @_serialised
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._replica.entries
+
+    @_serialised
+    def __iter__(self) -> Iterator[str]:
+        """The ids indexed when it is called (a copy: other threads may add meanwhile)."""
+        return iter(list(self._replica.entries))
+
+    @_serialised
+    def get(self, article_id: str) -> Article:
+        return self._replica.entry(article_id).prepared.article
+
+    # -- preparing ----------------------------------------------------------------------------
+    def prepare(self, article: Article) -> Prepared:
+        """Clean, shingle and sign one article; raises an ``InputError`` for unusable input
+        (``dedup.stages.prepare.prepare`` with this deduplicator's config)."""
+        return preparation.prepare(article, self.config)
+
+    def prepare_many(self, articles: Sequence[Article]) -> list[Prepared | DedupError]:
+        """``prepare`` for many articles at once: for each article, in order, its ``Prepared`` or the
+        ``InputError`` it would raise (``dedup.stages.prepare.prepare_many``)."""
+        return preparation.prepare_many(articles, self.config)
+
+    # -- adding -------------------------------------------------------------------------------
+    def add(self, article: Article | Prepared, *, spans: bool = False) -> Verdict:
+        """Add one article and say whether it is a copy of something already indexed. If it raises,
+        nothing is indexed or written. With ``spans`` the matches' shared passages carry their
+        character offsets and original words in both texts (see ``SharedPassage``; the texts are
+        analyzed again, so it is off by default)."""
+        if self._closed:
+            raise self._closed_error()
+        # prepared outside the locks (the slow part, which reads only the config), then added under
+        # them
+        ready = article if isinstance(article, Prepared) else self._prepare_or_existing(article)
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            verdict = self._add_one(ready)
+            return self._with_spans(verdict) if spans else verdict
+
+    def _prepare_or_existing(self, article: Article) -> Article | Prepared:
+        if not isinstance(article, Article) or article.id in self._replica.entries:
+            return article  # _add reports the error or the duplicate id (under the lock)
+        return self.prepare(article)
+
+    def _add_one(self, article: Article | Prepared) -> Verdict:
+        """``add`` once the lock is held (a shared index catches up with the other workers first)."""
+        store = self._store
+        if store is not None and store.shared:
+            with store.lock():
+                self.sync()
+                return self._add(article)
+        return self._add(article)
+
+    def _add(self, article: Article | Prepared) -> Verdict:
+        prepared = article if isinstance(article, Prepared) else None
+        art = prepared.article if prepared else article
+        if not isinstance(art, Article):
+            raise InputError(f"expected an Article, got {type(art).__name__}; build one with Article(id=..., text=...)")
+        existing = self._replica.entries.get(art.id)
+        if existing is not None:
+            if existing.prepared.article.text != art.text:
+                raise DuplicateIdError(
+                    f"article id {art.id!r} is already indexed with a different text; give each article a "
+                    "unique id, or remove() the old one first"
+                )
+            return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
+        prepared = prepared or self.prepare(art)
+        undo = self._undo = self._pairs.journal = Undo()
+        try:
+            return self._add_new(prepared, undo)
+        except BaseException:
+            undo.rollback()  # memory must not hold what the file does not, nor half an article
+            raise
+        finally:
+            self._undo = self._pairs.journal = None
+
+    def _add_new(self, prepared: Prepared, undo: Undo) -> Verdict:
+        """Index and write an article that is not indexed, recording every change in ``undo``."""
+        replica, pairs = self._replica, self._pairs
+        art = prepared.article
+        art_id, doc = art.id, prepared.doc
+
+        def unobserve() -> None:
+            replica.unobserve(art_id, doc)
+            pairs.drop_view(art_id)
+
+        undo.call(unobserve)
+        replica.observe(art_id, prepared)
+        evidence = replica.evidence_passages(prepared)
+        matches, previous = self._find_matches(prepared, replica.candidates(prepared, evidence))
+        seq_before = replica.seq
+        seq = seq_before if self._store is None else self._store.next_seq(seq_before)
+        undo.call(lambda: replica.uninsert(art_id, seq_before))
+        pairs.add(art_id)
+        replica.insert(art_id, prepared, seq, evidence)
+        for m in matches:
+            pairs.remember(m)
+        matches.sort(key=lambda m: (-m.score, m.b))
+        verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
+        replica.slim(art_id)
+        if self._store is not None:  # the last step: once written, the article is added
+            stored = StoredArticle(art, seq, doc, prepared.signature, prepared.passage_signatures)
+            self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
+        _log.added(verdict)
+        return verdict
+
+    def _find_matches(self, prepared: Prepared, candidates: list[str]) -> tuple[list[Match], str | None]:
+        """The verified copies among the candidates, and the earliest source the article's
+        matches had before it came."""
+        art_id, doc = prepared.article.id, prepared.doc
+        entries, compare = self._replica.entries, self._pairs.compare
+        matches = []
+        previous: str | None = None
+        for other_id in candidates:
+            match = compare(art_id, doc, other_id, entries[other_id].prepared.doc)
+            if match.is_copy:
+                matches.append(match)
+                previous = previous or self._earliest.get(other_id)
+        return matches, previous
+
+    @_serialised
+    def add_many(
+        self,
+        articles: Iterable[Article],
+        *,
+        errors: OnError = "raise",
+        progress: Progress | None = None,
+        workers: int = 1,
+    ) -> list[Verdict]:
+        """Add a batch. Every article is prepared first and its sentences counted so that boilerplate
+        is learned from the whole batch; then each is added as by ``add``, in id order: a batch has
+        no arrival order, so the answers (and the ingest-order tie-break of the earliest source) do
+        not depend on the order of the input. Verdicts come back in that id order. With
+        ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on.
+        ``workers`` > 1 prepares the articles (normalize, shingle, sign) in that many processes."""
+        check_batch_options(errors, workers)
+        ready: list[Prepared] = []
+        first: dict[str, str] = {}
+        for n, (article, outcome) in enumerate(self._prepare_all(articles, workers), 1):
+            try:
+                if isinstance(outcome, DedupError):
+                    raise outcome
+                art_id, text = outcome.article.id, outcome.article.text
+                if first_of_id(art_id, text, first.get(art_id)):
+                    first[art_id] = text
+                    ready.append(outcome)
+            except DedupError as exc:
+                if errors == "raise":
+                    raise
+                self._skip(Skip(id=getattr(article, "id", None), error=type(exc).__name__, message=str(exc)))
+            if progress is not None:
+                progress(n, None)
+        ready.sort(key=lambda p: p.article.id)
+        replica = self._replica
+        try:
+            replica.observe_batch(ready)
+            verdicts = []
+            for n, p in enumerate(ready, 1):
+                try:
+                    verdicts.append(self._add_one(p))
+                except DedupError as exc:
+                    if errors == "raise":
+                        raise
+                    self._skip(Skip(id=p.article.id, error=type(exc).__name__, message=str(exc)))
+                if progress is not None:
+                    progress(n, len(ready))
+        finally:
+            replica.end_batch(ready)
+        return verdicts
+
+    def _skip(self, skip: Skip) -> None:
+        self.skipped.append(skip)
+        _log.skipped(skip)
+
+    def _prepare_all(
+        self, articles: Iterable[Article], workers: int
+    ) -> Iterator[tuple[Article, Prepared | DedupError]]:
+        """Each article with its preparation or the error it raised, in input order."""
+        if workers > 1:
+            yield from prepare_in_processes(self.config, articles, workers)
+            return
+        source = iter(articles)
+        while chunk := list(islice(source, CHUNK)):
+            yield from zip(chunk, preparation.prepare_many(chunk, self.config), strict=True)
+
+    @_serialised
+    def remove(self, article_id: str) -> None:
+        """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
+        store = self._store
+        if store is not None and store.shared:
+            with store.lock():
+                self.sync()
+                self._replica.entry(article_id)
+                store.delete(article_id)
+                self._forget(article_id)
+            return
+        self._replica.entry(article_id)
+        if store is not None:
+            store.delete(article_id)
+        self._forget(article_id)
+
+    def _forget(self, article_id: str) -> None:
+        self._replica.forget(article_id)
+        self._pairs.forget(article_id)
+        self._earliest.pop(article_id, None)
+
+    # -- comparing ------------------------------------------------------------------------------
+    @_serialised
+    def compare(self, a_id: str, b_id: str, *, with_text: bool = True) -> Match:
+        """Compare two indexed articles exactly (whether or not the index proposed them). With
+        ``with_text`` the shared passages carry their text in comparison form (``text``) and as
+        spans of the articles as given (``a_start``, ``a_end``, ``a_text``, and the same for b):
+        the two articles are analyzed again, since the index keeps no sentence text."""
+        a, b = self._replica.entry(a_id).prepared, self._replica.entry(b_id).prepared
+        if not with_text:
+            return self._pairs.compare(a_id, a.doc, b_id, b.doc)
+        cfg = self.config
+        texts = [analyze(p.article.text, cfg.normalize, cfg.shingle, self._vocabulary, keep_text=True) for p in (a, b)]
+        match = self._pairs.compare(a_id, texts[0], b_id, texts[1])
+        return match_with_spans(match, a.article.text, b.article.text, cfg)
+
+    def _with_spans(self, verdict: Verdict) -> Verdict:
+        """``verdict`` with its matches' passages as spans of the texts (``add(..., spans=True)``)."""
+        if not any(m.shared_passages for m in verdict.matches):
+            return verdict
+        cfg = self.config
+        entries = self._replica.entries
+        maps: dict[str, WordMap] = {}
+
+        def mapped(art_id: str) -> WordMap:
+            if art_id not in maps:
+                maps[art_id] = word_map(entries[art_id].prepared.article.text, cfg)
+            return maps[art_id]
+
+        matches = tuple(
+            replace(
+                m,
+                shared_passages=with_spans(
+                    m.shared_passages, entries[m.a].prepared.article.text,
+                    entries[m.b].prepared.article.text, mapped(m.a), mapped(m.b), cfg.shingle.passage_k,
+                ),
+            )
+            if m.shared_passages
+            else m
+            for m in verdict.matches
+        )  # fmt: skip
+        return replace(verdict, matches=matches)
+
+    @_serialised
+    def boilerplate_spans(self, article_id: str) -> list[tuple[int, int]]:
+        """The [start, end) character ranges of the article's sentences that are learned
+        boilerplate (left out of every comparison), in the text as given."""
+        prepared = self._replica.entry(article_id).prepared
+        doc = prepared.doc
+        learned = self._replica.boilerplate.boilerplate_of(article_id, doc.sentence_fps)
+        if not learned:
+            return []
+        mapped = word_map(prepared.article.text, self.config)
+        starts = doc.sentence_starts.tolist()
+        return [
+            mapped.span((starts[i], starts[i + 1])) for i, fp in enumerate(doc.sentence_fps.tolist()) if fp in learned
+        ]
+
+    # -- grouping -----------------------------------------------------------------------------
+    def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
+        cluster = self._cluster_of(article_id)
+        changed = previous is not None and previous != cluster.earliest
+        return Verdict(
+            article_id=article_id,
+            is_copy=any(m.is_copy for m in matches) or (already and len(cluster) > 1),
+            matches=matches,
+            cluster=cluster,
+            earliest_changed=changed,
+            previous_earliest=previous if changed else None,
+            already_indexed=already,
+        )
+
+    def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
+        pairs = self._pairs
+        return groups_of(component, pairs.is_copy, pairs.edges.get, self.config.cluster)
+
+    @_serialised
+    def cluster_of(self, article_id: str) -> Cluster:
+        """The cluster that holds ``article_id`` now."""
+        return self._cluster_of(article_id)
+
+    def _cluster_of(self, article_id: str) -> Cluster:
+        self._replica.entry(article_id)
+        component = components([article_id], self._pairs.neighbours)[0]
+        groups, how = self._groups(component)
+        group = next(g for g in groups if article_id in g)
+        return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
+
+    @_serialised
+    def clusters(self) -> list[Cluster]:
+        """Every cluster, singletons included, sorted by cluster id (a shared index catches up
+        with the other workers first)."""
+        self.sync()
+        out = []
+        for component in components(self._replica.entries, self._pairs.neighbours):
+            groups, how = self._groups(component)
+            for group in groups:
+                out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
+        return sorted(out, key=lambda c: c.id)
+
+    def _candidate(self, member: str, with_evidence: bool) -> Candidate:
+        entry = self._replica.entries[member]
+        if not with_evidence:
+            return candidate(entry.prepared.article, entry.seq, None, ())
+        if entry.candidate is None:
+            text_date, credits = provenance_inputs(entry.prepared.article, self.config.provenance)
+            entry.candidate = candidate(entry.prepared.article, entry.seq, text_date, credits)
+        return entry.candidate
+
+    def _build_cluster(self, group: list[str], how: str) -> Cluster:
+        cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance)
+        undo = self._undo
+        for member in group:
+            if undo is not None:
+                undo.item(self._earliest, member)
+            self._earliest[member] = cluster.earliest
+        return cluster

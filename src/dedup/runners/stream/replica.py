@@ -1,0 +1,143 @@
+"""The stream's in-memory replica of the index: the articles indexed, their LSH rows and the
+boilerplate model their sentences feed.
+
+An article goes in in two steps. ``observe`` counts its sentences in the boilerplate model (which
+reads the sentences of the articles it counts, so the article is readable, *pending*, from then
+on); ``insert`` indexes it: its entry, its sequence number, its LSH rows (the passages that are not
+learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an ``add`` that fails;
+``forget`` takes an indexed article out for good. A batch observes all its articles before it
+inserts any, so that boilerplate is learned from the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.config import DedupConfig
+from dedup.errors import UnknownArticleError
+from dedup.stages.boilerplate import BoilerplateModel
+from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
+from dedup.stages.prepare import Prepared
+from dedup.stages.provenance import Candidate
+from dedup.stages.shingle import Shingled
+
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+_NO_FINGERPRINTS: U64 = np.empty(0, dtype=np.uint64)
+
+
+@dataclass(slots=True)
+class Entry:
+    prepared: Prepared
+    seq: int
+    # The member as provenance sees it, with the evidence read in its text (its printed date and
+    # credits), found when the article first joins a cluster of two or more: most articles never
+    # do, and date parsing is the slowest step there is.
+    candidate: Candidate | None = None
+
+
+class Replica:
+    """The articles indexed in memory (``entries``), those of a batch not yet indexed
+    (``pending``), the LSH ``index``, the ``boilerplate`` model and the next sequence number."""
+
+    def __init__(self, config: DedupConfig, documents: LSHBackend | None, passages: LSHBackend | None) -> None:
+        mh, ps = config.minhash, config.passage
+        self._passage = ps
+        self.index = CandidateIndex(
+            documents or BandIndex(bands=mh.bands, rows=mh.rows),
+            passages or BandIndex(bands=ps.bands, rows=ps.rows),
+        )
+        self.entries: dict[str, Entry] = {}
+        self.pending: dict[str, Entry] = {}  # a batch being added: observed, not yet inserted
+        self.seq = 0
+        self.boilerplate = BoilerplateModel(config.boilerplate, self._fingerprints)
+
+    def entry(self, article_id: str) -> Entry:
+        try:
+            return self.entries[article_id]
+        except KeyError:
+            raise UnknownArticleError(f"no article with id {article_id!r} is indexed") from None
+
+    def doc(self, article_id: str) -> Shingled:
+        """The analysis of an indexed article."""
+        return self.entries[article_id].prepared.doc
+
+    def _fingerprints(self, article_id: str) -> U64:
+        entry = self.entries.get(article_id) or self.pending.get(article_id)
+        if entry is None:
+            return _NO_FINGERPRINTS
+        return entry.prepared.doc.sentence_fps
+
+    # -- in and out -----------------------------------------------------------------------------
+    def observe(self, art_id: str, prepared: Prepared) -> None:
+        """Count the article's sentences; the boilerplate model reads the sentences of the articles it
+        counts, this one included, so it is readable (pending) from now on."""
+        self.pending.setdefault(art_id, Entry(prepared, -1))
+        self.boilerplate.observe(art_id, prepared.doc.sentence_fps)
+
+    def observe_batch(self, batch: Sequence[Prepared]) -> None:
+        """Count the sentences of a batch's articles, all pending until each is inserted."""
+        self.pending = {p.article.id: Entry(p, -1) for p in batch}
+        for p in batch:
+            self.boilerplate.observe(p.article.id, p.doc.sentence_fps)
+
+    def end_batch(self, batch: Sequence[Prepared]) -> None:
+        """A batch done (or cut short): the articles not inserted leave the counts."""
+        self.pending = {}
+        for p in batch:
+            if p.article.id not in self.entries:
+                self.boilerplate.forget(p.article.id, p.doc.sentence_fps)
+        self.boilerplate.release()
+
+    def unobserve(self, art_id: str, doc: Shingled) -> None:
+        """Undo ``observe``."""
+        self.boilerplate.forget(art_id, doc.sentence_fps)
+        self.pending.pop(art_id, None)
+
+    def insert(self, art_id: str, prepared: Prepared, seq: int, evidence: U32) -> None:
+        """Make an observed article indexed: its entry, its sequence number, its LSH rows."""
+        self.entries[art_id] = Entry(prepared, seq)
+        self.pending.pop(art_id, None)
+        self.seq = max(self.seq, seq + 1)
+        self.index.add(art_id, prepared.signature, evidence)
+
+    def uninsert(self, art_id: str, seq_before: int) -> None:
+        """Undo ``insert``."""
+        self.index.remove(art_id)
+        self.entries.pop(art_id, None)
+        self.seq = seq_before
+
+    def slim(self, art_id: str) -> None:
+        """Once indexed (and written), the passage signatures are not needed in memory any more."""
+        entry = self.entries[art_id]
+        entry.prepared = entry.prepared.slim()
+
+    def forget(self, article_id: str) -> None:
+        """Take an indexed article out: its LSH rows, its sentence counts, its entry."""
+        entry = self.entry(article_id)
+        self.index.remove(article_id)
+        self.boilerplate.forget(article_id, entry.prepared.doc.sentence_fps)
+        del self.entries[article_id]
+
+    # -- candidates -----------------------------------------------------------------------------
+    def evidence_passages(self, prepared: Prepared) -> U32:
+        """The signatures of the passages that are not learned boilerplate."""
+        doc = prepared.doc
+        learned = self.boilerplate.boilerplate_of(prepared.article.id, doc.sentence_fps)
+        if not learned:
+            return prepared.passage_signatures
+        # per sentence, then per passage: np.isin costs tens of microseconds on arrays this small
+        kept = np.array([fp not in learned for fp in doc.sentence_fps.tolist()], dtype=bool)
+        out: U32 = prepared.passage_signatures[kept[doc.passage_sentence]]
+        return out
+
+    def candidates(self, prepared: Prepared, evidence: U32) -> list[str]:
+        """The indexed articles the LSH indexes propose for an article (not the article itself)."""
+        ps = self._passage
+        art_id = prepared.article.id
+        found = self.index.candidates(prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits)
+        return [o for o in found if o != art_id and o in self.entries]

@@ -1,0 +1,55 @@
+"""The stream's replica kept in step with its store: loaded from a SQLite file when it is opened,
+and brought up to date from the log of a shared (Redis) index, where other workers add and remove
+articles, before every change and every full answer (``Deduplicator.sync``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from dedup.records import Match
+from dedup.runners.stream.replica import Replica
+from dedup.stages.pairs import PairCache
+from dedup.stages.prepare import Prepared
+from dedup.stores.base import Store
+from dedup.stores.sqlite import SQLiteStore, StoredArticle
+
+# A match read from a store was decided under the boilerplate of its day: remembered under this
+# version, it is checked again against today's boilerplate when it is used.
+STORED = -1
+
+
+def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: Iterable[Match]) -> None:
+    """Put a stored article (and the copies found when it was added) into the replica."""
+    prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
+    art_id = stored.article.id
+    replica.observe(art_id, prepared)
+    replica.insert(art_id, prepared, stored.seq, replica.evidence_passages(prepared))
+    pairs.add(art_id)
+    replica.slim(art_id)
+    entries = replica.entries
+    for match in matches:
+        if match.a in entries and match.b in entries:
+            pairs.remember(match, version=STORED)
+
+
+def load(replica: Replica, pairs: PairCache, store: SQLiteStore) -> None:
+    """Every article of a SQLite file, in the order they were added, and the copies found."""
+    for stored in store.articles():
+        replay(replica, pairs, stored, ())
+    entries = replica.entries
+    for match in store.matches():
+        if match.a in entries and match.b in entries:
+            pairs.remember(match, version=STORED)
+
+
+def catch_up(replica: Replica, pairs: PairCache, store: Store, forget: Callable[[str], None]) -> int:
+    """Apply what the other workers of a shared index added and removed since the last call;
+    returns how many log entries were read. ``forget`` takes a removed article out."""
+    applied = 0
+    for op, art_id, stored, matches in store.pending():
+        applied += 1
+        if op == "add" and stored is not None and art_id not in replica.entries:
+            replay(replica, pairs, stored, matches)
+        elif op == "remove" and art_id in replica.entries:
+            forget(art_id)
+    return applied

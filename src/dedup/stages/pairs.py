@@ -1,0 +1,203 @@
+"""The pair cache: each comparison of two articles made once, and made again only when the learned
+boilerplate it was decided under has changed for either article.
+
+The verifier (``dedup.stages.verify.compare``) compares two articles with their learned boilerplate
+sentences left out. Grouping and provenance ask for the same pairs again and again (every time a
+cluster is built), so the comparisons are remembered, each with the boilerplate ``version`` it was
+decided under: the boilerplate model bumps its version whenever the verdict of any sentence changes.
+
+When a remembered pair is asked for under a later version, it is checked again: a match records
+how many distinct learned boilerplate sentences it left out (``Match.ignored_boilerplate``). If the
+two articles' learned boilerplate today has that same size, the sentences whose verdict changed are
+not theirs and the match stands (stamped with today's version); otherwise the pair is compared
+again. A match read from a store is remembered under version -1, so that it is checked once against
+the boilerplate learned in this process before it is used.
+
+Beside the matches the cache keeps ``edges``: for each article, the articles it was found a copy
+of, which grouping walks, and a few verifier ``View``s, kept for the articles compared last (an
+article is often compared several times in a row).
+
+Every change is recorded in ``journal`` when one is set (the ``Undo`` of the stream's ``add`` in
+progress), so that a failed addition puts the cache back as it was.
+
+A batch whose boilerplate is learned once for all can use the cache too: its judge is a fixed set
+(``Fixed``), its version never changes, and ``views_kept=None`` keeps every view of the task.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Set
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup._undo import Undo
+from dedup.config import DedupConfig
+from dedup.records import Match
+from dedup.stages.shingle import Shingled
+from dedup.stages.verify import View, compare
+
+U64 = npt.NDArray[np.uint64]
+Key = tuple[str, str]
+VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
+
+
+class Judge(Protocol):
+    """The learned boilerplate as the cache reads it (``dedup.stages.boilerplate.BoilerplateModel``)."""
+
+    @property
+    def version(self) -> int:
+        """Goes up whenever the verdict of a sentence changes."""
+        ...
+
+    def boilerplate_of(self, article_id: str, fingerprints: U64) -> Set[int]:
+        """The learned boilerplate among the article's sentence fingerprints."""
+        ...
+
+
+class Fixed:
+    """Boilerplate learned once for all (a batch's): the same set for every article, one version."""
+
+    version = 0
+
+    def __init__(self, learned: frozenset[int]) -> None:
+        self.learned = learned
+
+    def boilerplate_of(self, article_id: str, fingerprints: U64) -> Set[int]:
+        return self.learned
+
+
+def _key(a: str, b: str) -> Key:
+    return (a, b) if a < b else (b, a)
+
+
+class PairCache:
+    """The comparisons between articles (see the module docstring). ``doc_of(id)`` gives an
+    article's analysis; ``boilerplate`` is the judge the comparisons are made under."""
+
+    def __init__(
+        self,
+        config: DedupConfig,
+        doc_of: Callable[[str], Shingled],
+        boilerplate: Judge,
+        *,
+        views_kept: int | None = VIEWS_KEPT,
+    ) -> None:
+        self._verify, self._shingle = config.verify, config.shingle
+        self._doc_of = doc_of
+        self._boilerplate = boilerplate
+        self._views_kept = views_kept
+        self.edges: dict[str, set[str]] = {}  # the verified copies of each article, both ways
+        self._matches: dict[Key, tuple[Match, int]] = {}  # each comparison, with its version
+        self._pairs_of: dict[str, set[Key]] = {}  # the remembered pairs of each article
+        # an OrderedDict: views are dropped oldest first, and a dict whose oldest keys are deleted
+        # one by one scans its deleted slots to find the next oldest
+        self._views: OrderedDict[str, tuple[Set[int], Shingled, View]] = OrderedDict()
+        self.journal: Undo | None = None
+
+    # -- comparing ------------------------------------------------------------------------------
+    def compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled, *, listed: bool = True) -> Match:
+        """Compare two articles now, under today's boilerplate (``listed``: with the shared
+        passages listed, else only measured)."""
+        model = self._boilerplate
+        dropped_a = model.boilerplate_of(a_id, a.sentence_fps)
+        dropped_b = model.boilerplate_of(b_id, b.sentence_fps)
+        boilerplate = dropped_a if dropped_a is dropped_b else dropped_a | dropped_b
+        return compare(
+            a_id,
+            a,
+            b_id,
+            b,
+            verify=self._verify,
+            shingle=self._shingle,
+            boilerplate=boilerplate,
+            views=(self._view(a_id, a, dropped_a), self._view(b_id, b, dropped_b)),
+            list_passages=listed,
+        )
+
+    def _view(self, art_id: str, doc: Shingled, dropped: Set[int]) -> View:
+        """The article as the verifier sees it with ``dropped`` sentences out."""
+        views = self._views
+        key = dropped if isinstance(dropped, frozenset) else frozenset(dropped)
+        cached = views.get(art_id)
+        if cached is not None and cached[0] == key and cached[1] is doc:
+            views.move_to_end(art_id)  # most recent last
+            return cached[2]
+        view = View(doc, dropped, self._shingle)
+        views[art_id] = (key, doc, view)
+        views.move_to_end(art_id)
+        if self._views_kept is not None and len(views) > self._views_kept:
+            views.popitem(last=False)
+        return view
+
+    def pair(self, a: str, b: str) -> Match:
+        """The match of a and b as the evidence stands now: remembered, and checked again when the
+        learned boilerplate has changed since and touches either article; else compared now (its
+        shared passages measured, not listed)."""
+        cached = self._matches.get(_key(a, b))
+        model = self._boilerplate
+        version = model.version
+        if cached is not None and cached[1] == version:
+            return cached[0]
+        match = cached[0] if cached is not None else None
+        if match is not None:
+            learned = model.boilerplate_of(a, self._doc_of(a).sentence_fps) | model.boilerplate_of(
+                b, self._doc_of(b).sentence_fps
+            )
+            if len(learned) != match.ignored_boilerplate:
+                match = None
+        if match is None:
+            match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
+        self.remember(match)
+        return match
+
+    def is_copy(self, a: str, b: str) -> bool:
+        return self.pair(a, b).is_copy
+
+    def neighbours(self, article_id: str) -> list[str]:
+        """The article's copies as the evidence stands now, in id order."""
+        return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]
+
+    # -- remembering ----------------------------------------------------------------------------
+    def remember(self, match: Match, *, version: int | None = None) -> None:
+        """Keep ``match`` (without its listed passages: grouping and provenance read the figures),
+        decided under ``version`` (by default today's), and its edge when it is a copy."""
+        key = _key(match.a, match.b)
+        undo = self.journal
+        if undo is not None:
+            undo.item(self._matches, key)
+            for x, y in ((match.a, match.b), (match.b, match.a)):
+                undo.member(self._pairs_of, x, key)
+                undo.member(self.edges, x, y)
+        if match.shared_passages:
+            match = match.without_passages()
+        self._matches[key] = (match, self._boilerplate.version if version is None else version)
+        self._pairs_of.setdefault(match.a, set()).add(key)
+        self._pairs_of.setdefault(match.b, set()).add(key)
+        if match.is_copy:
+            self.edges.setdefault(match.a, set()).add(match.b)
+            self.edges.setdefault(match.b, set()).add(match.a)
+        else:
+            self.edges.get(match.a, set()).discard(match.b)
+            self.edges.get(match.b, set()).discard(match.a)
+
+    def add(self, article_id: str) -> None:
+        """An article with no copies yet (grouping walks every article's edges)."""
+        if self.journal is not None:
+            self.journal.item(self.edges, article_id)
+        self.edges.setdefault(article_id, set())
+
+    def drop_view(self, article_id: str) -> None:
+        self._views.pop(article_id, None)
+
+    def forget(self, article_id: str) -> None:
+        """Everything kept about an article that leaves: its edges, its pairs, its view."""
+        for other in self.edges.pop(article_id, set()):
+            self.edges[other].discard(article_id)
+        for key in self._pairs_of.pop(article_id, set()):
+            self._matches.pop(key, None)
+            other = key[0] if key[1] == article_id else key[1]
+            self._pairs_of.get(other, set()).discard(key)
+        self._views.pop(article_id, None)

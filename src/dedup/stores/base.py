@@ -1,0 +1,56 @@
+"""The store protocol: what a ``Deduplicator`` asks of the place that keeps its index.
+
+Two stores satisfy it: ``dedup.stores.sqlite.SQLiteStore`` (a file, one writer) and
+``dedup.stores.redis.RedisStore`` (a server shared by several workers). The deduplicator keeps the
+whole index in memory and writes through the store: every added article in one ``save`` before
+``add`` returns, every removal in one ``delete``. A shared store (``shared`` is True) also holds
+the changes other workers made: ``pending()`` gives them in order, and ``lock()`` is held while one
+article is added or removed, so that the workers' changes are applied one after another. A store
+of one writer has nothing pending and a lock that does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
+
+from dedup.records import Match
+
+if TYPE_CHECKING:
+    from dedup.stores.sqlite import StoredArticle
+
+# A change read from a shared store's log: ("add" or "remove", the article id, the article as
+# stored (for an addition), the copies found when it was added).
+Change = tuple[str, str, "StoredArticle | None", list[Match]]
+
+
+class Store(Protocol):
+    """Where a ``Deduplicator`` writes its index (see the module docstring)."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether other workers write the same index (and ``pending`` and ``lock`` matter)."""
+        ...
+
+    def next_seq(self, current: int) -> int:
+        """The sequence number of the next article (``current``: the replica's own next one)."""
+        ...
+
+    def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
+        """Write an added article, its verified copies and its cluster, at once or not at all."""
+        ...
+
+    def delete(self, article_id: str) -> None:
+        """Remove an article and its copies."""
+        ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Held while one article is added or removed."""
+        ...
+
+    def pending(self) -> Iterator[Change]:
+        """The changes other workers made since the last call, in order."""
+        ...
+
+    def close(self) -> None: ...
