@@ -588,9 +588,10 @@ def real_news_lines(news: dict[str, Any]) -> list[str]:
     """The real-news section: each method's weighted pair quality, dedup's largest clusters with
     some titles, and how the earliest source was named."""
     days = news["day_files"]
+    span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
     scored = news["methods"]["dedup"]["labelled_pairs_scored"]
     lines = [
-        f"real news: {news['corpus']}, {news['articles']:,} articles of {len(days)} day files ({days[0]} to {days[-1]}); "
+        f"real news: {news['corpus']}, {news['articles']:,} articles of {len(days)} day files ({span}); "
         f"{scored} labelled pairs scored (COPY positive, DIGEST left out), weighted by the sampling design",
         f"  {'method':<16} {'P':>6} {'R':>6} {'F1':>6} {'agree':>8} {'largest':>7} {'pairs':>7} {'unmeasured':>10} "
         f"{'seconds':>7}",
@@ -607,18 +608,21 @@ def real_news_lines(news: dict[str, Any]) -> list[str]:
             f"  {c['size']:>5}, {c['outlets']:>2} outlets: " + " | ".join(snippet({"text": t}) for t in c["titles"])
         )
     e = news["earliest"]
-    rules = ", ".join(f"{rule} {n}" for rule, n in e["earliest_rule"].items())
+    rules = ", ".join(f"{rule} in {n:,}" for rule, n in e["earliest_rule"].items())
     lines.append(
-        f"  earliest source: named by {rules} in the {e['clusters_with_copies']:,} clusters of copies; "
-        f"{e['clusters_crediting_agency']} hold a copy crediting the agency (واس), in "
-        f"{e['crediting_clusters_earliest_credits_it']} of them the named earliest credits it"
+        f"  earliest source of the {e['clusters_with_copies']:,} clusters of copies named by {rules}; "
+        f"{e['clusters_crediting_agency']} hold a copy crediting the agency (واس), and in "
+        f"{e['crediting_clusters_earliest_credits_it']} of them the one named earliest credits it"
     )
-    why = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in e["agency_not_named_because"].items()) or "none"
-    lines.append(
-        f"  the agency's own articles (source {e['agency_source']}): {e['agency_articles']} read, "
-        f"{e['clusters_with_agency_article']} clusters hold one and an outlet's copy, the agency's named earliest "
-        f"in {e['agency_named_earliest']}; not named: {why}"
-    )
+    if not e["agency_articles"]:
+        lines.append(f"  the agency's own articles (source {e['agency_source']}): none in these days")
+    else:
+        why = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in e["agency_not_named_because"].items()) or "none"
+        lines.append(
+            f"  the agency's own articles (source {e['agency_source']}): {e['agency_articles']:,}; "
+            f"{e['clusters_with_agency_article']} clusters hold one and an outlet's copy, the agency's is named "
+            f"earliest in {e['agency_named_earliest']}; not named: {why}"
+        )
     return lines
 
 

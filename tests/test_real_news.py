@@ -145,3 +145,17 @@ def test_only_data_with_the_corpus_needs_no_labelled_file() -> None:
         run.main(["--days", "2015-07-23", "--only-data"])
     with pytest.raises(SystemExit):
         run.main(["--saudinewsnet", "x", "--limit", "0"])
+
+
+@needs_corpus
+def test_no_peers_scores_dedup_alone_on_real_news(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a peer ran although --no-peers was given")
+
+    for name in ("datasketch_cluster", "rensa_cluster"):
+        monkeypatch.setattr(run.peers, name, refuse)
+    out = tmp_path / "r.json"
+    argv = ["--saudinewsnet", str(CORPUS), "--days", "2015-07-23", "--limit", "200", "--only-data", "--no-peers"]
+    assert run.main([*argv, "--json", "--out", str(out)]) == 0
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert list(summary["real_news"]["methods"]) == ["dedup"] and summary["quality"] == {}
