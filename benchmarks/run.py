@@ -587,11 +587,9 @@ def mistake_lines(summary: dict[str, Any]) -> list[str]:
 def real_news_lines(news: dict[str, Any]) -> list[str]:
     """The real-news section: each method's weighted pair quality, dedup's largest clusters with
     some titles, and how the earliest source was named."""
-    days = news["day_files"]
-    span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
     scored = news["methods"]["dedup"]["labelled_pairs_scored"]
     lines = [
-        f"real news: {news['corpus']}, {news['articles']:,} articles of {len(days)} day files ({span}); "
+        f"real news: {news['corpus']}, {news['articles']:,} articles of {len(news['day_files'])} day files; "
         f"{scored} labelled pairs scored (COPY positive, DIGEST left out), weighted by the sampling design",
         f"  {'method':<16} {'P':>6} {'R':>6} {'F1':>6} {'agree':>8} {'largest':>7} {'pairs':>7} {'unmeasured':>10} "
         f"{'seconds':>7}",
