@@ -3,6 +3,7 @@
     python benchmarks/run.py                       # seeds, the example file, 2,000 generated articles
     python benchmarks/run.py --data mine.jsonl     # also your own labelled articles
     python benchmarks/run.py --data mine.jsonl --only-data    # only your own articles: quality, mistakes
+    python benchmarks/run.py --saudinewsnet DIR --only-data   # real news: SaudiNewsNet's day zips in DIR
     python benchmarks/run.py --size 20000 --stream-sizes 10000,100000 --out results.json --plot results.png
     python benchmarks/run.py --cli-sizes 10000,100000,1000000 --plot results.png   # time and memory plotted
     python benchmarks/run.py --cli-sizes 100000,1000000 --workers 2   # also `dedup cluster` on big files
@@ -21,6 +22,12 @@ settings and says when one scores a better F1 than the default, and how to use i
 the precision/recall trade-off of those settings and the peers, and time and memory against corpus
 size (needs matplotlib). Every speed figure is given as articles per second and as a ratio to the
 datasketch peer measured in the same run; ``--no-peers`` runs no peer anywhere.
+
+``--saudinewsnet DIR`` scores real news: the day zips of the public SaudiNewsNet corpus (a checkout of
+github.com/parallelfold/SaudiNewsNet, or the folder of its zips; not shipped) against the project's
+labelled pairs (benchmarks/data/saudinewsnet/), weighted by the design they were sampled by, for dedup
+and the datasketch pipeline at LSH thresholds 0.8, 0.5 and 0.3; with dedup's largest clusters and how
+often the Saudi Press Agency's own article is named earliest. ``--days`` and ``--limit`` take a slice.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ import dedup.kernels  # noqa: E402
 import generate  # noqa: E402
 import metrics  # noqa: E402
 import peers  # noqa: E402
+import real_news  # noqa: E402
 import scale as scale_bench  # noqa: E402
 
 ROOT = HERE.parent
@@ -186,6 +194,43 @@ def evaluate(
             groups, seconds = timed(lambda: peers.rensa_cluster(ids, texts))
             out["rensa"] = {**metrics.quality(truth, metrics.labels_from_groups(groups)), "seconds": round(seconds, 3)}
     return out
+
+
+REAL_NEWS_PEER_THRESHOLDS = (0.8, 0.5, 0.3)
+
+
+def evaluate_real_news(
+    records: Sequence[dict[str, Any]], design: real_news.Design, config: dedup.DedupConfig, with_peers: bool
+) -> dict[str, Any]:
+    """dedup and the peers on the real-news records, scored on the labelled pairs
+    (``real_news.pair_quality``), with dedup's largest clusters and its earliest sources."""
+    by_id = {r["id"]: r for r in records}
+    ids, texts = [r["id"] for r in records], [r["text"] for r in records]
+    # Articles with no words left once furniture is dropped are skipped, as `dedup cluster` skips
+    # them, and scored as grouped with nothing.
+    skipped: list[dedup.Skip] = []
+    clusters, seconds = timed(lambda: dedup.cluster(articles(records), config=config, errors="skip", skipped=skipped))
+    groups = [*(c.member_ids for c in clusters), *((s.id,) for s in skipped if s.id is not None)]
+    methods = {"dedup": {**real_news.pair_quality(groups, design), "seconds": round(seconds, 1)}}
+    if with_peers:
+        runs: list[tuple[str, Callable[[], list[list[str]]]]] = [
+            (f"datasketch {t:g}", lambda t=t: peers.datasketch_cluster(ids, texts, t))
+            for t in REAL_NEWS_PEER_THRESHOLDS
+        ]
+        # rensa's index is built with a fixed number of bands, which alone decides its candidates:
+        # its threshold changes nothing, so it runs once.
+        if peers.rensa_available():
+            runs.append((f"rensa {PEER_DEFAULT:g}", lambda: peers.rensa_cluster(ids, texts, PEER_DEFAULT)))
+        for name, run in runs:
+            groups, seconds = timed(run)
+            methods[name] = {**real_news.pair_quality(groups, design), "seconds": round(seconds, 1)}
+    return {
+        "articles": len(records),
+        "skipped_by_dedup": len(skipped),
+        "methods": methods,
+        "largest_clusters": real_news.largest_clusters(clusters, by_id),
+        "earliest": real_news.agency_earliest(clusters, by_id, config),
+    }
 
 
 def exact_reference(records: Sequence[dict[str, Any]], subset: int, config: dedup.DedupConfig) -> dict[str, Any]:
@@ -507,6 +552,8 @@ def table_lines_for_command_line(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def quality_lines(summary: dict[str, Any]) -> list[str]:
+    if not summary["quality"]:
+        return []
     lines = [f"{'data':<12} {'method':<11} {'P':>6} {'R':>6} {'F1':>6} {'ARI':>6} {'B3-F1':>6} {'earliest':>8}"]
     for name, result in summary["quality"].items():
         for method in ("dedup", "datasketch", "rensa"):
@@ -534,6 +581,46 @@ def mistake_lines(summary: dict[str, Any]) -> list[str]:
                     f'  {label:<15} {e["a"]} [{e["a_group"]}] "{e["a_text"]}"\n'
                     f'  {"":<15} {e["b"]} [{e["b_group"]}] "{e["b_text"]}"'
                 )
+    return lines
+
+
+def real_news_lines(news: dict[str, Any]) -> list[str]:
+    """The real-news section: each method's weighted pair quality, dedup's largest clusters with
+    some titles, and how the earliest source was named."""
+    scored = news["methods"]["dedup"]["labelled_pairs_scored"]
+    lines = [
+        f"real news: {news['corpus']}, {news['articles']:,} articles of {len(news['day_files'])} day files; "
+        f"{scored} labelled pairs scored (COPY positive, DIGEST left out), weighted by the sampling design",
+        f"  {'method':<16} {'P':>6} {'R':>6} {'F1':>6} {'agree':>8} {'largest':>7} {'pairs':>7} {'unmeasured':>10} "
+        f"{'seconds':>7}",
+    ]
+    for name, q in news["methods"].items():
+        agree = f"{q['labelled_pairs_agreeing']}/{q['labelled_pairs_scored']}"
+        lines.append(
+            f"  {name:<16} {q['precision']:>6.3f} {q['recall']:>6.3f} {q['f1']:>6.3f} {agree:>8} "
+            f"{q['largest_cluster']:>7} {q['predicted_pairs']:>7} {q['unmeasured_pairs']:>10} {q['seconds']:>7}"
+        )
+    lines.append("  dedup's largest clusters (size, outlets: titles, the earliest's first)")
+    for c in news["largest_clusters"]:
+        lines.append(
+            f"  {c['size']:>5}, {c['outlets']:>2} outlets: " + " | ".join(snippet({"text": t}) for t in c["titles"])
+        )
+    e = news["earliest"]
+    rules = ", ".join(f"{rule} in {n:,}" for rule, n in e["earliest_rule"].items())
+    lines.append(
+        f"  earliest source of the {e['clusters_with_copies']:,} clusters of copies named by {rules}; "
+        f"{e['clusters_crediting_agency']} hold a copy crediting the agency (واس), and in "
+        f"{e['crediting_clusters_earliest_credits_it']} of them the one named earliest credits it"
+    )
+    if not e["agency_articles"]:
+        lines.append(f"  the agency's own articles (source {e['agency_source']}): none in these days")
+    else:
+        why = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in e["agency_not_named_because"].items()) or "none"
+        lines.append(
+            f"  the agency's own articles (source {e['agency_source']}): {e['agency_articles']:,}; "
+            f"{e['clusters_with_agency_article']} clusters hold one and an outlet's copy, the agency's is named "
+            f"earliest in {e['agency_named_earliest']}; not named: {why}"
+        )
     return lines
 
 
@@ -591,6 +678,8 @@ def speed_lines(summary: dict[str, Any]) -> list[str]:
 def table(summary: dict[str, Any]) -> str:
     lines = [f"dedup benchmark, {summary['date']}, {summary['machine']}", "", *quality_lines(summary)]
     lines += mistake_lines(summary)
+    if "real_news" in summary:
+        lines += [*([""] if lines[-1] else []), *real_news_lines(summary["real_news"])]
     if summary.get("advice"):
         lines += ["", *(advice_line(a) for a in summary["advice"])]
     ex = summary.get("exact_reference")
@@ -757,11 +846,22 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="run the Spark job (local[2]) on the --cli-sizes files up to this size (default 0: none; needs .[spark])",
     )
+    parser.add_argument(
+        "--saudinewsnet",
+        metavar="DIR",
+        help="score real news: SaudiNewsNet's day zips in DIR (a checkout of the corpus or its zips folder)",
+    )
+    parser.add_argument(
+        "--days", default="", help="with --saudinewsnet: only these day files, comma-separated (e.g. 2015-07-21)"
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="with --saudinewsnet: only the first N articles of the days read"
+    )
     parser.add_argument("--no-peers", action="store_true", help="run no peer (datasketch, rensa, exact) anywhere")
     parser.add_argument(
         "--only-data",
         action="store_true",
-        help="score only the --data files: no seeds, example or generated set, no speed sections",
+        help="score only the --data files and --saudinewsnet: no seeds, example or generated set, no speed sections",
     )
     parser.add_argument(
         "--pairs",
@@ -787,8 +887,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--size must be at least 10")
     if args.pairs < 0:
         parser.error("--pairs must be 0 or more")
-    if args.only_data and not args.data:
-        parser.error("--only-data scores the --data files: give at least one --data PATH")
+    if args.only_data and not (args.data or args.saudinewsnet):
+        parser.error("--only-data scores the --data files and --saudinewsnet: give a --data PATH or --saudinewsnet DIR")
+    if args.plot and args.only_data and not args.data:
+        parser.error("--plot with --only-data plots the trade-off on the first --data file: give a --data PATH")
+    if (args.days or args.limit is not None) and not args.saudinewsnet:
+        parser.error("--days and --limit slice the real-news corpus: give --saudinewsnet DIR")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be 1 or more")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -817,10 +923,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, records in datasets.items():
         log(f"quality on {name} ({len(records)} articles)")
         summary["quality"][name] = evaluate(records, config, with_peers, args.pairs)
+    if args.saudinewsnet:
+        days = real_news.day_files(Path(args.saudinewsnet), [d.strip() for d in args.days.split(",") if d.strip()])
+        news = real_news.read_days(days, args.limit)
+        log(f"real news: {len(news)} SaudiNewsNet articles of {len(days)} day files")
+        summary["real_news"] = {
+            "corpus": "SaudiNewsNet",
+            "day_files": [p.stem for p in days],
+            **evaluate_real_news(news, real_news.load_design(), config, with_peers),
+        }
     # The plotted trade-off is on the generated set, or on the first --data file when only those run.
-    plotted = next(iter(own)) if args.only_data else "generated"
+    plotted = next(iter(own), "") if args.only_data else "generated"
     summary["sweep"], summary["advice"] = {}, []
-    for name in dict.fromkeys([*own, *([plotted] if args.plot else [])]):
+    for name in dict.fromkeys([*own, *([plotted] if args.plot and plotted else [])]):
         log(f"stricter and looser settings on {name}")
         sweep = tradeoff(datasets[name], config, with_peers and args.plot is not None and name == plotted)
         summary["sweep"][name] = sweep["dedup"]
