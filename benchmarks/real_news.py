@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import dedup
-from dedup.provenance import find_credits
+from dedup.stages.provenance import find_credits
 
 DATA = Path(__file__).resolve().parent / "data" / "saudinewsnet"
 LABELS = DATA / "labels.json"
