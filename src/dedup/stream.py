@@ -756,7 +756,7 @@ class Deduplicator:
         return match
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
-        return groups_of(component, lambda a, b: self._pair(a, b).is_copy, self._edges.get, self.config.cluster)
+        return groups_of(component, self._pair, self._edges.get, self.config.cluster)
 
     @_serialised
     def cluster_of(self, article_id: str) -> Cluster:
