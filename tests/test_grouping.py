@@ -70,3 +70,23 @@ def test_the_tree_is_cut_as_scipy_cuts_it(pairs: list[bool]) -> None:
         theirs = fcluster(tree, t=height, criterion="distance").tolist()
         assert len(set(ours)) == len(set(theirs))
         assert len(set(zip(ours, theirs, strict=True))) == len(set(ours))
+
+
+def test_a_digest_printed_twice_does_not_glue_its_stories() -> None:
+    # Two stories, each carried by two outlets, and a roundup carrying both (and a third story),
+    # printed twice: the roundup goes with one story at most, and its two printings stay together.
+    def story(name: str, n: int) -> list[str]:
+        return [" ".join(" ".join(f"{name}{i}s{s}w{j}" for j in range(10)) + "." for s in range(3)) for i in range(n)]
+
+    x, y, z = story("x", 3), story("y", 3), story("z", 3)
+    own = story("own", 4)
+    articles = [
+        dedup.Article(id="x1", text="\n".join([*x, own[0]])),
+        dedup.Article(id="x2", text="\n".join([*x, own[1]])),
+        dedup.Article(id="y1", text="\n".join([*y, own[2]])),
+        dedup.Article(id="y2", text="\n".join([*y, own[3]])),
+        dedup.Article(id="roundup", text="\n".join([*x, *y, *z])),
+        dedup.Article(id="roundup-again", text="\n".join([*x, *y, *z])),
+    ]
+    groups = [sorted(c.member_ids) for c in dedup.cluster(articles) if len(c) > 1]
+    assert sorted(groups) == [["roundup", "roundup-again", "x1", "x2"], ["y1", "y2"]]

@@ -398,14 +398,25 @@ class ClusterConfig:
     copies (average linkage on the verified-copy graph). Components larger than ``max_exact_size``
     fall back to plain connected components (reported in the cluster's ``why``).
     ``complete_up_to``: components up to this size get every missing pair verified before linkage.
+
+    A digest (a roundup carrying several stories, see ``grouping.digests``) is grouped with one of
+    its stories at most: a story of it is a copy with at least ``digest_part`` of its text inside
+    the digest, while at most ``digest_share`` of the digest is inside it. Two digests with at
+    least ``digest_same`` of each inside the other are the same digest printed twice.
     """
 
     min_link_fraction: float = 0.5
     max_exact_size: int = 2000
     complete_up_to: int = 64
+    digest_part: float = 0.6
+    digest_share: float = 0.5
+    digest_same: float = 0.8
 
     def __post_init__(self) -> None:
         _share(self, "min_link_fraction")
+        _share(self, "digest_part")
+        _share(self, "digest_share", zero=True)
+        _share(self, "digest_same")
         _int(self, "max_exact_size", 2)
         _int(self, "complete_up_to", 0)
 

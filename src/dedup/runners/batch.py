@@ -366,7 +366,7 @@ def assemble(
         text_date, credits = provenance_inputs(article, config.provenance) if with_evidence else (None, ())
         return candidate(article, seq(member), text_date, credits)
 
-    groups, how = groups_of(members, lambda x, y: pair(x, y).is_copy, edges, config.cluster)
+    groups, how = groups_of(members, pair, edges, config.cluster)
     return [
         build_cluster(group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance)
         for group in groups

@@ -8,6 +8,8 @@ but overall unrelated articles into one group. Inside each component we therefor
 linkage (scipy) on the verified-copy graph itself: two groups merge only when at least
 ``min_link_fraction`` of the article pairs between them are verified copies. A wire story and its
 trimmed copies stay together (each copy matches the full story), a chain falls apart into pairs.
+A digest (a roundup carrying one story among others) would bridge its stories: it is taken out
+before linkage and joins the one group that holds the largest share of it.
 Members are sorted by id before linkage, so the result never depends on the input order.
 """
 
@@ -21,6 +23,7 @@ from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 
 from dedup.config import ClusterConfig
+from dedup.records import Match
 
 _EPS = 1e-9
 
@@ -46,9 +49,14 @@ def components(nodes: Iterable[str], neighbours: Callable[[str], Iterable[str]])
 
 
 def split_component(
-    members: list[str], is_copy: Callable[[str, str], bool], config: ClusterConfig
+    members: list[str],
+    is_copy: Callable[[str, str], bool],
+    config: ClusterConfig,
+    inside: Callable[[str, str], float] | None = None,
 ) -> tuple[list[list[str]], str]:
-    """Split one connected component into groups; returns the groups and how they were formed."""
+    """Split one connected component into groups; returns the groups and how they were formed.
+    ``inside(a, b)``: the share of a's text found in b (asked of verified copies only); given, a
+    digest among the members (see ``digests``) is grouped with one of its stories at most."""
     members = sorted(members)
     n = len(members)
     if n <= 2:
@@ -62,15 +70,110 @@ def split_component(
                 adjacency[i, j] = adjacency[j, i] = 1.0
     if adjacency.sum() == n * (n - 1):
         return [members], "every pair verified"
-    distances = squareform(1.0 - adjacency, checks=False)
-    tree = linkage(distances, method="average")
-    labels = cut_tree_at(tree, 1.0 - config.min_link_fraction + _EPS)
-    groups: dict[int, list[str]] = {}
-    for member, label in zip(members, labels, strict=True):
-        groups.setdefault(int(label), []).append(member)
-    result = sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
     how = f"average linkage: at least {config.min_link_fraction:.0%} of pairs verified between merged groups"
-    return result, how
+    found = digests(adjacency, members, inside, config) if inside is not None else []
+    if inside is None or not found:
+        return _named(members, _linkage(adjacency, config)), how
+    core = [i for i in range(n) if i not in set(found)]
+    groups = [[core[x] for x in g] for g in _linkage(adjacency[np.ix_(core, core)], config)]
+    groups.extend(_attach(found, groups, adjacency, members, inside, config))
+    return _named(members, groups), how + "; a digest joins one of its stories at most"
+
+
+def _linkage(adjacency: npt.NDArray[np.float64], config: ClusterConfig) -> list[list[int]]:
+    """Average linkage on a verified-copy graph: the groups as lists of positions."""
+    n = len(adjacency)
+    if n <= 1:
+        return [list(range(n))]
+    distances = squareform(1.0 - adjacency, checks=False)
+    labels = cut_tree_at(linkage(distances, method="average"), 1.0 - config.min_link_fraction + _EPS)
+    groups: dict[int, list[int]] = {}
+    for position, label in enumerate(labels):
+        groups.setdefault(label, []).append(position)
+    return list(groups.values())
+
+
+def _named(members: list[str], groups: list[list[int]]) -> list[list[str]]:
+    """Groups of positions as groups of ids, each sorted, listed by their smallest id."""
+    return sorted((sorted(members[i] for i in g) for g in groups if g), key=lambda g: g[0])
+
+
+def digests(
+    adjacency: npt.NDArray[np.float64],
+    members: list[str],
+    inside: Callable[[str, str], float],
+    config: ClusterConfig,
+) -> list[int]:
+    """The positions of the digests: a member that carries two different stories. A story of a
+    digest d is a copy x of d that is mostly inside d (``inside(x, d) >= digest_part``) while
+    little of d is inside x (``inside(d, x) <= digest_share``); d is a digest when two of its
+    stories x and y are no copies of each other and each is carried by another article too (a
+    copy of x other than d that is no copy of y, and the reverse). A full story with trimmed
+    copies of different parts is no digest: each part has no other copy."""
+    n = len(members)
+    linked = adjacency > 0
+    found: list[int] = []
+    for d in range(n):
+        parts = [
+            x
+            for x in np.flatnonzero(linked[d]).tolist()
+            if inside(members[x], members[d]) >= config.digest_part
+            and inside(members[d], members[x]) <= config.digest_share
+        ]
+        if any(
+            not linked[x, y] and _carried(linked, x, d, y) and _carried(linked, y, d, x)
+            for k, x in enumerate(parts)
+            for y in parts[k + 1 :]
+        ):
+            found.append(d)
+    return found
+
+
+def _carried(linked: npt.NDArray[np.bool_], x: int, d: int, y: int) -> bool:
+    """Whether story x has a copy besides d that is no copy of y (and is not y)."""
+    return any(z not in (d, y) and not linked[z, y] for z in np.flatnonzero(linked[x]).tolist())
+
+
+def _attach(
+    found: list[int],
+    groups: list[list[int]],
+    adjacency: npt.NDArray[np.float64],
+    members: list[str],
+    inside: Callable[[str, str], float],
+    config: ClusterConfig,
+) -> list[list[int]]:
+    """Each digest joins the one group holding the largest share of it (``inside(d, m)`` over the
+    members m it is a copy of; ties to the group listed first); the same digest printed twice
+    (either mostly inside the other) joins as one. Digests with no group form groups of their own
+    by average linkage. Changes ``groups``; returns the new groups."""
+    of = {m: k for k, g in enumerate(groups) for m in g}
+    same = components(
+        [str(d) for d in found],
+        lambda d: [
+            str(e)
+            for e in found
+            if e != int(d)
+            and adjacency[int(d), e] > 0
+            and min(inside(members[int(d)], members[e]), inside(members[e], members[int(d)])) >= config.digest_same
+        ],
+    )
+    alone: list[int] = []
+    for printing in same:
+        ds = sorted(int(d) for d in printing)
+        best: tuple[float, int] | None = None
+        for d in ds:
+            for m in np.flatnonzero(adjacency[d] > 0).tolist():
+                if m in of:
+                    score = (inside(members[d], members[m]), -min(groups[of[m]]))
+                    if best is None or score > (best[0], -min(groups[best[1]])):
+                        best = (score[0], of[m])
+        if best is None:
+            alone.extend(ds)
+        else:
+            groups[best[1]].extend(ds)
+    if not alone:
+        return []
+    return [[alone[x] for x in g] for g in _linkage(adjacency[np.ix_(alone, alone)], config)]
 
 
 def cut_tree_at(tree: npt.NDArray[np.float64], height: float) -> list[int]:
@@ -101,17 +204,29 @@ def cut_tree_at(tree: npt.NDArray[np.float64], height: float) -> list[int]:
 
 def groups_of(
     component: list[str],
-    is_copy: Callable[[str, str], bool],
+    pair: Callable[[str, str], Match],
     edges: Callable[[str], Collection[str] | None],
     config: ClusterConfig,
 ) -> tuple[list[list[str]], str]:
     """The groups of one component: up to ``complete_up_to`` members every pair is compared
-    (``is_copy``), beyond that only the pairs joined by a verified edge (``edges(a)``: a's
+    (``pair``), beyond that only the pairs joined by a verified edge (``edges(a)``: a's
     neighbours) count. The stream, the batch and the Spark job all group through here."""
+
+    def inside(a: str, b: str) -> float:
+        return share_inside(pair(a, b), a)
+
     if len(component) <= config.complete_up_to:
-        return split_component(component, is_copy, config)
+        return split_component(component, lambda a, b: pair(a, b).is_copy, config, inside)
 
     def linked(a: str, b: str) -> bool:
-        return b in (edges(a) or ()) and is_copy(a, b)
+        return b in (edges(a) or ()) and pair(a, b).is_copy
 
-    return split_component(component, linked, config)
+    return split_component(component, linked, config, inside)
+
+
+def share_inside(match: Match, article: str) -> float:
+    """The share of ``article``'s text (one of the match's two) found in the other: its
+    containment, or the share of its words in shared passages when that is larger (a rewrite)."""
+    if article == match.a:
+        return max(match.containment_a, match.passage_coverage_a)
+    return max(match.containment_b, match.passage_coverage_b)

@@ -153,9 +153,6 @@ class PairCache:
         self.remember(match)
         return match
 
-    def is_copy(self, a: str, b: str) -> bool:
-        return self.pair(a, b).is_copy
-
     def neighbours(self, article_id: str) -> list[str]:
         """The article's copies as the evidence stands now, in id order."""
         return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]

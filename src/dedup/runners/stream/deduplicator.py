@@ -449,7 +449,7 @@ class Deduplicator:
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
         pairs = self._pairs
-        return groups_of(component, pairs.is_copy, pairs.edges.get, self.config.cluster)
+        return groups_of(component, pairs.pair, pairs.edges.get, self.config.cluster)
 
     @_serialised
     def cluster_of(self, article_id: str) -> Cluster:
