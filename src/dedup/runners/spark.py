@@ -37,9 +37,10 @@ import numpy as np
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, EmptyTextError, MissingExtraError
 from dedup.records import Article
-from dedup.runners.batch import Docs, assemble
 from dedup.stages.boilerplate import judge
+from dedup.stages.clusters import assemble
 from dedup.stages.index import band_keys
+from dedup.stages.pairs import Comparisons
 from dedup.stores.sqlite import config_from_json, config_to_json
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def _judge_runs(config_json: str) -> Any:
 def _verify_batches(config_json: str, boilerplate: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         config, learned = _deduplicator(config_json).config, _learned(boilerplate)
-        docs = Docs([], config, learned)
+        docs = Comparisons([], config, learned)
         for batch in batches:
             out = []
             for row in batch.itertuples(index=False):
@@ -208,7 +209,7 @@ def _verify_batches(config_json: str, boilerplate: Any) -> Any:
                 if docs.pair(row.b, row.a).is_copy:
                     out.append({"a": row.a, "b": row.b})
             if len(docs.articles) > 10_000:
-                docs = Docs([], config, learned)
+                docs = Comparisons([], config, learned)
             yield _frame(out, "a string, b string")
 
     return run
@@ -219,7 +220,7 @@ def _assemble_runs(config_json: str, boilerplate: Any) -> Any:
         config, learned = _deduplicator(config_json).config, _learned(boilerplate)
         out: list[dict[str, Any]] = []
         for rows in _runs(batches, "label"):  # one connected component, members in id order
-            docs = Docs([_article(r) for r in rows], config, learned)
+            docs = Comparisons([_article(r) for r in rows], config, learned)
             seq = {r.id: n for n, r in enumerate(rows)}  # ordered as the global id order is
             edges = {r.id: set(r.neighbours) if r.neighbours is not None else set() for r in rows}
             for cluster in assemble(list(seq), docs.articles, seq.__getitem__, edges.get, docs.pair, config):
