@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import dedup
 from dedup import kernels
 from dedup.config import BoilerplateConfig
-from dedup.stages.boilerplate import BoilerplateModel, Sample, judge
+from dedup.stages.boilerplate import BoilerplateModel, Sample, judge, learn
 
 FOOTER = (
     "About us: The Valley Courier is an independent newspaper founded in 1921 and owned by its readers.\n"
@@ -203,3 +203,20 @@ def test_a_short_statement_with_local_leads_on_some_copies_is_still_one_story() 
         for i in range(3)
     ]
     assert [len(c) for c in dedup.cluster(bare + led)] == [6]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 10), min_size=1, max_size=6), min_size=1, max_size=14),
+    st.integers(2, 4),
+    st.integers(2, 5),
+)
+def test_the_model_fed_in_id_order_learns_what_the_rule_states(articles, min_df, sample) -> None:
+    """``BoilerplateModel`` (the stream's execution) gives the verdicts ``learn`` states."""
+    config = BoilerplateConfig(min_df=min_df, sample=sample, min_unique_fraction=0.5)
+    texts = {f"a{i:02d}": np.array(fps, dtype=np.uint64) for i, fps in enumerate(articles)}
+    model = BoilerplateModel(config, texts.__getitem__)
+    for art_id in sorted(texts):
+        model.observe(art_id, texts[art_id])
+    every = {fp for fps in articles for fp in fps}
+    assert model.boilerplate_among(every) == learn(articles, config)

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup.config import BoilerplateConfig, DedupConfig
+from dedup.config import BoilerplateConfig, DedupConfig, PassageConfig
 from dedup.runners import batch as engine
-from dedup.stages.boilerplate import judge
-from dedup.stages.index import CandidateIndex
+from dedup.stages.boilerplate import learn
+from dedup.stages.index import band_keys, candidate_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -101,33 +101,71 @@ def test_errors_raise_by_default(tmp_path: Path) -> None:
         raise AssertionError("an empty text was accepted")
 
 
-def test_candidate_kernel_equals_the_index_queried_in_id_order() -> None:
+def _batch_candidates(
+    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig
+) -> set[tuple[int, int]]:
+    """The batch's candidate pairs (b, a) as ranks in the id order; articles given in input order
+    (``rank``: the id order of the article given i-th, -1 for one left out)."""
+    counts = np.array([len(p) for p in passage_keys], dtype=np.int64)
+    bands = config.passage.bands
+    flat = np.concatenate(passage_keys) if len(passage_keys) else np.empty((0, bands), np.uint64)
+    columns = [np.ascontiguousarray(flat[:, t]) for t in range(bands)]
+    keys = engine._Keys(*engine._sort_doc_keys(rank, doc_keys), columns)
+    b, a = engine._candidates(rank, keys, counts, config)
+    return set(zip(rank[b].tolist(), rank[a].tolist(), strict=True))
+
+
+def test_candidate_kernel_follows_the_rule_on_a_generated_set() -> None:
     config = DedupConfig()
     articles = sorted(_generated(300, 12), key=lambda a: a.id)
     d = dedup.Deduplicator(config)
     prepared = [d.prepare(a) for a in articles]
     mh, ps = config.minhash, config.passage
-    from dedup.stages.index import BandIndex, band_keys
-
-    index = CandidateIndex(BandIndex(bands=mh.bands, rows=mh.rows), BandIndex(bands=ps.bands, rows=ps.rows))
-    expected = set()
-    for rank, p in enumerate(prepared):
-        for other in index.candidates(p.signature, p.passage_signatures, limit=ps.max_candidates, min_hits=ps.min_hits):
-            expected.add((rank, int(other)))
-        index.add(str(rank), p.signature, p.passage_signatures)
     doc_keys = band_keys(np.stack([p.signature for p in prepared]), mh.bands, mh.rows)
-    passage_keys = np.concatenate([band_keys(p.passage_signatures, ps.bands, ps.rows) for p in prepared])
-    counts = np.array([len(p.passage_signatures) for p in prepared], dtype=np.int64)
+    passage_keys = [band_keys(p.passage_signatures, ps.bands, ps.rows) for p in prepared]
+    expected = candidate_pairs(
+        doc_keys.tolist(), [k.tolist() for k in passage_keys], limit=ps.max_candidates, min_hits=ps.min_hits
+    )
     # the engine keeps articles in input order: give them shuffled, with their id order as ranks
     shuffled = np.random.default_rng(3).permutation(len(prepared))
-    rank = shuffled.astype(np.int64)  # the id order of the article given i-th
-    starts = np.concatenate(([0], np.cumsum(counts)))
-    rows = np.concatenate([np.arange(starts[r], starts[r + 1]) for r in shuffled])
-    columns = [np.ascontiguousarray(passage_keys[rows, t]) for t in range(ps.bands)]
-    keys = engine._Keys(*engine._sort_doc_keys(rank, doc_keys[shuffled]), columns)
-    b, a = engine._candidates(rank, keys, counts[shuffled], config)
+    got = _batch_candidates(shuffled.astype(np.int64), doc_keys[shuffled], [passage_keys[r] for r in shuffled], config)
     assert len(expected) > 50
-    assert set(zip(shuffled[b].tolist(), shuffled[a].tolist(), strict=True)) == expected
+    assert got == expected
+
+
+def _keyed(rows: list[list[int]]) -> list[list[int]]:
+    """Band keys from small values: the band number is part of the key, as in ``band_keys``."""
+    return [[v * 1024 + t for t, v in enumerate(row)] for row in rows]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), st.integers(1, 4), st.integers(1, 3), st.booleans())
+def test_candidate_kernel_follows_the_rule(data, min_hits, limit, drop_one) -> None:
+    config = DedupConfig(passage=PassageConfig(min_hits=min_hits, max_candidates=limit))
+    doc_bands, passage_bands = config.minhash.bands, config.passage.bands
+    n = data.draw(st.integers(1, 9))
+    value = st.integers(0, 3)  # few values: many collisions
+    docs = [data.draw(st.lists(st.integers(0, 6), min_size=doc_bands, max_size=doc_bands)) for _ in range(n)]
+    docs = [[v if t < 2 else 1000 + i for t, v in enumerate(row)] for i, row in enumerate(docs)]  # two bands shared
+    passages = [
+        data.draw(st.lists(st.lists(value, min_size=passage_bands, max_size=passage_bands), max_size=5))
+        for _ in range(n)
+    ]
+    doc_keys = np.array(_keyed(docs), dtype=np.uint64)
+    passage_keys = [np.array(_keyed(p), dtype=np.uint64).reshape(-1, passage_bands) for p in passages]
+    order = data.draw(st.permutations(range(n)))  # the id order is not the input order
+    rank = np.array(order, dtype=np.int64)
+    if drop_one:  # an article left out of the batch (an id given twice) is no candidate
+        rank[rank == n - 1] = -1
+    in_batch = sorted((i for i in range(n) if rank[i] >= 0), key=order.__getitem__)
+    expected = candidate_pairs(
+        [_keyed(docs)[i] for i in in_batch],
+        [_keyed(passages[i]) for i in in_batch],
+        limit=limit,
+        min_hits=min_hits,
+    )
+    expected = {(int(rank[in_batch[b]]), int(rank[in_batch[a]])) for b, a in expected}
+    assert _batch_candidates(rank, doc_keys, passage_keys, config) == expected
 
 
 @settings(max_examples=60, deadline=None)
@@ -148,10 +186,5 @@ def test_learned_boilerplate_equals_judging_each_sentence(articles, min_df, samp
     if drop_one:  # an article left out of the batch (an id given twice) counts for nothing
         rank[0] = -1
     learned = engine._learn_boilerplate(np.concatenate(fps), counts, rank, config)
-    expected = set()
     in_id_order = sorted((i for i in range(len(articles)) if rank[i] >= 0), key=order.__getitem__)
-    for fp in {f for s in articles for f in s}:
-        carriers = [sorted(articles[i]) for i in in_id_order if fp in articles[i]]
-        if len(carriers) >= min_df and judge(fp, carriers[:sample], config.boilerplate):
-            expected.add(fp)
-    assert learned == expected
+    assert learned == learn([articles[i] for i in in_id_order], config.boilerplate)

@@ -90,3 +90,28 @@ def test_a_digest_printed_twice_does_not_glue_its_stories() -> None:
     ]
     groups = [sorted(c.member_ids) for c in dedup.cluster(articles) if len(c) > 1]
     assert sorted(groups) == [["roundup", "roundup-again", "x1", "x2"], ["y1", "y2"]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 12).flatmap(
+        lambda n: st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=15).map(lambda e: (n, e))
+    )
+)
+def test_the_batch_components_are_the_reference_components(graph) -> None:
+    """The batch's scipy execution labels the components ``components`` states."""
+    from dedup.runners.batch import _labels
+
+    n, edges = graph
+    b = np.array([x for x, _ in edges], dtype=np.int32)
+    a = np.array([y for _, y in edges], dtype=np.int32)
+    labels = _labels(n, b, a).tolist()
+    names = [f"n{i:02d}" for i in range(n)]
+    neighbours: dict[str, set[str]] = {m: set() for m in names}
+    for x, y in edges:
+        neighbours[names[x]].add(names[y])
+        neighbours[names[y]].add(names[x])
+    got: dict[int, list[str]] = {}
+    for i, label in enumerate(labels):
+        got.setdefault(label, []).append(names[i])
+    assert sorted(got.values()) == components(names, neighbours.__getitem__)

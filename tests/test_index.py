@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from boundscheck import SRC, run_checked
 from dedup.errors import CapacityError
 from dedup.stages import index as index_module
-from dedup.stages.index import BandIndex, CandidateIndex, DatasketchLSH, LSHBackend, band_keys_numpy
+from dedup.stages.index import (
+    BandIndex,
+    CandidateIndex,
+    DatasketchLSH,
+    LSHBackend,
+    band_keys_numpy,
+    candidate_pairs,
+)
 from dedup.stages.sign import signature
 
 RNG = np.random.default_rng(0)
@@ -206,3 +213,32 @@ def test_capacity_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None
     index = BandIndex(bands=4, rows=1)
     with pytest.raises(CapacityError, match="fewer articles per Deduplicator"):
         index.add("a", _rows(0, 5, 4, 2**32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.integers(1, 3), st.integers(1, 3))
+def test_the_index_queried_in_id_order_follows_the_candidate_rule(data, min_hits: int, limit: int) -> None:
+    """``CandidateIndex`` (the stream's execution) proposes what ``candidate_pairs`` states."""
+    doc_bands, passage_bands = 3, 2
+    values = st.integers(0, 3)  # few values: many collisions
+    n = data.draw(st.integers(1, 8))
+    docs = [np.array(data.draw(st.lists(values, min_size=doc_bands, max_size=doc_bands)), np.uint32) for _ in range(n)]
+    passages = [
+        np.array(
+            data.draw(st.lists(st.lists(values, min_size=passage_bands, max_size=passage_bands), max_size=5)), np.uint32
+        ).reshape(-1, passage_bands)
+        for _ in range(n)
+    ]
+    index = CandidateIndex(BandIndex(bands=doc_bands, rows=1), BandIndex(bands=passage_bands, rows=1))
+    got = set()
+    for b in range(n):
+        ids = index.candidates(docs[b], passages[b], limit=limit, min_hits=min_hits)
+        got |= {(b, int(a)) for a in ids}
+        index.add(str(b), docs[b], passages[b])
+    expected = candidate_pairs(
+        [band_keys_numpy(d[None, :], doc_bands, 1)[0].tolist() for d in docs],
+        [band_keys_numpy(p, passage_bands, 1).tolist() for p in passages],
+        limit=limit,
+        min_hits=min_hits,
+    )
+    assert got == expected

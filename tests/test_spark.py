@@ -7,9 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dedup
+from dedup.config import BoilerplateConfig, DedupConfig, PassageConfig
+from dedup.stages.boilerplate import learn
+from dedup.stages.grouping import components
+from dedup.stages.index import candidate_pairs
 
 pyspark = pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
 if __import__("shutil").which("java") is None:
@@ -131,28 +136,75 @@ def test_bad_rows_go_to_the_errors_output(spark, seeds) -> None:
     assert clustered["twice-same"].size == 2  # it is a copy of seed 001
 
 
-def test_connected_components_match_a_union_find(spark) -> None:
+def test_connected_components_are_the_reference_components(spark) -> None:
     edges = [("a", "b"), ("b", "c"), ("c", "d"), ("x", "y"), ("e", "d"), ("k", "k"), ("z", "y"), ("m", "n")]
     edges += [(f"p{i:02d}", f"p{i + 1:02d}") for i in range(30)]  # a long chain
     labels = {
         r.node: r.label
         for r in dspark.connected_components(spark.createDataFrame(edges, "a string, b string")).collect()
     }
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
     nodes = {n for e in edges for n in e if e[0] != e[1]}
+    neighbours: dict[str, set[str]] = {n: set() for n in nodes}
+    for a, b in edges:
+        if a != b:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
     assert set(labels) == nodes
-    assert all(labels[n] == find(n) for n in nodes)
+    for component in components(nodes, neighbours.__getitem__):
+        assert {labels[n] for n in component} == {component[0]}  # labelled by its smallest node
+
+
+def _signed(keys: list[int]) -> list[int]:
+    return np.array(keys, dtype=np.uint64).view(np.int64).tolist()
+
+
+def test_the_band_joins_follow_the_candidate_rule(spark) -> None:
+    config = DedupConfig(passage=PassageConfig(min_hits=2, max_candidates=2))
+    doc_bands, passage_bands = config.minhash.bands, config.passage.bands
+    rows, expected = [], set()
+    for trial in range(4):  # independent small batches in one frame: ids do not collide across trials
+        rng = np.random.default_rng(trial)
+        n = 12
+        docs = [
+            [int(rng.integers(0, 8)) * 1024 + t if t < 2 else 10**6 + i for t in range(doc_bands)] for i in range(n)
+        ]
+        passages = [
+            [[int(rng.integers(0, 4)) * 1024 + t for t in range(passage_bands)] for _ in range(rng.integers(0, 5))]
+            for _ in range(n)
+        ]
+        docs = [[k + trial * 10**8 for k in row] for row in docs]
+        passages = [[[k + trial * 10**8 for k in row] for row in p] for p in passages]
+        ids = [f"t{trial}-{i:02d}" for i in range(n)]
+        for i in range(n):
+            rows.append(
+                {
+                    "id": ids[i],
+                    "doc_keys": _signed(docs[i]),
+                    "passage_fps": list(range(len(passages[i]))),
+                    "passage_keys": _signed([k for row in passages[i] for k in row]),
+                }
+            )
+        found = candidate_pairs(docs, passages, limit=2, min_hits=2)
+        expected |= {(ids[b], ids[a]) for b, a in found}
+    frame = spark.createDataFrame(
+        rows, "id string, doc_keys array<long>, passage_fps array<long>, passage_keys array<long>"
+    )
+    none_learned = spark.createDataFrame([], "fp long")
+    got = {(r.b, r.a) for r in dspark.candidate_pairs(frame, none_learned, config).collect()}
+    assert len(expected) > 10
+    assert got == expected
+
+
+def test_the_boilerplate_windows_follow_the_rule(spark) -> None:
+    config = DedupConfig(boilerplate=BoilerplateConfig(min_df=2, sample=3))
+    rng = np.random.default_rng(5)
+    articles = [sorted({int(v) for v in rng.integers(0, 12, size=rng.integers(1, 7))}) for _ in range(40)]
+    ids = [f"a{i:02d}" for i in range(len(articles))]
+    order = rng.permutation(len(articles)).tolist()  # the frame's row order is not the id order
+    frame = spark.createDataFrame([(ids[i], articles[i]) for i in order], "id string, fps array<long>")
+    expected = learn(articles, config.boilerplate)
+    assert 0 < len(expected) < len({f for a in articles for f in a})
+    assert set(dspark.learn_boilerplate(frame, config)) == expected
 
 
 def test_the_command_writes_clusters_and_errors(tmp_path) -> None:

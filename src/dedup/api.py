@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, cast
 
@@ -96,15 +96,43 @@ def cluster(
     if spans and path is None:
         source = explain.keeping_texts(cast(Iterable[Article], source), texts)
     start = len(skipped)
-    out = list(engine.run(source, config=config, errors=errors, skipped=skipped, report=report, workers=workers))
+    out = list(clusters_of(source, config=config, errors=errors, skipped=skipped, report=report, workers=workers))
     if rows_of:
         _name_rows(skipped, start, rows_of)
     if spans:
-        if path is not None:
-            texts = explain.texts_of_jsonl(path, explain.ids_with_copies(out))
-        config = config or DedupConfig()
-        out = explain.clusters_with_spans(out, explain.kept_texts(texts, config), config)
+        out = with_spans(out, path, texts, config)
     return out
+
+
+def clusters_of(
+    articles: Iterable[Any] | str | os.PathLike[str],
+    *,
+    config: DedupConfig | None = None,
+    errors: OnError = "raise",
+    skipped: list[Skip] | None = None,
+    report: engine.Report | None = None,
+    workers: int = 1,
+) -> Iterator[Cluster]:
+    """The clusters of a batch of Article records or of a JSON Lines file, yielded one at a time in
+    cluster id order as the batch runner settles them: what ``cluster`` lists, and what ``dedup
+    cluster`` writes as it goes. ``report(stage, done, total)`` follows the runner's passes
+    ("read", "candidates", "verify", "group")."""
+    return engine.run(articles, config=config, errors=errors, skipped=skipped, report=report, workers=workers)
+
+
+def with_spans(
+    clusters: list[Cluster],
+    jsonl: str | os.PathLike[str] | None,
+    texts: dict[str, list[str]],
+    config: DedupConfig | None,
+) -> list[Cluster]:
+    """The clusters with their members' shared passages with the earliest (``spans``), from the
+    texts kept as the articles were read (``explain.keeping_texts``), or read again from the JSON
+    Lines file ``jsonl``."""
+    if jsonl is not None:
+        texts = explain.texts_of_jsonl(jsonl, explain.ids_with_copies(clusters))
+    config = config or DedupConfig()
+    return explain.clusters_with_spans(clusters, explain.kept_texts(texts, config), config)
 
 
 def _on_row_error(errors: OnError, skipped: list[Skip]) -> Callable[[DedupError, Skip], None]:

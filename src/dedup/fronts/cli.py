@@ -29,13 +29,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from dedup import __version__
+from dedup import __version__, api
 from dedup.config import DedupConfig
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.fronts import present
 from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl
 from dedup.records import Article, Cluster, Member, Relation, Skip
-from dedup.runners import batch as engine
 from dedup.runners import spark
 from dedup.runners.stream import Deduplicator
 from dedup.stages import explain
@@ -434,11 +433,11 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         source = given.source
         if args.spans and not isinstance(source, str):
             source = explain.keeping_texts(source, texts)
-        clusters: Iterable[Cluster] = engine.run(
+        clusters: Iterable[Cluster] = api.clusters_of(
             source, config=config, errors="skip", skipped=batch_skips, report=report, workers=workers
         )
         if args.spans:
-            clusters = _with_spans(list(clusters), given.jsonl(), texts, config)
+            clusters = api.with_spans(list(clusters), given.jsonl(), texts, config)
         out = stack.enter_context(_output(args.output))
         written = articles = copies = 0
         if table:
@@ -469,17 +468,6 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         print(f"dedup: {len(skips)} record(s) skipped", file=sys.stderr)
         return EXIT_SKIPPED
     return EXIT_OK
-
-
-def _with_spans(
-    clusters: list[Cluster], jsonl: str | None, texts: dict[str, list[str]], config: DedupConfig | None
-) -> list[Cluster]:
-    """``dedup cluster --spans``: the members' shared passages with the earliest, from the texts
-    kept as the articles were read, or read again from the JSON Lines file."""
-    if jsonl is not None:
-        texts = explain.texts_of_jsonl(jsonl, explain.ids_with_copies(clusters))
-    config = config or DedupConfig()
-    return explain.clusters_with_spans(clusters, explain.kept_texts(texts, config), config)
 
 
 def _progress_on(args: argparse.Namespace) -> bool:

@@ -41,14 +41,14 @@ from dedup import _log, kernels
 from dedup.config import DedupConfig, OnError, check_batch_options
 from dedup.errors import DedupError, DuplicateIdError, InputError
 from dedup.fronts.io import article_from_dict, parse_line
-from dedup.records import Article, Cluster, Match, Skip
+from dedup.records import Article, Cluster, Skip
 from dedup.stages.boilerplate import judge
-from dedup.stages.grouping import components, groups_of
+from dedup.stages.clusters import alone, assemble
+from dedup.stages.grouping import components
 from dedup.stages.index import band_keys
+from dedup.stages.pairs import Comparisons
 from dedup.stages.prepare import prepare_many
-from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, provenance_inputs
-from dedup.stages.shingle import Shingled, analyze
-from dedup.stages.verify import View, compare
+from dedup.stages.provenance import cluster_id
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -256,50 +256,11 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     )
 
 
-class Docs:
-    """Articles analyzed on first use, and the comparisons made between them (each pair once).
-    A worker task's memory; ``dedup.runners.spark`` uses it on its executors too."""
-
-    def __init__(self, articles: Iterable[Article], config: DedupConfig, learned: frozenset[int]) -> None:
-        self.articles = {a.id: a for a in articles}
-        self._config, self._learned = config, learned
-        self._docs: dict[str, tuple[Shingled, View]] = {}
-        self._matches: dict[tuple[str, str], Match] = {}
-
-    @classmethod
-    def in_worker(cls, articles: Iterable[Article]) -> Docs:
-        """In a worker of ``Pool``: with the worker's config, boilerplate and preparer."""
-        state = _state()
-        return cls(articles, state.config, state.learned)
-
-    def _doc(self, art_id: str) -> tuple[Shingled, View]:
-        found = self._docs.get(art_id)
-        if found is None:
-            # the analysis only: these articles were prepared (and signed) in pass 1
-            doc = analyze(self.articles[art_id].text, self._config.normalize, self._config.shingle)
-            found = self._docs[art_id] = (doc, View(doc, self._learned, self._config.shingle))
-        return found
-
-    def pair(self, x: str, y: str) -> Match:
-        """The comparison of x and y (made once, the smaller id first), its shared passages
-        measured but not listed."""
-        key = (x, y) if x < y else (y, x)
-        match = self._matches.get(key)
-        if match is None:
-            (da, va), (db, vb) = self._doc(key[0]), self._doc(key[1])
-            cfg = self._config
-            match = self._matches[key] = compare(
-                key[0],
-                da,
-                key[1],
-                db,
-                verify=cfg.verify,
-                shingle=cfg.shingle,
-                boilerplate=self._learned,
-                views=(va, vb),
-                list_passages=False,  # grouping and provenance read the figures only
-            )
-        return match
+def _comparisons(articles: Iterable[Article]) -> Comparisons:
+    """In a worker of ``Pool``: the comparisons of a task's articles, with the worker's config and
+    boilerplate."""
+    state = _state()
+    return Comparisons(articles, state.config, state.learned)
 
 
 @dataclass(frozen=True)
@@ -309,7 +270,7 @@ class _VerifyTask:
 
 
 def _verify(task: _VerifyTask) -> list[bool]:
-    docs = Docs.in_worker(task.articles.load())
+    docs = _comparisons(task.articles.load())
     return [docs.pair(b, a).is_copy for b, a in task.pairs]
 
 
@@ -329,7 +290,7 @@ def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
     """The clusters of two or more articles among the task's components, and how many articles
     the task settled."""
     cfg = _state().config
-    docs = Docs.in_worker(task.articles.load())
+    docs = _comparisons(task.articles.load())
     edges: dict[str, set[str]] = {}
     for b, a in task.pairs:
         if task.verified or docs.pair(b, a).is_copy:
@@ -347,30 +308,6 @@ def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
             if len(members) > 1:
                 out.extend(assemble(members, docs.articles, seq.__getitem__, edges.get, docs.pair, cfg))
     return out, len(seq)
-
-
-def assemble(
-    members: list[str],
-    articles: dict[str, Article],
-    seq: Callable[[str], int],
-    edges: Callable[[str], Any],
-    pair: Callable[[str, str], Match],
-    config: DedupConfig,
-) -> list[Cluster]:
-    """The clusters of one connected component of verified copies (members in id order): its
-    groups (the chaining guard) and each group's earliest source. ``pair(x, y)`` compares two
-    members (and is expected to remember). Shared with ``dedup.runners.spark``."""
-
-    def candidate_of(member: str, with_evidence: bool) -> Any:
-        article = articles[member]
-        text_date, credits = provenance_inputs(article, config.provenance) if with_evidence else (None, ())
-        return candidate(article, seq(member), text_date, credits)
-
-    groups, how = groups_of(members, pair, edges, config.cluster)
-    return [
-        build_cluster(group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance)
-        for group in groups
-    ]
 
 
 # -- the driver's side --------------------------------------------------------------------------
@@ -850,19 +787,4 @@ def _in_id_order(batch: _Batch, multi: dict[str, Cluster], config: DedupConfig) 
         if at < 0:
             yield multi[cid]
             continue
-        alone = candidate(batch.metas[at], ranks[at], None, ())
-        yield build_cluster([alone.id], "no verified copy", _Only(alone), _no_pair, config.provenance)
-
-
-@dataclass(frozen=True)
-class _Only:
-    """``candidate_of`` for a cluster of one article."""
-
-    alone: Candidate
-
-    def __call__(self, member: str, with_evidence: bool) -> Candidate:
-        return self.alone
-
-
-def _no_pair(a: str, b: str) -> Match:  # pragma: no cover - a single article is never compared
-    raise AssertionError(f"a single-article cluster compared {a} and {b}")
+        yield alone(batch.metas[at], ranks[at], config)

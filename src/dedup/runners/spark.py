@@ -37,9 +37,10 @@ import numpy as np
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, EmptyTextError, MissingExtraError
 from dedup.records import Article
-from dedup.runners.batch import Docs, assemble
 from dedup.stages.boilerplate import judge
+from dedup.stages.clusters import assemble
 from dedup.stages.index import band_keys
+from dedup.stages.pairs import Comparisons
 from dedup.stores.sqlite import config_from_json, config_to_json
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def _judge_runs(config_json: str) -> Any:
 def _verify_batches(config_json: str, boilerplate: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         config, learned = _deduplicator(config_json).config, _learned(boilerplate)
-        docs = Docs([], config, learned)
+        docs = Comparisons([], config, learned)
         for batch in batches:
             out = []
             for row in batch.itertuples(index=False):
@@ -208,7 +209,7 @@ def _verify_batches(config_json: str, boilerplate: Any) -> Any:
                 if docs.pair(row.b, row.a).is_copy:
                     out.append({"a": row.a, "b": row.b})
             if len(docs.articles) > 10_000:
-                docs = Docs([], config, learned)
+                docs = Comparisons([], config, learned)
             yield _frame(out, "a string, b string")
 
     return run
@@ -219,7 +220,7 @@ def _assemble_runs(config_json: str, boilerplate: Any) -> Any:
         config, learned = _deduplicator(config_json).config, _learned(boilerplate)
         out: list[dict[str, Any]] = []
         for rows in _runs(batches, "label"):  # one connected component, members in id order
-            docs = Docs([_article(r) for r in rows], config, learned)
+            docs = Comparisons([_article(r) for r in rows], config, learned)
             seq = {r.id: n for n, r in enumerate(rows)}  # ordered as the global id order is
             edges = {r.id: set(r.neighbours) if r.neighbours is not None else set() for r in rows}
             for cluster in assemble(list(seq), docs.articles, seq.__getitem__, edges.get, docs.pair, config):
@@ -313,6 +314,77 @@ def connected_components(edges: DataFrame) -> DataFrame:
     return labels.unionByName(roots.select("node", F.col("node").alias("label")))
 
 
+def learn_boilerplate(prepared: DataFrame, config: DedupConfig) -> list[int]:
+    """The learned boilerplate (``boilerplate.learn``) of the prepared articles (columns ``id``
+    and ``fps``, the sentence fingerprints as longs): each sentence's document frequency and
+    sample (the first ``sample`` carriers in id order) in windows, judged on the executors."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    bp = config.boilerplate
+    if not bp.enabled:
+        return []
+    by_fp = prepared.select("id", F.explode(F.array_distinct("fps")).alias("fp"))
+    fp_window = Window.partitionBy("fp")
+    ranked = by_fp.withColumn("df", F.count(F.lit(1)).over(fp_window)).withColumn(
+        "rank", F.row_number().over(fp_window.orderBy("id"))
+    )
+    sample = ranked.where((F.col("df") >= bp.min_df) & (F.col("rank") <= bp.sample)).select(
+        "fp", F.col("id").alias("sample_id")
+    )
+    with_fps = sample.join(prepared.select(F.col("id").alias("sample_id"), "fps"), "sample_id")
+    judged = (
+        with_fps.repartition("fp")
+        .sortWithinPartitions("fp", "sample_id")
+        .mapInPandas(_judge_runs(config_to_json(config)), "fp long")
+    )
+    return [r.fp for r in judged.collect()]
+
+
+def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig) -> DataFrame:
+    """The candidate pairs (``b``, ``a``; a's id before b's) of the prepared articles (columns
+    ``id``, ``doc_keys``, ``passage_fps`` and ``passage_keys``, passage after passage), as
+    ``index.candidate_pairs`` states them, in band joins; passages whose sentence is in
+    ``learned`` (column ``fp``) are not evidence."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ps = config.passage
+    doc_keys = prepared.select("id", F.explode("doc_keys").alias("key")).distinct()
+    doc_pairs = (
+        doc_keys.alias("q")
+        .join(doc_keys.alias("i"), "key")
+        .where(F.col("i.id") < F.col("q.id"))
+        .select(F.col("q.id").alias("b"), F.col("i.id").alias("a"))
+        .distinct()
+    )
+    passages = prepared.select(
+        "id",
+        F.posexplode("passage_fps").alias("p", "fp"),
+        "passage_keys",
+    ).join(F.broadcast(learned), "fp", "left_anti")
+    passage_rows = passages.select(
+        "id", "p", F.explode(F.slice("passage_keys", F.col("p") * ps.bands + 1, ps.bands)).alias("key")
+    )
+    n_evidence = passages.groupBy("id").agg(F.count(F.lit(1)).alias("n"))
+    indexed = passage_rows.select("id", "key").distinct()
+    hits = (
+        passage_rows.alias("q")
+        .join(indexed.alias("i"), "key")
+        .where(F.col("i.id") < F.col("q.id"))
+        .select(F.col("q.id").alias("b"), F.col("q.p").alias("p"), F.col("i.id").alias("a"))
+        .distinct()
+        .groupBy("b", "a")
+        .agg(F.count(F.lit(1)).alias("hits"))
+        .join(n_evidence.withColumnRenamed("id", "b"), "b")
+        .where(F.col("hits") >= F.greatest(F.lit(1), F.least(F.lit(ps.min_hits), F.col("n"))))
+        .join(doc_pairs, ["b", "a"], "left_anti")
+    )
+    best = Window.partitionBy("b").orderBy(F.col("hits").desc(), F.col("a"))
+    passage_pairs = hits.withColumn("r", F.row_number().over(best)).where(F.col("r") <= ps.max_candidates)
+    return doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
+
+
 def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     """Cluster the articles of ``df`` (columns ``id``, ``text``, optional ``published_at``,
     ``source``, ``url``, ``title``): the clusters and the errors output."""
@@ -359,61 +431,12 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     good = prepared.where(F.col("error").isNull()).drop("error", "message")
 
     # 2. boilerplate, learned from every article as the library's batch learns it
-    ps, bp = config.passage, config.boilerplate
-    learned: list[int] = []
-    if bp.enabled:
-        by_fp = good.select("id", F.explode(F.array_distinct("fps")).alias("fp"))
-        fp_window = Window.partitionBy("fp")
-        ranked = by_fp.withColumn("df", F.count(F.lit(1)).over(fp_window)).withColumn(
-            "rank", F.row_number().over(fp_window.orderBy("id"))
-        )
-        sample = ranked.where((F.col("df") >= bp.min_df) & (F.col("rank") <= bp.sample)).select(
-            "fp", F.col("id").alias("sample_id")
-        )
-        with_fps = sample.join(good.select(F.col("id").alias("sample_id"), "fps"), "sample_id")
-        judged = (
-            with_fps.repartition("fp")
-            .sortWithinPartitions("fp", "sample_id")
-            .mapInPandas(_judge_runs(config_json), "fp long")
-        )
-        learned = [r.fp for r in judged.collect()]
+    learned = learn_boilerplate(good, config)
     boilerplate = spark.sparkContext.broadcast(learned)
     learned_df = spark.createDataFrame([(v,) for v in learned], "fp long")
 
     # 3. candidates: document bands, then evidence passages (not boilerplate), earlier ids only
-    doc_keys = good.select("id", F.explode("doc_keys").alias("key")).distinct()
-    doc_pairs = (
-        doc_keys.alias("q")
-        .join(doc_keys.alias("i"), "key")
-        .where(F.col("i.id") < F.col("q.id"))
-        .select(F.col("q.id").alias("b"), F.col("i.id").alias("a"))
-        .distinct()
-    )
-    passages = good.select(
-        "id",
-        F.posexplode("passage_fps").alias("p", "fp"),
-        "passage_keys",
-    ).join(F.broadcast(learned_df), "fp", "left_anti")
-    passage_rows = passages.select(
-        "id", "p", F.explode(F.slice("passage_keys", F.col("p") * ps.bands + 1, ps.bands)).alias("key")
-    )
-    n_evidence = passages.groupBy("id").agg(F.count(F.lit(1)).alias("n"))
-    indexed = passage_rows.select("id", "key").distinct()
-    hits = (
-        passage_rows.alias("q")
-        .join(indexed.alias("i"), "key")
-        .where(F.col("i.id") < F.col("q.id"))
-        .select(F.col("q.id").alias("b"), F.col("q.p").alias("p"), F.col("i.id").alias("a"))
-        .distinct()
-        .groupBy("b", "a")
-        .agg(F.count(F.lit(1)).alias("hits"))
-        .join(n_evidence.withColumnRenamed("id", "b"), "b")
-        .where(F.col("hits") >= F.greatest(F.lit(1), F.least(F.lit(ps.min_hits), F.col("n"))))
-        .join(doc_pairs, ["b", "a"], "left_anti")
-    )
-    best = Window.partitionBy("b").orderBy(F.col("hits").desc(), F.col("a"))
-    passage_pairs = hits.withColumn("r", F.row_number().over(best)).where(F.col("r") <= ps.max_candidates)
-    pairs = doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
+    pairs = candidate_pairs(good, learned_df, config)
 
     # 4. verification on the executors
     texts = good.select("id", "text")

@@ -250,6 +250,26 @@ _SAMPLES_KEPT = 256
 _ANSWERS_KEPT = 16_384
 
 
+def learn(sentences: Sequence[Iterable[int]], config: BoilerplateConfig) -> set[int]:
+    """The reference statement of what a batch learns: ``sentences[x]`` are the sentence
+    fingerprints of article x, the articles in id order. A sentence is boilerplate when it is on
+    at least ``min_df`` articles and ``judge`` calls it furniture over the first ``sample`` of
+    them. ``BoilerplateModel`` fed the articles in that order gives these verdicts; the batch's
+    compiled pass and the Spark job's windows are tested against this."""
+    if not config.enabled:
+        return set()
+    carriers: dict[int, list[list[int]]] = {}
+    for fps in sentences:
+        distinct = sorted(set(fps))
+        for fp in distinct:
+            carriers.setdefault(fp, []).append(distinct)
+    return {
+        fp
+        for fp, sample in carriers.items()
+        if len(sample) >= config.min_df and judge(fp, sample[: config.sample], config)
+    }
+
+
 def judge(fingerprint: int, sample: Sequence[Iterable[int]], config: BoilerplateConfig) -> bool:
     """Whether the sentence ``fingerprint`` is boilerplate, given the sentence fingerprints of the
     sampled articles that carry it (the first ``config.sample`` of them in id order)."""

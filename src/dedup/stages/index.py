@@ -19,7 +19,8 @@ query's rows (``hits``), ``remove`` an article. Two implementations:
 from __future__ import annotations
 
 from collections import Counter
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,7 @@ from dedup.stages.sign import to_minhash
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
+K = TypeVar("K", str, int)  # an article: its id, or its rank in the id order
 
 _BAND_MULTIPLIERS = np.array(
     [0x9E3779B97F4A7C15 | 1, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
@@ -241,12 +243,55 @@ class CandidateIndex:
         self.passages.remove(article_id)
 
     def candidates(self, signature: U32, passage_signatures: U32, *, limit: int, min_hits: int) -> list[str]:
-        """Articles that may be copies: every whole-article LSH hit, then the articles sharing at
-        least ``min_hits`` passages (fewer when the query has fewer passages), most hits first, at
-        most ``limit`` of them. Sorted for determinism."""
-        found = set(self.documents.hits(signature[None, :]))
-        need = max(1, min(min_hits, len(passage_signatures)))
+        """The articles ``choose`` proposes for a query (``min_hits`` and ``limit`` as there)."""
         hits = self.passages.hits(passage_signatures) if len(passage_signatures) else Counter()
-        ranked = sorted((a for a, n in hits.items() if n >= need and a not in found), key=lambda a: (-hits[a], a))
-        found.update(ranked[:limit])
-        return sorted(found)
+        return choose(
+            self.documents.hits(signature[None, :]), hits, len(passage_signatures), limit=limit, min_hits=min_hits
+        )
+
+
+def choose(
+    document_hits: Iterable[K], passage_hits: Mapping[K, int], passages: int, *, limit: int, min_hits: int
+) -> list[K]:
+    """The candidate rule for one query: every article whose document shares a band with the
+    query's, then the articles hit by at least ``min_hits`` of the query's ``passages`` evidence
+    passages (all of them when it has fewer, and at least one), most hits first, ties by id, at
+    most ``limit`` of them. ``passage_hits[a]``: how many of the query's passages share a band
+    with some passage of a. Sorted by id."""
+    found = set(document_hits)
+    need = max(1, min(min_hits, passages))
+    ranked = sorted(
+        (a for a, n in passage_hits.items() if n >= need and a not in found), key=lambda a: (-passage_hits[a], a)
+    )
+    found.update(ranked[:limit])
+    return sorted(found)
+
+
+def candidate_pairs(
+    document_keys: Sequence[Sequence[int]],
+    passage_keys: Sequence[Sequence[Sequence[int]]],
+    *,
+    limit: int,
+    min_hits: int,
+) -> set[tuple[int, int]]:
+    """The reference statement of which pairs of a batch are candidates: the pairs (b, a), a < b,
+    that ``choose`` proposes when the articles are indexed one after the other in this order (the
+    id order), each queried before it is indexed. ``document_keys[x][t]`` is the key of article
+    x's document in band t, ``passage_keys[x][j][t]`` that of its evidence passage j; two rows
+    collide when they have the same key in the same band (``band_keys`` mixes the band number
+    into its keys, so the runners join on the key alone). The batch's compiled join and the Spark
+    job's band joins are tested against this."""
+
+    def bands(rows: Iterable[Sequence[int]]) -> set[tuple[int, int]]:
+        return {(t, key) for row in rows for t, key in enumerate(row)}
+
+    documents = [bands([row]) for row in document_keys]
+    indexed = [bands(rows) for rows in passage_keys]  # what the passage index holds of each article
+    pairs: set[tuple[int, int]] = set()
+    for b in range(len(document_keys)):
+        doc_hits = [a for a in range(b) if documents[b] & documents[a]]
+        queries = [bands([row]) for row in passage_keys[b]]
+        passage_hits = Counter({a: sum(1 for q in queries if q & indexed[a]) for a in range(b)})
+        chosen = choose(doc_hits, passage_hits, len(queries), limit=limit, min_hits=min_hits)
+        pairs.update((b, a) for a in chosen)
+    return pairs

@@ -27,7 +27,7 @@ A batch whose boilerplate is learned once for all can use the cache too: its jud
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Set
+from collections.abc import Callable, Iterable, Set
 from typing import Protocol
 
 import numpy as np
@@ -35,8 +35,8 @@ import numpy.typing as npt
 
 from dedup._undo import Undo
 from dedup.config import DedupConfig
-from dedup.records import Match
-from dedup.stages.shingle import Shingled
+from dedup.records import Article, Match
+from dedup.stages.shingle import Shingled, analyze
 from dedup.stages.verify import View, compare
 
 U64 = npt.NDArray[np.uint64]
@@ -198,3 +198,27 @@ class PairCache:
             other = key[0] if key[1] == article_id else key[1]
             self._pairs_of.get(other, set()).discard(key)
         self._views.pop(article_id, None)
+
+
+class Comparisons:
+    """A batch task's articles, analyzed on first use, and the comparisons between them: the pair
+    cache under boilerplate learned once for the whole batch (the batch and the Spark job read the
+    articles of a task again, so the analyses are the task's own)."""
+
+    def __init__(self, articles: Iterable[Article], config: DedupConfig, learned: frozenset[int]) -> None:
+        self.articles = {a.id: a for a in articles}
+        self._config = config
+        self._docs: dict[str, Shingled] = {}
+        self._cache = PairCache(config, self._doc, Fixed(learned), views_kept=None)
+
+    def _doc(self, art_id: str) -> Shingled:
+        doc = self._docs.get(art_id)
+        if doc is None:
+            # the analysis only: these articles were prepared (and signed) before
+            doc = self._docs[art_id] = analyze(self.articles[art_id].text, self._config.normalize, self._config.shingle)
+        return doc
+
+    def pair(self, x: str, y: str) -> Match:
+        """The comparison of x and y (made once, the smaller id first), its shared passages
+        measured but not listed."""
+        return self._cache.pair(x, y) if x < y else self._cache.pair(y, x)
