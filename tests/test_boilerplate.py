@@ -7,8 +7,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup import kernels
 from dedup.config import BoilerplateConfig
+from dedup.kernels import boilerplate as boilerplate_kernels
 from dedup.stages.boilerplate import BoilerplateModel, Sample, judge, learn
 
 FOOTER = (
@@ -87,13 +87,15 @@ def test_the_judge_follows_the_rule_for_any_sample(sample, fp, fraction) -> None
     starts = np.concatenate(([0], np.cumsum([len(d) for d in distinct]))).astype(np.int64)
     rows = np.tile(np.arange(len(sample), dtype=np.int64), (13, 1))
     judged = np.arange(13, dtype=np.uint64)
-    assert kernels.judge_samples(np.concatenate(distinct), starts, rows, judged, fraction).tolist() == expected
+    assert (
+        boilerplate_kernels.judge_samples(np.concatenate(distinct), starts, rows, judged, fraction).tolist() == expected
+    )
     raw = [np.array(s, dtype=np.uint64) for s in sample]
     raw_starts = np.concatenate(([0], np.cumsum([len(t) for t in raw]))).astype(np.int64)
     two = np.full((2, len(sample) + 1), -1, dtype=np.int64)
     two[0, : len(sample)] = two[1, 1:] = np.arange(len(sample))
     row_of = np.array([q % 2 for q in range(13)], dtype=np.int64)
-    verdicts = kernels.judge_rows(np.concatenate(raw), raw_starts, two, row_of, judged, fraction).tolist()
+    verdicts = boilerplate_kernels.judge_rows(np.concatenate(raw), raw_starts, two, row_of, judged, fraction).tolist()
     assert verdicts == expected
 
 

@@ -12,6 +12,11 @@ from hypothesis import strategies as st
 
 from boundscheck import run_checked
 from dedup import kernels
+from dedup.kernels import arrays as array_kernels
+from dedup.kernels import candidates as candidate_kernels
+from dedup.kernels import tables as table_kernels
+from dedup.kernels import text as text_kernels
+from dedup.kernels import verify as verify_kernels
 
 pytestmark = pytest.mark.skipif(kernels.KERNEL != "numba", reason="numba is not installed: the numpy path runs")
 
@@ -22,25 +27,7 @@ SORTED_UNIQUE = st.lists(st.integers(0, 60), max_size=40, unique=True).map(
 
 @given(SORTED_UNIQUE, SORTED_UNIQUE)
 def test_intersect_count(a: np.ndarray, b: np.ndarray) -> None:
-    assert kernels.intersect_count(a, b) == len(np.intersect1d(a, b))
-
-
-@given(st.lists(SORTED_UNIQUE, min_size=1, max_size=6), st.lists(SORTED_UNIQUE, min_size=1, max_size=6), st.data())
-@settings(deadline=None)
-def test_passage_overlaps(a_groups, b_groups, data) -> None:
-    def flat(groups):
-        offsets = np.zeros(len(groups) + 1, dtype=np.int64)
-        np.cumsum([len(g) for g in groups], out=offsets[1:])
-        return np.concatenate(groups), offsets
-
-    a_vals, a_off = flat(a_groups)
-    b_vals, b_off = flat(b_groups)
-    a_ids = np.array(data.draw(st.lists(st.integers(0, len(a_groups) - 1), unique=True)), dtype=np.int64)
-    b_ids = np.array(data.draw(st.lists(st.integers(0, len(b_groups) - 1), unique=True)), dtype=np.int64)
-    counts = kernels.passage_overlaps(a_vals, a_off, a_ids, b_vals, b_off, b_ids)
-    for x, i in enumerate(a_ids):
-        for y, j in enumerate(b_ids):
-            assert counts[x, y] == len(np.intersect1d(a_groups[i], b_groups[j]))
+    assert verify_kernels.intersect_count(a, b) == len(np.intersect1d(a, b))
 
 
 @given(st.integers(0, 5), st.integers(1, 8), st.integers(1, 6), st.integers(0, 2**32 - 1))
@@ -56,10 +43,10 @@ def test_distinct_is_numpy_unique(values: list[int], dtype: type) -> None:
     info = np.iinfo(dtype)
     array = np.array([v % (int(info.max) + 1) for v in values], dtype=dtype)
     expected, counts = np.unique(array, return_counts=True)
-    assert np.array_equal(kernels.distinct(array), expected)
-    got, got_counts = kernels.distinct_counts(array)
+    assert np.array_equal(array_kernels.distinct(array), expected)
+    got, got_counts = array_kernels.distinct_counts(array)
     assert np.array_equal(got, expected) and np.array_equal(got_counts, counts)
-    assert kernels.distinct(array).dtype == array.dtype
+    assert array_kernels.distinct(array).dtype == array.dtype
 
 
 @given(
@@ -77,7 +64,7 @@ def test_tagged_sorts_each_shingle_with_its_passage(groups, repeats, data) -> No
     values = np.array([v for g in groups for v in g], dtype=np.uint64)
     ids = np.array(data.draw(st.lists(st.integers(0, max(len(groups) - 1, 0)), unique=True)) if groups else [])
     ids = ids.astype(np.int64)
-    flat, owner, sizes = kernels.tagged(values, offsets, ids)
+    flat, owner, sizes = verify_kernels.tagged(values, offsets, ids)
     expected = sorted((v, x) for x, i in enumerate(ids.tolist()) for v in groups[i])
     assert np.all(flat[1:] >= flat[:-1])
     assert sorted(zip(flat.tolist(), owner.tolist(), strict=True)) == expected
@@ -87,7 +74,7 @@ def test_tagged_sorts_each_shingle_with_its_passage(groups, repeats, data) -> No
 def test_tagged_sorts_many_values() -> None:
     values = np.random.default_rng(3).integers(0, 2**63, size=5000, dtype=np.uint64)
     offsets = np.array([0, 2000, 5000], dtype=np.int64)
-    flat, owner, _ = kernels.tagged(values, offsets, np.array([1, 0], dtype=np.int64))
+    flat, owner, _ = verify_kernels.tagged(values, offsets, np.array([1, 0], dtype=np.int64))
     assert np.array_equal(flat, np.sort(values))
     assert np.array_equal(owner, np.where(np.isin(flat, values[:2000]), 1, 0))
 
@@ -180,31 +167,35 @@ def _mismatched_arrays_are_refused() -> None:
     values = np.arange(10, dtype=u32)
     a = np.ones(4, dtype=u32)
     offsets = np.array([0, 5, 10], dtype=i64)
-    _raises_kernel_input_error(lambda: kernels.minhash_into(values, offsets, a, a, np.empty((1, 4), dtype=u32)))
-    _raises_kernel_input_error(lambda: kernels.minhash_into(values, offsets, a, a, np.empty((2, 3), dtype=u32)))
+    _raises_kernel_input_error(lambda: text_kernels.minhash_into(values, offsets, a, a, np.empty((1, 4), dtype=u32)))
+    _raises_kernel_input_error(lambda: text_kernels.minhash_into(values, offsets, a, a, np.empty((2, 3), dtype=u32)))
     bad = np.array([0, 5, 11], dtype=i64)
-    _raises_kernel_input_error(lambda: kernels.minhash_into(values, bad, a, a, np.empty((2, 4), dtype=u32)))
+    _raises_kernel_input_error(lambda: text_kernels.minhash_into(values, bad, a, a, np.empty((2, 4), dtype=u32)))
     words, starts = np.arange(6, dtype=u64), np.array([0, 3, 6], dtype=i64)
     mult = np.ones(8, dtype=u64)
-    _raises_kernel_input_error(lambda: kernels.kept_shingles(words, starts, np.array([2], dtype=i64), 2, mult))
-    _raises_kernel_input_error(lambda: kernels.kept_shingles(words, starts, np.array([-1], dtype=i64), 2, mult))
+    _raises_kernel_input_error(lambda: text_kernels.kept_shingles(words, starts, np.array([2], dtype=i64), 2, mult))
+    _raises_kernel_input_error(lambda: text_kernels.kept_shingles(words, starts, np.array([-1], dtype=i64), 2, mult))
     passages, owner = np.array([[0, 3], [3, 6]], dtype=i64), np.array([0, 1], dtype=i64)
     _raises_kernel_input_error(
-        lambda: kernels.view_passages(passages, owner, 2, np.array([2], dtype=i64), words, starts)
+        lambda: verify_kernels.view_passages(passages, owner, 2, np.array([2], dtype=i64), words, starts)
     )
     sigs = np.zeros((2, 5), dtype=u32)
-    _raises_kernel_input_error(lambda: kernels.band_keys(sigs, 3, 2, mult))
+    _raises_kernel_input_error(lambda: table_kernels.band_keys(sigs, 3, 2, mult))
     keys = np.arange(1, 6, dtype=u64)
     slots, heads = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32)
     small = np.empty(4, dtype=i32)
-    _raises_kernel_input_error(lambda: kernels.table_insert(slots, heads, small, small.copy(), 0, keys, 0))
-    _raises_kernel_input_error(lambda: kernels.table_insert(slots[:6], heads[:6], small, small.copy(), 0, keys[:1], 0))
-    entries = np.empty(16, dtype=i32)
-    _raises_kernel_input_error(lambda: kernels.table_insert(slots, heads, entries, entries.copy(), 0, keys, 2**31))
-    full = np.arange(1, 9, dtype=u64)
-    kernels.table_insert(slots, heads, entries, entries.copy(), 0, full, 0)
+    _raises_kernel_input_error(lambda: table_kernels.table_insert(slots, heads, small, small.copy(), 0, keys, 0))
     _raises_kernel_input_error(
-        lambda: kernels.table_query(slots, heads, entries, entries.copy(), np.full((1, 1), 99, dtype=u64))
+        lambda: table_kernels.table_insert(slots[:6], heads[:6], small, small.copy(), 0, keys[:1], 0)
+    )
+    entries = np.empty(16, dtype=i32)
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_insert(slots, heads, entries, entries.copy(), 0, keys, 2**31)
+    )
+    full = np.arange(1, 9, dtype=u64)
+    table_kernels.table_insert(slots, heads, entries, entries.copy(), 0, full, 0)
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(slots, heads, entries, entries.copy(), np.full((1, 1), 99, dtype=u64))
     )
     rank, by_rank = np.array([0, 1], dtype=i64), np.array([0, 1], dtype=i64)
     doc_keys, doc_owner, doc_pos = np.array([1, 2], dtype=u64), np.array([0, 2], dtype=i32), np.array([0, 1], dtype=i32)
@@ -212,7 +203,7 @@ def _mismatched_arrays_are_refused() -> None:
     pas = np.empty((1, 0), dtype=u64)
     pas_i = np.empty((1, 0), dtype=i32)
     _raises_kernel_input_error(
-        lambda: kernels.candidate_pairs(
+        lambda: candidate_kernels.candidate_pairs(
             rank, by_rank, doc_keys, doc_owner, doc_pos, 1, pas_off, pas, pas_i, pas_i, 2, 5
         )
     )
@@ -239,12 +230,14 @@ def _public_signatures(code: str) -> set[str]:
     script = (
         code
         + """
+import importlib, pkgutil
 from numba.core.registry import CPUDispatcher
-from dedup import kernels
-for name, value in sorted(vars(kernels).items()):
-    if isinstance(value, CPUDispatcher) and not name.startswith("_"):
-        for sig in value.signatures:
-            print(name, sig)
+import dedup.kernels
+for module in pkgutil.iter_modules(dedup.kernels.__path__, "dedup.kernels."):
+    for name, value in sorted(vars(importlib.import_module(module.name)).items()):
+        if isinstance(value, CPUDispatcher) and not name.startswith("_") and value.py_func.__module__ == module.name:
+            for sig in value.signatures:
+                print(module.name, name, sig)
 """
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
@@ -290,7 +283,7 @@ def first(x):
     return x + 1
 def second(x):
     return x * 2
-first.__module__ = second.__module__ = "dedup.kernels"  # as if they were kernels of that module
+first.__module__ = second.__module__ = "dedup.kernels.text"  # as if they were kernels of that module
 numba.njit(first)(1)
 numba.njit(first)(1.5)
 numba.njit(second)(2)

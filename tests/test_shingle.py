@@ -143,18 +143,19 @@ def test_compiled_path_equals_numpy_path(toks, k, pk, extra, max_words) -> None:
 
 
 def analyze_ids(toks, ids, config, vocabulary):
-    from dedup import kernels
-    from dedup.stages.shingle import _FP_SALT, _POSITION_MULTIPLIERS, Shingled
+    from dedup.kernels import text as text_kernels
+    from dedup.kernels.hashing import FP_SALT, POSITION_MULTIPLIERS
+    from dedup.stages.shingle import Shingled
 
-    out = kernels.shingle_ids(
+    out = text_kernels.shingle_ids(
         ids,
         vocabulary.hashes,
         config.k,
         config.passage_k,
         config.min_passage_words,
         config.max_passage_words,
-        _POSITION_MULTIPLIERS,
-        _FP_SALT,
+        POSITION_MULTIPLIERS,
+        FP_SALT,
     )
     return Shingled(*out)
 
@@ -217,18 +218,12 @@ def test_compiled_signatures_equal_signatures_flat() -> None:
 def test_kept_shingles_kernel_equals_numpy(text, data, k) -> None:
     """The verifier's view of an article with some sentences dropped: the kernel and numpy agree."""
     import dedup.stages.shingle as shingle_module
-    from dedup import kernels
 
     doc = analyze(text, NormalizeConfig(min_line_words=0), ShingleConfig())
     n_sent = len(doc.sentence_starts) - 1
     dropped = data.draw(st.lists(st.integers(0, max(n_sent - 1, 0)), unique=True)) if n_sent else []
     fast = shingle_module.kept_shingles(doc, dropped, k)
-    saved = kernels.kept_shingles
-    kernels.kept_shingles = None
-    try:
-        slow = shingle_module.kept_shingles(doc, dropped, k)
-    finally:
-        kernels.kept_shingles = saved
+    slow = shingle_module.kept_shingles_reference(doc, dropped, k)
     assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
     kept = n_sent - len(dropped)
     assert (len(fast[1]) == 0) == (kept == 0 or len(fast[0]) == 0)

@@ -3,7 +3,7 @@ from datasketch import MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.stages.shingle import fmix64
+from dedup.kernels.hashing import fmix64_array
 from dedup.stages.sign import reference_signature, signature, signatures, to_minhash
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
@@ -26,8 +26,8 @@ def test_batch_path_equals_datasketch_bit_for_bit(groups: list[list[int]], num_p
 @settings(max_examples=60, deadline=None)
 def test_minhash_estimate_tracks_exact_jaccard(only_a: set[int], only_b: set[int], common: set[int]) -> None:
     # Shingle hashes leave the pipeline through fmix64, so feed the sets through it too.
-    a = fmix64(np.array(sorted(only_a | common), dtype=np.uint64))
-    b = fmix64(np.array(sorted((only_b - only_a) | common), dtype=np.uint64))
+    a = fmix64_array(np.array(sorted(only_a | common), dtype=np.uint64))
+    b = fmix64_array(np.array(sorted((only_b - only_a) | common), dtype=np.uint64))
     exact = len(np.intersect1d(a, b)) / len(np.union1d(a, b))
     estimate = to_minhash(signature(a, 128, 1), 1).jaccard(to_minhash(signature(b, 128, 1), 1))
     # 128 permutations: standard error <= 0.045; the tolerance is about 4.5 standard errors.

@@ -12,7 +12,7 @@ fingerprints, ids and dates: about 1 KB an article) and reads a text again when 
 2. learn boilerplate as the stream's batch does: document frequencies of the sentence fingerprints
    (numpy), then the library's ``boilerplate.judge`` over the first ``sample`` articles in id order;
 3. candidates: each article against the articles before it in id order, with the index's own rule
-   (``kernels.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
+   (``kernels.candidates.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
    query per article);
 4. verify every candidate pair with ``verify.compare`` (the workers analyze the two texts again);
 5. connected components of the verified copies (scipy), then each component's groups and earliest
@@ -37,12 +37,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup import _log, kernels
+from dedup import _log
 from dedup.config import DedupConfig, OnError, check_batch_options
 from dedup.errors import DedupError, DuplicateIdError, InputError
 from dedup.fronts.io import article_from_dict, parse_line
+from dedup.kernels import arrays as array_kernels
+from dedup.kernels import boilerplate as boilerplate_kernels
+from dedup.kernels import candidates as candidate_kernels
 from dedup.records import Article, Cluster, Skip
-from dedup.stages.boilerplate import judge
 from dedup.stages.clusters import alone, assemble
 from dedup.stages.grouping import components
 from dedup.stages.index import band_keys
@@ -233,7 +235,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         metas.append(Article(art.id, "", art.published_at, art.source, art.url, art.title))
         hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
         sigs.append(ready.signature)
-        fps.append(kernels.distinct(doc.sentence_fps))
+        fps.append(array_kernels.distinct(doc.sentence_fps))
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
     mh, ps = cfg.minhash, cfg.passage
@@ -373,17 +375,15 @@ class Pool:
 def _sorted_by(keys: Any, rank: Any, owner: Any) -> Any:
     """The order that sorts ``keys`` by (key, rank of the entry's owner)."""
     order = np.argsort(keys)
-    if kernels.sort_runs is not None:
-        kernels.sort_runs(keys, order, rank[owner])
-        return order
-    return np.lexsort((rank[owner], keys))  # pragma: no cover - numba fallback
+    candidate_kernels.sort_runs(keys, order, rank[owner])
+    return order
 
 
 def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) -> frozenset[int]:
     """The learned boilerplate of the batch: sentences on ``min_df`` articles or more that the judge
     calls furniture over the first ``sample`` of them in id order (``rank``; -1: not in the batch).
     ``fps`` are each article's distinct sentence fingerprints, sorted, laid end to end (``counts``).
-    ``kernels.judge_samples`` is ``boilerplate.judge`` compiled (tested equal)."""
+    ``kernels.boilerplate.judge_samples`` is ``boilerplate.judge`` compiled (tested equal)."""
     bp = config.boilerplate
     if not bp.enabled or len(fps) == 0:
         return frozenset()
@@ -407,16 +407,7 @@ def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) ->
         samples[has, j] = owner[by_fp[run_start[has] + j]]
     judged = fp_of[run_start]
     starts = np.concatenate(([0], np.cumsum(counts)))
-    if kernels.judge_samples is not None:
-        verdicts = kernels.judge_samples(fps, starts, samples, judged, bp.min_unique_fraction)
-    else:  # pragma: no cover - numba fallback
-        verdicts = np.array(
-            [
-                judge(int(fp), [fps[starts[a] : starts[a + 1]].tolist() for a in row if a >= 0], bp)
-                for fp, row in zip(judged.tolist(), samples.tolist(), strict=True)
-            ],
-            dtype=bool,
-        )
+    verdicts = boilerplate_kernels.judge_samples(fps, starts, samples, judged, bp.min_unique_fraction)
     return frozenset(judged[verdicts].tolist())
 
 
@@ -452,7 +443,7 @@ def _sort_doc_keys(rank: I64, doc_keys: U64) -> tuple[tuple[U64, I32, I32], int]
 
 
 def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1) -> tuple[I32, I32]:
-    """Candidate pairs (b, a), a before b in id order (``kernels.candidate_pairs``); articles are
+    """Candidate pairs (b, a), a before b in id order (``kernels.candidates.candidate_pairs``); articles are
     in input order, ``rank`` gives the id order (-1: not in the batch). The passage bands are
     sorted in ``threads`` threads (numpy and the kernels let go of the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -479,7 +470,7 @@ def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig
         list(pool.map(sort, range(t_bands)))
     offsets = np.concatenate(([0], np.cumsum(passage_counts))).astype(np.int64)
     ps = config.passage
-    b, a = kernels.candidate_pairs(
+    b, a = candidate_kernels.candidate_pairs(
         rank, by_rank, doc_sorted, doc_owner, doc_pos, bands, offsets, pas_sorted, pas_owner, pas_pos,
         ps.min_hits, ps.max_candidates,
     )  # fmt: skip

@@ -24,8 +24,8 @@ from statistics import median
 import numpy as np
 import numpy.typing as npt
 
-from dedup import kernels
 from dedup.config import BoilerplateConfig
+from dedup.kernels import boilerplate as boilerplate_kernels
 
 U64 = npt.NDArray[np.uint64]
 
@@ -202,12 +202,11 @@ class BoilerplateModel:
 
     def _judge_many(self, fingerprints: Iterable[int]) -> None:
         """Judge the sentences among ``fingerprints`` whose verdict is not known at their count, in
-        one compiled call (``kernels.judge_rows``, tested equal to ``Sample``): an article new to a
-        story has most of its sentences judged again over the story's sample, and counting that
-        sample in Python was a tenth of an addition (measured with 100,000 indexed)."""
+        one compiled call (``kernels.boilerplate.judge_rows``, tested equal to ``Sample``): an
+        article new to a story has most of its sentences judged again over the story's sample."""
         config = self._config
-        if kernels.judge_rows is None or not config.enabled:
-            return  # pragma: no cover - numba fallback: is_boilerplate judges them one by one
+        if not config.enabled:
+            return
         judged: list[tuple[int, int]] = []
         row_of: list[int] = []
         row_ids: dict[tuple[str, ...], int] = {}
@@ -226,7 +225,7 @@ class BoilerplateModel:
         starts = np.fromiter(accumulate(map(len, texts), initial=0), dtype=np.int64, count=len(texts) + 1)
         width = max(map(len, row_ids))
         rows = np.array([[position[a] for a in ids] + [-1] * (width - len(ids)) for ids in row_ids], dtype=np.int64)
-        verdicts = kernels.judge_rows(
+        verdicts = boilerplate_kernels.judge_rows(
             np.concatenate(texts), starts, rows, np.array(row_of, dtype=np.int64),
             np.array([fp for fp, _ in judged], dtype=np.uint64), config.min_unique_fraction,
         ).tolist()  # fmt: skip

@@ -26,19 +26,16 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import MinHashLSH
 
-from dedup import kernels
 from dedup.errors import CapacityError
+from dedup.kernels import arrays as array_kernels
+from dedup.kernels import tables as table_kernels
+from dedup.kernels.hashing import BAND_MIX, BAND_MULTIPLIERS, BAND_SALT
 from dedup.stages.sign import to_minhash
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 K = TypeVar("K", str, int)  # an article: its id, or its rank in the id order
 
-_BAND_MULTIPLIERS = np.array(
-    [0x9E3779B97F4A7C15 | 1, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
-     0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9] * 8,
-    dtype=np.uint64,
-)  # fmt: skip
 _SEP = "\x1f"
 _MIN_SLOTS = 1024
 # the largest handle and number of entries: both are int32 in the compiled table, where -1 marks a
@@ -61,21 +58,19 @@ class LSHBackend(Protocol):
 
 def band_keys(signatures: U32, bands: int, rows: int) -> U64:
     """One uint64 key per (row, band): the band's values mixed together, and the band number, so
-    that equal values in different bands do not collide (compiled when numba is there)."""
-    if kernels.band_keys is not None:
-        out_: U64 = kernels.band_keys(np.ascontiguousarray(signatures), bands, rows, _BAND_MULTIPLIERS)
-        return out_
-    return band_keys_numpy(signatures, bands, rows)
+    that equal values in different bands do not collide (compiled)."""
+    out: U64 = table_kernels.band_keys(np.ascontiguousarray(signatures), bands, rows, BAND_MULTIPLIERS)
+    return out
 
 
 def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
     """``band_keys`` with numpy (the reference the kernel is tested against)."""
     sig = signatures[:, : bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
     with np.errstate(over="ignore"):
-        mixed = (sig * _BAND_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64)
-        mixed ^= np.arange(bands, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
+        mixed = (sig * BAND_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64)
+        mixed ^= np.arange(bands, dtype=np.uint64) * np.uint64(BAND_SALT)
         mixed ^= mixed >> np.uint64(31)
-        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        mixed *= np.uint64(BAND_MIX)
         mixed ^= mixed >> np.uint64(29)
     out: U64 = mixed
     return out
@@ -84,8 +79,7 @@ def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
 class BandIndex:
     """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays, an open-addressing
     table of band keys whose slots head linked lists of article handles, walked by numba kernels:
-    about 30 bytes per (article, band) against about 130 in a Python dict of lists. A dict
-    fallback runs where numba is missing."""
+    about 30 bytes per (article, band) against about 130 in a Python dict of lists."""
 
     def __init__(self, *, bands: int, rows: int) -> None:
         self.bands, self.rows = bands, rows
@@ -93,9 +87,7 @@ class BandIndex:
         self._ids: dict[int, str] = {}
         self._keys: dict[int, U64] = {}  # the band keys of each indexed article, by handle
         self._next = 0
-        self._compiled = kernels.table_insert is not None
         self._reset(_MIN_SLOTS, _MIN_SLOTS // 2)
-        self._buckets: dict[int, list[int]] = {}  # the fallback
 
     def _reset(self, slots: int, entries: int) -> None:
         self._slots_key = np.zeros(slots, dtype=np.uint64)
@@ -146,7 +138,7 @@ class BandIndex:
         """Index ``keys`` under a new handle for ``article_id`` (room reserved by the caller)."""
         handle = self._next
         self._next += 1
-        self._n_entries = kernels.table_insert(
+        self._n_entries = table_kernels.table_insert(
             self._slots_key, self._slots_head, self._entry_handle, self._entry_next, self._n_entries, keys, handle
         )
         self._n_keys += len(keys)
@@ -161,29 +153,17 @@ class BandIndex:
     def add(self, article_id: str, signatures: U32) -> None:
         if article_id in self._handles:
             self.remove(article_id)
-        keys = kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
-        if not self._compiled:  # pragma: no cover - numba fallback
-            handle = self._next
-            self._next += 1
-            self._handles[article_id], self._ids[handle], self._keys[handle] = handle, article_id, keys
-            for key in keys.tolist():
-                self._buckets.setdefault(key, []).append(handle)
-            return
+        keys = array_kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
         self._reserve(len(keys))
         self._record(article_id, keys)
 
     def hits(self, signatures: U32) -> Counter[str]:
         """For each indexed article, how many of the query rows collide with it in some band."""
         rows = band_keys(signatures, self.bands, self.rows)
-        if not self._compiled:  # pragma: no cover - numba fallback
-            counts: Counter[int] = Counter()
-            for row in rows.tolist():
-                counts.update({h for key in row for h in self._buckets.get(key, ())})
-            return Counter({self._ids[h]: n for h, n in counts.items()})
-        handles, counts_ = kernels.table_query(
+        handles, counts = table_kernels.table_query(
             self._slots_key, self._slots_head, self._entry_handle, self._entry_next, rows
         )
-        return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts_.tolist(), strict=True)})
+        return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts.tolist(), strict=True)})
 
     def remove(self, article_id: str) -> None:
         handle = self._handles.pop(article_id, None)
@@ -191,11 +171,9 @@ class BandIndex:
             return
         del self._ids[handle]
         keys = self._keys.pop(handle)
-        if not self._compiled:  # pragma: no cover - numba fallback
-            for key in keys.tolist():
-                self._buckets[key].remove(handle)
-            return
-        kernels.table_remove(self._slots_key, self._slots_head, self._entry_handle, self._entry_next, keys, handle)
+        table_kernels.table_remove(
+            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, keys, handle
+        )
 
 
 class DatasketchLSH:

@@ -7,7 +7,7 @@ punctuation (Arabic ، ؛ ؟ « » too) → space, whitespace collapsed; invisib
 removed (the zero-width space becomes a space) and Cyrillic and Greek letters that look like Latin
 ones written as those (``а`` → ``a``), so that neither hides a copy. It is idempotent. The fold works
 character by character through one table (:func:`fold_table`), which the compiled text kernel
-(``kernels.fold_split_many``) reads too, so both paths fold alike.
+(``kernels.text.fold_split_many``) reads too, so both paths fold alike.
 
 ``furniture_lines`` tells which lines of a text are site furniture: lines matching the configured
 patterns and lines too short to be prose (``shingle.tokens`` drops them). Words are counted as the
@@ -35,6 +35,8 @@ import regex
 
 from dedup.config import NormalizeConfig
 from dedup.errors import ConfigError
+from dedup.kernels.hashing import MARK as MARK_POINT
+from dedup.kernels.text import CLOSING, FULL_STOP, LETTER, SENTENCE_END, SOLO, SPACE, WORD
 
 # Arabic letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya),
 # written here by hand: Unicode's confusables data (below) holds no pairs of Arabic letter forms.
@@ -210,15 +212,13 @@ def _fold_string(text: str) -> str:
     return text.replace(MARK, " ")
 
 
-MARK = "\ue000"  # the sentence mark of ``shingle`` (private use): never part of a folded text
+MARK = chr(MARK_POINT)  # the sentence mark of ``shingle`` (private use): never part of a folded text
 
-# Character classes of the fold table, one bit each (the compiled text kernel reads them).
-WORD, SPACE, LETTER, SENTENCE_END, CLOSING, SOLO = 1, 2, 4, 8, 16, 32
 # Sentence ends (before a space or the end of a line; "." with exceptions, see ``shingle``) and the
 # closing quotes and brackets that may stand between such an end and the space. The ideographic
 # full stop ends a sentence wherever it is: Chinese and Japanese put no space after it.
 SENTENCE_ENDS = ".!?…؟؛।"
-IDEOGRAPHIC_FULL_STOP = "。"
+IDEOGRAPHIC_FULL_STOP = chr(FULL_STOP)
 CLOSING_MARKS = "\"'”’»)]」』】》〉"
 # Scripts written without spaces between words: Han ideographs, kana, Thai, Lao, Myanmar, Khmer.
 # Each of their word characters is a word of its own, so that a text in them is shingled by

@@ -4,14 +4,14 @@ Every word gets a stable 64-bit hash (:func:`word_hash`: FNV-1a over its code po
 MurmurHash3's ``fmix64``; never Python's salted ``hash()``), so shingles and signatures are the same in
 every process and on every machine. Word k-gram shingles are combined from the word hashes with array
 maths (no shingle strings are built): the k-gram hash is ``fmix64(sum_j word[i+j] * C_j)`` over 64-bit
-wrap-around arithmetic, with fixed odd constants ``C_j``.
+wrap-around arithmetic, with fixed odd constants ``C_j`` (``kernels.hashing.POSITION_MULTIPLIERS``).
 
 :func:`analyze` turns a text into a :class:`Shingled` record: its words (hashed), its sentences, its
 passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, longer ones cut evenly),
 a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles. Two
 paths compute it, bit for bit alike (a hypothesis test compares them on random text):
 
-- the compiled path (``kernels.fold_split_many`` and ``kernels.shingle_many``, one call each for a
+- the compiled path (``kernels.text``: ``fold_split_many`` and ``shingle_many``, one call each for a
   whole batch of texts: :func:`analyze_many`), which folds, splits and hashes the code points of the
   text with no Python object per word; only the furniture patterns (regular expressions,
   configurable) run in Python, on the lines that start as one of them can (``normalize.line_prefilter``);
@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedup import kernels
 from dedup.config import NormalizeConfig, ShingleConfig
+from dedup.kernels import arrays as array_kernels
+from dedup.kernels import text as text_kernels
+from dedup.kernels.hashing import FNV_OFFSET, FNV_PRIME, FP_SALT, MASK64, POSITION_MULTIPLIERS, fmix64_array
 from dedup.stages.normalize import (
     CLOSING_MARKS,
     IDEOGRAPHIC_FULL_STOP,
@@ -54,18 +56,6 @@ U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
-# Odd 64-bit multipliers for k-gram positions (fixed forever: they define the stored hashes).
-_POSITION_MULTIPLIERS = np.array(
-    [
-        0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
-        0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9,
-        0x2545F4914F6CDD1D, 0x9FB21C651E98DF25, 0xE7037ED1A0B428DB, 0x8EBC6AF09C88C6E3,
-        0x589965CC75374CC3, 0x1D8E4E27C47D124F, 0xA0761D6478BD642F, 0xDB9C5A3E2A4B5B8D,
-    ],
-    dtype=np.uint64,
-)  # fmt: skip
-_FP_SALT = np.uint64(0x9E3779B97F4A7C15)
-
 _ABBREVIATIONS = (
     "mr mrs ms dr prof gen col lt sgt capt gov sen rep st jr sr inc corp ltd co no vs etc "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m"
@@ -81,33 +71,17 @@ _SENTENCE_END = re.compile(
     f"|{IDEOGRAPHIC_FULL_STOP}"
 )
 # MARK (from normalize) is a sentence boundary among the words: a private-use character, not \w, not \s
-_PUNCT_BUT_MARK = re.compile(r"[^\w\s\ue000]|_")
+_PUNCT_BUT_MARK = re.compile(rf"[^\w\s{MARK}]|_")
 _CONJUNCTION = re.compile(r"و(?<!\wو)(?=[\u0621-\u064a]{3})")
-
-
-def fmix64(values: U64) -> U64:
-    """MurmurHash3's 64-bit finalizer, element-wise (a bijection that spreads the bits)."""
-    with np.errstate(over="ignore"):
-        h = values ^ (values >> np.uint64(33))
-        h = h * np.uint64(0xFF51AFD7ED558CCD)
-        h = h ^ (h >> np.uint64(33))
-        h = h * np.uint64(0xC4CEB9FE1A85EC53)
-        out: U64 = h ^ (h >> np.uint64(33))
-        return out
-
-
-_FNV_OFFSET = 0xCBF29CE484222325
-_FNV_PRIME = 0x100000001B3
-_MASK64 = (1 << 64) - 1
 
 
 def word_hash(word: str) -> int:
     """The stable 64-bit hash of one word (already folded): FNV-1a over its code points, then
     ``fmix64``. Fixed forever: it defines the stored shingles."""
-    h = _FNV_OFFSET
+    h = FNV_OFFSET
     for ch in word:
-        h = ((h ^ ord(ch)) * _FNV_PRIME) & _MASK64
-    return int(fmix64(np.array([h], dtype=np.uint64))[0])
+        h = ((h ^ ord(ch)) * FNV_PRIME) & MASK64
+    return int(fmix64_array(np.array([h], dtype=np.uint64))[0])
 
 
 class Vocabulary(dict[str, int]):
@@ -145,25 +119,28 @@ def kgram_hashes(words: U64, k: int) -> U64:
         return np.empty(0, dtype=np.uint64)
     k = min(k, n)
     m = n - k + 1
-    acc = words[:m] * _POSITION_MULTIPLIERS[0]
+    acc = words[:m] * POSITION_MULTIPLIERS[0]
     with np.errstate(over="ignore"):
         for j in range(1, k):
-            acc += words[j : j + m] * _POSITION_MULTIPLIERS[j]
-    return fmix64(acc)
+            acc += words[j : j + m] * POSITION_MULTIPLIERS[j]
+    return fmix64_array(acc)
 
 
 def kept_shingles(doc: Shingled, dropped: list[int], k: int) -> tuple[U64, U64]:
     """The words of ``doc`` without its sentences ``dropped`` (indexes), and the sorted distinct
     k-gram hashes of what is left (the verifier's view of an article with learned boilerplate)."""
-    if kernels.kept_shingles is not None:
-        drop = np.array(dropped, dtype=np.int64)
-        words, unique = kernels.kept_shingles(doc.words, doc.sentence_starts, drop, k, _POSITION_MULTIPLIERS)
-        return words, unique
+    drop = np.array(dropped, dtype=np.int64)
+    words, unique = text_kernels.kept_shingles(doc.words, doc.sentence_starts, drop, k, POSITION_MULTIPLIERS)
+    return words, unique
+
+
+def kept_shingles_reference(doc: Shingled, dropped: list[int], k: int) -> tuple[U64, U64]:
+    """``kept_shingles`` with numpy (the reference the kernel is tested against)."""
     mask = np.ones(doc.n_words, dtype=bool)
     for i in dropped:
         mask[doc.sentence_starts[i] : doc.sentence_starts[i + 1]] = False
     words = doc.words[mask]
-    return words, kernels.distinct(kgram_hashes(words, k))
+    return words, array_kernels.distinct(kgram_hashes(words, k))
 
 
 def sentence_fingerprints(words: U64, starts: I64) -> U64:
@@ -174,9 +151,9 @@ def sentence_fingerprints(words: U64, starts: I64) -> U64:
     lengths = np.diff(starts)
     local = np.arange(len(words), dtype=np.uint64) - np.repeat(starts[:-1], lengths).astype(np.uint64)
     with np.errstate(over="ignore"):
-        mixed = fmix64(words + local * _FP_SALT)
+        mixed = fmix64_array(words + local * FP_SALT)
         sums: U64 = np.add.reduceat(mixed, starts[:-1])
-    return fmix64(sums ^ lengths.astype(np.uint64))
+    return fmix64_array(sums ^ lengths.astype(np.uint64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +250,7 @@ def analyze(
 ) -> Shingled:
     """Cut ``text`` into a :class:`Shingled` record (see the module docstring). ``keep_text`` (the
     sentences' text, for showing shared passages) takes the reference path."""
-    if keep_text or kernels.fold_split_many is None:
+    if keep_text:
         return analyze_reference(text, normalize, shingle, vocabulary or Vocabulary(), keep_text=keep_text)
     return analyze_compiled(text, normalize, shingle, _NO_PERMUTATIONS)[0]
 
@@ -286,7 +263,7 @@ def analyze_compiled(
 ) -> tuple[Shingled, U32, U32]:
     """``analyze`` through the compiled kernels, with the MinHash signatures of the document and of
     its passages for ``permutations`` (a and b of the document's, a and b of the passages'; see
-    ``sign.analyze_and_sign``). Requires numba."""
+    ``sign.analyze_and_sign``)."""
     return analyze_many([text], normalize, shingle, permutations)[0]
 
 
@@ -306,9 +283,9 @@ def analyze_many(
         return []
     split = split_batch(texts, normalize, shingle)
     doc_a, doc_b, passage_a, passage_b = permutations
-    bounds, u64, i64, u32 = kernels.shingle_many(
+    bounds, u64, i64, u32 = text_kernels.shingle_many(
         split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, shingle.passage_k,
-        shingle.min_passage_words, shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
+        shingle.min_passage_words, shingle.max_passage_words, POSITION_MULTIPLIERS, FP_SALT,
         doc_a, doc_b, passage_a, passage_b,
     )  # fmt: skip
     rows = bounds.tolist()
@@ -340,8 +317,8 @@ def document_signatures(
     """The document signatures alone of ``texts`` (``sign.text_signatures``), through the compiled
     kernels: one row each, as ``analyze_many`` computes them."""
     split = split_batch(texts, normalize, shingle)
-    out: U32 = kernels.signatures_many(
-        split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, _POSITION_MULTIPLIERS,
+    out: U32 = text_kernels.signatures_many(
+        split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, POSITION_MULTIPLIERS,
         doc_a, doc_b,
     )  # fmt: skip
     return out
@@ -349,7 +326,7 @@ def document_signatures(
 
 @dataclass(frozen=True, slots=True)
 class _Split:
-    """A batch of texts folded, split and hashed by ``kernels.fold_split_many`` (see there), with
+    """A batch of texts folded, split and hashed by ``kernels.text.fold_split_many`` (see there), with
     bit 1 of a line's flag set when the line is dropped (too short, or furniture)."""
 
     words: U64
@@ -367,7 +344,7 @@ def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: Shing
     abbr_data, abbr_off = _abbreviation_points()
     patterns = furniture_patterns(normalize)
     pre = line_prefilter(patterns) if normalize.drop_furniture else _NO_PREFILTER
-    spaced, lines, flags, words, marks, offsets, tried = kernels.fold_split_many(
+    spaced, lines, flags, words, marks, offsets, tried = text_kernels.fold_split_many(
         cps, text_off, table.offsets, table.data, table.classes, abbr_data, abbr_off,
         shingle.strip_arabic_conjunction, normalize.min_line_words, normalize.drop_furniture, pre.always,
         pre.data, pre.offsets, pre.first,
@@ -431,23 +408,21 @@ def analyze_reference(
     """``analyze`` through the regular-expression path (:func:`tokens`) and a vocabulary."""
     toks = tokens(text, normalize, shingle)
     ids = vocabulary.ids(toks)
-    if kernels.shingle_ids is not None:
-        words, starts, fps, passages, owners, values, offsets, unique = kernels.shingle_ids(
-            ids, vocabulary.hashes, shingle.k, shingle.passage_k, shingle.min_passage_words,
-            shingle.max_passage_words, _POSITION_MULTIPLIERS, _FP_SALT,
-        )  # fmt: skip
-        return Shingled(
-            words=words,
-            sentence_starts=starts,
-            sentence_fps=fps,
-            passages=passages,
-            passage_sentence=owners,
-            passage_shingles=values,
-            passage_offsets=offsets,
-            shingles=unique,
-            sentences=_sentences(toks, starts) if keep_text else (),
-        )
-    return _analyze_numpy(toks, ids, shingle, vocabulary, keep_text=keep_text)
+    words, starts, fps, passages, owners, values, offsets, unique = text_kernels.shingle_ids(
+        ids, vocabulary.hashes, shingle.k, shingle.passage_k, shingle.min_passage_words,
+        shingle.max_passage_words, POSITION_MULTIPLIERS, FP_SALT,
+    )  # fmt: skip
+    return Shingled(
+        words=words,
+        sentence_starts=starts,
+        sentence_fps=fps,
+        passages=passages,
+        passage_sentence=owners,
+        passage_shingles=values,
+        passage_offsets=offsets,
+        shingles=unique,
+        sentences=_sentences(toks, starts) if keep_text else (),
+    )
 
 
 def _sentences(toks: list[str], starts: I64) -> tuple[str, ...]:

@@ -19,9 +19,10 @@ import numpy as np
 import numpy.typing as npt
 from datasketch import LeanMinHash, MinHash
 
-from dedup import kernels
 from dedup.config import DedupConfig
-from dedup.stages.shingle import Shingled, analyze, analyze_many, document_signatures
+from dedup.kernels import text as text_kernels
+from dedup.kernels.hashing import FMIX32_C1, FMIX32_C2
+from dedup.stages.shingle import Shingled, analyze_many, document_signatures
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -47,21 +48,19 @@ def input_hashes(shingles: U64) -> U32:
 def fmix32(values: U32) -> U32:
     """MurmurHash3's 32-bit finalizer, element-wise (as datasketch applies it)."""
     h = values ^ (values >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
+    h = h * np.uint32(FMIX32_C1)
     h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
+    h = h * np.uint32(FMIX32_C2)
     out: U32 = h ^ (h >> np.uint32(16))
     return out
 
 
 def signatures_flat(values: U64, offsets: npt.NDArray[np.int64], num_perm: int, seed: int) -> U32:
     """Signatures of the sets ``values[offsets[i]:offsets[i + 1]]`` (64-bit shingle hashes laid end to
-    end): one row of ``num_perm`` uint32 per set, with the compiled kernel when there is one."""
-    if kernels.minhash_into is None:  # pragma: no cover - numpy fallback
-        return signatures([values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)], num_perm, seed)
+    end): one row of ``num_perm`` uint32 per set, by the compiled kernel."""
     a, b = permutations(num_perm, seed)
     out = np.empty((len(offsets) - 1, num_perm), dtype=np.uint32)
-    kernels.minhash_into(input_hashes(values), offsets, a, b, out)
+    text_kernels.minhash_into(input_hashes(values), offsets, a, b, out)
     return out
 
 
@@ -72,29 +71,15 @@ def analyze_and_sign(text: str, config: DedupConfig) -> tuple[Shingled, U32, U32
 
 
 def analyze_and_sign_many(texts: Sequence[str], config: DedupConfig) -> list[tuple[Shingled, U32, U32]]:
-    """``analyze_and_sign`` for each of ``texts``. With numba, the whole batch goes through two
-    compiled calls and the signatures are computed inside the second (``shingle.analyze_many``);
-    without it, text by text, signed by ``signatures_flat``."""
+    """``analyze_and_sign`` for each of ``texts``: the whole batch goes through two compiled calls
+    and the signatures are computed inside the second (``shingle.analyze_many``)."""
     mh, ps = config.minhash, config.passage
-    if kernels.fold_split_many is not None:
-        return analyze_many(
-            texts,
-            config.normalize,
-            config.shingle,
-            (*permutations(mh.num_perm, mh.seed), *permutations(ps.num_perm, ps.seed)),
-        )
-    out = []
-    for text in texts:
-        doc = analyze(text, config.normalize, config.shingle)
-        whole = np.array([0, len(doc.shingles)], dtype=np.int64)
-        out.append(
-            (
-                doc,
-                signatures_flat(doc.shingles, whole, mh.num_perm, mh.seed)[0],
-                signatures_flat(doc.passage_shingles, doc.passage_offsets, ps.num_perm, ps.seed),
-            )
-        )
-    return out
+    return analyze_many(
+        texts,
+        config.normalize,
+        config.shingle,
+        (*permutations(mh.num_perm, mh.seed), *permutations(ps.num_perm, ps.seed)),
+    )
 
 
 def text_signatures(texts: Sequence[str], config: DedupConfig) -> U32:
@@ -103,8 +88,6 @@ def text_signatures(texts: Sequence[str], config: DedupConfig) -> U32:
     and to datasketch's ``MinHash`` over its shingles (``reference_signature``). Only the
     signatures are computed: no passages, fingerprints or shingle sets."""
     mh = config.minhash
-    if kernels.signatures_many is None:
-        return np.stack([s for _, s, _ in analyze_and_sign_many(texts, config)]) if texts else _no_rows(mh.num_perm)
     if not texts:
         return _no_rows(mh.num_perm)
     return document_signatures(texts, config.normalize, config.shingle, *permutations(mh.num_perm, mh.seed))

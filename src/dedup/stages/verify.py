@@ -30,13 +30,15 @@ from collections.abc import Set as AbstractSet
 import numpy as np
 import numpy.typing as npt
 
-from dedup import kernels
 from dedup.config import ShingleConfig, VerifyConfig
+from dedup.kernels import arrays as array_kernels
+from dedup.kernels import verify as verify_kernels
 from dedup.records import Match, Relation, SharedPassage
 from dedup.stages.shingle import Shingled, kept_shingles
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
 _NONE = np.empty(0, dtype=np.int64)
@@ -45,13 +47,11 @@ _NONE = np.empty(0, dtype=np.int64)
 class View:
     """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
-    __slots__ = ("_doc", "_drop", "_passage_ids", "_passage_words", "_tagged", "n_words", "shingles", "words")
+    __slots__ = ("_doc", "_drop", "_passages", "n_words", "shingles", "words")
 
     def __init__(self, doc: Shingled, boilerplate: AbstractSet[int], config: ShingleConfig) -> None:
         self._doc = doc
-        self._passage_ids: I64 | None = None
-        self._passage_words: I64 | None = None
-        self._tagged: tuple[U64, I64, I64] | None = None
+        self._passages: tuple[I64, I64, tuple[U64, I64, I64]] | None = None
         fps = doc.sentence_fps.tolist() if boilerplate else []
         self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate]
         if self._drop:
@@ -61,78 +61,101 @@ class View:
             self.shingles = doc.shingles
         self.n_words = len(self.words)
 
-    def _fill(self) -> None:
-        """The passage figures (positions, words, tagged shingles) in one compiled call."""
-        doc = self._doc
-        dropped = np.array(self._drop, dtype=np.int64) if self._drop else _NONE
-        ids, words, flat, tags, sizes = kernels.view_passages(
-            doc.passages, doc.passage_sentence, len(doc.sentence_fps), dropped, doc.passage_shingles,
-            doc.passage_offsets,
-        )  # fmt: skip
-        self._passage_ids, self._passage_words, self._tagged = ids, words, (flat, tags, sizes)
+    @property
+    def dropped(self) -> list[int]:
+        """The sentences taken out (their indexes, ascending)."""
+        return self._drop
+
+    def _passage_figures(self) -> tuple[I64, I64, tuple[U64, I64, I64]]:
+        """The passage figures (positions, words, tagged shingles), from one compiled call on first use."""
+        if self._passages is None:
+            doc = self._doc
+            dropped = np.array(self._drop, dtype=np.int64) if self._drop else _NONE
+            ids, words, flat, tags, sizes = verify_kernels.view_passages(
+                doc.passages, doc.passage_sentence, len(doc.sentence_fps), dropped, doc.passage_shingles,
+                doc.passage_offsets,
+            )  # fmt: skip
+            self._passages = ids, words, (flat, tags, sizes)
+        return self._passages
 
     @property
     def passage_ids(self) -> I64:
-        if self._passage_ids is None and kernels.view_passages is not None:
-            self._fill()
-        if self._passage_ids is None:  # pragma: no cover - numpy fallback
-            doc = self._doc
-            if self._drop:
-                # a mask over the sentences: np.isin costs tens of microseconds on arrays this small
-                kept = np.ones(len(doc.sentence_fps), dtype=bool)
-                kept[self._drop] = False
-                self._passage_ids = np.flatnonzero(kept[doc.passage_sentence])
-            else:
-                self._passage_ids = np.arange(doc.n_passages)
-        return self._passage_ids
+        """The passages of the article whose sentence is kept (their indexes)."""
+        return self._passage_figures()[0]
 
     @property
     def passage_words(self) -> I64:
-        if self._passage_words is None and kernels.view_passages is not None:
-            self._fill()
-        if self._passage_words is None:  # pragma: no cover - numpy fallback
-            ranges = self._doc.passages[self.passage_ids] if self._drop else self._doc.passages
-            self._passage_words = ranges[:, 1] - ranges[:, 0]
-        return self._passage_words
+        """The size in words of each of ``passage_ids``."""
+        return self._passage_figures()[1]
 
     @property
     def tagged(self) -> tuple[U64, I64, I64]:
         """The shingles of the passages, sorted, each with its passage (a position in
-        ``passage_ids``), and the passages' sizes: ``kernels.view_passages``, kept for the next comparison."""
-        if self._tagged is None:
-            self._fill()
-        assert self._tagged is not None
-        return self._tagged
-
-    @property
-    def passage_sizes(self) -> I64:
-        sizes: I64 = np.diff(self._doc.passage_offsets)
-        return sizes[self.passage_ids] if self._drop else sizes
+        ``passage_ids``), and the passages' sizes: ``kernels.verify.view_passages``, kept for the
+        next comparison."""
+        return self._passage_figures()[2]
 
 
-def _passage_pairs(a: Shingled, va: View, b: Shingled, vb: View) -> tuple[I64, I64, npt.NDArray[np.float64]]:
+# The passages of a shared with b (positions in ``passage_ids``), each with its best partner in b
+# and their overlap; the share of a's and of b's words in shared passages; the number of shared
+# passages (the fewer side).
+SharedFigures = tuple[I64, I64, F64, float, float, int]
+
+
+def shared_figures(va: View, vb: View, threshold: float) -> SharedFigures:
+    """The passages of a that share at least ``threshold`` of the shorter passage's shingles with
+    some passage of b (``SharedFigures``), in one compiled call (``kernels.verify.shared_tagged``)."""
+    pa, pb, overlap, words_a, words_b, n_b = verify_kernels.shared_tagged(
+        *va.tagged, va.passage_words, *vb.tagged, vb.passage_words, threshold
+    )
+    cov_a = float(words_a) / va.n_words if va.n_words else 0.0
+    cov_b = float(words_b) / vb.n_words if vb.n_words else 0.0
+    return pa, pb, overlap, cov_a, cov_b, min(len(pa), int(n_b))
+
+
+def shared_figures_reference(a: Shingled, va: View, b: Shingled, vb: View, threshold: float) -> SharedFigures:
+    """``shared_figures`` with numpy, from the articles' passages (the reference the kernels are
+    tested against)."""
+    ids_a, words_a = _kept_passages(a, va.dropped)
+    ids_b, words_b = _kept_passages(b, vb.dropped)
+    ia, ib, overlap = _passage_pairs(a, ids_a, b, ids_b)
+    keep = overlap >= threshold
+    ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
+    if len(ia) == 0:
+        return _NONE, _NONE, np.empty(0, dtype=np.float64), 0.0, 0.0, 0
+    # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
+    order = np.lexsort((-overlap, ia))
+    sorted_ia = ia[order]
+    first = order[np.concatenate(([True], sorted_ia[1:] != sorted_ia[:-1]))]
+    shared_a, shared_b = array_kernels.distinct(ia), array_kernels.distinct(ib)
+    cov_a = float(words_a[shared_a].sum()) / va.n_words if va.n_words else 0.0
+    cov_b = float(words_b[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
+    return ia[first], ib[first], overlap[first], cov_a, cov_b, min(len(shared_a), len(shared_b))
+
+
+def _kept_passages(doc: Shingled, dropped: list[int]) -> tuple[I64, I64]:
+    """The passages of ``doc`` whose sentence is not ``dropped`` (their indexes), and their words."""
+    kept = np.ones(len(doc.sentence_fps), dtype=bool)
+    kept[dropped] = False
+    ids = np.flatnonzero(kept[doc.passage_sentence])
+    ranges = doc.passages[ids]
+    return ids, ranges[:, 1] - ranges[:, 0]
+
+
+def _passage_pairs(a: Shingled, ids_a: I64, b: Shingled, ids_b: I64) -> tuple[I64, I64, F64]:
     """All (passage of a, passage of b, overlap) with at least one shingle in common; indexes are
-    positions in ``va.passage_ids`` and ``vb.passage_ids``."""
-    if len(va.passage_ids) == 0 or len(vb.passage_ids) == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0, dtype=np.float64)
-    if kernels.passage_overlaps is not None:
-        counts = kernels.passage_overlaps(
-            a.passage_shingles, a.passage_offsets, va.passage_ids, b.passage_shingles, b.passage_offsets, vb.passage_ids
-        )
-    else:  # pragma: no cover - numpy fallback
-        counts = np.array(
-            [
-                [
-                    len(np.intersect1d(a.passage_group(int(i)), b.passage_group(int(j)), assume_unique=True))
-                    for j in vb.passage_ids
-                ]
-                for i in va.passage_ids
-            ],
-            dtype=np.int64,
-        ).reshape(len(va.passage_ids), len(vb.passage_ids))
+    positions in ``ids_a`` and ``ids_b``."""
+    if len(ids_a) == 0 or len(ids_b) == 0:
+        return _NONE, _NONE, np.empty(0, dtype=np.float64)
+    counts = np.array(
+        [
+            [len(np.intersect1d(a.passage_group(int(i)), b.passage_group(int(j)), assume_unique=True)) for j in ids_b]
+            for i in ids_a
+        ],
+        dtype=np.int64,
+    )
     ia, ib = np.nonzero(counts)
-    smaller = np.minimum(va.passage_sizes[ia], vb.passage_sizes[ib])
+    smaller = np.minimum(np.diff(a.passage_offsets)[ids_a][ia], np.diff(b.passage_offsets)[ids_b][ib])
     return ia, ib, counts[ia, ib] / np.maximum(smaller, 1)
 
 
@@ -142,31 +165,9 @@ def _shared(
     """The passages of a shared with b (each with its best partner; an empty list unless
     ``listed``), the share of a's and of b's words in shared passages, and the number of shared
     passages (the fewer side)."""
-    if kernels.shared_tagged is not None:
-        pa, pb, overlap, words_a, words_b, n_b = kernels.shared_tagged(
-            *va.tagged, va.passage_words, *vb.tagged, vb.passage_words, threshold
-        )
-        if len(pa) == 0:
-            return [], 0.0, 0.0, 0
-        ia, ib = pa, pb
-        cov_a = float(words_a) / va.n_words if va.n_words else 0.0
-        cov_b = float(words_b) / vb.n_words if vb.n_words else 0.0
-        n_shared = min(len(pa), int(n_b))
-    else:  # pragma: no cover - numpy fallback (tested equal with the kernel switched off)
-        ia, ib, overlap = _passage_pairs(a, va, b, vb)
-        keep = overlap >= threshold
-        ia, ib, overlap = ia[keep], ib[keep], overlap[keep]
-        if len(ia) == 0:
-            return [], 0.0, 0.0, 0
-        # the best partner of each shared passage of a: sort by (passage of a, overlap descending)
-        order = np.lexsort((-overlap, ia))
-        sorted_ia = ia[order]
-        first = order[np.concatenate(([True], sorted_ia[1:] != sorted_ia[:-1]))]
-        shared_a, shared_b = kernels.distinct(ia), kernels.distinct(ib)
-        cov_a = float(va.passage_words[shared_a].sum()) / va.n_words if va.n_words else 0.0
-        cov_b = float(vb.passage_words[shared_b].sum()) / vb.n_words if vb.n_words else 0.0
-        n_shared = min(len(shared_a), len(shared_b))
-        ia, ib, overlap = ia[first], ib[first], overlap[first]
+    ia, ib, overlap, cov_a, cov_b, n_shared = shared_figures(va, vb, threshold)
+    if len(ia) == 0:
+        return [], 0.0, 0.0, 0
     if not listed:
         return [], cov_a, cov_b, n_shared
     a_ids, b_ids = va.passage_ids[ia], vb.passage_ids[ib]
@@ -206,11 +207,7 @@ def compare(
     boilerplate = boilerplate or frozenset()
     va, vb = views or (View(a, boilerplate, shingle), View(b, boilerplate, shingle))
     ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}) if boilerplate else 0
-    inter = (
-        int(kernels.intersect_count(va.shingles, vb.shingles))
-        if kernels.intersect_count is not None
-        else int(np.intersect1d(va.shingles, vb.shingles, assume_unique=True).size)
-    )
+    inter = int(verify_kernels.intersect_count(va.shingles, vb.shingles))
     na, nb = len(va.shingles), len(vb.shingles)
     union = na + nb - inter
     jaccard = inter / union if union else 0.0

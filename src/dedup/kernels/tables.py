@@ -1,0 +1,148 @@
+"""The LSH index's kernels: the band keys of signatures, and the open-addressing hash table of
+band keys whose slots head linked lists of article handles (``index.BandIndex``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dedup.errors import KernelInputError
+from dedup.kernels import jit
+from dedup.kernels.hashing import BAND_MIX, BAND_SALT
+
+_MAX_INT32 = 2**31 - 1
+
+
+@jit
+def band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
+    """``index.band_keys_numpy`` compiled: one uint64 key per (row, band)."""
+    n = signatures.shape[0]
+    if bands < 0 or rows < 0 or bands * rows > signatures.shape[1] or rows > multipliers.shape[0]:
+        raise KernelInputError("band keys: bands x rows must fit in a signature (and rows in the multipliers)")
+    out = np.empty((n, bands), dtype=np.uint64)
+    for r in range(n):
+        for band in range(bands):
+            mixed = np.uint64(0)
+            for j in range(rows):
+                mixed += np.uint64(signatures[r, band * rows + j]) * multipliers[j]
+            mixed ^= np.uint64(band) * np.uint64(BAND_SALT)
+            mixed ^= mixed >> np.uint64(31)
+            mixed *= np.uint64(BAND_MIX)
+            mixed ^= mixed >> np.uint64(29)
+            out[r, band] = mixed
+    return out
+
+
+@jit
+def _check_table(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any) -> None:
+    """The table's arrays fit together: as many keys as heads, a power of two of them (the probe
+    masks its position with ``size - 1``), as many next links as handles."""
+    size = slots_key.shape[0]
+    if size == 0 or (size & (size - 1)) != 0 or slots_head.shape[0] != size:
+        raise KernelInputError("table slots: key and head arrays of one size, a power of two, are expected")
+    if entry_next.shape[0] != entry_handle.shape[0]:
+        raise KernelInputError("table entries: handle and next arrays of one size are expected")
+
+
+@jit
+def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
+    """The slot of ``key`` (linear probing), or of the empty slot where it would go. The position
+    is masked by ``size - 1``, so it stays in the arrays (``_check_table``: a power of two); a
+    table with no empty slot is an error, not an endless probe."""
+    mask = np.int64(slots_key.shape[0] - 1)
+    # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
+    i = np.int64(key & np.uint64(mask))
+    probes = np.int64(0)
+    while slots_head[i] != -1 and slots_key[i] != key:
+        i = (i + np.int64(1)) & mask
+        probes += 1
+        if probes > mask:
+            raise KernelInputError("table slots: no empty slot left (the caller keeps them at most half full)")
+    return i
+
+
+@jit
+def table_insert(
+    slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, n_entries: int, keys: Any, handle: int
+) -> int:
+    """Add ``handle`` under each of ``keys`` (distinct); returns the new number of entries. The
+    caller keeps the slots at most half full and the entry arrays large enough; arrays that are
+    not raise ``KernelInputError`` before anything is written."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
+        raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
+    if handle < 0 or handle > _MAX_INT32 - 1:
+        raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
+    for key in keys:
+        i = _table_slot(slots_key, slots_head, key)
+        if slots_head[i] == -1:
+            slots_key[i] = key
+        entry_handle[n_entries] = handle
+        entry_next[n_entries] = slots_head[i]
+        slots_head[i] = n_entries
+        n_entries += 1
+    return n_entries
+
+
+@jit
+def table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int) -> int:
+    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were. The lists are
+    walked as ``table_insert`` linked them (each link a position it wrote)."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    removed = 0
+    for key in keys:
+        i = _table_slot(slots_key, slots_head, key)
+        e = slots_head[i]
+        while e != -1:
+            if entry_handle[e] == handle:
+                entry_handle[e] = -1
+                removed += 1
+            e = entry_next[e]
+    return removed
+
+
+@jit
+def table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
+    """The handles found under any band key of some row, ascending, and for each the number of
+    rows that hit it (counted in the same pass)."""
+    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    out = np.empty(64, dtype=np.int32)
+    n = 0
+    found = np.empty(64, dtype=np.int32)
+    for r in range(rows.shape[0]):
+        m = 0
+        for b in range(rows.shape[1]):
+            i = _table_slot(slots_key, slots_head, rows[r, b])
+            e = slots_head[i]
+            while e != -1:
+                h = entry_handle[e]
+                if h != -1:
+                    if m == found.shape[0]:
+                        grown = np.empty(2 * m, dtype=np.int32)
+                        grown[:m] = found
+                        found = grown
+                    found[m] = h
+                    m += 1
+                e = entry_next[e]
+        if m == 0:
+            continue
+        distinct = np.unique(found[:m])
+        while n + distinct.shape[0] > out.shape[0]:
+            grown = np.empty(2 * out.shape[0], dtype=np.int32)
+            grown[:n] = out[:n]
+            out = grown
+        out[n : n + distinct.shape[0]] = distinct
+        n += distinct.shape[0]
+    ordered = np.sort(out[:n])
+    handles = np.empty(n, dtype=np.int32)
+    counts = np.empty(n, dtype=np.int64)
+    u = 0
+    for j in range(n):
+        if u > 0 and ordered[j] == handles[u - 1]:
+            counts[u - 1] += 1
+        else:
+            handles[u] = ordered[j]
+            counts[u] = 1
+            u += 1
+    return handles[:u].copy(), counts[:u].copy()
