@@ -98,10 +98,13 @@ class TextDate:
 @lru_cache(maxsize=8192)
 def _parse_span(span: str) -> date | None:
     cleaned = span
+    # (each pattern is compiled on the first span it can change)
     for alias, name in _MONTH_ALIASES.items():
-        cleaned = re.sub(rf"(?<!\w){re.escape(alias)}(?!\w)", name, cleaned)
+        if alias in cleaned:
+            cleaned = re.sub(rf"(?<!\w){re.escape(alias)}(?!\w)", name, cleaned)
     # "ديسمبر/ديسمبر" or "ديسمبر (ديسمبر)": keep one month name.
-    cleaned = re.sub(rf"({_MONTH})\s*[/(]\s*{_MONTH}\s*\)?", r"\1", cleaned, flags=re.I)
+    if "/" in cleaned or "(" in cleaned:
+        cleaned = re.sub(rf"({_MONTH})\s*[/(]\s*{_MONTH}\s*\)?", r"\1", cleaned, flags=re.I)
     cleaned = re.sub(r"\b(من|عام|سنة)\s+", "", cleaned)
     read = _read_span(cleaned)
     return read if read is not None else _dateparser_span(cleaned)
@@ -226,6 +229,29 @@ def _credit_pattern(agencies: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[
     return re.compile(rf"(?<![\w])(?:{'|'.join(groups)})(?![\w])"), tuple(names)
 
 
+_SpellingTest = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+@lru_cache(maxsize=64)
+def _spelling_tests(
+    agencies: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[tuple[_SpellingTest, ...], tuple[str, ...], tuple[str, ...]]:
+    """Each agency with the substrings that tell whether its pattern can match a text: its Latin
+    acronyms as written (the pattern wants them in capitals), its other spellings case-folded (to
+    be looked for in the case-folded text); then those of all the agencies together, which most
+    texts have none of."""
+    tests = tuple(
+        (
+            name,
+            spellings,
+            tuple(s for s in spellings if s.isascii() and s.isupper()),
+            tuple(s.casefold() for s in spellings if not (s.isascii() and s.isupper())),
+        )
+        for name, spellings in agencies
+    )
+    return tests, tuple({s for t in tests for s in t[2]}), tuple({s for t in tests for s in t[3]})
+
+
 def find_credits(text: str, config: ProvenanceConfig) -> tuple[str, ...]:
     """Wire agencies credited in the opening or closing lines of ``text`` (sorted names)."""
     window = config.head_chars
@@ -235,10 +261,13 @@ def find_credits(text: str, config: ProvenanceConfig) -> tuple[str, ...]:
     # spelling (case-folded, which folds at least what the pattern's IGNORECASE does) tells which
     # agencies can match at all: most texts credit none, and the rest are scanned for those only.
     lowered = zones.casefold()
+    tests, any_exact, any_folded = _spelling_tests(agencies)
+    if not (any(map(zones.__contains__, any_exact)) or any(map(lowered.__contains__, any_folded))):
+        return ()
     present = tuple(
         (name, spellings)
-        for name, spellings in agencies
-        if any((s in zones) if s.isascii() and s.isupper() else (s.casefold() in lowered) for s in spellings)
+        for name, spellings, exact, folded in tests
+        if any(map(zones.__contains__, exact)) or any(map(lowered.__contains__, folded))
     )
     if not present:
         return ()
