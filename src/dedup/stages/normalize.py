@@ -469,20 +469,39 @@ class LineMatcher:
     those that can match a line starting with any other character (the patterns whose first
     character is not simple to tell). With dozens of patterns in several scripts, trying only the
     few that can start where the line starts takes a third of the time of trying them all (the
-    regular expression engine tries every alternative of a pattern in turn and has no such dispatch)."""
+    regular expression engine tries every alternative of a pattern in turn and has no such dispatch).
+    Each of these is compiled when a line first needs it: most first characters never start a line
+    that reaches the patterns, and compiling them all would hold up a process's first batch."""
 
-    full: FurniturePattern | None
-    by_first: dict[str, FurniturePattern | None]
-    other: FurniturePattern | None
+    by_first: dict[str, tuple[str, ...]]
+    other: tuple[str, ...]
     patterns: tuple[str, ...] = ()
     # Lines already matched, by their code points (see ``matches_line``): site furniture is the
     # same few lines on every page of a site.
     seen: dict[bytes, bool] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # the compiled patterns, by first character ("" for ``full``, None for ``other``)
+    compiled: dict[str | None, FurniturePattern | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+
+    @property
+    def full(self) -> FurniturePattern | None:
+        return self._pattern("")
+
+    def _pattern(self, first: str | None) -> FurniturePattern | None:
+        if first not in self.compiled:
+            sources = self.other if first is None else self.by_first.get(first, self.patterns)
+            self.compiled[first] = _line_pattern(sources)
+        return self.compiled[first]
 
     def matches(self, plain: str, start: int) -> bool:
         """Whether a pattern matches the line of ``plain`` that starts at ``start``."""
-        first = plain[start : start + 1]
-        pattern = self.full if first in (" ", "") else self.by_first.get(first, self.other)
+        first: str | None = plain[start : start + 1]
+        if first == " ":
+            first = ""
+        elif first and first not in self.by_first:
+            first = None
+        pattern = self._pattern(first)
         return pattern is not None and _match(pattern, plain, start, self.patterns, _one_line_pattern)
 
     def matches_line(self, code_points: bytes) -> bool:
@@ -506,10 +525,8 @@ def line_matcher(patterns: tuple[str, ...]) -> LineMatcher:
     firsts = [first_characters(p) for p in patterns]
     unknown = [p for p, f in zip(patterns, firsts, strict=True) if f is None]
     chars = sorted(set().union(*(f for f in firsts if f is not None)))
-    by_first = {
-        c: _line_pattern([p for p, f in zip(patterns, firsts, strict=True) if f is None or c in f]) for c in chars
-    }
-    return LineMatcher(_line_pattern(patterns), by_first, _line_pattern(unknown), patterns)
+    by_first = {c: tuple(p for p, f in zip(patterns, firsts, strict=True) if f is None or c in f) for c in chars}
+    return LineMatcher(by_first, tuple(unknown), patterns)
 
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
