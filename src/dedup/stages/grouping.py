@@ -17,8 +17,6 @@ from collections.abc import Callable, Collection, Iterable
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.hierarchy import linkage
-from scipy.spatial.distance import squareform
 
 from dedup.config import ClusterConfig
 
@@ -62,6 +60,9 @@ def split_component(
                 adjacency[i, j] = adjacency[j, i] = 1.0
     if adjacency.sum() == n * (n - 1):
         return [members], "every pair verified"
+    from scipy.cluster.hierarchy import linkage  # (loads scipy.spatial: only for components it splits)
+    from scipy.spatial.distance import squareform
+
     distances = squareform(1.0 - adjacency, checks=False)
     tree = linkage(distances, method="average")
     labels = cut_tree_at(tree, 1.0 - config.min_link_fraction + _EPS)
