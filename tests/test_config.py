@@ -398,3 +398,13 @@ def test_the_default_patterns_are_not_cut_short_on_long_lines() -> None:
     assert matcher.matches("home " * 20_000, 0)
     assert not matcher.matches(" " * 100_000 + "x y z", 0)
     assert matcher.matches("subscribe " + "x " * 100_000 + "newsletter", 0)
+
+
+def test_the_stored_default_lsh_params_are_datasketchs() -> None:
+    from datasketch import MinHashLSH
+
+    from dedup.config import _DEFAULT_LSH_PARAMS
+
+    for (threshold, num_perm), params in _DEFAULT_LSH_PARAMS.items():
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert (lsh.b, lsh.r) == params

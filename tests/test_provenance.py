@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -218,3 +220,55 @@ def test_date_patterns_match_what_their_plain_forms_match(text: str) -> None:
     )
     for fast, reference in zip(_DATE_PATTERNS, plain, strict=False):
         assert [m.span() for m in fast.finditer(text)] == [m.span() for m in reference.finditer(text)]
+
+
+_NAMED_DAYS = st.tuples(
+    st.integers(0, 33),
+    st.sampled_from(["jan", "January", "FEB", "mar", "March", "Apr", "may", "Jun", "july", "Aug", "sept", "Sep"])
+    | st.sampled_from(["october", "Nov", "December", "يناير", "إبريل", "ابريل", "يونيه", "اغسطس", "أكتوبر", "ديسمبر"]),
+    st.sampled_from([1899, 1900, 2000, 2023, 2024, 2200, 2201]),
+    # a month pair ("كانون الثاني (يناير)") is cut down to one name with the spaces after it
+    st.sampled_from(["{d} {m} {y}", "{d} {m}., {y}", "{d}  {m}\t{y}", "{d} {m}{y}", "{m} {d}, {y}", "{m}. {d} {y}"])
+    | st.just("{m}{d},  {y}"),
+).map(lambda t: t[3].format(d=t[0], m=t[1], y=t[2]))
+_NUMERIC_DAYS = st.tuples(st.integers(1899, 2201), st.integers(0, 14), st.integers(0, 33)).map(
+    lambda t: f"{t[0]}-{t[1]:02d}-{t[2]}"
+)
+
+
+@given(_NAMED_DAYS | _NUMERIC_DAYS)
+@settings(max_examples=150, deadline=None)
+def test_the_quick_date_reading_reads_what_dateparser_reads(span: str) -> None:
+    """Spans in the common forms are read without dateparser; where the quick reading reads a date,
+    it is the date dateparser reads (invalid days, such as 2024-13-05, which dateparser reads as
+    May 13, are left to dateparser)."""
+    from dedup.stages.provenance import _dateparser_span, _read_span
+
+    quick = _read_span(span)
+    if quick is not None:
+        assert quick == _dateparser_span(span)
+
+
+def test_every_month_name_is_read_as_dateparser_reads_it() -> None:
+    from dedup.stages.provenance import _MONTH_NUMBERS, _dateparser_span, _read_span
+
+    for name, number in _MONTH_NUMBERS.items():
+        span = f"{number + 16} {name} 2024"
+        assert _read_span(span) == _dateparser_span(span) == date(2024, number, number + 16), span
+
+
+def test_common_datelines_need_no_dateparser() -> None:
+    """dateparser compiles hundreds of patterns on its first call: the first batch of a process
+    does not wait for it when the dates are in the common forms."""
+    script = (
+        "import sys\n"
+        "from dedup.config import ProvenanceConfig\n"
+        "from dedup.stages.provenance import find_text_date\n"
+        "for text in ('حول العالم 29 يناير 2017\\nنص', 'دمشق - 30 كانون الأول/ديسمبر 2019\\nنص',\n"
+        "             'WASHINGTON, Jan. 29, 2017 (Reuters) - talks', 'Published 2024-03-03T10:00:00Z\\nText'):\n"
+        "    assert find_text_date(text, None, ProvenanceConfig()) is not None, text\n"
+        "print('dateparser' in sys.modules)\n"
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "False"

@@ -81,3 +81,32 @@ def test_signatures_refuse_what_is_not_text() -> None:
         dedup.signatures(["fine text here", b"bytes"])
     with pytest.raises(dedup.ArticleTooLargeError, match="max_chars"):
         dedup.signatures(["x" * 20], config=dedup.DedupConfig(max_chars=10))
+
+
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_permutations_are_datasketchs(num_perm: int, seed: int) -> None:
+    """Signing draws datasketch's permutation parameters itself (datasketch is not imported to sign)."""
+    from datasketch import MinHash
+
+    from dedup.stages.sign import permutations
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    mine = permutations(num_perm, seed)
+    assert np.array_equal(mine[0], a) and np.array_equal(mine[1], b)
+
+
+def test_clustering_with_the_default_config_does_not_load_datasketch() -> None:
+    """datasketch loads much of scipy; ``dedup.cluster`` with the defaults needs neither."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import dedup\n"
+        "dedup.cluster([{'id': str(i), 'text': 'the same story told again in many words ' * 5} for i in range(3)])\n"
+        "print('datasketch' in sys.modules)\n"
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "False"

@@ -276,9 +276,18 @@ class ShingleConfig:
         _flag(self, "strip_arabic_conjunction")
 
 
+# datasketch's answers for the default signature configs (``MinHashConfig``, ``PassageConfig``):
+# asking its optimizer loads datasketch and scipy's integrators, which a process that keeps the
+# defaults never needs otherwise (a test checks the answers against the optimizer).
+_DEFAULT_LSH_PARAMS = {(0.5, 128): (25, 5), (0.5, 16): (5, 3)}
+
+
 @lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """Bands and rows for a Jaccard threshold, from datasketch's own optimizer."""
+    known = _DEFAULT_LSH_PARAMS.get((threshold, num_perm))
+    if known is not None:
+        return known
     from datasketch import MinHashLSH
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)

@@ -19,8 +19,6 @@ from collections.abc import Callable, Collection, Iterable
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.hierarchy import linkage
-from scipy.spatial.distance import squareform
 
 from dedup.config import ClusterConfig
 from dedup.records import Match
@@ -85,6 +83,9 @@ def _linkage(adjacency: npt.NDArray[np.float64], config: ClusterConfig) -> list[
     n = len(adjacency)
     if n <= 1:
         return [list(range(n))]
+    from scipy.cluster.hierarchy import linkage  # (loads scipy.spatial: only for components it splits)
+    from scipy.spatial.distance import squareform
+
     distances = squareform(1.0 - adjacency, checks=False)
     labels = cut_tree_at(linkage(distances, method="average"), 1.0 - config.min_link_fraction + _EPS)
     groups: dict[int, list[int]] = {}

@@ -24,7 +24,6 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import MinHashLSH
 
 from dedup.errors import CapacityError
 from dedup.kernels import arrays as array_kernels
@@ -180,6 +179,8 @@ class DatasketchLSH:
     """datasketch's ``MinHashLSH`` behind the same protocol (one key per signature row)."""
 
     def __init__(self, *, num_perm: int, bands: int, rows: int, seed: int, storage_config: dict | None = None) -> None:  # type: ignore[type-arg]
+        from datasketch import MinHashLSH  # loads much of scipy: only for this backend
+
         self._lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows), storage_config=storage_config)
         self._seed = seed
         self._rows: dict[str, int] = {}

@@ -269,28 +269,69 @@ class FoldTable:
 
 @lru_cache(maxsize=1)
 def fold_table() -> FoldTable:
-    """Built once per process (about 0.1 s): folding character by character equals folding the
-    whole text, since every mark that NFKC would compose is removed afterwards anyway, and the
-    table is its own fixed point (a test checks both)."""
-    folds = [_fold_string(chr(c)) for c in range(0x10000)]
+    """Built once per process: folding character by character equals folding the whole text, since
+    every mark that NFKC would compose is removed afterwards anyway, and the table is its own fixed
+    point (a test checks both). The table is built from whole-plane strings (``_fold_each``) rather
+    than a Python call per code point, as the first ``dedup.cluster`` of a process waits for it."""
+    chars = [chr(c) for c in range(0x10000)]
+    folds = _fold_each(chars)
     lengths = np.fromiter(map(len, folds), dtype=np.int64, count=0x10000)
     offsets = np.zeros(0x10001, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    data = np.fromiter((ord(c) for f in folds for c in f), dtype=np.uint32, count=int(offsets[-1]))
-    word, letter = re.compile(r"\w"), re.compile(r"[^\W\d_]")
-    classes = np.zeros(0x10000, dtype=np.uint8)
-    for c in range(0x10000):
-        ch = chr(c)
-        classes[c] = (
-            (WORD if word.match(ch) else 0)
-            | (SPACE if ch.isspace() else 0)
-            | (LETTER if letter.match(ch) else 0)
-            | (SENTENCE_END if ch in SENTENCE_ENDS or ch == IDEOGRAPHIC_FULL_STOP else 0)
-            | (CLOSING if ch in CLOSING_MARKS else 0)
-            | (SOLO if _is_solo_range(c) and word.match(ch) else 0)
-        )
-    mapping = {c: f for c, f in enumerate(folds) if f != chr(c)}
+    joined = "".join(folds)
+    data = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+    plane = "".join(chars)
+    word = np.zeros(0x10000, dtype=bool)
+    word[[m.start() for m in re.finditer(r"\w", plane)]] = True
+    letter = np.zeros(0x10000, dtype=bool)
+    letter[[m.start() for m in re.finditer(r"[^\W\d_]", plane)]] = True
+    space = np.fromiter(map(str.isspace, chars), dtype=bool, count=0x10000)
+    solo = np.zeros(0x10000, dtype=bool)
+    for a, b in SOLO_RANGES:
+        solo[a : b + 1] = True
+    classes = (
+        np.where(word, WORD, 0)
+        | np.where(space, SPACE, 0)
+        | np.where(letter, LETTER, 0)
+        | np.where(solo & word, SOLO, 0)
+    ).astype(np.uint8)
+    for ch in (*SENTENCE_ENDS, IDEOGRAPHIC_FULL_STOP):
+        classes[ord(ch)] |= SENTENCE_END
+    for ch in CLOSING_MARKS:
+        classes[ord(ch)] |= CLOSING
+    mapping = {c: f for c, f in enumerate(folds) if f != chars[c]}
     return FoldTable(mapping, offsets, data, classes)
+
+
+# Joins the characters ``_fold_each`` folds together: an unassigned code point (a starter that
+# composes with nothing, so NFKC and NFD keep the characters on either side of it apart), which no
+# step of the fold changes.
+_APART = "\U0010ffff"
+_ASTRAL_BUT_APART = re.compile("[\U00010000-\U0010fffe]")
+
+
+def _fold_each(chars: list[str]) -> list[str]:
+    """``[_fold_string(c) for c in chars]`` for single characters other than ``_APART``, computed
+    with one pass of each step over all of them joined by ``_APART``: every step but the final
+    recomposition of Hangul jamo maps each character alone, and that one is applied to the folds
+    that need it, one by one. An ASCII character takes the same steps as in ``_fold_string``'s
+    shortcut: no ASCII character is a format character, a mark, a folded letter or a non-ASCII
+    digit, and NFKC and casefolding make ASCII lower case."""
+    text = _APART.join(chars)
+    text = _LINE_BREAKS.sub("\n", text).translate(_formats())
+    text = _BMP_MARKS.sub("", unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold()))
+    if _ASTRAL_BUT_APART.search(text):
+        text = _ASTRAL_MARKS.sub("", text)
+    text = _DIGIT.sub(_ascii_digit, text.translate(letter_folds()))
+    folds = text.replace(MARK, " ").split(_APART)
+    return [unicodedata.normalize("NFKC", f) if _DECOMPOSED_LETTERS.search(f) else f for f in folds]
+
+
+_DIGIT = re.compile(r"\d")  # a decimal digit of any script, as ``str.isdecimal`` tells
+
+
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
 
 
 @lru_cache(maxsize=4096)
@@ -428,20 +469,39 @@ class LineMatcher:
     those that can match a line starting with any other character (the patterns whose first
     character is not simple to tell). With dozens of patterns in several scripts, trying only the
     few that can start where the line starts takes a third of the time of trying them all (the
-    regular expression engine tries every alternative of a pattern in turn and has no such dispatch)."""
+    regular expression engine tries every alternative of a pattern in turn and has no such dispatch).
+    Each of these is compiled when a line first needs it: most first characters never start a line
+    that reaches the patterns, and compiling them all would hold up a process's first batch."""
 
-    full: FurniturePattern | None
-    by_first: dict[str, FurniturePattern | None]
-    other: FurniturePattern | None
+    by_first: dict[str, tuple[str, ...]]
+    other: tuple[str, ...]
     patterns: tuple[str, ...] = ()
     # Lines already matched, by their code points (see ``matches_line``): site furniture is the
     # same few lines on every page of a site.
     seen: dict[bytes, bool] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # the compiled patterns, by first character ("" for ``full``, None for ``other``)
+    compiled: dict[str | None, FurniturePattern | None] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+
+    @property
+    def full(self) -> FurniturePattern | None:
+        return self._pattern("")
+
+    def _pattern(self, first: str | None) -> FurniturePattern | None:
+        if first not in self.compiled:
+            sources = self.other if first is None else self.by_first.get(first, self.patterns)
+            self.compiled[first] = _line_pattern(sources)
+        return self.compiled[first]
 
     def matches(self, plain: str, start: int) -> bool:
         """Whether a pattern matches the line of ``plain`` that starts at ``start``."""
-        first = plain[start : start + 1]
-        pattern = self.full if first in (" ", "") else self.by_first.get(first, self.other)
+        first: str | None = plain[start : start + 1]
+        if first == " ":
+            first = ""
+        elif first and first not in self.by_first:
+            first = None
+        pattern = self._pattern(first)
         return pattern is not None and _match(pattern, plain, start, self.patterns, _one_line_pattern)
 
     def matches_line(self, code_points: bytes) -> bool:
@@ -465,10 +525,8 @@ def line_matcher(patterns: tuple[str, ...]) -> LineMatcher:
     firsts = [first_characters(p) for p in patterns]
     unknown = [p for p, f in zip(patterns, firsts, strict=True) if f is None]
     chars = sorted(set().union(*(f for f in firsts if f is not None)))
-    by_first = {
-        c: _line_pattern([p for p, f in zip(patterns, firsts, strict=True) if f is None or c in f]) for c in chars
-    }
-    return LineMatcher(_line_pattern(patterns), by_first, _line_pattern(unknown), patterns)
+    by_first = {c: tuple(p for p, f in zip(patterns, firsts, strict=True) if f is None or c in f) for c in chars}
+    return LineMatcher(by_first, tuple(unknown), patterns)
 
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")

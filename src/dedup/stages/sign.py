@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash, MinHash
 
 from dedup.config import DedupConfig
 from dedup.kernels import text as text_kernels
 from dedup.kernels.hashing import FMIX32_C1, FMIX32_C2
 from dedup.stages.shingle import Shingled, analyze_many, document_signatures
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -35,8 +38,12 @@ _CHUNK_CELLS = 8_000_000
 
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
-    """datasketch's permutation parameters (a, b) for ``num_perm`` and ``seed``."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    """datasketch's permutation parameters (a, b) for ``num_perm`` and ``seed``, drawn as its
+    ``MinHash`` draws them for the "affine32" scheme (odd multipliers), so that signing needs no
+    import of datasketch, which loads much of scipy (a test checks them against datasketch's own)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
 
 
@@ -132,6 +139,8 @@ def signature(shingles: U64, num_perm: int, seed: int) -> U32:
 
 def reference_signature(shingles: U64, num_perm: int, seed: int) -> U32:
     """The same signature computed by datasketch's own ``MinHash.update_batch`` (slow; for tests)."""
+    from datasketch import MinHash
+
     m = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME, hashfunc=int)
     m.update_batch([int(v) for v in input_hashes(shingles)])
     return np.asarray(m.hashvalues, dtype=np.uint32)
@@ -139,4 +148,6 @@ def reference_signature(shingles: U64, num_perm: int, seed: int) -> U32:
 
 def to_minhash(sig: U32, seed: int) -> LeanMinHash:
     """A datasketch ``LeanMinHash`` holding ``sig`` (for ``MinHashLSH`` and ``jaccard``)."""
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=seed, hashvalues=sig, scheme=SCHEME)
