@@ -400,6 +400,29 @@ class BoilerplateConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FormulaConfig:
+    """Templated stories told apart from copies (see ``dedup.stages.formula``): a shingle that one
+    source carries in at least ``min_per_source`` of its articles is formula, and a copy (not
+    near-identical) whose containment falls under ``min_containment`` once the formula shingles are
+    left out is not a copy. The counts live in a count-min sketch of ``sketch_rows`` rows of
+    ``2**sketch_width_bits`` 32-bit counters (``4 * sketch_rows * 2**sketch_width_bits`` bytes);
+    ``enabled=False`` turns the rule off."""
+
+    enabled: bool = True
+    min_per_source: int = 4
+    min_containment: float = 0.3
+    sketch_rows: int = 2
+    sketch_width_bits: int = 21
+
+    def __post_init__(self) -> None:
+        _flag(self, "enabled")
+        _int(self, "min_per_source", 2)
+        _share(self, "min_containment")
+        _int(self, "sketch_rows", 1, 8)
+        _int(self, "sketch_width_bits", 4, 30)
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterConfig:
     """Grouping of verified copies, guarded against chaining.
 
@@ -488,6 +511,7 @@ class DedupConfig:
     passage: PassageConfig = field(default_factory=PassageConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
+    formula: FormulaConfig = field(default_factory=FormulaConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)
     max_chars: int = 1_000_000
@@ -507,6 +531,7 @@ PARTS: dict[str, type] = {
     "passage": PassageConfig,
     "verify": VerifyConfig,
     "boilerplate": BoilerplateConfig,
+    "formula": FormulaConfig,
     "cluster": ClusterConfig,
     "provenance": ProvenanceConfig,
 }

@@ -9,7 +9,8 @@ fingerprints, ids and dates: about 1 KB an article) and reads a text again when 
 1. read and prepare every article in ``workers`` processes (a JSON Lines file is read by the
    workers themselves, a byte range each, so texts never cross a process boundary); keep the
    document's LSH band keys, the sentence fingerprints, and each passage's band keys and sentence;
-2. learn boilerplate as the stream's batch does: document frequencies of the sentence fingerprints
+2. count the (source, shingle) pairs of the articles (``dedup.stages.formula``) as their chunks
+   arrive, and learn boilerplate as the stream's batch does: document frequencies of the sentence fingerprints
    (numpy), then the library's ``boilerplate.judge`` over the first ``sample`` articles in id order;
 3. candidates: each article against the articles before it in id order, with the index's own rule
    (``kernels.candidates.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
@@ -45,7 +46,9 @@ from dedup.kernels import arrays as array_kernels
 from dedup.kernels import boilerplate as boilerplate_kernels
 from dedup.kernels import candidates as candidate_kernels
 from dedup.records import Article, Cluster, Skip
+from dedup.stages import formula as formulas
 from dedup.stages.clusters import alone, assemble
+from dedup.stages.formula import FormulaCounts
 from dedup.stages.grouping import components
 from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
@@ -176,14 +179,15 @@ class _MemorySource:
 class _State:
     config: DedupConfig
     learned: frozenset[int]
+    formula: FormulaCounts | None
 
 
 _STATE: _State | None = None
 
 
-def _init(config: DedupConfig, learned: frozenset[int]) -> None:
+def _init(config: DedupConfig, learned: frozenset[int], formula: FormulaCounts | None = None) -> None:
     global _STATE
-    _STATE = _State(config, learned)
+    _STATE = _State(config, learned, formula)
 
 
 def _state() -> _State:
@@ -205,6 +209,7 @@ class _Prepared:
     passage_fps: U64  # the sentence of each passage
     passage_keys: U64  # (passages, passage bands)
     passage_counts: I64
+    formula_keys: list[U64]  # the formula sketch keys of each article (none when the rule is off)
     errors: list[tuple[int, int | None, str | None, DedupError]]  # position, line, id, error
     records: int
 
@@ -220,6 +225,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     fps: list[U64] = []
     pfps: list[U64] = []
     psigs: list[Any] = []
+    formula_keys: list[U64] = []
     errors: list[tuple[int, int | None, str | None, DedupError]] = []
     read = list(task.records())
     outcomes = iter(prepare_many([item for _, _, item in read if not isinstance(item, DedupError)], cfg))
@@ -238,6 +244,8 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         fps.append(array_kernels.distinct(doc.sentence_fps))
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
+        if cfg.formula.enabled:
+            formula_keys.append(formulas.keys(art.source, doc.shingles))
     mh, ps = cfg.minhash, cfg.passage
     n = len(positions)
     doc_keys = band_keys(np.stack(sigs), mh.bands, mh.rows) if n else np.empty((0, mh.bands), np.uint64)
@@ -253,6 +261,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         passage_fps=np.concatenate(pfps) if n else np.empty(0, np.uint64),
         passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
         passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
+        formula_keys=formula_keys,
         errors=errors,
         records=len(read),
     )
@@ -262,7 +271,7 @@ def _comparisons(articles: Iterable[Article]) -> Comparisons:
     """In a worker of ``Pool``: the comparisons of a task's articles, with the worker's config and
     boilerplate."""
     state = _state()
-    return Comparisons(articles, state.config, state.learned)
+    return Comparisons(articles, state.config, state.learned, state.formula)
 
 
 @dataclass(frozen=True)
@@ -330,9 +339,12 @@ def _bootstrapping_a_worker() -> bool:
 
 
 class Pool:
-    """``workers`` processes (or this one), each with the config and the learned boilerplate."""
+    """``workers`` processes (or this one), each with the config, the learned boilerplate and the
+    formula counts."""
 
-    def __init__(self, config: DedupConfig, learned: frozenset[int], workers: int) -> None:
+    def __init__(
+        self, config: DedupConfig, learned: frozenset[int], workers: int, formula: FormulaCounts | None = None
+    ) -> None:
         self._executor: Any = None
         if workers > 1:
             import multiprocessing
@@ -343,10 +355,10 @@ class Pool:
             _log.logger.info("starting %d worker processes", workers)
             context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
             self._executor = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_init, initargs=(config, learned)
+                workers, mp_context=context, initializer=_init, initargs=(config, learned, formula)
             )
         else:
-            _init(config, learned)
+            _init(config, learned, formula)
         self._depth = 4 * workers
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
@@ -492,6 +504,7 @@ class _Batch:
     passage_fps: U64
     passage_keys: list[U64]  # one array per passage band
     passage_counts: I64
+    formula: FormulaCounts | None
 
 
 def _joined(parts: list[_Prepared], name: str, empty: Any) -> Any:
@@ -515,7 +528,14 @@ def _read(
     """Pass 1, then duplicate ids left out (the first in input order stays) and the id order."""
     parts: list[_Prepared] = []
     seen = 0
+    counts = FormulaCounts(config.formula) if config.formula.enabled else None
+    counted: set[str] = set()
     for part in pool.map(_prepare, source.tasks()):
+        if counts is not None:  # each id once, the first in input order (as below)
+            fresh = [k for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
+            counted.update(m.id for m in part.metas)
+            counts.add_keys(np.concatenate(fresh) if fresh else np.empty(0, np.uint64))
+            part.formula_keys = []
         for _, line, art_id, exc in part.errors:
             if errors == "raise":
                 raise exc
@@ -572,6 +592,7 @@ def _read(
         passage_fps=_joined(parts, "passage_fps", np.empty(0, np.uint64)),
         passage_keys=passage_keys,
         passage_counts=_joined(parts, "passage_counts", np.empty(0, np.int64)),
+        formula=counts,
     )
 
 
@@ -629,7 +650,7 @@ def run(
     if report is not None:
         report("candidates", len(b), len(b))
 
-    pool = Pool(config, learned, workers)
+    pool = Pool(config, learned, workers, batch.formula)
     try:
         multi = _settle(source, pool, batch, b, a, report)
     finally:

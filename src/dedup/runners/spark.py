@@ -18,7 +18,9 @@ the library's batch (``Deduplicator.add_many``: articles in id order, boilerplat
    et al., 2014) in DataFrame operations: no pair is collected on the driver;
 6. each component's groups (the chaining guard) and earliest source, on one executor.
 
-Only the set of learned boilerplate sentences (small: furniture) is collected and broadcast.
+Only the set of learned boilerplate sentences (small: furniture) and the formula counts (a table of
+fixed size, ``dedup.stages.formula``: each partition counts its articles, the tables are summed)
+are collected and broadcast.
 
 Needs the ``[spark]`` extra (``pip install 'news-dedup[spark]'``) and a Java runtime.
 """
@@ -37,8 +39,10 @@ import numpy as np
 from dedup.config import DedupConfig
 from dedup.errors import DedupError, EmptyTextError, MissingExtraError
 from dedup.records import Article
+from dedup.stages import formula as formulas
 from dedup.stages.boilerplate import judge
 from dedup.stages.clusters import assemble
+from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
 from dedup.stores.sqlite import config_from_json, config_to_json
@@ -57,7 +61,7 @@ ERROR_SCHEMA = "id string, error string, message string"
 _PREPARED_SCHEMA = (
     "id string, text string, published_at string, source string, url string, title string, "
     "fps array<long>, doc_keys array<long>, passage_fps array<long>, passage_keys array<long>, "
-    "error string, message string"
+    "formula_keys array<long>, error string, message string"
 )
 
 
@@ -173,9 +177,13 @@ def _prepare_batches(config_json: str) -> Any:
                     out["passage_fps"] = _signed(doc.sentence_fps[doc.passage_sentence])
                     keys = band_keys(prepared.passage_signatures, ps.bands, ps.rows)
                     out["passage_keys"] = _signed(keys.ravel())
+                    enabled = dedup.config.formula.enabled
+                    out["formula_keys"] = (
+                        _signed(formulas.keys(prepared.article.source, doc.shingles)) if enabled else None
+                    )
                     out["error"] = out["message"] = None
                 except DedupError as exc:
-                    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None)
+                    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None, formula_keys=None)
                     out["error"], out["message"] = type(exc).__name__, str(exc)
                 rows.append(out)
             yield _frame(rows, _PREPARED_SCHEMA)
@@ -197,30 +205,46 @@ def _judge_runs(config_json: str) -> Any:
     return run
 
 
-def _verify_batches(config_json: str, boilerplate: Any) -> Any:
+def _formula_table(config_json: str) -> Any:
+    """The formula counts of a partition's articles (their ``formula_keys``), as one table."""
+
+    def run(rows: Iterator[Any]) -> Iterator[np.ndarray]:
+        counts = FormulaCounts(config_from_json(config_json).formula)
+        for row in rows:
+            counts.add_keys(_unsigned(row.formula_keys))
+        yield counts.table
+
+    return run
+
+
+def _formula(formula: Any) -> FormulaCounts | None:
+    return None if formula is None else formula.value
+
+
+def _verify_batches(config_json: str, boilerplate: Any, formula: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        config, learned = _deduplicator(config_json).config, _learned(boilerplate)
-        docs = Comparisons([], config, learned)
+        config, learned, counts = _deduplicator(config_json).config, _learned(boilerplate), _formula(formula)
+        docs = Comparisons([], config, learned, counts)
         for batch in batches:
             out = []
             for row in batch.itertuples(index=False):
-                docs.articles.setdefault(row.a, Article(id=row.a, text=row.a_text))
-                docs.articles.setdefault(row.b, Article(id=row.b, text=row.b_text))
+                docs.articles.setdefault(row.a, Article(id=row.a, text=row.a_text, source=_value(row.a_source) or None))
+                docs.articles.setdefault(row.b, Article(id=row.b, text=row.b_text, source=_value(row.b_source) or None))
                 if docs.pair(row.b, row.a).is_copy:
                     out.append({"a": row.a, "b": row.b})
             if len(docs.articles) > 10_000:
-                docs = Comparisons([], config, learned)
+                docs = Comparisons([], config, learned, counts)
             yield _frame(out, "a string, b string")
 
     return run
 
 
-def _assemble_runs(config_json: str, boilerplate: Any) -> Any:
+def _assemble_runs(config_json: str, boilerplate: Any, formula: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        config, learned = _deduplicator(config_json).config, _learned(boilerplate)
+        config, learned, counts = _deduplicator(config_json).config, _learned(boilerplate), _formula(formula)
         out: list[dict[str, Any]] = []
         for rows in _runs(batches, "label"):  # one connected component, members in id order
-            docs = Comparisons([_article(r) for r in rows], config, learned)
+            docs = Comparisons([_article(r) for r in rows], config, learned, counts)
             seq = {r.id: n for n, r in enumerate(rows)}  # ordered as the global id order is
             edges = {r.id: set(r.neighbours) if r.neighbours is not None else set() for r in rows}
             for cluster in assemble(list(seq), docs.articles, seq.__getitem__, edges.get, docs.pair, config):
@@ -341,6 +365,18 @@ def learn_boilerplate(prepared: DataFrame, config: DedupConfig) -> list[int]:
     return [r.fp for r in judged.collect()]
 
 
+def formula_counts(prepared: DataFrame, config: DedupConfig) -> FormulaCounts | None:
+    """The formula counts (``dedup.stages.formula``) of the prepared articles (column
+    ``formula_keys``): a table per partition, summed on the driver; None when the rule is off."""
+    if not config.formula.enabled:
+        return None
+    counts = FormulaCounts(config.formula)
+    tables = prepared.select("formula_keys").rdd.mapPartitions(_formula_table(config_to_json(config)))
+    if tables.getNumPartitions():
+        counts.add_table(tables.reduce(np.add))
+    return counts
+
+
 def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig) -> DataFrame:
     """The candidate pairs (``b``, ``a``; a's id before b's) of the prepared articles (columns
     ``id``, ``doc_keys``, ``passage_fps`` and ``passage_keys``, passage after passage), as
@@ -434,14 +470,20 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     learned = learn_boilerplate(good, config)
     boilerplate = spark.sparkContext.broadcast(learned)
     learned_df = spark.createDataFrame([(v,) for v in learned], "fp long")
+    counts = formula_counts(good, config)
+    formula = None if counts is None else spark.sparkContext.broadcast(counts)
 
     # 3. candidates: document bands, then evidence passages (not boilerplate), earlier ids only
     pairs = candidate_pairs(good, learned_df, config)
 
     # 4. verification on the executors
-    texts = good.select("id", "text")
-    with_texts = pairs.join(texts.toDF("b", "b_text"), "b").join(texts.toDF("a", "a_text"), "a").repartition("b")
-    edges = with_texts.mapInPandas(_verify_batches(config_json, boilerplate), "a string, b string").cache()
+    texts = good.select("id", "text", "source")
+    with_texts = (
+        pairs.join(texts.toDF("b", "b_text", "b_source"), "b")
+        .join(texts.toDF("a", "a_text", "a_source"), "a")
+        .repartition("b")
+    )
+    edges = with_texts.mapInPandas(_verify_batches(config_json, boilerplate, formula), "a string, b string").cache()
 
     # 5. connected components, 6. groups and earliest source per component
     labels = connected_components(edges)
@@ -460,7 +502,7 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     clusters = (
         members.repartition("label")
         .sortWithinPartitions("label", "id")
-        .mapInPandas(_assemble_runs(config_json, boilerplate), OUTPUT_SCHEMA)
+        .mapInPandas(_assemble_runs(config_json, boilerplate, formula), OUTPUT_SCHEMA)
     )
     errors = bad_id.unionByName(dup_errors).unionByName(prep_errors)
     return SparkResult(clusters=clusters, errors=errors, cached=(prepared, edges))

@@ -14,14 +14,20 @@ again. A match read from a store is remembered under version -1, so that it is c
 the boilerplate learned in this process before it is used.
 
 Beside the matches the cache keeps ``edges``: for each article, the articles it was found a copy
-of, which grouping walks, and a few verifier ``View``s, kept for the articles compared last (an
+of (or refused as one by the formula test alone), which grouping walks asking each pair again, and a few verifier ``View``s, kept for the articles compared last (an
 article is often compared several times in a row).
 
 Every change is recorded in ``journal`` when one is set (the ``Undo`` of the stream's ``add`` in
 progress), so that a failed addition puts the cache back as it was.
 
-A batch whose boilerplate is learned once for all can use the cache too: its judge is a fixed set
-(``Fixed``), its version never changes, and ``views_kept=None`` keeps every view of the task.
+The formula counts (``dedup.stages.formula``) are read the same way: a comparison is checked by the
+formula test as it is made, and remembered with the counts' ``version`` too; when that version has
+moved, a remembered match the test can change (a copy that is not near-identical, or a pair the
+test refused) is compared again, and the others stand.
+
+A batch whose boilerplate and formula counts are built once for all can use the cache too: its
+judge is a fixed set (``Fixed``), its versions never change, and ``views_kept=None`` keeps every
+view of the task.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ import numpy.typing as npt
 from dedup._undo import Undo
 from dedup.config import DedupConfig
 from dedup.records import Article, Match
+from dedup.stages import formula as formulas
+from dedup.stages.formula import FormulaCounts
 from dedup.stages.shingle import Shingled, analyze
 from dedup.stages.verify import View, compare
 
@@ -69,13 +77,19 @@ class Fixed:
         return self.learned
 
 
+def _no_source(article_id: str) -> str | None:
+    return None
+
+
 def _key(a: str, b: str) -> Key:
     return (a, b) if a < b else (b, a)
 
 
 class PairCache:
     """The comparisons between articles (see the module docstring). ``doc_of(id)`` gives an
-    article's analysis; ``boilerplate`` is the judge the comparisons are made under."""
+    article's analysis; ``boilerplate`` is the judge the comparisons are made under; ``formula``
+    the formula counts they are checked against (None: the rule is off), ``source_of(id)`` an
+    article's source."""
 
     def __init__(
         self,
@@ -83,14 +97,21 @@ class PairCache:
         doc_of: Callable[[str], Shingled],
         boilerplate: Judge,
         *,
+        formula: FormulaCounts | None = None,
+        source_of: Callable[[str], str | None] | None = None,
         views_kept: int | None = VIEWS_KEPT,
     ) -> None:
         self._verify, self._shingle = config.verify, config.shingle
         self._doc_of = doc_of
         self._boilerplate = boilerplate
+        self._formula = formula
+        self._source_of = source_of or _no_source
         self._views_kept = views_kept
-        self.edges: dict[str, set[str]] = {}  # the verified copies of each article, both ways
-        self._matches: dict[Key, tuple[Match, int]] = {}  # each comparison, with its version
+        # the verified copies of each article, both ways, and the pairs refused by the formula test
+        # alone (the formula counts may change back): ``neighbours`` asks each pair again
+        self.edges: dict[str, set[str]] = {}
+        # each comparison, with the boilerplate version and the formula version it was made under
+        self._matches: dict[Key, tuple[Match, int, int]] = {}
         self._pairs_of: dict[str, set[Key]] = {}  # the remembered pairs of each article
         # an OrderedDict: views are dropped oldest first, and a dict whose oldest keys are deleted
         # one by one scans its deleted slots to find the next oldest
@@ -105,7 +126,8 @@ class PairCache:
         dropped_a = model.boilerplate_of(a_id, a.sentence_fps)
         dropped_b = model.boilerplate_of(b_id, b.sentence_fps)
         boilerplate = dropped_a if dropped_a is dropped_b else dropped_a | dropped_b
-        return compare(
+        va, vb = self._view(a_id, a, dropped_a), self._view(b_id, b, dropped_b)
+        match = compare(
             a_id,
             a,
             b_id,
@@ -113,9 +135,14 @@ class PairCache:
             verify=self._verify,
             shingle=self._shingle,
             boilerplate=boilerplate,
-            views=(self._view(a_id, a, dropped_a), self._view(b_id, b, dropped_b)),
+            views=(va, vb),
             list_passages=listed,
         )
+        counts = self._formula
+        if counts is None:
+            return match
+        source_of = self._source_of
+        return counts.check(match, source_of(a_id), va.shingles, source_of(b_id), vb.shingles, self._verify)
 
     def _view(self, art_id: str, doc: Shingled, dropped: Set[int]) -> View:
         """The article as the verifier sees it with ``dropped`` sentences out."""
@@ -134,15 +161,19 @@ class PairCache:
 
     def pair(self, a: str, b: str) -> Match:
         """The match of a and b as the evidence stands now: remembered, and checked again when the
-        learned boilerplate has changed since and touches either article; else compared now (its
+        learned boilerplate has changed since and touches either article, or when the formula
+        counts have changed since and the formula test can change it; else compared now (its
         shared passages measured, not listed)."""
         cached = self._matches.get(_key(a, b))
         model = self._boilerplate
         version = model.version
-        if cached is not None and cached[1] == version:
+        formula = self._formula_version()
+        if cached is not None and cached[1] == version and cached[2] == formula:
             return cached[0]
         match = cached[0] if cached is not None else None
-        if match is not None:
+        if match is not None and cached is not None and cached[2] != formula and formulas.affected(match, self._verify):
+            match = None
+        if match is not None and cached is not None and cached[1] != version:
             learned = model.boilerplate_of(a, self._doc_of(a).sentence_fps) | model.boilerplate_of(
                 b, self._doc_of(b).sentence_fps
             )
@@ -158,9 +189,13 @@ class PairCache:
         return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]
 
     # -- remembering ----------------------------------------------------------------------------
+    def _formula_version(self) -> int:
+        return 0 if self._formula is None else self._formula.version
+
     def remember(self, match: Match, *, version: int | None = None) -> None:
         """Keep ``match`` (without its listed passages: grouping and provenance read the figures),
-        decided under ``version`` (by default today's), and its edge when it is a copy."""
+        decided under ``version`` of both the boilerplate and the formula counts (by default
+        today's), and its edge when it is a copy."""
         key = _key(match.a, match.b)
         undo = self.journal
         if undo is not None:
@@ -170,10 +205,13 @@ class PairCache:
                 undo.member(self.edges, x, y)
         if match.shared_passages:
             match = match.without_passages()
-        self._matches[key] = (match, self._boilerplate.version if version is None else version)
+        if version is None:
+            self._matches[key] = (match, self._boilerplate.version, self._formula_version())
+        else:
+            self._matches[key] = (match, version, version)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
-        if match.is_copy:
+        if match.is_copy or match.rule == formulas.RULE:
             self.edges.setdefault(match.a, set()).add(match.b)
             self.edges.setdefault(match.b, set()).add(match.a)
         else:
@@ -202,14 +240,25 @@ class PairCache:
 
 class Comparisons:
     """A batch task's articles, analyzed on first use, and the comparisons between them: the pair
-    cache under boilerplate learned once for the whole batch (the batch and the Spark job read the
-    articles of a task again, so the analyses are the task's own)."""
+    cache under boilerplate learned and formula counts built once for the whole batch (the batch
+    and the Spark job read the articles of a task again, so the analyses are the task's own)."""
 
-    def __init__(self, articles: Iterable[Article], config: DedupConfig, learned: frozenset[int]) -> None:
+    def __init__(
+        self,
+        articles: Iterable[Article],
+        config: DedupConfig,
+        learned: frozenset[int],
+        formula: FormulaCounts | None = None,
+    ) -> None:
         self.articles = {a.id: a for a in articles}
         self._config = config
         self._docs: dict[str, Shingled] = {}
-        self._cache = PairCache(config, self._doc, Fixed(learned), views_kept=None)
+        self._cache = PairCache(
+            config, self._doc, Fixed(learned), formula=formula, source_of=self._source, views_kept=None
+        )
+
+    def _source(self, art_id: str) -> str | None:
+        return self.articles[art_id].source
 
     def _doc(self, art_id: str) -> Shingled:
         doc = self._docs.get(art_id)

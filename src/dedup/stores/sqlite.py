@@ -538,7 +538,8 @@ def config_from_json(text: str) -> DedupConfig:
         fixed = {k: (_tuples(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
         return kind(**fixed)
 
-    parts = {name: build(kind, data[name]) for name, kind in PARTS.items()}
+    # a part missing from an index written before the part existed takes its defaults
+    parts = {name: build(kind, data.get(name, {})) for name, kind in PARTS.items()}
     return DedupConfig(**parts, max_chars=data["max_chars"])
 
 

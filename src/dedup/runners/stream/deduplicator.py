@@ -92,7 +92,10 @@ class Deduplicator:
         if not isinstance(self.config, DedupConfig):
             raise InputError(f"config must be a DedupConfig, got {type(self.config).__name__}")
         self._replica = Replica(self.config, documents, passages)
-        self._pairs = PairCache(self.config, self._replica.doc, self._replica.boilerplate)
+        replica = self._replica
+        self._pairs = PairCache(
+            self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source
+        )
         self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
         self.skipped: list[Skip] = []
@@ -253,7 +256,7 @@ class Deduplicator:
         art_id, doc = art.id, prepared.doc
 
         def unobserve() -> None:
-            replica.unobserve(art_id, doc)
+            replica.unobserve(art_id, prepared)
             pairs.drop_view(art_id)
 
         undo.call(unobserve)

@@ -1,9 +1,9 @@
-"""The stream's in-memory replica of the index: the articles indexed, their LSH rows and the
-boilerplate model their sentences feed.
+"""The stream's in-memory replica of the index: the articles indexed, their LSH rows, and the
+boilerplate model and formula counts their sentences and shingles feed.
 
 An article goes in in two steps. ``observe`` counts its sentences in the boilerplate model (which
 reads the sentences of the articles it counts, so the article is readable, *pending*, from then
-on); ``insert`` indexes it: its entry, its sequence number, its LSH rows (the passages that are not
+on) and its shingles in the formula counts; ``insert`` indexes it: its entry, its sequence number, its LSH rows (the passages that are not
 learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an ``add`` that fails;
 ``forget`` takes an indexed article out for good. A batch observes all its articles before it
 inserts any, so that boilerplate is learned from the whole batch.
@@ -20,6 +20,7 @@ import numpy.typing as npt
 from dedup.config import DedupConfig
 from dedup.errors import UnknownArticleError
 from dedup.stages.boilerplate import BoilerplateModel
+from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.stages.prepare import Prepared
 from dedup.stages.provenance import Candidate
@@ -42,7 +43,8 @@ class Entry:
 
 class Replica:
     """The articles indexed in memory (``entries``), those of a batch not yet indexed
-    (``pending``), the LSH ``index``, the ``boilerplate`` model and the next sequence number."""
+    (``pending``), the LSH ``index``, the ``boilerplate`` model, the ``formula`` counts (None when
+    the rule is off) and the next sequence number."""
 
     def __init__(self, config: DedupConfig, documents: LSHBackend | None, passages: LSHBackend | None) -> None:
         mh, ps = config.minhash, config.passage
@@ -55,6 +57,8 @@ class Replica:
         self.pending: dict[str, Entry] = {}  # a batch being added: observed, not yet inserted
         self.seq = 0
         self.boilerplate = BoilerplateModel(config.boilerplate, self._fingerprints)
+        self.formula = FormulaCounts(config.formula) if config.formula.enabled else None
+        self._counted: set[str] = set()  # the articles in the formula counts
 
     def entry(self, article_id: str) -> Entry:
         try:
@@ -65,6 +69,24 @@ class Replica:
     def doc(self, article_id: str) -> Shingled:
         """The analysis of an indexed article."""
         return self.entries[article_id].prepared.doc
+
+    def source(self, article_id: str) -> str | None:
+        """The source of an indexed or pending article."""
+        entry = self.entries.get(article_id) or self.pending[article_id]
+        return entry.prepared.article.source
+
+    def _count(self, prepared: Prepared, forget: bool = False) -> None:
+        """Count an article's shingles in the formula counts, once per article id, as the
+        boilerplate model counts its sentences (``forget``: take them out)."""
+        counts, art_id = self.formula, prepared.article.id
+        if counts is None or (art_id in self._counted) != forget:
+            return
+        if forget:
+            self._counted.discard(art_id)
+            counts.forget(prepared.article.source, prepared.doc.shingles)
+        else:
+            self._counted.add(art_id)
+            counts.observe(prepared.article.source, prepared.doc.shingles)
 
     def _fingerprints(self, article_id: str) -> U64:
         entry = self.entries.get(article_id) or self.pending.get(article_id)
@@ -78,12 +100,14 @@ class Replica:
         counts, this one included, so it is readable (pending) from now on."""
         self.pending.setdefault(art_id, Entry(prepared, -1))
         self.boilerplate.observe(art_id, prepared.doc.sentence_fps)
+        self._count(prepared)
 
     def observe_batch(self, batch: Sequence[Prepared]) -> None:
         """Count the sentences of a batch's articles, all pending until each is inserted."""
         self.pending = {p.article.id: Entry(p, -1) for p in batch}
         for p in batch:
             self.boilerplate.observe(p.article.id, p.doc.sentence_fps)
+            self._count(p)
 
     def end_batch(self, batch: Sequence[Prepared]) -> None:
         """A batch done (or cut short): the articles not inserted leave the counts."""
@@ -91,11 +115,13 @@ class Replica:
         for p in batch:
             if p.article.id not in self.entries:
                 self.boilerplate.forget(p.article.id, p.doc.sentence_fps)
+                self._count(p, forget=True)
         self.boilerplate.release()
 
-    def unobserve(self, art_id: str, doc: Shingled) -> None:
+    def unobserve(self, art_id: str, prepared: Prepared) -> None:
         """Undo ``observe``."""
-        self.boilerplate.forget(art_id, doc.sentence_fps)
+        self.boilerplate.forget(art_id, prepared.doc.sentence_fps)
+        self._count(prepared, forget=True)
         self.pending.pop(art_id, None)
 
     def insert(self, art_id: str, prepared: Prepared, seq: int, evidence: U32) -> None:
@@ -121,6 +147,7 @@ class Replica:
         entry = self.entry(article_id)
         self.index.remove(article_id)
         self.boilerplate.forget(article_id, entry.prepared.doc.sentence_fps)
+        self._count(entry.prepared, forget=True)
         del self.entries[article_id]
 
     # -- candidates -----------------------------------------------------------------------------

@@ -1,0 +1,211 @@
+"""Formula shingles: the words an outlet prints on story after story about different events.
+
+A congratulation cable to one president and the cable to the next, the weather bulletin of one day
+and of the next, relief flight 3 and relief flight 4: templated stories share most of their words,
+so the verifier finds them copies, yet they report different events. What they share is a
+*formula*, and a formula has a tell a copied story has not: one outlet (the article's ``source``)
+carries its shingles in many of its own articles, whereas the shingles of a wire story recur on
+many outlets about once each.
+
+The rule, in three parts, each stated once here:
+
+- the counts: for every (source, document shingle), the number of the source's articles that carry
+  the shingle (``FormulaCounts.observe`` and ``forget``, an article's distinct shingles counted
+  once). An article without a ``source`` contributes nothing to the counts and has no formula
+  shingles;
+- the formula shingles of an article: those its own source carries in at least
+  ``FormulaConfig.min_per_source`` articles (``FormulaCounts.formula``);
+- the pair test (``FormulaCounts.check``): a pair the verifier calls a copy, whose Jaccard is
+  below ``VerifyConfig.near_identical_jaccard``, whose containment (of the smaller article, as the
+  verifier measures it) is at least ``FormulaConfig.min_containment``, but under it once the
+  formula shingles of either article are left out, is not a copy (rule ``"formula"``, relation
+  none): only the formula made it look like one. Identical and near-identical texts are never
+  refused.
+
+The counts are kept in a count-min sketch: ``sketch_rows`` rows of ``2**sketch_width_bits``
+32-bit counters, each (source, shingle) hashed to one counter per row, its count read as the
+smallest of them. Its memory is fixed however long a stream runs, a count it gives is never below
+the true count, and adding then removing an article puts every counter back. Counters only add, so
+a batch builds the same table by summing the counts of its chunks, and Spark by summing the tables
+of its partitions: every runner reads the same counts. A count is too high when other keys land on
+all of its counters; the expected excess per counter is the number of (article, shingle)
+observations held divided by the width, so an index that holds many more observations than
+``2**sketch_width_bits`` should raise ``sketch_width_bits``.
+
+``version`` goes up whenever a counter crosses ``min_per_source`` (either way): only then can
+an article's formula shingles have changed, and a comparison decided before must be checked again
+(``dedup.stages.pairs``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+
+from dedup.config import FormulaConfig, VerifyConfig
+from dedup.records import Match, Relation
+
+U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
+I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+RULE = "formula"
+
+# Odd 64-bit multipliers, one per sketch row (multiply-shift hashing of a key to a counter).
+_ROW_MULTIPLIERS = np.array(
+    [
+        0x9FB21C651E98DF25, 0xD6E8FEB86659FD93, 0xA0761D6478BD642F, 0xE7037ED1A0B428DB,
+        0x8EBC6AF09C88C6E3, 0x589965CC75374CC3, 0x1D8E4E27C47D124F, 0xDB9C5A3E2A4B5B8D,
+    ],
+    dtype=np.uint64,
+)  # fmt: skip
+
+
+def source_key(source: str | None) -> int | None:
+    """A source's 64-bit key (the same in every process: not Python's salted ``hash``), or None
+    for an article without a source."""
+    if not source:
+        return None
+    return int.from_bytes(hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def keys(source: str | None, shingles: U64) -> U64:
+    """The sketch keys of an article's (source, shingle) pairs; none without a source."""
+    salt = source_key(source)
+    if salt is None:
+        return np.empty(0, dtype=np.uint64)
+    out: U64 = np.bitwise_xor(shingles, np.uint64(salt))
+    return out
+
+
+class FormulaCounts:
+    """The (source, shingle) document frequencies in a count-min sketch (see the module docstring).
+
+    >>> counts = FormulaCounts(FormulaConfig(sketch_width_bits=10))
+    >>> shingles = np.array([1, 2, 3], dtype=np.uint64)
+    >>> for _ in range(4):
+    ...     counts.observe("outlet", shingles)
+    >>> counts.formula("outlet", shingles).tolist(), counts.formula("other", shingles).tolist()
+    ([True, True, True], [False, False, False])
+    """
+
+    __slots__ = ("_config", "_shift", "_width", "table", "version")
+
+    def __init__(self, config: FormulaConfig, table: U32 | None = None) -> None:
+        self._config = config
+        self._width = 1 << config.sketch_width_bits
+        self._shift = np.uint64(64 - config.sketch_width_bits)
+        shape = (config.sketch_rows, self._width)
+        self.table: U32 = np.zeros(shape, dtype=np.uint32) if table is None else np.ascontiguousarray(table)
+        if self.table.shape != shape or self.table.dtype != np.uint32:
+            raise ValueError(
+                f"a formula table must be uint32 of shape {shape}, got {self.table.dtype} {self.table.shape}"
+            )
+        self.version = 0
+
+    @property
+    def config(self) -> FormulaConfig:
+        return self._config
+
+    def cells(self, keys: U64) -> I64:
+        """The flat counter of every key in every row, row after row (``rows * len(keys)``)."""
+        rows = self._config.sketch_rows
+        with np.errstate(over="ignore"):
+            hashed = (keys[None, :] * _ROW_MULTIPLIERS[:rows, None]) >> self._shift
+        out: I64 = (hashed.astype(np.int64) + (np.arange(rows, dtype=np.int64) * self._width)[:, None]).ravel()
+        return out
+
+    def counts(self, source: str | None, shingles: U64) -> I64:
+        """The count of each (source, shingle): at least the number of the source's articles
+        observed with the shingle (0 for an article without a source)."""
+        k = keys(source, shingles)
+        if len(k) == 0:
+            return np.zeros(len(shingles), dtype=np.int64)
+        found = self.table.ravel()[self.cells(k)].reshape(self._config.sketch_rows, len(k))
+        out: I64 = found.min(axis=0).astype(np.int64)
+        return out
+
+    def formula(self, source: str | None, shingles: U64) -> Bools:
+        """Which of the shingles (of an article of ``source``) are formula."""
+        out: Bools = self.counts(source, shingles) >= self._config.min_per_source
+        return out
+
+    # -- counting -----------------------------------------------------------------------------
+    def observe(self, source: str | None, shingles: U64) -> None:
+        """Count an article of ``source`` carrying ``shingles`` (distinct, as ``Shingled.shingles``)."""
+        self._change(self.cells(keys(source, shingles)), 1)
+
+    def forget(self, source: str | None, shingles: U64) -> None:
+        """Take an observed article out of the counts."""
+        self._change(self.cells(keys(source, shingles)), -1)
+
+    def add_keys(self, sketch_keys: U64) -> None:
+        """Count many articles at once, given their ``keys`` end to end (a batch's chunk): the
+        same table as observing them one by one."""
+        self._change(self.cells(sketch_keys), 1)
+
+    def add_table(self, table: U32) -> None:
+        """Add the counts of another table of this shape (a Spark partition's)."""
+        before = self.table.copy()
+        self.table += table
+        self._bump_if_crossed(before, self.table)
+
+    def _change(self, cells: I64, step: int) -> None:
+        if len(cells) == 0:
+            return
+        flat = self.table.ravel()
+        where, times = np.unique(cells, return_counts=True)
+        before = flat[where]
+        after = before.astype(np.int64) + step * times.astype(np.int64)
+        flat[where] = after.astype(np.uint32)
+        self._bump_if_crossed(before, after)
+
+    def _bump_if_crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> None:
+        n = self._config.min_per_source
+        if bool(np.any((before < n) != (after < n))):
+            self.version += 1
+
+    # -- the pair test ------------------------------------------------------------------------
+    def check(
+        self, match: Match, source_a: str | None, shingles_a: U64, source_b: str | None, shingles_b: U64,
+        verify: VerifyConfig,
+    ) -> Match:  # fmt: skip
+        """``match`` (between articles whose compared shingles, boilerplate left out, are
+        ``shingles_a`` and ``shingles_b``), refused when only formula made it a copy."""
+        if not affected(match, verify):
+            return match
+        least = self._config.min_containment
+        smaller = min(len(shingles_a), len(shingles_b))
+        if smaller == 0:
+            return match
+        shared = np.intersect1d(shingles_a, shingles_b, assume_unique=True)
+        if len(shared) / smaller < least:
+            return match  # not the containment: the formula is not what made it a copy
+        own_a = shingles_a[~self.formula(source_a, shingles_a)]
+        own_b = shingles_b[~self.formula(source_b, shingles_b)]
+        smaller_own = min(len(own_a), len(own_b))
+        own_shared = len(np.intersect1d(own_a, own_b, assume_unique=True))
+        if smaller_own and own_shared / smaller_own >= least:
+            return match
+        return replace(match, is_copy=False, relation=Relation.NONE, rule=RULE)
+
+
+def affected(match: Match, verify: VerifyConfig) -> bool:
+    """Whether the formula test can change ``match``: a copy that is not (nearly) the same text,
+    or a pair the test refused."""
+    if match.rule == RULE:
+        return True
+    return match.is_copy and match.relation is not Relation.SAME_TEXT and match.jaccard < verify.near_identical_jaccard
+
+
+def build(config: FormulaConfig, chunks: Iterable[U64]) -> FormulaCounts:
+    """The counts of a batch from the ``keys`` of its chunks."""
+    counts = FormulaCounts(config)
+    for chunk in chunks:
+        counts.add_keys(chunk)
+    return counts

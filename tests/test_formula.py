@@ -1,0 +1,166 @@
+"""Formula shingles (``dedup.stages.formula``): templated stories of one outlet about different
+events are not copies; the same story on two outlets is; the counts never undercount and a removal
+puts them back."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedup
+from dedup import Article, DedupConfig, Deduplicator
+from dedup.config import FormulaConfig
+from dedup.errors import ConfigError
+from dedup.stages.formula import RULE, FormulaCounts
+
+ENGLISH = (
+    "King Salman sent a cable of congratulations to President {name} of {country} on the national day of {country}.",
+    "In the cable the King expressed to President {name} his sincere congratulations and best wishes of good "
+    "health and happiness.",
+    "The King wished the government and the friendly people of {country} further progress and prosperity under "
+    "President {name}.",
+    "The King affirmed the depth of the historic relations between the Kingdom and {country} and his wish to "
+    "strengthen them with President {name}.",
+)
+ARABIC = (
+    "بعث خادم الحرمين الشريفين الملك سلمان برقية تهنئة للرئيس {name} رئيس {country} بمناسبة ذكرى اليوم الوطني لبلاده {country}.",
+    "وعبر الملك في البرقية للرئيس {name} عن اصدق التهاني واطيب التمنيات بموفور الصحة والسعادة له ولشعب {country}.",
+    "وتمنى الملك لحكومة وشعب {country} الصديق المزيد من التقدم والازدهار في عهد الرئيس {name} الميمون.",
+    "واكد الملك عمق العلاقات التاريخية بين المملكة وجمهورية {country} وحرصه على تعزيزها مع الرئيس {name}.",
+)
+LETTERS = {"en": "abcdefghijklmnopqrstuvwxyz", "ar": "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"}
+
+
+def _words(rng: random.Random, letters: str, n: int) -> str:
+    return " ".join("".join(rng.choice(letters) for _ in range(rng.randint(4, 8))) for _ in range(n))
+
+
+def _cable(template: tuple[str, ...], letters: str, seed: int) -> str:
+    """A cable: the formula with its own president and country, and two sentences of its own."""
+    rng = random.Random(seed)
+    name, country = _words(rng, letters, 1), _words(rng, letters, 1)
+    formula = " ".join(t.format(name=name, country=country) for t in template)
+    return f"{formula}\n{_words(rng, letters, 12)}.\n{_words(rng, letters, 12)}."
+
+
+def _cables(lang: str) -> list[Article]:
+    """Five cables of one outlet to five presidents, and cable 0 printed again by another outlet
+    with an introduction of its own."""
+    template, letters = (ENGLISH, LETTERS["en"]) if lang == "en" else (ARABIC, LETTERS["ar"])
+    texts = [_cable(template, letters, seed) for seed in range(5)]
+    out = [Article(id=f"gazette-{i}", text=t, source="gazette") for i, t in enumerate(texts)]
+    intro = _words(random.Random(99), letters, 10)
+    out.append(Article(id="herald-0", text=f"{intro}.\n{texts[0]}", source="herald"))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_cables_of_one_outlet_are_not_copies_but_the_same_cable_on_two_outlets_is(lang: str) -> None:
+    articles = _cables(lang)
+    d = Deduplicator()
+    d.add_many(articles)
+    refused = d.compare("gazette-1", "gazette-2", with_text=False)
+    assert not refused.is_copy and refused.rule == RULE
+    assert d.compare("gazette-0", "herald-0", with_text=False).is_copy
+    off = Deduplicator(DedupConfig(formula=FormulaConfig(enabled=False)))
+    off.add_many(articles)
+    assert off.compare("gazette-1", "gazette-2", with_text=False).is_copy  # the rule is what refuses it
+    groups = sorted(sorted(m.id for m in c.members) for c in dedup.cluster(articles) if len(c.members) > 1)
+    assert groups == [["gazette-0", "herald-0"]]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_identical_texts_are_always_copies(lang: str) -> None:
+    articles = _cables(lang)
+    twice = [*articles, Article(id="gazette-9", text=articles[1].text, source="gazette")]
+    d = Deduplicator()
+    d.add_many(twice)
+    assert d.compare("gazette-1", "gazette-9", with_text=False).is_copy
+
+
+def test_without_a_source_nothing_is_counted_and_nothing_refused() -> None:
+    articles = [Article(id=a.id, text=a.text) for a in _cables("en")]
+    d = Deduplicator()
+    d.add_many(articles)
+    assert d.compare("gazette-1", "gazette-2", with_text=False).is_copy
+
+
+def test_stream_refuses_once_the_outlet_has_printed_the_formula_enough_and_remove_undoes_it() -> None:
+    articles = _cables("en")
+    d = Deduplicator()
+    for a in articles[:2]:
+        d.add(a)
+    assert len(d.cluster_of("gazette-1").members) == 2  # the formula is not known yet: two articles only
+    for a in articles[2:]:
+        d.add(a)
+    assert len(d.cluster_of("gazette-1").members) == 1  # the pair decided before is checked again
+    d.remove("gazette-3")
+    d.remove("gazette-4")  # three cables of the outlet left: the formula is not known any more
+    assert sorted(m.id for m in d.cluster_of("gazette-1").members) == [
+        "gazette-0",
+        "gazette-1",
+        "gazette-2",
+        "herald-0",
+    ]
+
+
+def test_a_reopened_index_gives_the_same_answers(tmp_path: Path) -> None:
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path) as d:
+        d.add_many(_cables("en"))
+        before = sorted(sorted(m.id for m in c.members) for c in d.clusters())
+    with Deduplicator.open(path) as d:
+        assert sorted(sorted(m.id for m in c.members) for c in d.clusters()) == before
+        assert not d.compare("gazette-1", "gazette-2", with_text=False).is_copy
+
+
+def test_batch_and_stream_agree_on_the_cables() -> None:
+    articles = _cables("ar") + _cables("en")[1:]
+    articles = [Article(id=f"{n}-{a.id}", text=a.text, source=a.source) for n, a in enumerate(articles)]
+    d = Deduplicator()
+    d.add_many(articles)
+    stream = sorted(c.id for c in d.clusters())
+    assert sorted(c.id for c in dedup.cluster(articles)) == stream
+
+
+shingle_sets = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=30, unique=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", ""]), shingle_sets), min_size=1, max_size=30))
+def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tuple[str, list[int]]]) -> None:
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=6, sketch_rows=2))  # tiny: many collisions
+    empty = counts.table.copy()
+    true: dict[tuple[str, int], int] = {}
+    for source, shingles in observed:
+        counts.observe(source, np.array(shingles, dtype=np.uint64))
+        for s in shingles:
+            if source:
+                true[source, s] = true.get((source, s), 0) + 1
+    for (source, s), n in true.items():
+        assert counts.counts(source, np.array([s], dtype=np.uint64))[0] >= n
+    batch = FormulaCounts(counts.config)
+    batch.add_keys(np.concatenate([dedup_keys(src, sh) for src, sh in observed]))
+    assert np.array_equal(batch.table, counts.table)  # a batch's sum is the stream's table
+    for source, shingles in reversed(observed):
+        counts.forget(source, np.array(shingles, dtype=np.uint64))
+    assert np.array_equal(counts.table, empty)
+
+
+def dedup_keys(source: str, shingles: list[int]) -> np.ndarray:
+    from dedup.stages.formula import keys
+
+    return keys(source, np.array(shingles, dtype=np.uint64))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"min_per_source": 1}, {"min_containment": 1.5}, {"sketch_rows": 9}, {"sketch_width_bits": 40}]
+)
+def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        FormulaConfig(**kwargs)  # type: ignore[arg-type]
