@@ -1,4 +1,4 @@
-"""dedup.cluster's worker processes, as a plain script meets them."""
+"""The worker processes of dedup.cluster and of Deduplicator.add_many, as a plain script meets them."""
 
 import json
 import subprocess
@@ -25,6 +25,23 @@ def test_workers_from_a_script_without_the_main_guard_say_how_to_fix_it(tmp_path
     assert "DedupError" in done.stderr
     assert 'if __name__ == "__main__":' in done.stderr
     assert "bootstrapping phase" not in done.stderr  # multiprocessing's own, unhelpful message
+
+
+def test_add_many_workers_from_a_script_without_the_main_guard_say_how_to_fix_it(tmp_path: Path) -> None:
+    done = _script(
+        tmp_path,
+        """
+        import json
+        import dedup
+
+        articles = [dedup.Article(**json.loads(line)) for line in open("a.jsonl")]
+        dedup.Deduplicator().add_many(articles, workers=2)
+        """,
+    )
+    assert done.returncode != 0
+    assert "DedupError" in done.stderr
+    assert "add_many(..., workers=N)" in done.stderr and 'if __name__ == "__main__":' in done.stderr
+    assert "bootstrapping phase" not in done.stderr
 
 
 def test_workers_from_a_guarded_script_cluster(tmp_path: Path) -> None:

@@ -12,9 +12,11 @@ import pytest
 
 import dedup
 from dedup.config import BoilerplateConfig, DedupConfig, PassageConfig
+from dedup.errors import DuplicateIdError
 from dedup.stages.boilerplate import learn
 from dedup.stages.grouping import components
 from dedup.stages.index import candidate_pairs
+from dedup.stages.prepare import first_of_id
 
 pyspark = pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
 if __import__("shutil").which("java") is None:
@@ -156,6 +158,34 @@ def test_connected_components_are_the_reference_components(spark) -> None:
 
 def _signed(keys: list[int]) -> list[int]:
     return np.array(keys, dtype=np.uint64).view(np.int64).tolist()
+
+
+def test_the_duplicate_id_rule_keeps_what_first_of_id_keeps_where_no_order_is_needed(spark) -> None:
+    rng = np.random.default_rng(3)
+    records = [(f"id{int(rng.integers(0, 12))}", f"text {int(rng.integers(0, 3))}") for _ in range(40)]
+    records += [("", "no id"), (None, "no id either")]
+    kept: dict[str, str] = {}  # the library's policy, rows in list order
+    conflicting: set[str] = set()
+    for art_id, text in records:
+        if not art_id:
+            continue
+        try:
+            if first_of_id(art_id, text, kept.get(art_id)):
+                kept[art_id] = text
+        except DuplicateIdError:
+            conflicting.add(art_id)
+    assert conflicting and set(kept) - conflicting  # both cases occur
+    frame = spark.createDataFrame([{"id": i, "text": t} for i, t in records], "id string, text string")
+    usable, errors = dspark.split_ids(dspark._with_input_columns(frame))
+    got = [(r.id, r.text) for r in usable.collect()]
+    # one row per id; where the library's choice needs no order, the same text; else none
+    assert sorted(got) == sorted((i, t) for i, t in kept.items() if i not in conflicting)
+    errors_by_id: dict[str | None, set[str]] = {}
+    for r in errors.collect():
+        errors_by_id.setdefault(r.id, set()).add(r.error)
+    n_rows = {i: sum(1 for j, _ in records if j == i) for i in kept}
+    repeated = {i for i, n in n_rows.items() if n > 1}
+    assert errors_by_id == {i: {"DuplicateIdError"} for i in repeated} | {"": {"InputError"}, None: {"InputError"}}
 
 
 def test_the_band_joins_follow_the_candidate_rule(spark) -> None:

@@ -201,6 +201,22 @@ def test_worker_processes_give_the_same_clusters(seeds, english) -> None:
         dedup.cluster(batch, workers=0)
 
 
+@pytest.mark.slow
+def test_add_many_in_worker_processes_answers_as_one_process_does(seeds) -> None:
+    batch = [*seeds, dedup.Article(id="empty", text=" "), *seeds[:2]]  # two ids given again, same texts
+    one, two = dedup.Deduplicator(), dedup.Deduplicator()
+    verdicts_one = one.add_many(batch, errors="skip")
+    verdicts_two = two.add_many(batch, errors="skip", workers=2)
+    assert [v.to_dict() for v in verdicts_one] == [v.to_dict() for v in verdicts_two]
+    assert any(v.is_copy for v in verdicts_one)  # the seeds hold copies
+    assert (
+        [(s.id, s.error) for s in one.skipped]
+        == [(s.id, s.error) for s in two.skipped]
+        == [("empty", "EmptyTextError")]
+    )
+    assert [c.member_ids for c in one.clusters()] == [c.member_ids for c in two.clusters()]
+
+
 def test_prepare_many_answers_each_article_as_prepare_does(seeds) -> None:
     d = dedup.Deduplicator()
     given = [seeds[0], "not an article", dedup.Article(id="f", text="Share on Facebook\nRead more"), *seeds[1:]]

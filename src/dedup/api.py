@@ -17,7 +17,7 @@ from dedup.config import DedupConfig, OnError, Progress
 from dedup.errors import DedupError, DuplicateIdError, TextTypeError
 from dedup.fronts import frames
 from dedup.records import Article, Cluster, Skip
-from dedup.runners import batch as engine
+from dedup.runners import batch
 from dedup.stages import explain
 from dedup.stages.prepare import check_length
 from dedup.stages.sign import text_signatures
@@ -110,14 +110,14 @@ def clusters_of(
     config: DedupConfig | None = None,
     errors: OnError = "raise",
     skipped: list[Skip] | None = None,
-    report: engine.Report | None = None,
+    report: batch.Report | None = None,
     workers: int = 1,
 ) -> Iterator[Cluster]:
     """The clusters of a batch of Article records or of a JSON Lines file, yielded one at a time in
     cluster id order as the batch runner settles them: what ``cluster`` lists, and what ``dedup
     cluster`` writes as it goes. ``report(stage, done, total)`` follows the runner's passes
     ("read", "candidates", "verify", "group")."""
-    return engine.run(articles, config=config, errors=errors, skipped=skipped, report=report, workers=workers)
+    return batch.run(articles, config=config, errors=errors, skipped=skipped, report=report, workers=workers)
 
 
 def with_spans(
@@ -148,8 +148,8 @@ def _on_row_error(errors: OnError, skipped: list[Skip]) -> Callable[[DedupError,
 
 
 def _name_rows(skipped: list[Skip], start: int, rows_of: dict[str, list[int]]) -> None:
-    """The row of each article the engine skipped (from ``skipped[start:]``): an empty text, a
-    text too long, an id given again with another text. The engine knows the article's id; its
+    """The row of each article the batch runner skipped (from ``skipped[start:]``): an empty text, a
+    text too long, an id given again with another text. The runner knows the article's id; its
     rows are in ``rows_of``, named in order (a repeated id's second row first, since the first
     row of an id is the one kept)."""
     named: dict[str, int] = {}
@@ -170,7 +170,7 @@ def _name_rows(skipped: list[Skip], start: int, rows_of: dict[str, list[int]]) -
 def signatures(texts: Iterable[str], *, config: DedupConfig | None = None) -> npt.NDArray[np.uint32]:
     """The MinHash signature of each raw text, one row of ``config.minhash.num_perm`` uint32 per
     text, in order: the text normalized, its furniture dropped and its word shingles signed, as
-    ``Deduplicator`` signs an article (equal bit for bit), in datasketch's format, so that a row
+    ``dedup.stages.prepare`` signs an article (equal bit for bit), in datasketch's format, so that a row
     goes into datasketch's ``MinHashLSH`` as ``LeanMinHash(seed=config.minhash.seed,
     hashvalues=row, scheme="affine32")`` (``dedup.stages.sign.to_minhash``). The texts are worked on a
     chunk at a time in compiled code (the equivalent of datasketch's ``MinHash.bulk``, from raw

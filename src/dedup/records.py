@@ -185,8 +185,7 @@ class SharedPassage:
     ) -> list[SharedPassage]:
         """One record per passage, ``text(a_sentence)`` its text, ``a_words``/``b_words`` its word
         ranges. The slots are filled directly: a frozen record's ``__init__`` goes through
-        ``object.__setattr__`` once per field, and a comparison lists about ten passages (half the
-        cost of listing them, measured)."""
+        ``object.__setattr__`` once per field, and a comparison lists about ten passages."""
         new, out = object.__new__, []
         slots = vars(cls)
         set_a, set_b = slots["a_sentence"].__set__, slots["b_sentence"].__set__
@@ -264,7 +263,7 @@ class Match:
 
     def without_passages(self) -> Match:
         """The same match with the shared passages left out, for callers that keep the figures of
-        many matches (positional: ``dataclasses.replace`` costs several microseconds a call)."""
+        many matches (built positionally: ``dataclasses.replace`` inspects the fields on every call)."""
         return Match(
             self.a, self.b, self.is_copy, self.relation, self.rule, self.score, self.jaccard,
             self.containment_a, self.containment_b, self.passage_coverage_a, self.passage_coverage_b, (),

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -46,13 +45,14 @@ from dedup.kernels import arrays as array_kernels
 from dedup.kernels import boilerplate as boilerplate_kernels
 from dedup.kernels import candidates as candidate_kernels
 from dedup.records import Article, Cluster, Skip
+from dedup.runners.pool import Pool
 from dedup.stages import formula as formulas
 from dedup.stages.clusters import alone, assemble
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.grouping import components
 from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
-from dedup.stages.prepare import prepare_many
+from dedup.stages.prepare import first_of_id, prepare_many
 from dedup.stages.provenance import cluster_id
 
 U64 = npt.NDArray[np.uint64]
@@ -322,66 +322,10 @@ def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
 
 
 # -- the driver's side --------------------------------------------------------------------------
-_UNGUARDED = (
-    "Worker processes (workers > 1) run the calling script again as they start: if the script calls "
-    "dedup.cluster(..., workers=N) at its top level, put that call under "
-    '`if __name__ == "__main__":`, or use workers=1.'
-)
-
-
-def _bootstrapping_a_worker() -> bool:
-    """Whether this process is a spawned worker still running its parent's script as it starts:
-    starting workers from there cannot work. The flag read is the one multiprocessing's own check
-    reads (``spawn._check_not_importing_main``), which raises a bare RuntimeError instead."""
-    import multiprocessing
-
-    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
-
-
-class Pool:
+def _pool(config: DedupConfig, learned: frozenset[int], workers: int, formula: FormulaCounts | None = None) -> Pool:
     """``workers`` processes (or this one), each with the config, the learned boilerplate and the
     formula counts."""
-
-    def __init__(
-        self, config: DedupConfig, learned: frozenset[int], workers: int, formula: FormulaCounts | None = None
-    ) -> None:
-        self._executor: Any = None
-        if workers > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            if _bootstrapping_a_worker():
-                raise DedupError(_UNGUARDED)
-            _log.logger.info("starting %d worker processes", workers)
-            context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-            self._executor = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_init, initargs=(config, learned, formula)
-            )
-        else:
-            _init(config, learned, formula)
-        self._depth = 4 * workers
-
-    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
-        """``fn`` over ``tasks``, results in order, a few tasks in flight per worker."""
-        if self._executor is None:
-            yield from map(fn, tasks)
-            return
-        from concurrent.futures.process import BrokenProcessPool
-
-        window: deque[Any] = deque()
-        try:
-            for task in tasks:
-                window.append(self._executor.submit(fn, task))
-                if len(window) > self._depth:
-                    yield window.popleft().result()
-            for future in window:
-                yield future.result()
-        except BrokenProcessPool as exc:
-            raise DedupError(f"a worker process died ({exc}). {_UNGUARDED}") from exc
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown()
+    return Pool(workers, call="dedup.cluster(..., workers=N)", initializer=_init, initargs=(config, learned, formula))
 
 
 def _sorted_by(keys: Any, rank: Any, owner: Any) -> Any:
@@ -553,20 +497,14 @@ def _read(
     keep = np.ones(len(metas), dtype=bool)
     for i, digest in enumerate(hashes):
         art_id = metas[i].id
-        if art_id not in first:
-            first[art_id] = i
-            continue
-        keep[i] = False  # the same id again: the same text is left out quietly, another is an error
-        if hashes[first[art_id]] != digest:
-            line, earlier = lines[i], lines[first[art_id]]
-            where = "" if line is None else f"line {line}: "
-            also = "" if earlier is None else f" (first on line {earlier})"
-            exc = DuplicateIdError(
-                f"{where}article id {art_id!r} appears twice with different texts{also}; ids must be unique"
-            )
+        j = first.setdefault(art_id, i)
+        try:
+            keep[i] = first_of_id(art_id, digest, None if j == i else hashes[j], line=lines[i], first_line=lines[j])
+        except DuplicateIdError as exc:
+            keep[i] = False
             if errors == "raise":
-                raise exc
-            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
+                raise
+            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=lines[i]))
             _log.skipped(skipped[-1])
     del first, hashes, lines
     for p in parts:
@@ -623,7 +561,7 @@ def run(
     else:
         source = _MemorySource(articles)
 
-    pool = Pool(config, frozenset(), workers)
+    pool = _pool(config, frozenset(), workers)
     try:
         batch = _read(source, pool, config, errors, skipped, report)
     finally:
@@ -650,7 +588,7 @@ def run(
     if report is not None:
         report("candidates", len(b), len(b))
 
-    pool = Pool(config, learned, workers, batch.formula)
+    pool = _pool(config, learned, workers, batch.formula)
     try:
         multi = _settle(source, pool, batch, b, a, report)
     finally:

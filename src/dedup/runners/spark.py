@@ -1,13 +1,16 @@
 """The batch on Apache Spark: ``dedup.runners.spark.cluster(df)`` gives what ``dedup.cluster`` gives.
 
-Not an approximation written again: every decision is taken on the executors by the library's own
-code (``Deduplicator.prepare``, ``boilerplate.judge``, ``verify.compare``, ``grouping.groups_of``,
-``provenance.build_cluster``), and Spark only moves data between them. The stages, in the order of
-the library's batch (``Deduplicator.add_many``: articles in id order, boilerplate learned from all):
+Not an approximation written again: every decision is taken on the executors by the stages' own
+code (``prepare.prepare_many``, ``boilerplate.judge``, ``pairs.Comparisons`` over
+``verify.compare``, ``clusters.assemble`` over ``grouping.groups_of`` and
+``provenance.build_cluster``), and Spark only moves data between them. Where Spark executes a rule
+its own way (the band joins of the candidates, the windows of boilerplate learning, the
+components), the tests check it against the stage's reference. The steps, in the order of the
+library's batch (articles in id order, boilerplate learned from all):
 
-1. bad rows (no id, an id given twice) go to the errors output; the rest are prepared on the
-   executors (``mapInPandas``): sentence fingerprints, the LSH band keys of the document and of
-   each passage; unusable texts go to the errors output too;
+1. bad rows (no id, an id given twice: ``split_ids``) go to the errors output; the rest are
+   prepared on the executors (``mapInPandas``): sentence fingerprints, the LSH band keys of the
+   document and of each passage; unusable texts go to the errors output too;
 2. boilerplate: the document frequency of every sentence fingerprint (a group-by), and for the
    frequent ones the library's judge over the first ``sample`` articles in id order;
 3. candidates: an equi-join on band keys, each article against the articles with smaller ids
@@ -45,6 +48,7 @@ from dedup.stages.clusters import assemble
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
+from dedup.stages.prepare import Prepared, prepare_many
 from dedup.stores.sqlite import config_from_json, config_to_json
 
 if TYPE_CHECKING:
@@ -92,16 +96,15 @@ def _require_spark() -> Any:
 
 
 # -- executor side: the library's own functions ------------------------------------------------
-_PREPARERS: dict[str, Any] = {}
+_CONFIGS: dict[str, DedupConfig] = {}
 
 
-def _deduplicator(config_json: str) -> Any:
-    """One Deduplicator per executor process and configuration (its compiled kernels and tables)."""
-    from dedup.runners.stream import Deduplicator
-
-    if config_json not in _PREPARERS:
-        _PREPARERS[config_json] = Deduplicator(config_from_json(config_json))
-    return _PREPARERS[config_json]
+def _config(config_json: str) -> DedupConfig:
+    """The job's configuration, parsed once per executor process."""
+    config = _CONFIGS.get(config_json)
+    if config is None:
+        config = _CONFIGS[config_json] = config_from_json(config_json)
+    return config
 
 
 def _signed(values: np.ndarray) -> list[int]:
@@ -161,34 +164,51 @@ def _learned(boilerplate: Any) -> frozenset[int]:
 
 def _prepare_batches(config_json: str) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        dedup = _deduplicator(config_json)
-        mh, ps = dedup.config.minhash, dedup.config.passage
+        config = _config(config_json)
         for batch in batches:
-            rows = []
+            rows: list[dict[str, Any]] = []
+            articles: list[Article] = []
             for row in batch.itertuples(index=False):
                 out: dict[str, Any] = {name: getattr(row, name) for name in INPUT_COLUMNS}
                 try:
                     if _value(row.text) is None:
                         raise EmptyTextError(f"article {row.id!r} has no text (null)")
-                    prepared = dedup.prepare(_article(row))
-                    doc = prepared.doc
-                    out["fps"] = _signed(doc.sentence_fps)
-                    out["doc_keys"] = _signed(band_keys(prepared.signature[None, :], mh.bands, mh.rows).ravel())
-                    out["passage_fps"] = _signed(doc.sentence_fps[doc.passage_sentence])
-                    keys = band_keys(prepared.passage_signatures, ps.bands, ps.rows)
-                    out["passage_keys"] = _signed(keys.ravel())
-                    enabled = dedup.config.formula.enabled
-                    out["formula_keys"] = (
-                        _signed(formulas.keys(prepared.article.source, doc.shingles)) if enabled else None
-                    )
-                    out["error"] = out["message"] = None
+                    articles.append(_article(row))
                 except DedupError as exc:
-                    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None, formula_keys=None)
-                    out["error"], out["message"] = type(exc).__name__, str(exc)
+                    _failed(out, exc)
                 rows.append(out)
+            outcomes = iter(prepare_many(articles, config))
+            for out in rows:
+                if "error" not in out:
+                    outcome = next(outcomes)
+                    if isinstance(outcome, DedupError):
+                        _failed(out, outcome)
+                    else:
+                        out.update(_keys(outcome, config), error=None, message=None)
             yield _frame(rows, _PREPARED_SCHEMA)
 
     return run
+
+
+def _keys(prepared: Prepared, config: DedupConfig) -> dict[str, list[int] | None]:
+    """The columns of a prepared article: its sentence fingerprints, the band keys of the
+    document and of each passage, each passage's sentence, and its formula count keys."""
+    mh, ps = config.minhash, config.passage
+    doc = prepared.doc
+    return {
+        "fps": _signed(doc.sentence_fps),
+        "doc_keys": _signed(band_keys(prepared.signature[None, :], mh.bands, mh.rows).ravel()),
+        "passage_fps": _signed(doc.sentence_fps[doc.passage_sentence]),
+        "passage_keys": _signed(band_keys(prepared.passage_signatures, ps.bands, ps.rows).ravel()),
+        "formula_keys": (
+            _signed(formulas.keys(prepared.article.source, doc.shingles)) if config.formula.enabled else None
+        ),
+    }
+
+
+def _failed(out: dict[str, Any], exc: DedupError) -> None:
+    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None, formula_keys=None)
+    out["error"], out["message"] = type(exc).__name__, str(exc)
 
 
 def _judge_runs(config_json: str) -> Any:
@@ -223,7 +243,7 @@ def _formula(formula: Any) -> FormulaCounts | None:
 
 def _verify_batches(config_json: str, boilerplate: Any, formula: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        config, learned, counts = _deduplicator(config_json).config, _learned(boilerplate), _formula(formula)
+        config, learned, counts = _config(config_json), _learned(boilerplate), _formula(formula)
         docs = Comparisons([], config, learned, counts)
         for batch in batches:
             out = []
@@ -241,7 +261,7 @@ def _verify_batches(config_json: str, boilerplate: Any, formula: Any) -> Any:
 
 def _assemble_runs(config_json: str, boilerplate: Any, formula: Any) -> Any:
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        config, learned, counts = _deduplicator(config_json).config, _learned(boilerplate), _formula(formula)
+        config, learned, counts = _config(config_json), _learned(boilerplate), _formula(formula)
         out: list[dict[str, Any]] = []
         for rows in _runs(batches, "label"):  # one connected component, members in id order
             docs = Comparisons([_article(r) for r in rows], config, learned, counts)
@@ -421,19 +441,23 @@ def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig
     return doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
 
 
-def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
-    """Cluster the articles of ``df`` (columns ``id``, ``text``, optional ``published_at``,
-    ``source``, ``url``, ``title``): the clusters and the errors output."""
-    _require_spark()
+def split_ids(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """The job's rows without an id and its duplicate-id policy: (the usable rows, one error row
+    (``ERROR_SCHEMA``) per row left out).
+
+    The library's policy is ``stages.prepare.first_of_id``: the first article of an id is kept,
+    the same id and text again is left out quietly, another text under a known id is an error.
+    A DataFrame has no input order (its rows come in whatever order the partitions give them),
+    so this job cannot say which row of an id came first, and takes the one decision that needs
+    no order. Where ``first_of_id`` keeps a text for an id, so does this: an id given once, or
+    several times with one text, is kept once. An id given with different texts keeps none of
+    its rows here, where the library keeps the first one given. The errors output also names
+    every id given more than once, with one text ("one is kept") or with several ("none is
+    kept"), and every row with no id (null or blank). ``tests/test_spark.py`` checks the two
+    policies against each other."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    config = config or DedupConfig()
-    config_json = config_to_json(config)
-    spark = df.sparkSession
-    rows = _with_input_columns(df)
-
-    # 1. bad rows, then preparation on the executors
     missing_id = F.col("id").isNull() | (F.trim(F.col("id")) == "")
     id_window = Window.partitionBy("id")
     counted = rows.withColumn("_n", F.count(F.lit(1)).over(id_window)).withColumn(
@@ -459,9 +483,24 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
         )
         .alias("message"),
     )
-    # one row per id given twice with the same text stays (the library keeps it too)
     same_twice = duplicated.where(F.col("_texts") == 1).dropDuplicates(["id"])
     usable = counted.where(~missing_id & (F.col("_n") == 1)).unionByName(same_twice).select(*INPUT_COLUMNS)
+    return usable, bad_id.unionByName(dup_errors)
+
+
+def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
+    """Cluster the articles of ``df`` (columns ``id``, ``text``, optional ``published_at``,
+    ``source``, ``url``, ``title``): the clusters and the errors output."""
+    _require_spark()
+    from pyspark.sql import functions as F
+
+    config = config or DedupConfig()
+    config_json = config_to_json(config)
+    spark = df.sparkSession
+    rows = _with_input_columns(df)
+
+    # 1. bad rows, then preparation on the executors
+    usable, bad_rows = split_ids(rows)
     prepared = usable.mapInPandas(_prepare_batches(config_json), _PREPARED_SCHEMA).cache()
     prep_errors = prepared.where(F.col("error").isNotNull()).select("id", "error", "message")
     good = prepared.where(F.col("error").isNull()).drop("error", "message")
@@ -504,7 +543,7 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
         .sortWithinPartitions("label", "id")
         .mapInPandas(_assemble_runs(config_json, boilerplate, formula), OUTPUT_SCHEMA)
     )
-    errors = bad_id.unionByName(dup_errors).unionByName(prep_errors)
+    errors = bad_rows.unionByName(prep_errors)
     return SparkResult(clusters=clusters, errors=errors, cached=(prepared, edges))
 
 
@@ -563,7 +602,7 @@ EPILOG = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``dedup spark`` (and of ``spark-submit src/dedup/spark.py``)."""
+    """The options of ``dedup spark`` (and of ``spark-submit src/dedup/runners/spark.py``)."""
     parser.add_argument(
         "input",
         metavar="INPUT",
@@ -603,7 +642,7 @@ def run_command(args: argparse.Namespace, config: DedupConfig | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``spark-submit src/dedup/spark.py INPUT OUTPUT``: the same options as ``dedup spark``."""
+    """``spark-submit src/dedup/runners/spark.py INPUT OUTPUT``: the same options as ``dedup spark``."""
     from dedup.fronts.cli import read_config
 
     parser = argparse.ArgumentParser(prog="dedup spark", description=DESCRIPTION, epilog=EPILOG)
@@ -612,5 +651,5 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args, read_config(args.config) if args.config else None)
 
 
-if __name__ == "__main__":  # spark-submit src/dedup/spark.py INPUT OUTPUT
+if __name__ == "__main__":  # spark-submit src/dedup/runners/spark.py INPUT OUTPUT
     sys.exit(main())

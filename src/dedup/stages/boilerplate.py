@@ -9,8 +9,9 @@ articles and, over a sample of them, the median article has at least ``min_uniqu
 other sentences found in no other sampled article. An article that has no other sentence (a
 one-sentence statement copied whole) has nothing of its own: it counts as 0, as a copy does.
 
-The model is fed in the streaming path one article at a time; the batch path feeds it every article
-first (in id order), so batch answers do not depend on input order. Boilerplate is never evidence of
+``BoilerplateModel`` is fed by the stream one article at a time, and by ``add_many`` every article
+of the batch first (in id order), so batch answers do not depend on input order; ``learn`` is the
+same rule over a whole batch at once, the reference for the batch runner's and Spark's executions. Boilerplate is never evidence of
 copying: the verifier drops it before measuring anything.
 """
 
@@ -38,16 +39,16 @@ class BoilerplateModel:
         self._sentences_of = sentences_of
         self._df: dict[int, int] = {}
         # The first ``sample`` articles of each sentence: the article id alone while it is the only
-        # one (most sentences are on one article; a list each was a third of the objects a full
-        # collection walked), a list from the second on. Not tuples: the dict would be untracked
-        # by a full collection once all were seen, then tracked again as young by the next new
-        # tuple and walked whole by young collections (38 ms with 100,000 indexed, measured).
+        # one (most sentences are on one article, and a list each would be most of the objects the
+        # garbage collector walks), a list from the second on. Not tuples: a dict whose values
+        # are all untracked tuples is untracked by a full collection, then tracked again as young
+        # by the next new tuple, and young collections would walk it whole.
         self._postings: dict[int, str | list[str]] = {}
         self._seen: set[str] = set()
         # Per judged sentence, the count it was judged at and the verdict, as one int (2 * count +
         # verdict): a dict of ints is not tracked by the garbage collector, while every new tuple
-        # put in it tracked the whole dict again as a young object (a young-generation collection
-        # of 12 to 21 ms with 100,000 indexed, walking its 180,000 entries; measured).
+        # put in a dict tracks the whole dict again as a young object, walked entry by entry at
+        # every young-generation collection.
         self._cache: dict[int, int] = {}
         self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
         # boilerplate_of's answers, per article, while every verdict stands
@@ -289,8 +290,7 @@ class Sample:
     def __init__(self, sample: Sequence[Iterable[int]]) -> None:
         # Dicts of ints (values None), not sets: a dict holding only ints is not tracked by the
         # garbage collector, a set always is, and a streaming index makes a few samples per
-        # article; their fingerprints, visited at every young-generation collection, were half of
-        # what those collections walked (measured: gen-1 collections of 2-4 ms with 20,000 indexed).
+        # article, whose fingerprints young-generation collections would otherwise visit each time.
         self._sets = [dict.fromkeys(fps) for fps in sample]
         carriers = Counter(chain.from_iterable(self._sets))
         # each article's sentences no other one has

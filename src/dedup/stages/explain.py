@@ -383,7 +383,7 @@ def kept_texts(candidates: Mapping[str, list[str]], config: DedupConfig) -> dict
 
 
 def _usable(text: str, config: DedupConfig) -> bool:
-    """Whether the batch engine prepares ``text`` rather than skipping it (``Deduplicator._check``,
+    """Whether the batch engine prepares ``text`` rather than skipping it (``prepare.check_article``,
     and an ``EmptyTextError`` for a text with no comparison words)."""
     return len(text) <= config.max_chars and bool(text.strip()) and bool(comparison_words(text, config))
 

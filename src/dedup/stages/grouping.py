@@ -180,8 +180,8 @@ def _attach(
 def cut_tree_at(tree: npt.NDArray[np.float64], height: float) -> list[int]:
     """The flat clusters of scipy's ``fcluster(tree, t=height, criterion="distance")``: leaves
     joined by the merges whose subtree has no merge higher than ``height``. Written here because
-    ``fcluster`` costs about 150 us of array-API checks on a tree of ten leaves (measured), more
-    than all the comparisons of the article being added; tested equal to it. Labels are the
+    ``fcluster``'s array-API checks cost more on a tree of ten leaves than all the comparisons of
+    the article being added; tested equal to it. Labels are the
     smallest leaf of each cluster."""
     n = len(tree) + 1
     parent = list(range(2 * n - 1))

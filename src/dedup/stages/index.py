@@ -11,8 +11,8 @@ query's rows (``hits``), ``remove`` an article. Two implementations:
 - :class:`BandIndex` (the default, in memory): the banding of datasketch's ``MinHashLSH`` (bands and
   rows from its optimizer), with the band keys of every row computed in one numpy operation and the
   buckets in flat arrays walked by numba. Written here because ``MinHashLSH`` inserts one key at a
-  time through its storage layer, which costs more than all the rest of indexing an article
-  (measured: 60% of ``Deduplicator.add``), and its dict of sets holds ~130 bytes per bucket entry.
+  time through its storage layer, which costs more than all the rest of indexing an article,
+  and its dict of sets keeps a Python set per bucket.
 - :class:`DatasketchLSH`: datasketch's ``MinHashLSH`` itself, for its storage backends.
 """
 

@@ -62,8 +62,8 @@ def check_article(article: object, config: DedupConfig) -> None:
 
 def prepare_many(articles: Sequence[Article], config: DedupConfig) -> list[Prepared | DedupError]:
     """For each article, in order, its ``Prepared`` or the ``InputError`` it raises; the usable
-    articles are analyzed and signed in two compiled calls (a call costs a fifth of an article's
-    time, so a batch is worked in one)."""
+    articles are analyzed and signed in two compiled calls for them all (each call has a fixed
+    cost of its own, not small beside an article's work)."""
     out: list[Prepared | DedupError | None] = []
     usable: list[Article] = []
     for article in articles:

@@ -275,8 +275,8 @@ _NO_PREFILTER = LinePrefilter(
 def analyze_many(
     texts: Sequence[str], normalize: NormalizeConfig, shingle: ShingleConfig, permutations: tuple[U32, U32, U32, U32]
 ) -> list[tuple[Shingled, U32, U32]]:
-    """``analyze_compiled`` for each of ``texts``, in two compiled calls for them all (a call
-    costs microseconds of its own, a fifth of an article's time): fold and split every text and
+    """``analyze_compiled`` for each of ``texts``, in two compiled calls for them all (each call
+    has a fixed cost of its own, not small beside an article's work): fold and split every text and
     flag its lines, try the furniture patterns on the few lines that could match them, then
     shingle and sign every text. The records' arrays are views of arrays shared by the batch."""
     if not texts:
@@ -359,8 +359,8 @@ def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: Shing
 
 def _code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], I64]:
     """The texts' code points laid end to end, in 16 bits unless some are beyond (the kernel is
-    compiled once per width; an ASCII width of its own made a process's first English article
-    after a mixed batch load one more compiled kernel, 22 ms), and where each text starts."""
+    compiled once per width, and there is no 8-bit width, so that English and other texts share
+    one compiled kernel), and where each text starts."""
     joined = texts[0] if len(texts) == 1 else "".join(texts)
     if "\u200b" in joined:  # zero-width spaces are placed before the fold (``place_zero_width_spaces``)
         texts = [place_zero_width_spaces(t) for t in texts]

@@ -91,7 +91,7 @@ def analyze_and_sign_many(texts: Sequence[str], config: DedupConfig) -> list[tup
 
 def text_signatures(texts: Sequence[str], config: DedupConfig) -> U32:
     """The document signature of each of ``texts`` (raw text), one row of ``num_perm`` uint32 each:
-    equal, bit for bit, to the ``signature`` that ``Deduplicator.prepare`` gives the same text,
+    equal, bit for bit, to the ``signature`` that ``prepare.prepare`` gives the same text,
     and to datasketch's ``MinHash`` over its shingles (``reference_signature``). Only the
     signatures are computed: no passages, fingerprints or shingle sets."""
     mh = config.minhash

@@ -59,7 +59,7 @@ from dedup.records import Article, Match
 from dedup.stages.shingle import Shingled
 
 FORMAT = "dedup-index"
-VERSION = 3  # 3: row checksums and counts; 2: words hashed with FNV-1a + fmix64 (was BLAKE2b)
+VERSION = 3  # 3: row checksums and counts; 2: words hashed with FNV-1a + fmix64
 _ARRAYS = (
     "words", "sentence_starts", "sentence_fps", "passages", "passage_sentence",
     "passage_shingles", "passage_offsets", "shingles",

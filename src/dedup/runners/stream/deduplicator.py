@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from functools import wraps
+from functools import partial, wraps
 from itertools import islice
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
@@ -30,9 +31,9 @@ from dedup._undo import Undo
 from dedup.config import DedupConfig, OnError, Progress, check_batch_options
 from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError
 from dedup.records import Article, Cluster, Match, Skip, Verdict
+from dedup.runners.pool import Pool
 from dedup.runners.stream import sync
 from dedup.runners.stream.replica import Replica
-from dedup.runners.stream.workers import CHUNK, prepare_in_processes
 from dedup.stages import prepare as preparation
 from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
 from dedup.stages.grouping import components, groups_of
@@ -46,6 +47,7 @@ from dedup.stores.sqlite import SQLiteStore, StoredArticle
 
 P = ParamSpec("P")
 R = TypeVar("R")
+CHUNK = 256  # articles prepared in one call of prepare_many
 
 
 def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[Concatenate[Deduplicator, P], R]:
@@ -350,13 +352,19 @@ class Deduplicator:
     def _prepare_all(
         self, articles: Iterable[Article], workers: int
     ) -> Iterator[tuple[Article, Prepared | DedupError]]:
-        """Each article with its preparation or the error it raised, in input order."""
-        if workers > 1:
-            yield from prepare_in_processes(self.config, articles, workers)
-            return
+        """Each article with its preparation or the error it raised, in input order, prepared
+        ``CHUNK`` at a time in ``workers`` processes (or this one)."""
         source = iter(articles)
-        while chunk := list(islice(source, CHUNK)):
-            yield from zip(chunk, preparation.prepare_many(chunk, self.config), strict=True)
+        sent: deque[list[Article]] = deque()
+
+        def chunks() -> Iterator[list[Article]]:
+            while chunk := list(islice(source, CHUNK)):
+                sent.append(chunk)
+                yield chunk
+
+        with Pool(workers, call="add_many(..., workers=N)") as pool:
+            for outcomes in pool.map(partial(preparation.prepare_many, config=self.config), chunks()):
+                yield from zip(sent.popleft(), outcomes, strict=True)
 
     @_serialised
     def remove(self, article_id: str) -> None:
