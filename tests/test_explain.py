@@ -183,3 +183,17 @@ def test_explain_reports_a_missing_file_or_id_cleanly(tmp_path: Path, capsys) ->
     records.write_text(json.dumps({"id": "x", "text": "some text here"}) + "\n")
     assert cli.main(["explain", "--jsonl", str(records), "x", "y"]) == 2
     assert "no article with id 'y'" in capsys.readouterr().err
+
+
+def test_a_furniture_sentence_of_a_one_line_text_is_the_range_left_out() -> None:
+    """In a text given as one line, the dropped furniture is the sentence that matched, and the
+    words after it are mapped to where they are."""
+    story = "The council met on Tuesday and voted for the new tram line after a long debate on costs."
+    text = f"Read more at cityhall.example … {story} Follow us on Twitter for updates."
+    mapped = word_map(text)
+    assert [text[a:b] for a, b in mapped.dropped] == [
+        "Read more at cityhall.example …",
+        "Follow us on Twitter for updates.",
+    ]
+    start, end = mapped.span((0, len(mapped)))
+    assert text[start:end] == story[:-1]

@@ -344,3 +344,40 @@ def test_latin_letters_written_as_cyrillic_or_greek_look_alikes_never_change_the
         for c, flip in zip(text, swapped, strict=True)
     )
     _same_shingles(text, changed)
+
+
+# -- texts given as one line (feeds and APIs): furniture is found sentence by sentence -----------
+GAME_REPORT = (
+    "The Tigers beat the Lions 3-1 on Saturday in front of a crowd of twelve thousand at the river stadium. "
+    "Coach Ana Ruiz said the second half was the best her side had played all season. "
+    "The Lions had led after ten minutes through a header from their captain."
+)
+
+
+def _words(text: str) -> list[str]:
+    normalize = NormalizeConfig()
+    fast = analyze(text, normalize, ShingleConfig())
+    slow = [t for t in tokens(text, normalize, ShingleConfig()) if t != MARK]
+    assert fast.n_words == len(slow)
+    assert np.array_equal(fast.words, np.array([word_hash(w) for w in slow], dtype=np.uint64))
+    return slow
+
+
+def test_a_one_line_text_that_opens_with_furniture_keeps_its_story() -> None:
+    """A pattern that matches at the start of a line of many sentences drops that sentence, not the
+    whole text (which a feed delivers as one line)."""
+    words = _words("Read more at athletics.com … " + GAME_REPORT)
+    assert words == _words(GAME_REPORT)
+    assert _words("Read more: Fish prices hit record high") == []  # a line that is only furniture
+
+
+def test_furniture_inside_a_one_line_text_is_dropped() -> None:
+    text = GAME_REPORT.replace(
+        "Coach Ana", "Follow us on Twitter and Facebook for the latest news. Share this article. Coach Ana"
+    )
+    assert _words(text) == _words(GAME_REPORT)
+    # a pattern's "$" is the end of its sentence; ".*" stays inside it
+    assert "newsletter" not in _words(GAME_REPORT + " Sign up for our newsletter today. The end of the season is near.")
+    # prose that merely starts like furniture is kept
+    prose = "Read the full statement, the minister told reporters, and you will see the plan."
+    assert _words(GAME_REPORT + " " + prose)[-3:] == ["see", "the", "plan"]

@@ -66,7 +66,18 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
 
     u64, i64, i32, u32, u8 = array(t.uint64), array(t.int64), array(t.int32), array(t.uint32), array(t.uint8)
     fold = (i64, i64, u32, u8, u32, i64, t.boolean, t.int64, t.boolean, t.boolean, i64, i64, i64)
-    shingle = (u64, array(t.boolean), array(t.int64, 2), u8, array(t.int64, 2), t.int64, t.int64, t.int64, t.int64)
+    shingle = (
+        u64,
+        array(t.boolean),
+        array(t.boolean),
+        array(t.int64, 2),
+        u8,
+        array(t.int64, 2),
+        t.int64,
+        t.int64,
+        t.int64,
+        t.int64,
+    )
     table = (u64, i32, i32, i32)
     return [
         # code points in 16 bits, or in 32 when a text has some beyond (``shingle._code_points``)

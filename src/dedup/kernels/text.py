@@ -328,10 +328,10 @@ def _out_word_hash(out: Any, first: int, end: int, strip_conjunction: bool) -> A
 
 
 @jit
-def _kept_words(hashes: Any, marks: Any, line_first_word: Any, flags: Any) -> Any:
-    """The words of the lines not dropped (flag bit 1), and where each sentence starts among them
-    (plus one past the end): at each kept line and after each sentence mark (never an empty
-    sentence)."""
+def _kept_words(hashes: Any, marks: Any, gone: Any, line_first_word: Any, flags: Any) -> Any:
+    """The words of the lines not dropped (flag bit 1) that are not dropped themselves (``gone``:
+    the words of a sentence dropped as furniture), and where each sentence starts among them (plus
+    one past the end): at each kept line and after each sentence mark (never an empty sentence)."""
     words = np.empty(hashes.shape[0], dtype=np.uint64)
     starts = np.empty(hashes.shape[0] + 2, dtype=np.int64)
     starts[0] = 0
@@ -343,6 +343,8 @@ def _kept_words(hashes: Any, marks: Any, line_first_word: Any, flags: Any) -> An
             starts[ns] = nw
             ns += 1
         for w in range(line_first_word[li], line_first_word[li + 1]):
+            if gone[w]:
+                continue
             if marks[w] and nw > starts[ns - 1]:
                 starts[ns] = nw
                 ns += 1
@@ -392,44 +394,91 @@ def _starts_with(spaced: Any, i: int, end: int, data: Any, first: int, last: int
 
 
 @jit
-def _line_flags(
-    spaced: Any, line_starts: Any, counts: Any, classes: Any, min_words: int, furniture: bool, always: bool,
-    pre_data: Any, pre_off: Any, pre_first: Any, flags: Any,
-) -> None:  # fmt: skip
-    """The flag of each line of a spaced text (``counts``: its words; ``line_starts``: where it
-    starts, plus one entry past the end) into ``flags``: 1 when it is too short to be prose
-    (dropped), 2 when a furniture pattern could match it (to be tried by the patterns
-    themselves): it starts, after its spaces, with one of the patterns' prefixes, or some pattern
-    has none (``always``); 0 otherwise, and in the entry past the end."""
+def _line_flags(counts: Any, min_words: int, flags: Any) -> None:
+    """The flag of each line of a spaced text (``counts``: its words) into ``flags``: 1 when it is
+    too short to be prose (dropped), 0 otherwise, and in the entry past the end."""
     n_lines = counts.shape[0]
     flags[n_lines] = 0
     for li in range(n_lines):
-        flags[li] = 0
-        if counts[li] < min_words:
-            flags[li] = 1
-            continue
-        if not furniture:
-            continue
-        if always:
-            flags[li] = 2
+        flags[li] = 1 if counts[li] < min_words else 0
+
+
+@jit
+def _count_words(spaced: Any, i: int, end: int, classes: Any) -> int:
+    """The words of ``spaced[i:end]`` (a piece of a spaced text: words, spaces and sentence marks),
+    counted as ``_split_text`` cuts them: a run of word characters, or one that is a word of its own."""
+    n = 0
+    inside = False
+    for j in range(i, end):
+        c = spaced[j]
+        cl = 0 if c == MARK else _class_of(classes, c)
+        if cl & SOLO:
+            n += 1
+            inside = False
+        elif cl & WORD:
+            if not inside:
+                n += 1
+            inside = True
+        else:
+            inside = False
+    return n
+
+
+@jit
+def _could_match(
+    spaced: Any, i: int, end: int, classes: Any, always: bool, pre_data: Any, pre_off: Any, pre_first: Any
+) -> bool:
+    """Whether ``spaced[i:end]`` starts with one of the furniture patterns' prefixes, or some
+    pattern has none (``always``)."""
+    if always:
+        return True
+    c = spaced[i]
+    # the prefixes come sorted, so those that start with c are one run (found by bisection), and
+    # those that start with a digit the run of -1 at the front
+    runs = ((np.searchsorted(pre_first, c), np.searchsorted(pre_first, c, side="right")),
+            (0, np.searchsorted(pre_first, -1, side="right")))  # fmt: skip
+    for first, last in runs:
+        for p in range(first, last):
+            if _starts_with(spaced, i, end, pre_data, pre_off[p], pre_off[p + 1], classes):
+                return True
+    return False
+
+
+@jit
+def _segments_to_try(
+    spaced: Any, line_starts: Any, line_first: Any, flags: Any, classes: Any, always: bool, pre_data: Any,
+    pre_off: Any, pre_first: Any, base: int, word_base: int, tried: Any, nt: int,
+) -> Any:  # fmt: skip
+    """Append to ``tried`` (from row ``nt``, grown when full) the segments of the lines kept so far
+    (flag 0) that a furniture pattern could match (``normalize.furniture_segments``: a line cut at
+    its sentence marks): for each, where it starts (its leading spaces skipped) and ends in the
+    spaced texts (``base``: where this text's starts), its first word among the batch's words
+    (``word_base``: this text's first) and its number of words. Returns ``tried`` and its new end."""
+    for li in range(flags.shape[0] - 1):
+        if flags[li]:
             continue
         i, end = line_starts[li], line_starts[li + 1] - 1
-        while i < end and (spaced[i] == 32 or spaced[i] == MARK):
-            i += 1
-        if i == end:
-            continue
-        c = spaced[i]
-        # the prefixes come sorted, so those that start with c are one run (found by bisection),
-        # and those that start with a digit the run of -1 at the front
-        runs = ((np.searchsorted(pre_first, c), np.searchsorted(pre_first, c, side="right")),
-                (0, np.searchsorted(pre_first, -1, side="right")))  # fmt: skip
-        for first, last in runs:
-            for p in range(first, last):
-                if _starts_with(spaced, i, end, pre_data, pre_off[p], pre_off[p + 1], classes):
-                    flags[li] = 2
-                    break
-            if flags[li]:
-                break
+        word = line_first[li]
+        while i < end:
+            # one segment: from here to the next sentence mark or the line's end
+            stop = i
+            while stop < end and spaced[stop] != MARK:
+                stop += 1
+            start = i
+            while start < stop and spaced[start] == 32:
+                start += 1
+            n = _count_words(spaced, i, stop, classes)
+            if start < stop and _could_match(spaced, start, stop, classes, always, pre_data, pre_off, pre_first):
+                if nt == tried.shape[0]:
+                    grown = np.empty((2 * nt + 16, 5), dtype=np.int64)
+                    grown[:nt] = tried[:nt]
+                    tried = grown
+                tried[nt, 0], tried[nt, 1], tried[nt, 2] = li, base + start, base + stop
+                tried[nt, 3], tried[nt, 4] = word_base + word, n
+                nt += 1
+            word += n
+            i = stop + 1
+    return tried, nt
 
 
 @jit
@@ -468,10 +517,9 @@ def fold_split_many(
     ``cps[text_off[t]:text_off[t + 1]]``, one after the other, laid end to end: the spaced texts
     (text ``t``'s from ``offsets[0, t]``); its lines (from ``offsets[1, t]``, one more entry than
     lines), each with where it starts in its spaced text and where its words start among its
-    text's words (``lines[0]`` and ``lines[1]``) and a flag (1: dropped, 2: to be tried by the
-    furniture patterns; 0 for the extra entry); its words' hashes and marks (from ``offsets[2,
-    t]``); and for each line to be tried, its index among the flags and where it starts and ends
-    in the spaced texts. One call for a batch, with few arrays in and out (a call into compiled
+    text's words (``lines[0]`` and ``lines[1]``) and a flag (1: dropped as too short; 0 for the
+    extra entry); its words' hashes and marks (from ``offsets[2, t]``); and the segments to be
+    tried by the furniture patterns (``_segments_to_try``: a row each). One call for a batch, with few arrays in and out (a call into compiled
     code has a cost of its own, and so has each array it returns); every text is written straight
     into the batch's buffers."""
     n_texts = text_off.shape[0] - 1
@@ -490,7 +538,7 @@ def fold_split_many(
     words_all = np.empty(total // 5 + longest + 16, dtype=np.uint64)
     marks_all = np.empty(words_all.shape[0], dtype=np.bool_)
     offsets = np.zeros((3, n_texts + 1), dtype=np.int64)
-    tried = np.empty((n_texts + 16, 3), dtype=np.int64)
+    tried = np.empty((n_texts + 16, 5), dtype=np.int64)
     ns, nl, nw, nt = 0, 0, 0, 0
     for t in range(n_texts):
         piece = cps[text_off[t] : text_off[t + 1]]
@@ -509,18 +557,12 @@ def fold_split_many(
             f, m, classes, abbr_data, abbr_off, strip_conjunction, spaced_all, ns, starts_all, first_all, counts,
             nl, words_all, marks_all, nw,
         )  # fmt: skip
-        _line_flags(
-            spaced_all[ns:ns1], starts_all[nl:nl1], counts[: nl1 - nl - 1], classes, min_words, furniture, always,
-            pre_data, pre_off, pre_first, flags_all[nl:nl1],
-        )  # fmt: skip
-        for li in range(nl, nl1 - 1):
-            if flags_all[li] & 2:
-                if nt == tried.shape[0]:
-                    grown_tried = np.empty((2 * nt, 3), dtype=np.int64)
-                    grown_tried[:nt] = tried[:nt]
-                    tried = grown_tried
-                tried[nt, 0], tried[nt, 1], tried[nt, 2] = li, ns + starts_all[li], ns + starts_all[li + 1] - 1
-                nt += 1
+        _line_flags(counts[: nl1 - nl - 1], min_words, flags_all[nl:nl1])
+        if furniture:
+            tried, nt = _segments_to_try(
+                spaced_all[ns:ns1], starts_all[nl:nl1], first_all[nl:nl1], flags_all[nl:nl1], classes, always,
+                pre_data, pre_off, pre_first, ns, nw, tried, nt,
+            )  # fmt: skip
         ns, nl, nw = ns1, nl1, nw1
         offsets[0, t + 1], offsets[1, t + 1], offsets[2, t + 1] = ns, nl, nw
     lines = np.empty((2, nl), dtype=np.int64)
@@ -530,18 +572,18 @@ def fold_split_many(
 
 
 @jit
-def _text_words(t: int, words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any) -> Any:
-    """Text ``t`` of a ``fold_split_many`` batch: the words of its lines not dropped and its
-    sentence starts (``_kept_words``)."""
+def _text_words(t: int, words_all: Any, marks_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any) -> Any:
+    """Text ``t`` of a ``fold_split_many`` batch: the words of its lines not dropped, but those
+    ``gone_all`` drops, and its sentence starts (``_kept_words``)."""
     first, last = offsets[1, t], offsets[1, t + 1]
     w0, w1 = offsets[2, t], offsets[2, t + 1]
-    return _kept_words(words_all[w0:w1], marks_all[w0:w1], lines[1, first:last], flags_all[first:last])
+    return _kept_words(words_all[w0:w1], marks_all[w0:w1], gone_all[w0:w1], lines[1, first:last], flags_all[first:last])
 
 
 @jit
 def shingle_many(
-    words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int, pk: int, min_pw: int,
-    max_pw: int, multipliers: Any, salt: Any, doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
+    words_all: Any, marks_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int, pk: int,
+    min_pw: int, max_pw: int, multipliers: Any, salt: Any, doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
 ) -> Any:  # fmt: skip
     """``_shingle_and_sign`` for each text of a ``fold_split_many`` batch. Returns ``bounds``
     and three packed arrays: ``bounds[t, f]`` is where text ``t``'s part of field ``f`` starts in
@@ -566,7 +608,7 @@ def shingle_many(
     psigs_all = np.empty(guess // 8 * passage_a.shape[0] + 16, dtype=np.uint32)
     n_sig = 0
     for t in range(n_texts):
-        kept, starts = _text_words(t, words_all, marks_all, lines, flags_all, offsets)
+        kept, starts = _text_words(t, words_all, marks_all, gone_all, lines, flags_all, offsets)
         out, doc_sig, psigs = _shingle_and_sign(
             kept, starts, k, pk, min_pw, max_pw, multipliers, salt, doc_a, doc_b, passage_a, passage_b
         )
@@ -601,8 +643,8 @@ def shingle_many(
 
 @jit
 def signatures_many(
-    words_all: Any, marks_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int, multipliers: Any,
-    doc_a: Any, doc_b: Any,
+    words_all: Any, marks_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int,
+    multipliers: Any, doc_a: Any, doc_b: Any,
 ) -> Any:  # fmt: skip
     """The document signature of each text of a ``fold_split_many`` batch, one row each: what
     ``shingle_many`` gives for the documents, without the passages, the fingerprints or the
@@ -612,7 +654,7 @@ def signatures_many(
     out = np.empty((n_texts, doc_a.shape[0]), dtype=np.uint32)
     whole = np.zeros(2, dtype=np.int64)
     for t in range(n_texts):
-        kept, _ = _text_words(t, words_all, marks_all, lines, flags_all, offsets)
+        kept, _ = _text_words(t, words_all, marks_all, gone_all, lines, flags_all, offsets)
         grams = _top32(_grams(kept, k, multipliers))
         whole[1] = grams.shape[0]
         minhash_into(grams, whole, doc_a, doc_b, out[t : t + 1])

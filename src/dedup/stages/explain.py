@@ -1,7 +1,7 @@
 """See why: the shared passages of two articles as spans of their original text.
 
 The verifier works on hashed comparison words (folded, diacritics and tatweel removed, Arabic
-conjunctions cut, furniture lines dropped), and the index keeps no text. To show a decision on the
+conjunctions cut, furniture dropped), and the index keeps no text. To show a decision on the
 articles as written, the two texts are analyzed again through the reference path
 (``shingle.tokens``) while keeping, for each comparison word, the [start, end) range of characters
 it came from in the text as given (:func:`word_map`). The fold maps characters one by one
@@ -32,7 +32,7 @@ import numpy.typing as npt
 from dedup.config import DedupConfig
 from dedup.fronts.io import read_jsonl
 from dedup.records import Article, Cluster, Match, MemberSpan, SharedPassage
-from dedup.stages.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_lines
+from dedup.stages.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_segments
 from dedup.stages.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
 from dedup.stages.verify import compare
 
@@ -61,7 +61,7 @@ class SharedSpan:
 @dataclass(frozen=True, slots=True)
 class WordMap:
     """Where each comparison word of a text comes from: word ``i`` was read from
-    ``text[starts[i]:ends[i]]``. ``dropped`` holds the [start, end) character ranges of the lines
+    ``text[starts[i]:ends[i]]``. ``dropped`` holds the [start, end) character ranges of the lines and sentences
     left out as furniture (or too short to be prose)."""
 
     starts: I64
@@ -124,14 +124,14 @@ def _place_zero_width_spaces(chars: list[str]) -> None:
 
 def _tokens_with_ranges(text: str, config: DedupConfig) -> tuple[list[str], I64, I64, list[tuple[int, int]]]:
     """``shingle.tokens`` of ``text`` (sentence marks left out) with each token's range of
-    characters in ``text``, and the character ranges of the dropped lines."""
+    characters in ``text``, and the character ranges of the dropped lines and sentences."""
     pieces = _folded_pieces(text)
     folded = "".join(pieces)
     origin = np.repeat(np.arange(len(pieces), dtype=np.int64), [len(p) for p in pieces])
     # sentence ends become " MARK " (three characters from one), as in ``shingle.tokens``
     marked, origin = _spaced_out(folded, origin, _SENTENCE_END, lambda _: MARK)
     spaced = _PUNCT_BUT_MARK.sub(" ", marked)
-    drop = furniture_lines(spaced, config.normalize, ignore=MARK)
+    drop = furniture_segments(spaced, config.normalize, ignore=MARK)
     words: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -139,13 +139,19 @@ def _tokens_with_ranges(text: str, config: DedupConfig) -> tuple[list[str], I64,
     at = 0
     # characters that fold to nothing and belong to the word they touch: marks, tatweel, hamza
     empty = [not p and unicodedata.category(c)[0] in "LM" for p, c in zip(pieces, text, strict=True)]
-    for line, is_dropped in zip(spaced.split("\n"), drop, strict=True):
-        if is_dropped:
-            if line.replace(MARK, " ").strip():  # a line of words, not of punctuation alone
-                dropped.append((int(origin[at]), int(origin[at + len(line) - 1]) + 1))
-        else:
-            _line_tokens(line, origin[at : at + len(line)], config, empty, words, starts, ends)
-        at += len(line) + 1
+    for line, gone in zip(spaced.split("\n"), drop, strict=True):
+        # a wholly dropped line is one range; otherwise each segment (cut at the sentence marks)
+        segments = [line] if all(gone) else line.split(MARK)
+        for segment, is_dropped in zip(segments, [True] if all(gone) else gone, strict=True):
+            if is_dropped:
+                if segment.replace(MARK, " ").strip():  # a segment of words, not of punctuation alone
+                    # a sentence starts at its first word: the space before it came from the
+                    # previous sentence's end
+                    lead = 0 if len(segments) == 1 else len(segment) - len(segment.lstrip(" "))
+                    dropped.append((int(origin[at + lead]), int(origin[at + len(segment) - 1]) + 1))
+            else:
+                _line_tokens(segment, origin[at : at + len(segment)], config, empty, words, starts, ends)
+            at += len(segment) + 1
     return words, np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), dropped
 
 

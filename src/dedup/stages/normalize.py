@@ -9,8 +9,9 @@ ones written as those (``а`` → ``a``), so that neither hides a copy. It is id
 character by character through one table (:func:`fold_table`), which the compiled text kernel
 (``kernels.text.fold_split_many``) reads too, so both paths fold alike.
 
-``furniture_lines`` tells which lines of a text are site furniture: lines matching the configured
-patterns and lines too short to be prose (``shingle.tokens`` drops them). Words are counted as the
+``furniture_segments`` tells which parts of a text are site furniture: lines too short to be prose,
+and the sentences of a line that the configured patterns match at their start (``shingle.tokens``
+drops them). Words are counted as the
 shingler counts them: in scripts written without spaces (Chinese, Japanese, Thai, ...) each
 character is a word (``SOLO_RANGES``).
 """
@@ -710,27 +711,27 @@ def _compiled_one(pattern: str) -> FurniturePattern:
     return _compiled((pattern,))
 
 
-def furniture_lines(spaced: str, config: NormalizeConfig, *, ignore: str = "") -> list[bool]:
-    """For each line of ``spaced`` (a folded text whose punctuation became spaces), whether it is
-    furniture: the same rule as ``is_furniture``, each line long enough to be prose matched at its
-    start. Words equal to ``ignore`` (a sentence mark) do not count."""
-    plain = spaced.replace(ignore, " ") if ignore else spaced
-    lines = plain.split("\n")
-    return furniture_flags(lines, [count_words(line) for line in lines], config)
-
-
-def furniture_flags(lines: list[str], words: list[int], config: NormalizeConfig) -> list[bool]:
-    """Whether each line is furniture, given how many words it has (the compiled text path counts
-    them itself): too short to be prose, or a furniture pattern matching at the line's start. Each
-    line is matched on its own: a pattern never reaches into the next line."""
+def furniture_segments(spaced: str, config: NormalizeConfig, *, ignore: str = "") -> list[list[bool]]:
+    """For each line of ``spaced`` (a folded text whose punctuation became spaces) and each of its
+    segments (the line cut at each ``ignore``, a sentence mark; the whole line when none is given),
+    whether the segment is dropped as furniture. A line too short to be prose (fewer than
+    ``min_line_words`` words, marks aside) is dropped whole. Otherwise each segment is matched at
+    its start against the furniture patterns on its own: a pattern never reaches into the next
+    segment, and its ``$`` is the segment's end. So a text given as one line (as feeds and APIs
+    deliver articles) loses the sentence that says "Read more at ..." and keeps its story, and
+    furniture inside it is found as it is on a line of its own."""
     minimum = config.min_line_words
-    drop = [n < minimum for n in words]
-    if config.drop_furniture:
-        matches = line_matcher(furniture_patterns(config)).matches
-        for i, line in enumerate(lines):
-            if not drop[i] and matches(line, 0):
-                drop[i] = True
-    return drop
+    matches = line_matcher(furniture_patterns(config)).matches if config.drop_furniture else None
+    out: list[list[bool]] = []
+    for line in spaced.split("\n"):
+        pieces = line.split(ignore) if ignore else [line]
+        if count_words(line.replace(ignore, " ") if ignore else line) < minimum:
+            out.append([True] * len(pieces))
+        elif matches is None:
+            out.append([False] * len(pieces))
+        else:
+            out.append([bool(p.lstrip(" ")) and matches(p.lstrip(" "), 0) for p in pieces])
+    return out
 
 
 def furniture_patterns(config: NormalizeConfig) -> tuple[str, ...]:

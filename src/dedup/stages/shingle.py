@@ -14,7 +14,7 @@ paths compute it, bit for bit alike (a hypothesis test compares them on random t
 - the compiled path (``kernels.text``: ``fold_split_many`` and ``shingle_many``, one call each for a
   whole batch of texts: :func:`analyze_many`), which folds, splits and hashes the code points of the
   text with no Python object per word; only the furniture patterns (regular expressions,
-  configurable) run in Python, on the lines that start as one of them can (``normalize.line_prefilter``);
+  configurable) run in Python, on the segments that start as one of them can (``normalize.line_prefilter``);
 - the reference path (:func:`tokens`: regular expressions over the folded text, then a
   :class:`Vocabulary` of word hashes), which also keeps the sentences' text when asked.
 """
@@ -44,8 +44,8 @@ from dedup.stages.normalize import (
     fold_astral,
     fold_keep,
     fold_table,
-    furniture_lines,
     furniture_patterns,
+    furniture_segments,
     line_matcher,
     line_prefilter,
     place_zero_width_spaces,
@@ -230,11 +230,15 @@ def _passage_shingles(words: U64, doc_grams: U64, passages: I64, config: Shingle
 
 def tokens(text: str, normalize: NormalizeConfig, shingle: ShingleConfig) -> list[str]:
     """The comparison words of ``text`` with sentence marks (``MARK``) between sentences; furniture
-    lines are dropped."""
+    (``normalize.furniture_segments``: short lines, and sentences a pattern matches) is dropped."""
     spaced = _PUNCT_BUT_MARK.sub(" ", _SENTENCE_END.sub(f" {MARK} ", fold_keep(text)))
-    drop = furniture_lines(spaced, normalize, ignore=MARK)
-    lines = spaced.split("\n")
-    body = split_solo(f" {MARK} ".join(line for line, dropped in zip(lines, drop, strict=True) if not dropped))
+    drop = furniture_segments(spaced, normalize, ignore=MARK)
+    kept = []
+    for line, dropped in zip(spaced.split("\n"), drop, strict=True):
+        if not all(dropped):
+            pieces = line.split(MARK)
+            kept.append(f" {MARK} ".join(p for p, gone in zip(pieces, dropped, strict=True) if not gone))
+    body = split_solo(f" {MARK} ".join(kept))
     if shingle.strip_arabic_conjunction:
         body = _CONJUNCTION.sub("", body)
     return body.split()
@@ -284,7 +288,7 @@ def analyze_many(
     split = split_batch(texts, normalize, shingle)
     doc_a, doc_b, passage_a, passage_b = permutations
     bounds, u64, i64, u32 = text_kernels.shingle_many(
-        split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, shingle.passage_k,
+        split.words, split.marks, split.gone, split.lines, split.flags, split.offsets, shingle.k, shingle.passage_k,
         shingle.min_passage_words, shingle.max_passage_words, POSITION_MULTIPLIERS, FP_SALT,
         doc_a, doc_b, passage_a, passage_b,
     )  # fmt: skip
@@ -318,7 +322,7 @@ def document_signatures(
     kernels: one row each, as ``analyze_many`` computes them."""
     split = split_batch(texts, normalize, shingle)
     out: U32 = text_kernels.signatures_many(
-        split.words, split.marks, split.lines, split.flags, split.offsets, shingle.k, POSITION_MULTIPLIERS,
+        split.words, split.marks, split.gone, split.lines, split.flags, split.offsets, shingle.k, POSITION_MULTIPLIERS,
         doc_a, doc_b,
     )  # fmt: skip
     return out
@@ -327,10 +331,12 @@ def document_signatures(
 @dataclass(frozen=True, slots=True)
 class _Split:
     """A batch of texts folded, split and hashed by ``kernels.text.fold_split_many`` (see there), with
-    bit 1 of a line's flag set when the line is dropped (too short, or furniture)."""
+    bit 1 of a line's flag set when the line is too short to be prose, and ``gone`` true for each
+    word of a segment (``normalize.furniture_segments``) a furniture pattern matches."""
 
     words: U64
     marks: npt.NDArray[np.bool_]
+    gone: npt.NDArray[np.bool_]
     lines: I64
     flags: npt.NDArray[np.uint8]
     offsets: I64
@@ -338,7 +344,7 @@ class _Split:
 
 def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: ShingleConfig) -> _Split:
     """The first compiled call of ``analyze_many``, and the furniture patterns after it on the
-    lines the kernel says could match."""
+    segments the kernel says could match."""
     table = fold_table()
     cps, text_off = _code_points(texts)
     abbr_data, abbr_off = _abbreviation_points()
@@ -349,12 +355,13 @@ def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: Shing
         shingle.strip_arabic_conjunction, normalize.min_line_words, normalize.drop_furniture, pre.always,
         pre.data, pre.offsets, pre.first,
     )  # fmt: skip
+    gone = np.zeros(len(words), dtype=np.bool_)
     if len(tried):
         matches = line_matcher(patterns).matches_line
-        for line, start, end in tried.tolist():
+        for _, start, end, first, n in tried.tolist():
             if matches(spaced[start:end].tobytes()):
-                flags[line] |= 1
-    return _Split(words, marks, lines, flags, offsets)
+                gone[first : first + n] = True
+    return _Split(words, marks, gone, lines, flags, offsets)
 
 
 def _code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], I64]:
