@@ -51,6 +51,7 @@ from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
 from dedup.stages.prepare import prepare_many
 from dedup.stages.provenance import cluster_id
+from dedup.stages.shingle import Shingled
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -63,6 +64,9 @@ _GIVEN_CHUNK = 512  # articles per task when they are given in memory
 _PAIRS_PER_TASK = 2048
 _MEMBERS_PER_TASK = 1024
 _COMPONENT_CAP = 2048  # candidate components up to this size are verified and grouped in one task
+# An in-process batch keeps its first pass's analyses (for verification and grouping) up to this
+# many bytes of arrays; the articles beyond are analyzed again when compared.
+_KEPT_ANALYSES_BYTES = 1 << 28
 
 
 # -- where the articles are, and how a worker reads them again ----------------------------------
@@ -176,14 +180,15 @@ class _MemorySource:
 class _State:
     config: DedupConfig
     learned: frozenset[int]
+    in_process: bool  # the driver's own process: pass 1 hands its analyses over too
 
 
 _STATE: _State | None = None
 
 
-def _init(config: DedupConfig, learned: frozenset[int]) -> None:
+def _init(config: DedupConfig, learned: frozenset[int], in_process: bool = False) -> None:
     global _STATE
-    _STATE = _State(config, learned)
+    _STATE = _State(config, learned, in_process)
 
 
 def _state() -> _State:
@@ -205,6 +210,7 @@ class _Prepared:
     passage_fps: U64  # the sentence of each passage
     passage_keys: U64  # (passages, passage bands)
     passage_counts: I64
+    analyses: list[Shingled]  # each article's analysis, in the driver's process only (else empty)
     errors: list[tuple[int, int | None, str | None, DedupError]]  # position, line, id, error
     records: int
 
@@ -220,6 +226,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     fps: list[U64] = []
     pfps: list[U64] = []
     psigs: list[Any] = []
+    analyses: list[Shingled] = []
     errors: list[tuple[int, int | None, str | None, DedupError]] = []
     read = list(task.records())
     outcomes = iter(prepare_many([item for _, _, item in read if not isinstance(item, DedupError)], cfg))
@@ -238,6 +245,8 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         fps.append(array_kernels.distinct(doc.sentence_fps))
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
+        if state.in_process:
+            analyses.append(doc)
     mh, ps = cfg.minhash, cfg.passage
     n = len(positions)
     doc_keys = band_keys(np.stack(sigs), mh.bands, mh.rows) if n else np.empty((0, mh.bands), np.uint64)
@@ -253,26 +262,28 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         passage_fps=np.concatenate(pfps) if n else np.empty(0, np.uint64),
         passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
         passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
+        analyses=analyses,
         errors=errors,
         records=len(read),
     )
 
 
-def _comparisons(articles: Iterable[Article]) -> Comparisons:
+def _comparisons(articles: Iterable[Article], analyses: dict[str, Shingled]) -> Comparisons:
     """In a worker of ``Pool``: the comparisons of a task's articles, with the worker's config and
-    boilerplate."""
+    boilerplate, and the analyses pass 1 kept of them (in process only)."""
     state = _state()
-    return Comparisons(articles, state.config, state.learned)
+    return Comparisons(articles, state.config, state.learned, analyses)
 
 
 @dataclass(frozen=True)
 class _VerifyTask:
     pairs: tuple[tuple[str, str], ...]  # (b, a): b is after a in id order
     articles: _Lines | _Loaded
+    analyses: dict[str, Shingled]  # by id: the ones pass 1 kept (a batch in process), else none
 
 
 def _verify(task: _VerifyTask) -> list[bool]:
-    docs = _comparisons(task.articles.load())
+    docs = _comparisons(task.articles.load(), task.analyses)
     return [docs.pair(b, a).is_copy for b, a in task.pairs]
 
 
@@ -286,13 +297,14 @@ class _GroupTask:
     pairs: tuple[tuple[str, str], ...]
     verified: bool
     articles: _Lines | _Loaded
+    analyses: dict[str, Shingled]  # as in ``_VerifyTask``
 
 
 def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
     """The clusters of two or more articles among the task's components, and how many articles
     the task settled."""
     cfg = _state().config
-    docs = _comparisons(task.articles.load())
+    docs = _comparisons(task.articles.load(), task.analyses)
     edges: dict[str, set[str]] = {}
     for b, a in task.pairs:
         if task.verified or docs.pair(b, a).is_copy:
@@ -346,7 +358,7 @@ class Pool:
                 workers, mp_context=context, initializer=_init, initargs=(config, learned)
             )
         else:
-            _init(config, learned)
+            _init(config, learned, in_process=True)
         self._depth = 4 * workers
 
     def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
@@ -492,6 +504,28 @@ class _Batch:
     passage_fps: U64
     passage_keys: list[U64]  # one array per passage band
     passage_counts: I64
+    analyses: dict[int, Shingled]  # pass 1's analyses kept (see ``_KEPT_ANALYSES_BYTES``), by article
+
+    def analyses_of(self, articles: Iterable[int]) -> dict[str, Shingled]:
+        """The kept analyses of ``articles``, by id."""
+        kept = self.analyses
+        return {self.ids[r]: kept[r] for r in articles if r in kept} if kept else {}
+
+
+def _nbytes(doc: Shingled) -> int:
+    return sum(getattr(doc, name).nbytes for name in _ARRAYS)
+
+
+_ARRAYS = (
+    "words",
+    "sentence_starts",
+    "sentence_fps",
+    "passages",
+    "passage_sentence",
+    "passage_shingles",
+    "passage_offsets",
+    "shingles",
+)
 
 
 def _joined(parts: list[_Prepared], name: str, empty: Any) -> Any:
@@ -515,7 +549,16 @@ def _read(
     """Pass 1, then duplicate ids left out (the first in input order stays) and the id order."""
     parts: list[_Prepared] = []
     seen = 0
+    analyses: dict[int, Shingled] = {}  # by index among the usable articles
+    budget, usable = _KEPT_ANALYSES_BYTES, 0
     for part in pool.map(_prepare, source.tasks()):
+        for i, doc in enumerate(part.analyses):
+            budget -= _nbytes(doc)
+            if budget < 0:
+                break
+            analyses[usable + i] = doc
+        part.analyses = []
+        usable += len(part.positions)
         for _, line, art_id, exc in part.errors:
             if errors == "raise":
                 raise exc
@@ -572,6 +615,7 @@ def _read(
         passage_fps=_joined(parts, "passage_fps", np.empty(0, np.uint64)),
         passage_keys=passage_keys,
         passage_counts=_joined(parts, "passage_counts", np.empty(0, np.int64)),
+        analyses=analyses,
     )
 
 
@@ -626,6 +670,9 @@ def run(
     batch.passage_keys = []
     del evidence, doc
     b, a = _candidates(batch.rank, keys, counts, config, threads=workers)
+    if batch.analyses:  # only the articles of a candidate pair are compared
+        paired = set(np.union1d(b, a).tolist())
+        batch.analyses = {r: doc for r, doc in batch.analyses.items() if r in paired}
     if report is not None:
         report("candidates", len(b), len(b))
 
@@ -640,13 +687,13 @@ def run(
 def _verified(
     source: _FileSource | _MemorySource,
     pool: Pool,
-    ids: list[str],
-    positions: list[int],
+    batch: _Batch,
     b: I32,
     a: I32,
     report: Report | None,
 ) -> npt.NDArray[np.bool_]:
     """Pass 4: which candidate pairs are verified copies."""
+    ids, positions = batch.ids, batch.positions
     order = np.lexsort((a, b))
     b, a = b[order], a[order]
 
@@ -657,6 +704,7 @@ def _verified(
             yield _VerifyTask(
                 tuple((ids[x], ids[y]) for x, y in zip(bs, as_, strict=True)),
                 source.fetch([positions[r] for r in need]),
+                batch.analyses_of(need),
             )
 
     flags: list[bool] = []
@@ -718,7 +766,12 @@ def _group_tasks(
         if size >= _MEMBERS_PER_TASK or c == len(starts) - 1:
             need = sorted(members[starts[c - len(comps) + 1] : hi].tolist(), key=positions.__getitem__)
             yield _GroupTask(
-                tuple(comps), tuple(ranks), tuple(pairs), verified, source.fetch([positions[r] for r in need])
+                tuple(comps),
+                tuple(ranks),
+                tuple(pairs),
+                verified,
+                source.fetch([positions[r] for r in need]),
+                batch.analyses_of(need),
             )
             comps, ranks, pairs, size = [], [], [], 0
 
@@ -757,7 +810,7 @@ def _settle(
     collect(pool.map(_group, _group_tasks(source, batch, labels, small, b[~in_big], a[~in_big], False)))
     if in_big.any():
         bb, aa = b[in_big], a[in_big]
-        copies = _verified(source, pool, batch.ids, batch.positions, bb, aa, report)
+        copies = _verified(source, pool, batch, bb, aa, report)
         bb, aa = bb[copies], aa[copies]
         labels = _labels(n, bb, aa)
         chosen = np.bincount(labels, minlength=1) > 1

@@ -27,7 +27,7 @@ A batch whose boilerplate is learned once for all can use the cache too: its jud
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Protocol
 
 import numpy as np
@@ -203,12 +203,19 @@ class PairCache:
 class Comparisons:
     """A batch task's articles, analyzed on first use, and the comparisons between them: the pair
     cache under boilerplate learned once for the whole batch (the batch and the Spark job read the
-    articles of a task again, so the analyses are the task's own)."""
+    articles of a task again, so the analyses are the task's own, unless ``analyses`` gives some:
+    those an in-process batch kept from its first pass, by article id)."""
 
-    def __init__(self, articles: Iterable[Article], config: DedupConfig, learned: frozenset[int]) -> None:
+    def __init__(
+        self,
+        articles: Iterable[Article],
+        config: DedupConfig,
+        learned: frozenset[int],
+        analyses: Mapping[str, Shingled] | None = None,
+    ) -> None:
         self.articles = {a.id: a for a in articles}
         self._config = config
-        self._docs: dict[str, Shingled] = {}
+        self._docs: dict[str, Shingled] = dict(analyses) if analyses else {}
         self._cache = PairCache(config, self._doc, Fixed(learned), views_kept=None)
 
     def _doc(self, art_id: str) -> Shingled:
