@@ -15,7 +15,7 @@ fingerprints, ids and dates: about 1 KB an article) and reads a text again when 
    (``kernels.candidates.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
    query per article);
 4. verify every candidate pair with ``verify.compare`` (the workers analyze the two texts again);
-5. connected components of the verified copies (scipy), then each component's groups and earliest
+5. connected components of the verified copies, then each component's groups and earliest
    source with ``grouping.groups_of`` and ``provenance.build_cluster`` (in the workers).
 
 The answers are those of ``Deduplicator.add_many`` then ``clusters()``, and of ``dedup.runners.spark``,
@@ -718,12 +718,26 @@ def _verified(
 
 
 def _labels(n: int, b: I32, a: I32) -> I64:
-    """The connected component of every article, given the pairs (b, a) (scipy)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(len(b), dtype=np.int8), (b, a)), shape=(n, n))
-    labels: I64 = connected_components(graph, directed=False)[1]
+    """The connected component of each of ``n`` articles, given the pairs (b, a): components
+    numbered from 0 in the order of their first article (``grouping.components``'s rule, in
+    numpy). Each round hooks the larger root of every pair that spans two trees under the smaller,
+    then flattens the trees; every node's parent is never larger than the node, so a tree's root
+    is its component's smallest node once no pair spans two trees."""
+    parent = np.arange(n, dtype=np.int64)
+    x, y = b.astype(np.int64), a.astype(np.int64)
+    while len(x):
+        x, y = parent[x], parent[y]
+        apart = x != y
+        x, y = x[apart], y[apart]  # a pair inside one tree stays inside it
+        if not len(x):
+            break
+        np.minimum.at(parent, np.maximum(x, y), np.minimum(x, y))
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    labels: I64 = (np.cumsum(parent == np.arange(n)) - 1)[parent]  # the roots numbered in order
     return labels
 
 
