@@ -88,6 +88,19 @@ def test_an_in_process_batch_compares_with_the_analyses_of_its_first_pass(tmp_pa
     assert analyzed
 
 
+def test_a_batch_puts_the_garbage_collector_threshold_back(seeds) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+    list(engine.run(seeds, report=lambda *_: during.append(gc.get_threshold())))
+    assert during[0][0] > before[0]  # raised while the passes run
+    assert gc.get_threshold() == before
+    with pytest.raises(dedup.InputError):
+        list(engine.run([*seeds, dedup.Article(id="empty", text=" ")]))
+    assert gc.get_threshold() == before
+
+
 def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:
     path = tmp_path / "mixed.jsonl"
     _write(seeds, path)
