@@ -245,7 +245,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         art, doc = ready.article, ready.doc
         positions.append(position)
         lines.append(line)
-        metas.append(Article(art.id, "", art.published_at, art.source, art.url, art.title))
+        metas.append(art.without_text())
         hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
         sigs.append(ready.signature)
         fps.append(array_kernels.distinct(doc.sentence_fps))
