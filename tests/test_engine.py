@@ -99,6 +99,13 @@ def test_a_batch_puts_the_garbage_collector_threshold_back(seeds) -> None:
     with pytest.raises(dedup.InputError):
         list(engine.run([*seeds, dedup.Article(id="empty", text=" ")]))
     assert gc.get_threshold() == before
+    gc.freeze()  # a caller's frozen objects (say, before it forks) stay frozen
+    try:
+        frozen = gc.get_freeze_count()
+        list(engine.run(seeds))
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:

@@ -709,12 +709,17 @@ def _fewer_collections() -> Iterator[None]:
     """The passes make many objects that outlive a young collection (records, arrays, matches)
     and little cyclic garbage: with the interpreter's default threshold, collections that find
     nothing to free take a quarter of the time. The youngest generation's threshold is raised
-    while the passes run (and in the worker processes for good), and put back after."""
+    while the passes run (and in the worker processes for good), and put back after. The objects
+    made meanwhile then go to the oldest generation at once (``gc.freeze`` then ``gc.unfreeze``
+    moves them there without traversing them), unless the caller keeps objects frozen."""
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], _YOUNG_OBJECTS), *threshold[1:])
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         gc.set_threshold(*threshold)
 
 
