@@ -14,7 +14,8 @@ fingerprints, ids and dates: about 1 KB an article) and reads a text again when 
 3. candidates: each article against the articles before it in id order, with the index's own rule
    (``kernels.candidates.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
    query per article);
-4. verify every candidate pair with ``verify.compare`` (the workers analyze the two texts again);
+4. verify every candidate pair with ``verify.compare`` (the workers analyze the two texts again; a
+   batch run in this process compares with the analyses pass 1 kept, up to ``_KEPT_ANALYSES_BYTES``);
 5. connected components of the verified copies, then each component's groups and earliest
    source with ``grouping.groups_of`` and ``provenance.build_cluster`` (in the workers).
 
