@@ -122,7 +122,9 @@ class PairCache:
         views = self._views
         key = dropped if isinstance(dropped, frozenset) else frozenset(dropped)
         cached = views.get(art_id)
-        if cached is not None and cached[0] == key and cached[1] is doc:
+        # (the same set object first: a batch's judge gives every article its one learned set,
+        # and comparing a set with itself by value walks it)
+        if cached is not None and cached[1] is doc and (cached[0] is key or cached[0] == key):
             views.move_to_end(art_id)  # most recent last
             return cached[2]
         view = View(doc, dropped, self._shingle)
