@@ -70,6 +70,46 @@ def test_components_larger_than_a_task_are_verified_then_grouped(monkeypatch) ->
     assert [c.to_dict() for c in engine.run(articles)] == expected
 
 
+def test_an_in_process_batch_compares_with_the_analyses_of_its_first_pass(tmp_path: Path, monkeypatch) -> None:
+    from dedup.stages import pairs
+
+    articles = _generated(300, 9)
+    expected = _stream_path(articles)
+    path = tmp_path / "batch.jsonl"
+    _write(articles, path)
+    analyzed: list[str] = []
+    analyze = pairs.analyze
+    monkeypatch.setattr(pairs, "analyze", lambda text, *a: analyzed.append(text) or analyze(text, *a))
+    assert [c.to_dict() for c in engine.run(articles)] == expected
+    assert [c.to_dict() for c in engine.run(str(path))] == expected
+    assert analyzed == []  # every comparison read the analyses kept from pass 1
+    monkeypatch.setattr(engine, "_KEPT_ANALYSES_BYTES", 200_000)  # the first few dozen kept, the rest analyzed again
+    assert [c.to_dict() for c in engine.run(articles)] == expected
+    assert analyzed
+
+
+def test_a_batch_puts_the_garbage_collector_threshold_back(seeds) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+    list(engine.run(seeds, report=lambda *_: during.append(gc.get_threshold())))
+    assert during[0][0] > before[0]  # raised while the passes run
+    assert gc.get_threshold() == before
+    with pytest.raises(dedup.InputError):
+        list(engine.run([*seeds, dedup.Article(id="empty", text=" ")]))
+    assert gc.get_threshold() == before
+    gc.freeze()  # a caller's frozen objects (say, before it forks) stay frozen
+    try:
+        frozen = gc.get_freeze_count()
+        list(engine.run(seeds))
+        # unfreezing would empty the permanent generation; the few frozen objects the run replaces
+        # (the previous run's worker state) are freed and leave the count
+        assert gc.get_freeze_count() > frozen // 2
+    finally:
+        gc.unfreeze()
+
+
 def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:
     path = tmp_path / "mixed.jsonl"
     _write(seeds, path)

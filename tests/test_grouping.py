@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,26 +94,48 @@ def test_a_digest_printed_twice_does_not_glue_its_stories() -> None:
     assert sorted(groups) == [["roundup", "roundup-again", "x1", "x2"], ["y1", "y2"]]
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.integers(1, 12).flatmap(
-        lambda n: st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=15).map(lambda e: (n, e))
-    )
-)
-def test_the_batch_components_are_the_reference_components(graph) -> None:
-    """The batch's scipy execution labels the components ``components`` states."""
+def _batch_components(n: int, edges: list[tuple[int, int]]) -> tuple[list[list[str]], list[list[str]]]:
+    """The components the batch's execution labels (label k: the k-th component listed), and
+    the reference components."""
     from dedup.runners.batch import _labels
 
-    n, edges = graph
     b = np.array([x for x, _ in edges], dtype=np.int32)
     a = np.array([y for _, y in edges], dtype=np.int32)
     labels = _labels(n, b, a).tolist()
-    names = [f"n{i:02d}" for i in range(n)]
+    names = [f"n{i:04d}" for i in range(n)]
     neighbours: dict[str, set[str]] = {m: set() for m in names}
     for x, y in edges:
         neighbours[names[x]].add(names[y])
         neighbours[names[y]].add(names[x])
-    got: dict[int, list[str]] = {}
+    got: list[list[str]] = [[] for _ in range(max(labels, default=-1) + 1)]
     for i, label in enumerate(labels):
-        got.setdefault(label, []).append(names[i])
-    assert sorted(got.values()) == components(names, neighbours.__getitem__)
+        got[label].append(names[i])
+    return got, components(names, neighbours.__getitem__)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 40).flatmap(
+        lambda n: (
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60).map(lambda e: (n, e))
+            if n
+            else st.just((0, []))
+        )
+    )
+)
+def test_the_batch_components_are_the_reference_components(graph) -> None:
+    """The batch's numpy execution labels the components ``components`` states, numbered in the
+    order ``components`` lists them."""
+    got, expected = _batch_components(*graph)
+    assert got == expected
+
+
+def test_the_batch_components_of_long_paths_and_stars() -> None:
+    rng = np.random.default_rng(3)
+    order = rng.permutation(500).tolist()
+    path = list(pairwise(order))
+    star = [(0, i) for i in range(1, 300)] + [(i, 499) for i in range(300, 499)] + [(299, 300)]
+    for edges in (path, path[::-1], star, [(y, x) for x, y in star]):
+        got, expected = _batch_components(500, edges)
+        assert got == expected
+        assert len(got) == 1

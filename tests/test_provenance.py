@@ -272,3 +272,40 @@ def test_common_datelines_need_no_dateparser() -> None:
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "False"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, 0, 1]), st.sampled_from([(), ("Reuters",), ("AFP",)]), st.sampled_from([0.3, 0.9])
+        ),
+        min_size=2,
+        max_size=4,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_credits_read_only_when_no_earlier_rule_decides_give_the_same_cluster(members) -> None:
+    """The batch reads the credits only when time and containment leave a tie (``credits_of``):
+    the cluster is the one built with every member's credits at hand."""
+    from dataclasses import replace
+
+    from dedup.records import Match, Relation
+    from dedup.stages.provenance import build_cluster
+
+    base = datetime(2020, 5, 1, tzinfo=UTC)
+    ids = [f"m{i}" for i in range(len(members))]
+    cands = {
+        m: _cand(m, i, published=None if hours is None else base + timedelta(hours=hours), credits=credits)
+        for i, (m, (hours, credits, _)) in enumerate(zip(ids, members, strict=True))
+    }
+    inside = {m: share for m, (_, _, share) in zip(ids, members, strict=True)}
+
+    def pair(x: str, y: str) -> Match:
+        a, b = min(x, y), max(x, y)
+        return Match(a, b, True, Relation.REWRITTEN, "passages", 0.8, 0.5, inside[a], inside[b], 0.5, 0.5)
+
+    eager = build_cluster(ids, "verified copies", lambda m, _: cands[m], pair, CONFIG)
+    lazy = build_cluster(
+        ids, "verified copies", lambda m, _: replace(cands[m], credits=()), pair, CONFIG, lambda m: cands[m].credits
+    )
+    assert lazy == eager

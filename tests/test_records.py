@@ -133,3 +133,15 @@ def test_a_passage_shows_its_offsets_in_json_only_once_they_are_filled() -> None
     # the stored record is unchanged: the offsets are computed again when asked for
     match = dedup.Match("a", "b", True, dedup.Relation.PARTIAL, "r", 1, 1, 1, 1, 1, 1, (filled,))
     assert dedup.Match.from_record(match.to_record()).shared_passages == (dedup.SharedPassage(1, 2, 0.5, ""),)
+
+
+def test_an_article_without_its_text_is_the_article_built_with_an_empty_text() -> None:
+    article = dedup.Article(
+        id="a1", text="Body.", published_at="2017-01-29T10:00:00", source="S", url="https://s/1", title="T"
+    )
+    slim = article.without_text()
+    assert slim == dedup.Article(
+        id="a1", text="", published_at=article.published_at, source="S", url="https://s/1", title="T"
+    )
+    assert slim.published_utc == article.published_utc
+    assert article.text == "Body."

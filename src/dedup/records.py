@@ -140,6 +140,15 @@ class Article:
                     f"to UTC ({exc}); give a time between 0001-01-01 and 9999-12-31 in UTC"
                 ) from exc
 
+    def without_text(self) -> Article:
+        """The article with an empty text (what a batch keeps of it between its passes), built
+        without checking its fields again: they were checked when this one was built."""
+        out = object.__new__(Article)
+        for name in ("id", "published_at", "source", "url", "title"):
+            object.__setattr__(out, name, getattr(self, name))
+        object.__setattr__(out, "text", "")
+        return out
+
     @property
     def published_utc(self) -> datetime | None:
         """``published_at`` as an aware UTC time (a naive time is read as UTC)."""

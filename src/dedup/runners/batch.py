@@ -15,8 +15,9 @@ fingerprints, ids and dates: about 1 KB an article) and reads a text again when 
 3. candidates: each article against the articles before it in id order, with the index's own rule
    (``kernels.candidates.candidate_pairs`` over stably sorted band keys, instead of one index insert and one
    query per article);
-4. verify every candidate pair with ``verify.compare`` (the workers analyze the two texts again);
-5. connected components of the verified copies (scipy), then each component's groups and earliest
+4. verify every candidate pair with ``verify.compare`` (the workers analyze the two texts again; a
+   batch run in this process compares with the analyses pass 1 kept, up to ``_KEPT_ANALYSES_BYTES``);
+5. connected components of the verified copies, then each component's groups and earliest
    source with ``grouping.groups_of`` and ``provenance.build_cluster`` (in the workers).
 
 The answers are those of ``Deduplicator.add_many`` then ``clusters()``, and of ``dedup.runners.spark``,
@@ -27,9 +28,11 @@ also counts the pairs it verified while the component was smaller.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -54,6 +57,7 @@ from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
 from dedup.stages.prepare import first_of_id, prepare_many
 from dedup.stages.provenance import cluster_id
+from dedup.stages.shingle import Shingled
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -66,6 +70,10 @@ _GIVEN_CHUNK = 512  # articles per task when they are given in memory
 _PAIRS_PER_TASK = 2048
 _MEMBERS_PER_TASK = 1024
 _COMPONENT_CAP = 2048  # candidate components up to this size are verified and grouped in one task
+# An in-process batch keeps its first pass's analyses (for verification and grouping) up to this
+# many bytes of arrays; the articles beyond are analyzed again when compared.
+_KEPT_ANALYSES_BYTES = 1 << 28
+_YOUNG_OBJECTS = 100_000  # the garbage collector's youngest generation's threshold while a batch runs
 
 
 # -- where the articles are, and how a worker reads them again ----------------------------------
@@ -180,14 +188,20 @@ class _State:
     config: DedupConfig
     learned: frozenset[int]
     formula: FormulaCounts | None
+    in_process: bool  # the driver's own process: pass 1 hands its analyses over too
 
 
 _STATE: _State | None = None
 
 
-def _init(config: DedupConfig, learned: frozenset[int], formula: FormulaCounts | None = None) -> None:
+def _init(
+    config: DedupConfig, learned: frozenset[int], formula: FormulaCounts | None = None, in_process: bool = False
+) -> None:
     global _STATE
-    _STATE = _State(config, learned, formula)
+    _STATE = _State(config, learned, formula, in_process)
+    if not in_process:  # a worker process of the batch's own (see ``_fewer_collections``)
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], _YOUNG_OBJECTS), *threshold[1:])
 
 
 def _state() -> _State:
@@ -210,6 +224,7 @@ class _Prepared:
     passage_keys: U64  # (passages, passage bands)
     passage_counts: I64
     formula_keys: list[U64]  # the formula sketch keys of each article (none when the rule is off)
+    analyses: list[Shingled]  # each article's analysis, in the driver's process only (else empty)
     errors: list[tuple[int, int | None, str | None, DedupError]]  # position, line, id, error
     records: int
 
@@ -226,6 +241,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     pfps: list[U64] = []
     psigs: list[Any] = []
     formula_keys: list[U64] = []
+    analyses: list[Shingled] = []
     errors: list[tuple[int, int | None, str | None, DedupError]] = []
     read = list(task.records())
     outcomes = iter(prepare_many([item for _, _, item in read if not isinstance(item, DedupError)], cfg))
@@ -238,7 +254,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         art, doc = ready.article, ready.doc
         positions.append(position)
         lines.append(line)
-        metas.append(Article(art.id, "", art.published_at, art.source, art.url, art.title))
+        metas.append(art.without_text())
         hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
         sigs.append(ready.signature)
         fps.append(array_kernels.distinct(doc.sentence_fps))
@@ -246,6 +262,8 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         psigs.append(ready.passage_signatures)
         if cfg.formula.enabled:
             formula_keys.append(formulas.keys(art.source, doc.shingles))
+        if state.in_process:
+            analyses.append(doc)
     mh, ps = cfg.minhash, cfg.passage
     n = len(positions)
     doc_keys = band_keys(np.stack(sigs), mh.bands, mh.rows) if n else np.empty((0, mh.bands), np.uint64)
@@ -262,26 +280,28 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
         passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
         formula_keys=formula_keys,
+        analyses=analyses,
         errors=errors,
         records=len(read),
     )
 
 
-def _comparisons(articles: Iterable[Article]) -> Comparisons:
+def _comparisons(articles: Iterable[Article], analyses: dict[str, Shingled]) -> Comparisons:
     """In a worker of ``Pool``: the comparisons of a task's articles, with the worker's config and
-    boilerplate."""
+    boilerplate, and the analyses pass 1 kept of them (in process only)."""
     state = _state()
-    return Comparisons(articles, state.config, state.learned, state.formula)
+    return Comparisons(articles, state.config, state.learned, state.formula, analyses)
 
 
 @dataclass(frozen=True)
 class _VerifyTask:
     pairs: tuple[tuple[str, str], ...]  # (b, a): b is after a in id order
     articles: _Lines | _Loaded
+    analyses: dict[str, Shingled]  # by id: the ones pass 1 kept (a batch in process), else none
 
 
 def _verify(task: _VerifyTask) -> list[bool]:
-    docs = _comparisons(task.articles.load())
+    docs = _comparisons(task.articles.load(), task.analyses)
     return [docs.pair(b, a).is_copy for b, a in task.pairs]
 
 
@@ -295,13 +315,14 @@ class _GroupTask:
     pairs: tuple[tuple[str, str], ...]
     verified: bool
     articles: _Lines | _Loaded
+    analyses: dict[str, Shingled]  # as in ``_VerifyTask``
 
 
 def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
     """The clusters of two or more articles among the task's components, and how many articles
     the task settled."""
     cfg = _state().config
-    docs = _comparisons(task.articles.load())
+    docs = _comparisons(task.articles.load(), task.analyses)
     edges: dict[str, set[str]] = {}
     for b, a in task.pairs:
         if task.verified or docs.pair(b, a).is_copy:
@@ -325,7 +346,12 @@ def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
 def _pool(config: DedupConfig, learned: frozenset[int], workers: int, formula: FormulaCounts | None = None) -> Pool:
     """``workers`` processes (or this one), each with the config, the learned boilerplate and the
     formula counts."""
-    return Pool(workers, call="dedup.cluster(..., workers=N)", initializer=_init, initargs=(config, learned, formula))
+    return Pool(
+        workers,
+        call="dedup.cluster(..., workers=N)",
+        initializer=_init,
+        initargs=(config, learned, formula, workers <= 1),
+    )
 
 
 def _sorted_by(keys: Any, rank: Any, owner: Any) -> Any:
@@ -449,6 +475,28 @@ class _Batch:
     passage_keys: list[U64]  # one array per passage band
     passage_counts: I64
     formula: FormulaCounts | None
+    analyses: dict[int, Shingled]  # pass 1's analyses kept (see ``_KEPT_ANALYSES_BYTES``), by article
+
+    def analyses_of(self, articles: Iterable[int]) -> dict[str, Shingled]:
+        """The kept analyses of ``articles``, by id."""
+        kept = self.analyses
+        return {self.ids[r]: kept[r] for r in articles if r in kept} if kept else {}
+
+
+def _nbytes(doc: Shingled) -> int:
+    return sum(getattr(doc, name).nbytes for name in _ARRAYS)
+
+
+_ARRAYS = (
+    "words",
+    "sentence_starts",
+    "sentence_fps",
+    "passages",
+    "passage_sentence",
+    "passage_shingles",
+    "passage_offsets",
+    "shingles",
+)
 
 
 def _joined(parts: list[_Prepared], name: str, empty: Any) -> Any:
@@ -474,12 +522,21 @@ def _read(
     seen = 0
     counts = FormulaCounts(config.formula) if config.formula.enabled else None
     counted: set[str] = set()
+    analyses: dict[int, Shingled] = {}  # by index among the usable articles
+    budget, usable = _KEPT_ANALYSES_BYTES, 0
     for part in pool.map(_prepare, source.tasks()):
         if counts is not None:  # each id once, the first in input order (as below)
             fresh = [k for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
             counted.update(m.id for m in part.metas)
             counts.add_keys(np.concatenate(fresh) if fresh else np.empty(0, np.uint64))
             part.formula_keys = []
+        for i, doc in enumerate(part.analyses):
+            budget -= _nbytes(doc)
+            if budget < 0:
+                break
+            analyses[usable + i] = doc
+        part.analyses = []
+        usable += len(part.positions)
         for _, line, art_id, exc in part.errors:
             if errors == "raise":
                 raise exc
@@ -531,6 +588,7 @@ def _read(
         passage_keys=passage_keys,
         passage_counts=_joined(parts, "passage_counts", np.empty(0, np.int64)),
         formula=counts,
+        analyses=analyses,
     )
 
 
@@ -561,6 +619,20 @@ def run(
     else:
         source = _MemorySource(articles)
 
+    with _fewer_collections():
+        batch, multi = _passes(source, config, errors, skipped, report, workers)
+    yield from _in_id_order(batch, multi, config)
+
+
+def _passes(
+    source: _FileSource | _MemorySource,
+    config: DedupConfig,
+    errors: OnError,
+    skipped: list[Skip],
+    report: Report | None,
+    workers: int,
+) -> tuple[_Batch, dict[str, Cluster]]:
+    """Passes 1 to 5: what pass 1 kept of the batch, and its clusters of two or more articles."""
     pool = _pool(config, frozenset(), workers)
     try:
         batch = _read(source, pool, config, errors, skipped, report)
@@ -585,6 +657,9 @@ def run(
     batch.passage_keys = []
     del evidence, doc
     b, a = _candidates(batch.rank, keys, counts, config, threads=workers)
+    if batch.analyses:  # only the articles of a candidate pair are compared
+        paired = set(np.union1d(b, a).tolist())
+        batch.analyses = {r: doc for r, doc in batch.analyses.items() if r in paired}
     if report is not None:
         report("candidates", len(b), len(b))
 
@@ -593,19 +668,38 @@ def run(
         multi = _settle(source, pool, batch, b, a, report)
     finally:
         pool.close()
-    yield from _in_id_order(batch, multi, config)
+    return batch, multi
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The passes make many objects that outlive a young collection (records, arrays, matches)
+    and little cyclic garbage: with the interpreter's default threshold, collections that find
+    nothing to free take a quarter of the time. The youngest generation's threshold is raised
+    while the passes run (and in the worker processes for good), and put back after. The objects
+    made meanwhile then go to the oldest generation at once (``gc.freeze`` then ``gc.unfreeze``
+    moves them there without traversing them), unless the caller keeps objects frozen."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], _YOUNG_OBJECTS), *threshold[1:])
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def _verified(
     source: _FileSource | _MemorySource,
     pool: Pool,
-    ids: list[str],
-    positions: list[int],
+    batch: _Batch,
     b: I32,
     a: I32,
     report: Report | None,
 ) -> npt.NDArray[np.bool_]:
     """Pass 4: which candidate pairs are verified copies."""
+    ids, positions = batch.ids, batch.positions
     order = np.lexsort((a, b))
     b, a = b[order], a[order]
 
@@ -616,6 +710,7 @@ def _verified(
             yield _VerifyTask(
                 tuple((ids[x], ids[y]) for x, y in zip(bs, as_, strict=True)),
                 source.fetch([positions[r] for r in need]),
+                batch.analyses_of(need),
             )
 
     flags: list[bool] = []
@@ -629,12 +724,26 @@ def _verified(
 
 
 def _labels(n: int, b: I32, a: I32) -> I64:
-    """The connected component of every article, given the pairs (b, a) (scipy)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(len(b), dtype=np.int8), (b, a)), shape=(n, n))
-    labels: I64 = connected_components(graph, directed=False)[1]
+    """The connected component of each of ``n`` articles, given the pairs (b, a): components
+    numbered from 0 in the order of their first article (``grouping.components``'s rule, in
+    numpy). Each round hooks the larger root of every pair that spans two trees under the smaller,
+    then flattens the trees; every node's parent is never larger than the node, so a tree's root
+    is its component's smallest node once no pair spans two trees."""
+    parent = np.arange(n, dtype=np.int64)
+    x, y = b.astype(np.int64), a.astype(np.int64)
+    while len(x):
+        x, y = parent[x], parent[y]
+        apart = x != y
+        x, y = x[apart], y[apart]  # a pair inside one tree stays inside it
+        if not len(x):
+            break
+        np.minimum.at(parent, np.maximum(x, y), np.minimum(x, y))
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    labels: I64 = (np.cumsum(parent == np.arange(n)) - 1)[parent]  # the roots numbered in order
     return labels
 
 
@@ -677,7 +786,12 @@ def _group_tasks(
         if size >= _MEMBERS_PER_TASK or c == len(starts) - 1:
             need = sorted(members[starts[c - len(comps) + 1] : hi].tolist(), key=positions.__getitem__)
             yield _GroupTask(
-                tuple(comps), tuple(ranks), tuple(pairs), verified, source.fetch([positions[r] for r in need])
+                tuple(comps),
+                tuple(ranks),
+                tuple(pairs),
+                verified,
+                source.fetch([positions[r] for r in need]),
+                batch.analyses_of(need),
             )
             comps, ranks, pairs, size = [], [], [], 0
 
@@ -716,7 +830,7 @@ def _settle(
     collect(pool.map(_group, _group_tasks(source, batch, labels, small, b[~in_big], a[~in_big], False)))
     if in_big.any():
         bb, aa = b[in_big], a[in_big]
-        copies = _verified(source, pool, batch.ids, batch.positions, bb, aa, report)
+        copies = _verified(source, pool, batch, bb, aa, report)
         bb, aa = bb[copies], aa[copies]
         labels = _labels(n, bb, aa)
         chosen = np.bincount(labels, minlength=1) > 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dedup.config import DedupConfig
 from dedup.records import Article, Cluster, Match
 from dedup.stages.grouping import groups_of
-from dedup.stages.provenance import Candidate, build_cluster, candidate, provenance_inputs
+from dedup.stages.provenance import Candidate, build_cluster, candidate, find_credits, text_date_of
 
 
 def assemble(
@@ -27,12 +27,17 @@ def assemble(
 
     def candidate_of(member: str, with_evidence: bool) -> Candidate:
         article = articles[member]
-        text_date, credits = provenance_inputs(article, config.provenance) if with_evidence else (None, ())
-        return candidate(article, seq(member), text_date, credits)
+        text_date = text_date_of(article, config.provenance) if with_evidence else None
+        return candidate(article, seq(member), text_date, ())
+
+    def credits_of(member: str) -> tuple[str, ...]:
+        return find_credits(articles[member].text, config.provenance)
 
     groups, how = groups_of(members, pair, edges, config.cluster)
     return [
-        build_cluster(group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance)
+        build_cluster(
+            group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance, credits_of
+        )
         for group in groups
     ]
 

@@ -33,7 +33,7 @@ view of the task.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Protocol
 
 import numpy as np
@@ -149,7 +149,9 @@ class PairCache:
         views = self._views
         key = dropped if isinstance(dropped, frozenset) else frozenset(dropped)
         cached = views.get(art_id)
-        if cached is not None and cached[0] == key and cached[1] is doc:
+        # (the same set object first: a batch's judge gives every article its one learned set,
+        # and comparing a set with itself by value walks it)
+        if cached is not None and cached[1] is doc and (cached[0] is key or cached[0] == key):
             views.move_to_end(art_id)  # most recent last
             return cached[2]
         view = View(doc, dropped, self._shingle)
@@ -241,7 +243,8 @@ class PairCache:
 class Comparisons:
     """A batch task's articles, analyzed on first use, and the comparisons between them: the pair
     cache under boilerplate learned and formula counts built once for the whole batch (the batch
-    and the Spark job read the articles of a task again, so the analyses are the task's own)."""
+    and the Spark job read the articles of a task again, so the analyses are the task's own, unless
+    ``analyses`` gives some: those an in-process batch kept from its first pass, by article id)."""
 
     def __init__(
         self,
@@ -249,10 +252,11 @@ class Comparisons:
         config: DedupConfig,
         learned: frozenset[int],
         formula: FormulaCounts | None = None,
+        analyses: Mapping[str, Shingled] | None = None,
     ) -> None:
         self.articles = {a.id: a for a in articles}
         self._config = config
-        self._docs: dict[str, Shingled] = {}
+        self._docs: dict[str, Shingled] = dict(analyses) if analyses else {}
         self._cache = PairCache(
             config, self._doc, Fixed(learned), formula=formula, source_of=self._source, views_kept=None
         )

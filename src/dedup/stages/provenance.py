@@ -24,7 +24,7 @@ import re
 import unicodedata
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -421,8 +421,12 @@ def cluster_id(member_ids: Iterable[str]) -> str:
 def provenance_inputs(article: Article, config: ProvenanceConfig) -> tuple[TextDate | None, tuple[str, ...]]:
     """What provenance reads in an article's text: the printed date (only when the caller gave no
     time) and the wire credits."""
-    text_date = find_text_date(article.text, article.title, config) if article.published_at is None else None
-    return text_date, find_credits(article.text, config)
+    return text_date_of(article, config), find_credits(article.text, config)
+
+
+def text_date_of(article: Article, config: ProvenanceConfig) -> TextDate | None:
+    """The date printed in the article, read only when the caller gave no time."""
+    return find_text_date(article.text, article.title, config) if article.published_at is None else None
 
 
 def candidate(article: Article, seq: int, text_date: TextDate | None, credits: tuple[str, ...]) -> Candidate:
@@ -446,10 +450,13 @@ def build_cluster(
     candidate_of: Callable[[str, bool], Candidate],
     pair: Callable[[str, str], Match],
     config: ProvenanceConfig,
+    credits_of: Callable[[str], tuple[str, ...]] | None = None,
 ) -> Cluster:
     """The cluster record of one group: its earliest source and each member's relation to it.
     ``candidate_of(id, with_evidence)`` describes a member (the text evidence is only read for
-    groups of two or more); ``pair(x, y)`` is the verified comparison of two members."""
+    groups of two or more); ``pair(x, y)`` is the verified comparison of two members. Given
+    ``credits_of(id)``, the candidates come without their credits, which are read only when no
+    earlier rule decides (the credit rule is the last before the tie break)."""
     candidates = [candidate_of(member, len(group) > 1) for member in group]
 
     def containment(x: str, y: str) -> float:
@@ -457,6 +464,9 @@ def build_cluster(
         return m.containment_a if m.a == x else m.containment_b
 
     earliest, evidence = choose_earliest(candidates, containment, config)
+    if credits_of is not None and evidence.rule == "tie_break":
+        candidates = [replace(c, credits=credits_of(c.id)) for c in candidates]
+        earliest, evidence = choose_earliest(candidates, containment, config)
     members = []
     for c in sorted(candidates, key=lambda c: c.id):
         known = c.known_time
