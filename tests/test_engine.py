@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
-from dedup.config import BoilerplateConfig, DedupConfig, PassageConfig
+from dedup.config import BoilerplateConfig, ClusterConfig, DedupConfig, PassageConfig
 from dedup.runners import batch as engine
 from dedup.stages.boilerplate import learn
 from dedup.stages.index import band_keys, candidate_pairs
@@ -63,11 +63,14 @@ def test_a_file_read_by_two_workers_gives_the_same_clusters(tmp_path: Path) -> N
 
 
 def test_components_larger_than_a_task_are_verified_then_grouped(monkeypatch) -> None:
+    # every component is compared completely: beyond ``complete_up_to`` the batch splits on the
+    # verified candidate pairs only, a difference the batch runner documents
+    config = DedupConfig(cluster=ClusterConfig(complete_up_to=300))
     articles = _generated(300, 9)
-    expected = _stream_path(articles)
+    expected = _stream_path(articles, config)
     monkeypatch.setattr(engine, "_COMPONENT_CAP", 2)  # every candidate component takes the long way
     monkeypatch.setattr(engine, "_PAIRS_PER_TASK", 7)
-    assert [c.to_dict() for c in engine.run(articles)] == expected
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
 
 
 def test_an_in_process_batch_compares_with_the_analyses_of_its_first_pass(tmp_path: Path, monkeypatch) -> None:
@@ -164,7 +167,11 @@ def test_candidate_kernel_follows_the_rule_on_a_generated_set() -> None:
     doc_keys = band_keys(np.stack([p.signature for p in prepared]), mh.bands, mh.rows)
     passage_keys = [band_keys(p.passage_signatures, ps.bands, ps.rows) for p in prepared]
     expected = candidate_pairs(
-        doc_keys.tolist(), [k.tolist() for k in passage_keys], limit=ps.max_candidates, min_hits=ps.min_hits
+        doc_keys.tolist(),
+        [k.tolist() for k in passage_keys],
+        limit=ps.max_candidates,
+        min_hits=ps.min_hits,
+        few=ps.few_passages,
     )
     # the engine keeps articles in input order: give them shuffled, with their id order as ranks
     shuffled = np.random.default_rng(3).permutation(len(prepared))
@@ -179,9 +186,9 @@ def _keyed(rows: list[list[int]]) -> list[list[int]]:
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.data(), st.integers(1, 4), st.integers(1, 3), st.booleans())
-def test_candidate_kernel_follows_the_rule(data, min_hits, limit, drop_one) -> None:
-    config = DedupConfig(passage=PassageConfig(min_hits=min_hits, max_candidates=limit))
+@given(st.data(), st.integers(1, 4), st.integers(1, 3), st.integers(0, 3), st.booleans())
+def test_candidate_kernel_follows_the_rule(data, min_hits, limit, few, drop_one) -> None:
+    config = DedupConfig(passage=PassageConfig(min_hits=min_hits, few_passages=few, max_candidates=limit))
     doc_bands, passage_bands = config.minhash.bands, config.passage.bands
     n = data.draw(st.integers(1, 9))
     value = st.integers(0, 3)  # few values: many collisions
@@ -203,6 +210,7 @@ def test_candidate_kernel_follows_the_rule(data, min_hits, limit, drop_one) -> N
         [_keyed(passages[i]) for i in in_batch],
         limit=limit,
         min_hits=min_hits,
+        few=few,
     )
     expected = {(int(rank[in_batch[b]]), int(rank[in_batch[a]])) for b, a in expected}
     assert _batch_candidates(rank, doc_keys, passage_keys, config) == expected

@@ -21,6 +21,7 @@ from dedup.stages.index import (
     LSHBackend,
     band_keys_numpy,
     candidate_pairs,
+    passages_needed,
 )
 from dedup.stages.sign import signature
 
@@ -51,10 +52,10 @@ def test_passage_index_finds_articles_sharing_a_few_passages() -> None:
         index.add("a", a_doc, _sigs(a_passages))
         b_doc = signature(np.concatenate(b_passages), 128, 1)
         # whole-article overlap is ~7%: only the passage index can propose "a"
-        assert index.candidates(b_doc, _sigs(b_passages), limit=10, min_hits=2) == ["a"]
-        assert index.candidates(b_doc, _sigs(b_passages[:20]), limit=10, min_hits=2) == []
+        assert index.candidates(b_doc, _sigs(b_passages), limit=10, min_hits=2, few=0) == ["a"]
+        assert index.candidates(b_doc, _sigs(b_passages[:20]), limit=10, min_hits=2, few=0) == []
         index.remove("a")
-        assert index.candidates(b_doc, _sigs(b_passages), limit=10, min_hits=2) == []
+        assert index.candidates(b_doc, _sigs(b_passages), limit=10, min_hits=2, few=0) == []
         del docs, passages
 
 
@@ -216,8 +217,8 @@ def test_capacity_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.data(), st.integers(1, 3), st.integers(1, 3))
-def test_the_index_queried_in_id_order_follows_the_candidate_rule(data, min_hits: int, limit: int) -> None:
+@given(st.data(), st.integers(1, 3), st.integers(1, 3), st.integers(0, 3))
+def test_the_index_queried_in_id_order_follows_the_candidate_rule(data, min_hits: int, limit: int, few: int) -> None:
     """``CandidateIndex`` (the stream's execution) proposes what ``candidate_pairs`` states."""
     doc_bands, passage_bands = 3, 2
     values = st.integers(0, 3)  # few values: many collisions
@@ -232,7 +233,7 @@ def test_the_index_queried_in_id_order_follows_the_candidate_rule(data, min_hits
     index = CandidateIndex(BandIndex(bands=doc_bands, rows=1), BandIndex(bands=passage_bands, rows=1))
     got = set()
     for b in range(n):
-        ids = index.candidates(docs[b], passages[b], limit=limit, min_hits=min_hits)
+        ids = index.candidates(docs[b], passages[b], limit=limit, min_hits=min_hits, few=few)
         got |= {(b, int(a)) for a in ids}
         index.add(str(b), docs[b], passages[b])
     expected = candidate_pairs(
@@ -240,5 +241,30 @@ def test_the_index_queried_in_id_order_follows_the_candidate_rule(data, min_hits
         [band_keys_numpy(p, passage_bands, 1).tolist() for p in passages],
         limit=limit,
         min_hits=min_hits,
+        few=few,
     )
     assert got == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(1, 5), st.integers(0, 6))
+def test_the_passages_needed_are_the_same_whichever_article_is_indexed_first(
+    query: int, candidate: int, min_hits: int, few: int
+) -> None:
+    needed = passages_needed(query, candidate, min_hits=min_hits, few=few)
+    assert needed == passages_needed(candidate, query, min_hits=min_hits, few=few)
+    assert 1 <= needed <= min_hits
+
+
+def test_a_short_article_is_proposed_on_one_shared_passage_whichever_comes_first() -> None:
+    """A two-passage report inside a long article shares one passage that collides: found when the
+    long article is the query as well as when the short one is."""
+    shared = RNG.integers(0, 2**63, 20, dtype=np.uint64)
+    short = [shared, RNG.integers(0, 2**63, 20, dtype=np.uint64)]
+    long = [RNG.integers(0, 2**63, 20, dtype=np.uint64) for _ in range(12)] + [shared]
+    for first, second in ((short, long), (long, short)):
+        index = CandidateIndex(BandIndex(bands=25, rows=5), BandIndex(bands=4, rows=2))
+        index.add("first", signature(np.concatenate(first), 128, 1), _sigs(first))
+        query = signature(np.concatenate(second), 128, 1), _sigs(second)
+        assert index.candidates(*query, limit=10, min_hits=2, few=2) == ["first"]
+        assert index.candidates(*query, limit=10, min_hits=2, few=1) == []

@@ -189,7 +189,7 @@ def test_the_duplicate_id_rule_keeps_what_first_of_id_keeps_where_no_order_is_ne
 
 
 def test_the_band_joins_follow_the_candidate_rule(spark) -> None:
-    config = DedupConfig(passage=PassageConfig(min_hits=2, max_candidates=2))
+    config = DedupConfig(passage=PassageConfig(min_hits=2, few_passages=1, max_candidates=2))
     doc_bands, passage_bands = config.minhash.bands, config.passage.bands
     rows, expected = [], set()
     for trial in range(4):  # independent small batches in one frame: ids do not collide across trials
@@ -214,7 +214,7 @@ def test_the_band_joins_follow_the_candidate_rule(spark) -> None:
                     "passage_keys": _signed([k for row in passages[i] for k in row]),
                 }
             )
-        found = candidate_pairs(docs, passages, limit=2, min_hits=2)
+        found = candidate_pairs(docs, passages, limit=2, min_hits=2, few=1)
         expected |= {(ids[b], ids[a]) for b, a in found}
     frame = spark.createDataFrame(
         rows, "id string, doc_keys array<long>, passage_fps array<long>, passage_keys array<long>"

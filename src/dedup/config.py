@@ -335,12 +335,15 @@ class PassageConfig:
     """Passage (sentence) MinHash and its LSH index, which finds articles sharing sentences even when
     the whole-article overlap is low. A short signature suffices: shared passages are near-verbatim,
     and an article is only proposed when ``min_hits`` of its passages collide (the decision needs two
-    shared passages anyway). ``max_candidates`` bounds the articles one query proposes."""
+    shared passages anyway), or one when either article of the pair has at most ``few_passages``
+    evidence passages (one passage is then a large share of it, see ``index.passages_needed``).
+    ``max_candidates`` bounds the articles one query proposes."""
 
     num_perm: int = 16
     seed: int = 7
     threshold: float = 0.5
     min_hits: int = 2
+    few_passages: int = 4
     max_candidates: int = 200
     bands: int = field(init=False, default=0)
     rows: int = field(init=False, default=0)
@@ -348,6 +351,7 @@ class PassageConfig:
     def __post_init__(self) -> None:
         _set_bands(self)
         _int(self, "min_hits", 1)
+        _int(self, "few_passages", 0)
         _int(self, "max_candidates", 1)
 
 

@@ -100,6 +100,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
                 array(t.int32, 2),
                 t.int64,
                 t.int64,
+                t.int64,
             ),
         ),
         (candidates.sort_runs, (u64, i64, i32)),

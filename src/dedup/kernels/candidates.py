@@ -22,6 +22,15 @@ def _group_start(keys: Any, s: int) -> int:
 
 
 @jit
+def _passages_needed(query: int, candidate: int, min_hits: int, few: int) -> int:
+    """``index.passages_needed`` compiled."""
+    smaller = min(query, candidate)
+    if smaller <= few:
+        return 1
+    return max(1, min(min_hits, smaller))
+
+
+@jit
 def _check_articles(values: Any, n: int) -> None:
     """Every one of ``values`` is an article, in ``[0, n)``."""
     for x in range(values.shape[0]):
@@ -42,12 +51,14 @@ def candidate_pairs(
     pas_owner: Any,
     pas_pos: Any,
     min_hits: int,
+    few: int,
     limit: int,
 ) -> Any:
     """The candidate pairs (b, a) of a batch, a before b in id order (``rank``; -1: not in the
     batch), as ``CandidateIndex`` proposes them when the articles are added in that order: every
-    article whose document shares a band key with b's, then the articles hit by at least
-    ``min(min_hits, b's passages)`` of b's evidence passages (each passage counts once per article),
+    article whose document shares a band key with b's, then the articles a hit by at least
+    ``index.passages_needed(b's passages, a's passages, min_hits, few)`` of b's evidence passages (each
+    passage counts once per article; an article's passages are its span of ``pas_off``),
     most hits first, ties by rank, at most ``limit``. Keys come sorted by (key, rank of the owner);
     ``*_pos`` says where each article's (or passage's) key went. Written here because no library
     joins sorted LSH buckets with this ranking rule; memory is O(articles) besides the inputs."""
@@ -91,12 +102,14 @@ def candidate_pairs(
                             touched[nt] = a
                             nt += 1
                         hits[a] += 1
-        need = max(1, min(min_hits, end - first))
         chosen = np.empty(nt, dtype=np.int64)
         c = 0
         for i in range(nt):
             a = touched[i]
-            if hits[a] >= need and doc_mark[a] != b:
+            if (
+                hits[a] >= _passages_needed(end - first, pas_off[a + 1] - pas_off[a], min_hits, few)
+                and doc_mark[a] != b
+            ):
                 chosen[c] = (np.int64((1 << 30) - hits[a]) << 32) | rank[a]  # most hits first, then rank
                 c += 1
         chosen = np.sort(chosen[:c])

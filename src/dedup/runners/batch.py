@@ -454,7 +454,7 @@ def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig
     ps = config.passage
     b, a = candidate_kernels.candidate_pairs(
         rank, by_rank, doc_sorted, doc_owner, doc_pos, bands, offsets, pas_sorted, pas_owner, pas_pos,
-        ps.min_hits, ps.max_candidates,
+        ps.min_hits, ps.few_passages, ps.max_candidates,
     )  # fmt: skip
     return b, a
 

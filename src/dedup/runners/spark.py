@@ -15,7 +15,7 @@ library's batch (articles in id order, boilerplate learned from all):
    frequent ones the library's judge over the first ``sample`` articles in id order;
 3. candidates: an equi-join on band keys, each article against the articles with smaller ids
    (those it would find in the library's index): every document-band hit, plus the passage hits
-   of at least ``min_hits`` evidence passages, best ``max_candidates`` first;
+   of as many evidence passages as ``index.passages_needed`` asks, best ``max_candidates`` first;
 4. verification of each candidate pair by ``verify.compare`` on the executors;
 5. connected components of the verified pairs with the large-star/small-star iteration (Kiveris
    et al., 2014) in DataFrame operations: no pair is collected on the driver;
@@ -433,7 +433,14 @@ def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig
         .groupBy("b", "a")
         .agg(F.count(F.lit(1)).alias("hits"))
         .join(n_evidence.withColumnRenamed("id", "b"), "b")
-        .where(F.col("hits") >= F.greatest(F.lit(1), F.least(F.lit(ps.min_hits), F.col("n"))))
+        .join(n_evidence.select(F.col("id").alias("a"), F.col("n").alias("n_a")), "a")
+        .withColumn("smaller", F.least(F.col("n"), F.col("n_a")))
+        .where(
+            F.col("hits")
+            >= F.when(F.col("smaller") <= ps.few_passages, F.lit(1)).otherwise(
+                F.greatest(F.lit(1), F.least(F.lit(ps.min_hits), F.col("smaller")))
+            )
+        )
         .join(doc_pairs, ["b", "a"], "left_anti")
     )
     best = Window.partitionBy("b").orderBy(F.col("hits").desc(), F.col("a"))

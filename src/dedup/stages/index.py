@@ -206,41 +206,79 @@ class DatasketchLSH:
 
 
 class CandidateIndex:
-    """Both indexes together: add an article's signatures, ask for its candidates."""
+    """Both indexes together: add an article's signatures, ask for its candidates. It keeps how many
+    evidence passages each indexed article has, which ``choose`` reads."""
 
     def __init__(self, documents: LSHBackend, passages: LSHBackend) -> None:
         self.documents = documents
         self.passages = passages
+        self._passage_counts: dict[str, int] = {}
 
     def add(self, article_id: str, signature: U32, passage_signatures: U32) -> None:
         """Index one article: its signature and the signatures of its evidence passages."""
         self.documents.add(article_id, signature[None, :])
         self.passages.add(article_id, passage_signatures)
+        self._passage_counts[article_id] = len(passage_signatures)
 
     def remove(self, article_id: str) -> None:
         self.documents.remove(article_id)
         self.passages.remove(article_id)
+        self._passage_counts.pop(article_id, None)
 
-    def candidates(self, signature: U32, passage_signatures: U32, *, limit: int, min_hits: int) -> list[str]:
-        """The articles ``choose`` proposes for a query (``min_hits`` and ``limit`` as there)."""
+    def candidates(self, signature: U32, passage_signatures: U32, *, limit: int, min_hits: int, few: int) -> list[str]:
+        """The articles ``choose`` proposes for a query (``limit``, ``min_hits`` and ``few`` as
+        there). An article found in a shared backend but not added here counts as having as many
+        passages as the query."""
         hits = self.passages.hits(passage_signatures) if len(passage_signatures) else Counter()
+        counts = self._passage_counts
+        query = len(passage_signatures)
         return choose(
-            self.documents.hits(signature[None, :]), hits, len(passage_signatures), limit=limit, min_hits=min_hits
+            self.documents.hits(signature[None, :]),
+            hits,
+            query,
+            {a: counts.get(a, query) for a in hits},
+            limit=limit,
+            min_hits=min_hits,
+            few=few,
         )
 
 
+def passages_needed(query: int, candidate: int, *, min_hits: int, few: int) -> int:
+    """How many of a query's evidence passages must collide with a candidate for the passage index
+    to propose it, given how many evidence passages each has: one when either has at most ``few``
+    (a passage of so short an article is a large share of it, so one shared passage can make a
+    copy, and a second shared passage may miss the LSH), else ``min_hits`` (or all the passages of
+    the one with fewer, when that is less), at least one. Symmetric in the pair, so that whichever
+    of the two is indexed first, the rule is the same."""
+    smaller = min(query, candidate)
+    if smaller <= few:
+        return 1
+    return max(1, min(min_hits, smaller))
+
+
 def choose(
-    document_hits: Iterable[K], passage_hits: Mapping[K, int], passages: int, *, limit: int, min_hits: int
+    document_hits: Iterable[K],
+    passage_hits: Mapping[K, int],
+    passages: int,
+    candidate_passages: Mapping[K, int],
+    *,
+    limit: int,
+    min_hits: int,
+    few: int,
 ) -> list[K]:
     """The candidate rule for one query: every article whose document shares a band with the
-    query's, then the articles hit by at least ``min_hits`` of the query's ``passages`` evidence
-    passages (all of them when it has fewer, and at least one), most hits first, ties by id, at
-    most ``limit`` of them. ``passage_hits[a]``: how many of the query's passages share a band
+    query's, then the articles a hit by at least ``passages_needed`` of the query's ``passages``
+    evidence passages (against a's own ``candidate_passages[a]``), most hits first, ties by id,
+    at most ``limit`` of them. ``passage_hits[a]``: how many of the query's passages share a band
     with some passage of a. Sorted by id."""
     found = set(document_hits)
-    need = max(1, min(min_hits, passages))
     ranked = sorted(
-        (a for a, n in passage_hits.items() if n >= need and a not in found), key=lambda a: (-passage_hits[a], a)
+        (
+            a
+            for a, n in passage_hits.items()
+            if a not in found and n >= passages_needed(passages, candidate_passages[a], min_hits=min_hits, few=few)
+        ),
+        key=lambda a: (-passage_hits[a], a),
     )
     found.update(ranked[:limit])
     return sorted(found)
@@ -252,6 +290,7 @@ def candidate_pairs(
     *,
     limit: int,
     min_hits: int,
+    few: int,
 ) -> set[tuple[int, int]]:
     """The reference statement of which pairs of a batch are candidates: the pairs (b, a), a < b,
     that ``choose`` proposes when the articles are indexed one after the other in this order (the
@@ -266,11 +305,12 @@ def candidate_pairs(
 
     documents = [bands([row]) for row in document_keys]
     indexed = [bands(rows) for rows in passage_keys]  # what the passage index holds of each article
+    counts = {x: len(rows) for x, rows in enumerate(passage_keys)}
     pairs: set[tuple[int, int]] = set()
     for b in range(len(document_keys)):
         doc_hits = [a for a in range(b) if documents[b] & documents[a]]
         queries = [bands([row]) for row in passage_keys[b]]
         passage_hits = Counter({a: sum(1 for q in queries if q & indexed[a]) for a in range(b)})
-        chosen = choose(doc_hits, passage_hits, len(queries), limit=limit, min_hits=min_hits)
+        chosen = choose(doc_hits, passage_hits, len(queries), counts, limit=limit, min_hits=min_hits, few=few)
         pairs.update((b, a) for a in chosen)
     return pairs

@@ -166,5 +166,7 @@ class Replica:
         """The indexed articles the LSH indexes propose for an article (not the article itself)."""
         ps = self._passage
         art_id = prepared.article.id
-        found = self.index.candidates(prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits)
+        found = self.index.candidates(
+            prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits, few=ps.few_passages
+        )
         return [o for o in found if o != art_id and o in self.entries]
