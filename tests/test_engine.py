@@ -76,18 +76,20 @@ def test_components_larger_than_a_task_are_verified_then_grouped(monkeypatch) ->
 def test_an_in_process_batch_compares_with_the_analyses_of_its_first_pass(tmp_path: Path, monkeypatch) -> None:
     from dedup.stages import pairs
 
+    # the whole of each component compared, as the stream compares it (see the test above)
+    config = DedupConfig(cluster=ClusterConfig(complete_up_to=300))
     articles = _generated(300, 9)
-    expected = _stream_path(articles)
+    expected = _stream_path(articles, config)
     path = tmp_path / "batch.jsonl"
     _write(articles, path)
     analyzed: list[str] = []
     analyze = pairs.analyze
     monkeypatch.setattr(pairs, "analyze", lambda text, *a: analyzed.append(text) or analyze(text, *a))
-    assert [c.to_dict() for c in engine.run(articles)] == expected
-    assert [c.to_dict() for c in engine.run(str(path))] == expected
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+    assert [c.to_dict() for c in engine.run(str(path), config=config)] == expected
     assert analyzed == []  # every comparison read the analyses kept from pass 1
     monkeypatch.setattr(engine, "_KEPT_ANALYSES_BYTES", 200_000)  # the first few dozen kept, the rest analyzed again
-    assert [c.to_dict() for c in engine.run(articles)] == expected
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
     assert analyzed
 
 
