@@ -18,6 +18,7 @@ build imports them without the rest of the library.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -44,12 +45,14 @@ def jit(fn: Any) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _package_stamp() -> tuple[tuple[str, float, int], ...]:
-    """The name, modification time and size of each source file of this package."""
+def _package_stamp() -> tuple[tuple[str, str, int], ...]:
+    """The name, content hash and size of each source file of this package. The content, not the
+    modification time: an installer writes the files anew (pip sets no times), and the kernels
+    compiled into the built package must still match them."""
     stamps = []
     for path in sorted(Path(__file__).parent.glob("*.py")):
-        stat = path.stat()
-        stamps.append((path.name, stat.st_mtime, stat.st_size))
+        data = path.read_bytes()
+        stamps.append((path.name, hashlib.blake2b(data, digest_size=16).hexdigest(), len(data)))
     return tuple(stamps)
 
 
