@@ -16,6 +16,7 @@ from dedup.config import (
     BoilerplateConfig,
     ClusterConfig,
     DedupConfig,
+    FormulaConfig,
     MinHashConfig,
     NormalizeConfig,
     PassageConfig,
@@ -260,6 +261,7 @@ SETTINGS = kw(
         threshold=THRESHOLDS,
         min_hits=st.integers(1, 2**31 - 1),
         max_candidates=st.integers(1, 2**31 - 1),
+        few_passages=st.integers(0, 2**31 - 1),
     ),
     verify=kw(
         near_identical_jaccard=OPEN_SHARE,
@@ -275,10 +277,20 @@ SETTINGS = kw(
         min_unique_fraction=OPEN_SHARE,
         sample=st.integers(2, 2**31 - 1),
     ),
+    formula=kw(
+        enabled=st.booleans(),
+        min_per_source=st.integers(2, 2**31 - 1),
+        min_containment=OPEN_SHARE,
+        sketch_rows=st.integers(1, 8),
+        sketch_width_bits=st.integers(4, 30),
+    ),
     cluster=kw(
         min_link_fraction=OPEN_SHARE,
         max_exact_size=st.integers(2, 2**31 - 1),
         complete_up_to=COUNT,
+        digest_part=OPEN_SHARE,
+        digest_share=SHARE,
+        digest_same=OPEN_SHARE,
     ),
     provenance=kw(
         head_chars=COUNT,
@@ -303,6 +315,7 @@ KINDS = {
     "passage": PassageConfig,
     "verify": VerifyConfig,
     "boilerplate": BoilerplateConfig,
+    "formula": FormulaConfig,
     "cluster": ClusterConfig,
     "provenance": ProvenanceConfig,
 }
