@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from dedup.config import (
     DEFAULT_FURNITURE_PATTERNS,
+    PARTS,
     BoilerplateConfig,
     ClusterConfig,
     DedupConfig,
-    FormulaConfig,
     MinHashConfig,
     NormalizeConfig,
     PassageConfig,
@@ -308,23 +308,10 @@ SETTINGS = kw(
 )
 
 
-KINDS = {
-    "normalize": NormalizeConfig,
-    "shingle": ShingleConfig,
-    "minhash": MinHashConfig,
-    "passage": PassageConfig,
-    "verify": VerifyConfig,
-    "boilerplate": BoilerplateConfig,
-    "formula": FormulaConfig,
-    "cluster": ClusterConfig,
-    "provenance": ProvenanceConfig,
-}
-
-
 @given(SETTINGS)
 @settings(max_examples=150, deadline=None)
 def test_any_config_in_range_is_built_and_round_trips_through_json(values: dict[str, Any]) -> None:
-    parts = {name: kind(**values[name]) for name, kind in KINDS.items()}
+    parts = {name: kind(**values[name]) for name, kind in PARTS.items()}
     config = DedupConfig(**parts, max_chars=values["max_chars"])
     assert config_from_json(config_to_json(config)) == config
 
