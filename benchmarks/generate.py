@@ -345,6 +345,24 @@ def generate(size: int, seed: int) -> list[dict[str, Any]]:
     return [records[i] for i in order]
 
 
+def syndicated(copies: int, seed: int) -> list[dict[str, Any]]:
+    """One wire story and ``copies`` outlet copies of it (trimmed, re-spelled, re-led, wrapped in
+    site furniture), published over two days and delivered in a shuffled order: the heavy
+    syndication a crawler meets for every big story."""
+    gen = Generator(seed)
+    lang, paragraphs, topic = next(gen.stories([]))
+    when = gen.t0
+    original = [gen.dateline(lang, when), *paragraphs]
+    records = [gen._record("s-0", "\n\n".join(original), "s", "wire", when, True, 0.0)]
+    for c in range(copies):
+        site = f"outlet{c:05d}"
+        delay = timedelta(minutes=int(gen.rng.integers(5, 60 * 48)))
+        text = gen.copy(original, lang, topic, site)
+        records.append(gen._record(f"s-{c + 1}", text, "s", site, when + delay, False, 0.25))
+    order = gen.rng.permutation(len(records))
+    return [records[i] for i in order]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1000, help="number of articles (1,000 to 1,000,000)")
