@@ -40,6 +40,7 @@ an article's formula shingles have changed, and a comparison decided before must
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -55,6 +56,7 @@ I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 RULE = "formula"
+_OWN_KEPT = 1024  # articles whose own (not formula) shingles are remembered
 
 # Odd 64-bit multipliers, one per sketch row (multiply-shift hashing of a key to a counter).
 _ROW_MULTIPLIERS = np.array(
@@ -94,7 +96,7 @@ class FormulaCounts:
     ([True, True, True], [False, False, False])
     """
 
-    __slots__ = ("_config", "_shift", "_width", "table", "version")
+    __slots__ = ("_config", "_owned", "_shift", "_width", "table", "version")
 
     def __init__(self, config: FormulaConfig, table: U32 | None = None) -> None:
         self._config = config
@@ -107,6 +109,7 @@ class FormulaCounts:
                 f"a formula table must be uint32 of shape {shape}, got {self.table.dtype} {self.table.shape}"
             )
         self.version = 0
+        self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
 
     @property
     def config(self) -> FormulaConfig:
@@ -134,6 +137,20 @@ class FormulaCounts:
         """Which of the shingles (of an article of ``source``) are formula."""
         out: Bools = self.counts(source, shingles) >= self._config.min_per_source
         return out
+
+    def _own(self, source: str | None, shingles: U64) -> U64:
+        """The shingles that are not formula, remembered for the articles checked last (an article
+        is checked against many others in a row) until the counts cross the threshold again."""
+        key = id(shingles)
+        kept = self._owned.get(key)
+        if kept is not None and kept[0] is shingles and kept[1] == source and kept[2] == self.version:
+            self._owned.move_to_end(key)
+            return kept[3]
+        own: U64 = shingles[~self.formula(source, shingles)]
+        self._owned[key] = (shingles, source, self.version, own)  # the array kept: its id stays its own
+        if len(self._owned) > _OWN_KEPT:
+            self._owned.popitem(last=False)
+        return own
 
     # -- counting -----------------------------------------------------------------------------
     def observe(self, source: str | None, shingles: U64) -> None:
@@ -186,8 +203,7 @@ class FormulaCounts:
         shared = np.intersect1d(shingles_a, shingles_b, assume_unique=True)
         if len(shared) / smaller < least:
             return match  # not the containment: the formula is not what made it a copy
-        own_a = shingles_a[~self.formula(source_a, shingles_a)]
-        own_b = shingles_b[~self.formula(source_b, shingles_b)]
+        own_a, own_b = self._own(source_a, shingles_a), self._own(source_b, shingles_b)
         smaller_own = min(len(own_a), len(own_b))
         own_shared = len(np.intersect1d(own_a, own_b, assume_unique=True))
         if smaller_own and own_shared / smaller_own >= least:
