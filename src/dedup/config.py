@@ -431,9 +431,14 @@ class ClusterConfig:
     """Grouping of verified copies, guarded against chaining.
 
     Two groups merge only when at least ``min_link_fraction`` of the pairs between them are verified
-    copies (average linkage on the verified-copy graph). Components larger than ``max_exact_size``
-    fall back to plain connected components (reported in the cluster's ``why``).
-    ``complete_up_to``: components up to this size get every missing pair verified before linkage.
+    copies (average linkage on the verified-copy graph). ``complete_up_to``: components up to this
+    size get every missing pair verified before linkage; larger ones up to ``max_exact_size`` are
+    linked on their verified pairs only. Larger components still (a story copied by hundreds of
+    outlets) are grouped in the order the articles were indexed: each article joins the group it is
+    a verified copy of at least ``min_link_fraction`` of the first ``representatives`` members of
+    (see ``grouping.in_order``), which costs the same for every article however large its story.
+    An article is compared with at most ``max_compared`` of the articles the index proposes for it,
+    the ones indexed first (see ``grouping.compared``).
 
     A digest (a roundup carrying several stories, see ``grouping.digests``) is grouped with one of
     its stories at most: a story of it is a copy with at least ``digest_part`` of its text inside
@@ -442,8 +447,10 @@ class ClusterConfig:
     """
 
     min_link_fraction: float = 0.5
-    max_exact_size: int = 2000
+    max_exact_size: int = 64
     complete_up_to: int = 64
+    representatives: int = 8
+    max_compared: int = 32
     digest_part: float = 0.6
     digest_share: float = 0.5
     digest_same: float = 0.8
@@ -455,6 +462,8 @@ class ClusterConfig:
         _share(self, "digest_same")
         _int(self, "max_exact_size", 2)
         _int(self, "complete_up_to", 0)
+        _int(self, "representatives", 1)
+        _int(self, "max_compared", 1)
 
 
 # Wire agencies and the names outlets credit them with. Extend with

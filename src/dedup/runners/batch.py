@@ -459,6 +459,21 @@ def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig
     return b, a
 
 
+def _compared(b: I32, a: I32, rank: I64, config: DedupConfig) -> tuple[I32, I32]:
+    """The candidate pairs (b, a) that are compared: for each b, its ``max_compared`` candidates a
+    first in id order (``grouping.compared``'s rule, in numpy; the pairs come back in that
+    order)."""
+    k = config.cluster.max_compared
+    if not len(b) or np.bincount(b).max() <= k:
+        return b, a
+    order = np.lexsort((rank[a], b))
+    b, a = b[order], a[order]
+    starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
+    place = np.arange(len(b)) - np.repeat(starts, np.diff(np.append(starts, len(b))))
+    keep = place < k
+    return b[keep], a[keep]
+
+
 @dataclass
 class _Batch:
     """What pass 1 kept of the usable articles, in input order; ``rank`` is the id order (-1: an
@@ -656,7 +671,7 @@ def _passes(
     keys = _Keys(doc, bands, [column[evidence] for column in batch.passage_keys])
     batch.passage_keys = []
     del evidence, doc
-    b, a = _candidates(batch.rank, keys, counts, config, threads=workers)
+    b, a = _compared(*_candidates(batch.rank, keys, counts, config, threads=workers), batch.rank, config)
     if batch.analyses:  # only the articles of a candidate pair are compared
         paired = set(np.union1d(b, a).tolist())
         batch.analyses = {r: doc for r, doc in batch.analyses.items() if r in paired}

@@ -448,6 +448,17 @@ def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig
     return doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
 
 
+def compared_pairs(pairs: DataFrame, config: DedupConfig) -> DataFrame:
+    """The candidate pairs (``b``, ``a``) that are compared: each b with its first
+    ``max_compared`` candidates a in id order (``grouping.compared``)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    first = Window.partitionBy("b").orderBy(F.col("a"))
+    limit = config.cluster.max_compared
+    return pairs.withColumn("r", F.row_number().over(first)).where(F.col("r") <= limit).select("b", "a")
+
+
 def split_ids(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
     """The job's rows without an id and its duplicate-id policy: (the usable rows, one error row
     (``ERROR_SCHEMA``) per row left out).
@@ -520,7 +531,7 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     formula = None if counts is None else spark.sparkContext.broadcast(counts)
 
     # 3. candidates: document bands, then evidence passages (not boilerplate), earlier ids only
-    pairs = candidate_pairs(good, learned_df, config)
+    pairs = compared_pairs(candidate_pairs(good, learned_df, config), config)
 
     # 4. verification on the executors
     texts = good.select("id", "text", "source")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dedup.config import DedupConfig
 from dedup.records import Article, Cluster, Match
-from dedup.stages.grouping import groups_of
+from dedup.stages.grouping import IN_ORDER, groups_of
 from dedup.stages.provenance import Candidate, build_cluster, candidate, find_credits, text_date_of
 
 
@@ -22,7 +22,7 @@ def assemble(
 ) -> list[Cluster]:
     """The clusters of one connected component of verified copies (members in id order): its
     groups (the chaining guard) and each group's earliest source. ``seq(m)`` is m's rank in the
-    batch's id order, ``edges(m)`` its verified neighbours; ``pair(x, y)`` compares two members
+    batch's id order, ``edges(m)`` its verified copies; ``pair(x, y)`` compares two members
     (and is expected to remember)."""
 
     def candidate_of(member: str, with_evidence: bool) -> Candidate:
@@ -33,10 +33,22 @@ def assemble(
     def credits_of(member: str) -> tuple[str, ...]:
         return find_credits(articles[member].text, config.provenance)
 
-    groups, how = groups_of(members, pair, edges, config.cluster)
+    groups, how = groups_of(members, pair, edges, config.cluster, seq, verified=True)
+
+    def before(member: str) -> list[str]:
+        here = seq(member)
+        return [y for y in edges(member) or () if seq(y) < here]
+
+    near = before if how == IN_ORDER else None
     return [
         build_cluster(
-            group, how if len(group) > 1 else "no verified copy", candidate_of, pair, config.provenance, credits_of
+            group,
+            how if len(group) > 1 else "no verified copy",
+            candidate_of,
+            pair,
+            config.provenance,
+            credits_of,
+            near,
         )
         for group in groups
     ]

@@ -11,11 +11,21 @@ trimmed copies stay together (each copy matches the full story), a chain falls a
 A digest (a roundup carrying one story among others) would bridge its stories: it is taken out
 before linkage and joins the one group that holds the largest share of it.
 Members are sorted by id before linkage, so the result never depends on the input order.
+
+A story copied by hundreds of outlets makes one component of hundreds of articles, where linkage
+(quadratic in the members) and comparing each new copy with every earlier one would make each
+addition cost more than the last. Such components are grouped in the order the articles were
+indexed instead (``in_order``): each article is compared with a bounded number of its candidates
+(``compared``) and joins the group whose first members (its representatives) it is a copy of. The
+chaining guard holds: an article that resembles only the last link of a chain is no copy of the
+chain's first members. Every step looks only at articles indexed before, so the groups of the
+articles indexed so far never change when a later one comes: the stream keeps them and answers
+each addition in a time that does not grow with the size of the story.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +56,73 @@ def components(nodes: Iterable[str], neighbours: Callable[[str], Iterable[str]])
     return out
 
 
+def compared(candidates: Iterable[str], order: Callable[[str], int], config: ClusterConfig) -> list[str]:
+    """The candidates an article is compared with: all of them, or when there are more than
+    ``max_compared``, the ones indexed first (lowest ``order``). The first members of a story are
+    its groups' representatives (see ``in_order``), so the bound costs a new copy nothing of the
+    evidence its group is decided on. In the order given."""
+    found = list(candidates)
+    if len(found) <= config.max_compared:
+        return found
+    kept = set(sorted(found, key=order)[: config.max_compared])
+    return [c for c in found if c in kept]
+
+
+class InOrder:
+    """The groups of a large component built one article at a time in the order of indexing (see
+    ``in_order``); ``add`` places the next article. Groups are numbered in the order they were
+    opened; ``groups[g]`` lists its members in the order they joined."""
+
+    def __init__(self, config: ClusterConfig) -> None:
+        self.config = config
+        self.groups: list[list[str]] = []
+        self.group_of: dict[str, int] = {}
+
+    def add(self, article: str, earlier_copies: Iterable[str], is_copy: Callable[[str, str], bool]) -> int:
+        """Place ``article`` given its verified copies among the articles placed before: it joins the
+        group (of those copies' groups) whose first ``representatives`` members it is a copy of in
+        the largest share, at least ``min_link_fraction`` (ties: the group opened first), else it
+        opens a group. Returns its group."""
+        cfg = self.config
+        best: tuple[float, int] | None = None
+        for g in sorted({self.group_of[y] for y in earlier_copies if y in self.group_of}):
+            representatives = self.groups[g][: cfg.representatives]
+            share = sum(is_copy(article, r) for r in representatives) / len(representatives)
+            if share >= cfg.min_link_fraction - _EPS and (best is None or share > best[0]):
+                best = (share, g)
+        if best is None:
+            self.groups.append([article])
+            g = len(self.groups) - 1
+        else:
+            g = best[1]
+            self.groups[g].append(article)
+        self.group_of[article] = g
+        return g
+
+    def remove(self, article: str) -> None:
+        """Take an article out (its group keeps the others, in their order)."""
+        g = self.group_of.pop(article)
+        self.groups[g].remove(article)
+
+
+def in_order(
+    members: Sequence[str],
+    order: Callable[[str], int],
+    copies: Callable[[str], Iterable[str]],
+    is_copy: Callable[[str, str], bool],
+    config: ClusterConfig,
+) -> list[list[str]]:
+    """The groups of a large component, its members placed one by one in the order they were
+    indexed (``order``), each by ``InOrder.add`` on its verified copies (``copies(m)``) among
+    those placed before. Each sorted by id, listed by their smallest id."""
+    placed = InOrder(config)
+    rank = {m: order(m) for m in members}
+    for m in sorted(members, key=rank.__getitem__):
+        here = rank[m]
+        placed.add(m, [y for y in copies(m) if rank.get(y, here) < here], is_copy)
+    return sorted((sorted(g) for g in placed.groups if g), key=lambda g: g[0])
+
+
 def split_component(
     members: list[str],
     is_copy: Callable[[str, str], bool],
@@ -59,8 +136,6 @@ def split_component(
     n = len(members)
     if n <= 2:
         return [members], "verified copies" if n == 2 else "no verified copy"
-    if n > config.max_exact_size:
-        return [members], f"connected component of {n} (larger than max_exact_size: no chaining guard)"
     adjacency = np.zeros((n, n), dtype=np.float64)
     for i in range(n):
         for j in range(i + 1, n):
@@ -203,21 +278,35 @@ def cut_tree_at(tree: npt.NDArray[np.float64], height: float) -> list[int]:
     return [first.setdefault(r, leaf) for leaf, r in enumerate(roots)]
 
 
+IN_ORDER = "in order of indexing: each article joins the group whose first members it is a copy of"
+
+
 def groups_of(
     component: list[str],
     pair: Callable[[str, str], Match],
     edges: Callable[[str], Collection[str] | None],
     config: ClusterConfig,
+    order: Callable[[str], int],
+    verified: bool = False,
 ) -> tuple[list[list[str]], str]:
     """The groups of one component: up to ``complete_up_to`` members every pair is compared
-    (``pair``), beyond that only the pairs joined by a verified edge (``edges(a)``: a's
-    neighbours) count. The stream, the batch and the Spark job all group through here."""
+    (``pair``), up to ``max_exact_size`` only the pairs joined by a verified edge (``edges(a)``:
+    a's neighbours) count, and larger components are grouped ``in_order`` of indexing
+    (``order(a)``: a's rank). ``verified``: every edge is a verified copy (else each is confirmed
+    by ``pair``). The stream, the batch and the Spark job all group through here."""
 
     def inside(a: str, b: str) -> float:
         return share_inside(pair(a, b), a)
 
     if len(component) <= config.complete_up_to:
         return split_component(component, lambda a, b: pair(a, b).is_copy, config, inside)
+    if len(component) > config.max_exact_size:
+
+        def copies(a: str) -> Iterable[str]:
+            near = edges(a) or ()
+            return near if verified else [b for b in near if pair(a, b).is_copy]
+
+        return in_order(component, order, copies, lambda a, b: pair(a, b).is_copy, config), IN_ORDER
 
     def linked(a: str, b: str) -> bool:
         return b in (edges(a) or ()) and pair(a, b).is_copy

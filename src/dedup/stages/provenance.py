@@ -19,6 +19,7 @@ prints days, not hours); members that tie go on to the text evidence.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import unicodedata
@@ -412,6 +413,82 @@ def _by_containment(
     return None
 
 
+def _member(c: Candidate, earliest: str, others: Iterable[str], pair: Callable[[str, str], Match]) -> Member:
+    """A member's record: its relation to the earliest, or when it is no copy of the earliest, to
+    the one of ``others`` it is the best copy of."""
+    known = c.known_time
+    time = known[0].isoformat() if known else None
+    if c.id == earliest:
+        return Member(
+            id=c.id, relation=Relation.EARLIEST, matched=None, score=1.0,
+            time=time, source=c.source, url=c.url, title=c.title,
+        )  # fmt: skip
+    m = pair(c.id, earliest)
+    relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
+    if not m.is_copy:
+        tried = [pair(c.id, o) for o in others if o != c.id]
+        if tried:
+            best = max(tried, key=lambda x: (x.is_copy, x.score))
+            matched, score = best.other(c.id), best.score
+            relation = best.relation if best.a == c.id else _flip(best.relation)
+    return Member(
+        id=c.id,
+        relation=relation,
+        matched=matched,
+        score=score,
+        containment_in_earliest=m.containment_a if m.a == c.id else m.containment_b,
+        earliest_in_member=m.containment_b if m.a == c.id else m.containment_a,
+        time=time,
+        source=c.source,
+        url=c.url,
+        title=c.title,
+    )
+
+
+def grown(
+    cluster: Cluster,
+    first: Candidate,
+    following: Candidate | None,
+    new: Candidate,
+    others: Iterable[str],
+    pair: Callable[[str, str], Match],
+) -> tuple[Cluster, Candidate | None] | None:
+    """``build_cluster`` of ``cluster``'s group with ``new`` added (indexed after every member),
+    without reading the other members again, when the earliest stands: it was chosen by its time
+    (``first``, with ``following`` the member of the next time) or among the members of its time,
+    and ``new`` has no time or a later one. Returns the cluster and the member of the next time, or None when the cluster
+    must be built again."""
+    values = cluster.evidence.values
+    by_time = cluster.evidence.rule in ("published_at", "date_in_text")
+    if not (by_time or "tied_on_time" in values) or first.known_time is None:
+        return None
+    known = new.known_time
+    if known is not None and (_ties(known, first.known_time) or known[0] < first.known_time[0]):
+        return None
+    member = _member(new, first.id, others, pair)
+    ids = [m.id for m in cluster.members]
+    at = bisect.bisect(ids, new.id)
+    members = (*cluster.members[:at], member, *cluster.members[at:])
+    new_id = cluster_id([cluster.members[0].id, new.id])
+    if not by_time:  # the earliest was chosen among the members of its time, and new is later
+        return replace(cluster, id=new_id, members=members), following
+    values = dict(values)
+    if known is None:
+        values["undated"] = [*values.get("undated", ()), new.id]
+    elif following is None or following.known_time is None or known[0] < following.known_time[0]:
+        following = new
+        values["next"] = {"id": new.id, **_time_values(new)}
+    values["containment"] = {
+        **values.get("containment", {}),
+        new.id: {
+            "earliest_in_other": round(member.earliest_in_member or 0.0, 4),
+            "other_in_earliest": round(member.containment_in_earliest or 0.0, 4),
+        },
+    }
+    evidence = replace(cluster.evidence, values=values)
+    return replace(cluster, id=new_id, members=members, evidence=evidence), following
+
+
 def cluster_id(member_ids: Iterable[str]) -> str:
     """A stable cluster id: it depends on the smallest member id only, not on order or time."""
     anchor = min(member_ids)
@@ -451,12 +528,15 @@ def build_cluster(
     pair: Callable[[str, str], Match],
     config: ProvenanceConfig,
     credits_of: Callable[[str], tuple[str, ...]] | None = None,
+    near: Callable[[str], Iterable[str]] | None = None,
 ) -> Cluster:
     """The cluster record of one group: its earliest source and each member's relation to it.
     ``candidate_of(id, with_evidence)`` describes a member (the text evidence is only read for
     groups of two or more); ``pair(x, y)`` is the verified comparison of two members. Given
     ``credits_of(id)``, the candidates come without their credits, which are read only when no
-    earlier rule decides (the credit rule is the last before the tie break)."""
+    earlier rule decides (the credit rule is the last before the tie break). A member that is no
+    copy of the earliest is matched with the member it is the best copy of, among ``near(id)``
+    when given (a large group's members are compared with a few of the others), else the group."""
     candidates = [candidate_of(member, len(group) > 1) for member in group]
 
     def containment(x: str, y: str) -> float:
@@ -467,44 +547,9 @@ def build_cluster(
     if credits_of is not None and evidence.rule == "tie_break":
         candidates = [replace(c, credits=credits_of(c.id)) for c in candidates]
         earliest, evidence = choose_earliest(candidates, containment, config)
-    members = []
-    for c in sorted(candidates, key=lambda c: c.id):
-        known = c.known_time
-        time = known[0].isoformat() if known else None
-        if c.id == earliest:
-            members.append(
-                Member(
-                    id=c.id,
-                    relation=Relation.EARLIEST,
-                    matched=None,
-                    score=1.0,
-                    time=time,
-                    source=c.source,
-                    url=c.url,
-                    title=c.title,
-                )
-            )
-            continue
-        m = pair(c.id, earliest)
-        relation, matched, score = m.relation if m.a == c.id else _flip(m.relation), earliest, m.score
-        if not m.is_copy:
-            best = max((pair(c.id, o) for o in group if o != c.id), key=lambda x: (x.is_copy, x.score))
-            matched, score = best.other(c.id), best.score
-            relation = best.relation if best.a == c.id else _flip(best.relation)
-        members.append(
-            Member(
-                id=c.id,
-                relation=relation,
-                matched=matched,
-                score=score,
-                containment_in_earliest=m.containment_a if m.a == c.id else m.containment_b,
-                earliest_in_member=m.containment_b if m.a == c.id else m.containment_a,
-                time=time,
-                source=c.source,
-                url=c.url,
-                title=c.title,
-            )
-        )
+    members = [
+        _member(c, earliest, near(c.id) if near else group, pair) for c in sorted(candidates, key=lambda c: c.id)
+    ]
     return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
 
 

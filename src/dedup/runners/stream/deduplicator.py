@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -36,11 +37,11 @@ from dedup.runners.stream import sync
 from dedup.runners.stream.replica import Replica
 from dedup.stages import prepare as preparation
 from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
-from dedup.stages.grouping import components, groups_of
+from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, groups_of
 from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
-from dedup.stages.provenance import Candidate, build_cluster, candidate, provenance_inputs
+from dedup.stages.provenance import Candidate, build_cluster, candidate, grown, provenance_inputs
 from dedup.stages.shingle import Vocabulary, analyze
 from dedup.stores.base import Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
@@ -99,6 +100,14 @@ class Deduplicator:
             self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source
         )
         self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
+        # the groups of each component larger than ``max_exact_size``, built in order of indexing
+        # (``grouping.InOrder``) and kept: a new copy of a large story is placed in them at once
+        self._large: dict[str, InOrder] = {}
+        # the last cluster record of each kept group, with the member of the time after the
+        # earliest's, grown by one member at a time (``provenance.grown``)
+        self._records: weakref.WeakKeyDictionary[InOrder, dict[int, tuple[Cluster, Candidate | None]]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
         self.skipped: list[Skip] = []
         self._store: Store | None = None
@@ -141,7 +150,10 @@ class Deduplicator:
         store = self._store
         if store is None or not store.shared:
             return 0
-        return sync.catch_up(self._replica, self._pairs, store, self._forget)
+        applied = sync.catch_up(self._replica, self._pairs, store, self._forget)
+        if applied:
+            self._large.clear()  # the other workers' copies joined components without placing
+        return applied
 
     def close(self) -> None:
         """Close the file or connection of a persistent deduplicator; from then on the deduplicator
@@ -264,7 +276,8 @@ class Deduplicator:
         undo.call(unobserve)
         replica.observe(art_id, prepared)
         evidence = replica.evidence_passages(prepared)
-        matches, previous = self._find_matches(prepared, replica.candidates(prepared, evidence))
+        found = compared(replica.candidates(prepared, evidence), self._seq, self.config.cluster)
+        matches, previous = self._find_matches(prepared, found)
         seq_before = replica.seq
         seq = seq_before if self._store is None else self._store.next_seq(seq_before)
         undo.call(lambda: replica.uninsert(art_id, seq_before))
@@ -272,6 +285,7 @@ class Deduplicator:
         replica.insert(art_id, prepared, seq, evidence)
         for m in matches:
             pairs.remember(m)
+        self._place(art_id, matches, undo)
         matches.sort(key=lambda m: (-m.score, m.b))
         verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
         replica.slim(art_id)
@@ -280,6 +294,31 @@ class Deduplicator:
             self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
         _log.added(verdict)
         return verdict
+
+    def _place(self, art_id: str, matches: list[Match], undo: Undo) -> None:
+        """Place a new article in the kept groups of a large component when its copies all lie in
+        one; when they join it to other components, those components' groups are built again
+        when next asked for (``_groups``)."""
+        copies = [m.other(art_id) for m in matches]
+        kept = {id(self._large[c]): self._large[c] for c in copies if c in self._large}
+        if not kept:
+            return
+        if len(kept) > 1 or any(c not in self._large for c in copies):
+            for placed in kept.values():
+                self._drop(placed, undo)
+            return
+        placed = next(iter(kept.values()))
+        undo.call(lambda: self._drop(placed, None))
+        pair = self._pairs.pair
+        placed.add(art_id, copies, lambda a, b: pair(a, b).is_copy)
+        self._large[art_id] = placed
+
+    def _drop(self, placed: InOrder, undo: Undo | None) -> None:
+        """Forget the kept groups of one large component (built again when next asked for)."""
+        for member in placed.group_of:
+            if undo is not None:
+                undo.item(self._large, member)
+            self._large.pop(member, None)
 
     def _find_matches(self, prepared: Prepared, candidates: list[str]) -> tuple[list[Match], str | None]:
         """The verified copies among the candidates, and the earliest source the article's
@@ -383,6 +422,9 @@ class Deduplicator:
         self._forget(article_id)
 
     def _forget(self, article_id: str) -> None:
+        placed = self._large.get(article_id)
+        if placed is not None:
+            self._drop(placed, None)
         self._replica.forget(article_id)
         self._pairs.forget(article_id)
         self._earliest.pop(article_id, None)
@@ -459,8 +501,31 @@ class Deduplicator:
         )
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
+        """The groups of one component; a large one's groups are kept (see ``_place``)."""
+        placed = self._large.get(component[0])
+        if placed is not None and len(placed.group_of) == len(component):
+            return [sorted(g) for g in placed.groups if g], IN_ORDER
         pairs = self._pairs
-        return groups_of(component, pairs.pair, pairs.edges.get, self.config.cluster)
+        groups, how = groups_of(component, pairs.pair, pairs.edges.get, self.config.cluster, self._seq)
+        if how == IN_ORDER:
+            self._keep(component, groups)
+        return groups, how
+
+    def _keep(self, component: list[str], groups: list[list[str]]) -> None:
+        """Keep the groups ``groups_of`` built for a large component, each in order of indexing."""
+        placed = InOrder(self.config.cluster)
+        for group in sorted((sorted(g, key=self._seq) for g in groups), key=lambda g: self._seq(g[0])):
+            placed.groups.append(group)
+            for member in group:
+                placed.group_of[member] = len(placed.groups) - 1
+        undo = self._undo
+        for member in component:
+            if undo is not None:
+                undo.item(self._large, member)
+            self._large[member] = placed
+
+    def _seq(self, article_id: str) -> int:
+        return self._replica.entries[article_id].seq
 
     @_serialised
     def cluster_of(self, article_id: str) -> Cluster:
@@ -469,6 +534,9 @@ class Deduplicator:
 
     def _cluster_of(self, article_id: str) -> Cluster:
         self._replica.entry(article_id)
+        placed = self._large.get(article_id)
+        if placed is not None:
+            return self._kept_cluster(placed, placed.group_of[article_id])
         component = components([article_id], self._pairs.neighbours)[0]
         groups, how = self._groups(component)
         group = next(g for g in groups if article_id in g)
@@ -486,6 +554,42 @@ class Deduplicator:
                 out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
         return sorted(out, key=lambda c: c.id)
 
+    def _kept_cluster(self, placed: InOrder, g: int) -> Cluster:
+        """The cluster of a kept group of a large component: the record kept for it when the group
+        has not changed since, grown by the member placed last when the earliest stands, else built
+        again."""
+        group = placed.groups[g]
+        records = self._records.setdefault(placed, {})
+        kept = records.get(g)
+        if kept is not None and len(kept[0]) == len(group):
+            return kept[0]
+        if kept is not None and len(kept[0]) == len(group) - 1:
+            cluster = kept[0]
+            new = group[-1]
+            grew = grown(
+                cluster, self._candidate(cluster.earliest, True), kept[1], self._candidate(new, True),
+                self._before(new), self._pairs.pair,
+            )  # fmt: skip
+            if grew is not None:
+                records[g] = grew
+                self._note_earliest(new, grew[0].earliest)
+                return grew[0]
+        how = IN_ORDER if len(group) > 1 else "no verified copy"
+        cluster = self._build_cluster(sorted(group), how, near=self._before)
+        following = cluster.evidence.values.get("next", {}).get("id")
+        records[g] = (cluster, None if following is None else self._candidate(following, True))
+        return cluster
+
+    def _before(self, member: str) -> list[str]:
+        """The articles indexed before ``member`` that it was compared with and found a copy of."""
+        here = self._seq(member)
+        return [y for y in self._pairs.edges.get(member, ()) if self._seq(y) < here]
+
+    def _note_earliest(self, member: str, earliest: str) -> None:
+        if self._undo is not None:
+            self._undo.item(self._earliest, member)
+        self._earliest[member] = earliest
+
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:
         entry = self._replica.entries[member]
         if not with_evidence:
@@ -495,11 +599,8 @@ class Deduplicator:
             entry.candidate = candidate(entry.prepared.article, entry.seq, text_date, credits)
         return entry.candidate
 
-    def _build_cluster(self, group: list[str], how: str) -> Cluster:
-        cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance)
-        undo = self._undo
+    def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:
+        cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near)
         for member in group:
-            if undo is not None:
-                undo.item(self._earliest, member)
-            self._earliest[member] = cluster.earliest
+            self._note_earliest(member, cluster.earliest)
         return cluster
