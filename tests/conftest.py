@@ -1,9 +1,13 @@
-"""Shared fixtures: the seed articles and the English test corpus."""
+"""Shared fixtures: the seed articles, the English test corpus, and a redis-server on loopback."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +53,33 @@ def english() -> list[dedup.Article]:
 
 def groups_of(clusters: list[dedup.Cluster]) -> set[frozenset[str]]:
     return {frozenset(c.member_ids) for c in clusters}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A redis-server of the test module's own on a free loopback port (no persistence), as a URL."""
+    pytest.importorskip("redis", reason="the redis extra is part of the dev extra: pip install -e '.[dev]'")
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server; .ci/run installs it)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    client.close()
+    proc.terminate()
+    proc.wait(timeout=10)

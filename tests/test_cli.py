@@ -12,11 +12,16 @@ from dedup.fronts.cli import build_parser, main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-COMMANDS = ("cluster", "stream", "spark", "explain", "report", "tune")
+COMMANDS = ("cluster", "stream", "spark", "explain", "report", "tune", "index")
+INDEX_ACTIONS = ("stats", "get", "remove", "export")
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
-@pytest.mark.parametrize("command", [(), *((c,) for c in COMMANDS)], ids=lambda c: " ".join(c) or "dedup")
+@pytest.mark.parametrize(
+    "command",
+    [(), *((c,) for c in COMMANDS), *(("index", a) for a in INDEX_ACTIONS)],
+    ids=lambda c: " ".join(c) or "dedup",
+)
 def test_every_command_has_help(command, flag, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, flag])

@@ -1,7 +1,6 @@
 """The shared Redis index: several worker processes at once, against a real redis-server on loopback."""
 
 import json
-import shutil
 import socket
 import string
 import subprocess
@@ -22,34 +21,6 @@ from dedup.errors import IndexLostError
 pytest.importorskip("redis", reason="the redis extra is part of the dev extra: pip install -e '.[dev]'")
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server; .ci/run installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    client.close()
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _ns_url(redis_url: str, name: str) -> str:

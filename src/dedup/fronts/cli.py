@@ -390,8 +390,13 @@ def _workers(value: str, path: str) -> int:
     return (os.cpu_count() or 1) if big else 1
 
 
+def cluster_line(cluster: Cluster) -> str:
+    """One cluster as a line of the JSON Lines that ``dedup cluster`` writes (the output contract)."""
+    return json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n"
+
+
 @contextmanager
-def _output(path: str | None) -> Iterator[TextIO]:
+def open_output(path: str | None) -> Iterator[TextIO]:
     """Standard output, or the file ``-o`` names (created, or replaced)."""
     if path is None or path == "-":
         yield sys.stdout
@@ -438,7 +443,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         )
         if args.spans:
             clusters = api.with_spans(list(clusters), given.jsonl(), texts, config)
-        out = stack.enter_context(_output(args.output))
+        out = stack.enter_context(open_output(args.output))
         written = articles = copies = 0
         if table:
             listed = list(clusters)
@@ -452,7 +457,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
             write_table(listed, out, snippets)
         else:
             for c in clusters:
-                out.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+                out.write(cluster_line(c))
                 written += 1
                 articles += len(c)
                 copies += len(c) > 1
@@ -511,7 +516,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         lines = stack.enter_context(_stream_input(args.path))
-        out = stack.enter_context(_output(args.output))
+        out = stack.enter_context(open_output(args.output))
         dedup = Deduplicator.open(args.index, config) if args.index else Deduplicator(config)
         stack.callback(dedup.close)
         for number, raw in enumerate(lines, 1):
@@ -559,7 +564,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     else:
         a, b = (_text_file(path) for path in (args.a, args.b))
     found = explain.explain(a, b, config, match=match, boilerplate=boilerplate)
-    with _output(args.output) as out:
+    with open_output(args.output) as out:
         if args.json:
             out.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
         else:
@@ -621,7 +626,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     config = read_config(args.config) if args.config else None
-    with _output(args.output) as out:
+    with open_output(args.output) as out:
         report.write_report(
             clusters, out, texts=texts, singletons=args.singletons, highlight=report.shared_highlights(config)
         )
@@ -830,6 +835,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--workers", type=int, default=1, metavar="N", help="processes for each run (default 1)")
     t.set_defaults(func=_cmd_tune)
+    from dedup.fronts import operate  # imported here: it imports this module
+
+    operate.add_parser(sub)
     return parser
 
 

@@ -198,6 +198,12 @@ class Deduplicator:
     def get(self, article_id: str) -> Article:
         return self._replica.entry(article_id).prepared.article
 
+    @_serialised
+    def seq_of(self, article_id: str) -> int:
+        """The article's ingest number: the order in which articles were added (in a shared index,
+        its place in the log, which counts removals too)."""
+        return self._replica.entry(article_id).seq
+
     # -- preparing ----------------------------------------------------------------------------
     def prepare(self, article: Article) -> Prepared:
         """Clean, shingle and sign one article; raises an ``InputError`` for unusable input

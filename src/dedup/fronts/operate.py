@@ -1,0 +1,330 @@
+"""``dedup index``: an operator's commands on a persistent index (a SQLite file or a Redis URL, as
+``Deduplicator.open`` takes it, and as ``dedup stream --index`` builds it).
+
+- ``stats WHERE``: articles, clusters, the largest cluster, the sequence and publication range, the
+  settings' fingerprint, and the file's size; for people, or one JSON object with ``--json``.
+- ``get WHERE ID``: one article and its cluster as one JSON object.
+- ``remove WHERE ID...``: removes articles through ``Deduplicator.remove`` (the file or the Redis log,
+  the clusters and the earliest sources stay consistent); every id is checked before any is removed.
+- ``export WHERE``: every cluster as the JSON Lines ``dedup cluster`` writes.
+
+None of them creates an index: a path that does not exist, or a Redis namespace without an index,
+is an error. A SQLite index is opened as ``dedup stream`` opens it, for writing (its store has no
+read-only mode), so these commands are refused while another process writes the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from dedup.errors import StoreError, UnknownArticleError
+from dedup.fronts.cli import EXIT_OK, cluster_line, open_output
+from dedup.records import Cluster
+from dedup.runners.stream import Deduplicator
+from dedup.stores.sqlite import config_checksum, config_to_json
+
+_REDIS = ("redis://", "rediss://", "unix://")
+_WHERE_HELP = "the index: a SQLite file or a redis://host:port/db URL (as dedup stream --index takes it)"
+
+
+def _shown(where: str) -> str:
+    """``where`` as it may be printed (a Redis URL without its password)."""
+    if where.startswith(_REDIS):
+        from dedup.stores.redis import redact
+
+        return redact(where)
+    return where
+
+
+def open_existing(where: str) -> Deduplicator:
+    """The index at ``where``, which must exist: a ``StoreError`` that says how to build one
+    otherwise (``Deduplicator.open`` would make a new, empty index)."""
+    missing = StoreError(f"no index at {_shown(where)}; build one with dedup stream --index {_shown(where)}")
+    if where.startswith(_REDIS):
+        from dedup.stores.redis import RedisStore
+
+        if RedisStore.stored_config(where) is None:
+            raise missing
+    elif not os.path.lexists(where):
+        raise missing
+    return Deduplicator.open(where)
+
+
+# -- stats --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stats:
+    """What ``dedup index stats`` reports (``file_bytes`` for a SQLite index only)."""
+
+    index: str
+    kind: str
+    articles: int
+    clusters: int
+    clusters_with_copies: int
+    articles_in_copies: int
+    singletons: int
+    largest_cluster: int
+    last_seq: int | None
+    oldest_published_at: str | None
+    newest_published_at: str | None
+    undated: int
+    config_checksum: str
+    settings: dict[str, Any]
+    file_bytes: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _settings(d: Deduplicator) -> dict[str, Any]:
+    """The settings an operator asks about first (the fingerprint covers all of them)."""
+    c = d.config
+    return {
+        "shingle.k": c.shingle.k,
+        "minhash.num_perm": c.minhash.num_perm,
+        "minhash.threshold": c.minhash.threshold,
+        "verify.min_containment": c.verify.min_containment,
+        "verify.near_identical_jaccard": c.verify.near_identical_jaccard,
+        "boilerplate.enabled": c.boilerplate.enabled,
+        "formula.enabled": c.formula.enabled,
+    }
+
+
+def _file_bytes(path: str) -> int:
+    """The index file and its write-ahead log, if one is left beside it."""
+    return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
+
+
+def stats(where: str) -> Stats:
+    with open_existing(where) as d:
+        clusters = d.clusters()
+        ids = list(d)
+        times = sorted(t for t in (d.get(i).published_at for i in ids) if t is not None)
+        last = max((d.seq_of(i) for i in ids), default=None)
+        checksum = config_checksum(config_to_json(d.config))
+        settings = _settings(d)
+    copies = [c for c in clusters if len(c) > 1]
+    redis = where.startswith(_REDIS)
+    return Stats(
+        index=_shown(where),
+        kind="redis" if redis else "sqlite",
+        articles=len(ids),
+        clusters=len(clusters),
+        clusters_with_copies=len(copies),
+        articles_in_copies=sum(len(c) for c in copies),
+        singletons=len(clusters) - len(copies),
+        largest_cluster=max((len(c) for c in clusters), default=0),
+        last_seq=last,
+        oldest_published_at=times[0].isoformat() if times else None,
+        newest_published_at=times[-1].isoformat() if times else None,
+        undated=len(ids) - len(times),
+        config_checksum=checksum,
+        settings=settings,
+        file_bytes=None if redis else _file_bytes(where),
+    )
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    size = float(n)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
+
+
+def write_stats(s: Stats, out: TextIO) -> None:
+    """``stats`` for people, one fact a line."""
+    kind = "Redis" if s.kind == "redis" else f"SQLite, {_size(s.file_bytes or 0)}"
+    seq = "" if s.last_seq is None else f" (last sequence number {s.last_seq})"
+    lines = [
+        ("index", f"{s.index} ({kind})"),
+        ("articles", f"{s.articles}{seq}"),
+        (
+            "clusters",
+            f"{s.clusters}: {s.clusters_with_copies} with copies ({s.articles_in_copies} articles), "
+            f"{s.singletons} single articles; largest {s.largest_cluster} articles",
+        ),
+        (
+            "published",
+            f"{s.oldest_published_at} to {s.newest_published_at}" if s.oldest_published_at else "no dates",
+        ),
+        ("undated", str(s.undated)),
+        ("settings", ", ".join(f"{k} {v}" for k, v in s.settings.items())),
+        ("fingerprint", s.config_checksum),
+    ]
+    out.write("".join(f"{name:<12} {value}\n" for name, value in lines))
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    found = stats(args.where)
+    with open_output(args.output) as out:
+        if args.json:
+            out.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
+        else:
+            write_stats(found, out)
+    return EXIT_OK
+
+
+# -- get ----------------------------------------------------------------------------------------
+
+
+def article_record(d: Deduplicator, article_id: str) -> dict[str, Any]:
+    """One indexed article (without its text) and the cluster that holds it now, as
+    ``Cluster.to_dict`` gives it."""
+    a = d.get(article_id)
+    article = {
+        "id": a.id,
+        "source": a.source,
+        "url": a.url,
+        "title": a.title,
+        "published_at": None if a.published_at is None else a.published_at.isoformat(),
+        "seq": d.seq_of(article_id),
+    }
+    return {"article": article, "cluster": d.cluster_of(article_id).to_dict()}
+
+
+def _unknown(where: str, ids: Sequence[str]) -> UnknownArticleError:
+    listed = ", ".join(repr(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return UnknownArticleError(
+        f"no article with id {listed} in {_shown(where)}; dedup index export {_shown(where)} lists the ids"
+    )
+
+
+def _cmd_get(args: argparse.Namespace) -> int:
+    with open_existing(args.where) as d:
+        if args.id not in d:
+            raise _unknown(args.where, [args.id])
+        record = article_record(d, args.id)
+    with open_output(args.output) as out:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+# -- remove -------------------------------------------------------------------------------------
+
+
+def remove(where: str, ids: Sequence[str], said: Callable[[str, Cluster], None]) -> None:
+    """Remove ``ids`` from the index, after checking that every one is indexed (nothing is removed
+    otherwise); ``said(id, cluster)`` is called after each removal with the cluster it left."""
+    wanted = list(dict.fromkeys(ids))
+    with open_existing(where) as d:
+        unknown = [i for i in wanted if i not in d]
+        if unknown:
+            raise _unknown(where, unknown)
+        for article_id in wanted:
+            cluster = d.cluster_of(article_id)
+            d.remove(article_id)
+            said(article_id, cluster)
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    removed: list[dict[str, Any]] = []
+
+    def said(article_id: str, cluster: Cluster) -> None:
+        removed.append({"id": article_id, "cluster": cluster.id, "cluster_size": len(cluster)})
+        if not args.json:
+            print(f"removed {article_id} (from cluster {cluster.id} of {len(cluster)} articles)", flush=True)
+
+    remove(args.where, args.ids, said)
+    if args.json:
+        print(json.dumps({"removed": removed}, ensure_ascii=False))
+    return EXIT_OK
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    with open_existing(args.where) as d:
+        clusters = d.clusters()
+    with open_output(args.output) as out:
+        for c in clusters:
+            out.write(cluster_line(c))
+    return EXIT_OK
+
+
+# -- the parser ---------------------------------------------------------------------------------
+
+
+EPILOG = "exit status: 0 done; 2 an error stopped it (a missing or damaged index, an unknown id, ...)"
+
+
+def add_parser(sub: Any) -> None:
+    """``dedup index`` and its four commands, on the CLI's subparsers ``sub``."""
+    p = sub.add_parser(
+        "index",
+        help="look into a persistent index, remove articles from it, export its clusters",
+        description=(
+            "Operator commands on an index that dedup stream --index (or Deduplicator.open) built: a "
+            "SQLite file or a redis:// URL. None of them creates an index. A SQLite index is opened "
+            "for writing, as dedup stream opens it, so they are refused while another process writes it."
+        ),
+        epilog=EPILOG,
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = actions.add_parser(
+        "stats",
+        help="articles, clusters, dates, settings and size of the index",
+        description=(
+            "Articles indexed, clusters (with copies and single articles), the largest cluster, the last "
+            "sequence number, the oldest and newest publication times, the main settings and the "
+            "fingerprint of all of them (the checksum of the settings as the index stores them), and the "
+            "file's size for a SQLite index."
+        ),
+        epilog=EPILOG,
+    )
+    s.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
+    s.add_argument("--json", action="store_true", help="write one JSON object instead of lines for people")
+    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+    s.set_defaults(func=_cmd_stats)
+    g = actions.add_parser(
+        "get",
+        help="one article and its cluster, as JSON",
+        description=(
+            "One JSON object: article (id, source, url, title, published_at, seq) and cluster (as one "
+            "line of dedup cluster's output: id, earliest, evidence, members with their relation). An id "
+            "that is not indexed is an error (exit status 2)."
+        ),
+        epilog=EPILOG,
+    )
+    g.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
+    g.add_argument("id", metavar="ID", help="the article's id")
+    g.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+    g.set_defaults(func=_cmd_get)
+    r = actions.add_parser(
+        "remove",
+        help="remove articles (the clusters and earliest sources follow)",
+        description=(
+            "Remove articles from the index, as Deduplicator.remove does: from the file (or the Redis "
+            "log, so every worker removes them too), the boilerplate counts and every cluster. Every id "
+            "is checked first: if one is not indexed, nothing is removed. Prints each removed id and "
+            "the cluster it was in."
+        ),
+        epilog=EPILOG,
+    )
+    r.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
+    r.add_argument("ids", metavar="ID", nargs="+", help="the ids to remove")
+    r.add_argument("--json", action="store_true", help='print {"removed": [{id, cluster, cluster_size}]} at the end')
+    r.set_defaults(func=_cmd_remove)
+    e = actions.add_parser(
+        "export",
+        help="every cluster, as the JSON Lines dedup cluster writes",
+        description=(
+            "Every cluster of the index, singletons included, sorted by cluster id: the JSON Lines "
+            "that dedup cluster writes (the output contract), so that dedup report and other tools "
+            "read it as they read dedup cluster's."
+        ),
+        epilog=EPILOG,
+    )
+    e.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
+    e.add_argument("-o", "--output", metavar="FILE", help="write the clusters to FILE (default: standard output)")
+    e.set_defaults(func=_cmd_export)

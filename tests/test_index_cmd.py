@@ -1,0 +1,214 @@
+"""``dedup index stats|get|remove|export`` on an index built by ``dedup stream --index``: a real SQLite
+file, and a real redis-server on loopback."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dedup.fronts.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELLED = ROOT / "benchmarks" / "data" / "labelled_example.jsonl"
+
+
+def _rows() -> list[dict]:
+    return sorted(
+        (json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()), key=lambda r: r["id"]
+    )
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    """The labelled example in id order, as dedup stream reads it."""
+    path = tmp_path / "articles.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows()), encoding="utf-8")
+    return path
+
+
+def _built(where: str, articles: Path, capsys) -> str:
+    status, _, err = _run(["stream", str(articles), "--index", where], capsys)
+    assert status == 0, err
+    return where
+
+
+@pytest.fixture
+def index(tmp_path: Path, articles: Path, capsys) -> str:
+    return _built(str(tmp_path / "crawl.sqlite"), articles, capsys)
+
+
+def _clusters(jsonl: str) -> list[dict]:
+    return [json.loads(line) for line in jsonl.splitlines()]
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def test_export_of_a_streamed_index_is_what_dedup_cluster_writes(index, articles, tmp_path, capsys) -> None:
+    status, batch, _ = _run(["cluster", str(articles), "--no-progress"], capsys)
+    assert status == 0
+    out = tmp_path / "export.jsonl"
+    status, printed, err = _run(["index", "export", index, "--output", str(out)], capsys)
+    assert status == 0, err
+    assert printed == ""
+    exported = out.read_text(encoding="utf-8")
+    assert exported == batch
+    sizes = sorted(c["size"] for c in _clusters(exported))
+    assert sizes == [1, 1, 1, 1, 3, 4]  # the example's two stories and four single articles
+
+
+# -- stats --------------------------------------------------------------------------------------
+
+
+def test_stats_as_json_counts_the_index(index, capsys) -> None:
+    status, out, err = _run(["index", "stats", "--json", index], capsys)
+    assert status == 0, err
+    s = json.loads(out)
+    rows = _rows()
+    dated = sorted(r["published_at"] for r in rows if r.get("published_at"))
+    assert (s["articles"], s["clusters"], s["clusters_with_copies"], s["singletons"]) == (11, 6, 2, 4)
+    assert (s["articles_in_copies"], s["largest_cluster"], s["last_seq"]) == (7, 4, 10)
+    assert s["undated"] == len(rows) - len(dated) == 2
+    assert s["oldest_published_at"][:16] == dated[0][:16] and s["newest_published_at"][:16] == dated[-1][:16]
+    assert s["file_bytes"] == Path(index).stat().st_size > 0
+    with sqlite3.connect(index) as db:
+        stored = dict(db.execute("SELECT key, value FROM meta"))
+    assert s["config_checksum"] == stored["config_checksum"]
+    assert s["settings"]["minhash.threshold"] == 0.5 and s["kind"] == "sqlite"
+
+
+def test_stats_for_people(index, capsys) -> None:
+    status, out, _ = _run(["index", "stats", index], capsys)
+    assert status == 0
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert lines["articles"] == "11 (last sequence number 10)"
+    assert lines["clusters"] == "6: 2 with copies (7 articles), 4 single articles; largest 4 articles"
+    assert lines["published"].startswith("2024-03-03T09:05:00+00:00 to ")
+    assert lines["index"].startswith(f"{index} (SQLite, ")
+
+
+# -- get ----------------------------------------------------------------------------------------
+
+
+def test_get_gives_the_article_and_its_cluster(index, capsys) -> None:
+    rows = _rows()
+    wire = next(r for r in rows if r["id"] == "en-wire")
+    status, out, err = _run(["index", "get", index, "en-wire"], capsys)
+    assert status == 0, err
+    found = json.loads(out)
+    article = found["article"]
+    assert article["id"] == "en-wire" and article["seq"] == [r["id"] for r in rows].index("en-wire")
+    assert (article["source"], article["url"], article["title"]) == (
+        wire.get("source"),
+        wire.get("url"),
+        wire.get("title"),
+    )
+    assert article["published_at"][:16] == wire["published_at"][:16]
+    cluster = found["cluster"]
+    members = {m["id"]: m["relation"] for m in cluster["members"]}
+    assert "en-wire" in members and cluster["size"] == len(members) > 1
+    assert cluster["earliest"] == "en-wire" and members["en-wire"] == "earliest"
+
+
+def test_get_of_an_unknown_id_names_it_and_exits_2(index, capsys) -> None:
+    status, out, err = _run(["index", "get", index, "no-such-story"], capsys)
+    assert (status, out) == (2, "")
+    assert "no article with id 'no-such-story'" in err
+
+
+# -- remove -------------------------------------------------------------------------------------
+
+
+def test_remove_refuses_unknown_ids_before_removing_any(index, capsys) -> None:
+    status, out, err = _run(["index", "remove", index, "en-wire", "nope-1", "nope-2"], capsys)
+    assert (status, out) == (2, "")
+    assert "'nope-1', 'nope-2'" in err
+    status, out, _ = _run(["index", "get", index, "en-wire"], capsys)
+    assert status == 0 and json.loads(out)["article"]["id"] == "en-wire"
+
+
+def test_removed_articles_are_gone_from_the_export_and_the_clusters(index, capsys) -> None:
+    _, out, _ = _run(["index", "get", index, "en-wire"], capsys)
+    cluster = json.loads(out)["cluster"]
+    status, out, err = _run(["index", "remove", index, "en-wire"], capsys)
+    assert status == 0, err
+    assert out == f"removed en-wire (from cluster {cluster['cluster']} of {cluster['size']} articles)\n"
+    status, out, _ = _run(["index", "export", index], capsys)
+    exported = _clusters(out)
+    ids = [m["id"] for c in exported for m in c["members"]]
+    assert "en-wire" not in ids and len(ids) == 10
+    rest = next(c for c in exported if set(m["id"] for m in c["members"]) & {m["id"] for m in cluster["members"]})
+    assert rest["size"] == cluster["size"] - 1 and rest["earliest"] != "en-wire"
+    status, _, err = _run(["index", "get", index, "en-wire"], capsys)
+    assert status == 2 and "'en-wire'" in err
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", [["stats"], ["get", "x"], ["remove", "x"], ["export"]], ids=lambda a: a[0])
+def test_a_missing_index_is_an_error_and_is_not_created(action, tmp_path, capsys) -> None:
+    where = tmp_path / "none.sqlite"
+    status, out, err = _run(["index", action[0], str(where), *action[1:]], capsys)
+    assert (status, out) == (2, "")
+    assert f"no index at {where}; build one with dedup stream --index {where}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_is_not_an_index_is_refused_and_left_alone(tmp_path, capsys) -> None:
+    where = tmp_path / "notes.sqlite"
+    where.write_bytes(b"not an index at all\n")
+    status, _, err = _run(["index", "stats", str(where)], capsys)
+    assert status == 2 and "not a SQLite file" in err
+    assert where.read_bytes() == b"not an index at all\n"
+
+
+def test_a_damaged_index_is_refused(index, capsys) -> None:
+    with sqlite3.connect(index) as db:
+        db.execute("UPDATE articles SET text = 'tampered' WHERE id = 'en-wire'")
+    for action in ("stats", "export"):
+        status, out, err = _run(["index", action, index], capsys)
+        assert (status, out) == (2, "")
+        assert "damaged" in err and "'en-wire' fails its checksum" in err
+
+
+# -- a shared index in Redis ---------------------------------------------------------------------
+
+
+def test_the_commands_on_a_redis_index(redis_url, articles, tmp_path, capsys) -> None:
+    where = _built(f"{redis_url}?namespace=operate", articles, capsys)
+    _, batch, _ = _run(["cluster", str(articles), "--no-progress"], capsys)
+    status, out, _ = _run(["index", "export", where], capsys)
+    assert status == 0 and out == batch
+    status, out, _ = _run(["index", "stats", "--json", where], capsys)
+    s = json.loads(out)
+    assert (s["kind"], s["articles"], s["clusters"], s["largest_cluster"], s["file_bytes"]) == ("redis", 11, 6, 4, None)
+    status, out, _ = _run(["index", "get", where, "en-wire"], capsys)
+    assert status == 0 and json.loads(out)["cluster"]["earliest"] == "en-wire"
+    status, out, err = _run(["index", "remove", "--json", where, "en-wire"], capsys)
+    assert status == 0, err
+    assert [r["id"] for r in json.loads(out)["removed"]] == ["en-wire"]
+    _, out, _ = _run(["index", "export", where], capsys)
+    assert "en-wire" not in {m["id"] for c in _clusters(out) for m in c["members"]}
+    status, _, err = _run(["index", "get", where, "nope"], capsys)
+    assert status == 2 and "'nope'" in err
+
+
+def test_a_redis_namespace_without_an_index_is_an_error_and_stays_empty(redis_url, capsys) -> None:
+    import redis
+
+    where = f"{redis_url}?namespace=nothing-here"
+    status, _, err = _run(["index", "stats", where], capsys)
+    assert status == 2 and f"no index at {where}; build one with dedup stream --index {where}" in err
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys("nothing-here:*") == []
+    finally:
+        client.close()
