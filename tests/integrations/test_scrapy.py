@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +38,17 @@ SPIDER = textwrap.dedent(
         def story(self, response):
             yield {"url": response.url, "html": response.text}
 
+    class Chain(scrapy.Spider):
+        # one page after the other, each page's item before the next page is fetched: the order of
+        # arrival is the order of the "next" links
+        name = "chain"
+        start_urls = [sys.argv[1]]
+
+        def parse(self, response):
+            yield {"url": response.url, "html": response.text}
+            for href in response.css("a.next::attr(href)").getall():
+                yield response.follow(href, self.parse)
+
     process = CrawlerProcess(settings={
         "ITEM_PIPELINES": {"dedup.fronts.scrapy.DedupPipeline": 300},
         "DEDUP_INDEX": sys.argv[2],
@@ -43,11 +56,11 @@ SPIDER = textwrap.dedent(
         "FEEDS": {sys.argv[3]: {"format": "jsonlines", "fields": ["url", "dedup"]}},
         "ROBOTSTXT_OBEY": False,
         "TELNETCONSOLE_ENABLED": False,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
         "CONCURRENT_REQUESTS": 1,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     })
-    process.crawl(Site)
+    process.crawl(Chain if sys.argv[5] == "chain" else Site)
     process.start()
     """
 )
@@ -64,13 +77,21 @@ def site(tmp_path: Path):
         (root / f"{article.id}.html").write_text(page(title, article.text, date=date), encoding="utf-8")
         links.append(f'<li><a class="story" href="/{article.id}.html">story {n}</a></li>')
     (root / "index.html").write_text(f"<html><body><ul>{''.join(links)}</ul></body></html>", encoding="utf-8")
+    with _served(root) as base:
+        yield f"{base}/index.html"
+
+
+@contextmanager
+def _served(root: Path) -> Iterator[str]:
     handler = partial(_QuietHandler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -78,13 +99,24 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def _crawl(url: str, tmp_path: Path, mode: str) -> list[dict]:
+def _crawl(url: str, tmp_path: Path, mode: str, spider: str = "site") -> list[dict]:
+    return _crawl_logged(url, tmp_path, mode, spider)[0]
+
+
+def _crawl_logged(url: str, tmp_path: Path, mode: str, spider: str) -> tuple[list[dict], str]:
+    """The exported items, in the order the pipeline passed them on, and the crawl's log."""
     out = tmp_path / f"items-{mode}.jsonl"
     index = tmp_path / f"crawl-{mode}.sqlite"
     script = tmp_path / "crawl.py"  # scrapy reads the spider's source, so it must be a file
     script.write_text(SPIDER, encoding="utf-8")
-    subprocess.run([sys.executable, str(script), url, str(index), str(out), mode], check=True, timeout=120)
-    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    done = subprocess.run(
+        [sys.executable, str(script), url, str(index), str(out), mode, spider],
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()], done.stderr
 
 
 @pytest.mark.slow
@@ -109,6 +141,108 @@ def test_crawl_tags_copies(site: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_crawl_drops_copies(site: str, tmp_path: Path) -> None:
     items = _crawl(site, tmp_path, "drop")
-    kept = {Path(i["url"]).stem for i in items}
-    assert len(kept) == 4  # one of 000 and 002 is dropped as the other's copy
-    assert {"001_77bb04e589020bf5", "003_76ddf5ff940c1963", "004_3a34eed36ca8e033"} <= kept
+    order = [Path(i["url"]).stem for i in items]
+    # 000 is the earliest source (its page is dated), so it is kept in either order of arrival; 002,
+    # its copy, is dropped if it comes second and passed on (then corrected by 000) if it comes first
+    assert {"000_ab6823a46153965b", "001_77bb04e589020bf5", "003_76ddf5ff940c1963", "004_3a34eed36ca8e033"} <= set(
+        order
+    )
+    original = items[order.index("000_ab6823a46153965b")]["dedup"]
+    if "002_2c2c9388f5a9e12b" in order:
+        assert order.index("002_2c2c9388f5a9e12b") < order.index("000_ab6823a46153965b")
+        assert [Path(u).stem for u in original["corrects"]] == ["002_2c2c9388f5a9e12b"]
+    else:
+        assert original["corrects"] == []
+    assert len(order) == 5 if "002_2c2c9388f5a9e12b" in order else len(order) == 4
+
+
+# The wire story, an outlet's copy of it dated the next day, and a later copy of it, each page linking
+# to the next: the crawl fetches the copy first, then the wire story, then the later copy.
+WIRE_DAY = [
+    ("copy", "002_2c2c9388f5a9e12b", "2017-01-30T08:00:00+00:00", "Harbour Post"),
+    ("wire", "000_ab6823a46153965b", "2017-01-29T09:05:00+00:00", "Wire Service"),
+    ("later", "000_ab6823a46153965b", "2017-01-30T12:00:00+00:00", "Valley Times"),
+]
+
+
+@pytest.fixture(scope="module")
+def copy_first_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], list[str], str]:
+    """The crawl of WIRE_DAY with DEDUP_DROP_COPIES: the exported verdicts by page name, the pages in
+    the order they were passed on, and the crawl's log."""
+    tmp_path = tmp_path_factory.mktemp("wire-day")
+    root = tmp_path / "site"
+    root.mkdir()
+    texts = {a.id: a.text for a in load_seeds()}
+    for (name, seed, date, outlet), following in zip(WIRE_DAY, [*WIRE_DAY[1:], None], strict=True):
+        text = texts[seed]
+        title = text.strip().split("\n", 1)[0][:80]
+        link = f' <a class="next" href="/{following[0]}.html">next</a>' if following else ""
+        html = page(title, text, date=date, site=outlet, links=link)
+        (root / f"{name}.html").write_text(html, encoding="utf-8")
+    with _served(root) as base:
+        items, log = _crawl_logged(f"{base}/copy.html", tmp_path, "drop", "chain")
+    order = [Path(i["url"]).stem for i in items]
+    return {Path(i["url"]).stem: i["dedup"] for i in items}, order, log
+
+
+@pytest.mark.slow
+def test_crawl_keeps_an_original_fetched_after_its_copy(
+    copy_first_crawl: tuple[dict[str, dict], list[str], str],
+) -> None:
+    by_name, order, log = copy_first_crawl
+    # the copy arrived first, a copy of nothing yet: passed on; the wire story arrived second, a copy by
+    # arrival, but it is the earliest source: kept, marked, and it corrects the copy's earliest
+    assert order[:2] == ["copy", "wire"]
+    wire = by_name["wire"]
+    assert wire["is_copy"] is True
+    assert [Path(u).stem for u in wire["copy_of"]] == ["copy"]
+    assert Path(wire["earliest"]).stem == "wire"
+    assert wire["relation"] == "earliest"
+    assert [Path(u).stem for u in wire["corrects"]] == ["copy"]
+    assert Path(by_name["copy"]["earliest"]).stem == "copy"  # as passed on, before the correction
+    assert by_name["copy"]["corrects"] == []
+    correction = next(line for line in log.splitlines() if "changes the earliest source" in line)
+    assert "[dedup.fronts.scrapy] INFO" in correction
+    assert correction.endswith("with earliest " + wire["corrects"][0] + " now have earliest " + wire["earliest"])
+
+
+@pytest.mark.slow
+def test_crawl_drops_a_later_copy(copy_first_crawl: tuple[dict[str, dict], list[str], str]) -> None:
+    by_name, order, log = copy_first_crawl
+    # the later copy, published after the wire story, was fetched and dropped (scrapy logs the
+    # dropped item on the lines after its reason)
+    assert order == ["copy", "wire"]
+    dropped = log.split("Dropped: copy of", 1)[1]
+    assert dropped.split("\n", 1)[0].endswith(f"(earliest {by_name['wire']['earliest']})")
+    assert "/later.html" in dropped
+
+
+def test_pipeline_without_dropping_corrects_and_marks_the_original(caplog: pytest.LogCaptureFixture) -> None:
+    from dedup.fronts.scrapy import DedupPipeline
+
+    texts = {a.id: a.text for a in load_seeds()}
+    pipeline = DedupPipeline()
+    pipeline.open_spider()
+    copy = pipeline.process_item({"url": "copy", "text": texts["002_2c2c9388f5a9e12b"], "published_at": "2017-01-30"})
+    with caplog.at_level("INFO", logger="dedup.fronts.scrapy"):
+        wire = pipeline.process_item(
+            {"url": "wire", "text": texts["000_ab6823a46153965b"], "published_at": "2017-01-29"}
+        )
+    later = pipeline.process_item({"url": "later", "text": texts["000_ab6823a46153965b"], "published_at": "2017-01-31"})
+    pipeline.close_spider()
+    assert copy["dedup"]["corrects"] == [] and copy["dedup"]["relation"] is None
+    assert wire["dedup"] | {"cluster": None} == {
+        "is_copy": True,
+        "copy_of": ["copy"],
+        "cluster": None,
+        "earliest": "wire",
+        "relation": "earliest",
+        "corrects": ["copy"],
+    }
+    assert [r.getMessage() for r in caplog.records] == [
+        "wire changes the earliest source of cluster "
+        f"{wire['dedup']['cluster']} to wire: items passed on before with earliest copy now have earliest wire"
+    ]
+    # a later copy keeps the relation of its best match, and corrects nothing
+    assert later["dedup"]["earliest"] == "wire" and later["dedup"]["relation"] == "same_text"
+    assert later["dedup"]["corrects"] == []

@@ -4,15 +4,24 @@ Install with ``pip install 'news-dedup[scrapy]'`` and enable it in the project's
 
     ITEM_PIPELINES = {"dedup.fronts.scrapy.DedupPipeline": 300}
     DEDUP_INDEX = "crawl.sqlite"     # a SQLite file that survives restarts (default: in memory)
-    DEDUP_DROP_COPIES = False        # True: copies are dropped (scrapy's DropItem), not passed on
+    DEDUP_DROP_COPIES = False        # True: copies are dropped (scrapy's DropItem), never an earliest source
     DEDUP_TEXT_FIELD = "text"        # the item field with the article text ...
     DEDUP_HTML_FIELD = "html"        # ... or with the page HTML (needs the html extra)
     DEDUP_ID_FIELD = "url"           # the field that identifies the article
     DEDUP_VERDICT_FIELD = "dedup"    # where the verdict goes in the item
 
-The verdict put in the item is ``{"is_copy", "copy_of", "cluster", "earliest", "relation"}``; items
-that cannot be read (no text, no id) are passed on untagged with ``{"error": ...}`` and logged.
-Optional item fields ``published_at``, ``source`` and ``title`` are used when present.
+The verdict put in the item is ``{"is_copy", "copy_of", "cluster", "earliest", "relation",
+"corrects"}``; items that cannot be read (no text, no id) are passed on untagged with
+``{"error": ...}`` and logged. Optional item fields ``published_at``, ``source`` and ``title`` are
+used when present.
+
+``is_copy`` means that the item arrived after an article it copies, not that it is not the original:
+a crawler often fetches an outlet's copy before the wire story it copies. So an item is dropped only
+when it is a copy and not the earliest source of its cluster once added; an original that arrives
+after its copies is passed on with ``"relation": "earliest"``. When an item changes its cluster's
+earliest source, ``"corrects"`` names the articles that were the earliest source until then: items
+passed on before that name one of them as ``earliest`` now have this item's ``earliest``. The
+correction is also logged at ``INFO``, and still logged when the item itself is dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import logging
 from typing import Any
 
 from dedup.errors import DedupError, MissingExtraError
-from dedup.records import Article, Verdict
+from dedup.records import Article, Relation, Verdict
 from dedup.runners.stream import Deduplicator
 
 try:
@@ -105,17 +114,49 @@ class DedupPipeline:
             adapter[self.verdict_field] = {"error": str(exc)}
             return item
         adapter[self.verdict_field] = _summary(verdict)
-        if self.drop_copies and verdict.is_copy and not verdict.already_indexed:
+        corrected = _corrects(verdict)
+        if corrected:
+            logger.info(
+                "%s changes the earliest source of cluster %s to %s: items passed on before with earliest %s "
+                "now have earliest %s",
+                verdict.article_id,
+                verdict.cluster.id,
+                verdict.cluster.earliest,
+                " or ".join(corrected),
+                verdict.cluster.earliest,
+            )
+        if self.drop_copies and _droppable(verdict):
             raise DropItem(f"copy of {', '.join(verdict.copy_of)} (earliest {verdict.cluster.earliest})")
         return item
 
 
+def _is_earliest(verdict: Verdict) -> bool:
+    return verdict.cluster.earliest == verdict.article_id
+
+
+def _droppable(verdict: Verdict) -> bool:
+    """A copy that is not its cluster's earliest source once added (an article fetched again, already
+    indexed, is passed on)."""
+    return verdict.is_copy and not verdict.already_indexed and not _is_earliest(verdict)
+
+
+def _corrects(verdict: Verdict) -> list[str]:
+    """The articles that were the cluster's earliest source until this item was added."""
+    if verdict.earliest_changed and verdict.previous_earliest is not None:
+        return [verdict.previous_earliest]
+    return []
+
+
 def _summary(verdict: Verdict) -> dict[str, Any]:
-    best = verdict.matches[0] if verdict.matches else None
+    relation: Relation | None = None
+    if verdict.matches:
+        # the earliest source is marked as in a cluster's members, not by the match its late arrival made
+        relation = Relation.EARLIEST if _is_earliest(verdict) else verdict.matches[0].relation
     return {
         "is_copy": verdict.is_copy,
         "copy_of": list(verdict.copy_of),
         "cluster": verdict.cluster.id,
         "earliest": verdict.cluster.earliest,
-        "relation": str(best.relation) if best else None,
+        "relation": None if relation is None else str(relation),
+        "corrects": _corrects(verdict),
     }
