@@ -412,10 +412,16 @@ def _by_containment(
     return None
 
 
-def cluster_id(member_ids: Iterable[str]) -> str:
-    """A stable cluster id: it depends on the smallest member id only, not on order or time."""
-    anchor = min(member_ids)
+def cluster_id(anchor: str) -> str:
+    """The id of the cluster whose anchor (its member indexed first, see :func:`anchor_of`) has the
+    id ``anchor``: ``c-`` and a hash of that id. Copies that join later leave it as it is."""
     return "c-" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def anchor_of(candidates: Iterable[Candidate]) -> str:
+    """The id of the member indexed first (the lowest ingest sequence number, then the smallest id).
+    A batch numbers its articles in id order, so there the anchor is the smallest member id."""
+    return min(candidates, key=lambda c: (c.seq, c.id)).id
 
 
 def provenance_inputs(article: Article, config: ProvenanceConfig) -> tuple[TextDate | None, tuple[str, ...]]:
@@ -456,7 +462,9 @@ def build_cluster(
     ``candidate_of(id, with_evidence)`` describes a member (the text evidence is only read for
     groups of two or more); ``pair(x, y)`` is the verified comparison of two members. Given
     ``credits_of(id)``, the candidates come without their credits, which are read only when no
-    earlier rule decides (the credit rule is the last before the tie break)."""
+    earlier rule decides (the credit rule is the last before the tie break). The cluster's id is
+    that of its anchor, the member with the lowest ``seq`` (:func:`anchor_of`), so every runner
+    gives the anchor through the ``seq`` of its candidates."""
     candidates = [candidate_of(member, len(group) > 1) for member in group]
 
     def containment(x: str, y: str) -> float:
@@ -505,7 +513,9 @@ def build_cluster(
                 title=c.title,
             )
         )
-    return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
+    return Cluster(
+        id=cluster_id(anchor_of(candidates)), members=tuple(members), earliest=earliest, evidence=evidence, why=how
+    )
 
 
 def _flip(relation: Relation) -> Relation:

@@ -99,6 +99,8 @@ class Deduplicator:
             self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source
         )
         self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
+        self._cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
+        self._merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
         self.skipped: list[Skip] = []
         self._store: Store | None = None
@@ -386,6 +388,7 @@ class Deduplicator:
         self._replica.forget(article_id)
         self._pairs.forget(article_id)
         self._earliest.pop(article_id, None)
+        self._cluster_ids.pop(article_id, None)
 
     # -- comparing ------------------------------------------------------------------------------
     @_serialised
@@ -456,6 +459,7 @@ class Deduplicator:
             earliest_changed=changed,
             previous_earliest=previous if changed else None,
             already_indexed=already,
+            merged=self._merged,
         )
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
@@ -496,10 +500,19 @@ class Deduplicator:
         return entry.candidate
 
     def _build_cluster(self, group: list[str], how: str) -> Cluster:
+        """The cluster of ``group``, remembered as its members' last answer (their earliest source and
+        cluster id); ``self._merged`` is set to the other cluster ids they had before (for the verdict)."""
         cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance)
-        undo = self._undo
+        undo, earliest, ids = self._undo, self._earliest, self._cluster_ids
+        merged = set()
         for member in group:
             if undo is not None:
-                undo.item(self._earliest, member)
-            self._earliest[member] = cluster.earliest
+                undo.item(earliest, member)
+                undo.item(ids, member)
+            earliest[member] = cluster.earliest
+            before = ids.get(member)
+            if before is not None and before != cluster.id:
+                merged.add(before)
+            ids[member] = cluster.id
+        self._merged = tuple(sorted(merged))
         return cluster
