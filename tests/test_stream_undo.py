@@ -154,19 +154,21 @@ def unchecked(article: dedup.Article, **fields: Any) -> dedup.Article:
 TRIGGERS = {
     # converting it to UTC overflows when the verdict's cluster is built
     "published_at out of range": {"published_at": datetime.fromisoformat("0001-01-01T00:00+05:00")},
-    # a lone surrogate cannot be encoded: the cluster id (and SQLite) fail on it
+    # a lone surrogate cannot be encoded: SQLite fails on it (the article joins a cluster whose
+    # id hashes an older member's id, so in memory nothing encodes it)
     "id with a lone surrogate": {"id": "a\ud800"},
     # the same in a field written only to the file
     "source with a lone surrogate": {"id": "s", "source": "site\udfff"},
 }
+ONLY_THE_FILE = {"id with a lone surrogate", "source with a lone surrogate"}
 
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
 @pytest.mark.parametrize("trigger", list(TRIGGERS))
 def test_values_that_fail_late_leave_the_index_as_it_was(trigger: str, kind: str, tmp_path: Path) -> None:
     bad = unchecked(FAILED, **TRIGGERS[trigger])
-    if trigger.startswith("source") and kind == "memory":
-        pytest.skip("only the file stores the source")
+    if trigger in ONLY_THE_FILE and kind == "memory":
+        pytest.skip("only the file encodes the value")
 
     def fail(d: dedup.Deduplicator) -> None:
         with pytest.raises((OverflowError, UnicodeError, sqlite3.Error, dedup.DedupError)):

@@ -36,7 +36,7 @@ def opened(place: str, articles: int, seconds: float) -> None:
 
 
 def added(verdict: Verdict) -> None:
-    """A copy found, and the earliest source of its cluster if that changed."""
+    """A copy found, the earliest source of its cluster if that changed, and the clusters it took in."""
     if not verdict.is_copy or not logger.isEnabledFor(logging.DEBUG):
         return
     logger.debug(
@@ -54,3 +54,5 @@ def added(verdict: Verdict) -> None:
             verdict.previous_earliest,
             verdict.cluster.earliest,
         )
+    if verdict.merged:
+        logger.debug("cluster %s took in the clusters %s", verdict.cluster.id, ", ".join(verdict.merged))

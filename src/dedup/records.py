@@ -399,9 +399,12 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
-    """A group of copies of one story (or a single article). ``id`` is stable: it depends on the
-    members only. ``earliest`` names the earliest source, ``evidence`` says why; ``why`` says how the
-    group was formed."""
+    """A group of copies of one story (or a single article). ``id`` is ``c-`` and a hash of the id
+    of the member indexed first (in a batch, the smallest member id): copies that join later keep
+    it; it changes only when the cluster merges with one whose first member was indexed earlier
+    (it takes that one's id), when the chaining guard splits it (the part without that member takes
+    the id of its own first member) or when that member is removed. ``earliest`` names the earliest
+    source, ``evidence`` says why; ``why`` says how the group was formed."""
 
     id: str
     members: tuple[Member, ...]
@@ -430,7 +433,12 @@ class Cluster:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The answer for one added article: is it a copy, of which articles (with scores), its cluster,
-    and whether the cluster's earliest source changed because of it."""
+    and whether the cluster's earliest source changed because of it.
+
+    ``merged`` lists (sorted) the other cluster ids that the cluster's members had when the
+    deduplicator last answered for them: the clusters this article joined into its own (a cluster
+    split from an older one by the chaining guard lists the id it was split from). Empty when the
+    cluster's id is the one all its members already had."""
 
     article_id: str
     is_copy: bool
@@ -439,6 +447,7 @@ class Verdict:
     earliest_changed: bool = False
     previous_earliest: str | None = None
     already_indexed: bool = False
+    merged: tuple[str, ...] = ()
 
     @property
     def copy_of(self) -> tuple[str, ...]:
@@ -451,10 +460,12 @@ class Verdict:
             "copy_of": list(self.copy_of),
             "matches": [m.to_dict() for m in self.matches],
             "cluster": self.cluster.id,
+            "size": len(self.cluster),
             "earliest": self.cluster.earliest,
             "earliest_changed": self.earliest_changed,
             "previous_earliest": self.previous_earliest,
             "already_indexed": self.already_indexed,
+            "merged": list(self.merged),
         }
 
 

@@ -860,7 +860,7 @@ def _in_id_order(batch: _Batch, multi: dict[str, Cluster], config: DedupConfig) 
     grouped = {m.id for c in multi.values() for m in c.members}
     keyed: list[tuple[str, int]] = [(cid, -1) for cid in multi]
     ranks = batch.rank.tolist()
-    keyed.extend((cluster_id((i,)), at) for at, i in enumerate(batch.ids) if ranks[at] >= 0 and i not in grouped)
+    keyed.extend((cluster_id(i), at) for at, i in enumerate(batch.ids) if ranks[at] >= 0 and i not in grouped)
     keyed.sort()
     for cid, at in keyed:
         if at < 0:

@@ -469,9 +469,8 @@ def grown(
     ids = [m.id for m in cluster.members]
     at = bisect.bisect(ids, new.id)
     members = (*cluster.members[:at], member, *cluster.members[at:])
-    new_id = cluster_id([cluster.members[0].id, new.id])
     if not by_time:  # the earliest was chosen among the members of its time, and new is later
-        return replace(cluster, id=new_id, members=members), following
+        return replace(cluster, members=members), following
     values = dict(values)
     if known is None:
         values["undated"] = [*values.get("undated", ()), new.id]
@@ -486,13 +485,19 @@ def grown(
         },
     }
     evidence = replace(cluster.evidence, values=values)
-    return replace(cluster, id=new_id, members=members, evidence=evidence), following
+    return replace(cluster, members=members, evidence=evidence), following
 
 
-def cluster_id(member_ids: Iterable[str]) -> str:
-    """A stable cluster id: it depends on the smallest member id only, not on order or time."""
-    anchor = min(member_ids)
+def cluster_id(anchor: str) -> str:
+    """The id of the cluster whose anchor (its member indexed first, see :func:`anchor_of`) has the
+    id ``anchor``: ``c-`` and a hash of that id. Copies that join later leave it as it is."""
     return "c-" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def anchor_of(candidates: Iterable[Candidate]) -> str:
+    """The id of the member indexed first (the lowest ingest sequence number, then the smallest id).
+    A batch numbers its articles in id order, so there the anchor is the smallest member id."""
+    return min(candidates, key=lambda c: (c.seq, c.id)).id
 
 
 def provenance_inputs(article: Article, config: ProvenanceConfig) -> tuple[TextDate | None, tuple[str, ...]]:
@@ -536,7 +541,9 @@ def build_cluster(
     ``credits_of(id)``, the candidates come without their credits, which are read only when no
     earlier rule decides (the credit rule is the last before the tie break). A member that is no
     copy of the earliest is matched with the member it is the best copy of, among ``near(id)``
-    when given (a large group's members are compared with a few of the others), else the group."""
+    when given (a large group's members are compared with a few of the others), else the group. The cluster's id is
+    that of its anchor, the member with the lowest ``seq`` (:func:`anchor_of`), so every runner
+    gives the anchor through the ``seq`` of its candidates."""
     candidates = [candidate_of(member, len(group) > 1) for member in group]
 
     def containment(x: str, y: str) -> float:
@@ -550,7 +557,9 @@ def build_cluster(
     members = [
         _member(c, earliest, near(c.id) if near else group, pair) for c in sorted(candidates, key=lambda c: c.id)
     ]
-    return Cluster(id=cluster_id(group), members=tuple(members), earliest=earliest, evidence=evidence, why=how)
+    return Cluster(
+        id=cluster_id(anchor_of(candidates)), members=tuple(members), earliest=earliest, evidence=evidence, why=how
+    )
 
 
 def _flip(relation: Relation) -> Relation:

@@ -108,6 +108,8 @@ class Deduplicator:
         self._records: weakref.WeakKeyDictionary[InOrder, dict[int, tuple[Cluster, Candidate | None]]] = (
             weakref.WeakKeyDictionary()
         )
+        self._cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
+        self._merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
         self.skipped: list[Skip] = []
         self._store: Store | None = None
@@ -434,6 +436,7 @@ class Deduplicator:
         self._replica.forget(article_id)
         self._pairs.forget(article_id)
         self._earliest.pop(article_id, None)
+        self._cluster_ids.pop(article_id, None)
 
     # -- comparing ------------------------------------------------------------------------------
     @_serialised
@@ -504,6 +507,7 @@ class Deduplicator:
             earliest_changed=changed,
             previous_earliest=previous if changed else None,
             already_indexed=already,
+            merged=self._merged,
         )
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
@@ -568,6 +572,7 @@ class Deduplicator:
         records = self._records.setdefault(placed, {})
         kept = records.get(g)
         if kept is not None and len(kept[0]) == len(group):
+            self._merged = ()
             return kept[0]
         if kept is not None and len(kept[0]) == len(group) - 1:
             cluster = kept[0]
@@ -578,7 +583,8 @@ class Deduplicator:
             )  # fmt: skip
             if grew is not None:
                 records[g] = grew
-                self._note_earliest(new, grew[0].earliest)
+                self._note(new, grew[0])
+                self._merged = ()
                 return grew[0]
         how = IN_ORDER if len(group) > 1 else "no verified copy"
         cluster = self._build_cluster(sorted(group), how, near=self._before)
@@ -591,10 +597,17 @@ class Deduplicator:
         here = self._seq(member)
         return [y for y in self._pairs.edges.get(member, ()) if self._seq(y) < here]
 
-    def _note_earliest(self, member: str, earliest: str) -> None:
-        if self._undo is not None:
-            self._undo.item(self._earliest, member)
-        self._earliest[member] = earliest
+    def _note(self, member: str, cluster: Cluster) -> str | None:
+        """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
+        returns the other cluster id it had before, if any."""
+        undo, ids = self._undo, self._cluster_ids
+        if undo is not None:
+            undo.item(self._earliest, member)
+            undo.item(ids, member)
+        self._earliest[member] = cluster.earliest
+        before = ids.get(member)
+        ids[member] = cluster.id
+        return before if before is not None and before != cluster.id else None
 
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:
         entry = self._replica.entries[member]
@@ -606,7 +619,9 @@ class Deduplicator:
         return entry.candidate
 
     def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:
+        """The cluster of ``group``, remembered as its members' last answer (their earliest source and
+        cluster id); ``self._merged`` is set to the other cluster ids they had before (for the verdict)."""
         cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near)
-        for member in group:
-            self._note_earliest(member, cluster.earliest)
+        merged = {before for member in group if (before := self._note(member, cluster)) is not None}
+        self._merged = tuple(sorted(merged))
         return cluster

@@ -1,0 +1,127 @@
+"""Cluster ids in the stream: a cluster keeps the id of its first-indexed member as copies arrive,
+takes the older cluster's id when it merges with one (and the verdict names the ids it took in),
+keeps it through a failed add and a reopened file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dedup
+from dedup.stages.provenance import cluster_id
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import generate
+
+
+def _story() -> tuple[list[dedup.Article], list[dedup.Article]]:
+    """A wire story with four outlet copies (ids ``s-0`` for the wire, ``s-1``... for the copies),
+    and the wire's first and second half as two trimmed copies (``h-1``, ``h-2``) that are not
+    copies of each other: each joins the wire, and only the wire joins them."""
+    records = sorted(generate.syndicated(4, 3), key=lambda r: r["id"])
+    story = [dedup.Article(id=r["id"], text=r["text"]) for r in records]
+    paragraphs = story[0].text.split("\n\n")
+    half = len(paragraphs) // 2
+    halves = [
+        dedup.Article(id="h-1", text="\n\n".join(paragraphs[:half])),
+        dedup.Article(id="h-2", text="\n\n".join(paragraphs[half:])),
+    ]
+    return story, halves
+
+
+STORY, HALVES = _story()
+WIRE = STORY[0]
+FIRST_HALF, SECOND_HALF = HALVES
+
+
+def test_copies_with_ever_smaller_ids_keep_the_cluster_id_of_the_first() -> None:
+    d = dedup.Deduplicator()
+    verdicts = [d.add(a) for a in sorted(STORY, key=lambda a: a.id, reverse=True)]  # s-4 first, s-0 last
+    assert [len(v.cluster) for v in verdicts] == [1, 2, 3, 4, 5]
+    assert {v.cluster.id for v in verdicts} == {cluster_id("s-4")}
+    assert all(v.merged == () for v in verdicts)
+    assert [c.id for c in d.clusters()] == [cluster_id("s-4")]
+    # the batch has no arrival order: there the smallest id is the first indexed
+    assert [c.id for c in dedup.cluster(STORY)] == [cluster_id("s-0")]
+
+
+def _bridged(d: dedup.Deduplicator) -> None:
+    """The two halves indexed, the second first: two clusters that only the wire joins."""
+    older, newer = d.add(dedup.Article(id="z-second", text=SECOND_HALF.text)), d.add(FIRST_HALF)
+    assert not older.is_copy and not newer.is_copy
+
+
+def test_a_bridging_article_merges_into_the_older_cluster_and_names_the_other() -> None:
+    d = dedup.Deduplicator()
+    _bridged(d)
+    bridge = d.add(WIRE)
+    assert set(bridge.cluster.member_ids) == {"z-second", "h-1", "s-0"}
+    assert bridge.cluster.id == cluster_id("z-second")  # indexed first, though its id is the largest
+    assert bridge.merged == (cluster_id("h-1"),)
+    out = bridge.to_dict()
+    assert out["merged"] == [cluster_id("h-1")] and out["size"] == 3
+    assert out["cluster"] == cluster_id("z-second")
+    # nothing more to merge: the next copy reports none, and the id stays
+    later = d.add(STORY[1])
+    assert later.cluster.id == cluster_id("z-second") and later.merged == ()
+
+
+def _added_order(order: list[dedup.Article]) -> None:
+    d = dedup.Deduplicator()
+    added: dict[str, int] = {}
+    last: dict[str, str] = {}  # each member's cluster id in the last verdict that showed it
+    for n, article in enumerate(order):
+        added[article.id] = n
+        verdict = d.add(article)
+        members = verdict.cluster.member_ids
+        first = min(members, key=added.__getitem__)
+        assert verdict.cluster.id == cluster_id(first)
+        before = {last[m] for m in members if m in last}
+        assert set(verdict.merged) == before - {verdict.cluster.id}
+        for m in members:
+            last[m] = verdict.cluster.id
+    ids = {c.id for c in d.clusters()}
+    assert ids == {cluster_id(min(c.member_ids, key=added.__getitem__)) for c in d.clusters()}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.permutations([*STORY, *HALVES]))
+def test_in_any_order_the_id_is_the_first_indexed_members_and_merges_are_named(order: list[dedup.Article]) -> None:
+    _added_order(order)
+
+
+def test_a_failed_add_leaves_the_ids_that_merges_are_told_from() -> None:
+    d, reference = dedup.Deduplicator(), dedup.Deduplicator()
+    _bridged(d)
+    _bridged(reference)
+    before = dict(d._cluster_ids)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("injected after the verdict was built")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(d._replica, "slim", fail)
+        with pytest.raises(RuntimeError):
+            d.add(WIRE)
+    assert d._cluster_ids == before
+    assert d.add(WIRE).to_dict() == reference.add(WIRE).to_dict()
+
+
+def test_a_reopened_file_gives_the_same_ids(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        _bridged(d)
+        d.add(WIRE)
+        for a in sorted(STORY[2:], key=lambda a: a.id, reverse=True):
+            d.add(a)
+        ids = {c.id: c.member_ids for c in d.clusters()}
+    assert ids == {cluster_id("z-second"): ("h-1", "s-0", "s-2", "s-3", "s-4", "z-second")}
+    with dedup.Deduplicator.open(path) as again:
+        assert {c.id: c.member_ids for c in again.clusters()} == ids
+        joined = again.add(STORY[1])
+        assert joined.cluster.id == cluster_id("z-second")
