@@ -372,6 +372,59 @@ def streaming(
     return out
 
 
+def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bool = True) -> dict[str, Any]:
+    """One story copied by ``copies`` outlets (``generate.syndicated``): the whole batch, the stream
+    one article at a time (every add timed), and the peers' whole batch on the same texts."""
+    records = generate.syndicated(copies, seed)
+    arts = articles(records)
+    clusters, t_batch = timed(lambda: dedup.cluster(arts, config=config))
+    d = dedup.Deduplicator(config)
+    adds = []
+    for a in arts:
+        _, s = timed(lambda a=a: d.add(a))
+        adds.append(s * 1000)
+    adds.sort()
+    out: dict[str, Any] = {
+        "articles": len(arts),
+        "dedup": {
+            "batch_seconds": round(t_batch, 2),
+            "largest_cluster": max(len(c) for c in clusters),
+            "stream_seconds": round(sum(adds) / 1000, 2),
+            "add_median_ms": round(statistics.median(adds), 2),
+            "add_p99_ms": round(adds[min(len(adds) - 1, int(0.99 * len(adds)))], 2),
+            "add_max_ms": round(adds[-1], 2),
+            "adds_over_20_ms": sum(x > 20 for x in adds),
+        },
+    }
+    if with_peers:
+        ids, texts = [r["id"] for r in records], [r["text"] for r in records]
+        groups, t_ds = timed(lambda: peers.datasketch_cluster(ids, texts))
+        out["datasketch"] = {"batch_seconds": round(t_ds, 2), "largest_cluster": max(map(len, groups))}
+        if peers.rensa_available():
+            groups, t_rs = timed(lambda: peers.rensa_cluster(ids, texts))
+            out["rensa"] = {"batch_seconds": round(t_rs, 2), "largest_cluster": max(map(len, groups))}
+    return out
+
+
+def syndicated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in rows:
+        ours = row["dedup"]
+        lines += [
+            "",
+            f"one story copied by {row['articles'] - 1:,} outlets: dedup cluster {ours['batch_seconds']} s "
+            f"(largest cluster {ours['largest_cluster']:,})"
+            + "".join(
+                f", {peer} {row[peer]['batch_seconds']} s (largest {row[peer]['largest_cluster']:,}, no verification)"
+                for peer in ("datasketch", "rensa")
+                if peer in row
+            ),
+            f"  stream, one add at a time: {ours['stream_seconds']} s in all, add median {ours['add_median_ms']} ms, "
+            f"p99 {ours['add_p99_ms']} ms, max {ours['add_max_ms']} ms ({ours['adds_over_20_ms']} adds over 20 ms)",
+        ]
+    return lines
+
+
 # Verification thresholds scaled together, from looser (below 1) to stricter (above 1); 1 is the
 # default. The LSH thresholds of the peers, 0.8 being the peers' default.
 SCALES = (0.5, 0.75, 1.0, 1.4, 1.8)
@@ -692,6 +745,7 @@ def table(summary: dict[str, Any]) -> str:
         ]
     if "speed" in summary:
         lines += speed_lines(summary)
+    lines += syndicated_lines(summary.get("syndicated", []))
     lines += table_lines_for_command_line(summary.get("command_line", [])).splitlines()
     if summary.get("scaling"):
         lines += ["", "throughput against corpus size (whole batch, articles/s)"]
@@ -826,6 +880,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--probes", type=int, default=200, help="articles timed one by one for streaming latency (default 200)"
+    )
+    parser.add_argument(
+        "--syndicated",
+        default="3000",
+        help="copies of one story for the heavy-syndication section, comma-separated (default 3000; '' skips it)",
     )
     parser.add_argument(
         "--exact-subset", type=int, default=1000, help="articles for the all-pairs exact reference (default 1000)"
@@ -975,6 +1034,10 @@ def run_sections(
     for size in [int(s) for s in args.stream_sizes.split(",") if s.strip()]:
         log(f"streaming latency with {size} indexed")
         summary["streaming"].append(streaming(size, args.probes, args.seed + 1, config, with_peers))
+    summary["syndicated"] = []
+    for copies in [int(s) for s in args.syndicated.split(",") if s.strip()]:
+        log(f"one story copied {copies} times")
+        summary["syndicated"].append(syndicated(copies, args.seed, config, with_peers))
     cli_sizes = [int(s) for s in args.cli_sizes.split(",") if s.strip()]
     if cli_sizes:
         log(f"dedup cluster on files of {cli_sizes} articles, {args.workers} workers")

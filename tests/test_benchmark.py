@@ -36,7 +36,10 @@ def test_metrics() -> None:
     assert metrics.earliest_accuracy({"g": "a"}, {"a": "a"}) == 1.0
 
 
-TINY = ["--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60"]
+TINY = [
+    "--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60",
+    "--syndicated", "20",
+]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -46,6 +49,7 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
     assert run.main([*TINY, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "whole batch" in printed and "add() with 40 indexed" in printed
+    assert "one story copied by 20 outlets: dedup cluster" in printed
     assert not any(line.lstrip().startswith("{") for line in printed.splitlines())
     summary = json.loads(out.read_text())
     assert summary["quality"]["seeds"]["dedup"]["f1"] == 1.0
