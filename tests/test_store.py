@@ -303,3 +303,32 @@ def test_a_full_disk_refuses_the_article_that_does_not_fit_and_keeps_the_rest(tm
     with dedup.Deduplicator.open(path) as d:
         assert set(d) == {a.id for a in articles[:11]}
         assert _ids(d.clusters()) == _ids(memory.clusters())
+
+
+def test_an_index_written_before_a_setting_existed_opens_with_its_settings(tmp_path: Path) -> None:
+    # an index whose stored settings lack a setting added since (as one written by an earlier
+    # version): opened without a config it takes that setting's default, and a config equal to
+    # what it holds opens it too; another value is still refused
+    import json
+
+    from dedup.stores.sqlite import config_checksum
+
+    path = tmp_path / "old.sqlite"
+    articles = load_seeds()
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(articles)
+        before = groups_of(d.clusters())
+    with closing(sqlite3.connect(path)) as db, db:
+        stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        del stored["cluster"]["max_compared"], stored["cluster"]["representatives"]
+        text = json.dumps(stored)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (text,))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config_checksum'", (config_checksum(text),))
+    with dedup.Deduplicator.open(path) as d:
+        assert d.config == dedup.DedupConfig()
+        assert groups_of(d.clusters()) == before
+    with dedup.Deduplicator.open(path, dedup.DedupConfig()) as d:
+        assert len(d) == len(articles)
+    other = dedup.DedupConfig(cluster=dedup.ClusterConfig(max_compared=5))
+    with pytest.raises(dedup.StoreError, match="other settings"):
+        dedup.Deduplicator.open(path, other)

@@ -72,6 +72,7 @@ from dedup.stores.sqlite import (
     config_from_json,
     config_to_json,
     pack_arrays,
+    same_settings,
     unpack_arrays,
 )
 
@@ -304,7 +305,7 @@ class RedisStore:
                 f"{url}: index format {meta.get('version')} (this version of dedup reads {VERSION}); "
                 "upgrade dedup or use another namespace"
             )
-        if meta.get("config") != wanted:
+        if not same_settings(meta.get("config", ""), config):
             raise StoreError(
                 f"{url} (namespace {ns!r}) was built with other settings; open it with the config it was "
                 "built with (Deduplicator.open(url) with no config reads it from Redis)"

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from dedup.config import DedupConfig
-from dedup.errors import StoreCorruptError, StoreError, StoreFormatError, StoreFullError, StoreLockedError
+from dedup.errors import DedupError, StoreCorruptError, StoreError, StoreFormatError, StoreFullError, StoreLockedError
 from dedup.records import Article, Match
 from dedup.stages.shingle import Shingled
 
@@ -306,7 +306,7 @@ class SQLiteStore:
         stored = meta["config"]
         if config_checksum(stored) != meta["config_checksum"]:
             raise self._corrupt("its settings fail their checksum")
-        if stored != config_to_json(config):
+        if not same_settings(stored, config):
             raise StoreError(
                 f"{self.path} was built with other settings; open it with the config it was built with "
                 "(Deduplicator.open(path) with no config reads it from the file)"
@@ -525,6 +525,18 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def same_settings(stored: str, config: DedupConfig) -> bool:
+    """Whether an index's stored settings (``config_to_json``'s output, maybe written by an earlier
+    version) are ``config``: read back first, so that a setting added since takes its default, as
+    ``config_from_json`` gives it to an index opened without a config."""
+    if stored == config_to_json(config):
+        return True
+    try:
+        return config_to_json(config_from_json(stored)) == config_to_json(config)
+    except (ValueError, TypeError, KeyError, DedupError):
+        return False
 
 
 def config_from_json(text: str) -> DedupConfig:
