@@ -560,8 +560,12 @@ class Deduplicator:
         out = []
         for component in components(self._replica.entries, self._pairs.neighbours):
             groups, how = self._groups(component)
+            placed = self._large.get(component[0]) if how == IN_ORDER else None
             for group in groups:
-                out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
+                if placed is not None:  # a large component's groups: their kept records
+                    out.append(self._kept_cluster(placed, placed.group_of[group[0]]))
+                else:
+                    out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
         return sorted(out, key=lambda c: c.id)
 
     def _kept_cluster(self, placed: InOrder, g: int) -> Cluster:
