@@ -99,11 +99,6 @@ class InOrder:
         self.group_of[article] = g
         return g
 
-    def remove(self, article: str) -> None:
-        """Take an article out (its group keeps the others, in their order)."""
-        g = self.group_of.pop(article)
-        self.groups[g].remove(article)
-
 
 def in_order(
     members: Sequence[str],
