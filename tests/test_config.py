@@ -174,7 +174,7 @@ def test_a_threshold_with_too_few_bands_is_a_config_error() -> None:
 
 
 def test_valid_settings_keep_working() -> None:
-    assert (MinHashConfig().bands, MinHashConfig().rows) == (25, 5)
+    assert (MinHashConfig().bands, MinHashConfig().rows) == (32, 4)
     passage = PassageConfig(threshold=0.4, num_perm=32)
     assert passage.bands * passage.rows <= 32 and passage.bands >= 2
     assert MinHashConfig(seed=0).seed == 0 and MinHashConfig(seed=2**32 - 1).seed == 2**32 - 1
