@@ -236,3 +236,39 @@ def test_a_failed_addition_to_a_large_story_leaves_no_trace(fault: str, failed: 
     assert [d.add(a).to_dict() for a in after] == expected
     assert not _differences(_kept(d), _kept(reference))
     assert [c.to_dict() for c in d.clusters()] == [c.to_dict() for c in reference.clusters()]
+
+
+@pytest.mark.parametrize("seed", [4, 2])
+def test_a_large_story_reopened_from_its_file_answers_the_same(seed: int, tmp_path: Path) -> None:
+    articles = _story_with_original_at(seed, 70, 25)
+    more = [a for a in STORY if a not in articles][:5]
+    with dedup.Deduplicator.open(tmp_path / "index.sqlite", SMALL) as d:
+        for a in articles:
+            d.add(a)
+        before = d.clusters()
+        kept = _kept(d)
+    with dedup.Deduplicator.open(tmp_path / "index.sqlite") as again:
+        assert again.config == SMALL
+        assert again.clusters() == before
+        # the groups are built again in the order the articles were indexed, not in id order
+        assert {x: (c.id, c.member_ids, c.earliest) for x, c in _kept(again).items()} == {
+            x: (c.id, c.member_ids, c.earliest) for x, c in kept.items()
+        }
+        # and the next copies are placed as they would have been
+        with dedup.Deduplicator.open(tmp_path / "other.sqlite", SMALL) as d:
+            for a in articles:
+                d.add(a)
+            assert [again.add(a).to_dict() for a in more] == [d.add(a).to_dict() for a in more]
+
+
+@pytest.mark.parametrize("seed", [4, 2])
+def test_a_large_story_in_the_stream_equals_the_batch(seed: int) -> None:
+    articles = Random(seed).sample(STORY, 90)
+    batch = dedup.cluster(articles, config=SMALL)
+    d = dedup.Deduplicator(SMALL)
+    d.add_many(articles)
+    assert max(len(c) for c in batch) >= 85
+    assert [c.to_dict() for c in d.clusters()] == [c.to_dict() for c in batch]
+    # the kept records of the stream too
+    kept = {c.id: c for c in _kept(d).values()}
+    assert [c.to_dict() for c in sorted(kept.values(), key=lambda c: c.id)] == [c.to_dict() for c in batch]
