@@ -3,8 +3,11 @@ each addition costs the same however many copies came before (grouped in order o
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -14,7 +17,7 @@ import pytest
 import dedup
 from dedup.config import ClusterConfig
 from dedup.runners.stream import deduplicator as stream
-from dedup.stages.grouping import InOrder, compared, in_order
+from dedup.stages.grouping import IN_ORDER, InOrder, compared, in_order
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import generate
@@ -272,3 +275,71 @@ def test_a_large_story_in_the_stream_equals_the_batch(seed: int) -> None:
     # the kept records of the stream too
     kept = {c.id: c for c in _kept(d).values()}
     assert [c.to_dict() for c in sorted(kept.values(), key=lambda c: c.id)] == [c.to_dict() for c in batch]
+
+
+def _head_and_tail() -> list[dedup.Article]:
+    """A large story (ten full copies) whose earliest source is its first half: the copy of its
+    second half ("c", and "d" with a line more) is no copy of the earliest and is matched with one
+    of the full copies, all equally good."""
+    paragraphs = BY_ID["s-0"].text.split("\n\n")[1:]
+    half = len(paragraphs) // 2
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    full = [
+        dedup.Article(id=f"a{i:02d}", text="\n\n".join(paragraphs), published_at=t0 + timedelta(hours=5 + i))
+        for i in range(10)
+    ]
+    tail = "\n\n".join(paragraphs[half:])
+    return [
+        *full,
+        dedup.Article(id="b", text="\n\n".join(paragraphs[:half]), published_at=t0),
+        dedup.Article(id="c", text=tail),
+        dedup.Article(
+            id="d", text=tail + "\n\nSubscribe to our newsletter for more.", published_at=t0 + timedelta(days=1)
+        ),
+    ]
+
+
+def test_a_member_no_copy_of_the_earliest_is_matched_the_same_by_every_answer() -> None:
+    articles = _head_and_tail()
+    d = dedup.Deduplicator(SMALL)
+    d.add_many(articles)
+    (story,) = [c for c in d.clusters() if len(c) > 1]
+    assert story.earliest == "b" and len(story) == 13 and story.why == IN_ORDER
+    (tail,) = [m for m in story.members if m.id == "c"]
+    assert tail.matched not in (None, "b") and tail.matched.startswith("a")
+    # clusters(), cluster_of() (the kept record, then built again) and the batch agree
+    assert d.cluster_of("c") == story
+    d._large.clear()
+    d._records.clear()
+    assert d.cluster_of("c") == story
+    assert dedup.cluster(articles, config=SMALL) == d.clusters()
+
+
+_MATCHED = """
+import sys
+sys.path.insert(0, {tests!r})
+import dedup, test_syndication as t
+articles = t._head_and_tail()
+d = dedup.Deduplicator(t.SMALL)
+d.add_many(articles)
+print([(m.id, m.matched) for m in d.cluster_of("c").members])
+print([(m.id, m.matched) for c in dedup.cluster(articles, config=t.SMALL) for m in c.members])
+"""
+
+
+@pytest.mark.slow
+def test_the_member_matched_does_not_depend_on_the_hash_seed() -> None:
+    """Among equally good copies the one matched is the same in every process (not the first one a
+    set of strings gives, whose order changes with PYTHONHASHSEED)."""
+    script = _MATCHED.format(tests=str(Path(__file__).resolve().parent))
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
