@@ -343,3 +343,20 @@ def test_the_member_matched_does_not_depend_on_the_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+def test_two_workers_adding_to_a_large_story_answer_as_one_stream(redis_url: str) -> None:
+    articles = _story_with_original_at(4, 60, 30)
+    one = _stream(articles)
+    with dedup.Deduplicator.open(redis_url, SMALL) as a, dedup.Deduplicator.open(redis_url) as b:
+        for n, article in enumerate(articles):
+            (a if n % 3 else b).add(article)  # each worker catches up with the other's additions first
+        # a removal by one worker reaches the kept groups of the other
+        a.cluster_of("s-0")
+        b.remove(articles[0].id)
+        one.remove(articles[0].id)
+        expected = {x: (c.id, c.member_ids, c.earliest) for x, c in _kept(one).items()}
+        for worker in (a, b):
+            worker.sync()
+            assert {x: (c.id, c.member_ids, c.earliest) for x, c in _kept(worker).items()} == expected
+            assert [c.to_dict() for c in worker.clusters()] == [c.to_dict() for c in one.clusters()]
