@@ -3,14 +3,21 @@ each addition costs the same however many copies came before (grouped in order o
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from random import Random
+from typing import Any
 
 import pytest
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.stages.grouping import compared, in_order
+from dedup.runners.stream import deduplicator as stream
+from dedup.stages.grouping import IN_ORDER, InOrder, compared, in_order
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import generate
@@ -76,3 +83,301 @@ def test_a_story_grows_one_copy_at_a_time_in_the_stream() -> None:
     grown = d.cluster_of("s-0")
     d._records.clear()  # the kept records dropped: built again from the members
     assert d.cluster_of("s-0") == grown
+
+
+# -- the large path, probed with a small max_exact_size (every story of more than 8 members is
+# grouped in order of indexing and kept by the stream)
+
+SMALL = dedup.DedupConfig(cluster=ClusterConfig(max_exact_size=8, complete_up_to=8))
+STORY = _articles(120)
+BY_ID = {a.id: a for a in STORY}
+
+
+def _stream(articles: list[dedup.Article]) -> dedup.Deduplicator:
+    d = dedup.Deduplicator(SMALL)
+    for a in articles:
+        d.add(a)
+    return d
+
+
+def _rebuilt(d: dedup.Deduplicator) -> dict[str, dedup.Cluster]:
+    """Each article's cluster with the kept groups and records dropped: built from the members."""
+    d._large.clear()
+    d._records.clear()
+    return {x: d.cluster_of(x) for x in d}
+
+
+def _kept(d: dedup.Deduplicator) -> dict[str, dedup.Cluster]:
+    return {x: d.cluster_of(x) for x in d}
+
+
+def _differences(a: dict[str, dedup.Cluster], b: dict[str, dedup.Cluster]) -> list[str]:
+    """What differs between two answers, by field (for a readable failure)."""
+    out = []
+    for x in sorted(set(a) | set(b)):
+        ca, cb = a.get(x), b.get(x)
+        if ca == cb:
+            continue
+        if ca is None or cb is None:
+            out.append(f"{x}: only one side has it")
+            continue
+        for name in ("id", "member_ids", "earliest", "evidence", "why"):
+            if getattr(ca, name) != getattr(cb, name):
+                out.append(f"{x}: {name} {getattr(ca, name)!r} != {getattr(cb, name)!r}")
+        out += [f"{x}: member {ma!r} != {mb!r}" for ma, mb in zip(ca.members, cb.members, strict=False) if ma != mb]
+    return out
+
+
+STALE = (
+    "the kept record of a large group is grown with the comparisons of the time, and kept while the "
+    "boilerplate learned since changes those comparisons (pair() checks them again, the record is never "
+    "checked): its members' containment figures, the evidence's and even a relation go stale"
+)
+
+
+# (subset seed, size): orders in which the learned boilerplate changes after the story is large
+# (80, 120), and one in which it does not (60)
+@pytest.mark.parametrize(
+    ("seed", "size"),
+    [
+        (4, 60),
+        pytest.param(2, 80, marks=pytest.mark.xfail(strict=True, reason=STALE)),
+        pytest.param(3, 120, marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=STALE)]),
+    ],
+)
+def test_the_kept_records_equal_records_built_from_the_members(seed: int, size: int) -> None:
+    articles = Random(seed).sample(STORY, size)
+    d = _stream(articles)
+    kept = _kept(d)
+    fresh = _stream(articles)
+    assert not _differences(kept, _rebuilt(fresh))
+
+
+@pytest.mark.parametrize(("seed", "size"), [(2, 80), pytest.param(3, 120, marks=pytest.mark.slow)])
+def test_the_kept_groups_and_earliest_equal_those_built_from_the_members(seed: int, size: int) -> None:
+    articles = Random(seed).sample(STORY, size)
+    kept = _kept(_stream(articles))
+    rebuilt = _rebuilt(_stream(articles))
+    assert {x: (c.id, c.member_ids, c.earliest) for x, c in kept.items()} == {
+        x: (c.id, c.member_ids, c.earliest) for x, c in rebuilt.items()
+    }
+
+
+def _story_with_original_at(seed: int, size: int, at: int) -> list[dedup.Article]:
+    """``size`` articles of the story in a shuffled order, the original (the earliest) at ``at``."""
+    rnd = Random(seed)
+    articles = rnd.sample([a for a in STORY if a.id != "s-0"], size - 1)
+    articles.insert(at, BY_ID["s-0"])
+    return articles
+
+
+@pytest.mark.parametrize("seed", [5, pytest.param(6, marks=pytest.mark.xfail(strict=True, reason=STALE))])
+def test_removing_copies_of_a_large_story_answers_as_if_they_never_came(seed: int) -> None:
+    articles = _story_with_original_at(seed, 80, 20)
+    first, later = articles[:50], articles[50:]
+    d = _stream(first)
+    # the member indexed first, the earliest source and a few others leave
+    assert d.cluster_of(first[0].id).earliest == "s-0"
+    gone = {first[0].id, "s-0", *Random(seed).sample([a.id for a in first[1:]], 5)}
+    for x in gone:
+        d.remove(x)
+    for a in later:
+        d.add(a)
+    fresh = _stream([a for a in first if a.id not in gone] + later)
+    kept, fresh_kept = _kept(d), _kept(fresh)
+    # the groups, their anchor (the cluster id) and earliest source: what a fresh stream answers
+    assert {x: (c.id, c.member_ids, c.earliest) for x, c in kept.items()} == {
+        x: (c.id, c.member_ids, c.earliest) for x, c in fresh_kept.items()
+    }
+    assert max(len(c) for c in kept.values()) >= 70
+    # built again from the members, every figure too: the comparisons made while the removed
+    # articles were there (and the copies found among them) leave no trace
+    assert not _differences(_rebuilt(d), _rebuilt(fresh))
+    # and the records kept meanwhile
+    assert not _differences(kept, fresh_kept)
+
+
+class Boom(Exception):
+    """The injected fault."""
+
+
+def _after(real: Callable[..., Any]) -> Callable[..., Any]:
+    """``real``, then the fault (its changes are made, the addition fails after them)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise Boom
+
+    return run
+
+
+# Where an addition to a large story fails: after its place in the kept groups, after its cluster
+# record was grown (or built again), after the whole verdict was built.
+FAULTS: dict[str, Callable[[pytest.MonkeyPatch, dedup.Deduplicator], None]] = {
+    "placed": lambda mp, d: mp.setattr(InOrder, "add", _after(InOrder.add)),
+    "grown": lambda mp, d: mp.setattr(stream, "grown", _after(stream.grown)),
+    "verdict built": lambda mp, d: mp.setattr(d._replica, "slim", _after(d._replica.slim)),
+}
+
+
+@pytest.mark.parametrize("failed", ["s-0", "a copy"])
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_failed_addition_to_a_large_story_leaves_no_trace(fault: str, failed: str) -> None:
+    # (an order in which the learned boilerplate does not move once the story is large: the kept
+    # records are compared exactly, see STALE)
+    articles = _story_with_original_at(4, 60, 30)
+    lost = 30 if failed == "s-0" else 31
+    before, after = articles[:lost], articles[lost + 1 :]
+    reference = _stream(before)
+    expected = [reference.add(a).to_dict() for a in after]
+    d = _stream(before)
+    with pytest.MonkeyPatch.context() as mp:
+        FAULTS[fault](mp, d)
+        with pytest.raises(Boom):
+            d.add(articles[lost])
+    assert articles[lost].id not in d
+    assert [d.add(a).to_dict() for a in after] == expected
+    assert not _differences(_kept(d), _kept(reference))
+    assert [c.to_dict() for c in d.clusters()] == [c.to_dict() for c in reference.clusters()]
+
+
+@pytest.mark.parametrize("seed", [4, 2])
+def test_a_large_story_reopened_from_its_file_answers_the_same(seed: int, tmp_path: Path) -> None:
+    articles = _story_with_original_at(seed, 70, 25)
+    more = [a for a in STORY if a not in articles][:5]
+    with dedup.Deduplicator.open(tmp_path / "index.sqlite", SMALL) as d:
+        for a in articles:
+            d.add(a)
+        before = d.clusters()
+        kept = _kept(d)
+    with dedup.Deduplicator.open(tmp_path / "index.sqlite") as again:
+        assert again.config == SMALL
+        assert again.clusters() == before
+        # the groups are built again in the order the articles were indexed, not in id order
+        assert {x: (c.id, c.member_ids, c.earliest) for x, c in _kept(again).items()} == {
+            x: (c.id, c.member_ids, c.earliest) for x, c in kept.items()
+        }
+        # and the next copies are placed as they would have been
+        with dedup.Deduplicator.open(tmp_path / "other.sqlite", SMALL) as d:
+            for a in articles:
+                d.add(a)
+            assert [again.add(a).to_dict() for a in more] == [d.add(a).to_dict() for a in more]
+
+
+@pytest.mark.parametrize("seed", [4, 2])
+def test_a_large_story_in_the_stream_equals_the_batch(seed: int) -> None:
+    articles = Random(seed).sample(STORY, 90)
+    batch = dedup.cluster(articles, config=SMALL)
+    d = dedup.Deduplicator(SMALL)
+    d.add_many(articles)
+    assert max(len(c) for c in batch) >= 85
+    assert [c.to_dict() for c in d.clusters()] == [c.to_dict() for c in batch]
+    # the kept records of the stream too
+    kept = {c.id: c for c in _kept(d).values()}
+    assert [c.to_dict() for c in sorted(kept.values(), key=lambda c: c.id)] == [c.to_dict() for c in batch]
+
+
+def _head_and_tail() -> list[dedup.Article]:
+    """A large story (ten full copies) whose earliest source is its first half: the copy of its
+    second half ("c", and "d" with a line more) is no copy of the earliest and is matched with one
+    of the full copies, all equally good."""
+    paragraphs = BY_ID["s-0"].text.split("\n\n")[1:]
+    half = len(paragraphs) // 2
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    full = [
+        dedup.Article(id=f"a{i:02d}", text="\n\n".join(paragraphs), published_at=t0 + timedelta(hours=5 + i))
+        for i in range(10)
+    ]
+    tail = "\n\n".join(paragraphs[half:])
+    return [
+        *full,
+        dedup.Article(id="b", text="\n\n".join(paragraphs[:half]), published_at=t0),
+        dedup.Article(id="c", text=tail),
+        dedup.Article(
+            id="d", text=tail + "\n\nSubscribe to our newsletter for more.", published_at=t0 + timedelta(days=1)
+        ),
+    ]
+
+
+def test_a_member_no_copy_of_the_earliest_is_matched_the_same_by_every_answer() -> None:
+    articles = _head_and_tail()
+    d = dedup.Deduplicator(SMALL)
+    d.add_many(articles)
+    (story,) = [c for c in d.clusters() if len(c) > 1]
+    assert story.earliest == "b" and len(story) == 13 and story.why == IN_ORDER
+    (tail,) = [m for m in story.members if m.id == "c"]
+    assert tail.matched not in (None, "b") and tail.matched.startswith("a")
+    # clusters(), cluster_of() (the kept record, then built again) and the batch agree
+    assert d.cluster_of("c") == story
+    d._large.clear()
+    d._records.clear()
+    assert d.cluster_of("c") == story
+    assert dedup.cluster(articles, config=SMALL) == d.clusters()
+
+
+_MATCHED = """
+import sys
+sys.path.insert(0, {tests!r})
+import dedup, test_syndication as t
+articles = t._head_and_tail()
+d = dedup.Deduplicator(t.SMALL)
+d.add_many(articles)
+print([(m.id, m.matched) for m in d.cluster_of("c").members])
+print([(m.id, m.matched) for c in dedup.cluster(articles, config=t.SMALL) for m in c.members])
+"""
+
+
+@pytest.mark.slow
+def test_the_member_matched_does_not_depend_on_the_hash_seed() -> None:
+    """Among equally good copies the one matched is the same in every process (not the first one a
+    set of strings gives, whose order changes with PYTHONHASHSEED)."""
+    script = _MATCHED.format(tests=str(Path(__file__).resolve().parent))
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+
+
+def test_two_workers_adding_to_a_large_story_answer_as_one_stream(redis_url: str) -> None:
+    articles = _story_with_original_at(4, 60, 30)
+    one = _stream(articles)
+    with dedup.Deduplicator.open(redis_url, SMALL) as a, dedup.Deduplicator.open(redis_url) as b:
+        for n, article in enumerate(articles):
+            (a if n % 3 else b).add(article)  # each worker catches up with the other's additions first
+        # a removal by one worker reaches the kept groups of the other
+        a.cluster_of("s-0")
+        b.remove(articles[0].id)
+        one.remove(articles[0].id)
+        expected = {x: (c.id, c.member_ids, c.earliest) for x, c in _kept(one).items()}
+        for worker in (a, b):
+            worker.sync()
+            assert {x: (c.id, c.member_ids, c.earliest) for x, c in _kept(worker).items()} == expected
+            assert [c.to_dict() for c in worker.clusters()] == [c.to_dict() for c in one.clusters()]
+
+
+STALE_GROUPS = (
+    "the kept groups of a large component are not checked again when the learned boilerplate "
+    "changes a comparison: an article that is no longer a copy of the one it was placed with stays "
+    "in that group for cluster_of(), while clusters() (the component's size changed) groups it again "
+    "elsewhere: one article, two clusters"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=STALE_GROUPS)
+def test_cluster_of_and_clusters_agree_in_a_mixed_stream() -> None:
+    # many stories with a few copies each, every component of more than 4 grouped in order of
+    # indexing; the learned boilerplate changes as the stream goes (a roundup carries several stories)
+    config = dedup.DedupConfig(cluster=ClusterConfig(max_exact_size=4, complete_up_to=4))
+    d = dedup.Deduplicator(config)
+    for r in generate.generate(400, 2):
+        d.add(dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source")))
+    asked = {x: (c.member_ids, c.earliest) for x in d if len(c := d.cluster_of(x)) > 1}
+    listed = {x: (c.member_ids, c.earliest) for c in d.clusters() if len(c) > 1 for x in c.member_ids}
+    assert asked == listed

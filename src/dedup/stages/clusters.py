@@ -37,7 +37,7 @@ def assemble(
 
     def before(member: str) -> list[str]:
         here = seq(member)
-        return [y for y in edges(member) or () if seq(y) < here]
+        return sorted(y for y in edges(member) or () if seq(y) < here)  # ties: the smallest id
 
     near = before if how == IN_ORDER else None
     return [

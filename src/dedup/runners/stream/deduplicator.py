@@ -597,9 +597,10 @@ class Deduplicator:
         return cluster
 
     def _before(self, member: str) -> list[str]:
-        """The articles indexed before ``member`` that it was compared with and found a copy of."""
+        """The articles indexed before ``member`` that it was compared with and found a copy of, in
+        id order (the first of equally good copies is the one a member is matched with)."""
         here = self._seq(member)
-        return [y for y in self._pairs.edges.get(member, ()) if self._seq(y) < here]
+        return sorted(y for y in self._pairs.edges.get(member, ()) if self._seq(y) < here)
 
     def _note(self, member: str, cluster: Cluster) -> str | None:
         """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
@@ -625,6 +626,8 @@ class Deduplicator:
     def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:
         """The cluster of ``group``, remembered as its members' last answer (their earliest source and
         cluster id); ``self._merged`` is set to the other cluster ids they had before (for the verdict)."""
+        if near is None and how == IN_ORDER:  # as the kept records and the batch match them
+            near = self._before
         cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near)
         merged = {before for member in group if (before := self._note(member, cluster)) is not None}
         self._merged = tuple(sorted(merged))
