@@ -152,6 +152,23 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
     assert np.array_equal(counts.table, empty)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), shingle_sets), min_size=1, max_size=30))
+def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: list[tuple[str, list[int]]]) -> None:
+    # (a version that does not move keeps an outdated comparison; one that moves for nothing costs
+    # comparisons made again)
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=8, sketch_rows=2, min_per_source=2))
+    arrays = [(source, np.array(shingles, dtype=np.uint64)) for source, shingles in observed]
+    for source, shingles in arrays:
+        before = counts.formula(source, shingles).tolist()
+        versions = {src: counts.version_of(src) for src in "abc"}
+        counts.observe(source, shingles)
+        own_crossed = before != counts.formula(source, shingles).tolist()
+        assert (counts.version_of(source) != versions[source]) == own_crossed
+        assert all(counts.version_of(src) == versions[src] for src in "abc" if src != source)
+    assert counts.version_of(None) == 0
+
+
 def dedup_keys(source: str, shingles: list[int]) -> np.ndarray:
     from dedup.stages.formula import keys
 

@@ -32,9 +32,14 @@ all of its counters; the expected excess per counter is the number of (article, 
 observations held divided by the width, so an index that holds many more observations than
 ``2**sketch_width_bits`` should raise ``sketch_width_bits``.
 
-``version`` goes up whenever a counter crosses ``min_per_source`` (either way): only then can
-an article's formula shingles have changed, and a comparison decided before must be checked again
-(``dedup.stages.pairs``).
+Each source has a version (``version_of``), which goes up whenever the count of one of its
+(source, shingle) pairs crosses ``min_per_source`` (either way) as one of its articles is observed
+or forgotten: only then can the formula shingles of the source's articles have changed, and a
+comparison of one of them decided before must be checked again (``dedup.stages.pairs``). Counts
+added in bulk (a batch's chunks, a Spark partition's table) move every source's version when a
+counter crosses. A count that crosses only because other keys landed on its counters (the
+sketch's excess, above) moves no version: a comparison decided before stands until its sources'
+versions next move.
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ class FormulaCounts:
     ([True, True, True], [False, False, False])
     """
 
-    __slots__ = ("_config", "_owned", "_shift", "_width", "table", "version")
+    __slots__ = ("_bulk", "_config", "_owned", "_shift", "_versions", "_width", "table", "version")
 
     def __init__(self, config: FormulaConfig, table: U32 | None = None) -> None:
         self._config = config
@@ -108,8 +113,17 @@ class FormulaCounts:
             raise ValueError(
                 f"a formula table must be uint32 of shape {shape}, got {self.table.dtype} {self.table.shape}"
             )
-        self.version = 0
+        self.version = 0  # the number of times any source's version moved
+        self._versions: dict[str, int] = {}
+        self._bulk = 0  # the times counts added in bulk moved every source's version
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
+
+    def version_of(self, source: str | None) -> int:
+        """The version of a source's formula shingles (see the module docstring); an article
+        without a source has none, and its version never moves."""
+        if source is None:
+            return 0
+        return self._bulk + self._versions.get(source, 0)
 
     @property
     def config(self) -> FormulaConfig:
@@ -143,11 +157,12 @@ class FormulaCounts:
         is checked against many others in a row) until the counts cross the threshold again."""
         key = id(shingles)
         kept = self._owned.get(key)
-        if kept is not None and kept[0] is shingles and kept[1] == source and kept[2] == self.version:
+        version = self.version_of(source)
+        if kept is not None and kept[0] is shingles and kept[1] == source and kept[2] == version:
             self._owned.move_to_end(key)
             return kept[3]
         own: U64 = shingles[~self.formula(source, shingles)]
-        self._owned[key] = (shingles, source, self.version, own)  # the array kept: its id stays its own
+        self._owned[key] = (shingles, source, version, own)  # the array kept: its id stays its own
         if len(self._owned) > _OWN_KEPT:
             self._owned.popitem(last=False)
         return own
@@ -155,11 +170,27 @@ class FormulaCounts:
     # -- counting -----------------------------------------------------------------------------
     def observe(self, source: str | None, shingles: U64) -> None:
         """Count an article of ``source`` carrying ``shingles`` (distinct, as ``Shingled.shingles``)."""
-        self._change(self.cells(keys(source, shingles)), 1)
+        self._count(source, shingles, 1)
 
     def forget(self, source: str | None, shingles: U64) -> None:
         """Take an observed article out of the counts."""
-        self._change(self.cells(keys(source, shingles)), -1)
+        self._count(source, shingles, -1)
+
+    def _count(self, source: str | None, shingles: U64, step: int) -> None:
+        """Count one article in or out, moving its source's version when one of its own counts
+        crosses the threshold."""
+        k = keys(source, shingles)
+        if source is None or len(k) == 0:
+            return
+        cells = self.cells(k)
+        rows, flat = self._config.sketch_rows, self.table.ravel()
+        before = flat[cells].reshape(rows, len(k)).min(axis=0)
+        self._change(cells, step, bump=False)
+        after = flat[cells].reshape(rows, len(k)).min(axis=0)
+        n = self._config.min_per_source
+        if bool(np.any((before < n) != (after < n))):
+            self._versions[source] = self._versions.get(source, 0) + 1
+            self.version += 1
 
     def add_keys(self, sketch_keys: U64) -> None:
         """Count many articles at once, given their ``keys`` end to end (a batch's chunk): the
@@ -172,7 +203,7 @@ class FormulaCounts:
         self.table += table
         self._bump_if_crossed(before, self.table)
 
-    def _change(self, cells: I64, step: int) -> None:
+    def _change(self, cells: I64, step: int, *, bump: bool = True) -> None:
         if len(cells) == 0:
             return
         flat = self.table.ravel()
@@ -180,11 +211,13 @@ class FormulaCounts:
         before = flat[where]
         after = before.astype(np.int64) + step * times.astype(np.int64)
         flat[where] = after.astype(np.uint32)
-        self._bump_if_crossed(before, after)
+        if bump:
+            self._bump_if_crossed(before, after)
 
     def _bump_if_crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> None:
         n = self._config.min_per_source
         if bool(np.any((before < n) != (after < n))):
+            self._bulk += 1
             self.version += 1
 
     # -- the pair test ------------------------------------------------------------------------

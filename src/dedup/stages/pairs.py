@@ -21,9 +21,9 @@ Every change is recorded in ``journal`` when one is set (the ``Undo`` of the str
 progress), so that a failed addition puts the cache back as it was.
 
 The formula counts (``dedup.stages.formula``) are read the same way: a comparison is checked by the
-formula test as it is made, and remembered with the counts' ``version`` too; when that version has
-moved, a remembered match the test can change (a copy that is not near-identical, or a pair the
-test refused) is compared again, and the others stand.
+formula test as it is made, and remembered with the formula versions of the two articles' sources
+too; when either has moved, a remembered match the test can change (a copy that is not
+near-identical, or a pair the test refused) is compared again, and the others stand.
 
 A batch whose boilerplate and formula counts are built once for all can use the cache too: its
 judge is a fixed set (``Fixed``), its versions never change, and ``views_kept=None`` keeps every
@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._undo import Undo
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, VerifyConfig
 from dedup.records import Article, Match
 from dedup.stages import formula as formulas
 from dedup.stages.formula import FormulaCounts
@@ -50,6 +50,7 @@ from dedup.stages.verify import View, compare
 U64 = npt.NDArray[np.uint64]
 Key = tuple[str, str]
 VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
+_NEVER = (-1, -1)
 
 
 class Judge(Protocol):
@@ -116,6 +117,10 @@ class PairCache:
         # an OrderedDict: views are dropped oldest first, and a dict whose oldest keys are deleted
         # one by one scans its deleted slots to find the next oldest
         self._views: OrderedDict[str, tuple[Set[int], Shingled, View]] = OrderedDict()
+        # the comparisons asked again that came out otherwise: counted, and per article the count
+        # at its last such comparison and at its last that changed whether it is a copy
+        self.revisions = 0
+        self._revised: dict[str, tuple[int, int]] = {}
         self.journal: Undo | None = None
 
     # -- comparing ------------------------------------------------------------------------------
@@ -169,7 +174,7 @@ class PairCache:
         cached = self._matches.get(_key(a, b))
         model = self._boilerplate
         version = model.version
-        formula = self._formula_version()
+        formula = self._formula_version(a, b)
         if cached is not None and cached[1] == version and cached[2] == formula:
             return cached[0]
         match = cached[0] if cached is not None else None
@@ -181,18 +186,80 @@ class PairCache:
             )
             if len(learned) != match.ignored_boilerplate:
                 match = None
-        if match is None:
-            match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
+        if match is not None:  # it stands: stamped with today's versions
+            key = _key(a, b)
+            if self.journal is not None:
+                self.journal.item(self._matches, key)
+            self._matches[key] = (match, version, formula)
+            return match
+        if cached is not None:  # compared again the way round it was first compared
+            a, b = cached[0].a, cached[0].b
+        match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
+        if cached is not None and match != cached[0]:
+            self._revise(cached[0], match)
         self.remember(match)
         return match
+
+    def boilerplate_version(self) -> int:
+        """The version of the learned boilerplate that comparisons are decided under now."""
+        return self._boilerplate.version
+
+    def formula_versions(self) -> int:
+        """How many times any source's formula version has moved (0: the rule is off)."""
+        return 0 if self._formula is None else self._formula.version
+
+    def source_version(self, source: str | None) -> int:
+        """The version of a source's formula shingles (``FormulaCounts.version_of``)."""
+        return 0 if self._formula is None else self._formula.version_of(source)
+
+    def source_of(self, article_id: str) -> str | None:
+        return self._source_of(article_id)
+
+    def learned(self, article_id: str) -> Set[int]:
+        """The article's sentences that are learned boilerplate now (left out of its comparisons)."""
+        return self._boilerplate.boilerplate_of(article_id, self._doc_of(article_id).sentence_fps)
+
+    @property
+    def verify(self) -> VerifyConfig:
+        return self._verify
+
+    def formula_sensitive(self, article_id: str) -> list[Key]:
+        """The remembered comparisons of the article that the formula test can change."""
+        matches, verify = self._matches, self._verify
+        return [key for key in self._pairs_of.get(article_id, ()) if formulas.affected(matches[key][0], verify)]
+
+    def recheck(self, article_id: str) -> None:
+        """Ask every remembered comparison of the article again (see ``revised``)."""
+        for key in sorted(self._pairs_of.get(article_id, ())):
+            self.pair(*key)
+
+    def revised(self, article_id: str) -> tuple[int, int]:
+        """When a remembered comparison of the article last came out otherwise on being asked again,
+        and when one last changed whether it is a copy (or refused by the formula test), as numbers
+        of ``revisions`` (-1: never)."""
+        return self._revised.get(article_id, _NEVER)
+
+    def _revise(self, before: Match, now: Match) -> None:
+        self.revisions += 1
+        flipped = before.is_copy != now.is_copy or before.rule != now.rule
+        for end in (now.a, now.b):
+            if self.journal is not None:
+                self.journal.item(self._revised, end)
+            last_flip = self.revisions if flipped else self._revised.get(end, _NEVER)[1]
+            self._revised[end] = (self.revisions, last_flip)
 
     def neighbours(self, article_id: str) -> list[str]:
         """The article's copies as the evidence stands now, in id order."""
         return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]
 
     # -- remembering ----------------------------------------------------------------------------
-    def _formula_version(self) -> int:
-        return 0 if self._formula is None else self._formula.version
+    def _formula_version(self, a: str, b: str) -> int:
+        """The formula version a comparison of a and b is decided under: the sum of their sources'
+        versions (which only go up, so the sum moves exactly when either does)."""
+        counts = self._formula
+        if counts is None:
+            return 0
+        return counts.version_of(self._source_of(a)) + counts.version_of(self._source_of(b))
 
     def remember(self, match: Match, *, version: int | None = None) -> None:
         """Keep ``match`` (without its listed passages: grouping and provenance read the figures),
@@ -208,7 +275,7 @@ class PairCache:
         if match.shared_passages:
             match = match.without_passages()
         if version is None:
-            self._matches[key] = (match, self._boilerplate.version, self._formula_version())
+            self._matches[key] = (match, self._boilerplate.version, self._formula_version(match.a, match.b))
         else:
             self._matches[key] = (match, version, version)
         self._pairs_of.setdefault(match.a, set()).add(key)
@@ -238,6 +305,7 @@ class PairCache:
             other = key[0] if key[1] == article_id else key[1]
             self._pairs_of.get(other, set()).discard(key)
         self._views.pop(article_id, None)
+        self._revised.pop(article_id, None)
 
 
 class Comparisons:

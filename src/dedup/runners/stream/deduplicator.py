@@ -35,6 +35,7 @@ from dedup.records import Article, Cluster, Match, Skip, Verdict
 from dedup.runners.pool import Pool
 from dedup.runners.stream import sync
 from dedup.runners.stream.replica import Replica
+from dedup.runners.stream.watch import Watch
 from dedup.stages import prepare as preparation
 from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
 from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, groups_of
@@ -108,6 +109,8 @@ class Deduplicator:
         self._records: weakref.WeakKeyDictionary[InOrder, dict[int, tuple[Cluster, Candidate | None]]] = (
             weakref.WeakKeyDictionary()
         )
+        # what each kept component's comparisons were last checked under (``watch``)
+        self._watches: weakref.WeakKeyDictionary[InOrder, Watch] = weakref.WeakKeyDictionary()
         self._cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
         self._merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
@@ -316,10 +319,32 @@ class Deduplicator:
                 self._drop(placed, undo)
             return
         placed = next(iter(kept.values()))
+        if not self._current(placed):
+            return
         undo.call(lambda: self._drop(placed, None))
         pair = self._pairs.pair
         placed.add(art_id, copies, lambda a, b: pair(a, b).is_copy)
         self._large[art_id] = placed
+        self._watches[placed].join(art_id, matches, self._pairs, undo)
+
+    def _current(self, placed: InOrder) -> bool:
+        """Whether the kept groups of a large component stand, checked against the comparisons as
+        they are now (``watch``): when one of its members' comparisons changed whether it is a
+        copy, the groups are dropped (built again when next asked for); when one changed its
+        figures only, the cluster records of the groups holding its two articles are."""
+        undo = self._undo
+        watch = self._watches.get(placed)
+        change = None if watch is None else watch.check(placed.group_of.keys(), self._pairs, undo)
+        if change is None or change.regroup:
+            self._drop(placed, undo)
+            return False
+        records = self._records.get(placed)
+        if change.revised and records:
+            for g in sorted({placed.group_of[m] for m in change.revised}):
+                if undo is not None:
+                    undo.item(records, g)
+                records.pop(g, None)
+        return True
 
     def _drop(self, placed: InOrder, undo: Undo | None) -> None:
         """Forget the kept groups of one large component (built again when next asked for)."""
@@ -513,7 +538,9 @@ class Deduplicator:
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
         """The groups of one component; a large one's groups are kept (see ``_place``)."""
         placed = self._large.get(component[0])
-        if placed is not None and len(placed.group_of) == len(component):
+        if placed is not None and len(placed.group_of) != len(component):
+            self._drop(placed, self._undo)  # the component changed since its groups were kept
+        elif placed is not None and self._current(placed):
             return [sorted(g) for g in placed.groups if g], IN_ORDER
         pairs = self._pairs
         groups, how = groups_of(component, pairs.pair, pairs.edges.get, self.config.cluster, self._seq)
@@ -533,6 +560,7 @@ class Deduplicator:
             if undo is not None:
                 undo.item(self._large, member)
             self._large[member] = placed
+        self._watches[placed] = Watch(component, self._pairs)
 
     def _seq(self, article_id: str) -> int:
         return self._replica.entries[article_id].seq
@@ -545,7 +573,7 @@ class Deduplicator:
     def _cluster_of(self, article_id: str) -> Cluster:
         self._replica.entry(article_id)
         placed = self._large.get(article_id)
-        if placed is not None:
+        if placed is not None and self._current(placed):
             return self._kept_cluster(placed, placed.group_of[article_id])
         component = components([article_id], self._pairs.neighbours)[0]
         groups, how = self._groups(component)
