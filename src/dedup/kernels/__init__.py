@@ -40,12 +40,12 @@ def jit(fn: Any) -> Any:
     dispatcher = numba.njit(cache=True, nogil=True)(fn)
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if cache_file is not None and hasattr(cache_file, "_source_stamp"):
-        cache_file._source_stamp = _package_stamp()
+        cache_file._source_stamp = package_stamp()
     return dispatcher
 
 
 @lru_cache(maxsize=1)
-def _package_stamp() -> tuple[tuple[str, str, int], ...]:
+def package_stamp() -> tuple[tuple[str, str, int], ...]:
     """The name, content hash and size of each source file of this package. The content, not the
     modification time: an installer writes the files anew (pip sets no times), and the kernels
     compiled into the built package must still match them."""
@@ -54,6 +54,16 @@ def _package_stamp() -> tuple[tuple[str, str, int], ...]:
         data = path.read_bytes()
         stamps.append((path.name, hashlib.blake2b(data, digest_size=16).hexdigest(), len(data)))
     return tuple(stamps)
+
+
+def cache_folder() -> Path | None:
+    """The folder numba keeps this package's compiled kernels in: ``__pycache__`` beside the
+    sources, or numba's own cache folder when that one cannot be written (or ``NUMBA_CACHE_DIR``
+    names one); None when numba keeps no cache."""
+    from dedup.kernels import text
+
+    path = getattr(getattr(text.fold_split_many, "_cache", None), "cache_path", None)
+    return Path(path) if isinstance(path, str) else None
 
 
 def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
