@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.config import FormulaConfig, VerifyConfig
+from dedup.kernels.verify import intersect_count
 from dedup.records import Match, Relation
 
 U64 = npt.NDArray[np.uint64]
@@ -200,12 +201,12 @@ class FormulaCounts:
         smaller = min(len(shingles_a), len(shingles_b))
         if smaller == 0:
             return match
-        shared = np.intersect1d(shingles_a, shingles_b, assume_unique=True)
-        if len(shared) / smaller < least:
+        # the shingles are sorted and distinct (``View.shingles``), and so is every subset of them
+        if intersect_count(shingles_a, shingles_b) / smaller < least:
             return match  # not the containment: the formula is not what made it a copy
         own_a, own_b = self._own(source_a, shingles_a), self._own(source_b, shingles_b)
         smaller_own = min(len(own_a), len(own_b))
-        own_shared = len(np.intersect1d(own_a, own_b, assume_unique=True))
+        own_shared = intersect_count(own_a, own_b)
         if smaller_own and own_shared / smaller_own >= least:
             return match
         return replace(match, is_copy=False, relation=Relation.NONE, rule=RULE)
