@@ -152,7 +152,31 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
     assert np.array_equal(counts.table, empty)
 
 
-def dedup_keys(source: str, shingles: list[int]) -> np.ndarray:
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 2**64 - 1), max_size=12), st.integers(0, 3), st.booleans()),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[tuple[list[int], int, bool]]) -> None:
+    """Counting keys that land on the same counters many times in one call moves each counter by
+    its number of keys, and the version goes up exactly when some counter crosses
+    ``min_per_source`` in that call, either way (a counter taken below zero wraps, as uint32 do)."""
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, min_per_source=3))
+    for shingles, repeat, forget in changes:
+        repeated = np.array(shingles * (repeat + 1), dtype=np.uint64)
+        before = counts.table.ravel().astype(np.int64)
+        after = before.copy()
+        np.add.at(after, counts.cells(dedup_keys("outlet", repeated)), -1 if forget else 1)
+        version = counts.version
+        (counts.forget if forget else counts.observe)("outlet", repeated)
+        assert np.array_equal(counts.table.ravel(), (after % 2**32).astype(np.uint32))
+        assert counts.version == version + bool(np.any((before < 3) != (after < 3)))
+
+
+def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
     from dedup.stages.formula import keys
 
     return keys(source, np.array(shingles, dtype=np.uint64))

@@ -174,14 +174,15 @@ class FormulaCounts:
         self._bump_if_crossed(before, self.table)
 
     def _change(self, cells: I64, step: int) -> None:
+        """Add ``step`` (1 or -1) to each counter of ``cells`` once per time it is listed."""
         if len(cells) == 0:
             return
         flat = self.table.ravel()
-        where, times = np.unique(cells, return_counts=True)
-        before = flat[where]
-        after = before.astype(np.int64) + step * times.astype(np.int64)
-        flat[where] = after.astype(np.uint32)
-        self._bump_if_crossed(before, after)
+        before = flat[cells]
+        np.add.at(flat, cells, np.uint32(step % 2**32))  # counters wrap as uint32 arithmetic does
+        # how many times each counter moved (uint32 differences wrap back to the count)
+        moved = flat[cells] - before if step > 0 else before - flat[cells]
+        self._bump_if_crossed(before, before.astype(np.int64) + step * moved.astype(np.int64))
 
     def _bump_if_crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> None:
         n = self._config.min_per_source
