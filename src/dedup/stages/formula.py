@@ -43,6 +43,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +70,7 @@ _ROW_MULTIPLIERS = np.array(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)  # an outlet's articles are checked many times over
 def source_key(source: str | None) -> int | None:
     """A source's 64-bit key (the same in every process: not Python's salted ``hash``), or None
     for an article without a source."""

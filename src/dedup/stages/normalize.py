@@ -161,6 +161,14 @@ def letter_folds() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The compiled ``_mark_classes``: built when a fold is first computed (rather than read from
+    the stored fold table), not at import."""
+    bmp, astral = _mark_classes()
+    return re.compile(bmp), re.compile(astral)
+
+
 def _mark_classes() -> tuple[str, str]:
     """Regular-expression classes of every combining mark (tashkeel, Latin accents, the hamza and
     madda NFD splits off alef, waw and ya): one for the Basic Multilingual Plane, one for the rest.
@@ -184,7 +192,6 @@ def _mark_classes() -> tuple[str, str]:
     return klass([r for r in ranges if r[1] <= 0xFFFF]), klass([r for r in ranges if r[1] > 0xFFFF])
 
 
-_BMP_MARKS, _ASTRAL_MARKS = (re.compile(k) for k in _mark_classes())
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # NFD splits Hangul syllables into jamo, which are letters, not marks: such text is composed again.
 _DECOMPOSED_LETTERS = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]")
@@ -207,9 +214,10 @@ def _fold_string(text: str) -> str:
     text = text.translate(_formats())
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    text = _BMP_MARKS.sub("", unicodedata.normalize("NFD", text.casefold()))
+    bmp_marks, astral_marks = _marks()
+    text = bmp_marks.sub("", unicodedata.normalize("NFD", text.casefold()))
     if _ASTRAL.search(text):
-        text = _ASTRAL_MARKS.sub("", text)
+        text = astral_marks.sub("", text)
     text = text.translate(letter_folds())
     text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
     if _DECOMPOSED_LETTERS.search(text):
@@ -381,9 +389,10 @@ def _fold_each(chars: list[str]) -> list[str]:
     digit, and NFKC and casefolding make ASCII lower case."""
     text = _APART.join(chars)
     text = _LINE_BREAKS.sub("\n", text).translate(_formats())
-    text = _BMP_MARKS.sub("", unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold()))
+    bmp_marks, astral_marks = _marks()
+    text = bmp_marks.sub("", unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold()))
     if _ASTRAL_BUT_APART.search(text):
-        text = _ASTRAL_MARKS.sub("", text)
+        text = astral_marks.sub("", text)
     text = _DIGIT.sub(_ascii_digit, text.translate(letter_folds()))
     folds = text.replace(MARK, " ").split(_APART)
     return [unicodedata.normalize("NFKC", f) if _DECOMPOSED_LETTERS.search(f) else f for f in folds]
