@@ -523,7 +523,8 @@ def _flexible(pattern: str) -> str:
     return pattern.replace(" ", "[ ]+").replace("$", "[ ]*$")
 
 
-def _line_pattern(patterns: list[str] | tuple[str, ...]) -> FurniturePattern | None:
+@lru_cache(maxsize=256)  # first characters that start the same patterns share one compiled pattern
+def _line_pattern(patterns: tuple[str, ...]) -> FurniturePattern | None:
     if not patterns:
         return None
     return _regex("^[ ]*(?:" + "|".join(f"(?:{_flexible(p)})" for p in patterns) + ")", regex.M)
