@@ -176,6 +176,28 @@ def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[t
         assert counts.version == version + bool(np.any((before < 3) != (after < 3)))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 8),
+    st.integers(4, 7),
+    st.integers(2, 6),
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), shingle_sets), min_size=1, max_size=12),
+    shingle_sets,
+)
+def test_the_compiled_formula_test_reads_the_counts_as_counts_does(
+    rows: int, width_bits: int, least: int, observed: list[tuple[str, list[int]]], asked: list[int]
+) -> None:
+    """``formula`` (one compiled pass, ``kernels.formula.reaching``) tells the shingles whose
+    ``counts`` (the numpy reading of the sketch) reach ``min_per_source``, on tiny sketches where
+    keys collide."""
+    counts = FormulaCounts(FormulaConfig(sketch_rows=rows, sketch_width_bits=width_bits, min_per_source=least))
+    for source, shingles in observed:
+        counts.observe(source, np.array(shingles, dtype=np.uint64))
+    for source in ("a", "b", "c", None):
+        shingles = np.array(asked, dtype=np.uint64)
+        assert counts.formula(source, shingles).tolist() == (counts.counts(source, shingles) >= least).tolist()
+
+
 def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
     from dedup.stages.formula import keys
 

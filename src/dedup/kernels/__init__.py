@@ -7,6 +7,7 @@
 - ``tables``: the band keys and the hash tables of the LSH index;
 - ``candidates``: the batch engine's join of sorted band keys into candidate pairs;
 - ``boilerplate``: the boilerplate judge over many sentences at once;
+- ``formula``: the formula test's reading of the count-min sketch;
 - ``verify``: the verifier's shingle and passage comparisons.
 
 Each kernel equals the numpy or Python rule of its stage bit for bit (tested). This package
@@ -72,7 +73,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
     numba's cache."""
     from numba import types as t
 
-    from dedup.kernels import boilerplate, candidates, tables, text, verify
+    from dedup.kernels import boilerplate, candidates, formula, tables, text, verify
 
     def array(dtype: Any, ndim: int = 1, *, readonly: bool = False) -> Any:
         return t.Array(dtype, ndim, "C", readonly=readonly)
@@ -123,6 +124,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (verify.view_passages, (array(t.int64, 2), i64, t.int64, i64, u64, i64)),
         (verify.shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
         (verify.intersect_count, (u64, u64)),
+        (formula.reaching, (array(t.uint32, 2), u64, u64, t.uint64, t.int64)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
         (tables.table_insert, (*table, t.int64, u64, t.int64)),
         (tables.table_query, (*table, array(t.uint64, 2))),

@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.config import FormulaConfig, VerifyConfig
+from dedup.kernels import formula as formula_kernels
 from dedup.kernels.verify import intersect_count
 from dedup.records import Match, Relation
 
@@ -137,8 +138,15 @@ class FormulaCounts:
         return out
 
     def formula(self, source: str | None, shingles: U64) -> Bools:
-        """Which of the shingles (of an article of ``source``) are formula."""
-        out: Bools = self.counts(source, shingles) >= self._config.min_per_source
+        """Which of the shingles (of an article of ``source``) are formula: ``counts`` at or above
+        ``min_per_source``, in one compiled pass (``kernels.formula.reaching``)."""
+        k = keys(source, shingles)
+        if len(k) == 0:
+            return np.zeros(len(shingles), dtype=np.bool_)
+        rows = self._config.sketch_rows
+        out: Bools = formula_kernels.reaching(
+            self.table, k, _ROW_MULTIPLIERS[:rows], self._shift, self._config.min_per_source
+        )
         return out
 
     def _own(self, source: str | None, shingles: U64) -> U64:
