@@ -145,8 +145,10 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
     for (source, s), n in true.items():
         assert counts.counts(source, np.array([s], dtype=np.uint64))[0] >= n
     batch = FormulaCounts(counts.config)
-    batch.add_keys(np.concatenate([dedup_keys(src, sh) for src, sh in observed]))
+    chunk = np.concatenate([dedup_keys(src, sh) for src, sh in observed])
+    batch.add_keys(chunk)
     assert np.array_equal(batch.table, counts.table)  # a batch's sum is the stream's table
+    assert batch.version == (1 if len(chunk) else 0)  # moved when anything was counted
     for source, shingles in reversed(observed):
         counts.forget(source, np.array(shingles, dtype=np.uint64))
     assert np.array_equal(counts.table, empty)

@@ -34,7 +34,8 @@ observations held divided by the width, so an index that holds many more observa
 
 ``version`` goes up whenever a counter crosses ``min_per_source`` (either way): only then can
 an article's formula shingles have changed, and a comparison decided before must be checked again
-(``dedup.stages.pairs``).
+(``dedup.stages.pairs``). Counts built in bulk before any comparison (``add_keys``) move it
+whenever they count anything.
 """
 
 from __future__ import annotations
@@ -174,8 +175,12 @@ class FormulaCounts:
 
     def add_keys(self, sketch_keys: U64) -> None:
         """Count many articles at once, given their ``keys`` end to end (a batch's chunk): the
-        same table as observing them one by one."""
-        self._change(self.cells(sketch_keys), 1)
+        same table as observing them one by one. The version goes up whenever anything is counted
+        (counts built before any comparison is made need no finer test)."""
+        if len(sketch_keys) == 0:
+            return
+        np.add.at(self.table.ravel(), self.cells(sketch_keys), np.uint32(1))
+        self.version += 1
 
     def add_table(self, table: U32) -> None:
         """Add the counts of another table of this shape (a Spark partition's)."""
