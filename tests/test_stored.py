@@ -67,6 +67,7 @@ def test_arrays_that_are_no_fold_table_are_not_taken_for_one(built: normalize.Fo
         ("offsets", good["offsets"].astype(np.int32)),
         ("data", good["data"][:-1]),
         ("classes", good["classes"][:100]),
+        ("data", np.full_like(good["data"], 0x110000)),  # no code point
     ):
         assert normalize._fold_table_from({**good, name: bad}) is None, name
     assert normalize._fold_table_from({"offsets": good["offsets"], "data": good["data"]}) is None

@@ -329,7 +329,10 @@ def _fold_table_from(arrays: dict[str, npt.NDArray[Any]]) -> FoldTable | None:
     lengths = np.diff(offsets)
     if offsets[0] != 0 or offsets[-1] != len(data) or (lengths < 0).any():
         return None
-    joined = data.tobytes().decode("utf-32-le", "surrogatepass")
+    try:
+        joined = data.tobytes().decode("utf-32-le", "surrogatepass")
+    except UnicodeDecodeError:  # a value beyond the last code point
+        return None
     # a character folds to itself where its fold is one code point, itself
     first = data[np.minimum(offsets[:-1], max(len(data) - 1, 0))] if len(data) else np.zeros(0x10000, np.uint32)
     same = (lengths == 1) & (first == np.arange(0x10000, dtype=np.uint32))
