@@ -8,6 +8,7 @@
     python benchmarks/run.py --cli-sizes 10000,100000,1000000 --plot results.png   # time and memory plotted
     python benchmarks/run.py --cli-sizes 100000,1000000 --workers 2   # also `dedup cluster` on big files
     python benchmarks/run.py --cli-sizes 100000,1000000 --spark-up-to 1000000   # and the Spark job on them
+    python benchmarks/run.py --first-contact 3000   # import and first calls in fresh processes (the default)
 
 Labelled data (``--data``) is JSON Lines, one article per line: ``id`` and ``text`` (required),
 ``group`` (required: articles with the same value are copies of one story), and optionally
@@ -55,6 +56,7 @@ sys.path.insert(0, str(HERE))
 import dedup  # noqa: E402
 import dedup.fronts.tune  # noqa: E402
 import dedup.kernels  # noqa: E402
+import first_contact  # noqa: E402
 import generate  # noqa: E402
 import metrics  # noqa: E402
 import peers  # noqa: E402
@@ -745,6 +747,8 @@ def table(summary: dict[str, Any]) -> str:
         ]
     if "speed" in summary:
         lines += speed_lines(summary)
+    if summary.get("first_contact"):
+        lines += first_contact.lines(summary["first_contact"])
     lines += syndicated_lines(summary.get("syndicated", []))
     lines += table_lines_for_command_line(summary.get("command_line", [])).splitlines()
     if summary.get("scaling"):
@@ -887,6 +891,21 @@ def main(argv: list[str] | None = None) -> int:
         help="copies of one story for the heavy-syndication section, comma-separated (default 3000; '' skips it)",
     )
     parser.add_argument(
+        "--first-contact",
+        type=int,
+        default=3000,
+        metavar="N",
+        help="generated articles for the first contact: `import dedup; dedup.cluster(articles)` and the "
+        "datasketch pipeline, each in fresh processes, import, first and second call timed (default 3000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--first-contact-repeats",
+        type=int,
+        default=3,
+        metavar="R",
+        help="fresh processes per method for the first contact, the best one reported (default 3)",
+    )
+    parser.add_argument(
         "--exact-subset", type=int, default=1000, help="articles for the all-pairs exact reference (default 1000)"
     )
     parser.add_argument(
@@ -946,6 +965,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--size must be at least 10")
     if args.pairs < 0:
         parser.error("--pairs must be 0 or more")
+    if args.first_contact < 0 or args.first_contact_repeats < 1:
+        parser.error("--first-contact must be 0 or more, --first-contact-repeats 1 or more")
     if args.only_data and not (args.data or args.saudinewsnet):
         parser.error("--only-data scores the --data files and --saudinewsnet: give a --data PATH or --saudinewsnet DIR")
     if args.plot and args.only_data and not args.data:
@@ -1023,13 +1044,17 @@ def run_sections(
     with_peers: bool,
     log: Callable[[str], None],
 ) -> None:
-    """The sections on generated data: the exact reference, speed, streaming latency, ``dedup
-    cluster`` on files, throughput against size."""
+    """The sections on generated data: the exact reference, speed, the first contact, streaming
+    latency, ``dedup cluster`` on files, throughput against size."""
     if with_peers:
         log(f"exact all-pairs reference on {min(args.exact_subset, len(generated))} articles")
         summary["exact_reference"] = exact_reference(generated, args.exact_subset, config)
     log("speed")
     summary["speed"] = speed(generated, config, with_peers)
+    if args.first_contact:
+        log(f"first contact: {args.first_contact} articles in fresh processes")
+        records = generate.generate(args.first_contact, args.seed)
+        summary["first_contact"] = first_contact.measure(records, args.first_contact_repeats, with_peers)
     summary["streaming"] = []
     for size in [int(s) for s in args.stream_sizes.split(",") if s.strip()]:
         log(f"streaming latency with {size} indexed")

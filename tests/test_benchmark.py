@@ -38,7 +38,7 @@ def test_metrics() -> None:
 
 TINY = [
     "--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60",
-    "--syndicated", "20",
+    "--syndicated", "20", "--first-contact", "20", "--first-contact-repeats", "1",
 ]  # fmt: skip
 
 
@@ -56,6 +56,13 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
     assert summary["quality"]["example"]["dedup"]["earliest_accuracy"] == 1.0
     assert summary["speed"]["ratio_to_datasketch"]["signatures"] > 0
     assert {"median_ms", "p99_ms"} <= set(summary["streaming"][0]["dedup"])
+    # the first contact: each method in a fresh process, its import, first and second call timed
+    assert "first contact: import and cluster 20 articles in a fresh process" in printed
+    contact = summary["first_contact"]
+    for method in ("dedup", "datasketch"):
+        assert contact[method]["import_seconds"] > 0 and contact[method]["second_call_seconds"] > 0
+        assert contact[method]["import_and_first_call_seconds"] >= contact[method]["first_call_seconds"]
+    assert contact["ratio_to_datasketch"]["first_call"] > 0
 
 
 def test_help_documents_every_option(capsys) -> None:
@@ -78,6 +85,8 @@ def test_help_documents_every_option(capsys) -> None:
         "--pairs",
         "--json",
         "--no-peers",
+        "--first-contact",
+        "--first-contact-repeats",
     ):
         assert option in text
     assert "published_at" in text  # the labelled format is documented
@@ -168,12 +177,14 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     monkeypatch.setattr(run, "table_lines_for_command_line", lambda rows: "")
     data = labelled(tmp_path, {})
     out = tmp_path / "r.json"
-    small = ["--size", "30", "--stream-sizes", "20", "--probes", "3", "--scaling", "30", "--cli-sizes", "30"]
+    small = ["--size", "30", "--stream-sizes", "20", "--probes", "3", "--scaling", "30", "--cli-sizes", "30",
+             "--first-contact", "10", "--first-contact-repeats", "1"]  # fmt: skip
     argv = [*small, "--no-peers", "--data", str(data), "--plot", str(tmp_path / "p.png")]
     assert run.main([*argv, "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
     assert summary["command_line"] == [{"articles": 30, "peer_up_to": 0}]  # `dedup cluster` on files without the peers
     assert "datasketch" not in summary["speed"] and "datasketch" not in summary["streaming"][0]
+    assert set(summary["first_contact"]) == {"articles", "repeats", "dedup"}
     assert set(summary["tradeoff"]) == {"data", "dedup"}
     assert all(
         set(q) == {"articles", "true_groups_with_copies", "dedup", "mistakes"} for q in summary["quality"].values()

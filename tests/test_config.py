@@ -192,6 +192,20 @@ def test_valid_settings_keep_working() -> None:
     assert NormalizeConfig().furniture_patterns == DEFAULT_FURNITURE_PATTERNS
 
 
+def test_the_default_furniture_patterns_compile_as_a_given_pattern_is_checked() -> None:
+    """The check of the furniture patterns passes over the defaults (compiling them all would hold
+    up a process's first config): they compile here, as a pattern a user gives is compiled."""
+    import re
+
+    import regex
+
+    for pattern in DEFAULT_FURNITURE_PATTERNS:
+        re.compile(f"^(?:{pattern})", re.M)
+        regex.compile(f"^(?:{pattern})", regex.M | regex.V0)
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        NormalizeConfig(furniture_patterns=(*DEFAULT_FURNITURE_PATTERNS, "(unclosed"))
+
+
 def _json_with(path: str, value: object) -> str:
     data = json.loads(config_to_json(DedupConfig()))
     part, name = path.split(".")

@@ -145,8 +145,10 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
     for (source, s), n in true.items():
         assert counts.counts(source, np.array([s], dtype=np.uint64))[0] >= n
     batch = FormulaCounts(counts.config)
-    batch.add_keys(np.concatenate([dedup_keys(src, sh) for src, sh in observed]))
+    chunk = np.concatenate([dedup_keys(src, sh) for src, sh in observed])
+    batch.add_keys(chunk)
     assert np.array_equal(batch.table, counts.table)  # a batch's sum is the stream's table
+    assert batch.version == (1 if len(chunk) else 0)  # moved when anything was counted
     for source, shingles in reversed(observed):
         counts.forget(source, np.array(shingles, dtype=np.uint64))
     assert np.array_equal(counts.table, empty)
@@ -169,7 +171,53 @@ def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: l
     assert counts.version_of(None) == 0
 
 
-def dedup_keys(source: str, shingles: list[int]) -> np.ndarray:
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 2**64 - 1), max_size=12), st.integers(0, 3), st.booleans()),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[tuple[list[int], int, bool]]) -> None:
+    """Counting keys that land on the same counters many times in one call moves each counter by
+    its number of keys, and ``crossings`` goes up exactly when some counter crosses
+    ``min_per_source`` in that call, either way (a counter taken below zero wraps, as uint32 do)."""
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, min_per_source=3))
+    for shingles, repeat, forget in changes:
+        repeated = np.array(shingles * (repeat + 1), dtype=np.uint64)
+        before = counts.table.ravel().astype(np.int64)
+        after = before.copy()
+        np.add.at(after, counts.cells(dedup_keys("outlet", repeated)), -1 if forget else 1)
+        version = counts.crossings
+        (counts.forget if forget else counts.observe)("outlet", repeated)
+        assert np.array_equal(counts.table.ravel(), (after % 2**32).astype(np.uint32))
+        assert counts.crossings == version + bool(np.any((before < 3) != (after < 3)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 8),
+    st.integers(4, 7),
+    st.integers(2, 6),
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), shingle_sets), min_size=1, max_size=12),
+    shingle_sets,
+)
+def test_the_compiled_formula_test_reads_the_counts_as_counts_does(
+    rows: int, width_bits: int, least: int, observed: list[tuple[str, list[int]]], asked: list[int]
+) -> None:
+    """``formula`` (one compiled pass, ``kernels.formula.reaching``) tells the shingles whose
+    ``counts`` (the numpy reading of the sketch) reach ``min_per_source``, on tiny sketches where
+    keys collide."""
+    counts = FormulaCounts(FormulaConfig(sketch_rows=rows, sketch_width_bits=width_bits, min_per_source=least))
+    for source, shingles in observed:
+        counts.observe(source, np.array(shingles, dtype=np.uint64))
+    for source in ("a", "b", "c", None):
+        shingles = np.array(asked, dtype=np.uint64)
+        assert counts.formula(source, shingles).tolist() == (counts.counts(source, shingles) >= least).tolist()
+
+
+def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
     from dedup.stages.formula import keys
 
     return keys(source, np.array(shingles, dtype=np.uint64))

@@ -7,6 +7,7 @@
 - ``tables``: the band keys and the hash tables of the LSH index;
 - ``candidates``: the batch engine's join of sorted band keys into candidate pairs;
 - ``boilerplate``: the boilerplate judge over many sentences at once;
+- ``formula``: the formula test's reading of the count-min sketch;
 - ``verify``: the verifier's shingle and passage comparisons.
 
 Each kernel equals the numpy or Python rule of its stage bit for bit (tested). This package
@@ -40,12 +41,12 @@ def jit(fn: Any) -> Any:
     dispatcher = numba.njit(cache=True, nogil=True)(fn)
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if cache_file is not None and hasattr(cache_file, "_source_stamp"):
-        cache_file._source_stamp = _package_stamp()
+        cache_file._source_stamp = package_stamp()
     return dispatcher
 
 
 @lru_cache(maxsize=1)
-def _package_stamp() -> tuple[tuple[str, str, int], ...]:
+def package_stamp() -> tuple[tuple[str, str, int], ...]:
     """The name, content hash and size of each source file of this package. The content, not the
     modification time: an installer writes the files anew (pip sets no times), and the kernels
     compiled into the built package must still match them."""
@@ -56,13 +57,23 @@ def _package_stamp() -> tuple[tuple[str, str, int], ...]:
     return tuple(stamps)
 
 
+def cache_folder() -> Path | None:
+    """The folder numba keeps this package's compiled kernels in: ``__pycache__`` beside the
+    sources, or numba's own cache folder when that one cannot be written (or ``NUMBA_CACHE_DIR``
+    names one); None when numba keeps no cache."""
+    from dedup.kernels import text
+
+    path = getattr(getattr(text.fold_split_many, "_cache", None), "cache_path", None)
+    return Path(path) if isinstance(path, str) else None
+
+
 def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
     """The kernels that the batch engine and the stream call from Python, each with the argument
     types they pass (a test checks that those paths call no other): what ``compile_all`` puts in
     numba's cache."""
     from numba import types as t
 
-    from dedup.kernels import boilerplate, candidates, tables, text, verify
+    from dedup.kernels import boilerplate, candidates, formula, tables, text, verify
 
     def array(dtype: Any, ndim: int = 1, *, readonly: bool = False) -> Any:
         return t.Array(dtype, ndim, "C", readonly=readonly)
@@ -113,6 +124,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (verify.view_passages, (array(t.int64, 2), i64, t.int64, i64, u64, i64)),
         (verify.shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
         (verify.intersect_count, (u64, u64)),
+        (formula.reaching, (array(t.uint32, 2), u64, u64, t.uint64, t.int64)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
         (tables.table_insert, (*table, t.int64, u64, t.int64)),
         (tables.table_query, (*table, array(t.uint64, 2))),

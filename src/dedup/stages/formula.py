@@ -36,8 +36,9 @@ Each source has a version (``version_of``), which goes up whenever the count of 
 (source, shingle) pairs crosses ``min_per_source`` (either way) as one of its articles is observed
 or forgotten: only then can the formula shingles of the source's articles have changed, and a
 comparison of one of them decided before must be checked again (``dedup.stages.pairs``). Counts
-added in bulk (a batch's chunks, a Spark partition's table) move every source's version when a
-counter crosses. A count that crosses only because other keys landed on its counters (the
+added in bulk move every source's version: a batch's chunks (``add_keys``, counted before any
+comparison is made) whenever they count anything, a Spark partition's table when a counter
+crosses. A count that crosses only because other keys landed on its counters (the
 sketch's excess, above) moves no version: a comparison decided before stands until its sources'
 versions next move.
 """
@@ -48,11 +49,14 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup.config import FormulaConfig, VerifyConfig
+from dedup.kernels import formula as formula_kernels
+from dedup.kernels.verify import intersect_count
 from dedup.records import Match, Relation
 
 U64 = npt.NDArray[np.uint64]
@@ -73,6 +77,7 @@ _ROW_MULTIPLIERS = np.array(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)  # an outlet's articles are checked many times over
 def source_key(source: str | None) -> int | None:
     """A source's 64-bit key (the same in every process: not Python's salted ``hash``), or None
     for an article without a source."""
@@ -101,7 +106,7 @@ class FormulaCounts:
     ([True, True, True], [False, False, False])
     """
 
-    __slots__ = ("_bulk", "_config", "_owned", "_shift", "_versions", "_width", "table", "version")
+    __slots__ = ("_bulk", "_config", "_owned", "_shift", "_versions", "_width", "crossings", "table", "version")
 
     def __init__(self, config: FormulaConfig, table: U32 | None = None) -> None:
         self._config = config
@@ -114,6 +119,7 @@ class FormulaCounts:
                 f"a formula table must be uint32 of shape {shape}, got {self.table.dtype} {self.table.shape}"
             )
         self.version = 0  # the number of times any source's version moved
+        self.crossings = 0  # the number of changes in which any counter crossed the threshold
         self._versions: dict[str, int] = {}
         self._bulk = 0  # the times counts added in bulk moved every source's version
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
@@ -148,16 +154,23 @@ class FormulaCounts:
         return out
 
     def formula(self, source: str | None, shingles: U64) -> Bools:
-        """Which of the shingles (of an article of ``source``) are formula."""
-        out: Bools = self.counts(source, shingles) >= self._config.min_per_source
+        """Which of the shingles (of an article of ``source``) are formula: ``counts`` at or above
+        ``min_per_source``, in one compiled pass (``kernels.formula.reaching``)."""
+        k = keys(source, shingles)
+        if len(k) == 0:
+            return np.zeros(len(shingles), dtype=np.bool_)
+        rows = self._config.sketch_rows
+        out: Bools = formula_kernels.reaching(
+            self.table, k, _ROW_MULTIPLIERS[:rows], self._shift, self._config.min_per_source
+        )
         return out
 
     def _own(self, source: str | None, shingles: U64) -> U64:
         """The shingles that are not formula, remembered for the articles checked last (an article
-        is checked against many others in a row) until the counts cross the threshold again."""
+        is checked against many others in a row) until any counter crosses the threshold again."""
         key = id(shingles)
         kept = self._owned.get(key)
-        version = self.version_of(source)
+        version = self.crossings
         if kept is not None and kept[0] is shingles and kept[1] == source and kept[2] == version:
             self._owned.move_to_end(key)
             return kept[3]
@@ -185,7 +198,7 @@ class FormulaCounts:
         cells = self.cells(k)
         rows, flat = self._config.sketch_rows, self.table.ravel()
         before = flat[cells].reshape(rows, len(k)).min(axis=0)
-        self._change(cells, step, bump=False)
+        self._change(cells, step)
         after = flat[cells].reshape(rows, len(k)).min(axis=0)
         n = self._config.min_per_source
         if bool(np.any((before < n) != (after < n))):
@@ -194,31 +207,41 @@ class FormulaCounts:
 
     def add_keys(self, sketch_keys: U64) -> None:
         """Count many articles at once, given their ``keys`` end to end (a batch's chunk): the
-        same table as observing them one by one."""
-        self._change(self.cells(sketch_keys), 1)
+        same table as observing them one by one. The version goes up whenever anything is counted
+        (counts built before any comparison is made need no finer test)."""
+        if len(sketch_keys) == 0:
+            return
+        np.add.at(self.table.ravel(), self.cells(sketch_keys), np.uint32(1))
+        self.crossings += 1
+        self._bulk += 1
+        self.version += 1
 
     def add_table(self, table: U32) -> None:
         """Add the counts of another table of this shape (a Spark partition's)."""
         before = self.table.copy()
         self.table += table
-        self._bump_if_crossed(before, self.table)
+        if self._crossed(before, self.table):
+            self._bulk += 1
+            self.version += 1
 
-    def _change(self, cells: I64, step: int, *, bump: bool = True) -> None:
+    def _change(self, cells: I64, step: int) -> None:
+        """Add ``step`` (1 or -1) to each counter of ``cells`` once per time it is listed."""
         if len(cells) == 0:
             return
         flat = self.table.ravel()
-        where, times = np.unique(cells, return_counts=True)
-        before = flat[where]
-        after = before.astype(np.int64) + step * times.astype(np.int64)
-        flat[where] = after.astype(np.uint32)
-        if bump:
-            self._bump_if_crossed(before, after)
+        before = flat[cells]
+        np.add.at(flat, cells, np.uint32(step % 2**32))  # counters wrap as uint32 arithmetic does
+        # how many times each counter moved (uint32 differences wrap back to the count)
+        moved = flat[cells] - before if step > 0 else before - flat[cells]
+        self._crossed(before, before.astype(np.int64) + step * moved.astype(np.int64))
 
-    def _bump_if_crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> None:
+    def _crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> bool:
+        """Whether a counter crossed the threshold (counted in ``crossings``)."""
         n = self._config.min_per_source
-        if bool(np.any((before < n) != (after < n))):
-            self._bulk += 1
-            self.version += 1
+        crossed = bool(np.any((before < n) != (after < n)))
+        if crossed:
+            self.crossings += 1
+        return crossed
 
     # -- the pair test ------------------------------------------------------------------------
     def check(
@@ -233,12 +256,12 @@ class FormulaCounts:
         smaller = min(len(shingles_a), len(shingles_b))
         if smaller == 0:
             return match
-        shared = np.intersect1d(shingles_a, shingles_b, assume_unique=True)
-        if len(shared) / smaller < least:
+        # the shingles are sorted and distinct (``View.shingles``), and so is every subset of them
+        if intersect_count(shingles_a, shingles_b) / smaller < least:
             return match  # not the containment: the formula is not what made it a copy
         own_a, own_b = self._own(source_a, shingles_a), self._own(source_b, shingles_b)
         smaller_own = min(len(own_a), len(own_b))
-        own_shared = len(np.intersect1d(own_a, own_b, assume_unique=True))
+        own_shared = intersect_count(own_a, own_b)
         if smaller_own and own_shared / smaller_own >= least:
             return match
         return replace(match, is_copy=False, relation=Relation.NONE, rule=RULE)

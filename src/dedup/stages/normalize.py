@@ -22,20 +22,24 @@ import contextlib
 import re
 import re._constants as _c  # type: ignore[import-not-found]  # the parsed form of patterns (literal_prefixes)
 import re._parser as _parser  # type: ignore[import-not-found]
+import sys
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import regex
 
+from dedup import _stored as stored
 from dedup.config import NormalizeConfig
 from dedup.errors import ConfigError
+from dedup.kernels import package_stamp as kernel_sources
 from dedup.kernels.hashing import MARK as MARK_POINT
 from dedup.kernels.text import CLOSING, FULL_STOP, LETTER, SENTENCE_END, SOLO, SPACE, WORD
 
@@ -157,6 +161,14 @@ def letter_folds() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The compiled ``_mark_classes``: built when a fold is first computed (rather than read from
+    the stored fold table), not at import."""
+    bmp, astral = _mark_classes()
+    return re.compile(bmp), re.compile(astral)
+
+
 def _mark_classes() -> tuple[str, str]:
     """Regular-expression classes of every combining mark (tashkeel, Latin accents, the hamza and
     madda NFD splits off alef, waw and ya): one for the Basic Multilingual Plane, one for the rest.
@@ -180,7 +192,6 @@ def _mark_classes() -> tuple[str, str]:
     return klass([r for r in ranges if r[1] <= 0xFFFF]), klass([r for r in ranges if r[1] > 0xFFFF])
 
 
-_BMP_MARKS, _ASTRAL_MARKS = (re.compile(k) for k in _mark_classes())
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # NFD splits Hangul syllables into jamo, which are letters, not marks: such text is composed again.
 _DECOMPOSED_LETTERS = re.compile("[\u1100-\u11ff\ua960-\ua97f\ud7b0-\ud7ff]")
@@ -203,9 +214,10 @@ def _fold_string(text: str) -> str:
     text = text.translate(_formats())
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    text = _BMP_MARKS.sub("", unicodedata.normalize("NFD", text.casefold()))
+    bmp_marks, astral_marks = _marks()
+    text = bmp_marks.sub("", unicodedata.normalize("NFD", text.casefold()))
     if _ASTRAL.search(text):
-        text = _ASTRAL_MARKS.sub("", text)
+        text = astral_marks.sub("", text)
     text = text.translate(letter_folds())
     text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
     if _DECOMPOSED_LETTERS.search(text):
@@ -270,10 +282,70 @@ class FoldTable:
 
 @lru_cache(maxsize=1)
 def fold_table() -> FoldTable:
-    """Built once per process: folding character by character equals folding the whole text, since
-    every mark that NFKC would compose is removed afterwards anyway, and the table is its own fixed
-    point (a test checks both). The table is built from whole-plane strings (``_fold_each``) rather
-    than a Python call per code point, as the first ``dedup.cluster`` of a process waits for it."""
+    """The fold table, built once per installation (``_build_fold_table``) and read afterwards
+    from the store of such tables (``dedup._stored``), under a key of everything it is
+    built from: the first ``dedup.cluster`` of a process waits for it."""
+    key = _fold_table_key()
+    arrays = stored.load(_FOLD_TABLE, key)
+    table = _fold_table_from(arrays) if arrays is not None else None
+    if table is None:
+        table = _build_fold_table()
+        stored.save(_FOLD_TABLE, key, {"offsets": table.offsets, "data": table.data, "classes": table.classes})
+    return table
+
+
+_FOLD_TABLE = "normalize.fold_table"
+
+
+def _fold_table_key() -> str:
+    """What the fold table is built from: this module's rules, the character classes of the
+    kernels (their sources), Python's version (its Unicode data and ``re``'s classes) and the
+    confusables data (``confusable_letters``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("confusable_homoglyphs")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    confusables = Path(folders[0], "confusables.json").read_bytes() if folders else b""
+    return stored.key_of(
+        [
+            Path(__file__).read_bytes(),
+            repr(kernel_sources()).encode(),
+            sys.version.encode(),
+            unicodedata.unidata_version.encode(),
+            confusables,
+        ]
+    )
+
+
+def _fold_table_from(arrays: dict[str, npt.NDArray[Any]]) -> FoldTable | None:
+    """The fold table of stored arrays, or None when they are not the shape of one."""
+    offsets, data, classes = arrays.get("offsets"), arrays.get("data"), arrays.get("classes")
+    if offsets is None or data is None or classes is None:
+        return None
+    if [a.dtype for a in (offsets, data, classes)] != [np.dtype(np.int64), np.dtype(np.uint32), np.dtype(np.uint8)]:
+        return None
+    if offsets.shape != (0x10001,) or classes.shape != (0x10000,) or data.ndim != 1:
+        return None
+    lengths = np.diff(offsets)
+    if offsets[0] != 0 or offsets[-1] != len(data) or (lengths < 0).any():
+        return None
+    try:
+        joined = data.tobytes().decode("utf-32-le", "surrogatepass")
+    except UnicodeDecodeError:  # a value beyond the last code point
+        return None
+    # a character folds to itself where its fold is one code point, itself
+    first = data[np.minimum(offsets[:-1], max(len(data) - 1, 0))] if len(data) else np.zeros(0x10000, np.uint32)
+    same = (lengths == 1) & (first == np.arange(0x10000, dtype=np.uint32))
+    bounds = offsets.tolist()
+    mapping = {c: joined[bounds[c] : bounds[c + 1]] for c in np.flatnonzero(~same).tolist()}
+    return FoldTable(mapping, offsets, data, classes)
+
+
+def _build_fold_table() -> FoldTable:
+    """The fold table computed: folding character by character equals folding the whole text,
+    since every mark that NFKC would compose is removed afterwards anyway, and the table is its own
+    fixed point (a test checks both). The table is built from whole-plane strings (``_fold_each``)
+    rather than a Python call per code point."""
     chars = [chr(c) for c in range(0x10000)]
     folds = _fold_each(chars)
     lengths = np.fromiter(map(len, folds), dtype=np.int64, count=0x10000)
@@ -320,9 +392,10 @@ def _fold_each(chars: list[str]) -> list[str]:
     digit, and NFKC and casefolding make ASCII lower case."""
     text = _APART.join(chars)
     text = _LINE_BREAKS.sub("\n", text).translate(_formats())
-    text = _BMP_MARKS.sub("", unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold()))
+    bmp_marks, astral_marks = _marks()
+    text = bmp_marks.sub("", unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text).casefold()))
     if _ASTRAL_BUT_APART.search(text):
-        text = _ASTRAL_MARKS.sub("", text)
+        text = astral_marks.sub("", text)
     text = _DIGIT.sub(_ascii_digit, text.translate(letter_folds()))
     folds = text.replace(MARK, " ").split(_APART)
     return [unicodedata.normalize("NFKC", f) if _DECOMPOSED_LETTERS.search(f) else f for f in folds]
@@ -453,7 +526,8 @@ def _flexible(pattern: str) -> str:
     return pattern.replace(" ", "[ ]+").replace("$", "[ ]*$")
 
 
-def _line_pattern(patterns: list[str] | tuple[str, ...]) -> FurniturePattern | None:
+@lru_cache(maxsize=256)  # first characters that start the same patterns share one compiled pattern
+def _line_pattern(patterns: tuple[str, ...]) -> FurniturePattern | None:
     if not patterns:
         return None
     return _regex("^[ ]*(?:" + "|".join(f"(?:{_flexible(p)})" for p in patterns) + ")", regex.M)
