@@ -195,11 +195,9 @@ class FormulaCounts:
         k = keys(source, shingles)
         if source is None or len(k) == 0:
             return
-        cells = self.cells(k)
-        rows, flat = self._config.sketch_rows, self.table.ravel()
-        before = flat[cells].reshape(rows, len(k)).min(axis=0)
-        self._change(cells, step)
-        after = flat[cells].reshape(rows, len(k)).min(axis=0)
+        rows = self._config.sketch_rows
+        counters = self._change(self.cells(k), step)
+        before, after = (c.reshape(rows, len(k)).min(axis=0) for c in counters)
         n = self._config.min_per_source
         if bool(np.any((before < n) != (after < n))):
             self._versions[source] = self._versions.get(source, 0) + 1
@@ -224,16 +222,19 @@ class FormulaCounts:
             self._bulk += 1
             self.version += 1
 
-    def _change(self, cells: I64, step: int) -> None:
-        """Add ``step`` (1 or -1) to each counter of ``cells`` once per time it is listed."""
-        if len(cells) == 0:
-            return
+    def _change(self, cells: I64, step: int) -> tuple[U32, U32]:
+        """Add ``step`` (1 or -1) to each counter of ``cells`` once per time it is listed; returns
+        the counters of ``cells`` before and after."""
         flat = self.table.ravel()
         before = flat[cells]
+        if len(cells) == 0:
+            return before, before
         np.add.at(flat, cells, np.uint32(step % 2**32))  # counters wrap as uint32 arithmetic does
+        after = flat[cells]
         # how many times each counter moved (uint32 differences wrap back to the count)
-        moved = flat[cells] - before if step > 0 else before - flat[cells]
+        moved = after - before if step > 0 else before - after
         self._crossed(before, before.astype(np.int64) + step * moved.astype(np.int64))
+        return before, after
 
     def _crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> bool:
         """Whether a counter crossed the threshold (counted in ``crossings``)."""
