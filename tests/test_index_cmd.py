@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dedup.config import MinHashConfig
 from dedup.fronts.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ def test_stats_as_json_counts_the_index(index, capsys) -> None:
     with sqlite3.connect(index) as db:
         stored = dict(db.execute("SELECT key, value FROM meta"))
     assert s["config_checksum"] == stored["config_checksum"]
-    assert s["settings"]["minhash.threshold"] == 0.5 and s["kind"] == "sqlite"
+    assert s["settings"]["minhash.threshold"] == MinHashConfig().threshold and s["kind"] == "sqlite"
 
 
 def test_stats_for_people(index, capsys) -> None:

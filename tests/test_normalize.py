@@ -174,12 +174,13 @@ def test_furniture_patterns_are_configurable() -> None:
 NO_JAMO = st.characters(codec="utf-8").filter(lambda c: not ("\u1100" <= c <= "\u11ff" or "\ua960" <= c <= "\ud7ff"))
 
 
-@given(st.text(alphabet=st.one_of(ARABIC, NO_JAMO, st.sampled_from(list(" \n\r\t.éÉßİıﬁ½"))), max_size=80))
+@given(st.text(alphabet=st.one_of(ARABIC, NO_JAMO, st.sampled_from(list(" \n\r\t.éÉßİıﬁ½\u200b"))), max_size=80))
 @settings(max_examples=400)
 def test_folding_by_character_equals_folding_the_whole_text(text: str) -> None:
-    from dedup.stages.normalize import _fold_string
+    from dedup.stages.normalize import _fold_string, place_zero_width_spaces
 
-    assert fold_keep(text) == _fold_string(text)
+    # zero-width spaces are placed by their line first (a context rule no table can hold)
+    assert fold_keep(text) == _fold_string(place_zero_width_spaces(text))
 
 
 def test_fold_table_is_its_own_fixed_point() -> None:
