@@ -140,3 +140,33 @@ def test_the_passage_kernels_equal_the_numpy_path() -> None:
         for got, expected in zip(fast[:3], slow[:3], strict=True):
             assert np.array_equal(got, expected)
         assert fast[3:] == slow[3:]
+
+
+def test_a_short_statement_re_spelled_is_a_copy_on_its_one_shared_passage() -> None:
+    # one sentence of news re-spelled: under half its shingles recur (no containment), but the one
+    # passage it has is shared and is most of it
+    statement = (
+        "The ministry of health said on Monday that the new hospital in the northern district will open its "
+        "doors to patients next month after years of delay. Officials from the regional council were not "
+        "available for comment."
+    )
+    re_spelled = (
+        "The health ministry announced on Monday that the new hospital in the northern district would open "
+        "its doors to all patients next month after delays. No details given."
+    )
+    m = _compare(statement, re_spelled)
+    assert m.containment_b < CONFIG.verify.min_containment and len(m.shared_passages) == 1
+    assert m.is_copy and m.relation is Relation.REWRITTEN and m.rule == "shared_passages"
+    # two stories of their own that quote the same sentence: one passage among many, not a copy
+    own = [
+        "Residents of the valley complained for years about the long drive to the coast. Two clinics closed "
+        "last winter when their doctors retired and were never replaced. The road was washed away twice "
+        "by floods, cutting off three villages for a week. A local charity now runs a weekly bus to the "
+        "city for the elderly and for mothers with small children.",
+        "The opposition called the announcement an election stunt and asked where the money would come "
+        "from. Budget documents show no new funds for staff or equipment this year. Unions warned that "
+        "nurses are already leaving for private hospitals abroad. The minister is expected to answer "
+        "questions in parliament on Thursday afternoon.",
+    ]
+    quoted = _compare(statement + " " + own[0], re_spelled + " " + own[1])
+    assert len(quoted.shared_passages) == 1 and not quoted.is_copy

@@ -373,7 +373,8 @@ class VerifyConfig:
     - ``passage_overlap``: share of a passage's shingles that must recur in a passage of the other
       article for the two passages to count as shared.
     - ``min_shared_passages`` and ``min_passage_coverage``: a rewritten copy shares at least this many
-      passages, covering at least this share of the words of the smaller article.
+      passages, covering at least this share of the words of the smaller article (or fewer passages
+      covering ``min_containment`` of them: a short statement re-spelled).
     - ``min_shared_shingles``: below this many shared shingles nothing is a copy (tiny texts).
     """
 

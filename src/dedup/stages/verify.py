@@ -19,7 +19,9 @@ The decision rule, first match wins (the relation is that of ``a`` to ``b``):
 4. the smaller article has ``containment >= min_containment`` in the larger: a copy, **partial** for
    the smaller article (a trimmed copy) and **extended** for the larger (a copy that adds text);
 5. at least ``min_shared_passages`` shared passages covering ``min_passage_coverage`` of the smaller
-   article's words: **rewritten** (the syndicated story re-spelled, cut and added to);
+   article's words, or one shared passage covering ``min_containment`` of them (a short statement
+   of a passage or two, re-spelled: the passage is most of it, as containment would be):
+   **rewritten** (the syndicated story re-spelled, cut and added to);
 6. otherwise **not a copy** (same topic, shared quotes, common phrases).
 """
 
@@ -238,6 +240,8 @@ def compare(
         if small_containment >= verify.min_containment:
             return (Relation.PARTIAL if a_smaller else Relation.EXTENDED), "containment"
         if n_shared >= verify.min_shared_passages and small_coverage >= verify.min_passage_coverage:
+            return Relation.REWRITTEN, "shared_passages"
+        if n_shared and small_coverage >= verify.min_containment:
             return Relation.REWRITTEN, "shared_passages"
         return Relation.NONE, "below_thresholds"
 
