@@ -229,3 +229,55 @@ def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         FormulaConfig(**kwargs)  # type: ignore[arg-type]
+
+
+NOTICE = (
+    "We use cookies to give you the best experience on our website and to show you relevant content. "
+    "By continuing to browse the site you agree to our use of cookies as described in our cookie policy. "
+    "You can change your settings at any time in your browser, and some parts of the site may not work "
+    "without them. Subscribe to read the full story and get unlimited access to our journalism."
+)
+PAGE_TITLES = ("Install guide", "API reference", "Release notes for spring", "Contact the support team", "Pricing")
+
+
+def _notice_pages(titled: bool = True) -> list[Article]:
+    """A site whose pages were crawled as its cookie and paywall notice alone, each under its own
+    title, beside one wire story that three outlets print under headlines of their own, one of them
+    twice under the same headline."""
+    pages = [
+        Article(id=f"site-{i}", text=NOTICE, source="docs.example", title=title if titled else None)
+        for i, title in enumerate(PAGE_TITLES)
+    ]
+    wire = "\n".join(_words(random.Random(seed), LETTERS["en"], 14) + "." for seed in range(5))
+    headlines = {"herald": "Ministry opens the northern hospital", "gazette": "New clinic for the north"}
+    stories = [
+        Article(id=f"{outlet}-wire", text=wire, source=outlet, title=title) for outlet, title in headlines.items()
+    ]
+    stories.append(Article(id="courier-wire", text=wire, source="courier", title="Hospital opens after years"))
+    stories.append(Article(id="courier-wire-again", text=wire, source="courier", title="Hospital opens after years"))
+    return pages + stories
+
+
+def _groups(clusters: list[dedup.Cluster]) -> list[list[str]]:
+    return sorted(sorted(m.id for m in c.members) for c in clusters if len(c.members) > 1)
+
+
+def test_a_notice_a_site_prints_under_many_titles_is_no_story_but_a_wire_story_under_many_headlines_is() -> None:
+    articles = _notice_pages()
+    wire = ["courier-wire", "courier-wire-again", "gazette-wire", "herald-wire"]
+    assert _groups(dedup.cluster(articles)) == [wire]
+    d = Deduplicator()
+    for a in articles[:3]:
+        d.add(a)  # three pages: the site has not printed the text often enough to call it formula
+    assert len(d.cluster_of("site-0").members) == 3
+    for a in articles[3:]:
+        d.add(a)
+    assert _groups(d.clusters()) == [wire]
+    refused = d.compare("site-0", "site-1", with_text=False)
+    assert not refused.is_copy and refused.rule == RULE
+    assert sorted(c.member_ids for c in d.clusters()) == sorted(c.member_ids for c in dedup.cluster(articles))
+
+
+def test_without_titles_a_site_notice_cannot_be_told_from_a_story() -> None:
+    groups = _groups(dedup.cluster(_notice_pages(titled=False)))
+    assert [f"site-{i}" for i in range(len(PAGE_TITLES))] in groups

@@ -261,3 +261,14 @@ def test_the_command_writes_clusters_and_errors(tmp_path) -> None:
     parts = sorted((tmp_path / "out.errors.jsonl").glob("part-*"))
     errors = [json.loads(line) for f in parts for line in f.read_text(encoding="utf-8").splitlines()]
     assert [(e["id"], e["error"]) for e in errors] == [("empty", "EmptyTextError")]
+
+
+def test_parity_on_a_site_notice_and_templated_cables(spark) -> None:
+    # the formula test reads sources and titles: a notice printed under many titles, cables of one
+    # outlet, and one wire story under several headlines
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_formula import _cables, _notice_pages
+
+    articles = _notice_pages() + _cables("en")
+    assert sum(1 for c in dedup.cluster(articles) if len(c) > 1) == 2  # the wire story, the cable printed twice
+    _assert_parity(spark, articles)

@@ -248,8 +248,14 @@ def _verify_batches(config_json: str, boilerplate: Any, formula: Any) -> Any:
         for batch in batches:
             out = []
             for row in batch.itertuples(index=False):
-                docs.articles.setdefault(row.a, Article(id=row.a, text=row.a_text, source=_value(row.a_source) or None))
-                docs.articles.setdefault(row.b, Article(id=row.b, text=row.b_text, source=_value(row.b_source) or None))
+                for end in ("a", "b"):
+                    art_id = getattr(row, end)
+                    if art_id not in docs.articles:
+                        docs.articles[art_id] = Article(
+                            id=art_id, text=getattr(row, f"{end}_text"),
+                            source=_value(getattr(row, f"{end}_source")) or None,
+                            title=_value(getattr(row, f"{end}_title")) or None,
+                        )  # fmt: skip
                 if docs.pair(row.b, row.a).is_copy:
                     out.append({"a": row.a, "b": row.b})
             if len(docs.articles) > 10_000:
@@ -534,10 +540,10 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     pairs = compared_pairs(candidate_pairs(good, learned_df, config), config)
 
     # 4. verification on the executors
-    texts = good.select("id", "text", "source")
+    texts = good.select("id", "text", "source", "title")
     with_texts = (
-        pairs.join(texts.toDF("b", "b_text", "b_source"), "b")
-        .join(texts.toDF("a", "a_text", "a_source"), "a")
+        pairs.join(texts.toDF("b", "b_text", "b_source", "b_title"), "b")
+        .join(texts.toDF("a", "a_text", "a_source", "a_title"), "a")
         .repartition("b")
     )
     edges = with_texts.mapInPandas(_verify_batches(config_json, boilerplate, formula), "a string, b string").cache()

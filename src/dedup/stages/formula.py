@@ -19,8 +19,10 @@ The rule, in three parts, each stated once here:
   below ``VerifyConfig.near_identical_jaccard``, whose containment (of the smaller article, as the
   verifier measures it) is at least ``FormulaConfig.min_containment``, but under it once the
   formula shingles of either article are left out, is not a copy (rule ``"formula"``, relation
-  none): only the formula made it look like one. Identical and near-identical texts are never
-  refused.
+  none): only the formula made it look like one. Identical and near-identical texts are refused
+  only when their titles name different things (``titled_apart``): a site's notice (a cookie or
+  paywall text, "no articles found") printed on many of its pages is all formula, and the pages'
+  titles tell them apart, whereas an outlet that publishes its own story again keeps its title.
 
 The counts are kept in a count-min sketch: ``sketch_rows`` rows of ``2**sketch_width_bits``
 32-bit counters, each (source, shingle) hashed to one counter per row, its count read as the
@@ -58,6 +60,7 @@ from dedup.config import FormulaConfig, VerifyConfig
 from dedup.kernels import formula as formula_kernels
 from dedup.kernels.verify import intersect_count
 from dedup.records import Match, Relation
+from dedup.stages.normalize import fold
 
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
@@ -247,11 +250,12 @@ class FormulaCounts:
     # -- the pair test ------------------------------------------------------------------------
     def check(
         self, match: Match, source_a: str | None, shingles_a: U64, source_b: str | None, shingles_b: U64,
-        verify: VerifyConfig,
+        verify: VerifyConfig, titled_apart: bool = False,
     ) -> Match:  # fmt: skip
         """``match`` (between articles whose compared shingles, boilerplate left out, are
-        ``shingles_a`` and ``shingles_b``), refused when only formula made it a copy."""
-        if not affected(match, verify):
+        ``shingles_a`` and ``shingles_b``; ``titled_apart``: see ``titled_apart``), refused when
+        only formula made it a copy."""
+        if not affected(match, verify, titled_apart):
             return match
         least = self._config.min_containment
         smaller = min(len(shingles_a), len(shingles_b))
@@ -268,12 +272,30 @@ class FormulaCounts:
         return replace(match, is_copy=False, relation=Relation.NONE, rule=RULE)
 
 
-def affected(match: Match, verify: VerifyConfig) -> bool:
+def affected(match: Match, verify: VerifyConfig, titled_apart: bool = False) -> bool:
     """Whether the formula test can change ``match``: a copy that is not (nearly) the same text,
-    or a pair the test refused."""
+    or is between articles titled apart, or a pair the test refused."""
     if match.rule == RULE:
         return True
-    return match.is_copy and match.relation is not Relation.SAME_TEXT and match.jaccard < verify.near_identical_jaccard
+    if not match.is_copy:
+        return False
+    return titled_apart or (match.relation is not Relation.SAME_TEXT and match.jaccard < verify.near_identical_jaccard)
+
+
+def titled_apart(title_a: str | None, title_b: str | None) -> bool:
+    """Whether two articles' titles name different things: both have one, and under half of the
+    words of the shorter one (folded) are in the other. A re-headlined story keeps most of its
+    title's words; the pages a site prints one notice on are about different subjects."""
+    if not title_a or not title_b:
+        return False
+    words_a, words_b = _title_words(title_a), _title_words(title_b)
+    smaller = min(len(words_a), len(words_b))
+    return smaller > 0 and len(words_a & words_b) < 0.5 * smaller
+
+
+@lru_cache(maxsize=8192)  # an article's title is read for each of its comparisons
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(fold(title).split())
 
 
 def build(config: FormulaConfig, chunks: Iterable[U64]) -> FormulaCounts:

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup._undo import Undo
-from dedup.config import DedupConfig, VerifyConfig
+from dedup.config import DedupConfig
 from dedup.records import Article, Match
 from dedup.stages import formula as formulas
 from dedup.stages.formula import FormulaCounts
@@ -82,6 +82,10 @@ def _no_source(article_id: str) -> str | None:
     return None
 
 
+def _no_title(article_id: str) -> str | None:
+    return None
+
+
 def _key(a: str, b: str) -> Key:
     return (a, b) if a < b else (b, a)
 
@@ -89,8 +93,8 @@ def _key(a: str, b: str) -> Key:
 class PairCache:
     """The comparisons between articles (see the module docstring). ``doc_of(id)`` gives an
     article's analysis; ``boilerplate`` is the judge the comparisons are made under; ``formula``
-    the formula counts they are checked against (None: the rule is off), ``source_of(id)`` an
-    article's source."""
+    the formula counts they are checked against (None: the rule is off), ``source_of(id)`` and
+    ``title_of(id)`` an article's source and title."""
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class PairCache:
         *,
         formula: FormulaCounts | None = None,
         source_of: Callable[[str], str | None] | None = None,
+        title_of: Callable[[str], str | None] | None = None,
         views_kept: int | None = VIEWS_KEPT,
     ) -> None:
         self._verify, self._shingle = config.verify, config.shingle
@@ -107,6 +112,7 @@ class PairCache:
         self._boilerplate = boilerplate
         self._formula = formula
         self._source_of = source_of or _no_source
+        self._title_of = title_of or _no_title
         self._views_kept = views_kept
         # the verified copies of each article, both ways, and the pairs refused by the formula test
         # alone (the formula counts may change back): ``neighbours`` asks each pair again
@@ -147,7 +153,17 @@ class PairCache:
         if counts is None:
             return match
         source_of = self._source_of
-        return counts.check(match, source_of(a_id), va.shingles, source_of(b_id), vb.shingles, self._verify)
+        return counts.check(
+            match, source_of(a_id), va.shingles, source_of(b_id), vb.shingles, self._verify,
+            self._titled_apart(a_id, b_id),
+        )  # fmt: skip
+
+    def _titled_apart(self, a: str, b: str) -> bool:
+        return formulas.titled_apart(self._title_of(a), self._title_of(b))
+
+    def formula_affected(self, match: Match) -> bool:
+        """Whether the formula test can change ``match`` (``formula.affected``)."""
+        return formulas.affected(match, self._verify, self._titled_apart(match.a, match.b))
 
     def _view(self, art_id: str, doc: Shingled, dropped: Set[int]) -> View:
         """The article as the verifier sees it with ``dropped`` sentences out."""
@@ -178,7 +194,7 @@ class PairCache:
         if cached is not None and cached[1] == version and cached[2] == formula:
             return cached[0]
         match = cached[0] if cached is not None else None
-        if match is not None and cached is not None and cached[2] != formula and formulas.affected(match, self._verify):
+        if match is not None and cached is not None and cached[2] != formula and self.formula_affected(match):
             match = None
         if match is not None and cached is not None and cached[1] != version:
             learned = model.boilerplate_of(a, self._doc_of(a).sentence_fps) | model.boilerplate_of(
@@ -219,14 +235,10 @@ class PairCache:
         """The article's sentences that are learned boilerplate now (left out of its comparisons)."""
         return self._boilerplate.boilerplate_of(article_id, self._doc_of(article_id).sentence_fps)
 
-    @property
-    def verify(self) -> VerifyConfig:
-        return self._verify
-
     def formula_sensitive(self, article_id: str) -> list[Key]:
         """The remembered comparisons of the article that the formula test can change."""
-        matches, verify = self._matches, self._verify
-        return [key for key in self._pairs_of.get(article_id, ()) if formulas.affected(matches[key][0], verify)]
+        matches = self._matches
+        return [key for key in self._pairs_of.get(article_id, ()) if self.formula_affected(matches[key][0])]
 
     def recheck(self, article_id: str) -> None:
         """Ask every remembered comparison of the article again (see ``revised``)."""
@@ -326,11 +338,15 @@ class Comparisons:
         self._config = config
         self._docs: dict[str, Shingled] = dict(analyses) if analyses else {}
         self._cache = PairCache(
-            config, self._doc, Fixed(learned), formula=formula, source_of=self._source, views_kept=None
-        )
+            config, self._doc, Fixed(learned), formula=formula, source_of=self._source, title_of=self._title,
+            views_kept=None,
+        )  # fmt: skip
 
     def _source(self, art_id: str) -> str | None:
         return self.articles[art_id].source
+
+    def _title(self, art_id: str) -> str | None:
+        return self.articles[art_id].title
 
     def _doc(self, art_id: str) -> Shingled:
         doc = self._docs.get(art_id)

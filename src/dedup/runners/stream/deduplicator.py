@@ -98,8 +98,9 @@ class Deduplicator:
         self._replica = Replica(self.config, documents, passages)
         replica = self._replica
         self._pairs = PairCache(
-            self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source
-        )
+            self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source,
+            title_of=replica.title,
+        )  # fmt: skip
         self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
         # the groups of each component larger than ``max_exact_size``, built in order of indexing
         # (``grouping.InOrder``) and kept: a new copy of a large story is placed in them at once

@@ -75,6 +75,11 @@ class Replica:
         entry = self.entries.get(article_id) or self.pending[article_id]
         return entry.prepared.article.source
 
+    def title(self, article_id: str) -> str | None:
+        """The title of an indexed or pending article."""
+        entry = self.entries.get(article_id) or self.pending[article_id]
+        return entry.prepared.article.title
+
     def _count(self, prepared: Prepared, forget: bool = False) -> None:
         """Count an article's shingles in the formula counts, once per article id, as the
         boilerplate model counts its sentences (``forget``: take them out)."""

@@ -29,7 +29,6 @@ from functools import partial
 
 from dedup._undo import Undo
 from dedup.records import Match
-from dedup.stages import formula as formulas
 from dedup.stages.pairs import PairCache
 
 _NONE: frozenset[int] = frozenset()
@@ -97,7 +96,7 @@ class Watch:
         """Note a member placed with its matches."""
         self._note(member, pairs, undo)
         for match in matches:
-            if formulas.affected(match, pairs.verify):
+            if pairs.formula_affected(match):
                 self._sensitive(match.a, match.b, pairs, undo)
 
     def check(self, members: Set[str], pairs: PairCache, undo: Undo | None) -> Change:
