@@ -281,3 +281,21 @@ def test_a_notice_a_site_prints_under_many_titles_is_no_story_but_a_wire_story_u
 def test_without_titles_a_site_notice_cannot_be_told_from_a_story() -> None:
     groups = _groups(dedup.cluster(_notice_pages(titled=False)))
     assert [f"site-{i}" for i in range(len(PAGE_TITLES))] in groups
+
+
+def test_without_a_source_the_host_of_the_url_is_the_outlet() -> None:
+    articles = [
+        Article(id=a.id, text=a.text, url=f"https://www.{a.source}.example/{a.id}?from=feed") for a in _cables("en")
+    ]
+    d = Deduplicator()
+    d.add_many(articles)
+    refused = d.compare("gazette-1", "gazette-2", with_text=False)
+    assert not refused.is_copy and refused.rule == RULE
+    assert d.compare("gazette-0", "herald-0", with_text=False).is_copy  # two hosts: two outlets
+    assert _groups(dedup.cluster(articles)) == [["gazette-0", "herald-0"]]
+    # the source, when given, is the outlet whatever the hosts; without it every host is one
+    cables = [a for a in articles if a.id.startswith("gazette")]
+    for source, refused_now in (("gazette", True), (None, False)):
+        d = Deduplicator()
+        d.add_many([Article(id=a.id, text=a.text, url=f"https://{a.id}.example/", source=source) for a in cables])
+        assert d.compare("gazette-1", "gazette-2", with_text=False).is_copy is not refused_now

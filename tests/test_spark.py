@@ -264,11 +264,14 @@ def test_the_command_writes_clusters_and_errors(tmp_path) -> None:
 
 
 def test_parity_on_a_site_notice_and_templated_cables(spark) -> None:
-    # the formula test reads sources and titles: a notice printed under many titles, cables of one
-    # outlet, and one wire story under several headlines
+    # the formula test reads sources (or the urls' hosts) and titles: a notice printed under many
+    # titles, cables of one outlet, and one wire story under several headlines
     sys.path.insert(0, str(ROOT / "tests"))
     from test_formula import _cables, _notice_pages
 
-    articles = _notice_pages() + _cables("en")
-    assert sum(1 for c in dedup.cluster(articles) if len(c) > 1) == 2  # the wire story, the cable printed twice
+    by_url = [
+        dedup.Article(id=f"u-{a.id}", text=a.text, url=f"https://{a.source}.example/{a.id}") for a in _cables("ar")
+    ]
+    articles = _notice_pages() + _cables("en") + by_url
+    assert sum(1 for c in dedup.cluster(articles) if len(c) > 1) == 3  # the wire story, each cable printed twice
     _assert_parity(spark, articles)

@@ -261,7 +261,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
         if cfg.formula.enabled:
-            formula_keys.append(formulas.keys(art.source, doc.shingles))
+            formula_keys.append(formulas.keys(formulas.outlet(art), doc.shingles))
         if state.in_process:
             analyses.append(doc)
     mh, ps = cfg.minhash, cfg.passage

@@ -201,7 +201,7 @@ def _keys(prepared: Prepared, config: DedupConfig) -> dict[str, list[int] | None
         "passage_fps": _signed(doc.sentence_fps[doc.passage_sentence]),
         "passage_keys": _signed(band_keys(prepared.passage_signatures, ps.bands, ps.rows).ravel()),
         "formula_keys": (
-            _signed(formulas.keys(prepared.article.source, doc.shingles)) if config.formula.enabled else None
+            _signed(formulas.keys(formulas.outlet(prepared.article), doc.shingles)) if config.formula.enabled else None
         ),
     }
 
@@ -254,6 +254,7 @@ def _verify_batches(config_json: str, boilerplate: Any, formula: Any) -> Any:
                         docs.articles[art_id] = Article(
                             id=art_id, text=getattr(row, f"{end}_text"),
                             source=_value(getattr(row, f"{end}_source")) or None,
+                            url=_value(getattr(row, f"{end}_url")) or None,
                             title=_value(getattr(row, f"{end}_title")) or None,
                         )  # fmt: skip
                 if docs.pair(row.b, row.a).is_copy:
@@ -540,10 +541,10 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     pairs = compared_pairs(candidate_pairs(good, learned_df, config), config)
 
     # 4. verification on the executors
-    texts = good.select("id", "text", "source", "title")
+    texts = good.select("id", "text", "source", "url", "title")
     with_texts = (
-        pairs.join(texts.toDF("b", "b_text", "b_source", "b_title"), "b")
-        .join(texts.toDF("a", "a_text", "a_source", "a_title"), "a")
+        pairs.join(texts.toDF("b", "b_text", "b_source", "b_url", "b_title"), "b")
+        .join(texts.toDF("a", "a_text", "a_source", "a_url", "a_title"), "a")
         .repartition("b")
     )
     edges = with_texts.mapInPandas(_verify_batches(config_json, boilerplate, formula), "a string, b string").cache()

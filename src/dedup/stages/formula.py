@@ -11,8 +11,8 @@ The rule, in three parts, each stated once here:
 
 - the counts: for every (source, document shingle), the number of the source's articles that carry
   the shingle (``FormulaCounts.observe`` and ``forget``, an article's distinct shingles counted
-  once). An article without a ``source`` contributes nothing to the counts and has no formula
-  shingles;
+  once). An article's source is its ``source``, else the host of its ``url`` (``outlet``); an
+  article with neither contributes nothing to the counts and has no formula shingles;
 - the formula shingles of an article: those its own source carries in at least
   ``FormulaConfig.min_per_source`` articles (``FormulaCounts.formula``);
 - the pair test (``FormulaCounts.check``): a pair the verifier calls a copy, whose Jaccard is
@@ -52,6 +52,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +60,7 @@ import numpy.typing as npt
 from dedup.config import FormulaConfig, VerifyConfig
 from dedup.kernels import formula as formula_kernels
 from dedup.kernels.verify import intersect_count
-from dedup.records import Match, Relation
+from dedup.records import Article, Match, Relation
 from dedup.stages.normalize import fold
 
 U64 = npt.NDArray[np.uint64]
@@ -78,6 +79,21 @@ _ROW_MULTIPLIERS = np.array(
     ],
     dtype=np.uint64,
 )  # fmt: skip
+
+
+def outlet(article: Article) -> str | None:
+    """The source an article's formula is counted under: its ``source``, else the host of its
+    ``url`` (lower case, without a leading ``www.``), else None."""
+    return article.source or (_host(article.url) if article.url else None)
+
+
+@lru_cache(maxsize=4096)  # an outlet's articles are checked many times over
+def _host(url: str) -> str | None:
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:  # a malformed address (an unclosed IPv6 bracket, a bad port) names no host
+        return None
+    return (host.removeprefix("www.") or None) if host else None
 
 
 @lru_cache(maxsize=4096)  # an outlet's articles are checked many times over

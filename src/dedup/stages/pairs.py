@@ -343,7 +343,7 @@ class Comparisons:
         )  # fmt: skip
 
     def _source(self, art_id: str) -> str | None:
-        return self.articles[art_id].source
+        return formulas.outlet(self.articles[art_id])
 
     def _title(self, art_id: str) -> str | None:
         return self.articles[art_id].title

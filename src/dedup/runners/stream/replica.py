@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from dedup.config import DedupConfig
 from dedup.errors import UnknownArticleError
+from dedup.stages import formula as formulas
 from dedup.stages.boilerplate import BoilerplateModel
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
@@ -73,7 +74,7 @@ class Replica:
     def source(self, article_id: str) -> str | None:
         """The source of an indexed or pending article."""
         entry = self.entries.get(article_id) or self.pending[article_id]
-        return entry.prepared.article.source
+        return formulas.outlet(entry.prepared.article)
 
     def title(self, article_id: str) -> str | None:
         """The title of an indexed or pending article."""
@@ -88,10 +89,10 @@ class Replica:
             return
         if forget:
             self._counted.discard(art_id)
-            counts.forget(prepared.article.source, prepared.doc.shingles)
+            counts.forget(formulas.outlet(prepared.article), prepared.doc.shingles)
         else:
             self._counted.add(art_id)
-            counts.observe(prepared.article.source, prepared.doc.shingles)
+            counts.observe(formulas.outlet(prepared.article), prepared.doc.shingles)
 
     def _fingerprints(self, article_id: str) -> U64:
         entry = self.entries.get(article_id) or self.pending.get(article_id)
