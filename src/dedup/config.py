@@ -260,7 +260,10 @@ class ShingleConfig:
     ``k``: words per document shingle (MinHash and exact Jaccard/containment).
     ``passage_k``: words per shingle inside a passage (sentence-level matching).
     ``min_passage_words``: shorter sentences are not passages (too little evidence).
-    ``max_passage_words``: longer sentences are cut into passages of at most this many words.
+    ``max_passage_words``: longer sentences are cut into passages of at most this many words. The
+    cuts fall where the sentence's length puts them, not where its words do, so two copies of one
+    long sentence, one trimmed, are cut at different words and may share no passage: the bound only
+    keeps a text without sentence ends (no punctuation at all) from being one passage.
     ``strip_arabic_conjunction``: read a leading و on Arabic words of 4+ letters as the conjunction
     "and" and drop it, since outlets add and remove it freely when they rewrite.
     """
@@ -268,7 +271,7 @@ class ShingleConfig:
     k: int = 3
     passage_k: int = 3
     min_passage_words: int = 6
-    max_passage_words: int = 60
+    max_passage_words: int = 100
     strip_arabic_conjunction: bool = True
 
     def __post_init__(self) -> None:
