@@ -1,12 +1,14 @@
+from collections.abc import Callable
 from itertools import pairwise
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.stages.grouping import components, cut_tree_at, split_component
+from dedup.stages.grouping import components, cut_tree_at, groups_of, split_component
 
 
 def test_chain_is_not_glued_together() -> None:
@@ -139,3 +141,56 @@ def test_the_batch_components_of_long_paths_and_stars() -> None:
         got, expected = _batch_components(500, edges)
         assert got == expected
         assert len(got) == 1
+
+
+def _match(a: str, b: str, relation: dedup.Relation) -> dedup.Match:
+    share = {dedup.Relation.SAME_TEXT: 1.0, dedup.Relation.NONE: 0.0}.get(relation, 0.6)
+    return dedup.Match(
+        a=a, b=b, is_copy=relation is not dedup.Relation.NONE, relation=relation, rule="test", score=share,
+        jaccard=share, containment_a=share, containment_b=share, passage_coverage_a=share,
+        passage_coverage_b=share, shared_passages=(), ignored_boilerplate=0,
+    )  # fmt: skip
+
+
+def _two_versions_and_a_text_printed_twice(
+    copies: int, y_apart: bool
+) -> tuple[list[str], Callable[[str, str], dedup.Match]]:
+    """Two versions of a statement, each with its copies (no copies of each other), and one longer
+    text carrying both, printed twice word for word (x and y). ``y_apart``: y's comparisons with the
+    second version's copies came out otherwise (as when its evidence was read otherwise)."""
+    members = [f"a{i:03d}" for i in range(copies)] + [f"b{i:03d}" for i in range(copies)] + ["x", "y"]
+
+    def pair(p: str, q: str) -> dedup.Match:
+        ends = {p, q}
+        if ends == {"x", "y"}:
+            relation = dedup.Relation.SAME_TEXT
+        elif y_apart and "y" in ends and (p + q).count("b"):
+            relation = dedup.Relation.NONE
+        elif ends & {"x", "y"}:
+            relation = dedup.Relation.PARTIAL
+        else:
+            relation = dedup.Relation.NEAR_IDENTICAL if p[0] == q[0] else dedup.Relation.NONE
+        return _match(p, q, relation)
+
+    return members, pair
+
+
+@pytest.mark.parametrize(("copies", "y_apart"), [(5, False), (40, True)])  # linkage; in order of indexing
+def test_a_text_printed_twice_word_for_word_is_never_split(copies: int, y_apart: bool) -> None:
+    members, pair = _two_versions_and_a_text_printed_twice(copies, y_apart)
+    edges = {m: {o for o in members if o != m and pair(m, o).is_copy} for m in members}
+    # indexed: the second version's copies, x, the first version's copies, y
+    ranked = sorted(members, key=lambda m: (m == "y", m[0] == "a", m != "x" and m[0] != "b", m))
+    order = {m: k for k, m in enumerate(ranked)}
+    groups, _ = groups_of(members, pair, edges.get, ClusterConfig(), order.__getitem__)
+    holding = [g for g in groups if "x" in g or "y" in g]
+    assert len(holding) == 1 and {"x", "y"} <= set(holding[0])
+    assert sorted(m for g in groups for m in g) == sorted(members)
+
+
+def test_two_copies_of_one_text_are_one_group_of_verified_copies() -> None:
+    pair = lambda p, q: _match(p, q, dedup.Relation.SAME_TEXT)  # noqa: E731
+    assert groups_of(["x", "y"], pair, {"x": {"y"}, "y": {"x"}}.get, ClusterConfig(), ["x", "y"].index) == (
+        [["x", "y"]],
+        "verified copies",
+    )

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup.config import ClusterConfig
-from dedup.records import Match
+from dedup.records import Match, Relation
 
 _EPS = 1e-9
 
@@ -78,14 +78,29 @@ class InOrder:
         self.groups: list[list[str]] = []
         self.group_of: dict[str, int] = {}
 
-    def add(self, article: str, earlier_copies: Iterable[str], is_copy: Callable[[str, str], bool]) -> int:
-        """Place ``article`` given its verified copies among the articles placed before: it joins the
-        group (of those copies' groups) whose first ``representatives`` members it is a copy of in
-        the largest share, at least ``min_link_fraction`` (ties: the group opened first), else it
-        opens a group. Returns its group."""
+    def add(
+        self,
+        article: str,
+        earlier_copies: Iterable[str],
+        is_copy: Callable[[str, str], bool],
+        same_words: Callable[[str, str], bool] | None = None,
+    ) -> int:
+        """Place ``article`` given its verified copies among the articles placed before: when one of
+        them has the same words (``same_words``), it joins that copy's group (the first such copy
+        in the order given); else it joins the group (of those copies' groups) whose first
+        ``representatives`` members it is a copy of in the largest share, at least
+        ``min_link_fraction`` (ties: the group opened first), else it opens a group. Returns its
+        group."""
         cfg = self.config
+        placed = [y for y in earlier_copies if y in self.group_of]
+        twin = next((y for y in placed if same_words(article, y)), None) if same_words else None
+        if twin is not None:
+            g = self.group_of[twin]
+            self.groups[g].append(article)
+            self.group_of[article] = g
+            return g
         best: tuple[float, int] | None = None
-        for g in sorted({self.group_of[y] for y in earlier_copies if y in self.group_of}):
+        for g in sorted({self.group_of[y] for y in placed}):
             representatives = self.groups[g][: cfg.representatives]
             share = sum(is_copy(article, r) for r in representatives) / len(representatives)
             if share >= cfg.min_link_fraction - _EPS and (best is None or share > best[0]):
@@ -106,15 +121,16 @@ def in_order(
     copies: Callable[[str], Iterable[str]],
     is_copy: Callable[[str, str], bool],
     config: ClusterConfig,
+    same_words: Callable[[str, str], bool] | None = None,
 ) -> list[list[str]]:
     """The groups of a large component, its members placed one by one in the order they were
-    indexed (``order``), each by ``InOrder.add`` on its verified copies (``copies(m)``) among
-    those placed before. Each sorted by id, listed by their smallest id."""
+    indexed (``order``), each by ``InOrder.add`` on its verified copies (``copies(m)``, in id
+    order) among those placed before. Each sorted by id, listed by their smallest id."""
     placed = InOrder(config)
     rank = {m: order(m) for m in members}
     for m in sorted(members, key=rank.__getitem__):
         here = rank[m]
-        placed.add(m, [y for y in copies(m) if rank.get(y, here) < here], is_copy)
+        placed.add(m, sorted(y for y in copies(m) if rank.get(y, here) < here), is_copy, same_words)
     return sorted((sorted(g) for g in placed.groups if g), key=lambda g: g[0])
 
 
@@ -293,20 +309,37 @@ def groups_of(
     def inside(a: str, b: str) -> float:
         return share_inside(pair(a, b), a)
 
-    if len(component) <= config.complete_up_to:
-        return split_component(component, lambda a, b: pair(a, b).is_copy, config, inside)
+    def same_words(a: str, b: str) -> bool:
+        return pair(a, b).relation is Relation.SAME_TEXT
+
     if len(component) > config.max_exact_size:
 
         def copies(a: str) -> Iterable[str]:
             near = edges(a) or ()
             return near if verified else [b for b in near if pair(a, b).is_copy]
 
-        return in_order(component, order, copies, lambda a, b: pair(a, b).is_copy, config), IN_ORDER
+        return in_order(component, order, copies, lambda a, b: pair(a, b).is_copy, config, same_words), IN_ORDER
 
-    def linked(a: str, b: str) -> bool:
-        return b in (edges(a) or ()) and pair(a, b).is_copy
+    # Articles with the same words are one member of the linkage (every copy of one is a copy of
+    # the other, and ties between such equal rows could put the two in different groups).
+    inside_component = set(component)
+    texts = components(component, lambda a: [b for b in edges(a) or () if b in inside_component and same_words(a, b)])
+    first = {m: min(text) for text in texts for m in text}
+    kept = [m for m in component if first[m] == m]
+    if len(component) <= config.complete_up_to:
+        groups, how = split_component(kept, lambda a, b: pair(a, b).is_copy, config, inside)
+    else:
 
-    return split_component(component, linked, config, inside)
+        def linked(a: str, b: str) -> bool:
+            return b in (edges(a) or ()) and pair(a, b).is_copy
+
+        groups, how = split_component(kept, linked, config, inside)
+    if len(kept) == len(component):
+        return groups, how
+    if len(kept) == 1:  # one text printed several times
+        how = "verified copies"
+    with_twins = {m: sorted(text) for text in texts for m in text}
+    return sorted((sorted(t for m in g for t in with_twins[m]) for g in groups), key=lambda g: g[0]), how
 
 
 def share_inside(match: Match, article: str) -> float:

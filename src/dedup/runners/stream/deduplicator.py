@@ -31,7 +31,7 @@ from dedup import _log
 from dedup._undo import Undo
 from dedup.config import DedupConfig, OnError, Progress, check_batch_options
 from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError
-from dedup.records import Article, Cluster, Match, Skip, Verdict
+from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
 from dedup.runners.pool import Pool
 from dedup.runners.stream import sync
 from dedup.runners.stream.replica import Replica
@@ -324,7 +324,12 @@ class Deduplicator:
             return
         undo.call(lambda: self._drop(placed, None))
         pair = self._pairs.pair
-        placed.add(art_id, copies, lambda a, b: pair(a, b).is_copy)
+        placed.add(
+            art_id,
+            sorted(copies),
+            lambda a, b: pair(a, b).is_copy,
+            lambda a, b: pair(a, b).relation is Relation.SAME_TEXT,
+        )
         self._large[art_id] = placed
         self._watches[placed].join(art_id, matches, self._pairs, undo)
 
