@@ -152,7 +152,7 @@ def test_a_short_statement_re_spelled_is_a_copy_on_its_one_shared_passage() -> N
     )
     re_spelled = (
         "The health ministry announced on Monday that the new hospital in the northern district would open "
-        "its doors to all patients next month after delays. No details given."
+        "its doors to all patients next month after delays. No details were given by the ministry."
     )
     m = _compare(statement, re_spelled)
     assert m.containment_b < CONFIG.verify.min_containment and len(m.shared_passages) == 1

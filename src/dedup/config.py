@@ -324,8 +324,8 @@ class MinHashConfig:
 
     ``threshold`` is the Jaccard similarity the LSH index is tuned for: it only proposes candidates,
     verification decides. ``bands`` and ``rows`` are derived from it. The default sits below the
-    Jaccard of the copies the verifier accepts: half of the smaller article contained in the other
-    (``VerifyConfig.min_containment``) is a Jaccard of about a third between two articles of the
+    Jaccard of the copies the verifier accepts: under half of the smaller article contained in the
+    other (``VerifyConfig.min_containment``) is a Jaccard of about a third between two articles of the
     same length (a trimmed copy that adds as much as it cuts), which an index tuned for 0.5 seldom
     proposes.
     """
@@ -382,7 +382,7 @@ class VerifyConfig:
     """
 
     near_identical_jaccard: float = 0.8
-    min_containment: float = 0.5
+    min_containment: float = 0.45
     passage_overlap: float = 0.5
     min_shared_passages: int = 2
     min_passage_coverage: float = 0.25
@@ -404,7 +404,7 @@ class BoilerplateConfig:
 
     enabled: bool = True
     min_df: int = 3
-    min_unique_fraction: float = 0.6
+    min_unique_fraction: float = 0.7
     sample: int = 8
 
     def __post_init__(self) -> None:
