@@ -103,46 +103,70 @@ def table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next:
 
 
 @jit
+def _grown_counter(keys: Any, stamps: Any, hits: Any) -> Any:
+    """``_counted``'s table rehashed into one twice the size."""
+    size = 2 * keys.shape[0]
+    mask = np.int64(size - 1)
+    new_keys = np.full(size, -1, dtype=np.int64)
+    new_stamps = np.empty(size, dtype=np.int64)
+    new_hits = np.empty(size, dtype=np.int64)
+    for j in range(keys.shape[0]):
+        h = keys[j]
+        if h != -1:
+            i = (h * np.int64(0x9E3779B1)) & mask
+            while new_keys[i] != -1:
+                i = (i + np.int64(1)) & mask
+            new_keys[i], new_stamps[i], new_hits[i] = h, stamps[j], hits[j]
+    return new_keys, new_stamps, new_hits
+
+
+@jit
 def table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
     """The handles found under any band key of some row, ascending, and for each the number of
-    rows that hit it (counted in the same pass)."""
+    rows that hit it (counted in the same pass). Each handle found has a place in a small open
+    addressing table (sized by the handles found, not by the index) that holds the last row that
+    counted it and its count, so a handle is counted once per row in one walk of the lists, with
+    no sorting of what was walked: a story copied by thousands of outlets puts them all in the
+    same buckets."""
     _check_table(slots_key, slots_head, entry_handle, entry_next)
-    out = np.empty(64, dtype=np.int32)
-    n = 0
-    found = np.empty(64, dtype=np.int32)
+    keys = np.full(64, -1, dtype=np.int64)  # the handle held in each place (-1: none)
+    stamps = np.empty(64, dtype=np.int64)  # the last row that counted it
+    hits = np.empty(64, dtype=np.int64)  # how many rows hit it
+    held = 0
     for r in range(rows.shape[0]):
-        m = 0
         for b in range(rows.shape[1]):
-            i = _table_slot(slots_key, slots_head, rows[r, b])
-            e = slots_head[i]
+            e = slots_head[_table_slot(slots_key, slots_head, rows[r, b])]
             while e != -1:
-                h = entry_handle[e]
-                if h != -1:
-                    if m == found.shape[0]:
-                        grown = np.empty(2 * m, dtype=np.int32)
-                        grown[:m] = found
-                        found = grown
-                    found[m] = h
-                    m += 1
+                h = np.int64(entry_handle[e])
                 e = entry_next[e]
-        if m == 0:
-            continue
-        distinct = np.unique(found[:m])
-        while n + distinct.shape[0] > out.shape[0]:
-            grown = np.empty(2 * out.shape[0], dtype=np.int32)
-            grown[:n] = out[:n]
-            out = grown
-        out[n : n + distinct.shape[0]] = distinct
-        n += distinct.shape[0]
-    ordered = np.sort(out[:n])
-    handles = np.empty(n, dtype=np.int32)
-    counts = np.empty(n, dtype=np.int64)
+                if h == -1:
+                    continue
+                mask = np.int64(keys.shape[0] - 1)
+                i = (h * np.int64(0x9E3779B1)) & mask
+                while keys[i] != -1 and keys[i] != h:
+                    i = (i + np.int64(1)) & mask
+                if keys[i] == h:
+                    if stamps[i] != r:
+                        stamps[i] = r
+                        hits[i] += 1
+                    continue
+                keys[i], stamps[i], hits[i] = h, r, 1
+                held += 1
+                if 2 * held > keys.shape[0]:
+                    keys, stamps, hits = _grown_counter(keys, stamps, hits)
+    handles = np.empty(held, dtype=np.int32)
     u = 0
-    for j in range(n):
-        if u > 0 and ordered[j] == handles[u - 1]:
-            counts[u - 1] += 1
-        else:
-            handles[u] = ordered[j]
-            counts[u] = 1
+    for j in range(keys.shape[0]):
+        if keys[j] != -1:
+            handles[u] = keys[j]
             u += 1
-    return handles[:u].copy(), counts[:u].copy()
+    handles.sort()
+    counts = np.empty(held, dtype=np.int64)
+    mask = np.int64(keys.shape[0] - 1)
+    for u in range(held):
+        h = np.int64(handles[u])
+        i = (h * np.int64(0x9E3779B1)) & mask
+        while keys[i] != h:
+            i = (i + np.int64(1)) & mask
+        counts[u] = hits[i]
+    return handles, counts

@@ -247,13 +247,15 @@ class PairCache:
 
     def revised(self, article_id: str) -> tuple[int, int]:
         """When a remembered comparison of the article last came out otherwise on being asked again,
-        and when one last changed whether it is a copy (or refused by the formula test), as numbers
-        of ``revisions`` (-1: never)."""
+        and when one last changed whether it is a copy, as numbers of ``revisions`` (-1: never).
+        Groups are made of the copies alone, so only the second can change them; a comparison that
+        changed its figures or the rule that decided it (a refusal by the formula test included)
+        changes the cluster records of its two articles, not their groups."""
         return self._revised.get(article_id, _NEVER)
 
     def _revise(self, before: Match, now: Match) -> None:
         self.revisions += 1
-        flipped = before.is_copy != now.is_copy or before.rule != now.rule
+        flipped = before.is_copy != now.is_copy
         for end in (now.a, now.b):
             if self.journal is not None:
                 self.journal.item(self._revised, end)

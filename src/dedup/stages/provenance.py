@@ -24,7 +24,7 @@ import hashlib
 import re
 import unicodedata
 from calendar import monthrange
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -554,9 +554,12 @@ def build_cluster(
     if credits_of is not None and evidence.rule == "tie_break":
         candidates = [replace(c, credits=credits_of(c.id)) for c in candidates]
         earliest, evidence = choose_earliest(candidates, containment, config)
-    members = [
-        _member(c, earliest, near(c.id) if near else group, pair) for c in sorted(candidates, key=lambda c: c.id)
-    ]
+
+    def others(member: str) -> Iterator[str]:
+        # a generator: only the members that are no copy of the earliest read it
+        yield from near(member) if near else group
+
+    members = [_member(c, earliest, others(c.id), pair) for c in sorted(candidates, key=lambda c: c.id)]
     return Cluster(
         id=cluster_id(anchor_of(candidates)), members=tuple(members), earliest=earliest, evidence=evidence, why=how
     )

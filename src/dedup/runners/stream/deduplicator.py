@@ -633,8 +633,9 @@ class Deduplicator:
     def _before(self, member: str) -> list[str]:
         """The articles indexed before ``member`` that it was compared with and found a copy of, in
         id order (the first of equally good copies is the one a member is matched with)."""
-        here = self._seq(member)
-        return sorted(y for y in self._pairs.edges.get(member, ()) if self._seq(y) < here)
+        entries = self._replica.entries
+        here = entries[member].seq
+        return sorted(y for y in self._pairs.edges.get(member, ()) if entries[y].seq < here)
 
     def _note(self, member: str, cluster: Cluster) -> str | None:
         """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
