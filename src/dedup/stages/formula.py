@@ -87,7 +87,7 @@ def outlet(article: Article) -> str | None:
     return article.source or (_host(article.url) if article.url else None)
 
 
-@lru_cache(maxsize=4096)  # an outlet's articles are checked many times over
+@lru_cache(maxsize=4096)  # an article is compared many times over
 def _host(url: str) -> str | None:
     try:
         host = urlsplit(url.strip()).hostname

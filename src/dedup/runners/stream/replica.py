@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from dedup.config import DedupConfig
 from dedup.errors import UnknownArticleError
+from dedup.records import Article
 from dedup.stages import formula as formulas
 from dedup.stages.boilerplate import BoilerplateModel
 from dedup.stages.formula import FormulaCounts
@@ -71,15 +72,18 @@ class Replica:
         """The analysis of an indexed article."""
         return self.entries[article_id].prepared.doc
 
-    def source(self, article_id: str) -> str | None:
-        """The source of an indexed or pending article."""
+    def _article(self, article_id: str) -> Article:
+        """An indexed or pending article."""
         entry = self.entries.get(article_id) or self.pending[article_id]
-        return formulas.outlet(entry.prepared.article)
+        return entry.prepared.article
+
+    def source(self, article_id: str) -> str | None:
+        """The outlet of an indexed or pending article (``formula.outlet``)."""
+        return formulas.outlet(self._article(article_id))
 
     def title(self, article_id: str) -> str | None:
         """The title of an indexed or pending article."""
-        entry = self.entries.get(article_id) or self.pending[article_id]
-        return entry.prepared.article.title
+        return self._article(article_id).title
 
     def _count(self, prepared: Prepared, forget: bool = False) -> None:
         """Count an article's shingles in the formula counts, once per article id, as the
