@@ -324,22 +324,19 @@ def groups_of(
     # the other, and ties between such equal rows could put the two in different groups).
     inside_component = set(component)
     texts = components(component, lambda a: [b for b in edges(a) or () if b in inside_component and same_words(a, b)])
-    first = {m: min(text) for text in texts for m in text}
-    kept = [m for m in component if first[m] == m]
-    if len(component) <= config.complete_up_to:
-        groups, how = split_component(kept, lambda a, b: pair(a, b).is_copy, config, inside)
-    else:
+    printed = {min(text): text for text in texts}  # each text by its smallest id, with every copy of it
+    kept = [m for m in component if m in printed]
 
-        def linked(a: str, b: str) -> bool:
-            return b in (edges(a) or ()) and pair(a, b).is_copy
+    def linked(a: str, b: str) -> bool:
+        return b in (edges(a) or ()) and pair(a, b).is_copy
 
-        groups, how = split_component(kept, linked, config, inside)
+    complete = len(component) <= config.complete_up_to
+    groups, how = split_component(kept, (lambda a, b: pair(a, b).is_copy) if complete else linked, config, inside)
     if len(kept) == len(component):
         return groups, how
     if len(kept) == 1:  # one text printed several times
         how = "verified copies"
-    with_twins = {m: sorted(text) for text in texts for m in text}
-    return sorted((sorted(t for m in g for t in with_twins[m]) for g in groups), key=lambda g: g[0]), how
+    return sorted((sorted(t for m in g for t in printed[m]) for g in groups), key=lambda g: g[0]), how
 
 
 def share_inside(match: Match, article: str) -> float:

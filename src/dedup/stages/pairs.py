@@ -78,11 +78,8 @@ class Fixed:
         return self.learned
 
 
-def _no_source(article_id: str) -> str | None:
-    return None
-
-
-def _no_title(article_id: str) -> str | None:
+def _unknown(article_id: str) -> str | None:
+    """No source or no title: what the cache reads when it is given none."""
     return None
 
 
@@ -111,8 +108,8 @@ class PairCache:
         self._doc_of = doc_of
         self._boilerplate = boilerplate
         self._formula = formula
-        self._source_of = source_of or _no_source
-        self._title_of = title_of or _no_title
+        self._source_of = source_of or _unknown
+        self._title_of = title_of or _unknown
         self._views_kept = views_kept
         # the verified copies of each article, both ways, and the pairs refused by the formula test
         # alone (the formula counts may change back): ``neighbours`` asks each pair again
