@@ -553,7 +553,8 @@ def command_line(
             answers = Path(tmp) / f"clusters{size}.jsonl"
             seconds, rss = scale_bench._child([sys.executable, "-c", scale_bench.DEDUP, *argv], stdout=answers)
             row: dict[str, Any] = {"articles": size, "workers": workers, "dedup_seconds": round(seconds, 1),
-                                   "dedup_per_s": round(size / seconds, 1), "dedup_peak_rss_mb": round(rss)}  # fmt: skip
+                                   "dedup_per_s": round(size / seconds, 1), "dedup_peak_rss_mb": round(rss),
+                                   "dedup_f1": round(_answers_f1(path, answers), 4)}  # fmt: skip
             if size <= spark_up_to:
                 print(f"[{time.strftime('%H:%M:%S')}] Spark job in local[2] on {size:,} articles", file=sys.stderr)
                 job = subprocess.run(
@@ -579,6 +580,18 @@ def command_line(
     return rows
 
 
+def _answers_f1(records: Path, answers: Path) -> float:
+    """Pairwise F1 of ``dedup cluster``'s answers (JSON Lines) against the generated groups: the
+    quality at this size, which must not fall as the corpus grows."""
+    with records.open(encoding="utf-8") as fh:
+        truth = {r["id"]: r["group"] for r in map(json.loads, fh)}
+    with answers.open(encoding="utf-8") as fh:
+        groups = [[m["id"] for m in json.loads(line)["members"]] for line in fh if line.startswith("{")]
+    predicted = metrics.labels_from_groups(groups)
+    predicted.update({i: f"alone:{i}" for i in truth if i not in predicted})
+    return metrics.pairwise(truth, predicted)["f1"]
+
+
 # -- reporting -------------------------------------------------------------------------------------
 def table_lines_for_command_line(rows: Sequence[dict[str, Any]]) -> str:
     """The table's lines for ``command_line``'s rows (with the Spark column where it ran)."""
@@ -592,7 +605,8 @@ def table_lines_for_command_line(rows: Sequence[dict[str, Any]]) -> str:
         )
         lines.append(
             f"  dedup cluster, {row['articles']:,} articles, {row['workers']} workers: {row['dedup_seconds']} s "
-            f"({row['dedup_per_s']:.0f}/s), peak {row['dedup_peak_rss_mb']} MB (process and workers){peer}"
+            f"({row['dedup_per_s']:.0f}/s), peak {row['dedup_peak_rss_mb']} MB (process and workers), "
+            f"pairwise F1 {row.get('dedup_f1', float('nan')):.3f}{peer}"
         )
         if "spark_error" in row:
             lines.append(f"  {'':<13}Spark local[2], same file: FAILED ({row['spark_error']})")

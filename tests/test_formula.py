@@ -4,6 +4,8 @@ puts them back."""
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 from pathlib import Path
 
@@ -134,7 +136,8 @@ shingle_sets = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=30, uniq
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", ""]), shingle_sets), min_size=1, max_size=30))
 def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tuple[str, list[int]]]) -> None:
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=6, sketch_rows=2))  # tiny: many collisions
+    # tiny: many collisions (and never taken as overloaded, which is tested on its own)
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=6, sketch_rows=2, max_load=1e6))
     empty = counts.table.copy()
     true: dict[tuple[str, int], int] = {}
     for source, shingles in observed:
@@ -148,10 +151,12 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
     chunk = np.concatenate([dedup_keys(src, sh) for src, sh in observed])
     batch.add_keys(chunk)
     assert np.array_equal(batch.table, counts.table)  # a batch's sum is the stream's table
+    assert batch.observed == counts.observed == len(chunk)
     assert batch.version == (1 if len(chunk) else 0)  # moved when anything was counted
     for source, shingles in reversed(observed):
         counts.forget(source, np.array(shingles, dtype=np.uint64))
     assert np.array_equal(counts.table, empty)
+    assert counts.observed == 0
 
 
 @settings(max_examples=60, deadline=None)
@@ -159,7 +164,7 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
 def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: list[tuple[str, list[int]]]) -> None:
     # (a version that does not move keeps an outdated comparison; one that moves for nothing costs
     # comparisons made again)
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=8, sketch_rows=2, min_per_source=2))
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=8, sketch_rows=2, min_per_source=2, max_load=1e6))
     arrays = [(source, np.array(shingles, dtype=np.uint64)) for source, shingles in observed]
     for source, shingles in arrays:
         before = counts.formula(source, shingles).tolist()
@@ -183,7 +188,7 @@ def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[t
     """Counting keys that land on the same counters many times in one call moves each counter by
     its number of keys, and ``crossings`` goes up exactly when some counter crosses
     ``min_per_source`` in that call, either way (a counter taken below zero wraps, as uint32 do)."""
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, min_per_source=3))
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, min_per_source=3, max_load=1e6))
     for shingles, repeat, forget in changes:
         repeated = np.array(shingles * (repeat + 1), dtype=np.uint64)
         before = counts.table.ravel().astype(np.int64)
@@ -224,7 +229,8 @@ def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"min_per_source": 1}, {"min_containment": 1.5}, {"sketch_rows": 9}, {"sketch_width_bits": 40}]
+    "kwargs",
+    [{"min_per_source": 1}, {"min_containment": 1.5}, {"sketch_rows": 9}, {"sketch_width_bits": 40}, {"max_load": 0}],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
@@ -299,3 +305,67 @@ def test_without_a_source_the_host_of_the_url_is_the_outlet() -> None:
         d = Deduplicator()
         d.add_many([Article(id=a.id, text=a.text, url=f"https://{a.id}.example/", source=source) for a in cables])
         assert d.compare("gazette-1", "gazette-2", with_text=False).is_copy is not refused_now
+
+
+def _trimmed_copies() -> list[Article]:
+    """A wire story and two outlets' copies, each with a long introduction of its own (no copy is
+    near-identical to the story, so the formula test reads each pair)."""
+    rng = random.Random(5)
+    story = "\n".join(f"{_words(rng, LETTERS['en'], 14)}." for _ in range(6))
+    out = [Article(id="wire-0", text=story, source="wire")]
+    for n, outlet in enumerate(("gazette", "herald")):
+        rng_intro = random.Random(n)
+        intro = "\n".join(f"{_words(rng_intro, LETTERS['en'], 14)}." for _ in range(6))
+        out.append(Article(id=f"{outlet}-0", text=f"{intro}\n{story}", source=outlet))
+    return out
+
+
+def test_counts_too_many_for_their_sketch_abstain_and_say_how_wide_to_make_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sketch holding many more observations than counters reads nearly every count high, so
+    every shingle passes for formula: trusted anyway, it refuses real copies; past ``max_load`` the
+    test abstains in the stream and the batch alike, and a warning names the width needed."""
+    articles = _trimmed_copies()
+    tiny = {"sketch_width_bits": 4, "sketch_rows": 1}  # 16 counters for a few hundred observations
+    trusted = DedupConfig(formula=FormulaConfig(**tiny, max_load=1e6))
+    d = Deduplicator(trusted)
+    d.add_many(articles)
+    refused = d.compare("wire-0", "gazette-0", with_text=False)
+    assert not refused.is_copy and refused.rule == RULE  # the failure the guard prevents
+
+    guarded = DedupConfig(formula=FormulaConfig(**tiny))
+    with caplog.at_level(logging.WARNING, logger="dedup.formula"):
+        d = Deduplicator(guarded)
+        d.add_many(articles)
+    assert d.compare("wire-0", "gazette-0", with_text=False).is_copy
+    assert sorted(m.id for m in d.cluster_of("wire-0").members) == ["gazette-0", "herald-0", "wire-0"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "dedup.formula"]
+    assert len(warned) == 1 and "FormulaConfig.sketch_width_bits to 7 or more" in warned[0]
+    batch = dedup.cluster(articles, config=guarded)
+    assert [sorted(m.id for m in c.members) for c in batch] == [["gazette-0", "herald-0", "wire-0"]]
+
+
+def test_counts_overloaded_then_trusted_again_move_every_version() -> None:
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, max_load=2))  # 32 observations
+    shingles = np.arange(20, dtype=np.uint64)
+    counts.observe("a", shingles)
+    assert not counts.overloaded and counts.version_of("b") == 0
+    counts.observe("a", shingles + 100)  # 40 observations
+    assert counts.overloaded and counts.version_of("b") == 1  # every source's answers may change
+    counts.forget("a", shingles)
+    assert not counts.overloaded and counts.version_of("b") == 2 and counts.observed == 20
+
+
+def test_the_command_line_prints_the_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dedup.fronts.cli import main
+
+    data, config = tmp_path / "articles.jsonl", tmp_path / "config.json"
+    data.write_text(
+        "".join(json.dumps({"id": a.id, "text": a.text, "source": a.source}) + "\n" for a in _trimmed_copies())
+    )
+    config.write_text(json.dumps({"formula": {"sketch_width_bits": 4, "sketch_rows": 1}}))
+    assert main(["cluster", "--config", str(config), str(data)]) == 0
+    out = capsys.readouterr()
+    assert "dedup: the formula counts hold" in out.err and "FormulaConfig.sketch_width_bits to 8 or more" in out.err
+    assert len([json.loads(line) for line in out.out.splitlines()]) == 1  # one cluster of three

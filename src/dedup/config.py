@@ -421,13 +421,16 @@ class FormulaConfig:
     near-identical) whose containment falls under ``min_containment`` once the formula shingles are
     left out is not a copy. The counts live in a count-min sketch of ``sketch_rows`` rows of
     ``2**sketch_width_bits`` 32-bit counters (``4 * sketch_rows * 2**sketch_width_bits`` bytes);
-    ``enabled=False`` turns the rule off."""
+    while they hold more than ``max_load`` (source, shingle) observations per counter of a row, too
+    many counts read high to be trusted and the test abstains (a warning names the width that would
+    hold them). ``enabled=False`` turns the rule off."""
 
     enabled: bool = True
     min_per_source: int = 4
     min_containment: float = 0.3
     sketch_rows: int = 2
     sketch_width_bits: int = 21
+    max_load: float = 4.0
 
     def __post_init__(self) -> None:
         _flag(self, "enabled")
@@ -435,6 +438,7 @@ class FormulaConfig:
         _share(self, "min_containment")
         _int(self, "sketch_rows", 1, 8)
         _int(self, "sketch_width_bits", 4, 30)
+        _real(self, "max_load", 0.0, 1e6, open_low=True, open_high=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -842,22 +842,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Notice(logging.Handler):
-    """Prints the kernels' one-line notice (``kernels.COMPILE_NOTICE``) on standard error."""
+    """Prints a notice on standard error: the kernels' one line (``kernels.COMPILE_NOTICE``), the
+    formula counts' warning when they outgrow their sketch (``stages.formula``)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         print(f"dedup: {record.getMessage()}", file=sys.stderr, flush=True)
 
 
-def _print_kernel_notices() -> None:
-    log = logging.getLogger("dedup.kernels")
-    if not any(isinstance(h, _Notice) for h in log.handlers):
-        log.addHandler(_Notice(logging.INFO))
-        log.setLevel(logging.INFO)
+def _print_notices() -> None:
+    for name, level in (("dedup.kernels", logging.INFO), ("dedup.formula", logging.WARNING)):
+        log = logging.getLogger(name)
+        if not any(isinstance(h, _Notice) for h in log.handlers):
+            log.addHandler(_Notice(level))
+            log.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    _print_kernel_notices()
+    _print_notices()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -32,7 +32,11 @@ a batch builds the same table by summing the counts of its chunks, and Spark by 
 of its partitions: every runner reads the same counts. A count is too high when other keys land on
 all of its counters; the expected excess per counter is the number of (article, shingle)
 observations held divided by the width, so an index that holds many more observations than
-``2**sketch_width_bits`` should raise ``sketch_width_bits``.
+``2**sketch_width_bits`` should raise ``sketch_width_bits``. Past ``FormulaConfig.max_load``
+observations per counter, so many counts read high that most shingles of every source would pass
+for formula and the test would refuse nearly every copy that is not near-identical: the counts are
+then *overloaded* (``FormulaCounts.overloaded``), the test abstains, and a warning on the
+``dedup.formula`` logger names the ``sketch_width_bits`` that would hold them.
 
 Each source has a version (``version_of``), which goes up whenever the count of one of its
 (source, shingle) pairs crosses ``min_per_source`` (either way) as one of its articles is observed
@@ -42,12 +46,14 @@ added in bulk move every source's version: a batch's chunks (``add_keys``, count
 comparison is made) whenever they count anything, a Spark partition's table when a counter
 crosses. A count that crosses only because other keys landed on its counters (the
 sketch's excess, above) moves no version: a comparison decided before stands until its sources'
-versions next move.
+versions next move. Counts that become overloaded, or stop being so, move every source's version.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -69,6 +75,7 @@ I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 RULE = "formula"
+_log = logging.getLogger("dedup.formula")
 _OWN_KEPT = 1024  # articles whose own (not formula) shingles are remembered
 
 # Odd 64-bit multipliers, one per sketch row (multiply-shift hashing of a key to a counter).
@@ -125,7 +132,10 @@ class FormulaCounts:
     ([True, True, True], [False, False, False])
     """
 
-    __slots__ = ("_bulk", "_config", "_owned", "_shift", "_versions", "_width", "crossings", "table", "version")
+    __slots__ = (
+        "_bulk", "_config", "_owned", "_shift", "_versions", "_warned", "_width", "crossings", "observed", "table",
+        "version",
+    )  # fmt: skip
 
     def __init__(self, config: FormulaConfig, table: U32 | None = None) -> None:
         self._config = config
@@ -142,6 +152,9 @@ class FormulaCounts:
         self._versions: dict[str, int] = {}
         self._bulk = 0  # the times counts added in bulk moved every source's version
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
+        # the (source, shingle) observations held: each adds one to one counter of every row
+        self.observed = int(self.table[0].sum(dtype=np.uint64))
+        self._warned = False
 
     def version_of(self, source: str | None) -> int:
         """The version of a source's formula shingles (see the module docstring); an article
@@ -153,6 +166,35 @@ class FormulaCounts:
     @property
     def config(self) -> FormulaConfig:
         return self._config
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether the sketch holds more than ``max_load`` observations per counter of a row, so
+        that its counts are not trusted and the pair test abstains (see the module docstring)."""
+        return self.observed > self._config.max_load * self._width
+
+    def _held(self, observations: int) -> None:
+        """Add ``observations`` (negative: taken out) to those held; when that makes the counts
+        overloaded or trusted again, every source's version moves (the first time they overload,
+        a warning says which width would hold them)."""
+        before = self.overloaded
+        self.observed += observations
+        if self.overloaded == before:
+            return
+        self._bulk += 1
+        self.version += 1
+        self.crossings += 1
+        if self.overloaded and not self._warned:
+            self._warned = True
+            config = self._config
+            bits = math.ceil(math.log2(2 * self.observed / config.max_load))
+            _log.warning(
+                "the formula counts hold %d observations in %d counters a row, more than max_load=%g each: "
+                "templated stories are not told apart from copies any more; set "
+                "FormulaConfig.sketch_width_bits to %d or more (%.1f MiB) to hold twice as many (each step "
+                "doubles what it holds), or enabled=False to turn the rule off",
+                self.observed, self._width, config.max_load, bits, (4 * config.sketch_rows << bits) / 2**20,
+            )  # fmt: skip
 
     def cells(self, keys: U64) -> I64:
         """The flat counter of every key in every row, row after row (``rows * len(keys)``)."""
@@ -215,6 +257,7 @@ class FormulaCounts:
         if source is None or len(k) == 0:
             return
         rows = self._config.sketch_rows
+        self._held(step * len(k))
         counters = self._change(self.cells(k), step)
         before, after = (c.reshape(rows, len(k)).min(axis=0) for c in counters)
         n = self._config.min_per_source
@@ -228,6 +271,7 @@ class FormulaCounts:
         (counts built before any comparison is made need no finer test)."""
         if len(sketch_keys) == 0:
             return
+        self._held(len(sketch_keys))
         np.add.at(self.table.ravel(), self.cells(sketch_keys), np.uint32(1))
         self.crossings += 1
         self._bulk += 1
@@ -236,6 +280,7 @@ class FormulaCounts:
     def add_table(self, table: U32) -> None:
         """Add the counts of another table of this shape (a Spark partition's)."""
         before = self.table.copy()
+        self._held(int(np.asarray(table)[0].sum(dtype=np.uint64)))
         self.table += table
         if self._crossed(before, self.table):
             self._bulk += 1
@@ -270,8 +315,8 @@ class FormulaCounts:
     ) -> Match:  # fmt: skip
         """``match`` (between articles whose compared shingles, boilerplate left out, are
         ``shingles_a`` and ``shingles_b``; ``titled_apart``: see ``titled_apart``), refused when
-        only formula made it a copy."""
-        if not affected(match, verify, titled_apart):
+        only formula made it a copy; unchanged while the counts are ``overloaded``."""
+        if self.overloaded or not affected(match, verify, titled_apart):
             return match
         least = self._config.min_containment
         smaller = min(len(shingles_a), len(shingles_b))
