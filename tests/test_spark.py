@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dedup
-from dedup.config import BoilerplateConfig, DedupConfig, PassageConfig
+from dedup.config import BoilerplateConfig, DedupConfig, FormulaConfig, PassageConfig
 from dedup.errors import DuplicateIdError
 from dedup.stages.boilerplate import learn
 from dedup.stages.grouping import components
@@ -275,3 +275,15 @@ def test_parity_on_a_site_notice_and_templated_cables(spark) -> None:
     articles = _notice_pages() + _cables("en") + by_url
     assert sum(1 for c in dedup.cluster(articles) if len(c) > 1) == 3  # the wire story, each cable printed twice
     _assert_parity(spark, articles)
+
+
+def test_parity_when_the_formula_counts_outgrow_their_sketch(spark) -> None:
+    # the driver sums the partitions' tables and the test abstains on every executor as in the batch
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_formula import _trimmed_copies
+
+    config = DedupConfig(formula=FormulaConfig(sketch_width_bits=4, sketch_rows=1))
+    articles = _trimmed_copies()
+    expected = {m.id: c.id for c in dedup.cluster(articles, config=config) for m in c.members}
+    got = {r.id: r.cluster for r in dspark.cluster(spark.createDataFrame(_records(articles), SCHEMA), config).collect()}
+    assert got == expected and len(set(got.values())) == 1
