@@ -271,8 +271,10 @@ def add_parser(sub: Any) -> None:
         epilog=EPILOG,
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    s = actions.add_parser(
+    _action(
+        actions,
         "stats",
+        _cmd_stats,
         help="articles, clusters, dates, settings and size of the index",
         description=(
             "Articles indexed, clusters (with copies and single articles), the largest cluster, the last "
@@ -280,28 +282,26 @@ def add_parser(sub: Any) -> None:
             "fingerprint of all of them (the checksum of the settings as the index stores them), and the "
             "file's size for a SQLite index."
         ),
-        epilog=EPILOG,
+        json_help="write one JSON object instead of lines for people",
+        output_help="write to FILE (default: standard output)",
     )
-    s.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
-    s.add_argument("--json", action="store_true", help="write one JSON object instead of lines for people")
-    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
-    s.set_defaults(func=_cmd_stats)
-    g = actions.add_parser(
+    g = _action(
+        actions,
         "get",
+        _cmd_get,
         help="one article and its cluster, as JSON",
         description=(
             "One JSON object: article (id, source, url, title, published_at, seq) and cluster (as one "
             "line of dedup cluster's output: id, earliest, evidence, members with their relation). An id "
             "that is not indexed is an error (exit status 2)."
         ),
-        epilog=EPILOG,
+        output_help="write to FILE (default: standard output)",
     )
-    g.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
     g.add_argument("id", metavar="ID", help="the article's id")
-    g.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
-    g.set_defaults(func=_cmd_get)
-    r = actions.add_parser(
+    r = _action(
+        actions,
         "remove",
+        _cmd_remove,
         help="remove articles (the clusters and earliest sources follow)",
         description=(
             "Remove articles from the index, as Deduplicator.remove does: from the file (or the Redis "
@@ -309,22 +309,32 @@ def add_parser(sub: Any) -> None:
             "is checked first: if one is not indexed, nothing is removed. Prints each removed id and "
             "the cluster it was in."
         ),
-        epilog=EPILOG,
+        json_help='print {"removed": [{id, cluster, cluster_size}]} at the end',
     )
-    r.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
     r.add_argument("ids", metavar="ID", nargs="+", help="the ids to remove")
-    r.add_argument("--json", action="store_true", help='print {"removed": [{id, cluster, cluster_size}]} at the end')
-    r.set_defaults(func=_cmd_remove)
-    e = actions.add_parser(
-        "export",
+    _action(
+        actions, "export", _cmd_export,
         help="every cluster, as the JSON Lines dedup cluster writes",
         description=(
             "Every cluster of the index, singletons included, sorted by cluster id: the JSON Lines "
             "that dedup cluster writes (the output contract), so that dedup report and other tools "
             "read it as they read dedup cluster's."
         ),
-        epilog=EPILOG,
-    )
-    e.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
-    e.add_argument("-o", "--output", metavar="FILE", help="write the clusters to FILE (default: standard output)")
-    e.set_defaults(func=_cmd_export)
+        output_help="write the clusters to FILE (default: standard output)",
+    )  # fmt: skip
+
+
+def _action(
+    actions: Any, name: str, func: Callable[[argparse.Namespace], int], *, help: str, description: str,
+    json_help: str | None = None, output_help: str | None = None,
+) -> Any:  # fmt: skip
+    """One ``dedup index`` action: its index argument first, then ``--json`` and ``-o/--output``
+    where it has them (with their help); the caller adds its own arguments."""
+    a = actions.add_parser(name, help=help, description=description, epilog=EPILOG)
+    a.add_argument("where", metavar="WHERE", help=_WHERE_HELP)
+    if json_help is not None:
+        a.add_argument("--json", action="store_true", help=json_help)
+    if output_help is not None:
+        a.add_argument("-o", "--output", metavar="FILE", help=output_help)
+    a.set_defaults(func=func)
+    return a
