@@ -77,6 +77,7 @@ class Stats:
     config_checksum: str
     settings: dict[str, Any]
     file_bytes: int | None
+    formula_load: float | None = None  # observations per counter of the formula sketch (None: rule off)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,6 +94,8 @@ def _settings(d: Deduplicator) -> dict[str, Any]:
         "verify.near_identical_jaccard": c.verify.near_identical_jaccard,
         "boilerplate.enabled": c.boilerplate.enabled,
         "formula.enabled": c.formula.enabled,
+        "formula.sketch_width_bits": c.formula.sketch_width_bits,
+        "formula.max_load": c.formula.max_load,
     }
 
 
@@ -109,6 +112,7 @@ def stats(where: str) -> Stats:
         last = max((d.seq_of(i) for i in ids), default=None)
         checksum = config_checksum(config_to_json(d.config))
         settings = _settings(d)
+        formula_load = d.formula_load
     copies = [c for c in clusters if len(c) > 1]
     redis = where.startswith(_REDIS)
     return Stats(
@@ -127,6 +131,7 @@ def stats(where: str) -> Stats:
         config_checksum=checksum,
         settings=settings,
         file_bytes=None if redis else _file_bytes(where),
+        formula_load=None if formula_load is None else round(formula_load, 3),
     )
 
 
@@ -160,8 +165,18 @@ def write_stats(s: Stats, out: TextIO) -> None:
         ("undated", str(s.undated)),
         ("settings", ", ".join(f"{k} {v}" for k, v in s.settings.items())),
         ("fingerprint", s.config_checksum),
+        ("formula", _formula_line(s)),
     ]
     out.write("".join(f"{name:<12} {value}\n" for name, value in lines))
+
+
+def _formula_line(s: Stats) -> str:
+    if s.formula_load is None:
+        return "off"
+    limit = s.settings["formula.max_load"]
+    if s.formula_load <= limit:
+        return f"{s.formula_load:g} observations per counter (limit {limit:g}): templated stories told apart"
+    return f"{s.formula_load:g} observations per counter, over the limit {limit:g}: raise formula.sketch_width_bits"
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

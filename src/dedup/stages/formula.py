@@ -168,10 +168,15 @@ class FormulaCounts:
         return self._config
 
     @property
+    def load(self) -> float:
+        """The (source, shingle) observations held per counter of a row."""
+        return self.observed / self._width
+
+    @property
     def overloaded(self) -> bool:
         """Whether the sketch holds more than ``max_load`` observations per counter of a row, so
         that its counts are not trusted and the pair test abstains (see the module docstring)."""
-        return self.observed > self._config.max_load * self._width
+        return self.load > self._config.max_load
 
     def _held(self, observations: int) -> None:
         """Add ``observations`` (negative: taken out) to those held; when that makes the counts

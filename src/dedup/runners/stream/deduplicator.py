@@ -210,6 +210,13 @@ class Deduplicator:
         its place in the log, which counts removals too)."""
         return self._replica.entry(article_id).seq
 
+    @property
+    def formula_load(self) -> float | None:
+        """The observations per counter the formula counts hold (``FormulaCounts.load``); past
+        ``FormulaConfig.max_load`` the formula test abstains. None when the rule is off."""
+        counts = self._replica.formula
+        return None if counts is None else counts.load
+
     # -- preparing ----------------------------------------------------------------------------
     def prepare(self, article: Article) -> Prepared:
         """Clean, shingle and sign one article; raises an ``InputError`` for unusable input
