@@ -90,11 +90,12 @@ PIECES = st.lists(
             ["the", "story", "Mr.", "e.g.", " ", "  ", ".", "。", "!", "?", "\n", "\r\n", "\n\n", "و", "والكتاب",
              "新闻报道", "😀", "𠀀𠀁", "ﬁnance", "ß", "İstanbul", "ǅ", "...", "“quoted.”", "(", ")", "_", "3.5", "#"]
         ),
-        st.characters(),
-        st.text(min_size=1, max_size=12),
+        st.characters(exclude_categories=("Cs",)),
+        st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12),
     ),
     max_size=30,
 )  # fmt: skip
+# (lone surrogates are left out: an Article refuses them, as test_cli.py tests)
 TEXTS = st.lists(st.tuples(PIECES, st.integers(0, 400)), min_size=1, max_size=8)
 
 REPORT = "Markets rose on Tuesday as traders weighed the central bank's latest decision on rates."
