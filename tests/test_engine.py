@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,34 @@ def test_components_larger_than_a_task_are_verified_then_grouped(monkeypatch) ->
     monkeypatch.setattr(engine, "_COMPONENT_CAP", 2)  # every candidate component takes the long way
     monkeypatch.setattr(engine, "_PAIRS_PER_TASK", 7)
     assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+
+
+def test_an_in_process_batch_groups_with_the_copies_it_verified(monkeypatch) -> None:
+    from dedup.stages import pairs
+
+    config = DedupConfig(cluster=ClusterConfig(complete_up_to=300))  # as in the test above
+    articles = _generated(300, 9)
+    expected = _stream_path(articles, config)
+    monkeypatch.setattr(engine, "_COMPONENT_CAP", 2)  # verified in pass 4, then grouped
+    made: Counter[tuple[str, str]] = Counter()
+    copies: set[tuple[str, str]] = set()
+    compare = pairs.PairCache.compare
+
+    def counted(self, a_id, a, b_id, b, **kwargs):
+        match = compare(self, a_id, a, b_id, b, **kwargs)
+        made[a_id, b_id] += 1
+        if match.is_copy:
+            copies.add((a_id, b_id))
+        return match
+
+    monkeypatch.setattr(pairs.PairCache, "compare", counted)
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+    assert copies
+    assert [p for p in copies if made[p] > 1] == []  # no copy compared again to be grouped
+    made.clear()
+    monkeypatch.setattr(engine, "_KEPT_MATCHES", 10)  # the first few kept, the rest compared again
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+    assert [p for p in copies if made[p] > 1]
 
 
 def test_an_in_process_batch_compares_with_the_analyses_of_its_first_pass(tmp_path: Path, monkeypatch) -> None:

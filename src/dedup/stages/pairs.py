@@ -323,7 +323,9 @@ class Comparisons:
     """A batch task's articles, analyzed on first use, and the comparisons between them: the pair
     cache under boilerplate learned and formula counts built once for the whole batch (the batch
     and the Spark job read the articles of a task again, so the analyses are the task's own, unless
-    ``analyses`` gives some: those an in-process batch kept from its first pass, by article id)."""
+    ``analyses`` gives some: those an in-process batch kept from its first pass, by article id).
+    ``known``: comparisons an earlier task of the same batch made (``pair`` gave them), remembered
+    as they are instead of being made again."""
 
     def __init__(
         self,
@@ -332,6 +334,7 @@ class Comparisons:
         learned: frozenset[int],
         formula: FormulaCounts | None = None,
         analyses: Mapping[str, Shingled] | None = None,
+        known: Iterable[Match] = (),
     ) -> None:
         self.articles = {a.id: a for a in articles}
         self._config = config
@@ -340,6 +343,8 @@ class Comparisons:
             config, self._doc, Fixed(learned), formula=formula, source_of=self._source, title_of=self._title,
             views_kept=None,
         )  # fmt: skip
+        for match in known:
+            self._cache.remember(match)
 
     def _source(self, art_id: str) -> str | None:
         return formulas.outlet(self.articles[art_id])
