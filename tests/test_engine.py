@@ -175,17 +175,23 @@ def test_errors_raise_by_default(tmp_path: Path) -> None:
         raise AssertionError("an empty text was accepted")
 
 
-def _batch_candidates(
-    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig
-) -> set[tuple[int, int]]:
-    """The batch's candidate pairs (b, a) as ranks in the id order; articles given in input order
-    (``rank``: the id order of the article given i-th, -1 for one left out)."""
+def _engine_candidates(
+    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig, first: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     counts = np.array([len(p) for p in passage_keys], dtype=np.int64)
     bands = config.passage.bands
     flat = np.concatenate(passage_keys) if len(passage_keys) else np.empty((0, bands), np.uint64)
     columns = [np.ascontiguousarray(flat[:, t]) for t in range(bands)]
     keys = engine._Keys(*engine._sort_doc_keys(rank, doc_keys), columns)
-    b, a = engine._candidates(rank, keys, counts, config)
+    return engine._candidates(rank, keys, counts, config, first=first)
+
+
+def _batch_candidates(
+    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig
+) -> set[tuple[int, int]]:
+    """The batch's candidate pairs (b, a) as ranks in the id order; articles given in input order
+    (``rank``: the id order of the article given i-th, -1 for one left out)."""
+    b, a = _engine_candidates(rank, doc_keys, passage_keys, config)
     return set(zip(rank[b].tolist(), rank[a].tolist(), strict=True))
 
 
@@ -245,6 +251,31 @@ def test_candidate_kernel_follows_the_rule(data, min_hits, limit, few, drop_one)
     )
     expected = {(int(rank[in_batch[b]]), int(rank[in_batch[a]])) for b, a in expected}
     assert _batch_candidates(rank, doc_keys, passage_keys, config) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.integers(1, 2), st.integers(1, 2), st.booleans())
+def test_the_compared_pairs_read_the_first_articles_of_each_document_band_only(data, compared, limit, drop_one) -> None:
+    config = DedupConfig(
+        cluster=ClusterConfig(max_compared=compared), passage=PassageConfig(min_hits=1, max_candidates=limit)
+    )
+    doc_bands, passage_bands = config.minhash.bands, config.passage.bands
+    n = data.draw(st.integers(1, 14))
+    value = st.integers(0, 1)  # few values: large buckets
+    docs = [data.draw(st.lists(value, min_size=2, max_size=2)) for _ in range(n)]
+    docs = [[row[t] if t < 2 else 1000 + i for t in range(doc_bands)] for i, row in enumerate(docs)]
+    passages = [
+        data.draw(st.lists(st.lists(value, min_size=passage_bands, max_size=passage_bands), max_size=3))
+        for _ in range(n)
+    ]
+    doc_keys = np.array(_keyed(docs), dtype=np.uint64)
+    passage_keys = [np.array(_keyed(p), dtype=np.uint64).reshape(-1, passage_bands) for p in passages]
+    rank = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    if drop_one:
+        rank[rank == n - 1] = -1
+    every = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config), rank, config)
+    first = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config, compared + 1), rank, config)
+    assert [x.tolist() for x in first] == [x.tolist() for x in every]
 
 
 @settings(max_examples=60, deadline=None)

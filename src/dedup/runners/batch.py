@@ -434,10 +434,13 @@ def _sort_doc_keys(rank: I64, doc_keys: U64) -> tuple[tuple[U64, I32, I32], int]
     return (doc_sorted, doc_owner, doc_pos), bands
 
 
-def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1) -> tuple[I32, I32]:
+def _candidates(
+    rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1, first: int = 0
+) -> tuple[I32, I32]:
     """Candidate pairs (b, a), a before b in id order (``kernels.candidates.candidate_pairs``); articles are
     in input order, ``rank`` gives the id order (-1: not in the batch). The passage bands are
-    sorted in ``threads`` threads (numpy and the kernels let go of the GIL)."""
+    sorted in ``threads`` threads (numpy and the kernels let go of the GIL). ``first``: at most
+    that many articles from each document band (the kernel's ``first``; 0: every candidate)."""
     from concurrent.futures import ThreadPoolExecutor
 
     assert keys.doc is not None
@@ -464,7 +467,7 @@ def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig
     ps = config.passage
     b, a = candidate_kernels.candidate_pairs(
         rank, by_rank, doc_sorted, doc_owner, doc_pos, bands, offsets, pas_sorted, pas_owner, pas_pos,
-        ps.min_hits, ps.few_passages, ps.max_candidates,
+        ps.min_hits, ps.few_passages, ps.max_candidates, first,
     )  # fmt: skip
     return b, a
 
@@ -681,7 +684,9 @@ def _passes(
     keys = _Keys(doc, bands, [column[evidence] for column in batch.passage_keys])
     batch.passage_keys = []
     del evidence, doc
-    b, a = _compared(*_candidates(batch.rank, keys, counts, config, threads=workers), batch.rank, config)
+    # the compared pairs need no more than the first max_compared + 1 articles of a document band
+    found = _candidates(batch.rank, keys, counts, config, threads=workers, first=config.cluster.max_compared + 1)
+    b, a = _compared(*found, batch.rank, config)
     if batch.analyses:  # only the articles of a candidate pair are compared
         paired = set(np.union1d(b, a).tolist())
         batch.analyses = {r: doc for r, doc in batch.analyses.items() if r in paired}
