@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,34 @@ def test_components_larger_than_a_task_are_verified_then_grouped(monkeypatch) ->
     monkeypatch.setattr(engine, "_COMPONENT_CAP", 2)  # every candidate component takes the long way
     monkeypatch.setattr(engine, "_PAIRS_PER_TASK", 7)
     assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+
+
+def test_an_in_process_batch_groups_with_the_copies_it_verified(monkeypatch) -> None:
+    from dedup.stages import pairs
+
+    config = DedupConfig(cluster=ClusterConfig(complete_up_to=300))  # as in the test above
+    articles = _generated(300, 9)
+    expected = _stream_path(articles, config)
+    monkeypatch.setattr(engine, "_COMPONENT_CAP", 2)  # verified in pass 4, then grouped
+    made: Counter[tuple[str, str]] = Counter()
+    copies: set[tuple[str, str]] = set()
+    compare = pairs.PairCache.compare
+
+    def counted(self, a_id, a, b_id, b, **kwargs):
+        match = compare(self, a_id, a, b_id, b, **kwargs)
+        made[a_id, b_id] += 1
+        if match.is_copy:
+            copies.add((a_id, b_id))
+        return match
+
+    monkeypatch.setattr(pairs.PairCache, "compare", counted)
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+    assert copies
+    assert [p for p in copies if made[p] > 1] == []  # no copy compared again to be grouped
+    made.clear()
+    monkeypatch.setattr(engine, "_KEPT_MATCHES", 10)  # the first few kept, the rest compared again
+    assert [c.to_dict() for c in engine.run(articles, config=config)] == expected
+    assert [p for p in copies if made[p] > 1]
 
 
 def test_an_in_process_batch_compares_with_the_analyses_of_its_first_pass(tmp_path: Path, monkeypatch) -> None:
@@ -146,17 +175,23 @@ def test_errors_raise_by_default(tmp_path: Path) -> None:
         raise AssertionError("an empty text was accepted")
 
 
-def _batch_candidates(
-    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig
-) -> set[tuple[int, int]]:
-    """The batch's candidate pairs (b, a) as ranks in the id order; articles given in input order
-    (``rank``: the id order of the article given i-th, -1 for one left out)."""
+def _engine_candidates(
+    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig, first: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     counts = np.array([len(p) for p in passage_keys], dtype=np.int64)
     bands = config.passage.bands
     flat = np.concatenate(passage_keys) if len(passage_keys) else np.empty((0, bands), np.uint64)
     columns = [np.ascontiguousarray(flat[:, t]) for t in range(bands)]
     keys = engine._Keys(*engine._sort_doc_keys(rank, doc_keys), columns)
-    b, a = engine._candidates(rank, keys, counts, config)
+    return engine._candidates(rank, keys, counts, config, first=first)
+
+
+def _batch_candidates(
+    rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig
+) -> set[tuple[int, int]]:
+    """The batch's candidate pairs (b, a) as ranks in the id order; articles given in input order
+    (``rank``: the id order of the article given i-th, -1 for one left out)."""
+    b, a = _engine_candidates(rank, doc_keys, passage_keys, config)
     return set(zip(rank[b].tolist(), rank[a].tolist(), strict=True))
 
 
@@ -216,6 +251,31 @@ def test_candidate_kernel_follows_the_rule(data, min_hits, limit, few, drop_one)
     )
     expected = {(int(rank[in_batch[b]]), int(rank[in_batch[a]])) for b, a in expected}
     assert _batch_candidates(rank, doc_keys, passage_keys, config) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.integers(1, 2), st.integers(1, 2), st.booleans())
+def test_the_compared_pairs_read_the_first_articles_of_each_document_band_only(data, compared, limit, drop_one) -> None:
+    config = DedupConfig(
+        cluster=ClusterConfig(max_compared=compared), passage=PassageConfig(min_hits=1, max_candidates=limit)
+    )
+    doc_bands, passage_bands = config.minhash.bands, config.passage.bands
+    n = data.draw(st.integers(1, 14))
+    value = st.integers(0, 1)  # few values: large buckets
+    docs = [data.draw(st.lists(value, min_size=2, max_size=2)) for _ in range(n)]
+    docs = [[row[t] if t < 2 else 1000 + i for t in range(doc_bands)] for i, row in enumerate(docs)]
+    passages = [
+        data.draw(st.lists(st.lists(value, min_size=passage_bands, max_size=passage_bands), max_size=3))
+        for _ in range(n)
+    ]
+    doc_keys = np.array(_keyed(docs), dtype=np.uint64)
+    passage_keys = [np.array(_keyed(p), dtype=np.uint64).reshape(-1, passage_bands) for p in passages]
+    rank = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    if drop_one:
+        rank[rank == n - 1] = -1
+    every = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config), rank, config)
+    first = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config, compared + 1), rank, config)
+    assert [x.tolist() for x in first] == [x.tolist() for x in every]
 
 
 @settings(max_examples=60, deadline=None)

@@ -205,7 +205,7 @@ def _mismatched_arrays_are_refused() -> None:
     pas_i = np.empty((1, 0), dtype=i32)
     _raises_kernel_input_error(
         lambda: candidate_kernels.candidate_pairs(
-            rank, by_rank, doc_keys, doc_owner, doc_pos, 1, pas_off, pas, pas_i, pas_i, 2, 1, 5
+            rank, by_rank, doc_keys, doc_owner, doc_pos, 1, pas_off, pas, pas_i, pas_i, 2, 1, 5, 0
         )
     )
 

@@ -115,6 +115,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
                 t.int64,
                 t.int64,
                 t.int64,
+                t.int64,
             ),
         ),
         (candidates.sort_runs, (u64, i64, i32)),

@@ -31,6 +31,15 @@ def _passages_needed(query: int, candidate: int, min_hits: int, few: int) -> int
 
 
 @jit
+def _shares_doc_key(doc_keys: Any, doc_pos: Any, bands: int, a: int, b: int) -> bool:
+    """Whether the documents of a and b have the same key in some band."""
+    for t in range(bands):  # noqa: SIM110 (numba compiles no generator into any())
+        if doc_keys[doc_pos[a * bands + t]] == doc_keys[doc_pos[b * bands + t]]:
+            return True
+    return False
+
+
+@jit
 def _check_articles(values: Any, n: int) -> None:
     """Every one of ``values`` is an article, in ``[0, n)``."""
     for x in range(values.shape[0]):
@@ -53,6 +62,7 @@ def candidate_pairs(
     min_hits: int,
     few: int,
     limit: int,
+    first: int,
 ) -> Any:
     """The candidate pairs (b, a) of a batch, a before b in id order (``rank``; -1: not in the
     batch), as ``CandidateIndex`` proposes them when the articles are added in that order: every
@@ -61,7 +71,15 @@ def candidate_pairs(
     passage counts once per article; an article's passages are its span of ``pas_off``),
     most hits first, ties by rank, at most ``limit``. Keys come sorted by (key, rank of the owner);
     ``*_pos`` says where each article's (or passage's) key went. Written here because no library
-    joins sorted LSH buckets with this ranking rule; memory is O(articles) besides the inputs."""
+    joins sorted LSH buckets with this ranking rule; memory is O(articles) besides the inputs.
+
+    A document band gives b at most its ``first`` articles in id order (0: all of them). Each of
+    b's ``first`` document candidates of lowest rank is still given (it is among the first of
+    every band it shares with b), and one left out is still no passage candidate, so b's
+    ``first - 1`` candidates of lowest rank are the same, and b still has more than that many
+    when it had: what a caller that compares each article with at most ``first - 1`` of its
+    candidates, the first in id order, reads. A story copied by thousands of outlets then costs
+    a bounded walk per article instead of one over every earlier copy."""
     n = rank.shape[0]
     # the owners and ``by_rank`` index the per-article arrays written below
     _check_articles(doc_owner, n)
@@ -77,21 +95,29 @@ def candidate_pairs(
     bands = pas_keys.shape[0]
     for rb in range(by_rank.shape[0]):
         b = by_rank[rb]
+        cut = False  # a band gave fewer than all of its articles
         for t in range(doc_bands):
             s = doc_pos[b * doc_bands + t]
+            given = 0
             for x in range(_group_start(doc_keys, s), s):
                 a = doc_owner[x]
-                if 0 <= rank[a] < rb and doc_mark[a] != b:
+                if rank[a] < 0:
+                    continue
+                if given == first and first > 0:
+                    cut = True
+                    break
+                given += 1
+                if rank[a] < rb and doc_mark[a] != b:
                     doc_mark[a] = b
                     if m == out_b.shape[0]:
                         out_b, out_a = grow(out_b, m), grow(out_a, m)
                     out_b[m], out_a[m] = b, a
                     m += 1
-        first, end = pas_off[b], pas_off[b + 1]
-        if end == first:
+        start, end = pas_off[b], pas_off[b + 1]
+        if end == start:
             continue
         nt = 0
-        for j in range(first, end):
+        for j in range(start, end):
             for t in range(bands):
                 s = pas_pos[t, j]
                 for x in range(_group_start(pas_keys[t], s), s):
@@ -107,8 +133,9 @@ def candidate_pairs(
         for i in range(nt):
             a = touched[i]
             if (
-                hits[a] >= _passages_needed(end - first, pas_off[a + 1] - pas_off[a], min_hits, few)
+                hits[a] >= _passages_needed(end - start, pas_off[a + 1] - pas_off[a], min_hits, few)
                 and doc_mark[a] != b
+                and not (cut and _shares_doc_key(doc_keys, doc_pos, doc_bands, a, b))
             ):
                 chosen[c] = (np.int64((1 << 30) - hits[a]) << 32) | rank[a]  # most hits first, then rank
                 c += 1

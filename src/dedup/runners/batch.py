@@ -47,7 +47,7 @@ from dedup.fronts.io import article_from_dict, parse_line
 from dedup.kernels import arrays as array_kernels
 from dedup.kernels import boilerplate as boilerplate_kernels
 from dedup.kernels import candidates as candidate_kernels
-from dedup.records import Article, Cluster, Skip
+from dedup.records import Article, Cluster, Match, Skip
 from dedup.runners.pool import Pool
 from dedup.stages import formula as formulas
 from dedup.stages.clusters import alone, assemble
@@ -73,6 +73,9 @@ _COMPONENT_CAP = 2048  # candidate components up to this size are verified and g
 # An in-process batch keeps its first pass's analyses (for verification and grouping) up to this
 # many bytes of arrays; the articles beyond are analyzed again when compared.
 _KEPT_ANALYSES_BYTES = 1 << 28
+# It keeps the comparisons of the copies it verifies in large components (for their grouping) up
+# to this many (a few hundred bytes each); the copies beyond are compared again as they are grouped.
+_KEPT_MATCHES = 1 << 20
 _YOUNG_OBJECTS = 100_000  # the garbage collector's youngest generation's threshold while a batch runs
 
 
@@ -286,11 +289,14 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     )
 
 
-def _comparisons(articles: Iterable[Article], analyses: dict[str, Shingled]) -> Comparisons:
+def _comparisons(
+    articles: Iterable[Article], analyses: dict[str, Shingled], known: Iterable[Match] = ()
+) -> Comparisons:
     """In a worker of ``Pool``: the comparisons of a task's articles, with the worker's config and
-    boilerplate, and the analyses pass 1 kept of them (in process only)."""
+    boilerplate, the analyses pass 1 kept of them and the comparisons pass 4 kept (in process
+    only)."""
     state = _state()
-    return Comparisons(articles, state.config, state.learned, state.formula, analyses)
+    return Comparisons(articles, state.config, state.learned, state.formula, analyses, known)
 
 
 @dataclass(frozen=True)
@@ -300,9 +306,12 @@ class _VerifyTask:
     analyses: dict[str, Shingled]  # by id: the ones pass 1 kept (a batch in process), else none
 
 
-def _verify(task: _VerifyTask) -> list[bool]:
+def _verify(task: _VerifyTask) -> tuple[list[bool], list[Match]]:
+    """Whether each pair is a copy, and in the driver's process the comparisons of the copies
+    (pass 5 groups with them instead of comparing again; a worker process sends none back)."""
     docs = _comparisons(task.articles.load(), task.analyses)
-    return [docs.pair(b, a).is_copy for b, a in task.pairs]
+    matches = [docs.pair(b, a) for b, a in task.pairs]
+    return [m.is_copy for m in matches], [m for m in matches if m.is_copy] if _state().in_process else []
 
 
 @dataclass(frozen=True)
@@ -316,13 +325,14 @@ class _GroupTask:
     verified: bool
     articles: _Lines | _Loaded
     analyses: dict[str, Shingled]  # as in ``_VerifyTask``
+    known: tuple[Match, ...]  # the comparisons of verified pairs pass 4 kept (in process only)
 
 
 def _group(task: _GroupTask) -> tuple[list[Cluster], int]:
     """The clusters of two or more articles among the task's components, and how many articles
     the task settled."""
     cfg = _state().config
-    docs = _comparisons(task.articles.load(), task.analyses)
+    docs = _comparisons(task.articles.load(), task.analyses, task.known)
     edges: dict[str, set[str]] = {}
     for b, a in task.pairs:
         if task.verified or docs.pair(b, a).is_copy:
@@ -424,10 +434,13 @@ def _sort_doc_keys(rank: I64, doc_keys: U64) -> tuple[tuple[U64, I32, I32], int]
     return (doc_sorted, doc_owner, doc_pos), bands
 
 
-def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1) -> tuple[I32, I32]:
+def _candidates(
+    rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1, first: int = 0
+) -> tuple[I32, I32]:
     """Candidate pairs (b, a), a before b in id order (``kernels.candidates.candidate_pairs``); articles are
     in input order, ``rank`` gives the id order (-1: not in the batch). The passage bands are
-    sorted in ``threads`` threads (numpy and the kernels let go of the GIL)."""
+    sorted in ``threads`` threads (numpy and the kernels let go of the GIL). ``first``: at most
+    that many articles from each document band (the kernel's ``first``; 0: every candidate)."""
     from concurrent.futures import ThreadPoolExecutor
 
     assert keys.doc is not None
@@ -454,7 +467,7 @@ def _candidates(rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig
     ps = config.passage
     b, a = candidate_kernels.candidate_pairs(
         rank, by_rank, doc_sorted, doc_owner, doc_pos, bands, offsets, pas_sorted, pas_owner, pas_pos,
-        ps.min_hits, ps.few_passages, ps.max_candidates,
+        ps.min_hits, ps.few_passages, ps.max_candidates, first,
     )  # fmt: skip
     return b, a
 
@@ -671,7 +684,9 @@ def _passes(
     keys = _Keys(doc, bands, [column[evidence] for column in batch.passage_keys])
     batch.passage_keys = []
     del evidence, doc
-    b, a = _compared(*_candidates(batch.rank, keys, counts, config, threads=workers), batch.rank, config)
+    # the compared pairs need no more than the first max_compared + 1 articles of a document band
+    found = _candidates(batch.rank, keys, counts, config, threads=workers, first=config.cluster.max_compared + 1)
+    b, a = _compared(*found, batch.rank, config)
     if batch.analyses:  # only the articles of a candidate pair are compared
         paired = set(np.union1d(b, a).tolist())
         batch.analyses = {r: doc for r, doc in batch.analyses.items() if r in paired}
@@ -712,8 +727,10 @@ def _verified(
     b: I32,
     a: I32,
     report: Report | None,
-) -> npt.NDArray[np.bool_]:
-    """Pass 4: which candidate pairs are verified copies."""
+) -> tuple[npt.NDArray[np.bool_], list[Match | None]]:
+    """Pass 4: which candidate pairs are verified copies, and for each copy (in the order of the
+    pairs) its comparison when this process made it and kept it (up to ``_KEPT_MATCHES``), else
+    None."""
     ids, positions = batch.ids, batch.positions
     order = np.lexsort((a, b))
     b, a = b[order], a[order]
@@ -729,13 +746,17 @@ def _verified(
             )
 
     flags: list[bool] = []
-    for result in pool.map(_verify, tasks()):
-        flags.extend(result)
+    kept: list[Match] = []
+    for copy, matches in pool.map(_verify, tasks()):
+        flags.extend(copy)
+        kept.extend(matches[: max(0, _KEPT_MATCHES - len(kept))])
         if report is not None:
             report("verify", len(flags), len(b))
     out = np.zeros(len(b), dtype=bool)
     out[order] = flags
-    return out
+    known = np.full(len(b), None, dtype=object)
+    known[order[np.flatnonzero(flags)[: len(kept)]]] = kept
+    return out, known[out].tolist()
 
 
 def _labels(n: int, b: I32, a: I32) -> I64:
@@ -770,9 +791,11 @@ def _group_tasks(
     b: I32,
     a: I32,
     verified: bool,
+    known: Sequence[Match | None] = (),
 ) -> Iterator[_GroupTask]:
     """Tasks over the components ``chosen`` (by label): whole components, a few to a task, with
-    the pairs inside them."""
+    the pairs inside them and the comparisons of those pairs in ``known`` (one for each pair, or
+    none at all)."""
     ids, positions, rank = batch.ids, batch.positions, batch.rank
     members = np.flatnonzero(chosen[labels])
     if len(members) == 0:
@@ -790,6 +813,7 @@ def _group_tasks(
     comps: list[tuple[str, ...]] = []
     ranks: list[tuple[int, ...]] = []
     pairs: list[tuple[str, str]] = []
+    matches: list[Match] = []
     size = 0
     for c, (lo, hi) in enumerate(zip(starts.tolist(), ends, strict=True)):
         rs = members[lo:hi].tolist()
@@ -797,6 +821,8 @@ def _group_tasks(
         ranks.append(tuple(rank[rs].tolist()))
         picked = pair_order[first_pair[c] : last_pair[c]]
         pairs.extend((ids[x], ids[y]) for x, y in zip(b[picked].tolist(), a[picked].tolist(), strict=True))
+        if known:
+            matches.extend(m for m in map(known.__getitem__, picked.tolist()) if m is not None)
         size += hi - lo
         if size >= _MEMBERS_PER_TASK or c == len(starts) - 1:
             need = sorted(members[starts[c - len(comps) + 1] : hi].tolist(), key=positions.__getitem__)
@@ -807,8 +833,9 @@ def _group_tasks(
                 verified,
                 source.fetch([positions[r] for r in need]),
                 batch.analyses_of(need),
+                tuple(matches),
             )
-            comps, ranks, pairs, size = [], [], [], 0
+            comps, ranks, pairs, matches, size = [], [], [], [], 0
 
 
 def _settle(
@@ -845,11 +872,11 @@ def _settle(
     collect(pool.map(_group, _group_tasks(source, batch, labels, small, b[~in_big], a[~in_big], False)))
     if in_big.any():
         bb, aa = b[in_big], a[in_big]
-        copies = _verified(source, pool, batch, bb, aa, report)
+        copies, known = _verified(source, pool, batch, bb, aa, report)
         bb, aa = bb[copies], aa[copies]
         labels = _labels(n, bb, aa)
         chosen = np.bincount(labels, minlength=1) > 1
-        collect(pool.map(_group, _group_tasks(source, batch, labels, chosen, bb, aa, True)))
+        collect(pool.map(_group, _group_tasks(source, batch, labels, chosen, bb, aa, True, known)))
         if report is not None:  # the large components' articles without a verified copy are settled too
             report("group", total, total)
     return out

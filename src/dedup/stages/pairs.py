@@ -25,9 +25,9 @@ formula test as it is made, and remembered with the formula versions of the two 
 too; when either has moved, a remembered match the test can change (a copy that is not
 near-identical, or a pair the test refused) is compared again, and the others stand.
 
-A batch whose boilerplate and formula counts are built once for all can use the cache too: its
-judge is a fixed set (``Fixed``), its versions never change, and ``views_kept=None`` keeps every
-view of the task.
+A batch whose boilerplate and formula counts are built once for all compares through the cache
+too (``Comparisons``): its judge is a fixed set (``Fixed``), its versions never change (so it
+remembers its comparisons by pair alone), and ``views_kept=None`` keeps every view of the task.
 """
 
 from __future__ import annotations
@@ -320,10 +320,14 @@ class PairCache:
 
 
 class Comparisons:
-    """A batch task's articles, analyzed on first use, and the comparisons between them: the pair
-    cache under boilerplate learned and formula counts built once for the whole batch (the batch
-    and the Spark job read the articles of a task again, so the analyses are the task's own, unless
-    ``analyses`` gives some: those an in-process batch kept from its first pass, by article id)."""
+    """A batch task's articles, analyzed on first use, and the comparisons between them, under
+    boilerplate learned and formula counts built once for the whole batch (the batch and the Spark
+    job read the articles of a task again, so the analyses are the task's own, unless
+    ``analyses`` gives some: those an in-process batch kept from its first pass, by article id).
+    A ``PairCache`` makes each comparison (with its views of the articles); the boilerplate and the
+    formula counts never change, so a comparison made once stands, and is remembered here by pair
+    alone. ``known``: comparisons an earlier task of the same batch made (``pair`` gave them),
+    remembered as they are instead of being made again."""
 
     def __init__(
         self,
@@ -332,17 +336,24 @@ class Comparisons:
         learned: frozenset[int],
         formula: FormulaCounts | None = None,
         analyses: Mapping[str, Shingled] | None = None,
+        known: Iterable[Match] = (),
     ) -> None:
         self.articles = {a.id: a for a in articles}
         self._config = config
         self._docs: dict[str, Shingled] = dict(analyses) if analyses else {}
+        self._sources: dict[str, str | None] = {}
         self._cache = PairCache(
             config, self._doc, Fixed(learned), formula=formula, source_of=self._source, title_of=self._title,
             views_kept=None,
         )  # fmt: skip
+        self._matches: dict[Key, Match] = {_key(m.a, m.b): m for m in known}
 
     def _source(self, art_id: str) -> str | None:
-        return formulas.outlet(self.articles[art_id])
+        try:
+            return self._sources[art_id]
+        except KeyError:
+            source = self._sources[art_id] = formulas.outlet(self.articles[art_id])
+            return source
 
     def _title(self, art_id: str) -> str | None:
         return self.articles[art_id].title
@@ -357,4 +368,9 @@ class Comparisons:
     def pair(self, x: str, y: str) -> Match:
         """The comparison of x and y (made once, the smaller id first), its shared passages
         measured but not listed."""
-        return self._cache.pair(x, y) if x < y else self._cache.pair(y, x)
+        key = (x, y) if x < y else (y, x)
+        match = self._matches.get(key)
+        if match is None:
+            a, b = key
+            match = self._matches[key] = self._cache.compare(a, self._doc(a), b, self._doc(b), listed=False)
+        return match
