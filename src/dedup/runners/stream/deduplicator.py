@@ -42,7 +42,7 @@ from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, group
 from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
-from dedup.stages.provenance import Candidate, build_cluster, candidate, grown, provenance_inputs
+from dedup.stages.provenance import Candidate, build_cluster, candidate, grown, provenance_inputs, revised
 from dedup.stages.shingle import Vocabulary, analyze
 from dedup.stores.base import Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
@@ -338,7 +338,8 @@ class Deduplicator:
         they are now (``watch``): when one of its members' comparisons changed whether it is a
         copy in a way that can move a member (``_flips_stand``), the groups are dropped (built
         again when next asked for); when one changed otherwise, the cluster records of the groups
-        holding its two articles are."""
+        holding its two articles are read again for those members (``provenance.revised``), or
+        dropped (built again when next asked for)."""
         undo = self._undo
         watch = self._watches.get(placed)
         change = None if watch is None else watch.check(placed.group_of.keys(), self._pairs, undo)
@@ -350,7 +351,11 @@ class Deduplicator:
             for g in sorted({placed.group_of[m] for m in change.revised}):
                 if undo is not None:
                     undo.item(records, g)
-                records.pop(g, None)
+                kept = records.pop(g, None)
+                changed = [self._candidate(m, True) for m in sorted(change.revised) if placed.group_of[m] == g]
+                record = None if kept is None else revised(kept[0], changed, self._before, self._pairs.pair)
+                if kept is not None and record is not None:
+                    records[g] = (record, kept[1])
         return True
 
     def _flips_stand(self, placed: InOrder, flipped: Iterable[tuple[str, str]]) -> bool:
