@@ -135,6 +135,34 @@ def _reference_hits(indexed: dict[str, set[int]], query: np.ndarray, bands: int,
     return counts
 
 
+def _reference_first_hits(
+    indexed: dict[str, set[int]], query: np.ndarray, bands: int, rows: int, first: int
+) -> Counter[str]:
+    """``BandIndex(first=first).hits`` by a dict of sets in the order of indexing: the articles
+    among the ``first`` indexed under some band key of the query, each with all its hits."""
+    counts = _reference_hits(indexed, query, bands, rows)
+    found = {
+        a
+        for key in band_keys_numpy(query, bands, rows).ravel().tolist()
+        for a in [a for a, keys in indexed.items() if key in keys][:first]
+    }
+    return Counter({a: counts[a] for a in found})
+
+
+def test_a_bounded_query_reads_the_articles_indexed_first_and_counts_them_whole() -> None:
+    index = BandIndex(bands=1, rows=1, first=2)
+    crowded = np.array([[7]], dtype=np.uint32)
+    for n in range(5):
+        index.add(f"a{n}", crowded)
+    index.add("a5", np.array([[7], [8]], dtype=np.uint32))
+    index.add("a6", np.array([[8]], dtype=np.uint32))
+    both = np.array([[7], [8]], dtype=np.uint32)
+    # the crowded key lists a0 and a1 first; a5 is read under the other key, and counted by both
+    assert index.hits(both) == Counter({"a0": 1, "a1": 1, "a5": 2, "a6": 1})
+    index.remove("a0")
+    assert index.hits(crowded) == Counter({"a1": 1, "a2": 1})
+
+
 def _rows(seed: int, n: int, width: int, spread: int) -> np.ndarray:
     """``n`` signature rows; a small ``spread`` makes the same band keys recur across articles."""
     return np.random.default_rng(seed).integers(0, spread, size=(n, width), dtype=np.uint32)
@@ -151,12 +179,14 @@ REMOVE = st.tuples(st.just("remove"), st.integers(0, 7), st.just(0), st.just(0))
     first_rows=st.integers(0, 800),
     ops=st.lists(st.one_of(ADD, REMOVE), max_size=25),
     seed=st.integers(0, 2**32 - 1),
+    first=st.integers(1, 4),
 )
 @settings(max_examples=60, deadline=None, database=None)
 def _band_index_agrees_with_a_dict_of_sets(
-    bands: int, rows: int, spread: int, first_rows: int, ops: list[tuple[str, int, int, int]], seed: int
+    bands: int, rows: int, spread: int, first_rows: int, ops: list[tuple[str, int, int, int]], seed: int, first: int
 ) -> None:
     index = BandIndex(bands=bands, rows=rows)
+    bounded = BandIndex(bands=bands, rows=rows, first=first)
     reference: dict[str, set[int]] = {}
     probe = _rows(seed, 40, bands * rows, spread)
     for kind, article, n, article_seed in [("add", 0, first_rows, seed), *ops]:
@@ -164,12 +194,16 @@ def _band_index_agrees_with_a_dict_of_sets(
         if kind == "add":
             signatures = _rows(article_seed, n, bands * rows, spread)
             index.add(name, signatures)
+            bounded.add(name, signatures)
+            reference.pop(name, None)  # an article added again is indexed last
             reference[name] = set(band_keys_numpy(signatures, bands, rows).ravel().tolist())
         else:
             index.remove(name)
+            bounded.remove(name)
             reference.pop(name, None)
         assert len(index) == len(reference) and all(a in index for a in reference)
         assert index.hits(probe) == _reference_hits(reference, probe, bands, rows)
+        assert bounded.hits(probe) == _reference_first_hits(reference, probe, bands, rows, first)
 
 
 def _handles_wrap_and_capacity_holds() -> None:

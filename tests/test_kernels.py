@@ -183,20 +183,37 @@ def _mismatched_arrays_are_refused() -> None:
     sigs = np.zeros((2, 5), dtype=u32)
     _raises_kernel_input_error(lambda: table_kernels.band_keys(sigs, 3, 2, mult))
     keys = np.arange(1, 6, dtype=u64)
-    slots, heads = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32)
+    slots, heads, tails = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
     small = np.empty(4, dtype=i32)
-    _raises_kernel_input_error(lambda: table_kernels.table_insert(slots, heads, small, small.copy(), 0, keys, 0))
-    _raises_kernel_input_error(
-        lambda: table_kernels.table_insert(slots[:6], heads[:6], small, small.copy(), 0, keys[:1], 0)
-    )
+
+    def insert(slots: np.ndarray, heads: np.ndarray, entries: np.ndarray, keys: np.ndarray, handle: int) -> int:
+        entry_key = np.empty(len(entries), dtype=u64)
+        return int(
+            table_kernels.table_insert(
+                slots, heads, tails[: len(heads)], entries, entries.copy(), entry_key, 0, keys, handle
+            )
+        )
+
+    _raises_kernel_input_error(lambda: insert(slots, heads, small, keys, 0))
+    _raises_kernel_input_error(lambda: insert(slots[:6], heads[:6], small, keys[:1], 0))
     entries = np.empty(16, dtype=i32)
+    _raises_kernel_input_error(lambda: insert(slots, heads, entries, keys, 2**31))
     _raises_kernel_input_error(
-        lambda: table_kernels.table_insert(slots, heads, entries, entries.copy(), 0, keys, 2**31)
+        lambda: table_kernels.table_insert(slots, heads, tails, entries, entries.copy(), keys, 0, keys, 0)
     )
     full = np.arange(1, 9, dtype=u64)
-    table_kernels.table_insert(slots, heads, entries, entries.copy(), 0, full, 0)
+    entry_key = np.empty(16, dtype=u64)
+    table_kernels.table_insert(slots, heads, tails, entries, entries.copy(), entry_key, 0, full, 0)
+    span = np.array([[0, 8]], dtype=i64)
     _raises_kernel_input_error(
-        lambda: table_kernels.table_query(slots, heads, entries, entries.copy(), np.full((1, 1), 99, dtype=u64))
+        lambda: table_kernels.table_query(
+            slots, heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 99, dtype=u64), 1
+        )
+    )
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(
+            slots, heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 1, dtype=u64), 0
+        )
     )
     rank, by_rank = np.array([0, 1], dtype=i64), np.array([0, 1], dtype=i64)
     doc_keys, doc_owner, doc_pos = np.array([1, 2], dtype=u64), np.array([0, 2], dtype=i32), np.array([0, 1], dtype=i32)

@@ -92,7 +92,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         t.int64,
         t.int64,
     )
-    table = (u64, i32, i32, i32)
+    table = (u64, i32, i32, i32, i32, u64)
     return [
         # code points in 16 bits, or in 32 when a text has some beyond (``shingle._code_points``)
         (text.fold_split_many, (array(t.uint16, readonly=True), *fold)),
@@ -128,7 +128,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (formula.reaching, (array(t.uint32, 2), u64, u64, t.uint64, t.int64)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
         (tables.table_insert, (*table, t.int64, u64, t.int64)),
-        (tables.table_query, (*table, array(t.uint64, 2))),
+        (tables.table_query, (*table, array(t.int64, 2), array(t.uint64, 2), t.int64)),
     ]
 
 

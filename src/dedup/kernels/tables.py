@@ -1,5 +1,6 @@
 """The LSH index's kernels: the band keys of signatures, and the open-addressing hash table of
-band keys whose slots head linked lists of article handles (``index.BandIndex``)."""
+band keys whose slots hold linked lists of article handles in the order they were indexed, first
+first (``index.BandIndex``)."""
 
 from __future__ import annotations
 
@@ -35,12 +36,12 @@ def band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
 
 
 @jit
-def _check_table(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any) -> None:
-    """The table's arrays fit together: as many keys as heads, a power of two of them (the probe
-    masks its position with ``size - 1``), as many next links as handles."""
+def _check_table(slots_key: Any, slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any) -> None:
+    """The table's arrays fit together: as many keys as heads and tails, a power of two of them (the
+    probe masks its position with ``size - 1``), as many next links as handles."""
     size = slots_key.shape[0]
-    if size == 0 or (size & (size - 1)) != 0 or slots_head.shape[0] != size:
-        raise KernelInputError("table slots: key and head arrays of one size, a power of two, are expected")
+    if size == 0 or (size & (size - 1)) != 0 or slots_head.shape[0] != size or slots_tail.shape[0] != size:
+        raise KernelInputError("table slots: key, head and tail arrays of one size, a power of two, are expected")
     if entry_next.shape[0] != entry_handle.shape[0]:
         raise KernelInputError("table entries: handle and next arrays of one size are expected")
 
@@ -64,32 +65,50 @@ def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
 
 @jit
 def table_insert(
-    slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, n_entries: int, keys: Any, handle: int
+    slots_key: Any,
+    slots_head: Any,
+    slots_tail: Any,
+    entry_handle: Any,
+    entry_next: Any,
+    entry_key: Any,
+    n_entries: int,
+    keys: Any,
+    handle: int,
 ) -> int:
-    """Add ``handle`` under each of ``keys`` (distinct); returns the new number of entries. The
-    caller keeps the slots at most half full and the entry arrays large enough; arrays that are
-    not raise ``KernelInputError`` before anything is written."""
-    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    """Add ``handle`` at the end of the list of each of ``keys`` (distinct, ascending); returns the
+    new number of entries. The handle's entries are written one after the other, each with its key,
+    so that its keys are ``entry_key[n_entries:returned]``, ascending. The caller keeps the slots at
+    most half full and the entry arrays large enough; arrays that are not raise
+    ``KernelInputError`` before anything is written."""
+    _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
+    if entry_key.shape[0] != entry_handle.shape[0]:
+        raise KernelInputError("table entries: as many keys as handles are expected")
     if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
         raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
     if handle < 0 or handle > _MAX_INT32 - 1:
         raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
     for key in keys:
         i = _table_slot(slots_key, slots_head, key)
+        entry_handle[n_entries] = handle
+        entry_key[n_entries] = key
+        entry_next[n_entries] = -1
         if slots_head[i] == -1:
             slots_key[i] = key
-        entry_handle[n_entries] = handle
-        entry_next[n_entries] = slots_head[i]
-        slots_head[i] = n_entries
+            slots_head[i] = n_entries
+        else:
+            entry_next[slots_tail[i]] = n_entries
+        slots_tail[i] = n_entries
         n_entries += 1
     return n_entries
 
 
 @jit
-def table_remove(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int) -> int:
+def table_remove(
+    slots_key: Any, slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int
+) -> int:
     """Mark ``handle``'s entries under ``keys`` as removed; returns how many were. The lists are
     walked as ``table_insert`` linked them (each link a position it wrote)."""
-    _check_table(slots_key, slots_head, entry_handle, entry_next)
+    _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
     removed = 0
     for key in keys:
         i = _table_slot(slots_key, slots_head, key)
@@ -121,26 +140,62 @@ def _grown_counter(keys: Any, stamps: Any, hits: Any) -> Any:
 
 
 @jit
-def table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: Any, rows: Any) -> Any:
-    """The handles found under any band key of some row, ascending, and for each the number of
-    rows that hit it (counted in the same pass). Each handle found has a place in a small open
-    addressing table (sized by the handles found, not by the index) that holds the last row that
-    counted it and its count, so a handle is counted once per row in one walk of the lists, with
-    no sorting of what was walked: a story copied by thousands of outlets puts them all in the
-    same buckets."""
-    _check_table(slots_key, slots_head, entry_handle, entry_next)
+def _holds(entry_key: Any, start: int, end: int, key: Any) -> bool:
+    """Whether ``key`` is among ``entry_key[start:end]`` (ascending): a binary search."""
+    lo, hi = start, end
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if entry_key[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and entry_key[lo] == key
+
+
+@jit
+def table_query(
+    slots_key: Any,
+    slots_head: Any,
+    slots_tail: Any,
+    entry_handle: Any,
+    entry_next: Any,
+    entry_key: Any,
+    handle_span: Any,
+    rows: Any,
+    first: int,
+) -> Any:
+    """The handles among the ``first`` live handles listed under some band key of some row,
+    ascending, and for each the number of rows that hit it: rows with a band key the handle is
+    listed under, wherever in the list. Each handle found has a place in a small open addressing
+    table (sized by the handles found, not by the index) that holds the last row that counted it
+    and its count, so a handle is counted once per row in one walk of the lists, with no sorting
+    of what was walked. ``first`` bounds the walk (a story copied by thousands of outlets puts them
+    all in the same buckets); when a list was cut short, the handles found are counted again
+    against their own keys (``entry_key[handle_span[h, 0]:handle_span[h, 1]]``, ascending, as
+    ``table_insert`` wrote them), so that a handle's count never depends on where it is listed."""
+    _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
+    if first < 1:
+        raise KernelInputError("table query: at least the first handle of a list must be read")
+    if entry_key.shape[0] != entry_handle.shape[0]:
+        raise KernelInputError("table entries: as many keys as handles are expected")
     keys = np.full(64, -1, dtype=np.int64)  # the handle held in each place (-1: none)
     stamps = np.empty(64, dtype=np.int64)  # the last row that counted it
     hits = np.empty(64, dtype=np.int64)  # how many rows hit it
     held = 0
+    cut = False  # whether some list was read only in part
     for r in range(rows.shape[0]):
         for b in range(rows.shape[1]):
             e = slots_head[_table_slot(slots_key, slots_head, rows[r, b])]
+            read = 0
             while e != -1:
                 h = np.int64(entry_handle[e])
+                if h != -1 and read == first:
+                    cut = True
+                    break
                 e = entry_next[e]
                 if h == -1:
                     continue
+                read += 1
                 mask = np.int64(keys.shape[0] - 1)
                 i = (h * np.int64(0x9E3779B1)) & mask
                 while keys[i] != -1 and keys[i] != h:
@@ -165,6 +220,20 @@ def table_query(slots_key: Any, slots_head: Any, entry_handle: Any, entry_next: 
     mask = np.int64(keys.shape[0] - 1)
     for u in range(held):
         h = np.int64(handles[u])
+        if cut:
+            if h >= handle_span.shape[0]:
+                raise KernelInputError("table query: a handle found has no span of keys")
+            start, end = handle_span[h, 0], handle_span[h, 1]
+            if start < 0 or end > entry_key.shape[0] or start > end:
+                raise KernelInputError("table query: a handle's span of keys lies outside the entries")
+            n = 0
+            for r in range(rows.shape[0]):
+                for b in range(rows.shape[1]):
+                    if _holds(entry_key, start, end, rows[r, b]):
+                        n += 1
+                        break
+            counts[u] = n
+            continue
         i = (h * np.int64(0x9E3779B1)) & mask
         while keys[i] != h:
             i = (i + np.int64(1)) & mask

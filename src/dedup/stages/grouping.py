@@ -91,28 +91,58 @@ class InOrder:
         ``representatives`` members it is a copy of in the largest share, at least
         ``min_link_fraction`` (ties: the group opened first), else it opens a group. Returns its
         group."""
-        cfg = self.config
         placed = [y for y in earlier_copies if y in self.group_of]
-        twin = next((y for y in placed if same_words(article, y)), None) if same_words else None
-        if twin is not None:
-            g = self.group_of[twin]
-            self.groups[g].append(article)
-            self.group_of[article] = g
-            return g
-        best: tuple[float, int] | None = None
-        for g in sorted({self.group_of[y] for y in placed}):
-            representatives = self.groups[g][: cfg.representatives]
-            share = sum(is_copy(article, r) for r in representatives) / len(representatives)
-            if share >= cfg.min_link_fraction - _EPS and (best is None or share > best[0]):
-                best = (share, g)
-        if best is None:
+        g = self._choice(article, placed, lambda g: self.groups[g][: self.config.representatives], is_copy, same_words)
+        if g is None:
             self.groups.append([article])
             g = len(self.groups) - 1
         else:
-            g = best[1]
             self.groups[g].append(article)
         self.group_of[article] = g
         return g
+
+    def stands(
+        self,
+        article: str,
+        earlier_copies: Iterable[str],
+        is_copy: Callable[[str, str], bool],
+        same_words: Callable[[str, str], bool] | None,
+        before: Callable[[str], bool],
+    ) -> bool:
+        """Whether a placed ``article`` would be placed where it is if the members placed before it
+        (``before(m)``) were placed as they are and it were placed now, given its verified copies
+        among them: then a change in its own comparisons with them leaves every group as it is (a
+        later member's place depends on it only through its group, and on the groups' first
+        members). The groups list their members in the order they joined, so the first
+        ``representatives`` of a group when it came are the first of those placed before it."""
+        cfg = self.config
+        g = self.group_of[article]
+        placed = [y for y in earlier_copies if y in self.group_of and before(y)]
+        choice = self._choice(
+            article, placed, lambda h: [m for m in self.groups[h][: cfg.representatives] if before(m)], is_copy,
+            same_words,
+        )  # fmt: skip
+        return self.groups[g][0] == article if choice is None else choice == g
+
+    def _choice(
+        self,
+        article: str,
+        placed: list[str],
+        representatives: Callable[[int], list[str]],
+        is_copy: Callable[[str, str], bool],
+        same_words: Callable[[str, str], bool] | None,
+    ) -> int | None:
+        """The group ``add`` places ``article`` in given its placed copies, or None for a new one."""
+        twin = next((y for y in placed if same_words(article, y)), None) if same_words else None
+        if twin is not None:
+            return self.group_of[twin]
+        best: tuple[float, int] | None = None
+        for g in sorted({self.group_of[y] for y in placed}):
+            chosen = representatives(g)
+            share = sum(is_copy(article, r) for r in chosen) / len(chosen)
+            if share >= self.config.min_link_fraction - _EPS and (best is None or share > best[0]):
+                best = (share, g)
+        return None if best is None else best[1]
 
 
 def in_order(

@@ -12,7 +12,8 @@ query's rows (``hits``), ``remove`` an article. Two implementations:
   rows from its optimizer), with the band keys of every row computed in one numpy operation and the
   buckets in flat arrays walked by numba. Written here because ``MinHashLSH`` inserts one key at a
   time through its storage layer, which costs more than all the rest of indexing an article,
-  and its dict of sets keeps a Python set per bucket.
+  and its dict of sets keeps a Python set per bucket. A bucket proposes at most its ``first``
+  articles, those indexed first (see ``BUCKET_FIRST``).
 - :class:`DatasketchLSH`: datasketch's ``MinHashLSH`` itself, for its storage backends.
 """
 
@@ -40,6 +41,13 @@ _MIN_SLOTS = 1024
 # the largest handle and number of entries: both are int32 in the compiled table, where -1 marks a
 # removed entry
 _MAX_HANDLE = 2**31 - 2
+# How many articles one bucket of a ``BandIndex`` proposes, those indexed first under its key. A
+# bucket holds more only when a story is copied by that many outlets (or a text recurs that often):
+# every later copy is then found by the story's first copies, which are the ones an article is
+# compared with (``grouping.compared`` keeps the candidates indexed first, and at least
+# ``ClusterConfig.max_compared`` of them are in every bucket), and a query costs the same however
+# large the story grows.
+BUCKET_FIRST = 256
 
 
 @runtime_checkable
@@ -77,22 +85,28 @@ def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
 
 class BandIndex:
     """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays, an open-addressing
-    table of band keys whose slots head linked lists of article handles, walked by numba kernels:
-    about 30 bytes per (article, band) against about 130 in a Python dict of lists."""
+    table of band keys whose slots hold linked lists of article handles in the order they were
+    indexed, each entry with its key, walked by numba kernels: about 40 bytes per (article, band)
+    against about 130 in a Python dict of lists. ``hits`` reads the ``first`` live articles of each bucket."""
 
-    def __init__(self, *, bands: int, rows: int) -> None:
-        self.bands, self.rows = bands, rows
+    def __init__(self, *, bands: int, rows: int, first: int = BUCKET_FIRST) -> None:
+        if first < 1:
+            raise ValueError(f"a bucket must propose at least one article (first={first})")
+        self.bands, self.rows, self.first = bands, rows, first
         self._handles: dict[str, int] = {}
         self._ids: dict[int, str] = {}
-        self._keys: dict[int, U64] = {}  # the band keys of each indexed article, by handle
         self._next = 0
         self._reset(_MIN_SLOTS, _MIN_SLOTS // 2)
 
     def _reset(self, slots: int, entries: int) -> None:
         self._slots_key = np.zeros(slots, dtype=np.uint64)
         self._slots_head = np.full(slots, -1, dtype=np.int32)
+        self._slots_tail = np.full(slots, -1, dtype=np.int32)
         self._entry_handle = np.empty(entries, dtype=np.int32)
         self._entry_next = np.empty(entries, dtype=np.int32)
+        self._entry_key = np.empty(entries, dtype=np.uint64)
+        # each handle's entries, [start, end) (``table_query`` reads a handle's keys there)
+        self._handle_span = np.zeros((_MIN_SLOTS, 2), dtype=np.int64)
         self._n_entries = 0
         self._n_keys = 0  # slots in use (an upper bound: removals leave their keys)
 
@@ -105,8 +119,8 @@ class BandIndex:
             self._rebuild(extra)
         if self._n_entries + extra > len(self._entry_handle):
             size = max(2 * len(self._entry_handle), self._n_entries + extra)
-            for name in ("_entry_handle", "_entry_next"):
-                grown = np.empty(size, dtype=np.int32)
+            for name in ("_entry_handle", "_entry_next", "_entry_key"):
+                grown = np.empty(size, dtype=getattr(self, name).dtype)
                 grown[: self._n_entries] = getattr(self, name)[: self._n_entries]
                 setattr(self, name, grown)
 
@@ -118,7 +132,7 @@ class BandIndex:
         fill before the next rebuild (at half), whose cost (proportional to the slots) is spread
         over that many inserts, however many articles were removed; growth alone doubles the
         slots once, from half full to a quarter."""
-        live = [(self._ids[handle], keys) for handle, keys in self._keys.items()]
+        live = [(article_id, self._keys_of(handle)) for handle, article_id in self._ids.items()]
         need = sum(len(keys) for _, keys in live) + extra
         slots = len(self._slots_key)
         while 3 * need > slots:
@@ -129,7 +143,7 @@ class BandIndex:
                 "index fewer articles per Deduplicator, or fewer passages per article"
             )
         self._reset(slots, max(len(self._entry_handle), need))
-        self._handles, self._ids, self._keys, self._next = {}, {}, {}, 0
+        self._handles, self._ids, self._next = {}, {}, 0
         for article_id, keys in live:
             self._record(article_id, keys)
 
@@ -137,11 +151,22 @@ class BandIndex:
         """Index ``keys`` under a new handle for ``article_id`` (room reserved by the caller)."""
         handle = self._next
         self._next += 1
+        if handle == len(self._handle_span):
+            self._handle_span = np.concatenate([self._handle_span, np.zeros_like(self._handle_span)])
+        start = self._n_entries
         self._n_entries = table_kernels.table_insert(
-            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, self._n_entries, keys, handle
-        )
+            self._slots_key, self._slots_head, self._slots_tail, self._entry_handle, self._entry_next,
+            self._entry_key, start, keys, handle,
+        )  # fmt: skip
+        self._handle_span[handle] = (start, self._n_entries)
         self._n_keys += len(keys)
-        self._handles[article_id], self._ids[handle], self._keys[handle] = handle, article_id, keys
+        self._handles[article_id], self._ids[handle] = handle, article_id
+
+    def _keys_of(self, handle: int) -> U64:
+        """The band keys of an indexed article, ascending."""
+        start, end = self._handle_span[handle].tolist()
+        keys: U64 = self._entry_key[start:end]
+        return keys
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._handles
@@ -157,11 +182,14 @@ class BandIndex:
         self._record(article_id, keys)
 
     def hits(self, signatures: U32) -> Counter[str]:
-        """For each indexed article, how many of the query rows collide with it in some band."""
+        """For each indexed article among the ``first`` of some bucket of the query's rows, how many
+        of the query rows collide with it in some band (in any bucket, however far down it is listed
+        there)."""
         rows = band_keys(signatures, self.bands, self.rows)
         handles, counts = table_kernels.table_query(
-            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, rows
-        )
+            self._slots_key, self._slots_head, self._slots_tail, self._entry_handle, self._entry_next,
+            self._entry_key, self._handle_span, rows, self.first,
+        )  # fmt: skip
         return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts.tolist(), strict=True)})
 
     def remove(self, article_id: str) -> None:
@@ -169,9 +197,9 @@ class BandIndex:
         if handle is None:
             return
         del self._ids[handle]
-        keys = self._keys.pop(handle)
+        keys = self._keys_of(handle)
         table_kernels.table_remove(
-            self._slots_key, self._slots_head, self._entry_handle, self._entry_next, keys, handle
+            self._slots_key, self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, keys, handle
         )
 
 

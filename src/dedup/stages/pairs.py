@@ -124,6 +124,7 @@ class PairCache:
         # at its last such comparison and at its last that changed whether it is a copy
         self.revisions = 0
         self._revised: dict[str, tuple[int, int]] = {}
+        self._flips: dict[Key, int] = {}  # each pair's count at its last change of whether it is a copy
         self.journal: Undo | None = None
 
     # -- comparing ------------------------------------------------------------------------------
@@ -250,9 +251,20 @@ class PairCache:
         changes the cluster records of its two articles, not their groups."""
         return self._revised.get(article_id, _NEVER)
 
+    def flips(self, article_id: str, since: int) -> list[Key]:
+        """The article's remembered comparisons that changed whether they are a copy after
+        ``since`` (a number of ``revisions``), in id order."""
+        flips = self._flips
+        return sorted(key for key in self._pairs_of.get(article_id, ()) if flips.get(key, -1) > since)
+
     def _revise(self, before: Match, now: Match) -> None:
         self.revisions += 1
         flipped = before.is_copy != now.is_copy
+        if flipped:
+            key = _key(now.a, now.b)
+            if self.journal is not None:
+                self.journal.item(self._flips, key)
+            self._flips[key] = self.revisions
         for end in (now.a, now.b):
             if self.journal is not None:
                 self.journal.item(self._revised, end)
@@ -313,6 +325,7 @@ class PairCache:
             self.edges[other].discard(article_id)
         for key in self._pairs_of.pop(article_id, set()):
             self._matches.pop(key, None)
+            self._flips.pop(key, None)
             other = key[0] if key[1] == article_id else key[1]
             self._pairs_of.get(other, set()).discard(key)
         self._views.pop(article_id, None)

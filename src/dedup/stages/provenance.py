@@ -488,6 +488,44 @@ def grown(
     return replace(cluster, members=members, evidence=evidence), following
 
 
+def revised(
+    cluster: Cluster,
+    changed: Iterable[Candidate],
+    others: Callable[[str], Iterable[str]],
+    pair: Callable[[str, str], Match],
+) -> Cluster | None:
+    """``build_cluster`` of ``cluster``'s group (``near=others``) after the comparisons of the
+    members ``changed`` came out otherwise (and those of no other member), without reading the
+    other members again, when the earliest was chosen by its time alone: the times have not
+    changed, so it stands, and only the changed members' records and containment figures are read
+    again (a comparison of two members changes them both). None when the cluster must be built
+    again."""
+    evidence = cluster.evidence
+    if evidence.rule not in ("published_at", "date_in_text"):
+        return None
+    earliest = cluster.earliest
+    ids = [m.id for m in cluster.members]
+    members = list(cluster.members)
+    support = dict(evidence.values.get("containment", {}))
+
+    def containment(x: str, y: str) -> float:
+        m = pair(x, y)
+        return m.containment_a if m.a == x else m.containment_b
+
+    for c in changed:
+        at = bisect.bisect_left(ids, c.id)
+        if at == len(ids) or ids[at] != c.id:
+            return None
+        members[at] = _member(c, earliest, others(c.id), pair)
+        if c.id != earliest:
+            support[c.id] = {
+                "earliest_in_other": round(containment(earliest, c.id), 4),
+                "other_in_earliest": round(containment(c.id, earliest), 4),
+            }
+    values = {**evidence.values, "containment": support}
+    return replace(cluster, members=tuple(members), evidence=replace(evidence, values=values))
+
+
 def cluster_id(anchor: str) -> str:
     """The id of the cluster whose anchor (its member indexed first, see :func:`anchor_of`) has the
     id ``anchor``: ``c-`` and a hash of that id. Copies that join later leave it as it is."""

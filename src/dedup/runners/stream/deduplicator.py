@@ -42,7 +42,7 @@ from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, group
 from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
-from dedup.stages.provenance import Candidate, build_cluster, candidate, grown, provenance_inputs
+from dedup.stages.provenance import Candidate, build_cluster, candidate, grown, provenance_inputs, revised
 from dedup.stages.shingle import Vocabulary, analyze
 from dedup.stores.base import Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
@@ -343,12 +343,14 @@ class Deduplicator:
     def _current(self, placed: InOrder) -> bool:
         """Whether the kept groups of a large component stand, checked against the comparisons as
         they are now (``watch``): when one of its members' comparisons changed whether it is a
-        copy, the groups are dropped (built again when next asked for); when one changed its
-        figures only, the cluster records of the groups holding its two articles are."""
+        copy in a way that can move a member (``_flips_stand``), the groups are dropped (built
+        again when next asked for); when one changed otherwise, the cluster records of the groups
+        holding its two articles are read again for those members (``provenance.revised``), or
+        dropped (built again when next asked for)."""
         undo = self._undo
         watch = self._watches.get(placed)
         change = None if watch is None else watch.check(placed.group_of.keys(), self._pairs, undo)
-        if change is None or change.regroup:
+        if change is None or (change.regroup and not (change.flipped and self._flips_stand(placed, change.flipped))):
             self._drop(placed, undo)
             return False
         records = self._records.get(placed)
@@ -356,7 +358,39 @@ class Deduplicator:
             for g in sorted({placed.group_of[m] for m in change.revised}):
                 if undo is not None:
                     undo.item(records, g)
-                records.pop(g, None)
+                kept = records.pop(g, None)
+                changed = [self._candidate(m, True) for m in sorted(change.revised) if placed.group_of[m] == g]
+                record = None if kept is None else revised(kept[0], changed, self._before, self._pairs.pair)
+                if kept is not None and record is not None:
+                    records[g] = (record, kept[1])
+        return True
+
+    def _flips_stand(self, placed: InOrder, flipped: Iterable[tuple[str, str]]) -> bool:
+        """Whether the kept groups of a large component stand although these comparisons changed
+        whether they are a copy: both articles are members, the later one would be placed where
+        it is (``InOrder.stands``), and two that are no copy any more are still joined through a
+        member that is a copy of both (the component holds together)."""
+        pairs, group_of, seq = self._pairs, placed.group_of, self._seq
+
+        def is_copy(a: str, b: str) -> bool:
+            return pairs.pair(a, b).is_copy
+
+        def same_words(a: str, b: str) -> bool:
+            return pairs.pair(a, b).relation is Relation.SAME_TEXT
+
+        for a, b in flipped:
+            if a not in group_of or b not in group_of:
+                return False
+            x, y = sorted((a, b), key=seq)
+            here = seq(y)
+            near = pairs.edges.get(y, set())
+            copies = sorted(z for z in near if z in group_of and seq(z) < here and is_copy(y, z))
+            if not placed.stands(y, copies, is_copy, same_words, partial(_before, seq, here)):
+                return False
+            if not is_copy(x, y) and not any(
+                is_copy(x, z) and is_copy(y, z) for z in sorted(near & pairs.edges.get(x, set())) if z in group_of
+            ):
+                return False
         return True
 
     def _drop(self, placed: InOrder, undo: Undo | None) -> None:
@@ -674,3 +708,8 @@ class Deduplicator:
         merged = {before for member in group if (before := self._note(member, cluster)) is not None}
         self._merged = tuple(sorted(merged))
         return cluster
+
+
+def _before(seq: Callable[[str], int], here: int, member: str) -> bool:
+    """Whether ``member`` was indexed before the article indexed at ``here``."""
+    return seq(member) < here

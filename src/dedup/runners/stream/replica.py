@@ -51,9 +51,14 @@ class Replica:
     def __init__(self, config: DedupConfig, documents: LSHBackend | None, passages: LSHBackend | None) -> None:
         mh, ps = config.minhash, config.passage
         self._passage = ps
+        # A query reads the articles indexed first under each band key, twice as many as an article
+        # is compared with: ``grouping.compared`` keeps the candidates indexed first, so the
+        # documents' buckets, whose every article is a candidate, give it the ones it would keep
+        # from all of them; and an article found is counted by all its passages' band keys.
+        first = 2 * config.cluster.max_compared
         self.index = CandidateIndex(
-            documents or BandIndex(bands=mh.bands, rows=mh.rows),
-            passages or BandIndex(bands=ps.bands, rows=ps.rows),
+            documents or BandIndex(bands=mh.bands, rows=mh.rows, first=first),
+            passages or BandIndex(bands=ps.bands, rows=ps.rows, first=first),
         )
         self.entries: dict[str, Entry] = {}
         self.pending: dict[str, Entry] = {}  # a batch being added: observed, not yet inserted

@@ -36,11 +36,12 @@ _NONE: frozenset[int] = frozenset()
 
 @dataclass(frozen=True)
 class Change:
-    """What a check found: the members with a comparison that came out otherwise, and whether one
-    of them changed whether it is a copy."""
+    """What a check found: the members with a comparison that came out otherwise, whether one of
+    them changed whether it is a copy, and those comparisons (the pairs, each in id order)."""
 
     revised: frozenset[str]
     regroup: bool
+    flipped: frozenset[tuple[str, str]] = frozenset()
 
 
 UNCHANGED = Change(frozenset(), False)
@@ -121,17 +122,21 @@ class Watch:
         for member in suspects:
             self._note(member, pairs, undo)
         since = self.revisions
-        revised, regroup = set(), False
+        revised: set[str] = set()
+        flips: set[tuple[str, str]] = set()
+        regroup = False
         for member in members:
             last, flipped = pairs.revised(member)
             if last > since:
                 revised.add(member)
-                regroup = regroup or flipped > since
+                if flipped > since:
+                    regroup = True
+                    flips.update(pairs.flips(member, since))
         if undo is not None:
             old = self.boilerplate, self.formula, self.revisions
             undo.call(lambda: self._restore(old))
         self.boilerplate, self.formula, self.revisions = boilerplate, formula, pairs.revisions
-        return Change(frozenset(revised), regroup)
+        return Change(frozenset(revised), regroup, frozenset(flips))
 
     def _restore(self, old: tuple[int, int, int]) -> None:
         self.boilerplate, self.formula, self.revisions = old
