@@ -144,3 +144,16 @@ def grow(values: Any, n: int) -> Any:
     grown = np.empty(2 * values.shape[0] + 16, dtype=values.dtype)
     grown[:n] = values[:n]
     return grown
+
+
+@jit
+def contains_sorted(values: Any, lo: int, hi: int, x: Any) -> bool:
+    """Whether the ascending ``values[lo:hi]`` hold ``x`` (a binary search)."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < end and values[lo] == x

@@ -8,19 +8,7 @@ from typing import Any
 import numpy as np
 
 from dedup.kernels import jit
-
-
-@jit
-def _contains(values: Any, lo: int, hi: int, x: Any) -> bool:
-    """Whether the sorted ``values[lo:hi]`` hold ``x`` (a binary search)."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < end and values[lo] == x
+from dedup.kernels.arrays import contains_sorted
 
 
 @jit
@@ -57,7 +45,7 @@ def judge_samples(fps: Any, starts: Any, samples: Any, judged: Any, min_unique_f
                     o = samples[r, j]
                     if o < 0 or j == i:
                         continue
-                    if _contains(fps, starts[o], starts[o + 1], x):  # the other article's sorted fingerprints
+                    if contains_sorted(fps, starts[o], starts[o + 1], x):  # the other article's sorted fingerprints
                         elsewhere = True
                         break
                 if not elsewhere:
@@ -99,7 +87,7 @@ def judge_rows(fps: Any, starts: Any, rows: Any, row_of: Any, judged: Any, min_u
                 elsewhere = False
                 for j in range(width):
                     o = rows[r, j]
-                    if o >= 0 and j != i and _contains(own_fps, lo[o], hi[o], own_fps[p]):
+                    if o >= 0 and j != i and contains_sorted(own_fps, lo[o], hi[o], own_fps[p]):
                         elsewhere = True
                         break
                 if not elsewhere:
@@ -112,7 +100,7 @@ def judge_rows(fps: Any, starts: Any, rows: Any, row_of: Any, judged: Any, min_u
         carriers = 0
         for i in range(width):
             a = rows[r, i]
-            carries[i] = a >= 0 and _contains(own_fps, lo[a], hi[a], fp)
+            carries[i] = a >= 0 and contains_sorted(own_fps, lo[a], hi[a], fp)
             carriers += carries[i]
         k = 0
         for i in range(width):

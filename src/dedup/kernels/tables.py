@@ -10,6 +10,7 @@ import numpy as np
 
 from dedup.errors import KernelInputError
 from dedup.kernels import jit
+from dedup.kernels.arrays import contains_sorted
 from dedup.kernels.hashing import BAND_MIX, BAND_SALT
 
 _MAX_INT32 = 2**31 - 1
@@ -140,19 +141,6 @@ def _grown_counter(keys: Any, stamps: Any, hits: Any) -> Any:
 
 
 @jit
-def _holds(entry_key: Any, start: int, end: int, key: Any) -> bool:
-    """Whether ``key`` is among ``entry_key[start:end]`` (ascending): a binary search."""
-    lo, hi = start, end
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if entry_key[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < end and entry_key[lo] == key
-
-
-@jit
 def table_query(
     slots_key: Any,
     slots_head: Any,
@@ -229,7 +217,7 @@ def table_query(
             n = 0
             for r in range(rows.shape[0]):
                 for b in range(rows.shape[1]):
-                    if _holds(entry_key, start, end, rows[r, b]):
+                    if contains_sorted(entry_key, start, end, rows[r, b]):
                         n += 1
                         break
             counts[u] = n
