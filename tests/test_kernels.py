@@ -14,6 +14,7 @@ from boundscheck import run_checked
 from dedup import kernels
 from dedup.kernels import arrays as array_kernels
 from dedup.kernels import candidates as candidate_kernels
+from dedup.kernels import formula as formula_kernels
 from dedup.kernels import tables as table_kernels
 from dedup.kernels import text as text_kernels
 from dedup.kernels import verify as verify_kernels
@@ -182,6 +183,10 @@ def _mismatched_arrays_are_refused() -> None:
     )
     sigs = np.zeros((2, 5), dtype=u32)
     _raises_kernel_input_error(lambda: table_kernels.band_keys(sigs, 3, 2, mult))
+    counters = np.zeros(8, dtype=u32)
+    for cells in ([0, 8], [-1]):
+        _raises_kernel_input_error(lambda c=cells: formula_kernels.add_counts(counters, np.array(c, dtype=i64), u32(1)))
+    assert not counters.any()  # every cell checked before any is counted
     keys = np.arange(1, 6, dtype=u64)
     slots, heads, tails = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
     small = np.empty(4, dtype=i32)
@@ -227,16 +232,37 @@ def _mismatched_arrays_are_refused() -> None:
     )
 
 
+def _formula_counts_in_and_out() -> None:
+    """Articles of outlets counted in the formula sketch, one by one and as a batch's chunk, then
+    taken out again: the tables agree, and the counts go back to zero."""
+    from dedup.config import FormulaConfig
+    from dedup.stages.formula import FormulaCounts, keys
+
+    rng = np.random.default_rng(3)
+    config = FormulaConfig(sketch_width_bits=6, sketch_rows=3, max_load=1e6)
+    stream, batch = FormulaCounts(config), FormulaCounts(config)
+    articles = [(f"outlet{i % 3}", np.unique(rng.integers(0, 2**63, size=rng.integers(1, 300), dtype=np.uint64)))
+                for i in range(40)]  # fmt: skip
+    for source, shingles in articles:
+        stream.observe(source, shingles)
+    batch.add_keys(np.concatenate([keys(source, shingles) for source, shingles in articles]))
+    assert np.array_equal(stream.table, batch.table)
+    for source, shingles in articles:
+        stream.forget(source, shingles)
+    assert not stream.table.any()
+
+
 def checked_child() -> None:
     """The bounds-checked child of ``test_buffer_writing_kernels_stay_in_bounds``."""
     _mismatched_arrays_are_refused()
     _boilerplate_is_learned_and_dropped()
+    _formula_counts_in_and_out()
     _texts_of_any_size_cluster_and_stream()
 
 
 @pytest.mark.slow
 def test_buffer_writing_kernels_stay_in_bounds() -> None:
-    """The text, shingling, signing, index, candidate and verification kernels on texts of every
+    """The text, shingling, signing, index, candidate, formula and verification kernels on texts of every
     size and script, with numba checking every index: an out-of-bounds access or a crash fails the
     test with the child's output."""
     run_checked("test_kernels", "checked_child")

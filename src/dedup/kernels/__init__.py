@@ -126,6 +126,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (verify.shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
         (verify.intersect_count, (u64, u64)),
         (formula.reaching, (array(t.uint32, 2), u64, u64, t.uint64, t.int64)),
+        (formula.add_counts, (u32, i64, t.uint32)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
         (tables.table_insert, (*table, t.int64, u64, t.int64)),
         (tables.table_query, (*table, array(t.int64, 2), array(t.uint64, 2), t.int64)),

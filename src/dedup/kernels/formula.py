@@ -1,5 +1,7 @@
-"""The formula test's kernel: which (source, shingle) keys the count-min sketch counts at or above
-a threshold, one pass over the keys (``stages.formula.FormulaCounts.formula``)."""
+"""The formula test's kernels: which (source, shingle) keys the count-min sketch counts at or above
+a threshold, one pass over the keys (``stages.formula.FormulaCounts.formula``), and the counting
+itself (numpy's ``np.add.at``, the library way to add at repeated places, goes through a generic
+slow path per element, and a batch counts hundreds of thousands of keys at once)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from dedup.errors import KernelInputError
 from dedup.kernels import jit
 
 
@@ -26,3 +29,16 @@ def reaching(table: Any, keys: Any, multipliers: Any, shift: Any, least: int) ->
                 smallest = count
         out[i] = smallest >= least
     return out
+
+
+@jit
+def add_counts(flat: Any, cells: Any, step: Any) -> None:
+    """Add ``step`` to ``flat[c]`` for each ``c`` of ``cells``, once per time it is listed, the
+    uint32 counters wrapping as uint32 arithmetic does (a step of ``2**32 - 1`` takes one away).
+    Every cell is checked before anything is written."""
+    n = flat.shape[0]
+    for i in range(cells.shape[0]):
+        if cells[i] < 0 or cells[i] >= n:
+            raise KernelInputError("formula counts: a cell outside the table")
+    for i in range(cells.shape[0]):
+        flat[cells[i]] = flat[cells[i]] + step

@@ -277,7 +277,7 @@ class FormulaCounts:
         if len(sketch_keys) == 0:
             return
         self._held(len(sketch_keys))
-        np.add.at(self.table.ravel(), self.cells(sketch_keys), np.uint32(1))
+        formula_kernels.add_counts(self.table.ravel(), self.cells(sketch_keys), np.uint32(1))
         self.crossings += 1
         self._bulk += 1
         self.version += 1
@@ -298,7 +298,7 @@ class FormulaCounts:
         before = flat[cells]
         if len(cells) == 0:
             return before, before
-        np.add.at(flat, cells, np.uint32(step % 2**32))  # counters wrap as uint32 arithmetic does
+        formula_kernels.add_counts(flat, cells, np.uint32(step % 2**32))  # counters wrap as uint32 do
         after = flat[cells]
         # how many times each counter moved (uint32 differences wrap back to the count)
         moved = after - before if step > 0 else before - after
