@@ -332,3 +332,27 @@ def test_an_index_written_before_a_setting_existed_opens_with_its_settings(tmp_p
     other = dedup.DedupConfig(cluster=dedup.ClusterConfig(max_compared=5))
     with pytest.raises(dedup.StoreError, match="other settings"):
         dedup.Deduplicator.open(path, other)
+
+
+def test_an_index_written_before_the_pooled_formula_rule_keeps_the_rule_it_was_built_with(tmp_path: Path) -> None:
+    # its stored formula settings lack min_repeated and max_load: it reopens with the rule it gave
+    # its answers by (pooled counts off, the limit of its time), not with today's defaults
+    import json
+
+    from dedup.stores.sqlite import config_checksum
+
+    path = tmp_path / "old.sqlite"
+    from dedup.config import FormulaConfig
+
+    old = dedup.DedupConfig(formula=FormulaConfig(sketch_rows=2, sketch_width_bits=21))
+    with dedup.Deduplicator.open(path, old) as d:
+        d.add_many(load_seeds())
+    with closing(sqlite3.connect(path)) as db, db:
+        stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        del stored["formula"]["min_repeated"], stored["formula"]["max_load"]
+        text = json.dumps(stored)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (text,))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config_checksum'", (config_checksum(text),))
+    with dedup.Deduplicator.open(path) as d:
+        assert (d.config.formula.min_repeated, d.config.formula.max_load) == (0, 4.0)
+        assert (d.config.formula.sketch_rows, d.config.formula.sketch_width_bits) == (2, 21)

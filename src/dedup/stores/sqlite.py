@@ -539,6 +539,13 @@ def same_settings(stored: str, config: DedupConfig) -> bool:
         return False
 
 
+# Settings added to a part since the first indexes were written, with the value that an index
+# written before them (its stored part without them) was built with, where that is not the default.
+_STORED_BEFORE: dict[str, dict[str, Any]] = {
+    "formula": {"min_repeated": 0, "max_load": 4.0},
+}
+
+
 def config_from_json(text: str) -> DedupConfig:
     """Rebuild a ``DedupConfig`` from ``config_to_json``'s output."""
     from dedup.config import PARTS
@@ -550,8 +557,9 @@ def config_from_json(text: str) -> DedupConfig:
         fixed = {k: (_tuples(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
         return kind(**fixed)
 
-    # a part missing from an index written before the part existed takes its defaults
-    parts = {name: build(kind, data.get(name, {})) for name, kind in PARTS.items()}
+    # a part missing from an index written before the part existed takes its defaults; a setting
+    # missing from a part takes the value that keeps the answers the index was built to give
+    parts = {name: build(kind, {**_STORED_BEFORE.get(name, {}), **data.get(name, {})}) for name, kind in PARTS.items()}
     return DedupConfig(**parts, max_chars=data["max_chars"])
 
 
