@@ -131,7 +131,7 @@ def stats(where: str) -> Stats:
         config_checksum=checksum,
         settings=settings,
         file_bytes=None if redis else _file_bytes(where),
-        formula_load=None if formula_load is None else round(formula_load, 3),
+        formula_load=None if formula_load is None else float(f"{formula_load:.3g}"),
     )
 
 
