@@ -137,26 +137,77 @@ shingle_sets = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=30, uniq
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", ""]), shingle_sets), min_size=1, max_size=30))
 def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tuple[str, list[int]]]) -> None:
     # tiny: many collisions (and never taken as overloaded, which is tested on its own)
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=6, sketch_rows=2, max_load=1e6))
-    empty = counts.table.copy()
-    true: dict[tuple[str, int], int] = {}
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=6, sketch_rows=2, max_load=1e6, min_repeated=3))
+    empty, no_pooled = counts.table.copy(), counts.repeated.copy()
+    true = _true_counts(observed)
     for source, shingles in observed:
         counts.observe(source, np.array(shingles, dtype=np.uint64))
-        for s in shingles:
-            if source:
-                true[source, s] = true.get((source, s), 0) + 1
     for (source, s), n in true.items():
         assert counts.counts(source, np.array([s], dtype=np.uint64))[0] >= n
     batch = FormulaCounts(counts.config)
-    chunk = np.concatenate([dedup_keys(src, sh) for src, sh in observed])
-    batch.add_keys(chunk)
+    batch.add_keys(*_chunk(observed))
     assert np.array_equal(batch.table, counts.table)  # a batch's sum is the stream's table
-    assert batch.observed == counts.observed == len(chunk)
-    assert batch.version == (1 if len(chunk) else 0)  # moved when anything was counted
+    assert batch.observed == counts.observed == sum(true.values())
+    assert (batch.version > 0) == bool(true)  # moved when anything was counted
     for source, shingles in reversed(observed):
         counts.forget(source, np.array(shingles, dtype=np.uint64))
     assert np.array_equal(counts.table, empty)
+    assert np.array_equal(counts.repeated, no_pooled)
     assert counts.observed == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", ""]), shingle_sets), min_size=1, max_size=30))
+def test_pooled_counts_are_the_articles_of_the_sources_that_repeat_a_shingle(
+    observed: list[tuple[str, list[int]]],
+) -> None:
+    """On a sketch wide enough that no keys collide, the pooled count of a shingle is the number of
+    articles carrying it from the sources that carry it twice or more, alike in the stream (one
+    article at a time), a batch (chunks) and Spark's execution (the summed table, then each
+    article's share read from it)."""
+    config = FormulaConfig(sketch_width_bits=24, sketch_rows=2, min_repeated=3)
+    stream, batch, spark = FormulaCounts(config), FormulaCounts(config), FormulaCounts(config)
+    true = _true_counts(observed)
+    for source, shingles in observed:
+        stream.observe(source, np.array(shingles, dtype=np.uint64))
+    middle = len(observed) // 2
+    for part in (observed[:middle], observed[middle:]):
+        batch.add_keys(*_chunk(part))
+        partition = FormulaCounts(config)
+        partition.count_keys(_chunk(part)[0])
+        spark.add_cells(*partition.nonzero())
+    for part in (observed[:middle], observed[middle:]):
+        spark.add_pooled(*spark.pooled_cells(*_chunk(part)))
+    everything = sorted({s for _, shingles in observed for s in shingles})
+    pooled = dict.fromkeys(everything, 0)
+    for (_, s), n in true.items():
+        pooled[s] += n if n >= 2 else 0
+    asked = np.array(everything, dtype=np.uint64)
+    for counts in (stream, batch, spark):
+        assert counts.pooled(asked).tolist() == [pooled[s] for s in everything]
+        for source in ("a", "b", "c"):
+            expected = [
+                true.get((source, s), 0) >= 4 or (true.get((source, s), 0) >= 2 and pooled[s] >= 3) for s in everything
+            ]
+            assert counts.formula(source, asked).tolist() == expected
+
+
+def _true_counts(observed: list[tuple[str, list[int]]]) -> dict[tuple[str, int], int]:
+    true: dict[tuple[str, int], int] = {}
+    for source, shingles in observed:
+        for s in shingles:
+            if source:
+                true[source, s] = true.get((source, s), 0) + 1
+    return true
+
+
+def _chunk(observed: list[tuple[str, list[int]]]) -> tuple[np.ndarray, np.ndarray]:
+    from dedup.stages.formula import shingles_of
+
+    keys = [dedup_keys(source, shingles) for source, shingles in observed]
+    shingles = [shingles_of(source, k) for (source, _), k in zip(observed, keys, strict=True)]
+    empty = np.empty(0, dtype=np.uint64)
+    return (np.concatenate(keys) if keys else empty), (np.concatenate(shingles) if shingles else empty)
 
 
 @settings(max_examples=60, deadline=None)
@@ -164,15 +215,19 @@ def test_the_sketch_never_undercounts_and_removal_restores_it(observed: list[tup
 def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: list[tuple[str, list[int]]]) -> None:
     # (a version that does not move keeps an outdated comparison; one that moves for nothing costs
     # comparisons made again)
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=8, sketch_rows=2, min_per_source=2, max_load=1e6))
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=8, sketch_rows=2, min_per_source=3, min_repeated=4))
     arrays = [(source, np.array(shingles, dtype=np.uint64)) for source, shingles in observed]
     for source, shingles in arrays:
-        before = counts.formula(source, shingles).tolist()
+        before = {src: counts.formula(src, shingles).tolist() for src in "abc"}
         versions = {src: counts.version_of(src) for src in "abc"}
+        pooled = counts.pooled(shingles) >= 4
         counts.observe(source, shingles)
-        own_crossed = before != counts.formula(source, shingles).tolist()
-        assert (counts.version_of(source) != versions[source]) == own_crossed
-        assert all(counts.version_of(src) == versions[src] for src in "abc" if src != source)
+        moved_all = (counts.pooled(shingles) >= 4).tolist() != pooled.tolist()
+        own_crossed = before[source] != counts.formula(source, shingles).tolist()
+        assert (counts.version_of(source) != versions[source]) == (own_crossed or moved_all)
+        for src in "abc":
+            if src != source:  # (their counts may read higher by the sketch's excess: no version moves)
+                assert (counts.version_of(src) != versions[src]) == moved_all
     assert counts.version_of(None) == 0
 
 
@@ -187,17 +242,37 @@ def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: l
 def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[tuple[list[int], int, bool]]) -> None:
     """Counting keys that land on the same counters many times in one call moves each counter by
     its number of keys, and ``crossings`` goes up exactly when some counter crosses
-    ``min_per_source`` in that call, either way (a counter taken below zero wraps, as uint32 do)."""
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, min_per_source=3, max_load=1e6))
+    ``min_per_source`` in that call, either way (a counter never goes below zero)."""
+    counts = FormulaCounts(
+        FormulaConfig(sketch_width_bits=4, sketch_rows=2, min_per_source=3, max_load=1e6, min_repeated=0)
+    )
     for shingles, repeat, forget in changes:
         repeated = np.array(shingles * (repeat + 1), dtype=np.uint64)
         before = counts.table.ravel().astype(np.int64)
         after = before.copy()
-        np.add.at(after, counts.cells(dedup_keys("outlet", repeated)), -1 if forget else 1)
+        for cell in counts.cells(dedup_keys("outlet", repeated)):
+            after[cell] = max(0, after[cell] + (-1 if forget else 1))
         version = counts.crossings
         (counts.forget if forget else counts.observe)("outlet", repeated)
-        assert np.array_equal(counts.table.ravel(), (after % 2**32).astype(np.uint32))
+        assert np.array_equal(counts.table.ravel(), after.astype(np.uint16))
         assert counts.crossings == version + bool(np.any((before < 3) != (after < 3)))
+
+
+def test_a_full_counter_stays_full() -> None:
+    """A counter that reached the largest value of its type is read so from then on, whatever is
+    added or taken away (its count is not known any more), and its neighbours count on."""
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=1, min_repeated=0, max_load=1e6))
+    shingles = np.array([7], dtype=np.uint64)
+    counts.table[...] = np.iinfo(np.uint16).max - 1
+    counts.table[0, 0] = 5
+    for _ in range(3):
+        counts.observe("outlet", shingles)
+    counts.forget("outlet", shingles)
+    cell = counts.cells(dedup_keys("outlet", shingles))[0]
+    assert counts.counts("outlet", shingles)[0] == np.iinfo(np.uint16).max
+    others = [c for c in range(16) if c != cell]
+    assert counts.table.ravel()[others].tolist() == counts.table.ravel()[others].tolist()
+    assert counts.table.ravel()[cell] == np.iinfo(np.uint16).max
 
 
 @settings(max_examples=80, deadline=None)
@@ -205,21 +280,27 @@ def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[t
     st.integers(1, 8),
     st.integers(4, 7),
     st.integers(2, 6),
+    st.integers(0, 4),
     st.lists(st.tuples(st.sampled_from(["a", "b"]), shingle_sets), min_size=1, max_size=12),
     shingle_sets,
 )
 def test_the_compiled_formula_test_reads_the_counts_as_counts_does(
-    rows: int, width_bits: int, least: int, observed: list[tuple[str, list[int]]], asked: list[int]
+    rows: int, width_bits: int, least: int, repeated: int, observed: list[tuple[str, list[int]]], asked: list[int]
 ) -> None:
-    """``formula`` (one compiled pass, ``kernels.formula.reaching``) tells the shingles whose
-    ``counts`` (the numpy reading of the sketch) reach ``min_per_source``, on tiny sketches where
-    keys collide."""
-    counts = FormulaCounts(FormulaConfig(sketch_rows=rows, sketch_width_bits=width_bits, min_per_source=least))
+    """``formula`` (compiled passes, ``kernels.formula.reaching``) tells the shingles whose
+    ``counts`` (the numpy reading of the sketch) reach ``min_per_source``, or reach two with a
+    ``pooled`` count that reaches ``min_repeated``, on tiny sketches where keys collide."""
+    config = FormulaConfig(sketch_rows=rows, sketch_width_bits=width_bits, min_per_source=least, min_repeated=repeated)
+    counts = FormulaCounts(config)
     for source, shingles in observed:
         counts.observe(source, np.array(shingles, dtype=np.uint64))
     for source in ("a", "b", "c", None):
         shingles = np.array(asked, dtype=np.uint64)
-        assert counts.formula(source, shingles).tolist() == (counts.counts(source, shingles) >= least).tolist()
+        own, pooled = counts.counts(source, shingles), counts.pooled(shingles)
+        expected = (own >= least) | ((own >= 2) & (pooled >= repeated) & bool(repeated))
+        if source is None:
+            expected[:] = False
+        assert counts.formula(source, shingles).tolist() == expected.tolist()
 
 
 def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
@@ -230,7 +311,14 @@ def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"min_per_source": 1}, {"min_containment": 1.5}, {"sketch_rows": 9}, {"sketch_width_bits": 40}, {"max_load": 0}],
+    [
+        {"min_per_source": 1},
+        {"min_containment": 1.5},
+        {"sketch_rows": 9},
+        {"sketch_width_bits": 40},
+        {"max_load": 0},
+        {"min_repeated": -1},
+    ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
@@ -341,13 +429,13 @@ def test_counts_too_many_for_their_sketch_abstain_and_say_how_wide_to_make_it(
     assert d.compare("wire-0", "gazette-0", with_text=False).is_copy
     assert sorted(m.id for m in d.cluster_of("wire-0").members) == ["gazette-0", "herald-0", "wire-0"]
     warned = [r.getMessage() for r in caplog.records if r.name == "dedup.formula"]
-    assert len(warned) == 1 and "FormulaConfig.sketch_width_bits to 7 or more" in warned[0]
+    assert len(warned) == 1 and "FormulaConfig.sketch_width_bits to 8 or more" in warned[0]
     batch = dedup.cluster(articles, config=guarded)
     assert [sorted(m.id for m in c.members) for c in batch] == [["gazette-0", "herald-0", "wire-0"]]
 
 
 def test_counts_overloaded_then_trusted_again_move_every_version() -> None:
-    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, max_load=2))  # 32 observations
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=2, max_load=2, min_repeated=0))  # 32 obs.
     shingles = np.arange(20, dtype=np.uint64)
     counts.observe("a", shingles)
     assert not counts.overloaded and counts.version_of("b") == 0
@@ -367,5 +455,5 @@ def test_the_command_line_prints_the_warning(tmp_path: Path, capsys: pytest.Capt
     config.write_text(json.dumps({"formula": {"sketch_width_bits": 4, "sketch_rows": 1}}))
     assert main(["cluster", "--config", str(config), str(data)]) == 0
     out = capsys.readouterr()
-    assert "dedup: the formula counts hold" in out.err and "FormulaConfig.sketch_width_bits to 8 or more" in out.err
+    assert "dedup: the formula counts hold" in out.err and "FormulaConfig.sketch_width_bits to 9 or more" in out.err
     assert len([json.loads(line) for line in out.out.splitlines()]) == 1  # one cluster of three

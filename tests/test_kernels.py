@@ -183,9 +183,11 @@ def _mismatched_arrays_are_refused() -> None:
     )
     sigs = np.zeros((2, 5), dtype=u32)
     _raises_kernel_input_error(lambda: table_kernels.band_keys(sigs, 3, 2, mult))
-    counters = np.zeros(8, dtype=u32)
+    counters = np.zeros(8, dtype=np.uint16)
     for cells in ([0, 8], [-1]):
-        _raises_kernel_input_error(lambda c=cells: formula_kernels.add_counts(counters, np.array(c, dtype=i64), u32(1)))
+        _raises_kernel_input_error(
+            lambda c=cells: formula_kernels.add_counts(counters, np.array(c, dtype=i64), np.int64(1))
+        )
     assert not counters.any()  # every cell checked before any is counted
     keys = np.arange(1, 6, dtype=u64)
     slots, heads, tails = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
@@ -236,7 +238,7 @@ def _formula_counts_in_and_out() -> None:
     """Articles of outlets counted in the formula sketch, one by one and as a batch's chunk, then
     taken out again: the tables agree, and the counts go back to zero."""
     from dedup.config import FormulaConfig
-    from dedup.stages.formula import FormulaCounts, keys
+    from dedup.stages.formula import FormulaCounts, keys, shingles_of
 
     rng = np.random.default_rng(3)
     config = FormulaConfig(sketch_width_bits=6, sketch_rows=3, max_load=1e6)
@@ -245,11 +247,15 @@ def _formula_counts_in_and_out() -> None:
                 for i in range(40)]  # fmt: skip
     for source, shingles in articles:
         stream.observe(source, shingles)
-    batch.add_keys(np.concatenate([keys(source, shingles) for source, shingles in articles]))
+    chunk = [keys(source, shingles) for source, shingles in articles]
+    batch.add_keys(
+        np.concatenate(chunk), np.concatenate([shingles_of(s, k) for (s, _), k in zip(articles, chunk, strict=True)])
+    )
     assert np.array_equal(stream.table, batch.table)
-    for source, shingles in articles:
+    for source, shingles in reversed(articles):
         stream.forget(source, shingles)
     assert not stream.table.any()
+    assert not stream.repeated.any()
 
 
 def checked_child() -> None:

@@ -417,24 +417,29 @@ class BoilerplateConfig:
 @dataclass(frozen=True, slots=True)
 class FormulaConfig:
     """Templated stories told apart from copies (see ``dedup.stages.formula``): a shingle that one
-    source carries in at least ``min_per_source`` of its articles is formula, and a copy (not
-    near-identical) whose containment falls under ``min_containment`` once the formula shingles are
-    left out is not a copy. The counts live in a count-min sketch of ``sketch_rows`` rows of
-    ``2**sketch_width_bits`` 32-bit counters (``4 * sketch_rows * 2**sketch_width_bits`` bytes);
-    while they hold more than ``max_load`` (source, shingle) observations per counter of a row, too
-    many counts read high to be trusted and the test abstains (a warning names the width that would
-    hold them). ``enabled=False`` turns the rule off."""
+    source carries in at least ``min_per_source`` of its articles is formula, and so is one it
+    carries in two or more when the sources that carry it twice or more carry it in at least
+    ``min_repeated`` articles in all (0: that part off); a copy (not near-identical) whose
+    containment falls under ``min_containment`` once the formula shingles are left out is not a
+    copy. The counts live in count-min sketches of ``sketch_rows`` rows of ``2**sketch_width_bits``
+    16-bit counters, and as many rows of an eighth of that width (``2.25 * sketch_rows *
+    2**sketch_width_bits`` bytes in all); while they hold more than ``max_load`` (source, shingle)
+    observations per counter of a row, too many counts read high to be trusted and the test
+    abstains (a warning names the width that would hold them). ``enabled=False`` turns the rule
+    off."""
 
     enabled: bool = True
     min_per_source: int = 4
+    min_repeated: int = 8
     min_containment: float = 0.3
-    sketch_rows: int = 2
-    sketch_width_bits: int = 21
-    max_load: float = 4.0
+    sketch_rows: int = 4
+    sketch_width_bits: int = 23
+    max_load: float = 2.0
 
     def __post_init__(self) -> None:
         _flag(self, "enabled")
         _int(self, "min_per_source", 2)
+        _int(self, "min_repeated", 0)
         _share(self, "min_containment")
         _int(self, "sketch_rows", 1, 8)
         _int(self, "sketch_width_bits", 4, 30)

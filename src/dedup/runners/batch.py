@@ -554,9 +554,13 @@ def _read(
     budget, usable = _KEPT_ANALYSES_BYTES, 0
     for part in pool.map(_prepare, source.tasks()):
         if counts is not None:  # each id once, the first in input order (as below)
-            fresh = [k for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
+            fresh = [(m, k) for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
             counted.update(m.id for m in part.metas)
-            counts.add_keys(np.concatenate(fresh) if fresh else np.empty(0, np.uint64))
+            if fresh:
+                counts.add_keys(
+                    np.concatenate([k for _, k in fresh]),
+                    np.concatenate([formulas.shingles_of(formulas.outlet(m), k) for m, k in fresh]),
+                )
             part.formula_keys = []
         for i, doc in enumerate(part.analyses):
             budget -= _nbytes(doc)

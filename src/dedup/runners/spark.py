@@ -228,11 +228,27 @@ def _judge_runs(config_json: str) -> Any:
 def _formula_table(config_json: str) -> Any:
     """The formula counts of a partition's articles (their ``formula_keys``), as one table."""
 
-    def run(rows: Iterator[Any]) -> Iterator[np.ndarray]:
+    def run(rows: Iterator[Any]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         counts = FormulaCounts(config_from_json(config_json).formula)
         for row in rows:
-            counts.add_keys(_unsigned(row.formula_keys))
-        yield counts.table
+            counts.count_keys(_unsigned(row.formula_keys))
+        yield counts.nonzero()
+
+    return run
+
+
+def _pooled_table(formula: Any) -> Any:
+    """The pooled formula counts a partition's articles add, read from the summed counts."""
+
+    def run(rows: Iterator[Any]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        counts: FormulaCounts = formula.value
+        keys, shingles = [], []
+        for row in rows:
+            k = _unsigned(row.formula_keys)
+            keys.append(k)
+            shingles.append(formulas.shingles_of(formulas.outlet_of(_value(row.source), _value(row.url)), k))
+        if keys:
+            yield counts.pooled_cells(np.concatenate(keys), np.concatenate(shingles))
 
     return run
 
@@ -394,13 +410,21 @@ def learn_boilerplate(prepared: DataFrame, config: DedupConfig) -> list[int]:
 
 def formula_counts(prepared: DataFrame, config: DedupConfig) -> FormulaCounts | None:
     """The formula counts (``dedup.stages.formula``) of the prepared articles (column
-    ``formula_keys``): a table per partition, summed on the driver; None when the rule is off."""
+    ``formula_keys``): the counters each partition moved, added on the driver one partition at a
+    time (the tables are large: the driver takes no more than one partition's at once), then the
+    pooled counts of each partition read from that sum, added the same way; None when the rule is
+    off."""
     if not config.formula.enabled:
         return None
     counts = FormulaCounts(config.formula)
-    tables = prepared.select("formula_keys").rdd.mapPartitions(_formula_table(config_to_json(config)))
-    if tables.getNumPartitions():
-        counts.add_table(tables.reduce(np.add))
+    rows = prepared.select("source", "url", "formula_keys").rdd
+    for cells, values in rows.mapPartitions(_formula_table(config_to_json(config))).toLocalIterator():
+        counts.add_cells(cells, values)
+    if config.formula.min_repeated:
+        shared = prepared.sparkSession.sparkContext.broadcast(counts)
+        for cells, values in rows.mapPartitions(_pooled_table(shared)).toLocalIterator():
+            counts.add_pooled(cells, values)
+        shared.unpersist()
     return counts
 
 

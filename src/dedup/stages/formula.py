@@ -7,14 +7,23 @@ so the verifier finds them copies, yet they report different events. What they s
 carries its shingles in many of its own articles, whereas the shingles of a wire story recur on
 many outlets about once each.
 
-The rule, in three parts, each stated once here:
+Some formulas are printed often by one outlet; others (an agency's standard paragraph, a
+ministry's stock phrase) twice or three times by each of several outlets, and then no outlet alone
+reaches a threshold that a wire story's copies stay under. What tells them from a wire text is
+that the outlets *repeat* them: a wire story reaches an outlet once, maybe twice when it is updated,
+whereas a formula comes back with every new event. So the rule pools the repeats of all outlets.
+
+The rule, in four parts, each stated once here:
 
 - the counts: for every (source, document shingle), the number of the source's articles that carry
   the shingle (``FormulaCounts.observe`` and ``forget``, an article's distinct shingles counted
   once). An article's source is its ``source``, else the host of its ``url`` (``outlet``); an
   article with neither contributes nothing to the counts and has no formula shingles;
+- the pooled count of a shingle (``FormulaCounts.pooled``): the number of articles that carry it
+  from the sources that carry it in two or more of their articles;
 - the formula shingles of an article: those its own source carries in at least
-  ``FormulaConfig.min_per_source`` articles (``FormulaCounts.formula``);
+  ``FormulaConfig.min_per_source`` articles, and those it carries in two or more whose pooled
+  count reaches ``FormulaConfig.min_repeated`` (``FormulaCounts.formula``);
 - the pair test (``FormulaCounts.check``): a pair the verifier calls a copy, whose Jaccard is
   below ``VerifyConfig.near_identical_jaccard``, whose containment (of the smaller article, as the
   verifier measures it) is at least ``FormulaConfig.min_containment``, but under it once the
@@ -24,29 +33,36 @@ The rule, in three parts, each stated once here:
   paywall text, "no articles found") printed on many of its pages is all formula, and the pages'
   titles tell them apart, whereas an outlet that publishes its own story again keeps its title.
 
-The counts are kept in a count-min sketch: ``sketch_rows`` rows of ``2**sketch_width_bits``
-32-bit counters, each (source, shingle) hashed to one counter per row, its count read as the
-smallest of them. Its memory is fixed however long a stream runs, a count it gives is never below
-the true count, and adding then removing an article puts every counter back. Counters only add, so
-a batch builds the same table by summing the counts of its chunks, and Spark by summing the tables
-of its partitions: every runner reads the same counts. A count is too high when other keys land on
-all of its counters; the expected excess per counter is the number of (article, shingle)
-observations held divided by the width, so an index that holds many more observations than
-``2**sketch_width_bits`` should raise ``sketch_width_bits``. Past ``FormulaConfig.max_load``
-observations per counter, so many counts read high that most shingles of every source would pass
-for formula and the test would refuse nearly every copy that is not near-identical: the counts are
-then *overloaded* (``FormulaCounts.overloaded``), the test abstains, and a warning on the
-``dedup.formula`` logger names the ``sketch_width_bits`` that would hold them.
+The counts are kept in count-min sketches: ``sketch_rows`` rows of ``2**sketch_width_bits``
+16-bit counters for the (source, shingle) counts, and as many rows of an eighth of that width for
+the pooled counts (keyed by the shingle alone: far fewer shingles have any). Each key is hashed to
+one counter per row, its count read as the smallest of them. Their memory is fixed however long a
+stream runs (``sketch_bytes``), a count they give is never below the true count, and adding then
+removing an article puts every counter back. A counter that reaches its largest value (65,535)
+stays there: that count is not known any more, and it reads as formula all the same. Counters
+only add, so a batch builds the same (source, shingle) table by counting its chunks, and Spark by
+summing the tables of its partitions; the pooled counts a stream and a batch move as each count
+goes from one to two and beyond, and Spark reads them from the summed table, each article adding
+one to each of its shingles its source carries twice or more: the same counts while the sketch
+counts exactly. A count is too high when other keys land on all of its counters; the expected
+excess per counter is the number of (article, shingle) observations held divided by the width,
+and "twice or more" is a low count, read wrongly once a row holds more observations than
+counters. Past ``FormulaConfig.max_load`` observations per counter, so many counts read high that
+most shingles of every source would pass for formula and the test would refuse nearly every copy
+that is not near-identical: the counts are then *overloaded* (``FormulaCounts.overloaded``), the
+test abstains, and a warning on the ``dedup.formula`` logger names the ``sketch_width_bits`` that
+would hold them.
 
-Each source has a version (``version_of``), which goes up whenever the count of one of its
-(source, shingle) pairs crosses ``min_per_source`` (either way) as one of its articles is observed
-or forgotten: only then can the formula shingles of the source's articles have changed, and a
-comparison of one of them decided before must be checked again (``dedup.stages.pairs``). Counts
-added in bulk move every source's version: a batch's chunks (``add_keys``, counted before any
-comparison is made) whenever they count anything, a Spark partition's table when a counter
-crosses. A count that crosses only because other keys landed on its counters (the
-sketch's excess, above) moves no version: a comparison decided before stands until its sources'
-versions next move. Counts that become overloaded, or stop being so, move every source's version.
+Each source has a version (``version_of``), which goes up whenever one of its shingles becomes
+formula or stops being so as one of its articles is observed or forgotten: only then can the
+formula shingles of the source's articles have changed, and a comparison of one of them decided
+before must be checked again (``dedup.stages.pairs``). A pooled count that crosses
+``min_repeated`` can change any source's formula shingles, and counts added in bulk (a batch's
+chunks, a Spark partition's tables: counted before any comparison is made) can change all of
+them: both move every source's version. A count that crosses only because other keys landed on
+its counters (the sketch's excess, above) moves no version: a comparison decided before stands
+until its sources' versions next move. Counts that become overloaded, or stop being so, move every
+source's version.
 """
 
 from __future__ import annotations
@@ -70,13 +86,14 @@ from dedup.records import Article, Match, Relation
 from dedup.stages.normalize import fold
 
 U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
+U16 = npt.NDArray[np.uint16]
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 RULE = "formula"
 _log = logging.getLogger("dedup.formula")
 _OWN_KEPT = 1024  # articles whose own (not formula) shingles are remembered
+_COUNTER_BYTES = 2  # uint16 counters
 
 # Odd 64-bit multipliers, one per sketch row (multiply-shift hashing of a key to a counter).
 _ROW_MULTIPLIERS = np.array(
@@ -91,7 +108,12 @@ _ROW_MULTIPLIERS = np.array(
 def outlet(article: Article) -> str | None:
     """The source an article's formula is counted under: its ``source``, else the host of its
     ``url`` (lower case, without a leading ``www.``), else None."""
-    return article.source or (_host(article.url) if article.url else None)
+    return outlet_of(article.source, article.url)
+
+
+def outlet_of(source: str | None, url: str | None) -> str | None:
+    """``outlet`` of an article with this ``source`` and ``url``."""
+    return source or (_host(url) if url else None)
 
 
 @lru_cache(maxsize=4096)  # an article is compared many times over
@@ -112,6 +134,15 @@ def source_key(source: str | None) -> int | None:
     return int.from_bytes(hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
+def shingles_of(source: str | None, sketch_keys: U64) -> U64:
+    """The shingles a source's ``keys`` were made of (``keys`` undone)."""
+    salt = source_key(source)
+    if salt is None:
+        return sketch_keys
+    out: U64 = np.bitwise_xor(sketch_keys, np.uint64(salt))
+    return out
+
+
 def keys(source: str | None, shingles: U64) -> U64:
     """The sketch keys of an article's (source, shingle) pairs; none without a source."""
     salt = source_key(source)
@@ -122,7 +153,8 @@ def keys(source: str | None, shingles: U64) -> U64:
 
 
 class FormulaCounts:
-    """The (source, shingle) document frequencies in a count-min sketch (see the module docstring).
+    """The (source, shingle) document frequencies and the shingles' pooled counts, each in a
+    count-min sketch (see the module docstring).
 
     >>> counts = FormulaCounts(FormulaConfig(sketch_width_bits=10))
     >>> shingles = np.array([1, 2, 3], dtype=np.uint64)
@@ -133,26 +165,24 @@ class FormulaCounts:
     """
 
     __slots__ = (
-        "_bulk", "_config", "_owned", "_shift", "_versions", "_warned", "_width", "crossings", "observed", "table",
-        "version",
+        "_bulk", "_config", "_owned", "_pooled_shift", "_shift", "_versions", "_warned", "_width", "crossings",
+        "observed", "repeated", "table", "version",
     )  # fmt: skip
 
-    def __init__(self, config: FormulaConfig, table: U32 | None = None) -> None:
+    def __init__(self, config: FormulaConfig, table: U16 | None = None, repeated: U16 | None = None) -> None:
         self._config = config
         self._width = 1 << config.sketch_width_bits
         self._shift = np.uint64(64 - config.sketch_width_bits)
-        shape = (config.sketch_rows, self._width)
-        self.table: U32 = np.zeros(shape, dtype=np.uint32) if table is None else np.ascontiguousarray(table)
-        if self.table.shape != shape or self.table.dtype != np.uint32:
-            raise ValueError(
-                f"a formula table must be uint32 of shape {shape}, got {self.table.dtype} {self.table.shape}"
-            )
+        self._pooled_shift = np.uint64(64 - pooled_width_bits(config))
+        self.table: U16 = _checked(table, (config.sketch_rows, self._width), "table")
+        self.repeated: U16 = _checked(repeated, (config.sketch_rows, 1 << pooled_width_bits(config)), "repeated")
         self.version = 0  # the number of times any source's version moved
-        self.crossings = 0  # the number of changes in which any counter crossed the threshold
+        self.crossings = 0  # the number of changes in which any count crossed a threshold
         self._versions: dict[str, int] = {}
-        self._bulk = 0  # the times counts added in bulk moved every source's version
+        self._bulk = 0  # the times every source's version moved at once
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
-        # the (source, shingle) observations held: each adds one to one counter of every row
+        # the (source, shingle) observations held: each adds one to one counter of every row (a
+        # counter stuck at its largest value counts its share all the same)
         self.observed = int(self.table[0].sum(dtype=np.uint64))
         self._warned = False
 
@@ -178,6 +208,12 @@ class FormulaCounts:
         that its counts are not trusted and the pair test abstains (see the module docstring)."""
         return self.load > self._config.max_load
 
+    def _move_all(self) -> None:
+        """Move every source's version (and count a crossing)."""
+        self._bulk += 1
+        self.version += 1
+        self.crossings += 1
+
     def _held(self, observations: int) -> None:
         """Add ``observations`` (negative: taken out) to those held; when that makes the counts
         overloaded or trusted again, every source's version moves (the first time they overload,
@@ -186,9 +222,7 @@ class FormulaCounts:
         self.observed += observations
         if self.overloaded == before:
             return
-        self._bulk += 1
-        self.version += 1
-        self.crossings += 1
+        self._move_all()
         if self.overloaded and not self._warned:
             self._warned = True
             config = self._config
@@ -198,15 +232,27 @@ class FormulaCounts:
                 "templated stories are not told apart from copies any more; set "
                 "FormulaConfig.sketch_width_bits to %d or more (%.1f MiB) to hold twice as many (each step "
                 "doubles what it holds), or enabled=False to turn the rule off",
-                self.observed, self._width, config.max_load, bits, (4 * config.sketch_rows << bits) / 2**20,
+                self.observed, self._width, config.max_load, bits, sketch_bytes(replace(config, sketch_width_bits=bits)) / 2**20,
             )  # fmt: skip
 
-    def cells(self, keys: U64) -> I64:
-        """The flat counter of every key in every row, row after row (``rows * len(keys)``)."""
+    def cells(self, sketch_keys: U64, pooled: bool = False) -> I64:
+        """The flat counter of every key in every row, row after row (``rows * len(keys)``), of
+        ``table`` (of ``repeated`` when ``pooled``)."""
         rows = self._config.sketch_rows
+        shift = self._pooled_shift if pooled else self._shift
+        width = 1 << (64 - int(shift))
         with np.errstate(over="ignore"):
-            hashed = (keys[None, :] * _ROW_MULTIPLIERS[:rows, None]) >> self._shift
-        out: I64 = (hashed.astype(np.int64) + (np.arange(rows, dtype=np.int64) * self._width)[:, None]).ravel()
+            hashed = (sketch_keys[None, :] * _ROW_MULTIPLIERS[:rows, None]) >> shift
+        out: I64 = (hashed.astype(np.int64) + (np.arange(rows, dtype=np.int64) * width)[:, None]).ravel()
+        return out
+
+    def _smallest(self, sketch_keys: U64, pooled: bool = False) -> I64:
+        """The count-min reading of each key: the smallest of its counters."""
+        table = self.repeated if pooled else self.table
+        if len(sketch_keys) == 0:
+            return np.zeros(0, dtype=np.int64)
+        found = table.ravel()[self.cells(sketch_keys, pooled)].reshape(self._config.sketch_rows, len(sketch_keys))
+        out: I64 = found.min(axis=0).astype(np.int64)
         return out
 
     def counts(self, source: str | None, shingles: U64) -> I64:
@@ -215,25 +261,42 @@ class FormulaCounts:
         k = keys(source, shingles)
         if len(k) == 0:
             return np.zeros(len(shingles), dtype=np.int64)
-        found = self.table.ravel()[self.cells(k)].reshape(self._config.sketch_rows, len(k))
-        out: I64 = found.min(axis=0).astype(np.int64)
-        return out
+        return self._smallest(k)
+
+    def pooled(self, shingles: U64) -> I64:
+        """The pooled count of each shingle: at least the number of articles that carry it from
+        the sources that carry it in two or more of their articles."""
+        return self._smallest(shingles, pooled=True)
 
     def formula(self, source: str | None, shingles: U64) -> Bools:
-        """Which of the shingles (of an article of ``source``) are formula: ``counts`` at or above
-        ``min_per_source``, in one compiled pass (``kernels.formula.reaching``)."""
+        """Which of the shingles (of an article of ``source``) are formula (see the module
+        docstring), each reading one compiled pass (``kernels.formula.reaching``)."""
         k = keys(source, shingles)
         if len(k) == 0:
             return np.zeros(len(shingles), dtype=np.bool_)
-        rows = self._config.sketch_rows
-        out: Bools = formula_kernels.reaching(
-            self.table, k, _ROW_MULTIPLIERS[:rows], self._shift, self._config.min_per_source
-        )
+        config = self._config
+        multipliers = _ROW_MULTIPLIERS[: config.sketch_rows]
+        out: Bools = formula_kernels.reaching(self.table, k, multipliers, self._shift, config.min_per_source)
+        if config.min_repeated:
+            pooled = formula_kernels.reaching(
+                self.repeated, shingles, multipliers, self._pooled_shift, config.min_repeated
+            )
+            if pooled.any():
+                out |= pooled & formula_kernels.reaching(self.table, k, multipliers, self._shift, 2)
+        return out
+
+    def _status(self, counts: I64, pooled: I64) -> Bools:
+        """Formula or not, from a source's counts of shingles and the shingles' pooled counts: the
+        rule ``formula`` reads, on counts already read."""
+        config = self._config
+        out: Bools = counts >= config.min_per_source
+        if config.min_repeated:
+            out |= (counts >= 2) & (pooled >= config.min_repeated)
         return out
 
     def _own(self, source: str | None, shingles: U64) -> U64:
         """The shingles that are not formula, remembered for the articles checked last (an article
-        is checked against many others in a row) until any counter crosses the threshold again."""
+        is checked against many others in a row) until any count crosses a threshold again."""
         key = id(shingles)
         kept = self._owned.get(key)
         version = self.crossings
@@ -256,62 +319,117 @@ class FormulaCounts:
         self._count(source, shingles, -1)
 
     def _count(self, source: str | None, shingles: U64, step: int) -> None:
-        """Count one article in or out, moving its source's version when one of its own counts
-        crosses the threshold."""
+        """Count one article in or out, moving its source's version when the formula status of
+        one of its shingles changes (every source's, when a pooled count crosses)."""
         k = keys(source, shingles)
         if source is None or len(k) == 0:
             return
-        rows = self._config.sketch_rows
         self._held(step * len(k))
-        counters = self._change(self.cells(k), step)
-        before, after = (c.reshape(rows, len(k)).min(axis=0) for c in counters)
-        n = self._config.min_per_source
-        if bool(np.any((before < n) != (after < n))):
+        before = self._smallest(k)
+        crossed = self._add(self.table, self.cells(k), step, self._table_thresholds())
+        after = self._smallest(k)
+        pooled_before, pooled_after = self._repeat(shingles, before, after)
+        if crossed:
+            self.crossings += 1
+        if bool(np.any(self._status(before, pooled_before) != self._status(after, pooled_after))):
             self._versions[source] = self._versions.get(source, 0) + 1
             self.version += 1
 
-    def add_keys(self, sketch_keys: U64) -> None:
-        """Count many articles at once, given their ``keys`` end to end (a batch's chunk): the
-        same table as observing them one by one. The version goes up whenever anything is counted
-        (counts built before any comparison is made need no finer test)."""
+    def _table_thresholds(self) -> tuple[int, ...]:
+        """The counts ``formula`` compares a (source, shingle) count with."""
+        config = self._config
+        return (config.min_per_source, 2) if config.min_repeated else (config.min_per_source,)
+
+    def _add(self, table: U16, cells: I64, step: int, thresholds: tuple[int, ...]) -> bool:
+        """Add ``step`` to each counter of ``cells`` of ``table`` once per time it is listed
+        (``kernels.formula.add_counts``: a counter stays at its largest value once there);
+        whether a counter crossed one of ``thresholds``, either way."""
+        if len(cells) == 0:
+            return False
+        flat = table.ravel()
+        before = flat[cells]
+        formula_kernels.add_counts(flat, cells, np.int64(step))
+        after = flat[cells]
+        return any(bool(np.any((before < t) != (after < t))) for t in thresholds)
+
+    def _repeat(self, shingles: U64, before: I64, after: I64) -> tuple[I64, I64]:
+        """Move the pooled counts of ``shingles`` as a source's counts of them went from ``before``
+        to ``after``; the pooled counts before and after. A pooled count that crosses
+        ``min_repeated`` can change the formula shingles of every source that repeats the
+        shingle: every source's version moves."""
+        least = self._config.min_repeated
+        if not least:
+            zeros = np.zeros(len(shingles), dtype=np.int64)
+            return zeros, zeros
+        pooled_before = self.pooled(shingles)
+        delta = _repeats(after) - _repeats(before)
+        moved = np.flatnonzero(delta)
+        if len(moved) == 0:
+            return pooled_before, pooled_before
+        rows = self._config.sketch_rows
+        cells = self.cells(shingles[moved], pooled=True).reshape(rows, len(moved))
+        crossed = False
+        for step in np.unique(delta[moved]):
+            crossed |= self._add(self.repeated, cells[:, delta[moved] == step].ravel(), int(step), (least,))
+        pooled_after = self.pooled(shingles)
+        if bool(np.any((pooled_before < least) != (pooled_after < least))):
+            self._move_all()
+        elif crossed:
+            self.crossings += 1
+        return pooled_before, pooled_after
+
+    def add_keys(self, sketch_keys: U64, shingles: U64) -> None:
+        """Count many articles at once (a batch's chunk), given their ``keys`` end to end and the
+        shingle each key is of (``shingles_of``): the same tables as observing them one by one.
+        Every source's version moves whenever anything is counted (counts built before any
+        comparison is made need no finer test)."""
+        if len(sketch_keys) == 0:
+            return
+        distinct, first = np.unique(sketch_keys, return_index=True)
+        before = self._smallest(distinct)
+        self.count_keys(sketch_keys)
+        self._repeat(shingles[first], before, self._smallest(distinct))
+
+    def count_keys(self, sketch_keys: U64) -> None:
+        """Count many articles' ``keys`` in ``table`` alone, their pooled counts left to
+        ``add_pooled`` (a Spark partition's share). Every source's version moves."""
         if len(sketch_keys) == 0:
             return
         self._held(len(sketch_keys))
-        formula_kernels.add_counts(self.table.ravel(), self.cells(sketch_keys), np.uint32(1))
-        self.crossings += 1
-        self._bulk += 1
-        self.version += 1
+        self._add(self.table, self.cells(sketch_keys), 1, ())
+        self._move_all()
 
-    def add_table(self, table: U32) -> None:
-        """Add the counts of another table of this shape (a Spark partition's)."""
-        before = self.table.copy()
-        self._held(int(np.asarray(table)[0].sum(dtype=np.uint64)))
-        self.table += table
-        if self._crossed(before, self.table):
-            self._bulk += 1
-            self.version += 1
-
-    def _change(self, cells: I64, step: int) -> tuple[U32, U32]:
-        """Add ``step`` (1 or -1) to each counter of ``cells`` once per time it is listed; returns
-        the counters of ``cells`` before and after."""
+    def nonzero(self) -> tuple[I64, U16]:
+        """The flat cells of ``table`` that count anything, and their counts (a Spark partition's
+        share, far smaller than the table while a partition holds few articles)."""
         flat = self.table.ravel()
-        before = flat[cells]
-        if len(cells) == 0:
-            return before, before
-        formula_kernels.add_counts(flat, cells, np.uint32(step % 2**32))  # counters wrap as uint32 do
-        after = flat[cells]
-        # how many times each counter moved (uint32 differences wrap back to the count)
-        moved = after - before if step > 0 else before - after
-        self._crossed(before, before.astype(np.int64) + step * moved.astype(np.int64))
-        return before, after
+        cells = np.flatnonzero(flat)
+        out: U16 = flat[cells]
+        return cells, out
 
-    def _crossed(self, before: npt.NDArray[np.integer], after: npt.NDArray[np.integer]) -> bool:
-        """Whether a counter crossed the threshold (counted in ``crossings``)."""
-        n = self._config.min_per_source
-        crossed = bool(np.any((before < n) != (after < n)))
-        if crossed:
-            self.crossings += 1
-        return crossed
+    def add_cells(self, cells: I64, values: U16) -> None:
+        """Add another sketch's counts, given as ``nonzero`` gives them (a Spark partition's);
+        the pooled counts are added afterwards (``add_pooled``). Every source's version moves."""
+        self._held(int(values[cells < self._width].sum(dtype=np.uint64)))
+        _add_values(self.table, cells, values)
+        self._move_all()
+
+    def pooled_cells(self, sketch_keys: U64, shingles: U64) -> tuple[I64, U16]:
+        """The pooled counts articles add, given their ``keys`` end to end and the shingle each
+        key is of, once every article is in ``table``, as flat cells of ``repeated`` and the counts
+        they add (a Spark partition's share: each article adds one to each of its shingles its
+        source carries twice or more)."""
+        repeats = self._smallest(sketch_keys) >= 2
+        if not self._config.min_repeated or not repeats.any():
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint16)
+        cells, times = np.unique(self.cells(shingles[repeats], pooled=True), return_counts=True)
+        values: U16 = np.minimum(times, np.iinfo(np.uint16).max).astype(np.uint16)
+        return cells, values
+
+    def add_pooled(self, cells: I64, values: U16) -> None:
+        """Add pooled counts (``pooled_cells``'s)."""
+        _add_values(self.repeated, cells, values)
+        self._move_all()
 
     # -- the pair test ------------------------------------------------------------------------
     def check(
@@ -364,9 +482,45 @@ def _title_words(title: str) -> frozenset[str]:
     return frozenset(fold(title).split())
 
 
-def build(config: FormulaConfig, chunks: Iterable[U64]) -> FormulaCounts:
-    """The counts of a batch from the ``keys`` of its chunks."""
+def pooled_width_bits(config: FormulaConfig) -> int:
+    """The width of the pooled counts' sketch (a shingle's key, not a (source, shingle) pair's: far
+    fewer keys have a pooled count at all), in bits."""
+    return max(1, config.sketch_width_bits - 3)
+
+
+def sketch_bytes(config: FormulaConfig) -> int:
+    """The memory the formula counts take."""
+    return _COUNTER_BYTES * config.sketch_rows * ((1 << config.sketch_width_bits) + (1 << pooled_width_bits(config)))
+
+
+def _checked(table: U16 | None, shape: tuple[int, int], what: str) -> U16:
+    """A counter table of ``shape``: zeros when None."""
+    out: U16 = np.zeros(shape, dtype=np.uint16) if table is None else np.ascontiguousarray(table)
+    if out.shape != shape or out.dtype != np.uint16:
+        raise ValueError(f"a formula {what} must be uint16 of shape {shape}, got {out.dtype} {out.shape}")
+    return out
+
+
+def _add_values(table: U16, cells: I64, values: U16) -> None:
+    """Add ``values`` to the flat ``cells`` (distinct) of ``table``, a counter stopping at its
+    largest value."""
+    flat = table.ravel()
+    if len(cells) and (cells.min() < 0 or cells.max() >= len(flat)):
+        raise ValueError("formula counts: a cell outside the table")
+    total = flat[cells].astype(np.uint32) + np.asarray(values, dtype=np.uint32)
+    flat[cells] = np.minimum(total, np.iinfo(np.uint16).max).astype(np.uint16)
+
+
+def _repeats(counts: I64) -> I64:
+    """The articles a (source, shingle) count adds to the shingle's pooled count: all of them when
+    the source carries it twice or more, none when once."""
+    out: I64 = np.where(counts >= 2, counts, 0)
+    return out
+
+
+def build(config: FormulaConfig, chunks: Iterable[tuple[U64, U64]]) -> FormulaCounts:
+    """The counts of a batch from its chunks' ``keys`` and the shingles they are of."""
     counts = FormulaCounts(config)
-    for chunk in chunks:
-        counts.add_keys(chunk)
+    for chunk, shingles in chunks:
+        counts.add_keys(chunk, shingles)
     return counts
