@@ -177,7 +177,7 @@ def test_pooled_counts_are_the_articles_of_the_sources_that_repeat_a_shingle(
         partition.count_keys(_chunk(part)[0])
         spark.add_cells(*partition.nonzero())
     for part in (observed[:middle], observed[middle:]):
-        spark.add_pooled(*spark.pooled_cells(*_chunk(part)))
+        spark.add_pooled(*spark.pooled_share([_chunk(part)]))
     everything = sorted({s for _, shingles in observed for s in shingles})
     pooled = dict.fromkeys(everything, 0)
     for (_, s), n in true.items():
@@ -254,7 +254,7 @@ def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[t
             after[cell] = max(0, after[cell] + (-1 if forget else 1))
         version = counts.crossings
         (counts.forget if forget else counts.observe)("outlet", repeated)
-        assert np.array_equal(counts.table.ravel(), after.astype(np.uint16))
+        assert np.array_equal(counts.table.ravel(), after.astype(np.uint8))
         assert counts.crossings == version + bool(np.any((before < 3) != (after < 3)))
 
 
@@ -263,16 +263,16 @@ def test_a_full_counter_stays_full() -> None:
     added or taken away (its count is not known any more), and its neighbours count on."""
     counts = FormulaCounts(FormulaConfig(sketch_width_bits=4, sketch_rows=1, min_repeated=0, max_load=1e6))
     shingles = np.array([7], dtype=np.uint64)
-    counts.table[...] = np.iinfo(np.uint16).max - 1
+    counts.table[...] = np.iinfo(np.uint8).max - 1
     counts.table[0, 0] = 5
     for _ in range(3):
         counts.observe("outlet", shingles)
     counts.forget("outlet", shingles)
     cell = counts.cells(dedup_keys("outlet", shingles))[0]
-    assert counts.counts("outlet", shingles)[0] == np.iinfo(np.uint16).max
+    assert counts.counts("outlet", shingles)[0] == np.iinfo(np.uint8).max
     others = [c for c in range(16) if c != cell]
     assert counts.table.ravel()[others].tolist() == counts.table.ravel()[others].tolist()
-    assert counts.table.ravel()[cell] == np.iinfo(np.uint16).max
+    assert counts.table.ravel()[cell] == np.iinfo(np.uint8).max
 
 
 @settings(max_examples=80, deadline=None)

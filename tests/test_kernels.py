@@ -183,11 +183,16 @@ def _mismatched_arrays_are_refused() -> None:
     )
     sigs = np.zeros((2, 5), dtype=u32)
     _raises_kernel_input_error(lambda: table_kernels.band_keys(sigs, 3, 2, mult))
-    counters = np.zeros(8, dtype=np.uint16)
-    for cells in ([0, 8], [-1]):
-        _raises_kernel_input_error(
-            lambda c=cells: formula_kernels.add_counts(counters, np.array(c, dtype=i64), np.int64(1))
+    counters = np.zeros(64, dtype=np.uint8)
+    multipliers = np.array([3, 5], dtype=u64)
+    too_many_blocks = np.array([0xC2B2AE3D27D4EB4F, 2, 64, 32], dtype=u64)  # of a table twice this size
+    some = np.arange(1, 200, dtype=u64)
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers, too_many_blocks))
+    _raises_kernel_input_error(
+        lambda: formula_kernels.count_and_pool(
+            counters, some, some, multipliers, too_many_blocks, counters, too_many_blocks, 1, 4, 8, True
         )
+    )
     assert not counters.any()  # every cell checked before any is counted
     keys = np.arange(1, 6, dtype=u64)
     slots, heads, tails = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
@@ -241,9 +246,9 @@ def _formula_counts_in_and_out() -> None:
     from dedup.stages.formula import FormulaCounts, keys, shingles_of
 
     rng = np.random.default_rng(3)
-    config = FormulaConfig(sketch_width_bits=6, sketch_rows=3, max_load=1e6)
+    config = FormulaConfig(sketch_width_bits=8, sketch_rows=3, max_load=1e6, min_repeated=2)
     stream, batch = FormulaCounts(config), FormulaCounts(config)
-    articles = [(f"outlet{i % 3}", np.unique(rng.integers(0, 2**63, size=rng.integers(1, 300), dtype=np.uint64)))
+    articles = [(f"outlet{i % 3}", np.unique(rng.integers(0, 2**63, size=rng.integers(1, 60), dtype=np.uint64)))
                 for i in range(40)]  # fmt: skip
     for source, shingles in articles:
         stream.observe(source, shingles)
@@ -252,6 +257,8 @@ def _formula_counts_in_and_out() -> None:
         np.concatenate(chunk), np.concatenate([shingles_of(s, k) for (s, _), k in zip(articles, chunk, strict=True)])
     )
     assert np.array_equal(stream.table, batch.table)
+    assert np.array_equal(stream.repeated, batch.repeated)
+    assert stream.repeated.any() and stream.repeated.max() < 255  # pooled counts moved, none full
     for source, shingles in reversed(articles):
         stream.forget(source, shingles)
     assert not stream.table.any()

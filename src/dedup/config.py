@@ -422,7 +422,7 @@ class FormulaConfig:
     ``min_repeated`` articles in all (0: that part off); a copy (not near-identical) whose
     containment falls under ``min_containment`` once the formula shingles are left out is not a
     copy. The counts live in count-min sketches of ``sketch_rows`` rows of ``2**sketch_width_bits``
-    16-bit counters, and as many rows of an eighth of that width (``2.25 * sketch_rows *
+    8-bit counters, and as many rows of an eighth of that width (``1.125 * sketch_rows *
     2**sketch_width_bits`` bytes in all); while they hold more than ``max_load`` (source, shingle)
     observations per counter of a row, too many counts read high to be trusted and the test
     abstains (a warning names the width that would hold them). ``enabled=False`` turns the rule

@@ -1,8 +1,10 @@
-"""The formula test's kernels: which (source, shingle) keys the count-min sketch counts at or above
-a threshold, one pass over the keys (``stages.formula.FormulaCounts.formula``), and the counting
-itself (numpy's ``np.add.at``, the library way to add at repeated places, goes through a generic
-slow path per element, a batch counts hundreds of thousands of keys at once, and a counter must
-stop at its largest value instead of wrapping)."""
+"""The formula test's kernels: where a key's counters are (``cell``, the layout of
+``stages.formula.Layout``), a key's count (``readings``) and whether it reaches a threshold
+(``reaching``, one pass over an article's keys), and the counting itself, one key after the other,
+with the pooled counts moved as each count goes (``count_and_pool``). Compiled loops: numpy would
+gather each row's counters apart, and ``np.add.at`` (the library way to add at repeated places)
+goes through a generic slow path per element, while a batch counts hundreds of thousands of keys
+at once and a counter must stop at its largest value instead of wrapping."""
 
 from __future__ import annotations
 
@@ -15,38 +17,152 @@ from dedup.kernels import jit
 
 
 @jit
-def reaching(table: Any, keys: Any, multipliers: Any, shift: Any, least: int) -> Any:
-    """For each key, whether its count reaches ``least``: the smallest of its counters, one per row
-    of ``table``, the counter of row r being ``(key * multipliers[r]) >> shift`` (uint64
-    arithmetic, wrapping)."""
-    rows = table.shape[0]
-    out = np.empty(keys.shape[0], dtype=np.bool_)
+def cell(key: Any, multiplier: Any, row: Any, geometry: Any) -> Any:
+    """The flat counter of ``key`` in ``row``, laid out as ``stages.formula.Layout.cells`` states it
+    (``geometry``: the block multiplier, the number of blocks, the counters per block and per row,
+    as uint64; uint64 arithmetic, wrapping)."""
+    low = np.uint64(32)
+    base = ((((key * geometry[0]) >> low) * geometry[1]) >> low) * geometry[2]
+    return base + np.uint64(row) * geometry[3] + ((((key * multiplier) >> low) * geometry[3]) >> low)
+
+
+@jit
+def readings(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> Any:
+    """Each key's count: the smallest of its counters in ``flat``, one per row (``cell``)."""
+    out = np.empty(keys.shape[0], dtype=np.int64)
     for i in range(keys.shape[0]):
-        key = keys[i]
-        smallest = table[0, (key * multipliers[0]) >> shift]
-        for r in range(1, rows):
-            count = table[r, (key * multipliers[r]) >> shift]
-            if count < smallest:
-                smallest = count
-        out[i] = smallest >= least
+        out[i] = _reading(flat, keys[i], multipliers, geometry)
     return out
 
 
 @jit
-def add_counts(flat: Any, cells: Any, step: Any) -> None:
-    """Add ``step`` (an int64, either sign) to ``flat[c]`` for each ``c`` of ``cells``, once per time
-    it is listed, each counter kept between 0 and the largest value of its type, and a counter at
-    that largest value left there: a count that ever filled its counter is not known any more, and
-    stays read as the largest (counts of a source's furniture that far are formula all the same).
-    Every cell is checked before anything is written."""
-    n = flat.shape[0]
-    for i in range(cells.shape[0]):
-        if cells[i] < 0 or cells[i] >= n:
-            raise KernelInputError("formula counts: a cell outside the table")
+def reaching(flat: Any, keys: Any, multipliers: Any, geometry: Any, least: int) -> Any:
+    """For each key, whether its count (``readings``) reaches ``least``, in one pass."""
+    out = np.empty(keys.shape[0], dtype=np.bool_)
+    for i in range(keys.shape[0]):
+        reached = True
+        for r in range(multipliers.shape[0]):
+            if flat[cell(keys[i], multipliers[r], r, geometry)] < least:
+                reached = False
+                break
+        out[i] = reached
+    return out
+
+
+@jit
+def count_keys(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
+    """Add one to each key's counter in every row (``cell``), once per time the key is listed, a
+    counter stopping at the largest value of its type. Every cell is checked before anything is
+    written."""
+    _check_cells(flat, keys, multipliers, geometry)
+    for i in range(keys.shape[0]):
+        _count_one(flat, keys[i], multipliers, geometry)
+
+
+STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled count) changed
+POOLED_CROSSED = 2  # a shingle's pooled count crossed ``repeated_least``
+COUNTER_CROSSED = 4  # a counter crossed one of the thresholds it is compared with
+
+
+@jit
+def count_and_pool(
+    flat: Any, keys: Any, shingles: Any, multipliers: Any, geometry: Any, pooled: Any, pooled_geometry: Any,
+    step: int, least: int, repeated_least: int, statuses: bool,
+) -> int:  # fmt: skip
+    """Add ``step`` (1 or -1) to each key's counter in every row (``cell``), one key after the
+    other, and move the pooled counts (``pooled``, keyed by ``shingles[i]``; none when
+    ``repeated_least`` is 0) as each key's count goes from ``before`` to ``after``: by
+    ``repeats(after) - repeats(before)``, where ``repeats(c)`` is c when c is 2 or more, else 0. A
+    counter stays at the largest value of its type once there and never goes below 0. Returns the
+    flags of what moved: ``COUNTER_CROSSED``, a counter of ``flat`` crossed ``least`` or 2, or one
+    of ``pooled`` crossed ``repeated_least``; with ``statuses``, comparing the keys before the first
+    step and after the last, ``STATUS_MOVED``, a key's formula status (count at least ``least``, or
+    with ``repeated_least`` at least 2 with a pooled count at least ``repeated_least``) changed, and
+    ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``. Every cell is checked
+    before anything is written."""
+    _check_cells(flat, keys, multipliers, geometry)
+    pool = repeated_least > 0
+    if pool:
+        _check_cells(pooled, shingles, multipliers, pooled_geometry)
+    n = keys.shape[0] if statuses else 0
+    counts_before = np.empty(n, dtype=np.int64)
+    pooled_before = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        counts_before[i] = _reading(flat, keys[i], multipliers, geometry)
+        if pool:
+            pooled_before[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry)
+    flags = 0
+    second = 2 if pool else least
+    for i in range(keys.shape[0]):
+        before = _reading(flat, keys[i], multipliers, geometry)
+        if _add_one(flat, keys[i], multipliers, geometry, step, least, second):
+            flags |= COUNTER_CROSSED
+        after = _reading(flat, keys[i], multipliers, geometry)
+        delta = (after if after >= 2 else 0) - (before if before >= 2 else 0)
+        if (
+            pool
+            and delta != 0
+            and _add_one(pooled, shingles[i], multipliers, pooled_geometry, delta, repeated_least, repeated_least)
+        ):
+            flags |= COUNTER_CROSSED
+    for i in range(n):
+        count = _reading(flat, keys[i], multipliers, geometry)
+        pooled_after = _reading(pooled, shingles[i], multipliers, pooled_geometry) if pool else 0
+        if pool and (pooled_before[i] >= repeated_least) != (pooled_after >= repeated_least):
+            flags |= POOLED_CROSSED
+        if _status(counts_before[i], pooled_before[i], least, repeated_least) != _status(
+            count, pooled_after, least, repeated_least
+        ):
+            flags |= STATUS_MOVED
+    return flags
+
+
+@jit
+def _status(count: Any, pooled: Any, least: int, repeated_least: int) -> bool:
+    return count >= least or (repeated_least > 0 and count >= 2 and pooled >= repeated_least)
+
+
+@jit
+def _add_one(flat: Any, key: Any, multipliers: Any, geometry: Any, step: Any, first: int, second: int) -> bool:
+    """Add ``step`` to ``key``'s counter in every row (kept between 0 and the type's largest value,
+    a full counter left full); whether a counter crossed ``first`` or ``second``."""
     largest = np.int64(np.iinfo(flat.dtype).max)
-    for i in range(cells.shape[0]):
-        c = cells[i]
-        value = np.int64(flat[c])
-        if value == largest:
+    crossed = False
+    for r in range(multipliers.shape[0]):
+        c = cell(key, multipliers[r], r, geometry)
+        old = np.int64(flat[c])
+        if old == largest:
             continue
-        flat[c] = min(max(value + step, np.int64(0)), largest)
+        new = min(max(old + step, np.int64(0)), largest)
+        flat[c] = new
+        if (old >= first) != (new >= first) or (old >= second) != (new >= second):
+            crossed = True
+    return crossed
+
+
+@jit
+def _check_cells(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
+    n = np.uint64(flat.shape[0])
+    for i in range(keys.shape[0]):
+        for r in range(multipliers.shape[0]):
+            if cell(keys[i], multipliers[r], r, geometry) >= n:
+                raise KernelInputError("formula counts: a cell outside the table")
+
+
+@jit
+def _reading(flat: Any, key: Any, multipliers: Any, geometry: Any) -> Any:
+    smallest = np.int64(flat[cell(key, multipliers[0], 0, geometry)])
+    for r in range(1, multipliers.shape[0]):
+        count = np.int64(flat[cell(key, multipliers[r], r, geometry)])
+        if count < smallest:
+            smallest = count
+    return smallest
+
+
+@jit
+def _count_one(flat: Any, key: Any, multipliers: Any, geometry: Any) -> None:
+    largest = np.iinfo(flat.dtype).max
+    for r in range(multipliers.shape[0]):
+        c = cell(key, multipliers[r], r, geometry)
+        if flat[c] != largest:
+            flat[c] += 1

@@ -702,6 +702,9 @@ def _passes(
         multi = _settle(source, pool, batch, b, a, report)
     finally:
         pool.close()
+        if batch.formula is not None:
+            formulas.release(batch.formula)
+            batch.formula = None
     return batch, multi
 
 

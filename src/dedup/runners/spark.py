@@ -242,13 +242,13 @@ def _pooled_table(formula: Any) -> Any:
 
     def run(rows: Iterator[Any]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         counts: FormulaCounts = formula.value
-        keys, shingles = [], []
-        for row in rows:
-            k = _unsigned(row.formula_keys)
-            keys.append(k)
-            shingles.append(formulas.shingles_of(formulas.outlet_of(_value(row.source), _value(row.url)), k))
-        if keys:
-            yield counts.pooled_cells(np.concatenate(keys), np.concatenate(shingles))
+
+        def articles() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for row in rows:
+                k = _unsigned(row.formula_keys)
+                yield k, formulas.shingles_of(formulas.outlet_of(_value(row.source), _value(row.url)), k)
+
+        yield counts.pooled_share(articles())
 
     return run
 

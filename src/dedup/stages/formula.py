@@ -34,24 +34,26 @@ The rule, in four parts, each stated once here:
   titles tell them apart, whereas an outlet that publishes its own story again keeps its title.
 
 The counts are kept in count-min sketches: ``sketch_rows`` rows of ``2**sketch_width_bits``
-16-bit counters for the (source, shingle) counts, and as many rows of an eighth of that width for
+8-bit counters for the (source, shingle) counts, and as many rows of an eighth of that width for
 the pooled counts (keyed by the shingle alone: far fewer shingles have any). Each key is hashed to
-one counter per row, its count read as the smallest of them. Their memory is fixed however long a
-stream runs (``sketch_bytes``), a count they give is never below the true count, and adding then
-removing an article puts every counter back. A counter that reaches its largest value (65,535)
-stays there: that count is not known any more, and it reads as formula all the same. Counters
-only add, so a batch builds the same (source, shingle) table by counting its chunks, and Spark by
-summing the tables of its partitions; the pooled counts a stream and a batch move as each count
-goes from one to two and beyond, and Spark reads them from the summed table, each article adding
-one to each of its shingles its source carries twice or more: the same counts while the sketch
-counts exactly. A count is too high when other keys land on all of its counters; the expected
-excess per counter is the number of (article, shingle) observations held divided by the width,
-and "twice or more" is a low count, read wrongly once a row holds more observations than
-counters. Past ``FormulaConfig.max_load`` observations per counter, so many counts read high that
-most shingles of every source would pass for formula and the test would refuse nearly every copy
-that is not near-identical: the counts are then *overloaded* (``FormulaCounts.overloaded``), the
-test abstains, and a warning on the ``dedup.formula`` logger names the ``sketch_width_bits`` that
-would hold them.
+one counter per row, all of them in one 64-byte block (``Layout``), its count read as the smallest
+of them. Their memory is fixed however long a stream runs (``sketch_bytes``), a count they give
+is never below the true count, and taking out the articles last counted puts every counter back.
+A counter that reaches 255 stays there (a count that high is formula by any threshold). Every
+runner counts an article's keys one after the other, moving a shingle's pooled count as its
+(source, shingle) count goes from one to two and beyond (``kernels.formula.count_and_pool``), so a
+batch counting its chunks builds the stream's tables; Spark sums its partitions' (source, shingle)
+counts and then reads the pooled counts from the sum, each article adding one to each of its
+shingles its source carries twice or more: the same counts while the sketch counts exactly. A
+count is too high when other keys land on all of its counters; the expected excess per counter is
+the number of (article, shingle) observations held divided by the width, and "twice or more" is a
+low count, read wrongly once a row holds more observations than counters. The pooled counts follow
+the readings of the moment: where keys collide, articles taken out in another order than they
+came in can leave them slightly off. Past ``FormulaConfig.max_load`` observations per counter, so
+many counts read high that most shingles of every source would pass for formula and the test would
+refuse nearly every copy that is not near-identical: the counts are then *overloaded*
+(``FormulaCounts.overloaded``), the test abstains, and a warning on the ``dedup.formula`` logger
+names the ``sketch_width_bits`` that would hold them.
 
 Each source has a version (``version_of``), which goes up whenever one of its shingles becomes
 formula or stops being so as one of its articles is observed or forgotten: only then can the
@@ -70,10 +72,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import replace
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -86,14 +89,15 @@ from dedup.records import Article, Match, Relation
 from dedup.stages.normalize import fold
 
 U64 = npt.NDArray[np.uint64]
-U16 = npt.NDArray[np.uint16]
+Counters = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 RULE = "formula"
 _log = logging.getLogger("dedup.formula")
 _OWN_KEPT = 1024  # articles whose own (not formula) shingles are remembered
-_COUNTER_BYTES = 2  # uint16 counters
+_COUNTER = np.uint8  # counts past 255 are formula by any threshold: a full counter stays full
+_BLOCK = 64  # counters a key's rows share: 64 bytes, one cache line
 
 # Odd 64-bit multipliers, one per sketch row (multiply-shift hashing of a key to a counter).
 _ROW_MULTIPLIERS = np.array(
@@ -103,6 +107,7 @@ _ROW_MULTIPLIERS = np.array(
     ],
     dtype=np.uint64,
 )  # fmt: skip
+_BLOCK_MULTIPLIER = np.uint64(0xC2B2AE3D27D4EB4F)  # chooses a key's block
 
 
 def outlet(article: Article) -> str | None:
@@ -152,6 +157,50 @@ def keys(source: str | None, shingles: U64) -> U64:
     return out
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a count-min sketch keeps a key's counters: ``rows`` counters per key, all in one block
+    of ``block`` adjacent counters (64 bytes of 8-bit counters: one cache line), the block chosen by
+    one hash of the key, and within it row r's counter among the r-th ``per_row`` slots by another.
+    A key's count then costs one cache miss instead of one per row (the tables are far larger than
+    any cache); the rows stay apart within the block, as a count-min sketch's rows are, and two keys
+    share counters only when they share a block. Hashes are multiply-shift (the high 32 bits of the
+    key times an odd constant), scaled to a range by multiplying and shifting again."""
+
+    rows: int
+    counters: int  # in all: rows * 2**width_bits
+
+    @property
+    def block(self) -> int:
+        return min(_BLOCK, self.counters)
+
+    @property
+    def blocks(self) -> int:
+        return self.counters // self.block
+
+    @property
+    def per_row(self) -> int:
+        return self.block // self.rows
+
+    @cached_property
+    def geometry(self) -> U64:
+        """The layout as ``kernels.formula.reaching`` takes it."""
+        return np.array([_BLOCK_MULTIPLIER, self.blocks, self.block, self.per_row], dtype=np.uint64)
+
+    def cells(self, sketch_keys: U64) -> I64:
+        """The flat counter of every key in every row, row after row (``rows * len(keys)``)."""
+        low = np.uint64(32)
+        with np.errstate(over="ignore"):
+            base = ((((sketch_keys * _BLOCK_MULTIPLIER) >> low) * np.uint64(self.blocks)) >> low) * np.uint64(
+                self.block
+            )
+            hashed = sketch_keys[None, :] * _ROW_MULTIPLIERS[: self.rows, None]
+        slots = ((hashed >> low) * np.uint64(self.per_row)) >> low
+        offsets = (np.arange(self.rows, dtype=np.uint64) * np.uint64(self.per_row))[:, None]
+        out: I64 = (base[None, :] + offsets + slots).astype(np.int64).ravel()
+        return out
+
+
 class FormulaCounts:
     """The (source, shingle) document frequencies and the shingles' pooled counts, each in a
     count-min sketch (see the module docstring).
@@ -165,25 +214,24 @@ class FormulaCounts:
     """
 
     __slots__ = (
-        "_bulk", "_config", "_owned", "_pooled_shift", "_shift", "_versions", "_warned", "_width", "crossings",
+        "_bulk", "_config", "_layout", "_owned", "_pooled_layout", "_versions", "_warned", "_width", "crossings",
         "observed", "repeated", "table", "version",
     )  # fmt: skip
 
-    def __init__(self, config: FormulaConfig, table: U16 | None = None, repeated: U16 | None = None) -> None:
+    def __init__(self, config: FormulaConfig, table: Counters | None = None, repeated: Counters | None = None) -> None:
         self._config = config
         self._width = 1 << config.sketch_width_bits
-        self._shift = np.uint64(64 - config.sketch_width_bits)
-        self._pooled_shift = np.uint64(64 - pooled_width_bits(config))
-        self.table: U16 = _checked(table, (config.sketch_rows, self._width), "table")
-        self.repeated: U16 = _checked(repeated, (config.sketch_rows, 1 << pooled_width_bits(config)), "repeated")
+        self._layout = Layout(config.sketch_rows, config.sketch_rows << config.sketch_width_bits)
+        self._pooled_layout = Layout(config.sketch_rows, config.sketch_rows << pooled_width_bits(config))
+        self.table: Counters = _checked(table, (config.sketch_rows, self._width), "table")
+        self.repeated: Counters = _checked(repeated, (config.sketch_rows, 1 << pooled_width_bits(config)), "repeated")
         self.version = 0  # the number of times any source's version moved
         self.crossings = 0  # the number of changes in which any count crossed a threshold
         self._versions: dict[str, int] = {}
         self._bulk = 0  # the times every source's version moved at once
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
-        # the (source, shingle) observations held: each adds one to one counter of every row (a
-        # counter stuck at its largest value counts its share all the same)
-        self.observed = int(self.table[0].sum(dtype=np.uint64))
+        # the (source, shingle) observations held: each adds one to one counter of every row
+        self.observed = int(self.table.sum(dtype=np.uint64)) // config.sketch_rows
         self._warned = False
 
     def version_of(self, source: str | None) -> int:
@@ -237,22 +285,14 @@ class FormulaCounts:
 
     def cells(self, sketch_keys: U64, pooled: bool = False) -> I64:
         """The flat counter of every key in every row, row after row (``rows * len(keys)``), of
-        ``table`` (of ``repeated`` when ``pooled``)."""
-        rows = self._config.sketch_rows
-        shift = self._pooled_shift if pooled else self._shift
-        width = 1 << (64 - int(shift))
-        with np.errstate(over="ignore"):
-            hashed = (sketch_keys[None, :] * _ROW_MULTIPLIERS[:rows, None]) >> shift
-        out: I64 = (hashed.astype(np.int64) + (np.arange(rows, dtype=np.int64) * width)[:, None]).ravel()
-        return out
+        ``table`` (of ``repeated`` when ``pooled``): see ``Layout``."""
+        return (self._pooled_layout if pooled else self._layout).cells(sketch_keys)
 
     def _smallest(self, sketch_keys: U64, pooled: bool = False) -> I64:
         """The count-min reading of each key: the smallest of its counters."""
-        table = self.repeated if pooled else self.table
-        if len(sketch_keys) == 0:
-            return np.zeros(0, dtype=np.int64)
-        found = table.ravel()[self.cells(sketch_keys, pooled)].reshape(self._config.sketch_rows, len(sketch_keys))
-        out: I64 = found.min(axis=0).astype(np.int64)
+        table, layout = (self.repeated, self._pooled_layout) if pooled else (self.table, self._layout)
+        multipliers = _ROW_MULTIPLIERS[: self._config.sketch_rows]
+        out: I64 = formula_kernels.readings(table.ravel(), sketch_keys, multipliers, layout.geometry)
         return out
 
     def counts(self, source: str | None, shingles: U64) -> I64:
@@ -276,13 +316,15 @@ class FormulaCounts:
             return np.zeros(len(shingles), dtype=np.bool_)
         config = self._config
         multipliers = _ROW_MULTIPLIERS[: config.sketch_rows]
-        out: Bools = formula_kernels.reaching(self.table, k, multipliers, self._shift, config.min_per_source)
+        table, geometry = self.table.ravel(), self._layout.geometry
+        out: Bools = formula_kernels.reaching(table, k, multipliers, geometry, config.min_per_source)
         if config.min_repeated:
+            pooled_geometry = self._pooled_layout.geometry
             pooled = formula_kernels.reaching(
-                self.repeated, shingles, multipliers, self._pooled_shift, config.min_repeated
+                self.repeated.ravel(), shingles, multipliers, pooled_geometry, config.min_repeated
             )
             if pooled.any():
-                out |= pooled & formula_kernels.reaching(self.table, k, multipliers, self._shift, 2)
+                out |= pooled & formula_kernels.reaching(table, k, multipliers, geometry, 2)
         return out
 
     def _status(self, counts: I64, pooled: I64) -> Bools:
@@ -319,76 +361,50 @@ class FormulaCounts:
         self._count(source, shingles, -1)
 
     def _count(self, source: str | None, shingles: U64, step: int) -> None:
-        """Count one article in or out, moving its source's version when the formula status of
-        one of its shingles changes (every source's, when a pooled count crosses)."""
+        """Count one article in or out (``_pass``), moving its source's version when the formula
+        status of one of its shingles changes (every source's, when a pooled count crosses)."""
         k = keys(source, shingles)
         if source is None or len(k) == 0:
             return
         self._held(step * len(k))
-        before = self._smallest(k)
-        crossed = self._add(self.table, self.cells(k), step, self._table_thresholds())
-        after = self._smallest(k)
-        pooled_before, pooled_after = self._repeat(shingles, before, after)
-        if crossed:
+        if step < 0:  # the keys taken out in the reverse order they were counted in: the exact undoing
+            k, shingles = np.ascontiguousarray(k[::-1]), np.ascontiguousarray(shingles[::-1])
+        moved = self._pass(k, shingles, step, statuses=True)
+        if moved & formula_kernels.POOLED_CROSSED:
+            self._move_all()
+        elif moved & formula_kernels.COUNTER_CROSSED:
             self.crossings += 1
-        if bool(np.any(self._status(before, pooled_before) != self._status(after, pooled_after))):
+        if moved & formula_kernels.STATUS_MOVED:
             self._versions[source] = self._versions.get(source, 0) + 1
             self.version += 1
 
-    def _table_thresholds(self) -> tuple[int, ...]:
-        """The counts ``formula`` compares a (source, shingle) count with."""
+    def _pass(self, sketch_keys: U64, shingles: U64, step: int, statuses: bool = False) -> int:
+        """Count ``sketch_keys`` in or out one after the other, with the pooled counts of their
+        ``shingles`` (``kernels.formula.count_and_pool``); what moved, as its flags (with
+        ``statuses``, the keys' formula status and pooled count compared before and after too)."""
         config = self._config
-        return (config.min_per_source, 2) if config.min_repeated else (config.min_per_source,)
-
-    def _add(self, table: U16, cells: I64, step: int, thresholds: tuple[int, ...]) -> bool:
-        """Add ``step`` to each counter of ``cells`` of ``table`` once per time it is listed
-        (``kernels.formula.add_counts``: a counter stays at its largest value once there);
-        whether a counter crossed one of ``thresholds``, either way."""
-        if len(cells) == 0:
-            return False
-        flat = table.ravel()
-        before = flat[cells]
-        formula_kernels.add_counts(flat, cells, np.int64(step))
-        after = flat[cells]
-        return any(bool(np.any((before < t) != (after < t))) for t in thresholds)
-
-    def _repeat(self, shingles: U64, before: I64, after: I64) -> tuple[I64, I64]:
-        """Move the pooled counts of ``shingles`` as a source's counts of them went from ``before``
-        to ``after``; the pooled counts before and after. A pooled count that crosses
-        ``min_repeated`` can change the formula shingles of every source that repeats the
-        shingle: every source's version moves."""
-        least = self._config.min_repeated
-        if not least:
-            zeros = np.zeros(len(shingles), dtype=np.int64)
-            return zeros, zeros
-        pooled_before = self.pooled(shingles)
-        delta = _repeats(after) - _repeats(before)
-        moved = np.flatnonzero(delta)
-        if len(moved) == 0:
-            return pooled_before, pooled_before
-        rows = self._config.sketch_rows
-        cells = self.cells(shingles[moved], pooled=True).reshape(rows, len(moved))
-        crossed = False
-        for step in np.unique(delta[moved]):
-            crossed |= self._add(self.repeated, cells[:, delta[moved] == step].ravel(), int(step), (least,))
-        pooled_after = self.pooled(shingles)
-        if bool(np.any((pooled_before < least) != (pooled_after < least))):
-            self._move_all()
-        elif crossed:
-            self.crossings += 1
-        return pooled_before, pooled_after
+        moved: int = formula_kernels.count_and_pool(
+            self.table.ravel(), sketch_keys, shingles, _ROW_MULTIPLIERS[: config.sketch_rows], self._layout.geometry,
+            self.repeated.ravel(), self._pooled_layout.geometry, step, config.min_per_source, config.min_repeated,
+            statuses,
+        )  # fmt: skip
+        return moved
 
     def add_keys(self, sketch_keys: U64, shingles: U64) -> None:
         """Count many articles at once (a batch's chunk), given their ``keys`` end to end and the
-        shingle each key is of (``shingles_of``): the same tables as observing them one by one.
-        Every source's version moves whenever anything is counted (counts built before any
-        comparison is made need no finer test)."""
+        shingle each key is of (``shingles_of``), one key after the other, the pooled counts moved
+        as each key's count goes (``kernels.formula.count_and_pool``): the same tables as observing
+        the articles one by one while the sketch counts exactly. Every source's version moves
+        whenever anything is counted (counts built before any comparison is made need no finer
+        test)."""
         if len(sketch_keys) == 0:
             return
-        distinct, first = np.unique(sketch_keys, return_index=True)
-        before = self._smallest(distinct)
-        self.count_keys(sketch_keys)
-        self._repeat(shingles[first], before, self._smallest(distinct))
+        if not self._config.min_repeated:
+            self.count_keys(sketch_keys)
+            return
+        self._held(len(sketch_keys))
+        self._pass(sketch_keys, shingles, 1)  # the versions all move: no statuses needed
+        self._move_all()
 
     def count_keys(self, sketch_keys: U64) -> None:
         """Count many articles' ``keys`` in ``table`` alone, their pooled counts left to
@@ -396,38 +412,46 @@ class FormulaCounts:
         if len(sketch_keys) == 0:
             return
         self._held(len(sketch_keys))
-        self._add(self.table, self.cells(sketch_keys), 1, ())
+        multipliers = _ROW_MULTIPLIERS[: self._config.sketch_rows]
+        formula_kernels.count_keys(self.table.ravel(), sketch_keys, multipliers, self._layout.geometry)
         self._move_all()
 
-    def nonzero(self) -> tuple[I64, U16]:
+    def nonzero(self) -> tuple[I64, Counters]:
         """The flat cells of ``table`` that count anything, and their counts (a Spark partition's
         share, far smaller than the table while a partition holds few articles)."""
         flat = self.table.ravel()
         cells = np.flatnonzero(flat)
-        out: U16 = flat[cells]
+        out: Counters = flat[cells]
         return cells, out
 
-    def add_cells(self, cells: I64, values: U16) -> None:
+    def add_cells(self, cells: I64, values: Counters) -> None:
         """Add another sketch's counts, given as ``nonzero`` gives them (a Spark partition's);
         the pooled counts are added afterwards (``add_pooled``). Every source's version moves."""
-        self._held(int(values[cells < self._width].sum(dtype=np.uint64)))
+        self._held(int(values.sum(dtype=np.uint64)) // self._config.sketch_rows)
         _add_values(self.table, cells, values)
         self._move_all()
 
-    def pooled_cells(self, sketch_keys: U64, shingles: U64) -> tuple[I64, U16]:
-        """The pooled counts articles add, given their ``keys`` end to end and the shingle each
-        key is of, once every article is in ``table``, as flat cells of ``repeated`` and the counts
-        they add (a Spark partition's share: each article adds one to each of its shingles its
-        source carries twice or more)."""
-        repeats = self._smallest(sketch_keys) >= 2
-        if not self._config.min_repeated or not repeats.any():
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint16)
-        cells, times = np.unique(self.cells(shingles[repeats], pooled=True), return_counts=True)
-        values: U16 = np.minimum(times, np.iinfo(np.uint16).max).astype(np.uint16)
-        return cells, values
+    def pooled_share(self, articles: Iterable[tuple[U64, U64]]) -> tuple[I64, Counters]:
+        """The pooled counts articles add once every article is in ``table``, given each one's
+        ``keys`` and the shingles they are of, gathered one article at a time: the flat cells of
+        ``repeated`` and what each adds (a Spark partition's share: an article adds one to each of
+        its shingles its source carries twice or more)."""
+        partial = _zeros(self.repeated.shape)
+        if self._config.min_repeated:
+            multipliers, geometry = _ROW_MULTIPLIERS[: self._config.sketch_rows], self._pooled_layout.geometry
+            for sketch_keys, shingles in articles:
+                repeats = self._smallest(sketch_keys) >= 2
+                if repeats.any():
+                    formula_kernels.count_keys(
+                        partial.ravel(), np.ascontiguousarray(shingles[repeats]), multipliers, geometry
+                    )
+        flat = partial.ravel()
+        cells = np.flatnonzero(flat)
+        out: Counters = flat[cells]
+        return cells, out
 
-    def add_pooled(self, cells: I64, values: U16) -> None:
-        """Add pooled counts (``pooled_cells``'s)."""
+    def add_pooled(self, cells: I64, values: Counters) -> None:
+        """Add pooled counts (``pooled_share``'s)."""
         _add_values(self.repeated, cells, values)
         self._move_all()
 
@@ -490,32 +514,58 @@ def pooled_width_bits(config: FormulaConfig) -> int:
 
 def sketch_bytes(config: FormulaConfig) -> int:
     """The memory the formula counts take."""
-    return _COUNTER_BYTES * config.sketch_rows * ((1 << config.sketch_width_bits) + (1 << pooled_width_bits(config)))
+    return (
+        np.dtype(_COUNTER).itemsize
+        * config.sketch_rows
+        * ((1 << config.sketch_width_bits) + (1 << pooled_width_bits(config)))
+    )
 
 
-def _checked(table: U16 | None, shape: tuple[int, int], what: str) -> U16:
+def _checked(table: Counters | None, shape: tuple[int, int], what: str) -> Counters:
     """A counter table of ``shape``: zeros when None."""
-    out: U16 = np.zeros(shape, dtype=np.uint16) if table is None else np.ascontiguousarray(table)
-    if out.shape != shape or out.dtype != np.uint16:
-        raise ValueError(f"a formula {what} must be uint16 of shape {shape}, got {out.dtype} {out.shape}")
+    if table is None:
+        return _zeros(shape)
+    out: Counters = np.ascontiguousarray(table)
+    if out.shape != shape or out.dtype != _COUNTER:
+        raise ValueError(f"a formula {what} must be {np.dtype(_COUNTER)} of shape {shape}, got {out.dtype} {out.shape}")
     return out
 
 
-def _add_values(table: U16, cells: I64, values: U16) -> None:
+# Tables a finished batch gave back (``release``), by shape, for the next batch of the process: a
+# fresh table's pages are mapped one page fault at a time as the counts first land on them (at
+# random places: every page of the table), which costs more than the counting on some machines.
+_spare: dict[tuple[int, int], list[Counters]] = {}
+_spare_lock = threading.Lock()
+
+
+def _zeros(shape: tuple[int, int]) -> Counters:
+    with _spare_lock:
+        kept = _spare.get(shape)
+        out = kept.pop() if kept else np.empty(shape, dtype=_COUNTER)
+    out.fill(0)
+    return out
+
+
+def release(counts: FormulaCounts) -> None:
+    """Give the tables of counts nothing will read again (a finished batch's) to the next
+    ``FormulaCounts`` of the process; ``counts`` is left empty."""
+    rows = counts.config.sketch_rows
+    with _spare_lock:
+        for table in (counts.table, counts.repeated):
+            kept = _spare.setdefault(table.shape, [])
+            if table.size and not any(t is table for t in kept) and len(kept) < 2:
+                kept.append(table)
+    counts.table = counts.repeated = np.zeros((rows, 0), dtype=_COUNTER)
+
+
+def _add_values(table: Counters, cells: I64, values: Counters) -> None:
     """Add ``values`` to the flat ``cells`` (distinct) of ``table``, a counter stopping at its
     largest value."""
     flat = table.ravel()
     if len(cells) and (cells.min() < 0 or cells.max() >= len(flat)):
         raise ValueError("formula counts: a cell outside the table")
     total = flat[cells].astype(np.uint32) + np.asarray(values, dtype=np.uint32)
-    flat[cells] = np.minimum(total, np.iinfo(np.uint16).max).astype(np.uint16)
-
-
-def _repeats(counts: I64) -> I64:
-    """The articles a (source, shingle) count adds to the shingle's pooled count: all of them when
-    the source carries it twice or more, none when once."""
-    out: I64 = np.where(counts >= 2, counts, 0)
-    return out
+    flat[cells] = np.minimum(total, np.iinfo(_COUNTER).max).astype(_COUNTER)
 
 
 def build(config: FormulaConfig, chunks: Iterable[tuple[U64, U64]]) -> FormulaCounts:
