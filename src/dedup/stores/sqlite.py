@@ -529,8 +529,8 @@ def _fsync(path: Path) -> None:
 
 def same_settings(stored: str, config: DedupConfig) -> bool:
     """Whether an index's stored settings (``config_to_json``'s output, maybe written by an earlier
-    version) are ``config``: read back first, so that a setting added since takes its default, as
-    ``config_from_json`` gives it to an index opened without a config."""
+    version) are ``config``: read back first, so that a setting added since takes the value
+    ``config_from_json`` gives it (its default, or the value the index was built with)."""
     if stored == config_to_json(config):
         return True
     try:
@@ -557,8 +557,8 @@ def config_from_json(text: str) -> DedupConfig:
         fixed = {k: (_tuples(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
         return kind(**fixed)
 
-    # a part missing from an index written before the part existed takes its defaults; a setting
-    # missing from a part takes the value that keeps the answers the index was built to give
+    # a part or a setting missing from an index written before it existed takes its default, or
+    # the value that keeps the answers the index was built to give (``_STORED_BEFORE``)
     parts = {name: build(kind, {**_STORED_BEFORE.get(name, {}), **data.get(name, {})}) for name, kind in PARTS.items()}
     return DedupConfig(**parts, max_chars=data["max_chars"])
 
