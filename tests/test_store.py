@@ -309,21 +309,12 @@ def test_an_index_written_before_a_setting_existed_opens_with_its_settings(tmp_p
     # an index whose stored settings lack a setting added since (as one written by an earlier
     # version): opened without a config it takes that setting's default, and a config equal to
     # what it holds opens it too; another value is still refused
-    import json
-
-    from dedup.stores.sqlite import config_checksum
-
     path = tmp_path / "old.sqlite"
     articles = load_seeds()
     with dedup.Deduplicator.open(path) as d:
         d.add_many(articles)
         before = groups_of(d.clusters())
-    with closing(sqlite3.connect(path)) as db, db:
-        stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
-        del stored["cluster"]["max_compared"], stored["cluster"]["representatives"]
-        text = json.dumps(stored)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (text,))
-        db.execute("UPDATE meta SET value = ? WHERE key = 'config_checksum'", (config_checksum(text),))
+    _forget_stored_settings(path, "cluster", "max_compared", "representatives")
     with dedup.Deduplicator.open(path) as d:
         assert d.config == dedup.DedupConfig()
         assert groups_of(d.clusters()) == before
@@ -337,22 +328,28 @@ def test_an_index_written_before_a_setting_existed_opens_with_its_settings(tmp_p
 def test_an_index_written_before_the_pooled_formula_rule_keeps_the_rule_it_was_built_with(tmp_path: Path) -> None:
     # its stored formula settings lack min_repeated and max_load: it reopens with the rule it gave
     # its answers by (pooled counts off, the limit of its time), not with today's defaults
+    from dedup.config import FormulaConfig
+
+    path = tmp_path / "old.sqlite"
+    old = dedup.DedupConfig(formula=FormulaConfig(sketch_rows=2, sketch_width_bits=21))
+    with dedup.Deduplicator.open(path, old) as d:
+        d.add_many(load_seeds())
+    _forget_stored_settings(path, "formula", "min_repeated", "max_load")
+    with dedup.Deduplicator.open(path) as d:
+        assert (d.config.formula.min_repeated, d.config.formula.max_load) == (0, 4.0)
+        assert (d.config.formula.sketch_rows, d.config.formula.sketch_width_bits) == (2, 21)
+
+
+def _forget_stored_settings(path: Path, part: str, *names: str) -> None:
+    """Take settings out of an index's stored config, as an index written before they existed."""
     import json
 
     from dedup.stores.sqlite import config_checksum
 
-    path = tmp_path / "old.sqlite"
-    from dedup.config import FormulaConfig
-
-    old = dedup.DedupConfig(formula=FormulaConfig(sketch_rows=2, sketch_width_bits=21))
-    with dedup.Deduplicator.open(path, old) as d:
-        d.add_many(load_seeds())
     with closing(sqlite3.connect(path)) as db, db:
         stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
-        del stored["formula"]["min_repeated"], stored["formula"]["max_load"]
+        for name in names:
+            del stored[part][name]
         text = json.dumps(stored)
         db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (text,))
         db.execute("UPDATE meta SET value = ? WHERE key = 'config_checksum'", (config_checksum(text),))
-    with dedup.Deduplicator.open(path) as d:
-        assert (d.config.formula.min_repeated, d.config.formula.max_load) == (0, 4.0)
-        assert (d.config.formula.sketch_rows, d.config.formula.sketch_width_bits) == (2, 21)
