@@ -318,6 +318,8 @@ def dedup_keys(source: str, shingles: list[int] | np.ndarray) -> np.ndarray:
         {"sketch_width_bits": 40},
         {"max_load": 0},
         {"min_repeated": -1},
+        {"min_per_source": 256},
+        {"min_repeated": 256},
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:

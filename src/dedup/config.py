@@ -438,8 +438,9 @@ class FormulaConfig:
 
     def __post_init__(self) -> None:
         _flag(self, "enabled")
-        _int(self, "min_per_source", 2)
-        _int(self, "min_repeated", 0)
+        counted = " (the counters stop at 255)"
+        _int(self, "min_per_source", 2, 255, note=counted)
+        _int(self, "min_repeated", 0, 255, note=counted)
         _share(self, "min_containment")
         _int(self, "sketch_rows", 1, 8)
         _int(self, "sketch_width_bits", 4, 30)
