@@ -56,7 +56,7 @@ def count_keys(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
     written."""
     _check_cells(flat, keys, multipliers, geometry)
     for i in range(keys.shape[0]):
-        _count_one(flat, keys[i], multipliers, geometry)
+        _add_one(flat, keys[i], multipliers, geometry, 1, 0, 0)
 
 
 STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled count) changed
@@ -157,12 +157,3 @@ def _reading(flat: Any, key: Any, multipliers: Any, geometry: Any) -> Any:
         if count < smallest:
             smallest = count
     return smallest
-
-
-@jit
-def _count_one(flat: Any, key: Any, multipliers: Any, geometry: Any) -> None:
-    largest = np.iinfo(flat.dtype).max
-    for r in range(multipliers.shape[0]):
-        c = cell(key, multipliers[r], r, geometry)
-        if flat[c] != largest:
-            flat[c] += 1
