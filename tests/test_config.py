@@ -293,7 +293,8 @@ SETTINGS = kw(
     ),
     formula=kw(
         enabled=st.booleans(),
-        min_per_source=st.integers(2, 2**31 - 1),
+        min_per_source=st.integers(2, 255),
+        min_repeated=st.integers(0, 255),
         min_containment=OPEN_SHARE,
         sketch_rows=st.integers(1, 8),
         sketch_width_bits=st.integers(4, 30),

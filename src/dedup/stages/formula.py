@@ -533,7 +533,9 @@ def _checked(table: Counters | None, shape: tuple[int, int], what: str) -> Count
 
 # Tables a finished batch gave back (``release``), by shape, for the next batch of the process: a
 # fresh table's pages are mapped one page fault at a time as the counts first land on them (at
-# random places: every page of the table), which costs more than the counting on some machines.
+# random places: a large batch soon touches every page), which costs more than the counting on
+# some machines. A fresh table is left to the allocator's zero pages, so that a small stream or
+# batch maps only the pages its counts land on.
 _spare: dict[tuple[int, int], list[Counters]] = {}
 _spare_lock = threading.Lock()
 
@@ -541,9 +543,11 @@ _spare_lock = threading.Lock()
 def _zeros(shape: tuple[int, int]) -> Counters:
     with _spare_lock:
         kept = _spare.get(shape)
-        out = kept.pop() if kept else np.empty(shape, dtype=_COUNTER)
-    out.fill(0)
-    return out
+        reused = kept.pop() if kept else None
+    if reused is None:
+        return np.zeros(shape, dtype=_COUNTER)
+    reused.fill(0)
+    return reused
 
 
 def release(counts: FormulaCounts) -> None:
