@@ -214,21 +214,52 @@ def _chunk(observed: list[tuple[str, list[int]]]) -> tuple[np.ndarray, np.ndarra
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), shingle_sets), min_size=1, max_size=30))
 def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: list[tuple[str, list[int]]]) -> None:
     # (a version that does not move keeps an outdated comparison; one that moves for nothing costs
-    # comparisons made again)
+    # comparisons made again). A pooled crossing moves the sources that repeat a shingle: those
+    # observed with a count read 2 or more once they had two articles.
     counts = FormulaCounts(FormulaConfig(sketch_width_bits=8, sketch_rows=2, min_per_source=3, min_repeated=4))
     arrays = [(source, np.array(shingles, dtype=np.uint64)) for source, shingles in observed]
+    repeating: set[str] = set()
+    articles = {src: 0 for src in "abc"}
     for source, shingles in arrays:
         before = {src: counts.formula(src, shingles).tolist() for src in "abc"}
         versions = {src: counts.version_of(src) for src in "abc"}
         pooled = counts.pooled(shingles) >= 4
         counts.observe(source, shingles)
-        moved_all = (counts.pooled(shingles) >= 4).tolist() != pooled.tolist()
+        articles[source] += 1
+        if articles[source] >= 2 and (counts.counts(source, shingles) >= 2).any():
+            repeating.add(source)
+        pooled_crossed = (counts.pooled(shingles) >= 4).tolist() != pooled.tolist()
         own_crossed = before[source] != counts.formula(source, shingles).tolist()
-        assert (counts.version_of(source) != versions[source]) == (own_crossed or moved_all)
+        # (counts may read higher by the sketch's excess: no version moves)
         for src in "abc":
-            if src != source:  # (their counts may read higher by the sketch's excess: no version moves)
-                assert (counts.version_of(src) != versions[src]) == moved_all
+            moved = (src == source and own_crossed) or (pooled_crossed and src in repeating)
+            assert (counts.version_of(src) != versions[src]) == moved
     assert counts.version_of(None) == 0
+
+
+def test_a_pooled_crossing_moves_the_sources_that_repeat_the_shingle_and_no_other() -> None:
+    # One story carried once by each of thousands of outlets must not make every outlet's
+    # comparisons be checked again when a phrase some outlets repeat becomes formula.
+    counts = FormulaCounts(FormulaConfig(min_per_source=3, min_repeated=4))
+    phrase = np.array([11, 12, 13], dtype=np.uint64)
+    counts.observe("once", phrase)
+    counts.observe("twice", phrase)
+    counts.observe("twice", phrase)
+    assert not counts.formula("twice", phrase).any()
+    versions = {source: counts.version_of(source) for source in ("once", "twice", "other")}
+    counts.observe("again", phrase)
+    counts.observe("again", phrase)  # pooled count 4: the phrase is formula where it repeats
+    assert counts.formula("twice", phrase).all() and not counts.formula("once", phrase).any()
+    assert counts.version_of("twice") != versions["twice"]
+    assert counts.version_of("once") == versions["once"] and counts.version_of("other") == versions["other"]
+
+    bulk = FormulaCounts(FormulaConfig(min_per_source=3, min_repeated=4))
+    keys, shingles = _chunk([("twice", [11, 12, 13]), ("twice", [11, 12, 13]), ("once", [11, 12, 13])])
+    bulk.add_keys(keys, shingles)  # which sources repeat is not followed in bulk
+    before = bulk.version_of("once")
+    bulk.observe("again", phrase)
+    bulk.observe("again", phrase)
+    assert bulk.version_of("once") != before
 
 
 @settings(max_examples=80, deadline=None)

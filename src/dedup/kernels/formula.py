@@ -62,6 +62,7 @@ def count_keys(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
 STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled count) changed
 POOLED_CROSSED = 2  # a shingle's pooled count crossed ``repeated_least``
 COUNTER_CROSSED = 4  # a counter crossed one of the thresholds it is compared with
+REPEATS = 8  # a key counted in reads 2 or more
 
 
 @jit
@@ -78,8 +79,9 @@ def count_and_pool(
     of ``pooled`` crossed ``repeated_least``; with ``statuses``, comparing the keys before the first
     step and after the last, ``STATUS_MOVED``, a key's formula status (count at least ``least``, or
     with ``repeated_least`` at least 2 with a pooled count at least ``repeated_least``) changed, and
-    ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``. Every cell is checked
-    before anything is written."""
+    ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``, and with ``step`` 1,
+    ``REPEATS``, a key reads 2 or more after the last step. Every cell is checked before anything is
+    written."""
     _check_cells(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
     if pool:
@@ -107,6 +109,8 @@ def count_and_pool(
             flags |= COUNTER_CROSSED
     for i in range(n):
         count = _reading(flat, keys[i], multipliers, geometry)
+        if step > 0 and count >= 2:
+            flags |= REPEATS
         pooled_after = _reading(pooled, shingles[i], multipliers, pooled_geometry) if pool else 0
         if pool and (pooled_before[i] >= repeated_least) != (pooled_after >= repeated_least):
             flags |= POOLED_CROSSED

@@ -59,9 +59,12 @@ Each source has a version (``version_of``), which goes up whenever one of its sh
 formula or stops being so as one of its articles is observed or forgotten: only then can the
 formula shingles of the source's articles have changed, and a comparison of one of them decided
 before must be checked again (``dedup.stages.pairs``). A pooled count that crosses
-``min_repeated`` can change any source's formula shingles, and counts added in bulk (a batch's
-chunks, a Spark partition's tables: counted before any comparison is made) can change all of
-them: both move every source's version. A count that crosses only because other keys landed on
+``min_repeated`` can change the formula shingles of the sources that carry the shingle twice or
+more: it moves the version of every source observed with two articles or more and a key read 2
+or more (in a widely syndicated story, each outlet carrying it once, of none). Counts
+added in bulk (a batch's chunks, a Spark partition's tables: counted before any comparison is
+made) can change every source's formula shingles: they move every source's version, and every
+pooled crossing afterwards does too. A count that crosses only because other keys landed on
 its counters (the sketch's excess, above) moves no version: a comparison decided before stands
 until its sources' versions next move. Counts that become overloaded, or stop being so, move every
 source's version.
@@ -214,8 +217,8 @@ class FormulaCounts:
     """
 
     __slots__ = (
-        "_bulk", "_config", "_layout", "_owned", "_pooled_layout", "_versions", "_warned", "_width", "crossings",
-        "observed", "repeated", "table", "version",
+        "_articles", "_bulk", "_config", "_every_source_repeats", "_layout", "_owned", "_pooled", "_pooled_layout", "_repeating",
+        "_versions", "_warned", "_width", "crossings", "observed", "repeated", "table", "version",
     )  # fmt: skip
 
     def __init__(self, config: FormulaConfig, table: Counters | None = None, repeated: Counters | None = None) -> None:
@@ -229,9 +232,17 @@ class FormulaCounts:
         self.crossings = 0  # the number of changes in which any count crossed a threshold
         self._versions: dict[str, int] = {}
         self._bulk = 0  # the times every source's version moved at once
+        self._pooled = 0  # the times a pooled count crossed: the version of every repeating source moved
+        # the sources observed with a key read 2 or more while they had two articles or more (an
+        # article's shingles are distinct: one article repeats none), with ``_pooled`` when they
+        # first were
+        self._repeating: dict[str, int] = {}
+        self._articles: dict[str, int] = {}  # the articles of each source counted in one by one
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
         # the (source, shingle) observations held: each adds one to one counter of every row
         self.observed = int(self.table.sum(dtype=np.uint64)) // config.sketch_rows
+        # counted before (given tables) or in bulk: which sources repeat a key is not known
+        self._every_source_repeats = self.observed > 0
         self._warned = False
 
     def version_of(self, source: str | None) -> int:
@@ -239,7 +250,10 @@ class FormulaCounts:
         without a source has none, and its version never moves."""
         if source is None:
             return 0
-        return self._bulk + self._versions.get(source, 0)
+        version = self._bulk + self._versions.get(source, 0)
+        if self._every_source_repeats:
+            return version + self._pooled
+        return version + self._pooled - self._repeating.get(source, self._pooled)
 
     @property
     def config(self) -> FormulaConfig:
@@ -261,6 +275,12 @@ class FormulaCounts:
         self._bulk += 1
         self.version += 1
         self.crossings += 1
+
+    def _counted_in_bulk(self) -> None:
+        """Counts were added in bulk: every source's version moves, and from now on every source
+        may repeat a key (which ones is not followed in bulk), so a pooled crossing moves them all."""
+        self._every_source_repeats = True
+        self._move_all()
 
     def _held(self, observations: int) -> None:
         """Add ``observations`` (negative: taken out) to those held; when that makes the counts
@@ -369,9 +389,14 @@ class FormulaCounts:
         self._held(step * len(k))
         if step < 0:  # the keys taken out in the reverse order they were counted in: the exact undoing
             k, shingles = np.ascontiguousarray(k[::-1]), np.ascontiguousarray(shingles[::-1])
+        articles = self._articles[source] = self._articles.get(source, 0) + step
         moved = self._pass(k, shingles, step, statuses=True)
+        if moved & formula_kernels.REPEATS and articles >= 2:
+            self._repeating.setdefault(source, self._pooled)
         if moved & formula_kernels.POOLED_CROSSED:
-            self._move_all()
+            self._pooled += 1
+            self.version += 1
+            self.crossings += 1
         elif moved & formula_kernels.COUNTER_CROSSED:
             self.crossings += 1
         if moved & formula_kernels.STATUS_MOVED:
@@ -404,7 +429,7 @@ class FormulaCounts:
             return
         self._held(len(sketch_keys))
         self._pass(sketch_keys, shingles, 1)  # the versions all move: no statuses needed
-        self._move_all()
+        self._counted_in_bulk()
 
     def count_keys(self, sketch_keys: U64) -> None:
         """Count many articles' ``keys`` in ``table`` alone, their pooled counts left to
@@ -414,7 +439,7 @@ class FormulaCounts:
         self._held(len(sketch_keys))
         multipliers = _ROW_MULTIPLIERS[: self._config.sketch_rows]
         formula_kernels.count_keys(self.table.ravel(), sketch_keys, multipliers, self._layout.geometry)
-        self._move_all()
+        self._counted_in_bulk()
 
     def nonzero(self) -> tuple[I64, Counters]:
         """The flat cells of ``table`` that count anything, and their counts (a Spark partition's
@@ -429,7 +454,7 @@ class FormulaCounts:
         the pooled counts are added afterwards (``add_pooled``). Every source's version moves."""
         self._held(int(values.sum(dtype=np.uint64)) // self._config.sketch_rows)
         _add_values(self.table, cells, values)
-        self._move_all()
+        self._counted_in_bulk()
 
     def pooled_share(self, articles: Iterable[tuple[U64, U64]]) -> tuple[I64, Counters]:
         """The pooled counts articles add once every article is in ``table``, given each one's
@@ -453,7 +478,7 @@ class FormulaCounts:
     def add_pooled(self, cells: I64, values: Counters) -> None:
         """Add pooled counts (``pooled_share``'s)."""
         _add_values(self.repeated, cells, values)
-        self._move_all()
+        self._counted_in_bulk()
 
     # -- the pair test ------------------------------------------------------------------------
     def check(
