@@ -237,6 +237,22 @@ def test_a_source_version_moves_when_its_own_formula_shingles_change(observed: l
     assert counts.version_of(None) == 0
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), shingle_sets), min_size=1, max_size=30))
+def test_the_formula_shingles_an_article_is_compared_on_follow_the_counts(
+    observed: list[tuple[str, list[int]]],
+) -> None:
+    # (an article's own shingles are remembered between its comparisons: they must be the ones
+    # the counts give now, however the counters under them moved)
+    counts = FormulaCounts(FormulaConfig(sketch_width_bits=6, sketch_rows=2, min_per_source=3, min_repeated=3))
+    seen: list[tuple[str, np.ndarray]] = []
+    for source, shingles in observed:
+        seen.append((source, np.array(sorted(set(shingles)), dtype=np.uint64)))
+        counts.observe(*seen[-1])
+        for src, array in seen:
+            assert counts._own(src, array).tolist() == array[~counts.formula(src, array)].tolist()
+
+
 def test_a_pooled_crossing_moves_the_sources_that_repeat_the_shingle_and_no_other() -> None:
     # One story carried once by each of thousands of outlets must not make every outlet's
     # comparisons be checked again when a phrase some outlets repeat becomes formula.

@@ -190,7 +190,7 @@ def _mismatched_arrays_are_refused() -> None:
     _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers, too_many_blocks))
     _raises_kernel_input_error(
         lambda: formula_kernels.count_and_pool(
-            counters, some, some, multipliers, too_many_blocks, counters, too_many_blocks, 1, 4, 8, True
+            counters, some, some, multipliers, too_many_blocks, counters, too_many_blocks, 1, 4, 8, True, True
         )
     )
     assert not counters.any()  # every cell checked before any is counted

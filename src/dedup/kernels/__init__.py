@@ -93,6 +93,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         t.int64,
     )
     table = (u64, i32, i32, i32, i32, u64)
+    counters = array(t.uint8, 1)
     return [
         # code points in 16 bits, or in 32 when a text has some beyond (``shingle._code_points``)
         (text.fold_split_many, (array(t.uint16, readonly=True), *fold)),
@@ -125,13 +126,10 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (verify.view_passages, (array(t.int64, 2), i64, t.int64, i64, u64, i64)),
         (verify.shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
         (verify.intersect_count, (u64, u64)),
-        (formula.reaching, (array(t.uint8, 1), u64, u64, u64, t.int64)),
-        (formula.readings, (array(t.uint8, 1), u64, u64, u64)),
-        (formula.count_keys, (array(t.uint8, 1), u64, u64, u64)),
-        (
-            formula.count_and_pool,
-            (array(t.uint8, 1), u64, u64, u64, u64, array(t.uint8, 1), u64, t.int64, t.int64, t.int64, t.boolean),
-        ),
+        (formula.reaching, (counters, u64, u64, u64, t.int64)),
+        (formula.readings, (counters, u64, u64, u64)),
+        (formula.count_keys, (counters, u64, u64, u64)),
+        (formula.count_and_pool, (counters, u64, u64, u64, u64, counters, u64, *[t.int64] * 3, *[t.boolean] * 2)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
         (tables.table_insert, (*table, t.int64, u64, t.int64)),
         (tables.table_query, (*table, array(t.int64, 2), array(t.uint64, 2), t.int64)),

@@ -63,20 +63,23 @@ STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled c
 POOLED_CROSSED = 2  # a shingle's pooled count crossed ``repeated_least``
 COUNTER_CROSSED = 4  # a counter crossed one of the thresholds it is compared with
 REPEATS = 8  # a key counted in reads 2 or more
+POOLED_REACHED = 16  # a pooled counter crossed ``repeated_least``
 
 
 @jit
 def count_and_pool(
     flat: Any, keys: Any, shingles: Any, multipliers: Any, geometry: Any, pooled: Any, pooled_geometry: Any,
-    step: int, least: int, repeated_least: int, statuses: bool,
+    step: int, least: int, repeated_least: int, statuses: bool, reached: bool,
 ) -> int:  # fmt: skip
     """Add ``step`` (1 or -1) to each key's counter in every row (``cell``), one key after the
     other, and move the pooled counts (``pooled``, keyed by ``shingles[i]``; none when
     ``repeated_least`` is 0) as each key's count goes from ``before`` to ``after``: by
     ``repeats(after) - repeats(before)``, where ``repeats(c)`` is c when c is 2 or more, else 0. A
     counter stays at the largest value of its type once there and never goes below 0. Returns the
-    flags of what moved: ``COUNTER_CROSSED``, a counter of ``flat`` crossed ``least`` or 2, or one
-    of ``pooled`` crossed ``repeated_least``; with ``statuses``, comparing the keys before the first
+    flags of what moved: ``COUNTER_CROSSED``, a counter of ``flat`` crossed ``least``, or 2 once a
+    pooled counter has reached ``repeated_least`` (``reached``: before this call; below 2 a count
+    changes no status while no pooled count can reach it), or one of ``pooled`` crossed
+    ``repeated_least`` (``POOLED_REACHED`` too); with ``statuses``, comparing the keys before the first
     step and after the last, ``STATUS_MOVED``, a key's formula status (count at least ``least``, or
     with ``repeated_least`` at least 2 with a pooled count at least ``repeated_least``) changed, and
     ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``, and with ``step`` 1,
@@ -94,7 +97,7 @@ def count_and_pool(
         if pool:
             pooled_before[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry)
     flags = 0
-    second = 2 if pool else least
+    second = 2 if pool and reached else least
     for i in range(keys.shape[0]):
         before = _reading(flat, keys[i], multipliers, geometry)
         if _add_one(flat, keys[i], multipliers, geometry, step, least, second):
@@ -106,7 +109,8 @@ def count_and_pool(
             and delta != 0
             and _add_one(pooled, shingles[i], multipliers, pooled_geometry, delta, repeated_least, repeated_least)
         ):
-            flags |= COUNTER_CROSSED
+            flags |= COUNTER_CROSSED | POOLED_REACHED
+            second = 2
     for i in range(n):
         count = _reading(flat, keys[i], multipliers, geometry)
         if step > 0 and count >= 2:

@@ -217,7 +217,8 @@ class FormulaCounts:
     """
 
     __slots__ = (
-        "_articles", "_bulk", "_config", "_every_source_repeats", "_layout", "_owned", "_pooled", "_pooled_layout", "_repeating",
+        "_articles", "_bulk", "_config", "_every_source_repeats", "_layout", "_owned", "_pooled", "_pooled_layout",
+        "_reached", "_repeating",
         "_versions", "_warned", "_width", "crossings", "observed", "repeated", "table", "version",
     )  # fmt: skip
 
@@ -238,6 +239,8 @@ class FormulaCounts:
         # first were
         self._repeating: dict[str, int] = {}
         self._articles: dict[str, int] = {}  # the articles of each source counted in one by one
+        # whether a pooled counter has reached ``min_repeated``: before, no count of 2 is formula
+        self._reached = bool(config.min_repeated) and int(self.repeated.max(initial=0)) >= config.min_repeated
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
         # the (source, shingle) observations held: each adds one to one counter of every row
         self.observed = int(self.table.sum(dtype=np.uint64)) // config.sketch_rows
@@ -411,8 +414,10 @@ class FormulaCounts:
         moved: int = formula_kernels.count_and_pool(
             self.table.ravel(), sketch_keys, shingles, _ROW_MULTIPLIERS[: config.sketch_rows], self._layout.geometry,
             self.repeated.ravel(), self._pooled_layout.geometry, step, config.min_per_source, config.min_repeated,
-            statuses,
+            statuses, self._reached,
         )  # fmt: skip
+        if moved & formula_kernels.POOLED_REACHED:
+            self._reached = True
         return moved
 
     def add_keys(self, sketch_keys: U64, shingles: U64) -> None:
@@ -478,6 +483,7 @@ class FormulaCounts:
     def add_pooled(self, cells: I64, values: Counters) -> None:
         """Add pooled counts (``pooled_share``'s)."""
         _add_values(self.repeated, cells, values)
+        self._reached = bool(self._config.min_repeated)  # (whether they reach it is not read)
         self._counted_in_bulk()
 
     # -- the pair test ------------------------------------------------------------------------
