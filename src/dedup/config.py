@@ -471,7 +471,7 @@ class ClusterConfig:
     max_exact_size: int = 64
     complete_up_to: int = 64
     representatives: int = 8
-    max_compared: int = 32
+    max_compared: int = 16
     digest_part: float = 0.6
     digest_share: float = 0.5
     digest_same: float = 0.8
