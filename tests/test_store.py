@@ -9,7 +9,9 @@ import sys
 import tempfile
 import textwrap
 from contextlib import closing
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -164,6 +166,42 @@ def test_arrays_round_trip_and_corruption_is_reported() -> None:
     assert all(np.array_equal(getattr(doc, n), getattr(prepared.doc, n)) for n in ("words", "passages", "shingles"))
     with pytest.raises(dedup.StoreFormatError, match="corrupt"):
         unpack_arrays(blob[: len(blob) // 2], where="test")
+
+
+_SHAPES = st.lists(st.one_of(st.integers(-(2**70), 2**70), st.text(max_size=3), st.none()), max_size=3)
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=st.one_of(_SHAPES, st.integers(), st.text(max_size=3)), which=st.integers(0, 4), cut=st.integers(0, 64))
+def test_a_damaged_array_header_is_reported_as_corrupt(shape: object, which: int, cut: int) -> None:
+    # a header that lies about an array's shape (or a blob cut short) is a damaged file: the reader
+    # says so, it does not fail some other way
+    import json
+
+    import numpy as np
+
+    from dedup.stores.sqlite import pack_arrays, unpack_arrays
+
+    doc = _seed_doc()
+    blob = pack_arrays(doc.doc, doc.signature, doc.passage_signatures)
+    size = int.from_bytes(blob[:4], "little")
+    header = json.loads(blob[4 : 4 + size])
+    header[which % len(header)][2] = shape
+    text = json.dumps(header).encode("ascii")
+    damaged = len(text).to_bytes(4, "little") + text + blob[4 + size :]
+    damaged = damaged[: len(damaged) - cut]
+    try:
+        found = unpack_arrays(damaged, where="test")
+    except dedup.StoreFormatError as exc:
+        assert "corrupt" in str(exc)
+    else:
+        assert isinstance(found[1], np.ndarray)
+
+
+@lru_cache(maxsize=1)
+def _seed_doc() -> Any:
+    with dedup.Deduplicator() as d:
+        return d.prepare(load_seeds()[0])
 
 
 def test_an_empty_file_or_an_older_format_is_refused_and_left_as_it_is(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -129,6 +130,7 @@ class StoredArticle:
 
 
 _DTYPES = {"uint64": np.uint64, "int64": np.int64, "uint32": np.uint32}
+_STORED_DTYPES = {name: np.dtype(kind).newbyteorder("<") for name, kind in _DTYPES.items()}  # as in a blob
 
 
 def pack_arrays(doc: Shingled, signature: np.ndarray, passage_signatures: np.ndarray) -> bytes:
@@ -150,8 +152,10 @@ def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.
         offset = 4 + size
         found: dict[str, Any] = {}
         for name, dtype, shape in header:
-            kind = np.dtype(_DTYPES[dtype]).newbyteorder("<")
-            count = int(np.prod(shape)) if shape else 1
+            kind = _STORED_DTYPES[dtype]
+            if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+                raise ValueError(f"{name}: the shape {shape!r} is no list of sizes")
+            count = math.prod(shape)
             found[name] = (
                 np.frombuffer(blob, dtype=kind, count=count, offset=offset).reshape(shape).astype(_DTYPES[dtype])
             )
