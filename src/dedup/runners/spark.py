@@ -21,9 +21,12 @@ library's batch (articles in id order, boilerplate learned from all):
    et al., 2014) in DataFrame operations: no pair is collected on the driver;
 6. each component's groups (the chaining guard) and earliest source, on one executor.
 
-Only the set of learned boilerplate sentences (small: furniture) and the formula counts (a table of
-fixed size, ``dedup.stages.formula``: each partition counts its articles, the tables are summed)
-are collected and broadcast.
+Only the set of learned boilerplate sentences (small: furniture) and the formula counts (tables of
+fixed size, ``dedup.stages.formula``) are collected and broadcast. The counts take two passes: each
+partition counts its articles' (outlet, shingle) keys and sends the counters it touched, which the
+driver sums; then, with the sum broadcast, each partition sends the pooled counts its articles add
+(``FormulaCounts.pooled_share``: each of an article's shingles its outlet carries twice or more),
+which the driver sums into the pooled table.
 
 Needs the ``[spark]`` extra (``pip install 'news-dedup[spark]'``) and a Java runtime.
 """
