@@ -218,8 +218,8 @@ class FormulaCounts:
 
     __slots__ = (
         "_articles", "_bulk", "_config", "_every_source_repeats", "_layout", "_owned", "_pooled", "_pooled_layout",
-        "_reached", "_repeating",
-        "_versions", "_warned", "_width", "crossings", "observed", "repeated", "table", "version",
+        "_reached", "_repeating", "_versions", "_warned", "_width", "crossings", "observed", "repeated", "table",
+        "version",
     )  # fmt: skip
 
     def __init__(self, config: FormulaConfig, table: Counters | None = None, repeated: Counters | None = None) -> None:
@@ -240,7 +240,9 @@ class FormulaCounts:
         self._repeating: dict[str, int] = {}
         self._articles: dict[str, int] = {}  # the articles of each source counted in one by one
         # whether a pooled counter has reached ``min_repeated``: before, no count of 2 is formula
-        self._reached = bool(config.min_repeated) and int(self.repeated.max(initial=0)) >= config.min_repeated
+        self._reached = (
+            bool(config.min_repeated) and repeated is not None and int(self.repeated.max()) >= config.min_repeated
+        )
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
         # the (source, shingle) observations held: each adds one to one counter of every row
         self.observed = int(self.table.sum(dtype=np.uint64)) // config.sketch_rows
