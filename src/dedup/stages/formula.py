@@ -352,15 +352,6 @@ class FormulaCounts:
                 out |= pooled & formula_kernels.reaching(table, k, multipliers, geometry, 2)
         return out
 
-    def _status(self, counts: I64, pooled: I64) -> Bools:
-        """Formula or not, from a source's counts of shingles and the shingles' pooled counts: the
-        rule ``formula`` reads, on counts already read."""
-        config = self._config
-        out: Bools = counts >= config.min_per_source
-        if config.min_repeated:
-            out |= (counts >= 2) & (pooled >= config.min_repeated)
-        return out
-
     def _own(self, source: str | None, shingles: U64) -> U64:
         """The shingles that are not formula, remembered for the articles checked last (an article
         is checked against many others in a row) until any count crosses a threshold again."""
