@@ -17,6 +17,7 @@ from dedup.config import (
     ProvenanceConfig,
     ShingleConfig,
     VerifyConfig,
+    Window,
 )
 from dedup.errors import (
     ArticleTooLargeError,
@@ -101,6 +102,7 @@ __all__ = [
     "UnknownArticleError",
     "Verdict",
     "VerifyConfig",
+    "Window",
     "__version__",
     "cluster",
     "fold",

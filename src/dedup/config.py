@@ -557,6 +557,34 @@ class DedupConfig:
         _int(self, "max_chars", 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """How much of its history a stream keeps in memory (``Deduplicator(window=...)``,
+    ``dedup stream --window-days``): the articles of the last ``days`` and at most the last
+    ``articles`` added (None: no bound of that kind; at least one is given).
+
+    ``days`` counts back from the stream's clock, the newest ``published_at`` it has seen (a time
+    more than a day ahead of the machine's clock counts as that clock plus a day, so one misdated
+    article cannot empty the window); an article without a time is as old as the clock was when it
+    was added (older than every dated article when none had come yet). ``articles`` keeps the last
+    ones added. An article that leaves the window is no longer a candidate and no longer counted
+    as boilerplate or formula; an index file keeps it (``Deduplicator.get``, ``dedup index``), and
+    reopening the file reads only the articles in the window."""
+
+    days: float | None = None
+    articles: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.days is None and self.articles is None:
+            raise ConfigError(
+                "Window needs days=... or articles=... (or both), e.g. Window(days=7); for no window pass window=None"
+            )
+        if self.days is not None:
+            _real(self, "days", 0.0, 36_500.0, open_low=True, open_high=False)
+        if self.articles is not None:
+            _int(self, "articles", 1)
+
+
 # The parts of a DedupConfig, by field name.
 PARTS: dict[str, type] = {
     "normalize": NormalizeConfig,

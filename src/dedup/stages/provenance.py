@@ -572,6 +572,7 @@ def build_cluster(
     config: ProvenanceConfig,
     credits_of: Callable[[str], tuple[str, ...]] | None = None,
     near: Callable[[str], Iterable[str]] | None = None,
+    id_of: Callable[[str], str] = cluster_id,
 ) -> Cluster:
     """The cluster record of one group: its earliest source and each member's relation to it.
     ``candidate_of(id, with_evidence)`` describes a member (the text evidence is only read for
@@ -580,8 +581,9 @@ def build_cluster(
     earlier rule decides (the credit rule is the last before the tie break). A member that is no
     copy of the earliest is matched with the member it is the best copy of, among ``near(id)``
     when given (a large group's members are compared with a few of the others), else the group. The cluster's id is
-    that of its anchor, the member with the lowest ``seq`` (:func:`anchor_of`), so every runner
-    gives the anchor through the ``seq`` of its candidates."""
+    ``id_of`` its anchor, the member with the lowest ``seq`` (:func:`anchor_of`), so every runner
+    gives the anchor through the ``seq`` of its candidates (a stream with a window passes on the id
+    of an anchor that left it, see ``Deduplicator``)."""
     candidates = [candidate_of(member, len(group) > 1) for member in group]
 
     def containment(x: str, y: str) -> float:
@@ -599,7 +601,7 @@ def build_cluster(
 
     members = [_member(c, earliest, others(c.id), pair) for c in sorted(candidates, key=lambda c: c.id)]
     return Cluster(
-        id=cluster_id(anchor_of(candidates)), members=tuple(members), earliest=earliest, evidence=evidence, why=how
+        id=id_of(anchor_of(candidates)), members=tuple(members), earliest=earliest, evidence=evidence, why=how
     )
 
 

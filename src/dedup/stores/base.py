@@ -41,6 +41,10 @@ class Store(Protocol):
         """Write an added article, its verified copies and its cluster, at once or not at all."""
         ...
 
+    def stored(self, article_id: str) -> StoredArticle | None:
+        """An article as stored, whether or not it is in memory; None when there is no such id."""
+        ...
+
     def delete(self, article_id: str) -> None:
         """Remove an article and its copies."""
         ...

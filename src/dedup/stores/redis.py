@@ -415,6 +415,12 @@ class RedisStore:
         )
         return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures)
 
+    def stored(self, article_id: str) -> StoredArticle | None:
+        """One stored article (added by any worker); None when the index has no such id."""
+        key = self.key(f"article:{article_id}")
+        fields = self.call(f"reading article {article_id!r}", lambda: self.client.hgetall(key))
+        return self._article(article_id, fields) if fields else None
+
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
         article = stored.article
         fields: dict[str, str | int | bytes] = {

@@ -46,9 +46,10 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -422,39 +423,69 @@ class SQLiteStore:
             ) from exc
 
     # -- reading ----------------------------------------------------------------------------------
-    def articles(self) -> Iterator[StoredArticle]:
-        """Every stored article, in ingest order, each checked against its checksum."""
-        with self._reading():
-            db = self._db
-            # the table itself, in its own order, not through an index: quick_check does not check
-            # the indexes against the table, and a damaged index would skip or repeat rows
-            order = db.execute("SELECT rowid, seq FROM articles NOT INDEXED").fetchall()
-            self._check_count("articles", len(order))
-            order.sort(key=lambda row: int(row[1]))
-            if len({seq for _, seq in order}) != len(order):
-                raise self._corrupt("two articles have the same ingest number")
-            for rowid, _ in order:
-                row = db.execute(
-                    "SELECT id, seq, text, published_at, source, url, title, arrays, checksum FROM articles"
-                    " NOT INDEXED WHERE rowid = ?",
-                    (rowid,),
-                ).fetchone()
-                *fields, blob, checksum = row
-                if not isinstance(blob, bytes) or checksum != article_checksum(fields, blob):
-                    raise self._corrupt(f"article {fields[0]!r} fails its checksum")
-                art_id, seq, text, published, source, url, title = fields
-                doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
-                article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
-                yield StoredArticle(article, seq, doc, signature, passage_signatures)
+    def _order(self) -> list[tuple[int, int, str, str | None]]:
+        """(rowid, seq, id, published_at) of every article, in ingest order, the count checked."""
+        # the table itself, in its own order, not through an index: quick_check does not check
+        # the indexes against the table, and a damaged index would skip or repeat rows
+        order = self._db.execute("SELECT rowid, seq, id, published_at FROM articles NOT INDEXED").fetchall()
+        self._check_count("articles", len(order))
+        if not all(isinstance(row[1], int) and isinstance(row[2], str) for row in order):
+            raise self._corrupt("an article has no ingest number or no id")
+        order.sort(key=lambda row: row[1])
+        if len({row[1] for row in order}) != len(order):
+            raise self._corrupt("two articles have the same ingest number")
+        return order
 
-    def matches(self) -> Iterator[Match]:
-        """Every stored verified copy, each checked against its checksum."""
+    def timeline(self) -> list[tuple[int, str, datetime | None]]:
+        """(seq, id, published_at) of every article, in ingest order, read without the texts."""
+        with self._reading():
+            out = []
+            for _, seq, art_id, published in self._order():
+                try:
+                    when = None if published is None else datetime.fromisoformat(published)
+                except (TypeError, ValueError):
+                    raise self._corrupt(f"article {art_id!r} has the time {published!r}") from None
+                out.append((seq, art_id, when))
+            return out
+
+    def articles(self, only: Container[str] | None = None) -> Iterator[StoredArticle]:
+        """Every stored article (or those whose ids are in ``only``), in ingest order, each
+        checked against its checksum."""
+        with self._reading():
+            for rowid, *_ in (row for row in self._order() if only is None or row[2] in only):
+                yield self._read(rowid)
+
+    def _read(self, rowid: int) -> StoredArticle:
+        row = self._db.execute(
+            "SELECT id, seq, text, published_at, source, url, title, arrays, checksum FROM articles"
+            " NOT INDEXED WHERE rowid = ?",
+            (rowid,),
+        ).fetchone()
+        *fields, blob, checksum = row
+        if not isinstance(blob, bytes) or checksum != article_checksum(fields, blob):
+            raise self._corrupt(f"article {fields[0]!r} fails its checksum")
+        art_id, seq, text, published, source, url, title = fields
+        doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
+        article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
+        return StoredArticle(article, seq, doc, signature, passage_signatures)
+
+    def stored(self, article_id: str) -> StoredArticle | None:
+        """One stored article, checked against its checksum; None when the file has no such id."""
+        with self._reading():
+            row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
+            return None if row is None else self._read(row[0])
+
+    def matches(self, between: Container[str] | None = None) -> Iterator[Match]:
+        """Every stored verified copy (or those of two articles in ``between``), each checked
+        against its checksum."""
         with self._reading():
             seen = 0
             for a, b, record, checksum in self._db.execute("SELECT a, b, record, checksum FROM matches NOT INDEXED"):
+                seen += 1
+                if between is not None and (a not in between or b not in between):
+                    continue
                 if not isinstance(record, str) or checksum != match_checksum(a, b, record):
                     raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
-                seen += 1
                 yield Match.from_record(json.loads(record))
             self._check_count("matches", seen)
 

@@ -29,20 +29,21 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from dedup import _log
 from dedup._undo import Undo
-from dedup.config import DedupConfig, OnError, Progress, check_batch_options
-from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError
+from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options
+from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError, UnknownArticleError
 from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
 from dedup.runners.pool import Pool
 from dedup.runners.stream import sync
-from dedup.runners.stream.replica import Replica
+from dedup.runners.stream.replica import Entry, Replica
 from dedup.runners.stream.watch import Watch
+from dedup.runners.stream.window import Retention
 from dedup.stages import prepare as preparation
 from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
 from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, groups_of
 from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
-from dedup.stages.provenance import Candidate, build_cluster, candidate, grown, provenance_inputs, revised
+from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, grown, provenance_inputs, revised
 from dedup.stages.shingle import Vocabulary, analyze
 from dedup.stores.base import Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
@@ -73,6 +74,14 @@ class Deduplicator:
 
     ``documents`` and ``passages`` are the LSH backends (in memory by default).
 
+    With a ``window`` (``dedup.config.Window``) only the articles of the last days (or the last
+    ones added) stay in memory: older ones are no longer candidates, and ``len``, ``in``,
+    iteration, ``cluster_of`` and ``clusters`` see the window only. An index file keeps every
+    article: ``get`` still reads one that left, ``dedup index get|export`` read the whole file,
+    and adding an id the file holds again is refused. A cluster keeps its id when its first member
+    leaves (the member indexed first among those left inherits it); its earliest source is chosen
+    among the members in the window.
+
     A deduplicator is safe to share between threads; calls are serialised: every method that reads
     or changes the index takes one re-entrant lock (``prepare`` and ``prepare_many`` read only the
     config and run outside it, and so does the preparation of an article given to ``add``).
@@ -91,10 +100,19 @@ class Deduplicator:
         *,
         documents: LSHBackend | None = None,
         passages: LSHBackend | None = None,
+        window: Window | None = None,
     ) -> None:
         self.config = config or DedupConfig()
         if not isinstance(self.config, DedupConfig):
             raise InputError(f"config must be a DedupConfig, got {type(self.config).__name__}")
+        if window is not None and not isinstance(window, Window):
+            raise InputError(f"window must be a Window or None, got {type(window).__name__}; e.g. Window(days=7)")
+        self.window = window
+        self._retention = None if window is None else Retention(window)
+        # the cluster ids whose first member left the window: the member first indexed among
+        # those left, which had that id, passes it on (``_id_of``)
+        self._retired_ids: set[str] = set()
+        self._batch = False  # inside add_many: articles leave the window once the batch is done
         self._replica = Replica(self.config, documents, passages)
         replica = self._replica
         self._pairs = PairCache(
@@ -125,26 +143,32 @@ class Deduplicator:
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
     def open(
-        cls, where: str | Path, config: DedupConfig | None = None, *, durable: bool = False, lock_timeout: float = 60.0
+        cls,
+        where: str | Path,
+        config: DedupConfig | None = None,
+        *,
+        durable: bool = False,
+        lock_timeout: float = 60.0,
+        window: Window | None = None,
     ) -> Deduplicator:
         """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
         ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
-        used."""
+        used. With a ``window`` only the articles in it are read into memory."""
         started = time.perf_counter()
         if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
             from dedup.stores.redis import RedisStore
 
             config = config or RedisStore.stored_config(where) or DedupConfig()
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
-            dedup = cls(config)
+            dedup = cls(config, window=window)
             dedup._store, dedup._where = shared, where
             dedup.sync()
         else:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
             store = SQLiteStore(where, config, durable=durable)
-            dedup = cls(config)
-            sync.load(dedup._replica, dedup._pairs, store)
+            dedup = cls(config, window=window)
+            sync.load(dedup._replica, dedup._pairs, store, dedup._retention)
             dedup._store, dedup._where = store, str(where)
         _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started)
         return dedup
@@ -156,7 +180,7 @@ class Deduplicator:
         store = self._store
         if store is None or not store.shared:
             return 0
-        applied = sync.catch_up(self._replica, self._pairs, store, self._forget)
+        applied = sync.catch_up(self._replica, self._pairs, store, self._forget, self._indexed)
         if applied:
             self._large.clear()  # the other workers' copies joined components without placing
         return applied
@@ -202,13 +226,38 @@ class Deduplicator:
 
     @_serialised
     def get(self, article_id: str) -> Article:
-        return self._replica.entry(article_id).prepared.article
+        """An indexed article (with a window and a file, also one that left the window)."""
+        entry = self._replica.entries.get(article_id)
+        if entry is not None:
+            return entry.prepared.article
+        left = self._left(article_id)
+        if left is None:
+            return self._entry(article_id).prepared.article  # raises UnknownArticleError
+        return left.article
 
     @_serialised
     def seq_of(self, article_id: str) -> int:
         """The article's ingest number: the order in which articles were added (in a shared index,
         its place in the log, which counts removals too)."""
-        return self._replica.entry(article_id).seq
+        return self._entry(article_id).seq
+
+    def _left(self, article_id: str) -> StoredArticle | None:
+        """An article of the file that is not in memory, read from the file (only with a window)."""
+        if self._retention is None or self._store is None or article_id in self._replica.entries:
+            return None
+        return self._store.stored(article_id)
+
+    def _entry(self, article_id: str) -> Entry:
+        """An article in memory; ``UnknownArticleError`` otherwise, saying so when it left the window."""
+        entry = self._replica.entries.get(article_id)
+        if entry is not None:
+            return entry
+        if self._left(article_id) is not None:
+            raise UnknownArticleError(
+                f"article {article_id!r} has left this deduplicator's window ({self.window}); the index keeps it: "
+                f"get() reads it, and dedup index get {self._where} {article_id} reads it with its cluster"
+            )
+        return self._replica.entry(article_id)
 
     @property
     def formula_load(self) -> float | None:
@@ -272,15 +321,66 @@ class Deduplicator:
                     "unique id, or remove() the old one first"
                 )
             return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
+        if self._left(art.id) is not None:
+            raise DuplicateIdError(
+                f"article id {art.id!r} is in the index already and has left the window ({self.window}); "
+                "it is not added again: give a new id to a new article"
+            )
         prepared = prepared or self.prepare(art)
         undo = self._undo = self._pairs.journal = Undo()
         try:
-            return self._add_new(prepared, undo)
+            verdict = self._add_new(prepared, undo)
         except BaseException:
             undo.rollback()  # memory must not hold what the file does not, nor half an article
             raise
         finally:
             self._undo = self._pairs.journal = None
+        self._admit(art, self._replica.entries[art.id].seq)
+        return verdict
+
+    # -- the window -------------------------------------------------------------------------------
+    def _indexed(self, stored: StoredArticle) -> None:
+        """An article another worker added, now in memory."""
+        self._admit(stored.article, stored.seq)
+
+    def _admit(self, article: Article, seq: int) -> None:
+        """Count an indexed article in the window, and let out those it pushes out (a batch lets
+        them out when it is done: its articles' sentences are counted until then)."""
+        retention = self._retention
+        if retention is None:
+            return
+        retention.admit(article.id, seq, article.published_at)
+        if not self._batch:
+            self._leave()
+
+    def _leave(self) -> None:
+        """Take the articles that left the window out of memory; a cluster whose first member
+        leaves passes its id on (``_id_of``)."""
+        if self._retention is None:
+            return
+        ids, edges = self._cluster_ids, self._pairs.edges
+        for article_id in self._retention.leaving():
+            cluster = ids.get(article_id)
+            if cluster is not None and edges.get(article_id):
+                self._retired_ids.add(cluster)
+            self._forget(article_id)
+        if len(self._retired_ids) > 2 * len(ids) + 1024:
+            self._retired_ids &= set(ids.values())
+
+    def _in_window(self, prepared: Prepared, candidates: list[str]) -> list[str]:
+        """The candidates still in the window once the article has come (its time moves the clock
+        before it is compared; the articles it pushes out leave once it is added)."""
+        retention = self._retention
+        if retention is None:
+            return candidates
+        cutoff = retention.cutoff(prepared.article.published_at)
+        return [c for c in candidates if retention.since(c, cutoff)]
+
+    def _id_of(self, anchor: str) -> str:
+        """The id of the cluster whose first member in memory is ``anchor``: the id it had when
+        the cluster's first member left the window, else its own (``provenance.cluster_id``)."""
+        had = self._cluster_ids.get(anchor)
+        return had if had is not None and had in self._retired_ids else cluster_id(anchor)
 
     def _add_new(self, prepared: Prepared, undo: Undo) -> Verdict:
         """Index and write an article that is not indexed, recording every change in ``undo``."""
@@ -295,7 +395,9 @@ class Deduplicator:
         undo.call(unobserve)
         replica.observe(art_id, prepared)
         evidence = replica.evidence_passages(prepared)
-        found = compared(replica.candidates(prepared, evidence), self._seq, self.config.cluster)
+        found = compared(
+            self._in_window(prepared, replica.candidates(prepared, evidence)), self._seq, self.config.cluster
+        )
         matches, previous = self._find_matches(prepared, found)
         seq_before = replica.seq
         seq = seq_before if self._store is None else self._store.next_seq(seq_before)
@@ -448,6 +550,7 @@ class Deduplicator:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
         replica = self._replica
+        self._batch = True
         try:
             replica.observe_batch(ready)
             verdicts = []
@@ -462,6 +565,8 @@ class Deduplicator:
                     progress(n, len(ready))
         finally:
             replica.end_batch(ready)
+            self._batch = False
+            self._leave()
         return verdicts
 
     def _skip(self, skip: Skip) -> None:
@@ -492,16 +597,18 @@ class Deduplicator:
         if store is not None and store.shared:
             with store.lock():
                 self.sync()
-                self._replica.entry(article_id)
+                self._entry(article_id)
                 store.delete(article_id)
                 self._forget(article_id)
             return
-        self._replica.entry(article_id)
+        self._entry(article_id)
         if store is not None:
             store.delete(article_id)
         self._forget(article_id)
 
     def _forget(self, article_id: str) -> None:
+        if self._retention is not None:
+            self._retention.discard(article_id)
         placed = self._large.get(article_id)
         if placed is not None:
             self._drop(placed, None)
@@ -517,7 +624,7 @@ class Deduplicator:
         ``with_text`` the shared passages carry their text in comparison form (``text``) and as
         spans of the articles as given (``a_start``, ``a_end``, ``a_text``, and the same for b):
         the two articles are analyzed again, since the index keeps no sentence text."""
-        a, b = self._replica.entry(a_id).prepared, self._replica.entry(b_id).prepared
+        a, b = self._entry(a_id).prepared, self._entry(b_id).prepared
         if not with_text:
             return self._pairs.compare(a_id, a.doc, b_id, b.doc)
         cfg = self.config
@@ -556,7 +663,7 @@ class Deduplicator:
     def boilerplate_spans(self, article_id: str) -> list[tuple[int, int]]:
         """The [start, end) character ranges of the article's sentences that are learned
         boilerplate (left out of every comparison), in the text as given."""
-        prepared = self._replica.entry(article_id).prepared
+        prepared = self._entry(article_id).prepared
         doc = prepared.doc
         learned = self._replica.boilerplate.boilerplate_of(article_id, doc.sentence_fps)
         if not learned:
@@ -570,7 +677,8 @@ class Deduplicator:
     # -- grouping -----------------------------------------------------------------------------
     def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
         cluster = self._cluster_of(article_id)
-        changed = previous is not None and previous != cluster.earliest
+        # an earliest source that left the window has not changed: it is no longer in view
+        changed = previous is not None and previous != cluster.earliest and previous in self._replica.entries
         return Verdict(
             article_id=article_id,
             is_copy=any(m.is_copy for m in matches) or (already and len(cluster) > 1),
@@ -618,7 +726,7 @@ class Deduplicator:
         return self._cluster_of(article_id)
 
     def _cluster_of(self, article_id: str) -> Cluster:
-        self._replica.entry(article_id)
+        self._entry(article_id)
         placed = self._large.get(article_id)
         if placed is not None and self._current(placed):
             return self._kept_cluster(placed, placed.group_of[article_id])
@@ -704,7 +812,9 @@ class Deduplicator:
         cluster id); ``self._merged`` is set to the other cluster ids they had before (for the verdict)."""
         if near is None and how == IN_ORDER:  # as the kept records and the batch match them
             near = self._before
-        cluster = build_cluster(group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near)
+        cluster = build_cluster(
+            group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near, id_of=self._id_of
+        )
         merged = {before for member in group if (before := self._note(member, cluster)) is not None}
         self._merged = tuple(sorted(merged))
         return cluster

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 
 from dedup.records import Match
 from dedup.runners.stream.replica import Replica
+from dedup.runners.stream.window import Retention
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared
 from dedup.stores.base import Store
@@ -32,24 +33,39 @@ def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: I
             pairs.remember(match, version=STORED)
 
 
-def load(replica: Replica, pairs: PairCache, store: SQLiteStore) -> None:
-    """Every article of a SQLite file, in the order they were added, and the copies found."""
-    for stored in store.articles():
+def load(replica: Replica, pairs: PairCache, store: SQLiteStore, retention: Retention | None = None) -> None:
+    """Every article of a SQLite file, in the order they were added, and the copies found; with a
+    ``retention``, only the articles in its window, found from the file's times and ingest
+    numbers alone (as the stream let them leave: one at a time, in ingest order)."""
+    only: set[str] | None = None
+    if retention is not None:
+        for seq, art_id, published in store.timeline():
+            retention.admit(art_id, seq, published)
+            retention.leaving()
+        only = set(retention)
+    for stored in store.articles(only=only):
         replay(replica, pairs, stored, ())
     entries = replica.entries
-    for match in store.matches():
-        if match.a in entries and match.b in entries:
-            pairs.remember(match, version=STORED)
+    for match in store.matches(between=entries):
+        pairs.remember(match, version=STORED)
 
 
-def catch_up(replica: Replica, pairs: PairCache, store: Store, forget: Callable[[str], None]) -> int:
+def catch_up(
+    replica: Replica,
+    pairs: PairCache,
+    store: Store,
+    forget: Callable[[str], None],
+    indexed: Callable[[StoredArticle], None],
+) -> int:
     """Apply what the other workers of a shared index added and removed since the last call;
-    returns how many log entries were read. ``forget`` takes a removed article out."""
+    returns how many log entries were read. ``forget`` takes a removed article out; ``indexed`` is
+    told of each article added."""
     applied = 0
     for op, art_id, stored, matches in store.pending():
         applied += 1
         if op == "add" and stored is not None and art_id not in replica.entries:
             replay(replica, pairs, stored, matches)
+            indexed(stored)
         elif op == "remove" and art_id in replica.entries:
             forget(art_id)
     return applied

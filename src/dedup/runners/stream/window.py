@@ -1,0 +1,109 @@
+"""The stream's window (``dedup.config.Window``): which indexed articles stay in memory.
+
+``Retention`` is told of every article as it is indexed (``admit``) and says which ones have left
+the window since (``leaving``), oldest first: by time, those older than the clock minus
+``Window.days``; by count, the first added beyond the last ``Window.articles``. It holds three
+numbers and an id per article in the window; what leaves is dropped lazily from its heaps.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from dedup.config import Window
+
+DAY = 86_400.0
+
+
+class Retention:
+    """The articles in a window and the stream's clock (see ``Window``). ``now`` gives the machine's
+    time in seconds since the epoch (a test may pass its own)."""
+
+    def __init__(self, window: Window, now: Callable[[], float] = time.time) -> None:
+        self.window = window
+        self._now = now
+        # the newest time seen; -inf until a dated article comes (undated ones are older than all)
+        self.clock = -math.inf
+        self._by_time: list[tuple[float, int, str]] = []
+        self._by_seq: list[tuple[int, str]] = []
+        self._held: dict[str, int] = {}  # each article in the window: its sequence number
+        self._times: dict[str, float] = {}  # and its time
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._held
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def time_of(self, published: datetime | None) -> float:
+        """An article's time in the window: its ``published_at`` (a naive time read as UTC; no later
+        than a day past the machine's clock), or the clock when it has none."""
+        if published is None:
+            return self.clock
+        if published.utcoffset() is None:
+            published = published.replace(tzinfo=UTC)
+        return min(published.timestamp(), self._now() + DAY)
+
+    def admit(self, article_id: str, seq: int, published: datetime | None) -> None:
+        """An article indexed (an id indexed again after a removal counts from now)."""
+        moment = self.time_of(published)
+        self.clock = max(self.clock, moment)
+        self._held[article_id] = seq
+        self._times[article_id] = moment
+        if self.window.days is not None:
+            heapq.heappush(self._by_time, (moment, seq, article_id))
+        if self.window.articles is not None:
+            heapq.heappush(self._by_seq, (seq, article_id))
+
+    def discard(self, article_id: str) -> None:
+        """An article removed from the index: it no longer counts."""
+        self._held.pop(article_id, None)
+        self._times.pop(article_id, None)
+
+    def cutoff(self, published: datetime | None) -> float:
+        """The oldest time in the window once an article of time ``published`` has come."""
+        days = self.window.days
+        return -math.inf if days is None else max(self.clock, self.time_of(published)) - days * DAY
+
+    def since(self, article_id: str, cutoff: float) -> bool:
+        """Whether a held article is no older than ``cutoff``."""
+        return self._times[article_id] >= cutoff
+
+    def leaving(self) -> list[str]:
+        """The articles that have left the window since the last call, oldest first; they are no
+        longer held."""
+        out: list[str] = []
+        held, days, most = self._held, self.window.days, self.window.articles
+        if days is not None:
+            cutoff = self.clock - days * DAY
+            by_time = self._by_time
+            while by_time and by_time[0][0] < cutoff:
+                _, seq, article_id = heapq.heappop(by_time)
+                if held.get(article_id) == seq:
+                    del held[article_id], self._times[article_id]
+                    out.append(article_id)
+        if most is not None:
+            by_seq = self._by_seq
+            while len(held) > most:
+                seq, article_id = heapq.heappop(by_seq)
+                if held.get(article_id) == seq:
+                    del held[article_id], self._times[article_id]
+                    out.append(article_id)
+        if len(self._by_time) > 2 * len(held) + 64 or len(self._by_seq) > 2 * len(held) + 64:
+            self._compact()
+        return out
+
+    def _compact(self) -> None:
+        """Drop the heaps' entries of articles no longer held (removed, or indexed again)."""
+        held = self._held
+        self._by_time = [e for e in self._by_time if held.get(e[2]) == e[1]]
+        self._by_seq = [e for e in self._by_seq if held.get(e[1]) == e[0]]
+        heapq.heapify(self._by_time)
+        heapq.heapify(self._by_seq)

@@ -1,0 +1,289 @@
+"""The stream's window: which articles stay in memory, what a crawler still reads of those that
+left, and that reopening a file reads only the window."""
+
+import math
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedup
+from conftest import groups_of, load_seeds
+from dedup import Article, Deduplicator, Window
+from dedup.runners.stream.window import DAY, Retention
+
+T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
+STORY = (
+    "The ministry of health announced on Tuesday that the new hospital in the northern region will open "
+    "next month with three hundred beds and a staff of four hundred doctors and nurses. The minister said "
+    "the project cost two billion riyals and was completed ahead of schedule by the national contractor."
+)
+OTHER = (
+    "Heavy rain is expected across the eastern province over the weekend, the national weather centre "
+    "said, warning drivers to avoid valleys and low roads. Schools may close on Sunday if the storm "
+    "strengthens as forecast by the latest models of the centre in the capital."
+)
+
+
+def _at(days: float) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+def _copy(art_id: str, days: float | None, extra: str = "") -> Article:
+    return Article(id=art_id, text=STORY + extra, published_at=None if days is None else _at(days))
+
+
+# -- the retention rule, against a plain reading of Window's docstring --------------------------
+
+
+def _reference(events: list[tuple[str, str, float | None]], window: Window) -> set[str]:
+    """Which articles are held after ``events`` (("add", id, day or None) / ("remove", id, None)),
+    computed from scratch after each event: the oldest by time out, then the first added out."""
+    clock = -math.inf
+    held: dict[str, tuple[float, int]] = {}
+    for seq, (op, art_id, day) in enumerate(events):
+        if op == "remove":
+            held.pop(art_id, None)
+            continue
+        moment = clock if day is None else datetime.fromtimestamp(day * DAY, UTC).timestamp()
+        clock = max(clock, moment)
+        held[art_id] = (moment, seq)
+        if window.days is not None:
+            held = {k: v for k, v in held.items() if v[0] >= clock - window.days * DAY}
+        while window.articles is not None and len(held) > window.articles:
+            del held[min(held, key=lambda k: held[k][1])]
+    return set(held)
+
+
+_events = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from("abcdefgh"), st.one_of(st.none(), st.floats(0, 30))),
+        st.tuples(st.just("remove"), st.sampled_from("abcdefgh"), st.none()),
+    ),
+    max_size=40,
+)
+_windows = st.one_of(
+    st.builds(Window, days=st.floats(0.5, 10), articles=st.one_of(st.none(), st.integers(1, 6))),
+    st.builds(Window, articles=st.integers(1, 6)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=_events, window=_windows)
+def test_retention_holds_what_the_window_says(events, window) -> None:
+    retention = Retention(window, now=lambda: 1e12)
+    for seq, (op, art_id, day) in enumerate(events):
+        if op == "remove":
+            retention.discard(art_id)
+            continue
+        published = None if day is None else datetime.fromtimestamp(day * DAY, UTC)
+        retention.admit(art_id, seq, published)
+        left = retention.leaving()
+        assert not set(left) & set(retention)
+    assert set(retention) == _reference(events, window)
+
+
+def test_a_misdated_article_does_not_empty_the_window() -> None:
+    now = T0.timestamp()
+    retention = Retention(Window(days=2), now=lambda: now)
+    retention.admit("a", 0, T0)
+    retention.admit("z", 1, T0 + timedelta(days=3650))  # ten years ahead: counts as a day ahead
+    assert retention.leaving() == [] and set(retention) == {"a", "z"}
+
+
+def test_naive_times_are_read_as_utc() -> None:
+    aware, naive = Retention(Window(days=1)), Retention(Window(days=1))
+    for r, tz in ((aware, UTC), (naive, None)):
+        r.admit("a", 0, datetime(2026, 1, 1, 0, 0, tzinfo=tz))
+        r.admit("b", 1, datetime(2026, 1, 2, 0, 30, tzinfo=tz))
+        r.leaving()
+    assert set(aware) == set(naive) == {"b"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({}, dedup.ConfigError), ({"days": 0}, dedup.ConfigError), ({"days": math.nan}, dedup.ConfigError),
+     ({"articles": 0}, dedup.ConfigError), ({"articles": 2.5}, dedup.ConfigTypeError),
+     ({"days": "7"}, dedup.ConfigTypeError)],
+)  # fmt: skip
+def test_bad_windows_are_refused_with_the_fix(kwargs, error) -> None:
+    with pytest.raises(error) as caught:
+        Window(**kwargs)
+    assert "Window" in str(caught.value)
+
+
+def test_a_window_must_be_a_window() -> None:
+    with pytest.raises(dedup.InputError, match="Window"):
+        Deduplicator(window=7)  # type: ignore[arg-type]
+
+
+# -- the stream ----------------------------------------------------------------------------------
+
+
+def test_a_copy_is_found_inside_the_window_and_not_past_it() -> None:
+    d = Deduplicator(window=Window(days=7))
+    d.add(_copy("a", 0))
+    assert d.add(_copy("b", 6, " Officials welcomed it.")).copy_of == ("a",)
+    late = d.add(_copy("c", 13.5, " It opens soon."))  # a is 13.5 days older: out; b 7.5: out
+    assert not late.is_copy and set(d) == {"c"}
+    assert d.add(_copy("d", 14, " Doctors are hired.")).copy_of == ("c",)
+
+
+def test_the_window_by_count_keeps_the_last_articles_added() -> None:
+    d = Deduplicator(window=Window(articles=2))
+    for n in range(5):
+        d.add(Article(id=f"n{n}", text=f"{OTHER} Update number {n} of the day."))
+    assert list(d) == ["n3", "n4"] and len(d) == 2
+    assert "n0" not in d
+
+
+def test_a_cluster_keeps_its_id_when_its_first_member_leaves() -> None:
+    d = Deduplicator(window=Window(days=3))
+    first = d.add(_copy("a", 0))
+    d.add(_copy("b", 2, " Officials welcomed it."))
+    d.add(Article(id="x", text=OTHER, published_at=_at(3.5)))  # the clock passes 3 days: a leaves
+    assert "a" not in d
+    verdict = d.add(_copy("c", 4, " It opens soon."))
+    assert verdict.copy_of == ("b",)
+    assert verdict.cluster.id == first.cluster.id and verdict.merged == ()
+    assert verdict.cluster.member_ids == ("b", "c")
+    assert not verdict.earliest_changed  # a left the window; it did not turn out to be later
+
+
+def test_an_undated_article_is_as_old_as_the_clock_when_it_came() -> None:
+    d = Deduplicator(window=Window(days=2))
+    d.add(Article(id="early", text=OTHER))  # before any time: older than every dated article
+    d.add(_copy("a", 0))
+    assert "early" not in d
+    d.add(Article(id="u", text=f"{OTHER} Roads reopened."))  # as of day 0
+    d.add(_copy("b", 1.5, " Officials welcomed it."))
+    assert set(d) == {"a", "u", "b"}
+    d.add(_copy("c", 2.5, " It opens soon."))
+    assert set(d) == {"b", "c"}
+
+
+def test_a_batch_lets_articles_out_once_it_is_done() -> None:
+    d = Deduplicator(window=Window(articles=3))
+    verdicts = d.add_many([_copy(f"s{n}", n, f" Note {n}.") for n in range(6)])
+    assert len(verdicts) == 6 and len(d) == 3
+    assert groups_of(d.clusters()) == {frozenset(d)}
+
+
+def test_a_window_larger_than_the_stream_changes_no_answer() -> None:
+    seeds = load_seeds()
+    plain, windowed = Deduplicator(), Deduplicator(window=Window(days=36_500, articles=len(seeds)))
+    for article in seeds:
+        a, b = plain.add(article), windowed.add(article)
+        assert a.to_dict() == b.to_dict()
+
+
+def test_memory_is_bounded_by_the_window() -> None:
+    d = Deduplicator(window=Window(articles=5))
+    for n in range(40):
+        d.add(_copy(f"a{n}", n / 10, f" Item {n}.") if n % 2 else Article(id=f"a{n}", text=f"{OTHER} Item {n}."))
+    replica = d._replica
+    assert len(replica.entries) == 5 and len(d._retention) == 5
+    assert set(d._pairs.edges) <= set(replica.entries) and set(d._cluster_ids) <= set(replica.entries)
+    assert len(replica.index.documents._handles) == 5 and len(replica.boilerplate._seen) == 5
+
+
+# -- with a file ---------------------------------------------------------------------------------
+
+
+def test_the_file_keeps_what_left_and_refuses_it_again(tmp_path) -> None:
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path, window=Window(days=2)) as d:
+        d.add(_copy("a", 0))
+        d.add(_copy("b", 1, " Officials welcomed it."))
+        d.add(Article(id="x", text=OTHER, published_at=_at(5)))
+        assert set(d) == {"x"}
+        assert d.get("a").text == STORY  # read from the file
+        with pytest.raises(dedup.UnknownArticleError, match="left this deduplicator's window"):
+            d.cluster_of("a")
+        with pytest.raises(dedup.DuplicateIdError, match="left the window"):
+            d.add(_copy("a", 6))
+        with pytest.raises(dedup.UnknownArticleError):
+            d.get("never")
+    with Deduplicator.open(path) as whole:  # without a window: the whole file
+        assert groups_of(whole.clusters()) == {frozenset({"a", "b"}), frozenset({"x"})}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    days=st.lists(st.one_of(st.none(), st.floats(0, 20)), min_size=1, max_size=12),
+    window=_windows,
+)
+def test_reopening_reads_exactly_the_window(tmp_path_factory, days, window) -> None:
+    path = tmp_path_factory.mktemp("w") / "index.db"
+    with Deduplicator.open(path, window=window) as d:
+        for n, day in enumerate(days):
+            text = f"{STORY} Note {n}." if n % 3 else f"{OTHER} Note {n}."
+            d.add(Article(id=f"a{n}", text=text, published_at=None if day is None else _at(day)))
+        held, clusters = set(d), groups_of(d.clusters())
+    with Deduplicator.open(path, window=window) as again:
+        assert set(again) == held
+        assert groups_of(again.clusters()) == clusters
+
+
+def test_reopening_with_a_window_reads_only_its_articles(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path) as d:
+        for n in range(12):
+            d.add(Article(id=f"a{n}", text=f"{OTHER} Note {n}.", published_at=_at(n)))
+    read: list[str] = []
+    from dedup.stores import sqlite as store_module
+
+    unpack = store_module.unpack_arrays
+    monkeypatch.setattr(store_module, "unpack_arrays", lambda blob, *, where: read.append(where) or unpack(blob, where=where))
+    with Deduplicator.open(path, window=Window(days=3)) as d:
+        assert set(d) == {"a8", "a9", "a10", "a11"}
+    assert len(read) == 4
+
+
+def test_a_damaged_time_in_the_file_is_reported(tmp_path) -> None:
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path) as d:
+        d.add(_copy("a", 0))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE articles SET published_at = 'soon' WHERE id = 'a'")
+    with pytest.raises(dedup.StoreCorruptError, match="'soon'"):
+        Deduplicator.open(path, window=Window(days=1))
+
+
+def test_the_stream_command_takes_a_window(tmp_path, capsys) -> None:
+    import json
+
+    from dedup.fronts.cli import main
+
+    lines = tmp_path / "in.jsonl"
+    rows = [
+        {"id": "a", "text": STORY, "published_at": _at(0).isoformat()},
+        {"id": "b", "text": STORY, "published_at": _at(9).isoformat()},
+    ]
+    lines.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert main(["stream", str(lines), "--window-days", "7"]) == 0
+    assert [json.loads(x)["is_copy"] for x in capsys.readouterr().out.splitlines()] == [False, False]
+    assert main(["stream", str(lines), "--window-days", "10"]) == 0
+    assert [json.loads(x)["is_copy"] for x in capsys.readouterr().out.splitlines()] == [False, True]
+    assert main(["stream", str(lines), "--window-articles", "0"]) == 2
+    assert "Window.articles" in capsys.readouterr().err
+
+
+def test_a_shared_index_keeps_each_worker_to_its_window(redis_url: str) -> None:
+    url = f"{redis_url}?namespace=window"
+    first = Deduplicator.open(url, window=Window(articles=2))
+    second = Deduplicator.open(url, window=Window(articles=3))
+    try:
+        for n in range(4):
+            first.add(Article(id=f"n{n}", text=f"{OTHER} Update number {n} of the day."))
+        assert list(first) == ["n2", "n3"]
+        assert second.add(Article(id="s", text=f"{STORY} Late news.")).is_copy is False  # catches up first
+        assert list(second) == ["n2", "n3", "s"]
+        assert second.get("n0").text.endswith("Update number 0 of the day.")  # from the server
+        with pytest.raises(dedup.DuplicateIdError, match="left the window"):
+            second.add(Article(id="n1", text=f"{OTHER} Update number 1 of the day."))
+    finally:
+        first.close()
+        second.close()
