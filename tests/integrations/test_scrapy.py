@@ -246,3 +246,29 @@ def test_pipeline_without_dropping_corrects_and_marks_the_original(caplog: pytes
     # a later copy keeps the relation of its best match, and corrects nothing
     assert later["dedup"]["earliest"] == "wire" and later["dedup"]["relation"] == "same_text"
     assert later["dedup"]["corrects"] == []
+
+
+def test_pipeline_window_settings() -> None:
+    from scrapy.settings import Settings
+
+    import dedup
+    from dedup.fronts.scrapy import DedupPipeline
+
+    class Crawler:
+        def __init__(self, values: dict) -> None:
+            self.settings = Settings(values)
+
+    assert DedupPipeline.from_crawler(Crawler({})).window is None
+    made = DedupPipeline.from_crawler(Crawler({"DEDUP_WINDOW_DAYS": "2", "DEDUP_WINDOW_ARTICLES": 10}))
+    assert made.window == dedup.Window(days=2.0, articles=10)
+    with pytest.raises(dedup.DedupError, match="DEDUP_WINDOW_DAYS"):
+        DedupPipeline.from_crawler(Crawler({"DEDUP_WINDOW_DAYS": "a week"}))
+    with pytest.raises(dedup.ConfigError, match="Window.days"):
+        DedupPipeline.from_crawler(Crawler({"DEDUP_WINDOW_DAYS": -1}))
+    texts = {a.id: a.text for a in load_seeds()}
+    pipeline = DedupPipeline(window=dedup.Window(days=1))
+    pipeline.open_spider()
+    first = pipeline.process_item({"url": "a", "text": texts["000_ab6823a46153965b"], "published_at": "2017-01-29"})
+    late = pipeline.process_item({"url": "b", "text": texts["000_ab6823a46153965b"], "published_at": "2017-02-03"})
+    pipeline.close_spider()
+    assert not first["dedup"]["is_copy"] and not late["dedup"]["is_copy"]  # five days apart: out of the window

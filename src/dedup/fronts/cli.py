@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from dedup import __version__, api
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, Window
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.fronts import present
 from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl
@@ -504,6 +504,13 @@ def _stream_input(path: str) -> Iterator[BinaryIO]:
         yield fh
 
 
+def _window(args: argparse.Namespace) -> Window | None:
+    """The window of ``--window-days`` and ``--window-articles``, if either is given."""
+    if args.window_days is None and args.window_articles is None:
+        return None
+    return Window(days=args.window_days, articles=args.window_articles)
+
+
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives."""
     config = read_config(args.config) if args.config else None
@@ -517,7 +524,10 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         lines = stack.enter_context(_stream_input(args.path))
         out = stack.enter_context(open_output(args.output))
-        dedup = Deduplicator.open(args.index, config) if args.index else Deduplicator(config)
+        window = _window(args)
+        dedup = (
+            Deduplicator.open(args.index, config, window=window) if args.index else Deduplicator(config, window=window)
+        )
         stack.callback(dedup.close)
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
@@ -753,6 +763,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fill the matches' shared passages with character offsets into both texts and their "
         "words (a_start, a_end, a_text, b_start, b_end, b_text; the texts are analyzed again)",
+    )
+    q.add_argument(
+        "--window-days",
+        type=float,
+        metavar="D",
+        help="keep in memory only the articles of the last D days (by published_at; older ones are no "
+        "longer candidates, an --index file keeps them and reopening reads only the window)",
+    )
+    q.add_argument(
+        "--window-articles",
+        type=int,
+        metavar="N",
+        help="keep in memory at most the last N articles added (with --window-days: both bounds)",
     )
     q.set_defaults(func=_cmd_stream)
     e = sub.add_parser(

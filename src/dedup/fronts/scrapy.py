@@ -9,6 +9,8 @@ Install with ``pip install 'news-dedup[scrapy]'`` and enable it in the project's
     DEDUP_HTML_FIELD = "html"        # ... or with the page HTML (needs the html extra)
     DEDUP_ID_FIELD = "url"           # the field that identifies the article
     DEDUP_VERDICT_FIELD = "dedup"    # where the verdict goes in the item
+    DEDUP_WINDOW_DAYS = 7            # keep only the last 7 days in memory (dedup.Window; default: all)
+    DEDUP_WINDOW_ARTICLES = 500000   # ... and at most the last 500,000 articles
 
 The verdict put in the item is ``{"is_copy", "copy_of", "cluster", "earliest", "relation",
 "corrects"}``; items that cannot be read (no text, no id) are passed on untagged with
@@ -29,6 +31,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from dedup.config import Window
 from dedup.errors import DedupError, MissingExtraError
 from dedup.records import Article, Relation, Verdict
 from dedup.runners.stream import Deduplicator
@@ -54,8 +57,10 @@ class DedupPipeline:
         html_field: str = "html",
         id_field: str = "url",
         verdict_field: str = "dedup",
+        window: Window | None = None,
     ) -> None:
         self.index = index
+        self.window = window
         self.drop_copies = drop_copies
         self.text_field, self.html_field, self.id_field = text_field, html_field, id_field
         self.verdict_field = verdict_field
@@ -71,6 +76,7 @@ class DedupPipeline:
             html_field=s.get("DEDUP_HTML_FIELD", "html"),
             id_field=s.get("DEDUP_ID_FIELD", "url"),
             verdict_field=s.get("DEDUP_VERDICT_FIELD", "dedup"),
+            window=_window(s.get("DEDUP_WINDOW_DAYS"), s.get("DEDUP_WINDOW_ARTICLES")),
         )
 
     def open_spider(self, spider: Any = None) -> None:
@@ -78,7 +84,8 @@ class DedupPipeline:
 
     def _deduplicator(self) -> Deduplicator:
         if self.dedup is None:
-            self.dedup = Deduplicator.open(self.index) if self.index else Deduplicator()
+            window = self.window
+            self.dedup = Deduplicator.open(self.index, window=window) if self.index else Deduplicator(window=window)
         return self.dedup
 
     def close_spider(self, spider: Any = None) -> None:
@@ -128,6 +135,21 @@ class DedupPipeline:
         if self.drop_copies and _droppable(verdict):
             raise DropItem(f"copy of {', '.join(verdict.copy_of)} (earliest {verdict.cluster.earliest})")
         return item
+
+
+def _window(days: Any, articles: Any) -> Window | None:
+    """The window of the ``DEDUP_WINDOW_*`` settings (numbers, or their text), if either is set."""
+    if days in (None, "") and articles in (None, ""):
+        return None
+    try:
+        most_days = None if days in (None, "") else float(days)
+        most_articles = None if articles in (None, "") else int(articles)
+    except ValueError as exc:
+        raise DedupError(
+            f"DEDUP_WINDOW_DAYS ({days!r}) must be a number of days and DEDUP_WINDOW_ARTICLES ({articles!r}) "
+            f"a whole number: {exc}"
+        ) from exc
+    return Window(days=most_days, articles=most_articles)
 
 
 def _is_earliest(verdict: Verdict) -> bool:
