@@ -9,6 +9,7 @@
     python benchmarks/run.py --cli-sizes 100000,1000000 --workers 2   # also `dedup cluster` on big files
     python benchmarks/run.py --cli-sizes 100000,1000000 --spark-up-to 1000000   # and the Spark job on them
     python benchmarks/run.py --first-contact 3000   # import and first calls in fresh processes (the default)
+    python benchmarks/run.py --window-stream 1000000   # a month's crawl through a 7-day window (window.py)
 
 Labelled data (``--data``) is JSON Lines, one article per line: ``id`` and ``text`` (required),
 ``group`` (required: articles with the same value are copies of one story), and optionally
@@ -62,6 +63,7 @@ import metrics  # noqa: E402
 import peers  # noqa: E402
 import real_news  # noqa: E402
 import scale as scale_bench  # noqa: E402
+import window as window_bench  # noqa: E402
 
 ROOT = HERE.parent
 EXAMPLE = HERE / "data" / "labelled_example.jsonl"
@@ -764,6 +766,8 @@ def table(summary: dict[str, Any]) -> str:
     if summary.get("first_contact"):
         lines += first_contact.lines(summary["first_contact"])
     lines += syndicated_lines(summary.get("syndicated", []))
+    if summary.get("window_stream"):
+        lines += ["", *window_bench.lines(summary["window_stream"])]
     lines += table_lines_for_command_line(summary.get("command_line", [])).splitlines()
     if summary.get("scaling"):
         lines += ["", "throughput against corpus size (whole batch, articles/s)"]
@@ -920,6 +924,14 @@ def main(argv: list[str] | None = None) -> int:
         help="fresh processes per method for the first contact, the best one reported (default 3)",
     )
     parser.add_argument(
+        "--window-stream",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stream N generated articles dated over 30 days through a 7-day window into a SQLite file, "
+        "memory and add() latency along the way, reopen timed, beside datasketch (default 0: skipped)",
+    )
+    parser.add_argument(
         "--exact-subset", type=int, default=1000, help="articles for the all-pairs exact reference (default 1000)"
     )
     parser.add_argument(
@@ -1073,6 +1085,9 @@ def run_sections(
     for size in [int(s) for s in args.stream_sizes.split(",") if s.strip()]:
         log(f"streaming latency with {size} indexed")
         summary["streaming"].append(streaming(size, args.probes, args.seed + 1, config, with_peers))
+    if args.window_stream:
+        log(f"a month's stream of {args.window_stream} articles through a 7-day window")
+        summary["window_stream"] = window_bench.measure(args.window_stream, args.seed, 30, 7, with_peers)
     summary["syndicated"] = []
     for copies in [int(s) for s in args.syndicated.split(",") if s.strip()]:
         log(f"one story copied {copies} times")

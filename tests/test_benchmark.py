@@ -178,13 +178,18 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     data = labelled(tmp_path, {})
     out = tmp_path / "r.json"
     small = ["--size", "30", "--stream-sizes", "20", "--probes", "3", "--scaling", "30", "--cli-sizes", "30",
-             "--first-contact", "10", "--first-contact-repeats", "1"]  # fmt: skip
+             "--first-contact", "10", "--first-contact-repeats", "1", "--window-stream", "40"]  # fmt: skip
     argv = [*small, "--no-peers", "--data", str(data), "--plot", str(tmp_path / "p.png")]
     assert run.main([*argv, "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
     assert summary["command_line"] == [{"articles": 30, "peer_up_to": 0}]  # `dedup cluster` on files without the peers
     assert "datasketch" not in summary["speed"] and "datasketch" not in summary["streaming"][0]
     assert set(summary["first_contact"]) == {"articles", "repeats", "dedup"}
+    windowed = summary["window_stream"]
+    assert set(windowed) == {"size", "days", "window_days", "dedup"}
+    samples = windowed["dedup"]["samples"]
+    assert len(samples) == 20 and samples[-1]["articles"] == 40
+    assert windowed["dedup"]["reopened_in_window"] == samples[-1]["in_window"] < 40  # a month through 7 days
     assert set(summary["tradeoff"]) == {"data", "dedup"}
     assert all(
         set(q) == {"articles", "true_groups_with_copies", "dedup", "mistakes"} for q in summary["quality"].values()

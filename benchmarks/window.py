@@ -1,0 +1,240 @@
+"""A crawl that runs for a month: the stream with a window (``dedup.Window``).
+
+    python benchmarks/window.py --size 100000 --days 30 --window 7
+
+Generated articles (``generate.py``) are given publication times spread over ``--days`` days (the
+copies of a story within two days of each other, a tenth of the articles undated) and streamed in
+the order of those times, shuffled within the hour as a crawler fetches them, into
+``Deduplicator.open(FILE, window=Window(days=W))`` in a fresh process that reads them line by line.
+Every twentieth of the stream it records the articles in the window, the process's resident memory
+and the median and 99th percentile of ``add`` over the last stretch; then it reopens the file with
+the same window, timed. The datasketch peer runs the same way in its own fresh process: a
+``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the articles older than the
+window removed (``MinHashLSH.remove``), as a user would bound its memory. Prints a table, or the
+JSON summary with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import heapq
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+POINTS = 20
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
+def timed_articles(size: int, seed: int, days: float) -> list[dict[str, Any]]:
+    """``size`` generated articles with times over ``days`` days, in the order a crawler gets them."""
+    sys.path.insert(0, str(HERE))
+    import generate
+
+    records = generate.generate(size, seed)
+    rng = np.random.default_rng(seed)
+    start: dict[str, float] = {}
+    out = []
+    for r in records:
+        first = start.setdefault(r["group"], float(rng.uniform(0, days * 86_400)))
+        moment = first + float(rng.uniform(0, 2 * 86_400))
+        fetched = moment + float(rng.uniform(0, 3_600))
+        row = {"id": r["id"], "text": r["text"], "source": r.get("source")}
+        if rng.random() >= 0.1:
+            row["published_at"] = (T0 + timedelta(seconds=moment)).isoformat()
+        out.append((fetched, row))
+    out.sort(key=lambda x: x[0])
+    return [row for _, row in out]
+
+
+def _stretch(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "median_ms": round(statistics.median(ordered), 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
+    }
+
+
+def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[str, Any]:
+    import dedup
+
+    window = dedup.Window(days=window_days)
+    with open(path, encoding="utf-8") as fh, dedup.Deduplicator() as warm:  # the kernels loaded, then let go
+        for _, line in zip(range(50), fh, strict=False):
+            r = json.loads(line)
+            warm.add(dedup.Article(id=r["id"], text=r["text"], source=r.get("source")))
+    del warm
+    gc.collect()
+    base = _rss_mib()
+    d = dedup.Deduplicator.open(index, window=window)
+    every = max(1, size // POINTS)
+    samples, latencies = [], []
+    started = time.perf_counter()
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            r = json.loads(line)
+            article = dedup.Article(
+                id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at")
+            )
+            t = time.perf_counter()
+            d.add(article)
+            latencies.append((time.perf_counter() - t) * 1000)
+            if n % every == 0 or n == size:
+                clock = d._retention.clock if d._retention is not None else float("nan")
+                day = (clock - T0.timestamp()) / 86_400
+                samples.append(
+                    {"articles": n, "day": round(day, 2), "in_window": len(d), "rss_mib": round(_rss_mib(), 1)}
+                    | _stretch(latencies)
+                )
+                latencies = []
+    seconds = time.perf_counter() - started
+    in_window, rss = len(d), _rss_mib()
+    d.close()
+    start = time.perf_counter()
+    with dedup.Deduplicator.open(index, window=window) as again:
+        reopened = len(again)
+    reopen = time.perf_counter() - start
+    return {
+        "seconds": round(seconds, 1),
+        "samples": samples,
+        "rss_before_mib": round(base, 1),
+        "kb_per_article_in_window": round((rss - base) * 1024 / max(in_window, 1), 1),
+        "reopen_seconds": round(reopen, 2),
+        "reopened_in_window": reopened,
+        "file_mb": round(os.path.getsize(index) / 1e6, 1),
+    }
+
+
+def child_datasketch(path: str, size: int, window_days: float) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    from datasketch import MinHash, MinHashLSH
+
+    import peers
+
+    base = _rss_mib()
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    held: list[tuple[float, str]] = []
+    clock = float("-inf")
+    every = max(1, size // POINTS)
+    samples, latencies = [], []
+    started = time.perf_counter()
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            r = json.loads(line)
+            t = time.perf_counter()
+            published = r.get("published_at")
+            moment = clock if published is None else datetime.fromisoformat(published).timestamp()
+            clock = max(clock, moment)
+            while held and held[0][0] < clock - window_days * 86_400:
+                lsh.remove(heapq.heappop(held)[1])
+            m = MinHash(num_perm=128)
+            m.update_batch(peers.shingles(r["text"]))
+            lsh.query(m)
+            lsh.insert(r["id"], m)
+            heapq.heappush(held, (moment, r["id"]))
+            latencies.append((time.perf_counter() - t) * 1000)
+            if n % every == 0 or n == size:
+                day = (clock - T0.timestamp()) / 86_400
+                samples.append(
+                    {"articles": n, "day": round(day, 2), "in_window": len(held), "rss_mib": round(_rss_mib(), 1)}
+                    | _stretch(latencies)
+                )
+                latencies = []
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "samples": samples,
+        "rss_before_mib": round(base, 1),
+        "kb_per_article_in_window": round((_rss_mib() - base) * 1024 / max(len(held), 1), 1),
+    }
+
+
+def measure(size: int, seed: int, days: float, window_days: float, with_peers: bool = True) -> dict[str, Any]:
+    """The windowed stream of dedup (into a SQLite file) and of the datasketch peer, each in a fresh
+    process, on the same timed articles."""
+    out: dict[str, Any] = {"size": size, "days": days, "window_days": window_days}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "articles.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for row in timed_articles(size, seed, days):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        runs = [("dedup", [str(Path(tmp) / "index.sqlite")])] + ([("datasketch", [])] if with_peers else [])
+        for method, extra in runs:
+            args = [sys.executable, __file__, "--child", method, str(path), str(size), str(window_days), *extra]
+            done = subprocess.run(args, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"the {method} stream failed:\n{done.stderr[-2000:]}")
+            out[method] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def lines(result: dict[str, Any]) -> list[str]:
+    """The table of ``measure``'s result."""
+    peer = result.get("datasketch", {}).get("samples", [])
+    out = [
+        f"stream of {result['size']:,} articles over {result['days']:g} days, window {result['window_days']:g} days",
+        "  after     day   in window | dedup RSS MiB  add median/p99 ms |"
+        + (" datasketch RSS MiB  median/p99 ms" if peer else ""),
+    ]
+    for i, s in enumerate(result["dedup"]["samples"]):
+        p = peer[i] if i < len(peer) else None
+        right = f"{p['rss_mib']:10.1f}   {p['median_ms']:6.3f} / {p['p99_ms']:6.3f}" if p else ""
+        out.append(
+            f"  {s['articles']:>9,} {s['day']:6.1f} {s['in_window']:>9,} | {s['rss_mib']:10.1f}   "
+            f"{s['median_ms']:6.3f} / {s['p99_ms']:6.3f} | {right}"
+        )
+    d = result["dedup"]
+    out.append(
+        f"  dedup: {d['seconds']:,} s in all, {d['kb_per_article_in_window']} KB per article in the window "
+        f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), file {d['file_mb']} MB, reopened with the window in "
+        f"{d['reopen_seconds']} s ({d['reopened_in_window']:,} articles read)"
+    )
+    if "datasketch" in result:
+        p = result["datasketch"]
+        out.append(
+            f"  datasketch: {p['seconds']:,} s in all, {p['kb_per_article_in_window']} KB per article in the window"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
+        method, path, size, window_days, *extra = sys.argv[2:]
+        if method == "dedup":
+            found = child_dedup(path, int(size), float(window_days), extra[0])
+        else:
+            found = child_datasketch(path, int(size), float(window_days))
+        print(json.dumps(found))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=100_000, help="generated articles (default 100000)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    parser.add_argument("--days", type=float, default=30, help="days the publication times spread over (default 30)")
+    parser.add_argument("--window", type=float, default=7, help="the window, in days (default 7)")
+    parser.add_argument("--no-peers", action="store_true", help="run dedup only")
+    parser.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
+    args = parser.parse_args(argv)
+    if args.size < POINTS or args.days <= 0 or args.window <= 0:
+        parser.error(f"--size must be at least {POINTS}, --days and --window above 0")
+    result = measure(args.size, args.seed, args.days, args.window, not args.no_peers)
+    print(json.dumps(result) if args.json else "\n".join(lines(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
