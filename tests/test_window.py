@@ -287,3 +287,12 @@ def test_a_shared_index_keeps_each_worker_to_its_window(redis_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_an_indexed_article_keeps_no_passage_signatures() -> None:
+    d = Deduplicator()
+    d.add(_copy("a", 0))
+    kept = d._replica.entries["a"].prepared
+    assert kept.passage_signatures.size == 0
+    # its document signature owns its memory: no view keeps the passage signatures it was made with
+    assert kept.signature.base is None and kept.signature.nbytes == 4 * d.config.minhash.num_perm

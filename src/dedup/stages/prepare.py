@@ -37,8 +37,9 @@ class Prepared:
     passage_signatures: U32
 
     def slim(self) -> Prepared:
-        """The same article without its passage signatures, which only indexing reads."""
-        return Prepared(self.article, self.doc, self.signature, _NO_SIGNATURES)
+        """The same article without its passage signatures, which only indexing reads (its
+        document signature copied: it is a view of the array that holds them both)."""
+        return Prepared(self.article, self.doc, self.signature.copy(), _NO_SIGNATURES)
 
 
 def check_length(what: str, text: str, config: DedupConfig) -> None:
