@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import dedup
 from conftest import groups_of, load_seeds
 from dedup import Article, Deduplicator, Window
-from dedup.runners.stream.window import DAY, Retention
+from dedup.runners.stream.window import AHEAD, DAY, Retention
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
 STORY = (
@@ -48,6 +48,8 @@ def _reference(events: list[tuple[str, str, float | None]], window: Window) -> s
             held.pop(art_id, None)
             continue
         moment = clock if day is None else datetime.fromtimestamp(day * DAY, UTC).timestamp()
+        if clock > -math.inf and moment > clock + max(AHEAD, window.days or 0) * DAY:
+            moment = clock + DAY  # far ahead of the clock: a day past it
         clock = max(clock, moment)
         held[art_id] = (moment, seq)
         if window.days is not None:
@@ -59,7 +61,7 @@ def _reference(events: list[tuple[str, str, float | None]], window: Window) -> s
 
 _events = st.lists(
     st.one_of(
-        st.tuples(st.just("add"), st.sampled_from("abcdefgh"), st.one_of(st.none(), st.floats(0, 30))),
+        st.tuples(st.just("add"), st.sampled_from("abcdefgh"), st.one_of(st.none(), st.floats(0, 80))),
         st.tuples(st.just("remove"), st.sampled_from("abcdefgh"), st.none()),
     ),
     max_size=40,
@@ -89,8 +91,12 @@ def test_a_misdated_article_does_not_empty_the_window() -> None:
     now = T0.timestamp()
     retention = Retention(Window(days=2), now=lambda: now)
     retention.admit("a", 0, T0)
-    retention.admit("z", 1, T0 + timedelta(days=3650))  # ten years ahead: counts as a day ahead
+    retention.admit("z", 1, T0 + timedelta(days=3650))  # ten years ahead: counts as a day past the clock
     assert retention.leaving() == [] and set(retention) == {"a", "z"}
+    assert retention.clock == (T0 + timedelta(days=1)).timestamp()
+    first = Retention(Window(days=2), now=lambda: now)
+    first.admit("y", 0, T0 + timedelta(days=3650))  # the first dated article: a day past the machine's clock
+    assert first.clock == now + DAY
 
 
 def test_naive_times_are_read_as_utc() -> None:
@@ -236,7 +242,9 @@ def test_reopening_with_a_window_reads_only_its_articles(tmp_path, monkeypatch) 
     from dedup.stores import sqlite as store_module
 
     unpack = store_module.unpack_arrays
-    monkeypatch.setattr(store_module, "unpack_arrays", lambda blob, *, where: read.append(where) or unpack(blob, where=where))
+    monkeypatch.setattr(
+        store_module, "unpack_arrays", lambda blob, *, where: read.append(where) or unpack(blob, where=where)
+    )
     with Deduplicator.open(path, window=Window(days=3)) as d:
         assert set(d) == {"a8", "a9", "a10", "a11"}
     assert len(read) == 4
@@ -296,3 +304,82 @@ def test_an_indexed_article_keeps_no_passage_signatures() -> None:
     assert kept.passage_signatures.size == 0
     # its document signature owns its memory: no view keeps the passage signatures it was made with
     assert kept.signature.base is None and kept.signature.nbytes == 4 * d.config.minhash.num_perm
+
+
+# -- cases found by probing: ids, ingest numbers, earliest sources --------------------------------
+
+UNRELATED = (
+    "The national football league table changed again this weekend after the capital's club lost at home "
+    "while the coastal team won three games in a row, scoring eleven goals in front of record crowds."
+)
+
+
+def test_a_cluster_split_after_its_first_member_left_gives_its_id_to_one_part() -> None:
+    d = Deduplicator(window=Window(articles=3))
+    d.add(Article(id="a", text=f"{STORY} {OTHER}"))  # carries both stories: it links them
+    d.add(Article(id="b", text=STORY))
+    whole = d.add(Article(id="c", text=OTHER)).cluster
+    assert whole.member_ids == ("a", "b", "c")
+    d.add(Article(id="z", text=UNRELATED))  # a leaves: b and c are no copies of each other
+    ids = {c.member_ids: c.id for c in d.clusters()}
+    assert set(ids) == {("b",), ("c",), ("z",)} and len(set(ids.values())) == 3
+    assert ids[("b",)] == whole.id  # b was indexed first among those left
+
+
+def test_an_id_indexed_again_after_it_left_gets_a_cluster_id_of_its_own() -> None:
+    d = Deduplicator(window=Window(articles=2))  # in memory: nothing refuses the id again
+    first = d.add(_copy("a", None))
+    d.add(_copy("b", None, " Officials welcomed it."))
+    d.add(Article(id="x", text=OTHER))  # a leaves; b keeps a's cluster id
+    again = d.add(Article(id="a", text=UNRELATED))
+    ids = [c.id for c in d.clusters()]
+    assert first.cluster.id in ids and again.cluster.id != first.cluster.id and len(set(ids)) == len(ids)
+
+
+def test_reopening_keeps_the_ids_passed_on_and_the_ingest_numbers(tmp_path) -> None:
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path, window=Window(days=7)) as d:
+        first = d.add(_copy("a", 0))
+        d.add(_copy("b", 5, " Officials welcomed it."))
+        d.add(Article(id="x", text=OTHER, published_at=_at(8)))  # a leaves, b keeps its cluster id
+        d.add(_copy("late", 0.5, " An old page crawled late."))  # leaves at once: its number is taken
+        held = set(d)
+    with Deduplicator.open(path, window=Window(days=7)) as d:
+        assert set(d) == held == {"b", "x"}  # what the stream held, read again
+        assert d.cluster_of("b").id == first.cluster.id
+        verdict = d.add(_copy("c", 9, " It opens soon."))  # a new ingest number, not one of the file's
+        assert verdict.copy_of == ("b",) and verdict.cluster.id == first.cluster.id
+        assert d.seq_of("c") == 4
+
+
+def test_the_earliest_source_in_view_is_the_same_whether_or_not_it_was_asked_for() -> None:
+    answers = []
+    for look in (False, True):
+        d = Deduplicator(window=Window(days=7))
+        d.add(_copy("a", 0))
+        d.add(_copy("b", 5, " Officials welcomed it."))
+        d.add(Article(id="x", text=OTHER, published_at=_at(8)))  # a leaves: b is the earliest in view
+        if look:
+            d.cluster_of("b")
+        v = d.add(_copy("c", 4, " It opens soon."))  # earlier than b: a real change
+        answers.append((v.cluster.earliest, v.earliest_changed, v.previous_earliest))
+    assert answers[0] == answers[1] == ("c", True, "b")
+
+
+def test_a_verdict_leaves_out_the_members_its_article_pushed_out() -> None:
+    d = Deduplicator(window=Window(days=7))
+    d.add(_copy("a", 0))
+    d.add(_copy("b", 5, " Officials welcomed it."))
+    verdict = d.add(_copy("c", 8, " It opens soon."))  # a is now 8 days older than the clock
+    assert verdict.cluster.member_ids == ("b", "c") == d.cluster_of("c").member_ids
+    assert verdict.cluster.earliest == "b" and not verdict.earliest_changed
+
+
+def test_an_article_that_left_can_be_removed_and_added_again(tmp_path) -> None:
+    with Deduplicator.open(tmp_path / "index.db", window=Window(articles=1)) as d:
+        d.add(_copy("a", 0))
+        d.add(Article(id="x", text=OTHER))
+        d.remove("a")
+        with pytest.raises(dedup.UnknownArticleError):
+            d.get("a")
+        assert d.add(_copy("a", 1)).article_id == "a" and list(d) == ["a"]

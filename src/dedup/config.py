@@ -564,9 +564,11 @@ class Window:
     ``articles`` added (None: no bound of that kind; at least one is given).
 
     ``days`` counts back from the stream's clock, the newest ``published_at`` it has seen (a time
-    more than a day ahead of the machine's clock counts as that clock plus a day, so one misdated
-    article cannot empty the window); an article without a time is as old as the clock was when it
-    was added (older than every dated article when none had come yet). ``articles`` keeps the last
+    more than 30 days, or ``days`` when longer, ahead of the clock counts as a day past it, and the
+    first one more than a day ahead of the machine's clock as that, so one misdated article cannot
+    empty the window); an
+    article without a time is as old as the clock was when it was added (older than every dated
+    article when none had come yet). Removing an article does not move the clock back. ``articles`` keeps the last
     ones added. An article that leaves the window is no longer a candidate and no longer counted
     as boilerplate or formula; an index file keeps it (``Deduplicator.get``, ``dedup index``), and
     reopening the file reads only the articles in the window."""

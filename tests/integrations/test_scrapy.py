@@ -263,7 +263,7 @@ def test_pipeline_window_settings() -> None:
     assert made.window == dedup.Window(days=2.0, articles=10)
     with pytest.raises(dedup.DedupError, match="DEDUP_WINDOW_DAYS"):
         DedupPipeline.from_crawler(Crawler({"DEDUP_WINDOW_DAYS": "a week"}))
-    with pytest.raises(dedup.ConfigError, match="Window.days"):
+    with pytest.raises(dedup.ConfigError, match=r"Window\.days"):
         DedupPipeline.from_crawler(Crawler({"DEDUP_WINDOW_DAYS": -1}))
     texts = {a.id: a.text for a in load_seeds()}
     pipeline = DedupPipeline(window=dedup.Window(days=1))

@@ -413,7 +413,7 @@ class RedisStore:
             url=text("url"),
             title=text("title"),
         )
-        return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures)
+        return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures, text("cluster"))
 
     def stored(self, article_id: str) -> StoredArticle | None:
         """One stored article (added by any worker); None when the index has no such id."""

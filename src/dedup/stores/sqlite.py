@@ -121,13 +121,15 @@ def config_checksum(config_json: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoredArticle:
-    """One article as read back from the file."""
+    """One article as read back from the file (``cluster``: the id of the cluster it was last
+    answered in, when read back)."""
 
     article: Article
     seq: int
     doc: Shingled
     signature: np.ndarray
     passage_signatures: np.ndarray
+    cluster: str | None = None
 
 
 _DTYPES = {"uint64": np.uint64, "int64": np.int64, "uint32": np.uint32}
@@ -457,17 +459,19 @@ class SQLiteStore:
 
     def _read(self, rowid: int) -> StoredArticle:
         row = self._db.execute(
-            "SELECT id, seq, text, published_at, source, url, title, arrays, checksum FROM articles"
+            "SELECT id, seq, text, published_at, source, url, title, arrays, checksum, cluster FROM articles"
             " NOT INDEXED WHERE rowid = ?",
             (rowid,),
         ).fetchone()
-        *fields, blob, checksum = row
+        *fields, blob, checksum, cluster = row
         if not isinstance(blob, bytes) or checksum != article_checksum(fields, blob):
             raise self._corrupt(f"article {fields[0]!r} fails its checksum")
         art_id, seq, text, published, source, url, title = fields
         doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
         article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
-        return StoredArticle(article, seq, doc, signature, passage_signatures)
+        return StoredArticle(
+            article, seq, doc, signature, passage_signatures, cluster if isinstance(cluster, str) else None
+        )
 
     def stored(self, article_id: str) -> StoredArticle | None:
         """One stored article, checked against its checksum; None when the file has no such id."""

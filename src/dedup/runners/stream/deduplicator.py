@@ -77,10 +77,10 @@ class Deduplicator:
     With a ``window`` (``dedup.config.Window``) only the articles of the last days (or the last
     ones added) stay in memory: older ones are no longer candidates, and ``len``, ``in``,
     iteration, ``cluster_of`` and ``clusters`` see the window only. An index file keeps every
-    article: ``get`` still reads one that left, ``dedup index get|export`` read the whole file,
-    and adding an id the file holds again is refused. A cluster keeps its id when its first member
-    leaves (the member indexed first among those left inherits it); its earliest source is chosen
-    among the members in the window.
+    article: ``get`` still reads one that left, ``remove`` takes it out, ``dedup index get|export``
+    read the whole file, and adding an id the file holds again is refused. A cluster keeps its id
+    when its first member leaves (the member indexed first among those left inherits it); its
+    earliest source is chosen among the members in the window.
 
     A deduplicator is safe to share between threads; calls are serialised: every method that reads
     or changes the index takes one re-entrant lock (``prepare`` and ``prepare_many`` read only the
@@ -109,9 +109,10 @@ class Deduplicator:
             raise InputError(f"window must be a Window or None, got {type(window).__name__}; e.g. Window(days=7)")
         self.window = window
         self._retention = None if window is None else Retention(window)
-        # the cluster ids whose first member left the window: the member first indexed among
-        # those left, which had that id, passes it on (``_id_of``)
-        self._retired_ids: set[str] = set()
+        # the ids of clusters whose first member left the window, passed on to the member indexed
+        # first among those left that had it (``_leave``): each such member's id, and each id's heir
+        self._heirs: dict[str, str] = {}
+        self._heir_of: dict[str, str] = {}
         self._batch = False  # inside add_many: articles leave the window once the batch is done
         self._replica = Replica(self.config, documents, passages)
         replica = self._replica
@@ -168,7 +169,8 @@ class Deduplicator:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
             store = SQLiteStore(where, config, durable=durable)
             dedup = cls(config, window=window)
-            sync.load(dedup._replica, dedup._pairs, store, dedup._retention)
+            sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
+            dedup._heirs_read()
             dedup._store, dedup._where = store, str(where)
         _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started)
         return dedup
@@ -329,43 +331,79 @@ class Deduplicator:
         prepared = prepared or self.prepare(art)
         undo = self._undo = self._pairs.journal = Undo()
         try:
-            verdict = self._add_new(prepared, undo)
+            verdict, previous = self._add_new(prepared, undo)
         except BaseException:
             undo.rollback()  # memory must not hold what the file does not, nor half an article
             raise
         finally:
             self._undo = self._pairs.journal = None
-        self._admit(art, self._replica.entries[art.id].seq)
+        left = self._admit(art, self._replica.entries[art.id].seq)
+        if left and art.id not in left and not left.isdisjoint(verdict.cluster.member_ids):
+            # the article pushed members of its cluster out of the window: the cluster without them
+            verdict = replace(
+                self._verdict(art.id, verdict.matches, already=False, previous=previous), merged=verdict.merged
+            )
         return verdict
 
     # -- the window -------------------------------------------------------------------------------
+    def _answered(self, stored: StoredArticle) -> None:
+        """An article read from the store: the cluster id it was last answered in, as if this
+        deduplicator had answered it."""
+        if stored.cluster is not None:
+            self._cluster_ids.setdefault(stored.article.id, stored.cluster)
+
+    def _heirs_read(self) -> None:
+        """After reading a store: the clusters whose first member is not in memory pass their id
+        on to the member indexed first among those read that had it, as ``_leave`` did."""
+        members: dict[str, list[str]] = {}
+        for member, cluster in self._cluster_ids.items():
+            members.setdefault(cluster, []).append(member)
+        for cluster, group in members.items():
+            first = min(group, key=lambda m: (self._seq(m), m))
+            if self._id_of(first) != cluster:
+                self._heirs[first], self._heir_of[cluster] = cluster, first
+
     def _indexed(self, stored: StoredArticle) -> None:
         """An article another worker added, now in memory."""
+        self._answered(stored)
         self._admit(stored.article, stored.seq)
 
-    def _admit(self, article: Article, seq: int) -> None:
+    def _admit(self, article: Article, seq: int) -> set[str]:
         """Count an indexed article in the window, and let out those it pushes out (a batch lets
-        them out when it is done: its articles' sentences are counted until then)."""
+        them out when it is done: its articles' sentences are counted until then); returns them."""
         retention = self._retention
         if retention is None:
-            return
+            return set()
         retention.admit(article.id, seq, article.published_at)
-        if not self._batch:
-            self._leave()
+        return set() if self._batch else self._leave()
 
-    def _leave(self) -> None:
-        """Take the articles that left the window out of memory; a cluster whose first member
-        leaves passes its id on (``_id_of``)."""
+    def _leave(self) -> set[str]:
+        """Take the articles that left the window out of memory; returns them. The first member of
+        a cluster passes the cluster's id on as it leaves (``_id_of``)."""
         if self._retention is None:
-            return
-        ids, edges = self._cluster_ids, self._pairs.edges
-        for article_id in self._retention.leaving():
-            cluster = ids.get(article_id)
-            if cluster is not None and edges.get(article_id):
-                self._retired_ids.add(cluster)
+            return set()
+        left = self._retention.leaving()
+        for article_id in left:
+            cluster = self._cluster_ids.get(article_id)
+            if cluster is not None and self._id_of(article_id) == cluster:
+                heir = self._heir(article_id, cluster)
+                if heir is not None:
+                    self._heirs[heir], self._heir_of[cluster] = cluster, heir
             self._forget(article_id)
-        if len(self._retired_ids) > 2 * len(ids) + 1024:
-            self._retired_ids &= set(ids.values())
+        return set(left)
+
+    def _heir(self, first: str, cluster: str) -> str | None:
+        """The member indexed first, after ``first``, among the members last answered in
+        ``cluster`` (found along the copies from ``first``: a cluster's members are linked)."""
+        ids, edges, seq = self._cluster_ids, self._pairs.edges, self._seq
+        seen, todo = {first}, [first]
+        while todo:
+            for other in edges.get(todo.pop(), ()):
+                if other not in seen and ids.get(other) == cluster:
+                    seen.add(other)
+                    todo.append(other)
+        seen.discard(first)
+        return min(seen, key=lambda m: (seq(m), m)) if seen else None
 
     def _in_window(self, prepared: Prepared, candidates: list[str]) -> list[str]:
         """The candidates still in the window once the article has come (its time moves the clock
@@ -377,12 +415,19 @@ class Deduplicator:
         return [c for c in candidates if retention.since(c, cutoff)]
 
     def _id_of(self, anchor: str) -> str:
-        """The id of the cluster whose first member in memory is ``anchor``: the id it had when
-        the cluster's first member left the window, else its own (``provenance.cluster_id``)."""
-        had = self._cluster_ids.get(anchor)
-        return had if had is not None and had in self._retired_ids else cluster_id(anchor)
+        """The id of the cluster whose first member in memory is ``anchor``: the id passed on to it
+        when its cluster's first member left the window, else its own (``provenance.cluster_id``),
+        unless that was passed on to another member (an id indexed again after it left the
+        window): then one made of its id and its ingest number."""
+        inherited = self._heirs.get(anchor)
+        if inherited is not None:
+            return inherited
+        own = cluster_id(anchor)
+        if own in self._heir_of:
+            return cluster_id(f"{anchor}\x00{self._seq(anchor)}")
+        return own
 
-    def _add_new(self, prepared: Prepared, undo: Undo) -> Verdict:
+    def _add_new(self, prepared: Prepared, undo: Undo) -> tuple[Verdict, str | None]:
         """Index and write an article that is not indexed, recording every change in ``undo``."""
         replica, pairs = self._replica, self._pairs
         art = prepared.article
@@ -414,7 +459,7 @@ class Deduplicator:
             stored = StoredArticle(art, seq, doc, prepared.signature, prepared.passage_signatures)
             self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
         _log.added(verdict)
-        return verdict
+        return verdict, previous
 
     def _place(self, art_id: str, matches: list[Match], undo: Undo) -> None:
         """Place a new article in the kept groups of a large component when its copies all lie in
@@ -513,8 +558,16 @@ class Deduplicator:
             match = compare(art_id, doc, other_id, entries[other_id].prepared.doc)
             if match.is_copy:
                 matches.append(match)
-                previous = previous or self._earliest.get(other_id)
+                previous = previous or self._earliest_of(other_id)
         return matches, previous
+
+    def _earliest_of(self, member: str) -> str | None:
+        """The earliest source of the member's cluster when last answered; when that one has left
+        the window, the earliest among those left (the cluster built again)."""
+        earliest = self._earliest.get(member)
+        if earliest is not None and earliest not in self._replica.entries:
+            earliest = self._cluster_of(member).earliest
+        return earliest
 
     @_serialised
     def add_many(
@@ -592,14 +645,19 @@ class Deduplicator:
 
     @_serialised
     def remove(self, article_id: str) -> None:
-        """Remove an article: from the index, the boilerplate counts, every cluster and the file."""
+        """Remove an article: from the index, the boilerplate counts, every cluster and the file
+        (with a window, one that left it from the file alone)."""
         store = self._store
         if store is not None and store.shared:
             with store.lock():
                 self.sync()
-                self._entry(article_id)
-                store.delete(article_id)
-                self._forget(article_id)
+                self._remove(store, article_id)
+            return
+        self._remove(store, article_id)
+
+    def _remove(self, store: Store | None, article_id: str) -> None:
+        if store is not None and self._left(article_id) is not None:
+            store.delete(article_id)  # it left the window: only the store holds it
             return
         self._entry(article_id)
         if store is not None:
@@ -609,6 +667,9 @@ class Deduplicator:
     def _forget(self, article_id: str) -> None:
         if self._retention is not None:
             self._retention.discard(article_id)
+        inherited = self._heirs.pop(article_id, None)
+        if inherited is not None and self._heir_of.get(inherited) == article_id:
+            del self._heir_of[inherited]
         placed = self._large.get(article_id)
         if placed is not None:
             self._drop(placed, None)

@@ -33,21 +33,34 @@ def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: I
             pairs.remember(match, version=STORED)
 
 
-def load(replica: Replica, pairs: PairCache, store: SQLiteStore, retention: Retention | None = None) -> None:
+def load(
+    replica: Replica,
+    pairs: PairCache,
+    store: SQLiteStore,
+    retention: Retention | None = None,
+    indexed: Callable[[StoredArticle], None] | None = None,
+) -> None:
     """Every article of a SQLite file, in the order they were added, and the copies found; with a
     ``retention``, only the articles in its window, found from the file's times and ingest
-    numbers alone (as the stream let them leave: one at a time, in ingest order)."""
+    numbers alone (as the stream let them leave: one at a time, in ingest order). ``indexed`` is
+    told of each article read."""
     only: set[str] | None = None
+    last = -1
     if retention is not None:
         for seq, art_id, published in store.timeline():
             retention.admit(art_id, seq, published)
             retention.leaving()
+            last = seq
         only = set(retention)
     for stored in store.articles(only=only):
         replay(replica, pairs, stored, ())
+        if indexed is not None:
+            indexed(stored)
     entries = replica.entries
     for match in store.matches(between=entries):
         pairs.remember(match, version=STORED)
+    # the next ingest number follows the file's last one, in the window or not
+    replica.seq = max(replica.seq, last + 1)
 
 
 def catch_up(

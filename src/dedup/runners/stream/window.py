@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from dedup.config import Window
 
 DAY = 86_400.0
+AHEAD = 30.0  # days ahead of the clock past which an article's time is taken for a mistake
 
 
 class Retention:
@@ -43,13 +44,21 @@ class Retention:
         return iter(self._held)
 
     def time_of(self, published: datetime | None) -> float:
-        """An article's time in the window: its ``published_at`` (a naive time read as UTC; no later
-        than a day past the machine's clock), or the clock when it has none."""
+        """An article's time in the window: its ``published_at`` (a naive time read as UTC), or the
+        clock when it has none. A time more than ``AHEAD`` days (or the window's length, when
+        longer) ahead of the clock counts as a day past it (so a misdated page moves the clock by a
+        day, and after a longer pause the clock catches up a day an article); the first dated
+        article's, more than a day past the machine's clock, as that. An index reopened later so
+        finds the times the stream used (but for the first)."""
         if published is None:
             return self.clock
         if published.utcoffset() is None:
             published = published.replace(tzinfo=UTC)
-        return min(published.timestamp(), self._now() + DAY)
+        moment = published.timestamp()
+        if self.clock == -math.inf:
+            return min(moment, self._now() + DAY)
+        ahead = max(AHEAD, self.window.days or 0.0) * DAY
+        return moment if moment <= self.clock + ahead else self.clock + DAY
 
     def admit(self, article_id: str, seq: int, published: datetime | None) -> None:
         """An article indexed (an id indexed again after a removal counts from now)."""
