@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,39 +72,54 @@ def _stretch(latencies: list[float]) -> dict[str, float]:
     }
 
 
+def _stream(
+    path: str, size: int, add: Callable[[dict[str, Any]], None], state: Callable[[], tuple[int, float]]
+) -> tuple[float, list[dict[str, Any]]]:
+    """Feed the articles of ``path`` one by one to ``add`` (timed, the record's reading included),
+    sampling ``state()`` (articles in the window, the clock) and the memory every twentieth."""
+    every = max(1, size // POINTS)
+    samples: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    started = time.perf_counter()
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            record = json.loads(line)
+            t = time.perf_counter()
+            add(record)
+            latencies.append((time.perf_counter() - t) * 1000)
+            if n % every == 0 or n == size:
+                held, clock = state()
+                day = round((clock - T0.timestamp()) / 86_400, 2)
+                samples.append(
+                    {"articles": n, "day": day, "in_window": held, "rss_mib": round(_rss_mib(), 1)}
+                    | _stretch(latencies)
+                )
+                latencies = []
+    return time.perf_counter() - started, samples
+
+
 def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[str, Any]:
     import dedup
+
+    def article(r: dict[str, Any]) -> dedup.Article:
+        return dedup.Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at"))
 
     window = dedup.Window(days=window_days)
     with open(path, encoding="utf-8") as fh, dedup.Deduplicator() as warm:  # the kernels loaded, then let go
         for _, line in zip(range(50), fh, strict=False):
-            r = json.loads(line)
-            warm.add(dedup.Article(id=r["id"], text=r["text"], source=r.get("source")))
+            warm.add(article(json.loads(line)))
     del warm
     gc.collect()
     base = _rss_mib()
     d = dedup.Deduplicator.open(index, window=window)
-    every = max(1, size // POINTS)
-    samples, latencies = [], []
-    started = time.perf_counter()
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            r = json.loads(line)
-            article = dedup.Article(
-                id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at")
-            )
-            t = time.perf_counter()
-            d.add(article)
-            latencies.append((time.perf_counter() - t) * 1000)
-            if n % every == 0 or n == size:
-                clock = d._retention.clock if d._retention is not None else float("nan")
-                day = (clock - T0.timestamp()) / 86_400
-                samples.append(
-                    {"articles": n, "day": round(day, 2), "in_window": len(d), "rss_mib": round(_rss_mib(), 1)}
-                    | _stretch(latencies)
-                )
-                latencies = []
-    seconds = time.perf_counter() - started
+
+    def state() -> tuple[int, float]:
+        return len(d), d._retention.clock if d._retention is not None else float("nan")
+
+    def add(r: dict[str, Any]) -> None:
+        d.add(article(r))
+
+    seconds, samples = _stream(path, size, add, state)
     in_window, rss = len(d), _rss_mib()
     d.close()
     start = time.perf_counter()
@@ -130,34 +146,23 @@ def child_datasketch(path: str, size: int, window_days: float) -> dict[str, Any]
     base = _rss_mib()
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
     held: list[tuple[float, str]] = []
-    clock = float("-inf")
-    every = max(1, size // POINTS)
-    samples, latencies = [], []
-    started = time.perf_counter()
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            r = json.loads(line)
-            t = time.perf_counter()
-            published = r.get("published_at")
-            moment = clock if published is None else datetime.fromisoformat(published).timestamp()
-            clock = max(clock, moment)
-            while held and held[0][0] < clock - window_days * 86_400:
-                lsh.remove(heapq.heappop(held)[1])
-            m = MinHash(num_perm=128)
-            m.update_batch(peers.shingles(r["text"]))
-            lsh.query(m)
-            lsh.insert(r["id"], m)
-            heapq.heappush(held, (moment, r["id"]))
-            latencies.append((time.perf_counter() - t) * 1000)
-            if n % every == 0 or n == size:
-                day = (clock - T0.timestamp()) / 86_400
-                samples.append(
-                    {"articles": n, "day": round(day, 2), "in_window": len(held), "rss_mib": round(_rss_mib(), 1)}
-                    | _stretch(latencies)
-                )
-                latencies = []
+    clock = [float("-inf")]
+
+    def add(r: dict[str, Any]) -> None:
+        published = r.get("published_at")
+        moment = clock[0] if published is None else datetime.fromisoformat(published).timestamp()
+        clock[0] = max(clock[0], moment)
+        while held and held[0][0] < clock[0] - window_days * 86_400:
+            lsh.remove(heapq.heappop(held)[1])
+        m = MinHash(num_perm=128)
+        m.update_batch(peers.shingles(r["text"]))
+        lsh.query(m)
+        lsh.insert(r["id"], m)
+        heapq.heappush(held, (moment, r["id"]))
+
+    seconds, samples = _stream(path, size, add, lambda: (len(held), clock[0]))
     return {
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(seconds, 1),
         "samples": samples,
         "rss_before_mib": round(base, 1),
         "kb_per_article_in_window": round((_rss_mib() - base) * 1024 / max(len(held), 1), 1),
