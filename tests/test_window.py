@@ -383,3 +383,14 @@ def test_an_article_that_left_can_be_removed_and_added_again(tmp_path) -> None:
         with pytest.raises(dedup.UnknownArticleError):
             d.get("a")
         assert d.add(_copy("a", 1)).article_id == "a" and list(d) == ["a"]
+
+
+def test_workers_of_a_shared_index_pass_cluster_ids_on_alike(redis_url: str) -> None:
+    url = f"{redis_url}?namespace=window-ids"
+    with Deduplicator.open(url, window=Window(articles=2)) as first:
+        kept = first.add(_copy("a", None)).cluster.id
+        first.add(_copy("b", None, " Officials welcomed it."))
+        first.add(Article(id="x", text=OTHER))  # a leaves: b keeps a's cluster id
+        assert first.cluster_of("b").id == kept
+        with Deduplicator.open(url, window=Window(articles=2)) as later:  # replays the log
+            assert set(later) == {"b", "x"} and later.cluster_of("b").id == kept
