@@ -394,3 +394,14 @@ def test_workers_of_a_shared_index_pass_cluster_ids_on_alike(redis_url: str) -> 
         assert first.cluster_of("b").id == kept
         with Deduplicator.open(url, window=Window(articles=2)) as later:  # replays the log
             assert set(later) == {"b", "x"} and later.cluster_of("b").id == kept
+
+
+def test_a_removed_first_member_passes_no_id_on_even_after_a_reopen(tmp_path) -> None:
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path, window=Window(days=7)) as d:
+        d.add(_copy("a", 0))
+        d.add(_copy("b", 1, " Officials welcomed it."))
+        d.remove("a")
+        live = d.cluster_of("b").id
+    with Deduplicator.open(path, window=Window(days=7)) as d:
+        assert d.cluster_of("b").id == live == dedup.stages.provenance.cluster_id("b")

@@ -169,8 +169,8 @@ class Deduplicator:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
             store = SQLiteStore(where, config, durable=durable)
             dedup = cls(config, window=window)
-            sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
-            dedup._heirs_read()
+            left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
+            dedup._heirs_read(left)
             dedup._store, dedup._where = store, str(where)
         _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started)
         return dedup
@@ -352,12 +352,15 @@ class Deduplicator:
         if stored.cluster is not None:
             self._cluster_ids.setdefault(stored.article.id, stored.cluster)
 
-    def _heirs_read(self) -> None:
-        """After reading a store: the clusters whose first member is not in memory pass their id
-        on to the member indexed first among those read that had it, as ``_leave`` did."""
+    def _heirs_read(self, left: set[str]) -> None:
+        """After reading a store with a window: the clusters whose first member left it (one of
+        ``left``) pass their id on to the member indexed first among those read that had it, as
+        ``_leave`` did (a cluster whose first member was removed does not)."""
+        retired = {cluster_id(article_id) for article_id in left}
         members: dict[str, list[str]] = {}
         for member, cluster in self._cluster_ids.items():
-            members.setdefault(cluster, []).append(member)
+            if cluster in retired:
+                members.setdefault(cluster, []).append(member)
         for cluster, group in members.items():
             first = min(group, key=lambda m: (self._seq(m), m))
             if self._id_of(first) != cluster:

@@ -39,19 +39,21 @@ def load(
     store: SQLiteStore,
     retention: Retention | None = None,
     indexed: Callable[[StoredArticle], None] | None = None,
-) -> None:
+) -> set[str]:
     """Every article of a SQLite file, in the order they were added, and the copies found; with a
     ``retention``, only the articles in its window, found from the file's times and ingest
     numbers alone (as the stream let them leave: one at a time, in ingest order). ``indexed`` is
-    told of each article read."""
+    told of each article read. Returns the ids of the file's articles that are not in the window."""
     only: set[str] | None = None
     last = -1
+    left: set[str] = set()
     if retention is not None:
         for seq, art_id, published in store.timeline():
             retention.admit(art_id, seq, published)
-            retention.leaving()
+            left.update(retention.leaving())
             last = seq
         only = set(retention)
+        left -= only
     for stored in store.articles(only=only):
         replay(replica, pairs, stored, ())
         if indexed is not None:
@@ -61,6 +63,7 @@ def load(
         pairs.remember(match, version=STORED)
     # the next ingest number follows the file's last one, in the window or not
     replica.seq = max(replica.seq, last + 1)
+    return left
 
 
 def catch_up(
