@@ -364,7 +364,7 @@ class Deduplicator:
         for cluster, group in members.items():
             first = min(group, key=lambda m: (self._seq(m), m))
             if self._id_of(first) != cluster:
-                self._heirs[first], self._heir_of[cluster] = cluster, first
+                self._pass_on(cluster, first)
 
     def _indexed(self, stored: StoredArticle) -> None:
         """An article another worker added, now in memory."""
@@ -391,9 +391,13 @@ class Deduplicator:
             if cluster is not None and self._id_of(article_id) == cluster:
                 heir = self._heir(article_id, cluster)
                 if heir is not None:
-                    self._heirs[heir], self._heir_of[cluster] = cluster, heir
+                    self._pass_on(cluster, heir)
             self._forget(article_id)
         return set(left)
+
+    def _pass_on(self, cluster: str, heir: str) -> None:
+        """``heir`` takes the id ``cluster`` (``_id_of``)."""
+        self._heirs[heir], self._heir_of[cluster] = cluster, heir
 
     def _heir(self, first: str, cluster: str) -> str | None:
         """The member indexed first, after ``first``, among the members last answered in

@@ -2,8 +2,8 @@
 
 ``Retention`` is told of every article as it is indexed (``admit``) and says which ones have left
 the window since (``leaving``), oldest first: by time, those older than the clock minus
-``Window.days``; by count, the first added beyond the last ``Window.articles``. It holds three
-numbers and an id per article in the window; what leaves is dropped lazily from its heaps.
+``Window.days``; by count, the first added beyond the last ``Window.articles``. It holds two
+numbers and an id per article in the window (and its heap entries); what leaves is dropped lazily from its heaps.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ class Retention:
         self.clock = -math.inf
         self._by_time: list[tuple[float, int, str]] = []
         self._by_seq: list[tuple[int, str]] = []
-        self._held: dict[str, int] = {}  # each article in the window: its sequence number
-        self._times: dict[str, float] = {}  # and its time
+        self._held: dict[str, tuple[int, float]] = {}  # each article in the window: its seq and time
 
     def __len__(self) -> int:
         return len(self._held)
@@ -64,8 +63,7 @@ class Retention:
         """An article indexed (an id indexed again after a removal counts from now)."""
         moment = self.time_of(published)
         self.clock = max(self.clock, moment)
-        self._held[article_id] = seq
-        self._times[article_id] = moment
+        self._held[article_id] = (seq, moment)
         if self.window.days is not None:
             heapq.heappush(self._by_time, (moment, seq, article_id))
         if self.window.articles is not None:
@@ -74,7 +72,6 @@ class Retention:
     def discard(self, article_id: str) -> None:
         """An article removed from the index: it no longer counts."""
         self._held.pop(article_id, None)
-        self._times.pop(article_id, None)
 
     def cutoff(self, published: datetime | None) -> float:
         """The oldest time in the window once an article of time ``published`` has come."""
@@ -83,7 +80,7 @@ class Retention:
 
     def since(self, article_id: str, cutoff: float) -> bool:
         """Whether a held article is no older than ``cutoff``."""
-        return self._times[article_id] >= cutoff
+        return self._held[article_id][1] >= cutoff
 
     def leaving(self) -> list[str]:
         """The articles that have left the window since the last call, oldest first; they are no
@@ -95,24 +92,28 @@ class Retention:
             by_time = self._by_time
             while by_time and by_time[0][0] < cutoff:
                 _, seq, article_id = heapq.heappop(by_time)
-                if held.get(article_id) == seq:
-                    del held[article_id], self._times[article_id]
+                if self._holds(article_id, seq):
+                    del held[article_id]
                     out.append(article_id)
         if most is not None:
             by_seq = self._by_seq
             while len(held) > most:
                 seq, article_id = heapq.heappop(by_seq)
-                if held.get(article_id) == seq:
-                    del held[article_id], self._times[article_id]
+                if self._holds(article_id, seq):
+                    del held[article_id]
                     out.append(article_id)
         if len(self._by_time) > 2 * len(held) + 64 or len(self._by_seq) > 2 * len(held) + 64:
             self._compact()
         return out
 
+    def _holds(self, article_id: str, seq: int) -> bool:
+        """Whether a heap entry is of an article held (not removed, nor indexed again since)."""
+        held = self._held.get(article_id)
+        return held is not None and held[0] == seq
+
     def _compact(self) -> None:
         """Drop the heaps' entries of articles no longer held (removed, or indexed again)."""
-        held = self._held
-        self._by_time = [e for e in self._by_time if held.get(e[2]) == e[1]]
-        self._by_seq = [e for e in self._by_seq if held.get(e[1]) == e[0]]
+        self._by_time = [e for e in self._by_time if self._holds(e[2], e[1])]
+        self._by_seq = [e for e in self._by_seq if self._holds(e[1], e[0])]
         heapq.heapify(self._by_time)
         heapq.heapify(self._by_seq)
