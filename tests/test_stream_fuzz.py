@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import dedup
 from conftest import load_english, load_seeds
+from dedup.runners.stream import replica
 
 BASES = [a.text for a in load_seeds() + load_english()]
 EXTRA = "The agency added that further details would be published in a statement later in the week."
@@ -50,12 +51,15 @@ def answers(d: dedup.Deduplicator) -> list[tuple[tuple[str, ...], str]]:
 class PersistentIndex(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
+        # every analysis let go is read back from the file when next compared
+        self.kept, replica.KEPT = replica.KEPT, 1
         self.folder = Path(tempfile.mkdtemp(prefix="dedup-fuzz-"))
         self.path = self.folder / "index.sqlite"
         self.d = dedup.Deduplicator.open(self.path)
         self.acked: dict[str, str] = {}  # id -> text of every article whose verdict was given, not removed
 
     def teardown(self) -> None:
+        replica.KEPT = self.kept
         self.d.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 

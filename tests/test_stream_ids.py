@@ -105,7 +105,7 @@ def test_a_failed_add_leaves_the_ids_that_merges_are_told_from() -> None:
         raise RuntimeError("injected after the verdict was built")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(d._replica, "slim", fail)
+        mp.setattr(d._replica, "written", fail)
         with pytest.raises(RuntimeError):
             d.add(WIRE)
     assert d._cluster_ids == before

@@ -58,7 +58,7 @@ STAGES: dict[str, Callable[[pytest.MonkeyPatch, dedup.Deduplicator], None]] = {
     "compare": lambda mp, d: mp.setattr(pairs, "compare", after(pairs.compare)),
     "grouping": lambda mp, d: mp.setattr(stream, "groups_of", after(stream.groups_of)),
     "cluster": lambda mp, d: mp.setattr(stream, "build_cluster", boom),
-    "verdict built": lambda mp, d: mp.setattr(d._replica, "slim", after(d._replica.slim)),
+    "verdict built": lambda mp, d: mp.setattr(d, "_verdict", after(d._verdict)),
     "store": lambda mp, d: mp.setattr(d._store, "save", boom),
 }
 

@@ -244,7 +244,7 @@ FAULTS: dict[str, Callable[[pytest.MonkeyPatch, dedup.Deduplicator], None]] = {
     "checked": lambda mp, d: mp.setattr(Watch, "check", _after(Watch.check)),
     "placed": lambda mp, d: mp.setattr(InOrder, "add", _after(InOrder.add)),
     "recorded": _record_fault,
-    "verdict built": lambda mp, d: mp.setattr(d._replica, "slim", _after(d._replica.slim)),
+    "verdict built": lambda mp, d: mp.setattr(d, "_verdict", _after(d._verdict)),
 }
 
 

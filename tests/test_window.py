@@ -1,9 +1,12 @@
 """The stream's window: which articles stay in memory, what a crawler still reads of those that
 left, and that reopening a file reads only the window."""
 
+import itertools
 import math
 import sqlite3
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -405,3 +408,63 @@ def test_a_removed_first_member_passes_no_id_on_even_after_a_reopen(tmp_path) ->
         live = d.cluster_of("b").id
     with Deduplicator.open(path, window=Window(days=7)) as d:
         assert d.cluster_of("b").id == live == dedup.stages.provenance.cluster_id("b")
+
+
+# -- an index file: memory keeps what candidate search needs, the analyses are read back ---------
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import generate  # noqa: E402
+
+GENERATED = [Article(id=r["id"], text=r["text"], source=r.get("source")) for r in generate.generate(240, 11)]
+
+
+def _dated(articles: list[Article], days: float) -> list[Article]:
+    """The articles, each dated a little later than the one before, over ``days`` days."""
+    step = days / max(1, len(articles) - 1)
+    return [
+        Article(id=a.id, text=a.text, source=a.source, url=a.url, title=a.title, published_at=_at(i * step))
+        for i, a in enumerate(articles)
+    ]
+
+
+@pytest.mark.parametrize("kept", [1, 2048])
+def test_a_file_index_reads_analyses_back_and_answers_as_one_in_memory(tmp_path, monkeypatch, kept) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", kept)
+    articles = _dated(GENERATED, days=12)
+    window = Window(days=5)
+    memory, filed = Deduplicator(window=window), Deduplicator.open(tmp_path / "i.sqlite", window=window)
+    with filed:
+        for n, article in enumerate(articles):
+            assert filed.add(article, spans=True).to_dict() == memory.add(article, spans=True).to_dict()
+            if n % 40 == 39:  # an operator's removal, read from the file before it goes
+                gone = sorted(memory)[0]
+                memory.remove(gone)
+                filed.remove(gone)
+        # the analyses are not held by the index's entries, only the last used few
+        assert all(entry.prepared is None for entry in filed._replica.entries.values())
+        assert len(filed._replica._recent) <= kept
+        assert [c.to_dict() for c in filed.clusters()] == [c.to_dict() for c in memory.clusters()]
+        some = sorted(memory)[:5]
+        for a, b in itertools.pairwise(some):
+            assert filed.compare(a, b).to_dict() == memory.compare(a, b).to_dict()
+            assert filed.get(a) == memory.get(a)
+            assert filed.boilerplate_spans(a) == memory.boilerplate_spans(a)
+        counts, reference = filed._replica.formula, memory._replica.formula
+        assert counts is not None and reference is not None  # the articles that left are counted out alike
+        assert (counts.table == reference.table).all() and (counts.repeated == reference.repeated).all()
+
+
+def test_an_analysis_gone_from_the_file_is_an_error_that_says_so(tmp_path, monkeypatch) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    path = tmp_path / "i.sqlite"
+    with Deduplicator.open(path) as d:
+        d.add(_copy("a", 0))
+        d.add(Article(id="b", text=OTHER))
+        with sqlite3.connect(path) as db:  # behind the index's back
+            db.execute("DELETE FROM articles WHERE id = 'a'")
+        with pytest.raises(dedup.StoreCorruptError, match=r"'a' is indexed but .* no longer holds it"):
+            d.add(_copy("c", 0, " The minister spoke."))

@@ -169,6 +169,7 @@ class Deduplicator:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
             store = SQLiteStore(where, config, durable=durable)
             dedup = cls(config, window=window)
+            dedup._replica.read_from(lambda article_id: sync.prepared(store.stored(article_id)), str(where))
             left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
             dedup._heirs_read(left)
             dedup._store, dedup._where = store, str(where)
@@ -229,12 +230,12 @@ class Deduplicator:
     @_serialised
     def get(self, article_id: str) -> Article:
         """An indexed article (with a window and a file, also one that left the window)."""
-        entry = self._replica.entries.get(article_id)
-        if entry is not None:
-            return entry.prepared.article
+        if article_id in self._replica.entries:
+            return self._replica.article(article_id)
         left = self._left(article_id)
         if left is None:
-            return self._entry(article_id).prepared.article  # raises UnknownArticleError
+            self._entry(article_id)  # raises UnknownArticleError
+        assert left is not None
         return left.article
 
     @_serialised
@@ -317,7 +318,7 @@ class Deduplicator:
             raise InputError(f"expected an Article, got {type(art).__name__}; build one with Article(id=..., text=...)")
         existing = self._replica.entries.get(art.id)
         if existing is not None:
-            if existing.prepared.article.text != art.text:
+            if self._replica.article(art.id).text != art.text:
                 raise DuplicateIdError(
                     f"article id {art.id!r} is already indexed with a different text; give each article a "
                     "unique id, or remove() the old one first"
@@ -461,10 +462,10 @@ class Deduplicator:
         self._place(art_id, matches, undo)
         matches.sort(key=lambda m: (-m.score, m.b))
         verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
-        replica.slim(art_id)
         if self._store is not None:  # the last step: once written, the article is added
             stored = StoredArticle(art, seq, doc, prepared.signature, prepared.passage_signatures)
             self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
+        replica.written(art_id)
         _log.added(verdict)
         return verdict, previous
 
@@ -558,11 +559,11 @@ class Deduplicator:
         """The verified copies among the candidates, and the earliest source the article's
         matches had before it came."""
         art_id, doc = prepared.article.id, prepared.doc
-        entries, compare = self._replica.entries, self._pairs.compare
+        doc_of, compare = self._replica.doc, self._pairs.compare
         matches = []
         previous: str | None = None
         for other_id in candidates:
-            match = compare(art_id, doc, other_id, entries[other_id].prepared.doc)
+            match = compare(art_id, doc, other_id, doc_of(other_id))
             if match.is_copy:
                 matches.append(match)
                 previous = previous or self._earliest_of(other_id)
@@ -668,6 +669,7 @@ class Deduplicator:
             return
         self._entry(article_id)
         if store is not None:
+            self._replica.prepared(article_id)  # read before it is deleted: forgetting it reads it
             store.delete(article_id)
         self._forget(article_id)
 
@@ -692,7 +694,8 @@ class Deduplicator:
         ``with_text`` the shared passages carry their text in comparison form (``text``) and as
         spans of the articles as given (``a_start``, ``a_end``, ``a_text``, and the same for b):
         the two articles are analyzed again, since the index keeps no sentence text."""
-        a, b = self._entry(a_id).prepared, self._entry(b_id).prepared
+        self._entry(a_id), self._entry(b_id)  # UnknownArticleError for an id not in memory
+        a, b = self._replica.prepared(a_id), self._replica.prepared(b_id)
         if not with_text:
             return self._pairs.compare(a_id, a.doc, b_id, b.doc)
         cfg = self.config
@@ -705,20 +708,21 @@ class Deduplicator:
         if not any(m.shared_passages for m in verdict.matches):
             return verdict
         cfg = self.config
-        entries = self._replica.entries
         maps: dict[str, WordMap] = {}
+
+        def text(art_id: str) -> str:
+            return self._replica.article(art_id).text
 
         def mapped(art_id: str) -> WordMap:
             if art_id not in maps:
-                maps[art_id] = word_map(entries[art_id].prepared.article.text, cfg)
+                maps[art_id] = word_map(text(art_id), cfg)
             return maps[art_id]
 
         matches = tuple(
             replace(
                 m,
                 shared_passages=with_spans(
-                    m.shared_passages, entries[m.a].prepared.article.text,
-                    entries[m.b].prepared.article.text, mapped(m.a), mapped(m.b), cfg.shingle.passage_k,
+                    m.shared_passages, text(m.a), text(m.b), mapped(m.a), mapped(m.b), cfg.shingle.passage_k,
                 ),
             )
             if m.shared_passages
@@ -731,7 +735,8 @@ class Deduplicator:
     def boilerplate_spans(self, article_id: str) -> list[tuple[int, int]]:
         """The [start, end) character ranges of the article's sentences that are learned
         boilerplate (left out of every comparison), in the text as given."""
-        prepared = self._entry(article_id).prepared
+        self._entry(article_id)  # UnknownArticleError for an id not in memory
+        prepared = self._replica.prepared(article_id)
         doc = prepared.doc
         learned = self._replica.boilerplate.boilerplate_of(article_id, doc.sentence_fps)
         if not learned:
@@ -869,10 +874,11 @@ class Deduplicator:
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:
         entry = self._replica.entries[member]
         if not with_evidence:
-            return candidate(entry.prepared.article, entry.seq, None, ())
+            return entry.plain
         if entry.candidate is None:
-            text_date, credits = provenance_inputs(entry.prepared.article, self.config.provenance)
-            entry.candidate = candidate(entry.prepared.article, entry.seq, text_date, credits)
+            article = self._replica.article(member)
+            text_date, credits = provenance_inputs(article, self.config.provenance)
+            entry.candidate = candidate(article, entry.seq, text_date, credits)
         return entry.candidate
 
     def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:

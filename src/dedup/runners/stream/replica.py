@@ -7,40 +7,62 @@ on) and its shingles in the formula counts; ``insert`` indexes it: its entry, it
 learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an ``add`` that fails;
 ``forget`` takes an indexed article out for good. A batch observes all its articles before it
 inserts any, so that boilerplate is learned from the whole batch.
+
+An entry keeps what candidate search and provenance read of every article (its ingest number, its
+metadata, its sentence fingerprints); its analysis and text, which only exact comparison reads,
+are let go once the article is written to a store it can be read back from (``read_from``,
+``written``) and read back when a comparison asks for them, the last ``kept`` of them kept in
+memory: memory then grows by the index's needs alone, not by the articles' length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup.config import DedupConfig
-from dedup.errors import UnknownArticleError
+from dedup.errors import StoreCorruptError, UnknownArticleError
 from dedup.records import Article
 from dedup.stages import formula as formulas
 from dedup.stages.boilerplate import BoilerplateModel
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.stages.prepare import Prepared
-from dedup.stages.provenance import Candidate
+from dedup.stages.provenance import Candidate, candidate
 from dedup.stages.shingle import Shingled
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 _NO_FINGERPRINTS: U64 = np.empty(0, dtype=np.uint64)
+# the analyses kept in memory once their articles are written: those read or written last (an
+# article is compared again and again while its story is in the news)
+KEPT = 2048
 
 
 @dataclass(slots=True)
 class Entry:
-    prepared: Prepared
     seq: int
+    # the member as provenance sees it before reading its text: id, ingest number, time, source,
+    # address and title
+    plain: Candidate
+    fingerprints: U64  # one per sentence, owned (the boilerplate model reads them)
+    # None once the article is written to a store it is read back from (``Replica.prepared``)
+    prepared: Prepared | None
     # The member as provenance sees it, with the evidence read in its text (its printed date and
     # credits), found when the article first joins a cluster of two or more: most articles never
     # do, and date parsing is the slowest step there is.
     candidate: Candidate | None = None
+
+
+def _entry(prepared: Prepared, seq: int) -> Entry:
+    fingerprints = prepared.doc.sentence_fps
+    # a view of a batch's array would keep the whole array alive once the analysis is let go
+    owned = fingerprints if fingerprints.base is None else fingerprints.copy()
+    return Entry(seq, candidate(prepared.article, seq, None, ()), owned, prepared)
 
 
 class Replica:
@@ -66,6 +88,54 @@ class Replica:
         self.boilerplate = BoilerplateModel(config.boilerplate, self._fingerprints)
         self.formula = FormulaCounts(config.formula) if config.formula.enabled else None
         self._counted: set[str] = set()  # the articles in the formula counts
+        self._read: Callable[[str], Prepared | None] | None = None
+        self._where = ""
+        self._kept = 0
+        self._recent: OrderedDict[str, Prepared] = OrderedDict()  # analyses let go, kept a while
+
+    def read_from(self, read: Callable[[str], Prepared | None], where: str) -> None:
+        """From now on the analysis of an article ``written`` is let go and read back with
+        ``read`` (``where`` names the store in errors), the last ``KEPT`` kept in memory."""
+        self._read, self._where, self._kept = read, where, KEPT
+
+    def prepared(self, article_id: str) -> Prepared:
+        """The analysis of an indexed or pending article, read back from the store when let go."""
+        entry = self.entries.get(article_id) or self.pending[article_id]
+        if entry.prepared is not None:
+            return entry.prepared
+        recent = self._recent
+        found = recent.get(article_id)
+        if found is not None:
+            recent.move_to_end(article_id)
+            return found
+        read = self._read
+        found = None if read is None else read(article_id)
+        if found is None:
+            raise StoreCorruptError(
+                f"article {article_id!r} is indexed but {self._where} no longer holds it; open the index again"
+            )
+        self._keep(article_id, found.slim())
+        return found
+
+    def _keep(self, article_id: str, prepared: Prepared) -> None:
+        recent = self._recent
+        recent[article_id] = prepared
+        recent.move_to_end(article_id)
+        while len(recent) > self._kept:
+            recent.popitem(last=False)
+
+    def written(self, article_id: str, *, keep: bool = True) -> None:
+        """The article is in the store: with a store to read from, let its analysis go (``keep``:
+        keep it among the last used)."""
+        entry = self.entries[article_id]
+        if entry.prepared is None:
+            return
+        if self._read is None:
+            entry.prepared = entry.prepared.slim()
+            return
+        if keep:
+            self._keep(article_id, entry.prepared.slim())
+        entry.prepared = None
 
     def entry(self, article_id: str) -> Entry:
         try:
@@ -75,20 +145,24 @@ class Replica:
 
     def doc(self, article_id: str) -> Shingled:
         """The analysis of an indexed article."""
-        return self.entries[article_id].prepared.doc
+        return self.prepared(article_id).doc
 
-    def _article(self, article_id: str) -> Article:
-        """An indexed or pending article."""
+    def article(self, article_id: str) -> Article:
+        """An indexed or pending article, with its text."""
+        return self.prepared(article_id).article
+
+    def _plain(self, article_id: str) -> Candidate:
         entry = self.entries.get(article_id) or self.pending[article_id]
-        return entry.prepared.article
+        return entry.plain
 
     def source(self, article_id: str) -> str | None:
         """The outlet of an indexed or pending article (``formula.outlet``)."""
-        return formulas.outlet(self._article(article_id))
+        plain = self._plain(article_id)
+        return formulas.outlet_of(plain.source, plain.url)
 
     def title(self, article_id: str) -> str | None:
         """The title of an indexed or pending article."""
-        return self._article(article_id).title
+        return self._plain(article_id).title
 
     def _count(self, prepared: Prepared, forget: bool = False) -> None:
         """Count an article's shingles in the formula counts, once per article id, as the
@@ -107,19 +181,19 @@ class Replica:
         entry = self.entries.get(article_id) or self.pending.get(article_id)
         if entry is None:
             return _NO_FINGERPRINTS
-        return entry.prepared.doc.sentence_fps
+        return entry.fingerprints
 
     # -- in and out -----------------------------------------------------------------------------
     def observe(self, art_id: str, prepared: Prepared) -> None:
         """Count the article's sentences; the boilerplate model reads the sentences of the articles it
         counts, this one included, so it is readable (pending) from now on."""
-        self.pending.setdefault(art_id, Entry(prepared, -1))
+        self.pending.setdefault(art_id, _entry(prepared, -1))
         self.boilerplate.observe(art_id, prepared.doc.sentence_fps)
         self._count(prepared)
 
     def observe_batch(self, batch: Sequence[Prepared]) -> None:
         """Count the sentences of a batch's articles, all pending until each is inserted."""
-        self.pending = {p.article.id: Entry(p, -1) for p in batch}
+        self.pending = {p.article.id: _entry(p, -1) for p in batch}
         for p in batch:
             self.boilerplate.observe(p.article.id, p.doc.sentence_fps)
             self._count(p)
@@ -141,7 +215,7 @@ class Replica:
 
     def insert(self, art_id: str, prepared: Prepared, seq: int, evidence: U32) -> None:
         """Make an observed article indexed: its entry, its sequence number, its LSH rows."""
-        self.entries[art_id] = Entry(prepared, seq)
+        self.entries[art_id] = _entry(prepared, seq)
         self.pending.pop(art_id, None)
         self.seq = max(self.seq, seq + 1)
         self.index.add(art_id, prepared.signature, evidence)
@@ -150,20 +224,18 @@ class Replica:
         """Undo ``insert``."""
         self.index.remove(art_id)
         self.entries.pop(art_id, None)
+        self._recent.pop(art_id, None)
         self.seq = seq_before
-
-    def slim(self, art_id: str) -> None:
-        """Once indexed (and written), the passage signatures are not needed in memory any more."""
-        entry = self.entries[art_id]
-        entry.prepared = entry.prepared.slim()
 
     def forget(self, article_id: str) -> None:
         """Take an indexed article out: its LSH rows, its sentence counts, its entry."""
         entry = self.entry(article_id)
+        if self.formula is not None and article_id in self._counted:
+            self._count(self.prepared(article_id), forget=True)
         self.index.remove(article_id)
-        self.boilerplate.forget(article_id, entry.prepared.doc.sentence_fps)
-        self._count(entry.prepared, forget=True)
+        self.boilerplate.forget(article_id, entry.fingerprints)
         del self.entries[article_id]
+        self._recent.pop(article_id, None)
 
     # -- candidates -----------------------------------------------------------------------------
     def evidence_passages(self, prepared: Prepared) -> U32:

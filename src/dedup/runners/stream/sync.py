@@ -19,6 +19,13 @@ from dedup.stores.sqlite import SQLiteStore, StoredArticle
 STORED = -1
 
 
+def prepared(stored: StoredArticle | None) -> Prepared | None:
+    """A stored article as the replica holds it (None for None)."""
+    if stored is None:
+        return None
+    return Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
+
+
 def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: Iterable[Match]) -> None:
     """Put a stored article (and the copies found when it was added) into the replica."""
     prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
@@ -26,7 +33,7 @@ def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: I
     replica.observe(art_id, prepared)
     replica.insert(art_id, prepared, stored.seq, replica.evidence_passages(prepared))
     pairs.add(art_id)
-    replica.slim(art_id)
+    replica.written(art_id, keep=False)
     entries = replica.entries
     for match in matches:
         if match.a in entries and match.b in entries:
