@@ -60,7 +60,7 @@ def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
         i = (i + np.int64(1)) & mask
         probes += 1
         if probes > mask:
-            raise KernelInputError("table slots: no empty slot left (the caller keeps them at most half full)")
+            raise KernelInputError("table slots: no empty slot left (the caller keeps a quarter of them empty)")
     return i
 
 
@@ -78,8 +78,8 @@ def table_insert(
 ) -> int:
     """Add ``handle`` at the end of the list of each of ``keys`` (distinct, ascending); returns the
     new number of entries. The handle's entries are written one after the other, each with its key,
-    so that its keys are ``entry_key[n_entries:returned]``, ascending. The caller keeps the slots at
-    most half full and the entry arrays large enough; arrays that are not raise
+    so that its keys are ``entry_key[n_entries:returned]``, ascending. The caller keeps a quarter of
+    the slots empty and the entry arrays large enough; arrays that are not raise
     ``KernelInputError`` before anything is written."""
     _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
     if entry_key.shape[0] != entry_handle.shape[0]:

@@ -111,14 +111,15 @@ class BandIndex:
         self._n_keys = 0  # slots in use (an upper bound: removals leave their keys)
 
     def _reserve(self, extra: int) -> None:
-        """Room for ``extra`` more keys and entries: afterwards the slots stay at most half full and
-        the entry arrays hold ``extra`` more entries. Called before anything of the new article is
-        recorded, so that a rebuild inserts only the articles already indexed."""
-        full = 2 * (self._n_keys + extra) > len(self._slots_key)
+        """Room for ``extra`` more keys and entries: afterwards the slots stay at most three quarters
+        full (linear probing stays short there) and the entry arrays hold ``extra`` more entries,
+        grown by half when they do not. Called before anything of the new article is recorded, so
+        that a rebuild inserts only the articles already indexed."""
+        full = 4 * (self._n_keys + extra) > 3 * len(self._slots_key)
         if full or self._next > _MAX_HANDLE or self._n_entries + extra > _MAX_HANDLE:
             self._rebuild(extra)
         if self._n_entries + extra > len(self._entry_handle):
-            size = max(2 * len(self._entry_handle), self._n_entries + extra)
+            size = max(len(self._entry_handle) * 3 // 2, self._n_entries + extra)
             for name in ("_entry_handle", "_entry_next", "_entry_key"):
                 grown = np.empty(size, dtype=getattr(self, name).dtype)
                 grown[: self._n_entries] = getattr(self, name)[: self._n_entries]
@@ -128,14 +129,14 @@ class BandIndex:
         """Fresh arrays for the indexed articles plus ``extra`` keys: the entries of removed
         articles are dropped, the handles renumbered from 0 (they are int32 in the arrays, and a
         long stream of adds and removes would otherwise run them past 2**31), and the slots
-        doubled until those keys fill at most a third of them. So at least a sixth of the slots
-        fill before the next rebuild (at half), whose cost (proportional to the slots) is spread
-        over that many inserts, however many articles were removed; growth alone doubles the
-        slots once, from half full to a quarter."""
+        doubled until those keys fill at most half of them. So at least a quarter of the slots
+        fill before the next rebuild (at three quarters), whose cost (proportional to the slots)
+        is spread over that many inserts, however many articles were removed; growth alone
+        doubles the slots once, from three quarters full to three eighths."""
         live = [(article_id, self._keys_of(handle)) for handle, article_id in self._ids.items()]
         need = sum(len(keys) for _, keys in live) + extra
         slots = len(self._slots_key)
-        while 3 * need > slots:
+        while 2 * need > slots:
             slots *= 2
         if max(need, len(live) + 1) > _MAX_HANDLE:
             raise CapacityError(
