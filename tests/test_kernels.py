@@ -195,36 +195,43 @@ def _mismatched_arrays_are_refused() -> None:
     )
     assert not counters.any()  # every cell checked before any is counted
     keys = np.arange(1, 6, dtype=u64)
-    slots, heads, tails = np.zeros(8, dtype=u64), np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
+    heads, tails = np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
     small = np.empty(4, dtype=i32)
 
-    def insert(slots: np.ndarray, heads: np.ndarray, entries: np.ndarray, keys: np.ndarray, handle: int) -> int:
+    def insert(heads: np.ndarray, entries: np.ndarray, keys: np.ndarray, handle: int) -> int:
         entry_key = np.empty(len(entries), dtype=u64)
         return int(
-            table_kernels.table_insert(
-                slots, heads, tails[: len(heads)], entries, entries.copy(), entry_key, 0, keys, handle
-            )
+            table_kernels.table_insert(heads, tails[: len(heads)], entries, entries.copy(), entry_key, 0, keys, handle)
         )
 
-    _raises_kernel_input_error(lambda: insert(slots, heads, small, keys, 0))
-    _raises_kernel_input_error(lambda: insert(slots[:6], heads[:6], small, keys[:1], 0))
+    _raises_kernel_input_error(lambda: insert(heads, small, keys, 0))
+    _raises_kernel_input_error(lambda: insert(heads[:6], small, keys[:1], 0))
     entries = np.empty(16, dtype=i32)
-    _raises_kernel_input_error(lambda: insert(slots, heads, entries, keys, 2**31))
+    _raises_kernel_input_error(lambda: insert(heads, entries, keys, 2**31))
     _raises_kernel_input_error(
-        lambda: table_kernels.table_insert(slots, heads, tails, entries, entries.copy(), keys, 0, keys, 0)
+        lambda: table_kernels.table_insert(heads, tails, entries, entries.copy(), keys, 0, keys, 0)
     )
+    assert (heads == -1).all()  # nothing written by a refused call
     full = np.arange(1, 9, dtype=u64)
     entry_key = np.empty(16, dtype=u64)
-    table_kernels.table_insert(slots, heads, tails, entries, entries.copy(), entry_key, 0, full, 0)
+    table_kernels.table_insert(heads, tails, entries, entries.copy(), entry_key, 0, full, 0)
     span = np.array([[0, 8]], dtype=i64)
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(
-            slots, heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 99, dtype=u64), 1
+            heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 99, dtype=u64), 1
         )
     )
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(
-            slots, heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 1, dtype=u64), 0
+            heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 1, dtype=u64), 0
+        )
+    )
+    # a slot whose list starts outside the entries is refused, never read
+    broken = heads.copy()
+    broken[1] = 1_000
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(
+            broken, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 1, dtype=u64), 1
         )
     )
     rank, by_rank = np.array([0, 1], dtype=i64), np.array([0, 1], dtype=i64)

@@ -37,26 +37,37 @@ def band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
 
 
 @jit
-def _check_table(slots_key: Any, slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any) -> None:
-    """The table's arrays fit together: as many keys as heads and tails, a power of two of them (the
-    probe masks its position with ``size - 1``), as many next links as handles."""
-    size = slots_key.shape[0]
-    if size == 0 or (size & (size - 1)) != 0 or slots_head.shape[0] != size or slots_tail.shape[0] != size:
-        raise KernelInputError("table slots: key, head and tail arrays of one size, a power of two, are expected")
-    if entry_next.shape[0] != entry_handle.shape[0]:
-        raise KernelInputError("table entries: handle and next arrays of one size are expected")
+def _check_table(slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, entry_key: Any) -> None:
+    """The table's arrays fit together: as many heads as tails, a power of two of them (the probe
+    masks its position with ``size - 1``), as many next links and keys as handles."""
+    size = slots_head.shape[0]
+    if size == 0 or (size & (size - 1)) != 0 or slots_tail.shape[0] != size:
+        raise KernelInputError("table slots: head and tail arrays of one size, a power of two, are expected")
+    if entry_next.shape[0] != entry_handle.shape[0] or entry_key.shape[0] != entry_handle.shape[0]:
+        raise KernelInputError("table entries: handle, next and key arrays of one size are expected")
 
 
 @jit
-def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
-    """The slot of ``key`` (linear probing), or of the empty slot where it would go. The position
-    is masked by ``size - 1``, so it stays in the arrays (``_check_table``: a power of two); a
-    table with no empty slot is an error, not an endless probe."""
-    mask = np.int64(slots_key.shape[0] - 1)
+def _entry_at(e: Any, entries: int) -> Any:
+    """``e`` as a position in the entry arrays (it was read from the table), checked."""
+    if e < 0 or e >= entries:
+        raise KernelInputError("table slots: a list starts or ends outside the entries")
+    return e
+
+
+@jit
+def _table_slot(slots_head: Any, entry_key: Any, key: Any) -> Any:
+    """The slot of ``key`` (linear probing), or of the empty slot where it would go. A slot holds no
+    key of its own: its key is that of the first entry of its list (``entry_key``; a removed entry
+    keeps its key). The position is masked by ``size - 1``, so it stays in the arrays
+    (``_check_table``: a power of two); a table with no empty slot is an error, not an endless
+    probe."""
+    mask = np.int64(slots_head.shape[0] - 1)
+    entries = entry_key.shape[0]
     # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
     i = np.int64(key & np.uint64(mask))
     probes = np.int64(0)
-    while slots_head[i] != -1 and slots_key[i] != key:
+    while slots_head[i] != -1 and entry_key[_entry_at(slots_head[i], entries)] != key:
         i = (i + np.int64(1)) & mask
         probes += 1
         if probes > mask:
@@ -66,7 +77,6 @@ def _table_slot(slots_key: Any, slots_head: Any, key: Any) -> Any:
 
 @jit
 def table_insert(
-    slots_key: Any,
     slots_head: Any,
     slots_tail: Any,
     entry_handle: Any,
@@ -81,23 +91,21 @@ def table_insert(
     so that its keys are ``entry_key[n_entries:returned]``, ascending. The caller keeps a quarter of
     the slots empty and the entry arrays large enough; arrays that are not raise
     ``KernelInputError`` before anything is written."""
-    _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
-    if entry_key.shape[0] != entry_handle.shape[0]:
-        raise KernelInputError("table entries: as many keys as handles are expected")
+    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
     if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
         raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
     if handle < 0 or handle > _MAX_INT32 - 1:
         raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
+    entries = entry_key.shape[0]
     for key in keys:
-        i = _table_slot(slots_key, slots_head, key)
+        i = _table_slot(slots_head, entry_key, key)
         entry_handle[n_entries] = handle
         entry_key[n_entries] = key
         entry_next[n_entries] = -1
         if slots_head[i] == -1:
-            slots_key[i] = key
             slots_head[i] = n_entries
         else:
-            entry_next[slots_tail[i]] = n_entries
+            entry_next[_entry_at(slots_tail[i], entries)] = n_entries
         slots_tail[i] = n_entries
         n_entries += 1
     return n_entries
@@ -105,16 +113,17 @@ def table_insert(
 
 @jit
 def table_remove(
-    slots_key: Any, slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, keys: Any, handle: int
+    slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, entry_key: Any, keys: Any, handle: int
 ) -> int:
     """Mark ``handle``'s entries under ``keys`` as removed; returns how many were. The lists are
     walked as ``table_insert`` linked them (each link a position it wrote)."""
-    _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
+    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
+    entries = entry_key.shape[0]
     removed = 0
     for key in keys:
-        i = _table_slot(slots_key, slots_head, key)
-        e = slots_head[i]
+        e = slots_head[_table_slot(slots_head, entry_key, key)]
         while e != -1:
+            e = _entry_at(e, entries)
             if entry_handle[e] == handle:
                 entry_handle[e] = -1
                 removed += 1
@@ -142,7 +151,6 @@ def _grown_counter(keys: Any, stamps: Any, hits: Any) -> Any:
 
 @jit
 def table_query(
-    slots_key: Any,
     slots_head: Any,
     slots_tail: Any,
     entry_handle: Any,
@@ -161,11 +169,10 @@ def table_query(
     all in the same buckets); when a list was cut short, the handles found are counted again
     against their own keys (``entry_key[handle_span[h, 0]:handle_span[h, 1]]``, ascending, as
     ``table_insert`` wrote them), so that a handle's count never depends on where it is listed."""
-    _check_table(slots_key, slots_head, slots_tail, entry_handle, entry_next)
+    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
     if first < 1:
         raise KernelInputError("table query: at least the first handle of a list must be read")
-    if entry_key.shape[0] != entry_handle.shape[0]:
-        raise KernelInputError("table entries: as many keys as handles are expected")
+    entries = entry_key.shape[0]
     keys = np.full(64, -1, dtype=np.int64)  # the handle held in each place (-1: none)
     stamps = np.empty(64, dtype=np.int64)  # the last row that counted it
     hits = np.empty(64, dtype=np.int64)  # how many rows hit it
@@ -173,9 +180,10 @@ def table_query(
     cut = False  # whether some list was read only in part
     for r in range(rows.shape[0]):
         for b in range(rows.shape[1]):
-            e = slots_head[_table_slot(slots_key, slots_head, rows[r, b])]
+            e = slots_head[_table_slot(slots_head, entry_key, rows[r, b])]
             read = 0
             while e != -1:
+                e = _entry_at(e, entries)
                 h = np.int64(entry_handle[e])
                 if h != -1 and read == first:
                     cut = True

@@ -86,8 +86,8 @@ def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
 class BandIndex:
     """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays, an open-addressing
     table of band keys whose slots hold linked lists of article handles in the order they were
-    indexed, each entry with its key, walked by numba kernels: about 40 bytes per (article, band)
-    against about 130 in a Python dict of lists. ``hits`` reads the ``first`` live articles of each bucket."""
+    indexed, each entry with its key (a slot's key is that of its list's first entry), walked by
+    numba kernels: about 36 bytes per (article, band) against about 130 in a Python dict of lists. ``hits`` reads the ``first`` live articles of each bucket."""
 
     def __init__(self, *, bands: int, rows: int, first: int = BUCKET_FIRST) -> None:
         if first < 1:
@@ -99,7 +99,6 @@ class BandIndex:
         self._reset(_MIN_SLOTS, _MIN_SLOTS // 2)
 
     def _reset(self, slots: int, entries: int) -> None:
-        self._slots_key = np.zeros(slots, dtype=np.uint64)
         self._slots_head = np.full(slots, -1, dtype=np.int32)
         self._slots_tail = np.full(slots, -1, dtype=np.int32)
         self._entry_handle = np.empty(entries, dtype=np.int32)
@@ -115,7 +114,7 @@ class BandIndex:
         full (linear probing stays short there) and the entry arrays hold ``extra`` more entries,
         grown by half when they do not. Called before anything of the new article is recorded, so
         that a rebuild inserts only the articles already indexed."""
-        full = 4 * (self._n_keys + extra) > 3 * len(self._slots_key)
+        full = 4 * (self._n_keys + extra) > 3 * len(self._slots_head)
         if full or self._next > _MAX_HANDLE or self._n_entries + extra > _MAX_HANDLE:
             self._rebuild(extra)
         if self._n_entries + extra > len(self._entry_handle):
@@ -135,7 +134,7 @@ class BandIndex:
         doubles the slots once, from three quarters full to three eighths."""
         live = [(article_id, self._keys_of(handle)) for handle, article_id in self._ids.items()]
         need = sum(len(keys) for _, keys in live) + extra
-        slots = len(self._slots_key)
+        slots = len(self._slots_head)
         while 2 * need > slots:
             slots *= 2
         if max(need, len(live) + 1) > _MAX_HANDLE:
@@ -156,8 +155,8 @@ class BandIndex:
             self._handle_span = np.concatenate([self._handle_span, np.zeros_like(self._handle_span)])
         start = self._n_entries
         self._n_entries = table_kernels.table_insert(
-            self._slots_key, self._slots_head, self._slots_tail, self._entry_handle, self._entry_next,
-            self._entry_key, start, keys, handle,
+            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key, start,
+            keys, handle,
         )  # fmt: skip
         self._handle_span[handle] = (start, self._n_entries)
         self._n_keys += len(keys)
@@ -188,8 +187,8 @@ class BandIndex:
         there)."""
         rows = band_keys(signatures, self.bands, self.rows)
         handles, counts = table_kernels.table_query(
-            self._slots_key, self._slots_head, self._slots_tail, self._entry_handle, self._entry_next,
-            self._entry_key, self._handle_span, rows, self.first,
+            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key,
+            self._handle_span, rows, self.first,
         )  # fmt: skip
         return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts.tolist(), strict=True)})
 
@@ -200,7 +199,7 @@ class BandIndex:
         del self._ids[handle]
         keys = self._keys_of(handle)
         table_kernels.table_remove(
-            self._slots_key, self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, keys, handle
+            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key, keys, handle
         )
 
 
