@@ -468,3 +468,31 @@ def test_an_analysis_gone_from_the_file_is_an_error_that_says_so(tmp_path, monke
             db.execute("DELETE FROM articles WHERE id = 'a'")
         with pytest.raises(dedup.StoreCorruptError, match=r"'a' is indexed but .* no longer holds it"):
             d.add(_copy("c", 0, " The minister spoke."))
+
+
+def test_a_worker_takes_out_what_another_removed_once_its_analysis_is_let_go(redis_url, monkeypatch) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    url = f"{redis_url}?namespace=letgo"
+    articles = GENERATED[:60]
+    first, second, memory = Deduplicator.open(url), Deduplicator.open(url), Deduplicator()
+    try:
+        for a in articles:
+            assert first.add(a).to_dict() == memory.add(a).to_dict()
+        second.sync()
+        assert all(e.prepared is None for e in first._replica.entries.values())
+        for gone in [a.id for a in articles[::7]]:
+            second.remove(gone)  # the shared index no longer holds it when the first worker hears of it
+            memory.remove(gone)
+        first.sync()
+        counts, reference = first._replica.formula, memory._replica.formula
+        assert counts is not None and reference is not None
+        assert (counts.table == reference.table).all() and (counts.repeated == reference.repeated).all()
+        later = GENERATED[60:90]
+        for a in later:
+            assert first.add(a).to_dict() == memory.add(a).to_dict()
+        assert [c.to_dict() for c in first.clusters()] == [c.to_dict() for c in memory.clusters()]
+    finally:
+        first.close()
+        second.close()

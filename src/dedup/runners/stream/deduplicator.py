@@ -163,6 +163,9 @@ class Deduplicator:
             config = config or RedisStore.stored_config(where) or DedupConfig()
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
             dedup = cls(config, window=window)
+            dedup._replica.read_from(
+                lambda article_id: sync.prepared(shared.stored(article_id)), shared.url, shared=True
+            )
             dedup._store, dedup._where = shared, where
             dedup.sync()
         else:

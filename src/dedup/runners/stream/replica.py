@@ -56,6 +56,9 @@ class Entry:
     # credits), found when the article first joins a cluster of two or more: most articles never
     # do, and date parsing is the slowest step there is.
     candidate: Candidate | None = None
+    # its document shingles, kept when its analysis is let go from a shared store: another worker
+    # may remove it there before this one takes it out of its formula counts
+    shingles: U64 | None = None
 
 
 def _entry(prepared: Prepared, seq: int) -> Entry:
@@ -90,13 +93,16 @@ class Replica:
         self._counted: set[str] = set()  # the articles in the formula counts
         self._read: Callable[[str], Prepared | None] | None = None
         self._where = ""
+        self._shared = False
         self._kept = 0
         self._recent: OrderedDict[str, Prepared] = OrderedDict()  # analyses let go, kept a while
 
-    def read_from(self, read: Callable[[str], Prepared | None], where: str) -> None:
+    def read_from(self, read: Callable[[str], Prepared | None], where: str, *, shared: bool = False) -> None:
         """From now on the analysis of an article ``written`` is let go and read back with
-        ``read`` (``where`` names the store in errors), the last ``KEPT`` kept in memory."""
-        self._read, self._where, self._kept = read, where, KEPT
+        ``read`` (``where`` names the store in errors), the last ``KEPT`` kept in memory. In a
+        ``shared`` store other workers remove articles: their document shingles stay in memory
+        (the formula counts need them), and an article gone from the store is unknown."""
+        self._read, self._where, self._kept, self._shared = read, where, KEPT, shared
 
     def prepared(self, article_id: str) -> Prepared:
         """The analysis of an indexed or pending article, read back from the store when let go."""
@@ -110,6 +116,10 @@ class Replica:
             return found
         read = self._read
         found = None if read is None else read(article_id)
+        if found is None and self._shared:
+            raise UnknownArticleError(
+                f"article {article_id!r} was removed from {self._where} by another worker; sync() to catch up"
+            )
         if found is None:
             raise StoreCorruptError(
                 f"article {article_id!r} is indexed but {self._where} no longer holds it; open the index again"
@@ -135,6 +145,9 @@ class Replica:
             return
         if keep:
             self._keep(article_id, entry.prepared.slim())
+        if self._shared and article_id in self._counted:
+            shingles = entry.prepared.doc.shingles
+            entry.shingles = shingles if shingles.base is None else shingles.copy()
         entry.prepared = None
 
     def entry(self, article_id: str) -> Entry:
@@ -176,6 +189,17 @@ class Replica:
         else:
             self._counted.add(art_id)
             counts.observe(formulas.outlet(prepared.article), prepared.doc.shingles)
+
+    def _uncount(self, article_id: str, entry: Entry) -> None:
+        """Take an indexed article's shingles out of the formula counts."""
+        counts = self.formula
+        if counts is None or article_id not in self._counted:
+            return
+        if entry.shingles is None:
+            self._count(self.prepared(article_id), forget=True)
+            return
+        self._counted.discard(article_id)
+        counts.forget(self.source(article_id), entry.shingles)
 
     def _fingerprints(self, article_id: str) -> U64:
         entry = self.entries.get(article_id) or self.pending.get(article_id)
@@ -230,8 +254,7 @@ class Replica:
     def forget(self, article_id: str) -> None:
         """Take an indexed article out: its LSH rows, its sentence counts, its entry."""
         entry = self.entry(article_id)
-        if self.formula is not None and article_id in self._counted:
-            self._count(self.prepared(article_id), forget=True)
+        self._uncount(article_id, entry)
         self.index.remove(article_id)
         self.boilerplate.forget(article_id, entry.fingerprints)
         del self.entries[article_id]
