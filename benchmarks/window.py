@@ -8,7 +8,8 @@ the order of those times, shuffled within the hour as a crawler fetches them, in
 ``Deduplicator.open(FILE, window=Window(days=W))`` in a fresh process that reads them line by line.
 Every twentieth of the stream it records the articles in the window, the process's resident memory
 and the median and 99th percentile of ``add`` over the last stretch; then it reopens the file with
-the same window, timed. The datasketch peer runs the same way in its own fresh process: a
+the same window, timed (``--redis URL``: into a new namespace of that Redis server, one worker).
+The datasketch peer runs the same way in its own fresh process: a
 ``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the articles older than the
 window removed (``MinHashLSH.remove``), as a user would bound its memory. Prints a table, or the
 JSON summary with ``--json``.
@@ -133,7 +134,8 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
         "kb_per_article_in_window": round((rss - base) * 1024 / max(in_window, 1), 1),
         "reopen_seconds": round(reopen, 2),
         "reopened_in_window": reopened,
-        "file_mb": round(os.path.getsize(index) / 1e6, 1),
+        "file_mb": None if "://" in index else round(os.path.getsize(index) / 1e6, 1),
+        "index": "redis" if "://" in index else "sqlite",
     }
 
 
@@ -169,16 +171,21 @@ def child_datasketch(path: str, size: int, window_days: float) -> dict[str, Any]
     }
 
 
-def measure(size: int, seed: int, days: float, window_days: float, with_peers: bool = True) -> dict[str, Any]:
-    """The windowed stream of dedup (into a SQLite file) and of the datasketch peer, each in a fresh
-    process, on the same timed articles."""
+def measure(
+    size: int, seed: int, days: float, window_days: float, with_peers: bool = True, redis: str | None = None
+) -> dict[str, Any]:
+    """The windowed stream of dedup (into a SQLite file, or a new namespace of the Redis server at
+    ``redis``) and of the datasketch peer, each in a fresh process, on the same timed articles."""
     out: dict[str, Any] = {"size": size, "days": days, "window_days": window_days}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "articles.jsonl"
         with path.open("w", encoding="utf-8") as fh:
             for row in timed_articles(size, seed, days):
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        runs = [("dedup", [str(Path(tmp) / "index.sqlite")])] + ([("datasketch", [])] if with_peers else [])
+        index = str(Path(tmp) / "index.sqlite")
+        if redis is not None:
+            index = f"{redis}{'&' if '?' in redis else '?'}namespace=window-{os.getpid()}-{int(time.time())}"
+        runs = [("dedup", [index])] + ([("datasketch", [])] if with_peers else [])
         for method, extra in runs:
             args = [sys.executable, __file__, "--child", method, str(path), str(size), str(window_days), *extra]
             done = subprocess.run(args, capture_output=True, text=True, check=False)
@@ -204,9 +211,10 @@ def lines(result: dict[str, Any]) -> list[str]:
             f"{s['median_ms']:6.3f} / {s['p99_ms']:6.3f} | {right}"
         )
     d = result["dedup"]
+    kept = "a Redis index" if d.get("index") == "redis" else f"file {d['file_mb']} MB"
     out.append(
         f"  dedup: {d['seconds']:,} s in all, {d['kb_per_article_in_window']} KB per article in the window "
-        f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), file {d['file_mb']} MB, reopened with the window in "
+        f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), {kept}, reopened with the window in "
         f"{d['reopen_seconds']} s ({d['reopened_in_window']:,} articles read)"
     )
     if "datasketch" in result:
@@ -232,11 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=30, help="days the publication times spread over (default 30)")
     parser.add_argument("--window", type=float, default=7, help="the window, in days (default 7)")
     parser.add_argument("--no-peers", action="store_true", help="run dedup only")
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="stream into a new namespace of this Redis server (redis://...) instead of a file",
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
     args = parser.parse_args(argv)
     if args.size < POINTS or args.days <= 0 or args.window <= 0:
         parser.error(f"--size must be at least {POINTS}, --days and --window above 0")
-    result = measure(args.size, args.seed, args.days, args.window, not args.no_peers)
+    result = measure(args.size, args.seed, args.days, args.window, not args.no_peers, args.redis)
     print(json.dumps(result) if args.json else "\n".join(lines(result)))
     return 0
 
