@@ -4,7 +4,10 @@ keeps it through a failed add and a reopened file."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +96,31 @@ def _added_order(order: list[dedup.Article]) -> None:
 @given(st.permutations([*STORY, *HALVES]))
 def test_in_any_order_the_id_is_the_first_indexed_members_and_merges_are_named(order: list[dedup.Article]) -> None:
     _added_order(order)
+
+
+def _recorded_as_given(order: list[dedup.Article]) -> None:
+    """After every addition the file's cluster column holds, for each article, the cluster id of
+    the last verdict that showed it."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "index.sqlite"
+        with dedup.Deduplicator.open(path) as d:
+            given: dict[str, str] = {}
+            for article in order:
+                verdict = d.add(article)
+                given.update(dict.fromkeys(verdict.cluster.member_ids, verdict.cluster.id))
+                with closing(sqlite3.connect(path)) as db:
+                    assert dict(db.execute("SELECT id, cluster FROM articles").fetchall()) == given
+
+
+def test_the_file_records_the_id_a_merge_gives_to_members_written_before() -> None:
+    # two clusters (each half, the second first), then the wire joins them under the older one's id
+    _recorded_as_given([dedup.Article(id="z-second", text=SECOND_HALF.text), FIRST_HALF, *STORY])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.permutations([*STORY, *HALVES]))
+def test_the_file_records_each_members_cluster_id_as_last_given(order: list[dedup.Article]) -> None:
+    _recorded_as_given(order)
 
 
 def test_a_failed_add_leaves_the_ids_that_merges_are_told_from() -> None:

@@ -38,7 +38,8 @@ class Store(Protocol):
         ...
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
-        """Write an added article, its verified copies and its cluster, at once or not at all."""
+        """Write an added article, its verified copies and its cluster (its id, and the other
+        members whose recorded cluster id is now that one), at once or not at all."""
         ...
 
     def stored(self, article_id: str) -> StoredArticle | None:

@@ -15,9 +15,9 @@ is BLAKE2b with a 16-byte digest.
   of rows of each table (kept by triggers).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
-  was last given; written for other tools, never read back by dedup), ``arrays``: a 4-byte
-  little-endian header length, a JSON header ``[[name, dtype, shape], ...]``, then each array's
-  little-endian bytes in C order: ``words`` (uint64), ``sentence_starts`` (int64), ``sentence_fps``
+  was last given; read back to keep cluster ids when a window's articles are reopened),
+  ``arrays``: a 4-byte little-endian header length, a JSON header ``[[name, dtype, shape], ...]``,
+  then each array's little-endian bytes in C order: ``words`` (uint64), ``sentence_starts`` (int64), ``sentence_fps``
   (uint64), ``passages`` (int64, n x 2), ``passage_sentence`` (int64), ``passage_shingles`` (uint64),
   ``passage_offsets`` (int64), ``shingles`` (uint64), ``signature`` (uint32) and
   ``passage_signatures`` (uint32, n x passage num_perm); and ``checksum``: the checksum of the JSON
@@ -374,7 +374,8 @@ class SQLiteStore:
         return SQLiteStore._Tx(self._db)
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
-        """Write one added article, its verified copies and its cluster, in one transaction."""
+        """Write one added article, its verified copies and its cluster id (also on the other
+        members named, whose id changed), in one transaction."""
         cluster_id, members = cluster
         article = stored.article
         fields = (

@@ -132,6 +132,7 @@ class Deduplicator:
         # what each kept component's comparisons were last checked under (``watch``)
         self._watches: weakref.WeakKeyDictionary[InOrder, Watch] = weakref.WeakKeyDictionary()
         self._cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
+        self._written: dict[str, str] = {}  # each article's cluster id as the store last recorded it
         self._merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
         self.skipped: list[Skip] = []
@@ -355,6 +356,7 @@ class Deduplicator:
         deduplicator had answered it."""
         if stored.cluster is not None:
             self._cluster_ids.setdefault(stored.article.id, stored.cluster)
+            self._written[stored.article.id] = stored.cluster
 
     def _heirs_read(self, left: set[str]) -> None:
         """After reading a store with a window: the clusters whose first member left it (one of
@@ -467,7 +469,12 @@ class Deduplicator:
         verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
         if self._store is not None:  # the last step: once written, the article is added
             stored = StoredArticle(art, seq, doc, prepared.signature, prepared.passage_signatures)
-            self._store.save(stored, matches, (verdict.cluster.id, list(verdict.cluster.member_ids)))
+            cluster, written = verdict.cluster.id, self._written
+            # the members whose recorded cluster id changed (a merge, a split, an id passed on): a
+            # story copied by thousands rewrites none of its rows as it grows
+            moved = [m for m in verdict.cluster.member_ids if written.get(m) != cluster and m != art_id]
+            self._store.save(stored, matches, (cluster, moved))
+            written.update(dict.fromkeys((art_id, *moved), cluster))
         replica.written(art_id)
         _log.added(verdict)
         return verdict, previous
@@ -689,6 +696,7 @@ class Deduplicator:
         self._pairs.forget(article_id)
         self._earliest.pop(article_id, None)
         self._cluster_ids.pop(article_id, None)
+        self._written.pop(article_id, None)
 
     # -- comparing ------------------------------------------------------------------------------
     @_serialised
