@@ -164,16 +164,14 @@ class Deduplicator:
             config = config or RedisStore.stored_config(where) or DedupConfig()
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
             dedup = cls(config, window=window)
-            dedup._replica.read_from(
-                lambda article_id: sync.prepared(shared.stored(article_id)), shared.url, shared=True
-            )
+            dedup._replica.read_from(sync.reader(shared), shared.url, shared=True)
             dedup._store, dedup._where = shared, where
             dedup.sync()
         else:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
             store = SQLiteStore(where, config, durable=durable)
             dedup = cls(config, window=window)
-            dedup._replica.read_from(lambda article_id: sync.prepared(store.stored(article_id)), str(where))
+            dedup._replica.read_from(sync.reader(store), str(where))
             left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
             dedup._heirs_read(left)
             dedup._store, dedup._where = store, str(where)

@@ -19,16 +19,25 @@ from dedup.stores.sqlite import SQLiteStore, StoredArticle
 STORED = -1
 
 
-def prepared(stored: StoredArticle | None) -> Prepared | None:
-    """A stored article as the replica holds it (None for None)."""
-    if stored is None:
-        return None
+def _prepared(stored: StoredArticle) -> Prepared:
+    """A stored article as the replica holds it."""
     return Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
+
+
+def reader(store: Store) -> Callable[[str], Prepared | None]:
+    """What ``Replica.read_from`` reads an article back with: its analysis as ``store`` holds it,
+    None when it holds no such id."""
+
+    def read(article_id: str) -> Prepared | None:
+        stored = store.stored(article_id)
+        return None if stored is None else _prepared(stored)
+
+    return read
 
 
 def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: Iterable[Match]) -> None:
     """Put a stored article (and the copies found when it was added) into the replica."""
-    prepared = Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
+    prepared = _prepared(stored)
     art_id = stored.article.id
     replica.observe(art_id, prepared)
     replica.insert(art_id, prepared, stored.seq, replica.evidence_passages(prepared))
