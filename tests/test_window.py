@@ -496,3 +496,25 @@ def test_a_worker_takes_out_what_another_removed_once_its_analysis_is_let_go(red
     finally:
         first.close()
         second.close()
+
+
+def test_a_worker_behind_never_answers_with_an_article_added_again_under_an_id_it_holds(redis_url, monkeypatch) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    url = f"{redis_url}?namespace=again"
+    first, second = Deduplicator.open(url), Deduplicator.open(url)
+    try:
+        first.add(_copy("x", 0))
+        first.add(Article(id="y", text=OTHER))
+        second.sync()
+        second.get("y")  # the one analysis kept is y's: x is read back from Redis when asked for
+        first.remove("x")
+        first.add(Article(id="x", text=UNRELATED))
+        with pytest.raises(dedup.UnknownArticleError, match="another worker; sync"):
+            second.get("x")  # not the other text now under its id
+        second.sync()
+        assert second.get("x").text == UNRELATED
+    finally:
+        first.close()
+        second.close()

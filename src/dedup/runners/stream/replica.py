@@ -91,17 +91,20 @@ class Replica:
         self.boilerplate = BoilerplateModel(config.boilerplate, self._fingerprints)
         self.formula = FormulaCounts(config.formula) if config.formula.enabled else None
         self._counted: set[str] = set()  # the articles in the formula counts
-        self._read: Callable[[str], Prepared | None] | None = None
+        self._read: Callable[[str], tuple[Prepared, int] | None] | None = None
         self._where = ""
         self._shared = False
         self._kept = 0
         self._recent: OrderedDict[str, Prepared] = OrderedDict()  # analyses let go, kept a while
 
-    def read_from(self, read: Callable[[str], Prepared | None], where: str, *, shared: bool = False) -> None:
+    def read_from(
+        self, read: Callable[[str], tuple[Prepared, int] | None], where: str, *, shared: bool = False
+    ) -> None:
         """From now on the analysis of an article ``written`` is let go and read back with
-        ``read`` (``where`` names the store in errors), the last ``KEPT`` kept in memory. In a
-        ``shared`` store other workers remove articles: their document shingles stay in memory
-        (the formula counts need them), and an article gone from the store is unknown."""
+        ``read`` (its analysis and ingest number; ``where`` names the store in errors), the last
+        ``KEPT`` kept in memory. In a ``shared`` store other workers remove articles: their
+        document shingles stay in memory (the formula counts need them), and an article gone from
+        the store, or added there again since, is unknown until this worker catches up."""
         self._read, self._where, self._kept, self._shared = read, where, KEPT, shared
 
     def prepared(self, article_id: str) -> Prepared:
@@ -115,17 +118,17 @@ class Replica:
             recent.move_to_end(article_id)
             return found
         read = self._read
-        found = None if read is None else read(article_id)
-        if found is None and self._shared:
+        got = None if read is None else read(article_id)
+        if got is not None and got[1] == entry.seq:  # not another article added since under its id
+            self._keep(article_id, got[0].slim())
+            return got[0]
+        if self._shared:
             raise UnknownArticleError(
                 f"article {article_id!r} was removed from {self._where} by another worker; sync() to catch up"
             )
-        if found is None:
-            raise StoreCorruptError(
-                f"article {article_id!r} is indexed but {self._where} no longer holds it; open the index again"
-            )
-        self._keep(article_id, found.slim())
-        return found
+        raise StoreCorruptError(
+            f"article {article_id!r} is indexed but {self._where} no longer holds it; open the index again"
+        )
 
     def _keep(self, article_id: str, prepared: Prepared) -> None:
         recent = self._recent

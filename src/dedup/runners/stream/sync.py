@@ -24,13 +24,13 @@ def _prepared(stored: StoredArticle) -> Prepared:
     return Prepared(stored.article, stored.doc, stored.signature, stored.passage_signatures)
 
 
-def reader(store: Store) -> Callable[[str], Prepared | None]:
-    """What ``Replica.read_from`` reads an article back with: its analysis as ``store`` holds it,
-    None when it holds no such id."""
+def reader(store: Store) -> Callable[[str], tuple[Prepared, int] | None]:
+    """What ``Replica.read_from`` reads an article back with: its analysis as ``store`` holds it
+    and its ingest number, None when it holds no such id."""
 
-    def read(article_id: str) -> Prepared | None:
+    def read(article_id: str) -> tuple[Prepared, int] | None:
         stored = store.stored(article_id)
-        return None if stored is None else _prepared(stored)
+        return None if stored is None else (_prepared(stored), stored.seq)
 
     return read
 
