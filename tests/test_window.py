@@ -518,3 +518,47 @@ def test_a_worker_behind_never_answers_with_an_article_added_again_under_an_id_i
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("on_file", [False, True])
+def test_spans_are_given_when_the_article_pushes_its_match_out(tmp_path, monkeypatch, on_file) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)  # the match's text is read back from the file
+    d = Deduplicator.open(tmp_path / "i.sqlite", window=Window(articles=1)) if on_file else None
+    d = d or Deduplicator(window=Window(articles=1))
+    with d:
+        d.add(_copy("a", 0))
+        verdict = d.add(_copy("b", 1, " It opens soon."), spans=True)
+    assert verdict.is_copy and verdict.cluster.member_ids == ("b",)
+    (match,) = verdict.matches
+    assert match.shared_passages and all(p.has_spans for p in match.shared_passages)
+    passage = match.shared_passages[0]
+    assert passage.a_text and passage.a_text in STORY and passage.b_text in STORY
+
+
+def test_a_failed_read_as_articles_leave_keeps_them_until_the_next_add(tmp_path, monkeypatch) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    with Deduplicator.open(tmp_path / "i.sqlite", window=Window(articles=2)) as d:
+        d.add(_copy("a", 0))
+        d.add(_copy("b", 1, " Officials welcomed it."))
+        read, failed = d._replica._read, []
+
+        def failing(article_id: str):  # the disk fails once, as "a" leaves the window
+            if article_id == "a" and not failed:
+                failed.append(article_id)
+                raise dedup.StoreError("disk I/O error")
+            return read(article_id)
+
+        monkeypatch.setattr(d._replica, "_read", failing)
+        with pytest.raises(dedup.StoreError, match="disk I/O error") as caught:
+            d.add(Article(id="c", text=OTHER, published_at=_at(2)))
+        assert "'c' was indexed and written" in "".join(caught.value.__notes__)
+        assert len(d) == 3 and d.get("c").text == OTHER  # c is in; a stays until the next add
+        verdict = d.add(_copy("d", 3, " It opens soon."))  # a is still compared, then leaves
+        assert [m.b for m in verdict.matches] == ["a", "b"]
+        assert len(d) == 2 and verdict.cluster.member_ids == ("d",)
+        d.add(_copy("e", 4, " The minister spoke."))
+        assert len(d) == 2 and d.cluster_of("e").member_ids == ("d", "e")

@@ -296,24 +296,23 @@ class Deduplicator:
         with self._lock:
             if self._closed:
                 raise self._closed_error()
-            verdict = self._add_one(ready)
-            return self._with_spans(verdict) if spans else verdict
+            return self._add_one(ready, spans)
 
     def _prepare_or_existing(self, article: Article) -> Article | Prepared:
         if not isinstance(article, Article) or article.id in self._replica.entries:
             return article  # _add reports the error or the duplicate id (under the lock)
         return self.prepare(article)
 
-    def _add_one(self, article: Article | Prepared) -> Verdict:
+    def _add_one(self, article: Article | Prepared, spans: bool = False) -> Verdict:
         """``add`` once the lock is held (a shared index catches up with the other workers first)."""
         store = self._store
         if store is not None and store.shared:
             with store.lock():
                 self.sync()
-                return self._add(article)
-        return self._add(article)
+                return self._add(article, spans)
+        return self._add(article, spans)
 
-    def _add(self, article: Article | Prepared) -> Verdict:
+    def _add(self, article: Article | Prepared, spans: bool = False) -> Verdict:
         prepared = article if isinstance(article, Prepared) else None
         art = prepared.article if prepared else article
         if not isinstance(art, Article):
@@ -340,13 +339,29 @@ class Deduplicator:
             raise
         finally:
             self._undo = self._pairs.journal = None
-        left = self._admit(art, self._replica.entries[art.id].seq)
+        try:
+            if spans:  # before the window lets the matched articles go
+                verdict = self._with_spans(verdict)
+        finally:
+            left = self._admitted(art)
         if left and art.id not in left and not left.isdisjoint(verdict.cluster.member_ids):
             # the article pushed members of its cluster out of the window: the cluster without them
             verdict = replace(
                 self._verdict(art.id, verdict.matches, already=False, previous=previous), merged=verdict.merged
             )
         return verdict
+
+    def _admitted(self, article: Article) -> set[str]:
+        """``_admit`` for an article just indexed and written: an error while older articles leave
+        the window says that the article itself is in (they leave with the next add)."""
+        try:
+            return self._admit(article, self._replica.entries[article.id].seq)
+        except BaseException as exc:
+            exc.add_note(
+                f"article {article.id!r} was indexed and written; the articles due to leave the window leave "
+                "with the next add"
+            )
+            raise
 
     # -- the window -------------------------------------------------------------------------------
     def _answered(self, stored: StoredArticle) -> None:
@@ -389,14 +404,20 @@ class Deduplicator:
         a cluster passes the cluster's id on as it leaves (``_id_of``)."""
         if self._retention is None:
             return set()
-        left = self._retention.leaving()
-        for article_id in left:
+        retention = self._retention
+        left = retention.leaving()
+        for k, article_id in enumerate(left):
             cluster = self._cluster_ids.get(article_id)
+            heir = None
             if cluster is not None and self._id_of(article_id) == cluster:
                 heir = self._heir(article_id, cluster)
-                if heir is not None:
-                    self._pass_on(cluster, heir)
-            self._forget(article_id)
+            try:
+                self._forget(article_id)
+            except BaseException:
+                retention.put_back(left[k:])  # still in memory: they leave next time
+                raise
+            if cluster is not None and heir is not None:
+                self._pass_on(cluster, heir)
         return set(left)
 
     def _pass_on(self, cluster: str, heir: str) -> None:
@@ -682,6 +703,9 @@ class Deduplicator:
         self._forget(article_id)
 
     def _forget(self, article_id: str) -> None:
+        """Take an indexed article out of memory. The replica goes first: it may read the article's
+        analysis back from the store, and a failure there leaves everything as it was."""
+        self._replica.forget(article_id)
         if self._retention is not None:
             self._retention.discard(article_id)
         inherited = self._heirs.pop(article_id, None)
@@ -690,7 +714,6 @@ class Deduplicator:
         placed = self._large.get(article_id)
         if placed is not None:
             self._drop(placed, None)
-        self._replica.forget(article_id)
         self._pairs.forget(article_id)
         self._earliest.pop(article_id, None)
         self._cluster_ids.pop(article_id, None)
