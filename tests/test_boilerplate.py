@@ -154,6 +154,50 @@ def test_answers_do_not_depend_on_when_they_were_asked(ops) -> None:
     assert {a: asked.boilerplate_of(a, fps(a)) for a in texts} == {a: silent.boilerplate_among(fps(a)) for a in texts}
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.integers(0, 12), min_size=1, max_size=6).map(lambda s: ("add", s)),
+            st.integers(0, 30).map(lambda i: ("remove", i)),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from([4, 65_536]),
+)
+def test_the_sentences_said_changed_since_a_version_hold_every_changed_verdict(ops, logged) -> None:
+    """A large story's kept groups are checked again only for the members carrying a sentence the
+    model says changed verdict: every sentence whose verdict differs from that at an earlier
+    version is among them, unless the model says it no longer knows (a short log)."""
+    from dedup.stages import boilerplate
+
+    config = BoilerplateConfig(min_df=2, sample=4, min_unique_fraction=0.5)
+    texts: dict[str, list[int]] = {}
+    model = BoilerplateModel(config, lambda a: np.array(texts[a], dtype=np.uint64))
+    seen: list[tuple[int, dict[int, bool]]] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(boilerplate, "_CHANGES_LOGGED", logged)
+        for n, (op, arg) in enumerate(ops):
+            if op == "add":
+                texts[f"a{n}"] = arg
+                model.observe(f"a{n}", np.array(arg, dtype=np.uint64))
+            elif texts:
+                art_id = sorted(texts)[arg % len(texts)]
+                model.forget(art_id, np.array(texts.pop(art_id), dtype=np.uint64))
+            seen.append((model.version, {fp: model.is_boilerplate(fp) for fp in range(13)}))
+    now = {fp: model.is_boilerplate(fp) for fp in range(13)}
+    unknown = 0
+    for version, then in seen:
+        changed = model.changed_since(version)
+        if changed is None:
+            unknown += 1
+            continue
+        assert {fp for fp in now if now[fp] != then[fp]} <= changed
+    if logged > len(ops):
+        assert unknown == 0
+
+
 def test_an_article_that_changes_no_verdict_keeps_the_version() -> None:
     texts = {"a": [1, 2, 3], "b": [1, 4, 5], "c": [6, 7, 8]}
     model = BoilerplateModel(BoilerplateConfig(min_df=2, sample=4), lambda a: np.array(texts[a], dtype=np.uint64))

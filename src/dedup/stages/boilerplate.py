@@ -17,6 +17,7 @@ copying: the verifier drops it before measuring anything.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, chain
@@ -51,8 +52,10 @@ class BoilerplateModel:
         # every young-generation collection.
         self._cache: dict[int, int] = {}
         self._frequent: set[int] = set()  # fingerprints seen on at least min_df articles
-        # boilerplate_of's answers, per article, while every verdict stands
+        # boilerplate_of's answers, per article, and the version each was given at: an answer
+        # stands while none of the article's sentences has changed verdict since
         self._of: dict[str, set[int]] = {}
+        self._of_version: dict[str, int] = {}
         # The sentences that were boilerplate when the answers above were given, and the
         # sentences whose verdict may have changed since (their counts or samples did); they are
         # judged again when an answer is next asked for. A new article changes only its own
@@ -65,6 +68,13 @@ class BoilerplateModel:
         # Bumped whenever a sentence's verdict changes: a decision taken under an older version may
         # have counted a sentence that is boilerplate now (or the reverse) and must be checked again.
         self._version = 0
+        # The version at which each sentence's verdict last changed (while it is on some article),
+        # and the changes in order (the sentence and the version it changed at) back to version
+        # ``_logged_from``, for the callers that ask which verdicts changed since a version.
+        self._changed_at: dict[int, int] = {}
+        self._log: list[int] = []
+        self._log_versions: list[int] = []
+        self._logged_from = 0
 
     @property
     def version(self) -> int:
@@ -79,18 +89,32 @@ class BoilerplateModel:
             return
         dirty, self._dirty = self._dirty, set()
         self._judge_many(dirty)
-        changed = False
-        for fp in dirty:
-            verdict = self.is_boilerplate(fp)
-            if verdict != (fp in self._published):
-                changed = True
-                if verdict:
-                    self._published.add(fp)
-                else:
-                    self._published.discard(fp)
-        if changed:
-            self._of.clear()
-            self._version += 1
+        changed = [fp for fp in dirty if self.is_boilerplate(fp) != (fp in self._published)]
+        if not changed:
+            return
+        self._version += 1
+        version, changed_at = self._version, self._changed_at
+        for fp in changed:
+            if fp in self._published:
+                self._published.discard(fp)
+            else:
+                self._published.add(fp)
+            if fp in self._df:
+                changed_at[fp] = version
+        if len(self._log) + len(changed) > _CHANGES_LOGGED:
+            drop = len(self._log) // 2
+            self._logged_from = self._log_versions[drop - 1]
+            del self._log[:drop], self._log_versions[:drop]
+        self._log.extend(changed)
+        self._log_versions.extend([version] * len(changed))
+
+    def changed_since(self, version: int) -> set[int] | None:
+        """The sentences whose verdict has changed after ``version`` (None: changes that far back
+        are no longer logged; every sentence may have changed)."""
+        self._settle()
+        if version < self._logged_from:
+            return None
+        return set(self._log[bisect_right(self._log_versions, version) :])
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
@@ -132,6 +156,7 @@ class BoilerplateModel:
             return
         self._seen.discard(article_id)
         self._of.pop(article_id, None)  # the id may come back with another text
+        self._of_version.pop(article_id, None)
         self._samples.clear()
         for fp in set(fingerprints.tolist()):
             self._dirty.add(fp)
@@ -141,6 +166,7 @@ class BoilerplateModel:
             if count <= 0:
                 self._df.pop(fp, None)
                 self._postings.pop(fp, None)
+                self._changed_at.pop(fp, None)  # on no article: no answer reads it
             else:
                 self._df[fp] = count
                 kept = [a for a in self._sampled(fp) if a != article_id]
@@ -185,20 +211,32 @@ class BoilerplateModel:
         return {fp for fp in self._frequent.intersection(fingerprints) if self.is_boilerplate(fp)}
 
     def boilerplate_of(self, article_id: str, fingerprints: U64) -> set[int]:
-        """``boilerplate_among`` for the sentences of an indexed article, remembered until a verdict
-        changes (an article is compared again and again while its story grows)."""
+        """``boilerplate_among`` for the sentences of an indexed article, remembered while none of
+        its sentences changes verdict (an article is compared again and again while its story
+        grows, and most changes are of other articles' sentences)."""
         self._settle()
+        version = self._version
         found = self._of.get(article_id)
-        if found is None:
-            if len(self._of) >= _ANSWERS_KEPT:
-                self._of.clear()
-            found = self._of[article_id] = self.boilerplate_among(fingerprints.tolist())
+        if found is not None:
+            given = self._of_version[article_id]
+            if given == version:
+                return found
+            changed_at = self._changed_at
+            if all(changed_at.get(fp, 0) <= given for fp in fingerprints.tolist()):
+                self._of_version[article_id] = version
+                return found
+        if len(self._of) >= _ANSWERS_KEPT:
+            self._of.clear()
+            self._of_version.clear()
+        found = self._of[article_id] = self.boilerplate_among(fingerprints.tolist())
+        self._of_version[article_id] = version
         return found
 
     def release(self) -> None:
         """Drop the remembered answers and samples (a batch calls this when it is done, so that
         their memory is not held, and their freeing not paid by the next single addition)."""
         self._of.clear()
+        self._of_version.clear()
         self._samples.clear()
 
     def _judge_many(self, fingerprints: Iterable[int]) -> None:
@@ -245,6 +283,8 @@ class BoilerplateModel:
 
 # Samples counted, kept for the sentences judged next over the same articles (a few per story).
 _SAMPLES_KEPT = 256
+# Verdict changes logged for ``changed_since`` (the older half is dropped when it is full).
+_CHANGES_LOGGED = 65_536
 # Answers of boilerplate_of kept between two changes of a verdict: without a bound this would
 # hold a set for every article compared (in a batch, every article of the batch).
 _ANSWERS_KEPT = 16_384

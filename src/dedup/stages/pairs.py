@@ -65,6 +65,10 @@ class Judge(Protocol):
         """The learned boilerplate among the article's sentence fingerprints."""
         ...
 
+    def changed_since(self, version: int) -> Set[int] | None:
+        """The sentences whose verdict changed after ``version`` (None: unknown, any may have)."""
+        ...
+
 
 class Fixed:
     """Boilerplate learned once for all (a batch's): the same set for every article, one version."""
@@ -76,6 +80,9 @@ class Fixed:
 
     def boilerplate_of(self, article_id: str, fingerprints: U64) -> Set[int]:
         return self.learned
+
+    def changed_since(self, version: int) -> Set[int] | None:
+        return frozenset()
 
 
 def _unknown(article_id: str) -> str | None:
@@ -103,9 +110,11 @@ class PairCache:
         source_of: Callable[[str], str | None] | None = None,
         title_of: Callable[[str], str | None] | None = None,
         views_kept: int | None = VIEWS_KEPT,
+        fingerprints_of: Callable[[str], U64] | None = None,
     ) -> None:
         self._verify, self._shingle = config.verify, config.shingle
         self._doc_of = doc_of
+        self._fingerprints_of = fingerprints_of or (lambda article_id: doc_of(article_id).sentence_fps)
         self._boilerplate = boilerplate
         self._formula = formula
         self._source_of = source_of or _unknown
@@ -195,9 +204,8 @@ class PairCache:
         if match is not None and cached is not None and cached[2] != formula and self.formula_affected(match):
             match = None
         if match is not None and cached is not None and cached[1] != version:
-            learned = model.boilerplate_of(a, self._doc_of(a).sentence_fps) | model.boilerplate_of(
-                b, self._doc_of(b).sentence_fps
-            )
+            fingerprints = self._fingerprints_of
+            learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
             if len(learned) != match.ignored_boilerplate:
                 match = None
         if match is not None:  # it stands: stamped with today's versions
@@ -231,7 +239,16 @@ class PairCache:
 
     def learned(self, article_id: str) -> Set[int]:
         """The article's sentences that are learned boilerplate now (left out of its comparisons)."""
-        return self._boilerplate.boilerplate_of(article_id, self._doc_of(article_id).sentence_fps)
+        return self._boilerplate.boilerplate_of(article_id, self._fingerprints_of(article_id))
+
+    def fingerprints(self, article_id: str) -> U64:
+        """The article's sentence fingerprints."""
+        return self._fingerprints_of(article_id)
+
+    def boilerplate_changed_since(self, version: int) -> Set[int] | None:
+        """The sentences whose boilerplate verdict changed after ``version`` of the learned
+        boilerplate (None: unknown, any may have)."""
+        return self._boilerplate.changed_since(version)
 
     def formula_sensitive(self, article_id: str) -> list[Key]:
         """The remembered comparisons of the article that the formula test can change."""

@@ -118,7 +118,7 @@ class Deduplicator:
         replica = self._replica
         self._pairs = PairCache(
             self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source,
-            title_of=replica.title,
+            title_of=replica.title, fingerprints_of=replica.fingerprints,
         )  # fmt: skip
         self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
         # the groups of each component larger than ``max_exact_size``, built in order of indexing

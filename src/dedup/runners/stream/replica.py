@@ -88,7 +88,7 @@ class Replica:
         self.entries: dict[str, Entry] = {}
         self.pending: dict[str, Entry] = {}  # a batch being added: observed, not yet inserted
         self.seq = 0
-        self.boilerplate = BoilerplateModel(config.boilerplate, self._fingerprints)
+        self.boilerplate = BoilerplateModel(config.boilerplate, self.fingerprints)
         self.formula = FormulaCounts(config.formula) if config.formula.enabled else None
         self._counted: set[str] = set()  # the articles in the formula counts
         self._read: Callable[[str], tuple[Prepared, int] | None] | None = None
@@ -204,7 +204,8 @@ class Replica:
         self._counted.discard(article_id)
         counts.forget(self.source(article_id), entry.shingles)
 
-    def _fingerprints(self, article_id: str) -> U64:
+    def fingerprints(self, article_id: str) -> U64:
+        """The sentence fingerprints of an indexed or pending article (none for another id)."""
         entry = self.entries.get(article_id) or self.pending.get(article_id)
         if entry is None:
             return _NO_FINGERPRINTS

@@ -11,7 +11,9 @@ members' comparisons were last checked under, and before the kept state is used:
 - when neither the boilerplate's version nor any source's formula version moved, nothing can have
   changed;
 - else the suspects are the members whose learned boilerplate sentences differ from those noted
-  (their comparisons leave out other sentences now) and the members with a comparison the formula
+  (their comparisons leave out other sentences now), looked for among the members that carry a
+  sentence whose verdict changed since the last check (all of them when the boilerplate model no
+  longer knows which changed), and the members with a comparison the formula
   test can change whose source, or whose other end's source, has a formula version that moved; each
   suspect's remembered comparisons are asked again (``PairCache.recheck``), and the pair cache's
   record of revised comparisons (``PairCache.revised``) tells which members' comparisons came out
@@ -50,7 +52,7 @@ UNCHANGED = Change(frozenset(), False)
 class Watch:
     """What the comparisons of one kept component's members were last checked under."""
 
-    __slots__ = ("boilerplate", "by_source", "formula", "learned", "revisions", "sources")
+    __slots__ = ("boilerplate", "by_source", "carriers", "formula", "learned", "revisions", "sources")
 
     def __init__(self, members: Iterable[str], pairs: PairCache) -> None:
         self.boilerplate = pairs.boilerplate_version()
@@ -58,14 +60,31 @@ class Watch:
         self.revisions = pairs.revisions
         # each member's learned boilerplate sentences when checked (absent: none)
         self.learned: dict[str, frozenset[int]] = {}
+        # the members noted that carry each sentence (members that left are skipped when read)
+        self.carriers: dict[int, set[str]] = {}
         # the sources of the comparisons the formula test can change, with their formula version
         # when checked, and the members with such a comparison by the source of either end
         self.sources: dict[str | None, int] = {}
         self.by_source: dict[str | None, set[str]] = {}
         for member in members:
+            self._carry(member, pairs, None)
             self._note(member, pairs, None)
             for a, b in pairs.formula_sensitive(member):
                 self._sensitive(a, b, pairs, None)
+
+    def _carry(self, member: str, pairs: PairCache, undo: Undo | None) -> None:
+        """Note the sentences a new member carries."""
+        carriers = self.carriers
+        for fp in set(pairs.fingerprints(member).tolist()):
+            held = carriers.get(fp)
+            if held is None:
+                if undo is not None:
+                    undo.item(carriers, fp)
+                carriers[fp] = {member}
+            elif member not in held:
+                if undo is not None:
+                    undo.call(partial(held.discard, member))
+                held.add(member)
 
     def _note(self, member: str, pairs: PairCache, undo: Undo | None) -> None:
         learned = pairs.learned(member)
@@ -95,6 +114,7 @@ class Watch:
 
     def join(self, member: str, matches: Iterable[Match], pairs: PairCache, undo: Undo | None) -> None:
         """Note a member placed with its matches."""
+        self._carry(member, pairs, undo)
         self._note(member, pairs, undo)
         for match in matches:
             if pairs.formula_affected(match):
@@ -108,7 +128,12 @@ class Watch:
             return UNCHANGED
         suspects: set[str] = set()
         if boilerplate != self.boilerplate:
-            suspects.update(m for m in members if pairs.learned(m) != self.learned.get(m, _NONE))
+            changed = pairs.boilerplate_changed_since(self.boilerplate)
+            carriers = self.carriers
+            touched: Iterable[str] = (
+                members if changed is None else {m for fp in changed for m in carriers.get(fp, ()) if m in members}
+            )
+            suspects.update(m for m in touched if pairs.learned(m) != self.learned.get(m, _NONE))
         if formula != self.formula:
             for source, seen in list(self.sources.items()):
                 now = pairs.source_version(source)
