@@ -459,6 +459,24 @@ def test_stream_reads_a_file_and_writes_to_output(tmp_path, monkeypatch, capsys)
     assert [json.loads(line)["id"] for line in from_file.splitlines()] == SEED_IDS
 
 
+def test_stream_leaves_its_startup_objects_out_of_later_collections(tmp_path, monkeypatch, capsys) -> None:
+    """After the first article (which loads the kernels) the objects made so far are frozen, so
+    that no later full collection walks them in the middle of an answer; they are put back when
+    the command ends."""
+    import gc
+
+    seen: list[tuple[str, int]] = []
+    freeze, unfreeze = gc.freeze, gc.unfreeze
+    monkeypatch.setattr(gc, "freeze", lambda: (seen.append(("freeze", len(out_file.read_text()))), freeze()))
+    monkeypatch.setattr(gc, "unfreeze", lambda: (seen.append(("unfreeze", 0)), unfreeze()))
+    (tmp_path / "in.jsonl").write_bytes(b"".join(_seed_lines()))
+    out_file = tmp_path / "verdicts.jsonl"
+    status, _, _ = _run(["stream", str(tmp_path / "in.jsonl"), "-o", str(out_file)], monkeypatch, capsys)
+    assert status == 0 and [what for what, _ in seen] == ["freeze", "unfreeze"]
+    assert seen[0][1] == 0  # frozen once the first article is added, before its verdict is written
+    assert gc.get_freeze_count() == 0
+
+
 def test_stream_of_a_missing_file_or_a_folder_is_a_clean_error(tmp_path, monkeypatch, capsys) -> None:
     status, _, err = _run(["stream", str(tmp_path / "nope.jsonl")], monkeypatch, capsys)
     assert status == 2 and "no such file" in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import gc
 import json
 import logging
 import os
@@ -511,6 +512,15 @@ def _window(args: argparse.Namespace) -> Window | None:
     return Window(days=args.window_days, articles=args.window_articles)
 
 
+def _freeze_startup_objects() -> None:
+    """Leave the objects made so far out of every later garbage collection (``gc.freeze``): once
+    the first article has loaded the compiled kernels, the process holds over a hundred thousand
+    objects of numpy, numba and the interpreter that live as long as it does, and every full
+    collection would walk them again, in the middle of some article's answer. They are put back
+    (``gc.unfreeze``) when the command ends, for a caller that runs it in its own process."""
+    gc.freeze()
+
+
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives."""
     config = read_config(args.config) if args.config else None
@@ -529,6 +539,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             Deduplicator.open(args.index, config, window=window) if args.index else Deduplicator(config, window=window)
         )
         stack.callback(dedup.close)
+        stack.callback(gc.unfreeze)
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
                 continue
@@ -541,6 +552,8 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
                 continue
             done += 1
+            if done == 1:
+                _freeze_startup_objects()
             copies += verdict.is_copy
             out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
             out.flush()
