@@ -562,3 +562,72 @@ def test_a_failed_read_as_articles_leave_keeps_them_until_the_next_add(tmp_path,
         assert len(d) == 2 and verdict.cluster.member_ids == ("d",)
         d.add(_copy("e", 4, " The minister spoke."))
         assert len(d) == 2 and d.cluster_of("e").member_ids == ("d", "e")
+
+
+def _late_worker_log(url: str) -> list[str]:
+    """A log with copies, removals and an id added again, written by one worker with a window of
+    five articles; returns the ids that worker holds at the end."""
+    with Deduplicator.open(url, window=Window(articles=5)) as first:
+        for n in range(12):
+            text = STORY + f" Update {n}." if n % 3 == 0 else f"{OTHER} Bulletin number {n} of the week."
+            first.add(Article(id=f"n{n}", text=text, published_at=_at(n / 10)))
+            if n == 4:
+                first.remove("n2")
+        first.add(Article(id="n2", text=f"{STORY} Added again.", published_at=_at(2)))
+        first.add(_copy("c", 2.1, " The minister spoke."))
+        return list(first)
+
+
+def test_a_worker_that_starts_late_reads_only_its_window_and_answers_as_a_full_replay(
+    redis_url: str, monkeypatch
+) -> None:
+    from dedup.runners.stream import sync
+    from dedup.stores import redis as redis_store
+
+    url = f"{redis_url}?namespace=late-window"
+    held = _late_worker_log(url)
+    reads: list[int] = []
+    read_articles = redis_store.RedisStore._read_articles
+    monkeypatch.setattr(
+        redis_store.RedisStore,
+        "_read_articles",
+        lambda self, ids: (reads.append(len(ids)), read_articles(self, ids))[1],
+    )
+    late = Deduplicator.open(url, window=Window(articles=5))
+    assert sum(reads) == len(held) == 5  # the window's articles, each read once
+    monkeypatch.setattr(sync, "load_shared", lambda *args: set())  # the whole log, as before
+    full = Deduplicator.open(url, window=Window(articles=5))
+    try:
+        assert list(late) == list(full) == held
+        assert groups_of(late.clusters()) == groups_of(full.clusters())
+        assert {c.id for c in late.clusters()} == {c.id for c in full.clusters()}
+        a, b = late._replica.formula, full._replica.formula
+        assert a is not None and b is not None and (a.table == b.table).all()
+        verdict = late.add(_copy("d", 2.2, " It opens soon."))
+        full.sync()
+        assert full.cluster_of("d") == verdict.cluster and list(full) == list(late)
+    finally:
+        late.close()
+        full.close()
+
+
+def test_a_worker_far_behind_reads_the_articles_a_chunk_at_a_time(redis_url: str, monkeypatch) -> None:
+    from dedup.stores import redis as redis_store
+
+    url = f"{redis_url}?namespace=chunks"
+    with Deduplicator.open(url) as first:
+        for n in range(9):
+            first.add(Article(id=f"n{n}", text=f"{STORY} Update {n}." if n % 2 else f"{OTHER} Number {n}."))
+        first.remove("n3")
+        expected = groups_of(first.clusters())
+    monkeypatch.setattr(redis_store, "READ_AT_ONCE", 2)
+    reads: list[int] = []
+    read_articles = redis_store.RedisStore._read_articles
+    monkeypatch.setattr(
+        redis_store.RedisStore,
+        "_read_articles",
+        lambda self, ids: (reads.append(len(ids)), read_articles(self, ids))[1],
+    )
+    with Deduplicator.open(url) as late:
+        assert groups_of(late.clusters()) == expected and "n3" not in late
+    assert max(reads) <= 2 and sum(reads) == 9

@@ -253,6 +253,10 @@ class _Lease:
             pass  # the lease is gone or Redis is unreachable: the key expires on its own
 
 
+# Articles read from Redis in one round trip while a worker catches up.
+READ_AT_ONCE = 1000
+
+
 class RedisStore:
     """The Redis keys behind a shared ``Deduplicator`` (see the module docstring).
 
@@ -364,37 +368,76 @@ class RedisStore:
             raise self._lost(epoch, last)
         return list(entries)
 
-    def pending(self) -> Iterator[tuple[str, str, StoredArticle | None, list[Match]]]:
-        """The log entries not applied yet: (op, id, article, its matches), in order."""
+    def pending(
+        self, only: Callable[[int, str], bool] | None = None, limit: int | None = None
+    ) -> Iterator[tuple[str, str, StoredArticle | None, list[Match]]]:
+        """The log entries not applied yet: (op, id, article, its matches), in order, the articles
+        read ``READ_AT_ONCE`` at a time (a worker far behind never holds them all). ``only(n, id)``:
+        whether to read the article added by the n-th of these entries (else it comes as
+        ("left", id, None, [])); ``limit``: at most that many entries."""
         raw = self._check_and_read()
+        if limit is not None:
+            raw = raw[:limit]
         ops = [json.loads(x) for x in raw]
-        added = [op["id"] for op in ops if op["op"] == "add"]
+        for start in range(0, len(raw), READ_AT_ONCE):
+            part = range(start, min(start + READ_AT_ONCE, len(raw)))
+            wanted = [n for n in part if ops[n]["op"] == "add" and (only is None or only(n, ops[n]["id"]))]
+            records = dict(zip(wanted, self._read_articles([ops[n]["id"] for n in wanted]), strict=True))
+            for n in part:
+                op, art_id = ops[n]["op"], ops[n]["id"]
+                self.position += 1
+                self._last = raw[n]
+                if op == "remove":
+                    yield "remove", art_id, None, []
+                    continue
+                if n not in records:
+                    yield "left", art_id, None, []
+                    continue
+                fields, matches = records[n]
+                if not fields:  # removed since: a later log entry says so
+                    yield "skip", art_id, None, []
+                    continue
+                yield (
+                    "add",
+                    art_id,
+                    self._article(art_id, fields),
+                    [Match.from_record(m) for m in json.loads(matches or b"[]")],
+                )
+
+    def _read_articles(self, article_ids: list[str]) -> list[tuple[dict[bytes, bytes], bytes | None]]:
+        """Each article's fields and matches, in one round trip."""
+        if not article_ids:
+            return []
 
         def fetch() -> Any:
             pipe = self.client.pipeline(transaction=False)
-            for art_id in added:
+            for art_id in article_ids:
                 pipe.hgetall(self.key(f"article:{art_id}"))
                 pipe.get(self.key(f"matches:{art_id}"))
             return pipe.execute()
 
-        fetched = self.call("reading articles", fetch) if added else []
-        records = {art_id: (fetched[2 * i], fetched[2 * i + 1]) for i, art_id in enumerate(added)}
-        for entry, op in zip(raw, ops, strict=True):
-            self.position += 1
-            self._last = entry
-            if op["op"] == "remove":
-                yield "remove", op["id"], None, []
-                continue
-            fields, matches = records[op["id"]]
-            if not fields:  # removed since: a later log entry says so
-                yield "skip", op["id"], None, []
-                continue
-            yield (
-                "add",
-                op["id"],
-                self._article(op["id"], fields),
-                [Match.from_record(m) for m in json.loads(matches or b"[]")],
-            )
+        fetched = self.call("reading articles", fetch)
+        return [(fetched[2 * i], fetched[2 * i + 1]) for i in range(len(article_ids))]
+
+    def peek(self) -> list[tuple[str, str, int | None, datetime | None]]:
+        """The log entries not applied yet, without reading them into the replica: (op, id, and
+        for an article still stored its ingest number and time, else None, None)."""
+        ops = [json.loads(x) for x in self._check_and_read()]
+        added = sorted({op["id"] for op in ops if op["op"] == "add"})
+        times: dict[str, tuple[int, datetime | None]] = {}
+        for start in range(0, len(added), READ_AT_ONCE):
+            chunk = added[start : start + READ_AT_ONCE]
+
+            def fetch(chunk: list[str] = chunk) -> Any:
+                pipe = self.client.pipeline(transaction=False)
+                for art_id in chunk:
+                    pipe.hmget(self.key(f"article:{art_id}"), "seq", "published_at")
+                return pipe.execute()
+
+            for art_id, (seq, published) in zip(chunk, self.call("reading the articles' times", fetch), strict=True):
+                if seq is not None:
+                    times[art_id] = (int(seq), datetime.fromisoformat(published.decode()) if published else None)
+        return [(op["op"], op["id"], *times.get(op["id"], (None, None))) for op in ops]
 
     def _article(self, art_id: str, fields: dict[bytes, bytes]) -> StoredArticle:
         f = {k.decode(): v for k, v in fields.items()}

@@ -165,6 +165,9 @@ class Deduplicator:
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
             dedup = cls(config, window=window)
             dedup._replica.read_from(sync.reader(shared), shared.url, shared=True)
+            if dedup._retention is not None:
+                left = sync.load_shared(dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered)
+                dedup._heirs_read(left)
             dedup._store, dedup._where = shared, where
             dedup.sync()
         else:

@@ -5,6 +5,7 @@ articles, before every change and every full answer (``Deduplicator.sync``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from dedup.records import Match
 from dedup.runners.stream.replica import Replica
@@ -13,6 +14,9 @@ from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared
 from dedup.stores.base import Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
+
+if TYPE_CHECKING:
+    from dedup.stores.redis import RedisStore
 
 # A match read from a store was decided under the boilerplate of its day: remembered under this
 # version, it is checked again against today's boilerplate when it is used.
@@ -79,6 +83,41 @@ def load(
         pairs.remember(match, version=STORED)
     # the next ingest number follows the file's last one, in the window or not
     replica.seq = max(replica.seq, last + 1)
+    return left
+
+
+def load_shared(
+    replica: Replica,
+    pairs: PairCache,
+    store: RedisStore,
+    retention: Retention,
+    answered: Callable[[StoredArticle], None],
+) -> set[str]:
+    """A worker's first catch-up with a shared index when it has a window: as ``load`` reads a
+    file, the log's entries are first gone through with each article's ingest number and time
+    alone, and only the articles in the window at the end are read from the store, a chunk at a
+    time (each at its last addition: an id removed and added again is read once, as stored now);
+    ``answered`` is told of each. Returns the ids added that are not in the window."""
+    entries = store.peek()
+    left: set[str] = set()
+    last_added: dict[str, int] = {}
+    for n, (op, art_id, seq, published) in enumerate(entries):
+        if op == "remove":
+            retention.discard(art_id)
+        elif seq is not None:  # (an article since removed has no number: a later entry removes it)
+            retention.admit(art_id, seq, published)
+            left.update(retention.leaving())
+            last_added[art_id] = n
+    held = set(retention)
+    left -= held
+
+    def read(n: int, art_id: str) -> bool:
+        return art_id in held and last_added[art_id] == n
+
+    for op, _, stored, matches in store.pending(only=read, limit=len(entries)):
+        if op == "add" and stored is not None:
+            replay(replica, pairs, stored, matches)
+            answered(stored)
     return left
 
 
