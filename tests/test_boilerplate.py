@@ -164,7 +164,7 @@ def test_answers_do_not_depend_on_when_they_were_asked(ops) -> None:
         min_size=1,
         max_size=40,
     ),
-    st.sampled_from([4, 65_536]),
+    st.sampled_from([1, 4, 65_536]),
 )
 def test_the_sentences_said_changed_since_a_version_hold_every_changed_verdict(ops, logged) -> None:
     """A large story's kept groups are checked again only for the members carrying a sentence the

@@ -475,6 +475,16 @@ def test_stream_leaves_its_startup_objects_out_of_later_collections(tmp_path, mo
     assert status == 0 and [what for what, _ in seen] == ["freeze", "unfreeze"]
     assert seen[0][1] == 0  # frozen once the first article is added, before its verdict is written
     assert gc.get_freeze_count() == 0
+    seen.clear()  # no article: nothing frozen, nothing put back
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert _run(["stream", str(tmp_path / "empty.jsonl"), "-o", str(out_file)], monkeypatch, capsys)[0] == 0
+    assert seen == []
+    freeze()  # a caller that froze its own objects keeps them frozen
+    try:
+        assert _run(["stream", str(tmp_path / "in.jsonl"), "-o", str(out_file)], monkeypatch, capsys)[0] == 0
+        assert seen == [] and gc.get_freeze_count() > 0  # (less the frozen objects freed meanwhile)
+    finally:
+        unfreeze()
 
 
 def test_stream_of_a_missing_file_or_a_folder_is_a_clean_error(tmp_path, monkeypatch, capsys) -> None:

@@ -631,3 +631,147 @@ def test_a_worker_far_behind_reads_the_articles_a_chunk_at_a_time(redis_url: str
     with Deduplicator.open(url) as late:
         assert groups_of(late.clusters()) == expected and "n3" not in late
     assert max(reads) <= 2 and sum(reads) == 9
+
+
+def test_an_article_removed_while_a_worker_starts_is_not_held_by_its_window(redis_url: str, monkeypatch) -> None:
+    from dedup.stores import redis as redis_store
+
+    url = f"{redis_url}?namespace=start-race"
+    window = Window(articles=3)
+    writer = Deduplicator.open(url, window=window)
+    texts = [f"{OTHER} Bulletin {n} of the week." for n in range(7)]
+    for n in range(3):
+        writer.add(Article(id=f"a{n}", text=texts[n]))
+    peek = redis_store.RedisStore.peek
+
+    def peek_then_another_worker_removes(self):  # between the log's times and the articles' reads
+        entries = peek(self)
+        writer.remove("a1")
+        return entries
+
+    monkeypatch.setattr(redis_store.RedisStore, "peek", peek_then_another_worker_removes)
+    late = Deduplicator.open(url, window=window)
+    monkeypatch.setattr(redis_store.RedisStore, "peek", peek)
+    try:
+        assert list(late) == ["a0", "a2"] and "a1" not in late._retention
+        for n in range(3, 7):  # the articles that came before leave one by one, with no error
+            late.add(Article(id=f"n{n}", text=texts[n]))
+        assert list(late) == ["n4", "n5", "n6"]
+    finally:
+        late.close()
+        writer.close()
+
+
+def test_an_id_added_again_counts_at_each_place_in_the_log_for_a_late_worker(redis_url: str) -> None:
+    """An id removed and added again: for a worker that starts later, its first addition counts
+    at its place in the log, not with the time of the article added again (which would move the
+    clock early, and keep an undated article added in between)."""
+    url = f"{redis_url}?namespace=added-again"
+    window = Window(days=1)
+    steps = [
+        Article(id="j", text=STORY, published_at=_at(3)),
+        Article(id="k", text=OTHER),  # undated: as old as the clock, day 3
+        "j",
+        Article(id="j", text=f"{STORY} Updated.", published_at=_at(7)),  # the clock moves to day 7: k leaves
+    ]
+    first, reference = Deduplicator.open(url, window=window), Deduplicator(window=window)
+    for d in (first, reference):
+        for step in steps:
+            d.remove(step) if isinstance(step, str) else d.add(step)
+    try:
+        with Deduplicator.open(url, window=window) as late:
+            assert list(late) == list(first) == list(reference) == ["j"]
+    finally:
+        first.close()
+
+
+def test_a_catch_up_that_fails_half_way_leaves_no_stale_groups(redis_url: str, monkeypatch) -> None:
+    from dedup.config import ClusterConfig, DedupConfig
+    from dedup.stores import redis as redis_store
+
+    config = DedupConfig(cluster=ClusterConfig(max_exact_size=2))  # a story of three copies keeps its groups
+    url = f"{redis_url}?namespace=half-way"
+    copies = [_copy(f"x{n}", None, f" Update {n} of the story.") for n in range(5)]
+    with Deduplicator.open(url, config) as a, Deduplicator.open(url, config) as b:
+        for art in copies[:3]:
+            a.add(art)
+        assert len(a.cluster_of("x0")) == 3
+        for art in copies[3:]:
+            b.add(art)
+        monkeypatch.setattr(redis_store, "READ_AT_ONCE", 1)
+        call, reads = redis_store.RedisStore.call, []
+
+        def drops_on_the_second_read(self, what, fn):
+            if what == "reading articles":
+                reads.append(what)
+                if len(reads) == 2:
+                    raise dedup.StoreError("connection reset (injected)")
+            return call(self, what, fn)
+
+        monkeypatch.setattr(redis_store.RedisStore, "call", drops_on_the_second_read)
+        with pytest.raises(dedup.StoreError, match="injected"):
+            a.sync()
+        assert list(a) == ["x0", "x1", "x2", "x3"]  # the first entry applied
+        assert a.cluster_of("x0").member_ids == a.cluster_of("x3").member_ids == ("x0", "x1", "x2", "x3")
+
+
+def test_a_late_worker_keeps_the_cluster_ids_a_merge_gave(redis_url: str) -> None:
+    """A merge gives the members of the merged clusters a new cluster id; Redis records it on each
+    of them, so that a worker starting later passes the id of a member that left on as the writer
+    did."""
+    third = "The city council approved a new budget for public parks, libraries and the harbour front on Monday night."
+    steps = [
+        Article(id="a", text=STORY),
+        Article(id="b", text=OTHER),
+        Article(id="m", text=f"{STORY} {OTHER}"),  # a copy of both: a, b and m become one cluster
+        Article(id="x", text=third),  # a leaves the window
+    ]
+    url = f"{redis_url}?namespace=merged-ids"
+    window = Window(articles=3)
+    reference = Deduplicator(window=window)
+    with Deduplicator.open(url, window=window) as writer:
+        for art in steps:
+            reference.add(art)
+            writer.add(art)
+        expected = [(c.id, c.member_ids) for c in reference.clusters()]
+        assert [(c.id, c.member_ids) for c in writer.clusters()] == expected
+        assert ("b", "m") in [members for _, members in expected]
+        with Deduplicator.open(url, window=window) as late:
+            assert [(c.id, c.member_ids) for c in late.clusters()] == expected
+
+
+@pytest.mark.parametrize("window", [None, Window(days=1)])
+@pytest.mark.parametrize(("field", "value"), [("published_at", "soon"), ("seq", "x")])
+def test_a_damaged_article_in_redis_is_reported_as_damage(redis_url: str, field, value, window) -> None:
+    import redis
+
+    namespace = f"damaged-{field}-{window is None}"
+    url = f"{redis_url}?namespace={namespace}"
+    with Deduplicator.open(url) as d:
+        d.add(_copy("a", 0))
+    redis.Redis.from_url(redis_url).hset(f"{namespace}:article:a", field, value)
+    with pytest.raises(dedup.StoreCorruptError, match=r"article 'a' is damaged in Redis .*restore"):
+        Deduplicator.open(url, window=window)
+
+
+def test_spans_that_cannot_be_read_say_the_article_was_added(tmp_path, monkeypatch) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    with Deduplicator.open(tmp_path / "i.sqlite") as d:
+        d.add(_copy("a", 0))
+        d.add(Article(id="z", text=OTHER))
+        read, reads = d._replica._read, []
+
+        def failing(article_id: str):  # the comparison reads "a"; reading it again for the spans fails
+            reads.append(article_id)
+            if reads.count("a") == 2:
+                raise dedup.StoreError("disk I/O error")
+            return read(article_id)
+
+        monkeypatch.setattr(d._replica, "_read", failing)
+        with pytest.raises(dedup.StoreError, match="disk I/O error") as caught:
+            d.add(_copy("b", 0, " It opens soon."), spans=True)
+        assert "'b' was indexed and written" in "".join(caught.value.__notes__)
+        monkeypatch.setattr(d._replica, "_read", read)
+        assert d.add(_copy("b", 0, " It opens soon.")).already_indexed

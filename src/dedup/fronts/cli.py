@@ -512,17 +512,12 @@ def _window(args: argparse.Namespace) -> Window | None:
     return Window(days=args.window_days, articles=args.window_articles)
 
 
-def _freeze_startup_objects() -> None:
-    """Leave the objects made so far out of every later garbage collection (``gc.freeze``): once
-    the first article has loaded the compiled kernels, the process holds over a hundred thousand
-    objects of numpy, numba and the interpreter that live as long as it does, and every full
-    collection would walk them again, in the middle of some article's answer. They are put back
-    (``gc.unfreeze``) when the command ends, for a caller that runs it in its own process."""
-    gc.freeze()
-
-
 def _cmd_stream(args: argparse.Namespace) -> int:
-    """One verdict per input line, written and flushed as each article arrives."""
+    """One verdict per input line, written and flushed as each article arrives. Once the first
+    article has loaded the compiled kernels, the objects made so far (over a hundred thousand of
+    numpy, numba and the interpreter, which live as long as the process) are left out of later
+    garbage collections (``gc.freeze``), so that no full collection walks them again in the middle
+    of an answer; they are put back when the command ends (for a caller running it in-process)."""
     config = read_config(args.config) if args.config else None
     progress = _Progress(sys.stderr, every=5.0) if args.progress else None
     done = failed = copies = 0
@@ -539,7 +534,6 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             Deduplicator.open(args.index, config, window=window) if args.index else Deduplicator(config, window=window)
         )
         stack.callback(dedup.close)
-        stack.callback(gc.unfreeze)
         for number, raw in enumerate(lines, 1):
             if not raw.strip():
                 continue
@@ -552,8 +546,9 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
                 continue
             done += 1
-            if done == 1:
-                _freeze_startup_objects()
+            if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
+                gc.freeze()
+                stack.callback(gc.unfreeze)
             copies += verdict.is_copy
             out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
             out.flush()

@@ -101,12 +101,14 @@ class BoilerplateModel:
                 self._published.add(fp)
             if fp in self._df:
                 changed_at[fp] = version
-        if len(self._log) + len(changed) > _CHANGES_LOGGED:
-            drop = len(self._log) // 2
-            self._logged_from = self._log_versions[drop - 1]
-            del self._log[:drop], self._log_versions[:drop]
-        self._log.extend(changed)
-        self._log_versions.extend([version] * len(changed))
+        log, versions = self._log, self._log_versions
+        log.extend(changed)
+        versions.extend([version] * len(changed))
+        if len(log) > _CHANGES_LOGGED:
+            # the oldest versions out, whole, until at most half the log is left
+            self._logged_from = versions[len(log) - _CHANGES_LOGGED // 2 - 1]
+            drop = bisect_right(versions, self._logged_from)
+            del log[:drop], versions[:drop]
 
     def changed_since(self, version: int) -> set[int] | None:
         """The sentences whose verdict has changed after ``version`` (None: changes that far back

@@ -63,7 +63,15 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dedup.config import DedupConfig
-from dedup.errors import ConfigError, IndexLostError, MissingExtraError, StoreError, StoreFormatError
+from dedup.errors import (
+    ConfigError,
+    DedupError,
+    IndexLostError,
+    MissingExtraError,
+    StoreCorruptError,
+    StoreError,
+    StoreFormatError,
+)
 from dedup.records import Article, Match
 from dedup.stores.sqlite import (
     FORMAT,
@@ -95,8 +103,9 @@ _TLS_OPTIONS = frozenset({
 # worker opened and the log still ends where the worker's replica ends. Returns 1 when written, 0
 # when this very entry is already the next one (a retry after a lost reply), -1 when the index was
 # reset or lost writes, -2 when another worker appended in the meantime (the lease ran out).
-# KEYS: meta, log, article, matches. ARGV: epoch, position, last entry, entry, op, matches JSON,
-# then the article's fields and values.
+# KEYS: meta, log, article, matches, then the articles of the other members whose recorded cluster
+# id is now the added article's. ARGV: epoch, position, last entry, entry, op, matches JSON, then the
+# article's fields and values.
 _WRITE = """
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
 local position = tonumber(ARGV[2])
@@ -107,6 +116,10 @@ if length ~= position then return -2 end
 if ARGV[5] == 'add' then
     redis.call('HSET', KEYS[3], unpack(ARGV, 7))
     redis.call('SET', KEYS[4], ARGV[6])
+    local cluster = redis.call('HGET', KEYS[3], 'cluster')
+    for i = 5, #KEYS do
+        if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HSET', KEYS[i], 'cluster', cluster) end
+    end
 else
     redis.call('DEL', KEYS[3], KEYS[4])
 end
@@ -435,28 +448,43 @@ class RedisStore:
                 return pipe.execute()
 
             for art_id, (seq, published) in zip(chunk, self.call("reading the articles' times", fetch), strict=True):
-                if seq is not None:
+                if seq is None:
+                    continue
+                try:
                     times[art_id] = (int(seq), datetime.fromisoformat(published.decode()) if published else None)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise self._damaged(art_id, exc) from exc
         return [(op["op"], op["id"], *times.get(op["id"], (None, None))) for op in ops]
 
     def _article(self, art_id: str, fields: dict[bytes, bytes]) -> StoredArticle:
-        f = {k.decode(): v for k, v in fields.items()}
+        try:
+            f = {k.decode(): v for k, v in fields.items()}
 
-        def text(name: str) -> str | None:
-            value = f.get(name)
-            return None if value in (None, b"") else value.decode()
+            def text(name: str) -> str | None:
+                value = f.get(name)
+                return None if value in (None, b"") else value.decode()
 
-        doc, signature, passage_signatures = unpack_arrays(f["arrays"], where=f"{self.url} {art_id!r}")
-        published = text("published_at")
-        article = Article(
-            id=art_id,
-            text=f["text"].decode(),
-            published_at=None if published is None else datetime.fromisoformat(published),
-            source=text("source"),
-            url=text("url"),
-            title=text("title"),
+            doc, signature, passage_signatures = unpack_arrays(f["arrays"], where=f"{self.url} {art_id!r}")
+            published = text("published_at")
+            article = Article(
+                id=art_id,
+                text=f["text"].decode(),
+                published_at=None if published is None else datetime.fromisoformat(published),
+                source=text("source"),
+                url=text("url"),
+                title=text("title"),
+            )
+            return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures, text("cluster"))
+        except (KeyError, ValueError, TypeError, DedupError) as exc:
+            raise self._damaged(art_id, exc) from exc
+
+    def _damaged(self, art_id: str, exc: Exception) -> StoreCorruptError:
+        if isinstance(exc, StoreCorruptError):
+            return exc
+        return StoreCorruptError(
+            f"{self.url}: article {art_id!r} is damaged in Redis ({type(exc).__name__}: {exc}); restore Redis "
+            "from a backup, or delete the namespace and add the articles again"
         )
-        return StoredArticle(article, int(f["seq"]), doc, signature, passage_signatures, text("cluster"))
 
     def stored(self, article_id: str) -> StoredArticle | None:
         """One stored article (added by any worker); None when the index has no such id."""
@@ -477,15 +505,20 @@ class RedisStore:
             "arrays": pack_arrays(stored.doc, stored.signature, stored.passage_signatures),
         }
         copies = json.dumps([m.to_record() for m in matches if m.is_copy])
-        self._append("add", article.id, copies, [x for pair in fields.items() for x in pair])
+        moved = [m for m in cluster[1] if m != article.id]
+        self._append("add", article.id, copies, [x for pair in fields.items() for x in pair], moved)
 
     def delete(self, article_id: str) -> None:
         self._append("remove", article_id, "", [])
 
-    def _append(self, op: str, art_id: str, copies: str, fields: list[str | int | bytes]) -> None:
-        """Write one operation with ``_WRITE``: safe to retry, since a retry finds its own entry."""
+    def _append(
+        self, op: str, art_id: str, copies: str, fields: list[str | int | bytes], moved: list[str] | None = None
+    ) -> None:
+        """Write one operation with ``_WRITE``: safe to retry, since a retry finds its own entry.
+        ``moved``: the other members whose recorded cluster id becomes the added article's."""
         entry = json.dumps({"op": op, "id": art_id, "w": secrets.token_hex(8)})
         keys = [self.key("meta"), self.key("log"), self.key(f"article:{art_id}"), self.key(f"matches:{art_id}")]
+        keys += [self.key(f"article:{m}") for m in moved or ()]
         args = [self._epoch, self.position, self._last or b"", entry, op, copies, *fields]
         done = self.call(f"writing article {art_id!r}", lambda: self._write(keys=keys, args=args))
         if done == -1:

@@ -188,7 +188,11 @@ class Deduplicator:
         store = self._store
         if store is None or not store.shared:
             return 0
-        applied = sync.catch_up(self._replica, self._pairs, store, self._forget, self._indexed)
+        try:
+            applied = sync.catch_up(self._replica, self._pairs, store, self._forget, self._indexed)
+        except BaseException:
+            self._large.clear()  # some entries may have been applied before the failure
+            raise
         if applied:
             self._large.clear()  # the other workers' copies joined components without placing
         return applied
@@ -345,6 +349,9 @@ class Deduplicator:
         try:
             if spans:  # before the window lets the matched articles go
                 verdict = self._with_spans(verdict)
+        except BaseException as exc:
+            exc.add_note(f"article {art.id!r} was indexed and written; compare() gives its matches' spans")
+            raise
         finally:
             left = self._admitted(art)
         if left and art.id not in left and not left.isdisjoint(verdict.cluster.member_ids):
@@ -417,7 +424,8 @@ class Deduplicator:
             try:
                 self._forget(article_id)
             except BaseException:
-                retention.put_back(left[k:])  # still in memory: they leave next time
+                # those still in memory leave next time
+                retention.put_back([x for x in left[k:] if x in self._replica.entries])
                 raise
             if cluster is not None and heir is not None:
                 self._pass_on(cluster, heir)

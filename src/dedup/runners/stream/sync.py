@@ -96,28 +96,35 @@ def load_shared(
     """A worker's first catch-up with a shared index when it has a window: as ``load`` reads a
     file, the log's entries are first gone through with each article's ingest number and time
     alone, and only the articles in the window at the end are read from the store, a chunk at a
-    time (each at its last addition: an id removed and added again is read once, as stored now);
-    ``answered`` is told of each. Returns the ids added that are not in the window."""
+    time; ``answered`` is told of each. An id removed and added again is read once, as stored now,
+    at its last addition; its earlier additions count with the ingest number of their place in the
+    log and the clock's time (the store keeps no other). Returns the ids added that are not in the
+    window."""
+    base = store.position
     entries = store.peek()
+    last_added = {art_id: n for n, (op, art_id, seq, _) in enumerate(entries) if op == "add" and seq is not None}
     left: set[str] = set()
-    last_added: dict[str, int] = {}
     for n, (op, art_id, seq, published) in enumerate(entries):
         if op == "remove":
             retention.discard(art_id)
-        elif seq is not None:  # (an article since removed has no number: a later entry removes it)
+            continue
+        if last_added.get(art_id) == n and seq is not None:
             retention.admit(art_id, seq, published)
-            left.update(retention.leaving())
-            last_added[art_id] = n
+        else:  # an addition whose article was removed (and perhaps added again) later in the log
+            retention.admit(art_id, base + n, None)
+        left.update(retention.leaving())
     held = set(retention)
     left -= held
 
     def read(n: int, art_id: str) -> bool:
-        return art_id in held and last_added[art_id] == n
+        return art_id in held and last_added.get(art_id) == n
 
     for op, _, stored, matches in store.pending(only=read, limit=len(entries)):
         if op == "add" and stored is not None:
             replay(replica, pairs, stored, matches)
             answered(stored)
+    for art_id in held - replica.entries.keys():  # removed by another worker meanwhile
+        retention.discard(art_id)
     return left
 
 
