@@ -99,17 +99,19 @@ def test_the_judge_follows_the_rule_for_any_sample(sample, fp, fraction) -> None
     assert verdicts == expected
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.lists(st.integers(0, 12), min_size=1, max_size=6).map(lambda s: ("add", s)),
-            st.integers(0, 30).map(lambda i: ("remove", i)),
-        ),
-        min_size=1,
-        max_size=40,
-    )
+# additions (an article's sentence fingerprints) and removals (of the n-th article held)
+OPS = st.lists(
+    st.one_of(
+        st.lists(st.integers(0, 12), min_size=1, max_size=6).map(lambda s: ("add", s)),
+        st.integers(0, 30).map(lambda i: ("remove", i)),
+    ),
+    min_size=1,
+    max_size=40,
 )
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPS)
 # a removal leaves a sentence's sample short at a settled count; a later article fills it
 @example(
     [
@@ -155,17 +157,7 @@ def test_answers_do_not_depend_on_when_they_were_asked(ops) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.lists(st.integers(0, 12), min_size=1, max_size=6).map(lambda s: ("add", s)),
-            st.integers(0, 30).map(lambda i: ("remove", i)),
-        ),
-        min_size=1,
-        max_size=40,
-    ),
-    st.sampled_from([1, 4, 65_536]),
-)
+@given(OPS, st.sampled_from([1, 4, 65_536]))
 def test_the_sentences_said_changed_since_a_version_hold_every_changed_verdict(ops, logged) -> None:
     """A large story's kept groups are checked again only for the members carrying a sentence the
     model says changed verdict: every sentence whose verdict differs from that at an earlier

@@ -578,14 +578,10 @@ def _late_worker_log(url: str) -> list[str]:
         return list(first)
 
 
-def test_a_worker_that_starts_late_reads_only_its_window_and_answers_as_a_full_replay(
-    redis_url: str, monkeypatch
-) -> None:
-    from dedup.runners.stream import sync
+def _count_reads(monkeypatch) -> list[int]:
+    """The number of articles of each read of a Redis store from now on."""
     from dedup.stores import redis as redis_store
 
-    url = f"{redis_url}?namespace=late-window"
-    held = _late_worker_log(url)
     reads: list[int] = []
     read_articles = redis_store.RedisStore._read_articles
     monkeypatch.setattr(
@@ -593,6 +589,17 @@ def test_a_worker_that_starts_late_reads_only_its_window_and_answers_as_a_full_r
         "_read_articles",
         lambda self, ids: (reads.append(len(ids)), read_articles(self, ids))[1],
     )
+    return reads
+
+
+def test_a_worker_that_starts_late_reads_only_its_window_and_answers_as_a_full_replay(
+    redis_url: str, monkeypatch
+) -> None:
+    from dedup.runners.stream import sync
+
+    url = f"{redis_url}?namespace=late-window"
+    held = _late_worker_log(url)
+    reads = _count_reads(monkeypatch)
     late = Deduplicator.open(url, window=Window(articles=5))
     assert sum(reads) == len(held) == 5  # the window's articles, each read once
     monkeypatch.setattr(sync, "load_shared", lambda *args: set())  # the whole log, as before
@@ -621,13 +628,7 @@ def test_a_worker_far_behind_reads_the_articles_a_chunk_at_a_time(redis_url: str
         first.remove("n3")
         expected = groups_of(first.clusters())
     monkeypatch.setattr(redis_store, "READ_AT_ONCE", 2)
-    reads: list[int] = []
-    read_articles = redis_store.RedisStore._read_articles
-    monkeypatch.setattr(
-        redis_store.RedisStore,
-        "_read_articles",
-        lambda self, ids: (reads.append(len(ids)), read_articles(self, ids))[1],
-    )
+    reads = _count_reads(monkeypatch)
     with Deduplicator.open(url) as late:
         assert groups_of(late.clusters()) == expected and "n3" not in late
     assert max(reads) <= 2 and sum(reads) == 9
