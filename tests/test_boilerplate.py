@@ -56,47 +56,70 @@ def test_wire_copies_are_not_mistaken_for_boilerplate() -> None:
     assert [len(c) for c in clusters] == [8]
 
 
-def _judge_by_definition(fp: int, sample: list[list[int]], min_unique_fraction: float) -> bool:
-    """The rule as the module states it, sentence by sentence, with the judged one left out."""
-    sets = [set(s) - {fp} for s in sample]
+def _judge_by_definition(fp: int, sample: list[list[tuple[int, int]]], min_unique_fraction: float) -> bool:
+    """The rule as the module states it, sentence by sentence: of each sampled article's sentences
+    other than the judged one, the share of which no other sampled article carries a version (a
+    sentence with the same near key)."""
     fractions = []
-    for i, own in enumerate(sets):
-        others = set().union(*(t for j, t in enumerate(sets) if j != i))
-        fractions.append(len(own - others) / len(own) if own else 0.0)
+    for i, pairs in enumerate(sample):
+        others = {f: key for f, key in pairs if f != fp}
+        elsewhere = {key for j, theirs in enumerate(sample) if j != i for _, key in theirs}
+        own = [f for f, key in others.items() if key not in elsewhere]
+        fractions.append(len(own) / len(others) if others else 0.0)
     return statistics.median(fractions) >= min_unique_fraction
 
 
 @settings(max_examples=300)
 @given(
     sample=st.lists(st.lists(st.integers(0, 12), max_size=8), min_size=1, max_size=6),
+    key_of=st.lists(st.integers(0, 15), min_size=13, max_size=13),
     fp=st.integers(0, 12),
     fraction=st.sampled_from([0.2, 0.5, 0.6, 0.8]),
 )
-def test_the_judge_follows_the_rule_for_any_sample(sample, fp, fraction) -> None:
+def test_the_judge_follows_the_rule_for_any_sample(sample, key_of, fp, fraction) -> None:
+    """Sentences are numbered 0-12; a sentence's near key is ``key_of`` it (equal keys: versions
+    of one sentence)."""
     config = BoilerplateConfig(min_unique_fraction=fraction)
-    expected = _judge_by_definition(fp, sample, fraction)
-    assert judge(fp, sample, config) is expected
+    pairs = [[(f, key_of[f]) for f in s] for s in sample]
+    expected = _judge_by_definition(fp, pairs, fraction)
+    assert judge(fp, pairs, config) is expected
     # every sentence judged over one counted sample gets the same verdict as on its own
-    counted = Sample(sample)
+    counted = Sample(pairs)
     for other in range(13):
-        assert counted.is_boilerplate(other, config) is _judge_by_definition(other, sample, fraction)
+        assert counted.is_boilerplate(other, config) is _judge_by_definition(other, pairs, fraction)
     # and the compiled judges: the batch's (distinct sorted fingerprints, one sample per sentence)
     # and the streaming model's (raw fingerprints, samples shared; here with a padded second one)
-    expected = [_judge_by_definition(other, sample, fraction) for other in range(13)]
+    expected = [_judge_by_definition(other, pairs, fraction) for other in range(13)]
+    keys = np.array(key_of, dtype=np.uint64)
     distinct = [np.unique(np.array(s, dtype=np.uint64)) for s in sample]
     starts = np.concatenate(([0], np.cumsum([len(d) for d in distinct]))).astype(np.int64)
     rows = np.tile(np.arange(len(sample), dtype=np.int64), (13, 1))
     judged = np.arange(13, dtype=np.uint64)
-    assert (
-        boilerplate_kernels.judge_samples(np.concatenate(distinct), starts, rows, judged, fraction).tolist() == expected
-    )
-    raw = [np.array(s, dtype=np.uint64) for s in sample]
-    raw_starts = np.concatenate(([0], np.cumsum([len(t) for t in raw]))).astype(np.int64)
+    every = np.concatenate(distinct)
+    batch = boilerplate_kernels.judge_samples(every, keys[every.astype(np.int64)], starts, rows, judged, fraction)
+    assert batch.tolist() == expected
+    raw = np.concatenate([np.array(s, dtype=np.uint64) for s in sample])
+    raw_starts = np.concatenate(([0], np.cumsum([len(t) for t in sample]))).astype(np.int64)
     two = np.full((2, len(sample) + 1), -1, dtype=np.int64)
     two[0, : len(sample)] = two[1, 1:] = np.arange(len(sample))
     row_of = np.array([q % 2 for q in range(13)], dtype=np.int64)
-    verdicts = boilerplate_kernels.judge_rows(np.concatenate(raw), raw_starts, two, row_of, judged, fraction).tolist()
+    verdicts = boilerplate_kernels.judge_rows(
+        raw, keys[raw.astype(np.int64)], raw_starts, two, row_of, judged, fraction
+    ).tolist()
     assert verdicts == expected
+
+
+def _exact(fps: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """An article's sentences as the model reads them, each its own near key (no versions)."""
+    every = np.array(fps, dtype=np.uint64)
+    return every, every
+
+
+def _versions(fps: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """An article's sentences as the model reads them, sentences 0 and 7, 1 and 8, ... versions of
+    one another (one near key)."""
+    every = np.array(fps, dtype=np.uint64)
+    return every, every % np.uint64(7)
 
 
 # additions (an article's sentence fingerprints) and removals (of the n-th article held)
@@ -136,7 +159,10 @@ def test_answers_do_not_depend_on_when_they_were_asked(ops) -> None:
     def fps(art_id: str) -> np.ndarray:
         return np.array(texts[art_id], dtype=np.uint64)
 
-    asked, silent = BoilerplateModel(config, fps), BoilerplateModel(config, fps)
+    def read(art_id: str) -> tuple[np.ndarray, np.ndarray]:
+        return _versions(texts[art_id])
+
+    asked, silent = BoilerplateModel(config, read), BoilerplateModel(config, read)
     n = 0
     for op, arg in ops:
         if op == "add":
@@ -166,7 +192,7 @@ def test_the_sentences_said_changed_since_a_version_hold_every_changed_verdict(o
 
     config = BoilerplateConfig(min_df=2, sample=4, min_unique_fraction=0.5)
     texts: dict[str, list[int]] = {}
-    model = BoilerplateModel(config, lambda a: np.array(texts[a], dtype=np.uint64))
+    model = BoilerplateModel(config, lambda a: _versions(texts[a]))
     seen: list[tuple[int, dict[int, bool]]] = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(boilerplate, "_CHANGES_LOGGED", logged)
@@ -192,7 +218,7 @@ def test_the_sentences_said_changed_since_a_version_hold_every_changed_verdict(o
 
 def test_an_article_that_changes_no_verdict_keeps_the_version() -> None:
     texts = {"a": [1, 2, 3], "b": [1, 4, 5], "c": [6, 7, 8]}
-    model = BoilerplateModel(BoilerplateConfig(min_df=2, sample=4), lambda a: np.array(texts[a], dtype=np.uint64))
+    model = BoilerplateModel(BoilerplateConfig(min_df=2, sample=4), lambda a: _exact(texts[a]))
     model.observe("a", np.array(texts["a"], dtype=np.uint64))
     model.observe("b", np.array(texts["b"], dtype=np.uint64))
     assert model.boilerplate_of("a", np.array(texts["a"], dtype=np.uint64)) == {1}
@@ -208,7 +234,7 @@ def test_an_article_that_changes_no_verdict_keeps_the_version() -> None:
 def test_a_removal_lets_a_later_article_into_the_sample() -> None:
     texts = {"a0": [1, 5], "a1": [1, 2], "a2": [1, 6]}
     config = BoilerplateConfig(min_df=2, sample=2, min_unique_fraction=0.5)
-    model = BoilerplateModel(config, lambda a: np.array(texts[a], dtype=np.uint64))
+    model = BoilerplateModel(config, lambda a: _exact(texts[a]))
     for a in ("a0", "a1", "a2"):
         model.observe(a, np.array(texts[a], dtype=np.uint64))
     assert model.boilerplate_of("a2", np.array(texts["a2"], dtype=np.uint64)) == {1}
@@ -252,9 +278,37 @@ def test_a_short_statement_with_local_leads_on_some_copies_is_still_one_story() 
 def test_the_model_fed_in_id_order_learns_what_the_rule_states(articles, min_df, sample) -> None:
     """``BoilerplateModel`` (the stream's execution) gives the verdicts ``learn`` states."""
     config = BoilerplateConfig(min_df=min_df, sample=sample, min_unique_fraction=0.5)
-    texts = {f"a{i:02d}": np.array(fps, dtype=np.uint64) for i, fps in enumerate(articles)}
+    texts = {f"a{i:02d}": _versions(fps) for i, fps in enumerate(articles)}
     model = BoilerplateModel(config, texts.__getitem__)
     for art_id in sorted(texts):
-        model.observe(art_id, texts[art_id])
+        model.observe(art_id, texts[art_id][0])
     every = {fp for fps in articles for fp in fps}
-    assert model.boilerplate_among(every) == learn(articles, config)
+    pairs = [list(zip(*(a.tolist() for a in _versions(fps)), strict=True)) for fps in articles]
+    assert model.boilerplate_among(every) == learn(pairs, config)
+
+
+def _council(day: str, also: str) -> str:
+    return (
+        f"The council for political and security affairs held a meeting at the palace in Jeddah {day}, "
+        "chaired by the crown prince, deputy prime minister and minister of the interior. The council "
+        f"heard a political and security briefing on a number of issues{also} a number of regional and "
+        "international developments, and took the necessary recommendations on them."
+    )
+
+
+def test_a_short_statement_each_outlet_edited_a_little_is_one_story() -> None:
+    """A two-sentence agency statement printed by nine outlets, each with its own small edits (the
+    day of the first sentence, a phrase of the second): each version of a sentence recurs on
+    three articles whose other sentence is a version no other of them prints word for word, but
+    the versions are one text, so it is a story, not furniture."""
+    texts = [
+        _council(day, also)
+        for day in ("yesterday", "today", "on Tuesday")
+        for also in (", in addition to", ", as well as", ", and besides")
+    ]
+    articles = [dedup.Article(id=f"outlet{i}", text=t, source=f"outlet{i}") for i, t in enumerate(texts)]
+    assert [len(c) for c in dedup.cluster(articles)] == [9]
+    d = dedup.Deduplicator()
+    for a in articles:
+        d.add(a)
+    assert [len(c) for c in d.clusters()] == [9]

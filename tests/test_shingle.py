@@ -229,6 +229,37 @@ def test_kept_shingles_kernel_equals_numpy(text, data, k) -> None:
     assert (len(fast[1]) == 0) == (kept == 0 or len(fast[0]) == 0)
 
 
+@given(TEXTS, st.integers(1, 5))
+@settings(max_examples=200, deadline=None)
+def test_sentence_keys_kernel_equals_numpy(text, k) -> None:
+    """Each sentence's near key: the kernel and numpy agree, one key per sentence."""
+    import dedup.stages.shingle as shingle_module
+
+    doc = analyze(text, NormalizeConfig(min_line_words=0), ShingleConfig())
+    fast = shingle_module.sentence_keys(doc, k)
+    assert np.array_equal(fast, shingle_module.sentence_keys_reference(doc, k))
+    assert len(fast) == len(doc.sentence_fps)
+
+
+def test_a_sentence_edited_by_a_word_mostly_keeps_its_near_key() -> None:
+    """Versions of one sentence (a word changed among many) share a near key far more often than
+    not; sentences that share no words never do."""
+    import dedup.stages.shingle as shingle_module
+
+    config = ShingleConfig()
+    words = [f"word{i}" for i in range(30)]
+    kept = 0
+    for i in range(30):
+        edited = [*words[:i], "changed", *words[i + 1 :]]
+        a = analyze(" ".join(words) + ".", NormalizeConfig(min_line_words=0), config)
+        b = analyze(" ".join(edited) + ".", NormalizeConfig(min_line_words=0), config)
+        kept += int(shingle_module.sentence_keys(a, 3)[0] == shingle_module.sentence_keys(b, 3)[0])
+    assert kept >= 20
+    other = analyze(" ".join(f"other{i}" for i in range(30)) + ".", NormalizeConfig(min_line_words=0), config)
+    a = analyze(" ".join(words) + ".", NormalizeConfig(min_line_words=0), config)
+    assert shingle_module.sentence_keys(a, 3)[0] != shingle_module.sentence_keys(other, 3)[0]
+
+
 @given(st.lists(TEXTS, min_size=1, max_size=6), st.booleans())
 @settings(max_examples=150, deadline=None)
 def test_a_batch_of_texts_is_analyzed_as_each_text_alone(texts, furniture) -> None:

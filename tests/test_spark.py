@@ -231,8 +231,12 @@ def test_the_boilerplate_windows_follow_the_rule(spark) -> None:
     articles = [sorted({int(v) for v in rng.integers(0, 12, size=rng.integers(1, 7))}) for _ in range(40)]
     ids = [f"a{i:02d}" for i in range(len(articles))]
     order = rng.permutation(len(articles)).tolist()  # the frame's row order is not the id order
-    frame = spark.createDataFrame([(ids[i], articles[i]) for i in order], "id string, fps array<long>")
-    expected = learn(articles, config.boilerplate)
+    # near keys: sentences 0 and 9, 1 and 10, 2 and 11 versions of one another
+    frame = spark.createDataFrame(
+        [(ids[i], articles[i], [f % 9 for f in articles[i]]) for i in order],
+        "id string, fps array<long>, sentence_keys array<long>",
+    )
+    expected = learn([[(f, f % 9) for f in a] for a in articles], config.boilerplate)
     assert 0 < len(expected) < len({f for a in articles for f in a})
     assert set(dspark.learn_boilerplate(frame, config)) == expected
 

@@ -7,7 +7,8 @@ for character, what the regular-expression path ``shingle.tokens`` does (a hypot
 them on random text). ``shingle_many`` then cuts each text's words into sentences, passages and
 shingles and signs them (``minhash_into``: datasketch's "affine32" MinHash, as
 ``sign.reference_signature`` computes it through datasketch itself); ``signatures_many`` signs the
-documents alone. ``shingle_ids`` and ``kept_shingles`` serve the reference path and the verifier.
+documents alone. ``shingle_ids`` and ``kept_shingles`` serve the reference path and the verifier,
+``sentence_keys`` boilerplate learning.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def _grams(words: Any, k: int, multipliers: Any) -> Any:
         for j in range(k):
             acc += words[i + j] * multipliers[j]
         out[i] = fmix64(acc)
+    return out
+
+
+@jit
+def sentence_keys(words: Any, starts: Any, k: int, multipliers: Any) -> Any:
+    """Each sentence's near key: the least of its word k-gram hashes (``_grams`` over the sentence
+    alone; a sentence shorter than ``k`` words has one gram of all its words)."""
+    n_sent = max(starts.shape[0] - 1, 0)
+    out = np.empty(n_sent, dtype=np.uint64)
+    for s in range(n_sent):
+        out[s] = _grams(words[starts[s] : starts[s + 1]], k, multipliers).min()
     return out
 
 

@@ -44,7 +44,6 @@ from dedup import _log
 from dedup.config import DedupConfig, OnError, check_batch_options
 from dedup.errors import DedupError, DuplicateIdError, InputError
 from dedup.fronts.io import article_from_dict, parse_line
-from dedup.kernels import arrays as array_kernels
 from dedup.kernels import boilerplate as boilerplate_kernels
 from dedup.kernels import candidates as candidate_kernels
 from dedup.records import Article, Cluster, Match, Skip
@@ -57,7 +56,7 @@ from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
 from dedup.stages.prepare import first_of_id, prepare_many
 from dedup.stages.provenance import cluster_id
-from dedup.stages.shingle import Shingled
+from dedup.stages.shingle import Shingled, sentence_keys
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -222,6 +221,7 @@ class _Prepared:
     text_hashes: list[bytes]
     doc_keys: U64  # (n, document bands)
     fps: U64  # distinct sentence fingerprints, article after article
+    fp_keys: U64  # the near key of each of them
     fp_counts: I64
     passage_fps: U64  # the sentence of each passage
     passage_keys: U64  # (passages, passage bands)
@@ -241,6 +241,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     hashes: list[bytes] = []
     sigs: list[Any] = []
     fps: list[U64] = []
+    keys: list[U64] = []
     pfps: list[U64] = []
     psigs: list[Any] = []
     formula_keys: list[U64] = []
@@ -260,7 +261,8 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         metas.append(art.without_text())
         hashes.append(hashlib.blake2b(art.text.encode("utf-8", "surrogatepass"), digest_size=8).digest())
         sigs.append(ready.signature)
-        fps.append(array_kernels.distinct(doc.sentence_fps))
+        fps.append(doc.sentence_fps)
+        keys.append(sentence_keys(doc, cfg.shingle.k))
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
         if cfg.formula.enabled:
@@ -269,6 +271,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
             analyses.append(doc)
     mh, ps = cfg.minhash, cfg.passage
     n = len(positions)
+    distinct_fps, fp_keys, fp_counts = _distinct_sentences(fps, keys)
     doc_keys = band_keys(np.stack(sigs), mh.bands, mh.rows) if n else np.empty((0, mh.bands), np.uint64)
     all_psigs = np.concatenate(psigs) if n else np.empty((0, ps.num_perm), np.uint32)
     return _Prepared(
@@ -277,8 +280,9 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         metas=metas,
         text_hashes=hashes,
         doc_keys=doc_keys,
-        fps=np.concatenate(fps) if n else np.empty(0, np.uint64),
-        fp_counts=np.array([len(f) for f in fps], dtype=np.int64),
+        fps=distinct_fps,
+        fp_keys=fp_keys,
+        fp_counts=fp_counts,
         passage_fps=np.concatenate(pfps) if n else np.empty(0, np.uint64),
         passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
         passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
@@ -287,6 +291,21 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         errors=errors,
         records=len(read),
     )
+
+
+def _distinct_sentences(fps: list[U64], keys: list[U64]) -> tuple[U64, U64, I64]:
+    """Each article's distinct sentence fingerprints, sorted, with their near keys (one sentence
+    printed twice has one key), article after article, and how many each has."""
+    n = len(fps)
+    if not n:
+        return np.empty(0, np.uint64), np.empty(0, np.uint64), np.empty(0, np.int64)
+    owner = np.repeat(np.arange(n, dtype=np.int64), [len(f) for f in fps])
+    every, their_keys = np.concatenate(fps), np.concatenate(keys)
+    order = np.lexsort((every, owner))
+    every, their_keys, owner = every[order], their_keys[order], owner[order]
+    first = np.ones(len(every), dtype=bool)
+    first[1:] = (every[1:] != every[:-1]) | (owner[1:] != owner[:-1])
+    return every[first], their_keys[first], np.bincount(owner[first], minlength=n).astype(np.int64)
 
 
 def _comparisons(
@@ -371,10 +390,11 @@ def _sorted_by(keys: Any, rank: Any, owner: Any) -> Any:
     return order
 
 
-def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) -> frozenset[int]:
+def _learn_boilerplate(fps: U64, keys: U64, counts: I64, rank: I64, config: DedupConfig) -> frozenset[int]:
     """The learned boilerplate of the batch: sentences on ``min_df`` articles or more that the judge
     calls furniture over the first ``sample`` of them in id order (``rank``; -1: not in the batch).
-    ``fps`` are each article's distinct sentence fingerprints, sorted, laid end to end (``counts``).
+    ``fps`` are each article's distinct sentence fingerprints, sorted, laid end to end (``counts``),
+    ``keys`` their near keys.
     ``kernels.boilerplate.judge_samples`` is ``boilerplate.judge`` compiled (tested equal)."""
     bp = config.boilerplate
     if not bp.enabled or len(fps) == 0:
@@ -399,7 +419,7 @@ def _learn_boilerplate(fps: U64, counts: I64, rank: I64, config: DedupConfig) ->
         samples[has, j] = owner[by_fp[run_start[has] + j]]
     judged = fp_of[run_start]
     starts = np.concatenate(([0], np.cumsum(counts)))
-    verdicts = boilerplate_kernels.judge_samples(fps, starts, samples, judged, bp.min_unique_fraction)
+    verdicts = boilerplate_kernels.judge_samples(fps, keys, starts, samples, judged, bp.min_unique_fraction)
     return frozenset(judged[verdicts].tolist())
 
 
@@ -498,6 +518,7 @@ class _Batch:
     rank: I64
     doc_keys: U64
     fps: U64
+    fp_keys: U64
     fp_counts: I64
     passage_fps: U64
     passage_keys: list[U64]  # one array per passage band
@@ -615,6 +636,7 @@ def _read(
         rank=rank,
         doc_keys=_joined(parts, "doc_keys", np.empty((0, mh.bands), np.uint64)),
         fps=_joined(parts, "fps", np.empty(0, np.uint64)),
+        fp_keys=_joined(parts, "fp_keys", np.empty(0, np.uint64)),
         fp_counts=_joined(parts, "fp_counts", np.empty(0, np.int64)),
         passage_fps=_joined(parts, "passage_fps", np.empty(0, np.uint64)),
         passage_keys=passage_keys,
@@ -677,9 +699,9 @@ def _passes(
     with ThreadPoolExecutor(1) as thread:
         doc_sorted = thread.submit(_sort_doc_keys, batch.rank, batch.doc_keys)
         batch.doc_keys = np.empty((0, 0), np.uint64)
-        learned = _learn_boilerplate(batch.fps, batch.fp_counts, batch.rank, config)
+        learned = _learn_boilerplate(batch.fps, batch.fp_keys, batch.fp_counts, batch.rank, config)
         doc, bands = doc_sorted.result()
-    batch.fps = np.empty(0, np.uint64)
+    batch.fps = batch.fp_keys = np.empty(0, np.uint64)
     evidence = ~np.isin(batch.passage_fps, np.fromiter(learned, dtype=np.uint64, count=len(learned)))
     batch.passage_fps = np.empty(0, np.uint64)
     owner = np.repeat(np.arange(len(batch.ids)), batch.passage_counts)

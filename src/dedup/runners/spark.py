@@ -52,6 +52,7 @@ from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import band_keys
 from dedup.stages.pairs import Comparisons
 from dedup.stages.prepare import Prepared, prepare_many
+from dedup.stages.shingle import sentence_keys
 from dedup.stores.sqlite import config_from_json, config_to_json
 
 if TYPE_CHECKING:
@@ -67,8 +68,8 @@ OUTPUT_SCHEMA = (
 ERROR_SCHEMA = "id string, error string, message string"
 _PREPARED_SCHEMA = (
     "id string, text string, published_at string, source string, url string, title string, "
-    "fps array<long>, doc_keys array<long>, passage_fps array<long>, passage_keys array<long>, "
-    "formula_keys array<long>, error string, message string"
+    "fps array<long>, sentence_keys array<long>, doc_keys array<long>, passage_fps array<long>, "
+    "passage_keys array<long>, formula_keys array<long>, error string, message string"
 )
 
 
@@ -194,12 +195,14 @@ def _prepare_batches(config_json: str) -> Any:
 
 
 def _keys(prepared: Prepared, config: DedupConfig) -> dict[str, list[int] | None]:
-    """The columns of a prepared article: its sentence fingerprints, the band keys of the
-    document and of each passage, each passage's sentence, and its formula count keys."""
+    """The columns of a prepared article: its sentence fingerprints and their near keys, the band
+    keys of the document and of each passage, each passage's sentence, and its formula count
+    keys."""
     mh, ps = config.minhash, config.passage
     doc = prepared.doc
     return {
         "fps": _signed(doc.sentence_fps),
+        "sentence_keys": _signed(sentence_keys(doc, config.shingle.k)),
         "doc_keys": _signed(band_keys(prepared.signature[None, :], mh.bands, mh.rows).ravel()),
         "passage_fps": _signed(doc.sentence_fps[doc.passage_sentence]),
         "passage_keys": _signed(band_keys(prepared.passage_signatures, ps.bands, ps.rows).ravel()),
@@ -210,7 +213,7 @@ def _keys(prepared: Prepared, config: DedupConfig) -> dict[str, list[int] | None
 
 
 def _failed(out: dict[str, Any], exc: DedupError) -> None:
-    out.update(fps=None, doc_keys=None, passage_fps=None, passage_keys=None, formula_keys=None)
+    out.update(fps=None, sentence_keys=None, doc_keys=None, passage_fps=None, passage_keys=None, formula_keys=None)
     out["error"], out["message"] = type(exc).__name__, str(exc)
 
 
@@ -220,7 +223,7 @@ def _judge_runs(config_json: str) -> Any:
         learned = []
         for rows in _runs(batches, "fp"):  # each fp's sample, in id order
             fp = int(rows[0].fp)
-            sample = [_unsigned(r.fps).tolist() for r in rows]
+            sample = [zip(_unsigned(r.fps).tolist(), _unsigned(r.sentence_keys).tolist(), strict=True) for r in rows]
             if judge(int(_unsigned([fp])[0]), sample, config):
                 learned.append({"fp": fp})
         yield _frame(learned, "fp long")  # one batch per partition, not one per sentence
@@ -386,7 +389,7 @@ def connected_components(edges: DataFrame) -> DataFrame:
 
 def learn_boilerplate(prepared: DataFrame, config: DedupConfig) -> list[int]:
     """The learned boilerplate (``boilerplate.learn``) of the prepared articles (columns ``id``
-    and ``fps``, the sentence fingerprints as longs): each sentence's document frequency and
+    ``fps`` and ``sentence_keys``, the sentence fingerprints and their near keys as longs): each sentence's document frequency and
     sample (the first ``sample`` carriers in id order) in windows, judged on the executors."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -402,7 +405,7 @@ def learn_boilerplate(prepared: DataFrame, config: DedupConfig) -> list[int]:
     sample = ranked.where((F.col("df") >= bp.min_df) & (F.col("rank") <= bp.sample)).select(
         "fp", F.col("id").alias("sample_id")
     )
-    with_fps = sample.join(prepared.select(F.col("id").alias("sample_id"), "fps"), "sample_id")
+    with_fps = sample.join(prepared.select(F.col("id").alias("sample_id"), "fps", "sentence_keys"), "sample_id")
     judged = (
         with_fps.repartition("fp")
         .sortWithinPartitions("fp", "sample_id")

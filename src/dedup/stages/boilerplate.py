@@ -6,8 +6,14 @@ privacy or copyright footer, a newsletter box). The two differ in what surrounds
 that carry a footer have stories of their own, while the articles that carry a wire sentence share
 most of their other sentences too. So a sentence is boilerplate when it is on at least ``min_df``
 articles and, over a sample of them, the median article has at least ``min_unique_fraction`` of its
-other sentences found in no other sampled article. An article that has no other sentence (a
-one-sentence statement copied whole) has nothing of its own: it counts as 0, as a copy does.
+other sentences of its own: sentences of which no other sampled article carries a version. Outlets
+edit the copies they print (a word changed, two sentences joined, a date made "yesterday"), so a
+version is a sentence with the same near key (``shingle.sentence_keys``, a one-value MinHash of its
+word k-grams), not only the same words. An article that has no other sentence (a one-sentence
+statement copied whole) has nothing of its own: it counts as 0, as a copy does.
+
+The sentence judged is told by its exact fingerprint; each article's sentences come as pairs of
+(fingerprint, near key).
 
 ``BoilerplateModel`` is fed by the stream one article at a time, and by ``add_many`` every article
 of the batch first (in id order), so batch answers do not depend on input order; ``learn`` is the
@@ -30,12 +36,14 @@ from dedup.config import BoilerplateConfig
 from dedup.kernels import boilerplate as boilerplate_kernels
 
 U64 = npt.NDArray[np.uint64]
+# an article's sentences: their fingerprints and their near keys, one of each per sentence
+Sentences = tuple[U64, U64]
 
 
 class BoilerplateModel:
     """Counts sentence fingerprints across articles and tells which are furniture."""
 
-    def __init__(self, config: BoilerplateConfig, sentences_of: Callable[[str], U64]) -> None:
+    def __init__(self, config: BoilerplateConfig, sentences_of: Callable[[str], Sentences]) -> None:
         self._config = config
         self._sentences_of = sentences_of
         self._df: dict[int, int] = {}
@@ -263,12 +271,13 @@ class BoilerplateModel:
             for a in ids:
                 position.setdefault(a, len(position))
         texts = [self._sentences_of(a) for a in position]
-        starts = np.fromiter(accumulate(map(len, texts), initial=0), dtype=np.int64, count=len(texts) + 1)
+        starts = np.fromiter(accumulate((len(f) for f, _ in texts), initial=0), dtype=np.int64, count=len(texts) + 1)
         width = max(map(len, row_ids))
         rows = np.array([[position[a] for a in ids] + [-1] * (width - len(ids)) for ids in row_ids], dtype=np.int64)
         verdicts = boilerplate_kernels.judge_rows(
-            np.concatenate(texts), starts, rows, np.array(row_of, dtype=np.int64),
-            np.array([fp for fp, _ in judged], dtype=np.uint64), config.min_unique_fraction,
+            np.concatenate([f for f, _ in texts]), np.concatenate([k for _, k in texts]), starts, rows,
+            np.array(row_of, dtype=np.int64), np.array([fp for fp, _ in judged], dtype=np.uint64),
+            config.min_unique_fraction,
         ).tolist()  # fmt: skip
         for (fp, df), verdict in zip(judged, verdicts, strict=True):
             self._cache[fp] = 2 * df + verdict
@@ -279,7 +288,7 @@ class BoilerplateModel:
         if sample is None:
             if len(self._samples) >= _SAMPLES_KEPT:
                 self._samples.clear()
-            sample = self._samples[ids] = Sample([self._sentences_of(a).tolist() for a in ids])
+            sample = self._samples[ids] = Sample([_pairs(self._sentences_of(a)) for a in ids])
         return sample.is_boilerplate(fingerprint, self._config)
 
 
@@ -292,18 +301,23 @@ _CHANGES_LOGGED = 65_536
 _ANSWERS_KEPT = 16_384
 
 
-def learn(sentences: Sequence[Iterable[int]], config: BoilerplateConfig) -> set[int]:
-    """The reference statement of what a batch learns: ``sentences[x]`` are the sentence
-    fingerprints of article x, the articles in id order. A sentence is boilerplate when it is on
-    at least ``min_df`` articles and ``judge`` calls it furniture over the first ``sample`` of
-    them. ``BoilerplateModel`` fed the articles in that order gives these verdicts; the batch's
-    compiled pass and the Spark job's windows are tested against this."""
+def _pairs(sentences: Sentences) -> list[tuple[int, int]]:
+    fps, keys = sentences
+    return list(zip(fps.tolist(), keys.tolist(), strict=True))
+
+
+def learn(sentences: Sequence[Iterable[tuple[int, int]]], config: BoilerplateConfig) -> set[int]:
+    """The reference statement of what a batch learns: ``sentences[x]`` are the (fingerprint, near
+    key) pairs of article x's sentences, the articles in id order. A sentence is boilerplate when
+    it is on at least ``min_df`` articles and ``judge`` calls it furniture over the first
+    ``sample`` of them. ``BoilerplateModel`` fed the articles in that order gives these verdicts;
+    the batch's compiled pass and the Spark job's windows are tested against this."""
     if not config.enabled:
         return set()
-    carriers: dict[int, list[list[int]]] = {}
-    for fps in sentences:
-        distinct = sorted(set(fps))
-        for fp in distinct:
+    carriers: dict[int, list[list[tuple[int, int]]]] = {}
+    for pairs in sentences:
+        distinct = sorted(dict(pairs).items())
+        for fp, _ in distinct:
             carriers.setdefault(fp, []).append(distinct)
     return {
         fp
@@ -312,31 +326,35 @@ def learn(sentences: Sequence[Iterable[int]], config: BoilerplateConfig) -> set[
     }
 
 
-def judge(fingerprint: int, sample: Sequence[Iterable[int]], config: BoilerplateConfig) -> bool:
-    """Whether the sentence ``fingerprint`` is boilerplate, given the sentence fingerprints of the
-    sampled articles that carry it (the first ``config.sample`` of them in id order)."""
+def judge(fingerprint: int, sample: Sequence[Iterable[tuple[int, int]]], config: BoilerplateConfig) -> bool:
+    """Whether the sentence ``fingerprint`` is boilerplate, given the (fingerprint, near key) pairs
+    of the sentences of the sampled articles that carry it (the first ``config.sample`` of them in
+    id order)."""
     return Sample(sample).is_boilerplate(fingerprint, config)
 
 
 class Sample:
-    """The sentences of a sample of articles, counted once for every sentence judged over it.
+    """The sentences of a sample of articles (each a list of (fingerprint, near key) pairs),
+    counted once for every sentence judged over it.
 
     The sentences of one story copied by several outlets are carried by the same articles, so
     they are judged over the same sample, one after the other; what does not depend on the
-    sentence judged (which other sentences are shared) is counted here once. Leaving the judged
-    sentence out of every article changes no other sentence's count, so its verdict needs only
-    the per-article sizes below."""
+    sentence judged (which sentences another sampled article carries a version of) is counted
+    here once. The judged sentence leaves only each article's own count of its other sentences
+    (a version of another sentence it may be counts as carried), so its verdict needs only the
+    per-article sizes below."""
 
     __slots__ = ("_own", "_sets")
 
-    def __init__(self, sample: Sequence[Iterable[int]]) -> None:
-        # Dicts of ints (values None), not sets: a dict holding only ints is not tracked by the
-        # garbage collector, a set always is, and a streaming index makes a few samples per
-        # article, whose fingerprints young-generation collections would otherwise visit each time.
-        self._sets = [dict.fromkeys(fps) for fps in sample]
-        carriers = Counter(chain.from_iterable(self._sets))
-        # each article's sentences no other one has
-        self._own = [{f: None for f in every if carriers[f] == 1} for every in self._sets]
+    def __init__(self, sample: Sequence[Iterable[tuple[int, int]]]) -> None:
+        # Dicts of ints (fingerprint: near key; own: values None), not sets: a dict holding only
+        # ints is not tracked by the garbage collector, a set always is, and a streaming index
+        # makes a few samples per article, whose fingerprints young-generation collections would
+        # otherwise visit each time.
+        self._sets = [dict(pairs) for pairs in sample]
+        carriers = Counter(chain.from_iterable(set(every.values()) for every in self._sets))
+        # each article's sentences of which no other one carries a version
+        self._own = [{f: None for f, key in every.items() if carriers[key] == 1} for every in self._sets]
 
     def is_boilerplate(self, fingerprint: int, config: BoilerplateConfig) -> bool:
         fractions = []

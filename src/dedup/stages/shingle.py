@@ -8,7 +8,8 @@ wrap-around arithmetic, with fixed odd constants ``C_j`` (``kernels.hashing.POSI
 
 :func:`analyze` turns a text into a :class:`Shingled` record: its words (hashed), its sentences, its
 passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, longer ones cut evenly),
-a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles. Two
+a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles;
+:func:`sentence_keys` gives each sentence a near key (boilerplate learning reads both). Two
 paths compute it, bit for bit alike (a hypothesis test compares them on random text):
 
 - the compiled path (``kernels.text``: ``fold_split_many`` and ``shingle_many``, one call each for a
@@ -154,6 +155,23 @@ def sentence_fingerprints(words: U64, starts: I64) -> U64:
         mixed = fmix64_array(words + local * FP_SALT)
         sums: U64 = np.add.reduceat(mixed, starts[:-1])
     return fmix64_array(sums ^ lengths.astype(np.uint64))
+
+
+def sentence_keys(doc: Shingled, k: int) -> U64:
+    """Each sentence's near key, for boilerplate learning: the least hash of its word k-grams (a
+    one-value MinHash of the sentence). A sentence that an outlet edited by a word or two keeps
+    its key with a probability near the share of k-grams the two versions have in common; two
+    sentences that share no k-gram never share a key. Exact fingerprints tell whether two articles
+    carry the same sentence; near keys tell whether they carry a version of it."""
+    out: U64 = text_kernels.sentence_keys(doc.words, doc.sentence_starts, k, POSITION_MULTIPLIERS)
+    return out
+
+
+def sentence_keys_reference(doc: Shingled, k: int) -> U64:
+    """``sentence_keys`` with numpy (the reference the kernel is tested against)."""
+    starts = doc.sentence_starts.tolist()
+    keys = [int(kgram_hashes(doc.words[s:e], k).min()) for s, e in pairwise(starts)]
+    return np.array(keys, dtype=np.uint64)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,12 @@ from dedup.config import DedupConfig
 from dedup.errors import StoreCorruptError, UnknownArticleError
 from dedup.records import Article
 from dedup.stages import formula as formulas
-from dedup.stages.boilerplate import BoilerplateModel
+from dedup.stages.boilerplate import BoilerplateModel, Sentences
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.stages.prepare import Prepared
 from dedup.stages.provenance import Candidate, candidate
-from dedup.stages.shingle import Shingled
+from dedup.stages.shingle import Shingled, sentence_keys
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -50,6 +50,7 @@ class Entry:
     # address and title
     plain: Candidate
     fingerprints: U64  # one per sentence, owned (the boilerplate model reads them)
+    keys: U64  # each sentence's near key (``shingle.sentence_keys``), read with them
     # None once the article is written to a store it is read back from (``Replica.prepared``)
     prepared: Prepared | None
     # The member as provenance sees it, with the evidence read in its text (its printed date and
@@ -61,11 +62,14 @@ class Entry:
     shingles: U64 | None = None
 
 
-def _entry(prepared: Prepared, seq: int) -> Entry:
+def _entry(prepared: Prepared, seq: int, k: int, pending: Entry | None = None) -> Entry:
+    """``k``: the shingle size of the sentences' near keys (those of the ``pending`` entry of the
+    article when there is one)."""
     fingerprints = prepared.doc.sentence_fps
     # a view of a batch's array would keep the whole array alive once the analysis is let go
     owned = fingerprints if fingerprints.base is None else fingerprints.copy()
-    return Entry(seq, candidate(prepared.article, seq, None, ()), owned, prepared)
+    keys = sentence_keys(prepared.doc, k) if pending is None else pending.keys
+    return Entry(seq, candidate(prepared.article, seq, None, ()), owned, keys, prepared)
 
 
 class Replica:
@@ -88,7 +92,8 @@ class Replica:
         self.entries: dict[str, Entry] = {}
         self.pending: dict[str, Entry] = {}  # a batch being added: observed, not yet inserted
         self.seq = 0
-        self.boilerplate = BoilerplateModel(config.boilerplate, self.fingerprints)
+        self._k = config.shingle.k
+        self.boilerplate = BoilerplateModel(config.boilerplate, self.sentences)
         self.formula = FormulaCounts(config.formula) if config.formula.enabled else None
         self._counted: set[str] = set()  # the articles in the formula counts
         self._read: Callable[[str], tuple[Prepared, int] | None] | None = None
@@ -211,17 +216,25 @@ class Replica:
             return _NO_FINGERPRINTS
         return entry.fingerprints
 
+    def sentences(self, article_id: str) -> Sentences:
+        """The sentence fingerprints and near keys of an indexed or pending article (none for
+        another id)."""
+        entry = self.entries.get(article_id) or self.pending.get(article_id)
+        if entry is None:
+            return _NO_FINGERPRINTS, _NO_FINGERPRINTS
+        return entry.fingerprints, entry.keys
+
     # -- in and out -----------------------------------------------------------------------------
     def observe(self, art_id: str, prepared: Prepared) -> None:
         """Count the article's sentences; the boilerplate model reads the sentences of the articles it
         counts, this one included, so it is readable (pending) from now on."""
-        self.pending.setdefault(art_id, _entry(prepared, -1))
+        self.pending.setdefault(art_id, _entry(prepared, -1, self._k))
         self.boilerplate.observe(art_id, prepared.doc.sentence_fps)
         self._count(prepared)
 
     def observe_batch(self, batch: Sequence[Prepared]) -> None:
         """Count the sentences of a batch's articles, all pending until each is inserted."""
-        self.pending = {p.article.id: _entry(p, -1) for p in batch}
+        self.pending = {p.article.id: _entry(p, -1, self._k) for p in batch}
         for p in batch:
             self.boilerplate.observe(p.article.id, p.doc.sentence_fps)
             self._count(p)
@@ -243,8 +256,7 @@ class Replica:
 
     def insert(self, art_id: str, prepared: Prepared, seq: int, evidence: U32) -> None:
         """Make an observed article indexed: its entry, its sequence number, its LSH rows."""
-        self.entries[art_id] = _entry(prepared, seq)
-        self.pending.pop(art_id, None)
+        self.entries[art_id] = _entry(prepared, seq, self._k, self.pending.pop(art_id, None))
         self.seq = max(self.seq, seq + 1)
         self.index.add(art_id, prepared.signature, evidence)
 
