@@ -399,8 +399,9 @@ class VerifyConfig:
 class BoilerplateConfig:
     """Furniture learned from frequency: a sentence that recurs on at least ``min_df`` articles whose
     other sentences are mostly their own (share ``min_unique_fraction`` or more, median over a sample
-    of ``sample`` articles) is a site's footer or widget, not a copied story, and is ignored as
-    evidence."""
+    of ``sample`` articles; a sentence is not an article's own when another sampled article carries
+    a version of it, edited or not) is a site's footer or widget, not a copied story, and is
+    ignored as evidence."""
 
     enabled: bool = True
     min_df: int = 3
