@@ -8,11 +8,12 @@ learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an `
 ``forget`` takes an indexed article out for good. A batch observes all its articles before it
 inserts any, so that boilerplate is learned from the whole batch.
 
-An entry keeps what candidate search and provenance read of every article (its ingest number, its
-metadata, its sentence fingerprints); its analysis and text, which only exact comparison reads,
-are let go once the article is written to a store it can be read back from (``read_from``,
-``written``) and read back when a comparison asks for them, the last ``KEPT`` of them kept in
-memory: memory then grows by the index's needs alone, not by the articles' length.
+An entry keeps what candidate search, boilerplate learning and provenance read of every article
+(its ingest number, its metadata, its sentence fingerprints and near keys); its analysis and text,
+which only exact comparison reads, are let go once the article is written to a store it can be
+read back from (``read_from``, ``written``) and read back when a comparison asks for them, the
+last ``KEPT`` of them kept in memory: memory then grows by the index's needs alone, not by the
+articles' length.
 """
 
 from __future__ import annotations
