@@ -312,3 +312,43 @@ def test_a_short_statement_each_outlet_edited_a_little_is_one_story() -> None:
     for a in articles:
         d.add(a)
     assert [len(c) for c in d.clusters()] == [9]
+
+
+def test_an_id_added_while_a_batch_holds_it_keeps_the_near_keys_of_its_own_text() -> None:
+    """``add_many``'s progress callback adds an id of the batch, with another text, before the
+    batch reaches it (the batch then skips its own as a duplicate): the index holds the added
+    text's sentences each with its own near key, and later judging reads them in step."""
+    from dedup.stages.prepare import prepare_many
+    from dedup.stages.shingle import sentence_keys
+
+    config = dedup.DedupConfig(boilerplate=dedup.BoilerplateConfig(min_df=2, sample=4))
+    d = dedup.Deduplicator(config)
+    later = dedup.Article(id="x", text=" ".join(_story(200 + i, 24) for i in range(3)))
+
+    def progress(done: int, total: int | None) -> None:
+        if total is not None and done == 1:
+            d.add(later)
+
+    d.add_many(
+        [dedup.Article(id="a", text=_story(1)), dedup.Article(id="x", text=_story(2))], errors="skip", progress=progress
+    )
+    fingerprints, keys = d._replica.sentences("x")
+    doc = prepare_many([later], config)[0].doc
+    assert fingerprints.tolist() == doc.sentence_fps.tolist()
+    assert keys.tolist() == sentence_keys(doc, config.shingle.k).tolist()
+    for i in range(3):  # the sentence x and these share is judged over x's sentences
+        d.add(dedup.Article(id=f"e{i}", text=_story(200, 24) + "\n" + _story(300 + i)))
+
+
+def test_the_compiled_judges_refuse_near_keys_out_of_step_with_the_fingerprints() -> None:
+    from dedup.errors import KernelInputError
+
+    fps = np.arange(6, dtype=np.uint64)
+    starts = np.array([0, 3, 6], dtype=np.int64)
+    rows = np.array([[0, 1]], dtype=np.int64)
+    judged = np.array([1], dtype=np.uint64)
+    with pytest.raises(KernelInputError):
+        boilerplate_kernels.judge_rows(fps, fps[:4], starts, rows, np.zeros(1, np.int64), judged, 0.5)
+    with pytest.raises(KernelInputError):
+        boilerplate_kernels.judge_samples(fps, fps[:4], starts, rows, judged, 0.5)
+    assert boilerplate_kernels.judge_samples(fps, fps, starts, rows, judged, 0.5).tolist() == [True]

@@ -354,3 +354,23 @@ numba.njit(second)(2)
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
     assert run.stdout.splitlines() == [f"dedup.kernels: {kernels.COMPILE_NOTICE}"]
+
+
+def test_an_article_of_twenty_thousand_sentences_is_compared_in_a_child_process() -> None:
+    """The batch and the stream compare an article of 20,000 sentences with a short one, with the
+    kernels as this installation cached them (a crash fails this test, not the test run)."""
+    script = """
+import dedup
+words = "harbour board fishing fleet council palace meeting court ruling appeal market price".split()
+sentences = [" ".join(words[(i * 7 + j) % 12] + str((i * 31 + j) % 97) for j in range(12)) + "." for i in range(20000)]
+config = dedup.DedupConfig(max_chars=10_000_000)
+articles = [dedup.Article(id="short", text=sentences[5]), dedup.Article(id="long", text=" ".join(sentences))]
+print(sorted(len(c) for c in dedup.cluster(articles, config=config)))
+d = dedup.Deduplicator(config)
+for a in articles:
+    d.add(a)
+print(sorted(len(c) for c in d.clusters()))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split("\n")[:2] == ["[2]", "[2]"]

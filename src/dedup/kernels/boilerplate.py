@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from dedup.errors import KernelInputError
 from dedup.kernels import jit
 from dedup.kernels.arrays import contains_sorted
 
@@ -46,6 +47,8 @@ def judge_samples(fps: Any, keys: Any, starts: Any, samples: Any, judged: Any, m
     starts[a + 1]]``, with their near keys in ``keys`` alike. For each sampled article, the share
     of its other sentences of which no other sampled article carries a version (a sentence with
     the same near key); the sentence is boilerplate when the median share reaches the threshold."""
+    if keys.shape[0] != fps.shape[0] or starts[-1] > fps.shape[0]:
+        raise KernelInputError("judge samples: one near key per fingerprint, and articles within them, are expected")
     sorted_keys = _sorted_segments(keys, starts)
     lo, hi = starts[:-1], starts[1:]
     out = np.zeros(samples.shape[0], dtype=np.bool_)
@@ -81,6 +84,8 @@ def judge_rows(
     ``judged[r]`` is judged over the articles ``rows[row_of[r]]`` (-1 pads); article ``a``'s
     sentence fingerprints are ``fps[starts[a]:starts[a + 1]]``, in any order, repeats allowed,
     their near keys in ``keys`` alike."""
+    if keys.shape[0] != fps.shape[0] or starts[-1] > fps.shape[0]:
+        raise KernelInputError("judge rows: one near key per fingerprint, and articles within them, are expected")
     n_art = starts.shape[0] - 1
     own_fps = np.empty(fps.shape[0], dtype=fps.dtype)
     own_keys = np.empty(fps.shape[0], dtype=keys.dtype)

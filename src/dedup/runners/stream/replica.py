@@ -65,11 +65,15 @@ class Entry:
 
 def _entry(prepared: Prepared, seq: int, k: int, pending: Entry | None = None) -> Entry:
     """``k``: the shingle size of the sentences' near keys (those of the ``pending`` entry of the
-    article when there is one)."""
+    article when it holds the same analysis: another text may have been added under the id while
+    this one was pending)."""
     fingerprints = prepared.doc.sentence_fps
     # a view of a batch's array would keep the whole array alive once the analysis is let go
     owned = fingerprints if fingerprints.base is None else fingerprints.copy()
-    keys = sentence_keys(prepared.doc, k) if pending is None else pending.keys
+    if pending is not None and pending.prepared is not None and pending.prepared.doc is prepared.doc:
+        keys = pending.keys
+    else:
+        keys = sentence_keys(prepared.doc, k)
     return Entry(seq, candidate(prepared.article, seq, None, ()), owned, keys, prepared)
 
 
@@ -229,7 +233,8 @@ class Replica:
     def observe(self, art_id: str, prepared: Prepared) -> None:
         """Count the article's sentences; the boilerplate model reads the sentences of the articles it
         counts, this one included, so it is readable (pending) from now on."""
-        self.pending.setdefault(art_id, _entry(prepared, -1, self._k))
+        if art_id not in self.pending:
+            self.pending[art_id] = _entry(prepared, -1, self._k)
         self.boilerplate.observe(art_id, prepared.doc.sentence_fps)
         self._count(prepared)
 
