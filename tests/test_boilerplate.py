@@ -1,5 +1,6 @@
 import random
 import statistics
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -338,6 +339,10 @@ def test_an_id_added_while_a_batch_holds_it_keeps_the_near_keys_of_its_own_text(
     assert keys.tolist() == sentence_keys(doc, config.shingle.k).tolist()
     for i in range(3):  # the sentence x and these share is judged over x's sentences
         d.add(dedup.Article(id=f"e{i}", text=_story(200, 24) + "\n" + _story(300 + i)))
+    # the batch's own text for x is counted on no article
+    skipped = prepare_many([dedup.Article(id="x", text=_story(2))], config)[0].doc.sentence_fps.tolist()
+    held = Counter(fp for art in d for fp in set(d._replica.fingerprints(art).tolist()))
+    assert [d._replica.boilerplate.document_frequency(fp) for fp in skipped] == [held[fp] for fp in skipped]
 
 
 def test_the_compiled_judges_refuse_near_keys_out_of_step_with_the_fingerprints() -> None:

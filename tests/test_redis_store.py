@@ -251,3 +251,46 @@ def test_the_lock_is_renewed_while_its_holder_works(redis_url: str) -> None:
     thread.join(5)
     holder.close()
     waiter.close()
+
+
+def _sentence(i: int) -> str:
+    words = "harbour board fishing fleet bay council palace meeting court ruling appeal market".split()
+    return " ".join(f"{words[(i * 5 + j) % len(words)]}{(i * 13 + j * 7) % 50}" for j in range(12)) + "."
+
+
+def test_an_id_another_worker_adds_while_a_batch_holds_it_is_counted_with_its_text(redis_url: str) -> None:
+    """Worker A's ``add_many`` holds id x; worker B adds x with another text first. A catches up
+    with B's x before it reaches its own (then skipped as a duplicate): A's index holds B's text
+    for x, in its entry and in its boilerplate counts, as a worker that never saw A's text does,
+    and B's removal of x takes it out of A's counts."""
+    from dedup.stages.prepare import prepare_many
+    from dedup.stages.shingle import sentence_keys
+
+    config = dedup.DedupConfig(boilerplate=dedup.BoilerplateConfig(min_df=2, sample=4))
+    url = _ns_url(redis_url, "batch-holds-x")
+    a, b = dedup.Deduplicator.open(url, config), dedup.Deduplicator.open(url, config)
+    mine = dedup.Article(id="x", text=f"{_sentence(1)} {_sentence(2)}")
+    theirs = dedup.Article(id="x", text=f"{_sentence(3)} {_sentence(4)}")
+
+    def progress(done: int, total: int | None) -> None:
+        if total is not None and done == 1:
+            b.add(theirs)
+
+    a.add_many([dedup.Article(id="a1", text=_sentence(99)), mine], errors="skip", progress=progress)
+    assert [s.id for s in a.skipped] == ["x"]
+    a.add(dedup.Article(id="e0", text=" ".join(_sentence(i) for i in (1, 2, 5, 6, 7))))
+    doc = prepare_many([theirs], config)[0].doc
+    fingerprints, keys = a._replica.sentences("x")
+    assert fingerprints.tolist() == doc.sentence_fps.tolist()
+    assert keys.tolist() == sentence_keys(doc, config.shingle.k).tolist()
+    mine_fps = prepare_many([mine], config)[0].doc.sentence_fps.tolist()
+    with dedup.Deduplicator.open(url, config) as fresh:
+        expected = [fresh._replica.boilerplate.document_frequency(fp) for fp in mine_fps]
+    assert [a._replica.boilerplate.document_frequency(fp) for fp in mine_fps] == expected == [1, 1]
+    b.remove("x")
+    a.sync()
+    with dedup.Deduplicator.open(url, config) as fresh:
+        for fp in set(mine_fps) | set(doc.sentence_fps.tolist()):
+            assert a._replica.boilerplate.document_frequency(fp) == fresh._replica.boilerplate.document_frequency(fp)
+    a.close()
+    b.close()

@@ -232,8 +232,16 @@ class Replica:
     # -- in and out -----------------------------------------------------------------------------
     def observe(self, art_id: str, prepared: Prepared) -> None:
         """Count the article's sentences; the boilerplate model reads the sentences of the articles it
-        counts, this one included, so it is readable (pending) from now on."""
-        if art_id not in self.pending:
+        counts, this one included, so it is readable (pending) from now on. Another text under an
+        id a batch holds (added while the batch runs, or another worker's, caught up with) takes
+        the place of the batch's text in the counts: the batch then finds the id indexed."""
+        pending = self.pending.get(art_id)
+        if pending is not None and (pending.prepared is None or pending.prepared.doc is not prepared.doc):
+            self.boilerplate.forget(art_id, pending.fingerprints)
+            if pending.prepared is not None:
+                self._count(pending.prepared, forget=True)
+            pending = None
+        if pending is None:
             self.pending[art_id] = _entry(prepared, -1, self._k)
         self.boilerplate.observe(art_id, prepared.doc.sentence_fps)
         self._count(prepared)
