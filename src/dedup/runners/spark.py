@@ -388,9 +388,10 @@ def connected_components(edges: DataFrame) -> DataFrame:
 
 
 def learn_boilerplate(prepared: DataFrame, config: DedupConfig) -> list[int]:
-    """The learned boilerplate (``boilerplate.learn``) of the prepared articles (columns ``id``
-    ``fps`` and ``sentence_keys``, the sentence fingerprints and their near keys as longs): each sentence's document frequency and
-    sample (the first ``sample`` carriers in id order) in windows, judged on the executors."""
+    """The learned boilerplate (``boilerplate.learn``) of the prepared articles (columns ``id``,
+    ``fps`` and ``sentence_keys``, the sentence fingerprints and their near keys as longs): each
+    sentence's document frequency and sample (the first ``sample`` carriers in id order) in
+    windows, judged on the executors."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 

@@ -63,17 +63,18 @@ class Entry:
     shingles: U64 | None = None
 
 
+def _holds(entry: Entry | None, prepared: Prepared) -> bool:
+    """Whether a pending ``entry`` holds this analysis (not another text added under its id)."""
+    return entry is not None and entry.prepared is not None and entry.prepared.doc is prepared.doc
+
+
 def _entry(prepared: Prepared, seq: int, k: int, pending: Entry | None = None) -> Entry:
     """``k``: the shingle size of the sentences' near keys (those of the ``pending`` entry of the
-    article when it holds the same analysis: another text may have been added under the id while
-    this one was pending)."""
+    article when it holds the same analysis)."""
     fingerprints = prepared.doc.sentence_fps
     # a view of a batch's array would keep the whole array alive once the analysis is let go
     owned = fingerprints if fingerprints.base is None else fingerprints.copy()
-    if pending is not None and pending.prepared is not None and pending.prepared.doc is prepared.doc:
-        keys = pending.keys
-    else:
-        keys = sentence_keys(prepared.doc, k)
+    keys = pending.keys if pending is not None and _holds(pending, prepared) else sentence_keys(prepared.doc, k)
     return Entry(seq, candidate(prepared.article, seq, None, ()), owned, keys, prepared)
 
 
@@ -216,10 +217,7 @@ class Replica:
 
     def fingerprints(self, article_id: str) -> U64:
         """The sentence fingerprints of an indexed or pending article (none for another id)."""
-        entry = self.entries.get(article_id) or self.pending.get(article_id)
-        if entry is None:
-            return _NO_FINGERPRINTS
-        return entry.fingerprints
+        return self.sentences(article_id)[0]
 
     def sentences(self, article_id: str) -> Sentences:
         """The sentence fingerprints and near keys of an indexed or pending article (none for
@@ -236,7 +234,7 @@ class Replica:
         id a batch holds (added while the batch runs, or another worker's, caught up with) takes
         the place of the batch's text in the counts: the batch then finds the id indexed."""
         pending = self.pending.get(art_id)
-        if pending is not None and (pending.prepared is None or pending.prepared.doc is not prepared.doc):
+        if pending is not None and not _holds(pending, prepared):
             self.boilerplate.forget(art_id, pending.fingerprints)
             if pending.prepared is not None:
                 self._count(pending.prepared, forget=True)
