@@ -126,6 +126,12 @@ class BoilerplateModel:
             return None
         return set(self._log[bisect_right(self._log_versions, version) :])
 
+    def carriers(self, fingerprint: int) -> tuple[str, ...] | None:
+        """Every article that carries the sentence, when the sample holds them all (a verdict
+        changes only while it does, or after a removal; None: the sample holds fewer)."""
+        sampled = self._sampled(fingerprint)
+        return sampled if len(sampled) >= self._df.get(fingerprint, 0) else None
+
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
 

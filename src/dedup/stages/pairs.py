@@ -14,8 +14,12 @@ again. A match read from a store is remembered under version -1, so that it is c
 the boilerplate learned in this process before it is used.
 
 Beside the matches the cache keeps ``edges``: for each article, the articles it was found a copy
-of (or refused as one by the formula test alone), which grouping walks asking each pair again, and a few verifier ``View``s, kept for the articles compared last (an
-article is often compared several times in a row).
+of (or refused as one by the formula test alone), which grouping walks asking each pair again, and a
+few verifier ``View``s, kept for the articles compared last (an article is often compared several
+times in a row). A walk never asks a pair outside ``edges``, so before one (``neighbours``) the
+remembered comparisons that were no copy are asked again for the articles that carry a sentence
+whose verdict changed since (``refresh``): a footer learned since, or a sentence that is furniture
+no longer, can make them copies.
 
 Every change is recorded in ``journal`` when one is set (the ``Undo`` of the stream's ``add`` in
 progress), so that a failed addition puts the cache back as it was.
@@ -69,6 +73,10 @@ class Judge(Protocol):
         """The sentences whose verdict changed after ``version`` (None: unknown, any may have)."""
         ...
 
+    def carriers(self, fingerprint: int) -> Iterable[str] | None:
+        """Every article that carries the sentence (None: not known)."""
+        ...
+
 
 class Fixed:
     """Boilerplate learned once for all (a batch's): the same set for every article, one version."""
@@ -83,6 +91,9 @@ class Fixed:
 
     def changed_since(self, version: int) -> Set[int] | None:
         return frozenset()
+
+    def carriers(self, fingerprint: int) -> Iterable[str] | None:
+        return ()
 
 
 def _unknown(article_id: str) -> str | None:
@@ -134,6 +145,8 @@ class PairCache:
         self.revisions = 0
         self._revised: dict[str, tuple[int, int]] = {}
         self._flips: dict[Key, int] = {}  # each pair's count at its last change of whether it is a copy
+        # the boilerplate version the remembered comparisons outside ``edges`` were last brought to
+        self._refreshed = boilerplate.version
         self.journal: Undo | None = None
 
     # -- comparing ------------------------------------------------------------------------------
@@ -290,7 +303,43 @@ class PairCache:
 
     def neighbours(self, article_id: str) -> list[str]:
         """The article's copies as the evidence stands now, in id order."""
+        self.refresh()
         return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]
+
+    def refresh(self) -> None:
+        """Bring ``edges`` up to the learned boilerplate of now: the remembered comparisons that
+        were no copy, of the articles that carry a sentence whose verdict changed since the last
+        refresh (of every article when the judge does not know them), are asked again. A sentence
+        learned as furniture since can make a pair a copy (it was what kept one text from lying
+        inside the other), and so can one that is furniture no longer; ``edges`` holds only
+        copies, so these pairs would never be asked again by a walk over them."""
+        judge = self._boilerplate
+        version = judge.version
+        if version == self._refreshed:
+            return
+        suspects = self._carrying(judge.changed_since(self._refreshed))
+        edges, pairs_of = self.edges, self._pairs_of
+        for article_id in sorted(suspects):
+            for key in sorted(pairs_of.get(article_id, ())):
+                if key[1] not in edges.get(key[0], ()):
+                    self.pair(*key)
+        if self.journal is not None:
+            before = self._refreshed
+            self.journal.call(lambda: setattr(self, "_refreshed", before))
+        self._refreshed = version
+
+    def _carrying(self, changed: Set[int] | None) -> Iterable[str]:
+        """The articles with remembered comparisons that carry one of the ``changed`` sentences
+        (all of them when the sentences or their carriers are not known)."""
+        if changed is None:
+            return self._pairs_of
+        found: set[str] = set()
+        for fingerprint in changed:
+            carriers = self._boilerplate.carriers(fingerprint)
+            if carriers is None:
+                return self._pairs_of
+            found.update(carriers)
+        return found
 
     # -- remembering ----------------------------------------------------------------------------
     def _formula_version(self, a: str, b: str) -> int:

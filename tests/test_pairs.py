@@ -1,0 +1,76 @@
+"""The pair cache (``dedup.stages.pairs``): remembered comparisons follow the learned boilerplate."""
+
+import random
+from collections.abc import Set
+
+import numpy as np
+
+from dedup.config import DedupConfig
+from dedup.stages.pairs import PairCache
+from dedup.stages.shingle import Shingled, analyze
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(f"w{rng.randrange(5000)}" for _ in range(words)) + "."
+
+
+class Scripted:
+    """A judge whose learned sentences the test sets (``learn``), logging each change."""
+
+    def __init__(self, carriers: dict[int, tuple[str, ...]] | None) -> None:
+        self.version = 0
+        self.learned: set[int] = set()
+        self._log: list[tuple[int, int]] = []
+        self._carriers = carriers
+
+    def learn(self, fingerprints: Set[int]) -> None:
+        self.version += 1
+        self._log += [(fp, self.version) for fp in fingerprints ^ self.learned]
+        self.learned = set(fingerprints)
+
+    def boilerplate_of(self, article_id: str, fingerprints: np.ndarray) -> set[int]:
+        return {fp for fp in fingerprints.tolist() if fp in self.learned}
+
+    def changed_since(self, version: int) -> set[int] | None:
+        return {fp for fp, at in self._log if at > version}
+
+    def carriers(self, fingerprint: int) -> tuple[str, ...] | None:
+        return None if self._carriers is None else self._carriers.get(fingerprint, ())
+
+
+def _statement_with_footers() -> tuple[dict[str, Shingled], set[int]]:
+    """Two outlets' prints of one statement, each under a long footer of its own; the footers'
+    sentence fingerprints."""
+    rng = random.Random(3)
+    config = DedupConfig()
+    statement = _sentence(rng, 24)
+    footers = {x: "\n".join(_sentence(rng, 16) for _ in range(5)) for x in "ab"}
+    docs = {x: analyze(statement + "\n" + footers[x], config.normalize, config.shingle) for x in "ab"}
+    furniture = {
+        x: set(docs[x].sentence_fps.tolist()) - set(docs["b" if x == "a" else "a"].sentence_fps.tolist()) for x in "ab"
+    }
+    return docs, furniture["a"] | furniture["b"]
+
+
+def _carriers(docs: dict[str, Shingled]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, tuple[str, ...]] = {}
+    for x, doc in sorted(docs.items()):
+        for fp in set(doc.sentence_fps.tolist()):
+            found[fp] = (*found.get(fp, ()), x)
+    return found
+
+
+def test_a_pair_that_was_no_copy_is_found_when_its_footers_are_learned_later() -> None:
+    docs, footers = _statement_with_footers()
+    for carriers in (_carriers(docs), None):  # the judge knows the carriers, or does not
+        judge = Scripted(carriers)
+        cache = PairCache(DedupConfig(), docs.__getitem__, judge)
+        cache.add("a"), cache.add("b")
+        cache.remember(cache.compare("a", docs["a"], "b", docs["b"]))
+        assert cache.neighbours("a") == []  # the footers outweigh the statement
+        judge.learn(footers)
+        assert cache.neighbours("a") == ["b"] and cache.neighbours("b") == ["a"]
+        judge.learn(set())  # furniture no more: no copy again
+        assert cache.neighbours("a") == []
+        judge.learn(footers)  # and back
+        assert cache.neighbours("b") == ["a"]
