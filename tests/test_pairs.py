@@ -5,6 +5,7 @@ from collections.abc import Set
 
 import numpy as np
 
+from dedup._undo import Undo
 from dedup.config import DedupConfig
 from dedup.stages.pairs import PairCache
 from dedup.stages.shingle import Shingled, analyze
@@ -74,3 +75,34 @@ def test_a_pair_that_was_no_copy_is_found_when_its_footers_are_learned_later() -
         assert cache.neighbours("a") == []
         judge.learn(footers)  # and back
         assert cache.neighbours("b") == ["a"]
+
+
+def test_the_copies_a_store_must_write_are_those_remembered_since_it_last_wrote() -> None:
+    docs, footers = _statement_with_footers()
+    judge = Scripted(_carriers(docs))
+    cache = PairCache(DedupConfig(), docs.__getitem__, judge)
+    cache.add("a"), cache.add("b")
+    cache.remember(cache.compare("a", docs["a"], "b", docs["b"]))
+    assert cache.unsaved() == []  # no copy: nothing to write
+    judge.learn(footers)
+    assert cache.neighbours("a") == ["b"]  # a copy now, found by asking again
+    assert [(m.a, m.b, m.is_copy) for m in cache.unsaved()] == [("a", "b", True)]
+    cache.saved()
+    assert cache.unsaved() == []
+    judge.learn(set())
+    assert cache.neighbours("a") == [] and cache.unsaved() == []
+    undo = cache.journal = Undo()
+    judge.learn(footers)
+    assert cache.neighbours("a") == ["b"] and len(cache.unsaved()) == 1
+    undo.rollback()  # an addition that failed: nothing to write after all
+    assert cache.unsaved() == []
+
+
+def test_a_copy_read_from_a_store_is_not_written_again() -> None:
+    docs, footers = _statement_with_footers()
+    judge = Scripted(_carriers(docs))
+    judge.learn(footers)
+    cache = PairCache(DedupConfig(), docs.__getitem__, judge)
+    cache.add("a"), cache.add("b")
+    cache.remember(cache.compare("a", docs["a"], "b", docs["b"]), version=-1)
+    assert cache.neighbours("a") == ["b"] and cache.unsaved() == []

@@ -159,3 +159,21 @@ def test_no_peers_scores_dedup_alone_on_real_news(monkeypatch: pytest.MonkeyPatc
     assert run.main([*argv, "--json", "--out", str(out)]) == 0
     summary = json.loads(out.read_text(encoding="utf-8"))
     assert list(summary["real_news"]["methods"]) == ["dedup"] and summary["quality"] == {}
+
+
+@needs_corpus
+def test_a_file_index_of_a_day_of_real_news_reopens_with_the_clusters_it_answered(tmp_path: Path) -> None:
+    """One day added article by article into a SQLite file, in the corpus's order: reopened, the
+    file gives the clusters the open index gave. Grouping compares the members of a cluster with
+    each other and asks remembered pairs again as learned boilerplate changes; the copies it finds
+    there hold clusters together, so they are written too."""
+    path = tmp_path / "day.sqlite"
+    with dedup.Deduplicator.open(path) as index:
+        for record in real_news.read_days(real_news.day_files(CORPUS, ["2015-07-31"])):
+            try:
+                index.add(dedup.Article(**record))
+            except dedup.EmptyTextError:
+                continue
+        answered = {c.member_ids for c in index.clusters()}
+    with dedup.Deduplicator.open(path) as index:
+        assert {c.member_ids for c in index.clusters()} == answered

@@ -19,7 +19,8 @@ few verifier ``View``s, kept for the articles compared last (an article is often
 times in a row). A walk never asks a pair outside ``edges``, so before one (``neighbours``) the
 remembered comparisons that were no copy are asked again for the articles that carry a sentence
 whose verdict changed since (``refresh``): a footer learned since, or a sentence that is furniture
-no longer, can make them copies.
+no longer, can make them copies. The copies remembered since a store last wrote (``unsaved``) are
+written with the next added article, so that an index read back from its store has the same edges.
 
 Every change is recorded in ``journal`` when one is set (the ``Undo`` of the stream's ``add`` in
 progress), so that a failed addition puts the cache back as it was.
@@ -145,6 +146,9 @@ class PairCache:
         self.revisions = 0
         self._revised: dict[str, tuple[int, int]] = {}
         self._flips: dict[Key, int] = {}  # each pair's count at its last change of whether it is a copy
+        # the copies remembered since the last ``saved`` (found when an article was added, by
+        # grouping, or on being asked again): a store writes them with the next article
+        self._unsaved: dict[Key, None] = {}
         # the boilerplate version the remembered comparisons outside ``edges`` were last brought to
         self._refreshed = boilerplate.version
         self.journal: Undo | None = None
@@ -341,6 +345,18 @@ class PairCache:
             found.update(carriers)
         return found
 
+    def unsaved(self) -> list[Match]:
+        """The copies remembered since the last ``saved``, as they stand: besides the copies
+        found when an article is added, grouping compares the members of a component with each
+        other and a pair asked again can become a copy; these join components too, so a store
+        that did not keep them would reopen with other clusters."""
+        matches = self._matches
+        return [matches[key][0] for key in self._unsaved if key in matches and matches[key][0].is_copy]
+
+    def saved(self) -> None:
+        """The ``unsaved`` copies are written."""
+        self._unsaved.clear()
+
     # -- remembering ----------------------------------------------------------------------------
     def _formula_version(self, a: str, b: str) -> int:
         """The formula version a comparison of a and b is decided under: the sum of their sources'
@@ -358,15 +374,22 @@ class PairCache:
         undo = self.journal
         if undo is not None:
             undo.item(self._matches, key)
+            undo.item(self._unsaved, key)
             for x, y in ((match.a, match.b), (match.b, match.a)):
                 undo.member(self._pairs_of, x, key)
                 undo.member(self.edges, x, y)
         if match.shared_passages:
             match = match.without_passages()
         if version is None:
+            before = self._matches.get(key)
             self._matches[key] = (match, self._boilerplate.version, self._formula_version(match.a, match.b))
-        else:
+            if not match.is_copy:
+                self._unsaved.pop(key, None)
+            elif before is None or not before[0].is_copy:  # a copy it was is written already
+                self._unsaved[key] = None
+        else:  # read from a store: written already
             self._matches[key] = (match, version, version)
+            self._unsaved.pop(key, None)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
         if match.is_copy or match.rule == formulas.RULE:
@@ -392,6 +415,7 @@ class PairCache:
         for key in self._pairs_of.pop(article_id, set()):
             self._matches.pop(key, None)
             self._flips.pop(key, None)
+            self._unsaved.pop(key, None)
             other = key[0] if key[1] == article_id else key[1]
             self._pairs_of.get(other, set()).discard(key)
         self._views.pop(article_id, None)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dedup.stores.sqlite import StoredArticle
 
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
-# stored (for an addition), the copies found when it was added).
+# stored (for an addition), the copies written with it).
 Change = tuple[str, str, "StoredArticle | None", list[Match]]
 
 
@@ -38,8 +38,9 @@ class Store(Protocol):
         ...
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
-        """Write an added article, its verified copies and its cluster (its id, and the other
-        members whose recorded cluster id is now that one), at once or not at all."""
+        """Write an added article, the verified copies (its own, and those found among earlier
+        articles since the previous save) and its cluster (its id, and the other members whose
+        recorded cluster id is now that one), at once or not at all."""
         ...
 
     def stored(self, article_id: str) -> StoredArticle | None:

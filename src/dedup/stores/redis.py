@@ -45,7 +45,8 @@ Keys, under the namespace:
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
   ``cluster``, ``arrays`` (the same blob as in the SQLite format);
 - ``<ns>:matches:<id>`` (string): JSON list of ``Match.to_record()`` of the copies found when the
-  article was added;
+  article was added, and of those its worker's grouping found among earlier articles since its
+  previous addition;
 - ``<ns>:lock``: the lock (a string with an expiry, present while a worker adds or removes).
 """
 

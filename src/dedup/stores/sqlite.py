@@ -374,8 +374,9 @@ class SQLiteStore:
         return SQLiteStore._Tx(self._db)
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
-        """Write one added article, its verified copies and its cluster id (also on the other
-        members named, whose id changed), in one transaction."""
+        """Write one added article, the verified copies given (its own and any found since the
+        previous save) and its cluster id (also on the other members named, whose id changed), in
+        one transaction."""
         cluster_id, members = cluster
         article = stored.article
         fields = (

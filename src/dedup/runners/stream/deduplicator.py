@@ -494,6 +494,9 @@ class Deduplicator:
         replica.insert(art_id, prepared, seq, evidence)
         for m in matches:
             pairs.remember(m)
+        # the comparisons that the article's sentences made copies (``PairCache.refresh``) are
+        # written with it (``PairCache.unsaved``)
+        pairs.refresh()
         self._place(art_id, matches, undo)
         matches.sort(key=lambda m: (-m.score, m.b))
         verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
@@ -503,8 +506,11 @@ class Deduplicator:
             # the members whose recorded cluster id changed (a merge, a split, an id passed on): a
             # story copied by thousands rewrites none of its rows as it grows
             moved = [m for m in verdict.cluster.member_ids if written.get(m) != cluster and m != art_id]
-            self._store.save(stored, matches, (cluster, moved))
+            own = {frozenset((m.a, m.b)) for m in matches}
+            more = [m for m in pairs.unsaved() if frozenset((m.a, m.b)) not in own]
+            self._store.save(stored, [*matches, *more], (cluster, moved))
             written.update(dict.fromkeys((art_id, *moved), cluster))
+        pairs.saved()
         replica.written(art_id)
         _log.added(verdict)
         return verdict, previous
