@@ -135,8 +135,9 @@ class PairCache:
         # the verified copies of each article, both ways, and the pairs refused by the formula test
         # alone (the formula counts may change back): ``neighbours`` asks each pair again
         self.edges: dict[str, set[str]] = {}
-        # each comparison, with the boilerplate version and the formula version it was made under
-        self._matches: dict[Key, tuple[Match, int, int]] = {}
+        # each comparison, with the boilerplate version and the formula version it was made under,
+        # and the formula counts' own version when that was last checked (``pair``'s quick path)
+        self._matches: dict[Key, tuple[Match, int, int, int]] = {}
         self._pairs_of: dict[str, set[Key]] = {}  # the remembered pairs of each article
         # an OrderedDict: views are dropped oldest first, and a dict whose oldest keys are deleted
         # one by one scans its deleted slots to find the next oldest
@@ -214,8 +215,14 @@ class PairCache:
         cached = self._matches.get(_key(a, b))
         model = self._boilerplate
         version = model.version
+        counts = self._formula
+        moved = 0 if counts is None else counts.version
+        # no source's formula version has moved since the pair was last checked: it stands
+        if cached is not None and cached[1] == version and cached[3] == moved:
+            return cached[0]
         formula = self._formula_version(a, b)
         if cached is not None and cached[1] == version and cached[2] == formula:
+            self._stamp(_key(a, b), cached[0], version, formula, moved)
             return cached[0]
         match = cached[0] if cached is not None else None
         if match is not None and cached is not None and cached[2] != formula and self.formula_affected(match):
@@ -226,10 +233,7 @@ class PairCache:
             if len(learned) != match.ignored_boilerplate:
                 match = None
         if match is not None:  # it stands: stamped with today's versions
-            key = _key(a, b)
-            if self.journal is not None:
-                self.journal.item(self._matches, key)
-            self._matches[key] = (match, version, formula)
+            self._stamp(_key(a, b), match, version, formula, moved)
             return match
         if cached is not None:  # compared again the way round it was first compared
             a, b = cached[0].a, cached[0].b
@@ -238,6 +242,12 @@ class PairCache:
             self._revise(cached[0], match)
         self.remember(match)
         return match
+
+    def _stamp(self, key: Key, match: Match, version: int, formula: int, moved: int) -> None:
+        """A remembered comparison stands under today's versions."""
+        if self.journal is not None:
+            self.journal.item(self._matches, key)
+        self._matches[key] = (match, version, formula, moved)
 
     def boilerplate_version(self) -> int:
         """The version of the learned boilerplate that comparisons are decided under now."""
@@ -382,13 +392,14 @@ class PairCache:
             match = match.without_passages()
         if version is None:
             before = self._matches.get(key)
-            self._matches[key] = (match, self._boilerplate.version, self._formula_version(match.a, match.b))
+            moved = 0 if self._formula is None else self._formula.version
+            self._matches[key] = (match, self._boilerplate.version, self._formula_version(match.a, match.b), moved)
             if not match.is_copy:
                 self._unsaved.pop(key, None)
             elif before is None or not before[0].is_copy:  # a copy it was is written already
                 self._unsaved[key] = None
         else:  # read from a store: written already
-            self._matches[key] = (match, version, version)
+            self._matches[key] = (match, version, version, -1)
             self._unsaved.pop(key, None)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
