@@ -393,3 +393,72 @@ def _forget_stored_settings(path: Path, part: str, *names: str) -> None:
         text = json.dumps(stored)
         db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (text,))
         db.execute("UPDATE meta SET value = ? WHERE key = 'config_checksum'", (config_checksum(text),))
+
+
+def _articles_of_words(n: int, words: int, seed: int = 5) -> list[dedup.Article]:
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"w{k}" for k in range(20_000)]
+    return [
+        dedup.Article(
+            id=f"a{i:05d}",
+            text="\n".join(" ".join(rng.choices(vocabulary, k=12)) + "." for _ in range(words // 12)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_write_ahead_log_is_copied_into_the_file_as_articles_are_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An add never copies the log itself: a thread of the store does, so the log stays short
+    however long the crawl (without it, it would hold every article written), and a closed index
+    leaves no log behind."""
+    from dedup.stores import sqlite as store
+
+    monkeypatch.setattr(store, "CHECKPOINT_BYTES", 64 << 10)
+    monkeypatch.setattr(store, "_LOG_KEPT", 256 << 10)
+    path = tmp_path / "index.sqlite"
+    log = Path(f"{path}-wal")
+    longest = 0
+    with dedup.Deduplicator.open(path) as d:
+        for article in _articles_of_words(1200, 240):
+            d.add(article)
+            longest = max(longest, log.stat().st_size)
+        (autocheckpoint,) = d._store._db.execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert autocheckpoint == 0  # the adds leave the copying to the thread
+    assert path.stat().st_size > 4 << 20  # what was written went into the file
+    assert longest < 8 << 20, f"the log grew to {longest:,} bytes"  # ~37 MB when nothing copies it
+    assert not log.exists()
+    with dedup.Deduplicator.open(path) as d:
+        assert len(d) == 1200
+
+
+def test_a_log_that_cannot_be_copied_is_reported_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from dedup.stores import sqlite as store
+
+    connect = sqlite3.connect
+
+    def refuse_in_the_thread(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if threading.current_thread().name.startswith("dedup checkpoint"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(store, "CHECKPOINT_BYTES", 16 << 10)
+    monkeypatch.setattr(store.sqlite3, "connect", refuse_in_the_thread)
+    path = tmp_path / "index.sqlite"
+    articles = _articles_of_words(60, 120)
+    with caplog.at_level("WARNING", logger="dedup.index"), dedup.Deduplicator.open(path) as d:
+        for article in articles:
+            d.add(article)
+        answered = groups_of(d.clusters())
+    warnings = [r.getMessage() for r in caplog.records if "write-ahead log could not be copied" in r.getMessage()]
+    assert len(warnings) == 1 and "disk I/O error" in warnings[0]  # said once, not at every try
+    monkeypatch.setattr(store.sqlite3, "connect", connect)
+    with dedup.Deduplicator.open(path) as d:
+        assert len(d) == len(articles) and groups_of(d.clusters()) == answered

@@ -43,9 +43,11 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import math
 import os
 import sqlite3
+import threading
 from collections.abc import Container, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
@@ -211,6 +213,91 @@ class _WriterLock:
             self._fd = None
 
 
+_log = logging.getLogger("dedup.index")
+CHECKPOINT_BYTES = 1 << 20  # about a fourth of what the log grows by: SQLite's own checkpoints come every 4 MB
+_LOG_KEPT = 16 << 20  # bytes of the log file kept when the writer starts it over
+_PASSES = 16  # checkpoints in a row at most, each copying what the writer committed during the last
+
+
+class _Checkpointer:
+    """Copies the write-ahead log into the index file from a thread of its own.
+
+    Left to itself, SQLite checkpoints in the connection that commits, once the log holds
+    ``wal_autocheckpoint`` pages: that commit copies them and syncs the file, one ``add`` in a few
+    hundred taking tens of milliseconds. The writer turns that off (``wal_autocheckpoint=0``) and
+    tells this thread how much it wrote (``wrote``); past ``CHECKPOINT_BYTES`` the thread runs a
+    passive checkpoint (which neither waits for the writer nor makes it wait) on a connection of
+    its own. Python's sqlite3 lets go of the GIL while SQLite works, so adds go on meanwhile.
+
+    The writer starts the log over from its beginning only when a transaction begins with every
+    page of the log copied; what it commits during a checkpoint is left for the next one, so the
+    thread checkpoints again at once (each time a shorter copy) until one copies everything, else the
+    log would grow without end. A log found past ``_LOG_KEPT`` has not started over for a while
+    (the writer began a transaction before the copy ended each time): a last checkpoint then makes
+    the writer wait while the rest is copied, so that it starts over. A checkpoint is not needed for durability (a committed article is in
+    the log): one that fails is logged and tried again later, and the log grows meanwhile.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._written = 0
+        self._wake = threading.Event()
+        self._stop = False
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name=f"dedup checkpoint {path.name}", daemon=True)
+        self._thread.start()
+
+    def wrote(self, size: int) -> None:
+        self._written += size
+        if self._written >= CHECKPOINT_BYTES:
+            self._written = 0
+            self._wake.set()
+
+    def _run(self) -> None:
+        db: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._stop:
+                    return
+                try:
+                    if db is None:
+                        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                    self._checkpoint(db)
+                    self._failed = False
+                except sqlite3.Error as exc:
+                    if not self._failed:
+                        _log.warning(
+                            "%s: the write-ahead log could not be copied into the index file (%s); every added "
+                            "article is safe in the log, which grows until a later try succeeds",
+                            self._path, exc,
+                        )  # fmt: skip
+                    self._failed = True
+        finally:
+            if db is not None:
+                db.close()
+
+    @staticmethod
+    def _checkpoint(db: sqlite3.Connection) -> None:
+        longest = last = -1
+        for _ in range(_PASSES):
+            _, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            longest = max(longest, frames)
+            if copied >= frames == last:  # all copied, and nothing committed since the last pass
+                break
+            last = frames
+        (page,) = db.execute("PRAGMA page_size").fetchone()
+        if longest * page > _LOG_KEPT:  # the log did not start over since: the writer waits, once
+            db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+
+    def close(self) -> None:
+        """Stop the thread (a checkpoint under way ends first)."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+
+
 class SQLiteStore:
     """The SQLite file behind a persistent ``Deduplicator``."""
 
@@ -234,6 +321,9 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._check(config)
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoints are the thread's
+            self._db.execute(f"PRAGMA journal_size_limit={_LOG_KEPT}")  # a log grown long is cut back
+            self._checkpoints: _Checkpointer | None = _Checkpointer(self.path)
         except BaseException as exc:
             self.close()
             if isinstance(exc, sqlite3.Error):
@@ -404,6 +494,7 @@ class SQLiteStore:
             raise self._error(
                 exc, f"add article {article.id!r}", not_done=f"article {article.id!r} is not added"
             ) from exc
+        self._wrote(len(article.text) + len(arrays) + sum(map(len, records)) + 256 * (1 + len(members)))
 
     def lock(self) -> AbstractContextManager[None]:
         """Nothing to hold: the file has one writer (the ``flock`` taken when it was opened)."""
@@ -425,6 +516,12 @@ class SQLiteStore:
             raise self._error(
                 exc, f"remove article {article_id!r}", not_done=f"article {article_id!r} is not removed"
             ) from exc
+        self._wrote(4096)
+
+    def _wrote(self, size: int) -> None:
+        """About ``size`` bytes were committed to the log (``_Checkpointer``)."""
+        if self._checkpoints is not None:
+            self._checkpoints.wrote(size)
 
     # -- reading ----------------------------------------------------------------------------------
     def _order(self) -> list[tuple[int, int, str, str | None]]:
@@ -525,8 +622,12 @@ class SQLiteStore:
             raise self._error(exc, "count the articles") from exc
 
     def close(self) -> None:
+        checkpoints = getattr(self, "_checkpoints", None)
+        if checkpoints is not None:
+            checkpoints.close()
+            self._checkpoints = None
         if hasattr(self, "_db"):
-            self._db.close()
+            self._db.close()  # the last connection: SQLite checkpoints the log and removes it
         self._lock.release()
 
     # -- errors -----------------------------------------------------------------------------------
