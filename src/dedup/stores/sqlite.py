@@ -48,6 +48,7 @@ import math
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Container, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
@@ -234,8 +235,10 @@ class _Checkpointer:
     thread checkpoints again at once (each time a shorter copy) until one copies everything, else the
     log would grow without end. A log found past ``_LOG_KEPT`` has not started over for a while
     (the writer began a transaction before the copy ended each time): a last checkpoint then makes
-    the writer wait while the rest is copied, so that it starts over. A checkpoint is not needed for durability (a committed article is in
-    the log): one that fails is logged and tried again later, and the log grows meanwhile.
+    the writer wait while the rest is copied, so that it starts over. A checkpoint is not needed
+    for durability (a committed article is in the log): one that fails is logged and tried again
+    later, and the log grows meanwhile. The thread stops when the store is closed, or collected
+    unclosed, or at the interpreter's exit.
     """
 
     def __init__(self, path: Path) -> None:
@@ -323,7 +326,9 @@ class SQLiteStore:
             self._check(config)
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoints are the thread's
             self._db.execute(f"PRAGMA journal_size_limit={_LOG_KEPT}")  # a log grown long is cut back
-            self._checkpoints: _Checkpointer | None = _Checkpointer(self.path)
+            checkpoints = _Checkpointer(self.path)
+            self._checkpoints: _Checkpointer | None = checkpoints
+            self._stop_checkpoints = weakref.finalize(self, checkpoints.close)
         except BaseException as exc:
             self.close()
             if isinstance(exc, sqlite3.Error):
@@ -622,9 +627,9 @@ class SQLiteStore:
             raise self._error(exc, "count the articles") from exc
 
     def close(self) -> None:
-        checkpoints = getattr(self, "_checkpoints", None)
-        if checkpoints is not None:
-            checkpoints.close()
+        stop = getattr(self, "_stop_checkpoints", None)
+        if stop is not None:
+            stop()  # once: a finalizer that has run does nothing
             self._checkpoints = None
         if hasattr(self, "_db"):
             self._db.close()  # the last connection: SQLite checkpoints the log and removes it
