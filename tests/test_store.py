@@ -462,3 +462,72 @@ def test_a_log_that_cannot_be_copied_is_reported_and_loses_nothing(
     monkeypatch.setattr(store.sqlite3, "connect", connect)
     with dedup.Deduplicator.open(path) as d:
         assert len(d) == len(articles) and groups_of(d.clusters()) == answered
+
+
+def test_a_reader_in_another_process_never_makes_an_add_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report or a backup reading the file holds a snapshot: the log cannot start over while it
+    reads, and the checkpoints copy what they can without waiting for it (a checkpoint that waited
+    would hold the writer's lock meanwhile, and the adds would wait, or fail as locked)."""
+    import time
+
+    from dedup.stores import sqlite as store
+
+    monkeypatch.setattr(store, "CHECKPOINT_BYTES", 8 << 10)
+    monkeypatch.setattr(store, "_LOG_KEPT", 32 << 10)  # a checkpoint that makes the writer wait, each time
+    path = tmp_path / "index.sqlite"
+    articles = _articles_of_words(500, 120)
+    with dedup.Deduplicator.open(path) as d:
+        for article in articles[:50]:
+            d.add(article)
+        command = [sys.executable, "-c", READER, str(path), "8"]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as reader:
+            try:
+                assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
+                longest = 0.0
+                for article in articles[50:]:
+                    start = time.perf_counter()
+                    d.add(article)  # raises if the file is locked for longer than SQLite waits
+                    longest = max(longest, time.perf_counter() - start)
+                assert reader.poll() is None  # the reader held its snapshot throughout
+            finally:
+                reader.kill()
+    assert longest < 4.0, f"an add waited {longest:.1f} s"  # a waiting checkpoint holds it ~5 s
+
+
+READER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN")
+db.execute("SELECT count(*) FROM articles").fetchone()
+print("reading", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_checkpoint_that_fails_otherwise_is_reported_and_the_thread_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dedup.stores import sqlite as store
+
+    checkpoint, calls = store._Checkpointer._checkpoint, []
+
+    def fail_first(db: sqlite3.Connection) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("simulated")
+        checkpoint(db)
+
+    monkeypatch.setattr(store, "CHECKPOINT_BYTES", 16 << 10)
+    monkeypatch.setattr(store, "_LOG_KEPT", 64 << 10)
+    monkeypatch.setattr(store._Checkpointer, "_checkpoint", staticmethod(fail_first))
+    path = tmp_path / "index.sqlite"
+    log = Path(f"{path}-wal")
+    with caplog.at_level("WARNING", logger="dedup.index"), dedup.Deduplicator.open(path) as d:
+        for article in _articles_of_words(600, 120):
+            d.add(article)
+        size = log.stat().st_size
+    assert len(calls) > 2  # the thread lived on
+    assert size < 4 << 20, f"the log grew to {size:,} bytes"
+    assert [r.getMessage() for r in caplog.records if "MemoryError: simulated" in r.getMessage()]

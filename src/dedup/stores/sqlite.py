@@ -46,6 +46,7 @@ import json
 import logging
 import math
 import os
+import queue
 import sqlite3
 import threading
 import weakref
@@ -238,14 +239,16 @@ class _Checkpointer:
     the writer wait while the rest is copied, so that it starts over. A checkpoint is not needed
     for durability (a committed article is in the log): one that fails is logged and tried again
     later, and the log grows meanwhile. The thread stops when the store is closed, or collected
-    unclosed, or at the interpreter's exit.
+    unclosed, or at the interpreter's exit (then without waiting: an interrupted checkpoint leaves
+    the log to be copied by the next connection).
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._written = 0
-        self._wake = threading.Event()
-        self._stop = False
+        # wake-ups (True) and the stop (None); a SimpleQueue, whose put may be called from a
+        # finalizer that the garbage collector runs in the middle of the thread's own code
+        self._asks: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
         self._failed = False
         self._thread = threading.Thread(target=self._run, name=f"dedup checkpoint {path.name}", daemon=True)
         self._thread.start()
@@ -254,27 +257,28 @@ class _Checkpointer:
         self._written += size
         if self._written >= CHECKPOINT_BYTES:
             self._written = 0
-            self._wake.set()
+            self._asks.put(True)
 
     def _run(self) -> None:
         db: sqlite3.Connection | None = None
         try:
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._stop:
-                    return
+            while self._asks.get():
+                while not self._asks.empty():  # the wake-ups that came meanwhile: one checkpoint
+                    if not self._asks.get():
+                        return
                 try:
                     if db is None:
-                        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+                        # no busy wait: a checkpoint that would wait for a reader of another
+                        # process copies what it can and ends (the writer waits for none)
+                        db = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
                     self._checkpoint(db)
                     self._failed = False
-                except sqlite3.Error as exc:
+                except Exception as exc:  # the thread lives on: the next checkpoint may succeed
                     if not self._failed:
                         _log.warning(
-                            "%s: the write-ahead log could not be copied into the index file (%s); every added "
-                            "article is safe in the log, which grows until a later try succeeds",
-                            self._path, exc,
+                            "%s: the write-ahead log could not be copied into the index file (%s: %s); every "
+                            "added article is safe in the log, which grows until a later try succeeds",
+                            self._path, type(exc).__name__, exc,
                         )  # fmt: skip
                     self._failed = True
         finally:
@@ -294,11 +298,15 @@ class _Checkpointer:
         if longest * page > _LOG_KEPT:  # the log did not start over since: the writer waits, once
             db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
 
+    def stop(self) -> None:
+        """Ask the thread to stop after the checkpoint under way (what a finalizer may call)."""
+        self._asks.put(None)
+
     def close(self) -> None:
-        """Stop the thread (a checkpoint under way ends first)."""
-        self._stop = True
-        self._wake.set()
-        self._thread.join()
+        """Stop the thread and wait for it (a checkpoint under way ends first)."""
+        self.stop()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
 
 
 class SQLiteStore:
@@ -328,7 +336,7 @@ class SQLiteStore:
             self._db.execute(f"PRAGMA journal_size_limit={_LOG_KEPT}")  # a log grown long is cut back
             checkpoints = _Checkpointer(self.path)
             self._checkpoints: _Checkpointer | None = checkpoints
-            self._stop_checkpoints = weakref.finalize(self, checkpoints.close)
+            self._stop_checkpoints = weakref.finalize(self, checkpoints.stop)
         except BaseException as exc:
             self.close()
             if isinstance(exc, sqlite3.Error):
@@ -627,9 +635,10 @@ class SQLiteStore:
             raise self._error(exc, "count the articles") from exc
 
     def close(self) -> None:
-        stop = getattr(self, "_stop_checkpoints", None)
-        if stop is not None:
-            stop()  # once: a finalizer that has run does nothing
+        stop, checkpoints = getattr(self, "_stop_checkpoints", None), getattr(self, "_checkpoints", None)
+        if stop is not None and checkpoints is not None:
+            stop.detach()
+            checkpoints.close()
             self._checkpoints = None
         if hasattr(self, "_db"):
             self._db.close()  # the last connection: SQLite checkpoints the log and removes it
