@@ -215,8 +215,7 @@ class PairCache:
         cached = self._matches.get(_key(a, b))
         model = self._boilerplate
         version = model.version
-        counts = self._formula
-        moved = 0 if counts is None else counts.version
+        moved = self.formula_versions()
         # no source's formula version has moved since the pair was last checked: it stands
         if cached is not None and cached[1] == version and cached[3] == moved:
             return cached[0]
@@ -392,8 +391,8 @@ class PairCache:
             match = match.without_passages()
         if version is None:
             before = self._matches.get(key)
-            moved = 0 if self._formula is None else self._formula.version
-            self._matches[key] = (match, self._boilerplate.version, self._formula_version(match.a, match.b), moved)
+            stamp = (self._boilerplate.version, self._formula_version(match.a, match.b), self.formula_versions())
+            self._matches[key] = (match, *stamp)
             if not match.is_copy:
                 self._unsaved.pop(key, None)
             elif before is None or not before[0].is_copy:  # a copy it was is written already
