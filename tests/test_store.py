@@ -380,6 +380,17 @@ def test_an_index_written_before_the_pooled_formula_rule_keeps_the_rule_it_was_b
         assert (d.config.formula.sketch_rows, d.config.formula.sketch_width_bits) == (2, 21)
 
 
+def test_an_index_written_before_the_aside_rule_keeps_the_answers_it_was_built_to_give(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(load_seeds())
+    _forget_stored_settings(path, "verify", "aside_share")
+    with dedup.Deduplicator.open(path) as d:
+        assert d.config.verify.aside_share == 0.0  # the rule off, as when the index was written
+    with pytest.raises(dedup.StoreError, match="other settings"):
+        dedup.Deduplicator.open(path, dedup.DedupConfig())
+
+
 def _forget_stored_settings(path: Path, part: str, *names: str) -> None:
     """Take settings out of an index's stored config, as an index written before they existed."""
     import json

@@ -170,3 +170,53 @@ def test_a_short_statement_re_spelled_is_a_copy_on_its_one_shared_passage() -> N
     ]
     quoted = _compare(statement + " " + own[0], re_spelled + " " + own[1])
     assert len(quoted.shared_passages) == 1 and not quoted.is_copy
+
+
+def _sentences(topic: str, n: int) -> list[str]:
+    """``n`` sentences about ``topic``, each with words of its own."""
+    return [
+        f"The {topic} report item {i} mentions {topic}{i}alpha and {topic}{i}beta near {topic}{i}gamma."
+        for i in range(n)
+    ]
+
+
+STATEMENT = _sentences("ministry", 3)
+
+
+def test_a_piece_carried_late_in_a_longer_article_is_an_aside_not_a_copy() -> None:
+    """A short statement printed as the last paragraphs of a long roundup about something else is
+    a side item of the roundup: the two tell different stories."""
+    short = "\n".join(STATEMENT)
+    roundup = "\n".join(_sentences("harbour", 16) + STATEMENT)
+    for m in (_compare(short, roundup), _compare(roundup, short)):
+        assert not m.is_copy and m.relation is Relation.NONE and m.rule == "aside"
+        assert max(m.containment_a, m.containment_b) > 0.9  # the statement is all there
+    off = dataclasses.replace(CONFIG.verify, aside_share=0.0)
+    m = compare("a", _doc(short), "b", _doc(roundup), verify=off, shingle=CONFIG.shingle)
+    assert m.is_copy and m.relation is Relation.PARTIAL
+
+
+def test_a_copy_with_its_story_first_or_a_large_share_is_no_aside() -> None:
+    short = "\n".join(STATEMENT)
+    # the statement leads, the outlet's own paragraphs follow: a copy that adds text
+    assert _compare("\n".join(STATEMENT + _sentences("harbour", 16)), short).relation is Relation.EXTENDED
+    # a local lead on top of the statement, the statement a large share of the article
+    assert _compare("\n".join(_sentences("harbour", 4) + STATEMENT), short).relation is Relation.EXTENDED
+    # a trimmed copy of a long story shares its opening however short it is
+    story = _sentences("harbour", 20)
+    assert _compare("\n".join(story[:2]), "\n".join(story)).relation is Relation.PARTIAL
+
+
+def test_an_aside_is_grouped_with_its_copies_not_with_the_roundup() -> None:
+    short = "\n".join(STATEMENT)
+    articles = [
+        dedup.Article(id="roundup", text="\n".join(_sentences("harbour", 16) + STATEMENT)),
+        dedup.Article(id="statement", text=short),
+        dedup.Article(id="reprint", text=short + "\nThe ministry added nothing further."),
+    ]
+    groups = sorted(c.member_ids for c in dedup.cluster(articles))
+    assert groups == [("reprint", "statement"), ("roundup",)]
+    d = dedup.Deduplicator()
+    d.add(articles[0])
+    assert not d.add(articles[1]).is_copy
+    assert d.add(articles[2]).copy_of == ("statement",)

@@ -379,6 +379,9 @@ class VerifyConfig:
       passages, covering at least this share of the words of the smaller article (or fewer passages
       covering ``min_containment`` of them: a short statement re-spelled).
     - ``min_shared_shingles``: below this many shared shingles nothing is a copy (tiny texts).
+    - ``aside_share`` and ``aside_after``: a pair whose shared text is at most ``aside_share`` of the
+      larger article and begins past ``aside_after`` of its words is no copy (the smaller is an
+      aside of the larger: a side item near the end of a roundup); ``aside_share=0`` turns it off.
     """
 
     near_identical_jaccard: float = 0.8
@@ -387,12 +390,16 @@ class VerifyConfig:
     min_shared_passages: int = 2
     min_passage_coverage: float = 0.25
     min_shared_shingles: int = 8
+    aside_share: float = 0.2
+    aside_after: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("near_identical_jaccard", "min_containment", "passage_overlap", "min_passage_coverage"):
             _share(self, name)
         _int(self, "min_shared_passages", 1)
         _int(self, "min_shared_shingles", 1)
+        _share(self, "aside_share", zero=True)
+        _share(self, "aside_after")
 
 
 @dataclass(frozen=True, slots=True)

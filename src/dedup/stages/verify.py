@@ -16,13 +16,19 @@ The decision rule, first match wins (the relation is that of ``a`` to ``b``):
 1. fewer than ``min_shared_shingles`` shingles in common: **not a copy**;
 2. the same words: **same_text**;
 3. ``jaccard >= near_identical_jaccard``: **near_identical**;
-4. the smaller article has ``containment >= min_containment`` in the larger: a copy, **partial** for
+4. the text the two share is at most ``aside_share`` of the larger article and its earliest shared
+   passage begins past ``aside_after`` of the larger's words: **not a copy** (rule ``aside``). The
+   smaller article is a side item of the larger (a paragraph near the end of a roundup, a
+   "related story" teaser under another story), whose own story is something else; a copy shares
+   the story's opening, since trimming cuts the end and a local lead added on top is seldom most
+   of the article. Shared text that no shared passage places counts as at the start;
+5. the smaller article has ``containment >= min_containment`` in the larger: a copy, **partial** for
    the smaller article (a trimmed copy) and **extended** for the larger (a copy that adds text);
-5. at least ``min_shared_passages`` shared passages covering ``min_passage_coverage`` of the smaller
+6. at least ``min_shared_passages`` shared passages covering ``min_passage_coverage`` of the smaller
    article's words, or one shared passage covering ``min_containment`` of them (a short statement
    of a passage or two, re-spelled: the passage is most of it, as containment would be):
    **rewritten** (the syndicated story re-spelled, cut and added to);
-6. otherwise **not a copy** (same topic, shared quotes, common phrases).
+7. otherwise **not a copy** (same topic, shared quotes, common phrases).
 """
 
 from __future__ import annotations
@@ -161,17 +167,33 @@ def _passage_pairs(a: Shingled, ids_a: I64, b: Shingled, ids_b: I64) -> tuple[I6
     return ia, ib, counts[ia, ib] / np.maximum(smaller, 1)
 
 
+# Where an article's shared text begins: the first word of its earliest shared passage, as a
+# share of its words (0.0 when no passage is shared: shared text that cannot be placed counts as
+# at the start).
+Starts = tuple[float, float]
+_NOWHERE: Starts = (0.0, 0.0)
+
+
+def _first_word(doc: Shingled, view: View, positions: I64) -> float:
+    """The share of ``doc``'s words before the earliest of its passages at ``positions`` (in
+    ``view.passage_ids``)."""
+    if len(positions) == 0 or len(doc.words) == 0:
+        return 0.0
+    return float(doc.passages[view.passage_ids[positions], 0].min()) / len(doc.words)
+
+
 def _shared(
     a: Shingled, va: View, b: Shingled, vb: View, threshold: float, listed: bool
-) -> tuple[list[SharedPassage], float, float, int]:
+) -> tuple[list[SharedPassage], float, float, int, Starts]:
     """The passages of a shared with b (each with its best partner; an empty list unless
-    ``listed``), the share of a's and of b's words in shared passages, and the number of shared
-    passages (the fewer side)."""
+    ``listed``), the share of a's and of b's words in shared passages, the number of shared
+    passages (the fewer side), and where the shared text begins in a and in b (``Starts``)."""
     ia, ib, overlap, cov_a, cov_b, n_shared = shared_figures(va, vb, threshold)
     if len(ia) == 0:
-        return [], 0.0, 0.0, 0
+        return [], 0.0, 0.0, 0, _NOWHERE
+    starts = (_first_word(a, va, ia), _first_word(b, vb, ib))
     if not listed:
-        return [], cov_a, cov_b, n_shared
+        return [], cov_a, cov_b, n_shared, starts
     a_ids, b_ids = va.passage_ids[ia], vb.passage_ids[ib]
     a_sentences = a.passage_sentence[a_ids].tolist()
     b_sentences = b.passage_sentence[b_ids].tolist()
@@ -181,7 +203,7 @@ def _shared(
     shared = SharedPassage.many(
         a_sentences, b_sentences, overlap.tolist(), texts.__getitem__ if texts else _no_text, a_words, b_words
     )
-    return shared, cov_a, cov_b, n_shared
+    return shared, cov_a, cov_b, n_shared, starts
 
 
 def _no_text(sentence: int) -> str:
@@ -225,10 +247,14 @@ def compare(
     shared: list[SharedPassage] = []
     cov_a = cov_b = 0.0
     n_shared = 0
+    starts = _NOWHERE
     if inter >= verify.min_shared_shingles and (shingle.passage_k != shingle.k or small_containment >= bound):
-        shared, cov_a, cov_b, n_shared = _shared(a, va, b, vb, verify.passage_overlap, list_passages)
+        shared, cov_a, cov_b, n_shared, starts = _shared(a, va, b, vb, verify.passage_overlap, list_passages)
     small_coverage = cov_a if a_smaller else cov_b
     score = max(jaccard, small_containment, small_coverage)
+    # the larger article: how much of it is shared, and where the shared text begins in it
+    large_share = max(cont_b, cov_b) if a_smaller else max(cont_a, cov_a)
+    large_start = starts[1] if a_smaller else starts[0]
 
     def decide() -> tuple[Relation, str]:
         if inter < verify.min_shared_shingles:
@@ -237,6 +263,8 @@ def compare(
             return Relation.SAME_TEXT, "same_words"
         if jaccard >= verify.near_identical_jaccard:
             return Relation.NEAR_IDENTICAL, "jaccard"
+        if large_share <= verify.aside_share and large_start >= verify.aside_after:
+            return Relation.NONE, "aside"
         if small_containment >= verify.min_containment:
             return (Relation.PARTIAL if a_smaller else Relation.EXTENDED), "containment"
         if n_shared >= verify.min_shared_passages and small_coverage >= verify.min_passage_coverage:
