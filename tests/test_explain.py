@@ -197,3 +197,16 @@ def test_a_furniture_sentence_of_a_one_line_text_is_the_range_left_out() -> None
     ]
     start, end = mapped.span((0, len(mapped)))
     assert text[start:end] == story[:-1]
+
+
+def test_explain_says_why_an_aside_is_no_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    statement = [f"The ministry said item {i} covers ministry{i}a and ministry{i}b today." for i in range(3)]
+    own = [f"The harbour story {i} tells of harbour{i}a and harbour{i}b at length." for i in range(16)]
+    (tmp_path / "statement.txt").write_text("\n".join(statement), encoding="utf-8")
+    (tmp_path / "roundup.txt").write_text("\n".join(own + statement), encoding="utf-8")
+    assert (
+        cli.main(["explain", str(tmp_path / "statement.txt"), str(tmp_path / "roundup.txt"), "--color", "never"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "decision: not a copy (rule aside)" in out
+    assert "why:" in out and "second half" in out and "aside_share" in out

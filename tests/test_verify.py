@@ -2,6 +2,8 @@ import dataclasses
 import itertools
 
 import numpy as np
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import dedup
 from dedup.config import DedupConfig
@@ -220,3 +222,66 @@ def test_an_aside_is_grouped_with_its_copies_not_with_the_roundup() -> None:
     d.add(articles[0])
     assert not d.add(articles[1]).is_copy
     assert d.add(articles[2]).copy_of == ("statement",)
+
+
+def test_an_early_version_of_the_piece_in_the_larger_article_makes_it_a_copy_in_either_order() -> None:
+    """Where the shared text begins is read from every passage the larger article shares, not only
+    from the partners of the smaller one's passages: its lead re-spells the statement (a word
+    changed), and the statement itself comes at its end."""
+    lead = [s.replace("report", "bulletin") for s in STATEMENT[:2]]
+    large = "\n".join(lead + _sentences("harbour", 30) + STATEMENT)
+    small = "\n".join(STATEMENT)
+    ab, ba = _compare(small, large), _compare(large, small)
+    assert ab.is_copy and ba.is_copy and ab.rule == ba.rule != "aside"
+
+
+def test_learned_boilerplate_at_the_top_does_not_push_a_copy_into_an_aside() -> None:
+    """Where the shared text begins is counted in the words compared: a site's header learned as
+    boilerplate is left out of it, as it is of the shares."""
+    header = [" ".join(f"blurb{j}w{i}" for i in range(100)) + "." for j in range(3)]
+    wire = _sentences("wire", 5)
+    d = dedup.Deduplicator()
+    for k in range(6):
+        d.add(dedup.Article(id=f"site{k}", text="\n".join(header + _sentences(f"own{k}x", 12)), source="site"))
+    d.add(dedup.Article(id="agency", text="\n".join(wire), source="agency"))
+    verdict = d.add(dedup.Article(id="copy", text="\n".join(header + wire + _sentences("more", 22)), source="site"))
+    match = d.compare("agency", "copy")
+    assert match.ignored_boilerplate > 0  # the header is learned
+    assert verdict.is_copy and match.is_copy and match.rule == "containment"
+
+
+_SLOT = st.one_of(
+    st.tuples(st.just("shared"), st.integers(0, 5), st.booleans()),  # a statement sentence, maybe re-spelled
+    st.tuples(st.just("own"), st.integers(0, 40), st.just(False)),
+)
+
+
+def _rendered(tag: str, slots: list[tuple[str, int, bool]]) -> list[str]:
+    statement = _sentences("ministry", 6)
+    return [
+        (statement[i].replace("report", "bulletin") if respelled else statement[i])
+        if kind == "shared"
+        else _sentences(tag, i + 1)[i]
+        for kind, i, respelled in slots
+    ]
+
+
+@given(
+    st.lists(_SLOT, min_size=1, max_size=40),
+    st.lists(_SLOT, min_size=1, max_size=8),
+    st.sampled_from(["\n", " "]),
+)
+@example(  # a re-spelled sentence early in the larger article, the same one exact at its end
+    [("own", i, False) for i in range(6)]
+    + [("shared", 0, True)]
+    + [("own", i, False) for i in range(6, 16)]
+    + [("shared", 0, False)],
+    [("shared", 0, False)],
+    "\n",
+)
+def test_the_decision_does_not_depend_on_the_order_of_the_two_articles(
+    large: list[tuple[str, int, bool]], small: list[tuple[str, int, bool]], separator: str
+) -> None:
+    a, b = separator.join(_rendered("harbour", large)), separator.join(_rendered("quay", small))
+    ab, ba = _compare(a, b), _compare(b, a)
+    assert (ab.is_copy, ab.rule) == (ba.is_copy, ba.rule)

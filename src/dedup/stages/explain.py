@@ -32,9 +32,10 @@ import numpy.typing as npt
 from dedup.config import DedupConfig
 from dedup.fronts.io import read_jsonl
 from dedup.records import Article, Cluster, Match, MemberSpan, SharedPassage
+from dedup.stages.formula import RULE as FORMULA
 from dedup.stages.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_segments
 from dedup.stages.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
-from dedup.stages.verify import compare
+from dedup.stages.verify import ASIDE, compare
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -514,6 +515,20 @@ def marked(text: str, marks: Sequence[tuple[int, int, str]], *, color: bool) -> 
     return "\n".join(f"{_RLI}{line}{_PDI}" if _rtl(line) else line for line in out.split("\n"))
 
 
+# What a refusal whose scores look like a copy's means, by rule.
+_WHY = {
+    ASIDE: (
+        "the text the two share is a small part of the longer article (VerifyConfig.aside_share) and "
+        "begins only in its second half (aside_after): the shorter one is a side item of it, such as a "
+        "paragraph near the end of a roundup, not a copy"
+    ),
+    FORMULA: (
+        "the words they share are a formula their outlets print on story after story (FormulaConfig): "
+        "without them too little is shared"
+    ),
+}
+
+
 def render(explanation: Explanation, *, color: bool) -> str:
     """The explanation for people: the decision, the scores, what was ignored, and both texts with
     the shared passages marked (see :func:`marked`)."""
@@ -524,6 +539,7 @@ def render(explanation: Explanation, *, color: bool) -> str:
         f"a: {e.a.id}",
         f"b: {e.b.id}",
         f"decision: {verdict}",
+        *([f"why: {_WHY[m.rule]}"] if not m.is_copy and m.rule in _WHY else []),
         f"scores: score {m.score:.3f}  jaccard {m.jaccard:.3f}  containment a in b {m.containment_a:.3f}  "
         f"b in a {m.containment_b:.3f}  passage coverage a {m.passage_coverage_a:.3f}  b {m.passage_coverage_b:.3f}",
         f"shared passages: {len(e.spans)} (marked {shared})",

@@ -16,19 +16,20 @@ The decision rule, first match wins (the relation is that of ``a`` to ``b``):
 1. fewer than ``min_shared_shingles`` shingles in common: **not a copy**;
 2. the same words: **same_text**;
 3. ``jaccard >= near_identical_jaccard``: **near_identical**;
-4. the text the two share is at most ``aside_share`` of the larger article and its earliest shared
-   passage begins past ``aside_after`` of the larger's words: **not a copy** (rule ``aside``). The
-   smaller article is a side item of the larger (a paragraph near the end of a roundup, a
-   "related story" teaser under another story), whose own story is something else; a copy shares
-   the story's opening, since trimming cuts the end and a local lead added on top is seldom most
-   of the article. Shared text that no shared passage places counts as at the start;
-5. the smaller article has ``containment >= min_containment`` in the larger: a copy, **partial** for
+4. the smaller article has ``containment >= min_containment`` in the larger: a copy, **partial** for
    the smaller article (a trimmed copy) and **extended** for the larger (a copy that adds text);
-6. at least ``min_shared_passages`` shared passages covering ``min_passage_coverage`` of the smaller
+5. at least ``min_shared_passages`` shared passages covering ``min_passage_coverage`` of the smaller
    article's words, or one shared passage covering ``min_containment`` of them (a short statement
    of a passage or two, re-spelled: the passage is most of it, as containment would be):
    **rewritten** (the syndicated story re-spelled, cut and added to);
-7. otherwise **not a copy** (same topic, shared quotes, common phrases).
+6. otherwise **not a copy** (same topic, shared quotes, common phrases);
+7. and a copy by 4 or 5 is **not a copy** (rule ``aside``) when the text the two share is at most
+   ``aside_share`` of the larger article (its containment or passage coverage, the larger) and the
+   earliest passage of the larger shared with the smaller begins past ``aside_after`` of its
+   words (``shared_text_start``; learned boilerplate left out of both). The smaller article is a
+   side item of the larger (a paragraph near the end of a roundup, a "related story" teaser under
+   another story), whose own story is something else; a copy shares the story's opening, since
+   trimming cuts the end and a local lead added on top is seldom most of the article.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ F64 = npt.NDArray[np.float64]
 
 
 _NONE = np.empty(0, dtype=np.int64)
+ASIDE = "aside"  # the rule that refuses a copy found only late in a larger article
 
 
 class View:
@@ -167,33 +169,32 @@ def _passage_pairs(a: Shingled, ids_a: I64, b: Shingled, ids_b: I64) -> tuple[I6
     return ia, ib, counts[ia, ib] / np.maximum(smaller, 1)
 
 
-# Where an article's shared text begins: the first word of its earliest shared passage, as a
-# share of its words (0.0 when no passage is shared: shared text that cannot be placed counts as
-# at the start).
-Starts = tuple[float, float]
-_NOWHERE: Starts = (0.0, 0.0)
-
-
-def _first_word(doc: Shingled, view: View, positions: I64) -> float:
-    """The share of ``doc``'s words before the earliest of its passages at ``positions`` (in
-    ``view.passage_ids``)."""
-    if len(positions) == 0 or len(doc.words) == 0:
+def shared_text_start(doc: Shingled, view: View, other: View, threshold: float) -> float:
+    """Where the text ``doc`` shares with another article (``other``, its view) begins: the first
+    word of its earliest passage shared with it, as a share of its words, both counted with
+    learned boilerplate left out (``view``); 0.0 when no passage is shared."""
+    positions = shared_figures(view, other, threshold)[0]
+    if len(positions) == 0 or view.n_words == 0:
         return 0.0
-    return float(doc.passages[view.passage_ids[positions], 0].min()) / len(doc.words)
+    start = int(doc.passages[view.passage_ids[positions], 0].min())
+    starts = doc.sentence_starts
+    dropped_before = sum(
+        int(starts[i + 1] - starts[i]) for i in view.dropped if starts[i] < start
+    )  # the boilerplate sentences before it are not counted
+    return (start - dropped_before) / view.n_words
 
 
 def _shared(
     a: Shingled, va: View, b: Shingled, vb: View, threshold: float, listed: bool
-) -> tuple[list[SharedPassage], float, float, int, Starts]:
+) -> tuple[list[SharedPassage], float, float, int]:
     """The passages of a shared with b (each with its best partner; an empty list unless
-    ``listed``), the share of a's and of b's words in shared passages, the number of shared
-    passages (the fewer side), and where the shared text begins in a and in b (``Starts``)."""
+    ``listed``), the share of a's and of b's words in shared passages, and the number of shared
+    passages (the fewer side)."""
     ia, ib, overlap, cov_a, cov_b, n_shared = shared_figures(va, vb, threshold)
     if len(ia) == 0:
-        return [], 0.0, 0.0, 0, _NOWHERE
-    starts = (_first_word(a, va, ia), _first_word(b, vb, ib))
+        return [], 0.0, 0.0, 0
     if not listed:
-        return [], cov_a, cov_b, n_shared, starts
+        return [], cov_a, cov_b, n_shared
     a_ids, b_ids = va.passage_ids[ia], vb.passage_ids[ib]
     a_sentences = a.passage_sentence[a_ids].tolist()
     b_sentences = b.passage_sentence[b_ids].tolist()
@@ -203,7 +204,7 @@ def _shared(
     shared = SharedPassage.many(
         a_sentences, b_sentences, overlap.tolist(), texts.__getitem__ if texts else _no_text, a_words, b_words
     )
-    return shared, cov_a, cov_b, n_shared, starts
+    return shared, cov_a, cov_b, n_shared
 
 
 def _no_text(sentence: int) -> str:
@@ -247,14 +248,24 @@ def compare(
     shared: list[SharedPassage] = []
     cov_a = cov_b = 0.0
     n_shared = 0
-    starts = _NOWHERE
     if inter >= verify.min_shared_shingles and (shingle.passage_k != shingle.k or small_containment >= bound):
-        shared, cov_a, cov_b, n_shared, starts = _shared(a, va, b, vb, verify.passage_overlap, list_passages)
+        shared, cov_a, cov_b, n_shared = _shared(a, va, b, vb, verify.passage_overlap, list_passages)
     small_coverage = cov_a if a_smaller else cov_b
     score = max(jaccard, small_containment, small_coverage)
-    # the larger article: how much of it is shared, and where the shared text begins in it
-    large_share = max(cont_b, cov_b) if a_smaller else max(cont_a, cov_a)
-    large_start = starts[1] if a_smaller else starts[0]
+
+    # two shared passages or more covering enough of the smaller article, or one covering as much
+    # of it as containment would need
+    rewritten = (n_shared >= verify.min_shared_passages and small_coverage >= verify.min_passage_coverage) or (
+        n_shared > 0 and small_coverage >= verify.min_containment
+    )
+
+    def aside() -> bool:
+        """Rule 7: the shared text is little of the larger article and only in its second half."""
+        large_share = max(cont_b, cov_b) if a_smaller else max(cont_a, cov_a)
+        if large_share > verify.aside_share or not n_shared:
+            return False
+        large, v_large, v_small = (b, vb, va) if a_smaller else (a, va, vb)
+        return shared_text_start(large, v_large, v_small, verify.passage_overlap) >= verify.aside_after
 
     def decide() -> tuple[Relation, str]:
         if inter < verify.min_shared_shingles:
@@ -263,15 +274,13 @@ def compare(
             return Relation.SAME_TEXT, "same_words"
         if jaccard >= verify.near_identical_jaccard:
             return Relation.NEAR_IDENTICAL, "jaccard"
-        if large_share <= verify.aside_share and large_start >= verify.aside_after:
-            return Relation.NONE, "aside"
         if small_containment >= verify.min_containment:
-            return (Relation.PARTIAL if a_smaller else Relation.EXTENDED), "containment"
-        if n_shared >= verify.min_shared_passages and small_coverage >= verify.min_passage_coverage:
-            return Relation.REWRITTEN, "shared_passages"
-        if n_shared and small_coverage >= verify.min_containment:
-            return Relation.REWRITTEN, "shared_passages"
-        return Relation.NONE, "below_thresholds"
+            copy = (Relation.PARTIAL if a_smaller else Relation.EXTENDED), "containment"
+        elif rewritten:
+            copy = Relation.REWRITTEN, "shared_passages"
+        else:
+            return Relation.NONE, "below_thresholds"
+        return (Relation.NONE, ASIDE) if aside() else copy
 
     relation, rule = decide()
     return Match(
