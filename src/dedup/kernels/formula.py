@@ -59,6 +59,7 @@ def count_keys(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
         _add_one(flat, keys[i], multipliers, geometry, 1, 0, 0)
 
 
+_AHEAD = 8  # how many keys ahead ``count_and_pool`` reads a key's counters before it counts it
 STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled count) changed
 POOLED_CROSSED = 2  # a shingle's pooled count crossed ``repeated_least``
 COUNTER_CROSSED = 4  # a counter crossed one of the thresholds it is compared with
@@ -98,7 +99,13 @@ def count_and_pool(
             pooled_before[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry)
     flags = 0
     second = 2 if pool and reached else least
+    ahead = np.int64(0)
     for i in range(keys.shape[0]):
+        # A key's counters share one cache line, seldom in the cache (the table is tens of MB):
+        # the line of the key _AHEAD places on is read now, so that its fetch from memory overlaps
+        # this key's work (numba has no prefetch instruction; the sum keeps the read)
+        if i + _AHEAD < keys.shape[0]:
+            ahead += flat[cell(keys[i + _AHEAD], multipliers[0], 0, geometry)]
         before = _reading(flat, keys[i], multipliers, geometry)
         if _add_one(flat, keys[i], multipliers, geometry, step, least, second):
             flags |= COUNTER_CROSSED
@@ -122,6 +129,8 @@ def count_and_pool(
             count, pooled_after, least, repeated_least
         ):
             flags |= STATUS_MOVED
+    if ahead < 0:  # never (the reads ahead are counts): the sum is used
+        flags |= STATUS_MOVED
     return flags
 
 
