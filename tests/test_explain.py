@@ -209,4 +209,4 @@ def test_explain_says_why_an_aside_is_no_copy(tmp_path: Path, capsys: pytest.Cap
     )
     out = capsys.readouterr().out
     assert "decision: not a copy (rule aside)" in out
-    assert "why:" in out and "second half" in out and "aside_share" in out
+    assert "why:" in out and "begins only late" in out and "aside_share" in out

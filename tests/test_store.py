@@ -381,12 +381,21 @@ def test_an_index_written_before_the_pooled_formula_rule_keeps_the_rule_it_was_b
 
 
 def test_an_index_written_before_the_aside_rule_keeps_the_answers_it_was_built_to_give(tmp_path: Path) -> None:
+    # written as dedup wrote it before the rule (a roundup that ends with a statement is a copy of
+    # it), then its stored settings without the rule's
+    statement = [f"The ministry said item {i} covers ministry{i}a and ministry{i}b today." for i in range(3)]
+    own = [f"The harbour story {i} tells of harbour{i}a and harbour{i}b at length." for i in range(16)]
+    roundup = dedup.Article(id="roundup", text="\n".join(own + statement))
+    short = dedup.Article(id="statement", text="\n".join(statement))
     path = tmp_path / "old.sqlite"
-    with dedup.Deduplicator.open(path) as d:
-        d.add_many(load_seeds())
+    before = dedup.DedupConfig(verify=dedup.VerifyConfig(aside_share=0.0))
+    with dedup.Deduplicator.open(path, before) as d:
+        d.add_many([*load_seeds(), roundup, short])
     _forget_stored_settings(path, "verify", "aside_share")
     with dedup.Deduplicator.open(path) as d:
         assert d.config.verify.aside_share == 0.0  # the rule off, as when the index was written
+        assert d.compare("statement", "roundup").is_copy
+        assert ("roundup", "statement") in {c.member_ids for c in d.clusters()}
     with pytest.raises(dedup.StoreError, match="other settings"):
         dedup.Deduplicator.open(path, dedup.DedupConfig())
 

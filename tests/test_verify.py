@@ -224,6 +224,26 @@ def test_an_aside_is_grouped_with_its_copies_not_with_the_roundup() -> None:
     assert d.add(articles[2]).copy_of == ("statement",)
 
 
+def test_an_aside_is_read_at_its_bounds() -> None:
+    """A fifth of the larger article beginning at exactly half of its words is an aside; so is
+    it not once the shared text begins earlier, or covers more of the larger article's words
+    (passage coverage counts, not only shingle containment)."""
+    own = [f"Harbour note {i} recalls h{i}x beside h{i}y and h{i}z over there." for i in range(16)]
+    shared = _sentences("ministry", 4)  # as long as the own sentences, and no word run in common
+    small = "\n".join(shared)
+    at_half = "\n".join(own[:10] + shared + own[10:])  # 20 sentences of equal length
+    m = _compare(small, at_half)
+    assert m.passage_coverage_b == 0.2 and m.rule == "aside"
+    earlier = "\n".join(own[:9] + shared + own[9:])
+    assert _compare(small, earlier).is_copy
+    # the shared sentences stretched by a few words the small article lacks: containment stays at
+    # a fifth or under, the words of the shared passages are more than a fifth
+    longer = [s.replace("mentions", "mentions, as officials confirmed late on the day,") for s in shared]
+    covered = "\n".join(own[:12] + longer + own[12:])  # beginning past half of the words
+    m = _compare(small, covered)
+    assert m.containment_b <= 0.2 < m.passage_coverage_b and m.is_copy
+
+
 def test_an_early_version_of_the_piece_in_the_larger_article_makes_it_a_copy_in_either_order() -> None:
     """Where the shared text begins is read from every passage the larger article shares, not only
     from the partners of the smaller one's passages: its lead re-spells the statement (a word

@@ -380,8 +380,9 @@ class VerifyConfig:
       covering ``min_containment`` of them: a short statement re-spelled).
     - ``min_shared_shingles``: below this many shared shingles nothing is a copy (tiny texts).
     - ``aside_share`` and ``aside_after``: a pair whose shared text is at most ``aside_share`` of the
-      larger article and begins past ``aside_after`` of its words is no copy (the smaller is an
-      aside of the larger: a side item near the end of a roundup); ``aside_share=0`` turns it off.
+      larger article and begins at or past ``aside_after`` of its words (its earliest shared
+      passage) is no copy (the smaller is an aside of the larger: a side item near the end of a
+      roundup); ``aside_share=0`` turns it off.
     """
 
     near_identical_jaccard: float = 0.8

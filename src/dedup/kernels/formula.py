@@ -101,9 +101,9 @@ def count_and_pool(
     second = 2 if pool and reached else least
     ahead = np.int64(0)
     for i in range(keys.shape[0]):
-        # A key's counters share one cache line, seldom in the cache (the table is tens of MB):
-        # the line of the key _AHEAD places on is read now, so that its fetch from memory overlaps
-        # this key's work (numba has no prefetch instruction; the sum keeps the read)
+        # A key's counters share one cache line, seldom in the cache (the table is far larger than
+        # the caches): the line of the key _AHEAD places on is read now, so that its fetch from
+        # memory overlaps this key's work (numba has no prefetch instruction)
         if i + _AHEAD < keys.shape[0]:
             ahead += flat[cell(keys[i + _AHEAD], multipliers[0], 0, geometry)]
         before = _reading(flat, keys[i], multipliers, geometry)
@@ -129,7 +129,7 @@ def count_and_pool(
             count, pooled_after, least, repeated_least
         ):
             flags |= STATUS_MOVED
-    if ahead < 0:  # never (the reads ahead are counts): the sum is used
+    if ahead < 0:  # never true (counts are not negative): it uses the sum, so the reads ahead stay
         flags |= STATUS_MOVED
     return flags
 

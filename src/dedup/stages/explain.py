@@ -518,9 +518,9 @@ def marked(text: str, marks: Sequence[tuple[int, int, str]], *, color: bool) -> 
 # What a refusal whose scores look like a copy's means, by rule.
 _WHY = {
     ASIDE: (
-        "the text the two share is a small part of the longer article (VerifyConfig.aside_share) and "
-        "begins only in its second half (aside_after): the shorter one is a side item of it, such as a "
-        "paragraph near the end of a roundup, not a copy"
+        "the text the two share is a small part of the longer article (VerifyConfig.aside_share, a fifth "
+        "by default) and begins only late in it (aside_after, half of its words by default): the shorter "
+        "one is a side item of it, such as a paragraph near the end of a roundup, not a copy"
     ),
     FORMULA: (
         "the words they share are a formula their outlets print on story after story (FormulaConfig): "

@@ -11,7 +11,8 @@ learned boilerplate in either article:
   when the smaller article's containment is under half of what the passage rule would imply
   (``0.5 * passage_overlap * min_passage_coverage``): no passage could decide then.
 
-The decision rule, first match wins (the relation is that of ``a`` to ``b``):
+The decision rule: the first of rules 1 to 6 that matches decides, then rule 7 may refuse a copy
+(the relation is that of ``a`` to ``b``):
 
 1. fewer than ``min_shared_shingles`` shingles in common: **not a copy**;
 2. the same words: **same_text**;
@@ -23,9 +24,9 @@ The decision rule, first match wins (the relation is that of ``a`` to ``b``):
    of a passage or two, re-spelled: the passage is most of it, as containment would be):
    **rewritten** (the syndicated story re-spelled, cut and added to);
 6. otherwise **not a copy** (same topic, shared quotes, common phrases);
-7. and a copy by 4 or 5 is **not a copy** (rule ``aside``) when the text the two share is at most
+7. a copy by 4 or 5 is **not a copy** (rule ``aside``) when the text the two share is at most
    ``aside_share`` of the larger article (its containment or passage coverage, the larger) and the
-   earliest passage of the larger shared with the smaller begins past ``aside_after`` of its
+   earliest passage of the larger shared with the smaller begins at or past ``aside_after`` of its
    words (``shared_text_start``; learned boilerplate left out of both). The smaller article is a
    side item of the larger (a paragraph near the end of a roundup, a "related story" teaser under
    another story), whose own story is something else; a copy shares the story's opening, since
@@ -260,7 +261,7 @@ def compare(
     )
 
     def aside() -> bool:
-        """Rule 7: the shared text is little of the larger article and only in its second half."""
+        """Rule 7: the shared text is little of the larger article and begins only late in it."""
         large_share = max(cont_b, cov_b) if a_smaller else max(cont_a, cov_a)
         if large_share > verify.aside_share or not n_shared:
             return False
