@@ -543,11 +543,13 @@ def test_a_checkpoint_that_fails_otherwise_is_reported_and_the_thread_goes_on(
     monkeypatch.setattr(store, "_LOG_KEPT", 64 << 10)
     monkeypatch.setattr(store._Checkpointer, "_checkpoint", staticmethod(fail_first))
     path = tmp_path / "index.sqlite"
-    log = Path(f"{path}-wal")
     with caplog.at_level("WARNING", logger="dedup.index"), dedup.Deduplicator.open(path) as d:
         for article in _articles_of_words(600, 120):
             d.add(article)
-        size = log.stat().st_size
+        # the adds never copy the log (autocheckpoint off): what the file holds, the thread's later
+        # checkpoints copied (whether the log also started over depends on when they found the
+        # writer between two adds)
+        copied = path.stat().st_size
     assert len(calls) > 2  # the thread lived on
-    assert size < 4 << 20, f"the log grew to {size:,} bytes"
+    assert copied > 1 << 20, f"the file holds {copied:,} bytes: the log was not copied after the failure"
     assert [r.getMessage() for r in caplog.records if "MemoryError: simulated" in r.getMessage()]
