@@ -212,7 +212,8 @@ class PairCache:
         learned boilerplate has changed since and touches either article, or when the formula
         counts have changed since and the formula test can change it; else compared now (its
         shared passages measured, not listed)."""
-        cached = self._matches.get(_key(a, b))
+        key = _key(a, b)
+        cached = self._matches.get(key)
         model = self._boilerplate
         version = model.version
         moved = self.formula_versions()
@@ -221,7 +222,7 @@ class PairCache:
             return cached[0]
         formula = self._formula_version(a, b)
         if cached is not None and cached[1] == version and cached[2] == formula:
-            self._stamp(_key(a, b), cached[0], version, formula, moved)
+            self._stamp(key, cached[0], version, formula, moved)
             return cached[0]
         match = cached[0] if cached is not None else None
         if match is not None and cached is not None and cached[2] != formula and self.formula_affected(match):
@@ -232,7 +233,7 @@ class PairCache:
             if len(learned) != match.ignored_boilerplate:
                 match = None
         if match is not None:  # it stands: stamped with today's versions
-            self._stamp(_key(a, b), match, version, formula, moved)
+            self._stamp(key, match, version, formula, moved)
             return match
         if cached is not None:  # compared again the way round it was first compared
             a, b = cached[0].a, cached[0].b
@@ -354,13 +355,16 @@ class PairCache:
             found.update(carriers)
         return found
 
-    def unsaved(self) -> list[Match]:
-        """The copies remembered since the last ``saved``, as they stand: besides the copies
-        found when an article is added, grouping compares the members of a component with each
-        other and a pair asked again can become a copy; these join components too, so a store
-        that did not keep them would reopen with other clusters."""
-        matches = self._matches
-        return [matches[key][0] for key in self._unsaved if key in matches and matches[key][0].is_copy]
+    def unsaved(self, besides: Iterable[Match] = ()) -> list[Match]:
+        """The copies remembered since the last ``saved``, as they stand, but the pairs of
+        ``besides`` (an added article's own copies, written with it): besides the copies found
+        when an article is added, grouping compares the members of a component with each other
+        and a pair asked again can become a copy; these join components too, so a store that did
+        not keep them would reopen with other clusters."""
+        matches, own = self._matches, {_key(m.a, m.b) for m in besides}
+        return [
+            matches[key][0] for key in self._unsaved if key not in own and key in matches and matches[key][0].is_copy
+        ]
 
     def saved(self) -> None:
         """The ``unsaved`` copies are written."""

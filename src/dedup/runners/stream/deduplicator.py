@@ -506,9 +506,7 @@ class Deduplicator:
             # the members whose recorded cluster id changed (a merge, a split, an id passed on): a
             # story copied by thousands rewrites none of its rows as it grows
             moved = [m for m in verdict.cluster.member_ids if written.get(m) != cluster and m != art_id]
-            own = {frozenset((m.a, m.b)) for m in matches}
-            more = [m for m in pairs.unsaved() if frozenset((m.a, m.b)) not in own]
-            self._store.save(stored, [*matches, *more], (cluster, moved))
+            self._store.save(stored, [*matches, *pairs.unsaved(besides=matches)], (cluster, moved))
             written.update(dict.fromkeys((art_id, *moved), cluster))
         pairs.saved()
         replica.written(art_id)
