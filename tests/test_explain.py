@@ -210,3 +210,20 @@ def test_explain_says_why_an_aside_is_no_copy(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "decision: not a copy (rule aside)" in out
     assert "why:" in out and "begins only late" in out and "aside_share" in out
+
+
+def test_explain_says_why_two_reports_quoting_one_statement_are_no_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quote = "“We will rebuild every school and every clinic that the floods destroyed in the valley.”"
+    (tmp_path / "a.txt").write_text(
+        f"The minister toured the flooded valley on Tuesday with engineers.\nHe said: {quote}", encoding="utf-8"
+    )
+    (tmp_path / "b.txt").write_text(
+        f"Speaking at the airport, the official promised swift action for survivors.\n{quote}", encoding="utf-8"
+    )
+    assert cli.main(["explain", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    assert "decision: not a copy (rule quoted_speech)" in out
+    assert "why:" in out and "quoted speech" in out and "VerifyConfig.quoted_speech" in out
+    assert "[[" in out  # the quotation is still shown as what they share

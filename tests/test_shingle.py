@@ -178,6 +178,7 @@ PIECES = st.sampled_from(
         "\ud800", "e\u0301", "ا\u0654", "ـ", "ٱ", "ﷺ", "½", "²", "한국", "ؠ", "وؠلد",
         "中国", "习近平", "。", "电话。", "」", "『", "ひらがな", "カタカナ", "ｶﾀｶﾅ", "が", "ไทย", "ภาษา", "।", "वह",
         "中وقال", "وقال中", "𠀀𠀁", "中.", "a中b",
+        "«", "“", "„", "‟", "「", "＂", '"we will not back down here,"', "«قال إن الوزارة ستواصل عملها»",
     ]
 )  # fmt: skip
 SEPARATORS = st.sampled_from([" ", " ", "", "\n"])
@@ -194,7 +195,9 @@ def test_compiled_text_path_equals_reference_path(text, furniture, conjunction, 
     config = ShingleConfig(strip_arabic_conjunction=conjunction)
     fast = analyze(text, normalize, config)
     slow = analyze_reference(text, normalize, config, Vocabulary())
-    for name in ("words", "sentence_starts", "sentence_fps", "passage_sentence", "passage_shingles", "shingles"):
+    for name in (
+        "words", "sentence_starts", "sentence_fps", "passage_sentence", "passage_shingles", "shingles", "quoted"
+    ):  # fmt: skip
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
     assert np.array_equal(fast.passages.reshape(-1, 2), slow.passages.reshape(-1, 2))
 

@@ -400,6 +400,35 @@ def test_an_index_written_before_the_aside_rule_keeps_the_answers_it_was_built_t
         dedup.Deduplicator.open(path, dedup.DedupConfig())
 
 
+def test_an_index_written_before_the_quoted_speech_rule_keeps_the_answers_it_was_built_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # written as dedup wrote it before the rule: its articles' arrays without quoted shingles, its
+    # settings without the rule's; two reports quoting one statement stay a copy there
+    from dedup.stores import sqlite as store_module
+
+    quote = "“We will rebuild every school and every clinic that the floods destroyed in the valley.”"
+    a = dedup.Article(
+        id="a", text=f"The minister toured the flooded valley on Tuesday with engineers.\nHe said: {quote}"
+    )
+    b = dedup.Article(
+        id="b", text=f"Speaking at the airport, the official promised swift action for survivors.\n{quote}"
+    )
+    assert not dedup.Deduplicator().add_many([a, b])[1].is_copy  # today's answer
+    path = tmp_path / "old.sqlite"
+    old_arrays = tuple(n for n in store_module._ARRAYS if n != "quoted")
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "_ARRAYS", old_arrays)
+        with dedup.Deduplicator.open(path, dedup.DedupConfig(verify=dedup.VerifyConfig(quoted_speech=False))) as d:
+            d.add_many([*load_seeds(), a, b])
+    _forget_stored_settings(path, "verify", "quoted_speech")
+    with dedup.Deduplicator.open(path) as d:
+        assert d.config.verify.quoted_speech is False  # the rule off, as when the index was written
+        assert len(d._store.stored("a").doc.quoted) == 0  # type: ignore[union-attr]  # none stored
+        assert d.compare("a", "b").is_copy
+        assert ("a", "b") in {c.member_ids for c in d.clusters()}
+
+
 def _forget_stored_settings(path: Path, part: str, *names: str) -> None:
     """Take settings out of an index's stored config, as an index written before they existed."""
     import json

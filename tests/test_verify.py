@@ -307,6 +307,100 @@ _LARGE = st.builds(
 def test_the_decision_does_not_depend_on_the_order_of_the_two_articles(
     large: list[tuple[str, int, bool]], small: list[tuple[str, int, bool]], separator: str
 ) -> None:
-    a, b = separator.join(_rendered("harbour", large)), separator.join(_rendered("quay", small))
-    ab, ba = _compare(a, b), _compare(b, a)
+    a, b = _doc(separator.join(_rendered("harbour", large))), _doc(separator.join(_rendered("quay", small)))
+    ab = compare("a", a, "b", b, verify=CONFIG.verify, shingle=CONFIG.shingle)
+    ba = compare("b", b, "a", a, verify=CONFIG.verify, shingle=CONFIG.shingle)  # each text keeps its id
+    assert (ab.is_copy, ab.rule) == (ba.is_copy, ba.rule)
+
+
+# -- quoted speech (rule 8) --------------------------------------------------------------------------
+QUOTE = (
+    "We will rebuild every school and every clinic that the floods destroyed in the valley, "
+    "and no family will be left without a roof before the winter comes"
+)
+
+
+def _report(framing: list[str], quote: str, marks: tuple[str, str] = ("“", "”")) -> str:
+    """A short report: its own sentences, then the quotation set in ``marks``."""
+    return "\n".join([*framing, f"The minister said: {marks[0]}{quote}.{marks[1]}"])
+
+
+OWN_A = [
+    "The minister toured the flooded valley on Tuesday with the regional governor and local engineers.",
+    "Residents of three villages had asked the government for help after the river broke its banks.",
+]
+OWN_B = [
+    "Speaking to reporters at the airport in the capital, the official promised swift action for survivors.",
+]
+
+
+def test_two_reports_that_quote_the_same_statement_are_not_copies() -> None:
+    """Two reports written apart share the quotation and nothing else: each tells the event in words
+    of its own. Without the rule they would be copies."""
+    a, b = _report(OWN_A, QUOTE), _report(OWN_B, QUOTE, ('"', '"'))
+    for m in (_compare(a, b), _compare(b, a)):
+        assert not m.is_copy and m.relation is Relation.NONE and m.rule == "quoted_speech"
+    off = dataclasses.replace(CONFIG.verify, quoted_speech=False)
+    assert compare("a", _doc(a), "b", _doc(b), verify=off, shingle=CONFIG.shingle).is_copy
+
+
+def test_a_copy_shares_the_words_around_the_quotation_and_stays_a_copy() -> None:
+    """An outlet that republishes the report, a lead of its own on top, shares its framing too."""
+    wire = _report(OWN_A, QUOTE)
+    copy = "\n".join([*OWN_B, wire.replace("“", "«").replace("”", "»")])
+    for m in (_compare(wire, copy), _compare(copy, wire)):
+        assert m.is_copy and m.rule == "containment"
+
+
+def test_a_statement_given_whole_in_quotation_marks_is_a_copy() -> None:
+    """The shorter article is the quotation and next to nothing else: nothing of its own to tell
+    the story in, so what the two share is its whole text."""
+    statement = f"“{QUOTE}.”"
+    assert _compare(statement, _report(OWN_A, QUOTE)).is_copy
+
+
+def test_a_text_quoted_by_one_and_printed_as_is_by_the_other_is_a_copy() -> None:
+    """Only words quoted in both articles are set aside: the agency prints the statement, the
+    outlet puts it in quotation marks under a lead of its own."""
+    resident = "A resident told the agency: “we have lost everything we had in the flood last night.”"
+    agency = "\n".join([*OWN_A, f"{QUOTE}.", resident])
+    outlet = _report(OWN_B, QUOTE, ("«", "»"))
+    m = _compare(outlet, agency)
+    assert m.is_copy and m.rule != "quoted_speech"
+
+
+def test_quoted_speech_is_read_per_line_and_needs_five_words() -> None:
+    from dedup.stages.shingle import quoted_words, tokens
+
+    def quoted(text: str) -> list[str]:
+        words = [t for t in tokens(text, CONFIG.normalize, CONFIG.shingle) if t != "\ue000"]
+        return [w for w, q in zip(words, quoted_words(text, CONFIG.normalize), strict=True) if q]
+
+    # a name or a term in quotation marks is not speech
+    assert quoted("The council adopted the «Vision 2030» plan for the old harbour district today.") == []
+    # a quotation left open ends with its line; either mark of a pair opens, the next one closes
+    text = "He said „we are not leaving this town at all\nThe next line is plain text with enough words in it."
+    assert quoted(text) == "we are not leaving this town at all".split()
+    assert quoted("She said ”this is how it always ends for us“ and left the hall in silence.") == (
+        "this is how it always ends for us".split()
+    )
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["own", "shared"]), st.integers(0, 9), st.booleans()), min_size=1, max_size=10),
+    st.lists(st.tuples(st.sampled_from(["own", "shared"]), st.integers(0, 9), st.booleans()), min_size=1, max_size=10),
+)
+def test_the_quoted_speech_rule_does_not_depend_on_the_order_of_the_two_articles(large, small) -> None:
+    """Sentences shared or of their own, each quoted or not: the same decision either way round."""
+
+    def rendered(tag: str, slots: list[tuple[str, int, bool]]) -> str:
+        lines = []
+        for kind, i, in_quotes in slots:
+            sentence = _sentences("ministry" if kind == "shared" else tag, 10)[i]
+            lines.append(f"An official said: “{sentence}”" if in_quotes else sentence)
+        return "\n".join(lines)
+
+    a, b = _doc(rendered("harbour", large)), _doc(rendered("quay", small))
+    ab = compare("a", a, "b", b, verify=CONFIG.verify, shingle=CONFIG.shingle)
+    ba = compare("b", b, "a", a, verify=CONFIG.verify, shingle=CONFIG.shingle)  # each text keeps its id
     assert (ab.is_copy, ab.rule) == (ba.is_copy, ba.rule)

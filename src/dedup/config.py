@@ -383,6 +383,10 @@ class VerifyConfig:
       larger article and begins at or past ``aside_after`` of its words (its earliest shared
       passage) is no copy (the smaller is an aside of the larger: a side item near the end of a
       roundup); ``aside_share=0`` turns it off.
+    - ``quoted_speech``: a pair that shares quoted speech and next to nothing else (fewer than
+      ``min_shared_shingles`` shingles outside words quoted in both), while the smaller article
+      has that much text of its own outside quotation marks, is no copy: two reports, written
+      apart, that quote the same statement, tweet or speech. ``False`` turns it off.
     """
 
     near_identical_jaccard: float = 0.8
@@ -393,6 +397,7 @@ class VerifyConfig:
     min_shared_shingles: int = 8
     aside_share: float = 0.2
     aside_after: float = 0.5
+    quoted_speech: bool = True
 
     def __post_init__(self) -> None:
         for name in ("near_identical_jaccard", "min_containment", "passage_overlap", "min_passage_coverage"):
@@ -401,6 +406,7 @@ class VerifyConfig:
         _int(self, "min_shared_shingles", 1)
         _share(self, "aside_share", zero=True)
         _share(self, "aside_after")
+        _flag(self, "quoted_speech")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,12 @@ I64 = npt.NDArray[np.int64]
 
 # The character classes of ``normalize.fold_table``, one bit each: a word character (``\w``), a
 # space (``\s``), a letter (``[^\W\d_]``), a sentence end, a closing quote or bracket, and a word
-# character that is a word of its own (``normalize.SOLO_RANGES``).
-WORD, SPACE, LETTER, SENTENCE_END, CLOSING, SOLO = 1, 2, 4, 8, 16, 32
+# character that is a word of its own (``normalize.SOLO_RANGES``), and a quotation mark
+# (``normalize.QUOTE_MARKS``).
+WORD, SPACE, LETTER, SENTENCE_END, CLOSING, SOLO, QUOTE = 1, 2, 4, 8, 16, 32, 64
+# A quotation of fewer words is a name or a term set in quotes ("the «Vision 2030» plan"), not
+# quoted speech.
+QUOTE_MIN_WORDS = 5
 FULL_STOP = 0x3002  # the ideographic full stop ends a sentence with or without a space after it
 
 
@@ -246,7 +250,7 @@ def _sentence_ends(f: Any, i: int, m: int, classes: Any, abbr_data: Any, abbr_of
 @jit
 def _split_text(
     f: Any, m: int, classes: Any, abbr_data: Any, abbr_off: Any, strip_conjunction: bool, out: Any, o: int,
-    line_starts: Any, line_first: Any, counts: Any, nl: int, hashes: Any, marks: Any, nh: int,
+    line_starts: Any, line_first: Any, counts: Any, nl: int, hashes: Any, marks: Any, quoted: Any, nh: int,
 ) -> Any:  # fmt: skip
     """Split the folded text ``f[:m]`` and mark its sentence ends, as ``shingle.tokens`` does
     before it drops furniture lines, hashing the words on the way, into buffers the caller made
@@ -257,11 +261,13 @@ def _split_text(
     hashes (as ``shingle.word_hash``; each character of a script written without spaces a word of
     its own; an Arabic conjunction و dropped from the front of a word of four Arabic letters or
     more when asked) and whether a sentence mark stands between each word and the one before it
-    on its line, from ``nh``. Returns the new ends of the three."""
+    on its line, and whether it lies in quoted speech (``_close_quote``), from ``nh``. Returns the
+    new ends of the three."""
     o0, nh0 = o, nh
     line_starts[nl] = 0
     line_first[nl] = 0
     li, words, marked = 1, 0, False
+    opened = -1  # the first word of the quotation open on this line (-1: none is)
     offset, prime = np.uint64(FNV_OFFSET), np.uint64(FNV_PRIME)
     i = 0
     while i < m:
@@ -288,6 +294,7 @@ def _split_text(
             else:
                 hashes[nh] = fmix64(h)
             marks[nh] = marked
+            quoted[nh] = False
             nh += 1
             marked = False
             words += 1
@@ -298,6 +305,7 @@ def _split_text(
             out[o] = c
             hashes[nh] = fmix64((offset ^ np.uint64(c)) * prime)
             marks[nh] = marked
+            quoted[nh] = False
             nh += 1
             marked = False
             words += 1
@@ -305,6 +313,12 @@ def _split_text(
             # punctuation is a space; a sentence end is one, then the mark (sentence ends are
             # never word or space characters)
             out[o] = 32
+            if cl & QUOTE:
+                if opened < 0:
+                    opened = nh
+                else:
+                    _close_quote(quoted, opened, nh)
+                    opened = -1
             if cl & SENTENCE_END and _sentence_ends(f, i, m, classes, abbr_data, abbr_off):
                 out[o + 1] = MARK
                 out[o + 2] = 32
@@ -313,16 +327,30 @@ def _split_text(
         o += 1
         i += 1
         if c == 10:
+            if opened >= 0:  # a quotation left open ends with its line (as a quoted paragraph does)
+                _close_quote(quoted, opened, nh)
+                opened = -1
             counts[li - 1] = words
             line_starts[nl + li] = o - o0
             line_first[nl + li] = nh - nh0
             li += 1
             words = 0
             marked = False
+    if opened >= 0:
+        _close_quote(quoted, opened, nh)
     counts[li - 1] = words
     line_starts[nl + li] = o - o0 + 1
     line_first[nl + li] = nh - nh0
     return o, nl + li + 1, nh
+
+
+@jit
+def _close_quote(quoted: Any, first: int, end: int) -> None:
+    """The words ``first:end`` between two quotation marks (or a mark and the end of its line) set
+    as quoted speech, when they are ``QUOTE_MIN_WORDS`` or more."""
+    if end - first >= QUOTE_MIN_WORDS:
+        for w in range(first, end):
+            quoted[w] = True
 
 
 @jit
@@ -340,11 +368,13 @@ def _out_word_hash(out: Any, first: int, end: int, strip_conjunction: bool) -> A
 
 
 @jit
-def _kept_words(hashes: Any, marks: Any, gone: Any, line_first_word: Any, flags: Any) -> Any:
+def _kept_words(hashes: Any, marks: Any, quoted: Any, gone: Any, line_first_word: Any, flags: Any) -> Any:
     """The words of the lines not dropped (flag bit 1) that are not dropped themselves (``gone``:
-    the words of a sentence dropped as furniture), and where each sentence starts among them (plus
-    one past the end): at each kept line and after each sentence mark (never an empty sentence)."""
+    the words of a sentence dropped as furniture), where each sentence starts among them (plus
+    one past the end): at each kept line and after each sentence mark (never an empty sentence),
+    and whether each of them is quoted speech."""
     words = np.empty(hashes.shape[0], dtype=np.uint64)
+    in_quotes = np.empty(hashes.shape[0], dtype=np.bool_)
     starts = np.empty(hashes.shape[0] + 2, dtype=np.int64)
     starts[0] = 0
     ns, nw = 1, 0
@@ -361,11 +391,12 @@ def _kept_words(hashes: Any, marks: Any, gone: Any, line_first_word: Any, flags:
                 starts[ns] = nw
                 ns += 1
             words[nw] = hashes[w]
+            in_quotes[nw] = quoted[w]
             nw += 1
     if nw > starts[ns - 1]:
         starts[ns] = nw
         ns += 1
-    return words[:nw].copy(), starts[:ns].copy()
+    return words[:nw].copy(), starts[:ns].copy(), in_quotes[:nw].copy()
 
 
 @jit
@@ -530,7 +561,7 @@ def fold_split_many(
     (text ``t``'s from ``offsets[0, t]``); its lines (from ``offsets[1, t]``, one more entry than
     lines), each with where it starts in its spaced text and where its words start among its
     text's words (``lines[0]`` and ``lines[1]``) and a flag (1: dropped as too short; 0 for the
-    extra entry); its words' hashes and marks (from ``offsets[2, t]``); and the segments to be
+    extra entry); its words' hashes, marks and quoted-speech flags (from ``offsets[2, t]``); and the segments to be
     tried by the furniture patterns (``_segments_to_try``: a row each). One call for a batch, with few arrays in and out (a call into compiled
     code has a cost of its own, and so has each array it returns); every text is written straight
     into the batch's buffers."""
@@ -549,6 +580,7 @@ def fold_split_many(
     flags_all = np.empty(starts_all.shape[0], dtype=np.uint8)
     words_all = np.empty(total // 5 + longest + 16, dtype=np.uint64)
     marks_all = np.empty(words_all.shape[0], dtype=np.bool_)
+    quoted_all = np.empty(words_all.shape[0], dtype=np.bool_)
     offsets = np.zeros((3, n_texts + 1), dtype=np.int64)
     tried = np.empty((n_texts + 16, 5), dtype=np.int64)
     ns, nl, nw, nt = 0, 0, 0, 0
@@ -565,9 +597,10 @@ def fold_split_many(
         flags_all = _reserve(flags_all, nl, m + 2)
         words_all = _reserve(words_all, nw, m + 1)
         marks_all = _reserve(marks_all, nw, m + 1)
+        quoted_all = _reserve(quoted_all, nw, m + 1)
         ns1, nl1, nw1 = _split_text(
             f, m, classes, abbr_data, abbr_off, strip_conjunction, spaced_all, ns, starts_all, first_all, counts,
-            nl, words_all, marks_all, nw,
+            nl, words_all, marks_all, quoted_all, nw,
         )  # fmt: skip
         _line_flags(counts[: nl1 - nl - 1], min_words, flags_all[nl:nl1])
         if furniture:
@@ -580,37 +613,45 @@ def fold_split_many(
     lines = np.empty((2, nl), dtype=np.int64)
     lines[0] = starts_all[:nl]
     lines[1] = first_all[:nl]
-    return spaced_all[:ns], lines, flags_all[:nl], words_all[:nw], marks_all[:nw], offsets, tried[:nt]
+    return spaced_all[:ns], lines, flags_all[:nl], words_all[:nw], marks_all[:nw], quoted_all[:nw], offsets, tried[:nt]
 
 
 @jit
-def _text_words(t: int, words_all: Any, marks_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any) -> Any:
+def _text_words(
+    t: int, words_all: Any, marks_all: Any, quoted_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any
+) -> Any:
     """Text ``t`` of a ``fold_split_many`` batch: the words of its lines not dropped, but those
-    ``gone_all`` drops, and its sentence starts (``_kept_words``)."""
+    ``gone_all`` drops, its sentence starts and its quoted words (``_kept_words``)."""
     first, last = offsets[1, t], offsets[1, t + 1]
     w0, w1 = offsets[2, t], offsets[2, t + 1]
-    return _kept_words(words_all[w0:w1], marks_all[w0:w1], gone_all[w0:w1], lines[1, first:last], flags_all[first:last])
+    return _kept_words(
+        words_all[w0:w1], marks_all[w0:w1], quoted_all[w0:w1], gone_all[w0:w1], lines[1, first:last],
+        flags_all[first:last],
+    )  # fmt: skip
 
 
 @jit
 def shingle_many(
-    words_all: Any, marks_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int, pk: int,
-    min_pw: int, max_pw: int, multipliers: Any, salt: Any, doc_a: Any, doc_b: Any, passage_a: Any, passage_b: Any,
+    words_all: Any, marks_all: Any, quoted_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int,
+    pk: int, min_pw: int, max_pw: int, multipliers: Any, salt: Any, doc_a: Any, doc_b: Any, passage_a: Any,
+    passage_b: Any,
 ) -> Any:  # fmt: skip
-    """``_shingle_and_sign`` for each text of a ``fold_split_many`` batch. Returns ``bounds``
-    and three packed arrays: ``bounds[t, f]`` is where text ``t``'s part of field ``f`` starts in
-    its field (``bounds[t + 1, f]`` where it ends), fields in the order words, sentence starts,
-    sentence fingerprints, passages (two values each), passage shingles, passage offsets,
-    shingles. The uint64 array holds the words, the fingerprints, the passage shingles and the
-    shingles of all texts, field after field; the int64 array the sentence starts, the passages,
+    """``_shingle_and_sign`` for each text of a ``fold_split_many`` batch, and its quoted shingles
+    (``quoted_shingles``). Returns ``bounds`` and three packed arrays: ``bounds[t, f]`` is where
+    text ``t``'s part of field ``f`` starts in its field (``bounds[t + 1, f]`` where it ends),
+    fields in the order words, sentence starts, sentence fingerprints, passages (two values each),
+    passage shingles, passage offsets, shingles, quoted shingles. The uint64 array holds the
+    words, the fingerprints, the passage shingles, the shingles and the quoted shingles of all
+    texts, field after field; the int64 array the sentence starts, the passages,
     the passages' sentences and the passage offsets (the starts and offsets relative to their
     text); the uint32 array the documents' signatures, then the passages'."""
     n_texts = offsets.shape[1] - 1
-    bounds = np.zeros((n_texts + 1, 7), dtype=np.int64)
+    bounds = np.zeros((n_texts + 1, 8), dtype=np.int64)
     guess = words_all.shape[0] + 16
     kept_all = np.empty(guess, dtype=np.uint64)
     pvalues_all = np.empty(guess, dtype=np.uint64)
     shingles_all = np.empty(guess, dtype=np.uint64)
+    quoted_out = np.empty(16, dtype=np.uint64)
     fps_all = np.empty(guess // 8, dtype=np.uint64)
     starts_out = np.empty(guess // 8, dtype=np.int64)
     passages_all = np.empty(guess // 4, dtype=np.int64)
@@ -620,7 +661,7 @@ def shingle_many(
     psigs_all = np.empty(guess // 8 * passage_a.shape[0] + 16, dtype=np.uint32)
     n_sig = 0
     for t in range(n_texts):
-        kept, starts = _text_words(t, words_all, marks_all, gone_all, lines, flags_all, offsets)
+        kept, starts, in_quotes = _text_words(t, words_all, marks_all, quoted_all, gone_all, lines, flags_all, offsets)
         out, doc_sig, psigs = _shingle_and_sign(
             kept, starts, k, pk, min_pw, max_pw, multipliers, salt, doc_a, doc_b, passage_a, passage_b
         )
@@ -634,14 +675,17 @@ def shingle_many(
         pvalues_all, e[4] = _append(pvalues_all, bounds[t, 4], pvalues)
         poffsets_all, e[5] = _append(poffsets_all, bounds[t, 5], poffsets)
         shingles_all, e[6] = _append(shingles_all, bounds[t, 6], shingles)
+        quoted_out, e[7] = _append(quoted_out, bounds[t, 7], quoted_shingles(kept, in_quotes, k, multipliers))
         doc_sigs[t] = doc_sig
         psigs_all, n_sig = _append(psigs_all, n_sig, psigs.reshape(-1))
     end = bounds[n_texts]
-    u64 = np.empty(end[0] + end[2] + end[4] + end[6], dtype=np.uint64)
+    u64 = np.empty(end[0] + end[2] + end[4] + end[6] + end[7], dtype=np.uint64)
     i64 = np.empty(end[1] + end[3] + end[3] // 2 + end[5], dtype=np.int64)
     u32 = np.empty(doc_sigs.size + n_sig, dtype=np.uint32)
     at = 0
-    for field, n in ((kept_all, end[0]), (fps_all, end[2]), (pvalues_all, end[4]), (shingles_all, end[6])):
+    for field, n in (
+        (kept_all, end[0]), (fps_all, end[2]), (pvalues_all, end[4]), (shingles_all, end[6]), (quoted_out, end[7])
+    ):  # fmt: skip
         u64[at : at + n] = field[:n]
         at += n
     at = 0
@@ -655,7 +699,7 @@ def shingle_many(
 
 @jit
 def signatures_many(
-    words_all: Any, marks_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int,
+    words_all: Any, marks_all: Any, quoted_all: Any, gone_all: Any, lines: Any, flags_all: Any, offsets: Any, k: int,
     multipliers: Any, doc_a: Any, doc_b: Any,
 ) -> Any:  # fmt: skip
     """The document signature of each text of a ``fold_split_many`` batch, one row each: what
@@ -666,11 +710,37 @@ def signatures_many(
     out = np.empty((n_texts, doc_a.shape[0]), dtype=np.uint32)
     whole = np.zeros(2, dtype=np.int64)
     for t in range(n_texts):
-        kept, _ = _text_words(t, words_all, marks_all, gone_all, lines, flags_all, offsets)
+        kept = _text_words(t, words_all, marks_all, quoted_all, gone_all, lines, flags_all, offsets)[0]
         grams = _top32(_grams(kept, k, multipliers))
         whole[1] = grams.shape[0]
         minhash_into(grams, whole, doc_a, doc_b, out[t : t + 1])
     return out
+
+
+@jit
+def quoted_shingles(words: Any, quoted: Any, k: int, multipliers: Any) -> Any:
+    """The sorted distinct k-gram hashes (``_grams``'s) whose words all lie in quoted speech
+    (``quoted``, a flag per word); none for a text without quoted speech."""
+    n = words.shape[0]
+    if quoted.shape[0] != n:
+        raise KernelInputError("quoted shingles: one flag per word is expected")
+    k = min(k, n)
+    run, m = 0, 0
+    starts = np.empty(max(n - k + 1, 0), dtype=np.int64)
+    for i in range(n):
+        run = run + 1 if quoted[i] else 0
+        if run >= k:
+            starts[m] = i - k + 1
+            m += 1
+    if m == 0:
+        return np.empty(0, dtype=np.uint64)
+    out = np.empty(m, dtype=np.uint64)
+    for j in range(m):
+        acc = np.uint64(0)
+        for q in range(k):
+            acc += words[starts[j] + q] * multipliers[q]
+        out[j] = fmix64(acc)
+    return sorted_distinct(out)
 
 
 @jit

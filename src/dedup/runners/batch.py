@@ -545,6 +545,7 @@ _ARRAYS = (
     "passage_shingles",
     "passage_offsets",
     "shingles",
+    "quoted",
 )
 
 

@@ -35,7 +35,7 @@ from dedup.records import Article, Cluster, Match, MemberSpan, SharedPassage
 from dedup.stages.formula import RULE as FORMULA
 from dedup.stages.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_segments
 from dedup.stages.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
-from dedup.stages.verify import ASIDE, compare
+from dedup.stages.verify import ASIDE, QUOTED, compare
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -521,6 +521,11 @@ _WHY = {
         "the text the two share is a small part of the longer article (VerifyConfig.aside_share, a fifth "
         "by default) and begins only late in it (aside_after, half of its words by default): the shorter "
         "one is a side item of it, such as a paragraph near the end of a roundup, not a copy"
+    ),
+    QUOTED: (
+        "what the two share is quoted speech, in quotation marks in both, and next to nothing else, while "
+        "the shorter one tells it in words of its own (VerifyConfig.quoted_speech): two reports that quote "
+        "the same statement, not a copy"
     ),
     FORMULA: (
         "the words they share are a formula their outlets print on story after story (FormulaConfig): "

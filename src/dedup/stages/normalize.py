@@ -41,7 +41,7 @@ from dedup.config import NormalizeConfig
 from dedup.errors import ConfigError
 from dedup.kernels import package_stamp as kernel_sources
 from dedup.kernels.hashing import MARK as MARK_POINT
-from dedup.kernels.text import CLOSING, FULL_STOP, LETTER, SENTENCE_END, SOLO, SPACE, WORD
+from dedup.kernels.text import CLOSING, FULL_STOP, LETTER, QUOTE, SENTENCE_END, SOLO, SPACE, WORD
 
 # Arabic letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya),
 # written here by hand: Unicode's confusables data (below) holds no pairs of Arabic letter forms.
@@ -233,6 +233,12 @@ MARK = chr(MARK_POINT)  # the sentence mark of ``shingle`` (private use): never 
 SENTENCE_ENDS = ".!?…؟؛।"
 IDEOGRAPHIC_FULL_STOP = chr(FULL_STOP)
 CLOSING_MARKS = "\"'”’»)]」』】》〉"
+# Quotation marks that open or close quoted speech (``shingle.quoted_words``). Each one toggles: a
+# mark opens a quotation when none is open on its line and closes the open one otherwise, so that
+# English “…”, German „…“, French and Arabic «…», straight "…" and Japanese 「…」 all read alike,
+# whichever of a pair a writer happened to type. Single quotes are left out: the apostrophe is the
+# same character.
+QUOTE_MARKS = '"“”„‟«»「」『』'
 # Scripts written without spaces between words: Han ideographs, kana, Thai, Lao, Myanmar, Khmer.
 # Each of their word characters is a word of its own, so that a text in them is shingled by
 # character k-grams (the usual unit for these scripts) instead of by whole clauses, which a single
@@ -271,8 +277,8 @@ class FoldTable:
     """The fold of every character of the Basic Multilingual Plane, for ``str.translate`` and for
     the compiled text kernel: character ``c`` folds to ``data[offsets[c]:offsets[c + 1]]``.
     ``classes[c]`` holds the bits WORD (``\\w``), SPACE (``\\s``), LETTER (``[^\\W\\d_]``),
-    SENTENCE_END, CLOSING (a closing quote or bracket), as Python's ``re`` module sees them, and SOLO
-    (a word character that is a word of its own, see ``SOLO_RANGES``)."""
+    SENTENCE_END, CLOSING (a closing quote or bracket), as Python's ``re`` module sees them, SOLO
+    (a word character that is a word of its own, see ``SOLO_RANGES``) and QUOTE (``QUOTE_MARKS``)."""
 
     mapping: dict[int, str]
     offsets: npt.NDArray[np.int64]
@@ -372,6 +378,8 @@ def _build_fold_table() -> FoldTable:
         classes[ord(ch)] |= SENTENCE_END
     for ch in CLOSING_MARKS:
         classes[ord(ch)] |= CLOSING
+    for ch in QUOTE_MARKS:
+        classes[ord(ch)] |= QUOTE
     mapping = {c: f for c, f in enumerate(folds) if f != chars[c]}
     return FoldTable(mapping, offsets, data, classes)
 

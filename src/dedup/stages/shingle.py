@@ -8,8 +8,8 @@ wrap-around arithmetic, with fixed odd constants ``C_j`` (``kernels.hashing.POSI
 
 :func:`analyze` turns a text into a :class:`Shingled` record: its words (hashed), its sentences, its
 passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, longer ones cut evenly),
-a fingerprint per sentence (for learned boilerplate) and the sorted unique document shingles;
-:func:`sentence_keys` gives each sentence a near key (boilerplate learning reads both). Two
+a fingerprint per sentence (for learned boilerplate), the sorted unique document shingles, and
+those of them that lie in quoted speech (:func:`quoted_words`); :func:`sentence_keys` gives each sentence a near key (boilerplate learning reads both). Two
 paths compute it, bit for bit alike (a hypothesis test compares them on random text):
 
 - the compiled path (``kernels.text``: ``fold_split_many`` and ``shingle_many``, one call each for a
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, pairwise
 from typing import Any
@@ -36,12 +36,15 @@ from dedup.config import NormalizeConfig, ShingleConfig
 from dedup.kernels import arrays as array_kernels
 from dedup.kernels import text as text_kernels
 from dedup.kernels.hashing import FNV_OFFSET, FNV_PRIME, FP_SALT, MASK64, POSITION_MULTIPLIERS, fmix64_array
+from dedup.kernels.text import QUOTE_MIN_WORDS
 from dedup.stages.normalize import (
     CLOSING_MARKS,
     IDEOGRAPHIC_FULL_STOP,
     MARK,
+    QUOTE_MARKS,
     SENTENCE_ENDS,
     LinePrefilter,
+    count_words,
     fold_astral,
     fold_keep,
     fold_table,
@@ -56,6 +59,7 @@ from dedup.stages.normalize import (
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
+_NO_SHINGLES = np.empty(0, dtype=np.uint64)
 
 _ABBREVIATIONS = (
     "mr mrs ms dr prof gen col lt sgt capt gov sen rep st jr sr inc corp ltd co no vs etc "
@@ -184,7 +188,9 @@ class Shingled:
     passages; ``passage_sentence``: the sentence each passage belongs to. ``passage_shingles``: the
     unique ``passage_k``-gram hashes of every passage, one after the other, passage ``i`` at
     ``passage_offsets[i]:passage_offsets[i + 1]``. ``shingles``: sorted unique document shingle
-    hashes. ``sentences``: the sentences in comparison form, when asked for (``keep_text``).
+    hashes. ``quoted``: the sorted unique shingles whose words all lie in quoted speech
+    (:func:`quoted_words`; none in most articles). ``sentences``: the sentences in comparison
+    form, when asked for (``keep_text``).
     """
 
     words: U64
@@ -195,6 +201,7 @@ class Shingled:
     passage_shingles: U64
     passage_offsets: I64
     shingles: U64
+    quoted: U64 = field(default_factory=lambda: _NO_SHINGLES)
     sentences: tuple[str, ...] = ()
 
     @property
@@ -262,6 +269,57 @@ def tokens(text: str, normalize: NormalizeConfig, shingle: ShingleConfig) -> lis
     return body.split()
 
 
+def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
+    """For each comparison word of ``text`` (the words of :func:`tokens`, marks aside), whether it
+    lies in quoted speech: between two quotation marks (``normalize.QUOTE_MARKS``: each mark opens
+    a quotation when none is open on its line and closes the open one otherwise), or between a mark
+    and the end of its line (a quoted paragraph that runs on into the next one has no closing
+    mark), in a quotation of at least ``QUOTE_MIN_WORDS`` words (fewer set a name or a term apart,
+    not speech). The words are counted on the whole line, furniture included, and a quotation never
+    runs past its line, so that the compiled path (``kernels.text._split_text``) decides alike
+    with no look at what is dropped."""
+    marked = _SENTENCE_END.sub(f" {MARK} ", fold_keep(text))
+    spaced = _PUNCT_BUT_MARK.sub(" ", marked)  # one character for one: positions stay
+    drop = furniture_segments(spaced, normalize, ignore=MARK)
+    out: list[bool] = []
+    for marked_line, line, dropped in zip(marked.split("\n"), spaced.split("\n"), drop, strict=True):
+        if all(dropped):
+            continue
+        inside = _quoted_characters(marked_line, line)
+        at = 0
+        for piece, gone in zip(line.split(MARK), dropped, strict=True):
+            if not gone:
+                for chunk in _CHUNK.finditer(piece):
+                    out.extend([inside[at + chunk.start()]] * count_words(chunk.group()))
+            at += len(piece) + 1
+    return out
+
+
+_CHUNK = re.compile(r"\S+")
+
+
+def _quoted_characters(marked_line: str, spaced_line: str) -> list[bool]:
+    """For each character of a line, whether it lies in quoted speech (:func:`quoted_words`):
+    ``marked_line`` is the line with its quotation marks, ``spaced_line`` the same characters with
+    punctuation made spaces, whose words are counted."""
+    inside = [False] * len(marked_line)
+    opened = -1
+    spans = []
+    for i, ch in enumerate(marked_line):
+        if ch in QUOTE_MARKS:
+            if opened < 0:
+                opened = i + 1
+            else:
+                spans.append((opened, i))
+                opened = -1
+    if opened >= 0:
+        spans.append((opened, len(marked_line)))
+    for start, end in spans:
+        if count_words(spaced_line[start:end].replace(MARK, " ")) >= QUOTE_MIN_WORDS:
+            inside[start:end] = [True] * (end - start)
+    return inside
+
+
 def analyze(
     text: str,
     normalize: NormalizeConfig,
@@ -306,16 +364,17 @@ def analyze_many(
     split = split_batch(texts, normalize, shingle)
     doc_a, doc_b, passage_a, passage_b = permutations
     bounds, u64, i64, u32 = text_kernels.shingle_many(
-        split.words, split.marks, split.gone, split.lines, split.flags, split.offsets, shingle.k, shingle.passage_k,
-        shingle.min_passage_words, shingle.max_passage_words, POSITION_MULTIPLIERS, FP_SALT,
+        split.words, split.marks, split.quoted, split.gone, split.lines, split.flags, split.offsets, shingle.k,
+        shingle.passage_k, shingle.min_passage_words, shingle.max_passage_words, POSITION_MULTIPLIERS, FP_SALT,
         doc_a, doc_b, passage_a, passage_b,
     )  # fmt: skip
     rows = bounds.tolist()
-    n_words, n_starts, n_fps, n_pass2, n_pvalues, _, _ = rows[-1]
+    n_words, n_starts, n_fps, n_pass2, n_pvalues, _, n_shingles, _ = rows[-1]
     n_pass = n_pass2 // 2
     words, u64 = u64[:n_words], u64[n_words:]
     fps, u64 = u64[:n_fps], u64[n_fps:]
-    pvalues, grams = u64[:n_pvalues], u64[n_pvalues:]
+    pvalues, u64 = u64[:n_pvalues], u64[n_pvalues:]
+    grams, quoted = u64[:n_shingles], u64[n_shingles:]
     starts, i64 = i64[:n_starts], i64[n_starts:]
     passages, i64 = i64[:n_pass2].reshape(-1, 2), i64[n_pass2:]
     owner, poffsets = i64[:n_pass], i64[n_pass:]
@@ -323,11 +382,11 @@ def analyze_many(
     psigs = u32[len(texts) * len(doc_a) :].reshape(n_pass, len(passage_a))
     out = []
     for t in range(len(texts)):
-        (w0, s0, f0, p0, v0, o0, h0), (w1, s1, f1, p1, v1, o1, h1) = rows[t], rows[t + 1]
+        (w0, s0, f0, p0, v0, o0, h0, u0), (w1, s1, f1, p1, v1, o1, h1, u1) = rows[t], rows[t + 1]
         q0, q1 = p0 // 2, p1 // 2
         doc = Shingled(
             words[w0:w1], starts[s0:s1], fps[f0:f1], passages[q0:q1], owner[q0:q1], pvalues[v0:v1],
-            poffsets[o0:o1], grams[h0:h1],
+            poffsets[o0:o1], grams[h0:h1], quoted[u0:u1],
         )  # fmt: skip
         out.append((doc, doc_sigs[t], psigs[q0:q1]))
     return out
@@ -340,7 +399,7 @@ def document_signatures(
     kernels: one row each, as ``analyze_many`` computes them."""
     split = split_batch(texts, normalize, shingle)
     out: U32 = text_kernels.signatures_many(
-        split.words, split.marks, split.gone, split.lines, split.flags, split.offsets, shingle.k, POSITION_MULTIPLIERS,
+        split.words, split.marks, split.quoted, split.gone, split.lines, split.flags, split.offsets, shingle.k, POSITION_MULTIPLIERS,
         doc_a, doc_b,
     )  # fmt: skip
     return out
@@ -349,11 +408,13 @@ def document_signatures(
 @dataclass(frozen=True, slots=True)
 class _Split:
     """A batch of texts folded, split and hashed by ``kernels.text.fold_split_many`` (see there), with
-    bit 1 of a line's flag set when the line is too short to be prose, and ``gone`` true for each
-    word of a segment (``normalize.furniture_segments``) a furniture pattern matches."""
+    bit 1 of a line's flag set when the line is too short to be prose, ``quoted`` true for each
+    word in quoted speech, and ``gone`` true for each word of a segment
+    (``normalize.furniture_segments``) a furniture pattern matches."""
 
     words: U64
     marks: npt.NDArray[np.bool_]
+    quoted: npt.NDArray[np.bool_]
     gone: npt.NDArray[np.bool_]
     lines: I64
     flags: npt.NDArray[np.uint8]
@@ -368,7 +429,7 @@ def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: Shing
     abbr_data, abbr_off = _abbreviation_points()
     patterns = furniture_patterns(normalize)
     pre = line_prefilter(patterns) if normalize.drop_furniture else _NO_PREFILTER
-    spaced, lines, flags, words, marks, offsets, tried = text_kernels.fold_split_many(
+    spaced, lines, flags, words, marks, quoted, offsets, tried = text_kernels.fold_split_many(
         cps, text_off, table.offsets, table.data, table.classes, abbr_data, abbr_off,
         shingle.strip_arabic_conjunction, normalize.min_line_words, normalize.drop_furniture, pre.always,
         pre.data, pre.offsets, pre.first,
@@ -379,7 +440,7 @@ def split_batch(texts: Sequence[str], normalize: NormalizeConfig, shingle: Shing
         for _, start, end, first, n in tried.tolist():
             if matches(spaced[start:end].tobytes()):
                 gone[first : first + n] = True
-    return _Split(words, marks, gone, lines, flags, offsets)
+    return _Split(words, marks, quoted, gone, lines, flags, offsets)
 
 
 def _code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.unsignedinteger[Any]], I64]:
@@ -437,6 +498,7 @@ def analyze_reference(
         ids, vocabulary.hashes, shingle.k, shingle.passage_k, shingle.min_passage_words,
         shingle.max_passage_words, POSITION_MULTIPLIERS, FP_SALT,
     )  # fmt: skip
+    in_quotes = np.array(quoted_words(text, normalize), dtype=np.bool_)
     return Shingled(
         words=words,
         sentence_starts=starts,
@@ -446,6 +508,7 @@ def analyze_reference(
         passage_shingles=values,
         passage_offsets=offsets,
         shingles=unique,
+        quoted=text_kernels.quoted_shingles(words, in_quotes, shingle.k, POSITION_MULTIPLIERS),
         sentences=_sentences(toks, starts) if keep_text else (),
     )
 

@@ -11,8 +11,8 @@ learned boilerplate in either article:
   when the smaller article's containment is under half of what the passage rule would imply
   (``0.5 * passage_overlap * min_passage_coverage``): no passage could decide then.
 
-The decision rule: the first of rules 1 to 6 that matches decides, then rule 7 may refuse a copy
-(the relation is that of ``a`` to ``b``):
+The decision rule: the first of rules 1 to 6 that matches decides, then rules 7 and 8 may refuse a
+copy (the relation is that of ``a`` to ``b``):
 
 1. fewer than ``min_shared_shingles`` shingles in common: **not a copy**;
 2. the same words: **same_text**;
@@ -30,7 +30,14 @@ The decision rule: the first of rules 1 to 6 that matches decides, then rule 7 m
    words (``shared_text_start``; learned boilerplate left out of both). The smaller article is a
    side item of the larger (a paragraph near the end of a roundup, a "related story" teaser under
    another story), whose own story is something else; a copy shares the story's opening, since
-   trimming cuts the end and a local lead added on top is seldom most of the article.
+   trimming cuts the end and a local lead added on top is seldom most of the article;
+8. a copy by 4 or 5 is **not a copy** (rule ``quoted_speech``, when ``VerifyConfig.quoted_speech``)
+   when fewer than ``min_shared_shingles`` of the shingles the two share lie outside words quoted
+   in both (``Shingled.quoted``) and the smaller article has at least that many shingles of its own
+   outside quotation marks (``quoted_alone``). Two reports written apart that quote the same
+   statement or tweet share the quotation and nothing else; each tells it in its own words. A copy
+   shares the words around the quotation too, and a statement given whole in quotation marks, with
+   no text of its own around it, is still a copy.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ F64 = npt.NDArray[np.float64]
 
 _NONE = np.empty(0, dtype=np.int64)
 ASIDE = "aside"  # the rule that refuses a copy found only late in a larger article
+QUOTED = "quoted_speech"  # the rule that refuses a copy that shares only quoted speech
 
 
 class View:
@@ -185,6 +193,29 @@ def shared_text_start(doc: Shingled, view: View, other: View, threshold: float) 
     return (start - dropped_before) / view.n_words
 
 
+def quoted_alone(small: Shingled, v_small: View, large: Shingled, v_large: View, inter: int, minimum: int) -> bool:
+    """Rule 8: whether the two articles share fewer than ``minimum`` shingles outside words quoted
+    in both, while the smaller one has at least ``minimum`` shingles of its own (not in the larger)
+    outside quotation marks. ``inter`` is the number of shingles the two views share; learned
+    boilerplate is left out of all of it (the views)."""
+    if len(small.quoted) == 0 or len(large.quoted) == 0:
+        return False
+    quoted_small = _kept(small.quoted, v_small)
+    quoted_large = _kept(large.quoted, v_large)
+    shared_outside = inter - int(verify_kernels.intersect_count(quoted_small, quoted_large))
+    if shared_outside >= minimum:
+        return False
+    quoted_shared = int(verify_kernels.intersect_count(quoted_small, v_large.shingles))
+    own_outside = len(v_small.shingles) - inter - (len(quoted_small) - quoted_shared)
+    return own_outside >= minimum
+
+
+def _kept(quoted: U64, view: View) -> U64:
+    """The quoted shingles of an article that its view keeps (all of them unless it drops
+    boilerplate sentences)."""
+    return np.intersect1d(quoted, view.shingles, assume_unique=True) if view.dropped else quoted
+
+
 def _shared(
     a: Shingled, va: View, b: Shingled, vb: View, threshold: float, listed: bool
 ) -> tuple[list[SharedPassage], float, float, int]:
@@ -268,6 +299,13 @@ def compare(
         large, v_large, v_small = (b, vb, va) if a_smaller else (a, va, vb)
         return shared_text_start(large, v_large, v_small, verify.passage_overlap) >= verify.aside_after
 
+    def quoted() -> bool:
+        """Rule 8: next to nothing is shared but quoted speech."""
+        if not verify.quoted_speech:
+            return False
+        small, v_small, large, v_large = (a, va, b, vb) if a_smaller else (b, vb, a, va)
+        return quoted_alone(small, v_small, large, v_large, inter, verify.min_shared_shingles)
+
     def decide() -> tuple[Relation, str]:
         if inter < verify.min_shared_shingles:
             return Relation.NONE, "too_few_shared_shingles"
@@ -281,7 +319,9 @@ def compare(
             copy = Relation.REWRITTEN, "shared_passages"
         else:
             return Relation.NONE, "below_thresholds"
-        return (Relation.NONE, ASIDE) if aside() else copy
+        if aside():
+            return Relation.NONE, ASIDE
+        return (Relation.NONE, QUOTED) if quoted() else copy
 
     relation, rule = decide()
     return Match(

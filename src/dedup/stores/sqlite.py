@@ -68,8 +68,10 @@ FORMAT = "dedup-index"
 VERSION = 3  # 3: row checksums and counts; 2: words hashed with FNV-1a + fmix64
 _ARRAYS = (
     "words", "sentence_starts", "sentence_fps", "passages", "passage_sentence",
-    "passage_shingles", "passage_offsets", "shingles",
+    "passage_shingles", "passage_offsets", "shingles", "quoted",
 )  # fmt: skip
+# arrays that an index written by an earlier version may lack, and what they are then
+_ADDED_ARRAYS: dict[str, Any] = {"quoted": np.empty(0, dtype=np.uint64)}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -167,7 +169,7 @@ def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.
                 np.frombuffer(blob, dtype=kind, count=count, offset=offset).reshape(shape).astype(_DTYPES[dtype])
             )
             offset += count * kind.itemsize
-        doc = Shingled(**{name: found[name] for name in _ARRAYS})
+        doc = Shingled(**{name: found[name] if name in found else _ADDED_ARRAYS[name] for name in _ARRAYS})
         return doc, found["signature"], found["passage_signatures"]
     except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError) as exc:
         raise StoreCorruptError(f"{where}: the stored arrays are corrupt ({exc}); {_AFTER_DAMAGE}") from exc
@@ -699,7 +701,7 @@ def same_settings(stored: str, config: DedupConfig) -> bool:
 # written before them (its stored part without them) was built with, where that is not the default.
 _STORED_BEFORE: dict[str, dict[str, Any]] = {
     "formula": {"min_repeated": 0, "max_load": 4.0},
-    "verify": {"aside_share": 0.0},
+    "verify": {"aside_share": 0.0, "quoted_speech": False},
 }
 
 
