@@ -344,6 +344,33 @@ def test_two_reports_that_quote_the_same_statement_are_not_copies() -> None:
     assert compare("a", _doc(a), "b", _doc(b), verify=off, shingle=CONFIG.shingle).is_copy
 
 
+def test_reports_that_share_a_quotation_and_a_long_name_are_not_copies() -> None:
+    """Outside the quotation, reports written apart share names and titles: more than
+    ``min_shared_shingles`` shingles here, yet little of each report's own text."""
+    name = "President Amara Okonkwo of the Federal Republic of Westland and her deputy"
+    quote = f"{QUOTE}. Every farmer will be paid for the harvest the water took from the fields this year."
+    a = "\n".join(
+        [
+            f"{name} toured the flooded valley on Tuesday with the regional governor and local engineers.",
+            "Residents of three villages had asked the government for help after the river broke its banks last week.",
+            "Roads to the north remain closed and the army has sent boats to reach the farms cut off by the water.",
+            f"The minister said: “{quote}”",
+        ]
+    )
+    b = "\n".join(
+        [
+            f"Speaking to reporters at the airport in the capital, {name} promised swift action for survivors.",
+            "Aid groups say more than two thousand people spent the night in schools and mosques on higher ground.",
+            "The weather service expects more rain in the coming days across the whole southern province.",
+            f"“{quote},” she said.",
+        ]
+    )
+    for m in (_compare(a, b), _compare(b, a)):
+        assert not m.is_copy and m.rule == "quoted_speech"
+    absolute_only = dataclasses.replace(CONFIG.verify, quoted_outside_share=0.0)
+    assert compare("a", _doc(a), "b", _doc(b), verify=absolute_only, shingle=CONFIG.shingle).is_copy
+
+
 def test_a_copy_shares_the_words_around_the_quotation_and_stays_a_copy() -> None:
     """An outlet that republishes the report, a lead of its own on top, shares its framing too."""
     wire = _report(OWN_A, QUOTE)
@@ -383,6 +410,13 @@ def test_quoted_speech_is_read_per_line_and_needs_five_words() -> None:
     assert quoted(text) == "we are not leaving this town at all".split()
     assert quoted("She said ”this is how it always ends for us“ and left the hall in silence.") == (
         "this is how it always ends for us".split()
+    )
+    # single quotation marks as British papers print them: ’ within a word is an apostrophe
+    text = "The mayor said: ‘We don’t want the town’s new bridge built here’ and the leaders’ council agreed."
+    assert quoted(text) == "we don t want the town s new bridge built here".split()
+    # a double quotation inside a single one does not end it, nor the reverse
+    assert quoted("He wrote ‘they told us “leave now” and we left at once’ in his diary that day.") == (
+        "they told us leave now and we left at once".split()
     )
 
 

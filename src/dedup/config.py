@@ -383,10 +383,12 @@ class VerifyConfig:
       larger article and begins at or past ``aside_after`` of its words (its earliest shared
       passage) is no copy (the smaller is an aside of the larger: a side item near the end of a
       roundup); ``aside_share=0`` turns it off.
-    - ``quoted_speech``: a pair that shares quoted speech and next to nothing else (fewer than
-      ``min_shared_shingles`` shingles outside words quoted in both), while the smaller article
-      has that much text of its own outside quotation marks, is no copy: two reports, written
-      apart, that quote the same statement, tweet or speech. ``False`` turns it off.
+    - ``quoted_speech`` and ``quoted_outside_share``: a pair that shares mostly quoted speech (as
+      many shared shingles in words quoted in both as outside them, and those outside fewer than
+      ``min_shared_shingles`` or than ``quoted_outside_share`` of the smaller article's shingles
+      outside quotation marks), while the smaller article has ``min_shared_shingles`` of its own
+      outside quotation marks, is no copy: two reports, written apart, that quote the same
+      statement, tweet or speech. ``quoted_speech=False`` turns it off.
     """
 
     near_identical_jaccard: float = 0.8
@@ -398,6 +400,7 @@ class VerifyConfig:
     aside_share: float = 0.2
     aside_after: float = 0.5
     quoted_speech: bool = True
+    quoted_outside_share: float = 0.2
 
     def __post_init__(self) -> None:
         for name in ("near_identical_jaccard", "min_containment", "passage_overlap", "min_passage_coverage"):
@@ -407,6 +410,7 @@ class VerifyConfig:
         _share(self, "aside_share", zero=True)
         _share(self, "aside_after")
         _flag(self, "quoted_speech")
+        _share(self, "quoted_outside_share", zero=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ WORD, SPACE, LETTER, SENTENCE_END, CLOSING, SOLO, QUOTE = 1, 2, 4, 8, 16, 32, 64
 # A quotation of fewer words is a name or a term set in quotes ("the «Vision 2030» plan"), not
 # quoted speech.
 QUOTE_MIN_WORDS = 5
+# Single quotation marks, as British papers print quoted speech: ‘ opens a quotation, ’ closes it
+# where no letter or digit follows (within a word, as in "don’t", it is an apostrophe).
+OPEN_SINGLE, CLOSE_SINGLE = 0x2018, 0x2019
 FULL_STOP = 0x3002  # the ideographic full stop ends a sentence with or without a space after it
 
 
@@ -268,6 +271,7 @@ def _split_text(
     line_first[nl] = 0
     li, words, marked = 1, 0, False
     opened = -1  # the first word of the quotation open on this line (-1: none is)
+    single = False  # whether it opened with a single quotation mark
     offset, prime = np.uint64(FNV_OFFSET), np.uint64(FNV_PRIME)
     i = 0
     while i < m:
@@ -315,10 +319,17 @@ def _split_text(
             out[o] = 32
             if cl & QUOTE:
                 if opened < 0:
-                    opened = nh
-                else:
+                    opened, single = nh, False
+                elif not single:
                     _close_quote(quoted, opened, nh)
                     opened = -1
+            elif c == OPEN_SINGLE and opened < 0:
+                opened, single = nh, True
+            elif (
+                c == CLOSE_SINGLE and opened >= 0 and single and (i + 1 == m or not _class_of(classes, f[i + 1]) & WORD)
+            ):
+                _close_quote(quoted, opened, nh)
+                opened = -1
             if cl & SENTENCE_END and _sentence_ends(f, i, m, classes, abbr_data, abbr_off):
                 out[o + 1] = MARK
                 out[o + 2] = 32

@@ -36,7 +36,7 @@ from dedup.config import NormalizeConfig, ShingleConfig
 from dedup.kernels import arrays as array_kernels
 from dedup.kernels import text as text_kernels
 from dedup.kernels.hashing import FNV_OFFSET, FNV_PRIME, FP_SALT, MASK64, POSITION_MULTIPLIERS, fmix64_array
-from dedup.kernels.text import QUOTE_MIN_WORDS
+from dedup.kernels.text import CLOSE_SINGLE, OPEN_SINGLE, QUOTE_MIN_WORDS
 from dedup.stages.normalize import (
     CLOSING_MARKS,
     IDEOGRAPHIC_FULL_STOP,
@@ -272,7 +272,8 @@ def tokens(text: str, normalize: NormalizeConfig, shingle: ShingleConfig) -> lis
 def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
     """For each comparison word of ``text`` (the words of :func:`tokens`, marks aside), whether it
     lies in quoted speech: between two quotation marks (``normalize.QUOTE_MARKS``: each mark opens
-    a quotation when none is open on its line and closes the open one otherwise), or between a mark
+    a quotation when none is open on its line and closes the open one otherwise; or ‘ and a ’ that
+    no word character follows, as British papers quote), or between a mark
     and the end of its line (a quoted paragraph that runs on into the next one has no closing
     mark), in a quotation of at least ``QUOTE_MIN_WORDS`` words (fewer set a name or a term apart,
     not speech). The words are counted on the whole line, furniture included, and a quotation never
@@ -296,6 +297,7 @@ def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
 
 
 _CHUNK = re.compile(r"\S+")
+_OPEN_SINGLE, _CLOSE_SINGLE = chr(OPEN_SINGLE), chr(CLOSE_SINGLE)
 
 
 def _quoted_characters(marked_line: str, spaced_line: str) -> list[bool]:
@@ -303,15 +305,21 @@ def _quoted_characters(marked_line: str, spaced_line: str) -> list[bool]:
     ``marked_line`` is the line with its quotation marks, ``spaced_line`` the same characters with
     punctuation made spaces, whose words are counted."""
     inside = [False] * len(marked_line)
-    opened = -1
+    opened, single = -1, False
     spans = []
+    last = len(marked_line) - 1
     for i, ch in enumerate(marked_line):
         if ch in QUOTE_MARKS:
             if opened < 0:
-                opened = i + 1
-            else:
+                opened, single = i + 1, False
+            elif not single:
                 spans.append((opened, i))
                 opened = -1
+        elif ch == _OPEN_SINGLE and opened < 0:
+            opened, single = i + 1, True
+        elif ch == _CLOSE_SINGLE and opened >= 0 and single and (i == last or not _WORD_CHAR.match(marked_line[i + 1])):
+            spans.append((opened, i))
+            opened = -1
     if opened >= 0:
         spans.append((opened, len(marked_line)))
     for start, end in spans:

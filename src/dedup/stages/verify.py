@@ -32,12 +32,15 @@ copy (the relation is that of ``a`` to ``b``):
    another story), whose own story is something else; a copy shares the story's opening, since
    trimming cuts the end and a local lead added on top is seldom most of the article;
 8. a copy by 4 or 5 is **not a copy** (rule ``quoted_speech``, when ``VerifyConfig.quoted_speech``)
-   when fewer than ``min_shared_shingles`` of the shingles the two share lie outside words quoted
-   in both (``Shingled.quoted``) and the smaller article has at least that many shingles of its own
-   outside quotation marks (``quoted_alone``). Two reports written apart that quote the same
-   statement or tweet share the quotation and nothing else; each tells it in its own words. A copy
-   shares the words around the quotation too, and a statement given whole in quotation marks, with
-   no text of its own around it, is still a copy.
+   when what the two share is mostly quoted speech (``quoted_alone``): at least as many of the
+   shingles they share lie in words quoted in both (``Shingled.quoted``) as outside them, and those
+   outside are fewer than ``min_shared_shingles`` or than ``quoted_outside_share`` of the smaller
+   article's shingles outside quotation marks; while the smaller article has at least
+   ``min_shared_shingles`` shingles of its own outside quotation marks. Two reports written apart
+   that quote the same statement or tweet share the quotation, and outside it only names and
+   common phrases; each tells the event in words of its own. A copy shares the words around the
+   quotation too, and a statement given whole in quotation marks, with no text of its own around
+   it, is still a copy.
 """
 
 from __future__ import annotations
@@ -193,17 +196,23 @@ def shared_text_start(doc: Shingled, view: View, other: View, threshold: float) 
     return (start - dropped_before) / view.n_words
 
 
-def quoted_alone(small: Shingled, v_small: View, large: Shingled, v_large: View, inter: int, minimum: int) -> bool:
-    """Rule 8: whether the two articles share fewer than ``minimum`` shingles outside words quoted
-    in both, while the smaller one has at least ``minimum`` shingles of its own (not in the larger)
+def quoted_alone(
+    small: Shingled, v_small: View, large: Shingled, v_large: View, inter: int, minimum: int, share: float
+) -> bool:
+    """Rule 8: whether what the two articles share is mostly quoted speech: at least as many of
+    the shingles they share lie in words quoted in both as outside them, and those outside number
+    fewer than ``minimum`` or than ``share`` of the smaller article's shingles outside quotation
+    marks; while the smaller one has at least ``minimum`` shingles of its own (not in the larger)
     outside quotation marks. ``inter`` is the number of shingles the two views share; learned
     boilerplate is left out of all of it (the views)."""
     if len(small.quoted) == 0 or len(large.quoted) == 0:
         return False
     quoted_small = _kept(small.quoted, v_small)
     quoted_large = _kept(large.quoted, v_large)
-    shared_outside = inter - int(verify_kernels.intersect_count(quoted_small, quoted_large))
-    if shared_outside >= minimum:
+    quoted_both = int(verify_kernels.intersect_count(quoted_small, quoted_large))
+    shared_outside = inter - quoted_both
+    outside_small = len(v_small.shingles) - len(quoted_small)
+    if shared_outside > quoted_both or shared_outside >= max(minimum, share * outside_small):
         return False
     quoted_shared = int(verify_kernels.intersect_count(quoted_small, v_large.shingles))
     own_outside = len(v_small.shingles) - inter - (len(quoted_small) - quoted_shared)
@@ -304,7 +313,9 @@ def compare(
         if not verify.quoted_speech:
             return False
         small, v_small, large, v_large = (a, va, b, vb) if a_smaller else (b, vb, a, va)
-        return quoted_alone(small, v_small, large, v_large, inter, verify.min_shared_shingles)
+        return quoted_alone(
+            small, v_small, large, v_large, inter, verify.min_shared_shingles, verify.quoted_outside_share
+        )
 
     def decide() -> tuple[Relation, str]:
         if inter < verify.min_shared_shingles:
