@@ -179,7 +179,7 @@ PIECES = st.sampled_from(
         "中国", "习近平", "。", "电话。", "」", "『", "ひらがな", "カタカナ", "ｶﾀｶﾅ", "が", "ไทย", "ภาษา", "।", "वह",
         "中وقال", "وقال中", "𠀀𠀁", "中.", "a中b",
         "«", "“", "„", "‟", "「", "＂", '"we will not back down here,"', "«قال إن الوزارة ستواصل عملها»",
-        "‘", "’", "don’t", "leaders’", "’s", "‘we will not back down here’", "’5", "’_",
+        "‘", "’", "don’t", "leaders’", "’s", "‘we will not back down here’", "’5", "’_", '6"', 'צה"ל', "‘80s",
     ]
 )  # fmt: skip
 SEPARATORS = st.sampled_from([" ", " ", "", "\n"])

@@ -307,9 +307,8 @@ _LARGE = st.builds(
 def test_the_decision_does_not_depend_on_the_order_of_the_two_articles(
     large: list[tuple[str, int, bool]], small: list[tuple[str, int, bool]], separator: str
 ) -> None:
-    a, b = _doc(separator.join(_rendered("harbour", large))), _doc(separator.join(_rendered("quay", small)))
-    ab = compare("a", a, "b", b, verify=CONFIG.verify, shingle=CONFIG.shingle)
-    ba = compare("b", b, "a", a, verify=CONFIG.verify, shingle=CONFIG.shingle)  # each text keeps its id
+    a, b = separator.join(_rendered("harbour", large)), separator.join(_rendered("quay", small))
+    ab, ba = _compare(a, b), _compare(b, a)  # the ids stay: the texts change places
     assert (ab.is_copy, ab.rule) == (ba.is_copy, ba.rule)
 
 
@@ -396,7 +395,7 @@ def test_a_text_quoted_by_one_and_printed_as_is_by_the_other_is_a_copy() -> None
     assert m.is_copy and m.rule != "quoted_speech"
 
 
-def test_quoted_speech_is_read_per_line_and_needs_five_words() -> None:
+def test_quoted_speech_is_read_between_two_marks_on_a_line_and_needs_five_words() -> None:
     from dedup.stages.shingle import quoted_words, tokens
 
     def quoted(text: str) -> list[str]:
@@ -405,15 +404,20 @@ def test_quoted_speech_is_read_per_line_and_needs_five_words() -> None:
 
     # a name or a term in quotation marks is not speech
     assert quoted("The council adopted the «Vision 2030» plan for the old harbour district today.") == []
-    # a quotation left open ends with its line; either mark of a pair opens, the next one closes
-    text = "He said „we are not leaving this town at all\nThe next line is plain text with enough words in it."
-    assert quoted(text) == "we are not leaving this town at all".split()
+    # either mark of a pair opens, the next one closes
     assert quoted("She said ”this is how it always ends for us“ and left the hall in silence.") == (
         "this is how it always ends for us".split()
     )
-    # single quotation marks as British papers print them: ’ within a word is an apostrophe
+    # a quotation left open at the end of its line is not read, nor one a line break cuts
+    assert quoted("He said „we are not leaving this town at all\nThe next line ends it” with enough words.") == []
+    # a mark inside a word (the Hebrew gershayim) or after a number (an inch) opens nothing
+    assert quoted('Up to 6" of rain fell on the towns overnight and the roads to the coast are "closed today".') == []
+    assert quoted('דובר צה"ל אמר היום כי הכוחות פעלו באזור ושגריר ארה"ב הגיב על כך') == []
+    # single quotation marks as British papers print them: ’ within a word is an apostrophe, and
+    # so is a ‘ before a digit
     text = "The mayor said: ‘We don’t want the town’s new bridge built here’ and the leaders’ council agreed."
     assert quoted(text) == "we don t want the town s new bridge built here".split()
+    assert quoted("Songs popular in the ‘80s came back this year on the radio’ stations of the town.") == []
     # a double quotation inside a single one does not end it, nor the reverse
     assert quoted("He wrote ‘they told us “leave now” and we left at once’ in his diary that day.") == (
         "they told us leave now and we left at once".split()
@@ -434,7 +438,41 @@ def test_the_quoted_speech_rule_does_not_depend_on_the_order_of_the_two_articles
             lines.append(f"An official said: “{sentence}”" if in_quotes else sentence)
         return "\n".join(lines)
 
-    a, b = _doc(rendered("harbour", large)), _doc(rendered("quay", small))
-    ab = compare("a", a, "b", b, verify=CONFIG.verify, shingle=CONFIG.shingle)
-    ba = compare("b", b, "a", a, verify=CONFIG.verify, shingle=CONFIG.shingle)  # each text keeps its id
+    a, b = rendered("harbour", large), rendered("quay", small)
+    ab, ba = _compare(a, b), _compare(b, a)  # the ids stay: the texts change places
     assert (ab.is_copy, ab.rule) == (ba.is_copy, ba.rule)
+
+
+def test_of_two_articles_with_as_many_shingles_the_decision_does_not_depend_on_their_ids() -> None:
+    """Either may be taken for the smaller; which one is read off their words, not their ids."""
+    quote = "We will rebuild every school and every clinic that the floods destroyed in the valley this year"
+    a = f"The minister toured the flooded valley on Tuesday with local engineers and the governor.\nShe said: “{quote}.”"
+    b = f"She said: “{quote}.”\nShe added: “The army will stay in the south until the road is open.”"
+    assert len(_doc(a).shingles) == len(_doc(b).shingles)
+    ab, ba = _compare(a, b), _compare(b, a)
+    assert (ab.is_copy, ab.rule) == (ba.is_copy, ba.rule)
+
+
+def test_quoted_sentences_learned_as_boilerplate_leave_the_rest_of_the_quotation_quoted() -> None:
+    """A statement quoted by many outlets may have sentences learned as boilerplate; the words
+    either side of such a sentence are still quoted speech, not text the two share outside it."""
+    sentences = [
+        "We will rebuild every school and every clinic in the valley.",
+        "The army will stay until the last road is open again.",
+        "No family will be left without a roof before the winter comes.",
+        "Every farmer will be paid for the harvest the water took.",
+        "We owe this to the people of the south and we will deliver.",
+    ]
+    quote = " ".join(sentences)
+    a = _doc(
+        "The minister toured the flooded valley on Tuesday with the regional governor and engineers.\n"
+        f"In a statement the ministry said: “{quote}”"
+    )
+    b = _doc(
+        "Speaking to reporters at the airport in the capital, the official promised swift action for survivors.\n"
+        f"In a statement the ministry said: “{quote}”"
+    )
+    learned = frozenset({int(a.sentence_fps[2]), int(a.sentence_fps[4])})  # two of the quoted sentences
+    assert set(learned) <= set(b.sentence_fps.tolist())
+    m = compare("a", a, "b", b, verify=CONFIG.verify, shingle=CONFIG.shingle, boilerplate=learned)
+    assert m.ignored_boilerplate == 2 and not m.is_copy and m.rule == "quoted_speech"

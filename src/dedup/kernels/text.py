@@ -29,13 +29,14 @@ I64 = npt.NDArray[np.int64]
 # The character classes of ``normalize.fold_table``, one bit each: a word character (``\w``), a
 # space (``\s``), a letter (``[^\W\d_]``), a sentence end, a closing quote or bracket, and a word
 # character that is a word of its own (``normalize.SOLO_RANGES``), and a quotation mark
-# (``normalize.QUOTE_MARKS``).
+# (``normalize.QUOTE_MARKS``, ``OPEN_SINGLE``, ``CLOSE_SINGLE``).
 WORD, SPACE, LETTER, SENTENCE_END, CLOSING, SOLO, QUOTE = 1, 2, 4, 8, 16, 32, 64
 # A quotation of fewer words is a name or a term set in quotes ("the «Vision 2030» plan"), not
 # quoted speech.
 QUOTE_MIN_WORDS = 5
-# Single quotation marks, as British papers print quoted speech: ‘ opens a quotation, ’ closes it
-# where no letter or digit follows (within a word, as in "don’t", it is an apostrophe).
+# Single quotation marks, as British papers print quoted speech: ‘ before a letter opens a
+# quotation, ’ closes it where no letter or digit follows (within a word, as in "don’t", it is an
+# apostrophe; "‘80s" is one too).
 OPEN_SINGLE, CLOSE_SINGLE = 0x2018, 0x2019
 FULL_STOP = 0x3002  # the ideographic full stop ends a sentence with or without a space after it
 
@@ -264,7 +265,7 @@ def _split_text(
     hashes (as ``shingle.word_hash``; each character of a script written without spaces a word of
     its own; an Arabic conjunction و dropped from the front of a word of four Arabic letters or
     more when asked) and whether a sentence mark stands between each word and the one before it
-    on its line, and whether it lies in quoted speech (``_close_quote``), from ``nh``. Returns the
+    on its line, and whether it lies in quoted speech (``_quotation_mark``), from ``nh``. Returns the
     new ends of the three."""
     o0, nh0 = o, nh
     line_starts[nl] = 0
@@ -318,18 +319,7 @@ def _split_text(
             # never word or space characters)
             out[o] = 32
             if cl & QUOTE:
-                if opened < 0:
-                    opened, single = nh, False
-                elif not single:
-                    _close_quote(quoted, opened, nh)
-                    opened = -1
-            elif c == OPEN_SINGLE and opened < 0:
-                opened, single = nh, True
-            elif (
-                c == CLOSE_SINGLE and opened >= 0 and single and (i + 1 == m or not _class_of(classes, f[i + 1]) & WORD)
-            ):
-                _close_quote(quoted, opened, nh)
-                opened = -1
+                opened, single = _quotation_mark(f, i, m, classes, opened, single, quoted, nh)
             if cl & SENTENCE_END and _sentence_ends(f, i, m, classes, abbr_data, abbr_off):
                 out[o + 1] = MARK
                 out[o + 2] = 32
@@ -338,17 +328,13 @@ def _split_text(
         o += 1
         i += 1
         if c == 10:
-            if opened >= 0:  # a quotation left open ends with its line (as a quoted paragraph does)
-                _close_quote(quoted, opened, nh)
-                opened = -1
+            opened = -1  # a quotation left open at the end of its line is not read
             counts[li - 1] = words
             line_starts[nl + li] = o - o0
             line_first[nl + li] = nh - nh0
             li += 1
             words = 0
             marked = False
-    if opened >= 0:
-        _close_quote(quoted, opened, nh)
     counts[li - 1] = words
     line_starts[nl + li] = o - o0 + 1
     line_first[nl + li] = nh - nh0
@@ -356,9 +342,34 @@ def _split_text(
 
 
 @jit
-def _close_quote(quoted: Any, first: int, end: int) -> None:
-    """The words ``first:end`` between two quotation marks (or a mark and the end of its line) set
-    as quoted speech, when they are ``QUOTE_MIN_WORDS`` or more."""
+def _quotation_mark(f: Any, i: int, m: int, classes: Any, opened: int, single: bool, quoted: Any, nh: int) -> Any:
+    """The quotation mark ``f[i]`` read (``shingle.quoted_words``), the words before it being
+    ``nh``: it opens a quotation (its first word ``nh``) or closes the open one, setting its words
+    as quoted speech when they are ``QUOTE_MIN_WORDS`` or more. Returns the quotation open after it
+    (-1: none) and whether that one opened with a single mark."""
+    word_before = i > 0 and (_class_of(classes, f[i - 1]) & WORD) != 0
+    word_after = i + 1 < m and (_class_of(classes, f[i + 1]) & WORD) != 0
+    c = f[i]
+    if c == OPEN_SINGLE:
+        if opened < 0 and not word_before and i + 1 < m and (_class_of(classes, f[i + 1]) & LETTER) != 0:
+            return nh, True
+    elif c == CLOSE_SINGLE:
+        if opened >= 0 and single and not word_after:
+            _set_quoted(quoted, opened, nh)
+            return -1, False
+    elif opened < 0:
+        if not word_before:
+            return nh, False
+    elif not single and not word_after:
+        _set_quoted(quoted, opened, nh)
+        return -1, False
+    return opened, single
+
+
+@jit
+def _set_quoted(quoted: Any, first: int, end: int) -> None:
+    """The words ``first:end`` of a closed quotation set as quoted speech, when they are
+    ``QUOTE_MIN_WORDS`` or more."""
     if end - first >= QUOTE_MIN_WORDS:
         for w in range(first, end):
             quoted[w] = True

@@ -41,7 +41,18 @@ from dedup.config import NormalizeConfig
 from dedup.errors import ConfigError
 from dedup.kernels import package_stamp as kernel_sources
 from dedup.kernels.hashing import MARK as MARK_POINT
-from dedup.kernels.text import CLOSING, FULL_STOP, LETTER, QUOTE, SENTENCE_END, SOLO, SPACE, WORD
+from dedup.kernels.text import (
+    CLOSE_SINGLE,
+    CLOSING,
+    FULL_STOP,
+    LETTER,
+    OPEN_SINGLE,
+    QUOTE,
+    SENTENCE_END,
+    SOLO,
+    SPACE,
+    WORD,
+)
 
 # Arabic letters folded to one form (after NFD has split the hamza and madda off alef, waw and ya),
 # written here by hand: Unicode's confusables data (below) holds no pairs of Arabic letter forms.
@@ -233,11 +244,11 @@ MARK = chr(MARK_POINT)  # the sentence mark of ``shingle`` (private use): never 
 SENTENCE_ENDS = ".!?…؟؛।"
 IDEOGRAPHIC_FULL_STOP = chr(FULL_STOP)
 CLOSING_MARKS = "\"'”’»)]」』】》〉"
-# Quotation marks that open or close quoted speech (``shingle.quoted_words``). Each one toggles: a
-# mark opens a quotation when none is open on its line and closes the open one otherwise, so that
-# English “…”, German „…“, French and Arabic «…», straight "…" and Japanese 「…」 all read alike,
-# whichever of a pair a writer happened to type. Single quotes are left out: the apostrophe is the
-# same character.
+# Quotation marks that open or close quoted speech (``shingle.quoted_words`` has the rule). Any of
+# them opens a quotation when none is open and closes the open one otherwise, so that English “…”,
+# German „…“, French and Arabic «…», straight "…" and Japanese 「…」 all read alike, whichever of
+# a pair a writer happened to type. Single quotes are read apart (``kernels.text.OPEN_SINGLE``):
+# the apostrophe is the same character.
 QUOTE_MARKS = '"“”„‟«»「」『』'
 # Scripts written without spaces between words: Han ideographs, kana, Thai, Lao, Myanmar, Khmer.
 # Each of their word characters is a word of its own, so that a text in them is shingled by
@@ -378,7 +389,7 @@ def _build_fold_table() -> FoldTable:
         classes[ord(ch)] |= SENTENCE_END
     for ch in CLOSING_MARKS:
         classes[ord(ch)] |= CLOSING
-    for ch in QUOTE_MARKS:
+    for ch in (*QUOTE_MARKS, chr(OPEN_SINGLE), chr(CLOSE_SINGLE)):
         classes[ord(ch)] |= QUOTE
     mapping = {c: f for c, f in enumerate(folds) if f != chars[c]}
     return FoldTable(mapping, offsets, data, classes)

@@ -271,14 +271,18 @@ def tokens(text: str, normalize: NormalizeConfig, shingle: ShingleConfig) -> lis
 
 def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
     """For each comparison word of ``text`` (the words of :func:`tokens`, marks aside), whether it
-    lies in quoted speech: between two quotation marks (``normalize.QUOTE_MARKS``: each mark opens
-    a quotation when none is open on its line and closes the open one otherwise; or ‘ and a ’ that
-    no word character follows, as British papers quote), or between a mark
-    and the end of its line (a quoted paragraph that runs on into the next one has no closing
-    mark), in a quotation of at least ``QUOTE_MIN_WORDS`` words (fewer set a name or a term apart,
-    not speech). The words are counted on the whole line, furniture included, and a quotation never
-    runs past its line, so that the compiled path (``kernels.text._split_text``) decides alike
-    with no look at what is dropped."""
+    lies in quoted speech: between two quotation marks on one line, in a quotation of at least
+    ``QUOTE_MIN_WORDS`` words (fewer set a name or a term apart, not speech).
+
+    A mark of ``normalize.QUOTE_MARKS`` that no word character stands before opens a quotation
+    when none is open, and one that no word character follows closes the open one (so a mark
+    inside a word, as the Hebrew gershayim in צה"ל, or after a number, as the inch in 6", opens
+    nothing); ‘ opens a quotation where it stands before a letter and after no word character,
+    and ’ closes it where no word character follows (as British papers quote; "don’t" and "‘80s"
+    are apostrophes). A quotation still open at the end of its line is not read: a stray mark
+    would make the rest of the line (a whole article, in a feed that gives it as one line) quoted
+    speech. The words are counted on the whole line, furniture included, so that the compiled path
+    (``kernels.text._quotation_mark``) decides alike with no look at what is dropped."""
     marked = _SENTENCE_END.sub(f" {MARK} ", fold_keep(text))
     spaced = _PUNCT_BUT_MARK.sub(" ", marked)  # one character for one: positions stay
     drop = furniture_segments(spaced, normalize, ignore=MARK)
@@ -297,6 +301,15 @@ def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
 
 
 _CHUNK = re.compile(r"\S+")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _is_letter(ch: str) -> bool:
+    """Whether ``ch`` is a letter as the text kernel reads it (which takes every word character
+    beyond the BMP for one)."""
+    return _LETTER.match(ch) is not None or (ch > "\uffff" and _WORD_CHAR.match(ch) is not None)
+
+
 _OPEN_SINGLE, _CLOSE_SINGLE = chr(OPEN_SINGLE), chr(CLOSE_SINGLE)
 
 
@@ -307,21 +320,25 @@ def _quoted_characters(marked_line: str, spaced_line: str) -> list[bool]:
     inside = [False] * len(marked_line)
     opened, single = -1, False
     spans = []
-    last = len(marked_line) - 1
+    n = len(marked_line)
     for i, ch in enumerate(marked_line):
-        if ch in QUOTE_MARKS:
-            if opened < 0:
-                opened, single = i + 1, False
-            elif not single:
+        if ch not in QUOTE_MARKS and ch != _OPEN_SINGLE and ch != _CLOSE_SINGLE:
+            continue
+        word_before = i > 0 and _WORD_CHAR.match(marked_line[i - 1]) is not None
+        word_after = i + 1 < n and _WORD_CHAR.match(marked_line[i + 1]) is not None
+        if ch == _OPEN_SINGLE:
+            if opened < 0 and not word_before and i + 1 < n and _is_letter(marked_line[i + 1]):
+                opened, single = i + 1, True
+        elif ch == _CLOSE_SINGLE:
+            if opened >= 0 and single and not word_after:
                 spans.append((opened, i))
                 opened = -1
-        elif ch == _OPEN_SINGLE and opened < 0:
-            opened, single = i + 1, True
-        elif ch == _CLOSE_SINGLE and opened >= 0 and single and (i == last or not _WORD_CHAR.match(marked_line[i + 1])):
+        elif opened < 0:
+            if not word_before:
+                opened, single = i + 1, False
+        elif not single and not word_after:
             spans.append((opened, i))
             opened = -1
-    if opened >= 0:
-        spans.append((opened, len(marked_line)))
     for start, end in spans:
         if count_words(spaced_line[start:end].replace(MARK, " ")) >= QUOTE_MIN_WORDS:
             inside[start:end] = [True] * (end - start)

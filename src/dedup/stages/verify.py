@@ -203,26 +203,43 @@ def quoted_alone(
     the shingles they share lie in words quoted in both as outside them, and those outside number
     fewer than ``minimum`` or than ``share`` of the smaller article's shingles outside quotation
     marks; while the smaller one has at least ``minimum`` shingles of its own (not in the larger)
-    outside quotation marks. ``inter`` is the number of shingles the two views share; learned
-    boilerplate is left out of all of it (the views)."""
+    outside quotation marks. ``inter`` is the number of shingles the two views share. Learned
+    boilerplate is left out of all of it (the views), and so are the shingles a view makes across
+    a sentence it drops, which are no article's words (``_own``)."""
     if len(small.quoted) == 0 or len(large.quoted) == 0:
         return False
-    quoted_small = _kept(small.quoted, v_small)
-    quoted_large = _kept(large.quoted, v_large)
+    s_small, s_large = _own(small, v_small), _own(large, v_large)
+    if v_small.dropped or v_large.dropped:
+        inter = int(verify_kernels.intersect_count(s_small, s_large))
+    quoted_small = np.intersect1d(small.quoted, s_small, assume_unique=True) if v_small.dropped else small.quoted
+    quoted_large = np.intersect1d(large.quoted, s_large, assume_unique=True) if v_large.dropped else large.quoted
     quoted_both = int(verify_kernels.intersect_count(quoted_small, quoted_large))
     shared_outside = inter - quoted_both
-    outside_small = len(v_small.shingles) - len(quoted_small)
+    outside_small = len(s_small) - len(quoted_small)
     if shared_outside > quoted_both or shared_outside >= max(minimum, share * outside_small):
         return False
-    quoted_shared = int(verify_kernels.intersect_count(quoted_small, v_large.shingles))
-    own_outside = len(v_small.shingles) - inter - (len(quoted_small) - quoted_shared)
+    quoted_shared = int(verify_kernels.intersect_count(quoted_small, s_large))
+    own_outside = len(s_small) - inter - (len(quoted_small) - quoted_shared)
     return own_outside >= minimum
 
 
-def _kept(quoted: U64, view: View) -> U64:
-    """The quoted shingles of an article that its view keeps (all of them unless it drops
-    boilerplate sentences)."""
-    return np.intersect1d(quoted, view.shingles, assume_unique=True) if view.dropped else quoted
+def _own(doc: Shingled, view: View) -> U64:
+    """The shingles of an article's view that the article has: a view that drops a sentence joins
+    the words on either side of it into shingles of its own."""
+    return np.intersect1d(view.shingles, doc.shingles, assume_unique=True) if view.dropped else view.shingles
+
+
+def _first_of_equals(va: View, vb: View, a_id: str, b_id: str) -> bool:
+    """Whether ``a`` is taken for the smaller of two articles with as many shingles: the one with
+    fewer words, else the one whose first shingle that the other lacks is the lower. The decision
+    does not depend on the ids, then, nor on the order of the two; the ids settle only articles
+    with the same shingles, which rules 1 to 3 decide without asking which is smaller."""
+    if va.n_words != vb.n_words:
+        return va.n_words < vb.n_words
+    differ = np.flatnonzero(va.shingles != vb.shingles)
+    if len(differ):
+        return bool(va.shingles[differ[0]] < vb.shingles[differ[0]])
+    return a_id <= b_id
 
 
 def _shared(
@@ -280,7 +297,7 @@ def compare(
     cont_a = inter / na if na else 0.0
     cont_b = inter / nb if nb else 0.0
 
-    a_smaller = (na, a_id) <= (nb, b_id)
+    a_smaller = na < nb or (na == nb and _first_of_equals(va, vb, a_id, b_id))
     small_containment = cont_a if a_smaller else cont_b
     # Shared passages covering a share c of the smaller article put at least about
     # passage_overlap * c of its shingles in common; with half of that not reached, no passage
