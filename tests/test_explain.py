@@ -215,13 +215,24 @@ def test_explain_says_why_an_aside_is_no_copy(tmp_path: Path, capsys: pytest.Cap
 def test_explain_says_why_two_reports_quoting_one_statement_are_no_copy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    quote = "“We will rebuild every school and every clinic that the floods destroyed in the valley.”"
-    (tmp_path / "a.txt").write_text(
-        f"The minister toured the flooded valley on Tuesday with engineers.\nHe said: {quote}", encoding="utf-8"
+    quote = (
+        "“We will rebuild every school and every clinic that the floods destroyed in the valley. "
+        "Every farmer will be paid for the harvest the water took from the fields.”"
     )
-    (tmp_path / "b.txt").write_text(
-        f"Speaking at the airport, the official promised swift action for survivors.\n{quote}", encoding="utf-8"
-    )
+    a = [
+        "The minister toured the flooded valley on Tuesday with the regional governor and local engineers.",
+        "Residents of three villages had asked the government for help after the river broke its banks.",
+        "Roads to the north remain closed and the army has sent boats to reach the farms cut off by the water.",
+        f"She said: {quote}",
+    ]
+    b = [
+        "Speaking to reporters at the airport in the capital, the official promised swift action for survivors.",
+        "Aid groups say more than two thousand people spent the night in schools on higher ground.",
+        "The weather service expects more rain in the coming days across the whole southern province.",
+        quote,
+    ]
+    (tmp_path / "a.txt").write_text("\n".join(a), encoding="utf-8")
+    (tmp_path / "b.txt").write_text("\n".join(b), encoding="utf-8")
     assert cli.main(["explain", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--color", "never"]) == 0
     out = capsys.readouterr().out
     assert "decision: not a copy (rule quoted_speech)" in out

@@ -407,13 +407,24 @@ def test_an_index_written_before_the_quoted_speech_rule_keeps_the_answers_it_was
     # settings without the rule's; two reports quoting one statement stay a copy there
     from dedup.stores import sqlite as store_module
 
-    quote = "“We will rebuild every school and every clinic that the floods destroyed in the valley.”"
-    a = dedup.Article(
-        id="a", text=f"The minister toured the flooded valley on Tuesday with engineers.\nHe said: {quote}"
+    quote = (
+        "“We will rebuild every school and every clinic that the floods destroyed in the valley. "
+        "Every farmer will be paid for the harvest the water took from the fields.”"
     )
-    b = dedup.Article(
-        id="b", text=f"Speaking at the airport, the official promised swift action for survivors.\n{quote}"
-    )
+    a_lines = [
+        "The minister toured the flooded valley on Tuesday with the regional governor and local engineers.",
+        "Residents of three villages had asked the government for help after the river broke its banks.",
+        "Roads to the north remain closed and the army has sent boats to reach the farms cut off by the water.",
+        f"She said: {quote}",
+    ]
+    b_lines = [
+        "Speaking to reporters at the airport in the capital, the official promised swift action for survivors.",
+        "Aid groups say more than two thousand people spent the night in schools on higher ground.",
+        "The weather service expects more rain in the coming days across the whole southern province.",
+        quote,
+    ]
+    a = dedup.Article(id="a", text="\n".join(a_lines))
+    b = dedup.Article(id="b", text="\n".join(b_lines))
     assert not dedup.Deduplicator().add_many([a, b])[1].is_copy  # today's answer
     path = tmp_path / "old.sqlite"
     old_arrays = tuple(n for n in store_module._ARRAYS if n != "quoted")

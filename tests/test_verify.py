@@ -317,6 +317,8 @@ QUOTE = (
     "We will rebuild every school and every clinic that the floods destroyed in the valley, "
     "and no family will be left without a roof before the winter comes"
 )
+# a quotation of two sentences (two passages), under half of each report below
+SPEECH = f"{QUOTE}. Every farmer will be paid for the harvest the water took from the fields"
 
 
 def _report(framing: list[str], quote: str, marks: tuple[str, str] = ("“", "”")) -> str:
@@ -327,16 +329,21 @@ def _report(framing: list[str], quote: str, marks: tuple[str, str] = ("“", "�
 OWN_A = [
     "The minister toured the flooded valley on Tuesday with the regional governor and local engineers.",
     "Residents of three villages had asked the government for help after the river broke its banks.",
+    "Roads to the north remain closed and the army has sent boats to reach the farms cut off by the water.",
+    "The regional assembly will meet on Friday to vote on the money for the repairs.",
 ]
 OWN_B = [
     "Speaking to reporters at the airport in the capital, the official promised swift action for survivors.",
+    "Aid groups say more than two thousand people spent the night in schools on higher ground.",
+    "The weather service expects more rain in the coming days across the whole southern province.",
+    "Opposition members criticised the slow response of the emergency services during the first night.",
 ]
 
 
 def test_two_reports_that_quote_the_same_statement_are_not_copies() -> None:
     """Two reports written apart share the quotation and nothing else: each tells the event in words
     of its own. Without the rule they would be copies."""
-    a, b = _report(OWN_A, QUOTE), _report(OWN_B, QUOTE, ('"', '"'))
+    a, b = _report(OWN_A, SPEECH), _report(OWN_B, SPEECH, ('"', '"'))
     for m in (_compare(a, b), _compare(b, a)):
         assert not m.is_copy and m.relation is Relation.NONE and m.rule == "quoted_speech"
     off = dataclasses.replace(CONFIG.verify, quoted_speech=False)
@@ -370,6 +377,17 @@ def test_reports_that_share_a_quotation_and_a_long_name_are_not_copies() -> None
     assert compare("a", _doc(a), "b", _doc(b), verify=absolute_only, shingle=CONFIG.shingle).is_copy
 
 
+def test_a_statement_printed_whole_under_two_leads_is_a_copy_of_it() -> None:
+    """The quotation is most of both articles: each outlet printed the statement with a lead of its
+    own, which is a copy of the statement, not a report of it."""
+    speech = f"{SPEECH}. The army will stay in the south until the last road is open again"
+    a, b = _report(OWN_A[:1], speech), _report(OWN_B[:1], speech, ("«", "»"))
+    for m in (_compare(a, b), _compare(b, a)):
+        assert m.is_copy and m.rule == "containment"
+    most = dataclasses.replace(CONFIG.verify, quoted_max_share=1.0)
+    assert compare("a", _doc(a), "b", _doc(b), verify=most, shingle=CONFIG.shingle).rule == "quoted_speech"
+
+
 def test_a_copy_shares_the_words_around_the_quotation_and_stays_a_copy() -> None:
     """An outlet that republishes the report, a lead of its own on top, shares its framing too."""
     wire = _report(OWN_A, QUOTE)
@@ -389,8 +407,8 @@ def test_a_text_quoted_by_one_and_printed_as_is_by_the_other_is_a_copy() -> None
     """Only words quoted in both articles are set aside: the agency prints the statement, the
     outlet puts it in quotation marks under a lead of its own."""
     resident = "A resident told the agency: “we have lost everything we had in the flood last night.”"
-    agency = "\n".join([*OWN_A, f"{QUOTE}.", resident])
-    outlet = _report(OWN_B, QUOTE, ("«", "»"))
+    agency = "\n".join([*OWN_A[:2], f"{QUOTE}.", resident])
+    outlet = _report(OWN_B[:1], QUOTE, ("«", "»"))
     m = _compare(outlet, agency)
     assert m.is_copy and m.rule != "quoted_speech"
 
@@ -464,15 +482,12 @@ def test_quoted_sentences_learned_as_boilerplate_leave_the_rest_of_the_quotation
         "We owe this to the people of the south and we will deliver.",
     ]
     quote = " ".join(sentences)
-    a = _doc(
-        "The minister toured the flooded valley on Tuesday with the regional governor and engineers.\n"
-        f"In a statement the ministry said: “{quote}”"
-    )
-    b = _doc(
-        "Speaking to reporters at the airport in the capital, the official promised swift action for survivors.\n"
-        f"In a statement the ministry said: “{quote}”"
-    )
-    learned = frozenset({int(a.sentence_fps[2]), int(a.sentence_fps[4])})  # two of the quoted sentences
+    a = _doc("\n".join([*OWN_A, f"In a statement the ministry said: “{quote}”"]))
+    b = _doc("\n".join([*OWN_B, f"In a statement the ministry said: “{quote}”"]))
+    learned = frozenset({int(a.sentence_fps[5]), int(a.sentence_fps[7])})  # two of the quoted sentences
     assert set(learned) <= set(b.sentence_fps.tolist())
-    m = compare("a", a, "b", b, verify=CONFIG.verify, shingle=CONFIG.shingle, boilerplate=learned)
+    # the shared framing ("in a statement the ministry said") is 6 shingles: read against the bound
+    # of 8 alone, 4 more made across a dropped sentence would tip it
+    absolute = dataclasses.replace(CONFIG.verify, quoted_outside_share=0.0)
+    m = compare("a", a, "b", b, verify=absolute, shingle=CONFIG.shingle, boilerplate=learned)
     assert m.ignored_boilerplate == 2 and not m.is_copy and m.rule == "quoted_speech"

@@ -383,12 +383,14 @@ class VerifyConfig:
       larger article and begins at or past ``aside_after`` of its words (its earliest shared
       passage) is no copy (the smaller is an aside of the larger: a side item near the end of a
       roundup); ``aside_share=0`` turns it off.
-    - ``quoted_speech`` and ``quoted_outside_share``: a pair that shares mostly quoted speech (as
-      many shared shingles in words quoted in both as outside them, and those outside fewer than
-      ``min_shared_shingles`` or than ``quoted_outside_share`` of the smaller article's shingles
-      outside quotation marks), while the smaller article has ``min_shared_shingles`` of its own
-      outside quotation marks, is no copy: two reports, written apart, that quote the same
-      statement, tweet or speech. ``quoted_speech=False`` turns it off.
+    - ``quoted_speech``, ``quoted_outside_share`` and ``quoted_max_share``: a pair that shares
+      mostly quoted speech (as many shared shingles in words quoted in both as outside them, and
+      those outside fewer than ``min_shared_shingles`` or than ``quoted_outside_share`` of the
+      smaller article's shingles outside quotation marks), while the smaller article has
+      ``min_shared_shingles`` of its own outside quotation marks and the quotation is less than
+      ``quoted_max_share`` of its shingles, is no copy: two reports, written apart, that quote the
+      same statement, tweet or speech (a statement printed whole, most of both articles, is a copy
+      of it). ``quoted_speech=False`` turns it off.
     """
 
     near_identical_jaccard: float = 0.8
@@ -401,6 +403,7 @@ class VerifyConfig:
     aside_after: float = 0.5
     quoted_speech: bool = True
     quoted_outside_share: float = 0.2
+    quoted_max_share: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("near_identical_jaccard", "min_containment", "passage_overlap", "min_passage_coverage"):
@@ -411,6 +414,7 @@ class VerifyConfig:
         _share(self, "aside_after")
         _flag(self, "quoted_speech")
         _share(self, "quoted_outside_share", zero=True)
+        _share(self, "quoted_max_share")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,9 @@ copy (the relation is that of ``a`` to ``b``):
    shingles they share lie in words quoted in both (``Shingled.quoted``) as outside them, and those
    outside are fewer than ``min_shared_shingles`` or than ``quoted_outside_share`` of the smaller
    article's shingles outside quotation marks; while the smaller article has at least
-   ``min_shared_shingles`` shingles of its own outside quotation marks. Two reports written apart
+   ``min_shared_shingles`` shingles of its own outside quotation marks and the quotation is less
+   than ``quoted_max_share`` of it (a statement printed whole under each outlet's lead is a copy
+   of the statement). Two reports written apart
    that quote the same statement or tweet share the quotation, and outside it only names and
    common phrases; each tells the event in words of its own. A copy shares the words around the
    quotation too, and a statement given whole in quotation marks, with no text of its own around
@@ -197,13 +199,16 @@ def shared_text_start(doc: Shingled, view: View, other: View, threshold: float) 
 
 
 def quoted_alone(
-    small: Shingled, v_small: View, large: Shingled, v_large: View, inter: int, minimum: int, share: float
+    small: Shingled, v_small: View, large: Shingled, v_large: View, inter: int, verify: VerifyConfig
 ) -> bool:
     """Rule 8: whether what the two articles share is mostly quoted speech: at least as many of
     the shingles they share lie in words quoted in both as outside them, and those outside number
-    fewer than ``minimum`` or than ``share`` of the smaller article's shingles outside quotation
-    marks; while the smaller one has at least ``minimum`` shingles of its own (not in the larger)
-    outside quotation marks. ``inter`` is the number of shingles the two views share. Learned
+    fewer than ``min_shared_shingles`` or than ``quoted_outside_share`` of the smaller article's
+    shingles outside quotation marks; while the smaller one has at least ``min_shared_shingles``
+    shingles of its own (not in the larger) outside quotation marks, and the quotation the two
+    share is less than ``quoted_max_share`` of its shingles (more is a statement printed whole,
+    which each outlet put under a lead of its own: a copy of the statement). ``inter`` is the
+    number of shingles the two views share. Learned
     boilerplate is left out of all of it (the views), and so are the shingles a view makes across
     a sentence it drops, which are no article's words (``_own``)."""
     if len(small.quoted) == 0 or len(large.quoted) == 0:
@@ -216,7 +221,10 @@ def quoted_alone(
     quoted_both = int(verify_kernels.intersect_count(quoted_small, quoted_large))
     shared_outside = inter - quoted_both
     outside_small = len(s_small) - len(quoted_small)
-    if shared_outside > quoted_both or shared_outside >= max(minimum, share * outside_small):
+    minimum = verify.min_shared_shingles
+    if shared_outside > quoted_both or shared_outside >= max(minimum, verify.quoted_outside_share * outside_small):
+        return False
+    if quoted_both >= verify.quoted_max_share * len(s_small):
         return False
     quoted_shared = int(verify_kernels.intersect_count(quoted_small, s_large))
     own_outside = len(s_small) - inter - (len(quoted_small) - quoted_shared)
@@ -330,9 +338,7 @@ def compare(
         if not verify.quoted_speech:
             return False
         small, v_small, large, v_large = (a, va, b, vb) if a_smaller else (b, vb, a, va)
-        return quoted_alone(
-            small, v_small, large, v_large, inter, verify.min_shared_shingles, verify.quoted_outside_share
-        )
+        return quoted_alone(small, v_small, large, v_large, inter, verify)
 
     def decide() -> tuple[Relation, str]:
         if inter < verify.min_shared_shingles:
