@@ -523,9 +523,9 @@ _WHY = {
         "one is a side item of it, such as a paragraph near the end of a roundup, not a copy"
     ),
     QUOTED: (
-        "what the two share is quoted speech, in quotation marks in both, and next to nothing else, while "
-        "the shorter one tells it in words of its own (VerifyConfig.quoted_speech): two reports that quote "
-        "the same statement, not a copy"
+        "what the two share is mostly quoted speech, in quotation marks in both, while the shorter one tells "
+        "the event in words of its own (VerifyConfig.quoted_speech): two reports that quote the same "
+        "statement, not a copy"
     ),
     FORMULA: (
         "the words they share are a formula their outlets print on story after story (FormulaConfig): "

@@ -9,8 +9,9 @@ wrap-around arithmetic, with fixed odd constants ``C_j`` (``kernels.hashing.POSI
 :func:`analyze` turns a text into a :class:`Shingled` record: its words (hashed), its sentences, its
 passages (sentences of ``min_passage_words`` to ``max_passage_words`` words, longer ones cut evenly),
 a fingerprint per sentence (for learned boilerplate), the sorted unique document shingles, and
-those of them that lie in quoted speech (:func:`quoted_words`); :func:`sentence_keys` gives each sentence a near key (boilerplate learning reads both). Two
-paths compute it, bit for bit alike (a hypothesis test compares them on random text):
+those of them that lie in quoted speech (:func:`quoted_words`); :func:`sentence_keys` gives each
+sentence a near key (boilerplate learning reads both). Two paths compute it, bit for bit alike (a
+hypothesis test compares them on random text):
 
 - the compiled path (``kernels.text``: ``fold_split_many`` and ``shingle_many``, one call each for a
   whole batch of texts: :func:`analyze_many`), which folds, splits and hashes the code points of the

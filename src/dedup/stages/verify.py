@@ -38,11 +38,10 @@ copy (the relation is that of ``a`` to ``b``):
    article's shingles outside quotation marks; while the smaller article has at least
    ``min_shared_shingles`` shingles of its own outside quotation marks and the quotation is less
    than ``quoted_max_share`` of it (a statement printed whole under each outlet's lead is a copy
-   of the statement). Two reports written apart
-   that quote the same statement or tweet share the quotation, and outside it only names and
-   common phrases; each tells the event in words of its own. A copy shares the words around the
-   quotation too, and a statement given whole in quotation marks, with no text of its own around
-   it, is still a copy.
+   of the statement). Two reports written apart that quote the same statement or tweet share the
+   quotation, and outside it only names and common phrases; each tells the event in words of its
+   own. A copy shares the words around the quotation too, and a statement given whole in
+   quotation marks, with no text of its own around it, is still a copy.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ F64 = npt.NDArray[np.float64]
 
 _NONE = np.empty(0, dtype=np.int64)
 ASIDE = "aside"  # the rule that refuses a copy found only late in a larger article
-QUOTED = "quoted_speech"  # the rule that refuses a copy that shares only quoted speech
+QUOTED = "quoted_speech"  # the rule that refuses a copy that shares mostly quoted speech
 
 
 class View:
@@ -208,9 +207,9 @@ def quoted_alone(
     shingles of its own (not in the larger) outside quotation marks, and the quotation the two
     share is less than ``quoted_max_share`` of its shingles (more is a statement printed whole,
     which each outlet put under a lead of its own: a copy of the statement). ``inter`` is the
-    number of shingles the two views share. Learned
-    boilerplate is left out of all of it (the views), and so are the shingles a view makes across
-    a sentence it drops, which are no article's words (``_own``)."""
+    number of shingles the two views share. Learned boilerplate is left out of all of it (the
+    views), and so are the shingles a view makes across a sentence it drops, which are no
+    article's words (``_own``)."""
     if len(small.quoted) == 0 or len(large.quoted) == 0:
         return False
     s_small, s_large = _own(small, v_small), _own(large, v_large)
@@ -334,7 +333,7 @@ def compare(
         return shared_text_start(large, v_large, v_small, verify.passage_overlap) >= verify.aside_after
 
     def quoted() -> bool:
-        """Rule 8: next to nothing is shared but quoted speech."""
+        """Rule 8: what the two share is mostly quoted speech."""
         if not verify.quoted_speech:
             return False
         small, v_small, large, v_large = (a, va, b, vb) if a_smaller else (b, vb, a, va)
