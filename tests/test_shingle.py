@@ -180,6 +180,7 @@ PIECES = st.sampled_from(
         "中وقال", "وقال中", "𠀀𠀁", "中.", "a中b",
         "«", "“", "„", "‟", "「", "＂", '"we will not back down here,"', "«قال إن الوزارة ستواصل عملها»",
         "‘", "’", "don’t", "leaders’", "’s", "‘we will not back down here’", "’5", "’_", '6"', 'צה"ל', "‘80s",
+        "说“", "。”他", "は「", "」と", '."The',
     ]
 )  # fmt: skip
 SEPARATORS = st.sampled_from([" ", " ", "", "\n"])

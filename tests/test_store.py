@@ -404,7 +404,8 @@ def test_an_index_written_before_the_quoted_speech_rule_keeps_the_answers_it_was
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # written as dedup wrote it before the rule: its articles' arrays without quoted shingles, its
-    # settings without the rule's; two reports quoting one statement stay a copy there
+    # settings without the rule's (nor the tie-break by text, which came with it); two reports
+    # quoting one statement stay a copy there
     from dedup.stores import sqlite as store_module
 
     quote = (
@@ -432,9 +433,10 @@ def test_an_index_written_before_the_quoted_speech_rule_keeps_the_answers_it_was
         m.setattr(store_module, "_ARRAYS", old_arrays)
         with dedup.Deduplicator.open(path, dedup.DedupConfig(verify=dedup.VerifyConfig(quoted_speech=False))) as d:
             d.add_many([*load_seeds(), a, b])
-    _forget_stored_settings(path, "verify", "quoted_speech")
+    _forget_stored_settings(path, "verify", "quoted_speech", "ties_by_text")
     with dedup.Deduplicator.open(path) as d:
         assert d.config.verify.quoted_speech is False  # the rule off, as when the index was written
+        assert d.config.verify.ties_by_text is False  # and ties settled by id, as then
         assert len(d._store.stored("a").doc.quoted) == 0  # type: ignore[union-attr]  # none stored
         assert d.compare("a", "b").is_copy
         assert ("a", "b") in {c.member_ids for c in d.clusters()}

@@ -436,6 +436,14 @@ def test_quoted_speech_is_read_between_two_marks_on_a_line_and_needs_five_words(
     text = "The mayor said: ‘We don’t want the town’s new bridge built here’ and the leaders’ council agreed."
     assert quoted(text) == "we don t want the town s new bridge built here".split()
     assert quoted("Songs popular in the ‘80s came back this year on the radio’ stations of the town.") == []
+    # Chinese and Japanese put their marks against the characters around them
+    text = "外交部发言人说“中方坚决反对任何形式的单边制裁。”他还表示，当地政府已经拨款，并称这项工作“非常重要”。"
+    assert quoted(text) == list("中方坚决反对任何形式的单边制裁")
+    text = "首相は「復興を最優先で進める。」と述べ、被災地の知事と会談した後に「全力を尽くす」と語った。"
+    assert quoted(text) == [*"復興を最優先て進める", *"全力を尽くす"]  # (the fold takes the voicing mark off で)
+    # a feed that ran two paragraphs together: the mark after the sentence end still closes
+    text = 'He said "we will rebuild every school in the valley."The mayor called it "a good plan" today.'
+    assert quoted(text) == "we will rebuild every school in the valley".split()
     # a double quotation inside a single one does not end it, nor the reverse
     assert quoted("He wrote ‘they told us “leave now” and we left at once’ in his diary that day.") == (
         "they told us leave now and we left at once".split()

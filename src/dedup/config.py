@@ -391,6 +391,10 @@ class VerifyConfig:
       ``quoted_max_share`` of its shingles, is no copy: two reports, written apart, that quote the
       same statement, tweet or speech (a statement printed whole, most of both articles, is a copy
       of it). ``quoted_speech=False`` turns it off.
+    - ``ties_by_text``: of two articles with as many shingles, the one taken for the smaller (which
+      the rules read) is the one with fewer words, then the one whose first shingle the other
+      lacks is the lower, so that no decision depends on the ids; ``False`` takes the lower id, as
+      indexes written before this setting did.
     """
 
     near_identical_jaccard: float = 0.8
@@ -404,6 +408,7 @@ class VerifyConfig:
     quoted_speech: bool = True
     quoted_outside_share: float = 0.2
     quoted_max_share: float = 0.5
+    ties_by_text: bool = True
 
     def __post_init__(self) -> None:
         for name in ("near_identical_jaccard", "min_containment", "passage_overlap", "min_passage_coverage"):
@@ -415,6 +420,7 @@ class VerifyConfig:
         _flag(self, "quoted_speech")
         _share(self, "quoted_outside_share", zero=True)
         _share(self, "quoted_max_share")
+        _flag(self, "ties_by_text")
 
 
 @dataclass(frozen=True, slots=True)

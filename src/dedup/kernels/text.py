@@ -346,21 +346,25 @@ def _quotation_mark(f: Any, i: int, m: int, classes: Any, opened: int, single: b
     """The quotation mark ``f[i]`` read (``shingle.quoted_words``), the words before it being
     ``nh``: it opens a quotation (its first word ``nh``) or closes the open one, setting its words
     as quoted speech when they are ``QUOTE_MIN_WORDS`` or more. Returns the quotation open after it
-    (-1: none) and whether that one opened with a single mark."""
-    word_before = i > 0 and (_class_of(classes, f[i - 1]) & WORD) != 0
-    word_after = i + 1 < m and (_class_of(classes, f[i + 1]) & WORD) != 0
+    (-1: none) and whether that one opened with a single mark. A word character here is one of a
+    script written with spaces (the characters of Chinese or Japanese touch their quotation marks),
+    and a mark just after a sentence end closes whatever follows it."""
+    before = _class_of(classes, f[i - 1]) if i > 0 else 0
+    after = _class_of(classes, f[i + 1]) if i + 1 < m else 0
+    word_before = (before & (WORD | SOLO)) == WORD
+    ends = (before & SENTENCE_END) != 0 or (after & (WORD | SOLO)) != WORD
     c = f[i]
     if c == OPEN_SINGLE:
-        if opened < 0 and not word_before and i + 1 < m and (_class_of(classes, f[i + 1]) & LETTER) != 0:
+        if opened < 0 and not word_before and (after & LETTER) != 0:
             return nh, True
     elif c == CLOSE_SINGLE:
-        if opened >= 0 and single and not word_after:
+        if opened >= 0 and single and ends:
             _set_quoted(quoted, opened, nh)
             return -1, False
     elif opened < 0:
         if not word_before:
             return nh, False
-    elif not single and not word_after:
+    elif not single and ends:
         _set_quoted(quoted, opened, nh)
         return -1, False
     return opened, single

@@ -24,6 +24,7 @@ hypothesis test compares them on random text):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,6 +40,7 @@ from dedup.kernels import text as text_kernels
 from dedup.kernels.hashing import FNV_OFFSET, FNV_PRIME, FP_SALT, MASK64, POSITION_MULTIPLIERS, fmix64_array
 from dedup.kernels.text import CLOSE_SINGLE, OPEN_SINGLE, QUOTE_MIN_WORDS
 from dedup.stages.normalize import (
+    _SOLO,
     CLOSING_MARKS,
     IDEOGRAPHIC_FULL_STOP,
     MARK,
@@ -276,22 +278,36 @@ def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
     ``QUOTE_MIN_WORDS`` words (fewer set a name or a term apart, not speech).
 
     A mark of ``normalize.QUOTE_MARKS`` that no word character stands before opens a quotation
-    when none is open, and one that no word character follows closes the open one (so a mark
-    inside a word, as the Hebrew gershayim in צה"ל, or after a number, as the inch in 6", opens
-    nothing); ‘ opens a quotation where it stands before a letter and after no word character,
-    and ’ closes it where no word character follows (as British papers quote; "don’t" and "‘80s"
-    are apostrophes). A quotation still open at the end of its line is not read: a stray mark
-    would make the rest of the line (a whole article, in a feed that gives it as one line) quoted
-    speech. The words are counted on the whole line, furniture included, so that the compiled path
-    (``kernels.text._quotation_mark``) decides alike with no look at what is dropped."""
-    marked = _SENTENCE_END.sub(f" {MARK} ", fold_keep(text))
+    when none is open, and one that no word character follows, or that follows a sentence end,
+    closes the open one (so a mark inside a word, as the Hebrew gershayim in צה"ل, or after a
+    number, as the inch in 6", opens nothing, and a feed that runs paragraphs together, "...the
+    valley."The mayor...", still closes its quotation); ‘ opens a quotation where it stands before
+    a letter and after no word character, and ’ closes it as a mark does (as British papers quote;
+    "don’t" and "‘80s" are apostrophes). Word characters here are those of scripts written with
+    spaces: Chinese and Japanese put their marks against the characters around them. A quotation
+    still open at the end of its line is not read: a stray mark would make the rest of the line (a
+    whole article, in a feed that gives it as one line) quoted speech. The words are counted on the
+    whole line, furniture included, so that the compiled path (``kernels.text._quotation_mark``)
+    decides alike with no look at what is dropped."""
+    folded = fold_keep(text)
+    # each sentence end (one character) becomes " MARK ": where a character of the folded text
+    # stands in the marked one
+    ends = [m.start() for m in _SENTENCE_END.finditer(folded)]
+    marked = _SENTENCE_END.sub(f" {MARK} ", folded)
     spaced = _PUNCT_BUT_MARK.sub(" ", marked)  # one character for one: positions stay
     drop = furniture_segments(spaced, normalize, ignore=MARK)
     out: list[bool] = []
-    for marked_line, line, dropped in zip(marked.split("\n"), spaced.split("\n"), drop, strict=True):
+    at_folded = 0
+    for folded_line, line, dropped in zip(folded.split("\n"), spaced.split("\n"), drop, strict=True):
+        line_start = at_folded + 2 * bisect_left(ends, at_folded)  # where the line starts in ``marked``
+        inside = [False] * len(line)
+        for first, end in _quotations(folded_line):
+            a, b = at_folded + first, at_folded + end
+            a, b = a + 2 * bisect_left(ends, a) - line_start, b + 2 * bisect_left(ends, b) - line_start
+            inside[a:b] = [True] * (b - a)
+        at_folded += len(folded_line) + 1
         if all(dropped):
             continue
-        inside = _quoted_characters(marked_line, line)
         at = 0
         for piece, gone in zip(line.split(MARK), dropped, strict=True):
             if not gone:
@@ -303,6 +319,8 @@ def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
 
 _CHUNK = re.compile(r"\S+")
 _LETTER = re.compile(r"[^\W\d_]")
+_OPEN_SINGLE, _CLOSE_SINGLE = chr(OPEN_SINGLE), chr(CLOSE_SINGLE)
+_ENDS = frozenset(SENTENCE_ENDS + IDEOGRAPHIC_FULL_STOP)
 
 
 def _is_letter(ch: str) -> bool:
@@ -311,39 +329,40 @@ def _is_letter(ch: str) -> bool:
     return _LETTER.match(ch) is not None or (ch > "\uffff" and _WORD_CHAR.match(ch) is not None)
 
 
-_OPEN_SINGLE, _CLOSE_SINGLE = chr(OPEN_SINGLE), chr(CLOSE_SINGLE)
+def _spaced_word(ch: str) -> bool:
+    """Whether ``ch`` is a word character of a script written with spaces (not ``SOLO_RANGES``)."""
+    return _WORD_CHAR.match(ch) is not None and _SOLO.match(ch) is None
 
 
-def _quoted_characters(marked_line: str, spaced_line: str) -> list[bool]:
-    """For each character of a line, whether it lies in quoted speech (:func:`quoted_words`):
-    ``marked_line`` is the line with its quotation marks, ``spaced_line`` the same characters with
-    punctuation made spaces, whose words are counted."""
-    inside = [False] * len(marked_line)
+def _quotations(line: str) -> list[tuple[int, int]]:
+    """The [start, end) character ranges of the quotations of a folded line that are quoted speech
+    (:func:`quoted_words`)."""
     opened, single = -1, False
     spans = []
-    n = len(marked_line)
-    for i, ch in enumerate(marked_line):
+    n = len(line)
+    for i, ch in enumerate(line):
         if ch not in QUOTE_MARKS and ch != _OPEN_SINGLE and ch != _CLOSE_SINGLE:
             continue
-        word_before = i > 0 and _WORD_CHAR.match(marked_line[i - 1]) is not None
-        word_after = i + 1 < n and _WORD_CHAR.match(marked_line[i + 1]) is not None
+        word_before = i > 0 and _spaced_word(line[i - 1])
+        ends = (i > 0 and line[i - 1] in _ENDS) or not (i + 1 < n and _spaced_word(line[i + 1]))
         if ch == _OPEN_SINGLE:
-            if opened < 0 and not word_before and i + 1 < n and _is_letter(marked_line[i + 1]):
+            if opened < 0 and not word_before and i + 1 < n and _is_letter(line[i + 1]):
                 opened, single = i + 1, True
         elif ch == _CLOSE_SINGLE:
-            if opened >= 0 and single and not word_after:
+            if opened >= 0 and single and ends:
                 spans.append((opened, i))
                 opened = -1
         elif opened < 0:
             if not word_before:
                 opened, single = i + 1, False
-        elif not single and not word_after:
+        elif not single and ends:
             spans.append((opened, i))
             opened = -1
-    for start, end in spans:
-        if count_words(spaced_line[start:end].replace(MARK, " ")) >= QUOTE_MIN_WORDS:
-            inside[start:end] = [True] * (end - start)
-    return inside
+    return [
+        (first, end)
+        for first, end in spans
+        if count_words(_PUNCT_BUT_MARK.sub(" ", line[first:end]).replace(MARK, " ")) >= QUOTE_MIN_WORDS
+    ]
 
 
 def analyze(

@@ -11,6 +11,10 @@ learned boilerplate in either article:
   when the smaller article's containment is under half of what the passage rule would imply
   (``0.5 * passage_overlap * min_passage_coverage``): no passage could decide then.
 
+The smaller article of the two is the one with fewer shingles; of two with as many, the one with
+fewer words, then the one whose first shingle the other lacks is the lower
+(``VerifyConfig.ties_by_text``), so that no decision depends on the articles' ids.
+
 The decision rule: the first of rules 1 to 6 that matches decides, then rules 7 and 8 may refuse a
 copy (the relation is that of ``a`` to ``b``):
 
@@ -236,11 +240,14 @@ def _own(doc: Shingled, view: View) -> U64:
     return np.intersect1d(view.shingles, doc.shingles, assume_unique=True) if view.dropped else view.shingles
 
 
-def _first_of_equals(va: View, vb: View, a_id: str, b_id: str) -> bool:
+def _first_of_equals(va: View, vb: View, a_id: str, b_id: str, *, by_text: bool) -> bool:
     """Whether ``a`` is taken for the smaller of two articles with as many shingles: the one with
     fewer words, else the one whose first shingle that the other lacks is the lower. The decision
     does not depend on the ids, then, nor on the order of the two; the ids settle only articles
-    with the same shingles, which rules 1 to 3 decide without asking which is smaller."""
+    with the same shingles, which rules 1 to 3 decide without asking which is smaller. Not
+    ``by_text``: the lower id (``VerifyConfig.ties_by_text``)."""
+    if not by_text:
+        return a_id <= b_id
     if va.n_words != vb.n_words:
         return va.n_words < vb.n_words
     differ = np.flatnonzero(va.shingles != vb.shingles)
@@ -304,7 +311,7 @@ def compare(
     cont_a = inter / na if na else 0.0
     cont_b = inter / nb if nb else 0.0
 
-    a_smaller = na < nb or (na == nb and _first_of_equals(va, vb, a_id, b_id))
+    a_smaller = na < nb or (na == nb and _first_of_equals(va, vb, a_id, b_id, by_text=verify.ties_by_text))
     small_containment = cont_a if a_smaller else cont_b
     # Shared passages covering a share c of the smaller article put at least about
     # passage_overlap * c of its shingles in common; with half of that not reached, no passage

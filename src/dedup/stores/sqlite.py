@@ -701,7 +701,7 @@ def same_settings(stored: str, config: DedupConfig) -> bool:
 # written before them (its stored part without them) was built with, where that is not the default.
 _STORED_BEFORE: dict[str, dict[str, Any]] = {
     "formula": {"min_repeated": 0, "max_load": 4.0},
-    "verify": {"aside_share": 0.0, "quoted_speech": False},
+    "verify": {"aside_share": 0.0, "quoted_speech": False, "ties_by_text": False},
 }
 
 
