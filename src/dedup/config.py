@@ -344,15 +344,17 @@ class MinHashConfig:
 class PassageConfig:
     """Passage (sentence) MinHash and its LSH index, which finds articles sharing sentences even when
     the whole-article overlap is low. A short signature suffices: shared passages are near-verbatim,
-    and an article is only proposed when ``min_hits`` of its passages collide (the decision needs two
-    shared passages anyway), or one when either article of the pair has at most ``few_passages``
-    evidence passages (one passage is then a large share of it, see ``index.passages_needed``).
-    ``max_candidates`` bounds the articles one query proposes."""
+    and an article is proposed when ``min_hits`` of its passages collide, or one when either
+    article of the pair has at most ``few_passages`` evidence passages (see
+    ``index.passages_needed``). One is the default: an outlet that re-spells a story keeps few of
+    its sentences word for word, and of two that it keeps the LSH of 16 permutations may catch one
+    only; the verifier decides on the whole texts. ``max_candidates`` bounds the articles one
+    query proposes."""
 
     num_perm: int = 16
     seed: int = 7
     threshold: float = 0.5
-    min_hits: int = 2
+    min_hits: int = 1
     few_passages: int = 4
     max_candidates: int = 200
     bands: int = field(init=False, default=0)
