@@ -352,19 +352,19 @@ def _quotation_mark(f: Any, i: int, m: int, classes: Any, opened: int, single: b
     before = _class_of(classes, f[i - 1]) if i > 0 else 0
     after = _class_of(classes, f[i + 1]) if i + 1 < m else 0
     word_before = (before & (WORD | SOLO)) == WORD
-    ends = (before & SENTENCE_END) != 0 or (after & (WORD | SOLO)) != WORD
+    closes = (before & SENTENCE_END) != 0 or (after & (WORD | SOLO)) != WORD
     c = f[i]
     if c == OPEN_SINGLE:
         if opened < 0 and not word_before and (after & LETTER) != 0:
             return nh, True
     elif c == CLOSE_SINGLE:
-        if opened >= 0 and single and ends:
+        if opened >= 0 and single and closes:
             _set_quoted(quoted, opened, nh)
             return -1, False
     elif opened < 0:
         if not word_before:
             return nh, False
-    elif not single and ends:
+    elif not single and closes:
         _set_quoted(quoted, opened, nh)
         return -1, False
     return opened, single

@@ -279,7 +279,7 @@ def quoted_words(text: str, normalize: NormalizeConfig) -> list[bool]:
 
     A mark of ``normalize.QUOTE_MARKS`` that no word character stands before opens a quotation
     when none is open, and one that no word character follows, or that follows a sentence end,
-    closes the open one (so a mark inside a word, as the Hebrew gershayim in צה"ل, or after a
+    closes the open one (so a mark inside a word, as the Hebrew gershayim in צה"ל, or after a
     number, as the inch in 6", opens nothing, and a feed that runs paragraphs together, "...the
     valley."The mayor...", still closes its quotation); ‘ opens a quotation where it stands before
     a letter and after no word character, and ’ closes it as a mark does (as British papers quote;
@@ -344,18 +344,18 @@ def _quotations(line: str) -> list[tuple[int, int]]:
         if ch not in QUOTE_MARKS and ch != _OPEN_SINGLE and ch != _CLOSE_SINGLE:
             continue
         word_before = i > 0 and _spaced_word(line[i - 1])
-        ends = (i > 0 and line[i - 1] in _ENDS) or not (i + 1 < n and _spaced_word(line[i + 1]))
+        closes = (i > 0 and line[i - 1] in _ENDS) or not (i + 1 < n and _spaced_word(line[i + 1]))
         if ch == _OPEN_SINGLE:
             if opened < 0 and not word_before and i + 1 < n and _is_letter(line[i + 1]):
                 opened, single = i + 1, True
         elif ch == _CLOSE_SINGLE:
-            if opened >= 0 and single and ends:
+            if opened >= 0 and single and closes:
                 spans.append((opened, i))
                 opened = -1
         elif opened < 0:
             if not word_before:
                 opened, single = i + 1, False
-        elif not single and ends:
+        elif not single and closes:
             spans.append((opened, i))
             opened = -1
     return [
