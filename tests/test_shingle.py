@@ -201,6 +201,7 @@ def test_compiled_text_path_equals_reference_path(text, furniture, conjunction, 
         "words", "sentence_starts", "sentence_fps", "passage_sentence", "passage_shingles", "shingles", "quoted"
     ):  # fmt: skip
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert np.isin(fast.quoted, fast.shingles).all()  # quoted speech is some of the text's shingles
     assert np.array_equal(fast.passages.reshape(-1, 2), slow.passages.reshape(-1, 2))
 
 

@@ -751,22 +751,16 @@ def quoted_shingles(words: Any, quoted: Any, k: int, multipliers: Any) -> Any:
     if quoted.shape[0] != n:
         raise KernelInputError("quoted shingles: one flag per word is expected")
     k = min(k, n)
+    keep = np.zeros(max(n - k + 1, 0), dtype=np.bool_)
     run, m = 0, 0
-    starts = np.empty(max(n - k + 1, 0), dtype=np.int64)
     for i in range(n):
         run = run + 1 if quoted[i] else 0
         if run >= k:
-            starts[m] = i - k + 1
+            keep[i - k + 1] = True
             m += 1
     if m == 0:
         return np.empty(0, dtype=np.uint64)
-    out = np.empty(m, dtype=np.uint64)
-    for j in range(m):
-        acc = np.uint64(0)
-        for q in range(k):
-            acc += words[starts[j] + q] * multipliers[q]
-        out[j] = fmix64(acc)
-    return sorted_distinct(out)
+    return sorted_distinct(_grams(words, k, multipliers)[keep])
 
 
 @jit
