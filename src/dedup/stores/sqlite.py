@@ -70,8 +70,6 @@ _ARRAYS = (
     "words", "sentence_starts", "sentence_fps", "passages", "passage_sentence",
     "passage_shingles", "passage_offsets", "shingles", "quoted",
 )  # fmt: skip
-# arrays that an index written by an earlier version may lack, and what they are then
-_ADDED_ARRAYS: dict[str, Any] = {"quoted": np.empty(0, dtype=np.uint64)}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -169,7 +167,8 @@ def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.
                 np.frombuffer(blob, dtype=kind, count=count, offset=offset).reshape(shape).astype(_DTYPES[dtype])
             )
             offset += count * kind.itemsize
-        doc = Shingled(**{name: found[name] if name in found else _ADDED_ARRAYS[name] for name in _ARRAYS})
+        # an array added since (``quoted``) is missing from an older index: the record's default
+        doc = Shingled(**{name: found[name] for name in _ARRAYS if name in found})
         return doc, found["signature"], found["passage_signatures"]
     except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError) as exc:
         raise StoreCorruptError(f"{where}: the stored arrays are corrupt ({exc}); {_AFTER_DAMAGE}") from exc
