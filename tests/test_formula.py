@@ -305,6 +305,46 @@ def test_counters_and_version_move_as_each_counter_counted_alone(changes: list[t
         assert counts.crossings == version + bool(np.any((before < 3) != (after < 3)))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(4, 7),
+    st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), shingle_sets), min_size=1, max_size=20),
+)
+def test_the_compiled_counting_moves_each_counter_as_the_rule_written_out_does(
+    rows: int, width_bits: int, observed: list[tuple[str, list[int]]]
+) -> None:
+    """On sketches so small that keys collide all the time, counting a batch (``add_keys``, one
+    compiled pass) and reading it (``counts``, ``pooled``) give what the rule gives written out
+    in numpy, key after key on the counters ``cells`` names: each counter of the key one up, the
+    key's count before and after the smallest of them, and its shingle's pooled counters moved by
+    the change of that count counted from two."""
+    config = FormulaConfig(sketch_width_bits=width_bits, sketch_rows=rows, min_repeated=3, max_load=1e6)
+    counts = FormulaCounts(config)
+    table = counts.table.ravel().astype(np.int64)
+    pooled = counts.repeated.ravel().astype(np.int64)
+    keys, shingles = _chunk(observed)
+    for key, shingle in zip(keys, shingles, strict=True):
+        cells = counts.cells(np.array([key], dtype=np.uint64))
+        before = int(table[cells].min())
+        table[cells] = np.minimum(table[cells] + 1, 255)
+        after = int(table[cells].min())
+        delta = (after if after >= 2 else 0) - (before if before >= 2 else 0)
+        if delta:
+            pooled_cells = counts.cells(np.array([shingle], dtype=np.uint64), pooled=True)
+            pooled[pooled_cells] = np.clip(pooled[pooled_cells] + delta, 0, 255)
+    counts.add_keys(keys, shingles)
+    assert counts.table.ravel().tolist() == table.tolist()
+    assert counts.repeated.ravel().tolist() == pooled.tolist()
+    assert counts.pooled(shingles).tolist() == [
+        int(pooled[counts.cells(np.array([s]), pooled=True)].min()) for s in shingles
+    ]
+    for source, asked in observed:
+        k = dedup_keys(source, asked)
+        expected = [int(table[counts.cells(np.array([key]))].min()) for key in k]
+        assert counts.counts(source, np.array(asked, dtype=np.uint64)).tolist() == expected
+
+
 def test_a_full_counter_stays_full() -> None:
     """A counter that reached the largest value of its type is read so from then on, whatever is
     added or taken away (its count is not known any more), and its neighbours count on."""
@@ -334,7 +374,7 @@ def test_a_full_counter_stays_full() -> None:
 def test_the_compiled_formula_test_reads_the_counts_as_counts_does(
     rows: int, width_bits: int, least: int, repeated: int, observed: list[tuple[str, list[int]]], asked: list[int]
 ) -> None:
-    """``formula`` (compiled passes, ``kernels.formula.reaching``) tells the shingles whose
+    """``formula`` (one compiled pass, ``kernels.formula.formula``) tells the shingles whose
     ``counts`` (the numpy reading of the sketch) reach ``min_per_source``, or reach two with a
     ``pooled`` count that reaches ``min_repeated``, on tiny sketches where keys collide."""
     config = FormulaConfig(sketch_rows=rows, sketch_width_bits=width_bits, min_per_source=least, min_repeated=repeated)

@@ -193,7 +193,20 @@ def _mismatched_arrays_are_refused() -> None:
             counters, some, some, multipliers, too_many_blocks, counters, too_many_blocks, 1, 4, 8, True, True
         )
     )
+    fits = np.array([0xC2B2AE3D27D4EB4F, 1, 64, 32], dtype=u64)
+    wide_rows = np.array([0xC2B2AE3D27D4EB4F, 1, 64, 33], dtype=u64)  # two rows of 33 in a block of 64
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers, wide_rows))
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers, fits[:3]))
+    _raises_kernel_input_error(  # one shingle short of the keys: its pooled count would be read past the end
+        lambda: formula_kernels.count_and_pool(
+            counters, some, some[:-1], multipliers, fits, counters.copy(), fits, 1, 4, 8, False, True
+        )
+    )
     assert not counters.any()  # every cell checked before any is counted
+    _raises_kernel_input_error(lambda: formula_kernels.readings(counters, some, multipliers, too_many_blocks))
+    _raises_kernel_input_error(
+        lambda: formula_kernels.formula(counters, some, some, multipliers, fits, counters, too_many_blocks, 4, 8)
+    )
     keys = np.arange(1, 6, dtype=u64)
     heads, tails = np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
     small = np.empty(4, dtype=i32)

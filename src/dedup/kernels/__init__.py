@@ -129,7 +129,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (verify.view_passages, (array(t.int64, 2), i64, t.int64, i64, u64, i64)),
         (verify.shared_tagged, (u64, i64, i64, i64, u64, i64, i64, i64, t.float64)),
         (verify.intersect_count, (u64, u64)),
-        (formula.reaching, (counters, u64, u64, u64, t.int64)),
+        (formula.formula, (counters, u64, u64, u64, u64, counters, u64, t.int64, t.int64)),
         (formula.readings, (counters, u64, u64, u64)),
         (formula.count_keys, (counters, u64, u64, u64)),
         (formula.count_and_pool, (counters, u64, u64, u64, u64, counters, u64, *[t.int64] * 3, *[t.boolean] * 2)),

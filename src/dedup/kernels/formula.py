@@ -1,10 +1,15 @@
 """The formula test's kernels: where a key's counters are (``cell``, the layout of
 ``stages.formula.Layout``), a key's count (``readings``) and whether it reaches a threshold
-(``reaching``, one pass over an article's keys), and the counting itself, one key after the other,
+(``formula``, one pass over an article's keys), and the counting itself, one key after the other,
 with the pooled counts moved as each count goes (``count_and_pool``). Compiled loops: numpy would
 gather each row's counters apart, and ``np.add.at`` (the library way to add at repeated places)
 goes through a generic slow path per element, while a batch counts hundreds of thousands of keys
-at once and a counter must stop at its largest value instead of wrapping."""
+at once and a counter must stop at its largest value instead of wrapping.
+
+A key's counters share one block of the table, seldom in the caches (the tables are far larger):
+each pass over keys asks for the block of the key ``AHEAD`` places on before it works on the
+present one (``arrays.prefetch``), so that the fetches from memory overlap. Every kernel checks
+the layout against its table before it reads or writes (``_check_layout``)."""
 
 from __future__ import annotations
 
@@ -14,52 +19,81 @@ import numpy as np
 
 from dedup.errors import KernelInputError
 from dedup.kernels import jit
+from dedup.kernels.arrays import prefetch
+
+
+@jit
+def block(key: Any, geometry: Any) -> Any:
+    """The first counter of ``key``'s block, laid out as ``stages.formula.Layout.cells`` states it
+    (``geometry``: the block multiplier, the number of blocks, the counters per block and per row,
+    as uint64; uint64 arithmetic, wrapping)."""
+    low = np.uint64(32)
+    return ((((key * geometry[0]) >> low) * geometry[1]) >> low) * geometry[2]
 
 
 @jit
 def cell(key: Any, multiplier: Any, row: Any, geometry: Any) -> Any:
-    """The flat counter of ``key`` in ``row``, laid out as ``stages.formula.Layout.cells`` states it
-    (``geometry``: the block multiplier, the number of blocks, the counters per block and per row,
-    as uint64; uint64 arithmetic, wrapping)."""
+    """The flat counter of ``key`` in ``row``: its place in the block's r-th ``per_row`` slots."""
     low = np.uint64(32)
-    base = ((((key * geometry[0]) >> low) * geometry[1]) >> low) * geometry[2]
-    return base + np.uint64(row) * geometry[3] + ((((key * multiplier) >> low) * geometry[3]) >> low)
+    return block(key, geometry) + np.uint64(row) * geometry[3] + ((((key * multiplier) >> low) * geometry[3]) >> low)
+
+
+AHEAD = 8  # how many keys ahead a pass asks for a key's block
 
 
 @jit
 def readings(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> Any:
     """Each key's count: the smallest of its counters in ``flat``, one per row (``cell``)."""
-    out = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
+    _check_layout(flat, keys, multipliers, geometry)
+    n = keys.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        if i + AHEAD < n:
+            prefetch(flat, block(keys[i + AHEAD], geometry))
         out[i] = _reading(flat, keys[i], multipliers, geometry)
     return out
 
 
 @jit
-def reaching(flat: Any, keys: Any, multipliers: Any, geometry: Any, least: int) -> Any:
-    """For each key, whether its count (``readings``) reaches ``least``, in one pass."""
-    out = np.empty(keys.shape[0], dtype=np.bool_)
-    for i in range(keys.shape[0]):
-        reached = True
-        for r in range(multipliers.shape[0]):
-            if flat[cell(keys[i], multipliers[r], r, geometry)] < least:
-                reached = False
-                break
-        out[i] = reached
+def formula(
+    flat: Any, keys: Any, shingles: Any, multipliers: Any, geometry: Any, pooled: Any, pooled_geometry: Any,
+    least: int, repeated_least: int,
+) -> Any:  # fmt: skip
+    """For each key, whether it is formula: its count (``readings``) reaches ``least``, or with
+    ``repeated_least`` above 0, its count is 2 or more and the pooled count of ``shingles[i]`` (in
+    ``pooled``) reaches ``repeated_least``; in one pass, a pooled count read only when needed."""
+    _check_layout(flat, keys, multipliers, geometry)
+    pool = repeated_least > 0
+    if pool:
+        if shingles.shape[0] != keys.shape[0]:
+            raise KernelInputError("formula counts: one shingle for each key expected")
+        _check_layout(pooled, shingles, multipliers, pooled_geometry)
+    n = keys.shape[0]
+    out = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        if i + AHEAD < n:
+            prefetch(flat, block(keys[i + AHEAD], geometry))
+        count = _reading(flat, keys[i], multipliers, geometry)
+        repeated = 0
+        if pool and 2 <= count < least:
+            repeated = _reading(pooled, shingles[i], multipliers, pooled_geometry)
+        out[i] = _status(count, repeated, least, repeated_least)
     return out
 
 
 @jit
 def count_keys(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
     """Add one to each key's counter in every row (``cell``), once per time the key is listed, a
-    counter stopping at the largest value of its type. Every cell is checked before anything is
+    counter stopping at the largest value of its type. The layout is checked before anything is
     written."""
-    _check_cells(flat, keys, multipliers, geometry)
-    for i in range(keys.shape[0]):
-        _add_one(flat, keys[i], multipliers, geometry, 1, 0, 0)
+    _check_layout(flat, keys, multipliers, geometry)
+    n = keys.shape[0]
+    for i in range(n):
+        if i + AHEAD < n:
+            prefetch(flat, block(keys[i + AHEAD], geometry))
+        _step(flat, keys[i], multipliers, geometry, 1, 0, 0)
 
 
-_AHEAD = 8  # how many keys ahead ``count_and_pool`` reads a key's counters before it counts it
 STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled count) changed
 POOLED_CROSSED = 2  # a shingle's pooled count crossed ``repeated_least``
 COUNTER_CROSSED = 4  # a counter crossed one of the thresholds it is compared with
@@ -84,38 +118,36 @@ def count_and_pool(
     step and after the last, ``STATUS_MOVED``, a key's formula status (count at least ``least``, or
     with ``repeated_least`` at least 2 with a pooled count at least ``repeated_least``) changed, and
     ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``, and with ``step`` 1,
-    ``REPEATS``, a key reads 2 or more after the last step. Every cell is checked before anything is
-    written."""
-    _check_cells(flat, keys, multipliers, geometry)
+    ``REPEATS``, a key reads 2 or more after the last step. The layouts are checked before anything
+    is written."""
+    _check_layout(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
     if pool:
-        _check_cells(pooled, shingles, multipliers, pooled_geometry)
+        if shingles.shape[0] != keys.shape[0]:
+            raise KernelInputError("formula counts: one shingle for each key expected")
+        _check_layout(pooled, shingles, multipliers, pooled_geometry)
     n = keys.shape[0] if statuses else 0
     counts_before = np.empty(n, dtype=np.int64)
     pooled_before = np.zeros(n, dtype=np.int64)
     for i in range(n):
+        if i + AHEAD < n:
+            _ask(flat, keys, shingles, geometry, pooled, pooled_geometry, pool, i + AHEAD)
         counts_before[i] = _reading(flat, keys[i], multipliers, geometry)
         if pool:
             pooled_before[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry)
     flags = 0
     second = 2 if pool and reached else least
-    ahead = np.int64(0)
     for i in range(keys.shape[0]):
-        # A key's counters share one cache line, seldom in the cache (the table is far larger than
-        # the caches): the line of the key _AHEAD places on is read now, so that its fetch from
-        # memory overlaps this key's work (numba has no prefetch instruction)
-        if i + _AHEAD < keys.shape[0]:
-            ahead += flat[cell(keys[i + _AHEAD], multipliers[0], 0, geometry)]
-        before = _reading(flat, keys[i], multipliers, geometry)
-        if _add_one(flat, keys[i], multipliers, geometry, step, least, second):
+        if i + AHEAD < keys.shape[0]:
+            _ask(flat, keys, shingles, geometry, pooled, pooled_geometry, pool, i + AHEAD)
+        before, after, crossed = _step(flat, keys[i], multipliers, geometry, step, least, second)
+        if crossed:
             flags |= COUNTER_CROSSED
-        after = _reading(flat, keys[i], multipliers, geometry)
         delta = (after if after >= 2 else 0) - (before if before >= 2 else 0)
-        if (
-            pool
-            and delta != 0
-            and _add_one(pooled, shingles[i], multipliers, pooled_geometry, delta, repeated_least, repeated_least)
-        ):
+        crossed = False
+        if pool and delta != 0:
+            crossed = _step(pooled, shingles[i], multipliers, pooled_geometry, delta, repeated_least, repeated_least)[2]
+        if crossed:
             flags |= COUNTER_CROSSED | POOLED_REACHED
             second = 2
     for i in range(n):
@@ -129,9 +161,17 @@ def count_and_pool(
             count, pooled_after, least, repeated_least
         ):
             flags |= STATUS_MOVED
-    if ahead < 0:  # never true (counts are not negative): it uses the sum, so the reads ahead stay
-        flags |= STATUS_MOVED
     return flags
+
+
+@jit
+def _ask(
+    flat: Any, keys: Any, shingles: Any, geometry: Any, pooled: Any, pooled_geometry: Any, pool: bool, i: int
+) -> None:
+    """Prefetch the blocks key ``i`` and, with ``pool``, its shingle's pooled count are in."""
+    prefetch(flat, block(keys[i], geometry))
+    if pool:
+        prefetch(pooled, block(shingles[i], pooled_geometry))
 
 
 @jit
@@ -140,37 +180,57 @@ def _status(count: Any, pooled: Any, least: int, repeated_least: int) -> bool:
 
 
 @jit
-def _add_one(flat: Any, key: Any, multipliers: Any, geometry: Any, step: Any, first: int, second: int) -> bool:
+def _step(flat: Any, key: Any, multipliers: Any, geometry: Any, step: Any, first: int, second: int) -> Any:
     """Add ``step`` to ``key``'s counter in every row (kept between 0 and the type's largest value,
-    a full counter left full); whether a counter crossed ``first`` or ``second``."""
+    a full counter left full): the key's count before and after (``_reading``), and whether a
+    counter crossed ``first`` or ``second``."""
     largest = np.int64(np.iinfo(flat.dtype).max)
+    start = block(key, geometry)
+    low = np.uint64(32)
+    before = after = largest
     crossed = False
     for r in range(multipliers.shape[0]):
-        c = cell(key, multipliers[r], r, geometry)
+        c = start + np.uint64(r) * geometry[3] + ((((key * multipliers[r]) >> low) * geometry[3]) >> low)
         old = np.int64(flat[c])
+        before = min(before, old)
         if old == largest:
             continue
         new = min(max(old + step, np.int64(0)), largest)
         flat[c] = new
+        after = min(after, new)
         if (old >= first) != (new >= first) or (old >= second) != (new >= second):
             crossed = True
-    return crossed
+    return before, after, crossed
 
 
 @jit
-def _check_cells(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
-    n = np.uint64(flat.shape[0])
-    for i in range(keys.shape[0]):
-        for r in range(multipliers.shape[0]):
-            if cell(keys[i], multipliers[r], r, geometry) >= n:
-                raise KernelInputError("formula counts: a cell outside the table")
+def _check_layout(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
+    """Raise, when there are ``keys``, unless every counter ``cell`` can name lies in ``flat``:
+    the blocks fit in the table, the rows in a block, and the products that scale a 32-bit hash to
+    a range do not wrap."""
+    if keys.shape[0] == 0:
+        return
+    if geometry.shape[0] < 4:
+        raise KernelInputError("formula counts: a layout of four numbers expected")
+    limit = np.uint64(1) << np.uint64(32)
+    blocks, size, per_row = geometry[1], geometry[2], geometry[3]
+    if (
+        blocks < 1
+        or size < 1
+        or blocks > limit
+        or per_row > limit
+        or blocks > np.uint64(flat.shape[0]) // size
+        or np.uint64(multipliers.shape[0]) * per_row > size
+    ):
+        raise KernelInputError("formula counts: a layout outside the table")
 
 
 @jit
 def _reading(flat: Any, key: Any, multipliers: Any, geometry: Any) -> Any:
-    smallest = np.int64(flat[cell(key, multipliers[0], 0, geometry)])
-    for r in range(1, multipliers.shape[0]):
-        count = np.int64(flat[cell(key, multipliers[r], r, geometry)])
-        if count < smallest:
-            smallest = count
+    start = block(key, geometry)
+    low = np.uint64(32)
+    smallest = np.int64(np.iinfo(flat.dtype).max)
+    for r in range(multipliers.shape[0]):
+        c = start + np.uint64(r) * geometry[3] + ((((key * multipliers[r]) >> low) * geometry[3]) >> low)
+        smallest = min(smallest, np.int64(flat[c]))
     return smallest

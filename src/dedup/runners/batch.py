@@ -32,6 +32,7 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -461,8 +462,6 @@ def _candidates(
     in input order, ``rank`` gives the id order (-1: not in the batch). The passage bands are
     sorted in ``threads`` threads (numpy and the kernels let go of the GIL). ``first``: at most
     that many articles from each document band (the kernel's ``first``; 0: every candidate)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     assert keys.doc is not None
     (doc_sorted, doc_owner, doc_pos), bands = keys.doc, keys.bands
     keys.doc = None
@@ -568,9 +567,25 @@ def _read(
     report: Report | None,
 ) -> _Batch:
     """Pass 1, then duplicate ids left out (the first in input order stays) and the id order."""
+    with ThreadPoolExecutor(1) as counter:
+        return _read_counting(source, pool, config, errors, skipped, report, counter)
+
+
+def _read_counting(
+    source: _FileSource | _MemorySource,
+    pool: Pool,
+    config: DedupConfig,
+    errors: OnError,
+    skipped: list[Skip],
+    report: Report | None,
+    counter: ThreadPoolExecutor,
+) -> _Batch:
+    """``_read``, the formula counts of each part counted on ``counter``'s thread (in the order
+    of the parts) while the next part is prepared: the counting kernel lets go of the GIL."""
     parts: list[_Prepared] = []
     seen = 0
     counts = FormulaCounts(config.formula) if config.formula.enabled else None
+    counting: list[Future[None]] = []
     counted: set[str] = set()
     analyses: dict[int, Shingled] = {}  # by index among the usable articles
     budget, usable = _KEPT_ANALYSES_BYTES, 0
@@ -579,9 +594,12 @@ def _read(
             fresh = [(m, k) for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
             counted.update(m.id for m in part.metas)
             if fresh:
-                counts.add_keys(
-                    np.concatenate([k for _, k in fresh]),
-                    np.concatenate([formulas.shingles_of(formulas.outlet(m), k) for m, k in fresh]),
+                counting.append(
+                    counter.submit(
+                        counts.add_keys,
+                        np.concatenate([k for _, k in fresh]),
+                        np.concatenate([formulas.shingles_of(formulas.outlet(m), k) for m, k in fresh]),
+                    )
                 )
             part.formula_keys = []
         for i, doc in enumerate(part.analyses):
@@ -626,6 +644,8 @@ def _read(
     rank[kept[np.argsort(np.array([ids[i] for i in kept.tolist()], dtype=object), kind="stable")]] = np.arange(
         len(kept)
     )
+    for done in counting:
+        done.result()
     mh, ps = config.minhash, config.passage
     passage_keys = []
     for t in range(ps.bands):
@@ -693,8 +713,6 @@ def _passes(
         batch = _read(source, pool, config, errors, skipped, report)
     finally:
         pool.close()
-    from concurrent.futures import ThreadPoolExecutor
-
     # the document bands do not depend on the boilerplate: sorted in a thread meanwhile (numpy's
     # sort and the kernels let go of the GIL)
     with ThreadPoolExecutor(1) as thread:

@@ -187,7 +187,7 @@ class Layout:
 
     @cached_property
     def geometry(self) -> U64:
-        """The layout as ``kernels.formula.reaching`` takes it."""
+        """The layout as the kernels of ``kernels.formula`` take it."""
         return np.array([_BLOCK_MULTIPLIER, self.blocks, self.block, self.per_row], dtype=np.uint64)
 
     def cells(self, sketch_keys: U64) -> I64:
@@ -245,7 +245,7 @@ class FormulaCounts:
         )
         self._owned: OrderedDict[int, tuple[U64, str | None, int, U64]] = OrderedDict()
         # the (source, shingle) observations held: each adds one to one counter of every row
-        self.observed = int(self.table.sum(dtype=np.uint64)) // config.sketch_rows
+        self.observed = 0 if table is None else int(self.table.sum(dtype=np.uint64)) // config.sketch_rows
         # counted before (given tables) or in bulk: which sources repeat a key is not known
         self._every_source_repeats = self.observed > 0
         self._warned = False
@@ -335,21 +335,15 @@ class FormulaCounts:
 
     def formula(self, source: str | None, shingles: U64) -> Bools:
         """Which of the shingles (of an article of ``source``) are formula (see the module
-        docstring), each reading one compiled pass (``kernels.formula.reaching``)."""
+        docstring), in one compiled pass (``kernels.formula.formula``)."""
         k = keys(source, shingles)
         if len(k) == 0:
             return np.zeros(len(shingles), dtype=np.bool_)
         config = self._config
-        multipliers = _ROW_MULTIPLIERS[: config.sketch_rows]
-        table, geometry = self.table.ravel(), self._layout.geometry
-        out: Bools = formula_kernels.reaching(table, k, multipliers, geometry, config.min_per_source)
-        if config.min_repeated:
-            pooled_geometry = self._pooled_layout.geometry
-            pooled = formula_kernels.reaching(
-                self.repeated.ravel(), shingles, multipliers, pooled_geometry, config.min_repeated
-            )
-            if pooled.any():
-                out |= pooled & formula_kernels.reaching(table, k, multipliers, geometry, 2)
+        out: Bools = formula_kernels.formula(
+            self.table.ravel(), k, shingles, _ROW_MULTIPLIERS[: config.sketch_rows], self._layout.geometry,
+            self.repeated.ravel(), self._pooled_layout.geometry, config.min_per_source, config.min_repeated,
+        )  # fmt: skip
         return out
 
     def _own(self, source: str | None, shingles: U64) -> U64:
