@@ -61,7 +61,8 @@ def formula(
 ) -> Any:  # fmt: skip
     """For each key, whether it is formula: its count (``readings``) reaches ``least``, or with
     ``repeated_least`` above 0, its count is 2 or more and the pooled count of ``shingles[i]`` (in
-    ``pooled``) reaches ``repeated_least``; in one pass, a pooled count read only when needed."""
+    ``pooled``) reaches ``repeated_least``: one pass over the keys' counts, then one over the pooled
+    counts of the keys whose count is 2 or more and under ``least`` (the only ones they decide)."""
     _check_layout(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
     if pool:
@@ -70,14 +71,21 @@ def formula(
         _check_layout(pooled, shingles, multipliers, pooled_geometry)
     n = keys.shape[0]
     out = np.empty(n, dtype=np.bool_)
+    undecided = np.empty(n if pool else 0, dtype=np.int64)
+    m = 0
     for i in range(n):
         if i + AHEAD < n:
             prefetch(flat, block(keys[i + AHEAD], geometry))
         count = _reading(flat, keys[i], multipliers, geometry)
-        repeated = 0
+        out[i] = count >= least
         if pool and 2 <= count < least:
-            repeated = _reading(pooled, shingles[i], multipliers, pooled_geometry)
-        out[i] = _status(count, repeated, least, repeated_least)
+            undecided[m] = i
+            m += 1
+    for j in range(m):
+        if j + AHEAD < m:
+            prefetch(pooled, block(shingles[undecided[j + AHEAD]], pooled_geometry))
+        i = undecided[j]
+        out[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry) >= repeated_least
     return out
 
 
