@@ -144,6 +144,45 @@ def test_a_batch_puts_the_garbage_collector_threshold_back(seeds) -> None:
         gc.unfreeze()
 
 
+def test_the_formula_counts_of_a_batch_are_made_in_the_order_of_its_parts_and_their_failure_is_raised(
+    monkeypatch,
+) -> None:
+    """The batch counts each part's formula keys on a thread while it prepares the next: the
+    counts go in part after part, and a failure of the counting reaches the caller (and leaves
+    no thread behind)."""
+    import threading
+
+    from dedup.stages import formula as formulas
+    from dedup.stages.formula import FormulaCounts
+    from dedup.stages.prepare import prepare_many
+
+    monkeypatch.setattr(engine, "_GIVEN_CHUNK", 40)
+    articles = _generated(200, 5)
+    counted: list[tuple[str, np.ndarray]] = []
+    add_keys = FormulaCounts.add_keys
+
+    def recording(self: FormulaCounts, keys: np.ndarray, shingles: np.ndarray) -> None:
+        counted.append((threading.current_thread().name, keys.copy()))
+        add_keys(self, keys, shingles)
+
+    monkeypatch.setattr(FormulaCounts, "add_keys", recording)
+    clusters = [c.to_dict() for c in dedup.cluster(articles)]
+    assert len(counted) == 5 and threading.main_thread().name not in {name for name, _ in counted}
+    prepared = prepare_many(articles, DedupConfig())
+    in_order = [formulas.keys(formulas.outlet(p.article), p.doc.shingles) for p in prepared]
+    assert np.array_equal(np.concatenate([keys for _, keys in counted]), np.concatenate(in_order))
+    assert clusters == _stream_path(articles)
+
+    def failing(self: FormulaCounts, keys: np.ndarray, shingles: np.ndarray) -> None:
+        raise dedup.KernelInputError("counting failed")
+
+    monkeypatch.setattr(FormulaCounts, "add_keys", failing)
+    threads = threading.active_count()
+    with pytest.raises(dedup.KernelInputError, match="counting failed"):
+        dedup.cluster(articles)
+    assert threading.active_count() == threads
+
+
 def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:
     path = tmp_path / "mixed.jsonl"
     _write(seeds, path)

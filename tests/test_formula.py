@@ -374,7 +374,7 @@ def test_a_full_counter_stays_full() -> None:
 def test_the_compiled_formula_test_reads_the_counts_as_counts_does(
     rows: int, width_bits: int, least: int, repeated: int, observed: list[tuple[str, list[int]]], asked: list[int]
 ) -> None:
-    """``formula`` (one compiled pass, ``kernels.formula.formula``) tells the shingles whose
+    """``formula`` (compiled, ``kernels.formula.formula``) tells the shingles whose
     ``counts`` (the numpy reading of the sketch) reach ``min_per_source``, or reach two with a
     ``pooled`` count that reaches ``min_repeated``, on tiny sketches where keys collide."""
     config = FormulaConfig(sketch_rows=rows, sketch_width_bits=width_bits, min_per_source=least, min_repeated=repeated)

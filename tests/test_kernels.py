@@ -202,7 +202,17 @@ def _mismatched_arrays_are_refused() -> None:
             counters, some, some[:-1], multipliers, fits, counters.copy(), fits, 1, 4, 8, False, True
         )
     )
+    # rows times slots that wrap past 2**64 (a row per element of a view of one number, no memory)
+    many_rows = np.broadcast_to(np.uint64(0x9FB21C651E98DF25), (1 << 32,))
+    wrapping = np.array([0xC2B2AE3D27D4EB4F, 64, 1, 1 << 32], dtype=u64)
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, many_rows, wrapping))
+    signed = np.array([0x42B2AE3D27D4EB4F, 1, 64, -(2**40)], dtype=i64)  # negative slots per row
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers, signed))
+    no_slots = np.array([0xC2B2AE3D27D4EB4F, 1, 64, 0], dtype=u64)
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers, no_slots))
+    _raises_kernel_input_error(lambda: formula_kernels.count_keys(counters, some, multipliers[:0], fits))
     assert not counters.any()  # every cell checked before any is counted
+    _raises_kernel_input_error(lambda: formula_kernels.readings(counters, some, many_rows, wrapping))
     _raises_kernel_input_error(lambda: formula_kernels.readings(counters, some, multipliers, too_many_blocks))
     _raises_kernel_input_error(
         lambda: formula_kernels.formula(counters, some, some, multipliers, fits, counters, too_many_blocks, 4, 8)

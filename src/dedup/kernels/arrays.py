@@ -162,30 +162,42 @@ def contains_sorted(values: Any, lo: int, hi: int, x: Any) -> bool:
     return lo < end and values[lo] == x
 
 
-def _prefetch(typing_context: Any, array: Any, index: Any) -> Any:
-    """``prefetch(array, index)``, inside compiled code: ask the processor to bring
-    ``array[index]`` towards its caches (to be written, kept in every level) and go on at once. A
-    loop over random places of a table far larger than the caches asks for the place it reaches
-    some steps later, so that many fetches from memory overlap instead of waiting one after the
-    other. A hint only: it reads nothing, changes nothing, and an address outside the array faults
-    nowhere. Written here because numba offers no prefetch of its own; it is LLVM's
-    ``llvm.prefetch`` intrinsic."""
-    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
-        return None
+def _prefetcher(write: int) -> Any:
+    """The numba intrinsic of ``prefetch`` (``write`` 0) or ``prefetch_to_write`` (1)."""
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        byte_pointer = ir.IntType(8).as_pointer()
-        word = ir.IntType(32)
-        function = builder.module.declare_intrinsic(
-            "llvm.prefetch", [byte_pointer], ir.FunctionType(ir.VoidType(), [byte_pointer, word, word, word])
-        )
-        address = builder.bitcast(builder.gep(data, [args[1]]), byte_pointer)
-        # write access (1), the highest locality (3), a data fetch (1)
-        builder.call(function, [address, word(1), word(3), word(1)])
-        return context.get_dummy_value()
+    def typer(typing_context: Any, array: Any, index: Any) -> Any:
+        if not (
+            isinstance(array, types.Array)
+            and array.ndim == 1
+            and array.layout == "C"
+            and isinstance(index, types.Integer)
+        ):
+            return None
 
-    return types.void(array, index), codegen
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            byte_pointer = ir.IntType(8).as_pointer()
+            word = ir.IntType(32)
+            function = builder.module.declare_intrinsic(
+                "llvm.prefetch", [byte_pointer], ir.FunctionType(ir.VoidType(), [byte_pointer, word, word, word])
+            )
+            address = builder.bitcast(builder.gep(data, [args[1]]), byte_pointer)
+            # read (0) or write (1), the highest locality (3: kept in every cache level), a data fetch (1)
+            builder.call(function, [address, word(write), word(3), word(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, index), codegen
+
+    typer.__name__ = typer.__qualname__ = "prefetch_to_write" if write else "prefetch"
+    return intrinsic(typer)
 
 
-prefetch: Any = intrinsic(_prefetch)
+# ``prefetch(array, index)`` and ``prefetch_to_write(array, index)``, inside compiled code, for a
+# one-dimensional contiguous array: ask the processor to bring ``array[index]`` towards its caches
+# (to be read, or to be written) and go on at once. A loop over random places of a table far
+# larger than the caches asks for the place it reaches some steps later, so that many fetches from
+# memory overlap instead of waiting one after the other. A hint only: it reads nothing, changes
+# nothing, and an address outside the array faults nowhere. Written here because numba offers no
+# prefetch of its own; it is LLVM's ``llvm.prefetch`` intrinsic.
+prefetch: Any = _prefetcher(0)
+prefetch_to_write: Any = _prefetcher(1)

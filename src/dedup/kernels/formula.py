@@ -1,15 +1,15 @@
-"""The formula test's kernels: where a key's counters are (``cell``, the layout of
-``stages.formula.Layout``), a key's count (``readings``) and whether it reaches a threshold
-(``formula``, one pass over an article's keys), and the counting itself, one key after the other,
-with the pooled counts moved as each count goes (``count_and_pool``). Compiled loops: numpy would
-gather each row's counters apart, and ``np.add.at`` (the library way to add at repeated places)
-goes through a generic slow path per element, while a batch counts hundreds of thousands of keys
-at once and a counter must stop at its largest value instead of wrapping.
+"""The formula test's kernels: where a key's counters are (``block`` and ``offset``, the layout
+of ``stages.formula.Layout``), a key's count (``readings``) and whether it is formula
+(``formula``), and the counting itself, one key after the other, with the pooled counts moved as
+each count goes (``count_and_pool``). Compiled loops: numpy would gather each row's counters
+apart, and ``np.add.at`` (the library way to add at repeated places) goes through a generic slow
+path per element, while a batch counts hundreds of thousands of keys at once and a counter must
+stop at its largest value instead of wrapping.
 
 A key's counters share one block of the table, seldom in the caches (the tables are far larger):
 each pass over keys asks for the block of the key ``AHEAD`` places on before it works on the
 present one (``arrays.prefetch``), so that the fetches from memory overlap. Every kernel checks
-the layout against its table before it reads or writes (``_check_layout``)."""
+the layout against its table before it reads or writes (``_layout``)."""
 
 from __future__ import annotations
 
@@ -19,23 +19,23 @@ import numpy as np
 
 from dedup.errors import KernelInputError
 from dedup.kernels import jit
-from dedup.kernels.arrays import prefetch
+from dedup.kernels.arrays import prefetch, prefetch_to_write
 
 
 @jit
 def block(key: Any, geometry: Any) -> Any:
     """The first counter of ``key``'s block, laid out as ``stages.formula.Layout.cells`` states it
     (``geometry``: the block multiplier, the number of blocks, the counters per block and per row,
-    as uint64; uint64 arithmetic, wrapping)."""
+    uint64, as ``_layout`` gives it; uint64 arithmetic, wrapping)."""
     low = np.uint64(32)
     return ((((key * geometry[0]) >> low) * geometry[1]) >> low) * geometry[2]
 
 
 @jit
-def cell(key: Any, multiplier: Any, row: Any, geometry: Any) -> Any:
-    """The flat counter of ``key`` in ``row``: its place in the block's r-th ``per_row`` slots."""
+def offset(key: Any, multiplier: Any, row: int, geometry: Any) -> Any:
+    """Where ``key``'s counter of ``row`` lies in its block: among the row's ``per_row`` slots."""
     low = np.uint64(32)
-    return block(key, geometry) + np.uint64(row) * geometry[3] + ((((key * multiplier) >> low) * geometry[3]) >> low)
+    return np.uint64(row) * geometry[3] + ((((key * multiplier) >> low) * geometry[3]) >> low)
 
 
 AHEAD = 8  # how many keys ahead a pass asks for a key's block
@@ -43,14 +43,14 @@ AHEAD = 8  # how many keys ahead a pass asks for a key's block
 
 @jit
 def readings(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> Any:
-    """Each key's count: the smallest of its counters in ``flat``, one per row (``cell``)."""
-    _check_layout(flat, keys, multipliers, geometry)
+    """Each key's count: the smallest of its counters in ``flat``, one per row."""
+    g = _layout(flat, keys, multipliers, geometry)
     n = keys.shape[0]
     out = np.empty(n, dtype=np.int64)
     for i in range(n):
         if i + AHEAD < n:
-            prefetch(flat, block(keys[i + AHEAD], geometry))
-        out[i] = _reading(flat, keys[i], multipliers, geometry)
+            prefetch(flat, block(keys[i + AHEAD], g))
+        out[i] = _reading(flat, keys[i], multipliers, g)
     return out
 
 
@@ -63,43 +63,42 @@ def formula(
     ``repeated_least`` above 0, its count is 2 or more and the pooled count of ``shingles[i]`` (in
     ``pooled``) reaches ``repeated_least``: one pass over the keys' counts, then one over the pooled
     counts of the keys whose count is 2 or more and under ``least`` (the only ones they decide)."""
-    _check_layout(flat, keys, multipliers, geometry)
+    g = _layout(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
+    pooled_g = g
     if pool:
-        if shingles.shape[0] != keys.shape[0]:
-            raise KernelInputError("formula counts: one shingle for each key expected")
-        _check_layout(pooled, shingles, multipliers, pooled_geometry)
+        _check_pairs(keys, shingles)
+        pooled_g = _layout(pooled, shingles, multipliers, pooled_geometry)
     n = keys.shape[0]
     out = np.empty(n, dtype=np.bool_)
     undecided = np.empty(n if pool else 0, dtype=np.int64)
     m = 0
     for i in range(n):
         if i + AHEAD < n:
-            prefetch(flat, block(keys[i + AHEAD], geometry))
-        count = _reading(flat, keys[i], multipliers, geometry)
+            prefetch(flat, block(keys[i + AHEAD], g))
+        count = _reading(flat, keys[i], multipliers, g)
         out[i] = count >= least
         if pool and 2 <= count < least:
             undecided[m] = i
             m += 1
     for j in range(m):
         if j + AHEAD < m:
-            prefetch(pooled, block(shingles[undecided[j + AHEAD]], pooled_geometry))
+            prefetch(pooled, block(shingles[undecided[j + AHEAD]], pooled_g))
         i = undecided[j]
-        out[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry) >= repeated_least
+        out[i] = _reading(pooled, shingles[i], multipliers, pooled_g) >= repeated_least
     return out
 
 
 @jit
 def count_keys(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
-    """Add one to each key's counter in every row (``cell``), once per time the key is listed, a
-    counter stopping at the largest value of its type. The layout is checked before anything is
-    written."""
-    _check_layout(flat, keys, multipliers, geometry)
+    """Add one to each key's counter in every row, once per time the key is listed, a counter
+    stopping at the largest value of its type. The layout is checked before anything is written."""
+    g = _layout(flat, keys, multipliers, geometry)
     n = keys.shape[0]
     for i in range(n):
         if i + AHEAD < n:
-            prefetch(flat, block(keys[i + AHEAD], geometry))
-        _step(flat, keys[i], multipliers, geometry, 1, 0, 0)
+            prefetch_to_write(flat, block(keys[i + AHEAD], g))
+        _step(flat, keys[i], multipliers, g, 1, 0, 0)
 
 
 STATUS_MOVED = 1  # a key's formula status (its count and its shingle's pooled count) changed
@@ -114,55 +113,55 @@ def count_and_pool(
     flat: Any, keys: Any, shingles: Any, multipliers: Any, geometry: Any, pooled: Any, pooled_geometry: Any,
     step: int, least: int, repeated_least: int, statuses: bool, reached: bool,
 ) -> int:  # fmt: skip
-    """Add ``step`` (1 or -1) to each key's counter in every row (``cell``), one key after the
-    other, and move the pooled counts (``pooled``, keyed by ``shingles[i]``; none when
-    ``repeated_least`` is 0) as each key's count goes from ``before`` to ``after``: by
-    ``repeats(after) - repeats(before)``, where ``repeats(c)`` is c when c is 2 or more, else 0. A
-    counter stays at the largest value of its type once there and never goes below 0. Returns the
-    flags of what moved: ``COUNTER_CROSSED``, a counter of ``flat`` crossed ``least``, or 2 once a
-    pooled counter has reached ``repeated_least`` (``reached``: before this call; below 2 a count
-    changes no status while no pooled count can reach it), or one of ``pooled`` crossed
-    ``repeated_least`` (``POOLED_REACHED`` too); with ``statuses``, comparing the keys before the first
-    step and after the last, ``STATUS_MOVED``, a key's formula status (count at least ``least``, or
-    with ``repeated_least`` at least 2 with a pooled count at least ``repeated_least``) changed, and
+    """Add ``step`` (1 or -1) to each key's counter in every row, one key after the other, and
+    move the pooled counts (``pooled``, keyed by ``shingles[i]``; none when ``repeated_least`` is
+    0) as each key's count goes from ``before`` to ``after``: by ``repeats(after) -
+    repeats(before)``, where ``repeats(c)`` is c when c is 2 or more, else 0. A counter stays at
+    the largest value of its type once there and never goes below 0. Returns the flags of what
+    moved: ``COUNTER_CROSSED``, a counter of ``flat`` crossed ``least``, or 2 once a pooled counter
+    has reached ``repeated_least`` (``reached``: before this call; below 2 a count changes no
+    status while no pooled count can reach it), or one of ``pooled`` crossed ``repeated_least``
+    (``POOLED_REACHED`` too); with ``statuses``, comparing the keys before the first step and after
+    the last, ``STATUS_MOVED``, a key's formula status (count at least ``least``, or with
+    ``repeated_least`` at least 2 with a pooled count at least ``repeated_least``) changed, and
     ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``, and with ``step`` 1,
     ``REPEATS``, a key reads 2 or more after the last step. The layouts are checked before anything
     is written."""
-    _check_layout(flat, keys, multipliers, geometry)
+    g = _layout(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
+    pooled_g = g
     if pool:
-        if shingles.shape[0] != keys.shape[0]:
-            raise KernelInputError("formula counts: one shingle for each key expected")
-        _check_layout(pooled, shingles, multipliers, pooled_geometry)
+        _check_pairs(keys, shingles)
+        pooled_g = _layout(pooled, shingles, multipliers, pooled_geometry)
     n = keys.shape[0] if statuses else 0
     counts_before = np.empty(n, dtype=np.int64)
     pooled_before = np.zeros(n, dtype=np.int64)
     for i in range(n):
         if i + AHEAD < n:
-            _ask(flat, keys, shingles, geometry, pooled, pooled_geometry, pool, i + AHEAD)
-        counts_before[i] = _reading(flat, keys[i], multipliers, geometry)
+            _ask(flat, keys, shingles, g, pooled, pooled_g, pool, i + AHEAD)
+        counts_before[i] = _reading(flat, keys[i], multipliers, g)
         if pool:
-            pooled_before[i] = _reading(pooled, shingles[i], multipliers, pooled_geometry)
+            pooled_before[i] = _reading(pooled, shingles[i], multipliers, pooled_g)
     flags = 0
     second = 2 if pool and reached else least
     for i in range(keys.shape[0]):
         if i + AHEAD < keys.shape[0]:
-            _ask(flat, keys, shingles, geometry, pooled, pooled_geometry, pool, i + AHEAD)
-        before, after, crossed = _step(flat, keys[i], multipliers, geometry, step, least, second)
+            _ask(flat, keys, shingles, g, pooled, pooled_g, pool, i + AHEAD)
+        before, after, crossed = _step(flat, keys[i], multipliers, g, step, least, second)
         if crossed:
             flags |= COUNTER_CROSSED
         delta = (after if after >= 2 else 0) - (before if before >= 2 else 0)
         crossed = False
         if pool and delta != 0:
-            crossed = _step(pooled, shingles[i], multipliers, pooled_geometry, delta, repeated_least, repeated_least)[2]
+            crossed = _step(pooled, shingles[i], multipliers, pooled_g, delta, repeated_least, repeated_least)[2]
         if crossed:
             flags |= COUNTER_CROSSED | POOLED_REACHED
             second = 2
     for i in range(n):
-        count = _reading(flat, keys[i], multipliers, geometry)
+        count = _reading(flat, keys[i], multipliers, g)
         if step > 0 and count >= 2:
             flags |= REPEATS
-        pooled_after = _reading(pooled, shingles[i], multipliers, pooled_geometry) if pool else 0
+        pooled_after = _reading(pooled, shingles[i], multipliers, pooled_g) if pool else 0
         if pool and (pooled_before[i] >= repeated_least) != (pooled_after >= repeated_least):
             flags |= POOLED_CROSSED
         if _status(counts_before[i], pooled_before[i], least, repeated_least) != _status(
@@ -173,13 +172,11 @@ def count_and_pool(
 
 
 @jit
-def _ask(
-    flat: Any, keys: Any, shingles: Any, geometry: Any, pooled: Any, pooled_geometry: Any, pool: bool, i: int
-) -> None:
-    """Prefetch the blocks key ``i`` and, with ``pool``, its shingle's pooled count are in."""
-    prefetch(flat, block(keys[i], geometry))
+def _ask(flat: Any, keys: Any, shingles: Any, g: Any, pooled: Any, pooled_g: Any, pool: bool, i: int) -> None:
+    """Prefetch the blocks of key ``i`` and, with ``pool``, of its shingle's pooled count."""
+    prefetch_to_write(flat, block(keys[i], g))
     if pool:
-        prefetch(pooled, block(shingles[i], pooled_geometry))
+        prefetch_to_write(pooled, block(shingles[i], pooled_g))
 
 
 @jit
@@ -188,17 +185,16 @@ def _status(count: Any, pooled: Any, least: int, repeated_least: int) -> bool:
 
 
 @jit
-def _step(flat: Any, key: Any, multipliers: Any, geometry: Any, step: Any, first: int, second: int) -> Any:
+def _step(flat: Any, key: Any, multipliers: Any, g: Any, step: Any, first: int, second: int) -> Any:
     """Add ``step`` to ``key``'s counter in every row (kept between 0 and the type's largest value,
     a full counter left full): the key's count before and after (``_reading``), and whether a
     counter crossed ``first`` or ``second``."""
     largest = np.int64(np.iinfo(flat.dtype).max)
-    start = block(key, geometry)
-    low = np.uint64(32)
+    start = block(key, g)
     before = after = largest
     crossed = False
     for r in range(multipliers.shape[0]):
-        c = start + np.uint64(r) * geometry[3] + ((((key * multipliers[r]) >> low) * geometry[3]) >> low)
+        c = start + offset(key, multipliers[r], r, g)
         old = np.int64(flat[c])
         before = min(before, old)
         if old == largest:
@@ -212,33 +208,44 @@ def _step(flat: Any, key: Any, multipliers: Any, geometry: Any, step: Any, first
 
 
 @jit
-def _check_layout(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> None:
-    """Raise, when there are ``keys``, unless every counter ``cell`` can name lies in ``flat``:
-    the blocks fit in the table, the rows in a block, and the products that scale a 32-bit hash to
-    a range do not wrap."""
-    if keys.shape[0] == 0:
-        return
-    if geometry.shape[0] < 4:
-        raise KernelInputError("formula counts: a layout of four numbers expected")
-    limit = np.uint64(1) << np.uint64(32)
-    blocks, size, per_row = geometry[1], geometry[2], geometry[3]
-    if (
-        blocks < 1
-        or size < 1
-        or blocks > limit
-        or per_row > limit
-        or blocks > np.uint64(flat.shape[0]) // size
-        or np.uint64(multipliers.shape[0]) * per_row > size
-    ):
-        raise KernelInputError("formula counts: a layout outside the table")
+def _reading(flat: Any, key: Any, multipliers: Any, g: Any) -> Any:
+    """The smallest of ``key``'s counters (the type's largest value when there are no rows)."""
+    start = block(key, g)
+    smallest = np.int64(np.iinfo(flat.dtype).max)
+    for r in range(multipliers.shape[0]):
+        smallest = min(smallest, np.int64(flat[start + offset(key, multipliers[r], r, g)]))
+    return smallest
 
 
 @jit
-def _reading(flat: Any, key: Any, multipliers: Any, geometry: Any) -> Any:
-    start = block(key, geometry)
-    low = np.uint64(32)
-    smallest = np.int64(np.iinfo(flat.dtype).max)
-    for r in range(multipliers.shape[0]):
-        c = start + np.uint64(r) * geometry[3] + ((((key * multipliers[r]) >> low) * geometry[3]) >> low)
-        smallest = min(smallest, np.int64(flat[c]))
-    return smallest
+def _layout(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> Any:
+    """``geometry`` as uint64 (a signed array's negative numbers read as huge ones), checked, when
+    there are ``keys``, to name no counter outside ``flat``: at least one row, at least one block
+    of at least one counter, the blocks within the table, every row's slots (at least one) within a
+    block, and
+    the 32-bit hash scaled by the number of blocks and by the slots without wrapping."""
+    g = geometry.astype(np.uint64)
+    if keys.shape[0] == 0:
+        return g
+    if g.shape[0] != 4:
+        raise KernelInputError("formula counts: a layout of four numbers expected")
+    limit = np.uint64(1) << np.uint64(32)
+    blocks, size, per_row = g[1], g[2], g[3]
+    if (
+        multipliers.shape[0] < 1
+        or blocks < 1
+        or size < 1
+        or per_row < 1
+        or blocks > limit
+        or per_row > limit
+        or blocks > np.uint64(flat.shape[0]) // size
+        or np.uint64(multipliers.shape[0]) > size // per_row
+    ):
+        raise KernelInputError("formula counts: a layout outside the table")
+    return g
+
+
+@jit
+def _check_pairs(keys: Any, shingles: Any) -> None:
+    if shingles.shape[0] != keys.shape[0]:
+        raise KernelInputError("formula counts: one shingle for each key expected")

@@ -568,7 +568,11 @@ def _read(
 ) -> _Batch:
     """Pass 1, then duplicate ids left out (the first in input order stays) and the id order."""
     with ThreadPoolExecutor(1) as counter:
-        return _read_counting(source, pool, config, errors, skipped, report, counter)
+        try:
+            return _read_counting(source, pool, config, errors, skipped, report, counter)
+        except BaseException:
+            counter.shutdown(cancel_futures=True)  # the counts of the parts still queued are not needed
+            raise
 
 
 def _read_counting(

@@ -335,7 +335,7 @@ class FormulaCounts:
 
     def formula(self, source: str | None, shingles: U64) -> Bools:
         """Which of the shingles (of an article of ``source``) are formula (see the module
-        docstring), in one compiled pass (``kernels.formula.formula``)."""
+        docstring), read by one compiled kernel (``kernels.formula.formula``)."""
         k = keys(source, shingles)
         if len(k) == 0:
             return np.zeros(len(shingles), dtype=np.bool_)
