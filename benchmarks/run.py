@@ -704,7 +704,7 @@ def speed_lines(summary: dict[str, Any]) -> list[str]:
     ds, rs = sp.get("datasketch"), sp.get("rensa")
     lines = [
         "",
-        f"speed on {sp['articles']} generated articles of {sp['words_per_article']} words on average, one core "
+        f"speed on {sp['articles']} generated articles of {sp['words_per_article']} words on average, one process "
         f"(articles/s, best of 3 for signatures and prepare, of 2 for the whole batch"
         f"{'; ratio to datasketch' if ds else ''}); kernel: {sp['kernel']}",
     ]
