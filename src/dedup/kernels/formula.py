@@ -63,12 +63,8 @@ def formula(
     ``repeated_least`` above 0, its count is 2 or more and the pooled count of ``shingles[i]`` (in
     ``pooled``) reaches ``repeated_least``: one pass over the keys' counts, then one over the pooled
     counts of the keys whose count is 2 or more and under ``least`` (the only ones they decide)."""
-    g = _layout(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
-    pooled_g = g
-    if pool:
-        _check_pairs(keys, shingles)
-        pooled_g = _layout(pooled, shingles, multipliers, pooled_geometry)
+    g, pooled_g = _layouts(flat, keys, shingles, multipliers, geometry, pooled, pooled_geometry, pool)
     n = keys.shape[0]
     out = np.empty(n, dtype=np.bool_)
     undecided = np.empty(n if pool else 0, dtype=np.int64)
@@ -127,12 +123,8 @@ def count_and_pool(
     ``POOLED_CROSSED``, a key's pooled count crossed ``repeated_least``, and with ``step`` 1,
     ``REPEATS``, a key reads 2 or more after the last step. The layouts are checked before anything
     is written."""
-    g = _layout(flat, keys, multipliers, geometry)
     pool = repeated_least > 0
-    pooled_g = g
-    if pool:
-        _check_pairs(keys, shingles)
-        pooled_g = _layout(pooled, shingles, multipliers, pooled_geometry)
+    g, pooled_g = _layouts(flat, keys, shingles, multipliers, geometry, pooled, pooled_geometry, pool)
     n = keys.shape[0] if statuses else 0
     counts_before = np.empty(n, dtype=np.int64)
     pooled_before = np.zeros(n, dtype=np.int64)
@@ -246,6 +238,14 @@ def _layout(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> Any:
 
 
 @jit
-def _check_pairs(keys: Any, shingles: Any) -> None:
+def _layouts(
+    flat: Any, keys: Any, shingles: Any, multipliers: Any, geometry: Any, pooled: Any, pooled_geometry: Any, pool: bool
+) -> Any:
+    """The layouts of the counts and, with ``pool``, of the pooled counts (``_layout``), once
+    ``shingles`` are found to hold one shingle per key; without ``pool``, the first twice."""
+    g = _layout(flat, keys, multipliers, geometry)
+    if not pool:
+        return g, g
     if shingles.shape[0] != keys.shape[0]:
         raise KernelInputError("formula counts: one shingle for each key expected")
+    return g, _layout(pooled, shingles, multipliers, pooled_geometry)

@@ -558,6 +558,19 @@ def _joined(parts: list[_Prepared], name: str, empty: Any) -> Any:
     return out
 
 
+@contextmanager
+def _counting_thread() -> Iterator[ThreadPoolExecutor]:
+    """The thread a batch counts its parts' formula keys on, one part after the other in the order
+    they are given, while the next part is prepared (the counting kernel lets go of the GIL); on
+    an error, the counts still queued are dropped instead of made."""
+    with ThreadPoolExecutor(1) as counter:
+        try:
+            yield counter
+        except BaseException:
+            counter.shutdown(cancel_futures=True)
+            raise
+
+
 def _read(
     source: _FileSource | _MemorySource,
     pool: Pool,
@@ -566,62 +579,47 @@ def _read(
     skipped: list[Skip],
     report: Report | None,
 ) -> _Batch:
-    """Pass 1, then duplicate ids left out (the first in input order stays) and the id order."""
-    with ThreadPoolExecutor(1) as counter:
-        try:
-            return _read_counting(source, pool, config, errors, skipped, report, counter)
-        except BaseException:
-            counter.shutdown(cancel_futures=True)  # the counts of the parts still queued are not needed
-            raise
-
-
-def _read_counting(
-    source: _FileSource | _MemorySource,
-    pool: Pool,
-    config: DedupConfig,
-    errors: OnError,
-    skipped: list[Skip],
-    report: Report | None,
-    counter: ThreadPoolExecutor,
-) -> _Batch:
-    """``_read``, the formula counts of each part counted on ``counter``'s thread (in the order
-    of the parts) while the next part is prepared: the counting kernel lets go of the GIL."""
-    parts: list[_Prepared] = []
-    seen = 0
-    counts = FormulaCounts(config.formula) if config.formula.enabled else None
-    counting: list[Future[None]] = []
-    counted: set[str] = set()
-    analyses: dict[int, Shingled] = {}  # by index among the usable articles
-    budget, usable = _KEPT_ANALYSES_BYTES, 0
-    for part in pool.map(_prepare, source.tasks()):
-        if counts is not None:  # each id once, the first in input order (as below)
-            fresh = [(m, k) for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
-            counted.update(m.id for m in part.metas)
-            if fresh:
-                counting.append(
-                    counter.submit(
-                        counts.add_keys,
-                        np.concatenate([k for _, k in fresh]),
-                        np.concatenate([formulas.shingles_of(formulas.outlet(m), k) for m, k in fresh]),
+    """Pass 1, then duplicate ids left out (the first in input order stays) and the id order; the
+    formula keys counted on ``_counting_thread``."""
+    with _counting_thread() as counter:
+        parts: list[_Prepared] = []
+        seen = 0
+        counts = FormulaCounts(config.formula) if config.formula.enabled else None
+        counting: list[Future[None]] = []
+        counted: set[str] = set()
+        analyses: dict[int, Shingled] = {}  # by index among the usable articles
+        budget, usable = _KEPT_ANALYSES_BYTES, 0
+        for part in pool.map(_prepare, source.tasks()):
+            if counts is not None:  # each id once, the first in input order (as below)
+                fresh = [(m, k) for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
+                counted.update(m.id for m in part.metas)
+                if fresh:
+                    counting.append(
+                        counter.submit(
+                            counts.add_keys,
+                            np.concatenate([k for _, k in fresh]),
+                            np.concatenate([formulas.shingles_of(formulas.outlet(m), k) for m, k in fresh]),
+                        )
                     )
-                )
-            part.formula_keys = []
-        for i, doc in enumerate(part.analyses):
-            budget -= _nbytes(doc)
-            if budget < 0:
-                break
-            analyses[usable + i] = doc
-        part.analyses = []
-        usable += len(part.positions)
-        for _, line, art_id, exc in part.errors:
-            if errors == "raise":
-                raise exc
-            skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
-            _log.skipped(skipped[-1])
-        parts.append(part)
-        seen += part.records
-        if report is not None:
-            report("read", seen, None)
+                part.formula_keys = []
+            for i, doc in enumerate(part.analyses):
+                budget -= _nbytes(doc)
+                if budget < 0:
+                    break
+                analyses[usable + i] = doc
+            part.analyses = []
+            usable += len(part.positions)
+            for _, line, art_id, exc in part.errors:
+                if errors == "raise":
+                    raise exc
+                skipped.append(Skip(id=art_id, error=type(exc).__name__, message=str(exc), line=line))
+                _log.skipped(skipped[-1])
+            parts.append(part)
+            seen += part.records
+            if report is not None:
+                report("read", seen, None)
+        for done in counting:
+            done.result()
     metas = [m for p in parts for m in p.metas]
     positions = [q for p in parts for q in p.positions]
     lines = [n for p in parts for n in p.lines]
@@ -648,8 +646,6 @@ def _read_counting(
     rank[kept[np.argsort(np.array([ids[i] for i in kept.tolist()], dtype=object), kind="stable")]] = np.arange(
         len(kept)
     )
-    for done in counting:
-        done.result()
     mh, ps = config.minhash, config.passage
     passage_keys = []
     for t in range(ps.bands):
