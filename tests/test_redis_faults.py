@@ -256,6 +256,28 @@ def test_redis_restarted_without_persistence_stops_every_worker(
     print(f"restart without persistence: {len(acked) + 1} acknowledged, all lost; 3 of 3 workers stopped")
 
 
+def test_an_article_read_back_from_a_redis_that_lost_the_index_is_index_lost_not_unknown(
+    servers: list[Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker reads back from Redis the analysis of an article it let go: when Redis restarted
+    without persistence, the article is missing because the whole index is, which the worker
+    says (``IndexLostError``), instead of taking the article for one another worker removed."""
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 0)  # every analysis let go once written, read back when asked
+    server = start(servers, tmp_path, NO_PERSISTENCE)
+    seeds = load_seeds()
+    worker = dedup.Deduplicator.open(server.url)
+    for article in seeds[:3]:
+        worker.add(article)
+    assert worker.compare(seeds[0].id, seeds[2].id, with_text=False).is_copy  # read back from Redis
+    server.kill()
+    server.start()
+    with pytest.raises(IndexLostError, match="appendfsync always"):
+        worker.compare(seeds[0].id, seeds[2].id, with_text=False)
+    worker.close()
+
+
 def test_redis_restarted_with_aof_always_keeps_every_acknowledged_article(
     servers: list[Server], tmp_path: Path, records: list[dict]
 ) -> None:

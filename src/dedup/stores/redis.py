@@ -378,9 +378,14 @@ class RedisStore:
             return pipe.execute()
 
         epoch, last, entries = self.call("reading the log", read)
+        self._check_same(epoch, last)
+        return list(entries)
+
+    def _check_same(self, epoch: bytes | None, last: bytes | None) -> None:
+        """Raise ``IndexLostError`` unless the index is the one this worker opened: its ``epoch``
+        and the ``last`` log entry this worker applied, read from Redis, are the ones it knows."""
         if epoch is None or epoch.decode() != self._epoch or (self.position > 0 and last != self._last):
             raise self._lost(epoch, last)
-        return list(entries)
 
     def pending(
         self, only: Callable[[int, str], bool] | None = None, limit: int | None = None
@@ -488,9 +493,20 @@ class RedisStore:
         )
 
     def stored(self, article_id: str) -> StoredArticle | None:
-        """One stored article (added by any worker); None when the index has no such id."""
+        """One stored article (added by any worker); None when the index has no such id. Read with
+        the checks that the index is still the one this worker opened (``IndexLostError`` if not):
+        an article missing from an index that Redis lost is no answer."""
         key = self.key(f"article:{article_id}")
-        fields = self.call(f"reading article {article_id!r}", lambda: self.client.hgetall(key))
+
+        def read() -> Any:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hget(self.key("meta"), "epoch")
+            pipe.lindex(self.key("log"), max(self.position - 1, 0))
+            pipe.hgetall(key)
+            return pipe.execute()
+
+        epoch, last, fields = self.call(f"reading article {article_id!r}", read)
+        self._check_same(epoch, last)
         return self._article(article_id, fields) if fields else None
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
