@@ -424,18 +424,23 @@ class RedisStore:
                 )
 
     def _read_articles(self, article_ids: list[str]) -> list[tuple[dict[bytes, bytes], bytes | None]]:
-        """Each article's fields and matches, in one round trip."""
+        """Each article's fields and matches, in one transaction with the checks that the index is
+        still the one this worker opened (``IndexLostError`` if not: an article missing from an
+        index Redis lost was not removed)."""
         if not article_ids:
             return []
 
         def fetch() -> Any:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hget(self.key("meta"), "epoch")
+            pipe.lindex(self.key("log"), max(self.position - 1, 0))
             for art_id in article_ids:
                 pipe.hgetall(self.key(f"article:{art_id}"))
                 pipe.get(self.key(f"matches:{art_id}"))
             return pipe.execute()
 
-        fetched = self.call("reading articles", fetch)
+        epoch, last, *fetched = self.call("reading articles", fetch)
+        self._check_same(epoch, last)
         return [(fetched[2 * i], fetched[2 * i + 1]) for i in range(len(article_ids))]
 
     def peek(self) -> list[tuple[str, str, int | None, datetime | None]]:
