@@ -371,15 +371,21 @@ class RedisStore:
         that the index is still the one this worker opened (``IndexLostError`` if not)."""
 
         def read() -> Any:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hget(self.key("meta"), "epoch")
-            pipe.lindex(self.key("log"), max(self.position - 1, 0))
+            pipe = self._checked()
             pipe.lrange(self.key("log"), self.position, -1)
             return pipe.execute()
 
         epoch, last, entries = self.call("reading the log", read)
         self._check_same(epoch, last)
         return list(entries)
+
+    def _checked(self) -> Any:
+        """A transaction that reads first what ``_check_same`` checks: the index's epoch and the
+        last log entry this worker applied."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hget(self.key("meta"), "epoch")
+        pipe.lindex(self.key("log"), max(self.position - 1, 0))
+        return pipe
 
     def _check_same(self, epoch: bytes | None, last: bytes | None) -> None:
         """Raise ``IndexLostError`` unless the index is the one this worker opened: its ``epoch``
@@ -431,9 +437,7 @@ class RedisStore:
             return []
 
         def fetch() -> Any:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hget(self.key("meta"), "epoch")
-            pipe.lindex(self.key("log"), max(self.position - 1, 0))
+            pipe = self._checked()
             for art_id in article_ids:
                 pipe.hgetall(self.key(f"article:{art_id}"))
                 pipe.get(self.key(f"matches:{art_id}"))
@@ -504,9 +508,7 @@ class RedisStore:
         key = self.key(f"article:{article_id}")
 
         def read() -> Any:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hget(self.key("meta"), "epoch")
-            pipe.lindex(self.key("log"), max(self.position - 1, 0))
+            pipe = self._checked()
             pipe.hgetall(key)
             return pipe.execute()
 
