@@ -201,7 +201,7 @@ def _step(flat: Any, key: Any, multipliers: Any, g: Any, step: Any, first: int, 
 
 @jit
 def _reading(flat: Any, key: Any, multipliers: Any, g: Any) -> Any:
-    """The smallest of ``key``'s counters (the type's largest value when there are no rows)."""
+    """The smallest of ``key``'s counters, one per row."""
     start = block(key, g)
     smallest = np.int64(np.iinfo(flat.dtype).max)
     for r in range(multipliers.shape[0]):
@@ -214,8 +214,7 @@ def _layout(flat: Any, keys: Any, multipliers: Any, geometry: Any) -> Any:
     """``geometry`` as uint64 (a signed array's negative numbers read as huge ones), checked, when
     there are ``keys``, to name no counter outside ``flat``: at least one row, at least one block
     of at least one counter, the blocks within the table, every row's slots (at least one) within a
-    block, and
-    the 32-bit hash scaled by the number of blocks and by the slots without wrapping."""
+    block, and the 32-bit hash scaled by the number of blocks and by the slots without wrapping."""
     g = geometry.astype(np.uint64)
     if keys.shape[0] == 0:
         return g
