@@ -198,6 +198,62 @@ def test_memory_is_bounded_by_the_window() -> None:
     assert len(replica.index.documents._handles) == 5 and len(replica.boilerplate._seen) == 5
 
 
+def _day_of_copies(d: Deduplicator, count: int) -> None:
+    """``count`` copies of one story and as many other bulletins, all within day 0."""
+    for n in range(count):
+        d.add(_copy(f"s{n}", n / (4 * count), f" Update {n}."))
+        d.add(Article(id=f"o{n}", text=f"{OTHER} Bulletin {n}.", published_at=_at(n / (4 * count) + 0.25)))
+
+
+def test_articles_that_leave_together_go_out_of_the_counts_a_few_an_add() -> None:
+    from dedup.runners.stream.replica import RELEASED
+
+    d = Deduplicator(window=Window(days=2))
+    _day_of_copies(d, 6)
+    seen = d._replica.boilerplate._seen
+    # the clock jumps five days: the twelve articles leave the window at once
+    late = d.add(_copy("late", 5, " It opens soon."))
+    assert not late.is_copy and late.cluster.member_ids == ("late",) and set(d) == {"late"}
+    assert len(d._replica.leaving) == 12 - RELEASED and len(seen) == 1 + 12 - RELEASED
+    # they are no candidates while their counts go, a few an add
+    verdict = d.add(_copy("later", 5.5, " Doctors are hired."))
+    assert verdict.copy_of == ("late",) and verdict.cluster.member_ids == ("late", "later")
+    assert len(d._replica.leaving) == 12 - 2 * RELEASED
+    for n in range(3):
+        d.add(Article(id=f"x{n}", text=f"{OTHER} Roads reopened {n}.", published_at=_at(6)))
+    assert not d._replica.leaving and seen == set(d)
+    assert set(d._replica.index.documents._handles) == set(d)
+
+
+def test_an_id_added_again_while_its_counts_go_is_counted_once() -> None:
+    d = Deduplicator(window=Window(days=2))
+    _day_of_copies(d, 6)
+    d.add(Article(id="x", text=OTHER, published_at=_at(5)))
+    assert "s5" in d._replica.leaving  # left last: counted still
+    again = d.add(_copy("s5", 5.5, " Added again."))
+    assert not again.is_copy and "s5" not in d._replica.leaving
+    assert d._replica.sentences("s5")[0].tolist() == d._replica.entries["s5"].fingerprints.tolist()
+    d.remove("s5")
+    assert "s5" not in d._replica.boilerplate._seen
+
+
+def test_an_article_removed_while_its_counts_go_is_read_before_it_is_deleted(tmp_path, monkeypatch) -> None:
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 0)  # every analysis read back from the file
+    with Deduplicator.open(tmp_path / "i.sqlite", window=Window(days=2)) as d:
+        _day_of_copies(d, 6)
+        d.add(Article(id="x", text=OTHER, published_at=_at(5)))
+        assert "s5" in d._replica.leaving
+        d.remove("s5")
+        assert "s5" not in d._replica.leaving and "s5" not in d._replica.boilerplate._seen
+        for n in range(4):
+            d.add(Article(id=f"y{n}", text=f"{OTHER} Roads reopened {n}.", published_at=_at(5.5)))
+        assert not d._replica.leaving
+        with pytest.raises(dedup.UnknownArticleError):
+            d.get("s5")
+
+
 # -- with a file ---------------------------------------------------------------------------------
 
 
@@ -537,7 +593,7 @@ def test_spans_are_given_when_the_article_pushes_its_match_out(tmp_path, monkeyp
     assert passage.a_text and passage.a_text in STORY and passage.b_text in STORY
 
 
-def test_a_failed_read_as_articles_leave_keeps_them_until_the_next_add(tmp_path, monkeypatch) -> None:
+def test_a_failed_read_as_articles_leave_takes_their_counts_out_with_the_next_add(tmp_path, monkeypatch) -> None:
     from dedup.runners.stream import replica
 
     monkeypatch.setattr(replica, "KEPT", 1)
@@ -556,12 +612,15 @@ def test_a_failed_read_as_articles_leave_keeps_them_until_the_next_add(tmp_path,
         with pytest.raises(dedup.StoreError, match="disk I/O error") as caught:
             d.add(Article(id="c", text=OTHER, published_at=_at(2)))
         assert "'c' was indexed and written" in "".join(caught.value.__notes__)
-        assert len(d) == 3 and d.get("c").text == OTHER  # c is in; a stays until the next add
-        verdict = d.add(_copy("d", 3, " It opens soon."))  # a is still compared, then leaves
-        assert [m.b for m in verdict.matches] == ["a", "b"]
-        assert len(d) == 2 and verdict.cluster.member_ids == ("d",)
+        # c is in and a is out of the window; a's sentences are still counted
+        assert set(d) == {"b", "c"} and d.get("c").text == OTHER
+        assert "a" in d._replica.boilerplate._seen
+        verdict = d.add(_copy("d", 3, " It opens soon."))  # a is no candidate; its counts go now
+        assert [m.b for m in verdict.matches] == ["b"]
+        assert "a" not in d._replica.boilerplate._seen and not d._replica.leaving
+        assert set(d) == {"c", "d"} and verdict.cluster.member_ids == ("d",)
         d.add(_copy("e", 4, " The minister spoke."))
-        assert len(d) == 2 and d.cluster_of("e").member_ids == ("d", "e")
+        assert set(d) == {"d", "e"} and d.cluster_of("e").member_ids == ("d", "e")
 
 
 def _late_worker_log(url: str) -> list[str]:

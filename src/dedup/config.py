@@ -600,9 +600,11 @@ class Window:
     empty the window); an
     article without a time is as old as the clock was when it was added (older than every dated
     article when none had come yet). Removing an article does not move the clock back. ``articles`` keeps the last
-    ones added. An article that leaves the window is no longer a candidate and no longer counted
-    as boilerplate or formula; an index file keeps it (``Deduplicator.get``, ``dedup index``), and
-    reopening the file reads only the articles in the window."""
+    ones added. An article that leaves the window is no longer a candidate nor a member of a
+    cluster; its sentences and shingles stop counting as boilerplate or formula within the next
+    few additions (those of many articles that leave at once are taken out a few at a time, so
+    that no one addition waits for all of them). An index file keeps it (``Deduplicator.get``,
+    ``dedup index``), and reopening the file reads only the articles in the window."""
 
     days: float | None = None
     articles: int | None = None

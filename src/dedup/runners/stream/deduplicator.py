@@ -34,7 +34,7 @@ from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError, 
 from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
 from dedup.runners.pool import Pool
 from dedup.runners.stream import sync
-from dedup.runners.stream.replica import Entry, Replica
+from dedup.runners.stream.replica import RELEASED, Entry, Replica
 from dedup.runners.stream.watch import Watch
 from dedup.runners.stream.window import Retention
 from dedup.stages import prepare as preparation
@@ -368,8 +368,8 @@ class Deduplicator:
             return self._admit(article, self._replica.entries[article.id].seq)
         except BaseException as exc:
             exc.add_note(
-                f"article {article.id!r} was indexed and written; the articles due to leave the window leave "
-                "with the next add"
+                f"article {article.id!r} was indexed and written; the articles that left the window are taken "
+                "out of the counts with the next add"
             )
             raise
 
@@ -409,26 +409,24 @@ class Deduplicator:
         retention.admit(article.id, seq, article.published_at)
         return set() if self._batch else self._leave()
 
-    def _leave(self) -> set[str]:
-        """Take the articles that left the window out of memory; returns them. The first member of
-        a cluster passes the cluster's id on as it leaves (``_id_of``)."""
+    def _leave(self, release: int | None = RELEASED) -> set[str]:
+        """Take the articles that left the window out of the index and every cluster; returns
+        them. Their counts and LSH rows go with them for the ``release`` first to have left
+        (``Replica.release``; all with None), the others' with the next calls. The first member
+        of a cluster passes the cluster's id on as it leaves (``_id_of``)."""
         if self._retention is None:
             return set()
-        retention = self._retention
-        left = retention.leaving()
-        for k, article_id in enumerate(left):
+        left = self._retention.leaving()
+        for article_id in left:
             cluster = self._cluster_ids.get(article_id)
             heir = None
             if cluster is not None and self._id_of(article_id) == cluster:
                 heir = self._heir(article_id, cluster)
-            try:
-                self._forget(article_id)
-            except BaseException:
-                # those still in memory leave next time
-                retention.put_back([x for x in left[k:] if x in self._replica.entries])
-                raise
+            self._replica.detach(article_id)
+            self._unlink(article_id)
             if cluster is not None and heir is not None:
                 self._pass_on(cluster, heir)
+        self._replica.release(release)
         return set(left)
 
     def _pass_on(self, cluster: str, heir: str) -> None:
@@ -671,7 +669,7 @@ class Deduplicator:
         finally:
             replica.end_batch(ready)
             self._batch = False
-            self._leave()
+            self._leave(release=None)
         return verdicts
 
     def _skip(self, skip: Skip) -> None:
@@ -709,6 +707,8 @@ class Deduplicator:
 
     def _remove(self, store: Store | None, article_id: str) -> None:
         if store is not None and self._left(article_id) is not None:
+            if article_id in self._replica.leaving:  # its counts read it back: before it is deleted
+                self._replica.forget(article_id)
             store.delete(article_id)  # it left the window: only the store holds it
             return
         self._entry(article_id)
@@ -721,6 +721,10 @@ class Deduplicator:
         """Take an indexed article out of memory. The replica goes first: it may read the article's
         analysis back from the store, and a failure there leaves everything as it was."""
         self._replica.forget(article_id)
+        self._unlink(article_id)
+
+    def _unlink(self, article_id: str) -> None:
+        """Take an article out of the window, the clusters and the pair cache."""
         if self._retention is not None:
             self._retention.discard(article_id)
         inherited = self._heirs.pop(article_id, None)

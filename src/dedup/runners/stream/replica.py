@@ -8,6 +8,14 @@ learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an `
 ``forget`` takes an indexed article out for good. A batch observes all its articles before it
 inserts any, so that boilerplate is learned from the whole batch.
 
+An article that leaves the window goes out in two steps as well. ``detach`` takes its entry out of
+``entries`` at once: it is no longer indexed, nor a candidate. Its LSH rows and its sentence and
+shingle counts stay, the entry kept in ``leaving``, until ``release`` takes them out, ``RELEASED``
+articles a call: when the clock jumps, tens of articles leave together, and taking each one's
+shingles out of the counts reads them back from the store; spread over the next additions, that
+work falls on none of them. Until then the boilerplate model and the formula counts still count
+the article. ``forget`` takes both steps at once (an article removed, or an id observed again).
+
 An entry keeps what candidate search, boilerplate learning and provenance read of every article
 (its ingest number, its metadata, its sentence fingerprints and near keys); its analysis and text,
 which only exact comparison reads, are let go once the article is written to a store it can be
@@ -21,6 +29,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +51,8 @@ _NO_FINGERPRINTS: U64 = np.empty(0, dtype=np.uint64)
 # the analyses kept in memory once their articles are written: those read or written last (an
 # article is compared again and again while its story is in the news)
 KEPT = 2048
+# the articles that left the window whose counts and LSH rows ``release`` takes out per call
+RELEASED = 4
 
 
 @dataclass(slots=True)
@@ -97,6 +108,8 @@ class Replica:
         )
         self.entries: dict[str, Entry] = {}
         self.pending: dict[str, Entry] = {}  # a batch being added: observed, not yet inserted
+        # detached, still counted: the oldest first (``release``)
+        self.leaving: OrderedDict[str, Entry] = OrderedDict()
         self.seq = 0
         self._k = config.shingle.k
         self.boilerplate = BoilerplateModel(config.boilerplate, self.sentences)
@@ -118,9 +131,15 @@ class Replica:
         the store, or added there again since, is unknown until this worker catches up."""
         self._read, self._where, self._kept, self._shared = read, where, KEPT, shared
 
+    def _held(self, article_id: str) -> Entry:
+        """The entry of an indexed, pending or leaving article (KeyError for another id)."""
+        entry = self.entries.get(article_id) or self.pending.get(article_id)
+        return entry if entry is not None else self.leaving[article_id]
+
     def prepared(self, article_id: str) -> Prepared:
-        """The analysis of an indexed or pending article, read back from the store when let go."""
-        entry = self.entries.get(article_id) or self.pending[article_id]
+        """The analysis of an indexed, pending or leaving article, read back from the store when let
+        go (one leaving is not kept among the last used: it is read to be taken out)."""
+        entry = self._held(article_id)
         if entry.prepared is not None:
             return entry.prepared
         recent = self._recent
@@ -131,7 +150,8 @@ class Replica:
         read = self._read
         got = None if read is None else read(article_id)
         if got is not None and got[1] == entry.seq:  # not another article added since under its id
-            self._keep(article_id, got[0].slim())
+            if article_id not in self.leaving:
+                self._keep(article_id, got[0].slim())
             return got[0]
         if self._shared:
             raise UnknownArticleError(
@@ -179,8 +199,7 @@ class Replica:
         return self.prepared(article_id).article
 
     def _plain(self, article_id: str) -> Candidate:
-        entry = self.entries.get(article_id) or self.pending[article_id]
-        return entry.plain
+        return self._held(article_id).plain
 
     def source(self, article_id: str) -> str | None:
         """The outlet of an indexed or pending article (``formula.outlet``)."""
@@ -220,9 +239,9 @@ class Replica:
         return self.sentences(article_id)[0]
 
     def sentences(self, article_id: str) -> Sentences:
-        """The sentence fingerprints and near keys of an indexed or pending article (none for
-        another id)."""
-        entry = self.entries.get(article_id) or self.pending.get(article_id)
+        """The sentence fingerprints and near keys of an indexed, pending or leaving article (none
+        for another id): those the boilerplate model counts."""
+        entry = self.entries.get(article_id) or self.pending.get(article_id) or self.leaving.get(article_id)
         if entry is None:
             return _NO_FINGERPRINTS, _NO_FINGERPRINTS
         return entry.fingerprints, entry.keys
@@ -232,7 +251,10 @@ class Replica:
         """Count the article's sentences; the boilerplate model reads the sentences of the articles it
         counts, this one included, so it is readable (pending) from now on. Another text under an
         id a batch holds (added while the batch runs, or another worker's, caught up with) takes
-        the place of the batch's text in the counts: the batch then finds the id indexed."""
+        the place of the batch's text in the counts: the batch then finds the id indexed. An id
+        still leaving is taken out first."""
+        if art_id in self.leaving:
+            self._release(art_id)
         pending = self.pending.get(art_id)
         if pending is not None and not _holds(pending, prepared):
             self.boilerplate.forget(art_id, pending.fingerprints)
@@ -246,6 +268,9 @@ class Replica:
 
     def observe_batch(self, batch: Sequence[Prepared]) -> None:
         """Count the sentences of a batch's articles, all pending until each is inserted."""
+        for p in batch:
+            if p.article.id in self.leaving:
+                self._release(p.article.id)
         self.pending = {p.article.id: _entry(p, -1, self._k) for p in batch}
         for p in batch:
             self.boilerplate.observe(p.article.id, p.doc.sentence_fps)
@@ -280,13 +305,39 @@ class Replica:
         self.seq = seq_before
 
     def forget(self, article_id: str) -> None:
-        """Take an indexed article out: its LSH rows, its sentence counts, its entry."""
-        entry = self.entry(article_id)
+        """Take an indexed or leaving article out for good: its LSH rows, its counts, its entry.
+        If reading it back fails, it stays as it was."""
+        if article_id not in self.leaving:
+            self.entry(article_id)
+            self._release_entry(article_id, self.entries[article_id])
+            del self.entries[article_id]
+            self._recent.pop(article_id, None)
+            return
+        self._release(article_id)
+
+    def detach(self, article_id: str) -> None:
+        """An indexed article leaves the window: no longer in ``entries`` (nor a candidate), its
+        counts and LSH rows left for ``release``."""
+        self.leaving[article_id] = self.entries.pop(article_id)
+        self._recent.pop(article_id, None)
+
+    def release(self, most: int | None = RELEASED) -> None:
+        """Take out the counts and LSH rows of the ``most`` articles that left first (all of them
+        with None). If reading one back fails, it and those after it stay for the next call."""
+        leaving = self.leaving
+        for article_id in list(islice(leaving, most)):
+            self._release(article_id)
+
+    def _release(self, article_id: str) -> None:
+        self._release_entry(article_id, self.leaving[article_id])
+        del self.leaving[article_id]
+
+    def _release_entry(self, article_id: str, entry: Entry) -> None:
+        """Take an article's shingles out of the formula counts (the step that may read it back,
+        and so fail), then its LSH rows and sentence counts."""
         self._uncount(article_id, entry)
         self.index.remove(article_id)
         self.boilerplate.forget(article_id, entry.fingerprints)
-        del self.entries[article_id]
-        self._recent.pop(article_id, None)
 
     # -- candidates -----------------------------------------------------------------------------
     def evidence_passages(self, prepared: Prepared) -> U32:

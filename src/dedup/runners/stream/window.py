@@ -32,7 +32,6 @@ class Retention:
         self._by_time: list[tuple[float, int, str]] = []
         self._by_seq: list[tuple[int, str]] = []
         self._held: dict[str, tuple[int, float]] = {}  # each article in the window: its seq and time
-        self._gone: dict[str, tuple[int, float]] = {}  # those the last ``leaving`` let go
 
     def __len__(self) -> int:
         return len(self._held)
@@ -88,36 +87,24 @@ class Retention:
         longer held."""
         out: list[str] = []
         held, days, most = self._held, self.window.days, self.window.articles
-        gone = self._gone = {}
         if days is not None:
             cutoff = self.clock - days * DAY
             by_time = self._by_time
             while by_time and by_time[0][0] < cutoff:
                 _, seq, article_id = heapq.heappop(by_time)
                 if self._holds(article_id, seq):
-                    gone[article_id] = held.pop(article_id)
+                    del held[article_id]
                     out.append(article_id)
         if most is not None:
             by_seq = self._by_seq
             while len(held) > most:
                 seq, article_id = heapq.heappop(by_seq)
                 if self._holds(article_id, seq):
-                    gone[article_id] = held.pop(article_id)
+                    del held[article_id]
                     out.append(article_id)
         if len(self._by_time) > 2 * len(held) + 64 or len(self._by_seq) > 2 * len(held) + 64:
             self._compact()
         return out
-
-    def put_back(self, article_ids: list[str]) -> None:
-        """Hold again articles the last ``leaving`` let go (they could not be taken out of memory):
-        the next ``leaving`` lists them again."""
-        for article_id in article_ids:
-            seq, moment = self._gone.pop(article_id)
-            self._held[article_id] = (seq, moment)
-            if self.window.days is not None:
-                heapq.heappush(self._by_time, (moment, seq, article_id))
-            if self.window.articles is not None:
-                heapq.heappush(self._by_seq, (seq, article_id))
 
     def _holds(self, article_id: str, seq: int) -> bool:
         """Whether a heap entry is of an article held (not removed, nor indexed again since)."""
