@@ -166,10 +166,49 @@ def test_removed_articles_are_gone_from_the_export_and_the_clusters(index, capsy
     assert status == 2 and "'en-wire'" in err
 
 
+# -- check --------------------------------------------------------------------------------------
+
+
+def test_check_reads_the_whole_index(index, capsys) -> None:
+    status, out, err = _run(["index", "check", "--json", index], capsys)
+    assert status == 0, err
+    found = json.loads(out)
+    with sqlite3.connect(index) as db:
+        copies = db.execute("SELECT COUNT(*) FROM matches").fetchone()[0]
+    assert found == {"index": index, "articles": 11, "copies": copies, "structure": "ok"} and copies > 0
+    status, out, _ = _run(["index", "check", index], capsys)
+    assert status == 0 and out == (
+        f"{index}: ok: 11 articles and {copies} copies read, each matching its checksum, SQLite's check of the "
+        "file finds nothing wrong\n"
+    )
+
+
+def test_check_finds_a_damaged_id_index_that_opening_does_not_read(index, capsys) -> None:
+    # the index of article ids is not read when the file is opened (the articles are read from
+    # their table); a page of it overwritten is found by check, and by the first lookup of an id
+    with sqlite3.connect(index) as db:
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_articles_1'").fetchone()
+        (page,) = db.execute("PRAGMA page_size").fetchone()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(Path(index).read_bytes())
+    start = (root - 1) * page
+    data[start + page // 2 : start + page] = bytes(range(256)) * (page // 512)
+    Path(index).write_bytes(bytes(data))
+    with Deduplicator.open(index) as d:
+        assert len(d) == 11
+    status, out, err = _run(["index", "check", index], capsys)
+    assert (status, out) == (2, "")
+    assert "damaged" in err and "SQLite's check finds" in err
+    status, out, err = _run(["index", "get", index, "en-wire"], capsys)
+    assert status == 2 and "damaged" in err
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", [["stats"], ["get", "x"], ["remove", "x"], ["export"]], ids=lambda a: a[0])
+@pytest.mark.parametrize(
+    "action", [["stats"], ["get", "x"], ["remove", "x"], ["export"], ["check"]], ids=lambda a: a[0]
+)
 def test_a_missing_index_is_an_error_and_is_not_created(action, tmp_path, capsys) -> None:
     where = tmp_path / "none.sqlite"
     status, out, err = _run(["index", action[0], str(where), *action[1:]], capsys)
@@ -189,7 +228,7 @@ def test_a_file_that_is_not_an_index_is_refused_and_left_alone(tmp_path, capsys)
 def test_a_damaged_index_is_refused(index, capsys) -> None:
     with sqlite3.connect(index) as db:
         db.execute("UPDATE articles SET text = 'tampered' WHERE id = 'en-wire'")
-    for action in ("stats", "export"):
+    for action in ("stats", "export", "check"):
         status, out, err = _run(["index", action, index], capsys)
         assert (status, out) == (2, "")
         assert "damaged" in err and "'en-wire' fails its checksum" in err
@@ -208,6 +247,9 @@ def test_the_commands_on_a_redis_index(redis_url, articles, tmp_path, capsys) ->
     assert (s["kind"], s["articles"], s["clusters"], s["largest_cluster"], s["file_bytes"]) == ("redis", 11, 6, 4, None)
     status, out, _ = _run(["index", "get", where, "en-wire"], capsys)
     assert status == 0 and json.loads(out)["cluster"]["earliest"] == "en-wire"
+    status, out, err = _run(["index", "check", "--json", where], capsys)
+    assert status == 0, err
+    assert json.loads(out) == {"index": where, "articles": 11, "copies": None, "structure": None}
     status, out, err = _run(["index", "remove", "--json", where, "en-wire"], capsys)
     assert status == 0, err
     assert [r["id"] for r in json.loads(out)["removed"]] == ["en-wire"]

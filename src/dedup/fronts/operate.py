@@ -7,6 +7,8 @@
 - ``remove WHERE ID...``: removes articles through ``Deduplicator.remove`` (the file or the Redis log,
   the clusters and the earliest sources stay consistent); every id is checked before any is removed.
 - ``export WHERE``: every cluster as the JSON Lines ``dedup cluster`` writes.
+- ``check WHERE``: reads the whole index, every article and copy against its checksum (and for a
+  SQLite file its structure, with SQLite's ``quick_check``): opening reads only what it needs.
 
 None of them creates an index: a path that does not exist, or a Redis namespace without an index,
 is an error. A SQLite index is opened as ``dedup stream`` opens it, for writing (its store has no
@@ -22,11 +24,12 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from dedup.config import DedupConfig
 from dedup.errors import StoreError, UnknownArticleError
 from dedup.fronts.cli import EXIT_OK, cluster_line, open_output
 from dedup.records import Cluster
 from dedup.runners.stream import Deduplicator
-from dedup.stores.sqlite import config_checksum, config_to_json
+from dedup.stores.sqlite import SQLiteStore, config_checksum, config_to_json
 
 _REDIS = ("redis://", "rediss://", "unix://")
 _WHERE_HELP = "the index: a SQLite file or a redis://host:port/db URL (as dedup stream --index takes it)"
@@ -41,9 +44,9 @@ def _shown(where: str) -> str:
     return where
 
 
-def open_existing(where: str) -> Deduplicator:
-    """The index at ``where``, which must exist: a ``StoreError`` that says how to build one
-    otherwise (``Deduplicator.open`` would make a new, empty index)."""
+def _must_exist(where: str) -> None:
+    """A ``StoreError`` that says how to build an index when there is none at ``where`` (opening
+    one would make a new, empty index)."""
     missing = StoreError(f"no index at {_shown(where)}; build one with dedup stream --index {_shown(where)}")
     if where.startswith(_REDIS):
         from dedup.stores.redis import RedisStore
@@ -52,6 +55,11 @@ def open_existing(where: str) -> Deduplicator:
             raise missing
     elif not os.path.lexists(where):
         raise missing
+
+
+def open_existing(where: str) -> Deduplicator:
+    """The index at ``where``, which must exist (``_must_exist``)."""
+    _must_exist(where)
     return Deduplicator.open(where)
 
 
@@ -267,6 +275,39 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- check --------------------------------------------------------------------------------------
+
+
+def check(where: str) -> dict[str, Any]:
+    """Read the whole index at ``where`` against its checksums (``SQLiteStore.check``; a Redis
+    index is read whole by opening it without a window): what was read, or a ``StoreCorruptError``."""
+    if where.startswith(_REDIS):
+        with open_existing(where) as d:
+            return {"index": _shown(where), "articles": len(d), "copies": None, "structure": None}
+    _must_exist(where)
+    config = SQLiteStore.stored_config(where) or DedupConfig()
+    store = SQLiteStore(where, config)
+    try:
+        articles, copies = store.check()
+    finally:
+        store.close()
+    return {"index": _shown(where), "articles": articles, "copies": copies, "structure": "ok"}
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    found = check(args.where)
+    with open_output(args.output) as out:
+        if args.json:
+            out.write(json.dumps(found, ensure_ascii=False) + "\n")
+        else:
+            read = f"{found['articles']:,} articles"
+            if found["copies"] is not None:
+                read += f" and {found['copies']:,} copies"
+            structure = ", SQLite's check of the file finds nothing wrong" if found["structure"] else ""
+            out.write(f"{found['index']}: ok: {read} read, each matching its checksum{structure}\n")
+    return EXIT_OK
+
+
 # -- the parser ---------------------------------------------------------------------------------
 
 
@@ -274,10 +315,10 @@ EPILOG = "exit status: 0 done; 2 an error stopped it (a missing or damaged index
 
 
 def add_parser(sub: Any) -> None:
-    """``dedup index`` and its four commands, on the CLI's subparsers ``sub``."""
+    """``dedup index`` and its five commands, on the CLI's subparsers ``sub``."""
     p = sub.add_parser(
         "index",
-        help="look into a persistent index, remove articles from it, export its clusters",
+        help="look into a persistent index, remove articles from it, export its clusters, check it",
         description=(
             "Operator commands on an index that dedup stream --index (or Deduplicator.open) built: a "
             "SQLite file or a redis:// URL. None of them creates an index. A SQLite index is opened "
@@ -336,6 +377,19 @@ def add_parser(sub: Any) -> None:
             "read it as they read dedup cluster's."
         ),
         output_help="write the clusters to FILE (default: standard output)",
+    )  # fmt: skip
+    _action(
+        actions, "check", _cmd_check,
+        help="read the whole index and check it against its checksums",
+        description=(
+            "Read every article and every verified copy of the index against its checksum, and for a "
+            "SQLite file check the file's structure (SQLite's quick_check). Opening an index reads only "
+            "what it needs (with a window, the articles in it), so damage elsewhere in a file shows when "
+            "that part is read; run this after a disk or power incident, or on a schedule. Exit status 2 "
+            "and what is damaged when something is."
+        ),
+        json_help='write {"index", "articles", "copies", "structure"} as one JSON object',
+        output_help="write to FILE (default: standard output)",
     )  # fmt: skip
 
 

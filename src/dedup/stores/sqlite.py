@@ -26,11 +26,14 @@ is BLAKE2b with a 16-byte digest.
   ``record`` being ``Match.to_record()`` as JSON and ``checksum`` the checksum of the JSON list
   ``[a, b, record]``.
 
-Opening checks the file. A path that does not exist becomes a new index, built beside it and moved
-into place, so that a new index is never half written. An existing file must be a dedup index of this
-version that passes SQLite's ``PRAGMA quick_check``; every row read back must match its checksum and
-each table must hold as many rows as ``meta`` says. Anything else raises a ``StoreFormatError`` (a
-``StoreCorruptError`` for a damaged index) and leaves the file as it is.
+Opening checks what it reads. A path that does not exist becomes a new index, built beside it and
+moved into place, so that a new index is never half written. An existing file must be a dedup index
+of this version whose settings match their checksum; every row read back must match its checksum
+(and an article read by its id be that article), and each table must hold as many rows as ``meta``
+says. Anything else raises a ``StoreFormatError`` (a ``StoreCorruptError`` for a damaged index)
+and leaves the file as it is. The whole file is not read at opening (a window reads only its
+articles, a small part of a long crawl's file): ``check`` reads all of it, SQLite's
+``PRAGMA quick_check`` and every row against its checksum (``dedup index check``).
 
 One process writes an index at a time: opening takes an exclusive ``flock`` on ``<index>.lock``
 beside the file (which holds the pid of the holder), released by ``close`` or when the process ends.
@@ -397,7 +400,6 @@ class SQLiteStore:
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
             raise StoreFormatError(f"{self.path}: a SQLite file, but not a dedup index; give a new path")
-        self._quick_check()
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") != FORMAT:
             raise StoreFormatError(f"{self.path}: not a dedup index (format {meta.get('format')!r})")
@@ -422,14 +424,6 @@ class SQLiteStore:
                 f"{self.path} was built with other settings; open it with the config it was built with "
                 "(Deduplicator.open(path) with no config reads it from the file)"
             )
-
-    def _quick_check(self) -> None:
-        """SQLite's own check of the file's structure (pages, records, free list; not the indexes
-        against their tables, which the reads avoid)."""
-        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            found = " ".join(str(p) for p in problems).replace("\n", " ")
-            raise self._corrupt(f"SQLite's check finds: {found}")
 
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:
@@ -540,8 +534,8 @@ class SQLiteStore:
     # -- reading ----------------------------------------------------------------------------------
     def _order(self) -> list[tuple[int, int, str, str | None]]:
         """(rowid, seq, id, published_at) of every article, in ingest order, the count checked."""
-        # the table itself, in its own order, not through an index: quick_check does not check
-        # the indexes against the table, and a damaged index would skip or repeat rows
+        # the table itself, in its own order, not through an index: a damaged index would skip or
+        # repeat rows
         order = self._db.execute("SELECT rowid, seq, id, published_at FROM articles NOT INDEXED").fetchall()
         self._check_count("articles", len(order))
         if not all(isinstance(row[1], int) and isinstance(row[2], str) for row in order):
@@ -590,7 +584,25 @@ class SQLiteStore:
         """One stored article, checked against its checksum; None when the file has no such id."""
         with self._reading():
             row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
-            return None if row is None else self._read(row[0])
+            if row is None:
+                return None
+            found = self._read(row[0])
+            if found.article.id != article_id:  # the id's index points at another row
+                raise self._corrupt(f"looking up article {article_id!r} finds {found.article.id!r}")
+            return found
+
+    def check(self) -> tuple[int, int]:
+        """Read the whole file: SQLite's check of its structure (pages, records, free list,
+        indexes' order), then every article and every copy against its checksum and the row
+        counts. Returns the numbers of articles and copies; raises a ``StoreCorruptError`` saying
+        what is damaged."""
+        with self._reading():
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                found = " ".join(str(p) for p in problems).replace("\n", " ")
+                raise self._corrupt(f"SQLite's check finds: {found}")
+        articles = sum(1 for _ in self.articles())
+        return articles, sum(1 for _ in self.matches())
 
     def matches(self, between: Container[str] | None = None) -> Iterator[Match]:
         """Every stored verified copy (or those of two articles in ``between``), each checked
