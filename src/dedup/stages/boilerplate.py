@@ -47,11 +47,14 @@ class BoilerplateModel:
         self._config = config
         self._sentences_of = sentences_of
         self._df: dict[int, int] = {}
-        # The first ``sample`` articles of each sentence: the article id alone while it is the only
-        # one (most sentences are on one article, and a list each would be most of the objects the
-        # garbage collector walks), a list from the second on. Not tuples: a dict whose values
-        # are all untracked tuples is untracked by a full collection, then tracked again as young
-        # by the next new tuple, and young collections would walk it whole.
+        # The articles that carry each sentence, in the order they came: the article id alone
+        # while it is the only one (most sentences are on one article, and a list each would be
+        # most of the objects the garbage collector walks), a list from the second on. The sample
+        # a verdict is judged over is the first ``sample`` of them, so that when one of those
+        # goes, the next that came takes its place, as in a model fed only the articles left (an
+        # index reopened with a window). Not tuples: a dict whose values are all untracked tuples
+        # is untracked by a full collection, then tracked again as young by the next new tuple,
+        # and young collections would walk it whole.
         self._postings: dict[int, str | list[str]] = {}
         self._seen: set[str] = set()
         # Per judged sentence, the count it was judged at and the verdict, as one int (2 * count +
@@ -126,11 +129,10 @@ class BoilerplateModel:
             return None
         return set(self._log[bisect_right(self._log_versions, version) :])
 
-    def carriers(self, fingerprint: int) -> tuple[str, ...] | None:
-        """Every article that carries the sentence, when the sample holds them all (a verdict
-        changes only while it does, or after a removal; None: the sample holds fewer)."""
-        sampled = self._sampled(fingerprint)
-        return sampled if len(sampled) >= self._df.get(fingerprint, 0) else None
+    def carriers(self, fingerprint: int) -> tuple[str, ...]:
+        """Every article that carries the sentence, in the order they came."""
+        found = self._postings.get(fingerprint, ())
+        return (found,) if isinstance(found, str) else tuple(found)
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
@@ -149,13 +151,13 @@ class BoilerplateModel:
             if count == 1:
                 postings[fp] = article_id
             else:
-                first = postings[fp]
-                if isinstance(first, str):
-                    postings[fp] = [first, article_id]
+                carriers = postings[fp]
+                if isinstance(carriers, str):
+                    postings[fp] = [carriers, article_id]
                     sampled = True
-                elif len(first) < sample:
-                    first.append(article_id)
-                    sampled = True
+                else:
+                    carriers.append(article_id)
+                    sampled = len(carriers) <= sample
             if sampled:
                 # a verdict depends on the sample: one judged over the sample before is stale, even
                 # at a settled count (a removal leaves a sample short, and a new article fills it)
@@ -185,14 +187,19 @@ class BoilerplateModel:
                 self._changed_at.pop(fp, None)  # on no article: no answer reads it
             else:
                 self._df[fp] = count
-                kept = [a for a in self._sampled(fp) if a != article_id]
-                self._postings[fp] = kept[0] if len(kept) == 1 else kept
+                carriers = self._postings[fp]
+                if isinstance(carriers, list):
+                    # the articles leave about in the order they came: found near the front
+                    carriers.remove(article_id)
+                    if len(carriers) == 1:
+                        self._postings[fp] = carriers[0]
             self._cache.pop(fp, None)
 
     def _sampled(self, fingerprint: int) -> tuple[str, ...]:
-        """The sampled articles of a sentence, in the order they came."""
+        """The sampled articles of a sentence: the first ``sample`` that carry it, in the order they
+        came."""
         found = self._postings.get(fingerprint, ())
-        return (found,) if isinstance(found, str) else tuple(found)
+        return (found,) if isinstance(found, str) else tuple(found[: self._config.sample])
 
     def document_frequency(self, fingerprint: int) -> int:
         return self._df.get(fingerprint, 0)
