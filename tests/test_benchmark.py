@@ -36,6 +36,10 @@ def test_metrics() -> None:
     assert metrics.earliest_accuracy({"g": "a"}, {"a": "a"}) == 1.0
 
 
+def summary_of(out: Path) -> dict:
+    return json.loads(out.read_text())
+
+
 TINY = [
     "--size", "60", "--stream-sizes", "40", "--probes", "5", "--exact-subset", "30", "--scaling", "30,60",
     "--syndicated", "20", "--first-contact", "20", "--first-contact-repeats", "1",
@@ -50,8 +54,11 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
     printed = capsys.readouterr().out
     assert "whole batch" in printed and "add() with 40 indexed" in printed
     assert "one story copied by 20 outlets: dedup cluster" in printed
+    story = summary_of(out)["syndicated"][0]["dedup"]
+    assert 0 <= story["adds_over_20_ms_with_a_full_collection"] <= story["adds_over_20_ms"]
+    assert "of them during a full garbage collection" in printed
     assert not any(line.lstrip().startswith("{") for line in printed.splitlines())
-    summary = json.loads(out.read_text())
+    summary = summary_of(out)
     assert summary["quality"]["seeds"]["dedup"]["f1"] == 1.0
     assert summary["quality"]["example"]["dedup"]["earliest_accuracy"] == 1.0
     assert summary["speed"]["ratio_to_datasketch"]["signatures"] > 0
