@@ -254,6 +254,17 @@ def test_an_article_removed_while_its_counts_go_is_read_before_it_is_deleted(tmp
             d.get("s5")
 
 
+def test_copies_are_found_while_many_copies_of_their_story_leave() -> None:
+    # more copies leave at once than a bucket proposes (twice max_compared): they leave the LSH
+    # index at once, so that the copies that come next find the ones still in the window
+    d = Deduplicator(window=Window(days=2))
+    for n in range(120):
+        d.add(Article(id=f"s{n:03d}", text=STORY, published_at=_at(n / 1200)))
+    d.add(Article(id="late", text=STORY, published_at=_at(5)))
+    assert len(d._replica.leaving) > 100
+    assert d.add(Article(id="later", text=STORY, published_at=_at(5.1))).copy_of == ("late",)
+
+
 # -- with a file ---------------------------------------------------------------------------------
 
 
@@ -835,3 +846,34 @@ def test_spans_that_cannot_be_read_say_the_article_was_added(tmp_path, monkeypat
         assert "'b' was indexed and written" in "".join(caught.value.__notes__)
         monkeypatch.setattr(d._replica, "_read", read)
         assert d.add(_copy("b", 0, " It opens soon.")).already_indexed
+
+
+def test_a_failed_read_before_a_batch_is_counted_leaves_the_counts_and_the_window_right(tmp_path, monkeypatch) -> None:
+    # add_many takes an id of the batch still leaving out of the counts before it counts the batch;
+    # when that read fails, nothing of the batch is counted, so nothing of it is taken out, and
+    # the window goes on
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 0)
+    with Deduplicator.open(tmp_path / "i.sqlite", window=Window(days=2)) as d:
+        for n in range(12):
+            d.add(Article(id=f"s{n}", text=f"{STORY} Update {n}.", published_at=_at(n / 24)))
+        d.add(Article(id="x", text=OTHER, published_at=_at(5)))
+        d.add(Article(id="z", text=OTHER + " Roads reopened.", published_at=_at(5)))
+        victim = next(iter(d._replica.leaving))
+        read = d._replica._read
+
+        def failing(article_id: str):
+            if article_id == victim:
+                raise dedup.StoreError("disk I/O error")
+            return read(article_id)
+
+        monkeypatch.setattr(d._replica, "_read", failing)
+        with pytest.raises(dedup.StoreError, match="disk I/O error"):
+            d.add_many([Article(id=victim, text=OTHER + " Schools stay open.", published_at=_at(5.1))])
+        monkeypatch.setattr(d._replica, "_read", read)
+        assert not d._batch
+        d.add(Article(id="late", text=f"{OTHER} Bulletin.", published_at=_at(20)))
+        d.add(Article(id="later", text=f"{OTHER} Bulletin two.", published_at=_at(20)))
+        assert set(d) == {"late", "later"} and not d._replica.leaving
+        assert d._replica.boilerplate._seen == {"late", "later"}

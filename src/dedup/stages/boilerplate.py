@@ -26,7 +26,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from itertools import accumulate, chain
+from itertools import accumulate, chain, islice
 from statistics import median
 
 import numpy as np
@@ -48,14 +48,13 @@ class BoilerplateModel:
         self._sentences_of = sentences_of
         self._df: dict[int, int] = {}
         # The articles that carry each sentence, in the order they came: the article id alone
-        # while it is the only one (most sentences are on one article, and a list each would be
-        # most of the objects the garbage collector walks), a list from the second on. The sample
-        # a verdict is judged over is the first ``sample`` of them, so that when one of those
-        # goes, the next that came takes its place, as in a model fed only the articles left (an
-        # index reopened with a window). Not tuples: a dict whose values are all untracked tuples
-        # is untracked by a full collection, then tracked again as young by the next new tuple,
-        # and young collections would walk it whole.
-        self._postings: dict[int, str | list[str]] = {}
+        # while it is the only one (most sentences are on one article, and a container each would
+        # be most of the objects the garbage collector walks), from the second on the ids as the
+        # keys of a dict (ordered, and each taken out at once whatever its place; a dict of
+        # strings alone is not walked by the collector). The sample a verdict is judged over is
+        # the first ``sample`` of them, so that when one of those goes, the next that came takes
+        # its place, as in a model fed only the articles left (an index reopened with a window).
+        self._postings: dict[int, str | dict[str, None]] = {}
         self._seen: set[str] = set()
         # Per judged sentence, the count it was judged at and the verdict, as one int (2 * count +
         # verdict): a dict of ints is not tracked by the garbage collector, while every new tuple
@@ -129,10 +128,10 @@ class BoilerplateModel:
             return None
         return set(self._log[bisect_right(self._log_versions, version) :])
 
-    def carriers(self, fingerprint: int) -> tuple[str, ...]:
+    def carriers(self, fingerprint: int) -> Iterable[str]:
         """Every article that carries the sentence, in the order they came."""
         found = self._postings.get(fingerprint, ())
-        return (found,) if isinstance(found, str) else tuple(found)
+        return (found,) if isinstance(found, str) else found
 
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
@@ -153,10 +152,10 @@ class BoilerplateModel:
             else:
                 carriers = postings[fp]
                 if isinstance(carriers, str):
-                    postings[fp] = [carriers, article_id]
+                    postings[fp] = {carriers: None, article_id: None}
                     sampled = True
                 else:
-                    carriers.append(article_id)
+                    carriers[article_id] = None
                     sampled = len(carriers) <= sample
             if sampled:
                 # a verdict depends on the sample: one judged over the sample before is stale, even
@@ -188,18 +187,17 @@ class BoilerplateModel:
             else:
                 self._df[fp] = count
                 carriers = self._postings[fp]
-                if isinstance(carriers, list):
-                    # the articles leave about in the order they came: found near the front
-                    carriers.remove(article_id)
+                if isinstance(carriers, dict):
+                    carriers.pop(article_id, None)
                     if len(carriers) == 1:
-                        self._postings[fp] = carriers[0]
+                        self._postings[fp] = next(iter(carriers))
             self._cache.pop(fp, None)
 
     def _sampled(self, fingerprint: int) -> tuple[str, ...]:
         """The sampled articles of a sentence: the first ``sample`` that carry it, in the order they
         came."""
         found = self._postings.get(fingerprint, ())
-        return (found,) if isinstance(found, str) else tuple(found[: self._config.sample])
+        return (found,) if isinstance(found, str) else tuple(islice(found, self._config.sample))
 
     def document_frequency(self, fingerprint: int) -> int:
         return self._df.get(fingerprint, 0)

@@ -667,9 +667,11 @@ class Deduplicator:
                 if progress is not None:
                     progress(n, len(ready))
         finally:
-            replica.end_batch(ready)
-            self._batch = False
-            self._leave(release=None)
+            try:
+                replica.end_batch(ready)
+            finally:
+                self._batch = False
+                self._leave(release=None)
         return verdicts
 
     def _skip(self, skip: Skip) -> None:

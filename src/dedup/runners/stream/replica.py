@@ -9,12 +9,13 @@ learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an `
 inserts any, so that boilerplate is learned from the whole batch.
 
 An article that leaves the window goes out in two steps as well. ``detach`` takes its entry out of
-``entries`` at once: it is no longer indexed, nor a candidate. Its LSH rows and its sentence and
-shingle counts stay, the entry kept in ``leaving``, until ``release`` takes them out, ``RELEASED``
-articles a call: when the clock jumps, tens of articles leave together, and taking each one's
-shingles out of the counts reads them back from the store; spread over the next additions, that
-work falls on none of them. Until then the boilerplate model and the formula counts still count
-the article. ``forget`` takes both steps at once (an article removed, or an id observed again).
+``entries`` and its rows out of the LSH index at once: it is no longer indexed, nor a candidate (nor
+in a bucket's first slots, which a query reads). Its sentence and shingle counts stay, the entry
+kept in ``leaving``, until ``release`` takes them out, ``RELEASED`` articles a call: when the clock
+jumps, tens of articles leave together, and taking each one's shingles out of the counts reads them
+back from the store; spread over the next additions, that work falls on none of them. Until then
+the boilerplate model and the formula counts still count the article. ``forget`` takes both steps
+at once (an article removed, or an id observed again).
 
 An entry keeps what candidate search, boilerplate learning and provenance read of every article
 (its ingest number, its metadata, its sentence fingerprints and near keys); its analysis and text,
@@ -277,10 +278,11 @@ class Replica:
             self._count(p)
 
     def end_batch(self, batch: Sequence[Prepared]) -> None:
-        """A batch done (or cut short): the articles not inserted leave the counts."""
-        self.pending = {}
+        """A batch done (or cut short): the articles it counted and did not insert leave the
+        counts (none when it was cut short before it counted them)."""
+        counted, self.pending = self.pending, {}
         for p in batch:
-            if p.article.id not in self.entries:
+            if _holds(counted.get(p.article.id), p):
                 self.boilerplate.forget(p.article.id, p.doc.sentence_fps)
                 self._count(p, forget=True)
         self.boilerplate.release()
@@ -309,35 +311,31 @@ class Replica:
         If reading it back fails, it stays as it was."""
         if article_id not in self.leaving:
             self.entry(article_id)
-            self._release_entry(article_id, self.entries[article_id])
-            del self.entries[article_id]
-            self._recent.pop(article_id, None)
-            return
+            self._uncount(article_id, self.entries[article_id])
+            self.detach(article_id)
         self._release(article_id)
 
     def detach(self, article_id: str) -> None:
-        """An indexed article leaves the window: no longer in ``entries`` (nor a candidate), its
-        counts and LSH rows left for ``release``."""
+        """An indexed article leaves the window: no longer in ``entries`` nor in the LSH index,
+        its counts left for ``release``."""
         self.leaving[article_id] = self.entries.pop(article_id)
+        self.index.remove(article_id)
         self._recent.pop(article_id, None)
 
     def release(self, most: int | None = RELEASED) -> None:
-        """Take out the counts and LSH rows of the ``most`` articles that left first (all of them
-        with None). If reading one back fails, it and those after it stay for the next call."""
+        """Take out the counts of the ``most`` articles that left first (all of them with None).
+        If reading one back fails, it and those after it stay for the next call."""
         leaving = self.leaving
         for article_id in list(islice(leaving, most)):
             self._release(article_id)
 
     def _release(self, article_id: str) -> None:
-        self._release_entry(article_id, self.leaving[article_id])
-        del self.leaving[article_id]
-
-    def _release_entry(self, article_id: str, entry: Entry) -> None:
-        """Take an article's shingles out of the formula counts (the step that may read it back,
-        and so fail), then its LSH rows and sentence counts."""
+        """Take a leaving article's shingles out of the formula counts (the step that may read it
+        back, and so fail), then its sentences out of the boilerplate model."""
+        entry = self.leaving[article_id]
         self._uncount(article_id, entry)
-        self.index.remove(article_id)
         self.boilerplate.forget(article_id, entry.fingerprints)
+        del self.leaving[article_id]
 
     # -- candidates -----------------------------------------------------------------------------
     def evidence_passages(self, prepared: Prepared) -> U32:
