@@ -178,9 +178,47 @@ def test_check_reads_the_whole_index(index, capsys) -> None:
     assert found == {"index": index, "articles": 11, "copies": copies, "structure": "ok"} and copies > 0
     status, out, _ = _run(["index", "check", index], capsys)
     assert status == 0 and out == (
-        f"{index}: ok: 11 articles and {copies} copies read, each matching its checksum, SQLite's check of the "
-        "file finds nothing wrong\n"
+        f"{index}: ok: 11 articles and {copies} copies read, each matching its checksum, and SQLite's check "
+        "of the file finds nothing wrong\n"
     )
+
+
+def test_check_finds_an_index_of_ids_that_misses_rows(tmp_path, capsys) -> None:
+    # a page of the index of ids written back as it was before two articles came: well formed, and
+    # missing their rows (SQLite's quick_check does not compare an index with its table)
+    path = tmp_path / "i.sqlite"
+
+    def id_index_page() -> tuple[int, int, bytes]:
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            (root,) = db.execute(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_articles_1'"
+            ).fetchone()
+            (size,) = db.execute("PRAGMA page_size").fetchone()
+        return root, size, path.read_bytes()[(root - 1) * size : root * size]
+
+    rows = _rows()
+    with Deduplicator.open(path) as d:
+        d.add(Article(id=rows[0]["id"], text=rows[0]["text"]))
+    root, size, before = id_index_page()
+    with Deduplicator.open(path) as d:
+        for r in rows[1:3]:
+            d.add(Article(id=r["id"], text=r["text"]))
+    assert id_index_page()[0] == root
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * size : root * size] = before
+    path.write_bytes(bytes(data))
+    status, out, err = _run(["index", "check", str(path)], capsys)
+    assert (status, out) == (2, "") and "SQLite's check finds" in err and "missing from index" in err
+
+
+def test_a_link_to_nothing_is_no_index_and_is_left_alone(tmp_path, capsys) -> None:
+    link = tmp_path / "crawl.sqlite"
+    link.symlink_to(tmp_path / "gone.sqlite")
+    for action in ("check", "stats"):
+        status, out, err = _run(["index", action, str(link)], capsys)
+        assert (status, out) == (2, "") and f"no index at {link}" in err
+    assert link.is_symlink() and not (tmp_path / "gone.sqlite").exists()
 
 
 def test_check_finds_a_damaged_id_index_that_opening_does_not_read(index, capsys) -> None:
@@ -250,6 +288,8 @@ def test_the_commands_on_a_redis_index(redis_url, articles, tmp_path, capsys) ->
     status, out, err = _run(["index", "check", "--json", where], capsys)
     assert status == 0, err
     assert json.loads(out) == {"index": where, "articles": 11, "copies": None, "structure": None}
+    status, out, _ = _run(["index", "check", where], capsys)
+    assert status == 0 and out == f"{where}: ok: 11 articles read\n"
     status, out, err = _run(["index", "remove", "--json", where, "en-wire"], capsys)
     assert status == 0, err
     assert [r["id"] for r in json.loads(out)["removed"]] == ["en-wire"]

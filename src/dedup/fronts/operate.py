@@ -7,8 +7,9 @@
 - ``remove WHERE ID...``: removes articles through ``Deduplicator.remove`` (the file or the Redis log,
   the clusters and the earliest sources stay consistent); every id is checked before any is removed.
 - ``export WHERE``: every cluster as the JSON Lines ``dedup cluster`` writes.
-- ``check WHERE``: reads the whole index, every article and copy against its checksum (and for a
-  SQLite file its structure, with SQLite's ``quick_check``): opening reads only what it needs.
+- ``check WHERE``: reads the whole index: for a SQLite file its structure (SQLite's
+  ``integrity_check``) and every article and copy against its checksum; a Redis index is read
+  whole, as a worker without a window reads it. Opening reads only what it needs.
 
 None of them creates an index: a path that does not exist, or a Redis namespace without an index,
 is an error. A SQLite index is opened as ``dedup stream`` opens it, for writing (its store has no
@@ -53,7 +54,7 @@ def _must_exist(where: str) -> None:
 
         if RedisStore.stored_config(where) is None:
             raise missing
-    elif not os.path.lexists(where):
+    elif not os.path.exists(where):  # a link to nothing is no index either
         raise missing
 
 
@@ -279,8 +280,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def check(where: str) -> dict[str, Any]:
-    """Read the whole index at ``where`` against its checksums (``SQLiteStore.check``; a Redis
-    index is read whole by opening it without a window): what was read, or a ``StoreCorruptError``."""
+    """Read the whole index at ``where``: a file with ``SQLiteStore.check``, a Redis index by
+    opening it without a window. What was read, or the ``StoreError`` that says what is wrong."""
     if where.startswith(_REDIS):
         with open_existing(where) as d:
             return {"index": _shown(where), "articles": len(d), "copies": None, "structure": None}
@@ -300,11 +301,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if args.json:
             out.write(json.dumps(found, ensure_ascii=False) + "\n")
         else:
-            read = f"{found['articles']:,} articles"
-            if found["copies"] is not None:
-                read += f" and {found['copies']:,} copies"
-            structure = ", SQLite's check of the file finds nothing wrong" if found["structure"] else ""
-            out.write(f"{found['index']}: ok: {read} read, each matching its checksum{structure}\n")
+            if found["structure"]:
+                said = (
+                    f"{found['articles']:,} articles and {found['copies']:,} copies read, each matching its "
+                    "checksum, and SQLite's check of the file finds nothing wrong"
+                )
+            else:
+                said = f"{found['articles']:,} articles read"
+            out.write(f"{found['index']}: ok: {said}\n")
     return EXIT_OK
 
 
@@ -382,11 +386,12 @@ def add_parser(sub: Any) -> None:
         actions, "check", _cmd_check,
         help="read the whole index and check it against its checksums",
         description=(
-            "Read every article and every verified copy of the index against its checksum, and for a "
-            "SQLite file check the file's structure (SQLite's quick_check). Opening an index reads only "
-            "what it needs (with a window, the articles in it), so damage elsewhere in a file shows when "
-            "that part is read; run this after a disk or power incident, or on a schedule. Exit status 2 "
-            "and what is damaged when something is."
+            "Read the whole index: for a SQLite file, its structure (SQLite's integrity_check) and every "
+            "article and verified copy against its checksum; a Redis index is read whole, as a worker "
+            "without a window reads it. Opening an index reads only what it needs (with a window, the "
+            "articles in it), so damage elsewhere in a file shows when that part is read; run this after "
+            "a disk or power incident, or between two runs of the crawler (a file is refused while "
+            "another process writes it). Exit status 2 and what is damaged when something is."
         ),
         json_help='write {"index", "articles", "copies", "structure"} as one JSON object',
         output_help="write to FILE (default: standard output)",

@@ -33,7 +33,7 @@ of this version whose settings match their checksum; every row read back must ma
 says. Anything else raises a ``StoreFormatError`` (a ``StoreCorruptError`` for a damaged index)
 and leaves the file as it is. The whole file is not read at opening (a window reads only its
 articles, a small part of a long crawl's file): ``check`` reads all of it, SQLite's
-``PRAGMA quick_check`` and every row against its checksum (``dedup index check``).
+``PRAGMA integrity_check`` and every row against its checksum (``dedup index check``).
 
 One process writes an index at a time: opening takes an exclusive ``flock`` on ``<index>.lock``
 beside the file (which holds the pid of the holder), released by ``close`` or when the process ends.
@@ -592,12 +592,12 @@ class SQLiteStore:
             return found
 
     def check(self) -> tuple[int, int]:
-        """Read the whole file: SQLite's check of its structure (pages, records, free list,
-        indexes' order), then every article and every copy against its checksum and the row
-        counts. Returns the numbers of articles and copies; raises a ``StoreCorruptError`` saying
-        what is damaged."""
+        """Read the whole file: SQLite's check of its structure (pages, records, free list, and
+        each index against its table), then every article and every copy against its checksum and
+        the row counts. Returns the numbers of articles and copies; raises a
+        ``StoreCorruptError`` saying what is damaged."""
         with self._reading():
-            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+            problems = [row[0] for row in self._db.execute("PRAGMA integrity_check(5)")]
             if problems != ["ok"]:
                 found = " ".join(str(p) for p in problems).replace("\n", " ")
                 raise self._corrupt(f"SQLite's check finds: {found}")
