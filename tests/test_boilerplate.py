@@ -134,6 +134,19 @@ OPS = st.lists(
 )
 
 
+def _step(model: BoilerplateModel, texts: dict[str, list[int]], new_id: str, op: str, arg: object) -> None:
+    """One of ``OPS`` on ``model`` and ``texts``: ``new_id`` added, or the ``arg``-th article held
+    (in id order) removed."""
+    if op == "add":
+        assert isinstance(arg, list)
+        texts[new_id] = arg
+        model.observe(new_id, np.array(arg, dtype=np.uint64))
+    elif texts:
+        assert isinstance(arg, int)
+        art_id = sorted(texts)[arg % len(texts)]
+        model.forget(art_id, np.array(texts.pop(art_id), dtype=np.uint64))
+
+
 @settings(max_examples=150, deadline=None)
 @given(OPS)
 # a removal leaves a sentence's sample short at a settled count; a later article fills it
@@ -198,12 +211,7 @@ def test_the_sentences_said_changed_since_a_version_hold_every_changed_verdict(o
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(boilerplate, "_CHANGES_LOGGED", logged)
         for n, (op, arg) in enumerate(ops):
-            if op == "add":
-                texts[f"a{n}"] = arg
-                model.observe(f"a{n}", np.array(arg, dtype=np.uint64))
-            elif texts:
-                art_id = sorted(texts)[arg % len(texts)]
-                model.forget(art_id, np.array(texts.pop(art_id), dtype=np.uint64))
+            _step(model, texts, f"a{n}", op, arg)
             seen.append((model.version, {fp: model.is_boilerplate(fp) for fp in range(13)}))
     now = {fp: model.is_boilerplate(fp) for fp in range(13)}
     unknown = 0
@@ -257,12 +265,7 @@ def test_a_model_after_removals_judges_as_one_fed_only_the_articles_left(ops, mi
     texts: dict[str, list[int]] = {}
     model = BoilerplateModel(config, lambda a: _versions(texts[a]))
     for n, (op, arg) in enumerate(ops):
-        if op == "add":
-            texts[f"a{n:02d}"] = arg
-            model.observe(f"a{n:02d}", np.array(arg, dtype=np.uint64))
-        elif texts:
-            art_id = sorted(texts)[arg % len(texts)]
-            model.forget(art_id, np.array(texts.pop(art_id), dtype=np.uint64))
+        _step(model, texts, f"a{n:02d}", op, arg)
         model.boilerplate_among(range(13))  # judged along the way, as a stream is asked
     fresh = BoilerplateModel(config, lambda a: _versions(texts[a]))
     for art_id in sorted(texts):
