@@ -411,7 +411,7 @@ class Deduplicator:
 
     def _leave(self, release: int | None = RELEASED) -> set[str]:
         """Take the articles that left the window out of the index and every cluster; returns
-        them. Their counts and LSH rows go with them for the ``release`` first to have left
+        them. The boilerplate and formula counts of the ``release`` first to have left go too
         (``Replica.release``; all with None), the others' with the next calls. The first member
         of a cluster passes the cluster's id on as it leaves (``_id_of``)."""
         if self._retention is None:

@@ -52,7 +52,7 @@ _NO_FINGERPRINTS: U64 = np.empty(0, dtype=np.uint64)
 # the analyses kept in memory once their articles are written: those read or written last (an
 # article is compared again and again while its story is in the news)
 KEPT = 2048
-# the articles that left the window whose counts and LSH rows ``release`` takes out per call
+# the articles that left the window whose counts ``release`` takes out per call
 RELEASED = 4
 
 
