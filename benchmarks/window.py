@@ -70,6 +70,7 @@ def _stretch(latencies: list[float]) -> dict[str, float]:
     return {
         "median_ms": round(statistics.median(ordered), 3),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
+        "max_ms": round(ordered[-1], 3),
     }
 
 
@@ -111,7 +112,7 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
             warm.add(article(json.loads(line)))
     del warm
     gc.collect()
-    base = _rss_mib()
+    base, tracked = _rss_mib(), len(gc.get_objects())
     d = dedup.Deduplicator.open(index, window=window)
 
     def state() -> tuple[int, float]:
@@ -122,6 +123,9 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
 
     seconds, samples = _stream(path, size, add, state)
     in_window, rss = len(d), _rss_mib()
+    gc.collect()
+    # the objects Python's collector tracks: a full collection walks every one of them
+    tracked_per_article = (len(gc.get_objects()) - tracked) / max(in_window, 1)
     d.close()
     start = time.perf_counter()
     with dedup.Deduplicator.open(index, window=window) as again:
@@ -132,6 +136,7 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
         "samples": samples,
         "rss_before_mib": round(base, 1),
         "kb_per_article_in_window": round((rss - base) * 1024 / max(in_window, 1), 1),
+        "gc_tracked_per_article_in_window": round(tracked_per_article, 1),
         "reopen_seconds": round(reopen, 2),
         "reopened_in_window": reopened,
         "file_mb": None if "://" in index else round(os.path.getsize(index) / 1e6, 1),
@@ -195,26 +200,32 @@ def measure(
     return out
 
 
+def _stretched(sample: dict[str, Any]) -> str:
+    """A stretch's add times: median / p99 / longest."""
+    return f"{sample['median_ms']:6.3f} / {sample['p99_ms']:6.3f} / {sample['max_ms']:7.1f}"
+
+
 def lines(result: dict[str, Any]) -> list[str]:
     """The table of ``measure``'s result."""
     peer = result.get("datasketch", {}).get("samples", [])
     out = [
         f"stream of {result['size']:,} articles over {result['days']:g} days, window {result['window_days']:g} days",
-        "  after     day   in window | dedup RSS MiB  add median/p99 ms |"
-        + (" datasketch RSS MiB  median/p99 ms" if peer else ""),
+        "  after     day   in window | dedup RSS MiB  add median/p99/max ms |"
+        + (" datasketch RSS MiB  median/p99/max ms" if peer else ""),
     ]
     for i, s in enumerate(result["dedup"]["samples"]):
         p = peer[i] if i < len(peer) else None
-        right = f"{p['rss_mib']:10.1f}   {p['median_ms']:6.3f} / {p['p99_ms']:6.3f}" if p else ""
+        right = f"{p['rss_mib']:10.1f}   {_stretched(p)}" if p else ""
         out.append(
-            f"  {s['articles']:>9,} {s['day']:6.1f} {s['in_window']:>9,} | {s['rss_mib']:10.1f}   "
-            f"{s['median_ms']:6.3f} / {s['p99_ms']:6.3f} | {right}"
+            f"  {s['articles']:>9,} {s['day']:6.1f} {s['in_window']:>9,} | {s['rss_mib']:10.1f}   {_stretched(s)} | {right}"
         )
     d = result["dedup"]
     kept = "a Redis index" if d.get("index") == "redis" else f"file {d['file_mb']} MB"
     out.append(
         f"  dedup: {d['seconds']:,} s in all, {d['kb_per_article_in_window']} KB per article in the window "
-        f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), {kept}, reopened with the window in "
+        f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), "
+        f"{d['gc_tracked_per_article_in_window']} objects tracked by the garbage collector per article in the window, "
+        f"{kept}, reopened with the window in "
         f"{d['reopen_seconds']} s ({d['reopened_in_window']:,} articles read)"
     )
     if "datasketch" in result:

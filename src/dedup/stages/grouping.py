@@ -335,6 +335,7 @@ def groups_of(
     a's neighbours) count, and larger components are grouped ``in_order`` of indexing
     (``order(a)``: a's rank). ``verified``: every edge is a verified copy (else each is confirmed
     by ``pair``). The stream, the batch and the Spark job all group through here."""
+    pair = _asked_once(pair)
 
     def inside(a: str, b: str) -> float:
         return share_inside(pair(a, b), a)
@@ -367,6 +368,22 @@ def groups_of(
     if len(kept) == 1:  # one text printed several times
         how = "verified copies"
     return sorted((sorted(t for m in g for t in printed[m]) for g in groups), key=lambda g: g[0]), how
+
+
+def _asked_once(pair: Callable[[str, str], Match]) -> Callable[[str, str], Match]:
+    """``pair`` asked once per pair of articles: grouping a component asks each pair several
+    times (a copy, the same words, how much of each lies in the other), and the evidence does not
+    change while it groups."""
+    asked: dict[tuple[str, str], Match] = {}
+
+    def once(a: str, b: str) -> Match:
+        key = (a, b) if a < b else (b, a)
+        match = asked.get(key)
+        if match is None:
+            match = asked[key] = pair(a, b)
+        return match
+
+    return once
 
 
 def share_inside(match: Match, article: str) -> float:

@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from dedup._undo import Undo
 from dedup.config import DedupConfig
-from dedup.records import Article, Match
+from dedup.records import Article, Match, Relation
 from dedup.stages import formula as formulas
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.shingle import Shingled, analyze
@@ -55,6 +55,7 @@ from dedup.stages.verify import View, compare
 U64 = npt.NDArray[np.uint64]
 Key = tuple[str, str]
 VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
+RECENT_KEPT = 8192  # remembered comparisons kept built as matches
 _NEVER = (-1, -1)
 
 
@@ -106,6 +107,30 @@ def _key(a: str, b: str) -> Key:
     return (a, b) if a < b else (b, a)
 
 
+# A remembered comparison: the boilerplate version, the formula version and the formula counts'
+# own version it was last checked under, then the match's fields but its shared passages, with its
+# relation by value. Only strings and numbers: Python's garbage collector stops tracking such a
+# tuple once it has seen it, so the thousands of comparisons a stream keeps add nothing to the
+# full collections that walk every tracked object (a ``Match`` is tracked, as every instance of
+# a class is).
+Kept = tuple[int, int, int, str, str, bool, str, str, float, float, float, float, float, float, int]
+_IS_COPY = 5
+_RELATIONS = {r.value: r for r in Relation}
+
+
+def _pack(match: Match, version: int, formula: int, moved: int) -> Kept:
+    m = match
+    return (
+        version, formula, moved, m.a, m.b, m.is_copy, m.relation.value, m.rule, m.score, m.jaccard,
+        m.containment_a, m.containment_b, m.passage_coverage_a, m.passage_coverage_b, m.ignored_boilerplate,
+    )  # fmt: skip
+
+
+def _unpack(kept: Kept) -> Match:
+    _, _, _, a, b, is_copy, relation, rule, score, jaccard, ca, cb, pa, pb, ignored = kept
+    return Match(a, b, is_copy, _RELATIONS[relation], rule, score, jaccard, ca, cb, pa, pb, (), ignored)
+
+
 class PairCache:
     """The comparisons between articles (see the module docstring). ``doc_of(id)`` gives an
     article's analysis; ``boilerplate`` is the judge the comparisons are made under; ``formula``
@@ -137,7 +162,9 @@ class PairCache:
         self.edges: dict[str, set[str]] = {}
         # each comparison, with the boilerplate version and the formula version it was made under,
         # and the formula counts' own version when that was last checked (``pair``'s quick path)
-        self._matches: dict[Key, tuple[Match, int, int, int]] = {}
+        self._matches: dict[Key, Kept] = {}
+        # the matches built last from ``_matches`` (``_unpacked``)
+        self._recent: dict[Key, tuple[Kept, Match]] = {}
         self._pairs_of: dict[str, set[Key]] = {}  # the remembered pairs of each article
         # an OrderedDict: views are dropped oldest first, and a dict whose oldest keys are deleted
         # one by one scans its deleted slots to find the next oldest
@@ -213,41 +240,54 @@ class PairCache:
         counts have changed since and the formula test can change it; else compared now (its
         shared passages measured, not listed)."""
         key = _key(a, b)
-        cached = self._matches.get(key)
-        model = self._boilerplate
-        version = model.version
+        kept = self._matches.get(key)
+        version = self._boilerplate.version
         moved = self.formula_versions()
-        # no source's formula version has moved since the pair was last checked: it stands
-        if cached is not None and cached[1] == version and cached[3] == moved:
-            return cached[0]
-        formula = self._formula_version(a, b)
-        if cached is not None and cached[1] == version and cached[2] == formula:
-            self._stamp(key, cached[0], version, formula, moved)
-            return cached[0]
-        match = cached[0] if cached is not None else None
-        if match is not None and cached is not None and cached[2] != formula and self.formula_affected(match):
-            match = None
-        if match is not None and cached is not None and cached[1] != version:
-            fingerprints = self._fingerprints_of
-            learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
-            if len(learned) != match.ignored_boilerplate:
-                match = None
-        if match is not None:  # it stands: stamped with today's versions
-            self._stamp(key, match, version, formula, moved)
+        if kept is None:
+            match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
+            self.remember(match)
             return match
-        if cached is not None:  # compared again the way round it was first compared
-            a, b = cached[0].a, cached[0].b
-        match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
-        if cached is not None and match != cached[0]:
-            self._revise(cached[0], match)
+        # no source's formula version has moved since the pair was last checked: it stands
+        if kept[0] == version and kept[2] == moved:
+            return self._unpacked(key, kept)
+        formula = self._formula_version(a, b)
+        before = self._unpacked(key, kept)
+        if kept[0] == version and kept[1] == formula:
+            self._stamp(key, before, version, formula, moved)
+            return before
+        stands = not (kept[1] != formula and self.formula_affected(before))
+        if stands and kept[0] != version:
+            fingerprints, model = self._fingerprints_of, self._boilerplate
+            learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
+            stands = len(learned) == before.ignored_boilerplate
+        if stands:  # stamped with today's versions
+            self._stamp(key, before, version, formula, moved)
+            return before
+        # compared again the way round it was first compared
+        match = self.compare(before.a, self._doc_of(before.a), before.b, self._doc_of(before.b), listed=False)
+        if match != before:
+            self._revise(before, match)
         self.remember(match)
+        return match
+
+    def _unpacked(self, key: Key, kept: Kept) -> Match:
+        """The ``Match`` of a remembered comparison, built once for the ``Kept`` it stands on
+        (grouping asks the same pairs many times over) among the last few thousand built."""
+        recent = self._recent
+        seen = recent.get(key)
+        if seen is not None and seen[0] is kept:
+            return seen[1]
+        match = _unpack(kept)
+        if len(recent) >= RECENT_KEPT:
+            recent.clear()
+        recent[key] = (kept, match)
         return match
 
     def _stamp(self, key: Key, match: Match, version: int, formula: int, moved: int) -> None:
         """A remembered comparison stands under today's versions."""
         if self.journal is not None:
             self.journal.item(self._matches, key)
-        self._matches[key] = (match, version, formula, moved)
+        self._matches[key] = _pack(match, version, formula, moved)
 
     def boilerplate_version(self) -> int:
         """The version of the learned boilerplate that comparisons are decided under now."""
@@ -280,7 +320,7 @@ class PairCache:
     def formula_sensitive(self, article_id: str) -> list[Key]:
         """The remembered comparisons of the article that the formula test can change."""
         matches = self._matches
-        return [key for key in self._pairs_of.get(article_id, ()) if self.formula_affected(matches[key][0])]
+        return [key for key in self._pairs_of.get(article_id, ()) if self.formula_affected(_unpack(matches[key]))]
 
     def recheck(self, article_id: str) -> None:
         """Ask every remembered comparison of the article again (see ``revised``)."""
@@ -362,9 +402,8 @@ class PairCache:
         and a pair asked again can become a copy; these join components too, so a store that did
         not keep them would reopen with other clusters."""
         matches, own = self._matches, {_key(m.a, m.b) for m in besides}
-        return [
-            matches[key][0] for key in self._unsaved if key not in own and key in matches and matches[key][0].is_copy
-        ]
+        kept = [matches[key] for key in self._unsaved if key not in own and key in matches]
+        return [_unpack(k) for k in kept if k[_IS_COPY]]
 
     def saved(self) -> None:
         """The ``unsaved`` copies are written."""
@@ -391,18 +430,16 @@ class PairCache:
             for x, y in ((match.a, match.b), (match.b, match.a)):
                 undo.member(self._pairs_of, x, key)
                 undo.member(self.edges, x, y)
-        if match.shared_passages:
-            match = match.without_passages()
         if version is None:
             before = self._matches.get(key)
             stamp = (self._boilerplate.version, self._formula_version(match.a, match.b), self.formula_versions())
-            self._matches[key] = (match, *stamp)
+            self._matches[key] = _pack(match, *stamp)
             if not match.is_copy:
                 self._unsaved.pop(key, None)
-            elif before is None or not before[0].is_copy:  # a copy it was is written already
+            elif before is None or not before[_IS_COPY]:  # a copy it was is written already
                 self._unsaved[key] = None
         else:  # read from a store: written already
-            self._matches[key] = (match, version, version, -1)
+            self._matches[key] = _pack(match, version, version, -1)
             self._unsaved.pop(key, None)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
