@@ -269,6 +269,50 @@ def _mismatched_arrays_are_refused() -> None:
     )
 
 
+@given(st.lists(st.lists(st.integers(1, 40), max_size=12, unique=True), max_size=12), st.integers(4, 7))
+@settings(deadline=None)
+def test_inserting_every_article_at_once_equals_inserting_them_in_turn(handles: list[list[int]], bits: int) -> None:
+    """The index's rebuild (``table_insert_all``) leaves the table in the state the articles
+    inserted one by one leave it in: every slot, link and entry the same."""
+    i32, u64 = np.int32, np.uint64
+    keys = [np.array(sorted(k), dtype=u64) for k in handles]
+    total = sum(len(k) for k in keys)
+    slots, entries = 1 << max(bits, (2 * total).bit_length()), max(total, 1)
+
+    def table() -> tuple[np.ndarray, ...]:
+        return (np.full(slots, -1, dtype=i32), np.full(slots, -1, dtype=i32), np.zeros(entries, dtype=i32),
+                np.zeros(entries, dtype=i32), np.zeros(entries, dtype=u64))  # fmt: skip
+
+    one_by_one, at_once = table(), table()
+    written = 0
+    for h, k in enumerate(keys):
+        written = table_kernels.table_insert(*one_by_one, written, k, h)
+    flat = np.concatenate([np.empty(0, dtype=u64), *keys])
+    offsets = np.concatenate([[0], np.cumsum([len(k) for k in keys])]).astype(np.int64)
+    assert table_kernels.table_insert_all(*at_once, flat, offsets) == written == total
+    assert all(np.array_equal(x, y) for x, y in zip(one_by_one, at_once, strict=True))
+
+
+def test_inserting_at_once_refuses_offsets_that_do_not_fit_the_keys() -> None:
+    i32, u64, i64 = np.int32, np.uint64, np.int64
+    keys = np.arange(1, 5, dtype=u64)
+    heads, tails = np.full(16, -1, dtype=i32), np.full(16, -1, dtype=i32)
+    entries = np.zeros(8, dtype=i32)
+    for offsets in ([1, 4], [0, 3], [0, 3, 2, 4], [], [0, 5]):
+        _raises_kernel_input_error(
+            lambda o=offsets: table_kernels.table_insert_all(
+                heads, tails, entries, entries.copy(), np.zeros(8, dtype=u64), keys, np.array(o, dtype=i64)
+            )
+        )
+    small = np.zeros(3, dtype=i32)
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_insert_all(
+            heads, tails, small, small.copy(), np.zeros(3, dtype=u64), keys, np.array([0, 4], dtype=i64)
+        )
+    )
+    assert (heads == -1).all()  # nothing written by a refused call
+
+
 def _formula_counts_in_and_out() -> None:
     """Articles of outlets counted in the formula sketch, one by one and as a batch's chunk, then
     taken out again: the tables agree, and the counts go back to zero."""

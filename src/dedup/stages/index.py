@@ -126,26 +126,42 @@ class BandIndex:
 
     def _rebuild(self, extra: int) -> None:
         """Fresh arrays for the indexed articles plus ``extra`` keys: the entries of removed
-        articles are dropped, the handles renumbered from 0 (they are int32 in the arrays, and a
-        long stream of adds and removes would otherwise run them past 2**31), and the slots
-        doubled until those keys fill at most half of them. So at least a quarter of the slots
-        fill before the next rebuild (at three quarters), whose cost (proportional to the slots)
-        is spread over that many inserts, however many articles were removed; growth alone
-        doubles the slots once, from three quarters full to three eighths."""
-        live = [(article_id, self._keys_of(handle)) for handle, article_id in self._ids.items()]
-        need = sum(len(keys) for _, keys in live) + extra
+        articles are dropped, the handles renumbered from 0 in the order they were indexed (they
+        are int32 in the arrays, and a long stream of adds and removes would otherwise run them
+        past 2**31), and the slots doubled until those keys fill at most half of them. So at
+        least a quarter of the slots fill before the next rebuild (at three quarters), whose cost
+        (proportional to the slots) is spread over that many inserts, however many articles were
+        removed; growth alone doubles the slots once, from three quarters full to three eighths.
+        The articles are inserted again in one compiled call (``table_insert_all``)."""
+        ids = list(self._ids.values())
+        spans = self._handle_span[np.fromiter(self._ids, dtype=np.int64, count=len(ids))]
+        sizes = spans[:, 1] - spans[:, 0]
+        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        total = int(offsets[-1])
+        need = total + extra
         slots = len(self._slots_head)
         while 2 * need > slots:
             slots *= 2
-        if max(need, len(live) + 1) > _MAX_HANDLE:
+        if max(need, len(ids) + 1) > _MAX_HANDLE:
             raise CapacityError(
                 f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
                 "index fewer articles per Deduplicator, or fewer passages per article"
             )
+        # each article's keys, one after the other in the order of their handles
+        keys = self._entry_key[np.repeat(spans[:, 0] - offsets[:-1], sizes) + np.arange(total, dtype=np.int64)]
         self._reset(slots, max(len(self._entry_handle), need))
-        self._handles, self._ids, self._next = {}, {}, 0
-        for article_id, keys in live:
-            self._record(article_id, keys)
+        self._n_entries = table_kernels.table_insert_all(
+            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key, keys, offsets
+        )
+        self._n_keys = total
+        if len(ids) >= len(self._handle_span):
+            self._handle_span = np.zeros((2 * len(ids), 2), dtype=np.int64)
+        self._handle_span[: len(ids), 0] = offsets[:-1]
+        self._handle_span[: len(ids), 1] = offsets[1:]
+        self._handles = dict(zip(ids, range(len(ids)), strict=True))
+        self._ids = dict(enumerate(ids))
+        self._next = len(ids)
 
     def _record(self, article_id: str, keys: U64) -> None:
         """Index ``keys`` under a new handle for ``article_id`` (room reserved by the caller)."""
