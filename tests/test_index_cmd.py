@@ -2,7 +2,10 @@
 file, and a real redis-server on loopback."""
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from dedup import Article, DedupConfig, Deduplicator
 from dedup.config import FormulaConfig, MinHashConfig
 from dedup.fronts.cli import main
+from dedup.stores.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "benchmarks" / "data" / "labelled_example.jsonl"
@@ -239,6 +243,59 @@ def test_check_finds_a_damaged_id_index_that_opening_does_not_read(index, capsys
     assert "damaged" in err and "SQLite's check finds" in err
     status, out, err = _run(["index", "get", index, "en-wire"], capsys)
     assert status == 2 and "damaged" in err
+
+
+def test_check_reads_an_index_while_dedup_stream_writes_it(index, capsys) -> None:
+    """The crawler keeps running: ``dedup index check`` reads the file beside the ``dedup stream``
+    process that has it open for writing, and that process goes on adding afterwards."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    rows = _rows()
+    line = [json.dumps({**r, "id": f"again-{r['id']}"}, ensure_ascii=False) + "\n" for r in rows[:3]]
+    with subprocess.Popen(
+        [sys.executable, "-m", "dedup", "stream", "--index", index],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    ) as writer:  # fmt: skip
+        assert writer.stdin is not None and writer.stdout is not None
+        try:
+            writer.stdin.write(line[0])
+            writer.stdin.flush()
+            assert json.loads(writer.stdout.readline())["id"] == "again-" + rows[0]["id"]  # added and written
+            status, out, err = _run(["index", "check", "--json", index], capsys)
+            assert status == 0, err
+            assert json.loads(out)["articles"] == 12
+            status, _, err = _run(["index", "stats", index], capsys)  # the others still want the writer gone
+            assert status == 2 and "open for writing in another process" in err
+            writer.stdin.write("".join(line[1:]))
+            writer.stdin.close()
+            assert [json.loads(x)["id"] for x in writer.stdout.read().splitlines()] == [
+                "again-" + r["id"] for r in rows[1:3]
+            ]
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+        assert writer.wait(timeout=60) == 0, writer.stderr.read() if writer.stderr else ""
+    status, out, err = _run(["index", "check", "--json", index], capsys)
+    assert status == 0 and json.loads(out)["articles"] == 14, err
+
+
+def test_check_reads_one_snapshot_of_a_file_written_meanwhile(index) -> None:
+    """An article removed by the writer while check reads the file is read as it was when check
+    began: no row the check listed goes missing under it (a false report of damage)."""
+    store = SQLiteStore(index, SQLiteStore.stored_config(index) or DedupConfig(), reader=True)
+    read = store._read
+    with Deduplicator.open(index) as writer:
+
+        def read_then_remove(rowid: int):
+            if "en-wire" in writer:
+                writer.remove("en-wire")
+            return read(rowid)
+
+        store._read = read_then_remove  # type: ignore[method-assign]
+        try:
+            assert store.check()[0] == 11
+        finally:
+            store.close()
+        assert "en-wire" not in writer and len(writer) == 10
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -8,12 +8,13 @@
   the clusters and the earliest sources stay consistent); every id is checked before any is removed.
 - ``export WHERE``: every cluster as the JSON Lines ``dedup cluster`` writes.
 - ``check WHERE``: reads the whole index: for a SQLite file its structure (SQLite's
-  ``integrity_check``) and every article and copy against its checksum; a Redis index is read
-  whole, as a worker without a window reads it. Opening reads only what it needs.
+  ``integrity_check``) and every article and copy against its checksum, one snapshot of the file
+  read without writing it, so it runs beside the process that writes the file; a Redis index is
+  read whole, as a worker without a window reads it. Opening reads only what it needs.
 
 None of them creates an index: a path that does not exist, or a Redis namespace without an index,
-is an error. A SQLite index is opened as ``dedup stream`` opens it, for writing (its store has no
-read-only mode), so these commands are refused while another process writes the file.
+is an error. But for ``check``, a SQLite index is opened as ``dedup stream`` opens it, for writing,
+so those commands are refused while another process writes the file.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def check(where: str) -> dict[str, Any]:
             return {"index": _shown(where), "articles": len(d), "copies": None, "structure": None}
     _must_exist(where)
     config = SQLiteStore.stored_config(where) or DedupConfig()
-    store = SQLiteStore(where, config)
+    store = SQLiteStore(where, config, reader=True)
     try:
         articles, copies = store.check()
     finally:

@@ -37,6 +37,8 @@ articles, a small part of a long crawl's file): ``check`` reads all of it, SQLit
 
 One process writes an index at a time: opening takes an exclusive ``flock`` on ``<index>.lock``
 beside the file (which holds the pid of the holder), released by ``close`` or when the process ends.
+A store opened as a ``reader`` takes no lock and writes nothing, beside the writer (``check`` reads
+one snapshot of the file).
 """
 
 from __future__ import annotations
@@ -318,28 +320,39 @@ class SQLiteStore:
 
     shared = False
 
-    def __init__(self, path: str | Path, config: DedupConfig, *, durable: bool = False) -> None:
+    def __init__(self, path: str | Path, config: DedupConfig, *, durable: bool = False, reader: bool = False) -> None:
+        """Open the index at ``path`` for writing (created when it does not exist), or with
+        ``reader`` to read an existing one beside the process that writes it: no lock is taken,
+        nothing is written (SQLite's ``query_only``), and ``check`` reads one snapshot of it."""
         self.path = Path(path)
-        self._lock = _WriterLock(self.path)
+        self._reader = reader
+        self._lock: _WriterLock | None = None if reader else _WriterLock(self.path)
         try:
             if self.path.exists():
                 self._check_file()
+            elif reader:
+                raise StoreError(f"{self.path}: no index file there; give the path of an index")
             else:
                 self._create(config)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except BaseException as exc:
-            self._lock.release()
+            self._release_lock()
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc, "open the index file") from exc
             raise
+        self._checkpoints: _Checkpointer | None = None
         try:
+            if reader:
+                self._db.execute("PRAGMA query_only=ON")
+                self._check(config)
+                return
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._check(config)
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoints are the thread's
             self._db.execute(f"PRAGMA journal_size_limit={_LOG_KEPT}")  # a log grown long is cut back
             checkpoints = _Checkpointer(self.path)
-            self._checkpoints: _Checkpointer | None = checkpoints
+            self._checkpoints = checkpoints
             self._stop_checkpoints = weakref.finalize(self, checkpoints.stop)
         except BaseException as exc:
             self.close()
@@ -347,15 +360,20 @@ class SQLiteStore:
                 raise self._error(exc, "open the index file") from exc
             raise
 
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
     # -- opening ----------------------------------------------------------------------------------
     def _check_file(self) -> None:
         """Refuse, before SQLite sees it, a file that cannot be an index: SQLite would take an empty
         file for a new database and make it one."""
         try:
-            with self.path.open("r+b") as f:  # r+: a read-only file is refused now, not at the first add
+            # r+ for writing: a read-only file is refused now, not at the first add
+            with self.path.open("rb" if self._reader else "r+b") as f:
                 header = f.read(len(_SQLITE_HEADER))
         except OSError as exc:
-            if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+            if not self._reader and (isinstance(exc, PermissionError) or exc.errno == errno.EROFS):
                 raise StoreError(
                     f"{self.path}: the index file is read-only ({exc.strerror}); make it and its folder writable "
                     "by this user (an index is opened for writing)"
@@ -594,15 +612,23 @@ class SQLiteStore:
     def check(self) -> tuple[int, int]:
         """Read the whole file: SQLite's check of its structure (pages, records, free list, and
         each index against its table), then every article and every copy against its checksum and
-        the row counts. Returns the numbers of articles and copies; raises a
+        the row counts, all in one read transaction (one snapshot of the file, while another
+        process may write it). Returns the numbers of articles and copies; raises a
         ``StoreCorruptError`` saying what is damaged."""
         with self._reading():
-            problems = [row[0] for row in self._db.execute("PRAGMA integrity_check(5)")]
-            if problems != ["ok"]:
-                found = " ".join(str(p) for p in problems).replace("\n", " ")
-                raise self._corrupt(f"SQLite's check finds: {found}")
-        articles = sum(1 for _ in self.articles())
-        return articles, sum(1 for _ in self.matches())
+            self._db.execute("BEGIN")
+        try:
+            with self._reading():
+                problems = [row[0] for row in self._db.execute("PRAGMA integrity_check(5)")]
+                if problems != ["ok"]:
+                    found = " ".join(str(p) for p in problems).replace("\n", " ")
+                    raise self._corrupt(f"SQLite's check finds: {found}")
+            articles = sum(1 for _ in self.articles())
+            return articles, sum(1 for _ in self.matches())
+        finally:
+            with suppress(sqlite3.Error):  # (the store is closed when reading it failed)
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
 
     def matches(self, between: Container[str] | None = None) -> Iterator[Match]:
         """Every stored verified copy (or those of two articles in ``between``), each checked
@@ -655,7 +681,7 @@ class SQLiteStore:
             self._checkpoints = None
         if hasattr(self, "_db"):
             self._db.close()  # the last connection: SQLite checkpoints the log and removes it
-        self._lock.release()
+        self._release_lock()
 
     # -- errors -----------------------------------------------------------------------------------
     def _corrupt(self, what: str) -> StoreCorruptError:
