@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import dedup
 from conftest import groups_of, load_english, load_seeds
+from dedup.stores.sqlite import SQLiteStore
 from writers import WRITER
 
 
@@ -238,6 +239,40 @@ def test_a_damaged_row_is_named_in_the_error(tmp_path: Path) -> None:
         (held,) = db.execute("SELECT COUNT(*) FROM matches").fetchone()
     with pytest.raises(dedup.StoreCorruptError, match=f"lists {held + 1} rows of matches but holds {held}"):
         dedup.Deduplicator.open(path)
+
+
+def test_a_row_damaged_while_the_index_is_open_is_refused_and_the_other_rows_are_read(tmp_path: Path) -> None:
+    """A row damaged under a running stream is refused by its checksum each time it is read, and
+    the file stays open: the whole rows are read and new articles are written. A failure of the
+    file itself closes it, and later calls say after which error."""
+    path = tmp_path / "index.sqlite"
+    seeds = load_seeds()
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(seeds[:3])
+        store = d._store
+        assert isinstance(store, SQLiteStore)
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("UPDATE articles SET title = 'changed' WHERE id = ?", (seeds[0].id,))
+        for _ in range(2):
+            with pytest.raises(dedup.StoreCorruptError, match=f"{seeds[0].id!r} fails its checksum"):
+                store.stored(seeds[0].id)
+        assert store.stored(seeds[1].id) is not None
+        d.add(seeds[3])
+        assert store.stored(seeds[3].id) is not None
+
+        def failing(*args: object) -> object:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        broken = store._db
+        store._db = type("Broken", (), {"execute": failing, "close": broken.close})()  # type: ignore[assignment]
+        with pytest.raises(dedup.StoreError, match="disk I/O error"):
+            store.stored(seeds[1].id)
+        with pytest.raises(dedup.StoreError, match=r"closed after an error \(.*disk I/O error.*\); deal with that"):
+            store.stored(seeds[1].id)
+        with pytest.raises(dedup.StoreError, match="closed after an error"):
+            d.add(seeds[4])
+    with closing(sqlite3.connect(path)) as db:  # the article refused was not written
+        assert {row[0] for row in db.execute("SELECT id FROM articles")} == {a.id for a in seeds[:4]}
 
 
 HOLDER = textwrap.dedent(

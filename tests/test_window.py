@@ -634,6 +634,30 @@ def test_a_failed_read_as_articles_leave_takes_their_counts_out_with_the_next_ad
         assert set(d) == {"d", "e"} and d.cluster_of("e").member_ids == ("d", "e")
 
 
+def test_an_article_damaged_on_disk_as_it_leaves_is_let_go_and_the_stream_goes_on(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    """Its row fails its checksum each time it is read back: the add that pushed it out and the
+    adds after it answer as usual, its sentences go out of the boilerplate model, and an error
+    names it (its shingles stay in the formula counts)."""
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    path = tmp_path / "i.sqlite"
+    with Deduplicator.open(path, window=Window(articles=2)) as d:
+        d.add(_copy("a", 0))
+        d.add(_copy("b", 1, " Officials welcomed it."))
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE articles SET text = 'tampered' WHERE id = 'a'")
+        with caplog.at_level("ERROR", logger="dedup"):
+            assert not d.add(Article(id="c", text=OTHER, published_at=_at(2))).is_copy
+        (record,) = caplog.records
+        assert "'a' left the window" in record.getMessage() and "'a' fails its checksum" in record.getMessage()
+        assert "a" not in d._replica.boilerplate._seen and not d._replica.leaving
+        assert [m.b for m in d.add(_copy("d", 3, " It opens soon.")).matches] == ["b"]
+        assert set(d) == {"c", "d"}
+
+
 def _late_worker_log(url: str) -> list[str]:
     """A log with copies, removals and an id added again, written by one worker with a window of
     five articles; returns the ids that worker holds at the end."""

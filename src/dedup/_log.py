@@ -1,5 +1,6 @@
 """What dedup tells an operator, through the ``dedup`` logger (silent unless the application
-configures logging): records skipped and why (WARNING), an index opened with its size and the time
+configures logging): damage found in an index while the stream goes on (ERROR), records skipped
+and why (WARNING), an index opened with its size and the time
 it took (INFO), worker processes started (INFO), copies found and earliest sources changed (DEBUG).
 
 Arguments are passed %-style, so nothing is formatted unless a handler wants the record.
@@ -28,6 +29,16 @@ def skipped(skip: Skip) -> None:
         logger.warning("skipped line %d (id %r): %s: %s", skip.line, skip.id, skip.error, skip.message)
     else:
         logger.warning("skipped article %r: %s: %s", skip.id, skip.error, skip.message)
+
+
+def unreadable_leaving(article_id: str, error: Exception) -> None:
+    """An article that left the window could not be read back to take its shingles out of the
+    formula counts: they stay counted."""
+    logger.error(
+        "article %r left the window, but its shingles stay in the formula counts: it cannot be read back (%s)",
+        article_id,
+        error,
+    )
 
 
 def opened(place: str, articles: int, seconds: float) -> None:

@@ -326,6 +326,7 @@ class SQLiteStore:
         nothing is written (SQLite's ``query_only``), and ``check`` reads one snapshot of it."""
         self.path = Path(path)
         self._reader = reader
+        self._failed: StoreError | None = None  # the error the file was closed after
         self._lock: _WriterLock | None = None if reader else _WriterLock(self.path)
         try:
             if self.path.exists():
@@ -487,6 +488,7 @@ class SQLiteStore:
                     self.db.execute("ROLLBACK")
 
     def _transaction(self) -> SQLiteStore._Tx:
+        self._refuse_if_failed()
         return SQLiteStore._Tx(self._db)
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
@@ -599,8 +601,9 @@ class SQLiteStore:
         )
 
     def stored(self, article_id: str) -> StoredArticle | None:
-        """One stored article, checked against its checksum; None when the file has no such id."""
-        with self._reading():
+        """One stored article, checked against its checksum; None when the file has no such id.
+        A damaged row raises ``StoreCorruptError`` and leaves the file open."""
+        with self._reading(damage_closes=False):
             row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 return None
@@ -651,21 +654,46 @@ class SQLiteStore:
             raise self._corrupt(f"it lists {listed} rows of {table} but holds {found}")
 
     @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """Close the file and raise a ``StoreError`` for whatever goes wrong reading it."""
+    def _reading(self, *, damage_closes: bool = True) -> Iterator[None]:
+        """Close the file and raise a ``StoreError`` for whatever goes wrong reading it; a row
+        found damaged (``damage_closes=False``) raises a ``StoreCorruptError`` and leaves the file
+        open, for the rows that are whole."""
+        self._refuse_if_failed()
         try:
             yield
-        except StoreError:
-            self.close()
+        except StoreCorruptError as exc:
+            if damage_closes:
+                self._fail(exc)
+            raise
+        except StoreError as exc:
+            self._fail(exc)
             raise
         except sqlite3.Error as exc:
-            self.close()
-            if "decode" in str(exc):  # SQLite's message quotes the undecodable text
-                raise self._corrupt("a text in it is not UTF-8") from exc
-            raise self._error(exc, "read the index file") from exc
+            failed = (  # SQLite's message quotes the undecodable text
+                self._corrupt("a text in it is not UTF-8")
+                if "decode" in str(exc)
+                else self._error(exc, "read the index file")
+            )
+            self._fail(failed)
+            raise failed from exc
         except Exception as exc:  # a value the checksums vouch for but cannot be read (json, numpy, records)
-            self.close()
-            raise self._corrupt(f"{type(exc).__name__}: {exc}") from exc
+            damaged = self._corrupt(f"{type(exc).__name__}: {exc}")
+            if damage_closes:
+                self._fail(damaged)
+            raise damaged from exc
+
+    def _fail(self, error: StoreError) -> None:
+        """Close the file after ``error``; later calls say why it is closed."""
+        self._failed = error
+        self.close()
+
+    def _refuse_if_failed(self) -> None:
+        failed = self._failed
+        if failed is not None:
+            raise StoreError(
+                f"{self.path}: the index file was closed after an error ({failed}); deal with that, then open the "
+                "index again"
+            )
 
     def count(self) -> int:
         try:

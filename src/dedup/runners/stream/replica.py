@@ -35,6 +35,7 @@ from itertools import islice
 import numpy as np
 import numpy.typing as npt
 
+from dedup import _log
 from dedup.config import DedupConfig
 from dedup.errors import StoreCorruptError, UnknownArticleError
 from dedup.records import Article
@@ -331,9 +332,16 @@ class Replica:
 
     def _release(self, article_id: str) -> None:
         """Take a leaving article's shingles out of the formula counts (the step that may read it
-        back, and so fail), then its sentences out of the boilerplate model."""
+        back, and so fail), then its sentences out of the boilerplate model. An article the store
+        holds damaged is let go with its shingles still counted (logged as an error): reading it
+        again would fail the same way at every later call, and one article's shingles counted too
+        long move the formula counts by one observation."""
         entry = self.leaving[article_id]
-        self._uncount(article_id, entry)
+        try:
+            self._uncount(article_id, entry)
+        except StoreCorruptError as exc:
+            self._counted.discard(article_id)
+            _log.unreadable_leaving(article_id, exc)
         self.boilerplate.forget(article_id, entry.fingerprints)
         del self.leaving[article_id]
 
