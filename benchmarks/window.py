@@ -12,7 +12,8 @@ the same window, timed (``--redis URL``: into a new namespace of that Redis serv
 The datasketch peer runs the same way in its own fresh process: a
 ``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the articles older than the
 window removed (``MinHashLSH.remove``), as a user would bound its memory. Prints a table, or the
-JSON summary with ``--json``.
+JSON summary with ``--json``; ``--plot PNG`` draws memory and ``add`` time against the articles
+streamed (``--from-json PATH`` draws a summary printed before, without measuring).
 """
 
 from __future__ import annotations
@@ -236,6 +237,40 @@ def lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
+def plot(result: dict[str, Any], path: str) -> None:
+    """Draw ``measure``'s result to ``path``: resident memory and the articles in the window against
+    the articles streamed, and the median and 99th percentile of ``add`` over each stretch."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib (or pip install -e '.[bench]')") from exc
+    fig, (memory, latency) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, marker in (("dedup", "o"), ("datasketch", "s")):
+        samples = result.get(name, {}).get("samples", [])
+        if not samples:
+            continue
+        done = [s["articles"] for s in samples]
+        memory.plot(done, [s["rss_mib"] for s in samples], marker=marker, label=f"{name} resident memory")
+        latency.plot(done, [s["median_ms"] for s in samples], marker=marker, label=f"{name} median")
+        latency.plot(done, [s["p99_ms"] for s in samples], marker=marker, linestyle="--", label=f"{name} p99")
+    held = result["dedup"]["samples"]
+    window = memory.twinx()
+    window.plot([s["articles"] for s in held], [s["in_window"] for s in held], color="grey", linestyle=":")
+    window.set_ylabel("articles in the window (dotted)")
+    window.set_ylim(bottom=0)
+    memory.set(xlabel="articles streamed", ylabel="MiB", ylim=(0, None))
+    memory.set_title(f"{result['size']:,} articles over {result['days']:g} days, {result['window_days']:g}-day window")
+    memory.legend(fontsize=8, loc="upper left")
+    latency.set(xlabel="articles streamed", ylabel="ms per add (over each stretch)", ylim=(0, None))
+    latency.set_title("add() time")
+    latency.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         method, path, size, window_days, *extra = sys.argv[2:]
@@ -257,11 +292,18 @@ def main(argv: list[str] | None = None) -> int:
         help="stream into a new namespace of this Redis server (redis://...) instead of a file",
     )
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
+    parser.add_argument("--plot", metavar="PNG", help="draw memory and add() time against the articles streamed")
+    parser.add_argument("--from-json", metavar="PATH", help="read a summary --json printed instead of measuring")
     args = parser.parse_args(argv)
     if args.size < POINTS or args.days <= 0 or args.window <= 0:
         parser.error(f"--size must be at least {POINTS}, --days and --window above 0")
-    result = measure(args.size, args.seed, args.days, args.window, not args.no_peers, args.redis)
+    if args.from_json:
+        result = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+    else:
+        result = measure(args.size, args.seed, args.days, args.window, not args.no_peers, args.redis)
     print(json.dumps(result) if args.json else "\n".join(lines(result)))
+    if args.plot:
+        plot(result, args.plot)
     return 0
 
 
