@@ -197,6 +197,11 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     samples = windowed["dedup"]["samples"]
     assert len(samples) == 20 and samples[-1]["articles"] == 40
     assert windowed["dedup"]["reopened_in_window"] == samples[-1]["in_window"] < 40  # a month through 7 days
+    assert all(s["max_ms"] >= s["p99_ms"] >= s["median_ms"] > 0 for s in samples)
+    assert windowed["dedup"]["gc_tracked_per_article_in_window"] > 0
+    (tmp_path / "window.json").write_text(json.dumps(windowed))
+    assert run.window_bench.main(["--from-json", str(tmp_path / "window.json"), "--plot", str(tmp_path / "w.png")]) == 0
+    assert (tmp_path / "w.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(summary["tradeoff"]) == {"data", "dedup"}
     assert all(
         set(q) == {"articles", "true_groups_with_copies", "dedup", "mistakes"} for q in summary["quality"].values()
