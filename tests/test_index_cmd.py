@@ -278,6 +278,31 @@ def test_check_reads_an_index_while_dedup_stream_writes_it(index, capsys) -> Non
     assert status == 0 and json.loads(out)["articles"] == 14, err
 
 
+def test_check_leaves_the_file_of_a_writer_that_ended_without_closing_as_it_is(tmp_path, capsys) -> None:
+    """A writer killed before it closed leaves its last articles in SQLite's write-ahead log:
+    checking the file (and reading its settings) reads them there and writes nothing, not even
+    the log into the file, which any other connection closing last would do."""
+    index = tmp_path / "crawl.sqlite"
+    rows = _rows()[:3]
+    script = (
+        "import os, sys, dedup\n"
+        "d = dedup.Deduplicator.open(sys.argv[1])\n"
+        + "".join(f"d.add(dedup.Article(id={r['id']!r}, text={r['text']!r}))\n" for r in rows)
+        + "os._exit(0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    subprocess.run([sys.executable, "-c", script, str(index)], env=env, check=True, timeout=300)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    # (readers mark what they read in the -shm file: SQLite's coordination, not the index)
+    before = {name: (tmp_path / name).read_bytes() for name in files if not name.endswith((".lock", "-shm"))}
+    assert "crawl.sqlite-wal" in before and len(before["crawl.sqlite-wal"]) > 0
+    assert SQLiteStore.stored_config(index) is not None
+    status, out, err = _run(["index", "check", "--json", str(index)], capsys)
+    assert status == 0 and json.loads(out)["articles"] == 3, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+
+
 def test_check_reads_one_snapshot_of_a_file_written_meanwhile(index) -> None:
     """An article removed by the writer while check reads the file is read as it was when check
     began: no row the check listed goes missing under it (a false report of damage)."""

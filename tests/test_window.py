@@ -634,12 +634,17 @@ def test_a_failed_read_as_articles_leave_takes_their_counts_out_with_the_next_ad
         assert set(d) == {"d", "e"} and d.cluster_of("e").member_ids == ("d", "e")
 
 
+@pytest.mark.parametrize(
+    "damage, error",
+    [("text = 'tampered'", "'a' fails its checksum"), ("text = CAST(x'ff41' AS TEXT)", "not UTF-8")],
+    ids=["checksum", "not-utf8"],
+)
 def test_an_article_damaged_on_disk_as_it_leaves_is_let_go_and_the_stream_goes_on(
-    tmp_path, monkeypatch, caplog
+    damage, error, tmp_path, monkeypatch, caplog
 ) -> None:
-    """Its row fails its checksum each time it is read back: the add that pushed it out and the
-    adds after it answer as usual, its sentences go out of the boilerplate model, and an error
-    names it (its shingles stay in the formula counts)."""
+    """Its row fails each time it is read back: the add that pushed it out and the adds after it
+    answer as usual, its sentences go out of the boilerplate model, and an error names it (its
+    shingles stay in the formula counts)."""
     from dedup.runners.stream import replica
 
     monkeypatch.setattr(replica, "KEPT", 1)
@@ -648,14 +653,39 @@ def test_an_article_damaged_on_disk_as_it_leaves_is_let_go_and_the_stream_goes_o
         d.add(_copy("a", 0))
         d.add(_copy("b", 1, " Officials welcomed it."))
         with sqlite3.connect(path) as db:
-            db.execute("UPDATE articles SET text = 'tampered' WHERE id = 'a'")
+            db.execute(f"UPDATE articles SET {damage} WHERE id = 'a'")
         with caplog.at_level("ERROR", logger="dedup"):
             assert not d.add(Article(id="c", text=OTHER, published_at=_at(2))).is_copy
         (record,) = caplog.records
-        assert "'a' left the window" in record.getMessage() and "'a' fails its checksum" in record.getMessage()
+        assert "'a' is out of the index" in record.getMessage() and error in record.getMessage()
         assert "a" not in d._replica.boilerplate._seen and not d._replica.leaving
         assert [m.b for m in d.add(_copy("d", 3, " It opens soon.")).matches] == ["b"]
         assert set(d) == {"c", "d"}
+        d.remove("a")  # the damaged row goes too
+    with sqlite3.connect(path) as db:
+        assert "a" not in {row[0] for row in db.execute("SELECT id FROM articles")}
+
+
+def test_a_damaged_article_in_the_window_can_be_removed_and_its_copies_found_again(tmp_path, monkeypatch) -> None:
+    """A damaged candidate makes the adds that compare it raise (nothing written); removing it
+    lets them through."""
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 1)
+    path = tmp_path / "i.sqlite"
+    with Deduplicator.open(path, window=Window(articles=5)) as d:
+        d.add(_copy("a", 0))
+        d.add(Article(id="z", text=OTHER, published_at=_at(0.5)))
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE articles SET title = 'changed' WHERE id = 'a'")
+        with pytest.raises(dedup.StoreCorruptError, match="'a' fails its checksum"):
+            d.add(_copy("b", 1, " Officials welcomed it."))
+        assert "b" not in d
+        d.remove("a")
+        assert "a" not in d and not d.add(_copy("b", 1, " Officials welcomed it.")).is_copy
+        assert d.add(_copy("c", 2, " It opens soon.")).copy_of == ("b",)
+    with Deduplicator.open(path, window=Window(articles=5)) as again:
+        assert set(again) == {"z", "b", "c"}
 
 
 def _late_worker_log(url: str) -> list[str]:
@@ -844,9 +874,12 @@ def test_a_damaged_article_in_redis_is_reported_as_damage(redis_url: str, field,
     url = f"{redis_url}?namespace={namespace}"
     with Deduplicator.open(url) as d:
         d.add(_copy("a", 0))
-    redis.Redis.from_url(redis_url).hset(f"{namespace}:article:a", field, value)
-    with pytest.raises(dedup.StoreCorruptError, match=r"article 'a' is damaged in Redis .*restore"):
-        Deduplicator.open(url, window=window)
+    with redis.Redis.from_url(redis_url) as client:
+        client.hset(f"{namespace}:article:a", field, value)
+        connected = len(client.client_list())
+        with pytest.raises(dedup.StoreCorruptError, match=r"article 'a' is damaged in Redis .*restore"):
+            Deduplicator.open(url, window=window)
+        assert len(client.client_list()) == connected  # the failed opening keeps no connection
 
 
 def test_spans_that_cannot_be_read_say_the_article_was_added(tmp_path, monkeypatch) -> None:

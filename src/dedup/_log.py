@@ -31,11 +31,11 @@ def skipped(skip: Skip) -> None:
         logger.warning("skipped article %r: %s: %s", skip.id, skip.error, skip.message)
 
 
-def unreadable_leaving(article_id: str, error: Exception) -> None:
-    """An article that left the window could not be read back to take its shingles out of the
-    formula counts: they stay counted."""
+def still_counted(article_id: str, error: Exception) -> None:
+    """An article that left the window or was removed could not be read back to take its shingles
+    out of the formula counts: they stay counted."""
     logger.error(
-        "article %r left the window, but its shingles stay in the formula counts: it cannot be read back (%s)",
+        "article %r is out of the index, but its shingles stay in the formula counts: it cannot be read back (%s)",
         article_id,
         error,
     )

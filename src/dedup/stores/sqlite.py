@@ -323,7 +323,7 @@ class SQLiteStore:
     def __init__(self, path: str | Path, config: DedupConfig, *, durable: bool = False, reader: bool = False) -> None:
         """Open the index at ``path`` for writing (created when it does not exist), or with
         ``reader`` to read an existing one beside the process that writes it: no lock is taken,
-        nothing is written (SQLite's ``query_only``), and ``check`` reads one snapshot of it."""
+        the file is opened read-only (``_read_only``), and ``check`` reads one snapshot of it."""
         self.path = Path(path)
         self._reader = reader
         self._failed: StoreError | None = None  # the error the file was closed after
@@ -335,7 +335,11 @@ class SQLiteStore:
                 raise StoreError(f"{self.path}: no index file there; give the path of an index")
             else:
                 self._create(config)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = (
+                _read_only(self.path)
+                if reader
+                else sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            )
         except BaseException as exc:
             self._release_lock()
             if isinstance(exc, sqlite3.Error):
@@ -344,7 +348,6 @@ class SQLiteStore:
         self._checkpoints: _Checkpointer | None = None
         try:
             if reader:
-                self._db.execute("PRAGMA query_only=ON")
                 self._check(config)
                 return
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -452,7 +455,7 @@ class SQLiteStore:
         if not p.exists():
             return None
         try:
-            with closing(sqlite3.connect(p)) as db:
+            with closing(_read_only(p)) as db:
                 meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('config', 'config_checksum')"))
             stored = meta["config"]
             if config_checksum(stored) != meta["config_checksum"]:
@@ -669,11 +672,12 @@ class SQLiteStore:
             self._fail(exc)
             raise
         except sqlite3.Error as exc:
-            failed = (  # SQLite's message quotes the undecodable text
-                self._corrupt("a text in it is not UTF-8")
-                if "decode" in str(exc)
-                else self._error(exc, "read the index file")
-            )
+            if "decode" in str(exc):  # SQLite's message quotes the undecodable text: a row's damage
+                damaged = self._corrupt("a text in it is not UTF-8")
+                if damage_closes:
+                    self._fail(damaged)
+                raise damaged from exc
+            failed = self._error(exc, "read the index file")
             self._fail(failed)
             raise failed from exc
         except Exception as exc:  # a value the checksums vouch for but cannot be read (json, numpy, records)
@@ -748,6 +752,15 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that reads the file and never writes it: not even the checkpoint SQLite runs
+    when the last connection to a file closes (which ``PRAGMA query_only`` does not prevent), which
+    would copy into it the write-ahead log a writer left by ending without closing."""
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
 
 
 def same_settings(stored: str, config: DedupConfig) -> bool:

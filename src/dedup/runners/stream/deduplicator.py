@@ -21,6 +21,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from functools import partial, wraps
 from itertools import islice
@@ -30,7 +31,14 @@ from typing import Concatenate, ParamSpec, TypeVar
 from dedup import _log
 from dedup._undo import Undo
 from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options
-from dedup.errors import ClosedError, DedupError, DuplicateIdError, InputError, UnknownArticleError
+from dedup.errors import (
+    ClosedError,
+    DedupError,
+    DuplicateIdError,
+    InputError,
+    StoreCorruptError,
+    UnknownArticleError,
+)
 from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
 from dedup.runners.pool import Pool
 from dedup.runners.stream import sync
@@ -163,21 +171,29 @@ class Deduplicator:
 
             config = config or RedisStore.stored_config(where) or DedupConfig()
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
-            dedup = cls(config, window=window)
-            dedup._replica.read_from(sync.reader(shared), shared.url, shared=True)
-            if dedup._retention is not None:
-                left = sync.load_shared(dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered)
-                dedup._heirs_read(left)
-            dedup._store, dedup._where = shared, where
-            dedup.sync()
+            try:
+                dedup = cls(config, window=window)
+                dedup._replica.read_from(sync.reader(shared), shared.url, shared=True)
+                if dedup._retention is not None:
+                    left = sync.load_shared(dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered)
+                    dedup._heirs_read(left)
+                dedup._store, dedup._where = shared, where
+                dedup.sync()
+            except BaseException:  # a failed opening keeps no connection
+                shared.close()
+                raise
         else:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
             store = SQLiteStore(where, config, durable=durable)
-            dedup = cls(config, window=window)
-            dedup._replica.read_from(sync.reader(store), str(where))
-            left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
-            dedup._heirs_read(left)
-            dedup._store, dedup._where = store, str(where)
+            try:
+                dedup = cls(config, window=window)
+                dedup._replica.read_from(sync.reader(store), str(where))
+                left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
+                dedup._heirs_read(left)
+                dedup._store, dedup._where = store, str(where)
+            except BaseException:  # a failed opening keeps neither the file nor its lock
+                store.close()
+                raise
         _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started)
         return dedup
 
@@ -708,16 +724,26 @@ class Deduplicator:
         self._remove(store, article_id)
 
     def _remove(self, store: Store | None, article_id: str) -> None:
-        if store is not None and self._left(article_id) is not None:
+        """Remove an article, one the store holds damaged too (its shingles stay in the formula
+        counts: ``Replica.forget``): removing is how a damaged article is let go."""
+        if store is not None and self._left_or_damaged(article_id):
             if article_id in self._replica.leaving:  # its counts read it back: before it is deleted
                 self._replica.forget(article_id)
             store.delete(article_id)  # it left the window: only the store holds it
             return
         self._entry(article_id)
         if store is not None:
-            self._replica.prepared(article_id)  # read before it is deleted: forgetting it reads it
+            with suppress(StoreCorruptError):  # damaged: forgetting it lets its counts go
+                self._replica.prepared(article_id)  # read before it is deleted: forgetting it reads it
             store.delete(article_id)
         self._forget(article_id)
+
+    def _left_or_damaged(self, article_id: str) -> bool:
+        """Whether the store holds an article that left the window (``_left``), whole or damaged."""
+        try:
+            return self._left(article_id) is not None
+        except StoreCorruptError:
+            return True
 
     def _forget(self, article_id: str) -> None:
         """Take an indexed article out of memory. The replica goes first: it may read the article's

@@ -309,10 +309,11 @@ class Replica:
 
     def forget(self, article_id: str) -> None:
         """Take an indexed or leaving article out for good: its LSH rows, its counts, its entry.
-        If reading it back fails, it stays as it was."""
+        If reading it back fails, it stays as it was (but for an article the store holds
+        damaged: ``_uncount_damaged``)."""
         if article_id not in self.leaving:
             self.entry(article_id)
-            self._uncount(article_id, self.entries[article_id])
+            self._uncount_damaged(article_id, self.entries[article_id])
             self.detach(article_id)
         self._release(article_id)
 
@@ -332,18 +333,22 @@ class Replica:
 
     def _release(self, article_id: str) -> None:
         """Take a leaving article's shingles out of the formula counts (the step that may read it
-        back, and so fail), then its sentences out of the boilerplate model. An article the store
-        holds damaged is let go with its shingles still counted (logged as an error): reading it
-        again would fail the same way at every later call, and one article's shingles counted too
-        long move the formula counts by one observation."""
+        back, and so fail), then its sentences out of the boilerplate model."""
         entry = self.leaving[article_id]
+        self._uncount_damaged(article_id, entry)
+        self.boilerplate.forget(article_id, entry.fingerprints)
+        del self.leaving[article_id]
+
+    def _uncount_damaged(self, article_id: str, entry: Entry) -> None:
+        """``_uncount``, but an article the store holds damaged is let go with its shingles still
+        counted (logged as an error): reading it again would fail the same way at every later
+        call, and one article's shingles counted too long move the formula counts by one
+        observation."""
         try:
             self._uncount(article_id, entry)
         except StoreCorruptError as exc:
             self._counted.discard(article_id)
-            _log.unreadable_leaving(article_id, exc)
-        self.boilerplate.forget(article_id, entry.fingerprints)
-        del self.leaving[article_id]
+            _log.still_counted(article_id, exc)
 
     # -- candidates -----------------------------------------------------------------------------
     def evidence_passages(self, prepared: Prepared) -> U32:
