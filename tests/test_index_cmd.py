@@ -246,8 +246,9 @@ def test_check_finds_a_damaged_id_index_that_opening_does_not_read(index, capsys
 
 
 def test_check_reads_an_index_while_dedup_stream_writes_it(index, capsys) -> None:
-    """The crawler keeps running: ``dedup index check`` reads the file beside the ``dedup stream``
-    process that has it open for writing, and that process goes on adding afterwards."""
+    """The crawler keeps running: ``dedup index check``, ``stats``, ``get`` and ``export`` read the
+    file beside the ``dedup stream`` process that has it open for writing (``remove`` is refused),
+    and that process goes on adding afterwards."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     rows = _rows()
     line = [json.dumps({**r, "id": f"again-{r['id']}"}, ensure_ascii=False) + "\n" for r in rows[:3]]
@@ -263,7 +264,13 @@ def test_check_reads_an_index_while_dedup_stream_writes_it(index, capsys) -> Non
             status, out, err = _run(["index", "check", "--json", index], capsys)
             assert status == 0, err
             assert json.loads(out)["articles"] == 12
-            status, _, err = _run(["index", "stats", index], capsys)  # the others still want the writer gone
+            status, out, err = _run(["index", "stats", "--json", index], capsys)  # read beside the writer too
+            assert status == 0 and json.loads(out)["articles"] == 12, err
+            status, out, err = _run(["index", "get", index, "again-" + rows[0]["id"]], capsys)
+            assert status == 0 and json.loads(out)["article"]["id"] == "again-" + rows[0]["id"], err
+            status, out, err = _run(["index", "export", index], capsys)
+            assert status == 0 and sum(c["size"] for c in _clusters(out)) == 12, err
+            status, _, err = _run(["index", "remove", index, rows[1]["id"]], capsys)  # a writer: refused
             assert status == 2 and "open for writing in another process" in err
             writer.stdin.write("".join(line[1:]))
             writer.stdin.close()

@@ -275,6 +275,32 @@ def test_a_row_damaged_while_the_index_is_open_is_refused_and_the_other_rows_are
         assert {row[0] for row in db.execute("SELECT id FROM articles")} == {a.id for a in seeds[:4]}
 
 
+def test_an_index_opened_read_only_answers_and_refuses_to_change(tmp_path: Path, redis_url: str) -> None:
+    path = tmp_path / "index.sqlite"
+    seeds = load_seeds()
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(seeds[:4])
+        answers = _ids(d.clusters())
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith((".lock", "-shm"))}
+    with dedup.Deduplicator.open(path, read_only=True) as reader:
+        assert _ids(reader.clusters()) == answers
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in files} == files
+    with dedup.Deduplicator.open(path) as writer, dedup.Deduplicator.open(path, read_only=True) as reader:
+        assert _ids(reader.clusters()) == answers and reader.get(seeds[0].id) == writer.get(seeds[0].id)
+        for change in (
+            lambda: reader.add(seeds[4]),
+            lambda: reader.add_many(seeds[4:]),
+            lambda: reader.remove(seeds[0].id),
+        ):
+            with pytest.raises(dedup.StoreError, match=r"opened read-only.*to add or remove"):
+                change()
+        assert seeds[4].id not in reader and seeds[0].id in reader
+        writer.add(seeds[4])  # the writer goes on; the reader answers as the file was when it opened
+        assert seeds[4].id not in reader
+    with pytest.raises(dedup.ConfigError, match="read_only is for a SQLite file"):
+        dedup.Deduplicator.open(f"{redis_url}?namespace=read-only", read_only=True)
+
+
 HOLDER = textwrap.dedent(
     """
     import sys, time

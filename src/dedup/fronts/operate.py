@@ -13,8 +13,9 @@
   read whole, as a worker without a window reads it. Opening reads only what it needs.
 
 None of them creates an index: a path that does not exist, or a Redis namespace without an index,
-is an error. But for ``check``, a SQLite index is opened as ``dedup stream`` opens it, for writing,
-so those commands are refused while another process writes the file.
+is an error. A SQLite index is read without being written or locked (``Deduplicator.open(...,
+read_only=True)``), beside the process that writes it, but by ``remove``, which opens it for
+writing as ``dedup stream`` does, and is refused while another process writes the file.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def _must_exist(where: str) -> None:
         raise missing
 
 
-def open_existing(where: str) -> Deduplicator:
-    """The index at ``where``, which must exist (``_must_exist``)."""
+def open_existing(where: str, *, read_only: bool = True) -> Deduplicator:
+    """The index at ``where``, which must exist (``_must_exist``); a SQLite file ``read_only``
+    unless told otherwise (read beside the process that writes it)."""
     _must_exist(where)
-    return Deduplicator.open(where)
+    return Deduplicator.open(where, read_only=read_only and not where.startswith(_REDIS))
 
 
 # -- stats --------------------------------------------------------------------------------------
@@ -241,7 +243,7 @@ def remove(where: str, ids: Sequence[str], said: Callable[[str, Cluster], None])
     """Remove ``ids`` from the index, after checking that every one is indexed (nothing is removed
     otherwise); ``said(id, cluster)`` is called after each removal with the cluster it left."""
     wanted = list(dict.fromkeys(ids))
-    with open_existing(where) as d:
+    with open_existing(where, read_only=False) as d:
         unknown = [i for i in wanted if i not in d]
         if unknown:
             raise _unknown(where, unknown)

@@ -33,10 +33,12 @@ from dedup._undo import Undo
 from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options
 from dedup.errors import (
     ClosedError,
+    ConfigError,
     DedupError,
     DuplicateIdError,
     InputError,
     StoreCorruptError,
+    StoreError,
     UnknownArticleError,
 )
 from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
@@ -148,6 +150,7 @@ class Deduplicator:
         self._where: str | None = None  # the path or URL of a persistent index
         self._lock = threading.RLock()
         self._closed = False
+        self._read_only = False  # a file opened to be read only (``open``)
         self._undo: Undo | None = None  # the journal of the add in progress
 
     # -- persistence ----------------------------------------------------------------------------
@@ -160,13 +163,21 @@ class Deduplicator:
         durable: bool = False,
         lock_timeout: float = 60.0,
         window: Window | None = None,
+        read_only: bool = False,
     ) -> Deduplicator:
         """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
         ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
-        used. With a ``window`` only the articles in it are read into memory."""
+        used. With a ``window`` only the articles in it are read into memory. ``read_only``: an
+        existing file is read, beside the process that writes it, as it was when opened; nothing is
+        written to it, and ``add``, ``add_many`` and ``remove`` raise ``StoreError``."""
         started = time.perf_counter()
-        if isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://")):
+        redis = isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://"))
+        if read_only and redis:
+            raise ConfigError(
+                "read_only is for a SQLite file; workers read a Redis index while others write it (leave read_only out)"
+            )
+        if redis and isinstance(where, str):
             from dedup.stores.redis import RedisStore
 
             config = config or RedisStore.stored_config(where) or DedupConfig()
@@ -184,13 +195,13 @@ class Deduplicator:
                 raise
         else:
             config = config or SQLiteStore.stored_config(where) or DedupConfig()
-            store = SQLiteStore(where, config, durable=durable)
+            store = SQLiteStore(where, config, durable=durable, reader=read_only)
             try:
                 dedup = cls(config, window=window)
                 dedup._replica.read_from(sync.reader(store), str(where))
                 left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
                 dedup._heirs_read(left)
-                dedup._store, dedup._where = store, str(where)
+                dedup._store, dedup._where, dedup._read_only = store, str(where), read_only
             except BaseException:  # a failed opening keeps neither the file nor its lock
                 store.close()
                 raise
@@ -226,6 +237,13 @@ class Deduplicator:
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
         return self._closed
+
+    def _refuse_if_read_only(self) -> None:
+        if self._read_only:
+            raise StoreError(
+                f"{self._where} was opened read-only: open it with Deduplicator.open({self._where!r}) to add or remove "
+                "articles (one process writes an index at a time)"
+            )
 
     def _closed_error(self) -> ClosedError:
         if self._where is None:
@@ -313,6 +331,7 @@ class Deduplicator:
         analyzed again, so it is off by default)."""
         if self._closed:
             raise self._closed_error()
+        self._refuse_if_read_only()
         # prepared outside the locks (the slow part, which reads only the config), then added under
         # them
         ready = article if isinstance(article, Prepared) else self._prepare_or_existing(article)
@@ -651,6 +670,7 @@ class Deduplicator:
         ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on.
         ``workers`` > 1 prepares the articles (normalize, shingle, sign) in that many processes."""
         check_batch_options(errors, workers)
+        self._refuse_if_read_only()
         ready: list[Prepared] = []
         first: dict[str, str] = {}
         for n, (article, outcome) in enumerate(self._prepare_all(articles, workers), 1):
@@ -715,6 +735,7 @@ class Deduplicator:
     def remove(self, article_id: str) -> None:
         """Remove an article: from the index, the boilerplate counts, every cluster and the file
         (with a window, one that left it from the file alone)."""
+        self._refuse_if_read_only()
         store = self._store
         if store is not None and store.shared:
             with store.lock():
