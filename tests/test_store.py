@@ -301,6 +301,75 @@ def test_an_index_opened_read_only_answers_and_refuses_to_change(tmp_path: Path,
         dedup.Deduplicator.open(f"{redis_url}?namespace=read-only", read_only=True)
 
 
+@pytest.mark.parametrize("window", [2, 5], ids=["left-the-window", "in-the-window"])
+def test_an_index_of_ids_pointing_at_another_row_deletes_nothing(tmp_path: Path, window: int, monkeypatch) -> None:
+    """Removing an article whose entry in the index of ids points at another article's row finds
+    the file damaged and closes it, before anything is deleted through that index (it would delete
+    the other article)."""
+    from datetime import UTC, datetime, timedelta
+
+    from dedup.runners.stream import replica
+
+    path = tmp_path / "index.sqlite"
+    texts = {
+        "art-a": "The city council approved a new budget for the harbour bridge on Monday after a long debate.",
+        "art-b": "Heavy snow closed mountain roads across the region, and rescue teams reached stranded drivers.",
+        "art-c": "A local football club signed a young striker from the academy, the coach said on Friday.",
+        "art-d": "Scientists at the university published a study on river pollution and falling fish numbers.",
+    }
+    start = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    monkeypatch.setattr(replica, "KEPT", 0)
+    with dedup.Deduplicator.open(path, window=dedup.Window(articles=window)) as d:
+        for n, (art_id, text) in enumerate(texts.items()):
+            d.add(dedup.Article(id=art_id, text=text, published_at=start + timedelta(hours=n)))
+    with closing(sqlite3.connect(path)) as db:
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_articles_1'").fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    victim, rowid, other = ("art-b", 2, 4) if window == 2 else ("art-d", 4, 3)
+    data = bytearray(path.read_bytes())
+    entry = b"\x03\x17\x01" + victim.encode() + bytes([rowid])  # (its key and its rowid)
+    at = data.find(entry, (root - 1) * size, root * size)
+    assert at >= 0
+    data[at + len(entry) - 1] = other
+    path.write_bytes(bytes(data))
+    with (
+        dedup.Deduplicator.open(path, window=dedup.Window(articles=window)) as d,
+        pytest.raises(dedup.StoreError, match=f"looking up article {victim!r} finds"),
+    ):
+        d.remove(victim)
+    with closing(sqlite3.connect(path)) as db:
+        assert sorted(r[0] for r in db.execute("SELECT id FROM articles NOT INDEXED")) == sorted(texts)
+
+
+def test_a_read_only_index_answers_as_the_file_was_when_it_opened(tmp_path: Path, monkeypatch) -> None:
+    """The writer adds and removes articles while a read-only deduplicator reads the file, at
+    opening and after: it reads one snapshot (no row counts or rows that moved under it, taken for
+    damage) and answers as the file was when it opened."""
+    from dedup.runners.stream import replica
+
+    monkeypatch.setattr(replica, "KEPT", 0)  # analyses read back from the file when asked for
+    path = tmp_path / "index.sqlite"
+    seeds = sorted(load_seeds(), key=lambda a: a.id)  # 000 and 002 are copies
+    first = [seeds[0], seeds[1], seeds[3]]
+    with dedup.Deduplicator.open(path) as writer:
+        writer.add_many(first)
+        expected = _ids(writer.clusters())
+        read, moved = SQLiteStore._read, []
+
+        def read_while_writing(self: SQLiteStore, rowid: int):
+            if self._reader and not moved:  # the writer commits as the reader loads
+                moved.append(writer.add(seeds[2]).is_copy)
+                writer.remove(seeds[1].id)
+            return read(self, rowid)
+
+        monkeypatch.setattr(SQLiteStore, "_read", read_while_writing)
+        with dedup.Deduplicator.open(path, read_only=True) as reader:
+            assert moved == [True] and sorted(reader) == sorted(a.id for a in first)
+            assert _ids(reader.clusters()) == expected  # seeds[1]'s text read back after its removal
+        assert seeds[1].id not in writer and seeds[2].id in writer
+
+
 HOLDER = textwrap.dedent(
     """
     import sys, time

@@ -323,7 +323,8 @@ class SQLiteStore:
     def __init__(self, path: str | Path, config: DedupConfig, *, durable: bool = False, reader: bool = False) -> None:
         """Open the index at ``path`` for writing (created when it does not exist), or with
         ``reader`` to read an existing one beside the process that writes it: no lock is taken,
-        the file is opened read-only (``_read_only``), and ``check`` reads one snapshot of it."""
+        the file is opened read-only (``_read_only``), and every read sees one snapshot of it, as
+        it was when opened (the writer's log is not copied into the file past it meanwhile)."""
         self.path = Path(path)
         self._reader = reader
         self._failed: StoreError | None = None  # the error the file was closed after
@@ -348,6 +349,9 @@ class SQLiteStore:
         self._checkpoints: _Checkpointer | None = None
         try:
             if reader:
+                # one read transaction for as long as the store is open: every read sees the file
+                # as it was at the first, whatever its writer commits meanwhile
+                self._db.execute("BEGIN")
                 self._check(config)
                 return
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -605,14 +609,17 @@ class SQLiteStore:
 
     def stored(self, article_id: str) -> StoredArticle | None:
         """One stored article, checked against its checksum; None when the file has no such id.
-        A damaged row raises ``StoreCorruptError`` and leaves the file open."""
+        A damaged row raises ``StoreCorruptError`` and leaves the file open; an index of ids that
+        points at another row closes it."""
         with self._reading(damage_closes=False):
             row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 return None
             found = self._read(row[0])
-            if found.article.id != article_id:  # the id's index points at another row
-                raise self._corrupt(f"looking up article {article_id!r} finds {found.article.id!r}")
+            if found.article.id != article_id:  # the id's index points at another row: the file's damage
+                damaged = self._corrupt(f"looking up article {article_id!r} finds {found.article.id!r}")
+                self._fail(damaged)  # (nothing is deleted through that index)
+                raise damaged
             return found
 
     def check(self) -> tuple[int, int]:
@@ -621,8 +628,10 @@ class SQLiteStore:
         the row counts, all in one read transaction (one snapshot of the file, while another
         process may write it). Returns the numbers of articles and copies; raises a
         ``StoreCorruptError`` saying what is damaged."""
-        with self._reading():
-            self._db.execute("BEGIN")
+        began = not self._db.in_transaction  # (a reader's transaction is open already)
+        if began:
+            with self._reading():
+                self._db.execute("BEGIN")
         try:
             with self._reading():
                 problems = [row[0] for row in self._db.execute("PRAGMA integrity_check(5)")]
@@ -633,7 +642,7 @@ class SQLiteStore:
             return articles, sum(1 for _ in self.matches())
         finally:
             with suppress(sqlite3.Error):  # (the store is closed when reading it failed)
-                if self._db.in_transaction:
+                if began and self._db.in_transaction:
                     self._db.execute("ROLLBACK")
 
     def matches(self, between: Container[str] | None = None) -> Iterator[Match]:
