@@ -370,6 +370,27 @@ def test_a_read_only_index_answers_as_the_file_was_when_it_opened(tmp_path: Path
         assert seeds[1].id not in writer and seeds[2].id in writer
 
 
+def test_running_out_of_memory_while_reading_is_not_reported_as_damage(tmp_path: Path, monkeypatch) -> None:
+    from dedup.stores import sqlite as store_module
+
+    path = tmp_path / "index.sqlite"
+    seeds = load_seeds()
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(seeds[:2])
+        store = d._store
+        assert isinstance(store, SQLiteStore)
+
+        def out_of_memory(blob: bytes, *, where: str) -> object:
+            raise MemoryError
+
+        unpack = store_module.unpack_arrays
+        monkeypatch.setattr(store_module, "unpack_arrays", out_of_memory)
+        with pytest.raises(MemoryError):
+            store.stored(seeds[0].id)
+        monkeypatch.setattr(store_module, "unpack_arrays", unpack)
+        assert store.stored(seeds[0].id) is not None  # the file stays open
+
+
 HOLDER = textwrap.dedent(
     """
     import sys, time

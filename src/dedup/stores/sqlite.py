@@ -689,6 +689,8 @@ class SQLiteStore:
             failed = self._error(exc, "read the index file")
             self._fail(failed)
             raise failed from exc
+        except MemoryError:  # the machine's, not the file's
+            raise
         except Exception as exc:  # a value the checksums vouch for but cannot be read (json, numpy, records)
             damaged = self._corrupt(f"{type(exc).__name__}: {exc}")
             if damage_closes:
@@ -707,12 +709,6 @@ class SQLiteStore:
                 f"{self.path}: the index file was closed after an error ({failed}); deal with that, then open the "
                 "index again"
             )
-
-    def count(self) -> int:
-        try:
-            return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
-        except sqlite3.Error as exc:
-            raise self._error(exc, "count the articles") from exc
 
     def close(self) -> None:
         stop, checkpoints = getattr(self, "_stop_checkpoints", None), getattr(self, "_checkpoints", None)
