@@ -328,8 +328,9 @@ def add_parser(sub: Any) -> None:
         help="look into a persistent index, remove articles from it, export its clusters, check it",
         description=(
             "Operator commands on an index that dedup stream --index (or Deduplicator.open) built: a "
-            "SQLite file or a redis:// URL. None of them creates an index. A SQLite index is opened "
-            "for writing, as dedup stream opens it, so they are refused while another process writes it."
+            "SQLite file or a redis:// URL. None of them creates an index. A SQLite file is read without "
+            "being written or locked, beside a crawler that writes it, but by remove, which opens it for "
+            "writing, as dedup stream does, and is refused while another process writes it."
         ),
         epilog=EPILOG,
     )
@@ -393,8 +394,8 @@ def add_parser(sub: Any) -> None:
             "article and verified copy against its checksum; a Redis index is read whole, as a worker "
             "without a window reads it. Opening an index reads only what it needs (with a window, the "
             "articles in it), so damage elsewhere in a file shows when that part is read; run this after "
-            "a disk or power incident, or between two runs of the crawler (a file is refused while "
-            "another process writes it). Exit status 2 and what is damaged when something is."
+            "a disk or power incident, while the crawler runs if you like (a file is read as one "
+            "snapshot). Exit status 2 and what is damaged when something is."
         ),
         json_help='write {"index", "articles", "copies", "structure"} as one JSON object',
         output_help="write to FILE (default: standard output)",
