@@ -8,7 +8,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -241,16 +242,22 @@ def test_a_damaged_row_is_named_in_the_error(tmp_path: Path) -> None:
         dedup.Deduplicator.open(path)
 
 
+@contextmanager
+def _seeded(path: Path, n: int) -> Iterator[tuple[dedup.Deduplicator, SQLiteStore, list[dedup.Article]]]:
+    """An index file with the first ``n`` seeds, open, its store, and the seeds."""
+    seeds = load_seeds()
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(seeds[:n])
+        assert isinstance(d._store, SQLiteStore)
+        yield d, d._store, seeds
+
+
 def test_a_row_damaged_while_the_index_is_open_is_refused_and_the_other_rows_are_read(tmp_path: Path) -> None:
     """A row damaged under a running stream is refused by its checksum each time it is read, and
     the file stays open: the whole rows are read and new articles are written. A failure of the
     file itself closes it, and later calls say after which error."""
     path = tmp_path / "index.sqlite"
-    seeds = load_seeds()
-    with dedup.Deduplicator.open(path) as d:
-        d.add_many(seeds[:3])
-        store = d._store
-        assert isinstance(store, SQLiteStore)
+    with _seeded(path, 3) as (d, store, seeds):
         with closing(sqlite3.connect(path)) as db, db:
             db.execute("UPDATE articles SET title = 'changed' WHERE id = ?", (seeds[0].id,))
         for _ in range(2):
@@ -373,12 +380,7 @@ def test_a_read_only_index_answers_as_the_file_was_when_it_opened(tmp_path: Path
 def test_running_out_of_memory_while_reading_is_not_reported_as_damage(tmp_path: Path, monkeypatch) -> None:
     from dedup.stores import sqlite as store_module
 
-    path = tmp_path / "index.sqlite"
-    seeds = load_seeds()
-    with dedup.Deduplicator.open(path) as d:
-        d.add_many(seeds[:2])
-        store = d._store
-        assert isinstance(store, SQLiteStore)
+    with _seeded(tmp_path / "index.sqlite", 2) as (_, store, seeds):
 
         def out_of_memory(blob: bytes, *, where: str) -> object:
             raise MemoryError
