@@ -37,8 +37,8 @@ articles, a small part of a long crawl's file): ``check`` reads all of it, SQLit
 
 One process writes an index at a time: opening takes an exclusive ``flock`` on ``<index>.lock``
 beside the file (which holds the pid of the holder), released by ``close`` or when the process ends.
-A store opened as a ``reader`` takes no lock and writes nothing, beside the writer (``check`` reads
-one snapshot of the file).
+A store opened as a ``reader`` takes no lock and writes nothing, beside the writer, and reads one
+snapshot of the file for as long as it is open.
 """
 
 from __future__ import annotations
