@@ -46,8 +46,8 @@ class BoilerplateModel:
     def __init__(self, config: BoilerplateConfig, sentences_of: Callable[[str], Sentences]) -> None:
         self._config = config
         self._sentences_of = sentences_of
-        self._df: dict[int, int] = {}
-        # The articles that carry each sentence, in the order they came: the article id alone
+        # The articles that carry each sentence (their number is its document frequency), in the
+        # order they came: the article id alone
         # while it is the only one (most sentences are on one article, and a container each would
         # be most of the objects the garbage collector walks), from the second on the ids as the
         # keys of a dict (ordered, and each taken out at once whatever its place; a dict of
@@ -109,7 +109,7 @@ class BoilerplateModel:
                 self._published.discard(fp)
             else:
                 self._published.add(fp)
-            if fp in self._df:
+            if fp in self._postings:
                 changed_at[fp] = version
         log, versions = self._log, self._log_versions
         log.extend(changed)
@@ -141,22 +141,21 @@ class BoilerplateModel:
         if article_id in self._seen:
             return
         self._seen.add(article_id)
-        df, postings, sample, min_df = self._df, self._postings, self._config.sample, self._config.min_df
+        postings, sample, min_df = self._postings, self._config.sample, self._config.min_df
         settled, dirty = max(min_df, sample), self._dirty
         for fp in set(fingerprints.tolist()):
-            count = df.get(fp, 0) + 1
-            df[fp] = count
+            carriers = postings.get(fp)
             sampled = False
-            if count == 1:
+            if carriers is None:
                 postings[fp] = article_id
+                count = 1
+            elif isinstance(carriers, str):
+                postings[fp] = {carriers: None, article_id: None}
+                count, sampled = 2, True
             else:
-                carriers = postings[fp]
-                if isinstance(carriers, str):
-                    postings[fp] = {carriers: None, article_id: None}
-                    sampled = True
-                else:
-                    carriers[article_id] = None
-                    sampled = len(carriers) <= sample
+                carriers[article_id] = None
+                count = len(carriers)
+                sampled = count <= sample
             if sampled:
                 # a verdict depends on the sample: one judged over the sample before is stale, even
                 # at a settled count (a removal leaves a sample short, and a new article fills it)
@@ -177,15 +176,13 @@ class BoilerplateModel:
         self._samples.clear()
         for fp in set(fingerprints.tolist()):
             self._dirty.add(fp)
-            count = self._df.get(fp, 0) - 1
+            count = self.document_frequency(fp) - 1
             if count < self._config.min_df:
                 self._frequent.discard(fp)
             if count <= 0:
-                self._df.pop(fp, None)
                 self._postings.pop(fp, None)
                 self._changed_at.pop(fp, None)  # on no article: no answer reads it
             else:
-                self._df[fp] = count
                 carriers = self._postings[fp]
                 if isinstance(carriers, dict):
                     carriers.pop(article_id, None)
@@ -200,7 +197,11 @@ class BoilerplateModel:
         return (found,) if isinstance(found, str) else tuple(islice(found, self._config.sample))
 
     def document_frequency(self, fingerprint: int) -> int:
-        return self._df.get(fingerprint, 0)
+        """The number of articles that carry the sentence."""
+        carriers = self._postings.get(fingerprint)
+        if carriers is None:
+            return 0
+        return 1 if isinstance(carriers, str) else len(carriers)
 
     def _known(self, fingerprint: int, df: int) -> bool | None:
         """The verdict judged at this count (or at a settled one, which no count changes), if any."""
@@ -213,7 +214,7 @@ class BoilerplateModel:
         """True when the sentence with this fingerprint is learned furniture."""
         if not self._config.enabled:
             return False
-        df = self._df.get(fingerprint, 0)
+        df = self.document_frequency(fingerprint)
         if df < self._config.min_df:
             return False
         known = self._known(fingerprint, df)
@@ -271,7 +272,7 @@ class BoilerplateModel:
         row_of: list[int] = []
         row_ids: dict[tuple[str, ...], int] = {}
         for fp in fingerprints:
-            df = self._df.get(fp, 0)
+            df = self.document_frequency(fp)
             if df >= config.min_df and self._known(fp, df) is None:
                 judged.append((fp, df))
                 row_of.append(row_ids.setdefault(self._sampled(fp), len(row_ids)))
