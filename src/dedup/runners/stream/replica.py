@@ -133,10 +133,16 @@ class Replica:
         the store, or added there again since, is unknown until this worker catches up."""
         self._read, self._where, self._kept, self._shared = read, where, KEPT, shared
 
+    def _find(self, article_id: str) -> Entry | None:
+        """The entry of an indexed, pending or leaving article (None for another id)."""
+        return self.entries.get(article_id) or self.pending.get(article_id) or self.leaving.get(article_id)
+
     def _held(self, article_id: str) -> Entry:
-        """The entry of an indexed, pending or leaving article (KeyError for another id)."""
-        entry = self.entries.get(article_id) or self.pending.get(article_id)
-        return entry if entry is not None else self.leaving[article_id]
+        """``_find``, a KeyError for another id."""
+        entry = self._find(article_id)
+        if entry is None:
+            raise KeyError(article_id)
+        return entry
 
     def prepared(self, article_id: str) -> Prepared:
         """The analysis of an indexed, pending or leaving article, read back from the store when let
@@ -243,7 +249,7 @@ class Replica:
     def sentences(self, article_id: str) -> Sentences:
         """The sentence fingerprints and near keys of an indexed, pending or leaving article (none
         for another id): those the boilerplate model counts."""
-        entry = self.entries.get(article_id) or self.pending.get(article_id) or self.leaving.get(article_id)
+        entry = self._find(article_id)
         if entry is None:
             return _NO_FINGERPRINTS, _NO_FINGERPRINTS
         return entry.fingerprints, entry.keys
