@@ -53,6 +53,7 @@ import math
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import weakref
 from collections.abc import Container, Iterator, Sequence
@@ -142,7 +143,13 @@ class StoredArticle:
 
 
 _DTYPES = {"uint64": np.uint64, "int64": np.int64, "uint32": np.uint32}
+_NAMES = {np.dtype(kind): name for name, kind in _DTYPES.items()}  # an array's dtype as a header names it
 _STORED_DTYPES = {name: np.dtype(kind).newbyteorder("<") for name, kind in _DTYPES.items()}  # as in a blob
+_LITTLE = sys.byteorder == "little"  # native arrays are already in a blob's byte order
+
+
+def _little_bytes(a: np.ndarray) -> bytes:
+    return a.tobytes() if _LITTLE else a.astype(a.dtype.newbyteorder("<")).tobytes()
 
 
 def pack_arrays(doc: Shingled, signature: np.ndarray, passage_signatures: np.ndarray) -> bytes:
@@ -151,10 +158,14 @@ def pack_arrays(doc: Shingled, signature: np.ndarray, passage_signatures: np.nda
     C order. (``numpy.savez`` would do, but its zip container costs more than the whole write.)"""
     arrays = [(name, getattr(doc, name)) for name in _ARRAYS]
     arrays += [("signature", signature), ("passage_signatures", passage_signatures)]
-    header = json.dumps([[name, str(a.dtype), list(a.shape)] for name, a in arrays]).encode("ascii")
-    parts = [len(header).to_bytes(4, "little"), header]
-    parts += [np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes() for _, a in arrays]
-    return b"".join(parts)
+    header = json.dumps([[name, _NAMES[a.dtype], list(a.shape)] for name, a in arrays]).encode("ascii")
+    return b"".join([len(header).to_bytes(4, "little"), header, *(_little_bytes(a) for _, a in arrays)])
+
+
+def _shape(name: str, shape: object) -> tuple[int, ...]:
+    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(f"{name}: the shape {shape!r} is no list of sizes")
+    return tuple(shape)
 
 
 def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.ndarray]:
@@ -165,12 +176,12 @@ def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.
         found: dict[str, Any] = {}
         for name, dtype, shape in header:
             kind = _STORED_DTYPES[dtype]
-            if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-                raise ValueError(f"{name}: the shape {shape!r} is no list of sizes")
-            count = math.prod(shape)
-            found[name] = (
-                np.frombuffer(blob, dtype=kind, count=count, offset=offset).reshape(shape).astype(_DTYPES[dtype])
-            )
+            dims = _shape(name, shape)
+            count = math.prod(dims)
+            # a copy in the native byte order, which the array owns (not a view of the blob)
+            found[name] = np.frombuffer(blob, dtype=kind, count=count, offset=offset).astype(_DTYPES[dtype])
+            if len(dims) != 1:
+                found[name] = found[name].reshape(dims)
             offset += count * kind.itemsize
         # an array added since (``quoted``) is missing from an older index: the record's default
         doc = Shingled(**{name: found[name] for name in _ARRAYS if name in found})
