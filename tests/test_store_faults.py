@@ -223,3 +223,34 @@ def test_a_writer_killed_at_any_moment_loses_no_acknowledged_article(tmp_path: P
         clean.add(dedup.Article(id=r["id"], text=r["text"]))
     assert reloaded == _answers(clean)
     print(f"killed writers: runs={kills} acknowledged={len(acknowledged)} lost={lost}")
+
+
+def test_a_new_index_is_refused_where_a_deleted_one_left_its_log(tmp_path: Path) -> None:
+    """A writer killed leaves its last articles in SQLite's log (``-wal``); a user who then deletes
+    the index file to start again would get a new file with that log applied to it (the deleted
+    articles back, or a damaged file). Opening there is refused, naming the log, until it is
+    deleted too; then a new, empty index opens."""
+    index = tmp_path / "crawl.sqlite"
+    killed = _child(
+        "import os, sys, dedup\n"
+        "d = dedup.Deduplicator.open(sys.argv[1])\n"
+        "for i in range(20):\n"
+        "    d.add(dedup.Article(id=f'a{i}', text=f'Story {i}: the council met on Monday about the bridge. ' * 4))\n"
+        "os._exit(0)\n",
+        str(index),
+    )
+    assert killed.returncode == 0, killed.stderr
+    log = tmp_path / "crawl.sqlite-wal"
+    assert log.stat().st_size > 0
+    index.unlink()
+    with pytest.raises(dedup.StoreError, match=r"no index file there, but crawl\.sqlite-wal is") as refused:
+        dedup.Deduplicator.open(index)
+    assert "delete crawl.sqlite-wal" in str(refused.value)
+    assert not index.exists() and log.stat().st_size > 0  # nothing created, the log left as it was
+    log.unlink()
+    (tmp_path / "crawl.sqlite-shm").unlink(missing_ok=True)
+    with dedup.Deduplicator.open(index) as d:
+        assert len(d) == 0
+        d.add(dedup.Article(id="new", text="A new crawl begins with this article about the harbour. " * 4))
+    with dedup.Deduplicator.open(index) as d:
+        assert sorted(d) == ["new"]

@@ -346,6 +346,7 @@ class SQLiteStore:
             elif reader:
                 raise StoreError(f"{self.path}: no index file there; give the path of an index")
             else:
+                self._refuse_stray_log()
                 self._create(config)
             self._db = (
                 _read_only(self.path)
@@ -405,6 +406,25 @@ class SQLiteStore:
             raise StoreFormatError(f"{self.path}: the file is empty (0 bytes), so not a dedup index; {_NOT_AN_INDEX}")
         if header != _SQLITE_HEADER:
             raise StoreFormatError(f"{self.path}: not a SQLite file, so not a dedup index; {_NOT_AN_INDEX}")
+
+    def _refuse_stray_log(self) -> None:
+        """Refuse to create an index where the log of a deleted one is left: SQLite would take it
+        for the new file's log and apply it, bringing back or damaging what the deleted index held.
+        A writer killed leaves its log (``-wal``) until the file is next opened, and deleting the
+        file alone to start again leaves it behind."""
+        log = self.path.with_name(self.path.name + "-wal")
+        try:
+            stray = log.stat().st_size > 0
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot read {log.name} beside it ({exc.strerror})") from exc
+        if stray:
+            raise StoreError(
+                f"{self.path}: no index file there, but {log.name} is: the log of an index file deleted or moved "
+                "after its writer stopped without closing it, which SQLite would apply to a new file here. Put the "
+                f"index file back, or delete {log.name} (and {self.path.name}-shm) to start a new index"
+            )
 
     def _create(self, config: DedupConfig) -> None:
         """A new index: built in a file beside the path and moved into place when complete."""
