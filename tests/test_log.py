@@ -13,6 +13,7 @@ import pytest
 
 import dedup
 from dedup import _log
+from dedup.runners.stream import state
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = (
@@ -61,9 +62,16 @@ def test_reopening_an_index_logs_its_path_size_and_time(tmp_path: Path, caplog: 
     caplog.set_level(logging.INFO, logger="dedup")
     with dedup.Deduplicator.open(path) as d:
         assert len(d) == 2
-    (message,) = _messages(caplog, logging.INFO)
-    assert message.startswith(f"opened the index {path}: 2 articles in ")
-    assert message.endswith(" s")
+    state.path_of(path).unlink()  # the state saved as it closed: the next opening reads the index
+    with dedup.Deduplicator.open(path) as d:
+        assert len(d) == 2
+    opened = [m for m in _messages(caplog, logging.INFO) if m.startswith("opened")]
+    assert len(opened) == 2
+    assert opened[0].startswith(f"opened the index {path}: 2 articles in ")
+    assert opened[0].endswith(" s (from the state saved beside it)")
+    assert opened[1].endswith(" s (read from the index)")
+    (saved, _) = [m for m in _messages(caplog, logging.INFO) if m.startswith("saved")]
+    assert saved.startswith(f"saved the state of 2 articles in memory beside {path}: ")
 
 
 def test_a_copy_and_a_new_earliest_are_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:

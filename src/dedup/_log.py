@@ -41,9 +41,35 @@ def still_counted(article_id: str, error: Exception) -> None:
     )
 
 
-def opened(place: str, articles: int, seconds: float) -> None:
-    """A persistent index loaded into memory."""
-    logger.info("opened the index %s: %d articles in %.2f s", where(place), articles, seconds)
+def opened(place: str, articles: int, seconds: float, restored: bool = False) -> None:
+    """A persistent index loaded into memory (``restored``: from the state saved as it closed)."""
+    how = "from the state saved beside it" if restored else "read from the index"
+    logger.info("opened the index %s: %d articles in %.2f s (%s)", where(place), articles, seconds, how)
+
+
+def state_saved(place: str, articles: int, size: int, seconds: float) -> None:
+    """The stream's memory saved beside its index as it closed."""
+    logger.info(
+        "saved the state of %d articles in memory beside %s: %.1f MB in %.2f s",
+        articles,
+        where(place),
+        size / 1e6,
+        seconds,
+    )
+
+
+def state_not_read(path: str, why: str) -> None:
+    """A saved state not read: the index is read from its file instead."""
+    logger.info("not reading the saved state %s: %s; reading the index from its file", path, why)
+
+
+def state_not_saved(place: str, why: str) -> None:
+    """The stream's memory could not be saved as its index closed (the next opening reads the file)."""
+    logger.warning(
+        "could not save the state of the index %s as it closed: %s; the next opening reads the articles from the index",
+        where(place),
+        why,
+    )
 
 
 def added(verdict: Verdict) -> None:

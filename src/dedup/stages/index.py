@@ -178,6 +178,15 @@ class BandIndex:
         self._n_keys += len(keys)
         self._handles[article_id], self._ids[handle] = handle, article_id
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (a stream's saved state) with the entry arrays cut to the entries in use: they
+        grow again at the next insert."""
+        state = dict(vars(self))
+        for name in ("_entry_handle", "_entry_next", "_entry_key"):
+            state[name] = getattr(self, name)[: self._n_entries]
+        state["_handle_span"] = self._handle_span[: max(self._next, 1)]
+        return state
+
     def _keys_of(self, handle: int) -> U64:
         """The band keys of an indexed article, ascending."""
         start, end = self._handle_span[handle].tolist()

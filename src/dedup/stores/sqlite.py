@@ -1,18 +1,20 @@
 """Persistence: the index in a SQLite file that survives restarts and crashes.
 
 ``Deduplicator.open(path)`` reads the file back into memory (articles, their shingles and signatures,
-the verified copies) and writes every added article in its own transaction before ``add`` returns:
+the verified copies), or the state its last writer saved beside it as it closed
+(``dedup.runners.stream.state``), and writes every added article in its own transaction before ``add`` returns:
 an article whose verdict was given is on disk, whatever happens to the process next (WAL mode,
 ``synchronous=NORMAL``: safe against a killed process; against power loss use ``synchronous=FULL``
 with ``SQLiteStore(durable=True)``).
 
-File format (version 3), documented so that other tools can read it; no pickle anywhere. A checksum
+File format (version 3), documented so that other tools can read it; no pickle in it. A checksum
 is BLAKE2b with a 16-byte digest.
 
 - ``meta(key TEXT PRIMARY KEY, value TEXT)``: ``format`` = ``dedup-index``, ``version`` = ``3``,
   ``config`` = the ``DedupConfig`` as JSON (an index only answers for the settings it was built with),
-  ``config_checksum`` = the hex checksum of that JSON, and ``articles`` and ``matches`` = the number
-  of rows of each table (kept by triggers).
+  ``config_checksum`` = the hex checksum of that JSON, ``articles`` and ``matches`` = the number
+  of rows of each table (kept by triggers), and while the file is closed with its state saved,
+  ``state`` = that state's mark (a random token and the CRC-32 of its payload, in hex).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
   was last given; read back to keep cluster ids when a window's articles are reopened),
@@ -482,6 +484,36 @@ class SQLiteStore:
                 "(Deduplicator.open(path) with no config reads it from the file)"
             )
 
+    # -- the stream's saved state (``dedup.runners.stream.state``) ---------------------------------
+    def extent(self) -> list[object]:
+        """The numbers of articles and copies the file lists, and its last ingest number (None
+        when it holds no article)."""
+        with self._reading():
+            listed = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('articles', 'matches')"))
+            last = self._db.execute("SELECT max(seq) FROM articles").fetchone()[0]
+        return [listed.get("articles"), listed.get("matches"), last]
+
+    def state_mark(self) -> str | None:
+        """The mark of the state saved beside the file when it was last closed, if it still has one."""
+        with self._reading():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+        return None if row is None else str(row[0])
+
+    def mark_state(self, mark: str | None) -> None:
+        """Record the mark of the state saved beside the file, or (None) that none is to be read."""
+        try:
+            with self._transaction() as db:
+                if mark is None:
+                    db.execute("DELETE FROM meta WHERE key = 'state'")
+                else:
+                    db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('state', ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (mark,),
+                    )
+        except sqlite3.Error as exc:
+            raise self._error(exc, "record the state saved beside the file") from exc
+
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:
         """The config an existing index was built with (None for a new file, or one whose settings
@@ -732,6 +764,11 @@ class SQLiteStore:
         """Close the file after ``error``; later calls say why it is closed."""
         self._failed = error
         self.close()
+
+    @property
+    def usable(self) -> bool:
+        """Whether the file is open for writing and not closed after an error."""
+        return not self._reader and self._failed is None
 
     def _refuse_if_failed(self) -> None:
         failed = self._failed

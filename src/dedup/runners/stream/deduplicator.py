@@ -43,7 +43,7 @@ from dedup.errors import (
 )
 from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
 from dedup.runners.pool import Pool
-from dedup.runners.stream import sync
+from dedup.runners.stream import state, sync
 from dedup.runners.stream.replica import RELEASED, Entry, Replica
 from dedup.runners.stream.watch import Watch
 from dedup.runners.stream.window import Retention
@@ -168,11 +168,14 @@ class Deduplicator:
         """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
         ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
-        used. With a ``window`` only the articles in it are read into memory. ``read_only``: an
+        used. With a ``window`` only the articles in it are read into memory. A file its writer
+        closed is read from the memory it saved beside it as it closed (``state``), when that still
+        belongs to the file; else from the file itself. ``read_only``: an
         existing file is read, beside the process that writes it, as it was when opened; nothing is
         written to it, and ``add``, ``add_many`` and ``remove`` raise ``StoreError``."""
         started = time.perf_counter()
         redis = isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://"))
+        restored = False
         if read_only and redis:
             raise ConfigError(
                 "read_only is for a SQLite file; workers read a Redis index while others write it (leave read_only out)"
@@ -199,13 +202,17 @@ class Deduplicator:
             try:
                 dedup = cls(config, window=window)
                 dedup._replica.read_from(sync.reader(store), str(where))
-                left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
-                dedup._heirs_read(left)
+                restored = state.load(dedup, store)
+                if not restored:
+                    left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
+                    dedup._heirs_read(left)
+                if not read_only:  # changed from now on: the state saved before is not to be read again
+                    state.forget(store)
                 dedup._store, dedup._where, dedup._read_only = store, str(where), read_only
             except BaseException:  # a failed opening keeps neither the file nor its lock
                 store.close()
                 raise
-        _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started)
+        _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started, restored)
         return dedup
 
     @_serialised
@@ -225,13 +232,45 @@ class Deduplicator:
         return applied
 
     def close(self) -> None:
-        """Close the file or connection of a persistent deduplicator; from then on the deduplicator
-        refuses every use with ``ClosedError`` (an in-memory one too). Closing twice is fine."""
+        """Close the file or connection of a persistent deduplicator (a SQLite file's writer first
+        saves its memory beside the file, for the next opening to read: ``state``); from then on
+        the deduplicator refuses every use with ``ClosedError`` (an in-memory one too). Closing
+        twice is fine."""
         with self._lock:
             self._closed = True
             if self._store is not None:
                 store, self._store = self._store, None
-                store.close()
+                saved = None
+                try:
+                    if isinstance(store, SQLiteStore) and not self._read_only and store.usable:
+                        saved = store if self._save_state(store) else None
+                finally:
+                    store.close()
+                if saved is not None:
+                    self._seal_state(saved)
+
+    def _save_state(self, store: SQLiteStore) -> bool:
+        """Save the memory beside the file, for the next opening to read instead of the file
+        (``state``); a failure is logged, and that opening reads the file."""
+        started = time.perf_counter()
+        try:
+            path = state.save(self, store)
+        except Exception as exc:  # (the index is complete without it: whatever went wrong, close it)
+            _log.state_not_saved(store.path.as_posix(), f"{type(exc).__name__}: {exc}")
+            return False
+        if path is None:
+            return False
+        size = path.stat().st_size
+        _log.state_saved(store.path.as_posix(), len(self._replica.entries), size, time.perf_counter() - started)
+        return True
+
+    @staticmethod
+    def _seal_state(store: SQLiteStore) -> None:
+        """Seal the state saved beside a file now closed (``state.seal``)."""
+        try:
+            state.seal(store.path)
+        except OSError as exc:
+            _log.state_not_saved(store.path.as_posix(), f"{type(exc).__name__}: {exc}")
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,414 @@
+"""The stream's memory saved beside its SQLite file when it is closed, and read back when the file
+is next opened instead of its articles (``Deduplicator.open``).
+
+Reopening without it reads every article of the window back from the file and counts, indexes and
+judges it again, one at a time. The state is the replica, the pair cache and the stream's
+bookkeeping as they were at ``close()``, read back in one go, so that the reopened stream answers
+exactly as if it had never been closed. A writer that closes its file saves it in
+``<index>.state`` (for ``crawl.sqlite``, ``crawl.sqlite.state``): ``dedup-state`` and a newline,
+a 4-byte little-endian length, a JSON header (the format, the dedup version and a checksum of its
+source, the Python and numpy versions, the settings, the window, the numbers of articles and
+copies the file lists and its last ingest number, and a random token), the payload (a pickle,
+protocol 5), its CRC-32 (4 bytes, little-endian), then, once the index is closed, a seal: a
+newline, ``dedup-state-sealed``, and the index file's size and time of last change in
+nanoseconds (8 bytes each, little-endian). The state's mark, the token and the CRC-32 in hex, is
+written into the index's ``meta`` table in the same close.
+
+A state is read only when all of it holds: the index records its mark; the header names what the
+opening deduplicator has (same code, settings, window, file extent); the seal names the index
+file as it is now, and its write-ahead log holds nothing (so that a file changed by another
+program, or another file put in its place, is read from itself); and the payload matches its
+CRC-32. A writer that opens the file takes the mark out and deletes the state before it changes
+anything: a state can never be read after its file moved on (a writer killed later leaves no
+mark, and the next opening reads the file). Otherwise the articles are read from the file, with a
+line on the ``dedup`` logger (INFO) saying why; a state that cannot be saved is a WARNING there,
+and the file is complete without it.
+
+The payload is read by an unpickler that builds only the classes a state is made of (numpy
+arrays, containers, times, and dedup's own records and index parts) and calls no other function:
+a state file cannot run code. The objects a ``Deduplicator`` wires together (the replica, its
+boilerplate model and formula counts, the pair cache, the window's retention) are not pickled
+whole: their fields are, save the functions and settings the new deduplicator wires itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import pickle
+import secrets
+import sys
+import threading
+import weakref
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+import dedup
+from dedup import _log
+from dedup.runners.stream.replica import Entry
+from dedup.stages.provenance import Candidate
+from dedup.stores.sqlite import config_to_json
+
+if TYPE_CHECKING:
+    from dedup.runners.stream.deduplicator import Deduplicator
+    from dedup.stores.sqlite import SQLiteStore
+
+FORMAT = 1
+SUFFIX = ".state"
+_MAGIC = b"dedup-state\n"
+_SEAL = b"\ndedup-state-sealed"
+
+# The fields of each wired object that are not saved: the functions and settings the new
+# deduplicator wires itself, the caches it fills again, and what belongs to the open file.
+_NOT_SAVED: dict[str, frozenset[str]] = {
+    "dedup": frozenset(
+        "config window _retention _replica _pairs _records _watches _vocabulary skipped _store _where _lock _closed "
+        "_read_only _undo _batch".split()
+    ),
+    "replica": frozenset("_passage boilerplate formula _k _read _where _shared _kept _recent pending".split()),
+    "boilerplate": frozenset({"_config", "_sentences_of"}),
+    "formula": frozenset({"_config", "_width", "_layout", "_pooled_layout", "_owned"}),
+    "pairs": frozenset(
+        "_verify _shingle _doc_of _fingerprints_of _boilerplate _formula _source_of _title_of _views_kept _recent "
+        "_views journal".split()
+    ),
+    "retention": frozenset({"window", "_now"}),
+}
+
+# What the unpickler may build: (module, name) of the classes (and numpy's array and scalar
+# builders) a state is made of, numpy's under their names before and after numpy 2.
+_ALLOWED = frozenset({
+    ("collections", "OrderedDict"), ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timezone"),
+    ("datetime", "timedelta"), ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
+    ("dedup.config", "ClusterConfig"), ("dedup.records", "Relation"), ("dedup.records", "Cluster"),
+    ("dedup.records", "Evidence"), ("dedup.records", "Member"), ("dedup.records", "Match"),
+    ("dedup.records", "SharedPassage"), ("dedup.stages.provenance", "Candidate"),
+    ("dedup.stages.provenance", "TextDate"), ("dedup.stages.index", "CandidateIndex"),
+    ("dedup.stages.index", "BandIndex"), ("dedup.stages.boilerplate", "Sample"), ("dedup.stages.grouping", "InOrder"),
+    ("dedup.runners.stream.watch", "Watch"),
+})  # fmt: skip
+
+
+def path_of(index: str | Path) -> Path:
+    """Where the state of the index at ``index`` is saved."""
+    index = Path(index)
+    return index.with_name(index.name + SUFFIX)
+
+
+@cache
+def _code() -> str:
+    """A checksum of dedup's source: a state is read only by the code that saved it."""
+    digest = hashlib.blake2b(digest_size=16)
+    root = Path(dedup.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _header(d: Deduplicator, store: SQLiteStore) -> dict[str, Any]:
+    """What a state must agree on with the deduplicator that reads it."""
+    window = d.window
+    return {
+        "format": FORMAT,
+        "dedup": dedup.__version__,
+        "code": _code(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "config": config_to_json(d.config),
+        "window": None if window is None else [window.days, window.articles],
+        "file": store.extent(),
+    }
+
+
+def _fields(obj: object, skipped: frozenset[str]) -> dict[str, Any]:
+    """An object's fields (its ``__dict__`` and slots) but those ``skipped``."""
+    names = list(vars(obj)) if hasattr(obj, "__dict__") else []
+    for cls in type(obj).__mro__:
+        names += [s for s in getattr(cls, "__slots__", ()) if hasattr(obj, s)]
+    return {name: getattr(obj, name) for name in names if name not in skipped}
+
+
+# the fields a ``Candidate`` is made with, in order: a candidate is saved as their tuple (built
+# again through its constructor, many times faster than a frozen dataclass's unpickling)
+_CANDIDATE = ("id", "seq", "published", "naive", "text_date", "credits", "source", "url", "title")
+
+
+def _candidate_fields(c: Candidate | None) -> tuple[Any, ...] | None:
+    return None if c is None else tuple(getattr(c, name) for name in _CANDIDATE)
+
+
+def _joined(arrays: list[npt.NDArray[np.uint64]]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    return (np.concatenate(arrays) if arrays else np.empty(0, dtype=np.uint64)), offsets
+
+
+def _columns(entries: Mapping[str, Entry]) -> dict[str, Any]:
+    """The replica's entries as columns (one array of all their fingerprints, one list of their
+    candidates, ...): a few large objects to pickle rather than several small ones an article."""
+    values = list(entries.values())
+    if any(e.prepared is not None or e.shingles is not None for e in values):
+        raise pickle.PicklingError("an article's analysis is held in memory")
+    return {
+        "ids": list(entries),
+        "seq": np.fromiter((e.seq for e in values), dtype=np.int64, count=len(values)),
+        "plain": [_candidate_fields(e.plain) for e in values],
+        "candidate": [_candidate_fields(e.candidate) for e in values],
+        "fingerprints": _joined([e.fingerprints for e in values]),
+        "keys": _joined([e.keys for e in values]),
+    }
+
+
+def _entries(columns: dict[str, Any]) -> list[tuple[str, Entry]]:
+    """``_columns`` undone, each entry with arrays of its own."""
+    fingerprints, f_at = columns["fingerprints"]
+    keys, k_at = columns["keys"]
+    f_at, k_at = f_at.tolist(), k_at.tolist()
+    out = []
+    for i, (art_id, seq, plain, evidence) in enumerate(
+        zip(columns["ids"], columns["seq"].tolist(), columns["plain"], columns["candidate"], strict=True)
+    ):
+        entry = Entry(
+            seq, Candidate(*plain), fingerprints[f_at[i] : f_at[i + 1]].copy(), keys[k_at[i] : k_at[i + 1]].copy(),
+            None, None if evidence is None else Candidate(*evidence),
+        )  # fmt: skip
+        out.append((art_id, entry))
+    return out
+
+
+# the formula counts' tables (``FormulaCounts``), saved as their cells that are not zero while
+# fewer than one in this many are (an index of a few thousand articles holds a few)
+_SPARSE = 16
+_TABLES = ("table", "repeated")
+
+
+def _sparse(table: npt.NDArray[np.uint8]) -> tuple[Any, ...]:
+    cells = np.flatnonzero(table)
+    if len(cells) * _SPARSE >= table.size:
+        return ("dense", table)
+    return ("sparse", table.shape, table.dtype.str, cells, table.ravel()[cells])
+
+
+def _dense(saved: tuple[Any, ...]) -> npt.NDArray[np.uint8]:
+    if saved[0] == "dense":
+        table: npt.NDArray[np.uint8] = saved[1]
+        return table
+    _, shape, dtype, cells, values = saved
+    table = np.zeros(shape, dtype=np.dtype(dtype))
+    table.ravel()[cells] = values
+    return table
+
+
+def _wired(d: Deduplicator) -> dict[str, object]:
+    replica = d._replica
+    found: dict[str, object] = {"dedup": d, "replica": replica, "boilerplate": replica.boilerplate, "pairs": d._pairs}
+    if replica.formula is not None:
+        found["formula"] = replica.formula
+    if d._retention is not None:
+        found["retention"] = d._retention
+    return found
+
+
+class _Summed:
+    """A file written through, with the CRC-32 of what was written."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self.crc = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        return self._fh.write(data)
+
+
+class _Pickler(pickle.Pickler):
+    """Refuses what a state must not hold: a function (it would be looked up by name when read), a
+    lock, or one of the wired objects (read back, it would be a copy apart from the one wired)."""
+
+    def __init__(self, file: _Summed, wired: dict[str, object]) -> None:
+        super().__init__(file, protocol=5)
+        self._wired = {id(o): name for name, o in wired.items()}
+
+    def persistent_id(self, obj: Any) -> None:
+        if id(obj) in self._wired:
+            raise pickle.PicklingError(f"the state holds the {self._wired[id(obj)]} object itself")
+        if callable(obj) and not isinstance(obj, type) and not _allowed(obj):
+            raise pickle.PicklingError(f"the state holds a function ({obj!r})")
+        if isinstance(obj, (type(threading.Lock()), weakref.ref)):
+            raise pickle.PicklingError(f"the state holds {type(obj).__name__}")
+        return None
+
+
+def _allowed(function: Any) -> bool:
+    """Whether a function is one the unpickler may call (numpy's array builders)."""
+    return (getattr(function, "__module__", None), getattr(function, "__qualname__", None)) in _ALLOWED
+
+
+class _Unpickler(pickle.Unpickler):
+    """Builds only what ``_ALLOWED`` lists."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the state names {module}.{name}, which a state does not hold")
+
+
+def save(d: Deduplicator, store: SQLiteStore) -> Path | None:
+    """Save the memory of ``d``, about to close ``store`` (its writer), beside the file and mark it
+    in the index; returns the state's path, None when there is nothing to save (an article
+    half-added). A failure leaves no state behind and is raised."""
+    replica = d._replica
+    if replica.pending or d._undo is not None:
+        return None
+    wired = _wired(d)
+    state = {name: _fields(obj, _NOT_SAVED[name]) for name, obj in wired.items()}
+    state["replica"]["entries"] = _columns(replica.entries)
+    state["replica"]["leaving"] = _columns(replica.leaving)
+    state["dedup"]["_watches"] = list(d._watches.items())
+    state["dedup"]["_records"] = list(d._records.items())
+    for name in _TABLES if "formula" in state else ():
+        state["formula"][name] = _sparse(state["formula"][name])
+    token = secrets.token_hex(16)
+    header = json.dumps({**_header(d, store), "token": token}).encode("utf-8")
+    path = path_of(store.path)
+    building = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        with building.open("wb") as fh:
+            fh.write(_MAGIC + len(header).to_bytes(4, "little") + header)
+            payload = _Summed(fh)
+            _Pickler(payload, wired).dump(state)  # (written as it is made: no copy of it in memory)
+            fh.write(payload.crc.to_bytes(4, "little"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(building, path)
+        store.mark_state(f"{token} {payload.crc:08x}")
+    except BaseException:
+        building.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def forget(store: SQLiteStore) -> None:
+    """A writer has opened ``store``: the state saved beside it is not to be read again (its mark
+    is taken out of the file; the state file is deleted when it can be)."""
+    if store.state_mark() is not None:
+        store.mark_state(None)
+    with suppress(OSError):
+        path_of(store.path).unlink(missing_ok=True)
+
+
+def seal(index: str | Path) -> None:
+    """Append to the state saved beside ``index`` (just closed) the file's size and time of last
+    change: a state is read only beside the file as it was left (not one changed since by another
+    program, nor a copy put in its place)."""
+    path = path_of(index)
+    try:
+        with path.open("r+b") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.write(_SEAL + _stamp(index))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _stamp(index: str | Path) -> bytes:
+    found = os.stat(index)
+    return found.st_size.to_bytes(8, "little") + found.st_mtime_ns.to_bytes(8, "little")
+
+
+def load(d: Deduplicator, store: SQLiteStore) -> bool:
+    """Set the memory saved with ``store``'s file on ``d`` (a new deduplicator with the file's
+    settings and window, reading from ``store``); False, having changed nothing, when there is
+    no state the file still marks as its own, or it cannot be read (logged)."""
+    mark = store.state_mark()
+    path = path_of(store.path)
+    if mark is None:
+        return False
+    log = store.path.with_name(store.path.name + "-wal")
+    try:
+        with path.open("rb") as fh, _collector_paused():
+            if log.exists() and log.stat().st_size > 0:
+                raise _Unread(f"the index was written since it was saved ({log.name} holds changes)")
+            state = _read(fh, _stamp(store.path), {**_header(d, store), "token": mark.split()[0]}, mark)
+            watches, records = state["dedup"].pop("_watches"), state["dedup"].pop("_records")
+            state["replica"]["entries"] = dict(_entries(state["replica"]["entries"]))
+            state["replica"]["leaving"] = OrderedDict(_entries(state["replica"]["leaving"]))
+            for name in _TABLES if "formula" in state else ():
+                state["formula"][name] = _dense(state["formula"][name])
+            wired = _wired(d)
+            if set(state) != set(wired):
+                raise _Unread("it holds other parts")
+    except Exception as exc:  # (any error of reading a state means reading the file instead)
+        why = str(exc) if isinstance(exc, _Unread) else f"{type(exc).__name__}: {exc}"
+        _log.state_not_read(str(path), why)
+        return False
+    for name, fields in state.items():
+        for field, value in fields.items():
+            setattr(wired[name], field, value)
+    d._watches = weakref.WeakKeyDictionary(watches)
+    d._records = weakref.WeakKeyDictionary(records)
+    return True
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's garbage collector off while a state is read: reading makes millions of objects,
+    none of them garbage, and every few hundred would otherwise start a collection (the full
+    ones walking everything the process holds)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class _Unread(Exception):
+    """Why a state is not read."""
+
+
+def _read(fh: BinaryIO, stamp: bytes, expected: dict[str, Any], mark: str) -> dict[str, dict[str, Any]]:
+    """The state in a state file, checked against what the deduplicator expects and the mark."""
+    if fh.read(len(_MAGIC)) != _MAGIC:
+        raise _Unread("it is not a state file")
+    header = json.loads(fh.read(int.from_bytes(fh.read(4), "little")))
+    differs = sorted(key for key in expected.keys() | header.keys() if header.get(key) != expected.get(key))
+    if differs:
+        raise _Unread(f"it was saved with another {', '.join(differs)}")
+    start = fh.tell()
+    size = fh.seek(0, os.SEEK_END)
+    tail = 4 + len(_SEAL) + len(stamp)
+    fh.seek(size - tail)
+    ending = fh.read(tail)
+    if size - tail < start or ending[4:] != _SEAL + stamp:
+        raise _Unread("the index file was changed or replaced since it was saved (or it was not closed)")
+    crc, left = 0, size - tail - start
+    fh.seek(start)
+    while left:
+        chunk = fh.read(min(left, 1 << 24))
+        if not chunk:
+            raise _Unread("it is cut short")
+        crc, left = zlib.crc32(chunk, crc), left - len(chunk)
+    if f"{crc:08x}" != mark.split()[1] or crc != int.from_bytes(ending[:4], "little"):
+        raise _Unread("it fails its checksum")
+    fh.seek(start)
+    state: dict[str, dict[str, Any]] = _Unpickler(fh).load()
+    return state

@@ -1,0 +1,242 @@
+"""The stream's memory saved beside its SQLite file as it closes and read back when it is next
+opened (``dedup.runners.stream.state``): the reopened stream answers as one never closed, and a
+state that is missing, stale, damaged or hostile is not read (the file is replayed instead)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import re
+import sqlite3
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dedup
+from conftest import ROOT, groups_of
+from dedup.runners.stream import state
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import generate
+from window import timed_articles
+
+WINDOW = dedup.Window(days=7)
+
+
+def _articles(size: int, seed: int = 3) -> list[dedup.Article]:
+    return [
+        dedup.Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at"))
+        for r in timed_articles(size, seed, days=20)
+    ]
+
+
+def _answers(d: dedup.Deduplicator) -> tuple[set[str], set[frozenset[str]], list[str]]:
+    clusters = sorted(d.clusters(), key=lambda c: c.id)
+    return set(d), groups_of(clusters), [f"{c.id} {c.earliest}" for c in clusters]
+
+
+def _opened(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(("opened", "not reading"))]
+
+
+@pytest.mark.parametrize("story", [False, True], ids=["crawl", "one story copied 300 times"])
+def test_a_reopened_stream_answers_as_one_never_closed(tmp_path: Path, caplog, story: bool) -> None:
+    if story:
+        arts = [
+            dedup.Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at"))
+            for r in generate.syndicated(300, 1)
+        ]
+        cut, window = 220, None
+    else:
+        arts, cut, window = _articles(900), 600, WINDOW
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path, window=window) as d:
+        for a in arts[:cut]:
+            d.add(a)
+    assert state.path_of(path).exists()
+    caplog.set_level(logging.INFO, logger="dedup")
+    reopened = dedup.Deduplicator.open(path, window=window)
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+    # a writer takes the state's mark out as it opens: the state is not to be read again
+    assert not state.path_of(path).exists()
+    never_closed = dedup.Deduplicator.open(tmp_path / "other.sqlite", window=window)
+    for a in arts[:cut]:
+        never_closed.add(a)
+    for a in arts[cut:]:
+        assert reopened.add(a).to_dict() == never_closed.add(a).to_dict()
+    assert _answers(reopened) == _answers(never_closed)
+    reopened.close()
+    never_closed.close()
+
+
+def _saved(tmp_path: Path, window: dedup.Window | None = WINDOW) -> tuple[Path, tuple]:
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path, window=window) as d:
+        for a in _articles(300):
+            d.add(a)
+        answers = _answers(d)
+    assert state.path_of(path).exists()
+    return path, answers
+
+
+def _reseal(path: Path) -> None:
+    """Seal the state again for the index file as it is now (as if it had been saved so)."""
+    saved = state.path_of(path)
+    data = saved.read_bytes()
+    cut = data.rindex(state._SEAL)
+    saved.write_bytes(data[:cut])
+    state.seal(path)
+
+
+def _flip_a_payload_byte(path: Path) -> None:
+    saved = state.path_of(path)
+    data = bytearray(saved.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    saved.write_bytes(bytes(data))
+
+
+def _cut_short(path: Path) -> None:
+    saved = state.path_of(path)
+    saved.write_bytes(saved.read_bytes()[:-1000])
+
+
+def _changed_by_another_program(path: Path) -> None:
+    with sqlite3.connect(path) as db:  # a write that changes nothing dedup reads
+        db.execute("INSERT INTO meta (key, value) VALUES ('note', 'kept by the operator')")
+    db.close()
+
+
+def _mark_taken_out(path: Path) -> None:
+    # as a writer that opened the file and was killed leaves it: no mark (and its state deleted,
+    # here put back)
+    kept = state.path_of(path).read_bytes()
+    dedup.Deduplicator.open(path, window=WINDOW)._store.close()  # type: ignore[union-attr]
+    state.path_of(path).write_bytes(kept)
+
+
+def _deleted(path: Path) -> None:
+    state.path_of(path).unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (_deleted, None),
+        (_mark_taken_out, None),
+        (_flip_a_payload_byte, "fails its checksum|cannot be read|Error"),
+        (_cut_short, "changed or replaced"),
+        (_changed_by_another_program, "changed or replaced|holds changes"),
+    ],
+    ids=["deleted", "mark taken out", "a byte changed", "cut short", "index changed since"],
+)
+def test_a_state_that_is_not_the_file_s_own_is_not_read(tmp_path: Path, caplog, damage, why) -> None:
+    path, answers = _saved(tmp_path)
+    damage(path)
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        opened = _opened(caplog)
+        assert opened[-1].endswith("(read from the index)")
+        if why is not None:
+            assert any(m.startswith("not reading") for m in opened)
+            assert re.search(why, " ".join(opened))
+        assert _answers(d) == answers
+
+
+def test_another_window_reads_the_index(tmp_path: Path, caplog) -> None:
+    path, _ = _saved(tmp_path)
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=dedup.Window(days=2)) as d:
+        assert "saved with another window" in " ".join(_opened(caplog))
+        with dedup.Deduplicator.open(tmp_path / "fresh.sqlite", window=dedup.Window(days=2)) as fresh:
+            for a in _articles(300):
+                fresh.add(a)
+            assert set(d) == set(fresh)
+
+
+def test_a_hostile_state_runs_no_code(tmp_path: Path, caplog) -> None:
+    """A state file whose pickle calls a function (here one that would write a file) is refused
+    by the unpickler, even with its checksum, mark and seal right."""
+    path, answers = _saved(tmp_path)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    payload = pickle.dumps(Payload(), protocol=5)
+    saved = state.path_of(path)
+    data = saved.read_bytes()
+    header_end = len(state._MAGIC) + 4 + int.from_bytes(data[len(state._MAGIC) : len(state._MAGIC) + 4], "little")
+    header = json.loads(data[len(state._MAGIC) + 4 : header_end])
+    crc = zlib.crc32(payload)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'state'", (f"{header['token']} {crc:08x}",))
+    db.close()
+    saved.write_bytes(data[:header_end] + payload + crc.to_bytes(4, "little"))
+    state.seal(path)
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        assert "names posix.system" in " ".join(_opened(caplog))
+        assert _answers(d)[:2] == answers[:2]
+    assert not marker.exists()
+
+
+def test_a_reader_reads_the_state_and_leaves_it_for_the_writer(tmp_path: Path, caplog) -> None:
+    path, answers = _saved(tmp_path)
+    caplog.set_level(logging.INFO, logger="dedup")
+    for _ in range(2):
+        with dedup.Deduplicator.open(path, window=WINDOW, read_only=True) as reader:
+            assert _answers(reader) == answers
+        assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+    with dedup.Deduplicator.open(path, window=WINDOW) as writer:
+        assert _answers(writer) == answers
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+
+
+def test_a_writer_killed_after_reopening_leaves_no_state_to_read(tmp_path: Path, caplog) -> None:
+    path, _ = _saved(tmp_path)
+    script = (
+        "import os, sys, dedup\n"
+        "d = dedup.Deduplicator.open(sys.argv[1], window=dedup.Window(days=7))\n"
+        "d.add(dedup.Article(id='late', text='A late article about the harbour and its new cranes. ' * 6))\n"
+        "os._exit(0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    subprocess.run([sys.executable, "-c", script, str(path)], env=env, check=True, timeout=300)
+    assert not state.path_of(path).exists()
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        assert "late" in d
+    assert _opened(caplog)[-1].endswith("(read from the index)")
+
+
+def test_a_state_that_cannot_be_saved_is_logged_and_the_file_is_read(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "crawl.sqlite"
+    state.path_of(path).mkdir()  # where the state would go
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        for a in _articles(50):
+            d.add(a)
+        answers = _answers(d)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith(f"could not save the state of the index {path}") for m in warnings)
+    state.path_of(path).rmdir()
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        assert _answers(d) == answers
+    assert _opened(caplog)[-1].endswith("(read from the index)")
+
+
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.5, 1.0])
+def test_the_formula_tables_are_saved_as_they_are(share: float) -> None:
+    rng = np.random.default_rng(5)
+    table = np.where(rng.random((4, 4096)) < share, rng.integers(1, 255, (4, 4096)), 0).astype(np.uint8)
+    saved = pickle.loads(pickle.dumps(state._sparse(table)))
+    assert saved[0] == ("sparse" if share < 1 / state._SPARSE else "dense")
+    back = state._dense(saved)
+    assert back.dtype == table.dtype and back.flags.c_contiguous and np.array_equal(back, table)
