@@ -240,3 +240,30 @@ def test_the_formula_tables_are_saved_as_they_are(share: float) -> None:
     assert saved[0] == ("sparse" if share < 1 / state._SPARSE else "dense")
     back = state._dense(saved)
     assert back.dtype == table.dtype and back.flags.c_contiguous and np.array_equal(back, table)
+
+
+def test_a_stream_stopped_by_sigterm_closes_its_index_and_saves_its_state(tmp_path: Path, caplog) -> None:
+    """``dedup stream --index`` fed by a pipe that stays open, stopped as a service manager stops
+    it: every article it answered is in the file, and its memory is saved for the next start."""
+    import signal
+
+    path = tmp_path / "crawl.sqlite"
+    rows = timed_articles(40, 3, days=20)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "dedup", "stream", "--index", str(path), "--window-days", "7", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    ) as run:  # fmt: skip
+        assert run.stdin is not None and run.stdout is not None
+        for r in rows:
+            run.stdin.write(json.dumps(r) + "\n")
+        run.stdin.flush()
+        answered = [json.loads(run.stdout.readline())["id"] for _ in rows]
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=120) == 128 + signal.SIGTERM, run.stderr.read() if run.stderr else ""
+    assert answered == [r["id"] for r in rows]
+    assert state.path_of(path).exists()
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        assert set(answered) >= set(d) and len(d) > 0
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")

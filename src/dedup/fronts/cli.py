@@ -20,9 +20,11 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -512,6 +514,26 @@ def _window(args: argparse.Namespace) -> Window | None:
     return Window(days=args.window_days, articles=args.window_articles)
 
 
+@contextmanager
+def _closing_on_sigterm() -> Iterator[None]:
+    """While the stream runs, SIGTERM (a service manager stopping it) ends it as Ctrl-C does: the
+    article being added is added whole or not at all, and the index is closed (a file's memory
+    saved beside it, for a fast restart); the exit status is then 143. Only in the main thread
+    (where Python delivers signals); the handler before is put back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives. Once the first
     article has loaded the compiled kernels, the objects made so far (over a hundred thousand of
@@ -527,6 +549,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         return f"{done:,} articles, {copies:,} copies found, {failed:,} bad lines, {rate:,.0f} articles/s"
 
     with ExitStack() as stack:
+        stack.enter_context(_closing_on_sigterm())
         lines = stack.enter_context(_stream_input(args.path))
         out = stack.enter_context(open_output(args.output))
         window = _window(args)
