@@ -7,8 +7,9 @@ copies of a story within two days of each other, a tenth of the articles undated
 the order of those times, shuffled within the hour as a crawler fetches them, into
 ``Deduplicator.open(FILE, window=Window(days=W))`` in a fresh process that reads them line by line.
 Every twentieth of the stream it records the articles in the window, the process's resident memory
-and the median and 99th percentile of ``add`` over the last stretch; then it reopens the file with
-the same window, timed (``--redis URL``: into a new namespace of that Redis server, one worker).
+and the median and 99th percentile of ``add`` over the last stretch; then it closes the file (its
+memory saved beside it) and reopens it with the same window, timed, and once more without the saved
+state, as after a crash (``--redis URL``: into a new namespace of that Redis server, one worker).
 The datasketch peer runs the same way in its own fresh process: a
 ``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the articles older than the
 window removed (``MinHashLSH.remove``), as a user would bound its memory. Prints a table, or the
@@ -114,31 +115,45 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
     del warm
     gc.collect()
     base, tracked = _rss_mib(), len(gc.get_objects())
-    d = dedup.Deduplicator.open(index, window=window)
+    stream = [dedup.Deduplicator.open(index, window=window)]  # (let go below, as a restarted process has)
 
     def state() -> tuple[int, float]:
+        d = stream[0]
         return len(d), d._retention.clock if d._retention is not None else float("nan")
 
     def add(r: dict[str, Any]) -> None:
-        d.add(article(r))
+        stream[0].add(article(r))
 
     seconds, samples = _stream(path, size, add, state)
-    in_window, rss = len(d), _rss_mib()
+    in_window, rss = len(stream[0]), _rss_mib()
     gc.collect()
     # the objects Python's collector tracks: a full collection walks every one of them
     tracked_per_article = (len(gc.get_objects()) - tracked) / max(in_window, 1)
-    d.close()
+    started = time.perf_counter()
+    stream.pop().close()  # (a file: its memory saved beside it)
+    closing = time.perf_counter() - started
+    gc.collect()
     start = time.perf_counter()
     with dedup.Deduplicator.open(index, window=window) as again:
         reopened = len(again)
     reopen = time.perf_counter() - start
+    replay = None
+    if "://" not in index:  # as after a crash: no saved state, the window's articles read from the file
+        from dedup.runners.stream import state as saved
+
+        saved.path_of(index).unlink(missing_ok=True)
+        start = time.perf_counter()
+        with dedup.Deduplicator.open(index, window=window):
+            replay = round(time.perf_counter() - start, 2)
     return {
         "seconds": round(seconds, 1),
         "samples": samples,
         "rss_before_mib": round(base, 1),
         "kb_per_article_in_window": round((rss - base) * 1024 / max(in_window, 1), 1),
         "gc_tracked_per_article_in_window": round(tracked_per_article, 1),
+        "close_seconds": round(closing, 2),
         "reopen_seconds": round(reopen, 2),
+        "reopen_from_file_seconds": replay,
         "reopened_in_window": reopened,
         "file_mb": None if "://" in index else round(os.path.getsize(index) / 1e6, 1),
         "index": "redis" if "://" in index else "sqlite",
@@ -226,8 +241,13 @@ def lines(result: dict[str, Any]) -> list[str]:
         f"  dedup: {d['seconds']:,} s in all, {d['kb_per_article_in_window']} KB per article in the window "
         f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), "
         f"{d['gc_tracked_per_article_in_window']} objects tracked by the garbage collector per article in the window, "
-        f"{kept}, reopened with the window in "
-        f"{d['reopen_seconds']} s ({d['reopened_in_window']:,} articles read)"
+        f"{kept}, closed in {d.get('close_seconds')} s, reopened with the window in "
+        f"{d['reopen_seconds']} s ({d['reopened_in_window']:,} articles)"
+        + (
+            f", {d['reopen_from_file_seconds']} s reading them from the file (as after a crash)"
+            if d.get("reopen_from_file_seconds") is not None
+            else ""
+        )
     )
     if "datasketch" in result:
         p = result["datasketch"]
