@@ -197,9 +197,9 @@ _TABLES = ("table", "repeated")
 
 
 def _sparse(table: npt.NDArray[np.uint8]) -> tuple[Any, ...]:
-    cells = np.flatnonzero(table)
-    if len(cells) * _SPARSE >= table.size:
+    if np.count_nonzero(table) * _SPARSE >= table.size:
         return ("dense", table)
+    cells = np.flatnonzero(table)
     return ("sparse", table.shape, table.dtype.str, cells, table.ravel()[cells])
 
 
@@ -235,6 +235,10 @@ class _Summed:
         return self._fh.write(data)
 
 
+_PLAIN = frozenset({str, int, float, bool, bytes, tuple, list, dict, set, frozenset, type(None)})
+_LOCK = type(threading.Lock())
+
+
 class _Pickler(pickle.Pickler):
     """Refuses what a state must not hold: a function (it would be looked up by name when read), a
     lock, or one of the wired objects (read back, it would be a copy apart from the one wired)."""
@@ -244,11 +248,13 @@ class _Pickler(pickle.Pickler):
         self._wired = {id(o): name for name, o in wired.items()}
 
     def persistent_id(self, obj: Any) -> None:
+        if type(obj) in _PLAIN:  # (most of what a state holds: asked first)
+            return None
         if id(obj) in self._wired:
             raise pickle.PicklingError(f"the state holds the {self._wired[id(obj)]} object itself")
         if callable(obj) and not isinstance(obj, type) and not _allowed(obj):
             raise pickle.PicklingError(f"the state holds a function ({obj!r})")
-        if isinstance(obj, (type(threading.Lock()), weakref.ref)):
+        if isinstance(obj, (_LOCK, weakref.ref)):
             raise pickle.PicklingError(f"the state holds {type(obj).__name__}")
         return None
 
