@@ -514,24 +514,46 @@ def _window(args: argparse.Namespace) -> Window | None:
     return Window(days=args.window_days, articles=args.window_articles)
 
 
-@contextmanager
-def _closing_on_sigterm() -> Iterator[None]:
-    """While the stream runs, SIGTERM (a service manager stopping it) ends it as Ctrl-C does: the
-    article being added is added whole or not at all, and the index is closed (a file's memory
-    saved beside it, for a fast restart); the exit status is then 143. Only in the main thread
-    (where Python delivers signals); the handler before is put back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Sigterm:
+    """While the stream runs, SIGTERM (a service manager stopping it) ends it as Ctrl-C would, but
+    between two articles: one arriving while an article is added lets that article be added and
+    its verdict written first (``busy``), then the stream ends (``check``); one arriving while it
+    waits for input ends it at once. The index is then closed (a file's memory saved beside it, for
+    a fast restart) and the exit status is 143. Only in the main thread (where Python delivers
+    signals); the handler before is put back when it ends."""
 
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signal.SIGTERM)
+    def __init__(self) -> None:
+        self.stopping = False
+        self._busy = False
 
-    before = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
+    def __enter__(self) -> _Sigterm:
+        self._before = None
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGTERM, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGTERM, self._before)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+        if not self._busy:
+            raise SystemExit(128 + signal.SIGTERM)
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+
+    def check(self) -> None:
+        """End the stream if SIGTERM came (its exit raised where it could not end it, too: a
+        finalizer that ran then swallows it)."""
+        if self.stopping:
+            raise SystemExit(128 + signal.SIGTERM)
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
@@ -549,7 +571,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         return f"{done:,} articles, {copies:,} copies found, {failed:,} bad lines, {rate:,.0f} articles/s"
 
     with ExitStack() as stack:
-        stack.enter_context(_closing_on_sigterm())
+        sigterm = stack.enter_context(_Sigterm())
         lines = stack.enter_context(_stream_input(args.path))
         out = stack.enter_context(open_output(args.output))
         window = _window(args)
@@ -558,15 +580,18 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         )
         stack.callback(dedup.close)
         for number, raw in enumerate(lines, 1):
+            sigterm.check()
             if not raw.strip():
                 continue
             try:
                 article = article_from_dict(parse_line(raw, number), where=f"line {number}")
-                verdict = dedup.add(article, spans=args.spans)
+                with sigterm.busy():
+                    verdict = dedup.add(article, spans=args.spans)
             except DedupError as exc:
                 failed += 1
                 error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
                 print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
+                sigterm.check()
                 continue
             done += 1
             if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
@@ -577,6 +602,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             out.flush()
             if progress is not None:
                 progress.update(status())
+            sigterm.check()
     if progress is not None:
         progress.finish(status())
     return EXIT_SKIPPED if failed else EXIT_OK
