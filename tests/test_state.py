@@ -267,3 +267,94 @@ def test_a_stream_stopped_by_sigterm_closes_its_index_and_saves_its_state(tmp_pa
     with dedup.Deduplicator.open(path, window=WINDOW) as d:
         assert set(answered) >= set(d) and len(d) > 0
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+
+
+def _interrupted_after_the_write(monkeypatch, method: str, victim: str) -> None:
+    """The store's ``method`` for ``victim`` is interrupted (Ctrl-C) right after it committed."""
+    from dedup.stores.sqlite import SQLiteStore
+
+    real = getattr(SQLiteStore, method)
+
+    def interrupted(self, first, *args, **kwargs):
+        real(self, first, *args, **kwargs)
+        if (first if isinstance(first, str) else first.article.id) == victim:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(SQLiteStore, method, interrupted)
+
+
+@pytest.mark.parametrize("method", ["save", "delete"])
+def test_memory_an_interruption_may_have_put_out_of_step_is_not_saved(
+    tmp_path: Path, caplog, monkeypatch, method: str
+) -> None:
+    """An add (or a removal) interrupted after its write is undone in memory but not in the file:
+    that memory is not saved, and the next opening reads the file, which holds the article (or
+    not), and goes on adding."""
+    arts = _articles(80)
+    path, victim = tmp_path / "crawl.sqlite", arts[59].id
+    _interrupted_after_the_write(monkeypatch, method, victim)
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        for a in arts[:59]:
+            d.add(a)
+        with pytest.raises(KeyboardInterrupt):
+            d.add(arts[59]) if method == "save" else (d.add(arts[59]), d.remove(victim))
+    monkeypatch.undo()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("a call was interrupted (KeyboardInterrupt)" in m for m in warnings)
+    assert not state.path_of(path).exists()
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        assert (victim in d) == (method == "save")
+        for a in arts[60:]:
+            d.add(a)
+    assert _opened(caplog)[-2].endswith("(read from the index)")
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:  # closed whole this time: its state read
+        assert len(d) > 0
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+
+
+def test_a_close_inside_a_batch_saves_no_memory(tmp_path: Path, caplog) -> None:
+    arts = _articles(120)
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        for a in arts[:80]:
+            d.add(a)
+
+        def progress(n: int, total: int | None) -> None:
+            if total is not None and n == total:
+                d.close()
+
+        caplog.set_level(logging.INFO, logger="dedup")
+        with pytest.raises(dedup.DedupError):
+            d.add_many(arts[80:], progress=progress)
+    assert any("a batch is unfinished" in r.getMessage() for r in caplog.records)
+    assert not state.path_of(path).exists()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the finalizer's, below)
+def test_sigterm_during_an_add_ends_the_stream_after_it() -> None:
+    """SIGTERM while an article is added lets the add finish; the stream ends at the next check,
+    also when the exit it raised was swallowed by a finalizer."""
+    import signal
+
+    from dedup.fronts.cli import _Sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _Sigterm() as sigterm:
+        with sigterm.busy():
+            os.kill(os.getpid(), signal.SIGTERM)  # (delivered here, at once: nothing raised)
+            done = True
+        assert done
+        with pytest.raises(SystemExit) as stopped:
+            sigterm.check()
+        assert stopped.value.code == 128 + signal.SIGTERM
+
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # its SystemExit is swallowed ("Exception ignored")
+
+    with _Sigterm() as sigterm:
+        Finalized()
+        with pytest.raises(SystemExit):
+            sigterm.check()
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -21,7 +21,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from functools import partial, wraps
 from itertools import islice
@@ -71,7 +71,8 @@ def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[C
         with self._lock:
             if self._closed:
                 raise self._closed_error()
-            return method(self, *args, **kwargs)
+            with self._watching():
+                return method(self, *args, **kwargs)
 
     return run
 
@@ -152,6 +153,8 @@ class Deduplicator:
         self._closed = False
         self._read_only = False  # a file opened to be read only (``open``)
         self._undo: Undo | None = None  # the journal of the add in progress
+        # what interrupted a call last (``_watching``): the memory is then not saved as the file closes
+        self._interrupted: str | None = None
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
@@ -249,9 +252,29 @@ class Deduplicator:
                 if saved is not None:
                     self._seal_state(saved)
 
+    @contextmanager
+    def _watching(self) -> Iterator[None]:
+        """Note a call interrupted by anything but dedup's own errors (Ctrl-C, a signal's
+        SystemExit, out of memory, a fault): an add or a removal stopped after its write and before
+        its memory followed leaves the two out of step, which the file, read again at the next
+        opening, puts right; a memory that may be out of step is not saved (``_save_state``).
+        dedup's errors leave the memory as it was or as the file says."""
+        try:
+            yield
+        except DedupError:
+            raise
+        except BaseException as exc:
+            self._interrupted = type(exc).__name__
+            raise
+
     def _save_state(self, store: SQLiteStore) -> bool:
         """Save the memory beside the file, for the next opening to read instead of the file
-        (``state``); a failure is logged, and that opening reads the file."""
+        (``state``); a failure is logged, and that opening reads the file. Not after a call was
+        interrupted (``_watching``), nor from inside ``add_many`` (its batch unfinished)."""
+        if self._interrupted is not None or self._batch:
+            why = "a batch is unfinished" if self._batch else f"a call was interrupted ({self._interrupted})"
+            _log.state_not_saved(store.path.as_posix(), f"{why}: the memory may be out of step with the file")
+            return False
         started = time.perf_counter()
         try:
             path = state.save(self, store)
@@ -377,7 +400,8 @@ class Deduplicator:
         with self._lock:
             if self._closed:
                 raise self._closed_error()
-            return self._add_one(ready, spans)
+            with self._watching():
+                return self._add_one(ready, spans)
 
     def _prepare_or_existing(self, article: Article) -> Article | Prepared:
         if not isinstance(article, Article) or article.id in self._replica.entries:

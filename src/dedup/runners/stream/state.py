@@ -351,7 +351,10 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
     try:
         with path.open("rb") as fh, _collector_paused():
             if log.exists() and log.stat().st_size > 0:
-                raise _Unread(f"the index was written since it was saved ({log.name} holds changes)")
+                raise _Unread(
+                    f"{log.name} holds changes not in the file (written since it was saved, or kept by a reader "
+                    "that had the file open as its writer closed)"
+                )
             state = _read(fh, _stamp(store.path), {**_header(d, store), "token": mark.split()[0]}, mark)
             watches, records = state["dedup"].pop("_watches"), state["dedup"].pop("_records")
             state["replica"]["entries"] = dict(_entries(state["replica"]["entries"]))
