@@ -4,6 +4,7 @@ state that is missing, stale, damaged or hostile is not read (the file is replay
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -313,22 +314,29 @@ def test_memory_an_interruption_may_have_put_out_of_step_is_not_saved(
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
 
 
-def test_a_close_inside_a_batch_saves_no_memory(tmp_path: Path, caplog) -> None:
+def test_a_close_inside_a_batch_takes_effect_when_the_batch_ends(tmp_path: Path, caplog) -> None:
+    """``close()`` from ``add_many``'s progress callback: the batch goes on and writes every article
+    it answers, then the index closes and saves the memory of the finished batch."""
     arts = _articles(120)
     path = tmp_path / "crawl.sqlite"
-    with dedup.Deduplicator.open(path, window=WINDOW) as d:
-        for a in arts[:80]:
-            d.add(a)
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in arts[:80]:
+        d.add(a)
 
-        def progress(n: int, total: int | None) -> None:
-            if total is not None and n == total:
-                d.close()
+    def progress(n: int, total: int | None) -> None:
+        if total is not None and n == 5:
+            d.close()
 
-        caplog.set_level(logging.INFO, logger="dedup")
-        with pytest.raises(dedup.DedupError):
-            d.add_many(arts[80:], progress=progress)
-    assert any("a batch is unfinished" in r.getMessage() for r in caplog.records)
-    assert not state.path_of(path).exists()
+    verdicts = d.add_many(arts[80:], progress=progress)
+    assert d.closed and len(verdicts) == 40
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as again:
+        restored = _answers(again)
+        assert all(again.get(v.article_id).id == v.article_id for v in verdicts)
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+    state.path_of(path).unlink()
+    with dedup.Deduplicator.open(path, window=WINDOW) as replayed:
+        assert _answers(replayed)[:2] == restored[:2]
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the finalizer's, below)
@@ -358,3 +366,68 @@ def test_sigterm_during_an_add_ends_the_stream_after_it() -> None:
         with pytest.raises(SystemExit):
             sigterm.check()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_close_from_a_signal_handler_in_the_middle_of_a_removal(tmp_path: Path, monkeypatch, caplog) -> None:
+    """The common handler ``d.close(); raise SystemExit`` landing right after a removal's delete:
+    the store is closed once the call has ended, and that memory (the article still in it) is not
+    saved."""
+    from dedup.stores.sqlite import SQLiteStore
+
+    arts = _articles(40)
+    path, victim = tmp_path / "crawl.sqlite", arts[3].id
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in arts[:20]:
+        d.add(a)
+    real = SQLiteStore.delete
+
+    def deleted_then_stopped(self, article_id):
+        real(self, article_id)
+        d.close()
+        raise SystemExit(143)
+
+    monkeypatch.setattr(SQLiteStore, "delete", deleted_then_stopped)
+    with pytest.raises(SystemExit):
+        d.remove(victim)
+    monkeypatch.undo()
+    assert d.closed and not state.path_of(path).exists()
+    with dedup.Deduplicator.open(path, window=WINDOW) as again:
+        assert victim not in again
+        for a in arts[20:]:
+            again.add(a)
+
+
+def test_a_dedup_error_after_the_write_saves_no_memory(tmp_path: Path, caplog) -> None:
+    """A log filter of the application's that fails (here with a dedup error) as a copy is logged,
+    after the article was written: the add is undone in memory, not in the file, and that memory
+    is not saved."""
+    arts = _articles(120)
+    path = tmp_path / "crawl.sqlite"
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    logger = logging.getLogger("dedup")
+    failed: list[str] = []
+
+    class Failing(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if "is a copy of" in str(record.msg) and not failed:
+                failed.append(str(record.args[0]) if record.args else "")
+                d.get("no-such-id")
+            return True
+
+    failing = Failing()
+    logger.addFilter(failing)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with d:
+            for a in arts[:80]:
+                with contextlib.suppress(dedup.DedupError):
+                    d.add(a)
+    finally:
+        logger.removeFilter(failing)
+        logger.setLevel(level)
+    assert failed and not state.path_of(path).exists()
+    with dedup.Deduplicator.open(path, window=WINDOW) as again:
+        assert failed[0] in again
+        for a in arts[80:]:
+            again.add(a)

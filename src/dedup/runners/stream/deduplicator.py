@@ -153,8 +153,9 @@ class Deduplicator:
         self._closed = False
         self._read_only = False  # a file opened to be read only (``open``)
         self._undo: Undo | None = None  # the journal of the add in progress
-        # what interrupted a call last (``_watching``): the memory is then not saved as the file closes
+        # what interrupted a call first (``_watching``): the memory is then not saved as the file closes
         self._interrupted: str | None = None
+        self._calls = 0  # the calls under way (a callback of one may make another)
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
@@ -241,31 +242,48 @@ class Deduplicator:
         twice is fine."""
         with self._lock:
             self._closed = True
-            if self._store is not None:
-                store, self._store = self._store, None
-                saved = None
-                try:
-                    if isinstance(store, SQLiteStore) and not self._read_only and store.usable:
-                        saved = store if self._save_state(store) else None
-                finally:
-                    store.close()
-                if saved is not None:
-                    self._seal_state(saved)
+            if self._calls == 0:  # (else the call under way closes it as it ends: ``_watching``)
+                self._close_store()
+
+    def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is None:
+            return
+        saved = None
+        try:
+            if isinstance(store, SQLiteStore) and not self._read_only and store.usable:
+                saved = store if self._save_state(store) else None
+        finally:
+            store.close()
+        if saved is not None:
+            self._seal_state(saved)
 
     @contextmanager
     def _watching(self) -> Iterator[None]:
-        """Note a call interrupted by anything but dedup's own errors (Ctrl-C, a signal's
-        SystemExit, out of memory, a fault): an add or a removal stopped after its write and before
-        its memory followed leaves the two out of step, which the file, read again at the next
-        opening, puts right; a memory that may be out of step is not saved (``_save_state``).
-        dedup's errors leave the memory as it was or as the file says."""
+        """Around every call: note one interrupted by anything but dedup's own errors (Ctrl-C, a
+        signal's SystemExit, out of memory, a fault), since an add or a removal stopped after its
+        write and before its memory followed leaves the two out of step, which the file, read
+        again at the next opening, puts right; a memory that may be out of step is not saved
+        (``_save_state``). dedup's errors leave the memory as it was or as the file says (or are
+        noted where they do not: ``_out_of_step``). A ``close()`` made in the middle of a call (by
+        a callback it runs, or a signal handler) closes the store once the call has ended: the
+        call writes what it acknowledges."""
+        self._calls += 1
         try:
             yield
         except DedupError:
             raise
         except BaseException as exc:
-            self._interrupted = type(exc).__name__
+            self._out_of_step(type(exc).__name__)
             raise
+        finally:
+            self._calls -= 1
+            if self._calls == 0 and self._closed:
+                self._close_store()
+
+    def _out_of_step(self, why: str) -> None:
+        """The memory may differ from the file from now on: it is not saved as the file closes."""
+        self._interrupted = self._interrupted or why
 
     def _save_state(self, store: SQLiteStore) -> bool:
         """Save the memory beside the file, for the next opening to read instead of the file
@@ -603,6 +621,8 @@ class Deduplicator:
             # story copied by thousands rewrites none of its rows as it grows
             moved = [m for m in verdict.cluster.member_ids if written.get(m) != cluster and m != art_id]
             self._store.save(stored, [*matches, *pairs.unsaved(besides=matches)], (cluster, moved))
+            # undone from here on, the memory would no longer hold what the file does
+            undo.call(lambda: self._out_of_step(f"an error after article {art_id!r} was written"))
             written.update(dict.fromkeys((art_id, *moved), cluster))
         pairs.saved()
         replica.written(art_id)
@@ -820,7 +840,12 @@ class Deduplicator:
             with suppress(StoreCorruptError):  # damaged: forgetting it lets its counts go
                 self._replica.prepared(article_id)  # read before it is deleted: forgetting it reads it
             store.delete(article_id)
-        self._forget(article_id)
+        try:
+            self._forget(article_id)
+        except BaseException as exc:
+            if store is not None:  # deleted from the store, still in memory
+                self._out_of_step(f"{type(exc).__name__} after article {article_id!r} was deleted")
+            raise
 
     def _left_or_damaged(self, article_id: str) -> bool:
         """Whether the store holds an article that left the window (``_left``), whole or damaged."""
