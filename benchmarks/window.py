@@ -134,17 +134,19 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
     closing = time.perf_counter() - started
     gc.collect()
     start = time.perf_counter()
-    with dedup.Deduplicator.open(index, window=window) as again:
-        reopened = len(again)
-    reopen = time.perf_counter() - start
+    again = dedup.Deduplicator.open(index, window=window)
+    reopen = time.perf_counter() - start  # (the opening alone: closing it saves its state again)
+    reopened = len(again)
+    again.close()
     replay = None
     if "://" not in index:  # as after a crash: no saved state, the window's articles read from the file
         from dedup.runners.stream import state as saved
 
         saved.path_of(index).unlink(missing_ok=True)
         start = time.perf_counter()
-        with dedup.Deduplicator.open(index, window=window):
-            replay = round(time.perf_counter() - start, 2)
+        again = dedup.Deduplicator.open(index, window=window)
+        replay = round(time.perf_counter() - start, 2)
+        again.close()
     return {
         "seconds": round(seconds, 1),
         "samples": samples,
