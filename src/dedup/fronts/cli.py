@@ -527,13 +527,14 @@ class _Sigterm:
         self._busy = False
 
     def __enter__(self) -> _Sigterm:
-        self._before = None
-        if threading.current_thread() is threading.main_thread():
-            self._before = signal.signal(signal.SIGTERM, self._stop)
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
+            # (None: a handler not set from Python, which cannot be put back; the default then)
+            self._before = signal.signal(signal.SIGTERM, self._stop) or signal.SIG_DFL
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._before is not None:
+        if self._installed:
             signal.signal(signal.SIGTERM, self._before)
 
     def _stop(self, signum: int, frame: object) -> None:
