@@ -288,10 +288,11 @@ class Deduplicator:
     def _save_state(self, store: SQLiteStore) -> bool:
         """Save the memory beside the file, for the next opening to read instead of the file
         (``state``); a failure is logged, and that opening reads the file. Not after a call was
-        interrupted (``_watching``), nor from inside ``add_many`` (its batch unfinished)."""
-        if self._interrupted is not None or self._batch:
-            why = "a batch is unfinished" if self._batch else f"a call was interrupted ({self._interrupted})"
-            _log.state_not_saved(store.path.as_posix(), f"{why}: the memory may be out of step with the file")
+        interrupted (``_watching``). (It runs between calls only: a close in the middle of one, of
+        ``add_many`` say, waits for its end.)"""
+        if self._interrupted is not None:
+            why = f"a call was interrupted ({self._interrupted}): the memory may be out of step with the file"
+            _log.state_not_saved(store.path.as_posix(), why)
             return False
         started = time.perf_counter()
         try:

@@ -33,6 +33,7 @@ whole: their fields are, save the functions and settings the new deduplicator wi
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -144,7 +145,7 @@ def _fields(obj: object, skipped: frozenset[str]) -> dict[str, Any]:
 
 # the fields a ``Candidate`` is made with, in order: a candidate is saved as their tuple (built
 # again through its constructor, many times faster than a frozen dataclass's unpickling)
-_CANDIDATE = ("id", "seq", "published", "naive", "text_date", "credits", "source", "url", "title")
+_CANDIDATE = tuple(f.name for f in dataclasses.fields(Candidate) if f.init)
 
 
 def _candidate_fields(c: Candidate | None) -> tuple[Any, ...] | None:
