@@ -409,19 +409,24 @@ class SQLiteStore:
         if header != _SQLITE_HEADER:
             raise StoreFormatError(f"{self.path}: not a SQLite file, so not a dedup index; {_NOT_AN_INDEX}")
 
+    def pending_log(self) -> bool:
+        """Whether SQLite's log (``-wal``) beside the file holds changes: the file alone then is
+        not the whole index (a writer stopped without closing, or a reader kept the log)."""
+        log = self.path.with_name(self.path.name + "-wal")
+        try:
+            return log.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot read {log.name} beside it ({exc.strerror})") from exc
+
     def _refuse_stray_log(self) -> None:
         """Refuse to create an index where the log of a deleted one is left: SQLite would take it
         for the new file's log and apply it, bringing back or damaging what the deleted index held.
         A writer killed leaves its log (``-wal``) until the file is next opened, and deleting the
         file alone to start again leaves it behind."""
         log = self.path.with_name(self.path.name + "-wal")
-        try:
-            stray = log.stat().st_size > 0
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot read {log.name} beside it ({exc.strerror})") from exc
-        if stray:
+        if self.pending_log():
             raise StoreError(
                 f"{self.path}: no index file there, but {log.name} is: the log of an index file deleted or moved "
                 "after its writer stopped without closing it, which SQLite would apply to a new file here. Put the "

@@ -348,13 +348,12 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
     path = path_of(store.path)
     if mark is None:
         return False
-    log = store.path.with_name(store.path.name + "-wal")
     try:
         with path.open("rb") as fh, _collector_paused():
-            if log.exists() and log.stat().st_size > 0:
+            if store.pending_log():
                 raise _Unread(
-                    f"{log.name} holds changes not in the file (written since it was saved, or kept by a reader "
-                    "that had the file open as its writer closed)"
+                    f"{store.path.name}-wal holds changes not in the file (written since it was saved, or kept by "
+                    "a reader that had the file open as its writer closed)"
                 )
             state = _read(fh, _stamp(store.path), {**_header(d, store), "token": mark.split()[0]}, mark)
             watches, records = state["dedup"].pop("_watches"), state["dedup"].pop("_records")
