@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -380,12 +381,16 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
 def _collector_paused() -> Iterator[None]:
     """Python's garbage collector off while a state is read: reading makes millions of objects,
     none of them garbage, and every few hundred would otherwise start a collection (the full
-    ones walking everything the process holds)."""
+    ones walking everything the process holds). They are then moved to the collector's oldest
+    generation unwalked (``gc.freeze`` then ``gc.unfreeze``, with what else was young): left
+    young, the first collections after reading would walk them all, once per generation."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was:
             gc.enable()
 
@@ -394,7 +399,7 @@ class _Unread(Exception):
     """Why a state is not read."""
 
 
-def _read(fh: BinaryIO, stamp: bytes, expected: dict[str, Any], mark: str) -> dict[str, dict[str, Any]]:
+def _read(fh: io.BufferedReader, stamp: bytes, expected: dict[str, Any], mark: str) -> dict[str, dict[str, Any]]:
     """The state in a state file, checked against what the deduplicator expects and the mark."""
     if fh.read(len(_MAGIC)) != _MAGIC:
         raise _Unread("it is not a state file")
@@ -409,15 +414,49 @@ def _read(fh: BinaryIO, stamp: bytes, expected: dict[str, Any], mark: str) -> di
     ending = fh.read(tail)
     if size - tail < start or ending[4:] != _SEAL + stamp:
         raise _Unread("the index file was changed or replaced since it was saved (or it was not closed)")
-    crc, left = 0, size - tail - start
     fh.seek(start)
-    while left:
-        chunk = fh.read(min(left, 1 << 24))
-        if not chunk:
-            raise _Unread("it is cut short")
-        crc, left = zlib.crc32(chunk, crc), left - len(chunk)
-    if f"{crc:08x}" != mark.split()[1] or crc != int.from_bytes(ending[:4], "little"):
+    payload = _Checked(fh, size - tail - start)
+    try:
+        state: dict[str, dict[str, Any]] = _Unpickler(payload).load()
+        failed: Exception | None = None if payload.left == 0 else _Unread("its payload ends before its checksum")
+    except Exception as exc:  # (a payload that fails its checksum is told as such, not by its symptom)
+        failed = exc
+    payload.finish()
+    if f"{payload.crc:08x}" != mark.split()[1] or payload.crc != int.from_bytes(ending[:4], "little"):
         raise _Unread("it fails its checksum")
-    fh.seek(start)
-    state: dict[str, dict[str, Any]] = _Unpickler(fh).load()
+    if failed is not None:
+        raise failed
     return state
+
+
+class _Checked:
+    """The payload of a state file, read once by the unpickler as its CRC-32 is summed: the
+    payload is checked after it is read instead of in a pass of its own (the unpickler builds
+    only allowed classes, so reading a damaged payload is safe, and it is then thrown away)."""
+
+    def __init__(self, fh: io.BufferedReader, size: int) -> None:
+        self._fh = fh
+        self.left = size
+        self.crc = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._fh.read(self.left if n < 0 else min(n, self.left))
+        self.crc, self.left = zlib.crc32(data, self.crc), self.left - len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        view = memoryview(buffer).cast("B")[: self.left]
+        n = self._fh.readinto(view)
+        self.crc, self.left = zlib.crc32(view[:n], self.crc), self.left - n
+        return n
+
+    def readline(self) -> bytes:
+        data = self._fh.readline(self.left)
+        self.crc, self.left = zlib.crc32(data, self.crc), self.left - len(data)
+        return data
+
+    def finish(self) -> None:
+        """Sum what the unpickler left unread."""
+        while self.left:
+            if not self.read(1 << 24):
+                raise _Unread("it is cut short")
