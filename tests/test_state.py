@@ -5,6 +5,7 @@ state that is missing, stale, damaged or hostile is not read (the file is replay
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -172,6 +173,23 @@ def test_a_payload_damaged_anywhere_fails_its_checksum(tmp_path: Path, caplog) -
     saved.write_bytes(data)
     with dedup.Deduplicator.open(path, window=WINDOW, read_only=True) as d:
         assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+
+
+def test_reading_a_state_leaves_the_caller_s_frozen_objects_frozen(tmp_path: Path, caplog) -> None:
+    """Reading a state moves what it made out of the collector's young generations, but never
+    releases objects a caller froze (a server that ``gc.freeze()``s after start-up, as ``dedup
+    stream`` does)."""
+    path, answers = _saved(tmp_path)
+    caplog.set_level(logging.INFO, logger="dedup")
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with dedup.Deduplicator.open(path, window=WINDOW, read_only=True) as d:
+            assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+            assert gc.get_freeze_count() >= frozen > 0
+            assert _answers(d) == answers
+    finally:
+        gc.unfreeze()
 
 
 def test_another_window_reads_the_index(tmp_path: Path, caplog) -> None:

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup import _log
+from dedup._collector import age_young_objects
 from dedup.config import DedupConfig, OnError, check_batch_options
 from dedup.errors import DedupError, DuplicateIdError, InputError
 from dedup.fronts.io import article_from_dict, parse_line
@@ -755,16 +756,13 @@ def _fewer_collections() -> Iterator[None]:
     and little cyclic garbage: with the interpreter's default threshold, collections that find
     nothing to free take a quarter of the time. The youngest generation's threshold is raised
     while the passes run (and in the worker processes for good), and put back after. The objects
-    made meanwhile then go to the oldest generation at once (``gc.freeze`` then ``gc.unfreeze``
-    moves them there without traversing them), unless the caller keeps objects frozen."""
+    made meanwhile then go to the oldest generation at once, unwalked (``age_young_objects``)."""
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], _YOUNG_OBJECTS), *threshold[1:])
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
+        age_young_objects()
         gc.set_threshold(*threshold)
 
 

@@ -57,6 +57,7 @@ import numpy.typing as npt
 
 import dedup
 from dedup import _log
+from dedup._collector import age_young_objects
 from dedup.runners.stream.replica import Entry
 from dedup.stages.provenance import Candidate
 from dedup.stores.sqlite import config_to_json
@@ -381,16 +382,14 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
 def _collector_paused() -> Iterator[None]:
     """Python's garbage collector off while a state is read: reading makes millions of objects,
     none of them garbage, and every few hundred would otherwise start a collection (the full
-    ones walking everything the process holds). They are then moved to the collector's oldest
-    generation unwalked (``gc.freeze`` then ``gc.unfreeze``, with what else was young): left
-    young, the first collections after reading would walk them all, once per generation."""
+    ones walking everything the process holds). They then go to the collector's oldest
+    generation unwalked (``age_young_objects``)."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        age_young_objects()
         if was:
             gc.enable()
 
