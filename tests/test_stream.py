@@ -1,9 +1,11 @@
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,6 +109,27 @@ def test_remove_updates_clusters(seeds) -> None:
     assert all(len(c) == 1 for c in d.clusters())
     with pytest.raises(dedup.UnknownArticleError):
         d.remove("000_ab6823a46153965b")
+
+
+def test_an_id_that_is_not_a_string_is_refused_and_the_state_still_saved(tmp_path: Path, seeds, caplog) -> None:
+    """Looking up an article by anything but a string is an input error that names what was
+    passed, not a TypeError from deep inside (which, as any error the library does not raise
+    itself, would keep the memory from being saved at close); ``in`` answers False."""
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        d.add_many(seeds)
+        bad: Any = ["000_ab6823a46153965b"]
+        assert bad not in d and 5 not in d
+        for call in (d.get, d.seq_of, d.cluster_of, d.remove, d.boilerplate_spans, lambda x: d.compare(x, seeds[0].id)):
+            with pytest.raises(dedup.InputError, match=r"an article id is a string .*got list \['000_ab"):
+                call(bad)
+        with pytest.raises(dedup.InputError, match="got int 5"):
+            d.get(5)  # type: ignore[arg-type]
+        assert len(d) == len(seeds)
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, read_only=True) as d:
+        assert "from the state saved beside it" in caplog.text
+        assert len(d) == len(seeds)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ from dedup.errors import (
     StoreError,
     UnknownArticleError,
 )
-from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict
+from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict, _shown
 from dedup.runners.pool import Pool
 from dedup.runners.stream import state, sync
 from dedup.runners.stream.replica import RELEASED, Entry, Replica
@@ -75,6 +75,15 @@ def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[C
                 return method(self, *args, **kwargs)
 
     return run
+
+
+def _an_id(article_id: object) -> str:
+    """An article id a caller passed, refused at once (``InputError``) unless it is a string."""
+    if not isinstance(article_id, str):
+        raise InputError(
+            f"an article id is a string (an Article's id), got {type(article_id).__name__} {_shown(article_id)}"
+        )
+    return article_id
 
 
 class Deduplicator:
@@ -344,7 +353,7 @@ class Deduplicator:
 
     @_serialised
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._replica.entries
+        return isinstance(article_id, str) and article_id in self._replica.entries
 
     @_serialised
     def __iter__(self) -> Iterator[str]:
@@ -354,7 +363,7 @@ class Deduplicator:
     @_serialised
     def get(self, article_id: str) -> Article:
         """An indexed article (with a window and a file, also one that left the window)."""
-        if article_id in self._replica.entries:
+        if _an_id(article_id) in self._replica.entries:
             return self._replica.article(article_id)
         left = self._left(article_id)
         if left is None:
@@ -376,7 +385,7 @@ class Deduplicator:
 
     def _entry(self, article_id: str) -> Entry:
         """An article in memory; ``UnknownArticleError`` otherwise, saying so when it left the window."""
-        entry = self._replica.entries.get(article_id)
+        entry = self._replica.entries.get(_an_id(article_id))
         if entry is not None:
             return entry
         if self._left(article_id) is not None:
