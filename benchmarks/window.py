@@ -104,6 +104,7 @@ def _stream(
 
 def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[str, Any]:
     import dedup
+    from dedup.runners.stream import state as saved
 
     def article(r: dict[str, Any]) -> dedup.Article:
         return dedup.Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at"))
@@ -132,6 +133,9 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
     started = time.perf_counter()
     stream.pop().close()  # (a file: its memory saved beside it)
     closing = time.perf_counter() - started
+    state_mb = None
+    if "://" not in index:
+        state_mb = round(os.path.getsize(saved.path_of(index)) / 1e6, 1) if saved.path_of(index).exists() else 0.0
     gc.collect()
     start = time.perf_counter()
     again = dedup.Deduplicator.open(index, window=window)
@@ -140,8 +144,6 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
     again.close()
     replay = None
     if "://" not in index:  # as after a crash: no saved state, the window's articles read from the file
-        from dedup.runners.stream import state as saved
-
         saved.path_of(index).unlink(missing_ok=True)
         start = time.perf_counter()
         again = dedup.Deduplicator.open(index, window=window)
@@ -154,6 +156,7 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
         "kb_per_article_in_window": round((rss - base) * 1024 / max(in_window, 1), 1),
         "gc_tracked_per_article_in_window": round(tracked_per_article, 1),
         "close_seconds": round(closing, 2),
+        "state_mb": state_mb,
         "reopen_seconds": round(reopen, 2),
         "reopen_from_file_seconds": replay,
         "reopened_in_window": reopened,
@@ -243,7 +246,9 @@ def lines(result: dict[str, Any]) -> list[str]:
         f"  dedup: {d['seconds']:,} s in all, {d['kb_per_article_in_window']} KB per article in the window "
         f"(RSS growth from {d['rss_before_mib']} MiB, the kernels loaded), "
         f"{d['gc_tracked_per_article_in_window']} objects tracked by the garbage collector per article in the window, "
-        f"{kept}, closed in {d.get('close_seconds')} s, reopened with the window in "
+        f"{kept}, closed in {d.get('close_seconds')} s"
+        + (f" (its memory saved beside it: {d['state_mb']} MB)" if d.get("state_mb") is not None else "")
+        + f", reopened with the window in "
         f"{d['reopen_seconds']} s ({d['reopened_in_window']:,} articles)"
         + (
             f", {d['reopen_from_file_seconds']} s reading them from the file (as after a crash)"

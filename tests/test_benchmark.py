@@ -201,6 +201,7 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     assert windowed["dedup"]["gc_tracked_per_article_in_window"] > 0
     # reopened from the memory saved as the file closed, and from the file alone
     assert windowed["dedup"]["reopen_seconds"] >= 0 and windowed["dedup"]["reopen_from_file_seconds"] >= 0
+    assert windowed["dedup"]["state_mb"] > 0
     (tmp_path / "window.json").write_text(json.dumps(windowed))
     assert run.window_bench.main(["--from-json", str(tmp_path / "window.json"), "--plot", str(tmp_path / "w.png")]) == 0
     assert (tmp_path / "w.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
