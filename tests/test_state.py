@@ -175,6 +175,26 @@ def test_a_payload_damaged_anywhere_fails_its_checksum(tmp_path: Path, caplog) -
         assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
 
 
+def test_a_payload_that_fails_to_unpickle_is_let_go_before_the_file_is_read(tmp_path: Path, caplog) -> None:
+    """A damaged class name stops the unpickler half-way: what it had built goes at once (not
+    kept alive by the error through the replay of the file, until a full collection)."""
+    path, answers = _saved(tmp_path)
+    saved = state.path_of(path)
+    data = saved.read_bytes()
+    where = data.index(b"CandidateIndex")
+    saved.write_bytes(data[:where] + b"X" + data[where + 1 :])
+    caplog.set_level(logging.INFO, logger="dedup")
+    gc.collect()
+    gc.disable()  # (only what nothing refers to any more is gone)
+    try:
+        with dedup.Deduplicator.open(path, window=WINDOW, read_only=True) as d:
+            assert "fails its checksum" in " ".join(_opened(caplog))
+            assert not [o for o in gc.get_objects() if isinstance(o, state._Unpickler)]
+            assert _answers(d) == answers
+    finally:
+        gc.enable()
+
+
 def test_reading_a_state_leaves_the_caller_s_frozen_objects_frozen(tmp_path: Path, caplog) -> None:
     """Reading a state moves what it made out of the collector's young generations, but never
     releases objects a caller froze (a server that ``gc.freeze()``s after start-up, as ``dedup

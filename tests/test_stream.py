@@ -16,6 +16,7 @@ import dedup
 from chinese_corpus import ARTICLES as CHINESE
 from chinese_corpus import EXPECTED as CHINESE_GROUPS
 from conftest import groups_of, load_english, load_seeds
+from dedup.runners.stream import state
 
 SEED_GROUPS = {
     frozenset({"000_ab6823a46153965b", "002_2c2c9388f5a9e12b"}),
@@ -130,6 +131,25 @@ def test_an_id_that_is_not_a_string_is_refused_and_the_state_still_saved(tmp_pat
     with dedup.Deduplicator.open(path, read_only=True) as d:
         assert "from the state saved beside it" in caplog.text
         assert len(d) == len(seeds)
+
+
+def test_removing_by_an_id_that_is_not_a_string_is_refused_with_a_window(tmp_path: Path, seeds) -> None:
+    """With a window the file is asked for an article that left it: an int id (which SQLite would
+    match to the text id) or a list is refused before, and the index goes on."""
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path, window=dedup.Window(articles=2)) as d:
+        arts = [dedup.Article(id=str(i), text=s.text) for i, s in enumerate(seeds[:4])]
+        d.add_many(arts)
+        assert sorted(d) == ["2", "3"]
+        bad: Any
+        for bad in (0, ["0"]):
+            with pytest.raises(dedup.InputError, match="an article id is a string"):
+                d.remove(bad)
+        assert d.get("1").id == "1"
+        d.remove("0")
+        with pytest.raises(dedup.UnknownArticleError):
+            d.get("0")
+    assert state.path_of(path).exists()  # (saved as it closed: no call was taken as interrupted)
 
 
 @pytest.mark.parametrize(

@@ -828,6 +828,7 @@ class Deduplicator:
     def remove(self, article_id: str) -> None:
         """Remove an article: from the index, the boilerplate counts, every cluster and the file
         (with a window, one that left it from the file alone)."""
+        _an_id(article_id)
         self._refuse_if_read_only()
         store = self._store
         if store is not None and store.shared:

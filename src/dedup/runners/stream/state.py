@@ -419,7 +419,8 @@ def _read(fh: io.BufferedReader, stamp: bytes, expected: dict[str, Any], mark: s
         state: dict[str, dict[str, Any]] = _Unpickler(payload).load()
         failed: Exception | None = None if payload.left == 0 else _Unread("its payload ends before its checksum")
     except Exception as exc:  # (a payload that fails its checksum is told as such, not by its symptom)
-        failed = exc
+        # kept as its message alone: the error's traceback holds the unpickler and what it had built
+        failed = _Unread(f"{type(exc).__name__}: {exc}")
     payload.finish()
     if f"{payload.crc:08x}" != mark.split()[1] or payload.crc != int.from_bytes(ending[:4], "little"):
         raise _Unread("it fails its checksum")
