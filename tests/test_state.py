@@ -23,6 +23,7 @@ import pytest
 import dedup
 from conftest import ROOT, groups_of
 from dedup.runners.stream import state
+from dedup.stores.sqlite import SQLiteStore
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate
@@ -294,6 +295,42 @@ def test_a_state_that_cannot_be_saved_is_logged_and_the_file_is_read(tmp_path: P
     with dedup.Deduplicator.open(path, window=WINDOW) as d:
         assert _answers(d) == answers
     assert _opened(caplog)[-1].endswith("(read from the index)")
+
+
+@pytest.mark.parametrize("where", ["pickling", "marking", "sealing"])
+def test_ctrl_c_while_the_state_is_saved_closes_the_file_and_leaves_no_state(
+    tmp_path: Path, caplog, monkeypatch, where: str
+) -> None:
+    """A second Ctrl-C while ``close()`` saves the state (a large one takes seconds) stops the
+    save, not the close: the file is closed, no state (or mark without its state) is read later,
+    and the next opening reads the file and answers as before."""
+    path = tmp_path / "crawl.sqlite"
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in _articles(120):
+        d.add(a)
+    answers = _answers(d)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    target = {
+        "pickling": (state._Pickler, "dump"),
+        "marking": (SQLiteStore, "mark_state"),
+        "sealing": (state, "_stamp"),
+    }
+    monkeypatch.setattr(*target[where], ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        d.close()
+    monkeypatch.undo()
+    assert d.closed
+    with pytest.raises(dedup.ClosedError):
+        d.add(_articles(121)[-1])
+    assert not state.path_of(path).exists()
+    assert not list(tmp_path.glob(".*.new"))  # (no half-written state left beside the file)
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(path, window=WINDOW) as again:
+        assert _opened(caplog)[-1].endswith("(read from the index)")
+        assert _answers(again) == answers
 
 
 @pytest.mark.parametrize("share", [0.0, 0.01, 0.5, 1.0])
