@@ -1,5 +1,6 @@
 import json
 import os
+import pickle
 import random
 import subprocess
 import sys
@@ -230,10 +231,93 @@ def _handles_wrap_and_capacity_holds() -> None:
     assert "huge" not in index and index.hits(probe) == _reference_hits(reference, probe, 2, 1)
 
 
+def _window_of_generations(copy_per_key: int, copy_least: int, window: int, steps: int, seed: int) -> int:
+    """A stream through a ``BandIndex`` with small tables (so that successors are begun, copied
+    into a few articles at a time and finished many times over): articles of 0 to 12 rows added,
+    the one ``window`` adds earlier removed, now and then one removed out of turn or added again;
+    after every step the index answers as a dict of sets in the order of indexing does, and a
+    pickled copy of it (as a stream's saved state takes it, in mid-copy too) answers the same and
+    goes on alike. Returns how many tables replaced their predecessor."""
+    saved = index_module._MIN_SLOTS, index_module.COPY_PER_KEY, index_module.COPY_LEAST
+    index_module._MIN_SLOTS, index_module.COPY_PER_KEY, index_module.COPY_LEAST = 16, copy_per_key, copy_least  # type: ignore[misc]
+    try:
+        rng = np.random.default_rng(seed)
+        index, bounded = BandIndex(bands=3, rows=2), BandIndex(bands=3, rows=2, first=2)
+        reference: dict[str, set[int]] = {}
+        probe = _rows(seed, 12, 6, 64)
+        replaced, table = 0, index._table
+        for n in range(steps):
+            name = f"a{int(rng.integers(0, n))}" if n and rng.random() < 0.1 else f"a{n}"
+            signatures = _rows(int(rng.integers(0, 2**32)), int(rng.integers(0, 13)), 6, 64)
+            index.add(name, signatures)
+            bounded.add(name, signatures)
+            reference.pop(name, None)
+            reference[name] = set(band_keys_numpy(signatures, 3, 2).ravel().tolist())
+            for gone in [f"a{n - window}"] + ([f"a{int(rng.integers(0, n))}"] if n and rng.random() < 0.1 else []):
+                index.remove(gone)
+                bounded.remove(gone)
+                reference.pop(gone, None)
+            if index._table is not table:
+                replaced, table = replaced + 1, index._table
+            assert len(index) == len(reference) and all(a in index for a in reference)
+            assert index.hits(probe) == _reference_hits(reference, probe, 3, 2)
+            assert bounded.hits(probe) == _reference_first_hits(reference, probe, 3, 2, 2)
+            if n % 97 == 0:
+                index, bounded = pickle.loads(pickle.dumps(index)), pickle.loads(pickle.dumps(bounded))
+                table = index._table
+                assert index.hits(probe) == _reference_hits(reference, probe, 3, 2)
+        return replaced
+    finally:
+        index_module._MIN_SLOTS, index_module.COPY_PER_KEY, index_module.COPY_LEAST = saved  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("copy_per_key", "copy_least", "seed"), [(8, 16, 0), (2, 1, 1), (1, 0, 2), (64, 4096, 3)], ids=str
+)
+def test_a_band_index_grows_into_its_successors_keeping_its_answers(
+    copy_per_key: int, copy_least: int, seed: int
+) -> None:
+    """A window of articles streamed through small tables keeps its answers while each table is
+    copied into the next a few articles per add (or, copied too slowly to keep up, when the rest is
+    copied at once, or a larger successor begun)."""
+    assert _window_of_generations(copy_per_key, copy_least, window=40, steps=700, seed=seed) >= 5
+
+
+def test_no_add_copies_more_than_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However large the index, one ``add`` inserts at most ``COPY_PER_KEY`` times its own keys
+    (at least ``COPY_LEAST``) into the next table, plus the last article it reaches: a table is
+    never rebuilt in one go, so no add stalls. Articles of up to 40 rows streamed through a window
+    of 2,000, with the table replaced several times over."""
+    inserted: list[int] = []
+    real = index_module.table_kernels.table_insert_all
+
+    def counted(*args: object) -> int:
+        inserted.append(len(args[5]))  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(index_module.table_kernels, "table_insert_all", counted)
+    index = BandIndex(bands=4, rows=2)
+    rng = np.random.default_rng(5)
+    tables, table = 0, index._table
+    for n in range(12_000):
+        rows = int(rng.integers(0, 41))
+        inserted.clear()
+        index.add(f"a{n}", _rows(n, rows, 8, 2**32))
+        if n >= 2_000:
+            index.remove(f"a{n - 2_000}")
+        keys = len(np.unique(band_keys_numpy(_rows(n, rows, 8, 2**32), 4, 2)))
+        copied = sum(inserted) - keys
+        assert copied <= max(index_module.COPY_PER_KEY * keys, index_module.COPY_LEAST) + 4 * 40
+        if index._table is not table:
+            tables, table = tables + 1, index._table
+    assert tables >= 3
+
+
 def checked_child() -> None:
     """The bounds-checked child of ``test_band_index_never_writes_out_of_bounds``."""
     _band_index_agrees_with_a_dict_of_sets()
-    _handles_wrap_and_capacity_holds()
+    _window_of_generations(1, 0, window=40, steps=400, seed=7)
+    _handles_wrap_and_capacity_holds()  # (last: it leaves the handle limit small)
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """The compiled kernels equal the numpy reference paths bit for bit."""
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Callable
@@ -269,11 +270,18 @@ def _mismatched_arrays_are_refused() -> None:
     )
 
 
-@given(st.lists(st.lists(st.integers(1, 40), max_size=12, unique=True), max_size=12), st.integers(4, 7))
+@given(
+    st.lists(st.lists(st.integers(1, 40), max_size=12, unique=True), max_size=12),
+    st.integers(4, 7),
+    st.lists(st.integers(0, 12), max_size=4),
+)
 @settings(deadline=None)
-def test_inserting_every_article_at_once_equals_inserting_them_in_turn(handles: list[list[int]], bits: int) -> None:
-    """The index's rebuild (``table_insert_all``) leaves the table in the state the articles
-    inserted one by one leave it in: every slot, link and entry the same."""
+def test_inserting_articles_together_equals_inserting_them_in_turn(
+    handles: list[list[int]], bits: int, cuts: list[int]
+) -> None:
+    """Copying articles into an index's next table a few at a time (``table_insert_all``, from
+    where the last call stopped) leaves it in the state the articles inserted one by one leave it
+    in: every slot, link and entry the same."""
     i32, u64 = np.int32, np.uint64
     keys = [np.array(sorted(k), dtype=u64) for k in handles]
     total = sum(len(k) for k in keys)
@@ -287,9 +295,13 @@ def test_inserting_every_article_at_once_equals_inserting_them_in_turn(handles: 
     written = 0
     for h, k in enumerate(keys):
         written = table_kernels.table_insert(*one_by_one, written, k, h)
-    flat = np.concatenate([np.empty(0, dtype=u64), *keys])
-    offsets = np.concatenate([[0], np.cumsum([len(k) for k in keys])]).astype(np.int64)
-    assert table_kernels.table_insert_all(*at_once, flat, offsets) == written == total
+    bounds = sorted({0, len(keys), *[min(c, len(keys)) for c in cuts]})
+    together = 0
+    for lo, hi in itertools.pairwise(bounds):
+        flat = np.concatenate([np.empty(0, dtype=u64), *keys[lo:hi]])
+        offsets = np.concatenate([[0], np.cumsum([len(k) for k in keys[lo:hi]])]).astype(np.int64)
+        together = table_kernels.table_insert_all(*at_once, flat, offsets, together, lo)
+    assert together == written == total
     assert all(np.array_equal(x, y) for x, y in zip(one_by_one, at_once, strict=True))
 
 
@@ -301,15 +313,23 @@ def test_inserting_at_once_refuses_offsets_that_do_not_fit_the_keys() -> None:
     for offsets in ([1, 4], [0, 3], [0, 3, 2, 4], [], [0, 5]):
         _raises_kernel_input_error(
             lambda o=offsets: table_kernels.table_insert_all(
-                heads, tails, entries, entries.copy(), np.zeros(8, dtype=u64), keys, np.array(o, dtype=i64)
+                heads, tails, entries, entries.copy(), np.zeros(8, dtype=u64), keys, np.array(o, dtype=i64), 0, 0
             )
         )
     small = np.zeros(3, dtype=i32)
+    whole = np.array([0, 4], dtype=i64)
     _raises_kernel_input_error(
         lambda: table_kernels.table_insert_all(
-            heads, tails, small, small.copy(), np.zeros(3, dtype=u64), keys, np.array([0, 4], dtype=i64)
+            heads, tails, small, small.copy(), np.zeros(3, dtype=u64), keys, whole, 0, 0
         )
     )
+    # entries from 5 on: no room for four more in eight; handles past the int32 range
+    for start, handle in ((5, 0), (-1, 0), (0, -1), (0, 2**31 - 1)):
+        _raises_kernel_input_error(
+            lambda s=start, h=handle: table_kernels.table_insert_all(
+                heads, tails, entries, entries.copy(), np.zeros(8, dtype=u64), keys, whole, s, h
+            )
+        )
     assert (heads == -1).all()  # nothing written by a refused call
 
 

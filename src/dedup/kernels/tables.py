@@ -113,27 +113,39 @@ def table_insert(
 
 @jit
 def table_insert_all(
-    slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, entry_key: Any, keys: Any, offsets: Any
+    slots_head: Any,
+    slots_tail: Any,
+    entry_handle: Any,
+    entry_next: Any,
+    entry_key: Any,
+    keys: Any,
+    offsets: Any,
+    n_entries: int,
+    handle: int,
 ) -> int:
-    """``table_insert`` into an empty table of the handles 0, 1, ... in turn, handle ``h`` with
-    the keys ``keys[offsets[h]:offsets[h + 1]]``; returns the number of entries written. Handle
-    ``h``'s keys are then ``entry_key[offsets[h]:offsets[h + 1]]``. Offsets that do not start at
-    0, go down or end elsewhere than at the last key raise ``KernelInputError`` before anything
-    is written."""
+    """``table_insert`` of the handles ``handle``, ``handle + 1``, ... in turn, the ``h``-th of
+    them with the keys ``keys[offsets[h]:offsets[h + 1]]``, from entry ``n_entries`` on; returns
+    the new number of entries. The ``h``-th handle's keys are then ``entry_key[n_entries +
+    offsets[h]:n_entries + offsets[h + 1]]``. Offsets that do not start at 0, go down or end
+    elsewhere than at the last key, handles past the int32 range and entries past the arrays raise
+    ``KernelInputError`` before anything is written."""
     _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
     n = offsets.shape[0] - 1
-    if n < 0 or offsets[0] != 0 or offsets[n] != keys.shape[0] or n > _MAX_INT32:
+    if n < 0 or offsets[0] != 0 or offsets[n] != keys.shape[0]:
         raise KernelInputError("table offsets: from 0 to the number of keys, one more than the handles, expected")
     for h in range(n):
         if offsets[h + 1] < offsets[h]:
             raise KernelInputError("table offsets: each handle's keys start where the previous handle's end")
-    if keys.shape[0] > entry_handle.shape[0]:
+    if handle < 0 or handle + n > _MAX_INT32:
+        raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
+    if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
         raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
-    written = 0
+    written = n_entries
     for h in range(n):
         written = table_insert(
-            slots_head, slots_tail, entry_handle, entry_next, entry_key, written, keys[offsets[h] : offsets[h + 1]], h
-        )
+            slots_head, slots_tail, entry_handle, entry_next, entry_key, written, keys[offsets[h] : offsets[h + 1]],
+            handle + h,
+        )  # fmt: skip
     return written
 
 

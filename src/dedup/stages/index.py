@@ -34,6 +34,8 @@ from dedup.stages.sign import to_minhash
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
 K = TypeVar("K", str, int)  # an article: its id, or its rank in the id order
 
 _SEP = "\x1f"
@@ -48,6 +50,15 @@ _MAX_HANDLE = 2**31 - 2
 # ``ClusterConfig.max_compared`` of them are in every bucket), and a query costs the same however
 # large the story grows.
 BUCKET_FIRST = 256
+# How much of a ``BandIndex``'s successor table each ``add`` copies while one is begun: this many
+# entries per key it adds, at least ``COPY_LEAST``. Copying more than an add brings (with the
+# thresholds of ``_Table.due`` and ``_Table.fits``) finishes the copy before the table is full;
+# the floor bounds how long a successor stays begun when the adds are small.
+COPY_PER_KEY = 8
+COPY_LEAST = 1024
+# Slots of the successor marked empty for each entry of the budget, before its copy begins (a slot
+# is written in a few nanoseconds, an entry copied in some hundred).
+SLOTS_PER_ENTRY = 64
 
 
 @runtime_checkable
@@ -83,149 +94,240 @@ def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
     return out
 
 
+class _Table:
+    """One generation of a ``BandIndex``'s arrays: an open-addressing table of band keys whose
+    slots hold linked lists of article handles in the order they were indexed, each entry with its
+    key (a slot's key is that of its list's first entry), and each handle's entries one span of
+    the entry arrays. Handles count from 0 in the order the articles were indexed, so a span ends
+    where the next handle's begins. Removing an article marks its entries; its keys keep their
+    slots until the next generation."""
+
+    def __init__(self, slots: int, entries: int, handles: int, *, emptied: bool = True) -> None:
+        """Room for ``slots`` keys, ``entries`` entries and ``handles`` articles (the handles' spans
+        grow when needed; the rest is the next generation's to grow). Not ``emptied``: the slots
+        are left for ``empty_slots`` to mark."""
+        self.slots_head = np.empty(slots, dtype=np.int32)
+        self.slots_tail = np.empty(slots, dtype=np.int32)
+        self.emptied = 0  # the slots below this one are marked empty
+        if emptied:
+            self.empty_slots(slots)
+        self.entry_handle = np.empty(entries, dtype=np.int32)
+        self.entry_next = np.empty(entries, dtype=np.int32)
+        self.entry_key = np.empty(entries, dtype=np.uint64)
+        # each handle's entries, [start, end) (``table_query`` reads a handle's keys there)
+        self.handle_span = np.zeros((max(handles, 1), 2), dtype=np.int64)
+        # entries written, removed ones included: also an upper bound of the slots in use
+        self.n_entries = 0
+        self.live_entries = 0  # entries of the articles indexed
+        self.handles: dict[str, int] = {}
+        self.ids: dict[int, str] = {}
+        self.next = 0  # the next handle
+
+    def empty_slots(self, count: int) -> None:
+        """Mark the next ``count`` slots empty."""
+        end = min(self.emptied + count, len(self.slots_head))
+        self.slots_head[self.emptied : end] = -1
+        self.slots_tail[self.emptied : end] = -1
+        self.emptied = end
+
+    def arrays(self) -> tuple[I32, I32, I32, I32, U64]:
+        return self.slots_head, self.slots_tail, self.entry_handle, self.entry_next, self.entry_key
+
+    def due(self, extra: int) -> bool:
+        """Whether ``extra`` more keys take the table past the point where its successor is begun:
+        three quarters of its slots or of its entries."""
+        return 4 * (self.n_entries + extra) > 3 * min(len(self.slots_head), len(self.entry_handle))
+
+    def fits(self, extra: int, articles: int = 1) -> bool:
+        """Whether ``extra`` more keys of ``articles`` more articles fit: the slots at most seven
+        eighths full (linear probing stays short below), room in the entry arrays, handles and
+        entries within the int32 range."""
+        return (
+            8 * (self.n_entries + extra) <= 7 * len(self.slots_head)
+            and self.n_entries + extra <= min(len(self.entry_handle), _MAX_HANDLE)
+            and self.next + articles <= _MAX_HANDLE
+        )
+
+    def _spans_for(self, handles: int) -> None:
+        if handles > len(self.handle_span):
+            grown = np.zeros((max(handles, 2 * len(self.handle_span)), 2), dtype=np.int64)
+            grown[: self.next] = self.handle_span[: self.next]
+            self.handle_span = grown
+
+    def insert(self, ids: Sequence[str], keys: U64, offsets: I64) -> None:
+        """Index the articles ``ids`` in turn, the ``i``-th with ``keys[offsets[i]:offsets[i + 1]]``
+        (distinct, ascending), under new handles (room checked by ``fits``)."""
+        first, start = self.next, self.n_entries
+        self._spans_for(first + len(ids))
+        self.n_entries = table_kernels.table_insert_all(*self.arrays(), keys, offsets, start, first)
+        self.handle_span[first : first + len(ids), 0] = start + offsets[:-1]
+        self.handle_span[first : first + len(ids), 1] = start + offsets[1:]
+        self.live_entries += len(keys)
+        for h, article_id in enumerate(ids, first):
+            self.handles[article_id], self.ids[h] = h, article_id
+        self.next = first + len(ids)
+
+    def keys_of(self, handle: int) -> U64:
+        """The band keys of an indexed article, ascending."""
+        start, end = self.handle_span[handle].tolist()
+        keys: U64 = self.entry_key[start:end]
+        return keys
+
+    def remove(self, article_id: str) -> bool:
+        """Take an article out; whether it was indexed."""
+        handle = self.handles.pop(article_id, None)
+        if handle is None:
+            return False
+        del self.ids[handle]
+        keys = self.keys_of(handle)
+        table_kernels.table_remove(*self.arrays(), keys, handle)
+        self.live_entries -= len(keys)
+        return True
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (a stream's saved state) with the arrays cut to what is in use."""
+        state = dict(vars(self))
+        for name in ("entry_handle", "entry_next", "entry_key"):
+            state[name] = getattr(self, name)[: self.n_entries]
+        state["handle_span"] = self.handle_span[: max(self.next, 1)]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Read back with room for as many entries again, so that adding to a reopened index does
+        not have to begin the next generation at once."""
+        vars(self).update(state)
+        size = max(2 * self.n_entries, _MIN_SLOTS // 2)
+        for name in ("entry_handle", "entry_next", "entry_key"):
+            cut = getattr(self, name)
+            room = np.empty(size, dtype=cut.dtype)
+            room[: len(cut)] = cut
+            setattr(self, name, room)
+
+
 class BandIndex:
-    """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays, an open-addressing
-    table of band keys whose slots hold linked lists of article handles in the order they were
-    indexed, each entry with its key (a slot's key is that of its list's first entry), walked by
-    numba kernels: about 36 bytes per (article, band) against about 130 in a Python dict of lists. ``hits`` reads the ``first`` live articles of each bucket."""
+    """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays (``_Table``) walked by
+    numba kernels: about 36 bytes per (article, band) against about 130 in a Python dict of lists.
+    ``hits`` reads the ``first`` live articles of each bucket.
+
+    A table is never rebuilt in one go, which would stall one ``add`` for seconds once millions of
+    keys are indexed. When it fills (``_Table.due``: its slots, or its entry arrays, which also
+    hold the entries of removed articles), a successor sized for the articles indexed is begun,
+    and each later ``add`` copies into it the next articles in the order they were indexed,
+    several times as many keys as it adds, so the copy is done before the table is full. Queries,
+    adds and removes go to the current table meanwhile (removes to the successor too, for the
+    articles it holds already); once the successor holds every article, it replaces the table.
+    Nothing of a removed article is copied, and handles are numbered from 0 again, so the int32
+    arrays hold a stream of any length."""
 
     def __init__(self, *, bands: int, rows: int, first: int = BUCKET_FIRST) -> None:
         if first < 1:
             raise ValueError(f"a bucket must propose at least one article (first={first})")
         self.bands, self.rows, self.first = bands, rows, first
-        self._handles: dict[str, int] = {}
-        self._ids: dict[int, str] = {}
-        self._next = 0
-        self._reset(_MIN_SLOTS, _MIN_SLOTS // 2)
-
-    def _reset(self, slots: int, entries: int) -> None:
-        self._slots_head = np.full(slots, -1, dtype=np.int32)
-        self._slots_tail = np.full(slots, -1, dtype=np.int32)
-        self._entry_handle = np.empty(entries, dtype=np.int32)
-        self._entry_next = np.empty(entries, dtype=np.int32)
-        self._entry_key = np.empty(entries, dtype=np.uint64)
-        # each handle's entries, [start, end) (``table_query`` reads a handle's keys there)
-        self._handle_span = np.zeros((_MIN_SLOTS, 2), dtype=np.int64)
-        self._n_entries = 0
-        self._n_keys = 0  # slots in use (an upper bound: removals leave their keys)
-
-    def _reserve(self, extra: int) -> None:
-        """Room for ``extra`` more keys and entries: afterwards the slots stay at most three quarters
-        full (linear probing stays short there) and the entry arrays hold ``extra`` more entries,
-        grown by half when they do not. Called before anything of the new article is recorded, so
-        that a rebuild inserts only the articles already indexed."""
-        full = 4 * (self._n_keys + extra) > 3 * len(self._slots_head)
-        if full or self._next > _MAX_HANDLE or self._n_entries + extra > _MAX_HANDLE:
-            self._rebuild(extra)
-        if self._n_entries + extra > len(self._entry_handle):
-            size = max(len(self._entry_handle) * 3 // 2, self._n_entries + extra)
-            for name in ("_entry_handle", "_entry_next", "_entry_key"):
-                grown = np.empty(size, dtype=getattr(self, name).dtype)
-                grown[: self._n_entries] = getattr(self, name)[: self._n_entries]
-                setattr(self, name, grown)
-
-    def _rebuild(self, extra: int) -> None:
-        """Fresh arrays for the indexed articles plus ``extra`` keys: the entries of removed
-        articles are dropped, the handles renumbered from 0 in the order they were indexed (they
-        are int32 in the arrays, and a long stream of adds and removes would otherwise run them
-        past 2**31), and the slots doubled until those keys fill at most half of them. So at
-        least a quarter of the slots fill before the next rebuild (at three quarters), whose cost
-        (proportional to the slots) is spread over that many inserts, however many articles were
-        removed; growth alone doubles the slots once, from three quarters full to three eighths.
-        The articles are inserted again in one compiled call (``table_insert_all``)."""
-        ids = list(self._ids.values())
-        spans = self._handle_span[np.fromiter(self._ids, dtype=np.int64, count=len(ids))]
-        sizes = spans[:, 1] - spans[:, 0]
-        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        total = int(offsets[-1])
-        need = total + extra
-        slots = len(self._slots_head)
-        while 2 * need > slots:
-            slots *= 2
-        if max(need, len(ids) + 1) > _MAX_HANDLE:
-            raise CapacityError(
-                f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
-                "index fewer articles per Deduplicator, or fewer passages per article"
-            )
-        # each article's keys, one after the other in the order of their handles
-        keys = self._entry_key[np.repeat(spans[:, 0] - offsets[:-1], sizes) + np.arange(total, dtype=np.int64)]
-        self._reset(slots, max(len(self._entry_handle), need))
-        self._n_entries = table_kernels.table_insert_all(
-            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key, keys, offsets
-        )
-        self._n_keys = total
-        if len(ids) >= len(self._handle_span):
-            self._handle_span = np.zeros((2 * len(ids), 2), dtype=np.int64)
-        self._handle_span[: len(ids), 0] = offsets[:-1]
-        self._handle_span[: len(ids), 1] = offsets[1:]
-        self._handles = dict(zip(ids, range(len(ids)), strict=True))
-        self._ids = dict(enumerate(ids))
-        self._next = len(ids)
-
-    def _record(self, article_id: str, keys: U64) -> None:
-        """Index ``keys`` under a new handle for ``article_id`` (room reserved by the caller)."""
-        handle = self._next
-        self._next += 1
-        if handle == len(self._handle_span):
-            self._handle_span = np.concatenate([self._handle_span, np.zeros_like(self._handle_span)])
-        start = self._n_entries
-        self._n_entries = table_kernels.table_insert(
-            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key, start,
-            keys, handle,
-        )  # fmt: skip
-        self._handle_span[handle] = (start, self._n_entries)
-        self._n_keys += len(keys)
-        self._handles[article_id], self._ids[handle] = handle, article_id
+        self._table = _Table(_MIN_SLOTS, _MIN_SLOTS // 2, _MIN_SLOTS)
+        self._successor: _Table | None = None
+        self._copied = 0  # the handles of ``_table`` below this one are in the successor, or gone
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled (a stream's saved state) with the entry arrays cut to the entries in use: they
-        grow again at the next insert."""
-        state = dict(vars(self))
-        for name in ("_entry_handle", "_entry_next", "_entry_key"):
-            state[name] = getattr(self, name)[: self._n_entries]
-        state["_handle_span"] = self._handle_span[: max(self._next, 1)]
-        return state
-
-    def _keys_of(self, handle: int) -> U64:
-        """The band keys of an indexed article, ascending."""
-        start, end = self._handle_span[handle].tolist()
-        keys: U64 = self._entry_key[start:end]
-        return keys
+        """Pickled with the successor finished (a stream's saved state holds one table)."""
+        self._finish()
+        return dict(vars(self))
 
     def __contains__(self, article_id: object) -> bool:
-        return article_id in self._handles
+        return article_id in self._table.handles
 
     def __len__(self) -> int:
-        return len(self._handles)
+        return len(self._table.handles)
 
     def add(self, article_id: str, signatures: U32) -> None:
-        if article_id in self._handles:
+        if article_id in self._table.handles:
             self.remove(article_id)
         keys = array_kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
-        self._reserve(len(keys))
-        self._record(article_id, keys)
+        self._room(len(keys))
+        self._table.insert([article_id], keys, np.array([0, len(keys)], dtype=np.int64))
+        self._copy(max(COPY_PER_KEY * len(keys), COPY_LEAST))
 
     def hits(self, signatures: U32) -> Counter[str]:
         """For each indexed article among the ``first`` of some bucket of the query's rows, how many
         of the query rows collide with it in some band (in any bucket, however far down it is listed
         there)."""
         rows = band_keys(signatures, self.bands, self.rows)
-        handles, counts = table_kernels.table_query(
-            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key,
-            self._handle_span, rows, self.first,
-        )  # fmt: skip
-        return Counter({self._ids[h]: n for h, n in zip(handles.tolist(), counts.tolist(), strict=True)})
+        table = self._table
+        handles, counts = table_kernels.table_query(*table.arrays(), table.handle_span, rows, self.first)
+        ids = table.ids
+        return Counter({ids[h]: n for h, n in zip(handles.tolist(), counts.tolist(), strict=True)})
 
     def remove(self, article_id: str) -> None:
-        handle = self._handles.pop(article_id, None)
-        if handle is None:
+        if self._table.remove(article_id) and self._successor is not None:
+            self._successor.remove(article_id)
+
+    def _room(self, extra: int) -> None:
+        """Room in the current table for an article of ``extra`` keys: a successor begun when the
+        table is due one, and finished at once only when the table has no room left (the copy
+        outpaces the adds, so only an article far larger than the others gets there)."""
+        if self._successor is None and self._table.due(extra):
+            self._begin(extra)
+        if not self._table.fits(extra):
+            self._finish()
+            if not self._table.fits(extra):
+                self._begin(extra)
+                self._finish()
+
+    def _begin(self, extra: int) -> None:
+        """A successor for the articles indexed plus ``extra`` keys: its slots (never fewer than
+        the table's) and its entry arrays at most half full with them, so that the articles
+        indexed can grow by half before it is due in turn."""
+        table = self._table
+        need = table.live_entries + extra
+        if max(need, len(table.handles) + 1) > _MAX_HANDLE:
+            raise CapacityError(
+                f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
+                "index fewer articles per Deduplicator, or fewer passages per article"
+            )
+        slots = len(table.slots_head)
+        while 2 * need > slots:
+            slots *= 2
+        entries = min(max(2 * need, _MIN_SLOTS // 2), _MAX_HANDLE)
+        # the slots are marked empty by the adds too (``_copy``): writing them all at once (hundreds
+        # of megabytes for millions of keys) would stall this add
+        self._successor = _Table(slots, entries, 2 * (len(table.handles) + 1), emptied=False)
+        self._copied = 0
+
+    def _copy(self, budget: int) -> None:
+        """Copy into the successor the next articles of the table, in the order they were indexed,
+        about ``budget`` entries of them (removed ones included: they are skipped, not copied),
+        and let it replace the table once it holds them all."""
+        successor = self._successor
+        if successor is None:
             return
-        del self._ids[handle]
-        keys = self._keys_of(handle)
-        table_kernels.table_remove(
-            self._slots_head, self._slots_tail, self._entry_handle, self._entry_next, self._entry_key, keys, handle
-        )
+        if successor.emptied < len(successor.slots_head):
+            successor.empty_slots(SLOTS_PER_ENTRY * max(budget, 1))
+            return
+        table = self._table
+        lo = self._copied
+        spans = table.handle_span
+        # spans follow each other: the handles [lo, hi) hold the entries [spans[lo, 0], spans[hi - 1, 1])
+        hi = lo + int(np.searchsorted(spans[lo : table.next, 1], spans[lo, 0] + budget)) + 1 if lo < table.next else lo
+        hi = min(hi, table.next)
+        ids = table.ids
+        moved = [h for h in range(lo, hi) if h in ids]
+        if moved:
+            chosen = spans[moved]
+            sizes = chosen[:, 1] - chosen[:, 0]
+            offsets = np.zeros(len(moved) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=offsets[1:])
+            positions = np.repeat(chosen[:, 0] - offsets[:-1], sizes) + np.arange(int(offsets[-1]), dtype=np.int64)
+            if not successor.fits(len(positions), len(moved)):
+                self._begin(0)  # the articles outgrew what the successor was sized for: a larger one
+                return
+            successor.insert([ids[h] for h in moved], table.entry_key[positions], offsets)
+        self._copied = hi
+        if hi == table.next:
+            self._table, self._successor, self._copied = successor, None, 0
+
+    def _finish(self) -> None:
+        """Copy the rest into the successor at once, if one is begun."""
+        while self._successor is not None:
+            self._copy(_MAX_HANDLE)
 
 
 class DatasketchLSH:

@@ -100,7 +100,8 @@ _ALLOWED = frozenset({
     ("dedup.records", "Evidence"), ("dedup.records", "Member"), ("dedup.records", "Match"),
     ("dedup.records", "SharedPassage"), ("dedup.stages.provenance", "Candidate"),
     ("dedup.stages.provenance", "TextDate"), ("dedup.stages.index", "CandidateIndex"),
-    ("dedup.stages.index", "BandIndex"), ("dedup.stages.boilerplate", "Sample"), ("dedup.stages.grouping", "InOrder"),
+    ("dedup.stages.index", "BandIndex"), ("dedup.stages.index", "_Table"), ("dedup.stages.boilerplate", "Sample"),
+    ("dedup.stages.grouping", "InOrder"),
     ("dedup.runners.stream.watch", "Watch"),
 })  # fmt: skip
 
