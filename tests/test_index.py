@@ -313,6 +313,64 @@ def test_no_add_copies_more_than_its_share(monkeypatch: pytest.MonkeyPatch) -> N
     assert tables >= 3
 
 
+def test_after_the_window_shrinks_the_tables_shrink_and_no_add_copies_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A window of 20,000 articles that shrinks to 300 (a backlog leaves): the next tables are
+    sized by the articles indexed, not by the table they replace, so marking their slots empty
+    keeps pace with the adds and no copy has to be finished inside one add."""
+    finished: list[bool] = []
+    real = BandIndex._finish
+
+    def counted(self: BandIndex) -> None:
+        finished.append(self._successor is not None)
+        real(self)
+
+    monkeypatch.setattr(BandIndex, "_finish", counted)
+    index = BandIndex(bands=16, rows=1)
+    for n in range(20_000):
+        index.add(f"a{n}", _rows(n, 2, 16, 2**32))
+    peak = len(index._table.slots_head)
+    for n in range(20_000 - 300):
+        index.remove(f"a{n}")
+    for n in range(20_000, 40_000):
+        index.add(f"a{n}", _rows(n, 2, 16, 2**32))
+        index.remove(f"a{n - 300}")
+    assert len(index) == 300 and 16 * len(index._table.slots_head) <= peak
+    assert not any(finished)
+
+
+def test_articles_without_keys_are_copied_a_few_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The passage index holds every article, those without a passage too: a long run of them is
+    copied into the next table a bounded number per add, not all in one."""
+    copied: list[int] = []
+    real = index_module._Table.insert
+
+    def counted(self: object, ids: list[str], keys: np.ndarray, offsets: np.ndarray) -> None:
+        copied.append(len(ids))
+        real(self, ids, keys, offsets)  # type: ignore[arg-type]
+
+    index = BandIndex(bands=8, rows=1)
+    index.add("warm", _rows(0, 1, 8, 2**32))
+    for n in range(20_000):
+        index.add(f"e{n}", np.empty((0, 8), dtype=np.uint32))
+    monkeypatch.setattr(index_module._Table, "insert", counted)
+    for n in range(3_000):
+        index.add(f"a{n}", _rows(n, 4, 8, 2**32))
+    assert max(copied) <= max(index_module.COPY_LEAST, index_module.COPY_PER_KEY * 32)
+    assert len(index) == 23_001 and "e0" in index
+
+
+def test_an_article_refused_for_its_size_leaves_its_earlier_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "_MAX_HANDLE", 20)
+    index = BandIndex(bands=2, rows=1)
+    small = _rows(1, 2, 2, 2**32)
+    index.add("a", small)
+    with pytest.raises(CapacityError):
+        index.add("a", _rows(2, 30, 2, 2**32))
+    assert "a" in index and index.hits(small) == Counter({"a": 2})
+
+
 def checked_child() -> None:
     """The bounds-checked child of ``test_band_index_never_writes_out_of_bounds``."""
     _band_index_agrees_with_a_dict_of_sets()

@@ -51,10 +51,11 @@ _MAX_HANDLE = 2**31 - 2
 # large the story grows.
 BUCKET_FIRST = 256
 # How much of a ``BandIndex``'s successor table each ``add`` copies while one is begun: this many
-# entries per key it adds, at least ``COPY_LEAST``. Copying more than an add brings (with the
-# thresholds of ``_Table.due`` and ``_Table.fits``) finishes the copy before the table is full;
-# the floor bounds how long a successor stays begun when the adds are small.
-COPY_PER_KEY = 8
+# articles and entries (each counts one) per key it adds, at least ``COPY_LEAST``. Copying that
+# much more than an add brings (with the thresholds of ``_Table.due`` and ``_Table.fits``)
+# finishes the copy before the table is full; the floor bounds how long a successor stays begun
+# when the adds are small.
+COPY_PER_KEY = 16
 COPY_LEAST = 1024
 # Slots of the successor marked empty for each entry of the budget, before its copy begins (a slot
 # is written in a few nanoseconds, an entry copied in some hundred).
@@ -134,9 +135,11 @@ class _Table:
         return self.slots_head, self.slots_tail, self.entry_handle, self.entry_next, self.entry_key
 
     def due(self, extra: int) -> bool:
-        """Whether ``extra`` more keys take the table past the point where its successor is begun:
-        three quarters of its slots or of its entries."""
-        return 4 * (self.n_entries + extra) > 3 * min(len(self.slots_head), len(self.entry_handle))
+        """Whether one more article of ``extra`` keys takes the table past the point where its
+        successor is begun: three quarters of its slots or of its entries, in keys or in articles
+        (articles without keys take no entry, but each takes a step of the copy)."""
+        filled = max(self.n_entries + extra, self.next + 1)
+        return 4 * filled > 3 * min(len(self.slots_head), len(self.entry_handle))
 
     def fits(self, extra: int, articles: int = 1) -> bool:
         """Whether ``extra`` more keys of ``articles`` more articles fit: the slots at most seven
@@ -212,10 +215,11 @@ class BandIndex:
     A table is never rebuilt in one go, which would stall one ``add`` for seconds once millions of
     keys are indexed. When it fills (``_Table.due``: its slots, or its entry arrays, which also
     hold the entries of removed articles), a successor sized for the articles indexed is begun,
-    and each later ``add`` copies into it the next articles in the order they were indexed,
-    several times as many keys as it adds, so the copy is done before the table is full. Queries,
-    adds and removes go to the current table meanwhile (removes to the successor too, for the
-    articles it holds already); once the successor holds every article, it replaces the table.
+    and each later ``add`` marks some of its slots empty, then copies into it the next articles in
+    the order they were indexed, many times as many keys as it adds (``COPY_PER_KEY``), so the copy
+    is done before the table is full. Queries, adds and removes go to the current table meanwhile
+    (removes to the successor too, for the articles it holds already); once the successor holds
+    every article, it replaces the table.
     Nothing of a removed article is copied, and handles are numbered from 0 again, so the int32
     arrays hold a stream of any length."""
 
@@ -239,10 +243,10 @@ class BandIndex:
         return len(self._table.handles)
 
     def add(self, article_id: str, signatures: U32) -> None:
+        keys = array_kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
+        self._room(len(keys))  # (first: an article refused for its size leaves its earlier version indexed)
         if article_id in self._table.handles:
             self.remove(article_id)
-        keys = array_kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
-        self._room(len(keys))
         self._table.insert([article_id], keys, np.array([0, len(keys)], dtype=np.int64))
         self._copy(max(COPY_PER_KEY * len(keys), COPY_LEAST))
 
@@ -273,17 +277,18 @@ class BandIndex:
                 self._finish()
 
     def _begin(self, extra: int) -> None:
-        """A successor for the articles indexed plus ``extra`` keys: its slots (never fewer than
-        the table's) and its entry arrays at most half full with them, so that the articles
-        indexed can grow by half before it is due in turn."""
+        """A successor for the articles indexed plus ``extra`` keys: its slots and its entry
+        arrays at most half full with them, so that the articles indexed can grow by half before
+        it is due in turn. Sized by the articles indexed, not by the table: after a window
+        shrinks, the slots shrink with it (marking slots empty is part of each copy)."""
         table = self._table
-        need = table.live_entries + extra
-        if max(need, len(table.handles) + 1) > _MAX_HANDLE:
+        need = max(table.live_entries + extra, len(table.handles) + 1)
+        if need > _MAX_HANDLE:
             raise CapacityError(
                 f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
                 "index fewer articles per Deduplicator, or fewer passages per article"
             )
-        slots = len(table.slots_head)
+        slots = _MIN_SLOTS
         while 2 * need > slots:
             slots *= 2
         entries = min(max(2 * need, _MIN_SLOTS // 2), _MAX_HANDLE)
@@ -294,8 +299,9 @@ class BandIndex:
 
     def _copy(self, budget: int) -> None:
         """Copy into the successor the next articles of the table, in the order they were indexed,
-        about ``budget`` entries of them (removed ones included: they are skipped, not copied),
-        and let it replace the table once it holds them all."""
+        about ``budget`` of them and their entries together (each article and each entry counts
+        one, removed articles too: they are skipped, not copied), and let it replace the table
+        once it holds them all."""
         successor = self._successor
         if successor is None:
             return
@@ -305,9 +311,11 @@ class BandIndex:
         table = self._table
         lo = self._copied
         spans = table.handle_span
-        # spans follow each other: the handles [lo, hi) hold the entries [spans[lo, 0], spans[hi - 1, 1])
-        hi = lo + int(np.searchsorted(spans[lo : table.next, 1], spans[lo, 0] + budget)) + 1 if lo < table.next else lo
-        hi = min(hi, table.next)
+        # spans follow each other: the handles [lo, hi) hold the entries [spans[lo, 0], spans[hi - 1, 1]),
+        # and the step ends within ``budget`` handles
+        reach = min(table.next - lo, max(budget, 1))
+        counted = spans[lo : lo + reach, 1] - spans[lo, 0] + np.arange(1, reach + 1)
+        hi = lo + min(int(np.searchsorted(counted, budget)) + 1, reach)
         ids = table.ids
         moved = [h for h in range(lo, hi) if h in ids]
         if moved:
