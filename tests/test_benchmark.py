@@ -279,3 +279,18 @@ def test_the_plot_labels_its_points_and_uses_log_axes() -> None:
         assert [line.get_xdata().tolist() for line in ax.lines] == [[10_000, 100_000, 1_000_000]] * 2
     assert "peak memory" in memory.get_ylabel()
     assert {"100 s", "50 s", "200 MB"} <= {t.get_text() for t in seconds.texts} | {t.get_text() for t in memory.texts}
+
+
+def test_the_band_index_benchmark_times_every_add(capsys) -> None:
+    import band_index
+
+    assert band_index.main(["--window", "50", "--adds", "400", "--slow", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["adds"] == 400 and result["window"] == 50
+    assert 0 < result["median_ms"] <= result["p99_ms"] <= result["longest_ms"]
+    # with no floor every add after the first is listed, numbered from 1
+    assert [n for n, _ in result["slow_adds"]] == list(range(1, 400))
+    assert band_index.main(["--window", "50", "--adds", "60"]) == 0
+    assert "60 adds through a window of 50" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        band_index.main(["--window", "0"])
