@@ -121,7 +121,7 @@ class _Table:
         self.n_entries = 0
         self.live_entries = 0  # entries of the articles indexed
         self.handles: dict[str, int] = {}
-        self.ids: dict[int, str] = {}
+        self.ids: list[str | None] = []  # by handle; None for a removed article
         self.next = 0  # the next handle
 
     def empty_slots(self, count: int) -> None:
@@ -167,7 +167,8 @@ class _Table:
         self.handle_span[first : first + len(ids), 1] = start + offsets[1:]
         self.live_entries += len(keys)
         for h, article_id in enumerate(ids, first):
-            self.handles[article_id], self.ids[h] = h, article_id
+            self.handles[article_id] = h
+        self.ids.extend(ids)
         self.next = first + len(ids)
 
     def keys_of(self, handle: int) -> U64:
@@ -181,7 +182,7 @@ class _Table:
         handle = self.handles.pop(article_id, None)
         if handle is None:
             return False
-        del self.ids[handle]
+        self.ids[handle] = None
         keys = self.keys_of(handle)
         table_kernels.table_remove(*self.arrays(), keys, handle)
         self.live_entries -= len(keys)
@@ -316,8 +317,12 @@ class BandIndex:
         reach = min(table.next - lo, max(budget, 1))
         counted = spans[lo : lo + reach, 1] - spans[lo, 0] + np.arange(1, reach + 1)
         hi = lo + min(int(np.searchsorted(counted, budget)) + 1, reach)
-        ids = table.ids
-        moved = [h for h in range(lo, hi) if h in ids]
+        moved: list[int] = []  # the handles of the articles still indexed, and their ids
+        names: list[str] = []
+        for h, article_id in enumerate(table.ids[lo:hi], lo):
+            if article_id is not None:
+                moved.append(h)
+                names.append(article_id)
         if moved:
             chosen = spans[moved]
             sizes = chosen[:, 1] - chosen[:, 0]
@@ -327,7 +332,7 @@ class BandIndex:
             if not successor.fits(len(positions), len(moved)):
                 self._begin(0)  # the articles outgrew what the successor was sized for: a larger one
                 return
-            successor.insert([ids[h] for h in moved], table.entry_key[positions], offsets)
+            successor.insert(names, table.entry_key[positions], offsets)
         self._copied = hi
         if hi == table.next:
             self._table, self._successor, self._copied = successor, None, 0
