@@ -340,6 +340,53 @@ def test_after_the_window_shrinks_the_tables_shrink_and_no_add_copies_everything
     assert not any(finished)
 
 
+@pytest.mark.parametrize(("rows", "kept"), [(1, 10), (6, 10), (6, 100), (2, 300)])
+def test_a_window_that_shrinks_then_grows_fast_copies_nothing_in_one_add(
+    monkeypatch: pytest.MonkeyPatch, rows: int, kept: int
+) -> None:
+    """A table of over 5,000 articles one add short of being due that loses all but ``kept`` of
+    them, then grows again with no removal: its successor, begun at the next add, is sized for
+    the keys added while the whole old table is walked too, so it is neither begun again larger
+    nor finished inside one add."""
+    begun: list[bool] = []
+    finished: list[bool] = []
+    real_begin, real_finish = BandIndex._begin, BandIndex._finish
+
+    def counted_begin(self: BandIndex, extra: int) -> None:
+        begun.append(self._successor is not None)
+        real_begin(self, extra)
+
+    def counted_finish(self: BandIndex) -> None:
+        finished.append(self._successor is not None)
+        real_finish(self)
+
+    monkeypatch.setattr(BandIndex, "_begin", counted_begin)
+    monkeypatch.setattr(BandIndex, "_finish", counted_finish)
+    index = BandIndex(bands=32, rows=1)
+    n = 0
+    while n <= 5_000 or index._successor is not None or not index._table.due(32 * rows):
+        index.add(f"a{n}", _rows(n, rows, 32, 2**32))
+        n += 1
+    begun.clear()
+    finished.clear()  # (a table of a few hundred entries may well be finished at once: a few µs)
+    for gone in range(n - kept):
+        index.remove(f"a{gone}")
+    for m in range(n, n + 6_000):
+        index.add(f"a{m}", _rows(m, rows, 32, 2**32))
+    assert len(index) == 6_000 + kept and not any(begun) and not any(finished)
+
+
+def test_a_reopened_index_of_articles_without_keys_has_room_for_them() -> None:
+    """An index holding mostly articles without keys, pickled (a saved state) and read back, is
+    not due a successor at its first adds."""
+    index = BandIndex(bands=8, rows=1)
+    for n in range(20_000):
+        index.add(f"e{n}", np.empty((0, 8), dtype=np.uint32))
+    again = pickle.loads(pickle.dumps(index))
+    again.add("a", _rows(0, 4, 8, 2**32))
+    assert again._successor is None and len(again) == 20_001
+
+
 def test_articles_without_keys_are_copied_a_few_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """The passage index holds every article, those without a passage too: a long run of them is
     copied into the next table a bounded number per add, not all in one."""

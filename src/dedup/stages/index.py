@@ -197,10 +197,10 @@ class _Table:
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Read back with room for as many entries again, so that adding to a reopened index does
-        not have to begin the next generation at once."""
+        """Read back with room for as many entries again (and for as many as it has articles), so
+        that adding to a reopened index does not have to begin the next generation at once."""
         vars(self).update(state)
-        size = max(2 * self.n_entries, _MIN_SLOTS // 2)
+        size = max(2 * self.n_entries, 2 * self.next, _MIN_SLOTS // 2)
         for name in ("entry_handle", "entry_next", "entry_key"):
             cut = getattr(self, name)
             room = np.empty(size, dtype=cut.dtype)
@@ -278,12 +278,16 @@ class BandIndex:
                 self._finish()
 
     def _begin(self, extra: int) -> None:
-        """A successor for the articles indexed plus ``extra`` keys: its slots and its entry
-        arrays at most half full with them, so that the articles indexed can grow by half before
-        it is due in turn. Sized by the articles indexed, not by the table: after a window
-        shrinks, the slots shrink with it (marking slots empty is part of each copy)."""
+        """A successor for the articles indexed, ``extra`` keys and the keys added while it is
+        copied: its slots and its entry arrays at most half full with them, so that the articles
+        indexed can grow by half before it is due in turn. Sized by the articles indexed, not by
+        the table: after a window shrinks, the slots shrink with it (marking slots empty is part
+        of each copy)."""
         table = self._table
-        need = max(table.live_entries + extra, len(table.handles) + 1)
+        # the keys that can be added while the copy walks the table (articles and entries, removed
+        # ones too), at least ``COPY_PER_KEY`` of them per key added
+        during = (table.n_entries + table.next) // max(COPY_PER_KEY, 1)
+        need = max(table.live_entries + extra + during, len(table.handles) + 1)
         if need > _MAX_HANDLE:
             raise CapacityError(
                 f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
