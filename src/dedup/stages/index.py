@@ -56,7 +56,7 @@ BUCKET_FIRST = 256
 # finishes the copy before the table is full; the floor bounds how long a successor stays begun
 # when the adds are small.
 COPY_PER_KEY = 16
-COPY_LEAST = 1024
+COPY_LEAST = 256
 # Slots of the successor marked empty for each entry of the budget, before its copy begins (a slot
 # is written in a few nanoseconds, an entry copied in some hundred).
 SLOTS_PER_ENTRY = 64
