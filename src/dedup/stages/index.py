@@ -220,9 +220,8 @@ class BandIndex:
     the order they were indexed, many times as many keys as it adds (``COPY_PER_KEY``), so the copy
     is done before the table is full. Queries, adds and removes go to the current table meanwhile
     (removes to the successor too, for the articles it holds already); once the successor holds
-    every article, it replaces the table.
-    Nothing of a removed article is copied, and handles are numbered from 0 again, so the int32
-    arrays hold a stream of any length."""
+    every article, it replaces the table. Nothing of a removed article is copied, and handles are
+    numbered from 0 again, so the int32 arrays hold a stream of any length."""
 
     def __init__(self, *, bands: int, rows: int, first: int = BUCKET_FIRST) -> None:
         if first < 1:
