@@ -397,8 +397,9 @@ for module in pkgutil.iter_modules(dedup.kernels.__path__, "dedup.kernels."):
 
 def test_compile_all_covers_what_the_batch_and_the_stream_call() -> None:
     """An installed package's first run compiles nothing when the build cached ``compile_all``'s
-    kernels: the batch engine and the stream (with boilerplate to judge, and characters beyond 16
-    bits) call no kernel for other argument types."""
+    kernels: the batch engine and the stream (with boilerplate to judge, characters beyond 16
+    bits, and an article removed, as a window lets articles go) call no kernel for other argument
+    types."""
     workload = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -414,6 +415,7 @@ list(dedup.cluster(articles + extra))
 stream = dedup.Deduplicator()
 for article in articles + extra:
     stream.add(article)
+stream.remove(extra[0].id)
 stream.close()
 """
     _public_signatures(workload)  # fills numba's cache if it is empty
