@@ -313,20 +313,27 @@ def test_no_add_copies_more_than_its_share(monkeypatch: pytest.MonkeyPatch) -> N
     assert tables >= 3
 
 
+def _under_way(monkeypatch: pytest.MonkeyPatch, method: str) -> list[bool]:
+    """For each call of ``BandIndex.<method>`` (``_begin`` or ``_finish``) from now on, whether a
+    successor was under way: a copy begun again, or finished inside one add."""
+    calls: list[bool] = []
+    real = getattr(BandIndex, method)
+
+    def recorded(self: BandIndex, *args: int) -> None:
+        calls.append(self._successor is not None)
+        real(self, *args)
+
+    monkeypatch.setattr(BandIndex, method, recorded)
+    return calls
+
+
 def test_after_the_window_shrinks_the_tables_shrink_and_no_add_copies_everything(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A window of 20,000 articles that shrinks to 300 (a backlog leaves): the next tables are
     sized by the articles indexed, not by the table they replace, so marking their slots empty
     keeps pace with the adds and no copy has to be finished inside one add."""
-    finished: list[bool] = []
-    real = BandIndex._finish
-
-    def counted(self: BandIndex) -> None:
-        finished.append(self._successor is not None)
-        real(self)
-
-    monkeypatch.setattr(BandIndex, "_finish", counted)
+    finished = _under_way(monkeypatch, "_finish")
     index = BandIndex(bands=16, rows=1)
     for n in range(20_000):
         index.add(f"a{n}", _rows(n, 2, 16, 2**32))
@@ -348,20 +355,7 @@ def test_a_window_that_shrinks_then_grows_fast_copies_nothing_in_one_add(
     them, then grows again with no removal: its successor, begun at the next add, is sized for
     the keys added while the whole old table is walked too, so it is neither begun again larger
     nor finished inside one add."""
-    begun: list[bool] = []
-    finished: list[bool] = []
-    real_begin, real_finish = BandIndex._begin, BandIndex._finish
-
-    def counted_begin(self: BandIndex, extra: int) -> None:
-        begun.append(self._successor is not None)
-        real_begin(self, extra)
-
-    def counted_finish(self: BandIndex) -> None:
-        finished.append(self._successor is not None)
-        real_finish(self)
-
-    monkeypatch.setattr(BandIndex, "_begin", counted_begin)
-    monkeypatch.setattr(BandIndex, "_finish", counted_finish)
+    begun, finished = _under_way(monkeypatch, "_begin"), _under_way(monkeypatch, "_finish")
     index = BandIndex(bands=32, rows=1)
     n = 0
     while n <= 5_000 or index._successor is not None or not index._table.due(32 * rows):
