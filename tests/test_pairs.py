@@ -35,6 +35,10 @@ class Scripted:
     def changed_since(self, version: int) -> set[int] | None:
         return {fp for fp, at in self._log if at > version}
 
+    def unchanged_since(self, version: int, fingerprints: np.ndarray) -> bool:
+        changed = self.changed_since(version)
+        return changed is not None and changed.isdisjoint(fingerprints.tolist())
+
     def carriers(self, fingerprint: int) -> tuple[str, ...] | None:
         return None if self._carriers is None else self._carriers.get(fingerprint, ())
 

@@ -128,6 +128,13 @@ class BoilerplateModel:
             return None
         return set(self._log[bisect_right(self._log_versions, version) :])
 
+    def unchanged_since(self, version: int, fingerprints: U64) -> bool:
+        """Whether none of these sentences (an article's, counted) has changed verdict after
+        ``version``: the article's learned boilerplate is then what it was at that version."""
+        self._settle()
+        changed_at = self._changed_at
+        return all(changed_at.get(fp, 0) <= version for fp in fingerprints.tolist())
+
     def carriers(self, fingerprint: int) -> Iterable[str]:
         """Every article that carries the sentence, in the order they came."""
         found = self._postings.get(fingerprint, ())
@@ -243,8 +250,7 @@ class BoilerplateModel:
             given = self._of_version[article_id]
             if given == version:
                 return found
-            changed_at = self._changed_at
-            if all(changed_at.get(fp, 0) <= given for fp in fingerprints.tolist()):
+            if self.unchanged_since(given, fingerprints):
                 self._of_version[article_id] = version
                 return found
         if len(self._of) >= _ANSWERS_KEPT:

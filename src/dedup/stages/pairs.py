@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Set
-from typing import Protocol
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +75,10 @@ class Judge(Protocol):
         """The sentences whose verdict changed after ``version`` (None: unknown, any may have)."""
         ...
 
+    def unchanged_since(self, version: int, fingerprints: U64) -> bool:
+        """Whether none of an article's sentences has changed verdict after ``version``."""
+        ...
+
     def carriers(self, fingerprint: int) -> Iterable[str] | None:
         """Every article that carries the sentence (None: not known)."""
         ...
@@ -93,6 +97,9 @@ class Fixed:
 
     def changed_since(self, version: int) -> Set[int] | None:
         return frozenset()
+
+    def unchanged_since(self, version: int, fingerprints: U64) -> bool:
+        return True
 
     def carriers(self, fingerprint: int) -> Iterable[str] | None:
         return ()
@@ -113,21 +120,26 @@ def _key(a: str, b: str) -> Key:
 # tuple once it has seen it, so the thousands of comparisons a stream keeps add nothing to the
 # full collections that walk every tracked object (a ``Match`` is tracked, as every instance of
 # a class is).
-Kept = tuple[int, int, int, str, str, bool, str, str, float, float, float, float, float, float, int]
+Kept = tuple[int, int, int, str, str, bool, str, str, float, float, float, float, float, float, int, int]
 _IS_COPY = 5
+_VERIFIED: Final = 15
 _RELATIONS = {r.value: r for r in Relation}
 
 
-def _pack(match: Match, version: int, formula: int, moved: int) -> Kept:
+def _pack(match: Match, version: int, formula: int, moved: int, verified: int) -> Kept:
+    """A remembered comparison: the versions it was last checked under (the learned boilerplate's,
+    its sources' formula versions and the counts' own), its figures, and the version of the
+    learned boilerplate the verifier measured them under (``verified``)."""
     m = match
     return (
         version, formula, moved, m.a, m.b, m.is_copy, m.relation.value, m.rule, m.score, m.jaccard,
         m.containment_a, m.containment_b, m.passage_coverage_a, m.passage_coverage_b, m.ignored_boilerplate,
+        verified,
     )  # fmt: skip
 
 
 def _unpack(kept: Kept) -> Match:
-    _, _, _, a, b, is_copy, relation, rule, score, jaccard, ca, cb, pa, pb, ignored = kept
+    _, _, _, a, b, is_copy, relation, rule, score, jaccard, ca, cb, pa, pb, ignored, _ = kept
     return Match(a, b, is_copy, _RELATIONS[relation], rule, score, jaccard, ca, cb, pa, pb, (), ignored)
 
 
@@ -236,9 +248,10 @@ class PairCache:
 
     def pair(self, a: str, b: str) -> Match:
         """The match of a and b as the evidence stands now: remembered, and checked again when the
-        learned boilerplate has changed since and touches either article, or when the formula
-        counts have changed since and the formula test can change it; else compared now (its
-        shared passages measured, not listed)."""
+        learned boilerplate has changed since and touches either article (compared again), or
+        when the formula counts have changed since and the formula test can change it (the
+        formula test made again, or the whole comparison for a pair the test refused); else
+        compared now (its shared passages measured, not listed)."""
         key = _key(a, b)
         kept = self._matches.get(key)
         version = self._boilerplate.version
@@ -253,22 +266,55 @@ class PairCache:
         formula = self._formula_version(a, b)
         before = self._unpacked(key, kept)
         if kept[0] == version and kept[1] == formula:
-            self._stamp(key, before, version, formula, moved)
+            self._stamp(key, kept, before, version, formula, moved)
             return before
-        stands = not (kept[1] != formula and self.formula_affected(before))
-        if stands and kept[0] != version:
-            fingerprints, model = self._fingerprints_of, self._boilerplate
-            learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
-            stands = len(learned) == before.ignored_boilerplate
-        if stands:  # stamped with today's versions
-            self._stamp(key, before, version, formula, moved)
-            return before
-        # compared again the way round it was first compared
-        match = self.compare(before.a, self._doc_of(before.a), before.b, self._doc_of(before.b), listed=False)
+        if not (kept[1] != formula and self.formula_affected(before)):
+            stands = kept[0] == version
+            if not stands:
+                fingerprints, model = self._fingerprints_of, self._boilerplate
+                learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
+                stands = len(learned) == before.ignored_boilerplate
+            if stands:  # stamped with today's versions
+                self._stamp(key, kept, before, version, formula, moved)
+                return before
+            match = self._compared_again(before)
+        elif before.rule != formulas.RULE and self._verified_alike(before, kept[_VERIFIED]):
+            # ``before`` is the verifier's match, which the formula test let stand: only the test
+            # is made again, on today's counts
+            match = self._formula_again(before)
+        else:
+            match = self._compared_again(before)
         if match != before:
             self._revise(before, match)
         self.remember(match)
         return match
+
+    def _compared_again(self, before: Match) -> Match:
+        """A remembered pair compared again, the way round it was first compared."""
+        return self.compare(before.a, self._doc_of(before.a), before.b, self._doc_of(before.b), listed=False)
+
+    def _verified_alike(self, match: Match, version: int) -> bool:
+        """Whether the verifier would make ``match``, made under ``version`` of the learned
+        boilerplate, the same way today: neither article's learned boilerplate has changed."""
+        judge, fingerprints = self._boilerplate, self._fingerprints_of
+        return judge.unchanged_since(version, fingerprints(match.a)) and judge.unchanged_since(
+            version, fingerprints(match.b)
+        )
+
+    def _formula_again(self, match: Match) -> Match:
+        """The formula test of ``match``, a comparison the verifier would make the same way today
+        (``_verified_alike``), on today's counts (``compare``'s last step)."""
+        counts = self._formula
+        if counts is None:
+            return match
+        model, a, b = self._boilerplate, match.a, match.b
+        doc_a, doc_b = self._doc_of(a), self._doc_of(b)
+        va = self._view(a, doc_a, model.boilerplate_of(a, doc_a.sentence_fps))
+        vb = self._view(b, doc_b, model.boilerplate_of(b, doc_b.sentence_fps))
+        source_of = self._source_of
+        return counts.check(
+            match, source_of(a), va.shingles, source_of(b), vb.shingles, self._verify, self._titled_apart(a, b)
+        )
 
     def _unpacked(self, key: Key, kept: Kept) -> Match:
         """The ``Match`` of a remembered comparison, built once for the ``Kept`` it stands on
@@ -283,11 +329,12 @@ class PairCache:
         recent[key] = (kept, match)
         return match
 
-    def _stamp(self, key: Key, match: Match, version: int, formula: int, moved: int) -> None:
-        """A remembered comparison stands under today's versions."""
+    def _stamp(self, key: Key, kept: Kept, match: Match, version: int, formula: int, moved: int) -> None:
+        """A remembered comparison (``kept``, whose match is ``match``) stands under today's
+        versions, its figures as the verifier measured them then."""
         if self.journal is not None:
             self.journal.item(self._matches, key)
-        self._matches[key] = _pack(match, version, formula, moved)
+        self._matches[key] = _pack(match, version, formula, moved, kept[_VERIFIED])
 
     def boilerplate_version(self) -> int:
         """The version of the learned boilerplate that comparisons are decided under now."""
@@ -432,14 +479,16 @@ class PairCache:
                 undo.member(self.edges, x, y)
         if version is None:
             before = self._matches.get(key)
-            stamp = (self._boilerplate.version, self._formula_version(match.a, match.b), self.formula_versions())
-            self._matches[key] = _pack(match, *stamp)
+            version = self._boilerplate.version
+            self._matches[key] = _pack(
+                match, version, self._formula_version(match.a, match.b), self.formula_versions(), version
+            )
             if not match.is_copy:
                 self._unsaved.pop(key, None)
             elif before is None or not before[_IS_COPY]:  # a copy it was is written already
                 self._unsaved[key] = None
         else:  # read from a store: written already
-            self._matches[key] = _pack(match, version, version, -1)
+            self._matches[key] = _pack(match, version, version, -1, version)
             self._unsaved.pop(key, None)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
