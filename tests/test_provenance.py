@@ -309,3 +309,23 @@ def test_credits_read_only_when_no_earlier_rule_decides_give_the_same_cluster(me
         ids, "verified copies", lambda m, _: replace(cands[m], credits=()), pair, CONFIG, lambda m: cands[m].credits
     )
     assert lazy == eager
+
+
+def test_a_stream_member_whose_text_gives_no_date_or_credit_keeps_one_record() -> None:
+    """A member's provenance record read in its text is the plain one (the same object, not a
+    second copy held for each member) when the text gives neither a date nor a credit, and its
+    own record when it does; the clusters name their earliest source either way."""
+    body = " ".join(f"word{i} of the statement" for i in range(40)) + "."
+    other = " ".join(f"item{i} in the report" for i in range(40)) + "."
+    dated = f"WASHINGTON, Jan. 29, 2017 (Reuters) - {other}"
+    d = dedup.Deduplicator()
+    for article_id, text in (("plain-a", body), ("plain-b", body), ("dated-a", dated), ("dated-b", dated)):
+        d.add(dedup.Article(id=article_id, text=text))
+    assert {m.id for m in d.cluster_of("plain-a").members} == {"plain-a", "plain-b"}
+    assert {m.id for m in d.cluster_of("dated-a").members} == {"dated-a", "dated-b"}
+    entries = d._replica.entries
+    for article_id in ("plain-a", "plain-b"):
+        assert entries[article_id].candidate is entries[article_id].plain
+    for article_id in ("dated-a", "dated-b"):
+        held = entries[article_id].candidate
+        assert held is not None and held.text_date is not None and held is not entries[article_id].plain

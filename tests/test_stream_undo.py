@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dedup
+from dedup._undo import Undo
 from dedup.runners.stream import deduplicator as stream
 from dedup.stages import pairs, prepare
 
@@ -189,3 +192,39 @@ def test_a_batch_cut_short_leaves_no_counts_of_the_articles_it_did_not_add() -> 
     assert answers(d) == first
     assert [d.add(a).to_dict() for a in [*AFTER, FAILED]] == verdicts
     assert answers(d) == last
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("set"), st.integers(0, 3), st.integers(0, 3)),
+            st.tuples(st.just("pop"), st.integers(0, 3), st.none()),
+            st.tuples(st.just("add"), st.integers(0, 3), st.integers(0, 3)),
+            st.tuples(st.just("discard"), st.integers(0, 3), st.integers(0, 3)),
+        ),
+        max_size=30,
+    )
+)
+def test_the_journal_puts_back_every_mapping_and_set_it_recorded(changes: list[tuple[str, int, int | None]]) -> None:
+    """Changes recorded in the undo journal before they are made (``item`` for a mapping's key,
+    ``member`` for a set's member), then rolled back, leave the mappings and sets as they were."""
+    mapping: dict[int, int] = {0: 0, 1: 1}
+    sets: dict[int, set[int]] = {0: {0, 1}, 2: set()}
+    before = (dict(mapping), {k: set(v) for k, v in sets.items()})
+    undo = Undo()
+    for kind, key, value in changes:
+        if kind == "set":
+            undo.item(mapping, key)
+            mapping[key] = value if value is not None else 0
+        elif kind == "pop":
+            undo.item(mapping, key)
+            mapping.pop(key, None)
+        elif kind == "add":
+            undo.member(sets, key, value)
+            sets.setdefault(key, set()).add(value if value is not None else 0)
+        else:
+            undo.member(sets, key, value)
+            sets.get(key, set()).discard(value if value is not None else 0)
+    undo.rollback()
+    assert (mapping, sets) == before

@@ -5,7 +5,7 @@ completes or changes nothing (a change that fails half-way is put back too)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -13,12 +13,14 @@ T = TypeVar("T")
 
 
 class Undo:
-    """The changes one ``add`` made, to put back in reverse order if it fails."""
+    """The changes one ``add`` made, to put back in reverse order if it fails. A step is kept as a
+    plain tuple (a mapping's key and its old value, or a set's member and whether it was there), not
+    as a closure: an ``add`` records hundreds of them and keeps none."""
 
     __slots__ = ("_steps",)
 
     def __init__(self) -> None:
-        self._steps: list[Callable[[], object]] = []
+        self._steps: list[Callable[[], object] | tuple[Any, ...]] = []
 
     def call(self, step: Callable[[], object]) -> None:
         """Run ``step`` on rollback."""
@@ -26,23 +28,32 @@ class Undo:
 
     def item(self, mapping: dict[K, V], key: K) -> None:
         """``mapping[key]`` (or its absence) is about to change."""
-        if key in mapping:
-            old = mapping[key]
-            self._steps.append(lambda: mapping.__setitem__(key, old))
-        else:
-            self._steps.append(lambda: mapping.pop(key, None))
+        self._steps.append((mapping, key, mapping.get(key, _ABSENT)))
 
     def member(self, sets: dict[K, set[T]], key: K, value: T) -> None:
         """``value`` is about to be added to or discarded from ``sets[key]`` (made if missing)."""
         held = sets.get(key)
-        if held is None:
-            self._steps.append(lambda: sets.pop(key, None))
-        elif value in held:
-            self._steps.append(lambda: held.add(value))
-        else:
-            self._steps.append(lambda: held.discard(value))
+        self._steps.append((sets, key, value, held, held is not None and value in held))
 
     def rollback(self) -> None:
         for step in reversed(self._steps):
-            step()
+            if not isinstance(step, tuple):
+                step()
+            elif len(step) == 3:
+                mapping, key, old = step
+                if old is _ABSENT:
+                    mapping.pop(key, None)
+                else:
+                    mapping[key] = old
+            else:
+                sets, key, value, held, present = step
+                if held is None:
+                    sets.pop(key, None)
+                elif present:
+                    held.add(value)
+                else:
+                    held.discard(value)
         self._steps.clear()
+
+
+_ABSENT = object()  # ``item``: the key was not in the mapping

@@ -282,6 +282,9 @@ class PairCache:
             # ``before`` is the verifier's match, which the formula test let stand: only the test
             # is made again, on today's counts
             match = self._formula_again(before)
+            if match is before:  # it stands (its figures are still the verifier's of then)
+                self._stamp(key, kept, before, version, formula, moved)
+                return before
         else:
             match = self._compared_again(before)
         if match != before:
@@ -470,13 +473,16 @@ class PairCache:
         decided under ``version`` of both the boilerplate and the formula counts (by default
         today's), and its edge when it is a copy."""
         key = _key(match.a, match.b)
+        linked = match.is_copy or match.rule == formulas.RULE
         undo = self.journal
-        if undo is not None:
+        if undo is not None:  # (what does not change is not recorded)
             undo.item(self._matches, key)
             undo.item(self._unsaved, key)
             for x, y in ((match.a, match.b), (match.b, match.a)):
-                undo.member(self._pairs_of, x, key)
-                undo.member(self.edges, x, y)
+                if key not in self._pairs_of.get(x, ()):
+                    undo.member(self._pairs_of, x, key)
+                if (y in self.edges.get(x, ())) != linked:
+                    undo.member(self.edges, x, y)
         if version is None:
             before = self._matches.get(key)
             version = self._boilerplate.version
@@ -492,7 +498,7 @@ class PairCache:
             self._unsaved.pop(key, None)
         self._pairs_of.setdefault(match.a, set()).add(key)
         self._pairs_of.setdefault(match.b, set()).add(key)
-        if match.is_copy or match.rule == formulas.RULE:
+        if linked:
             self.edges.setdefault(match.a, set()).add(match.b)
             self.edges.setdefault(match.b, set()).add(match.a)
         else:

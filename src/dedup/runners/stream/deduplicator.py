@@ -1061,13 +1061,16 @@ class Deduplicator:
     def _note(self, member: str, cluster: Cluster) -> str | None:
         """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
         returns the other cluster id it had before, if any."""
-        undo, ids = self._undo, self._cluster_ids
-        if undo is not None:
-            undo.item(self._earliest, member)
-            undo.item(ids, member)
-        self._earliest[member] = cluster.earliest
+        undo, ids, earliest = self._undo, self._cluster_ids, self._earliest
+        if earliest.get(member) != cluster.earliest:
+            if undo is not None:
+                undo.item(earliest, member)
+            earliest[member] = cluster.earliest
         before = ids.get(member)
-        ids[member] = cluster.id
+        if before != cluster.id:
+            if undo is not None:
+                undo.item(ids, member)
+            ids[member] = cluster.id
         return before if before is not None and before != cluster.id else None
 
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:
@@ -1077,7 +1080,10 @@ class Deduplicator:
         if entry.candidate is None:
             article = self._replica.article(member)
             text_date, credits = provenance_inputs(article, self.config.provenance)
-            entry.candidate = candidate(article, entry.seq, text_date, credits)
+            # a text that gives neither a date nor a credit adds nothing to the plain record: that
+            # one is kept (one record less per member held, and one object less for the collector)
+            found = text_date is not None or credits
+            entry.candidate = candidate(article, entry.seq, text_date, credits) if found else entry.plain
         return entry.candidate
 
     def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:
