@@ -213,14 +213,18 @@ class PairCache:
             views=(va, vb),
             list_passages=listed,
         )
+        return self._formula_test(match, va, vb)
+
+    def _formula_test(self, match: Match, va: View, vb: View) -> Match:
+        """The verifier's ``match`` of two articles seen as ``va`` and ``vb``, refused when only
+        formula made it a copy (``compare``'s last step)."""
         counts = self._formula
         if counts is None:
             return match
-        source_of = self._source_of
+        a, b, source_of = match.a, match.b, self._source_of
         return counts.check(
-            match, source_of(a_id), va.shingles, source_of(b_id), vb.shingles, self._verify,
-            self._titled_apart(a_id, b_id),
-        )  # fmt: skip
+            match, source_of(a), va.shingles, source_of(b), vb.shingles, self._verify, self._titled_apart(a, b)
+        )
 
     def _titled_apart(self, a: str, b: str) -> bool:
         return formulas.titled_apart(self._title_of(a), self._title_of(b))
@@ -306,18 +310,14 @@ class PairCache:
 
     def _formula_again(self, match: Match) -> Match:
         """The formula test of ``match``, a comparison the verifier would make the same way today
-        (``_verified_alike``), on today's counts (``compare``'s last step)."""
-        counts = self._formula
-        if counts is None:
+        (``_verified_alike``), on today's counts."""
+        if self._formula is None:
             return match
         model, a, b = self._boilerplate, match.a, match.b
         doc_a, doc_b = self._doc_of(a), self._doc_of(b)
         va = self._view(a, doc_a, model.boilerplate_of(a, doc_a.sentence_fps))
         vb = self._view(b, doc_b, model.boilerplate_of(b, doc_b.sentence_fps))
-        source_of = self._source_of
-        return counts.check(
-            match, source_of(a), va.shingles, source_of(b), vb.shingles, self._verify, self._titled_apart(a, b)
-        )
+        return self._formula_test(match, va, vb)
 
     def _unpacked(self, key: Key, kept: Kept) -> Match:
         """The ``Match`` of a remembered comparison, built once for the ``Kept`` it stands on
