@@ -425,3 +425,28 @@ def test_comparisons_that_change_whether_they_are_a_copy_keep_the_groups_built_f
     for a in articles:
         fresh.add(a)
     assert not _differences(kept, _rebuilt(fresh))
+
+
+_IMPORTS = """
+import sys
+sys.path.insert(0, {tests!r})
+import dedup, test_syndication as t
+articles = t._articles(40)
+d = dedup.Deduplicator()
+imported, adding = [], [False]
+sys.addaudithook(lambda event, args: adding[0] and event == "import" and imported.append(args[0]))
+for article in articles:
+    adding[0] = True
+    d.add(article)
+    adding[0] = False
+print(len(d.cluster_of(articles[0].id)), sorted({{m for m in imported if m.startswith("scipy")}}))
+"""
+
+
+def test_no_addition_pays_for_importing_what_grouping_a_growing_story_needs() -> None:
+    """The story's component is split by average linkage once it has grown; scipy's hierarchy is
+    imported as the stream starts, not in the middle of that addition (in a fresh process)."""
+    script = _IMPORTS.format(tests=str(Path(__file__).resolve().parent))
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=600)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["41", "[]"]

@@ -25,6 +25,7 @@ each addition in a time that does not grow with the size of the story.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
@@ -192,6 +193,14 @@ def split_component(
     groups = [[core[x] for x in g] for g in _linkage(adjacency[np.ix_(core, core)], config)]
     groups.extend(_attach(found, groups, adjacency, members, inside, config))
     return _named(members, groups), how + "; a digest joins one of its stories at most"
+
+
+def load_linkage() -> None:
+    """Import what average linkage runs on (scipy's hierarchy, which loads ``scipy.spatial``) now
+    rather than when the first component is split: a stream calls this as it starts, so that
+    the addition that first needs it does not pay for the import."""
+    for module in ("scipy.cluster.hierarchy", "scipy.spatial.distance"):
+        importlib.import_module(module)
 
 
 def _linkage(adjacency: npt.NDArray[np.float64], config: ClusterConfig) -> list[list[int]]:

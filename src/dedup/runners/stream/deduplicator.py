@@ -49,7 +49,7 @@ from dedup.runners.stream.watch import Watch
 from dedup.runners.stream.window import Retention
 from dedup.stages import prepare as preparation
 from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
-from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, groups_of
+from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, groups_of, load_linkage
 from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
@@ -136,6 +136,7 @@ class Deduplicator:
         self._batch = False  # inside add_many: articles leave the window once the batch is done
         self._replica = Replica(self.config, documents, passages)
         replica = self._replica
+        load_linkage()  # (a stream's start-up cost, not one addition's)
         self._pairs = PairCache(
             self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source,
             title_of=replica.title, fingerprints_of=replica.fingerprints,
