@@ -193,30 +193,14 @@ class SharedPassage:
         b_words: list[tuple[int, int]] | None = None,
     ) -> list[SharedPassage]:
         """One record per passage, ``text(a_sentence)`` its text, ``a_words``/``b_words`` its word
-        ranges. The slots are filled directly: a frozen record's ``__init__`` goes through
-        ``object.__setattr__`` once per field, and a comparison lists about ten passages."""
-        new, out = object.__new__, []
-        slots = vars(cls)
-        set_a, set_b = slots["a_sentence"].__set__, slots["b_sentence"].__set__
-        set_overlap, set_text = slots["overlap"].__set__, slots["text"].__set__
-        set_aw, set_bw = slots["a_words"].__set__, slots["b_words"].__set__
-        unset = [slots[name].__set__ for name in _SPAN_FIELDS]
-        n = len(a_sentences)
-        none = [(0, 0)] * n
-        for sa, sb, ov, aw, bw in zip(
-            a_sentences, b_sentences, overlaps, a_words or none, b_words or none, strict=True
-        ):
-            record = new(cls)
-            set_a(record, sa)
-            set_b(record, sb)
-            set_overlap(record, ov)
-            set_text(record, text(sa))
-            set_aw(record, aw)
-            set_bw(record, bw)
-            for setter in unset:
-                setter(record, None)
-            out.append(record)
-        return out
+        ranges."""
+        none = [(0, 0)] * len(a_sentences)
+        return [
+            cls(sa, sb, ov, text(sa), aw, bw)
+            for sa, sb, ov, aw, bw in zip(
+                a_sentences, b_sentences, overlaps, a_words or none, b_words or none, strict=True
+            )
+        ]
 
     @property
     def has_spans(self) -> bool:
