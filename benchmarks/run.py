@@ -377,15 +377,13 @@ def streaming(
     return out
 
 
-def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bool = True) -> dict[str, Any]:
-    """One story copied by ``copies`` outlets (``generate.syndicated``): the whole batch, the stream
-    one article at a time (every add timed), and the peers' whole batch on the same texts."""
-    records = generate.syndicated(copies, seed)
-    arts = articles(records)
+def _stream_adds(arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, frozen: bool) -> dict[str, Any]:
+    """A new stream adds ``arts`` one at a time, every add timed (``frozen``: the objects made
+    before its first answer are left out of later garbage collections, ``gc.freeze``, as
+    ``dedup stream`` does; put back at the end)."""
     # the sections before leave their indexes to the cycle collector (a 100,000-article one takes
     # seconds to collect): collected here, not in the middle of the adds timed below
     gc.collect()
-    clusters, t_batch = timed(lambda: dedup.cluster(arts, config=config))
     d = dedup.Deduplicator(config)
     adds = []
     # the adds during which Python's collector walked every object (a full collection): their
@@ -398,6 +396,7 @@ def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bo
 
     gc.callbacks.append(collected)
     slow_with_full = 0
+    freeze = frozen and gc.get_freeze_count() == 0
     try:
         for a in arts:
             before = full[0]
@@ -405,21 +404,40 @@ def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bo
             adds.append(s * 1000)
             if s > 0.020 and full[0] > before:
                 slow_with_full += 1
+            if freeze and len(adds) == 1:
+                gc.freeze()
     finally:
         gc.callbacks.remove(collected)
+        if freeze:
+            gc.unfreeze()
     adds.sort()
+    return {
+        "stream_seconds": round(sum(adds) / 1000, 2),
+        "add_median_ms": round(statistics.median(adds), 2),
+        "add_p99_ms": round(adds[min(len(adds) - 1, int(0.99 * len(adds)))], 2),
+        "add_max_ms": round(adds[-1], 2),
+        "adds_over_20_ms": sum(x > 20 for x in adds),
+        "adds_over_20_ms_with_a_full_collection": slow_with_full,
+    }
+
+
+def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bool = True) -> dict[str, Any]:
+    """One story copied by ``copies`` outlets (``generate.syndicated``): the whole batch, the stream
+    one article at a time (every add timed) as a program embeds it and as ``dedup stream`` runs it,
+    and the peers' whole batch on the same texts."""
+    records = generate.syndicated(copies, seed)
+    arts = articles(records)
+    gc.collect()  # what the sections before left (see ``_stream_adds``)
+    clusters, t_batch = timed(lambda: dedup.cluster(arts, config=config))
     out: dict[str, Any] = {
         "articles": len(arts),
         "dedup": {
             "batch_seconds": round(t_batch, 2),
             "largest_cluster": max(len(c) for c in clusters),
-            "stream_seconds": round(sum(adds) / 1000, 2),
-            "add_median_ms": round(statistics.median(adds), 2),
-            "add_p99_ms": round(adds[min(len(adds) - 1, int(0.99 * len(adds)))], 2),
-            "add_max_ms": round(adds[-1], 2),
-            "adds_over_20_ms": sum(x > 20 for x in adds),
-            "adds_over_20_ms_with_a_full_collection": slow_with_full,
+            **_stream_adds(arts, config, frozen=False),
         },
+        # ``dedup stream`` leaves the objects made before its first answer out of later collections
+        "dedup stream": _stream_adds(arts, config, frozen=True),
     }
     if with_peers:
         ids, texts = [r["id"] for r in records], [r["text"] for r in records]
@@ -444,11 +462,21 @@ def syndicated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
                 for peer in ("datasketch", "rensa")
                 if peer in row
             ),
-            f"  stream, one add at a time: {ours['stream_seconds']} s in all, add median {ours['add_median_ms']} ms, "
-            f"p99 {ours['add_p99_ms']} ms, max {ours['add_max_ms']} ms ({ours['adds_over_20_ms']} adds over 20 ms, "
-            f"{ours['adds_over_20_ms_with_a_full_collection']} of them during a full garbage collection)",
+            "  stream, one add at a time: " + _adds_line(ours),
         ]
+        if "dedup stream" in row:
+            lines.append(
+                "  the same as `dedup stream` runs it (start-up objects frozen): " + _adds_line(row["dedup stream"])
+            )
     return lines
+
+
+def _adds_line(adds: dict[str, Any]) -> str:
+    return (
+        f"{adds['stream_seconds']} s in all, add median {adds['add_median_ms']} ms, p99 {adds['add_p99_ms']} ms, "
+        f"max {adds['add_max_ms']} ms ({adds['adds_over_20_ms']} adds over 20 ms, "
+        f"{adds['adds_over_20_ms_with_a_full_collection']} of them during a full garbage collection)"
+    )
 
 
 # Verification thresholds scaled together, from looser (below 1) to stricter (above 1); 1 is the

@@ -1,5 +1,6 @@
 """The benchmark runs end to end on a tiny size, so that it cannot rot."""
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -57,6 +58,14 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
     story = summary_of(out)["syndicated"][0]["dedup"]
     assert 0 <= story["adds_over_20_ms_with_a_full_collection"] <= story["adds_over_20_ms"]
     assert "of them during a full garbage collection" in printed
+    # the same story as ``dedup stream`` runs it, and the collector left as it was found
+    frozen = summary_of(out)["syndicated"][0]["dedup stream"]
+    assert (
+        frozen["add_median_ms"] > 0
+        and 0 <= frozen["adds_over_20_ms_with_a_full_collection"] <= frozen["adds_over_20_ms"]
+    )
+    assert "as `dedup stream` runs it (start-up objects frozen)" in printed
+    assert gc.get_freeze_count() == 0
     assert not any(line.lstrip().startswith("{") for line in printed.splitlines())
     summary = summary_of(out)
     assert summary["quality"]["seeds"]["dedup"]["f1"] == 1.0
