@@ -551,6 +551,17 @@ def test_a_folder_of_jsonl_files_is_read_in_name_order(tmp_path, monkeypatch, ca
     assert "b.jsonl line 2: invalid JSON" in err
 
 
+def test_a_folder_of_text_files_is_read_whatever_the_case_of_their_suffix(tmp_path, monkeypatch, capsys) -> None:
+    folder = tmp_path / "upper"
+    folder.mkdir()
+    seeds = sorted((ROOT / "seeds").glob("*.txt"))
+    for path, name in zip(seeds[:3], ("a.TXT", "b.Txt", "c.txt"), strict=True):
+        (folder / name).write_bytes(path.read_bytes())
+    status, out, _ = _run(["cluster", str(folder), "--no-progress"], monkeypatch, capsys)
+    assert status == 0
+    assert _ids(out) == ["a", "b", "c"]
+
+
 def test_a_folder_of_html_pages_is_read(tmp_path, monkeypatch, capsys) -> None:
     pytest.importorskip("trafilatura", reason="the [html] extra is not installed")
     from pages import page

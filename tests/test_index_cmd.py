@@ -103,6 +103,21 @@ def test_stats_say_when_the_formula_counts_are_over_their_limit(tmp_path, capsys
     assert lines["formula"].endswith("over the limit 2: raise formula.sketch_width_bits")
 
 
+def test_stats_of_times_with_and_without_an_offset(tmp_path, capsys) -> None:
+    """A time without an offset is read as UTC, beside times with one."""
+    path = str(tmp_path / "times.db")
+    rows = _rows()[:3]
+    with Deduplicator.open(path) as d:
+        for row, published in zip(rows, ("2020-01-02T00:00:00", "2020-01-01T23:00:00-02:00", None), strict=True):
+            d.add(Article(id=row["id"], text=row["text"], published_at=published))
+    status, out, _ = _run(["index", "stats", path, "--json"], capsys)
+    assert status == 0
+    stats = json.loads(out)
+    assert stats["oldest_published_at"] == "2020-01-02T00:00:00+00:00"
+    assert stats["newest_published_at"] == "2020-01-02T01:00:00+00:00"
+    assert stats["undated"] == 1
+
+
 def test_stats_for_people(index, capsys) -> None:
     status, out, _ = _run(["index", "stats", index], capsys)
     assert status == 0

@@ -130,11 +130,11 @@ def _read_file(path: Path) -> Article | Skip:
 
 
 def read_folder(folder: Path, on_skip: Callable[[Skip], None]) -> Iterator[Article]:
-    """Articles from the .txt files of a folder (sorted); the id is the file name without .txt.
-    An entry that cannot be read (a broken symbolic link, a folder named ``x.txt``, a file without
-    read permission) is skipped with its name."""
+    """Articles from the .txt files of a folder (sorted; the suffix in any case, ``.TXT`` too); the
+    id is the file name without it. An entry that cannot be read (a broken symbolic link, a folder
+    named ``x.txt``, a file without read permission) is skipped with its name."""
     try:
-        paths = sorted(folder.glob("*.txt"))
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith("."))
     except OSError as exc:
         raise InputError(f"{folder}: cannot list the folder ({exc.strerror or exc}); check its permissions") from exc
     for path in paths:

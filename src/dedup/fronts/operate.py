@@ -120,7 +120,8 @@ def stats(where: str) -> Stats:
     with open_existing(where) as d:
         clusters = d.clusters()
         ids = list(d)
-        times = sorted(t for t in (d.get(i).published_at for i in ids) if t is not None)
+        # in UTC: an index may hold times with an offset and times without (read as UTC)
+        times = sorted(t for t in (d.get(i).published_utc for i in ids) if t is not None)
         last = max((d.seq_of(i) for i in ids), default=None)
         checksum = config_checksum(config_to_json(d.config))
         settings = _settings(d)
