@@ -551,6 +551,42 @@ def test_a_folder_of_jsonl_files_is_read_in_name_order(tmp_path, monkeypatch, ca
     assert "b.jsonl line 2: invalid JSON" in err
 
 
+def test_output_naming_a_file_the_command_reads_is_refused_and_the_file_kept(tmp_path, monkeypatch, capsys) -> None:
+    given = tmp_path / "articles.jsonl"
+    given.write_bytes(b"".join(_seed_lines()))
+    before = given.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(given)
+    for argv in (
+        ["cluster", str(given), "-o", str(given)],
+        ["cluster", str(given), "-o", str(link)],
+        ["stream", str(given), "-o", str(link)],
+        ["stream", str(given), "--index", str(tmp_path / "new.db"), "-o", str(tmp_path / "new.db")],
+    ):
+        status, _, err = _run([*argv, "--no-progress"] if argv[0] == "cluster" else argv, monkeypatch, capsys)
+        assert status == 2, argv
+        assert "this command reads: writing it would erase it; give another -o" in err
+        assert given.read_bytes() == before
+    assert not (tmp_path / "new.db").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_output_that_cannot_be_written_is_a_clean_error() -> None:
+    """-o on a full disk, and standard output on one."""
+    command = [sys.executable, "-m", "dedup", "cluster", str(ROOT / "seeds"), "--no-progress"]
+    with open("/dev/full", "wb") as full:
+        runs = [
+            subprocess.run([*command, "-o", "/dev/full"], capture_output=True, text=True, check=False),
+            subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, check=False),
+        ]
+    for child in runs:
+        assert child.returncode == 2, child.stderr
+        assert child.stderr.strip() == (
+            "dedup: error: the output cannot be written (No space left on device); free some space or write "
+            "it elsewhere with -o"
+        )
+
+
 def test_a_folder_of_text_files_is_read_whatever_the_case_of_their_suffix(tmp_path, monkeypatch, capsys) -> None:
     folder = tmp_path / "upper"
     folder.mkdir()

@@ -118,6 +118,14 @@ def test_stats_of_times_with_and_without_an_offset(tmp_path, capsys) -> None:
     assert stats["undated"] == 1
 
 
+def test_an_output_naming_the_index_is_refused(index, capsys) -> None:
+    before = Path(index).read_bytes()
+    for command in ("export", "stats", "check"):
+        status, _, err = _run(["index", command, index, "-o", index], capsys)
+        assert status == 2 and "writing it would erase it" in err
+    assert Path(index).read_bytes() == before
+
+
 def test_stats_for_people(index, capsys) -> None:
     status, out, _ = _run(["index", "stats", index], capsys)
     assert status == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import errno
 import gc
 import json
 import logging
@@ -399,17 +400,31 @@ def cluster_line(cluster: Cluster) -> str:
 
 
 @contextmanager
-def open_output(path: str | None) -> Iterator[TextIO]:
-    """Standard output, or the file ``-o`` names (created, or replaced)."""
+def open_output(path: str | None, reads: Iterable[str | None] = ()) -> Iterator[TextIO]:
+    """Standard output, or the file ``-o`` names (created, or replaced), unless that is one of the
+    files the command ``reads`` (its input, its index): replacing it would erase what is read."""
     if path is None or path == "-":
         yield sys.stdout
         return
+    for read in reads:
+        if read is not None and read != "-" and _same_file(path, read):
+            raise InputError(
+                f"-o {path} is the file {read} this command reads: writing it would erase it; give another -o"
+            )
     try:
         fh = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115  # closed by the with below
     except OSError as exc:
         raise InputError(f"-o {path}: cannot be written ({exc.strerror or exc}); check the folder exists") from exc
     with fh:
         yield fh
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links too), or would once created."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
@@ -446,7 +461,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         )
         if args.spans:
             clusters = api.with_spans(list(clusters), given.jsonl(), texts, config)
-        out = stack.enter_context(open_output(args.output))
+        out = stack.enter_context(open_output(args.output, reads=[args.path, args.config]))
         written = articles = copies = 0
         if table:
             listed = list(clusters)
@@ -574,7 +589,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         sigterm = stack.enter_context(_Sigterm())
         lines = stack.enter_context(_stream_input(args.path))
-        out = stack.enter_context(open_output(args.output))
+        out = stack.enter_context(open_output(args.output, reads=[args.path, args.index, args.config]))
         window = _window(args)
         dedup = (
             Deduplicator.open(args.index, config, window=window) if args.index else Deduplicator(config, window=window)
@@ -632,7 +647,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     else:
         a, b = (_text_file(path) for path in (args.a, args.b))
     found = explain.explain(a, b, config, match=match, boilerplate=boilerplate)
-    with open_output(args.output) as out:
+    with open_output(args.output, reads=[args.index, args.jsonl, args.a, args.b]) as out:
         if args.json:
             out.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
         else:
@@ -694,7 +709,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     config = read_config(args.config) if args.config else None
-    with open_output(args.output) as out:
+    with open_output(args.output, reads=[args.clusters, args.articles, args.config]) as out:
         report.write_report(
             clusters, out, texts=texts, singletons=args.singletons, highlight=report.shared_highlights(config)
         )
@@ -943,12 +958,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_notices()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # (what is left to write fails here, not as the interpreter exits)
+        return status
     except DedupError as exc:
         print(f"dedup: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno not in _WRITE_FAILURES:
+            raise
+        _drop_unwritten()
+        print(
+            f"dedup: error: the output cannot be written ({exc.strerror or exc}); free some space or "
+            "write it elsewhere with -o",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+# the errors of a write that found no room (a full disk, a quota, a file size limit) or failed
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _drop_unwritten() -> None:
+    """Standard output pointed at the null device, so that the interpreter's own flush as it
+    exits does not fail again on what could not be written."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # (a standard output replaced by one without a descriptor)
+        pass
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def _formula_line(s: Stats) -> str:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     found = stats(args.where)
-    with open_output(args.output) as out:
+    with open_output(args.output, reads=[args.where]) as out:
         if args.json:
             out.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
         else:
@@ -232,7 +232,7 @@ def _cmd_get(args: argparse.Namespace) -> int:
         if args.id not in d:
             raise _unknown(args.where, [args.id])
         record = article_record(d, args.id)
-    with open_output(args.output) as out:
+    with open_output(args.output, reads=[args.where]) as out:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return EXIT_OK
 
@@ -274,7 +274,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     with open_existing(args.where) as d:
         clusters = d.clusters()
-    with open_output(args.output) as out:
+    with open_output(args.output, reads=[args.where]) as out:
         for c in clusters:
             out.write(cluster_line(c))
     return EXIT_OK
@@ -301,7 +301,7 @@ def check(where: str) -> dict[str, Any]:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     found = check(args.where)
-    with open_output(args.output) as out:
+    with open_output(args.output, reads=[args.where]) as out:
         if args.json:
             out.write(json.dumps(found, ensure_ascii=False) + "\n")
         else:
