@@ -433,6 +433,22 @@ def test_table_of_a_folder_shows_the_opening_words(capsys) -> None:
     assert " ".join(_seed_text("003").split())[:40] in capsys.readouterr().out
 
 
+def test_the_table_shows_control_characters_of_ids_and_titles_as_escapes(tmp_path, monkeypatch, capsys) -> None:
+    """A crawled title cannot move the terminal's cursor, clear its screen or fake a line."""
+    text = _seed_text("000")
+    given = tmp_path / "hostile.jsonl"
+    rows = [
+        {"id": "ev\x1b[2J\x1b]0;pwned\x07il", "text": text, "title": "t\x1b[31mRED\r\nfake line", "source": "s\u2028x"},
+        {"id": "b", "text": text},
+    ]
+    given.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    status, out, _ = _run(["cluster", str(given), "--format", "table", "--no-progress"], monkeypatch, capsys)
+    assert status == 0
+    assert not set(out) & {chr(c) for c in [*range(32), *range(127, 160), 0x2028, 0x2029]} - {"\n"}
+    assert "ev\\x1b[2J\\x1b]0;pwned\\x07il" in out and "t\\x1b[31mRED\\x0d\\x0afake line" in out
+    assert "s\\u2028x" in out
+
+
 def test_jsonl_members_keep_source_url_and_title_when_given(tmp_path, monkeypatch, capsys) -> None:
     _, out, _ = _run(["cluster", str(_story_file(tmp_path))], monkeypatch, capsys)
     members = {m["id"]: m for line in out.splitlines() for m in json.loads(line)["members"]}

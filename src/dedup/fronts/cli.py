@@ -360,20 +360,34 @@ def write_table(clusters: Sequence[Cluster], out: TextIO, snippets: Mapping[str,
     snippets = snippets or {}
     copies = [c for c in clusters if len(c) > 1]
     in_copies = sum(len(c) for c in copies)
-    out.write(
+    lines = [
         f"{len(clusters)} clusters: {len(copies)} with copies ({in_copies} articles), "
-        f"{len(clusters) - len(copies)} single articles\n\n"
-    )
+        f"{len(clusters) - len(copies)} single articles",
+        "",
+    ]
     for c in sorted(clusters, key=present.cluster_order):
         if len(c) > 1:
-            out.write(f"{c.id}  {len(c)} articles  earliest {c.earliest}: {c.evidence.detail}\n")
+            lines.append(f"{c.id}  {len(c)} articles  earliest {c.earliest}: {c.evidence.detail}")
         else:
-            out.write(f"{c.id}  1 article\n")
+            lines.append(f"{c.id}  1 article")
         for m in sorted(c.members, key=present.member_order):
-            out.write("".join(line + "\n" for line in _member_lines(m, c, snippets)))
+            lines.extend(_member_lines(m, c, snippets))
         if len(c) > 1:
-            out.write(f"  grouped by: {c.why}\n")
-        out.write("\n")
+            lines.append(f"  grouped by: {c.why}")
+        lines.append("")
+    out.write("".join(_printable(line) + "\n" for line in lines))
+
+
+# control characters, which an id, a source or a page's title may carry to move the cursor, clear
+# the screen or start a line of its own in a terminal
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(line: str) -> str:
+    """A line of the table with its control characters shown as escapes (``\\x1b``)."""
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if m.group() < "\u0100" else f"\\u{ord(m.group()):04x}", line
+    )
 
 
 # -- dedup cluster ----------------------------------------------------------------------------
