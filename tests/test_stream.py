@@ -102,6 +102,16 @@ def test_re_adding_an_id_is_idempotent_and_a_different_text_is_refused(seeds) ->
         d.add(dedup.Article(id=seeds[0].id, text="another text altogether, with enough words in it."))
 
 
+def test_an_article_added_again_is_a_copy_as_it_was_first(seeds) -> None:
+    """The first of two copies is no copy when added again; the second still is."""
+    d = dedup.Deduplicator()
+    first, second = seeds[0], seeds[2]  # the seeds' one pair of copies
+    assert [d.add(first).is_copy, d.add(second).is_copy] == [False, True]
+    again = [d.add(first), d.add(second)]
+    assert all(v.already_indexed and len(v.cluster) == 2 for v in again)
+    assert [v.is_copy for v in again] == [False, True]
+
+
 def test_remove_updates_clusters(seeds) -> None:
     d = dedup.Deduplicator()
     d.add_many(seeds)

@@ -954,7 +954,7 @@ class Deduplicator:
         changed = previous is not None and previous != cluster.earliest and previous in self._replica.entries
         return Verdict(
             article_id=article_id,
-            is_copy=any(m.is_copy for m in matches) or (already and len(cluster) > 1),
+            is_copy=any(m.is_copy for m in matches) or (already and self._after_another(article_id, cluster)),
             matches=matches,
             cluster=cluster,
             earliest_changed=changed,
@@ -962,6 +962,13 @@ class Deduplicator:
             already_indexed=already,
             merged=self._merged,
         )
+
+    def _after_another(self, article_id: str, cluster: Cluster) -> bool:
+        """Whether another member of ``cluster`` was indexed before ``article_id``: an article
+        added again is a copy as it was when first added, of an article indexed before it."""
+        entries = self._replica.entries
+        here = entries[article_id].seq
+        return any(m.id != article_id and m.id in entries and entries[m.id].seq < here for m in cluster.members)
 
     def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
         """The groups of one component; a large one's groups are kept (see ``_place``)."""
