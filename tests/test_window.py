@@ -279,8 +279,12 @@ def test_the_file_keeps_what_left_and_refuses_it_again(tmp_path) -> None:
         assert d.get("a").text == STORY  # read from the file
         with pytest.raises(dedup.UnknownArticleError, match="left this deduplicator's window"):
             d.cluster_of("a")
-        with pytest.raises(dedup.DuplicateIdError, match="left the window"):
-            d.add(_copy("a", 6))
+        with pytest.raises(dedup.DuplicateIdError, match="with a different text and has left the window") as refused:
+            d.add(_copy("a", 6, " A later version."))
+        assert not isinstance(refused.value, dedup.LeftWindowError)
+        # the same article again (a crawler replaying what it fetched): refused as such
+        with pytest.raises(dedup.LeftWindowError, match=r"with this text and has left the window.*dedup index get"):
+            d.add(_copy("a", 0))
         with pytest.raises(dedup.UnknownArticleError):
             d.get("never")
     with Deduplicator.open(path) as whole:  # without a window: the whole file

@@ -12,6 +12,7 @@ know dedup::
     │   ├── TextTypeError (TypeError)      text is not a str (or undecodable bytes)
     │   ├── ArticleTooLargeError           text longer than ``DedupConfig.max_chars``
     │   ├── DuplicateIdError               the id is already indexed with another text
+    │   │   └── LeftWindowError            indexed with this text, and has left the stream's window
     │   └── InvalidRecordError             a JSON line or file that is not an article
     ├── UnknownArticleError (KeyError)     an id that is not indexed
     ├── StoreError                         a persistent index that cannot be used
@@ -62,6 +63,11 @@ class ArticleTooLargeError(InputError):
 
 class DuplicateIdError(InputError):
     """The article id is already indexed with a different text."""
+
+
+class LeftWindowError(DuplicateIdError):
+    """The article was indexed with this same text and has left the stream's window: it was
+    answered when it was first added and is not compared again (the index keeps it)."""
 
 
 class InvalidRecordError(InputError):

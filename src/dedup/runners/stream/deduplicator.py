@@ -37,6 +37,7 @@ from dedup.errors import (
     DedupError,
     DuplicateIdError,
     InputError,
+    LeftWindowError,
     StoreCorruptError,
     StoreError,
     UnknownArticleError,
@@ -459,10 +460,17 @@ class Deduplicator:
                     "unique id, or remove() the old one first"
                 )
             return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
-        if self._left(art.id) is not None:
+        left = self._left(art.id)
+        if left is not None:
+            if left.article.text == art.text:
+                raise LeftWindowError(
+                    f"article {art.id!r} is in the index already with this text and has left the window "
+                    f"({self.window}): it was answered when first added and is not compared again; "
+                    f"dedup index get {self._where} {art.id} reads it with its cluster"
+                )
             raise DuplicateIdError(
-                f"article id {art.id!r} is in the index already and has left the window ({self.window}); "
-                "it is not added again: give a new id to a new article"
+                f"article id {art.id!r} is in the index already with a different text and has left the window "
+                f"({self.window}); it is not added again: give a new id to a new article"
             )
         prepared = prepared or self.prepare(art)
         undo = self._undo = self._pairs.journal = Undo()
