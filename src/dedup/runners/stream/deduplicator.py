@@ -460,9 +460,9 @@ class Deduplicator:
                     "unique id, or remove() the old one first"
                 )
             return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
-        left = self._left(art.id)
-        if left is not None:
-            if left.article.text == art.text:
+        stored = self._left(art.id)
+        if stored is not None:
+            if stored.article.text == art.text:
                 raise LeftWindowError(
                     f"article {art.id!r} is in the index already with this text and has left the window "
                     f"({self.window}): it was answered when first added and is not compared again; "
