@@ -603,6 +603,17 @@ def test_an_output_that_cannot_be_written_is_a_clean_error() -> None:
         )
 
 
+def test_ctrl_c_ends_a_command_with_a_line_not_a_traceback(monkeypatch, capsys) -> None:
+    from dedup import api
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "clusters_of", interrupted)
+    status, out, err = _run(["cluster", str(ROOT / "seeds"), "--no-progress"], monkeypatch, capsys)
+    assert (status, out, err) == (130, "", "dedup: interrupted\n")
+
+
 def test_a_folder_of_text_files_is_read_whatever_the_case_of_their_suffix(tmp_path, monkeypatch, capsys) -> None:
     folder = tmp_path / "upper"
     folder.mkdir()

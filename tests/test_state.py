@@ -344,10 +344,14 @@ def test_the_formula_tables_are_saved_as_they_are(share: float) -> None:
     assert back.dtype == table.dtype and back.flags.c_contiguous and np.array_equal(back, table)
 
 
-def test_a_stream_stopped_by_sigterm_closes_its_index_and_saves_its_state(tmp_path: Path, caplog) -> None:
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_stopped_stream_closes_its_index_and_saves_its_state(signum: str, tmp_path: Path, caplog) -> None:
     """``dedup stream --index`` fed by a pipe that stays open, stopped as a service manager stops
-    it: every article it answered is in the file, and its memory is saved for the next start."""
+    it (or by Ctrl-C): every article it answered is in the file, its memory is saved for the next
+    start, and it says nothing but why it ended."""
     import signal
+
+    number = getattr(signal, signum)
 
     path = tmp_path / "crawl.sqlite"
     rows = timed_articles(40, 3, days=20)
@@ -361,8 +365,9 @@ def test_a_stream_stopped_by_sigterm_closes_its_index_and_saves_its_state(tmp_pa
             run.stdin.write(json.dumps(r) + "\n")
         run.stdin.flush()
         answered = [json.loads(run.stdout.readline())["id"] for _ in rows]
-        run.send_signal(signal.SIGTERM)
-        assert run.wait(timeout=120) == 128 + signal.SIGTERM, run.stderr.read() if run.stderr else ""
+        run.send_signal(number)
+        assert run.wait(timeout=120) == 128 + number, run.stderr.read() if run.stderr else ""
+        assert run.stderr is not None and "Traceback" not in run.stderr.read()
     assert answered == [r["id"] for r in rows]
     assert state.path_of(path).exists()
     caplog.set_level(logging.INFO, logger="dedup")
@@ -441,32 +446,35 @@ def test_a_close_inside_a_batch_takes_effect_when_the_batch_ends(tmp_path: Path,
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the finalizer's, below)
-def test_sigterm_during_an_add_ends_the_stream_after_it() -> None:
-    """SIGTERM while an article is added lets the add finish; the stream ends at the next check,
-    also when the exit it raised was swallowed by a finalizer."""
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_signal_during_an_add_ends_the_stream_after_it(signum: str) -> None:
+    """SIGTERM (a service manager) or SIGINT (Ctrl-C) while an article is added lets the add
+    finish; the stream ends at the next check, also when the exit it raised was swallowed by a
+    finalizer, with the status 128 + the signal's number."""
     import signal
 
-    from dedup.fronts.cli import _Sigterm
+    from dedup.fronts.cli import _Stopping
 
-    before = signal.getsignal(signal.SIGTERM)
-    with _Sigterm() as sigterm:
-        with sigterm.busy():
-            os.kill(os.getpid(), signal.SIGTERM)  # (delivered here, at once: nothing raised)
+    number = getattr(signal, signum)
+    before = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGINT)}
+    with _Stopping() as stopping:
+        with stopping.busy():
+            os.kill(os.getpid(), number)  # (delivered here, at once: nothing raised)
             done = True
         assert done
         with pytest.raises(SystemExit) as stopped:
-            sigterm.check()
-        assert stopped.value.code == 128 + signal.SIGTERM
+            stopping.check()
+        assert stopped.value.code == 128 + number
 
     class Finalized:
         def __del__(self) -> None:
-            os.kill(os.getpid(), signal.SIGTERM)  # its SystemExit is swallowed ("Exception ignored")
+            os.kill(os.getpid(), number)  # its SystemExit is swallowed ("Exception ignored")
 
-    with _Sigterm() as sigterm:
+    with _Stopping() as stopping:
         Finalized()
         with pytest.raises(SystemExit):
-            sigterm.check()
-    assert signal.getsignal(signal.SIGTERM) is before
+            stopping.check()
+    assert {n: signal.getsignal(n) for n in before} == before
 
 
 def test_a_close_from_a_signal_handler_in_the_middle_of_a_removal(tmp_path: Path, monkeypatch, caplog) -> None:

@@ -543,33 +543,36 @@ def _window(args: argparse.Namespace) -> Window | None:
     return Window(days=args.window_days, articles=args.window_articles)
 
 
-class _Sigterm:
-    """While the stream runs, SIGTERM (a service manager stopping it) ends it as Ctrl-C would, but
+class _Stopping:
+    """While the stream runs, SIGTERM (a service manager stopping it) and SIGINT (Ctrl-C) end it
     between two articles: one arriving while an article is added lets that article be added and
     its verdict written first (``busy``), then the stream ends (``check``); one arriving while it
     waits for input ends it at once. The index is then closed (a file's memory saved beside it, for
-    a fast restart) and the exit status is 143. Only in the main thread (where Python delivers
-    signals); the handler before is put back when it ends."""
+    a fast restart) and the exit status is 128 + the signal's number (143, 130). Only in the main
+    thread (where Python delivers signals); the handlers before are put back when it ends."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self) -> None:
-        self.stopping = False
+        self.stopping: int | None = None  # the signal that came
         self._busy = False
 
-    def __enter__(self) -> _Sigterm:
+    def __enter__(self) -> _Stopping:
         self._installed = threading.current_thread() is threading.main_thread()
         if self._installed:
             # (None: a handler not set from Python, which cannot be put back; the default then)
-            self._before = signal.signal(signal.SIGTERM, self._stop) or signal.SIG_DFL
+            self._before = {n: signal.signal(n, self._stop) or signal.SIG_DFL for n in self.SIGNALS}
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._installed:
-            signal.signal(signal.SIGTERM, self._before)
+            for n, before in self._before.items():
+                signal.signal(n, before)
 
     def _stop(self, signum: int, frame: object) -> None:
-        self.stopping = True
+        self.stopping = signum
         if not self._busy:
-            raise SystemExit(128 + signal.SIGTERM)
+            raise SystemExit(128 + signum)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
@@ -580,10 +583,10 @@ class _Sigterm:
             self._busy = False
 
     def check(self) -> None:
-        """End the stream if SIGTERM came (its exit raised where it could not end it, too: a
+        """End the stream if a signal came (its exit raised where it could not end it, too: a
         finalizer that ran then swallows it)."""
-        if self.stopping:
-            raise SystemExit(128 + signal.SIGTERM)
+        if self.stopping is not None:
+            raise SystemExit(128 + self.stopping)
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
@@ -601,7 +604,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         return f"{done:,} articles, {copies:,} copies found, {failed:,} bad lines, {rate:,.0f} articles/s"
 
     with ExitStack() as stack:
-        sigterm = stack.enter_context(_Sigterm())
+        stopping = stack.enter_context(_Stopping())
         lines = stack.enter_context(_stream_input(args.path))
         out = stack.enter_context(open_output(args.output, reads=[args.path, args.index, args.config]))
         window = _window(args)
@@ -610,29 +613,28 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         )
         stack.callback(dedup.close)
         for number, raw in enumerate(lines, 1):
-            sigterm.check()
+            stopping.check()
             if not raw.strip():
                 continue
-            try:
-                article = article_from_dict(parse_line(raw, number), where=f"line {number}")
-                with sigterm.busy():
+            with stopping.busy():  # a signal waits for the line's verdict (or error) to be written
+                try:
+                    article = article_from_dict(parse_line(raw, number), where=f"line {number}")
                     verdict = dedup.add(article, spans=args.spans)
-            except DedupError as exc:
-                failed += 1
-                error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
-                print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
-                sigterm.check()
-                continue
-            done += 1
-            if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
-                gc.freeze()
-                stack.callback(gc.unfreeze)
-            copies += verdict.is_copy
-            out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
-            out.flush()
-            if progress is not None:
-                progress.update(status())
-            sigterm.check()
+                except DedupError as exc:
+                    failed += 1
+                    error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
+                    print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
+                    continue
+                done += 1
+                if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
+                    gc.freeze()
+                    stack.callback(gc.unfreeze)
+                copies += verdict.is_copy
+                out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
+                out.flush()
+                if progress is not None:
+                    progress.update(status())
+        stopping.check()
     if progress is not None:
         progress.finish(status())
     return EXIT_SKIPPED if failed else EXIT_OK
@@ -980,6 +982,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("dedup: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except OSError as exc:
         if exc.errno not in _WRITE_FAILURES:
             raise
