@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedup import _log
-from dedup.config import DedupConfig, OnError, Progress
+from dedup.config import DedupConfig, OnError, Progress, check_many
 from dedup.errors import DedupError, DuplicateIdError, TextTypeError
 from dedup.fronts import frames
 from dedup.records import Article, Cluster, Skip
@@ -84,6 +84,11 @@ def cluster(
     if not isinstance(articles, str | os.PathLike):
         tabular = frames.is_table(articles)
         if not tabular:
+            check_many(
+                articles,
+                "articles must be Article records, dicts, a data frame or the path of a JSON Lines file",
+                "dedup.cluster([Article(id='a', text='...'), ...])",
+            )
             first, source = frames.split_first(articles)
             tabular = isinstance(first, Mapping)
         if tabular:
@@ -176,6 +181,7 @@ def signatures(texts: Iterable[str], *, config: DedupConfig | None = None) -> np
     chunk at a time in compiled code (the equivalent of datasketch's ``MinHash.bulk``, from raw
     text). A text with no words left (empty, or only furniture) gets the signature of the empty
     set, every value 0xFFFFFFFF, as datasketch gives it."""
+    check_many(texts, "texts must be a list of texts", "dedup.signatures([text])")
     config = config or DedupConfig()
     rows = [np.empty((0, config.minhash.num_perm), dtype=np.uint32)]
     source = iter(texts)

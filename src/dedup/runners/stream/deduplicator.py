@@ -16,6 +16,7 @@ is written; the write itself is one transaction of the store.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -30,7 +31,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from dedup import _log
 from dedup._undo import Undo
-from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options
+from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options, check_many
 from dedup.errors import (
     ClosedError,
     ConfigError,
@@ -188,6 +189,11 @@ class Deduplicator:
         belongs to the file; else from the file itself. ``read_only``: an
         existing file is read, beside the process that writes it, as it was when opened; nothing is
         written to it, and ``add``, ``add_many`` and ``remove`` raise ``StoreError``."""
+        if not isinstance(where, str | os.PathLike):
+            raise InputError(
+                f"open() takes the path of an index file or a redis:// URL, got {type(where).__name__}; "
+                "e.g. Deduplicator.open('crawl.sqlite')"
+            )
         started = time.perf_counter()
         redis = isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://"))
         restored = False
@@ -772,6 +778,7 @@ class Deduplicator:
         ``errors="skip"`` unusable articles are recorded in ``self.skipped`` and the rest go on.
         ``workers`` > 1 prepares the articles (normalize, shingle, sign) in that many processes."""
         check_batch_options(errors, workers)
+        check_many(articles, "articles must be Article records", "add_many([Article(id='a', text='...')])")
         self._refuse_if_read_only()
         ready: list[Prepared] = []
         first: dict[str, str] = {}
