@@ -100,6 +100,13 @@ def test_every_line_is_an_article_or_a_skip_with_its_number(case: tuple[bytes, d
         (b'{"id": "a", "text": "t", "published_at": "0001-01-01T00:00+05:00"}', "cannot be converted to UTC"),
         (b"\xff{}", "line 7: not valid UTF-8"),
         (b"{", "line 7: invalid JSON"),
+        (
+            b'{"id": "a", "text": "t"',
+            "line 7: invalid JSON (Expecting ',' delimiter at the end of the line: is it cut short?)",
+        ),
+        (b'{"id": "a", "text": "t', "line 7: invalid JSON (Unterminated string starting at column 21)"),
+        (b'{"id": "a", "text": "t\tu"}', "line 7: invalid JSON (Invalid control character at column 23)"),
+        (b'{"id": "a" "text": "t"}', "line 7: invalid JSON (Expecting ',' delimiter at column 12)"),
     ],
 )
 def test_a_bad_line_is_skipped_with_its_number(line: bytes, message: str) -> None:

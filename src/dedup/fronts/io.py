@@ -52,10 +52,13 @@ def parse_line(raw: bytes, number: int) -> Any:
         raise InvalidRecordError(f"line {number}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
     if line.startswith(_BOM):
         line = line[1:]
+    line = line.rstrip("\r\n")  # (the line's end is no part of the record: positions stay on the line)
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InvalidRecordError(f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+        what = exc.msg.removesuffix(" at")  # ("Invalid control character at": the position follows)
+        where = "at the end of the line: is it cut short?" if exc.pos >= len(line) else f"at column {exc.colno}"
+        raise InvalidRecordError(f"line {number}: invalid JSON ({what} {where})") from exc
     except RecursionError:
         raise InvalidRecordError(
             f"line {number}: JSON nested too deeply to read; an article is one object of strings"
