@@ -78,8 +78,14 @@ def test_foreign_newer_and_mismatched_files_are_refused(tmp_path: Path) -> None:
         dedup.Deduplicator.open(newer)
     built = tmp_path / "built.sqlite"
     dedup.Deduplicator.open(built).close()
-    with pytest.raises(dedup.StoreError, match="other settings"):
+    with pytest.raises(dedup.StoreError, match="other settings") as refused:
         dedup.Deduplicator.open(built, dedup.DedupConfig(max_chars=10))
+    # the setting that differs, and the fix from the command line too
+    assert f"(max_chars {dedup.DedupConfig().max_chars!r} in the index, 10 given)" in str(refused.value)
+    assert "dedup stream --index without --config" in str(refused.value)
+    changed = dedup.DedupConfig(minhash=dedup.MinHashConfig(threshold=0.6))
+    with pytest.raises(dedup.StoreError, match=r"\(minhash\.bands .*minhash\.threshold 0\.4 in the index, 0\.6 given"):
+        dedup.Deduplicator.open(built, changed)
     with dedup.Deduplicator.open(built) as d:
         assert d.config == dedup.DedupConfig()
 

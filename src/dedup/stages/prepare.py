@@ -47,7 +47,8 @@ def check_length(what: str, text: str, config: DedupConfig) -> None:
     if len(text) > config.max_chars:
         raise ArticleTooLargeError(
             f"{what} has {len(text):,} characters, more than max_chars={config.max_chars:,}; extract the "
-            "article text from the page first, or raise DedupConfig(max_chars=...)"
+            'article text from the page first, or raise DedupConfig(max_chars=...) (--config with {"max_chars": N} '
+            "on the command line)"
         )
 
 

@@ -82,6 +82,7 @@ from dedup.stores.sqlite import (
     config_to_json,
     pack_arrays,
     same_settings,
+    settings_differing,
     unpack_arrays,
 )
 
@@ -325,8 +326,10 @@ class RedisStore:
             )
         if not same_settings(meta.get("config", ""), config):
             raise StoreError(
-                f"{url} (namespace {ns!r}) was built with other settings; open it with the config it was "
-                "built with (Deduplicator.open(url) with no config reads it from Redis)"
+                f"{url} (namespace {ns!r}) was built with other settings "
+                f"({settings_differing(meta.get('config', ''), config)}); open it with the settings it was built "
+                "with: Deduplicator.open(url) with no config, or dedup stream --index without --config, reads "
+                "them from Redis"
             )
         return meta["epoch"]
 

@@ -485,8 +485,9 @@ class SQLiteStore:
             raise self._corrupt("its settings fail their checksum")
         if not same_settings(stored, config):
             raise StoreError(
-                f"{self.path} was built with other settings; open it with the config it was built with "
-                "(Deduplicator.open(path) with no config reads it from the file)"
+                f"{self.path} was built with other settings ({settings_differing(stored, config)}); open it "
+                "with the settings it was built with: Deduplicator.open(path) with no config, or dedup "
+                "stream --index without --config, reads them from the file"
             )
 
     # -- the stream's saved state (``dedup.runners.stream.state``) ---------------------------------
@@ -851,6 +852,34 @@ def same_settings(stored: str, config: DedupConfig) -> bool:
         return config_to_json(config_from_json(stored)) == config_to_json(config)
     except (ValueError, TypeError, KeyError, DedupError):
         return False
+
+
+def settings_differing(stored: str, config: DedupConfig, most: int = 3) -> str:
+    """The settings in which ``config`` differs from an index's stored ones, for a message:
+    ``minhash.threshold 0.4 in the index, 0.6 given`` (the first ``most``, and how many more)."""
+    try:
+        before = _flat(json.loads(config_to_json(config_from_json(stored))))
+    except (ValueError, TypeError, KeyError, DedupError):
+        return "settings that cannot be read back"
+    now = _flat(json.loads(config_to_json(config)))
+    differing = [
+        f"{name} {before.get(name)!r} in the index, {now.get(name)!r} given"
+        for name in sorted(before.keys() | now.keys())
+        if before.get(name) != now.get(name)
+    ]
+    shown = "; ".join(differing[:most])
+    return shown + (f"; and {len(differing) - most} more" if len(differing) > most else "")
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as one mapping of dotted names (``minhash.threshold``)."""
+    out: dict[str, Any] = {}
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
 
 
 # Settings added to a part since the first indexes were written, with the value that an index
