@@ -558,13 +558,17 @@ def test_a_folder_of_jsonl_files_is_read_in_name_order(tmp_path, monkeypatch, ca
     lines = _seed_lines()
     folder = tmp_path / "shards"
     folder.mkdir()
-    (folder / "b.jsonl").write_bytes(lines[2] + b"{broken\n" + lines[3] + lines[4].rstrip(b"\n"))
+    (folder / "b.jsonl").write_bytes(
+        lines[2] + b"{broken\n" + lines[3] + b'{"id": 1.5, "text": "t"}\n' + lines[4].rstrip(b"\n")
+    )
     (folder / "a.jsonl").write_bytes(lines[0] + lines[1])
     (folder / "notes.md").write_text("not an article")
     status, out, err = _run(["cluster", str(folder), "--no-progress"], monkeypatch, capsys)
     assert status == 3
     assert _ids(out) == SEED_IDS
     assert "b.jsonl line 2: invalid JSON" in err
+    # a message that does not name its line is given its file and line
+    assert "dedup: skipped: InputError: b.jsonl line 4: Article id must be a non-empty string, got 1.5" in err
 
 
 def test_output_naming_a_file_the_command_reads_is_refused_and_the_file_kept(tmp_path, monkeypatch, capsys) -> None:

@@ -231,15 +231,17 @@ def _joined_jsonl(files: list[Path]) -> Iterator[tuple[str, Callable[[Skip], Ski
         except OSError as exc:
             raise _copy_error(f"{path.name}", exc) from exc
 
-        def local(match: re.Match[str]) -> str:
-            at = int(match.group(1))
-            i = bisect.bisect_right(starts, at) - 1
-            return f"{files[i].name} line {at - starts[i] + 1}"
+        def at(line: int) -> str:
+            i = bisect.bisect_right(starts, line) - 1
+            return f"{files[i].name} line {line - starts[i] + 1}"
 
         def named(skip: Skip) -> Skip:
             if skip.line is None:
                 return skip
-            return Skip(id=skip.id, error=skip.error, message=_LINE.sub(local, skip.message), line=None)
+            message = _LINE.sub(lambda m: at(int(m.group(1))), skip.message)
+            if message == skip.message:  # a message that does not say where: its file and line first
+                message = f"{at(skip.line)}: {message}"
+            return Skip(id=skip.id, error=skip.error, message=message, line=None)
 
         yield copy, named
 
@@ -447,8 +449,8 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
     def report_skip(skip: Skip) -> None:
         skips.append(skip)
-        where = f"line {skip.line}" if skip.line else (skip.id or "?")
-        print(f"dedup: skipped {where}: {skip.error}: {skip.message}", file=sys.stderr)
+        where = f" line {skip.line}" if skip.line else f" {skip.id}" if skip.id else ""
+        print(f"dedup: skipped{where}: {skip.error}: {skip.message}", file=sys.stderr)
 
     report = None
     if progress is not None:
@@ -711,8 +713,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     def report_skip(skip: Skip) -> None:
         nonlocal skipped
         skipped += 1
-        where = f"line {skip.line}" if skip.line else (skip.id or "?")
-        print(f"dedup: skipped {where} of --articles: {skip.error}: {skip.message}", file=sys.stderr)
+        where = f" line {skip.line}" if skip.line else f" {skip.id}" if skip.id else ""
+        print(f"dedup: skipped{where} of --articles: {skip.error}: {skip.message}", file=sys.stderr)
 
     texts = None
     if args.articles is not None:
