@@ -438,15 +438,20 @@ def test_the_table_shows_control_characters_of_ids_and_titles_as_escapes(tmp_pat
     text = _seed_text("000")
     given = tmp_path / "hostile.jsonl"
     rows = [
-        {"id": "ev\x1b[2J\x1b]0;pwned\x07il", "text": text, "title": "t\x1b[31mRED\r\nfake line", "source": "s\u2028x"},
+        {
+            "id": "ev\x1b[2J\x1b]0;pwned\x07il",
+            "text": text,
+            "title": "t\x1b[31mRED\r\nfake line",
+            "source": "s\u2028x\u202egnp.exe",
+        },
         {"id": "b", "text": text},
     ]
     given.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     status, out, _ = _run(["cluster", str(given), "--format", "table", "--no-progress"], monkeypatch, capsys)
     assert status == 0
-    assert not set(out) & {chr(c) for c in [*range(32), *range(127, 160), 0x2028, 0x2029]} - {"\n"}
+    assert not set(out) & {chr(c) for c in [*range(32), *range(127, 160), 0x2028, 0x2029, 0x202E]} - {"\n"}
     assert "ev\\x1b[2J\\x1b]0;pwned\\x07il" in out and "t\\x1b[31mRED\\x0d\\x0afake line" in out
-    assert "s\\u2028x" in out
+    assert "s\\u2028x\\u202egnp.exe" in out  # (a direction override: the rest would read backwards)
 
 
 def test_jsonl_members_keep_source_url_and_title_when_given(tmp_path, monkeypatch, capsys) -> None:
@@ -588,6 +593,21 @@ def test_output_naming_a_file_the_command_reads_is_refused_and_the_file_kept(tmp
         assert "this command reads: writing it would erase it; give another -o" in err
         assert given.read_bytes() == before
     assert not (tmp_path / "new.db").exists()
+
+
+def test_output_that_is_no_file_read_is_written(tmp_path, monkeypatch, capsys) -> None:
+    """Ids named like a file, and a device both read and written, are no input file to keep."""
+    given = tmp_path / "articles.jsonl"
+    lines = _seed_lines()
+    given.write_bytes(lines[0] + lines[2])
+    a, b = (json.loads(line)["id"] for line in (lines[0], lines[2]))
+    monkeypatch.chdir(tmp_path)
+    Path(a).write_text("an old report")
+    status, _, err = _run(["explain", a, b, "--jsonl", str(given), "-o", a], monkeypatch, capsys)
+    assert status == 0, err
+    assert Path(a).read_text() != "an old report"
+    status, _, err = _run(["cluster", os.devnull, "-o", os.devnull, "--no-progress"], monkeypatch, capsys)
+    assert "writing it would erase it" not in err
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

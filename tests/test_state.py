@@ -376,6 +376,64 @@ def test_a_stopped_stream_closes_its_index_and_saves_its_state(signum: str, tmp_
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
 
 
+_SIGNALLED_DURING_AN_ADD = """
+import os, signal, sys
+import dedup.runners.stream as stream
+from dedup.fronts import cli
+add = stream.Deduplicator.add
+def signalled(self, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # as a service manager stops it, in the middle of an add
+    return add(self, *args, **kwargs)
+stream.Deduplicator.add = signalled
+sys.exit(cli.main(["stream", "--index", sys.argv[1]]))
+"""
+
+
+def test_a_signal_during_an_add_stops_the_stream_once_its_verdict_is_written(tmp_path: Path) -> None:
+    """The stream does not wait for another line (its input stays open, as a crawler's pipe)."""
+    import signal
+
+    path = tmp_path / "crawl.sqlite"
+    row = timed_articles(1, 3, days=1)[0]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with subprocess.Popen(
+        [sys.executable, "-c", _SIGNALLED_DURING_AN_ADD, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    ) as run:  # fmt: skip
+        assert run.stdin is not None and run.stdout is not None
+        run.stdin.write(json.dumps(row) + "\n")
+        run.stdin.flush()
+        assert json.loads(run.stdout.readline())["id"] == row["id"]
+        try:
+            status = run.wait(timeout=120)  # (the pipe is still open)
+        finally:
+            run.kill()
+    assert status == 128 + signal.SIGTERM
+    assert state.path_of(path).exists()
+
+
+def test_a_stream_started_ignoring_ctrl_c_goes_on_ignoring_it(tmp_path: Path) -> None:
+    """``cmd &`` in a script starts it with SIGINT ignored: it stays ignored."""
+    import signal
+
+    rows = timed_articles(2, 3, days=1)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "dedup", "stream", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    ) as run:  # fmt: skip
+        assert run.stdin is not None and run.stdout is not None
+        run.stdin.write(json.dumps(rows[0]) + "\n")
+        run.stdin.flush()
+        assert json.loads(run.stdout.readline())["id"] == rows[0]["id"]
+        run.send_signal(signal.SIGINT)
+        run.stdin.write(json.dumps(rows[1]) + "\n")
+        run.stdin.close()
+        assert json.loads(run.stdout.readline())["id"] == rows[1]["id"]
+        assert run.wait(timeout=120) == 0
+
+
 def _interrupted_after_the_write(monkeypatch, method: str, victim: str) -> None:
     """The store's ``method`` for ``victim`` is interrupted (Ctrl-C) right after it committed."""
     from dedup.stores.sqlite import SQLiteStore

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
@@ -645,13 +646,20 @@ def check_batch_options(errors: str, workers: int) -> None:
     """The options every batch takes: what to do with unusable articles, how many processes."""
     if errors not in ("raise", "skip"):
         raise InputError(f"errors must be 'raise' or 'skip', got {errors!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    try:
+        whole = None if isinstance(workers, bool) else operator.index(workers)  # (numpy's integers too)
+    except TypeError:
+        whole = None
+    if whole is None or whole < 1:
         raise InputError(f"workers must be a number of processes, 1 or more; got {workers!r}")
 
 
 def check_many(items: object, what: str, example: str) -> None:
     """Refuse ``items`` that are no collection of several (None, a number, one text where a list
     of them is wanted), saying what is wanted (``what``) and how to call it (``example``)."""
-    if items is None or isinstance(items, str | bytes) or not hasattr(items, "__iter__"):
-        got = "one str" if isinstance(items, str) else type(items).__name__
-        raise InputError(f"{what}, got {got}; e.g. {example}")
+    if isinstance(items, str | bytes):
+        raise InputError(f"{what}, got one {type(items).__name__}; e.g. {example}")
+    try:
+        iter(items)  # type: ignore[call-overload]  # (what the caller gives is not typed)
+    except TypeError:
+        raise InputError(f"{what}, got {type(items).__name__}; e.g. {example}") from None

@@ -381,8 +381,9 @@ def write_table(clusters: Sequence[Cluster], out: TextIO, snippets: Mapping[str,
 
 
 # control characters, which an id, a source or a page's title may carry to move the cursor, clear
-# the screen or start a line of its own in a terminal
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# the screen or start a line of its own in a terminal, and the overrides of the text's direction,
+# which may reorder how the rest of the line reads
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def _printable(line: str) -> str:
@@ -435,12 +436,15 @@ def open_output(path: str | None, reads: Iterable[str | None] = ()) -> Iterator[
         yield fh
 
 
-def _same_file(a: str, b: str) -> bool:
-    """Whether two paths name one file (through links too), or would once created."""
+def _same_file(output: str, read: str) -> bool:
+    """Whether ``output`` names the regular file ``read`` (through links too), or the file it will
+    be once created (a new index). A device or a pipe may be read and written both."""
     try:
-        return os.path.samefile(a, b)
+        return stat.S_ISREG(os.stat(read).st_mode) and os.path.samefile(output, read)
+    except FileNotFoundError:
+        return not os.path.exists(read) and os.path.realpath(output) == os.path.realpath(read)
     except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
+        return False
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
@@ -551,7 +555,8 @@ class _Stopping:
     its verdict written first (``busy``), then the stream ends (``check``); one arriving while it
     waits for input ends it at once. The index is then closed (a file's memory saved beside it, for
     a fast restart) and the exit status is 128 + the signal's number (143, 130). Only in the main
-    thread (where Python delivers signals); the handlers before are put back when it ends."""
+    thread (where Python delivers signals), and not for a signal the process was started ignoring;
+    the handlers before are put back when it ends."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -561,15 +566,18 @@ class _Stopping:
 
     def __enter__(self) -> _Stopping:
         self._installed = threading.current_thread() is threading.main_thread()
+        self._before: dict[int, Any] = {}
         if self._installed:
-            # (None: a handler not set from Python, which cannot be put back; the default then)
-            self._before = {n: signal.signal(n, self._stop) or signal.SIG_DFL for n in self.SIGNALS}
+            for n in self.SIGNALS:
+                if signal.getsignal(n) is signal.SIG_IGN:  # (a stream started to ignore it, as `cmd &`)
+                    continue
+                # (None: a handler not set from Python, which cannot be put back; the default then)
+                self._before[n] = signal.signal(n, self._stop) or signal.SIG_DFL
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            for n, before in self._before.items():
-                signal.signal(n, before)
+        for n, before in self._before.items():
+            signal.signal(n, before)
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = signum
@@ -626,17 +634,17 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                     failed += 1
                     error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
                     print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
-                    continue
-                done += 1
-                if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
-                    gc.freeze()
-                    stack.callback(gc.unfreeze)
-                copies += verdict.is_copy
-                out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
-                out.flush()
-                if progress is not None:
-                    progress.update(status())
-        stopping.check()
+                else:
+                    done += 1
+                    if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
+                        gc.freeze()
+                        stack.callback(gc.unfreeze)
+                    copies += verdict.is_copy
+                    out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
+                    out.flush()
+                    if progress is not None:
+                        progress.update(status())
+            stopping.check()  # (a signal that came while busy ends the stream now, not at the next line)
     if progress is not None:
         progress.finish(status())
     return EXIT_SKIPPED if failed else EXIT_OK
@@ -665,7 +673,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     else:
         a, b = (_text_file(path) for path in (args.a, args.b))
     found = explain.explain(a, b, config, match=match, boilerplate=boilerplate)
-    with open_output(args.output, reads=[args.index, args.jsonl, args.a, args.b]) as out:
+    files = [args.index, args.jsonl] if args.index or args.jsonl else [args.a, args.b]  # (else A and B are ids)
+    with open_output(args.output, reads=files) as out:
         if args.json:
             out.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
         else:
@@ -999,8 +1008,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-# the errors of a write that found no room (a full disk, a quota, a file size limit) or failed
-_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+# the errors of a write that found no room (a full disk, a quota, a file size limit)
+_WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def _drop_unwritten() -> None:

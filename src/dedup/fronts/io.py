@@ -137,7 +137,7 @@ def read_folder(folder: Path, on_skip: Callable[[Skip], None]) -> Iterator[Artic
     id is the file name without it. An entry that cannot be read (a broken symbolic link, a folder
     named ``x.txt``, a file without read permission) is skipped with its name."""
     try:
-        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not p.name.startswith("."))
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt")
     except OSError as exc:
         raise InputError(f"{folder}: cannot list the folder ({exc.strerror or exc}); check its permissions") from exc
     for path in paths:
