@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dedup
+from conftest import load_seeds
 from dedup.config import DedupConfig
 from dedup.fronts import cli
 from dedup.stages.explain import compare_texts, comparison_words, shared_spans, word_map
@@ -238,3 +239,11 @@ def test_explain_says_why_two_reports_quoting_one_statement_are_no_copy(
     assert "decision: not a copy (rule quoted_speech)" in out
     assert "why:" in out and "quoted speech" in out and "VerifyConfig.quoted_speech" in out
     assert "[[" in out  # the quotation is still shown as what they share
+
+
+def test_an_empty_text_is_refused_as_everywhere(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty.txt").write_text(" \n")
+    (tmp_path / "story.txt").write_text(load_seeds()[0].text, encoding="utf-8")
+    status = cli.main(["explain", str(tmp_path / "empty.txt"), str(tmp_path / "story.txt")])
+    assert status == 2
+    assert "dedup: error: article 'empty' has no text (empty or whitespace only)" in capsys.readouterr().err

@@ -355,6 +355,7 @@ def test_a_closed_index_refuses_every_use_with_advice(tmp_path: Path, seeds) -> 
         "len": lambda: len(d),
         "in": lambda: seeds[0].id in d,
         "iter": lambda: list(d),
+        "with": lambda: d.__enter__(),
     }
     for use in uses.values():
         with pytest.raises(dedup.ClosedError, match=r"closed; open it again with Deduplicator.open\("):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import dedup
+
 pytest.importorskip("scrapy", reason="the scrapy extra is part of the dev extra: pip install -e '.[dev]'")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -272,3 +274,26 @@ def test_pipeline_window_settings() -> None:
     late = pipeline.process_item({"url": "b", "text": texts["000_ab6823a46153965b"], "published_at": "2017-02-03"})
     pipeline.close_spider()
     assert not first["dedup"]["is_copy"] and not late["dedup"]["is_copy"]  # five days apart: out of the window
+
+
+def test_an_item_class_without_the_verdict_field_is_refused_before_its_article_is_indexed() -> None:
+    import scrapy
+
+    from dedup.fronts.scrapy import DedupPipeline
+
+    class News(scrapy.Item):
+        url = scrapy.Field()
+        text = scrapy.Field()
+
+    class Tagged(News):
+        dedup = scrapy.Field()
+
+    text = load_seeds()[0].text
+    pipeline = DedupPipeline()
+    pipeline.open_spider()
+    with pytest.raises(dedup.ConfigError, match=r"News items have no field 'dedup'.*DEDUP_VERDICT_FIELD"):
+        pipeline.process_item(News(url="a", text=text))
+    assert len(pipeline._deduplicator()) == 0  # not indexed
+    tagged = pipeline.process_item(Tagged(url="a", text=text))
+    pipeline.close_spider()
+    assert tagged["dedup"]["is_copy"] is False and tagged["dedup"]["earliest"] == "a"

@@ -32,7 +32,7 @@ import logging
 from typing import Any
 
 from dedup.config import Window
-from dedup.errors import DedupError, MissingExtraError
+from dedup.errors import ConfigError, DedupError, MissingExtraError
 from dedup.records import Article, Relation, Verdict
 from dedup.runners.stream import Deduplicator
 
@@ -114,6 +114,7 @@ class DedupPipeline:
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
         adapter = ItemAdapter(item)
+        self._holds_the_verdict(adapter, item)  # before the article is indexed
         try:
             verdict = self._deduplicator().add(self._article(adapter))
         except DedupError as exc:
@@ -135,6 +136,17 @@ class DedupPipeline:
         if self.drop_copies and _droppable(verdict):
             raise DropItem(f"copy of {', '.join(verdict.copy_of)} (earliest {verdict.cluster.earliest})")
         return item
+
+    def _holds_the_verdict(self, adapter: Any, item: Any) -> None:
+        """Refuse an item that has no field for the verdict (a ``scrapy.Item`` declares its fields)."""
+        try:
+            adapter[self.verdict_field] = None
+        except KeyError:
+            kind = type(item).__name__
+            raise ConfigError(
+                f"{kind} items have no field {self.verdict_field!r} for dedup's verdict: declare "
+                f"{self.verdict_field} = scrapy.Field() in {kind}, or set DEDUP_VERDICT_FIELD to a field it has"
+            ) from None
 
 
 def _window(days: Any, articles: Any) -> Window | None:

@@ -34,6 +34,7 @@ from dedup.fronts.io import read_jsonl
 from dedup.records import Article, Cluster, Match, MemberSpan, SharedPassage
 from dedup.stages.formula import RULE as FORMULA
 from dedup.stages.normalize import _SOLO, MARK, fold_astral, fold_table, furniture_segments
+from dedup.stages.prepare import check_article
 from dedup.stages.shingle import _PUNCT_BUT_MARK, _SENTENCE_END, Vocabulary, analyze_reference, kgram_hashes
 from dedup.stages.verify import ASIDE, QUOTED, compare
 
@@ -458,7 +459,10 @@ def explain(
     (no index, no learned boilerplate); an index gives its ``Deduplicator.compare`` match (offsets
     filled) and ``boilerplate``, its learned boilerplate ranges of each (``boilerplate_spans``)."""
     config = config or DedupConfig()
-    match = match or compare_texts(a, b, config)
+    if match is None:
+        for article in (a, b):
+            check_article(article, config)  # (an empty text is refused here as everywhere)
+        match = compare_texts(a, b, config)
     ignored = []
     for article, learned in zip((a, b), boilerplate, strict=True):
         ranges = [(s, e, FURNITURE) for s, e in word_map(article.text, config).dropped]

@@ -349,6 +349,8 @@ class Deduplicator:
         return ClosedError(f"this index was closed; open it again with Deduplicator.open({self._where!r})")
 
     def __enter__(self) -> Deduplicator:
+        if self.closed:
+            raise self._closed_error()
         return self
 
     def __exit__(self, *exc: object) -> None:
