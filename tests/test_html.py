@@ -35,6 +35,23 @@ def test_seed_pages_group_as_the_texts_do() -> None:
     assert groups_of(dedup.cluster(articles)) == groups_of(dedup.cluster(seeds))
 
 
+def test_a_page_too_large_to_be_an_article_is_refused_before_it_is_parsed(monkeypatch) -> None:
+    """Parsing a page of tens of megabytes takes minutes; one over the limit is refused at once."""
+    from dedup.fronts import html
+
+    html_page = page("A story", load_seeds()[0].text)
+    assert article_from_html(html_page, max_size=len(html_page)).title == "A story"
+
+    def parsed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a page over the limit was parsed")
+
+    monkeypatch.setattr(html, "_extractors", parsed)
+    for given in (html_page, html_page.encode("utf-8")):
+        with pytest.raises(dedup.ArticleTooLargeError, match=r"more than max_size=1,000; pass a larger max_size"):
+            article_from_html(given, url="https://example.test/big", max_size=1_000)
+    assert html.MAX_PAGE >= 4 * 2**20  # (pages of a few megabytes are read)
+
+
 def test_a_page_without_text_is_a_clear_error() -> None:
     with pytest.raises(dedup.EmptyTextError):
         article_from_html("<html><body></body></html>", url="https://example.test/empty")

@@ -12,10 +12,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from dedup.errors import EmptyTextError, MissingExtraError
+from dedup.errors import ArticleTooLargeError, EmptyTextError, MissingExtraError
 from dedup.records import Article
 
 _INSTALL = "pip install 'news-dedup[html]'"
+MAX_PAGE = 16 * 2**20  # the largest page read (bytes, or characters of a str)
 
 
 def _extractors() -> tuple[Any, Any]:
@@ -50,9 +51,17 @@ def article_from_html(
     url: str | None = None,
     source: str | None = None,
     published_at: datetime | str | None = None,
+    max_size: int = MAX_PAGE,
 ) -> Article:
     """An ``Article`` from a page: its main text and title (trafilatura) and its date (htmldate,
-    unless ``published_at`` is given). The id defaults to the URL, else a hash of the text."""
+    unless ``published_at`` is given). The id defaults to the URL, else a hash of the text. A page
+    of more than ``max_size`` bytes (characters, given as a str) is refused at once: parsing one
+    takes minutes and gigabytes, and no news article is that long."""
+    if len(html) > max_size:
+        raise ArticleTooLargeError(
+            f"the page{f' {url}' if url else ''} has {len(html):,} {'characters' if isinstance(html, str) else 'bytes'}, "
+            f"more than max_size={max_size:,}; pass a larger max_size to article_from_html to read it"
+        )
     trafilatura, _ = _extractors()
     extracted = trafilatura.bare_extraction(html, url=url, with_metadata=True, favor_recall=True)
     fields = extracted.as_dict() if hasattr(extracted, "as_dict") else (extracted or {})
