@@ -84,6 +84,39 @@ def test_caller_time_beats_a_later_printed_date_and_undated_never_wins_by_order(
     assert earliest == "caller" and evidence.rule == "published_at"
 
 
+def test_a_printed_date_of_the_same_day_does_not_let_a_later_publication_time_win() -> None:
+    """The printed date ties with both times of its day; the two times are still ordered."""
+    day = date(2020, 5, 1)
+    pool = [
+        _cand("later", 0, published=datetime(2020, 5, 1, 11, tzinfo=UTC)),
+        _cand("printed", 1, text_day=day),
+        _cand("first", 2, published=datetime(2020, 5, 1, 9, tzinfo=UTC)),
+    ]
+
+    def containment(x: str, y: str) -> float:  # the later one is inside the others: a trimmed copy
+        return {"later": 1.0, "printed": 0.95, "first": 0.5}[x]
+
+    earliest, evidence = choose_earliest(pool, containment, CONFIG)
+    assert earliest != "later"
+    assert evidence.values["tied_on_time"]["ids"] == ["printed", "first"]
+
+
+def test_a_printed_date_of_the_same_day_keeps_the_order_of_times_in_the_batch_and_the_stream(seeds) -> None:
+    full = seeds[0].text  # its dateline prints the day
+    half = "\n".join(full.split("\n")[: len(full.split("\n")) // 2])
+    articles = [
+        dedup.Article(id="full", text=full, published_at="2017-01-29T09:00:00+00:00"),
+        dedup.Article(id="half", text=half, published_at="2017-01-29T11:00:00+00:00"),
+        dedup.Article(id="undated", text=full),
+    ]
+    [story] = [c for c in dedup.cluster(articles) if len(c) > 1]
+    assert story.earliest != "half" and len(story) == 3
+    d = dedup.Deduplicator()
+    for article in articles:
+        d.add(article)
+    assert d.cluster_of("full").earliest == story.earliest
+
+
 def test_containment_decides_when_no_time_separates() -> None:
     pool = [_cand("copy", 0), _cand("source", 1)]
 

@@ -340,6 +340,16 @@ def choose_earliest(
     if timed:
         first_time, first = timed[0]
         tied = [c for known, c in timed if _ties(known, first_time)]
+        # A date printed in the text ties with every time of its day, but two publication times
+        # are ordered: of those it ties with, only the earliest stays in the running.
+        given = [c.known_time[0] for c in tied if c.known_time is not None and c.known_time[1] == "published_at"]
+        if given:
+            earliest = min(given)
+            tied = [
+                c
+                for c in tied
+                if c.known_time is None or c.known_time[1] != "published_at" or c.known_time[0] == earliest
+            ]
         if len(tied) == 1:
             values = {**_time_values(first), "undated": [c.id for c in pool if c.known_time is None]}
             if len(timed) > 1:
