@@ -112,6 +112,37 @@ def test_an_article_added_again_is_a_copy_as_it_was_first(seeds) -> None:
     assert [v.is_copy for v in again] == [False, True]
 
 
+def test_a_copy_grouped_apart_from_what_it_copies_changes_no_earliest(seeds) -> None:
+    """The second half of a story copies it, yet is grouped apart from the story, whose earliest
+    is the first half: its verdict's own cluster had no other earliest, so nothing changed (a
+    crawler applying corrections must not move the story's members to it)."""
+    paras = seeds[0].text.split("\n")
+    halves = ("\n".join(paras[: len(paras) // 2]), "\n".join(paras[len(paras) // 2 :]))
+    d = dedup.Deduplicator()
+    for article in (seeds[0], seeds[2], dedup.Article(id="h1", text=halves[0])):
+        d.add(article)
+    verdict = d.add(dedup.Article(id="h2", text=halves[1]))
+    assert verdict.is_copy and verdict.cluster.member_ids == ("h2",)
+    assert not verdict.earliest_changed and verdict.previous_earliest is None
+    assert d.cluster_of(seeds[0].id).earliest == "h1"
+
+
+def test_an_error_inside_add_many_says_what_was_added(seeds) -> None:
+    d = dedup.Deduplicator()
+
+    def progress(done: int, total: int | None) -> None:
+        if total is not None and done == 2:
+            raise RuntimeError("the caller's progress bar broke")
+
+    with pytest.raises(RuntimeError) as stopped:
+        d.add_many(seeds, progress=progress)
+    added = sorted(a.id for a in seeds)[:2]
+    assert list(d) == added
+    assert (
+        f"add_many had added 2 of its 5 articles (the first by id, up to {added[-1]!r})" in stopped.value.__notes__[0]
+    )
+
+
 def test_remove_updates_clusters(seeds) -> None:
     d = dedup.Deduplicator()
     d.add_many(seeds)

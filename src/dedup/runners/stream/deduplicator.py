@@ -801,9 +801,9 @@ class Deduplicator:
         ready.sort(key=lambda p: p.article.id)
         replica = self._replica
         self._batch = True
+        verdicts: list[Verdict] = []
         try:
             replica.observe_batch(ready)
-            verdicts = []
             for n, p in enumerate(ready, 1):
                 try:
                     verdicts.append(self._add_one(p))
@@ -813,6 +813,13 @@ class Deduplicator:
                     self._skip(Skip(id=p.article.id, error=type(exc).__name__, message=str(exc)))
                 if progress is not None:
                     progress(n, len(ready))
+        except BaseException as exc:
+            if verdicts:  # (what was added stays added: the caller is told which)
+                exc.add_note(
+                    f"add_many had added {len(verdicts)} of its {len(ready)} articles (the first by id, up to "
+                    f"{verdicts[-1].article_id!r}); cluster_of() gives their answers, and adding them again is a no-op"
+                )
+            raise
         finally:
             try:
                 replica.end_batch(ready)
@@ -968,7 +975,14 @@ class Deduplicator:
     def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
         cluster = self._cluster_of(article_id)
         # an earliest source that left the window has not changed: it is no longer in view
-        changed = previous is not None and previous != cluster.earliest and previous in self._replica.entries
+        # the earliest of the cluster this article is in now, if it had another (not of one the
+        # article's copies stay in apart from it, nor one that left the window)
+        changed = (
+            previous is not None
+            and previous != cluster.earliest
+            and previous in cluster.member_ids
+            and previous in self._replica.entries
+        )
         return Verdict(
             article_id=article_id,
             is_copy=any(m.is_copy for m in matches) or (already and self._after_another(article_id, cluster)),
