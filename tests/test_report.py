@@ -147,6 +147,15 @@ def test_a_file_that_is_not_dedup_cluster_output_is_refused_with_its_line(tmp_pa
     assert main(["report", str(bad), "-o", str(tmp_path / "x.html")]) == 2
 
 
+def test_clusters_of_two_runs_joined_are_refused(tmp_path: Path) -> None:
+    """Each article is in one cluster of a run: the output of two runs would be counted twice."""
+    line = '{"cluster": "c-1", "earliest": "a", "members": [{"id": "a", "relation": "earliest"}]}\n'
+    joined = tmp_path / "twice.jsonl"
+    joined.write_text(line + line, encoding="utf-8")
+    with pytest.raises(InputError, match=r"twice.jsonl line 2: article 'a' is in a cluster of line 1 too"):
+        read_clusters(str(joined))
+
+
 # -- in Chromium ------------------------------------------------------------------------------
 
 needs_browser = pytest.mark.skipif(

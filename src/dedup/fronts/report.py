@@ -151,13 +151,24 @@ def cluster_from_dict(record: Any, where: str = "record") -> Cluster:
 
 
 def _cluster_lines(stream: BinaryIO, name: str) -> Iterator[Cluster]:
+    """The clusters of the lines, each article in one of them (files joined twice, or the
+    output of two runs, are refused: the page would count their articles twice)."""
+    seen: dict[str, int] = {}  # each member's line
     for number, raw in enumerate(stream, 1):
         if raw.strip():
             try:
                 record = parse_line(raw, number)
             except InputError as exc:
                 raise InputError(f"{name}: {exc}; give the JSON Lines that dedup cluster writes") from exc
-            yield cluster_from_dict(record, f"{name} line {number}")
+            cluster = cluster_from_dict(record, f"{name} line {number}")
+            for member in cluster.member_ids:
+                if member in seen:
+                    raise InputError(
+                        f"{name} line {number}: article {member!r} is in a cluster of line {seen[member]} too; "
+                        "give the clusters of one run of dedup cluster (or dedup index export)"
+                    )
+                seen[member] = number
+            yield cluster
 
 
 def read_clusters(path: str) -> list[Cluster]:
