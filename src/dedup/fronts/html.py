@@ -55,8 +55,8 @@ def article_from_html(
 ) -> Article:
     """An ``Article`` from a page: its main text and title (trafilatura) and its date (htmldate,
     unless ``published_at`` is given). The id defaults to the URL, else a hash of the text. A page
-    of more than ``max_size`` bytes (characters, given as a str) is refused at once: parsing one
-    takes minutes and gigabytes, and no news article is that long."""
+    of more than ``max_size`` bytes (characters, given as a str) is refused at once: the parser's time and
+    memory grow with the page, and no news article is that long."""
     if len(html) > max_size:
         raise ArticleTooLargeError(
             f"the page{f' {url}' if url else ''} has {len(html):,} {'characters' if isinstance(html, str) else 'bytes'}, "
