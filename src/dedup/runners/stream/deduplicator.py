@@ -974,9 +974,8 @@ class Deduplicator:
     # -- grouping -----------------------------------------------------------------------------
     def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
         cluster = self._cluster_of(article_id)
-        # an earliest source that left the window has not changed: it is no longer in view
-        # the earliest of the cluster this article is in now, if it had another (not of one the
-        # article's copies stay in apart from it, nor one that left the window)
+        # changed: the cluster this article is in now had another earliest source (one that left
+        # the window is no longer in view; one of a cluster grouped apart from it is not this one's)
         changed = (
             previous is not None
             and previous != cluster.earliest
