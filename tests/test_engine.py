@@ -183,6 +183,37 @@ def test_the_formula_counts_of_a_batch_are_made_in_the_order_of_its_parts_and_th
     assert threading.active_count() == threads
 
 
+def test_parts_prepared_on_two_threads_give_the_answers_of_one(monkeypatch) -> None:
+    """In process, pass 1 prepares two parts at a time on two threads: the same clusters as one
+    part after the other, and a part's error reaches the caller with no thread left behind."""
+    import threading
+
+    monkeypatch.setattr(engine, "_GIVEN_CHUNK", 40)
+    articles = _generated(200, 6)
+    monkeypatch.setattr(engine, "_PREPARING_THREADS", 1)
+    one = [c.to_dict() for c in dedup.cluster(articles)]
+    monkeypatch.setattr(engine, "_PREPARING_THREADS", 2)
+    both = threading.Barrier(2, timeout=30)  # broken unless two parts are prepared at once
+    prepare, names = engine._prepare, []
+
+    def together(task: object) -> object:
+        name = threading.current_thread().name
+        names.append(name)
+        if name != threading.main_thread().name and len(names) <= 3:  # the first two on threads
+            both.wait()
+        return prepare(task)
+
+    monkeypatch.setattr(engine, "_prepare", together)
+    assert [c.to_dict() for c in dedup.cluster(articles)] == one == _stream_path(articles)
+    # the process's first part alone, in the caller's thread; then the other four on two threads
+    assert len(names) == 5 and names[0] == threading.main_thread().name and len(set(names[1:])) == 2
+    assert threading.main_thread().name not in names[1:]
+    threads = threading.active_count()
+    with pytest.raises(dedup.EmptyTextError, match="'blank'"):
+        dedup.cluster([*articles[:100], dedup.Article(id="blank", text=" "), *articles[100:]])
+    assert threading.active_count() == threads
+
+
 def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:
     path = tmp_path / "mixed.jsonl"
     _write(seeds, path)

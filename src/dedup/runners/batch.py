@@ -68,6 +68,9 @@ Report = Callable[[str, int, int | None], None]
 
 _SPAN_BYTES = 1 << 22  # a worker's share of a JSON Lines file per task
 _GIVEN_CHUNK = 512  # articles per task when they are given in memory
+# the threads pass 1 prepares on in this process (one worker): two parts in flight, the compiled
+# text kernels of one running while the other holds the GIL
+_PREPARING_THREADS = 2
 _PAIRS_PER_TASK = 2048
 _MEMBERS_PER_TASK = 1024
 _COMPONENT_CAP = 2048  # candidate components up to this size are verified and grouped in one task
@@ -590,7 +593,7 @@ def _read(
         counted: set[str] = set()
         analyses: dict[int, Shingled] = {}  # by index among the usable articles
         budget, usable = _KEPT_ANALYSES_BYTES, 0
-        for part in pool.map(_prepare, source.tasks()):
+        for part in pool.map(_prepare, source.tasks(), threads=_PREPARING_THREADS):
             if counts is not None:  # each id once, the first in input order (as below)
                 fresh = [(m, k) for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
                 counted.update(m.id for m in part.metas)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from types import TracebackType
 from typing import Any
 
@@ -74,22 +75,38 @@ class Pool:
         elif initializer is not None:
             initializer(*initargs)
 
-    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+    def map(self, fn: Callable[[Any], Any], tasks: Iterable[Any], *, threads: int = 1) -> Iterator[Any]:
         """``fn`` over ``tasks``, results in task order. Tasks are drawn from ``tasks`` as results
-        are taken, at most a few per worker ahead of the one given back."""
-        if self._executor is None:
+        are taken, at most a few per worker ahead of the one given back. In this process (one
+        worker), ``threads`` above 1 runs the tasks on that many threads: for an ``fn`` whose work
+        is mostly in compiled kernels that let go of the GIL, and that shares nothing it changes."""
+        if self._executor is not None:
+            yield from self._in_workers(self._executor, fn, tasks)
+        elif threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            tasks = iter(tasks)
+            if fn not in _RUN_ON_THREADS:
+                # the first task of ``fn`` in this process runs alone: it loads what ``fn`` loads
+                # once (its compiled kernels, read from numba's cache), which two threads would
+                # contend for
+                for task in islice(tasks, 1):
+                    yield fn(task)
+                _RUN_ON_THREADS.add(fn)
+            with ThreadPoolExecutor(threads) as executor:
+                try:
+                    yield from _windowed(executor, fn, tasks, threads)
+                except BaseException:
+                    executor.shutdown(cancel_futures=True)  # the tasks not begun are not run
+                    raise
+        else:
             yield from map(fn, tasks)
-            return
+
+    def _in_workers(self, executor: Any, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
         from concurrent.futures.process import BrokenProcessPool
 
-        window: deque[Any] = deque()
         try:
-            for task in tasks:
-                window.append(self._executor.submit(fn, task))
-                if len(window) > self._depth:
-                    yield window.popleft().result()
-            while window:
-                yield window.popleft().result()
+            yield from _windowed(executor, fn, tasks, self._depth)
         except BrokenProcessPool as exc:
             raise DedupError(f"a worker process died ({exc}). {self._advice}") from exc
 
@@ -105,3 +122,18 @@ class Pool:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+_RUN_ON_THREADS: set[Callable[[Any], Any]] = set()  # the functions ``Pool.map`` ran a task of on threads
+
+
+def _windowed(executor: Any, fn: Callable[[Any], Any], tasks: Iterable[Any], depth: int) -> Iterator[Any]:
+    """``fn`` over ``tasks`` on ``executor``, results in task order, at most ``depth`` tasks
+    submitted ahead of the one given back."""
+    window: deque[Any] = deque()
+    for task in tasks:
+        window.append(executor.submit(fn, task))
+        if len(window) > depth:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
