@@ -82,6 +82,32 @@ def test_boilerplate_is_not_evidence() -> None:
     assert not m.is_copy and m.ignored_boilerplate == 1
 
 
+_SENTENCES = [f"Sentence {w} of the shared pool says what happened at the {w} harbour today." for w in "abcdefghij"]
+
+
+@given(
+    st.lists(st.sampled_from(range(10)), min_size=1, max_size=8),
+    st.lists(st.sampled_from(range(10)), min_size=1, max_size=8),
+    st.sets(st.sampled_from(range(10))),
+    st.sets(st.sampled_from(range(10))),
+)
+def test_ignored_boilerplate_counts_the_learned_sentences_of_either_article(xs, ys, learned_a, learned_b) -> None:
+    """Whether the two articles' views are cut by one learned set or each by its own (the stream's
+    judge may give each article its own), the match counts the distinct sentences of the two that
+    the learned boilerplate holds."""
+    da, db = _doc("\n".join(_SENTENCES[i] for i in xs)), _doc("\n".join(_SENTENCES[i] for i in ys))
+    fp = {i: int(_doc(_SENTENCES[i]).sentence_fps[0]) for i in range(10)}
+    in_either = {*da.sentence_fps.tolist(), *db.sentence_fps.tolist()}
+    one = frozenset(fp[i] for i in learned_a)
+    m = compare("a", da, "b", db, verify=CONFIG.verify, shingle=CONFIG.shingle, boilerplate=one)
+    assert m.ignored_boilerplate == len(one & in_either)
+    own_a, own_b = frozenset(fp[i] for i in learned_a), frozenset(fp[i] for i in learned_b)
+    views = (View(da, own_a, CONFIG.shingle), View(db, own_b, CONFIG.shingle))
+    both = own_a | own_b
+    m = compare("a", da, "b", db, verify=CONFIG.verify, shingle=CONFIG.shingle, boilerplate=both, views=views)
+    assert m.ignored_boilerplate == len(both & in_either)
+
+
 def test_deduplicator_compare_shows_the_shared_passages(seeds) -> None:
     import dedup
 

@@ -219,7 +219,7 @@ class PairCache:
         """The verifier's ``match`` of two articles seen as ``va`` and ``vb``, refused when only
         formula made it a copy (``compare``'s last step)."""
         counts = self._formula
-        if counts is None:
+        if counts is None or not match.is_copy:  # the verifier's match: no copy, nothing to refuse
             return match
         a, b, source_of = match.a, match.b, self._source_of
         return counts.check(

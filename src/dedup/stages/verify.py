@@ -74,13 +74,16 @@ QUOTED = "quoted_speech"  # the rule that refuses a copy that shares mostly quot
 class View:
     """An article's evidence with boilerplate sentences taken out (passage figures on demand)."""
 
-    __slots__ = ("_doc", "_drop", "_passages", "n_words", "shingles", "words")
+    __slots__ = ("_doc", "_drop", "_passages", "boilerplate", "dropped_fps", "n_words", "shingles", "words")
 
     def __init__(self, doc: Shingled, boilerplate: AbstractSet[int], config: ShingleConfig) -> None:
         self._doc = doc
         self._passages: tuple[I64, I64, tuple[U64, I64, I64]] | None = None
+        self.boilerplate = boilerplate  # the set the view was cut by
         fps = doc.sentence_fps.tolist() if boilerplate else []
         self._drop = [i for i, fp in enumerate(fps) if fp in boilerplate]
+        # the article's sentences in ``boilerplate``: the fingerprints of the dropped sentences
+        self.dropped_fps = frozenset(fps[i] for i in self._drop) if self._drop else frozenset()
         if self._drop:
             self.words, self.shingles = kept_shingles(doc, self._drop, config.k)
         else:
@@ -303,7 +306,12 @@ def compare(
     about a quarter of the cost of a comparison)."""
     boilerplate = boilerplate or frozenset()
     va, vb = views or (View(a, boilerplate, shingle), View(b, boilerplate, shingle))
-    ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()}) if boilerplate else 0
+    if not boilerplate:
+        ignored = 0
+    elif va.boilerplate is boilerplate and vb.boilerplate is boilerplate:  # each view holds its share
+        ignored = len(va.dropped_fps | vb.dropped_fps)
+    else:
+        ignored = len(boilerplate & {*a.sentence_fps.tolist(), *b.sentence_fps.tolist()})
     inter = int(verify_kernels.intersect_count(va.shingles, vb.shingles))
     na, nb = len(va.shingles), len(vb.shingles)
     union = na + nb - inter
@@ -349,7 +357,7 @@ def compare(
     def decide() -> tuple[Relation, str]:
         if inter < verify.min_shared_shingles:
             return Relation.NONE, "too_few_shared_shingles"
-        if np.array_equal(va.words, vb.words):
+        if va.n_words == vb.n_words and np.array_equal(va.words, vb.words):
             return Relation.SAME_TEXT, "same_words"
         if jaccard >= verify.near_identical_jaccard:
             return Relation.NEAR_IDENTICAL, "jaccard"
