@@ -59,3 +59,31 @@ def test_a_page_without_text_is_a_clear_error() -> None:
     only_nav = article_from_html("<html><body><nav>Home</nav></body></html>", url="https://example.test/nav")
     with pytest.raises(dedup.EmptyTextError):
         dedup.Deduplicator().add(only_nav)
+
+
+@pytest.mark.parametrize("given", [str, lambda markup: markup.encode("utf-8")])
+def test_a_deeply_nested_page_is_read_and_one_too_deep_says_why(given, caplog) -> None:
+    """The HTML parser drops what a page nests past 256 levels without an error: such a page is
+    read without that limit, and one past the parser's last limit says why its text is missing."""
+    story = "\n".join(f"Paragraph {i} tells what the port authority decided about the ferry fees." for i in range(5))
+
+    def nested(depth: int, markup: str) -> str:
+        return markup.replace("<article>", "<article>" + "<div>" * depth).replace(
+            "</article>", "</div>" * depth + "</article>"
+        )
+
+    framed = page("Ferry fees", story)
+    assert "<article>" in framed
+    art = article_from_html(given(nested(400, framed)), url="https://example.test/deep")
+    assert "Paragraph 3 tells what the port authority" in art.text and art.title == "Ferry fees"
+    assert not caplog.records
+    # past the last limit: the site's furniture is all that is left, with a warning saying why
+    art = article_from_html(given(nested(3000, framed)), url="https://example.test/deeper")
+    assert "port authority" not in art.text
+    assert "https://example.test/deeper nests its elements deeper than the HTML parser reads" in caplog.text
+    bare = "<html><body><article>" + story.replace("\n", "<br>") + "</article></body></html>"
+    assert "Paragraph 3" in article_from_html(given(nested(300, bare))).text
+    with pytest.raises(dedup.EmptyTextError, match=r"no article text found: the page .* nests its elements deeper"):
+        article_from_html(given(nested(3000, bare)), url="https://example.test/deepest")
+    with pytest.raises(dedup.EmptyTextError, match=r"no article text found in the page https://example.test/empty$"):
+        article_from_html(given("<html><body></body></html>"), url="https://example.test/empty")

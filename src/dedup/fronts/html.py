@@ -12,6 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from dedup import _log
 from dedup.errors import ArticleTooLargeError, EmptyTextError, MissingExtraError
 from dedup.records import Article
 
@@ -63,11 +64,20 @@ def article_from_html(
             f"more than max_size={max_size:,}; pass a larger max_size to article_from_html to read it"
         )
     trafilatura, _ = _extractors()
-    extracted = trafilatura.bare_extraction(html, url=url, with_metadata=True, favor_recall=True)
-    fields = extracted.as_dict() if hasattr(extracted, "as_dict") else (extracted or {})
+    # a page the parser would cut where it nests too deep is parsed without that limit first
+    deep, still_cut = _deep_tree(html)
+    fields = _extracted(trafilatura, html if deep is None else deep, url)
     text = (fields.get("text") or "").strip()
+    where = f" {url}" if url else ""
+    if still_cut:
+        why = f"the page{where} nests its elements deeper than the HTML parser reads (2048 levels)"
+        if not text:
+            raise EmptyTextError(
+                f"no article text found: {why}; extract the text another way and build the Article from it"
+            )
+        _log.logger.warning("%s: its text past that depth is left out", why)
     if not text:
-        raise EmptyTextError(f"no article text found in the page{f' {url}' if url else ''}")
+        raise EmptyTextError(f"no article text found in the page{where}")
     if published_at is None:
         published_at = page_date(html, url)
     article_id = id or url or "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
@@ -79,3 +89,36 @@ def article_from_html(
         url=url,
         title=fields.get("title"),
     )
+
+
+def _extracted(trafilatura: Any, page: Any, url: str | None) -> dict[str, Any]:
+    """trafilatura's main text and metadata of ``page`` (its markup, or a parsed tree)."""
+    extracted = trafilatura.bare_extraction(page, url=url, with_metadata=True, favor_recall=True)
+    fields: dict[str, Any] = extracted.as_dict() if hasattr(extracted, "as_dict") else (extracted or {})
+    return fields
+
+
+# libxml2's HTML parser stops reading elements nested deeper than 256 (the page's text past that
+# depth is dropped without an error), 2048 with its "huge" option, which also lifts its limit on
+# the size of one text node (the page's size is limited before: ``max_size``).
+_DEPTH = "Excessive depth in document"
+
+
+def _parsed(html: str | bytes, *, huge: bool) -> tuple[Any, bool]:
+    """The page parsed by lxml (None when it cannot be), and whether the parser cut it where it
+    nested too deep."""
+    import lxml.html
+
+    parser = lxml.html.HTMLParser(huge_tree=huge, collect_ids=False)
+    try:
+        tree = lxml.html.document_fromstring(html, parser=parser)
+    except (ValueError, lxml.etree.ParserError):  # an empty page, a str with an encoding declaration
+        return None, False
+    return tree, any(_DEPTH in entry.message for entry in parser.error_log)
+
+
+def _deep_tree(html: str | bytes) -> tuple[Any, bool]:
+    """When the default depth limit cut the page: the page parsed without it, and whether even
+    that parse was cut; else (None, False)."""
+    _, cut = _parsed(html, huge=False)
+    return _parsed(html, huge=True) if cut else (None, False)
