@@ -231,7 +231,11 @@ class _Prepared:
     passage_fps: U64  # the sentence of each passage
     passage_keys: U64  # (passages, passage bands)
     passage_counts: I64
-    formula_keys: list[U64]  # the formula sketch keys of each article (none when the rule is off)
+    # the formula sketch keys of the articles end to end (none when the rule is off), the shingle
+    # each key is of, and how many keys each article has
+    formula_keys: U64
+    formula_shingles: U64
+    formula_counts: I64
     analyses: list[Shingled]  # each article's analysis, in the driver's process only (else empty)
     errors: list[tuple[int, int | None, str | None, DedupError]]  # position, line, id, error
     records: int
@@ -250,6 +254,7 @@ def _prepare(task: _Span | _Given) -> _Prepared:
     pfps: list[U64] = []
     psigs: list[Any] = []
     formula_keys: list[U64] = []
+    formula_shingles: list[U64] = []
     analyses: list[Shingled] = []
     errors: list[tuple[int, int | None, str | None, DedupError]] = []
     read = list(task.records())
@@ -271,7 +276,8 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         pfps.append(doc.sentence_fps[doc.passage_sentence])
         psigs.append(ready.passage_signatures)
         if cfg.formula.enabled:
-            formula_keys.append(formulas.keys(formulas.outlet(art), doc.shingles))
+            formula_keys.append(keys_of := formulas.keys(formulas.outlet(art), doc.shingles))
+            formula_shingles.append(doc.shingles if len(keys_of) else keys_of)  # (no source: no keys)
         if state.in_process:
             analyses.append(doc)
     mh, ps = cfg.minhash, cfg.passage
@@ -291,7 +297,9 @@ def _prepare(task: _Span | _Given) -> _Prepared:
         passage_fps=np.concatenate(pfps) if n else np.empty(0, np.uint64),
         passage_keys=band_keys(all_psigs, ps.bands, ps.rows) if len(all_psigs) else np.empty((0, ps.bands), np.uint64),
         passage_counts=np.array([len(p) for p in psigs], dtype=np.int64),
-        formula_keys=formula_keys,
+        formula_keys=np.concatenate(formula_keys) if formula_keys else np.empty(0, np.uint64),
+        formula_shingles=np.concatenate(formula_shingles) if formula_shingles else np.empty(0, np.uint64),
+        formula_counts=np.array([len(k) for k in formula_keys], dtype=np.int64),
         analyses=analyses,
         errors=errors,
         records=len(read),
@@ -595,17 +603,15 @@ def _read(
         budget, usable = _KEPT_ANALYSES_BYTES, 0
         for part in pool.map(_prepare, source.tasks(), threads=_PREPARING_THREADS):
             if counts is not None:  # each id once, the first in input order (as below)
-                fresh = [(m, k) for m, k in zip(part.metas, part.formula_keys, strict=True) if m.id not in counted]
+                fresh = np.array([m.id not in counted for m in part.metas], dtype=bool)
                 counted.update(m.id for m in part.metas)
-                if fresh:
-                    counting.append(
-                        counter.submit(
-                            counts.add_keys,
-                            np.concatenate([k for _, k in fresh]),
-                            np.concatenate([formulas.shingles_of(formulas.outlet(m), k) for m, k in fresh]),
-                        )
-                    )
-                part.formula_keys = []
+                keys, shingles = part.formula_keys, part.formula_shingles
+                if not fresh.all():
+                    taken = np.repeat(fresh, part.formula_counts)
+                    keys, shingles = keys[taken], shingles[taken]
+                if len(keys):
+                    counting.append(counter.submit(counts.add_keys, keys, shingles))
+                part.formula_keys = part.formula_shingles = np.empty(0, np.uint64)
             for i, doc in enumerate(part.analyses):
                 budget -= _nbytes(doc)
                 if budget < 0:

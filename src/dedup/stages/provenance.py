@@ -82,6 +82,7 @@ _DATE_PATTERNS = (
     re.compile(rf"(\d(?<!\d\d)\d?)\s+(?:من\s+)?({_MONTH_PAIR})\.?,?\s+(?:عام\s+|سنة\s+)?(\d{{4}})(?!\d)", re.I),
     re.compile(rf"(?<![\w])({_MONTH_PAIR})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})(?!\d)", re.I),
 )
+_YEAR = re.compile(r"\d{4}")  # in every date the patterns read: a text without one has no date
 _EASTERN_DIGIT = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
 _DIGITS = str.maketrans({**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for i in range(10)}})
 
@@ -179,6 +180,8 @@ def find_dates(text: str, where: str, limit: int | None = None) -> list[TextDate
     if _EASTERN_DIGIT.search(head):  # translate looks every character up: only when needed
         head = head.translate(_DIGITS)
     found: list[TextDate] = []
+    if not _YEAR.search(head):
+        return found
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(head):
             day = _parse_span(m.group(0))
