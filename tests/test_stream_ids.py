@@ -74,6 +74,36 @@ def test_a_bridging_article_merges_into_the_older_cluster_and_names_the_other() 
     assert later.cluster.id == cluster_id("z-second") and later.merged == ()
 
 
+def test_a_bridge_older_than_both_clusters_names_both_earliest_sources_it_replaced() -> None:
+    """Two clusters with an earliest source each, joined by an article older than both: the
+    verdict names both as no longer the earliest (a crawler corrects both), not one."""
+
+    def at(article: dedup.Article, hour: int, article_id: str | None = None) -> dedup.Article:
+        return dedup.Article(
+            id=article_id or article.id, text=article.text, published_at=f"2024-05-01T{hour:02d}:00:00+00:00"
+        )
+
+    d = dedup.Deduplicator()
+    d.add(at(SECOND_HALF, 10, "z-second"))
+    d.add(at(FIRST_HALF, 9))
+    bridge = d.add(at(WIRE, 8))
+    assert bridge.cluster.earliest == "s-0" and bridge.earliest_changed
+    assert set(bridge.previous_earliests) == {"z-second", "h-1"} and len(bridge.previous_earliests) == 2
+    assert bridge.previous_earliest == bridge.previous_earliests[0]
+    assert bridge.to_dict()["previous_earliests"] == list(bridge.previous_earliests)
+    # a bridge between the two that is not the oldest: only the cluster whose earliest it was loses it
+    d = dedup.Deduplicator()
+    d.add(at(SECOND_HALF, 10, "z-second"))
+    d.add(at(FIRST_HALF, 9))
+    bridge = d.add(at(WIRE, 11))
+    assert bridge.cluster.earliest == "h-1"
+    assert bridge.earliest_changed and bridge.previous_earliests == ("z-second",)
+    assert bridge.previous_earliest == "z-second"
+    # nothing joined: nothing changed
+    later = d.add(at(STORY[1], 12))
+    assert not later.earliest_changed and later.previous_earliests == () and later.previous_earliest is None
+
+
 def _added_order(order: list[dedup.Article]) -> None:
     d = dedup.Deduplicator()
     added: dict[str, int] = {}

@@ -88,7 +88,7 @@ def added(verdict: Verdict) -> None:
         logger.debug(
             "earliest of cluster %s changed from %s to %s",
             verdict.cluster.id,
-            verdict.previous_earliest,
+            ", ".join(verdict.previous_earliests),
             verdict.cluster.earliest,
         )
     if verdict.merged:

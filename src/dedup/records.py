@@ -422,7 +422,12 @@ class Verdict:
     ``merged`` lists (sorted) the other cluster ids that the cluster's members had when the
     deduplicator last answered for them: the clusters this article joined into its own (a cluster
     split from an older one by the chaining guard lists the id it was split from). Empty when the
-    cluster's id is the one all its members already had."""
+    cluster's id is the one all its members already had.
+
+    ``previous_earliests`` lists the earliest sources that the clusters this article joined had
+    until it came and that are no longer the earliest (one per such cluster; two or more when it
+    joined clusters with earliest sources of their own); ``previous_earliest`` is the first of them,
+    and ``earliest_changed`` says whether there is any."""
 
     article_id: str
     is_copy: bool
@@ -432,6 +437,7 @@ class Verdict:
     previous_earliest: str | None = None
     already_indexed: bool = False
     merged: tuple[str, ...] = ()
+    previous_earliests: tuple[str, ...] = ()
 
     @property
     def copy_of(self) -> tuple[str, ...]:
@@ -450,6 +456,7 @@ class Verdict:
             "previous_earliest": self.previous_earliest,
             "already_indexed": self.already_indexed,
             "merged": list(self.merged),
+            "previous_earliests": list(self.previous_earliests),
         }
 
 

@@ -21,9 +21,10 @@ used when present.
 a crawler often fetches an outlet's copy before the wire story it copies. So an item is dropped only
 when it is a copy and not the earliest source of its cluster once added; an original that arrives
 after its copies is passed on with ``"relation": "earliest"``. When an item changes its cluster's
-earliest source, ``"corrects"`` names the articles that were the earliest source until then: items
-passed on before that name one of them as ``earliest`` now have this item's ``earliest``. The
-correction is also logged at ``INFO``, and still logged when the item itself is dropped.
+earliest source (or joins clusters with earliest sources of their own), ``"corrects"`` names the
+articles that were the earliest source until then: items passed on before that name one of them as
+``earliest`` now have this item's ``earliest``. The correction is also logged at ``INFO``, and
+still logged when the item itself is dropped.
 """
 
 from __future__ import annotations
@@ -175,10 +176,8 @@ def _droppable(verdict: Verdict) -> bool:
 
 
 def _corrects(verdict: Verdict) -> list[str]:
-    """The articles that were the cluster's earliest source until this item was added."""
-    if verdict.earliest_changed and verdict.previous_earliest is not None:
-        return [verdict.previous_earliest]
-    return []
+    """The articles that were the earliest source of a cluster this item joined, until it was added."""
+    return list(verdict.previous_earliests)
 
 
 def _summary(verdict: Verdict) -> dict[str, Any]:

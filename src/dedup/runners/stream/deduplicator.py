@@ -467,7 +467,8 @@ class Deduplicator:
                     f"article id {art.id!r} is already indexed with a different text; give each article a "
                     "unique id, or remove() the old one first"
                 )
-            return self._verdict(art.id, (), already=True, previous=self._earliest.get(art.id))
+            last = self._earliest.get(art.id)
+            return self._verdict(art.id, (), already=True, previous=() if last is None else (last,))
         stored = self._left(art.id)
         if stored is not None:
             if stored.article.text == art.text:
@@ -611,7 +612,7 @@ class Deduplicator:
             return cluster_id(f"{anchor}\x00{self._seq(anchor)}")
         return own
 
-    def _add_new(self, prepared: Prepared, undo: Undo) -> tuple[Verdict, str | None]:
+    def _add_new(self, prepared: Prepared, undo: Undo) -> tuple[Verdict, tuple[str, ...]]:
         """Index and write an article that is not indexed, recording every change in ``undo``."""
         replica, pairs = self._replica, self._pairs
         art = prepared.article
@@ -742,19 +743,25 @@ class Deduplicator:
                 undo.item(self._large, member)
             self._large.pop(member, None)
 
-    def _find_matches(self, prepared: Prepared, candidates: list[str]) -> tuple[list[Match], str | None]:
-        """The verified copies among the candidates, and the earliest source the article's
-        matches had before it came."""
+    def _find_matches(self, prepared: Prepared, candidates: list[str]) -> tuple[list[Match], tuple[str, ...]]:
+        """The verified copies among the candidates, and the earliest sources the article's
+        matches had before it came (one per cluster it joins, in the order of the matches)."""
         art_id, doc = prepared.article.id, prepared.doc
         doc_of, compare = self._replica.doc, self._pairs.compare
         matches = []
-        previous: str | None = None
+        previous: dict[str, None] = {}
+        answered: set[str | None] = set()  # the earliest sources last answered, each looked at once
         for other_id in candidates:
             match = compare(art_id, doc, other_id, doc_of(other_id))
             if match.is_copy:
                 matches.append(match)
-                previous = previous or self._earliest_of(other_id)
-        return matches, previous
+                last = self._earliest.get(other_id)
+                if last not in answered:
+                    answered.add(last)
+                    earliest = self._earliest_of(other_id)
+                    if earliest is not None:
+                        previous[earliest] = None
+        return matches, tuple(previous)
 
     def _earliest_of(self, member: str) -> str | None:
         """The earliest source of the member's cluster when last answered; when that one has left
@@ -972,25 +979,28 @@ class Deduplicator:
         ]
 
     # -- grouping -----------------------------------------------------------------------------
-    def _verdict(self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: str | None) -> Verdict:
+    def _verdict(
+        self, article_id: str, matches: tuple[Match, ...], *, already: bool, previous: tuple[str, ...]
+    ) -> Verdict:
         cluster = self._cluster_of(article_id)
-        # changed: the cluster this article is in now had another earliest source (one that left
-        # the window is no longer in view; one of a cluster grouped apart from it is not this one's)
-        changed = (
-            previous is not None
-            and previous != cluster.earliest
-            and previous in cluster.member_ids
-            and previous in self._replica.entries
-        )
+        # changed: the earliest sources of before that this cluster holds and no longer has for its
+        # earliest (one that left the window is no longer in view; one of a cluster grouped apart
+        # from it is not this one's)
+        entries = self._replica.entries
+        changed = tuple(p for p in previous if p != cluster.earliest and p in entries)
+        if changed:
+            members = cluster.member_ids
+            changed = tuple(p for p in changed if p in members)
         return Verdict(
             article_id=article_id,
             is_copy=any(m.is_copy for m in matches) or (already and self._after_another(article_id, cluster)),
             matches=matches,
             cluster=cluster,
-            earliest_changed=changed,
-            previous_earliest=previous if changed else None,
+            earliest_changed=bool(changed),
+            previous_earliest=changed[0] if changed else None,
             already_indexed=already,
             merged=self._merged,
+            previous_earliests=changed,
         )
 
     def _after_another(self, article_id: str, cluster: Cluster) -> bool:
