@@ -30,8 +30,9 @@ class Undo:
         """``mapping[key]`` (or its absence) is about to change."""
         self._steps.append((mapping, key, mapping.get(key, _ABSENT)))
 
-    def member(self, sets: dict[K, set[T]], key: K, value: T) -> None:
-        """``value`` is about to be added to or discarded from ``sets[key]`` (made if missing)."""
+    def member(self, sets: dict[K, set[T]] | dict[K, dict[T, None]], key: K, value: T) -> None:
+        """``value`` is about to be added to or discarded from ``sets[key]`` (made if missing): a
+        set, or a dict whose keys are the members."""
         held = sets.get(key)
         self._steps.append((sets, key, value, held, held is not None and value in held))
 
@@ -49,6 +50,11 @@ class Undo:
                 sets, key, value, held, present = step
                 if held is None:
                     sets.pop(key, None)
+                elif isinstance(held, dict):
+                    if present:
+                        held[value] = None
+                    else:
+                        held.pop(value, None)
                 elif present:
                     held.add(value)
                 else:

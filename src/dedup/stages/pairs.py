@@ -171,13 +171,15 @@ class PairCache:
         self._views_kept = views_kept
         # the verified copies of each article, both ways, and the pairs refused by the formula test
         # alone (the formula counts may change back): ``neighbours`` asks each pair again
-        self.edges: dict[str, set[str]] = {}
+        # (each article's neighbours, and its pairs below, as the keys of a dict, not as a set: a
+        # dict of strings is left out of the garbage collector's walks, see ``dedup._collector``)
+        self.edges: dict[str, dict[str, None]] = {}
         # each comparison, with the boilerplate version and the formula version it was made under,
         # and the formula counts' own version when that was last checked (``pair``'s quick path)
         self._matches: dict[Key, Kept] = {}
         # the matches built last from ``_matches`` (``_unpacked``)
         self._recent: dict[Key, tuple[Kept, Match]] = {}
-        self._pairs_of: dict[str, set[Key]] = {}  # the remembered pairs of each article
+        self._pairs_of: dict[str, dict[Key, None]] = {}  # the remembered pairs of each article
         # an OrderedDict: views are dropped oldest first, and a dict whose oldest keys are deleted
         # one by one scans its deleted slots to find the next oldest
         self._views: OrderedDict[str, tuple[Set[int], Shingled, View]] = OrderedDict()
@@ -496,34 +498,35 @@ class PairCache:
         else:  # read from a store: written already
             self._matches[key] = _pack(match, version, version, -1, version)
             self._unsaved.pop(key, None)
-        self._pairs_of.setdefault(match.a, set()).add(key)
-        self._pairs_of.setdefault(match.b, set()).add(key)
+        pairs_of, edges = self._pairs_of, self.edges
+        pairs_of.setdefault(match.a, {})[key] = None
+        pairs_of.setdefault(match.b, {})[key] = None
         if linked:
-            self.edges.setdefault(match.a, set()).add(match.b)
-            self.edges.setdefault(match.b, set()).add(match.a)
+            edges.setdefault(match.a, {})[match.b] = None
+            edges.setdefault(match.b, {})[match.a] = None
         else:
-            self.edges.get(match.a, set()).discard(match.b)
-            self.edges.get(match.b, set()).discard(match.a)
+            edges.get(match.a, {}).pop(match.b, None)
+            edges.get(match.b, {}).pop(match.a, None)
 
     def add(self, article_id: str) -> None:
         """An article with no copies yet (grouping walks every article's edges)."""
         if self.journal is not None:
             self.journal.item(self.edges, article_id)
-        self.edges.setdefault(article_id, set())
+        self.edges.setdefault(article_id, {})
 
     def drop_view(self, article_id: str) -> None:
         self._views.pop(article_id, None)
 
     def forget(self, article_id: str) -> None:
         """Everything kept about an article that leaves: its edges, its pairs, its view."""
-        for other in self.edges.pop(article_id, set()):
-            self.edges[other].discard(article_id)
-        for key in self._pairs_of.pop(article_id, set()):
+        for other in self.edges.pop(article_id, {}):
+            self.edges[other].pop(article_id, None)
+        for key in self._pairs_of.pop(article_id, {}):
             self._matches.pop(key, None)
             self._flips.pop(key, None)
             self._unsaved.pop(key, None)
             other = key[0] if key[1] == article_id else key[1]
-            self._pairs_of.get(other, set()).discard(key)
+            self._pairs_of.get(other, {}).pop(key, None)
         self._views.pop(article_id, None)
         self._revised.pop(article_id, None)
 

@@ -726,12 +726,12 @@ class Deduplicator:
                 return False
             x, y = sorted((a, b), key=seq)
             here = seq(y)
-            near = pairs.edges.get(y, set())
+            near = pairs.edges.get(y, {}).keys()
             copies = sorted(z for z in near if z in group_of and seq(z) < here and is_copy(y, z))
             if not placed.stands(y, copies, is_copy, same_words, partial(_before, seq, here)):
                 return False
             if not is_copy(x, y) and not any(
-                is_copy(x, z) and is_copy(y, z) for z in sorted(near & pairs.edges.get(x, set())) if z in group_of
+                is_copy(x, z) and is_copy(y, z) for z in sorted(near & pairs.edges.get(x, {}).keys()) if z in group_of
             ):
                 return False
         return True

@@ -60,12 +60,13 @@ class Watch:
         self.revisions = pairs.revisions
         # each member's learned boilerplate sentences when checked (absent: none)
         self.learned: dict[str, frozenset[int]] = {}
-        # the members noted that carry each sentence (members that left are skipped when read)
-        self.carriers: dict[int, set[str]] = {}
+        # the members noted that carry each sentence (members that left are skipped when read); the
+        # members of each sentence and source below are a dict's keys (see ``PairCache.edges``)
+        self.carriers: dict[int, dict[str, None]] = {}
         # the sources of the comparisons the formula test can change, with their formula version
         # when checked, and the members with such a comparison by the source of either end
         self.sources: dict[str | None, int] = {}
-        self.by_source: dict[str | None, set[str]] = {}
+        self.by_source: dict[str | None, dict[str, None]] = {}
         for member in members:
             self._carry(member, pairs, None)
             self._note(member, pairs, None)
@@ -80,11 +81,11 @@ class Watch:
             if held is None:
                 if undo is not None:
                     undo.item(carriers, fp)
-                carriers[fp] = {member}
+                carriers[fp] = {member: None}
             elif member not in held:
                 if undo is not None:
-                    undo.call(partial(held.discard, member))
-                held.add(member)
+                    undo.call(partial(held.pop, member, None))
+                held[member] = None
 
     def _note(self, member: str, pairs: PairCache, undo: Undo | None) -> None:
         learned = pairs.learned(member)
@@ -104,13 +105,13 @@ class Watch:
                     undo.item(self.sources, source)
                     undo.item(self.by_source, source)
                 self.sources[source] = pairs.source_version(source)
-                self.by_source[source] = set()
+                self.by_source[source] = {}
             held = self.by_source[source]
             for end in (a, b):
                 if end not in held:
                     if undo is not None:
-                        undo.call(partial(held.discard, end))
-                    held.add(end)
+                        undo.call(partial(held.pop, end, None))
+                    held[end] = None
 
     def join(self, member: str, matches: Iterable[Match], pairs: PairCache, undo: Undo | None) -> None:
         """Note a member placed with its matches."""
