@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import dedup
 from dedup.fronts.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,6 +341,29 @@ def test_stream_skips_bad_lines_and_failing_adds_and_goes_on(tmp_path, monkeypat
         (5, "InputError"),
     ]
     assert "lone surrogate" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("error", [dedup.IndexLostError, dedup.StoreError, dedup.KernelInputError])
+def test_stream_stops_when_the_index_fails_instead_of_skipping_every_line(error, tmp_path, monkeypatch, capsys) -> None:
+    """A bad line is skipped; an index that fails (reset under the stream, a full disk) stops the
+    stream with exit 2 and one message, instead of answering every line after with the error."""
+    index = str(tmp_path / "x.sqlite")
+    add = dedup.Deduplicator.add
+    calls = []
+
+    def failing(self, article, **kwargs):
+        calls.append(article.id)
+        if len(calls) == 3:
+            raise error("the index failed")
+        return add(self, article, **kwargs)
+
+    monkeypatch.setattr(dedup.Deduplicator, "add", failing)
+    status, out, err = _run(["stream", "--index", index], monkeypatch, capsys, stdin=b"".join(_seed_lines()))
+    assert status == 2 and len(calls) == 3
+    assert len(out.splitlines()) == 2 and err.strip() == "dedup: error: the index failed"
+    monkeypatch.setattr(dedup.Deduplicator, "add", add)
+    status, out, _ = _run(["stream", "--index", index], monkeypatch, capsys, stdin=b"".join(_seed_lines()))
+    assert status == 0 and sum(json.loads(line)["already_indexed"] for line in out.splitlines()) == 2
 
 
 def test_nul_characters_are_kept_through_the_sqlite_index(tmp_path, monkeypatch, capsys) -> None:

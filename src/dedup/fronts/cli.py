@@ -630,7 +630,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                 try:
                     article = article_from_dict(parse_line(raw, number), where=f"line {number}")
                     verdict = dedup.add(article, spans=args.spans)
-                except DedupError as exc:
+                except InputError as exc:  # this line's record; an error of the index stops the stream
                     failed += 1
                     error = {"line": number, "error": type(exc).__name__, "message": str(exc)}
                     print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
