@@ -214,6 +214,51 @@ def test_parts_prepared_on_two_threads_give_the_answers_of_one(monkeypatch) -> N
     assert threading.active_count() == threads
 
 
+def test_batches_called_from_two_threads_at_once_give_their_own_answers(monkeypatch) -> None:
+    """A batch in process keeps its settings, learned boilerplate and formula counts for its
+    workers: a second batch started from another thread meanwhile waits for it instead of
+    replacing them under it (and the collector's threshold is put back once both are done)."""
+    import contextlib
+    import gc
+    import threading
+
+    from dedup.config import VerifyConfig
+
+    monkeypatch.setattr(engine, "_MEMBERS_PER_TASK", 16)  # many grouping tasks per batch
+    first, second = _generated(300, 5), _generated(200, 7)
+    strict = DedupConfig(
+        verify=VerifyConfig(min_containment=0.99, near_identical_jaccard=0.99, min_passage_coverage=0.99)
+    )
+    alone = {
+        "first": [c.to_dict() for c in dedup.cluster(first)],
+        "second": [c.to_dict() for c in dedup.cluster(second, config=strict)],
+    }
+    assert alone["first"] != [c.to_dict() for c in dedup.cluster(first, config=strict)]  # the settings matter
+    threshold = gc.get_threshold()
+    both = threading.Barrier(2, timeout=3)  # the first batch, grouping, waits for the second to start grouping
+    got: dict[str, list[dict]] = {}
+
+    def meet(stage: str, done: int, total: int | None) -> None:
+        if stage == "group":
+            # (broken when the other batch waits for this one to end: it cannot come)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both.wait()
+
+    def run(name: str, articles: list, config: DedupConfig) -> None:
+        got[name] = [c.to_dict() for c in engine.run(articles, config=config, report=meet)]
+
+    threads = [
+        threading.Thread(target=run, args=("first", first, DedupConfig())),
+        threading.Thread(target=run, args=("second", second, strict)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert got == alone
+    assert gc.get_threshold() == threshold
+
+
 def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path: Path, seeds) -> None:
     path = tmp_path / "mixed.jsonl"
     _write(seeds, path)

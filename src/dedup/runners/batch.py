@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -199,6 +200,10 @@ class _State:
 
 
 _STATE: _State | None = None
+# One batch at a time in a process: a batch in process keeps its settings, learned boilerplate and
+# formula counts in ``_STATE``, as a worker process does, and every batch raises the collector's
+# threshold while it runs; a batch called from another thread waits for the one running.
+_ONE_AT_A_TIME = threading.RLock()
 
 
 def _init(
@@ -209,6 +214,11 @@ def _init(
     if not in_process:  # a worker process of the batch's own (see ``_fewer_collections``)
         threshold = gc.get_threshold()
         gc.set_threshold(max(threshold[0], _YOUNG_OBJECTS), *threshold[1:])
+
+
+def _set_state(state: _State | None) -> None:
+    global _STATE
+    _STATE = state
 
 
 def _state() -> _State:
@@ -704,8 +714,13 @@ def run(
     else:
         source = _MemorySource(articles)
 
-    with _fewer_collections():
-        batch, multi = _passes(source, config, errors, skipped, report, workers)
+    with _ONE_AT_A_TIME:
+        outer = _STATE
+        try:
+            with _fewer_collections():
+                batch, multi = _passes(source, config, errors, skipped, report, workers)
+        finally:
+            _set_state(outer)  # (a batch run from inside another's callback gives it back its own)
     yield from _in_id_order(batch, multi, config)
 
 
