@@ -62,9 +62,10 @@ def test_a_page_without_text_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("given", [str, lambda markup: markup.encode("utf-8")])
-def test_a_deeply_nested_page_is_read_and_one_too_deep_says_why(given, caplog) -> None:
+def test_a_deeply_nested_page_is_read_and_one_too_deep_says_why(given) -> None:
     """The HTML parser drops what a page nests past 256 levels without an error: such a page is
-    read without that limit, and one past the parser's last limit says why its text is missing."""
+    read without that limit, and one past the parser's last limit is refused, saying why (what
+    is left of it may be the site's furniture alone, which would make its pages copies)."""
     story = "\n".join(f"Paragraph {i} tells what the port authority decided about the ferry fees." for i in range(5))
 
     def nested(depth: int, markup: str) -> str:
@@ -76,14 +77,29 @@ def test_a_deeply_nested_page_is_read_and_one_too_deep_says_why(given, caplog) -
     assert "<article>" in framed
     art = article_from_html(given(nested(400, framed)), url="https://example.test/deep")
     assert "Paragraph 3 tells what the port authority" in art.text and art.title == "Ferry fees"
-    assert not caplog.records
-    # past the last limit: the site's furniture is all that is left, with a warning saying why
-    art = article_from_html(given(nested(3000, framed)), url="https://example.test/deeper")
-    assert "port authority" not in art.text
-    assert "https://example.test/deeper nests its elements deeper than the HTML parser reads" in caplog.text
+    with pytest.raises(dedup.EmptyTextError, match=r"https://example.test/deeper nests its elements deeper than"):
+        article_from_html(given(nested(3000, framed)), url="https://example.test/deeper")
     bare = "<html><body><article>" + story.replace("\n", "<br>") + "</article></body></html>"
     assert "Paragraph 3" in article_from_html(given(nested(300, bare))).text
-    with pytest.raises(dedup.EmptyTextError, match=r"no article text found: the page .* nests its elements deeper"):
+    with pytest.raises(dedup.EmptyTextError, match=r"no article text found: the page .* \(2048 levels\)"):
         article_from_html(given(nested(3000, bare)), url="https://example.test/deepest")
     with pytest.raises(dedup.EmptyTextError, match=r"no article text found in the page https://example.test/empty$"):
         article_from_html(given("<html><body></body></html>"), url="https://example.test/empty")
+
+
+def test_a_deep_page_is_read_in_its_own_encoding() -> None:
+    """Read again without the depth limit, a page keeps the text trafilatura reads at any depth:
+    UTF-8 bytes without a declared charset (the charset was in the HTTP header), and a str that
+    opens with an XML declaration naming its encoding."""
+    arabic = "قال الكرملين في بيان إن الرئيس سيزور المنطقة الأسبوع المقبل لبحث التعاون الاقتصادي"
+    for depth in (10, 300):
+        markup = (
+            "<html><head><title>t</title></head><body>" + "<div>" * depth
+            + f"<article><p>{arabic}</p><p>{arabic} مرة أخرى</p></article>" + "</div>" * depth + "</body></html>"
+        )  # fmt: skip
+        assert article_from_html(markup.encode("utf-8"), url="u").text.startswith(arabic[:20]), depth
+        declared = '<?xml version="1.0" encoding="utf-8"?>\n' + page("Ferry fees", "\n".join([arabic] * 4))
+        declared = declared.replace("<article>", "<article>" + "<div>" * depth).replace(
+            "</article>", "</div>" * depth + "</article>"
+        )
+        assert arabic[:20] in article_from_html(declared, url="u").text, depth

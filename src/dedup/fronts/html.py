@@ -12,7 +12,6 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from dedup import _log
 from dedup.errors import ArticleTooLargeError, EmptyTextError, MissingExtraError
 from dedup.records import Article
 
@@ -69,13 +68,11 @@ def article_from_html(
     fields = _extracted(trafilatura, html if deep is None else deep, url)
     text = (fields.get("text") or "").strip()
     where = f" {url}" if url else ""
-    if still_cut:
-        why = f"the page{where} nests its elements deeper than the HTML parser reads (2048 levels)"
-        if not text:
-            raise EmptyTextError(
-                f"no article text found: {why}; extract the text another way and build the Article from it"
-            )
-        _log.logger.warning("%s: its text past that depth is left out", why)
+    if still_cut:  # what was read may be the site's furniture alone: no article text to trust
+        raise EmptyTextError(
+            f"no article text found: the page{where} nests its elements deeper than the HTML parser reads "
+            "(2048 levels); extract the text another way and build the Article from it"
+        )
     if not text:
         raise EmptyTextError(f"no article text found in the page{where}")
     if published_at is None:
@@ -106,13 +103,17 @@ _DEPTH = "Excessive depth in document"
 
 def _parsed(html: str | bytes, *, huge: bool) -> tuple[Any, bool]:
     """The page parsed by lxml (None when it cannot be), and whether the parser cut it where it
-    nested too deep."""
+    nested too deep. Bytes are decoded as trafilatura decodes them (UTF-8, else the encoding it
+    detects: libxml2 alone reads undeclared bytes as Latin-1), and the text is parsed as UTF-8
+    (lxml refuses a str that declares an encoding)."""
     import lxml.html
+    from trafilatura.utils import decode_file
 
-    parser = lxml.html.HTMLParser(huge_tree=huge, collect_ids=False)
+    parser = lxml.html.HTMLParser(huge_tree=huge, collect_ids=False, encoding="utf-8")
+    text = decode_file(html) if isinstance(html, bytes) else html
     try:
-        tree = lxml.html.document_fromstring(html, parser=parser)
-    except (ValueError, lxml.etree.ParserError):  # an empty page, a str with an encoding declaration
+        tree = lxml.html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser=parser)
+    except lxml.etree.ParserError:  # an empty page
         return None, False
     return tree, any(_DEPTH in entry.message for entry in parser.error_log)
 
