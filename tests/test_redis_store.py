@@ -56,6 +56,24 @@ def test_two_handles_see_each_others_articles(redis_url: str) -> None:
         second.close()
 
 
+def test_an_earliest_source_another_worker_answered_is_named_when_replaced(redis_url: str) -> None:
+    """A worker that adds an older article than the copy another worker added says the earliest
+    changed, and from which article, as one process would (the Scrapy pipeline's corrections)."""
+    url = _ns_url(redis_url, "earliest")
+    story = "\n".join(f"Paragraph {i} says what the port authority decided about the ferry fees." for i in range(8))
+    copy = dedup.Article(id="copy", text=story + "\nShare this story.", published_at="2024-03-04T09:00:00+00:00")
+    wire = dedup.Article(id="wire", text=story, published_at="2024-03-03T09:00:00+00:00")
+    first, second = dedup.Deduplicator.open(url), dedup.Deduplicator.open(url)
+    try:
+        first.add(copy)
+        verdict = second.add(wire)
+        assert verdict.is_copy and verdict.cluster.earliest == "wire"
+        assert verdict.earliest_changed and verdict.previous_earliests == ("copy",)
+    finally:
+        first.close()
+        second.close()
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys

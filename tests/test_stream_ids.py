@@ -104,6 +104,27 @@ def test_a_bridge_older_than_both_clusters_names_both_earliest_sources_it_replac
     assert not later.earliest_changed and later.previous_earliests == () and later.previous_earliest is None
 
 
+def test_an_index_read_again_from_its_file_names_the_earliest_source_it_replaces(tmp_path) -> None:
+    """Reopened from the file alone (its saved state lost, as after a crash), the index still says
+    which earliest source an older article replaces."""
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        d.add(dedup.Article(id="copy", text=SECOND_HALF.text, published_at="2024-03-04T09:00:00+00:00"))
+    state = Path(str(path) + ".state")
+    assert state.exists()
+    state.unlink()
+    with dedup.Deduplicator.open(path) as d:
+        verdict = d.add(
+            dedup.Article(
+                id="wire",
+                text=SECOND_HALF.text + "\n\nA closing line of the wire.",
+                published_at="2024-03-03T09:00:00+00:00",
+            )
+        )
+        assert verdict.is_copy and verdict.cluster.earliest == "wire"
+        assert verdict.earliest_changed and verdict.previous_earliests == ("copy",)
+
+
 def _added_order(order: list[dedup.Article]) -> None:
     d = dedup.Deduplicator()
     added: dict[str, int] = {}

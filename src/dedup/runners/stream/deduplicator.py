@@ -750,17 +750,25 @@ class Deduplicator:
         doc_of, compare = self._replica.doc, self._pairs.compare
         matches = []
         previous: dict[str, None] = {}
-        answered: set[str | None] = set()  # the earliest sources last answered, each looked at once
+        answered: set[str] = set()  # the earliest sources last answered, each looked at once
+        built: set[str] = set()  # the members of the clusters built here
         for other_id in candidates:
             match = compare(art_id, doc, other_id, doc_of(other_id))
-            if match.is_copy:
-                matches.append(match)
-                last = self._earliest.get(other_id)
-                if last not in answered:
-                    answered.add(last)
-                    earliest = self._earliest_of(other_id)
-                    if earliest is not None:
-                        previous[earliest] = None
+            if not match.is_copy:
+                continue
+            matches.append(match)
+            last = self._earliest.get(other_id)
+            if other_id in built or last in answered:
+                continue
+            if last is None:  # never answered here (another worker's article, or a file read again)
+                cluster = self._cluster_of(other_id)
+                built.update(cluster.member_ids)
+                earliest: str | None = cluster.earliest
+            else:
+                answered.add(last)
+                earliest = self._earliest_of(other_id)
+            if earliest is not None:
+                previous[earliest] = None
         return matches, tuple(previous)
 
     def _earliest_of(self, member: str) -> str | None:
