@@ -782,3 +782,36 @@ def test_a_run_with_the_kernels_cached_says_nothing_about_compiling() -> None:
 
     run()  # fills numba's cache if it is empty
     assert "compil" not in run()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_cluster_ends_it_cleanly_wherever_it_comes(tmp_path) -> None:
+    """Ctrl-C at any moment of `dedup cluster` ends it with `dedup: interrupted` and exit 130 (or
+    lets it finish), never with a traceback or a crash: raised inside a compiled kernel's call, the
+    interrupt came out of numba as a SystemError or brought the process down."""
+    import random
+    import signal
+    import time
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import generate
+
+    path = tmp_path / "articles.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for r in generate.generate(3000, 4):
+            fh.write(json.dumps({k: r[k] for k in ("id", "text", "published_at", "source") if r.get(k)}) + "\n")
+    rng = random.Random(7)
+    outcomes = []
+    for _ in range(12):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "dedup", "cluster", str(path), "-o", str(tmp_path / "out.jsonl")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(rng.uniform(0.8, 3.0))
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+        outcomes.append((run.returncode, err.decode(errors="replace")[-300:]))
+    for status, err in outcomes:
+        assert (status == 130 and err.strip().endswith("dedup: interrupted")) or status == 0, (status, err)
+    assert any(status == 130 for status, _ in outcomes)

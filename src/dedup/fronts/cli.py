@@ -456,11 +456,12 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         where = f" line {skip.line}" if skip.line else f" {skip.id}" if skip.id else ""
         print(f"dedup: skipped{where}: {skip.error}: {skip.message}", file=sys.stderr)
 
-    report = None
-    if progress is not None:
-        words = {"read": "read", "candidates": "candidate pairs:", "verify": "verified", "group": "grouped"}
+    words = {"read": "read", "candidates": "candidate pairs:", "verify": "verified", "group": "grouped"}
+    interrupt = _Interrupt()
 
-        def report(stage: str, done: int, total: int | None) -> None:
+    def report(stage: str, done: int, total: int | None) -> None:
+        interrupt.check()
+        if progress is not None:
             of = "" if total is None or stage == "candidates" else f"/{total:,}"
             progress.update(f"{words.get(stage, stage)} {done:,}{of}")
 
@@ -469,6 +470,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     if args.spans and table:
         raise InputError("--spans adds the shared passages to the JSON output; drop --format table or --spans")
     with ExitStack() as stack:
+        stack.enter_context(interrupt)
         given = stack.enter_context(_input(args.path, report_skip, snippets=table))
         workers = _workers(args.workers, given.jsonl() or args.path)
         batch_skips: list[Skip] = []
@@ -495,6 +497,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
             write_table(listed, out, snippets)
         else:
             for c in clusters:
+                interrupt.check()
                 out.write(cluster_line(c))
                 written += 1
                 articles += len(c)
@@ -597,6 +600,39 @@ class _Stopping:
         finalizer that ran then swallows it)."""
         if self.stopping is not None:
             raise SystemExit(128 + self.stopping)
+
+
+class _Interrupt:
+    """Ctrl-C while ``dedup cluster`` runs: the first one is noted and ends the run at the batch's
+    next step (``check``, called from its progress callback and between the clusters written), a
+    second one at once. Raised where it comes, inside a compiled kernel's call, the interrupt can
+    come out of numba as a ``SystemError`` or bring the process down. Only in the main thread, not
+    for a SIGINT the process was started ignoring; the handler before is put back when it ends."""
+
+    def __init__(self) -> None:
+        self.came = False
+        self._before: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        ):
+            self._before = signal.signal(signal.SIGINT, self._note) or signal.SIG_DFL
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+
+    def _note(self, signum: int, frame: object) -> None:
+        if self.came:
+            raise KeyboardInterrupt
+        self.came = True
+
+    def check(self) -> None:
+        if self.came:
+            raise KeyboardInterrupt
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:

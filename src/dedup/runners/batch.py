@@ -31,6 +31,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -214,6 +215,8 @@ def _init(
     if not in_process:  # a worker process of the batch's own (see ``_fewer_collections``)
         threshold = gc.get_threshold()
         gc.set_threshold(max(threshold[0], _YOUNG_OBJECTS), *threshold[1:])
+        # Ctrl-C reaches the whole process group: the caller decides, and closes the workers
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _set_state(state: _State | None) -> None:
