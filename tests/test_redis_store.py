@@ -74,6 +74,33 @@ def test_an_earliest_source_another_worker_answered_is_named_when_replaced(redis
         second.close()
 
 
+def test_a_write_cut_by_a_lost_connection_says_its_outcome_is_unknown(redis_url: str, monkeypatch) -> None:
+    """The server may run a write before the connection breaks: the error says that whether the
+    article was written is not known, and adding it again once the server answers is safe."""
+    import redis
+
+    monkeypatch.setattr("dedup.stores.redis._RETRY_PAUSES", (0.0, 0.0))
+    url = _ns_url(redis_url, "cut")
+    seeds = load_seeds()
+    with dedup.Deduplicator.open(url) as d:
+        store = d._store
+        write = store._write
+
+        def written_then_cut(**kwargs):
+            write(**kwargs)
+            raise redis.exceptions.ConnectionError("Connection closed by server.")
+
+        store._write = written_then_cut
+        with pytest.raises(
+            dedup.StoreError,
+            match=r"reachable from this machine\? Whether the add of article '000_\w+' was written is not known",
+        ):
+            d.add(seeds[0])
+        store._write = write
+    with dedup.Deduplicator.open(url) as d:
+        assert d.add(seeds[0]).already_indexed and len(d) == 1
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys

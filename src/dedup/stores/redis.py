@@ -547,7 +547,17 @@ class RedisStore:
         keys = [self.key("meta"), self.key("log"), self.key(f"article:{art_id}"), self.key(f"matches:{art_id}")]
         keys += [self.key(f"article:{m}") for m in moved or ()]
         args = [self._epoch, self.position, self._last or b"", entry, op, copies, *fields]
-        done = self.call(f"writing article {art_id!r}", lambda: self._write(keys=keys, args=args))
+        try:
+            done = self.call(f"writing article {art_id!r}", lambda: self._write(keys=keys, args=args))
+        except StoreError as exc:
+            exceptions = _redis().exceptions
+            if not isinstance(exc.__cause__, exceptions.ConnectionError | exceptions.TimeoutError):
+                raise
+            # the server may have run the write before the connection broke: what it holds is unknown
+            raise StoreError(
+                f"{exc} Whether the {op} of article {art_id!r} was written is not known: do it again once the "
+                "server answers (an article written already comes back with already_indexed)"
+            ) from exc.__cause__
         if done == -1:
             self._check_and_read()  # raises IndexLostError with what exactly changed
             raise self._lost(None, None)
