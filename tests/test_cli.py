@@ -815,3 +815,33 @@ def test_ctrl_c_during_cluster_ends_it_cleanly_wherever_it_comes(tmp_path) -> No
     for status, err in outcomes:
         assert (status == 130 and err.strip().endswith("dedup: interrupted")) or status == 0, (status, err)
     assert any(status == 130 for status, _ in outcomes)
+
+
+def test_a_parquet_or_compressed_file_is_named_for_what_it_is(tmp_path, monkeypatch, capsys) -> None:
+    """Given where JSON Lines are expected, a Parquet, gzip or zip file is refused at once with
+    what to do, instead of each of its lines being skipped as a bad record."""
+    import gzip
+    import zipfile
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    rows = [json.loads(line) for line in _seed_lines()]
+    parquet = tmp_path / "articles.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    packed = tmp_path / "articles.jsonl.gz"
+    packed.write_bytes(gzip.compress(b"".join(_seed_lines())))
+    archive = tmp_path / "articles.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("articles.jsonl", b"".join(_seed_lines()))
+    for path, what in (
+        (parquet, "a Parquet file: read it with pyarrow.parquet"),
+        (packed, "gzip-compressed"),
+        (archive, "a zip archive"),
+    ):
+        for command in ("cluster", "stream"):
+            status, out, err = _run([command, str(path)], monkeypatch, capsys)
+            assert status == 2 and out == "" and err.startswith(f"dedup: error: {path}: is {what}"), err
+        with pytest.raises(dedup.InputError, match=what):
+            dedup.cluster(str(path))
+    assert len(dedup.cluster(pq.read_table(parquet))) == 4  # what the message says works

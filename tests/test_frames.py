@@ -127,6 +127,17 @@ def test_a_missing_column_names_the_columns_there_are(records) -> None:
         dedup.cluster(df, text_col=3)  # type: ignore[arg-type]
 
 
+def test_a_column_named_twice_is_a_clear_error(records) -> None:
+    df = pd.DataFrame(records)
+    twice = pd.concat([df, df[["text", "source"]]], axis=1)
+    with pytest.raises(dedup.InputError, match=r"more than one column named 'source', 'text'; rename or drop"):
+        dedup.cluster(twice)
+    table = pa.Table.from_pylist(records)
+    table = pa.Table.from_arrays([*table.columns, table.column("text")], names=[*table.column_names, "text"])
+    with pytest.raises(dedup.InputError, match=r"more than one column named 'text'; rename or drop"):
+        dedup.cluster(table)
+
+
 def test_bad_rows_are_skipped_with_their_row_number(records) -> None:
     good = records[0]["text"]
     rows = [

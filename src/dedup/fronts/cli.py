@@ -37,7 +37,7 @@ from dedup import __version__, api
 from dedup.config import DedupConfig, Window
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.fronts import present
-from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl
+from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl, refuse_other_formats
 from dedup.records import Article, Cluster, Member, Relation, Skip
 from dedup.runners import spark
 from dedup.runners.stream import Deduplicator
@@ -542,6 +542,7 @@ def _stream_input(path: str) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
     with fh:
+        refuse_other_formats(fh, path)
         yield fh
 
 

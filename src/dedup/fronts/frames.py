@@ -80,7 +80,14 @@ class Columns:
                 f"the table has no column {wanted}; its columns are {shown or '(none)'}; name the ones to "
                 f"read with {', '.join(argument[m] + '=...' for m in missing)}"
             )
-        return {**{f: f for f in _OPTIONAL if f in have}, **named}
+        chosen = {**{f: f for f in _OPTIONAL if f in have}, **named}
+        twice = sorted({column for column in chosen.values() if have.count(column) > 1})
+        if twice:
+            raise InputError(
+                f"the table has more than one column named {', '.join(map(repr, twice))}; rename or drop all "
+                "but the one to read"
+            )
+        return chosen
 
     def every(self) -> dict[str, str]:
         """field -> column of every field: the named ones, and the others under their own names."""

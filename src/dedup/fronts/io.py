@@ -148,6 +148,28 @@ def read_folder(folder: Path, on_skip: Callable[[Skip], None]) -> Iterator[Artic
             yield outcome
 
 
+# The first bytes of files often taken for JSON Lines, and what to do with them instead.
+_OTHER_FORMATS = (
+    (b"PAR1", "a Parquet file: read it with pyarrow.parquet.read_table and give the table to dedup.cluster, or run "
+     "dedup spark on it"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it first, or give it through a pipe: zcat FILE | dedup ... -"),
+    (b"PK\x03\x04", "a zip archive: extract its JSON Lines files first"),
+)  # fmt: skip
+
+
+def refuse_other_formats(fh: BinaryIO, path: str) -> None:
+    """Refuse a file whose first bytes say it is not JSON Lines (a Parquet file, a compressed one),
+    instead of reporting each of its lines as a bad record. ``fh`` is at the start of the file and
+    is left there; a stream that cannot seek (a pipe) is not looked at."""
+    if not fh.seekable():
+        return
+    head = fh.read(4)
+    fh.seek(0)
+    for magic, what in _OTHER_FORMATS:
+        if head.startswith(magic):
+            raise InputError(f"{path}: is {what}")
+
+
 def read_articles(path: str, on_skip: Callable[[Skip], None]) -> Iterator[Article]:
     """Articles from ``path``: ``-`` (JSON Lines on standard input), a folder, or a JSON Lines file
     (a pipe such as ``<(zcat x.jsonl.gz)`` too)."""
@@ -171,4 +193,5 @@ def read_articles(path: str, on_skip: Callable[[Skip], None]) -> Iterator[Articl
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check its permissions") from exc
     with fh:
+        refuse_other_formats(fh, path)
         yield from read_jsonl(fh, on_skip)

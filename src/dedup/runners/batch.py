@@ -47,7 +47,7 @@ from dedup import _log
 from dedup._collector import age_young_objects
 from dedup.config import DedupConfig, OnError, check_batch_options
 from dedup.errors import DedupError, DuplicateIdError, InputError
-from dedup.fronts.io import article_from_dict, parse_line
+from dedup.fronts.io import article_from_dict, parse_line, refuse_other_formats
 from dedup.kernels import boilerplate as boilerplate_kernels
 from dedup.kernels import candidates as candidate_kernels
 from dedup.records import Article, Cluster, Match, Skip
@@ -713,6 +713,8 @@ def run(
     if isinstance(articles, str | os.PathLike):
         if not os.path.isfile(articles):
             raise InputError(f"{os.fspath(articles)}: no such file; give a JSON Lines file")
+        with open(articles, "rb") as fh:
+            refuse_other_formats(fh, os.fspath(articles))
         source = _FileSource(os.fspath(articles))
     else:
         source = _MemorySource(articles)
