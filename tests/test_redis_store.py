@@ -201,11 +201,17 @@ def test_url_options_reach_redis_py(redis_url: str) -> None:
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("socket_timout=2", "unknown option 'socket_timout'"), ("ssl_ca_certs=/ca.pem", "use a rediss:// URL")],
+    [
+        ("/0?namespace=x&socket_timout=2", "unknown option 'socket_timout'"),
+        ("/0?namespace=x&ssl_ca_certs=/ca.pem", "use a rediss:// URL"),
+        ("/0?namespace=a&namespace=b", "the option 'namespace' is given twice"),
+        ("/x?namespace=a", "'/x' is not a database number"),
+        ("/1/2", "'/1/2' is not a database number"),
+    ],
 )
 def test_unusable_url_options_are_refused(query: str, message: str) -> None:
     with pytest.raises(dedup.ConfigError, match=message) as caught:
-        dedup.Deduplicator.open(f"redis://:hunter2-secret@127.0.0.1:1/0?namespace=x&{query}")
+        dedup.Deduplicator.open(f"redis://:hunter2-secret@127.0.0.1:1{query}")
     assert "hunter2-secret" not in str(caught.value)
 
 

@@ -162,8 +162,13 @@ class _Target:
 def _target(url: str) -> _Target:
     shown = redact(url)
     parts = urlsplit(url)
+    database = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""  # (unix://: a socket's path)
+    if database and not (database.isascii() and database.isdigit()):
+        raise ConfigError(f"{shown}: {parts.path!r} is not a database number; give /0, /1, ... or nothing")
     options: dict[str, str] = {}
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in options:
+            raise ConfigError(f"{shown}: the option {name!r} is given twice in the Redis URL; give it once")
         options[name] = value
     namespace = options.pop("namespace", "dedup")
     if not namespace:
