@@ -254,3 +254,45 @@ def test_a_new_index_is_refused_where_a_deleted_one_left_its_log(tmp_path: Path)
         d.add(dedup.Article(id="new", text="A new crawl begins with this article about the harbour. " * 4))
     with dedup.Deduplicator.open(index) as d:
         assert sorted(d) == ["new"]
+
+
+FILE_SIZE_LIMIT = textwrap.dedent(
+    """
+    import json, resource, sys
+    import dedup
+    path, lines = sys.argv[1], open(sys.argv[2], encoding="utf-8").read().splitlines()
+    articles = [dedup.Article(**json.loads(line)) for line in lines]
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    added, refused = 0, None
+    with dedup.Deduplicator.open(path) as d:
+        d.add(articles[0])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, hard))  # the file may grow to 4 MB
+        for a in articles[1:]:
+            try:
+                d.add(a)
+                added += 1
+            except dedup.StoreError as exc:
+                refused = exc
+                break
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # room again: the index goes on
+        d.add(a)
+        print(json.dumps({"added": added, "error": type(refused).__name__, "message": str(refused), "size": len(d)}))
+    """
+)
+
+
+def test_a_file_size_limit_is_reported_as_the_index_being_full(tmp_path: Path) -> None:
+    """A write the system refuses past the process's file size limit (SQLite says only "disk I/O
+    error") is a StoreFullError naming the limit, and the index goes on once there is room."""
+    source = tmp_path / "articles.jsonl"
+    with source.open("w", encoding="utf-8") as fh:
+        for r in generate.generate(600, 3):
+            fh.write(json.dumps({"id": r["id"], "text": r["text"]}) + "\n")
+    run = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_LIMIT, str(tmp_path / "x.sqlite"), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["error"] == "StoreFullError" and "the file size limit of this process is reached" in out["message"]
+    assert out["size"] == out["added"] + 2  # the first, those before the refusal, and the one refused then

@@ -54,6 +54,8 @@ import logging
 import math
 import os
 import queue
+import resource
+import shutil
 import sqlite3
 import sys
 import threading
@@ -795,6 +797,19 @@ class SQLiteStore:
         self._release_lock()
 
     # -- errors -----------------------------------------------------------------------------------
+    def _full(self) -> str | None:
+        """Why a write was refused, when the index has no room left: this process's file size limit
+        (``ulimit -f``) reached by the file or its write-ahead log, or the disk full. None when
+        neither is so (a failing disk, say)."""
+        sizes = [p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists()]
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if sizes and limit != resource.RLIM_INFINITY and max(sizes) + _ROOM >= limit:
+            return f"the file size limit of this process is reached (ulimit -f: {limit:,} bytes)"
+        with suppress(OSError):
+            if shutil.disk_usage(self.path.parent).free < _ROOM:
+                return "the disk is full"
+        return None
+
     def _corrupt(self, what: str) -> StoreCorruptError:
         return StoreCorruptError(f"{self.path}: the index file is damaged ({what}); {_AFTER_DAMAGE}")
 
@@ -806,6 +821,12 @@ class SQLiteStore:
             return StoreFullError(
                 f"{self.path}: cannot {doing}: the disk is full ({exc}){then}; free space on the disk that holds "
                 "the index (or move the index to a bigger one), then go on"
+            )
+        full = self._full() if code == sqlite3.SQLITE_IOERR else None
+        if full is not None:  # a write the system refused: SQLite says only "disk I/O error"
+            return StoreFullError(
+                f"{self.path}: cannot {doing}: {full} ({exc}){then}; make room for the index (free space, raise "
+                "the limit, or move the index), then go on"
             )
         if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
             return StoreError(
@@ -823,6 +844,9 @@ class SQLiteStore:
             f"{self.path}: cannot {doing} ({type(exc).__name__}: {exc}){then}; check the disk and that the file "
             "is a dedup index"
         )
+
+
+_ROOM = 1 << 20  # less room than this left for the index, and a refused write was for want of it
 
 
 def _fsync(path: Path) -> None:
