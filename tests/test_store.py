@@ -64,8 +64,14 @@ def test_foreign_newer_and_mismatched_files_are_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "other.sqlite"
     with closing(sqlite3.connect(foreign)) as db, db:
         db.execute("CREATE TABLE t (x)")
-    with pytest.raises(dedup.StoreFormatError, match="not a dedup index"):
+    with pytest.raises(dedup.StoreFormatError, match=r"not a dedup index; .* the file is left as it is"):
         dedup.Deduplicator.open(foreign)
+    look_alike = tmp_path / "look-alike.sqlite"  # another program's tables of the same names
+    with closing(sqlite3.connect(look_alike)) as db, db:
+        db.execute("CREATE TABLE meta (key, value)")
+        db.execute("CREATE TABLE articles (id)")
+    with pytest.raises(dedup.StoreFormatError, match=r"not a dedup index \(its format is None, .* left as it is"):
+        dedup.Deduplicator.open(look_alike)
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(dedup.StoreFormatError):

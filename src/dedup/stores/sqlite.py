@@ -465,10 +465,13 @@ class SQLiteStore:
     def _check(self, config: DedupConfig) -> None:
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "meta" not in tables:
-            raise StoreFormatError(f"{self.path}: a SQLite file, but not a dedup index; give a new path")
+            raise StoreFormatError(f"{self.path}: a SQLite file, but not a dedup index; {_NOT_AN_INDEX}")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") != FORMAT:
-            raise StoreFormatError(f"{self.path}: not a dedup index (format {meta.get('format')!r})")
+            raise StoreFormatError(
+                f"{self.path}: a SQLite file, but not a dedup index (its format is {meta.get('format')!r}, not "
+                f"{FORMAT!r}); {_NOT_AN_INDEX}"
+            )
         try:
             version = int(meta.get("version", "0"))
         except ValueError:
