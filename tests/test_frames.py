@@ -138,6 +138,28 @@ def test_a_column_named_twice_is_a_clear_error(records) -> None:
         dedup.cluster(table)
 
 
+def test_integer_ids_with_a_gap_and_a_date_column_are_read_as_written() -> None:
+    """pandas makes an integer column with a missing value float (ids 1.0, 3.0): they are read as
+    the integers they were; a date column (Arrow date32) gives each article its day's midnight, as
+    an ISO date string does."""
+    import datetime as dt
+
+    text = "The council voted on the tram line budget after a long debate on Tuesday evening."
+    frame = pd.DataFrame({"id": [1, None, 3], "text": [text, text, text + " More."]})
+    assert frame["id"].dtype == "float64"
+    skipped: list[dedup.Skip] = []
+    clusters = dedup.cluster(frame, errors="skip", skipped=skipped)
+    assert sorted(m for c in clusters for m in c.member_ids) == ["1", "3"]
+    assert [(s.row, s.error) for s in skipped] == [(1, "InvalidRecordError")]
+    days = pa.array([dt.date(2024, 3, 3), dt.date(2024, 3, 4)], pa.date32())
+    table = pa.table({"id": ["x", "y"], "text": [text, text + " More."], "published_at": days})
+    as_text = [
+        dedup.Article(id="x", text=text, published_at="2024-03-03"),
+        dedup.Article(id="y", text=text + " More.", published_at="2024-03-04"),
+    ]
+    assert [c.to_dict() for c in dedup.cluster(table)] == [c.to_dict() for c in dedup.cluster(as_text)]
+
+
 def test_bad_rows_are_skipped_with_their_row_number(records) -> None:
     good = records[0]["text"]
     rows = [

@@ -19,7 +19,7 @@ import importlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from itertools import chain, islice
 from typing import Any
 
@@ -123,6 +123,12 @@ def _article(row: int, fields: Mapping[str, Any], names: Mapping[str, str]) -> A
                 f"{where}: the {name} column {names[name]!r} {given}; every row needs an id and a text "
                 f"(name their columns with id_col= and text_col=)"
             )
+    ident = plain["id"]
+    if isinstance(ident, float) and ident.is_integer():  # an integer column pandas made float for its NaNs
+        plain["id"] = int(ident)
+    published = plain.get("published_at")
+    if isinstance(published, date) and not isinstance(published, datetime):  # a date column: its midnight
+        plain["published_at"] = datetime(published.year, published.month, published.day)
     return article_from_dict({k: v for k, v in plain.items() if v is not None}, where=where)
 
 
