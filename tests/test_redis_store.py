@@ -101,6 +101,33 @@ def test_a_write_cut_by_a_lost_connection_says_its_outcome_is_unknown(redis_url:
         assert d.add(seeds[0]).already_indexed and len(d) == 1
 
 
+def test_two_workers_taking_turns_report_the_earliest_changes_one_process_reports(redis_url: str) -> None:
+    """Workers sharing an index that take turns on one syndicated story give every verdict's
+    earliest source and its changes as one process does: an earliest source one worker answered
+    may have been replaced by the other's adds since."""
+    sys.path.insert(0, str(BENCH))
+    import generate
+
+    story = [
+        dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"))
+        for r in generate.syndicated(60, 1)
+    ]
+    one = dedup.Deduplicator()
+    expected = [(v.cluster.earliest, v.earliest_changed, v.previous_earliests) for v in map(one.add, story)]
+    url = _ns_url(redis_url, "turns")
+    workers = [dedup.Deduplicator.open(url), dedup.Deduplicator.open(url)]
+    try:
+        got = []
+        for n, article in enumerate(story):
+            v = workers[n % 2].add(article)
+            got.append((v.cluster.earliest, v.earliest_changed, v.previous_earliests))
+    finally:
+        for w in workers:
+            w.close()
+    assert got == expected
+    assert any(changed for _, changed, _ in expected)
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys

@@ -752,15 +752,18 @@ class Deduplicator:
         previous: dict[str, None] = {}
         answered: set[str] = set()  # the earliest sources last answered, each looked at once
         built: set[str] = set()  # the members of the clusters built here
+        # with workers sharing the index, an answer this one gave may be out of date: another worker
+        # may have added an older article to that cluster since
+        shared = self._store is not None and self._store.shared
         for other_id in candidates:
             match = compare(art_id, doc, other_id, doc_of(other_id))
             if not match.is_copy:
                 continue
             matches.append(match)
-            last = self._earliest.get(other_id)
+            last = None if shared else self._earliest.get(other_id)
             if other_id in built or last in answered:
                 continue
-            if last is None:  # never answered here (another worker's article, or a file read again)
+            if last is None:  # not answered here (another worker's article, a file read again)
                 cluster = self._cluster_of(other_id)
                 built.update(cluster.member_ids)
                 earliest: str | None = cluster.earliest
