@@ -786,9 +786,10 @@ def test_a_run_with_the_kernels_cached_says_nothing_about_compiling() -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_during_cluster_ends_it_cleanly_wherever_it_comes(tmp_path) -> None:
-    """Ctrl-C at any moment of `dedup cluster` ends it with `dedup: interrupted` and exit 130 (or
-    lets it finish), never with a traceback or a crash: raised inside a compiled kernel's call, the
-    interrupt came out of numba as a SystemError or brought the process down."""
+    """Ctrl-C at any moment of `dedup cluster` ends it with `dedup: interrupted` and exit 130,
+    never with a traceback or a crash: raised inside a compiled kernel's call, the interrupt came
+    out of numba as a SystemError or brought the process down. The signals fall between the end
+    of the start-up (before it, Python's own handling applies) and the end of an uninterrupted run."""
     import random
     import signal
     import time
@@ -798,23 +799,23 @@ def test_ctrl_c_during_cluster_ends_it_cleanly_wherever_it_comes(tmp_path) -> No
 
     path = tmp_path / "articles.jsonl"
     with path.open("w", encoding="utf-8") as fh:
-        for r in generate.generate(3000, 4):
+        for r in generate.generate(6000, 4):
             fh.write(json.dumps({k: r[k] for k in ("id", "text", "published_at", "source") if r.get(k)}) + "\n")
+    command = [sys.executable, "-m", "dedup", "cluster", str(path), "-o", str(tmp_path / "out.jsonl")]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    whole = time.perf_counter() - started
     rng = random.Random(7)
     outcomes = []
     for _ in range(12):
-        run = subprocess.Popen(
-            [sys.executable, "-m", "dedup", "cluster", str(path), "-o", str(tmp_path / "out.jsonl")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        time.sleep(rng.uniform(0.8, 3.0))
+        run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.8, max(0.9, 0.9 * whole)))
         run.send_signal(signal.SIGINT)
-        _, err = run.communicate(timeout=120)
+        _, err = run.communicate(timeout=300)
         outcomes.append((run.returncode, err.decode(errors="replace")[-300:]))
     for status, err in outcomes:
         assert (status == 130 and err.strip().endswith("dedup: interrupted")) or status == 0, (status, err)
-    assert any(status == 130 for status, _ in outcomes)
+    assert sum(status == 130 for status, _ in outcomes) >= 6, (whole, outcomes)
 
 
 def test_a_parquet_or_compressed_file_is_named_for_what_it_is(tmp_path, monkeypatch, capsys) -> None:

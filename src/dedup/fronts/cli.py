@@ -470,8 +470,9 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     if args.spans and table:
         raise InputError("--spans adds the shared passages to the JSON output; drop --format table or --spans")
     with ExitStack() as stack:
-        stack.enter_context(interrupt)
+        # (reading standard input into a file first, Ctrl-C interrupts as usual: no kernel runs)
         given = stack.enter_context(_input(args.path, report_skip, snippets=table))
+        stack.enter_context(interrupt)
         workers = _workers(args.workers, given.jsonl() or args.path)
         batch_skips: list[Skip] = []
         texts: dict[str, list[str]] = {}
@@ -622,9 +623,11 @@ class _Interrupt:
             self._before = signal.signal(signal.SIGINT, self._note) or signal.SIG_DFL
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self._before is not None:
             signal.signal(signal.SIGINT, self._before)
+        if kind is None:
+            self.check()  # a Ctrl-C that came after the last step still ends the run as interrupted
 
     def _note(self, signum: int, frame: object) -> None:
         if self.came:

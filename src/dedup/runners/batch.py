@@ -738,11 +738,8 @@ def _passes(
     workers: int,
 ) -> tuple[_Batch, dict[str, Cluster]]:
     """Passes 1 to 5: what pass 1 kept of the batch, and its clusters of two or more articles."""
-    pool = _pool(config, frozenset(), workers)
-    try:
+    with _pool(config, frozenset(), workers) as pool:  # (on an error, the tasks not begun are dropped)
         batch = _read(source, pool, config, errors, skipped, report)
-    finally:
-        pool.close()
     # the document bands do not depend on the boilerplate: sorted in a thread meanwhile (numpy's
     # sort and the kernels let go of the GIL)
     with ThreadPoolExecutor(1) as thread:
@@ -768,11 +765,10 @@ def _passes(
     if report is not None:
         report("candidates", len(b), len(b))
 
-    pool = _pool(config, learned, workers, batch.formula)
     try:
-        multi = _settle(source, pool, batch, b, a, report)
+        with _pool(config, learned, workers, batch.formula) as pool:
+            multi = _settle(source, pool, batch, b, a, report)
     finally:
-        pool.close()
         if batch.formula is not None:
             formulas.release(batch.formula)
             batch.formula = None

@@ -110,10 +110,11 @@ class Pool:
         except BrokenProcessPool as exc:
             raise DedupError(f"a worker process died ({exc}). {self._advice}") from exc
 
-    def close(self) -> None:
-        """Stop the worker processes (they finish the tasks they hold first)."""
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the worker processes (they finish the tasks they hold first; with ``cancel``, the
+        tasks submitted that no worker has begun are dropped)."""
         if self._executor is not None:
-            self._executor.shutdown()
+            self._executor.shutdown(cancel_futures=cancel)
 
     def __enter__(self) -> Pool:
         return self
@@ -121,7 +122,7 @@ class Pool:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(cancel=exc_type is not None)
 
 
 _RUN_ON_THREADS: set[Callable[[Any], Any]] = set()  # the functions ``Pool.map`` ran a task of on threads
