@@ -845,4 +845,7 @@ def test_a_parquet_or_compressed_file_is_named_for_what_it_is(tmp_path, monkeypa
             assert status == 2 and out == "" and err.startswith(f"dedup: error: {path}: is {what}"), err
         with pytest.raises(dedup.InputError, match=what):
             dedup.cluster(str(path))
+    for command in ("cluster", "stream"):  # given on standard input: named so
+        status, out, err = _run([command, "-"], monkeypatch, capsys, stdin=packed.read_bytes())
+        assert status == 2 and err.startswith("dedup: error: standard input: is gzip-compressed"), err
     assert len(dedup.cluster(pq.read_table(parquet))) == 4  # what the message says works

@@ -266,7 +266,7 @@ FILE_SIZE_LIMIT = textwrap.dedent(
     added, refused = 0, None
     with dedup.Deduplicator.open(path) as d:
         d.add(articles[0])
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, hard))  # the file may grow to 4 MB
+        resource.setrlimit(resource.RLIMIT_FSIZE, (24 << 20, hard))  # the file may grow to 24 MB
         for a in articles[1:]:
             try:
                 d.add(a)
@@ -286,7 +286,7 @@ def test_a_file_size_limit_is_reported_as_the_index_being_full(tmp_path: Path) -
     error") is a StoreFullError naming the limit, and the index goes on once there is room."""
     source = tmp_path / "articles.jsonl"
     with source.open("w", encoding="utf-8") as fh:
-        for r in generate.generate(600, 3):
+        for r in generate.generate(2500, 3):
             fh.write(json.dumps({"id": r["id"], "text": r["text"]}) + "\n")
     run = subprocess.run(
         [sys.executable, "-c", FILE_SIZE_LIMIT, str(tmp_path / "x.sqlite"), str(source)],

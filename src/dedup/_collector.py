@@ -2,8 +2,9 @@
 
 The stream keeps its sets of article ids (each article's copies and pairs, the members of a
 sentence or a source in a large story's watch) as the keys of dicts whose values are None: CPython
-leaves a dict that holds only strings, numbers and None out of the collector's walks, while it
-walks every member of every set, so a full collection's pause would grow with every copy of a story."""
+up to 3.13 leaves a dict that holds only strings, numbers and None out of the collector's walks,
+while it walks every member of every set, so a full collection's pause would grow with every copy
+of a story. (CPython 3.14 walks every dict; its collector is incremental.)"""
 
 from __future__ import annotations
 

@@ -201,6 +201,8 @@ def _spooled(path: str) -> Iterator[str]:
                 shutil.copyfileobj(src, dst, 1 << 20)
         except OSError as exc:
             raise _copy_error(_name(path), exc) from exc
+        with open(copy, "rb") as fh:
+            refuse_other_formats(fh, _name(path))
         yield copy
 
 
@@ -534,6 +536,7 @@ def _stream_input(path: str) -> Iterator[BinaryIO]:
             f"cat {path}/*.jsonl | dedup stream, or dedup cluster {path} for the whole folder"
         )
     if path == "-":
+        refuse_other_formats(sys.stdin.buffer, "standard input")
         yield sys.stdin.buffer
         return
     try:

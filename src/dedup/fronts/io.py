@@ -152,7 +152,7 @@ def read_folder(folder: Path, on_skip: Callable[[Skip], None]) -> Iterator[Artic
 _OTHER_FORMATS = (
     (b"PAR1", "a Parquet file: read it with pyarrow.parquet.read_table and give the table to dedup.cluster, or run "
      "dedup spark on it"),
-    (b"\x1f\x8b", "gzip-compressed: decompress it first, or give it through a pipe: zcat FILE | dedup ... -"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it first, or on the way: zcat FILE | dedup cluster -"),
     (b"PK\x03\x04", "a zip archive: extract its JSON Lines files first"),
 )  # fmt: skip
 
@@ -160,11 +160,14 @@ _OTHER_FORMATS = (
 def refuse_other_formats(fh: BinaryIO, path: str) -> None:
     """Refuse a file whose first bytes say it is not JSON Lines (a Parquet file, a compressed one),
     instead of reporting each of its lines as a bad record. ``fh`` is at the start of the file and
-    is left there; a stream that cannot seek (a pipe) is not looked at."""
-    if not fh.seekable():
+    is left there: a pipe is looked at through its buffer (``peek``), or not at all."""
+    if fh.seekable():
+        head = fh.read(4)
+        fh.seek(0)
+    elif hasattr(fh, "peek"):
+        head = fh.peek(4)[:4]
+    else:
         return
-    head = fh.read(4)
-    fh.seek(0)
     for magic, what in _OTHER_FORMATS:
         if head.startswith(magic):
             raise InputError(f"{path}: is {what}")

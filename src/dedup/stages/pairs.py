@@ -171,8 +171,8 @@ class PairCache:
         self._views_kept = views_kept
         # the verified copies of each article, both ways, and the pairs refused by the formula test
         # alone (the formula counts may change back): ``neighbours`` asks each pair again
-        # (each article's neighbours, and its pairs below, as the keys of a dict, not as a set: a
-        # dict of strings is left out of the garbage collector's walks, see ``dedup._collector``)
+        # (each article's neighbours, and its pairs below, as the keys of a dict, not as a set: the
+        # garbage collector leaves a dict of strings out of its walks, see ``dedup._collector``)
         self.edges: dict[str, dict[str, None]] = {}
         # each comparison, with the boilerplate version and the formula version it was made under,
         # and the formula counts' own version when that was last checked (``pair``'s quick path)

@@ -559,10 +559,14 @@ class RedisStore:
             if not isinstance(exc.__cause__, exceptions.ConnectionError | exceptions.TimeoutError):
                 raise
             # the server may have run the write before the connection broke: what it holds is unknown
-            raise StoreError(
-                f"{exc} Whether the {op} of article {art_id!r} was written is not known: do it again once the "
-                "server answers (an article written already comes back with already_indexed)"
-            ) from exc.__cause__
+            again = (
+                "add it again once the server answers (written already, it comes back with already_indexed)"
+                if op == "add"
+                else "remove it again once the server answers (removed already, it is no longer in the index)"
+            )
+            raise StoreError(f"{exc} Whether the {op} of article {art_id!r} was written is not known: {again}") from (
+                exc.__cause__
+            )
         if done == -1:
             self._check_and_read()  # raises IndexLostError with what exactly changed
             raise self._lost(None, None)

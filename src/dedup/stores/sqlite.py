@@ -849,7 +849,9 @@ class SQLiteStore:
         )
 
 
-_ROOM = 1 << 20  # less room than this left for the index, and a refused write was for want of it
+_ROOM = (
+    16 << 20
+)  # less room than this left for the index (a write of a long article), and a refused write was for want of it
 
 
 def _fsync(path: Path) -> None:
