@@ -802,13 +802,17 @@ def test_ctrl_c_during_cluster_ends_it_cleanly_wherever_it_comes(tmp_path) -> No
         for r in generate.generate(6000, 4):
             fh.write(json.dumps({k: r[k] for k in ("id", "text", "published_at", "source") if r.get(k)}) + "\n")
     command = [sys.executable, "-m", "dedup", "cluster", str(path), "-o", str(tmp_path / "out.jsonl")]
+
+    def as_in_a_terminal() -> None:  # (a run started in the background inherits Ctrl-C ignored)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     whole = time.perf_counter() - started
     rng = random.Random(7)
     outcomes = []
     for _ in range(12):
-        run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=as_in_a_terminal)
         time.sleep(rng.uniform(0.8, max(0.9, 0.9 * whole)))
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=300)
