@@ -449,14 +449,18 @@ def _same_file(output: str, read: str) -> bool:
         return False
 
 
+def _where(skip: Skip) -> str:
+    """Where a skipped record was, for the line that reports it: `` line N``, `` ID`` or nothing."""
+    return f" line {skip.line}" if skip.line else f" {skip.id}" if skip.id else ""
+
+
 def _cmd_cluster(args: argparse.Namespace) -> int:
     skips: list[Skip] = []
     progress = _Progress(sys.stderr) if _progress_on(args) else None
 
     def report_skip(skip: Skip) -> None:
         skips.append(skip)
-        where = f" line {skip.line}" if skip.line else f" {skip.id}" if skip.id else ""
-        print(f"dedup: skipped{where}: {skip.error}: {skip.message}", file=sys.stderr)
+        print(f"dedup: skipped{_where(skip)}: {skip.error}: {skip.message}", file=sys.stderr)
 
     words = {"read": "read", "candidates": "candidate pairs:", "verify": "verified", "group": "grouped"}
     interrupt = _Interrupt()
@@ -557,6 +561,24 @@ def _window(args: argparse.Namespace) -> Window | None:
     return Window(days=args.window_days, articles=args.window_articles)
 
 
+def _handle(signals: Iterable[int], handler: Callable[[int, Any], None]) -> dict[int, Any]:
+    """``handler`` for each of ``signals``, in the main thread only (where Python delivers signals)
+    and not for a signal the process was started ignoring (as ``cmd &`` starts it); the handlers
+    before, to put back (``_put_back``)."""
+    before: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for n in signals:
+            if signal.getsignal(n) is not signal.SIG_IGN:
+                # (None: a handler not set from Python, which cannot be put back; the default then)
+                before[n] = signal.signal(n, handler) or signal.SIG_DFL
+    return before
+
+
+def _put_back(before: dict[int, Any]) -> None:
+    for n, handler in before.items():
+        signal.signal(n, handler)
+
+
 class _Stopping:
     """While the stream runs, SIGTERM (a service manager stopping it) and SIGINT (Ctrl-C) end it
     between two articles: one arriving while an article is added lets that article be added and
@@ -573,19 +595,11 @@ class _Stopping:
         self._busy = False
 
     def __enter__(self) -> _Stopping:
-        self._installed = threading.current_thread() is threading.main_thread()
-        self._before: dict[int, Any] = {}
-        if self._installed:
-            for n in self.SIGNALS:
-                if signal.getsignal(n) is signal.SIG_IGN:  # (a stream started to ignore it, as `cmd &`)
-                    continue
-                # (None: a handler not set from Python, which cannot be put back; the default then)
-                self._before[n] = signal.signal(n, self._stop) or signal.SIG_DFL
+        self._before = _handle(self.SIGNALS, self._stop)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for n, before in self._before.items():
-            signal.signal(n, before)
+        _put_back(self._before)
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = signum
@@ -616,19 +630,13 @@ class _Interrupt:
 
     def __init__(self) -> None:
         self.came = False
-        self._before: Any = None
 
     def __enter__(self) -> _Interrupt:
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
-        ):
-            self._before = signal.signal(signal.SIGINT, self._note) or signal.SIG_DFL
+        self._before = _handle((signal.SIGINT,), self._note)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
-        if self._before is not None:
-            signal.signal(signal.SIGINT, self._before)
+        _put_back(self._before)
         if kind is None:
             self.check()  # a Ctrl-C that came after the last step still ends the run as interrupted
 
@@ -765,8 +773,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     def report_skip(skip: Skip) -> None:
         nonlocal skipped
         skipped += 1
-        where = f" line {skip.line}" if skip.line else f" {skip.id}" if skip.id else ""
-        print(f"dedup: skipped{where} of --articles: {skip.error}: {skip.message}", file=sys.stderr)
+        print(f"dedup: skipped{_where(skip)} of --articles: {skip.error}: {skip.message}", file=sys.stderr)
 
     texts = None
     if args.articles is not None:
