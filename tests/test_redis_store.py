@@ -51,6 +51,11 @@ def test_two_handles_see_each_others_articles(redis_url: str) -> None:
         verdict = second.add(seeds[2])  # second has never seen 000: it catches up before adding
         assert verdict.copy_of == ("000_ab6823a46153965b",)
         assert groups_of(first.clusters()) == groups_of(second.clusters())
+        # what the formula counts took in of an article, as any worker reads it back
+        whole, counted = second._store.stored(seeds[0].id), second._store.counted(seeds[0].id)
+        assert whole is not None and counted is not None and second._store.counted("no such id") is None
+        assert (counted.seq, counted.source, counted.url) == (whole.seq, whole.article.source, whole.article.url)
+        assert (counted.shingles == whole.doc.shingles).all() and len(counted.shingles) > 0
     finally:
         first.close()
         second.close()

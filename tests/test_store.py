@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -170,7 +171,7 @@ def test_saved_and_reloaded_index_answers_the_same(tmp_path: Path, order: list[i
 def test_arrays_round_trip_and_corruption_is_reported() -> None:
     import numpy as np
 
-    from dedup.stores.sqlite import pack_arrays, unpack_arrays
+    from dedup.stores.sqlite import pack_arrays, unpack_array, unpack_arrays
 
     with dedup.Deduplicator() as d:
         prepared = d.prepare(load_seeds()[0])
@@ -180,6 +181,11 @@ def test_arrays_round_trip_and_corruption_is_reported() -> None:
     assert all(np.array_equal(getattr(doc, n), getattr(prepared.doc, n)) for n in ("words", "passages", "shingles"))
     with pytest.raises(dedup.StoreFormatError, match="corrupt"):
         unpack_arrays(blob[: len(blob) // 2], where="test")
+    for name in ("words", "passages", "shingles", "quoted"):  # one array read alone is the same array
+        alone = unpack_array(blob, name, where="test")
+        assert alone.dtype == getattr(doc, name).dtype and np.array_equal(alone, getattr(doc, name))
+    with pytest.raises(dedup.StoreFormatError, match="corrupt"):
+        unpack_array(blob[: len(blob) // 2], "shingles", where="test")
 
 
 _SHAPES = st.lists(st.one_of(st.integers(-(2**70), 2**70), st.text(max_size=3), st.none()), max_size=3)
@@ -194,7 +200,7 @@ def test_a_damaged_array_header_is_reported_as_corrupt(shape: object, which: int
 
     import numpy as np
 
-    from dedup.stores.sqlite import pack_arrays, unpack_arrays
+    from dedup.stores.sqlite import pack_arrays, unpack_array, unpack_arrays
 
     doc = _seed_doc()
     blob = pack_arrays(doc.doc, doc.signature, doc.passage_signatures)
@@ -210,6 +216,12 @@ def test_a_damaged_array_header_is_reported_as_corrupt(shape: object, which: int
         assert "corrupt" in str(exc)
     else:
         assert isinstance(found[1], np.ndarray)
+    try:  # the one array an article leaving a window is read back for
+        shingles = unpack_array(damaged, "shingles", where="test")
+    except dedup.StoreFormatError as exc:
+        assert "corrupt" in str(exc)
+    else:
+        assert isinstance(shingles, np.ndarray)
 
 
 @lru_cache(maxsize=1)
@@ -275,7 +287,13 @@ def test_a_row_damaged_while_the_index_is_open_is_refused_and_the_other_rows_are
         for _ in range(2):
             with pytest.raises(dedup.StoreCorruptError, match=f"{seeds[0].id!r} fails its checksum"):
                 store.stored(seeds[0].id)
-        assert store.stored(seeds[1].id) is not None
+            with pytest.raises(dedup.StoreCorruptError, match=f"{seeds[0].id!r} fails its checksum"):
+                store.counted(seeds[0].id)  # (what an article leaving a window is read back for)
+        whole, counted = store.stored(seeds[1].id), store.counted(seeds[1].id)
+        assert whole is not None and counted is not None and store.counted("no such id") is None
+        assert (counted.seq, counted.source, counted.url) == (whole.seq, whole.article.source, whole.article.url)
+        assert counted.shingles.dtype == whole.doc.shingles.dtype
+        assert np.array_equal(counted.shingles, whole.doc.shingles)
         d.add(seeds[3])
         assert store.stored(seeds[3].id) is not None
 

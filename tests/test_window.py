@@ -616,7 +616,7 @@ def test_a_failed_read_as_articles_leave_takes_their_counts_out_with_the_next_ad
     with Deduplicator.open(tmp_path / "i.sqlite", window=Window(articles=2)) as d:
         d.add(_copy("a", 0))
         d.add(_copy("b", 1, " Officials welcomed it."))
-        read, failed = d._replica._read, []
+        read, failed = d._replica._read_counted, []
 
         def failing(article_id: str):  # the disk fails once, as "a" leaves the window
             if article_id == "a" and not failed:
@@ -624,7 +624,7 @@ def test_a_failed_read_as_articles_leave_takes_their_counts_out_with_the_next_ad
                 raise dedup.StoreError("disk I/O error")
             return read(article_id)
 
-        monkeypatch.setattr(d._replica, "_read", failing)
+        monkeypatch.setattr(d._replica, "_read_counted", failing)
         with pytest.raises(dedup.StoreError, match="disk I/O error") as caught:
             d.add(Article(id="c", text=OTHER, published_at=_at(2)))
         assert "'c' was indexed and written" in "".join(caught.value.__notes__)
@@ -923,17 +923,17 @@ def test_a_failed_read_before_a_batch_is_counted_leaves_the_counts_and_the_windo
         d.add(Article(id="x", text=OTHER, published_at=_at(5)))
         d.add(Article(id="z", text=OTHER + " Roads reopened.", published_at=_at(5)))
         victim = next(iter(d._replica.leaving))
-        read = d._replica._read
+        read = d._replica._read_counted
 
         def failing(article_id: str):
             if article_id == victim:
                 raise dedup.StoreError("disk I/O error")
             return read(article_id)
 
-        monkeypatch.setattr(d._replica, "_read", failing)
+        monkeypatch.setattr(d._replica, "_read_counted", failing)
         with pytest.raises(dedup.StoreError, match="disk I/O error"):
             d.add_many([Article(id=victim, text=OTHER + " Schools stay open.", published_at=_at(5.1))])
-        monkeypatch.setattr(d._replica, "_read", read)
+        monkeypatch.setattr(d._replica, "_read_counted", read)
         assert not d._batch
         d.add(Article(id="late", text=f"{OTHER} Bulletin.", published_at=_at(20)))
         d.add(Article(id="later", text=f"{OTHER} Bulletin two.", published_at=_at(20)))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from dedup.records import Match
 
 if TYPE_CHECKING:
-    from dedup.stores.sqlite import StoredArticle
+    from dedup.stores.sqlite import Counted, StoredArticle
 
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
 # stored (for an addition), the copies written with it).
@@ -45,6 +45,11 @@ class Store(Protocol):
 
     def stored(self, article_id: str) -> StoredArticle | None:
         """An article as stored, whether or not it is in memory; None when there is no such id."""
+        ...
+
+    def counted(self, article_id: str) -> Counted | None:
+        """What the formula counts took in of a stored article (``stored``'s checks, the rest left
+        unread where the store can); None when there is no such id."""
         ...
 
     def delete(self, article_id: str) -> None:

@@ -77,6 +77,7 @@ from dedup.records import Article, Match
 from dedup.stores.sqlite import (
     FORMAT,
     VERSION,
+    Counted,
     StoredArticle,
     config_from_json,
     config_to_json,
@@ -523,6 +524,15 @@ class RedisStore:
         epoch, last, fields = self.call(f"reading article {article_id!r}", read)
         self._check_same(epoch, last)
         return self._article(article_id, fields) if fields else None
+
+    def counted(self, article_id: str) -> Counted | None:
+        """``stored``'s, as the formula counts read it (a worker keeps the shingles of its articles
+        in memory, so this is seldom read)."""
+        stored = self.stored(article_id)
+        if stored is None:
+            return None
+        article = stored.article
+        return Counted(stored.seq, article.source, article.url, stored.doc.shingles)
 
     def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
         article = stored.article

@@ -146,6 +146,17 @@ class StoredArticle:
     cluster: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What the formula counts take in of an article: its outlet's fields and its document
+    shingles, with its ingest number (``SQLiteStore.counted``)."""
+
+    seq: int
+    source: str | None
+    url: str | None
+    shingles: np.ndarray
+
+
 _DTYPES = {"uint64": np.uint64, "int64": np.int64, "uint32": np.uint32}
 _NAMES = {np.dtype(kind): name for name, kind in _DTYPES.items()}  # an array's dtype as a header names it
 _STORED_DTYPES = {name: np.dtype(kind).newbyteorder("<") for name, kind in _DTYPES.items()}  # as in a blob
@@ -172,26 +183,54 @@ def _shape(name: str, shape: object) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def _laid_out(blob: bytes) -> Iterator[tuple[str, str, tuple[int, ...], int, int]]:
+    """Each array of a blob: its name, dtype name, shape, offset and number of items (the
+    header's word, checked as far as it can be without reading the arrays)."""
+    size = int.from_bytes(blob[:4], "little")
+    header = json.loads(blob[4 : 4 + size])
+    offset = 4 + size
+    for name, dtype, shape in header:
+        kind = _STORED_DTYPES[dtype]
+        dims = _shape(name, shape)
+        count = math.prod(dims)
+        yield name, dtype, dims, offset, count
+        offset += count * kind.itemsize
+
+
+def _array(blob: bytes, dtype: str, dims: tuple[int, ...], offset: int, count: int) -> np.ndarray:
+    # a copy in the native byte order, which the array owns (not a view of the blob)
+    out = np.frombuffer(blob, dtype=_STORED_DTYPES[dtype], count=count, offset=offset).astype(_DTYPES[dtype])
+    return out.reshape(dims) if len(dims) != 1 else out
+
+
+_UNPACKING_ERRORS = (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError)
+
+
+def _corrupt_arrays(where: str, exc: Exception) -> StoreCorruptError:
+    return StoreCorruptError(f"{where}: the stored arrays are corrupt ({exc}); {_AFTER_DAMAGE}")
+
+
 def unpack_arrays(blob: bytes, *, where: str) -> tuple[Shingled, np.ndarray, np.ndarray]:
     try:
-        size = int.from_bytes(blob[:4], "little")
-        header = json.loads(blob[4 : 4 + size])
-        offset = 4 + size
-        found: dict[str, Any] = {}
-        for name, dtype, shape in header:
-            kind = _STORED_DTYPES[dtype]
-            dims = _shape(name, shape)
-            count = math.prod(dims)
-            # a copy in the native byte order, which the array owns (not a view of the blob)
-            found[name] = np.frombuffer(blob, dtype=kind, count=count, offset=offset).astype(_DTYPES[dtype])
-            if len(dims) != 1:
-                found[name] = found[name].reshape(dims)
-            offset += count * kind.itemsize
+        found: dict[str, Any] = {
+            name: _array(blob, dtype, dims, offset, count) for name, dtype, dims, offset, count in _laid_out(blob)
+        }
         # an array added since (``quoted``) is missing from an older index: the record's default
         doc = Shingled(**{name: found[name] for name in _ARRAYS if name in found})
         return doc, found["signature"], found["passage_signatures"]
-    except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError) as exc:
-        raise StoreCorruptError(f"{where}: the stored arrays are corrupt ({exc}); {_AFTER_DAMAGE}") from exc
+    except _UNPACKING_ERRORS as exc:
+        raise _corrupt_arrays(where, exc) from exc
+
+
+def unpack_array(blob: bytes, wanted: str, *, where: str) -> np.ndarray:
+    """One array of a blob ``pack_arrays`` wrote, the others left unread."""
+    try:
+        for name, dtype, dims, offset, count in _laid_out(blob):
+            if name == wanted:
+                return _array(blob, dtype, dims, offset, count)
+        raise KeyError(wanted)
+    except _UNPACKING_ERRORS as exc:
+        raise _corrupt_arrays(where, exc) from exc
 
 
 class _WriterLock:
@@ -666,6 +705,11 @@ class SQLiteStore:
                 yield self._read(rowid)
 
     def _read(self, rowid: int) -> StoredArticle:
+        return self._unpacked(*self._row(rowid))
+
+    def _row(self, rowid: int) -> tuple[list[Any], bytes, str | None]:
+        """A row's columns ``id`` to ``title``, its arrays and its cluster, checked against its
+        checksum."""
         row = self._db.execute(
             "SELECT id, seq, text, published_at, source, url, title, arrays, checksum, cluster FROM articles"
             " NOT INDEXED WHERE rowid = ?",
@@ -674,27 +718,45 @@ class SQLiteStore:
         *fields, blob, checksum, cluster = row
         if not isinstance(blob, bytes) or checksum != article_checksum(fields, blob):
             raise self._corrupt(f"article {fields[0]!r} fails its checksum")
+        return fields, blob, cluster if isinstance(cluster, str) else None
+
+    def _unpacked(self, fields: list[Any], blob: bytes, cluster: str | None) -> StoredArticle:
         art_id, seq, text, published, source, url, title = fields
         doc, signature, passage_signatures = unpack_arrays(blob, where=f"{self.path} {art_id!r}")
         article = Article(id=art_id, text=text, published_at=published, source=source, url=url, title=title)
-        return StoredArticle(
-            article, seq, doc, signature, passage_signatures, cluster if isinstance(cluster, str) else None
-        )
+        return StoredArticle(article, seq, doc, signature, passage_signatures, cluster)
+
+    def _row_of(self, article_id: str) -> tuple[list[Any], bytes, str | None] | None:
+        """``_row`` of the article ``article_id``; None when the file has no such id. An index of
+        ids that points at another row closes the file."""
+        row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            return None
+        found = self._row(row[0])
+        if found[0][0] != article_id:  # the id's index points at another row: the file's damage
+            damaged = self._corrupt(f"looking up article {article_id!r} finds {found[0][0]!r}")
+            self._fail(damaged)  # (nothing is deleted through that index)
+            raise damaged
+        return found
 
     def stored(self, article_id: str) -> StoredArticle | None:
         """One stored article, checked against its checksum; None when the file has no such id.
         A damaged row raises ``StoreCorruptError`` and leaves the file open; an index of ids that
         points at another row closes it."""
         with self._reading(damage_closes=False):
-            row = self._db.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
-            if row is None:
+            found = self._row_of(article_id)
+            return None if found is None else self._unpacked(*found)
+
+    def counted(self, article_id: str) -> Counted | None:
+        """What the formula counts took in of a stored article (``stored``'s checks, its other
+        arrays and its text left unread): an article leaving a window is read back for these
+        alone."""
+        with self._reading(damage_closes=False):
+            found = self._row_of(article_id)
+            if found is None:
                 return None
-            found = self._read(row[0])
-            if found.article.id != article_id:  # the id's index points at another row: the file's damage
-                damaged = self._corrupt(f"looking up article {article_id!r} finds {found.article.id!r}")
-                self._fail(damaged)  # (nothing is deleted through that index)
-                raise damaged
-            return found
+            (art_id, seq, _, _, source, url, _), blob, _ = found
+            return Counted(seq, source, url, unpack_array(blob, "shingles", where=f"{self.path} {art_id!r}"))
 
     def check(self) -> tuple[int, int]:
         """Read the whole file: SQLite's check of its structure (pages, records, free list, and

@@ -208,7 +208,7 @@ class Deduplicator:
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
             try:
                 dedup = cls(config, window=window)
-                dedup._replica.read_from(sync.reader(shared), shared.url, shared=True)
+                sync.attach(dedup._replica, shared, shared.url)
                 if dedup._retention is not None:
                     left = sync.load_shared(dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered)
                     dedup._heirs_read(left)
@@ -222,7 +222,7 @@ class Deduplicator:
             store = SQLiteStore(where, config, durable=durable, reader=read_only)
             try:
                 dedup = cls(config, window=window)
-                dedup._replica.read_from(sync.reader(store), str(where))
+                sync.attach(dedup._replica, store, str(where))
                 restored = state.load(dedup, store)
                 if not restored:
                     left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)

@@ -31,13 +31,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from dedup import _log
 from dedup.config import DedupConfig
-from dedup.errors import StoreCorruptError, UnknownArticleError
+from dedup.errors import DedupError, StoreCorruptError, UnknownArticleError
 from dedup.records import Article
 from dedup.stages import formula as formulas
 from dedup.stages.boilerplate import BoilerplateModel, Sentences
@@ -46,6 +47,9 @@ from dedup.stages.index import BandIndex, CandidateIndex, LSHBackend
 from dedup.stages.prepare import Prepared
 from dedup.stages.provenance import Candidate, candidate
 from dedup.stages.shingle import Shingled, sentence_keys
+
+if TYPE_CHECKING:
+    from dedup.stores.sqlite import Counted
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -118,20 +122,27 @@ class Replica:
         self.formula = FormulaCounts(config.formula) if config.formula.enabled else None
         self._counted: set[str] = set()  # the articles in the formula counts
         self._read: Callable[[str], tuple[Prepared, int] | None] | None = None
+        self._read_counted: Callable[[str], Counted | None] | None = None
         self._where = ""
         self._shared = False
         self._kept = 0
         self._recent: OrderedDict[str, Prepared] = OrderedDict()  # analyses let go, kept a while
 
     def read_from(
-        self, read: Callable[[str], tuple[Prepared, int] | None], where: str, *, shared: bool = False
+        self,
+        read: Callable[[str], tuple[Prepared, int] | None],
+        counted: Callable[[str], Counted | None],
+        where: str,
+        *,
+        shared: bool = False,
     ) -> None:
         """From now on the analysis of an article ``written`` is let go and read back with
         ``read`` (its analysis and ingest number; ``where`` names the store in errors), the last
-        ``KEPT`` kept in memory. In a ``shared`` store other workers remove articles: their
-        document shingles stay in memory (the formula counts need them), and an article gone from
-        the store, or added there again since, is unknown until this worker catches up."""
-        self._read, self._where, self._kept, self._shared = read, where, KEPT, shared
+        ``KEPT`` kept in memory; an article leaving the window is read back with ``counted`` (what
+        the formula counts took in of it). In a ``shared`` store other workers remove articles:
+        their document shingles stay in memory (the formula counts need them), and an article
+        gone from the store, or added there again since, is unknown until this worker catches up."""
+        self._read, self._read_counted, self._where, self._kept, self._shared = read, counted, where, KEPT, shared
 
     def _find(self, article_id: str) -> Entry | None:
         """The entry of an indexed, pending or leaving article (None for another id)."""
@@ -148,24 +159,33 @@ class Replica:
         """The analysis of an indexed, pending or leaving article, read back from the store when let
         go (one leaving is not kept among the last used: it is read to be taken out)."""
         entry = self._held(article_id)
-        if entry.prepared is not None:
-            return entry.prepared
-        recent = self._recent
-        found = recent.get(article_id)
-        if found is not None:
-            recent.move_to_end(article_id)
-            return found
+        held = self._in_memory(article_id, entry)
+        if held is not None:
+            return held
         read = self._read
         got = None if read is None else read(article_id)
         if got is not None and got[1] == entry.seq:  # not another article added since under its id
             if article_id not in self.leaving:
                 self._keep(article_id, got[0].slim())
             return got[0]
+        raise self._not_held(article_id)
+
+    def _in_memory(self, article_id: str, entry: Entry) -> Prepared | None:
+        """The analysis of an article, when it is in memory: its own, or among the last read."""
+        if entry.prepared is not None:
+            return entry.prepared
+        found = self._recent.get(article_id)
+        if found is not None:
+            self._recent.move_to_end(article_id)
+        return found
+
+    def _not_held(self, article_id: str) -> DedupError:
+        """The error for an article of the index that its store no longer holds as it was added."""
         if self._shared:
-            raise UnknownArticleError(
+            return UnknownArticleError(
                 f"article {article_id!r} was removed from {self._where} by another worker; sync() to catch up"
             )
-        raise StoreCorruptError(
+        return StoreCorruptError(
             f"article {article_id!r} is indexed but {self._where} no longer holds it; open the index again"
         )
 
@@ -236,11 +256,18 @@ class Replica:
         counts = self.formula
         if counts is None or article_id not in self._counted:
             return
-        if entry.shingles is None:
-            self._count(self.prepared(article_id), forget=True)
-            return
+        if entry.shingles is not None:
+            source, shingles = self.source(article_id), entry.shingles
+        elif (held := self._in_memory(article_id, entry)) is not None:
+            source, shingles = formulas.outlet(held.article), held.doc.shingles
+        else:
+            read = self._read_counted
+            got = None if read is None else read(article_id)
+            if got is None or got.seq != entry.seq:  # (another article added since under its id)
+                raise self._not_held(article_id)
+            source, shingles = formulas.outlet_of(got.source, got.url), got.shingles
         self._counted.discard(article_id)
-        counts.forget(self.source(article_id), entry.shingles)
+        counts.forget(source, shingles)
 
     def fingerprints(self, article_id: str) -> U64:
         """The sentence fingerprints of an indexed or pending article (none for another id)."""

@@ -78,7 +78,9 @@ _NOT_SAVED: dict[str, frozenset[str]] = {
         "config window _retention _replica _pairs _records _watches _vocabulary skipped _store _where _lock _closed "
         "_read_only _undo _batch".split()
     ),
-    "replica": frozenset("_passage boilerplate formula _k _read _where _shared _kept _recent pending".split()),
+    "replica": frozenset(
+        "_passage boilerplate formula _k _read _read_counted _where _shared _kept _recent pending".split()
+    ),
     "boilerplate": frozenset({"_config", "_sentences_of"}),
     "formula": frozenset({"_config", "_width", "_layout", "_pooled_layout", "_owned"}),
     "pairs": frozenset(

@@ -39,6 +39,11 @@ def reader(store: Store) -> Callable[[str], tuple[Prepared, int] | None]:
     return read
 
 
+def attach(replica: Replica, store: Store, where: str) -> None:
+    """Let ``replica`` read back from ``store`` what it lets go (``Replica.read_from``)."""
+    replica.read_from(reader(store), store.counted, where, shared=store.shared)
+
+
 def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: Iterable[Match]) -> None:
     """Put a stored article (and the copies found when it was added) into the replica."""
     prepared = _prepared(stored)
