@@ -181,10 +181,12 @@ class BoilerplateModel:
         self._of.pop(article_id, None)  # the id may come back with another text
         self._of_version.pop(article_id, None)
         self._samples.clear()
+        min_df = self._config.min_df
         for fp in set(fingerprints.tolist()):
-            self._dirty.add(fp)
             count = self.document_frequency(fp) - 1
-            if count < self._config.min_df:
+            if count >= min_df - 1:  # (on fewer articles it was no boilerplate, nor is it now)
+                self._dirty.add(fp)
+            if count < min_df:
                 self._frequent.discard(fp)
             if count <= 0:
                 self._postings.pop(fp, None)

@@ -178,6 +178,8 @@ def pack_arrays(doc: Shingled, signature: np.ndarray, passage_signatures: np.nda
 
 
 def _shape(name: str, shape: object) -> tuple[int, ...]:
+    if type(shape) is list and len(shape) == 1 and type(shape[0]) is int and shape[0] >= 0:
+        return (shape[0],)  # (most arrays: checked without a generator)
     if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
         raise ValueError(f"{name}: the shape {shape!r} is no list of sizes")
     return tuple(shape)
