@@ -240,14 +240,21 @@ def _mismatched_arrays_are_refused() -> None:
     entry_key = np.empty(16, dtype=u64)
     table_kernels.table_insert(heads, tails, entries, entries.copy(), entry_key, 0, full, 0)
     span = np.array([[0, 8]], dtype=i64)
+    alive = np.ones(1, dtype=np.bool_)
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(
-            heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 99, dtype=u64), 1
+            heads, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 99, dtype=u64), 1
         )
     )
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(
-            heads, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 1, dtype=u64), 0
+            heads, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 1, dtype=u64), 0
+        )
+    )
+    # a handle listed that has no place among the live handles is refused, never read past them
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(
+            heads, tails, entries, entries.copy(), entry_key, span, alive[:0], np.full((1, 1), 1, dtype=u64), 1
         )
     )
     # a slot whose list starts outside the entries is refused, never read
@@ -255,7 +262,7 @@ def _mismatched_arrays_are_refused() -> None:
     broken[1] = 1_000
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(
-            broken, tails, entries, entries.copy(), entry_key, span, np.full((1, 1), 1, dtype=u64), 1
+            broken, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 1, dtype=u64), 1
         )
     )
     rank, by_rank = np.array([0, 1], dtype=i64), np.array([0, 1], dtype=i64)

@@ -134,9 +134,8 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (formula.count_keys, (counters, u64, u64, u64)),
         (formula.count_and_pool, (counters, u64, u64, u64, u64, counters, u64, *[t.int64] * 3, *[t.boolean] * 2)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
-        (tables.table_remove, (*table, u64, t.int64)),
         (tables.table_insert_all, (*table, u64, i64, t.int64, t.int64)),
-        (tables.table_query, (*table, array(t.int64, 2), array(t.uint64, 2), t.int64)),
+        (tables.table_query, (*table, array(t.int64, 2), array(t.boolean), array(t.uint64, 2), t.int64)),
     ]
 
 

@@ -58,8 +58,8 @@ def _entry_at(e: Any, entries: int) -> Any:
 @jit
 def _table_slot(slots_head: Any, entry_key: Any, key: Any) -> Any:
     """The slot of ``key`` (linear probing), or of the empty slot where it would go. A slot holds no
-    key of its own: its key is that of the first entry of its list (``entry_key``; a removed entry
-    keeps its key). The position is masked by ``size - 1``, so it stays in the arrays
+    key of its own: its key is that of the first entry of its list (``entry_key``; a removed
+    article's entries keep theirs). The position is masked by ``size - 1``, so it stays in the arrays
     (``_check_table``: a power of two); a table with no empty slot is an error, not an endless
     probe."""
     mask = np.int64(slots_head.shape[0] - 1)
@@ -95,7 +95,7 @@ def table_insert(
     if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
         raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
     if handle < 0 or handle > _MAX_INT32 - 1:
-        raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
+        raise KernelInputError("table handle: out of the int32 range")
     entries = entry_key.shape[0]
     for key in keys:
         i = _table_slot(slots_head, entry_key, key)
@@ -137,7 +137,7 @@ def table_insert_all(
         if offsets[h + 1] < offsets[h]:
             raise KernelInputError("table offsets: each handle's keys start where the previous handle's end")
     if handle < 0 or handle + n > _MAX_INT32:
-        raise KernelInputError("table handle: out of the int32 range (-1 marks a removed entry)")
+        raise KernelInputError("table handle: out of the int32 range")
     if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
         raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
     written = n_entries
@@ -147,26 +147,6 @@ def table_insert_all(
             handle + h,
         )  # fmt: skip
     return written
-
-
-@jit
-def table_remove(
-    slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, entry_key: Any, keys: Any, handle: int
-) -> int:
-    """Mark ``handle``'s entries under ``keys`` as removed; returns how many were. The lists are
-    walked as ``table_insert`` linked them (each link a position it wrote)."""
-    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
-    entries = entry_key.shape[0]
-    removed = 0
-    for key in keys:
-        e = slots_head[_table_slot(slots_head, entry_key, key)]
-        while e != -1:
-            e = _entry_at(e, entries)
-            if entry_handle[e] == handle:
-                entry_handle[e] = -1
-                removed += 1
-            e = entry_next[e]
-    return removed
 
 
 @jit
@@ -195,11 +175,12 @@ def table_query(
     entry_next: Any,
     entry_key: Any,
     handle_span: Any,
+    alive: Any,
     rows: Any,
     first: int,
 ) -> Any:
-    """The handles among the ``first`` live handles listed under some band key of some row,
-    ascending, and for each the number of rows that hit it: rows with a band key the handle is
+    """The handles among the ``first`` live handles (``alive[h]``: the article is still indexed)
+    listed under some band key of some row, ascending, and for each the number of rows that hit it: rows with a band key the handle is
     listed under, wherever in the list. Each handle found has a place in a small open addressing
     table (sized by the handles found, not by the index) that holds the last row that counted it
     and its count, so a handle is counted once per row in one walk of the lists, with no sorting
@@ -223,11 +204,14 @@ def table_query(
             while e != -1:
                 e = _entry_at(e, entries)
                 h = np.int64(entry_handle[e])
-                if h != -1 and read == first:
+                if h < 0 or h >= alive.shape[0]:
+                    raise KernelInputError("table query: an entry's handle has no place in the live handles")
+                live = alive[h]
+                if live and read == first:
                     cut = True
                     break
                 e = entry_next[e]
-                if h == -1:
+                if not live:
                     continue
                 read += 1
                 mask = np.int64(keys.shape[0] - 1)

@@ -40,8 +40,8 @@ K = TypeVar("K", str, int)  # an article: its id, or its rank in the id order
 
 _SEP = "\x1f"
 _MIN_SLOTS = 1024
-# the largest handle and number of entries: both are int32 in the compiled table, where -1 marks a
-# removed entry
+# the largest handle and number of entries: both are int32 in the compiled table, where -1 marks an
+# empty slot or the end of a list
 _MAX_HANDLE = 2**31 - 2
 # How many articles one bucket of a ``BandIndex`` proposes, those indexed first under its key. A
 # bucket holds more only when a story is copied by that many outlets (or a text recurs that often):
@@ -100,8 +100,9 @@ class _Table:
     slots hold linked lists of article handles in the order they were indexed, each entry with its
     key (a slot's key is that of its list's first entry), and each handle's entries one span of
     the entry arrays. Handles count from 0 in the order the articles were indexed, so a span ends
-    where the next handle's begins. Removing an article marks its entries; its keys keep their
-    slots until the next generation."""
+    where the next handle's begins. Removing an article marks its handle dead (``alive``), which a
+    query reads as it walks a list: its entries and its keys' slots stay until the next
+    generation, which copies only the live articles."""
 
     def __init__(self, slots: int, entries: int, handles: int, *, emptied: bool = True) -> None:
         """Room for ``slots`` keys, ``entries`` entries and ``handles`` articles (the handles' spans
@@ -117,6 +118,7 @@ class _Table:
         self.entry_key = np.empty(entries, dtype=np.uint64)
         # each handle's entries, [start, end) (``table_query`` reads a handle's keys there)
         self.handle_span = np.zeros((max(handles, 1), 2), dtype=np.int64)
+        self.alive = np.zeros(max(handles, 1), dtype=np.bool_)  # by handle: whether it is indexed
         # entries written, removed ones included: also an upper bound of the slots in use
         self.n_entries = 0
         self.live_entries = 0  # entries of the articles indexed
@@ -156,6 +158,10 @@ class _Table:
             grown = np.zeros((max(handles, 2 * len(self.handle_span)), 2), dtype=np.int64)
             grown[: self.next] = self.handle_span[: self.next]
             self.handle_span = grown
+        if handles > len(self.alive):
+            alive = np.zeros(len(self.handle_span), dtype=np.bool_)
+            alive[: self.next] = self.alive[: self.next]
+            self.alive = alive
 
     def insert(self, ids: Sequence[str], keys: U64, offsets: I64) -> None:
         """Index the articles ``ids`` in turn, the ``i``-th with ``keys[offsets[i]:offsets[i + 1]]``
@@ -165,6 +171,7 @@ class _Table:
         self.n_entries = table_kernels.table_insert_all(*self.arrays(), keys, offsets, start, first)
         self.handle_span[first : first + len(ids), 0] = start + offsets[:-1]
         self.handle_span[first : first + len(ids), 1] = start + offsets[1:]
+        self.alive[first : first + len(ids)] = True
         self.live_entries += len(keys)
         for h, article_id in enumerate(ids, first):
             self.handles[article_id] = h
@@ -183,9 +190,9 @@ class _Table:
         if handle is None:
             return False
         self.ids[handle] = None
-        keys = self.keys_of(handle)
-        table_kernels.table_remove(*self.arrays(), keys, handle)
-        self.live_entries -= len(keys)
+        self.alive[handle] = False
+        start, end = self.handle_span[handle].tolist()
+        self.live_entries -= end - start
         return True
 
     def __getstate__(self) -> dict[str, object]:
@@ -194,6 +201,7 @@ class _Table:
         for name in ("entry_handle", "entry_next", "entry_key"):
             state[name] = getattr(self, name)[: self.n_entries]
         state["handle_span"] = self.handle_span[: max(self.next, 1)]
+        state["alive"] = self.alive[: max(self.next, 1)]
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -256,7 +264,7 @@ class BandIndex:
         there)."""
         rows = band_keys(signatures, self.bands, self.rows)
         table = self._table
-        handles, counts = table_kernels.table_query(*table.arrays(), table.handle_span, rows, self.first)
+        handles, counts = table_kernels.table_query(*table.arrays(), table.handle_span, table.alive, rows, self.first)
         ids = table.ids
         return Counter({ids[h]: n for h, n in zip(handles.tolist(), counts.tolist(), strict=True)})
 
