@@ -251,6 +251,20 @@ def _mismatched_arrays_are_refused() -> None:
             heads, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 1, dtype=u64), 0
         )
     )
+    # a span of keys that is not a start and an end is refused, never read past
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(
+            heads,
+            tails,
+            entries,
+            entries.copy(),
+            entry_key,
+            span[:, :1].copy(),
+            alive,
+            np.full((1, 1), 1, dtype=u64),
+            1,
+        )
+    )
     # a handle listed that has no place among the live handles is refused, never read past them
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(

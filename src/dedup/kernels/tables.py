@@ -180,17 +180,20 @@ def table_query(
     first: int,
 ) -> Any:
     """The handles among the ``first`` live handles (``alive[h]``: the article is still indexed)
-    listed under some band key of some row, ascending, and for each the number of rows that hit it: rows with a band key the handle is
-    listed under, wherever in the list. Each handle found has a place in a small open addressing
-    table (sized by the handles found, not by the index) that holds the last row that counted it
-    and its count, so a handle is counted once per row in one walk of the lists, with no sorting
-    of what was walked. ``first`` bounds the walk (a story copied by thousands of outlets puts them
-    all in the same buckets); when a list was cut short, the handles found are counted again
-    against their own keys (``entry_key[handle_span[h, 0]:handle_span[h, 1]]``, ascending, as
-    ``table_insert`` wrote them), so that a handle's count never depends on where it is listed."""
+    listed under some band key of some row, ascending, and for each the number of rows that hit
+    it: rows with a band key the handle is listed under, wherever in the list. Each handle found
+    has a place in a small open addressing table (sized by the handles found, not by the index)
+    that holds the last row that counted it and its count, so a handle is counted once per row in
+    one walk of the lists, with no sorting of what was walked. ``first`` bounds the walk (a story
+    copied by thousands of outlets puts them all in the same buckets); when a list was cut short,
+    the handles found are counted again against their own keys
+    (``entry_key[handle_span[h, 0]:handle_span[h, 1]]``, ascending, as ``table_insert`` wrote
+    them), so that a handle's count never depends on where it is listed."""
     _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
     if first < 1:
         raise KernelInputError("table query: at least the first handle of a list must be read")
+    if handle_span.shape[1] != 2:
+        raise KernelInputError("table query: each handle's span of keys is a start and an end")
     entries = entry_key.shape[0]
     keys = np.full(64, -1, dtype=np.int64)  # the handle held in each place (-1: none)
     stamps = np.empty(64, dtype=np.int64)  # the last row that counted it

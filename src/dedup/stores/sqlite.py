@@ -750,9 +750,11 @@ class SQLiteStore:
             return None if found is None else self._unpacked(*found)
 
     def counted(self, article_id: str) -> Counted | None:
-        """What the formula counts took in of a stored article (``stored``'s checks, its other
-        arrays and its text left unread): an article leaving a window is read back for these
-        alone."""
+        """What the formula counts took in of a stored article: its row checked against its
+        checksum and its id's index as ``stored`` checks them, but only the ``shingles`` array
+        unpacked (the other arrays and the fields are not parsed, so a row whose checksum holds but
+        whose other parts ``stored`` cannot read is still counted out). An article leaving a
+        window is read back for these alone."""
         with self._reading(damage_closes=False):
             found = self._row_of(article_id)
             if found is None:

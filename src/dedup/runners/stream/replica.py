@@ -157,7 +157,7 @@ class Replica:
 
     def prepared(self, article_id: str) -> Prepared:
         """The analysis of an indexed, pending or leaving article, read back from the store when let
-        go (one leaving is not kept among the last used: it is read to be taken out)."""
+        go (one leaving is not kept among the last used: it is on its way out)."""
         entry = self._held(article_id)
         held = self._in_memory(article_id, entry)
         if held is not None:
