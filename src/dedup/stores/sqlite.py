@@ -915,9 +915,9 @@ class SQLiteStore:
         )
 
 
-_ROOM = (
-    16 << 20
-)  # less room than this left for the index (a write of a long article), and a refused write was for want of it
+# less room than this left for the index (a write of a long article), and a refused write was for
+# want of it
+_ROOM = 16 << 20
 
 
 def _fsync(path: Path) -> None:
