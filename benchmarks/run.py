@@ -35,6 +35,7 @@ often the Saudi Press Agency's own article is named earliest. ``--days`` and ``-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -378,9 +379,8 @@ def streaming(
 
 
 def _stream_adds(arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, frozen: bool) -> dict[str, Any]:
-    """A new stream adds ``arts`` one at a time, every add timed (``frozen``: the objects made
-    before its first answer are left out of later garbage collections, ``gc.freeze``, as
-    ``dedup stream`` does; put back at the end)."""
+    """A new stream adds ``arts`` one at a time, every add timed (``frozen``: after its first
+    answer, the adds run under ``dedup.short_gc_pauses``, as ``dedup stream`` runs them)."""
     # the sections before leave their indexes to the cycle collector (a 100,000-article one takes
     # seconds to collect): collected here, not in the middle of the adds timed below
     gc.collect()
@@ -396,20 +396,18 @@ def _stream_adds(arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, fr
 
     gc.callbacks.append(collected)
     slow_with_full = 0
-    freeze = frozen and gc.get_freeze_count() == 0
     try:
-        for a in arts:
-            before = full[0]
-            _, s = timed(lambda a=a: d.add(a))
-            adds.append(s * 1000)
-            if s > 0.020 and full[0] > before:
-                slow_with_full += 1
-            if freeze and len(adds) == 1:
-                gc.freeze()
+        with contextlib.ExitStack() as stack:
+            for a in arts:
+                before = full[0]
+                _, s = timed(lambda a=a: d.add(a))
+                adds.append(s * 1000)
+                if s > 0.020 and full[0] > before:
+                    slow_with_full += 1
+                if frozen and len(adds) == 1:
+                    stack.enter_context(dedup.short_gc_pauses())
     finally:
         gc.callbacks.remove(collected)
-        if freeze:
-            gc.unfreeze()
     adds.sort()
     return {
         "stream_seconds": round(sum(adds) / 1000, 2),
@@ -466,7 +464,7 @@ def syndicated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
         ]
         if "dedup stream" in row:
             lines.append(
-                "  the same as `dedup stream` runs it (start-up objects frozen): " + _adds_line(row["dedup stream"])
+                "  the same as `dedup stream` runs it (under short_gc_pauses): " + _adds_line(row["dedup stream"])
             )
     return lines
 

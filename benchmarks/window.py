@@ -10,7 +10,10 @@ Every twentieth of the stream it records the articles in the window, the process
 and the median and 99th percentile of ``add`` over the last stretch; then it closes the file (its
 memory saved beside it) and reopens it with the same window, timed, and once more without the saved
 state, as after a crash (``--redis URL``: into a new namespace of that Redis server, one worker).
-The datasketch peer runs the same way in its own fresh process: a
+``--short-gc-pauses`` streams under ``dedup.short_gc_pauses``, as ``dedup stream`` runs (the
+objects alive at the start and the survivors of each full garbage collection frozen); without it,
+every full collection walks the whole window. The datasketch peer runs the same way in its own
+fresh process: a
 ``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the articles older than the
 window removed (``MinHashLSH.remove``), as a user would bound its memory. Prints a table, or the
 JSON summary with ``--json``; ``--plot PNG`` draws memory and ``add`` time against the articles
@@ -102,7 +105,9 @@ def _stream(
     return time.perf_counter() - started, samples
 
 
-def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[str, Any]:
+def child_dedup(path: str, size: int, window_days: float, index: str, short_pauses: bool = False) -> dict[str, Any]:
+    import contextlib
+
     import dedup
     from dedup.runners.stream import state as saved
 
@@ -125,7 +130,8 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
     def add(r: dict[str, Any]) -> None:
         stream[0].add(article(r))
 
-    seconds, samples = _stream(path, size, add, state)
+    with dedup.short_gc_pauses() if short_pauses else contextlib.nullcontext():
+        seconds, samples = _stream(path, size, add, state)
     in_window, rss = len(stream[0]), _rss_mib()
     gc.collect()
     # the objects Python's collector tracks: a full collection walks every one of them
@@ -162,6 +168,7 @@ def child_dedup(path: str, size: int, window_days: float, index: str) -> dict[st
         "reopened_in_window": reopened,
         "file_mb": None if "://" in index else round(os.path.getsize(index) / 1e6, 1),
         "index": "redis" if "://" in index else "sqlite",
+        "short_gc_pauses": short_pauses,
     }
 
 
@@ -198,10 +205,12 @@ def child_datasketch(path: str, size: int, window_days: float) -> dict[str, Any]
 
 
 def measure(
-    size: int, seed: int, days: float, window_days: float, with_peers: bool = True, redis: str | None = None
-) -> dict[str, Any]:
+    size: int, seed: int, days: float, window_days: float, with_peers: bool = True, redis: str | None = None,
+    short_pauses: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """The windowed stream of dedup (into a SQLite file, or a new namespace of the Redis server at
-    ``redis``) and of the datasketch peer, each in a fresh process, on the same timed articles."""
+    ``redis``; with ``short_pauses``, under ``dedup.short_gc_pauses``) and of the datasketch peer,
+    each in a fresh process, on the same timed articles."""
     out: dict[str, Any] = {"size": size, "days": days, "window_days": window_days}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "articles.jsonl"
@@ -211,7 +220,7 @@ def measure(
         index = str(Path(tmp) / "index.sqlite")
         if redis is not None:
             index = f"{redis}{'&' if '?' in redis else '?'}namespace=window-{os.getpid()}-{int(time.time())}"
-        runs = [("dedup", [index])] + ([("datasketch", [])] if with_peers else [])
+        runs = [("dedup", [index, "short" if short_pauses else "plain"])] + ([("datasketch", [])] if with_peers else [])
         for method, extra in runs:
             args = [sys.executable, __file__, "--child", method, str(path), str(size), str(window_days), *extra]
             done = subprocess.run(args, capture_output=True, text=True, check=False)
@@ -230,7 +239,8 @@ def lines(result: dict[str, Any]) -> list[str]:
     """The table of ``measure``'s result."""
     peer = result.get("datasketch", {}).get("samples", [])
     out = [
-        f"stream of {result['size']:,} articles over {result['days']:g} days, window {result['window_days']:g} days",
+        f"stream of {result['size']:,} articles over {result['days']:g} days, window {result['window_days']:g} days"
+        + (" (under dedup.short_gc_pauses)" if result["dedup"].get("short_gc_pauses") else ""),
         "  after     day   in window | dedup RSS MiB  add median/p99/max ms |"
         + (" datasketch RSS MiB  median/p99/max ms" if peer else ""),
     ]
@@ -302,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         method, path, size, window_days, *extra = sys.argv[2:]
         if method == "dedup":
-            found = child_dedup(path, int(size), float(window_days), extra[0])
+            found = child_dedup(path, int(size), float(window_days), extra[0], extra[1] == "short")
         else:
             found = child_datasketch(path, int(size), float(window_days))
         print(json.dumps(found))
@@ -318,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="stream into a new namespace of this Redis server (redis://...) instead of a file",
     )
+    parser.add_argument(
+        "--short-gc-pauses",
+        action="store_true",
+        help="stream under dedup.short_gc_pauses, as `dedup stream` runs (default: the collector left as it is)",
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON summary instead of the table")
     parser.add_argument("--plot", metavar="PNG", help="draw memory and add() time against the articles streamed")
     parser.add_argument("--from-json", metavar="PATH", help="read a summary --json printed instead of measuring")
@@ -327,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         result = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
     else:
-        result = measure(args.size, args.seed, args.days, args.window, not args.no_peers, args.redis)
+        result = measure(
+            args.size, args.seed, args.days, args.window, not args.no_peers, args.redis, args.short_gc_pauses
+        )
     print(json.dumps(result) if args.json else "\n".join(lines(result)))
     if args.plot:
         plot(result, args.plot)

@@ -6,6 +6,7 @@
 
 import logging
 
+from dedup._collector import short_gc_pauses
 from dedup.api import cluster, signatures
 from dedup.config import (
     BoilerplateConfig,
@@ -108,6 +109,7 @@ __all__ = [
     "__version__",
     "cluster",
     "fold",
+    "short_gc_pauses",
     "signatures",
     "to_arrow",
     "to_pandas",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import errno
-import gc
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from dedup import __version__, api
+from dedup._collector import short_gc_pauses
 from dedup.config import DedupConfig, Window
 from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.fronts import present
@@ -652,10 +652,11 @@ class _Interrupt:
 
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives. Once the first
-    article has loaded the compiled kernels, the objects made so far (over a hundred thousand of
-    numpy, numba and the interpreter, which live as long as the process) are left out of later
-    garbage collections (``gc.freeze``), so that no full collection walks them again in the middle
-    of an answer; they are put back when the command ends (for a caller running it in-process)."""
+    article has loaded the compiled kernels, the rest runs under ``short_gc_pauses``: the objects
+    made so far (over a hundred thousand of numpy, numba and the interpreter, which live as long
+    as the process), and later the survivors of each full garbage collection, are left out of the
+    collections that follow, so that none walks the whole window in the middle of an answer; they
+    are put back when the command ends (for a caller running it in-process)."""
     config = read_config(args.config) if args.config else None
     progress = _Progress(sys.stderr, every=5.0) if args.progress else None
     done = failed = copies = 0
@@ -687,9 +688,8 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                     print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
                 else:
                     done += 1
-                    if done == 1 and gc.get_freeze_count() == 0:  # (a caller that froze its own knows best)
-                        gc.freeze()
-                        stack.callback(gc.unfreeze)
+                    if done == 1:
+                        stack.enter_context(short_gc_pauses())
                     copies += verdict.is_copy
                     out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
                     out.flush()

@@ -1,0 +1,116 @@
+"""The garbage collector policy for long-running streams (``dedup.short_gc_pauses``)."""
+
+import contextlib
+import gc
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import dedup
+from dedup import Article, Deduplicator, Window
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import generate
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class _Held:
+    """An object the collector tracks (an instance of a class of our own)."""
+
+
+@pytest.fixture
+def unfrozen():
+    """Each test starts, and must end, with nothing frozen and the collector's callbacks as they were."""
+    assert gc.get_freeze_count() == 0
+    callbacks = list(gc.callbacks)
+    yield
+    assert gc.callbacks == callbacks
+    assert gc.get_freeze_count() == 0
+
+
+def test_survivors_of_each_full_collection_are_left_out_of_the_next(unfrozen) -> None:
+    before = [_Held() for _ in range(1000)]
+    with dedup.short_gc_pauses():
+        # what was alive on entering is frozen: no collection walks it any more
+        assert gc.get_freeze_count() >= len(before)
+        assert not any(isinstance(o, _Held) for o in gc.get_objects())
+        made = [_Held() for _ in range(5000)]
+        assert sum(isinstance(o, _Held) for o in gc.get_objects()) == len(made)
+        gc.collect()  # a full collection: what it leaves alive is frozen once it is over
+        assert not any(isinstance(o, _Held) for o in gc.get_objects())
+        frozen = gc.get_freeze_count()
+        del made  # frozen objects are still freed when nothing refers to them any more
+        assert gc.get_freeze_count() <= frozen - 5000
+    # on leaving, the objects are put back where the collector walks them
+    assert sum(isinstance(o, _Held) for o in gc.get_objects()) == len(before)
+
+
+def test_a_process_that_keeps_objects_frozen_is_left_as_it_is(unfrozen) -> None:
+    kept = [_Held() for _ in range(100)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with dedup.short_gc_pauses():
+            made = [_Held() for _ in range(100)]
+            gc.collect()
+            assert sum(isinstance(o, _Held) for o in gc.get_objects()) == len(made)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    assert sum(isinstance(o, _Held) for o in gc.get_objects()) == len(kept) + len(made)
+
+
+def test_an_error_inside_puts_the_objects_back(unfrozen) -> None:
+    with pytest.raises(KeyError), dedup.short_gc_pauses():
+        assert gc.get_freeze_count() > 0
+        raise KeyError("x")
+
+
+def _stream_articles() -> list[Article]:
+    """A stream with what makes and drops records: one story copied 150 times (large clusters,
+    earliest changes), other stories, repeats, all dated over four days."""
+    records = generate.syndicated(150, 3) + generate.generate(300, 5)
+    step = 4 * 86_400 / len(records)
+    return [
+        Article(
+            id=r["id"], text=r["text"], source=r.get("source"),
+            published_at=(T0 + timedelta(seconds=((i * 7919) % len(records)) * step)).isoformat(),
+        )
+        for i, r in enumerate(records)
+    ]  # fmt: skip
+
+
+def _run(d: Deduplicator, articles: list[Article]) -> None:
+    for n, article in enumerate(articles, 1):
+        d.add(article)
+        with contextlib.suppress(dedup.LeftWindowError):  # (an article dated before the window)
+            d.add(article)  # again: already indexed
+        if n % 50 == 0:
+            d.remove(sorted(d)[0])
+        if n % 97 == 0:
+            with pytest.raises(dedup.DuplicateIdError):
+                d.add(Article(id=sorted(d)[-1], text="another text of the same id " * 5))
+
+
+@pytest.mark.parametrize("filed", [False, True])
+def test_a_stream_leaves_no_reference_cycles_behind(tmp_path, filed) -> None:
+    """Objects frozen while alive are never collected if they end in a reference cycle: the
+    stream's records, as articles come, merge, leave the window and are removed, make none."""
+    articles, window = _stream_articles(), Window(days=1)
+    with Deduplicator(window=window) as warm:  # every kernel the stream uses loaded, and let go
+        _run(warm, articles)
+    del warm
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        with Deduplicator.open(tmp_path / "i.sqlite", window=window) if filed else Deduplicator(window=window) as d:
+            _run(d, articles)
+            assert len(d) < len(articles) / 2  # articles left the window
+            gc.collect()
+            assert [type(o).__name__ for o in gc.garbage] == []
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
