@@ -38,9 +38,12 @@ def short_gc_pauses() -> Iterator[None]:
     articles in a window). Inside this block the objects alive when it is entered, and the
     objects that survive each full collection, are frozen (``gc.freeze``): the next full
     collection walks only the objects made since. Frozen objects are still freed as soon as
-    nothing refers to them; only a reference cycle among objects frozen while alive would never
-    be collected (the stream's own records make none). On leaving, the frozen objects are put
-    back (``gc.unfreeze``). A process that keeps objects frozen already is left as it is.
+    nothing refers to them; objects frozen while alive that end in a reference cycle (what the
+    collector is for) are freed only after the block: a ``Deduplicator`` let go of inside it, whose
+    parts refer to one another, or the garbage of other code of the process. A stream's own
+    records, in memory or on a file, leave no cycle behind. On leaving, the frozen objects are put
+    back (``gc.unfreeze``) and collected as usual. A process that keeps objects frozen already is
+    left as it is.
 
     >>> import dedup
     >>> with dedup.short_gc_pauses(), dedup.Deduplicator() as d:  # doctest: +SKIP
@@ -55,7 +58,8 @@ def short_gc_pauses() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.callbacks.remove(_freeze_survivors)
+        if _freeze_survivors in gc.callbacks:
+            gc.callbacks.remove(_freeze_survivors)
         gc.unfreeze()
 
 
