@@ -3,6 +3,7 @@
 import contextlib
 import gc
 import sys
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,6 +49,18 @@ def test_survivors_of_each_full_collection_are_left_out_of_the_next(unfrozen) ->
     assert sum(isinstance(o, _Held) for o in gc.get_objects()) == len(before)
 
 
+def test_reference_cycles_made_inside_the_block_are_still_collected(unfrozen) -> None:
+    with dedup.short_gc_pauses():
+        a, b = _Held(), _Held()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+        gc.collect(1)
+        gc.collect(1)  # old enough to wait for a full collection
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()  # a full collection frees the cycle before it freezes what is left
+        assert gone() is None
+
+
 def test_a_process_that_keeps_objects_frozen_is_left_as_it_is(unfrozen) -> None:
     kept = [_Held() for _ in range(100)]
     gc.freeze()
@@ -83,6 +96,15 @@ def _stream_articles() -> list[Article]:
     ]  # fmt: skip
 
 
+# articles a stream refuses: empty, blank, no line long enough once cleaned, too long
+UNUSABLE = [
+    Article(id="empty", text=""),
+    Article(id="blank", text="  \n\t "),
+    Article(id="short", text="Share\nTweet\nMore\n"),
+    Article(id="long", text="word " * 250_000),
+]
+
+
 def _run(d: Deduplicator, articles: list[Article]) -> None:
     for n, article in enumerate(articles, 1):
         d.add(article)
@@ -93,6 +115,12 @@ def _run(d: Deduplicator, articles: list[Article]) -> None:
         if n % 97 == 0:
             with pytest.raises(dedup.DuplicateIdError):
                 d.add(Article(id=sorted(d)[-1], text="another text of the same id " * 5))
+        if n % 101 == 0:
+            for bad in UNUSABLE:
+                with pytest.raises(dedup.InputError):
+                    d.add(bad)
+    # a batch whose last article is unusable, skipped
+    d.add_many(UNUSABLE[:2], errors="skip")
 
 
 @pytest.mark.parametrize("kept", ["memory", "file", "redis"])

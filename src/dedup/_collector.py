@@ -35,27 +35,29 @@ def short_gc_pauses() -> Iterator[None]:
     A full collection walks every object the process holds, in the middle of whichever ``add``
     made it due: the objects numpy and numba hold from start-up, and the records of every article
     in a stream's window, so that its pause grows with the window (about a second with 200,000
-    articles in a window). Inside this block the objects alive when it is entered, and the
-    objects that survive each full collection, are frozen (``gc.freeze``): the next full
-    collection walks only the objects made since. Frozen objects are still freed as soon as
-    nothing refers to them; objects frozen while alive that end in a reference cycle (what the
-    collector is for) are freed only after the block: a ``Deduplicator`` let go of inside it, whose
-    parts refer to one another, or the garbage of other code of the process. A stream's own
-    records, in memory or on a file, leave no cycle behind. On leaving, the frozen objects are put
-    back (``gc.unfreeze``) and collected as usual. A process that keeps objects frozen already is
-    left as it is.
+    articles in a window). On entering, one full collection is made (a pause at a moment the
+    caller chooses) and the objects it leaves alive are frozen (``gc.freeze``); so are the
+    objects that survive each full collection inside the block: the next one walks only the
+    objects made since. Frozen objects are still freed as soon as nothing refers to them; objects
+    frozen while alive that end in a reference cycle (what the collector is for) are freed only
+    after the block: a ``Deduplicator`` let go of inside it, whose parts refer to one another, or
+    the garbage of other code of the process. A stream's own records, in memory, on a file or in
+    Redis, leave no cycle behind, nor do the errors it raises. On leaving, the frozen objects are
+    put back (``gc.unfreeze``) and collected as usual. A process that keeps objects frozen already
+    is left as it is. (CPython 3.14's incremental collector reports no automatic full collection:
+    there the block freezes once, on entering.)
 
     >>> import dedup
-    >>> with dedup.short_gc_pauses(), dedup.Deduplicator() as d:  # doctest: +SKIP
+    >>> with dedup.Deduplicator() as d, dedup.short_gc_pauses():  # doctest: +SKIP
     ...     for article in articles:
     ...         d.add(article)
     """
     if gc.get_freeze_count():
         yield
         return
-    gc.freeze()
-    gc.callbacks.append(_freeze_survivors)
     try:
+        gc.callbacks.append(_freeze_survivors)
+        gc.collect()  # (the callback freezes what it leaves alive)
         yield
     finally:
         if _freeze_survivors in gc.callbacks:

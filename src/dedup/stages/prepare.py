@@ -72,7 +72,9 @@ def prepare_many(articles: Sequence[Article], config: DedupConfig) -> list[Prepa
         try:
             check_article(article, config)
         except InputError as exc:
-            out.append(exc)
+            # kept without its traceback, which holds this frame and so ``out``: no reference
+            # cycle for the garbage collector to find (raising it again starts a new one)
+            out.append(exc.with_traceback(None))
             continue
         out.append(None)
         usable.append(article)
@@ -96,7 +98,10 @@ def prepare(article: Article, config: DedupConfig) -> Prepared:
     """Clean, shingle and sign one article; raises an ``InputError`` for unusable input."""
     outcome = prepare_many([article], config)[0]
     if isinstance(outcome, DedupError):
-        raise outcome
+        try:
+            raise outcome
+        finally:
+            del outcome  # (the error's traceback holds this frame: not a cycle through its name)
     return outcome
 
 

@@ -814,6 +814,8 @@ class Deduplicator:
                 if errors == "raise":
                     raise
                 self._skip(Skip(id=getattr(article, "id", None), error=type(exc).__name__, message=str(exc)))
+            finally:
+                del outcome  # (an error raised holds this frame in its traceback: no cycle through the name)
             if progress is not None:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
