@@ -520,7 +520,8 @@ def test_stream_leaves_its_startup_objects_out_of_later_collections(tmp_path, mo
     status, _, _ = _run(["stream", str(tmp_path / "in.jsonl"), "-o", str(out_file)], monkeypatch, capsys)
     # (a full collection during the stream freezes its survivors too)
     assert status == 0 and {what for what, _ in seen[:-1]} == {"freeze"} and seen[-1][0] == "unfreeze"
-    assert seen[0][1] == 0  # frozen once the first article is added, before its verdict is written
+    first_verdict = len(out_file.read_text().splitlines()[0]) + 1
+    assert seen[0][1] == first_verdict  # frozen once the first verdict is written, not before
     assert gc.get_freeze_count() == 0 and gc.callbacks == callbacks
     seen.clear()  # no article: nothing frozen, nothing put back
     (tmp_path / "empty.jsonl").write_bytes(b"")

@@ -652,11 +652,12 @@ class _Interrupt:
 
 def _cmd_stream(args: argparse.Namespace) -> int:
     """One verdict per input line, written and flushed as each article arrives. Once the first
-    article has loaded the compiled kernels, the rest runs under ``short_gc_pauses``: the objects
-    made so far (over a hundred thousand of numpy, numba and the interpreter, which live as long
-    as the process), and later the survivors of each full garbage collection, are left out of the
-    collections that follow, so that none walks the whole window in the middle of an answer; they
-    are put back when the command ends (for a caller running it in-process)."""
+    article has loaded the compiled kernels and its verdict is written, the rest runs under
+    ``short_gc_pauses``: after one full collection then, the objects alive (over a hundred
+    thousand of numpy, numba and the interpreter, which live as long as the process), and later
+    the survivors of each full collection, are left out of the collections that follow, so that
+    none walks the whole window in the middle of an answer; they are put back when the command
+    ends (for a caller running it in-process)."""
     config = read_config(args.config) if args.config else None
     progress = _Progress(sys.stderr, every=5.0) if args.progress else None
     done = failed = copies = 0
@@ -688,11 +689,11 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                     print(json.dumps(error, ensure_ascii=False), file=sys.stderr, flush=True)
                 else:
                     done += 1
-                    if done == 1:
-                        stack.enter_context(short_gc_pauses())
                     copies += verdict.is_copy
                     out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
                     out.flush()
+                    if done == 1:  # (its collection on entering once the first verdict is out)
+                        stack.enter_context(short_gc_pauses())
                     if progress is not None:
                         progress.update(status())
             stopping.check()  # (a signal that came while busy ends the stream now, not at the next line)
