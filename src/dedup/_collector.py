@@ -34,9 +34,9 @@ def short_gc_pauses() -> Iterator[None]:
 
     A full collection walks every object the process holds, in the middle of whichever ``add``
     made it due: the objects numpy and numba hold from start-up, and the records of every article
-    in a stream's window, so that its pause grows with the window (about a second with 200,000
-    articles in a window). On entering, one full collection is made (a pause at a moment the
-    caller chooses) and the objects it leaves alive are frozen (``gc.freeze``); so are the
+    in a stream's window, so that its pause grows with the window. On entering, one full
+    collection is made (a pause at a moment the caller chooses) and the objects it leaves alive
+    are frozen (``gc.freeze``); so are the
     objects that survive each full collection inside the block: the next one walks only the
     objects made since. Frozen objects are still freed as soon as nothing refers to them; objects
     frozen while alive that end in a reference cycle (what the collector is for) are freed only

@@ -692,7 +692,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                     copies += verdict.is_copy
                     out.write(json.dumps(verdict.to_dict(), ensure_ascii=False) + "\n")
                     out.flush()
-                    if done == 1:  # (its collection on entering once the first verdict is out)
+                    if done == 1:  # (entering makes a full collection: after the first verdict, not before)
                         stack.enter_context(short_gc_pauses())
                     if progress is not None:
                         progress.update(status())
