@@ -36,16 +36,15 @@ def short_gc_pauses() -> Iterator[None]:
     made it due: the objects numpy and numba hold from start-up, and the records of every article
     in a stream's window, so that its pause grows with the window. On entering, one full
     collection is made (a pause at a moment the caller chooses) and the objects it leaves alive
-    are frozen (``gc.freeze``); so are the
-    objects that survive each full collection inside the block: the next one walks only the
-    objects made since. Frozen objects are still freed as soon as nothing refers to them; objects
-    frozen while alive that end in a reference cycle (what the collector is for) are freed only
-    after the block: a ``Deduplicator`` let go of inside it, whose parts refer to one another, or
-    the garbage of other code of the process. A stream's own records, in memory, on a file or in
-    Redis, leave no cycle behind, nor do the errors it raises. On leaving, the frozen objects are
-    put back (``gc.unfreeze``) and collected as usual. A process that keeps objects frozen already
-    is left as it is. (CPython 3.14's incremental collector reports no automatic full collection:
-    there the block freezes once, on entering.)
+    are frozen (``gc.freeze``); so are the objects that survive each full collection inside the
+    block: the next one walks only the objects made since. Frozen objects are still freed as soon
+    as nothing refers to them; objects frozen while alive that end in a reference cycle (what the
+    collector is for) are freed only after the block: a ``Deduplicator`` let go of inside it,
+    whose parts refer to one another, or the garbage of other code of the process. A stream's own
+    records, in memory, on a file or in Redis, leave no cycle behind, nor do the errors it raises.
+    On leaving, the frozen objects are put back (``gc.unfreeze``) and collected as usual. A
+    process that keeps objects frozen already is left as it is. (CPython 3.14's incremental
+    collector reports no automatic full collection: there the block freezes once, on entering.)
 
     >>> import dedup
     >>> with dedup.Deduplicator() as d, dedup.short_gc_pauses():  # doctest: +SKIP
