@@ -13,11 +13,11 @@ state, as after a crash (``--redis URL``: into a new namespace of that Redis ser
 ``--short-gc-pauses`` streams under ``dedup.short_gc_pauses``, as ``dedup stream`` runs (the
 objects alive at the start and the survivors of each full garbage collection frozen); without it,
 every full collection walks the whole window. The datasketch peer runs the same way in its own
-fresh process: a
-``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the articles older than the
-window removed (``MinHashLSH.remove``), as a user would bound its memory. Prints a table, or the
-JSON summary with ``--json``; ``--plot PNG`` draws memory and ``add`` time against the articles
-streamed (``--from-json PATH`` draws a summary printed before, without measuring).
+fresh process: a ``MinHashLSH`` (threshold 0.8) queried and inserted per article, with the
+articles older than the window removed (``MinHashLSH.remove``), as a user would bound its memory.
+Prints a table, or the JSON summary with ``--json``; ``--plot PNG`` draws memory and ``add`` time
+against the articles streamed (``--from-json PATH`` draws a summary printed before, without
+measuring).
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def child_dedup(path: str, size: int, window_days: float, index: str, short_paus
 
     with dedup.short_gc_pauses() if short_pauses else contextlib.nullcontext():
         seconds, samples = _stream(path, size, add, state)
+        frozen = gc.get_freeze_count()  # (the objects left out of the collections at the end)
     in_window, rss = len(stream[0]), _rss_mib()
     gc.collect()
     # the objects Python's collector tracks: a full collection walks every one of them
@@ -169,6 +170,7 @@ def child_dedup(path: str, size: int, window_days: float, index: str, short_paus
         "file_mb": None if "://" in index else round(os.path.getsize(index) / 1e6, 1),
         "index": "redis" if "://" in index else "sqlite",
         "short_gc_pauses": short_pauses,
+        "frozen_at_end": frozen,
     }
 
 

@@ -211,6 +211,8 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     # reopened from the memory saved as the file closed, and from the file alone
     assert windowed["dedup"]["reopen_seconds"] >= 0 and windowed["dedup"]["reopen_from_file_seconds"] >= 0
     assert windowed["dedup"]["state_mb"] > 0
+    # the collector left as it is, unless asked
+    assert windowed["dedup"]["short_gc_pauses"] is False and windowed["dedup"]["frozen_at_end"] == 0
     (tmp_path / "window.json").write_text(json.dumps(windowed))
     assert run.window_bench.main(["--from-json", str(tmp_path / "window.json"), "--plot", str(tmp_path / "w.png")]) == 0
     assert (tmp_path / "w.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -303,3 +305,10 @@ def test_the_band_index_benchmark_times_every_add(capsys) -> None:
     assert "60 adds through a window of 50" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         band_index.main(["--window", "0"])
+
+
+def test_the_window_stream_runs_under_short_gc_pauses_when_asked() -> None:
+    result = run.window_bench.measure(40, 1, 30, 7, with_peers=False, short_pauses=True)
+    assert result["dedup"]["short_gc_pauses"] is True and result["dedup"]["frozen_at_end"] > 10_000
+    assert len(result["dedup"]["samples"]) == 20
+    assert "(under dedup.short_gc_pauses)" in run.window_bench.lines(result)[0]
