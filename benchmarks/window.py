@@ -23,6 +23,7 @@ measuring).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import heapq
 import json
@@ -106,8 +107,6 @@ def _stream(
 
 
 def child_dedup(path: str, size: int, window_days: float, index: str, short_pauses: bool = False) -> dict[str, Any]:
-    import contextlib
-
     import dedup
     from dedup.runners.stream import state as saved
 
