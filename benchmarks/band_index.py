@@ -53,7 +53,7 @@ def measure(window: int, adds: int, seed: int, slow_ms: float) -> dict[str, Any]
         "first_add_ms": round(float(times[0]) * 1000, 1),
         "median_ms": round(float(np.median(warm)), 3),
         "p99_ms": round(float(np.percentile(warm, 99)), 3),
-        "longest_ms": round(float(warm.max()), 1),
+        "longest_ms": round(float(warm.max()), 3),
         "slow_ms": slow_ms,
         "slow_adds": [[n + 1, round(float(ms), 1)] for n, ms in enumerate(warm) if ms > slow_ms],
     }
