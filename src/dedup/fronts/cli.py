@@ -879,7 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give each member of a cluster with copies (other than the earliest) the passages it shares "
         "with the earliest: members[].shared, character offsets into both texts and their words "
-        "(JSON output only; the texts are compared again, about 25 ms a member)",
+        "(JSON output only; the texts of each member and its earliest are compared again)",
     )
     p.set_defaults(func=_cmd_cluster)
     q = sub.add_parser(

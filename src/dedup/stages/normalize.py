@@ -561,9 +561,9 @@ class LineMatcher:
     """The furniture patterns, compiled for matching at line starts. ``full`` holds them all;
     ``by_first[c]`` only those that can match a line starting with character ``c``, and ``other``
     those that can match a line starting with any other character (the patterns whose first
-    character is not simple to tell). With dozens of patterns in several scripts, trying only the
-    few that can start where the line starts takes a third of the time of trying them all (the
-    regular expression engine tries every alternative of a pattern in turn and has no such dispatch).
+    character is not simple to tell). With dozens of patterns in several scripts, only the few that
+    can start where the line starts are tried (the regular expression engine tries every
+    alternative of a pattern in turn and has no such dispatch).
     Each of these is compiled when a line first needs it: most first characters never start a line
     that reaches the patterns, and compiling them all would hold up a process's first batch."""
 

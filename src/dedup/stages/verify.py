@@ -302,8 +302,8 @@ def compare(
     ``views``: the two articles' ``View`` under this ``boilerplate``, when the caller keeps them
     (an article compared many times is cut once). ``list_passages=False``: the shared passages
     are measured (coverage, count, decision) but not listed in ``Match.shared_passages``, for
-    callers that keep only the figures (the batch's grouping: a record per shared passage was
-    about a quarter of the cost of a comparison)."""
+    callers that keep only the figures (the batch's grouping, which would otherwise build a
+    record per shared passage of every pair it compares)."""
     boilerplate = boilerplate or frozenset()
     va, vb = views or (View(a, boilerplate, shingle), View(b, boilerplate, shingle))
     if not boilerplate:
