@@ -178,7 +178,7 @@ def test_a_failed_add_leaves_the_ids_that_merges_are_told_from() -> None:
     d, reference = dedup.Deduplicator(), dedup.Deduplicator()
     _bridged(d)
     _bridged(reference)
-    before = dict(d._cluster_ids)
+    before = dict(d._groups.cluster_ids)
 
     def fail(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("injected after the verdict was built")
@@ -187,7 +187,7 @@ def test_a_failed_add_leaves_the_ids_that_merges_are_told_from() -> None:
         mp.setattr(d._replica, "written", fail)
         with pytest.raises(RuntimeError):
             d.add(WIRE)
-    assert d._cluster_ids == before
+    assert d._groups.cluster_ids == before
     assert d.add(WIRE).to_dict() == reference.add(WIRE).to_dict()
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup._undo import Undo
-from dedup.runners.stream import deduplicator as stream
+from dedup.runners.stream import groups as stream_groups
 from dedup.stages import pairs, prepare
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -59,8 +59,8 @@ STAGES: dict[str, Callable[[pytest.MonkeyPatch, dedup.Deduplicator], None]] = {
     "prepare": lambda mp, d: mp.setattr(prepare, "analyze_and_sign_many", boom),
     "candidates": lambda mp, d: mp.setattr(d._replica.index, "candidates", boom),
     "compare": lambda mp, d: mp.setattr(pairs, "compare", after(pairs.compare)),
-    "grouping": lambda mp, d: mp.setattr(stream, "groups_of", after(stream.groups_of)),
-    "cluster": lambda mp, d: mp.setattr(stream, "build_cluster", boom),
+    "grouping": lambda mp, d: mp.setattr(stream_groups, "groups_of", after(stream_groups.groups_of)),
+    "cluster": lambda mp, d: mp.setattr(stream_groups, "build_cluster", boom),
     "verdict built": lambda mp, d: mp.setattr(d, "_verdict", after(d._verdict)),
     "store": lambda mp, d: mp.setattr(d._store, "save", boom),
 }

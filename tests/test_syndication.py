@@ -16,7 +16,7 @@ import pytest
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.runners.stream import deduplicator as stream
+from dedup.runners.stream import groups as stream_groups
 from dedup.runners.stream.watch import Watch
 from dedup.stages.grouping import IN_ORDER, InOrder, compared, in_order
 
@@ -109,7 +109,7 @@ def test_a_story_grows_one_copy_at_a_time_in_the_stream() -> None:
     fresh.add_many(articles)
     # the record grown one member at a time equals the one built from all its members
     grown = d.cluster_of("s-0")
-    d._records.clear()  # the kept records dropped: built again from the members
+    d._groups._records.clear()  # the kept records dropped: built again from the members
     assert d.cluster_of("s-0") == grown
 
 
@@ -130,8 +130,8 @@ def _stream(articles: list[dedup.Article]) -> dedup.Deduplicator:
 
 def _rebuilt(d: dedup.Deduplicator) -> dict[str, dedup.Cluster]:
     """Each article's cluster with the kept groups and records dropped: built from the members."""
-    d._large.clear()
-    d._records.clear()
+    d._groups._large.clear()
+    d._groups._records.clear()
     return {x: d.cluster_of(x) for x in d}
 
 
@@ -233,8 +233,8 @@ def _after(real: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _record_fault(mp: pytest.MonkeyPatch, d: dedup.Deduplicator) -> None:
-    mp.setattr(stream, "grown", _after(stream.grown))
-    mp.setattr(stream, "build_cluster", _after(stream.build_cluster))
+    mp.setattr(stream_groups, "grown", _after(stream_groups.grown))
+    mp.setattr(stream_groups, "build_cluster", _after(stream_groups.build_cluster))
 
 
 # Where an addition to a large story fails: after the kept groups were checked against the
@@ -336,8 +336,8 @@ def test_a_member_no_copy_of_the_earliest_is_matched_the_same_by_every_answer() 
     assert tail.matched not in (None, "b") and tail.matched.startswith("a")
     # clusters(), cluster_of() (the kept record, then built again) and the batch agree
     assert d.cluster_of("c") == story
-    d._large.clear()
-    d._records.clear()
+    d._groups._large.clear()
+    d._groups._records.clear()
     assert d.cluster_of("c") == story
     assert dedup.cluster(articles, config=SMALL) == d.clusters()
 

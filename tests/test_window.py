@@ -194,7 +194,7 @@ def test_memory_is_bounded_by_the_window() -> None:
         d.add(_copy(f"a{n}", n / 10, f" Item {n}.") if n % 2 else Article(id=f"a{n}", text=f"{OTHER} Item {n}."))
     replica = d._replica
     assert len(replica.entries) == 5 and len(d._retention) == 5
-    assert set(d._pairs.edges) <= set(replica.entries) and set(d._cluster_ids) <= set(replica.entries)
+    assert set(d._pairs.edges) <= set(replica.entries) and set(d._groups.cluster_ids) <= set(replica.entries)
     assert len(replica.index.documents) == 5 and len(replica.boilerplate._seen) == 5
 
 

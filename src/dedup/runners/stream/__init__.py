@@ -2,8 +2,10 @@
 
 Its parts, each in its own place:
 
-- ``deduplicator``: the public class (``add``, ``add_many``, ``remove``, the answers, grouping and
-  provenance over the cached pairs, the lock and the undo journal of an ``add``);
+- ``deduplicator``: the public class (``add``, ``add_many``, ``remove``, the answers, the window,
+  the lock and the undo journal of an ``add``);
+- ``groups``: the clusters of the articles in memory over the cached pairs (grouping and provenance,
+  a large story's groups kept, each member's last answer, cluster ids passed on in a window);
 - ``replica``: the in-memory replica of the index (entries, LSH indexes, boilerplate model);
 - ``sync``: the replica loaded from a SQLite file and kept in step with a shared Redis index.
 

@@ -3,8 +3,8 @@
 ``Deduplicator.add(article)`` prepares the article (``dedup.stages.prepare``), asks the replica's LSH
 indexes for candidates (``replica``), verifies each candidate exactly (``dedup.stages.pairs``),
 indexes the article and answers with a ``Verdict``: is it a copy, of which articles, with which
-scores, in which cluster (``dedup.stages.grouping``), with which earliest source
-(``dedup.stages.provenance``). ``add_many`` adds a batch: it prepares every article first (so that
+scores, in which cluster, with which earliest source (``groups``: the stream's groups and cluster
+records, built by ``dedup.stages.grouping`` and ``dedup.stages.provenance``). ``add_many`` adds a batch: it prepares every article first (so that
 boilerplate is learned from the whole batch, in id order), then adds them one by one through the
 same code. ``dedup.cluster`` runs the same decisions in passes (``dedup.runners.batch``) and is
 tested equal to ``add_many`` + ``clusters()``.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -43,19 +42,18 @@ from dedup.errors import (
     StoreError,
     UnknownArticleError,
 )
-from dedup.records import Article, Cluster, Match, Relation, Skip, Verdict, _shown
+from dedup.records import Article, Cluster, Match, Skip, Verdict, _shown
 from dedup.runners.pool import Pool
 from dedup.runners.stream import state, sync
+from dedup.runners.stream.groups import Groups
 from dedup.runners.stream.replica import RELEASED, Entry, Replica
-from dedup.runners.stream.watch import Watch
 from dedup.runners.stream.window import Retention
 from dedup.stages import prepare as preparation
 from dedup.stages.explain import WordMap, match_with_spans, with_spans, word_map
-from dedup.stages.grouping import IN_ORDER, InOrder, compared, components, groups_of, load_linkage
+from dedup.stages.grouping import compared, load_linkage
 from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
-from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, grown, provenance_inputs, revised
 from dedup.stages.shingle import Vocabulary, analyze
 from dedup.stores.base import Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
@@ -131,10 +129,6 @@ class Deduplicator:
             raise InputError(f"window must be a Window or None, got {type(window).__name__}; e.g. Window(days=7)")
         self.window = window
         self._retention = None if window is None else Retention(window)
-        # the ids of clusters whose first member left the window, passed on to the member indexed
-        # first among those left that had it (``_leave``): each such member's id, and each id's heir
-        self._heirs: dict[str, str] = {}
-        self._heir_of: dict[str, str] = {}
         self._batch = False  # inside add_many: articles leave the window once the batch is done
         self._replica = Replica(self.config, documents, passages)
         replica = self._replica
@@ -143,20 +137,8 @@ class Deduplicator:
             self.config, replica.doc, replica.boilerplate, formula=replica.formula, source_of=replica.source,
             title_of=replica.title, fingerprints_of=replica.fingerprints,
         )  # fmt: skip
-        self._earliest: dict[str, str] = {}  # each member's earliest source when last answered
-        # the groups of each component larger than ``max_exact_size``, built in order of indexing
-        # (``grouping.InOrder``) and kept: a new copy of a large story is placed in them at once
-        self._large: dict[str, InOrder] = {}
-        # the last cluster record of each kept group, with the member of the time after the
-        # earliest's, grown by one member at a time (``provenance.grown``)
-        self._records: weakref.WeakKeyDictionary[InOrder, dict[int, tuple[Cluster, Candidate | None]]] = (
-            weakref.WeakKeyDictionary()
-        )
-        # what each kept component's comparisons were last checked under (``watch``)
-        self._watches: weakref.WeakKeyDictionary[InOrder, Watch] = weakref.WeakKeyDictionary()
-        self._cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
+        self._groups = Groups(self.config, replica, self._pairs)
         self._written: dict[str, str] = {}  # each article's cluster id as the store last recorded it
-        self._merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
         self._vocabulary = Vocabulary()  # the words of the texts analyzed again by compare()
         self.skipped: list[Skip] = []
         self._store: Store | None = None
@@ -211,7 +193,7 @@ class Deduplicator:
                 sync.attach(dedup._replica, shared, shared.url)
                 if dedup._retention is not None:
                     left = sync.load_shared(dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered)
-                    dedup._heirs_read(left)
+                    dedup._groups.heirs_read(left)
                 dedup._store, dedup._where = shared, where
                 dedup.sync()
             except BaseException:  # a failed opening keeps no connection
@@ -226,7 +208,7 @@ class Deduplicator:
                 restored = state.load(dedup, store)
                 if not restored:
                     left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
-                    dedup._heirs_read(left)
+                    dedup._groups.heirs_read(left)
                 if not read_only:  # changed from now on: the state saved before is not to be read again
                     state.forget(store)
                 dedup._store, dedup._where, dedup._read_only = store, str(where), read_only
@@ -246,10 +228,10 @@ class Deduplicator:
         try:
             applied = sync.catch_up(self._replica, self._pairs, store, self._forget, self._indexed)
         except BaseException:
-            self._large.clear()  # some entries may have been applied before the failure
+            self._groups.regroup()  # some entries may have been applied before the failure
             raise
         if applied:
-            self._large.clear()  # the other workers' copies joined components without placing
+            self._groups.regroup()  # the other workers' copies joined components without placing
         return applied
 
     def close(self) -> None:
@@ -467,7 +449,7 @@ class Deduplicator:
                     f"article id {art.id!r} is already indexed with a different text; give each article a "
                     "unique id, or remove() the old one first"
                 )
-            last = self._earliest.get(art.id)
+            last = self._groups.earliest.get(art.id)
             return self._verdict(art.id, (), already=True, previous=() if last is None else (last,))
         stored = self._left(art.id)
         if stored is not None:
@@ -482,14 +464,14 @@ class Deduplicator:
                 f"({self.window}); it is not added again: give a new id to a new article"
             )
         prepared = prepared or self.prepare(art)
-        undo = self._undo = self._pairs.journal = Undo()
+        undo = self._undo = self._pairs.journal = self._groups.journal = Undo()
         try:
             verdict, previous = self._add_new(prepared, undo)
         except BaseException:
             undo.rollback()  # memory must not hold what the file does not, nor half an article
             raise
         finally:
-            self._undo = self._pairs.journal = None
+            self._undo = self._pairs.journal = self._groups.journal = None
         try:
             if spans:  # before the window lets the matched articles go
                 verdict = self._with_spans(verdict)
@@ -522,22 +504,8 @@ class Deduplicator:
         """An article read from the store: the cluster id it was last answered in, as if this
         deduplicator had answered it."""
         if stored.cluster is not None:
-            self._cluster_ids.setdefault(stored.article.id, stored.cluster)
+            self._groups.cluster_ids.setdefault(stored.article.id, stored.cluster)
             self._written[stored.article.id] = stored.cluster
-
-    def _heirs_read(self, left: set[str]) -> None:
-        """After reading a store with a window: the clusters whose first member left it (one of
-        ``left``) pass their id on to the member indexed first among those read that had it, as
-        ``_leave`` did (a cluster whose first member was removed does not)."""
-        retired = {cluster_id(article_id) for article_id in left}
-        members: dict[str, list[str]] = {}
-        for member, cluster in self._cluster_ids.items():
-            if cluster in retired:
-                members.setdefault(cluster, []).append(member)
-        for cluster, group in members.items():
-            first = min(group, key=lambda m: (self._seq(m), m))
-            if self._id_of(first) != cluster:
-                self._pass_on(cluster, first)
 
     def _indexed(self, stored: StoredArticle) -> None:
         """An article another worker added, now in memory."""
@@ -557,38 +525,18 @@ class Deduplicator:
         """Take the articles that left the window out of the index and every cluster; returns
         them. The boilerplate and formula counts of the ``release`` first to have left go too
         (``Replica.release``; all with None), the others' with the next calls. The first member
-        of a cluster passes the cluster's id on as it leaves (``_id_of``)."""
+        of a cluster passes the cluster's id on as it leaves (``Groups.id_of``)."""
         if self._retention is None:
             return set()
         left = self._retention.leaving()
         for article_id in left:
-            cluster = self._cluster_ids.get(article_id)
-            heir = None
-            if cluster is not None and self._id_of(article_id) == cluster:
-                heir = self._heir(article_id, cluster)
+            passed = self._groups.leave(article_id)
             self._replica.detach(article_id)
             self._unlink(article_id)
-            if cluster is not None and heir is not None:
-                self._pass_on(cluster, heir)
+            if passed is not None:
+                self._groups.pass_on(*passed)
         self._replica.release(release)
         return set(left)
-
-    def _pass_on(self, cluster: str, heir: str) -> None:
-        """``heir`` takes the id ``cluster`` (``_id_of``)."""
-        self._heirs[heir], self._heir_of[cluster] = cluster, heir
-
-    def _heir(self, first: str, cluster: str) -> str | None:
-        """The member indexed first, after ``first``, among the members last answered in
-        ``cluster`` (found along the copies from ``first``: a cluster's members are linked)."""
-        ids, edges, seq = self._cluster_ids, self._pairs.edges, self._seq
-        seen, todo = {first}, [first]
-        while todo:
-            for other in edges.get(todo.pop(), ()):
-                if other not in seen and ids.get(other) == cluster:
-                    seen.add(other)
-                    todo.append(other)
-        seen.discard(first)
-        return min(seen, key=lambda m: (seq(m), m)) if seen else None
 
     def _in_window(self, prepared: Prepared, candidates: list[str]) -> list[str]:
         """The candidates still in the window once the article has come (its time moves the clock
@@ -598,19 +546,6 @@ class Deduplicator:
             return candidates
         cutoff = retention.cutoff(prepared.article.published_at)
         return [c for c in candidates if retention.since(c, cutoff)]
-
-    def _id_of(self, anchor: str) -> str:
-        """The id of the cluster whose first member in memory is ``anchor``: the id passed on to it
-        when its cluster's first member left the window, else its own (``provenance.cluster_id``),
-        unless that was passed on to another member (an id indexed again after it left the
-        window): then one made of its id and its ingest number."""
-        inherited = self._heirs.get(anchor)
-        if inherited is not None:
-            return inherited
-        own = cluster_id(anchor)
-        if own in self._heir_of:
-            return cluster_id(f"{anchor}\x00{self._seq(anchor)}")
-        return own
 
     def _add_new(self, prepared: Prepared, undo: Undo) -> tuple[Verdict, tuple[str, ...]]:
         """Index and write an article that is not indexed, recording every change in ``undo``."""
@@ -626,7 +561,7 @@ class Deduplicator:
         replica.observe(art_id, prepared)
         evidence = replica.evidence_passages(prepared)
         found = compared(
-            self._in_window(prepared, replica.candidates(prepared, evidence)), self._seq, self.config.cluster
+            self._in_window(prepared, replica.candidates(prepared, evidence)), self._groups.seq, self.config.cluster
         )
         matches, previous = self._find_matches(prepared, found)
         seq_before = replica.seq
@@ -639,7 +574,7 @@ class Deduplicator:
         # the comparisons that the article's sentences made copies (``PairCache.refresh``) are
         # written with it (``PairCache.unsaved``)
         pairs.refresh()
-        self._place(art_id, matches, undo)
+        self._groups.place(art_id, matches, undo)
         matches.sort(key=lambda m: (-m.score, m.b))
         verdict = self._verdict(art_id, tuple(matches), already=False, previous=previous)
         if self._store is not None:  # the last step: once written, the article is added
@@ -656,92 +591,6 @@ class Deduplicator:
         replica.written(art_id)
         _log.added(verdict)
         return verdict, previous
-
-    def _place(self, art_id: str, matches: list[Match], undo: Undo) -> None:
-        """Place a new article in the kept groups of a large component when its copies all lie in
-        one; when they join it to other components, those components' groups are built again
-        when next asked for (``_groups``)."""
-        copies = [m.other(art_id) for m in matches]
-        kept = {id(self._large[c]): self._large[c] for c in copies if c in self._large}
-        if not kept:
-            return
-        if len(kept) > 1 or any(c not in self._large for c in copies):
-            for placed in kept.values():
-                self._drop(placed, undo)
-            return
-        placed = next(iter(kept.values()))
-        if not self._current(placed):
-            return
-        undo.call(lambda: self._drop(placed, None))
-        pair = self._pairs.pair
-        placed.add(
-            art_id,
-            sorted(copies),
-            lambda a, b: pair(a, b).is_copy,
-            lambda a, b: pair(a, b).relation is Relation.SAME_TEXT,
-        )
-        self._large[art_id] = placed
-        self._watches[placed].join(art_id, matches, self._pairs, undo)
-
-    def _current(self, placed: InOrder) -> bool:
-        """Whether the kept groups of a large component stand, checked against the comparisons as
-        they are now (``watch``): when one of its members' comparisons changed whether it is a
-        copy in a way that can move a member (``_flips_stand``), the groups are dropped (built
-        again when next asked for); when one changed otherwise, the cluster records of the groups
-        holding its two articles are read again for those members (``provenance.revised``), or
-        dropped (built again when next asked for)."""
-        undo = self._undo
-        watch = self._watches.get(placed)
-        change = None if watch is None else watch.check(placed.group_of.keys(), self._pairs, undo)
-        if change is None or (change.regroup and not (change.flipped and self._flips_stand(placed, change.flipped))):
-            self._drop(placed, undo)
-            return False
-        records = self._records.get(placed)
-        if change.revised and records:
-            for g in sorted({placed.group_of[m] for m in change.revised}):
-                if undo is not None:
-                    undo.item(records, g)
-                kept = records.pop(g, None)
-                changed = [self._candidate(m, True) for m in sorted(change.revised) if placed.group_of[m] == g]
-                record = None if kept is None else revised(kept[0], changed, self._before, self._pairs.pair)
-                if kept is not None and record is not None:
-                    records[g] = (record, kept[1])
-        return True
-
-    def _flips_stand(self, placed: InOrder, flipped: Iterable[tuple[str, str]]) -> bool:
-        """Whether the kept groups of a large component stand although these comparisons changed
-        whether they are a copy: both articles are members, the later one would be placed where
-        it is (``InOrder.stands``), and two that are no copy any more are still joined through a
-        member that is a copy of both (the component holds together)."""
-        pairs, group_of, seq = self._pairs, placed.group_of, self._seq
-
-        def is_copy(a: str, b: str) -> bool:
-            return pairs.pair(a, b).is_copy
-
-        def same_words(a: str, b: str) -> bool:
-            return pairs.pair(a, b).relation is Relation.SAME_TEXT
-
-        for a, b in flipped:
-            if a not in group_of or b not in group_of:
-                return False
-            x, y = sorted((a, b), key=seq)
-            here = seq(y)
-            near = pairs.edges.get(y, {}).keys()
-            copies = sorted(z for z in near if z in group_of and seq(z) < here and is_copy(y, z))
-            if not placed.stands(y, copies, is_copy, same_words, partial(_before, seq, here)):
-                return False
-            if not is_copy(x, y) and not any(
-                is_copy(x, z) and is_copy(y, z) for z in sorted(near & pairs.edges.get(x, {}).keys()) if z in group_of
-            ):
-                return False
-        return True
-
-    def _drop(self, placed: InOrder, undo: Undo | None) -> None:
-        """Forget the kept groups of one large component (built again when next asked for)."""
-        for member in placed.group_of:
-            if undo is not None:
-                undo.item(self._large, member)
-            self._large.pop(member, None)
 
     def _find_matches(self, prepared: Prepared, candidates: list[str]) -> tuple[list[Match], tuple[str, ...]]:
         """The verified copies among the candidates, and the earliest sources the article's
@@ -760,7 +609,7 @@ class Deduplicator:
             if not match.is_copy:
                 continue
             matches.append(match)
-            last = None if shared else self._earliest.get(other_id)
+            last = None if shared else self._groups.earliest.get(other_id)
             if other_id in built or last in answered:
                 continue
             if last is None:  # not answered here (another worker's article, a file read again)
@@ -777,7 +626,7 @@ class Deduplicator:
     def _earliest_of(self, member: str) -> str | None:
         """The earliest source of the member's cluster when last answered; when that one has left
         the window, the earliest among those left (the cluster built again)."""
-        earliest = self._earliest.get(member)
+        earliest = self._groups.earliest.get(member)
         if earliest is not None and earliest not in self._replica.entries:
             earliest = self._cluster_of(member).earliest
         return earliest
@@ -920,15 +769,8 @@ class Deduplicator:
         """Take an article out of the window, the clusters and the pair cache."""
         if self._retention is not None:
             self._retention.discard(article_id)
-        inherited = self._heirs.pop(article_id, None)
-        if inherited is not None and self._heir_of.get(inherited) == article_id:
-            del self._heir_of[inherited]
-        placed = self._large.get(article_id)
-        if placed is not None:
-            self._drop(placed, None)
+        self._groups.forget(article_id)
         self._pairs.forget(article_id)
-        self._earliest.pop(article_id, None)
-        self._cluster_ids.pop(article_id, None)
         self._written.pop(article_id, None)
 
     # -- comparing ------------------------------------------------------------------------------
@@ -1012,7 +854,7 @@ class Deduplicator:
             earliest_changed=bool(changed),
             previous_earliest=changed[0] if changed else None,
             already_indexed=already,
-            merged=self._merged,
+            merged=self._groups.merged,
             previous_earliests=changed,
         )
 
@@ -1023,36 +865,6 @@ class Deduplicator:
         here = entries[article_id].seq
         return any(m.id != article_id and m.id in entries and entries[m.id].seq < here for m in cluster.members)
 
-    def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
-        """The groups of one component; a large one's groups are kept (see ``_place``)."""
-        placed = self._large.get(component[0])
-        if placed is not None and len(placed.group_of) != len(component):
-            self._drop(placed, self._undo)  # the component changed since its groups were kept
-        elif placed is not None and self._current(placed):
-            return [sorted(g) for g in placed.groups if g], IN_ORDER
-        pairs = self._pairs
-        groups, how = groups_of(component, pairs.pair, pairs.edges.get, self.config.cluster, self._seq)
-        if how == IN_ORDER:
-            self._keep(component, groups)
-        return groups, how
-
-    def _keep(self, component: list[str], groups: list[list[str]]) -> None:
-        """Keep the groups ``groups_of`` built for a large component, each in order of indexing."""
-        placed = InOrder(self.config.cluster)
-        for group in sorted((sorted(g, key=self._seq) for g in groups), key=lambda g: self._seq(g[0])):
-            placed.groups.append(group)
-            for member in group:
-                placed.group_of[member] = len(placed.groups) - 1
-        undo = self._undo
-        for member in component:
-            if undo is not None:
-                undo.item(self._large, member)
-            self._large[member] = placed
-        self._watches[placed] = Watch(component, self._pairs)
-
-    def _seq(self, article_id: str) -> int:
-        return self._replica.entries[article_id].seq
-
     @_serialised
     def cluster_of(self, article_id: str) -> Cluster:
         """The cluster that holds ``article_id`` now."""
@@ -1060,106 +872,11 @@ class Deduplicator:
 
     def _cluster_of(self, article_id: str) -> Cluster:
         self._entry(article_id)
-        placed = self._large.get(article_id)
-        if placed is not None and self._current(placed):
-            return self._kept_cluster(placed, placed.group_of[article_id])
-        component = components([article_id], self._pairs.neighbours)[0]
-        groups, how = self._groups(component)
-        group = next(g for g in groups if article_id in g)
-        return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
+        return self._groups.cluster_of(article_id)
 
     @_serialised
     def clusters(self) -> list[Cluster]:
         """Every cluster, singletons included, sorted by cluster id (a shared index catches up
         with the other workers first)."""
         self.sync()
-        out = []
-        for component in components(self._replica.entries, self._pairs.neighbours):
-            groups, how = self._groups(component)
-            placed = self._large.get(component[0]) if how == IN_ORDER else None
-            for group in groups:
-                if placed is not None:  # a large component's groups: their kept records
-                    out.append(self._kept_cluster(placed, placed.group_of[group[0]]))
-                else:
-                    out.append(self._build_cluster(group, how if len(group) > 1 else "no verified copy"))
-        return sorted(out, key=lambda c: c.id)
-
-    def _kept_cluster(self, placed: InOrder, g: int) -> Cluster:
-        """The cluster of a kept group of a large component: the record kept for it when the group
-        has not changed since, grown by the member placed last when the earliest stands, else built
-        again."""
-        group = placed.groups[g]
-        records = self._records.setdefault(placed, {})
-        kept = records.get(g)
-        if kept is not None and len(kept[0]) == len(group):
-            self._merged = ()
-            return kept[0]
-        if kept is not None and len(kept[0]) == len(group) - 1:
-            cluster = kept[0]
-            new = group[-1]
-            grew = grown(
-                cluster, self._candidate(cluster.earliest, True), kept[1], self._candidate(new, True),
-                self._before(new), self._pairs.pair,
-            )  # fmt: skip
-            if grew is not None:
-                records[g] = grew
-                self._note(new, grew[0])
-                self._merged = ()
-                return grew[0]
-        how = IN_ORDER if len(group) > 1 else "no verified copy"
-        cluster = self._build_cluster(sorted(group), how, near=self._before)
-        following = cluster.evidence.values.get("next", {}).get("id")
-        records[g] = (cluster, None if following is None else self._candidate(following, True))
-        return cluster
-
-    def _before(self, member: str) -> list[str]:
-        """The articles indexed before ``member`` that it was compared with and found a copy of, in
-        id order (the first of equally good copies is the one a member is matched with)."""
-        entries = self._replica.entries
-        here = entries[member].seq
-        return sorted(y for y in self._pairs.edges.get(member, ()) if entries[y].seq < here)
-
-    def _note(self, member: str, cluster: Cluster) -> str | None:
-        """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
-        returns the other cluster id it had before, if any."""
-        undo, ids, earliest = self._undo, self._cluster_ids, self._earliest
-        if earliest.get(member) != cluster.earliest:
-            if undo is not None:
-                undo.item(earliest, member)
-            earliest[member] = cluster.earliest
-        before = ids.get(member)
-        if before != cluster.id:
-            if undo is not None:
-                undo.item(ids, member)
-            ids[member] = cluster.id
-        return before if before is not None and before != cluster.id else None
-
-    def _candidate(self, member: str, with_evidence: bool) -> Candidate:
-        entry = self._replica.entries[member]
-        if not with_evidence:
-            return entry.plain
-        if entry.candidate is None:
-            article = self._replica.article(member)
-            text_date, credits = provenance_inputs(article, self.config.provenance)
-            # a text that gives neither a date nor a credit adds nothing to the plain record: that
-            # one is kept (one record less per member held, and one object less for the collector)
-            found = text_date is not None or credits
-            entry.candidate = candidate(article, entry.seq, text_date, credits) if found else entry.plain
-        return entry.candidate
-
-    def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:
-        """The cluster of ``group``, remembered as its members' last answer (their earliest source and
-        cluster id); ``self._merged`` is set to the other cluster ids they had before (for the verdict)."""
-        if near is None and how == IN_ORDER:  # as the kept records and the batch match them
-            near = self._before
-        cluster = build_cluster(
-            group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near, id_of=self._id_of
-        )
-        merged = {before for member in group if (before := self._note(member, cluster)) is not None}
-        self._merged = tuple(sorted(merged))
-        return cluster
-
-
-def _before(seq: Callable[[str], int], here: int, member: str) -> bool:
-    """Whether ``member`` was indexed before the article indexed at ``here``."""
-    return seq(member) < here
+        return sorted(self._groups.clusters(), key=lambda c: c.id)

@@ -75,9 +75,10 @@ _SEAL = b"\ndedup-state-sealed"
 # deduplicator wires itself, the caches it fills again, and what belongs to the open file.
 _NOT_SAVED: dict[str, frozenset[str]] = {
     "dedup": frozenset(
-        "config window _retention _replica _pairs _records _watches _vocabulary skipped _store _where _lock _closed "
+        "config window _retention _replica _pairs _groups _vocabulary skipped _store _where _lock _closed "
         "_read_only _undo _batch".split()
     ),
+    "groups": frozenset({"config", "_replica", "_pairs", "journal", "_records", "_watches"}),
     "replica": frozenset(
         "_passage boilerplate formula _k _read _read_counted _where _shared _kept _recent pending".split()
     ),
@@ -221,7 +222,9 @@ def _dense(saved: tuple[Any, ...]) -> npt.NDArray[np.uint8]:
 
 def _wired(d: Deduplicator) -> dict[str, object]:
     replica = d._replica
-    found: dict[str, object] = {"dedup": d, "replica": replica, "boilerplate": replica.boilerplate, "pairs": d._pairs}
+    found: dict[str, object] = {
+        "dedup": d, "replica": replica, "boilerplate": replica.boilerplate, "pairs": d._pairs, "groups": d._groups,
+    }  # fmt: skip
     if replica.formula is not None:
         found["formula"] = replica.formula
     if d._retention is not None:
@@ -290,8 +293,8 @@ def save(d: Deduplicator, store: SQLiteStore) -> Path | None:
     state = {name: _fields(obj, _NOT_SAVED[name]) for name, obj in wired.items()}
     state["replica"]["entries"] = _columns(replica.entries)
     state["replica"]["leaving"] = _columns(replica.leaving)
-    state["dedup"]["_watches"] = list(d._watches.items())
-    state["dedup"]["_records"] = list(d._records.items())
+    state["groups"]["_watches"] = list(d._groups._watches.items())
+    state["groups"]["_records"] = list(d._groups._records.items())
     for name in _TABLES if "formula" in state else ():
         state["formula"][name] = _sparse(state["formula"][name])
     token = secrets.token_hex(16)
@@ -361,7 +364,7 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
                     "a reader that had the file open as its writer closed)"
                 )
             state = _read(fh, _stamp(store.path), {**_header(d, store), "token": mark.split()[0]}, mark)
-            watches, records = state["dedup"].pop("_watches"), state["dedup"].pop("_records")
+            watches, records = state["groups"].pop("_watches"), state["groups"].pop("_records")
             state["replica"]["entries"] = dict(_entries(state["replica"]["entries"]))
             state["replica"]["leaving"] = OrderedDict(_entries(state["replica"]["leaving"]))
             for name in _TABLES if "formula" in state else ():
@@ -376,8 +379,8 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
     for name, fields in state.items():
         for field, value in fields.items():
             setattr(wired[name], field, value)
-    d._watches = weakref.WeakKeyDictionary(watches)
-    d._records = weakref.WeakKeyDictionary(records)
+    d._groups._watches = weakref.WeakKeyDictionary(watches)
+    d._groups._records = weakref.WeakKeyDictionary(records)
     return True
 
 

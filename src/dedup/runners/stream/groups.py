@@ -1,0 +1,353 @@
+"""The stream's clusters: the groups of the articles in memory and their records, and what each
+member was last answered.
+
+A component of the verified-copy graph is grouped when an answer needs it (``grouping.groups_of``)
+and each group becomes a cluster record (``provenance.build_cluster``). A component larger than
+``ClusterConfig.max_exact_size`` is grouped in order of indexing (``grouping.InOrder``) and its
+groups are kept: a new copy of a large story is placed in them at once (``place``), and the record
+of its group grows by that one member when the earliest stands (``provenance.grown``) instead of
+being built again. A ``Watch`` per kept component notes what its comparisons were last checked
+under; when they changed since, the kept groups stand, are read again for the members concerned
+(``provenance.revised``), or are dropped and built again when next asked for (``_current``).
+
+A cluster's id is made from its anchor, the member indexed first (``provenance.cluster_id``). With
+a window, the anchor leaves before its cluster does: the id is passed on to the member indexed
+first among those left that had it (``pass_on``, ``heir``), so that a cluster keeps its id while
+any of its members is in memory (``id_of``).
+
+Every change made while an article is added is recorded in ``journal`` (the add's ``Undo``), so
+that an add that fails leaves the groups as they were.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
+from dedup._undo import Undo
+from dedup.config import DedupConfig
+from dedup.records import Cluster, Match, Relation
+from dedup.runners.stream.replica import Replica
+from dedup.runners.stream.watch import Watch
+from dedup.stages.grouping import IN_ORDER, InOrder, components, groups_of
+from dedup.stages.pairs import PairCache
+from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, grown, provenance_inputs, revised
+
+
+class Groups:
+    """The clusters of the articles in ``replica``, from the comparisons of ``pairs`` (see the
+    module docstring)."""
+
+    def __init__(self, config: DedupConfig, replica: Replica, pairs: PairCache) -> None:
+        self.config = config
+        self._replica = replica
+        self._pairs = pairs
+        self.journal: Undo | None = None  # the journal of the add in progress
+        self.earliest: dict[str, str] = {}  # each member's earliest source when last answered
+        self.cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
+        self.merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
+        # the ids of clusters whose first member left the window, passed on to the member indexed
+        # first among those left that had it: each such member's id, and each id's heir
+        self.heirs: dict[str, str] = {}
+        self.heir_of: dict[str, str] = {}
+        # the groups of each component larger than ``max_exact_size``, built in order of indexing
+        # (``grouping.InOrder``) and kept: a new copy of a large story is placed in them at once
+        self._large: dict[str, InOrder] = {}
+        # the last cluster record of each kept group, with the member of the time after the
+        # earliest's, grown by one member at a time (``provenance.grown``)
+        self._records: weakref.WeakKeyDictionary[InOrder, dict[int, tuple[Cluster, Candidate | None]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        # what each kept component's comparisons were last checked under (``watch``)
+        self._watches: weakref.WeakKeyDictionary[InOrder, Watch] = weakref.WeakKeyDictionary()
+
+    def seq(self, article_id: str) -> int:
+        return self._replica.entries[article_id].seq
+
+    # -- cluster ids ------------------------------------------------------------------------------
+    def id_of(self, anchor: str) -> str:
+        """The id of the cluster whose first member in memory is ``anchor``: the id passed on to it
+        when its cluster's first member left the window, else its own (``provenance.cluster_id``),
+        unless that was passed on to another member (an id indexed again after it left the
+        window): then one made of its id and its ingest number."""
+        inherited = self.heirs.get(anchor)
+        if inherited is not None:
+            return inherited
+        own = cluster_id(anchor)
+        if own in self.heir_of:
+            return cluster_id(f"{anchor}\x00{self.seq(anchor)}")
+        return own
+
+    def pass_on(self, cluster: str, heir: str) -> None:
+        """``heir`` takes the id ``cluster`` (``id_of``)."""
+        self.heirs[heir], self.heir_of[cluster] = cluster, heir
+
+    def heir(self, first: str, cluster: str) -> str | None:
+        """The member indexed first, after ``first``, among the members last answered in
+        ``cluster`` (found along the copies from ``first``: a cluster's members are linked)."""
+        ids, edges, seq = self.cluster_ids, self._pairs.edges, self.seq
+        seen, todo = {first}, [first]
+        while todo:
+            for other in edges.get(todo.pop(), ()):
+                if other not in seen and ids.get(other) == cluster:
+                    seen.add(other)
+                    todo.append(other)
+        seen.discard(first)
+        return min(seen, key=lambda m: (seq(m), m)) if seen else None
+
+    def heirs_read(self, left: set[str]) -> None:
+        """After reading a store with a window: the clusters whose first member left it (one of
+        ``left``) pass their id on to the member indexed first among those read that had it, as
+        the window does (a cluster whose first member was removed does not)."""
+        retired = {cluster_id(article_id) for article_id in left}
+        members: dict[str, list[str]] = {}
+        for member, cluster in self.cluster_ids.items():
+            if cluster in retired:
+                members.setdefault(cluster, []).append(member)
+        for cluster, group in members.items():
+            first = min(group, key=lambda m: (self.seq(m), m))
+            if self.id_of(first) != cluster:
+                self.pass_on(cluster, first)
+
+    def leave(self, article_id: str) -> tuple[str, str] | None:
+        """For an article about to leave the window: its cluster id and the member that takes it
+        on, when the id was the article's own (None otherwise)."""
+        cluster = self.cluster_ids.get(article_id)
+        if cluster is not None and self.id_of(article_id) == cluster:
+            heir = self.heir(article_id, cluster)
+            if heir is not None:
+                return cluster, heir
+        return None
+
+    def regroup(self) -> None:
+        """Drop every kept group (built again when next asked for): changes made elsewhere (another
+        worker's articles) may have joined their components without placing anyone in them."""
+        self._large.clear()
+
+    def forget(self, article_id: str) -> None:
+        """Take an article out of the groups and the answers kept."""
+        inherited = self.heirs.pop(article_id, None)
+        if inherited is not None and self.heir_of.get(inherited) == article_id:
+            del self.heir_of[inherited]
+        placed = self._large.get(article_id)
+        if placed is not None:
+            self._drop(placed, None)
+        self.earliest.pop(article_id, None)
+        self.cluster_ids.pop(article_id, None)
+
+    # -- placing a new article ----------------------------------------------------------------------
+    def place(self, art_id: str, matches: list[Match], undo: Undo) -> None:
+        """Place a new article in the kept groups of a large component when its copies all lie in
+        one; when they join it to other components, those components' groups are built again
+        when next asked for (``groups``)."""
+        copies = [m.other(art_id) for m in matches]
+        kept = {id(self._large[c]): self._large[c] for c in copies if c in self._large}
+        if not kept:
+            return
+        if len(kept) > 1 or any(c not in self._large for c in copies):
+            for placed in kept.values():
+                self._drop(placed, undo)
+            return
+        placed = next(iter(kept.values()))
+        if not self._current(placed):
+            return
+        undo.call(lambda: self._drop(placed, None))
+        pair = self._pairs.pair
+        placed.add(
+            art_id,
+            sorted(copies),
+            lambda a, b: pair(a, b).is_copy,
+            lambda a, b: pair(a, b).relation is Relation.SAME_TEXT,
+        )
+        self._large[art_id] = placed
+        self._watches[placed].join(art_id, matches, self._pairs, undo)
+
+    def _current(self, placed: InOrder) -> bool:
+        """Whether the kept groups of a large component stand, checked against the comparisons as
+        they are now (``watch``): when one of its members' comparisons changed whether it is a
+        copy in a way that can move a member (``_flips_stand``), the groups are dropped (built
+        again when next asked for); when one changed otherwise, the cluster records of the groups
+        holding its two articles are read again for those members (``provenance.revised``), or
+        dropped (built again when next asked for)."""
+        undo = self.journal
+        watch = self._watches.get(placed)
+        change = None if watch is None else watch.check(placed.group_of.keys(), self._pairs, undo)
+        if change is None or (change.regroup and not (change.flipped and self._flips_stand(placed, change.flipped))):
+            self._drop(placed, undo)
+            return False
+        records = self._records.get(placed)
+        if change.revised and records:
+            for g in sorted({placed.group_of[m] for m in change.revised}):
+                if undo is not None:
+                    undo.item(records, g)
+                kept = records.pop(g, None)
+                changed = [self._candidate(m, True) for m in sorted(change.revised) if placed.group_of[m] == g]
+                record = None if kept is None else revised(kept[0], changed, self.before, self._pairs.pair)
+                if kept is not None and record is not None:
+                    records[g] = (record, kept[1])
+        return True
+
+    def _flips_stand(self, placed: InOrder, flipped: Iterable[tuple[str, str]]) -> bool:
+        """Whether the kept groups of a large component stand although these comparisons changed
+        whether they are a copy: both articles are members, the later one would be placed where
+        it is (``InOrder.stands``), and two that are no copy any more are still joined through a
+        member that is a copy of both (the component holds together)."""
+        pairs, group_of, seq = self._pairs, placed.group_of, self.seq
+
+        def is_copy(a: str, b: str) -> bool:
+            return pairs.pair(a, b).is_copy
+
+        def same_words(a: str, b: str) -> bool:
+            return pairs.pair(a, b).relation is Relation.SAME_TEXT
+
+        for a, b in flipped:
+            if a not in group_of or b not in group_of:
+                return False
+            x, y = sorted((a, b), key=seq)
+            here = seq(y)
+            near = pairs.edges.get(y, {}).keys()
+            copies = sorted(z for z in near if z in group_of and seq(z) < here and is_copy(y, z))
+            if not placed.stands(y, copies, is_copy, same_words, partial(_before, seq, here)):
+                return False
+            if not is_copy(x, y) and not any(
+                is_copy(x, z) and is_copy(y, z) for z in sorted(near & pairs.edges.get(x, {}).keys()) if z in group_of
+            ):
+                return False
+        return True
+
+    def _drop(self, placed: InOrder, undo: Undo | None) -> None:
+        """Forget the kept groups of one large component (built again when next asked for)."""
+        for member in placed.group_of:
+            if undo is not None:
+                undo.item(self._large, member)
+            self._large.pop(member, None)
+
+    # -- the clusters ---------------------------------------------------------------------------
+    def _groups(self, component: list[str]) -> tuple[list[list[str]], str]:
+        """The groups of one component; a large one's groups are kept (see ``place``)."""
+        placed = self._large.get(component[0])
+        if placed is not None and len(placed.group_of) != len(component):
+            self._drop(placed, self.journal)  # the component changed since its groups were kept
+        elif placed is not None and self._current(placed):
+            return [sorted(g) for g in placed.groups if g], IN_ORDER
+        pairs = self._pairs
+        groups, how = groups_of(component, pairs.pair, pairs.edges.get, self.config.cluster, self.seq)
+        if how == IN_ORDER:
+            self._keep(component, groups)
+        return groups, how
+
+    def _keep(self, component: list[str], groups: list[list[str]]) -> None:
+        """Keep the groups ``groups_of`` built for a large component, each in order of indexing."""
+        placed = InOrder(self.config.cluster)
+        for group in sorted((sorted(g, key=self.seq) for g in groups), key=lambda g: self.seq(g[0])):
+            placed.groups.append(group)
+            for member in group:
+                placed.group_of[member] = len(placed.groups) - 1
+        undo = self.journal
+        for member in component:
+            if undo is not None:
+                undo.item(self._large, member)
+            self._large[member] = placed
+        self._watches[placed] = Watch(component, self._pairs)
+
+    def cluster_of(self, article_id: str) -> Cluster:
+        """The cluster that holds ``article_id`` (an article in memory) now."""
+        placed = self._large.get(article_id)
+        if placed is not None and self._current(placed):
+            return self._kept_cluster(placed, placed.group_of[article_id])
+        component = components([article_id], self._pairs.neighbours)[0]
+        groups, how = self._groups(component)
+        group = next(g for g in groups if article_id in g)
+        return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
+
+    def clusters(self) -> Iterator[Cluster]:
+        """Every cluster of the articles in memory, singletons included, component after component."""
+        for component in components(self._replica.entries, self._pairs.neighbours):
+            groups, how = self._groups(component)
+            placed = self._large.get(component[0]) if how == IN_ORDER else None
+            for group in groups:
+                if placed is not None:  # a large component's groups: their kept records
+                    yield self._kept_cluster(placed, placed.group_of[group[0]])
+                else:
+                    yield self._build_cluster(group, how if len(group) > 1 else "no verified copy")
+
+    def _kept_cluster(self, placed: InOrder, g: int) -> Cluster:
+        """The cluster of a kept group of a large component: the record kept for it when the group
+        has not changed since, grown by the member placed last when the earliest stands, else built
+        again."""
+        group = placed.groups[g]
+        records = self._records.setdefault(placed, {})
+        kept = records.get(g)
+        if kept is not None and len(kept[0]) == len(group):
+            self.merged = ()
+            return kept[0]
+        if kept is not None and len(kept[0]) == len(group) - 1:
+            cluster = kept[0]
+            new = group[-1]
+            grew = grown(
+                cluster, self._candidate(cluster.earliest, True), kept[1], self._candidate(new, True),
+                self.before(new), self._pairs.pair,
+            )  # fmt: skip
+            if grew is not None:
+                records[g] = grew
+                self._note(new, grew[0])
+                self.merged = ()
+                return grew[0]
+        how = IN_ORDER if len(group) > 1 else "no verified copy"
+        cluster = self._build_cluster(sorted(group), how, near=self.before)
+        following = cluster.evidence.values.get("next", {}).get("id")
+        records[g] = (cluster, None if following is None else self._candidate(following, True))
+        return cluster
+
+    def before(self, member: str) -> list[str]:
+        """The articles indexed before ``member`` that it was compared with and found a copy of, in
+        id order (the first of equally good copies is the one a member is matched with)."""
+        entries = self._replica.entries
+        here = entries[member].seq
+        return sorted(y for y in self._pairs.edges.get(member, ()) if entries[y].seq < here)
+
+    def _note(self, member: str, cluster: Cluster) -> str | None:
+        """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
+        returns the other cluster id it had before, if any."""
+        undo, ids, earliest = self.journal, self.cluster_ids, self.earliest
+        if earliest.get(member) != cluster.earliest:
+            if undo is not None:
+                undo.item(earliest, member)
+            earliest[member] = cluster.earliest
+        before = ids.get(member)
+        if before != cluster.id:
+            if undo is not None:
+                undo.item(ids, member)
+            ids[member] = cluster.id
+        return before if before is not None and before != cluster.id else None
+
+    def _candidate(self, member: str, with_evidence: bool) -> Candidate:
+        entry = self._replica.entries[member]
+        if not with_evidence:
+            return entry.plain
+        if entry.candidate is None:
+            article = self._replica.article(member)
+            text_date, credits = provenance_inputs(article, self.config.provenance)
+            # a text that gives neither a date nor a credit adds nothing to the plain record: that
+            # one is kept (one record less per member held, and one object less for the collector)
+            found = text_date is not None or credits
+            entry.candidate = candidate(article, entry.seq, text_date, credits) if found else entry.plain
+        return entry.candidate
+
+    def _build_cluster(self, group: list[str], how: str, near: Callable[[str], Iterable[str]] | None = None) -> Cluster:
+        """The cluster of ``group``, remembered as its members' last answer (their earliest source and
+        cluster id); ``merged`` is set to the other cluster ids they had before (for the verdict)."""
+        if near is None and how == IN_ORDER:  # as the kept records and the batch match them
+            near = self.before
+        cluster = build_cluster(
+            group, how, self._candidate, self._pairs.pair, self.config.provenance, near=near, id_of=self.id_of
+        )
+        merged = {before for member in group if (before := self._note(member, cluster)) is not None}
+        self.merged = tuple(sorted(merged))
+        return cluster
+
+
+def _before(seq: Callable[[str], int], here: int, member: str) -> bool:
+    """Whether ``member`` was indexed before the article indexed at ``here``."""
+    return seq(member) < here
