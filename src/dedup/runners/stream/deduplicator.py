@@ -4,10 +4,10 @@
 indexes for candidates (``replica``), verifies each candidate exactly (``dedup.stages.pairs``),
 indexes the article and answers with a ``Verdict``: is it a copy, of which articles, with which
 scores, in which cluster, with which earliest source (``groups``: the stream's groups and cluster
-records, built by ``dedup.stages.grouping`` and ``dedup.stages.provenance``). ``add_many`` adds a batch: it prepares every article first (so that
-boilerplate is learned from the whole batch, in id order), then adds them one by one through the
-same code. ``dedup.cluster`` runs the same decisions in passes (``dedup.runners.batch``) and is
-tested equal to ``add_many`` + ``clusters()``.
+records, built by ``dedup.stages.grouping`` and ``dedup.stages.provenance``). ``add_many`` adds a
+batch: it prepares every article first (so that boilerplate is learned from the whole batch, in id
+order), then adds them one by one through the same code. ``dedup.cluster`` runs the same decisions
+in passes (``dedup.runners.batch``) and is tested equal to ``add_many`` + ``clusters()``.
 
 An ``add`` either completes or changes nothing: every change it makes to the deduplicator is
 recorded in an ``Undo`` journal as it is made, and put back if anything raises before the article

@@ -3,9 +3,9 @@ boilerplate model and formula counts their sentences and shingles feed.
 
 An article goes in in two steps. ``observe`` counts its sentences in the boilerplate model (which
 reads the sentences of the articles it counts, so the article is readable, *pending*, from then
-on) and its shingles in the formula counts; ``insert`` indexes it: its entry, its sequence number, its LSH rows (the passages that are not
-learned boilerplate). ``unobserve`` and ``uninsert`` undo the two steps for an ``add`` that fails;
-``forget`` takes an indexed article out for good. A batch observes all its articles before it
+on) and its shingles in the formula counts; ``insert`` indexes it: its entry, its sequence number,
+its LSH rows (the passages that are not learned boilerplate). ``unobserve`` and ``uninsert`` undo
+the two steps for an ``add`` that fails; ``forget`` takes an indexed article out for good. A batch observes all its articles before it
 inserts any, so that boilerplate is learned from the whole batch.
 
 An article that leaves the window goes out in two steps as well. ``detach`` takes its entry out of
