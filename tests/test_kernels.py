@@ -447,6 +447,48 @@ stream.close()
     assert used <= cached, f"kernels called for types that compile_all does not cache: {sorted(used - cached)}"
 
 
+def test_after_its_first_add_the_stream_loads_no_kernel() -> None:
+    """The first add loads every kernel the stream calls: the first comparison, judging of
+    boilerplate and removal that come later do not stop to load one (a story's second copy
+    would wait for them)."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import dedup
+from numba.core.registry import CPUDispatcher
+import importlib, pkgutil
+import dedup.kernels
+from conftest import load_seeds
+
+def loaded():
+    out = set()
+    for module in pkgutil.iter_modules(dedup.kernels.__path__, "dedup.kernels."):
+        for name, value in vars(importlib.import_module(module.name)).items():
+            if isinstance(value, CPUDispatcher):
+                out.update(f"{{module.name}}.{{name}} {{sig}}" for sig in value.signatures)
+    return out
+
+articles = load_seeds()
+furniture = "Subscribe to our newsletter for the latest news from the city every day."
+extra = [
+    dedup.Article(id=f"x{{i}}", text=f"{{furniture}}\\nStory {{i}} tells of \U0001d518nicode {{i * 7}} and more. " * 3)
+    for i in range(12)
+]
+stream = dedup.Deduplicator()
+stream.add(articles[0])
+first = loaded()
+copies = sum(stream.add(article).is_copy for article in articles[1:] + extra)
+stream.remove(extra[0].id)
+stream.close()
+print(copies)
+print("\\n".join(sorted(loaded() - first)))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=600)
+    copies, *late = [line for line in run.stdout.splitlines() if line]
+    assert int(copies) > 0, "the workload compared nothing"
+    assert late == [], f"kernels loaded after the first add: {late}"
+
+
 def test_the_compile_notice_is_logged_once_per_process() -> None:
     script = """
 import logging, sys

@@ -149,6 +149,22 @@ def compile_all() -> int:
     return len(signatures)
 
 
+@lru_cache(maxsize=1)
+def load_for_stream() -> int:
+    """Load the kernels of ``_first_run_signatures`` that the stream calls (all but the batch
+    engine's candidate join and its boilerplate judge of samples), once per process; how many. The
+    stream calls it on its first add, so that its first comparison, first removal or first
+    judging of boilerplate does not stop to load a kernel. A kernel missing from numba's cache is
+    compiled here (``COMPILE_NOTICE``)."""
+    from dedup.kernels import boilerplate, candidates
+
+    batch_only = {candidates.candidate_pairs, candidates.sort_runs, boilerplate.judge_samples}
+    loaded = [(kernel, argtypes) for kernel, argtypes in _first_run_signatures() if kernel not in batch_only]
+    for kernel, argtypes in loaded:
+        kernel.compile(argtypes)
+    return len(loaded)
+
+
 def _announce_compiling() -> None:
     """Log ``COMPILE_NOTICE`` once per process, when numba first starts compiling a kernel of this
     package: the kernels are not in numba's cache, and the run waits for them (the command line

@@ -28,7 +28,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
-from dedup import _log
+from dedup import _log, kernels
 from dedup._undo import Undo
 from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options, check_many
 from dedup.errors import (
@@ -549,6 +549,7 @@ class Deduplicator:
 
     def _add_new(self, prepared: Prepared, undo: Undo) -> tuple[Verdict, tuple[str, ...]]:
         """Index and write an article that is not indexed, recording every change in ``undo``."""
+        kernels.load_for_stream()  # (the first add loads every kernel a later one may call)
         replica, pairs = self._replica, self._pairs
         art = prepared.article
         art_id, doc = art.id, prepared.doc
