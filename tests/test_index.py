@@ -283,6 +283,60 @@ def test_a_band_index_grows_into_its_successors_keeping_its_answers(
     assert _window_of_generations(copy_per_key, copy_least, window=40, steps=700, seed=seed) >= 5
 
 
+@given(
+    articles=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 9), st.integers(0, 2**32 - 1)), max_size=60),
+    later=st.lists(st.one_of(ADD, REMOVE), max_size=15),
+    spread=st.sampled_from([4, 64, 2**32]),
+)
+@settings(max_examples=80, deadline=None, database=None)
+def test_an_index_filled_in_one_go_answers_as_one_added_to_in_turn(
+    articles: list[tuple[int, int, int]], later: list[tuple[str, int, int, int]], spread: int
+) -> None:
+    """A file read back builds its LSH tables in one go (``CandidateIndex.filling``): they answer
+    as the tables of the same articles added one at a time (an id added again counts once, last),
+    and go on alike as articles are added and removed."""
+
+    def index() -> CandidateIndex:
+        return CandidateIndex(BandIndex(bands=3, rows=2), BandIndex(bands=2, rows=2, first=3))
+
+    def article(seed: int, passages: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = _rows(seed, passages + 1, 6, spread)
+        return rows[0], rows[1:, :4].copy()
+
+    in_turn, filled = index(), index()
+    with filled.filling() as add:
+        for n, passages, seed in articles:
+            in_turn.add(f"a{n}", *article(seed, passages))
+            add(f"a{n}", *article(seed, passages))
+    probes = [article(seed, 9) for seed in range(5)] + [article(seed, p) for _, p, seed in articles[:5]]
+
+    def answers(ix: CandidateIndex) -> list[object]:
+        return [
+            (ix.documents.hits(d[None, :]), ix.passages.hits(p), ix.candidates(d, p, limit=4, min_hits=1, few=2))
+            for d, p in probes
+        ]
+
+    assert answers(filled) == answers(in_turn)
+    assert len(filled.documents) == len(in_turn.documents) == len({n for n, _, _ in articles})
+    for kind, n, passages, seed in later:
+        for ix in (in_turn, filled):
+            if kind == "add":
+                ix.add(f"a{n}", *article(seed, passages % 10))
+            else:
+                ix.remove(f"a{n}")
+        assert answers(filled) == answers(in_turn)
+
+
+def test_only_an_empty_band_index_is_filled() -> None:
+    """``fill`` builds a new index: given one that holds articles, or ids twice, it refuses."""
+    index = BandIndex(bands=2, rows=2)
+    with pytest.raises(ValueError, match="distinct ids"):
+        index.fill(["a", "a"], np.arange(4, dtype=np.uint64), np.array([0, 2, 4]))
+    index.add("a", _rows(0, 1, 4, 2**32))
+    with pytest.raises(ValueError, match="holds no article"):
+        index.fill(["b"], np.arange(2, dtype=np.uint64), np.array([0, 2]))
+
+
 def test_no_add_copies_more_than_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
     """However large the index, one ``add`` inserts at most ``COPY_PER_KEY`` times its own keys
     (at least ``COPY_LEAST``) into the next table, plus the last article it reaches: a table is

@@ -20,7 +20,8 @@ query's rows (``hits``), ``remove`` an article. Two implementations:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -216,6 +217,19 @@ class _Table:
             setattr(self, name, room)
 
 
+def _sizes(need: int) -> tuple[int, int]:
+    """The slots and entries of a table for ``need`` keys: both at most half full with them."""
+    if need > _MAX_HANDLE:
+        raise CapacityError(
+            f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
+            "index fewer articles per Deduplicator, or fewer passages per article"
+        )
+    slots = _MIN_SLOTS
+    while 2 * need > slots:
+        slots *= 2
+    return slots, min(max(2 * need, _MIN_SLOTS // 2), _MAX_HANDLE)
+
+
 class BandIndex:
     """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays (``_Table``) walked by
     numba kernels: about 36 bytes per (article, band) against about 130 in a Python dict of lists.
@@ -250,13 +264,32 @@ class BandIndex:
     def __len__(self) -> int:
         return len(self._table.handles)
 
+    def keys(self, signatures: U32) -> U64:
+        """The band keys ``add`` indexes an article's signatures under: distinct, ascending."""
+        return array_kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
+
     def add(self, article_id: str, signatures: U32) -> None:
-        keys = array_kernels.distinct(band_keys(signatures, self.bands, self.rows).ravel())
+        keys = self.keys(signatures)
         self._room(len(keys))  # (first: an article refused for its size leaves its earlier version indexed)
         if article_id in self._table.handles:
             self.remove(article_id)
         self._table.insert([article_id], keys, np.array([0, len(keys)], dtype=np.int64))
         self._copy(max(COPY_PER_KEY * len(keys), COPY_LEAST))
+
+    def fill(self, ids: Sequence[str], keys: U64, offsets: I64) -> None:
+        """Index the articles ``ids`` (distinct) into this index, which holds none, the ``i``-th
+        under ``keys[offsets[i]:offsets[i + 1]]`` (its ``keys``): the same index as adding them in
+        turn, in one table sized for them all as a successor would be, filled in one call, without
+        the successors that adding one at a time begins as the table grows."""
+        if len(self._table.handles) or self._table.next or self._successor is not None:
+            raise ValueError("fill() builds an index that holds no article yet")
+        if len(set(ids)) != len(ids) or len(offsets) != len(ids) + 1:
+            raise ValueError("fill() takes distinct ids and one span of keys for each")
+        need = max(len(keys), len(ids) + 1)
+        slots, entries = _sizes(need)
+        table = _Table(slots, entries, 2 * (len(ids) + 1))
+        table.insert(ids, keys, offsets)
+        self._table = table
 
     def hits(self, signatures: U32) -> Counter[str]:
         """For each indexed article among the ``first`` of some bucket of the query's rows, how many
@@ -295,15 +328,7 @@ class BandIndex:
         # ones too), at least ``COPY_PER_KEY`` of them per key added
         during = (table.n_entries + table.next) // max(COPY_PER_KEY, 1)
         need = max(table.live_entries + extra + during, len(table.handles) + 1)
-        if need > _MAX_HANDLE:
-            raise CapacityError(
-                f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
-                "index fewer articles per Deduplicator, or fewer passages per article"
-            )
-        slots = _MIN_SLOTS
-        while 2 * need > slots:
-            slots *= 2
-        entries = min(max(2 * need, _MIN_SLOTS // 2), _MAX_HANDLE)
+        slots, entries = _sizes(need)
         # the slots are marked empty by the adds too (``_copy``): writing them all at once (hundreds
         # of megabytes for millions of keys) would stall this add
         self._successor = _Table(slots, entries, 2 * (len(table.handles) + 1), emptied=False)
@@ -403,6 +428,37 @@ class CandidateIndex:
         self.documents.remove(article_id)
         self.passages.remove(article_id)
         self._passage_counts.pop(article_id, None)
+
+    @contextmanager
+    def filling(self) -> Iterator[Callable[[str, U32, U32], None]]:
+        """Index many articles read back at once (a file reopened): yields the ``add`` to call for
+        each, in order. An empty ``BandIndex`` keeps only their keys until the block ends, then is
+        built in one go (``BandIndex.fill``); any other backend is added to at each call. Nothing
+        may ask for candidates within the block."""
+        bulk: dict[int, tuple[BandIndex, dict[str, U64]]] = {
+            id(b): (b, {}) for b in (self.documents, self.passages) if isinstance(b, BandIndex) and not len(b)
+        }
+
+        def add_to(backend: LSHBackend, article_id: str, signatures: U32) -> None:
+            held = bulk.get(id(backend))
+            if held is None:
+                backend.add(article_id, signatures)
+                return
+            band_index, keys = held
+            keys.pop(article_id, None)  # an id added again goes last, as ``add`` would index it
+            keys[article_id] = band_index.keys(signatures)
+
+        def add(article_id: str, signature: U32, passage_signatures: U32) -> None:
+            add_to(self.documents, article_id, signature[None, :])
+            add_to(self.passages, article_id, passage_signatures)
+            self._passage_counts[article_id] = len(passage_signatures)
+
+        yield add
+        for band_index, keys in bulk.values():
+            offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+            np.cumsum([len(k) for k in keys.values()], out=offsets[1:])
+            joined = np.concatenate(list(keys.values())) if keys else np.empty(0, dtype=np.uint64)
+            band_index.fill(list(keys), joined, offsets)
 
     def candidates(self, signature: U32, passage_signatures: U32, *, limit: int, min_hits: int, few: int) -> list[str]:
         """The articles ``choose`` proposes for a query (``limit``, ``min_hits`` and ``few`` as

@@ -327,11 +327,19 @@ class Replica:
         self._count(prepared, forget=True)
         self.pending.pop(art_id, None)
 
-    def insert(self, art_id: str, prepared: Prepared, seq: int, evidence: U32) -> None:
-        """Make an observed article indexed: its entry, its sequence number, its LSH rows."""
+    def insert(
+        self,
+        art_id: str,
+        prepared: Prepared,
+        seq: int,
+        evidence: U32,
+        index: Callable[[str, U32, U32], None] | None = None,
+    ) -> None:
+        """Make an observed article indexed: its entry, its sequence number, its LSH rows (with
+        ``index``, the ``add`` of ``CandidateIndex.filling``, when given)."""
         self.entries[art_id] = _entry(prepared, seq, self._k, self.pending.pop(art_id, None))
         self.seq = max(self.seq, seq + 1)
-        self.index.add(art_id, prepared.signature, evidence)
+        (index or self.index.add)(art_id, prepared.signature, evidence)
 
     def uninsert(self, art_id: str, seq_before: int) -> None:
         """Undo ``insert``."""

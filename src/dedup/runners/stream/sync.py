@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from dedup.records import Match
 from dedup.runners.stream.replica import Replica
 from dedup.runners.stream.window import Retention
+from dedup.stages.index import U32
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared
 from dedup.stores.base import Store
@@ -44,12 +45,19 @@ def attach(replica: Replica, store: Store, where: str) -> None:
     replica.read_from(reader(store), store.counted, where, shared=store.shared)
 
 
-def replay(replica: Replica, pairs: PairCache, stored: StoredArticle, matches: Iterable[Match]) -> None:
-    """Put a stored article (and the copies found when it was added) into the replica."""
+def replay(
+    replica: Replica,
+    pairs: PairCache,
+    stored: StoredArticle,
+    matches: Iterable[Match],
+    index: Callable[[str, U32, U32], None] | None = None,
+) -> None:
+    """Put a stored article (and the copies found when it was added) into the replica (its LSH
+    rows with ``index``, the ``add`` of ``CandidateIndex.filling``, when given)."""
     prepared = _prepared(stored)
     art_id = stored.article.id
     replica.observe(art_id, prepared)
-    replica.insert(art_id, prepared, stored.seq, replica.evidence_passages(prepared))
+    replica.insert(art_id, prepared, stored.seq, replica.evidence_passages(prepared), index)
     pairs.add(art_id)
     replica.written(art_id, keep=False)
     entries = replica.entries
@@ -79,10 +87,11 @@ def load(
             last = seq
         only = set(retention)
         left -= only
-    for stored in store.articles(only=only):
-        replay(replica, pairs, stored, ())
-        if indexed is not None:
-            indexed(stored)
+    with replica.index.filling() as index:  # (the LSH tables built in one go at the end)
+        for stored in store.articles(only=only):
+            replay(replica, pairs, stored, (), index)
+            if indexed is not None:
+                indexed(stored)
     entries = replica.entries
     for match in store.matches(between=entries):
         pairs.remember(match, version=STORED)
