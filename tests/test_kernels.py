@@ -419,8 +419,8 @@ for module in pkgutil.iter_modules(dedup.kernels.__path__, "dedup.kernels."):
 def test_compile_all_covers_what_the_batch_and_the_stream_call() -> None:
     """An installed package's first run compiles nothing when the build cached ``compile_all``'s
     kernels: the batch engine and the stream (with boilerplate to judge, characters beyond 16
-    bits, and an article removed, as a window lets articles go) call no kernel for other argument
-    types."""
+    bits, the shared passages' offsets, and an article removed, as a window lets articles go) call
+    no kernel for other argument types."""
     workload = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -433,9 +433,10 @@ extra = [
     for i in range(12)
 ]
 list(dedup.cluster(articles + extra))
+list(dedup.cluster(articles, spans=True))
 stream = dedup.Deduplicator()
 for article in articles + extra:
-    stream.add(article)
+    stream.add(article, spans=True)
 stream.remove(extra[0].id)
 stream.close()
 """

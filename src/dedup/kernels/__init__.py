@@ -68,9 +68,9 @@ def cache_folder() -> Path | None:
 
 
 def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
-    """The kernels that the batch engine and the stream call from Python, each with the argument
-    types they pass (a test checks that those paths call no other): what ``compile_all`` puts in
-    numba's cache."""
+    """The kernels that the batch engine and the stream call from Python, with the shared passages'
+    offsets or without, each with the argument types they pass (a test checks that those paths
+    call no other): what ``compile_all`` puts in numba's cache."""
     from numba import types as t
 
     from dedup.kernels import boilerplate, candidates, formula, tables, text, verify
@@ -134,6 +134,8 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         (formula.count_keys, (counters, u64, u64, u64)),
         (formula.count_and_pool, (counters, u64, u64, u64, u64, counters, u64, *[t.int64] * 3, *[t.boolean] * 2)),
         (text.minhash_into, (u32, i64, u32, u32, array(t.uint32, 2))),
+        # the shared passages' offsets (``spans=True``, ``dedup explain``)
+        (text.shingle_ids, (i64, u64, t.int64, t.int64, t.int64, t.int64, u64, t.uint64)),
         (tables.table_insert_all, (*table, u64, i64, t.int64, t.int64)),
         (tables.table_query, (*table, array(t.int64, 2), array(t.boolean), array(t.uint64, 2), t.int64)),
     ]
