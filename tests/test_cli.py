@@ -267,6 +267,19 @@ def test_an_empty_input_says_so(kind, tmp_path, monkeypatch, capsys) -> None:
     assert f"dedup: no articles in {name or path}" in err
 
 
+@pytest.mark.parametrize("kind", ["empty file", "blank lines", "stdin", "all lines bad"])
+def test_an_empty_stream_says_so(kind, tmp_path, monkeypatch, capsys) -> None:
+    path, stdin = tmp_path / "in.jsonl", b""
+    path.write_bytes({"empty file": b"", "blank lines": b"\n  \n\n", "all lines bad": b"{oops\n"}.get(kind, b""))
+    given = "-" if kind == "stdin" else str(path)
+    status, out, err = _run(["stream", given, "--no-progress"], monkeypatch, capsys, stdin=stdin)
+    assert (status, out) == (3 if kind == "all lines bad" else 0, "")
+    assert f"dedup: no articles in {'standard input' if kind == 'stdin' else path}" in err
+    (tmp_path / "seeds.jsonl").write_bytes(b"".join(_seed_lines()))
+    status, out, err = _run(["stream", str(tmp_path / "seeds.jsonl"), "--no-progress"], monkeypatch, capsys)
+    assert (status, len(out.splitlines()), err) == (0, len(SEED_IDS), "")
+
+
 def test_all_lines_bad_says_no_articles_and_exits_3(tmp_path, monkeypatch, capsys) -> None:
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"{oops\n")

@@ -699,6 +699,8 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             stopping.check()  # (a signal that came while busy ends the stream now, not at the next line)
     if progress is not None:
         progress.finish(status())
+    if done == 0:
+        print(f"dedup: no articles in {'standard input' if args.path == '-' else args.path}", file=sys.stderr)
     return EXIT_SKIPPED if failed else EXIT_OK
 
 
