@@ -16,6 +16,17 @@ def test_public_names_are_exported_and_sorted() -> None:
     assert public <= set(dedup.__all__)
 
 
+def test_every_part_of_the_settings_is_exported() -> None:
+    """Each part of ``DedupConfig`` can be built from ``dedup`` itself, as the docs show."""
+    import dataclasses
+
+    config = dedup.DedupConfig()
+    parts = {
+        type(part) for f in dataclasses.fields(config) if dataclasses.is_dataclass(part := getattr(config, f.name))
+    }
+    assert parts and all(getattr(dedup, part.__name__, None) is part for part in parts), parts
+
+
 def test_error_tree() -> None:
     assert issubclass(dedup.ConfigError, ValueError) and issubclass(dedup.ConfigError, dedup.DedupError)
     assert issubclass(dedup.TextTypeError, TypeError) and issubclass(dedup.TextTypeError, dedup.InputError)
