@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import dedup
-from dedup.fronts.cli import build_parser, main
+from dedup.fronts.cli import build_parser, main, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -436,6 +436,10 @@ def test_table_lists_large_clusters_first_and_the_earliest_member_first(tmp_path
     status, out, _ = _run(["cluster", str(_story_file(tmp_path)), "--format", "table"], monkeypatch, capsys)
     assert status == 0
     assert out.startswith("4 clusters: 2 with copies (5 articles), 2 single articles\n")
+    one = [dedup.Article(id="only", text="A single article of its own, with words enough to count.")]
+    buffer = io.StringIO()
+    write_table(dedup.cluster(one), buffer)
+    assert buffer.getvalue().startswith("1 cluster: 0 with copies (0 articles), 1 single article\n")
     blocks = _blocks(out)
     assert [block[0].split("  ")[1] for block in blocks] == ["3 articles", "2 articles", "1 article", "1 article"]
     members = [line.split()[:2] for line in blocks[0][1:] if not line.startswith((" " * 10, "  grouped by"))]

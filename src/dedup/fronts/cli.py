@@ -358,15 +358,20 @@ def _member_lines(m: Member, c: Cluster, snippets: Mapping[str, str]) -> list[st
     return lines
 
 
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def write_table(clusters: Sequence[Cluster], out: TextIO, snippets: Mapping[str, str] | None = None) -> None:
     """Clusters for people: the largest first; in each, the earliest source, then the copies by
     relation and time, with their source and title (or the opening words of the text)."""
     snippets = snippets or {}
     copies = [c for c in clusters if len(c) > 1]
     in_copies = sum(len(c) for c in copies)
+    singles = len(clusters) - len(copies)
     lines = [
-        f"{len(clusters)} clusters: {len(copies)} with copies ({in_copies} articles), "
-        f"{len(clusters) - len(copies)} single articles",
+        f"{_counted(len(clusters), 'cluster')}: {len(copies)} with copies ({_counted(in_copies, 'article')}), "
+        f"{_counted(singles, 'single article')}",
         "",
     ]
     for c in sorted(clusters, key=present.cluster_order):
