@@ -56,16 +56,21 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import dedup  # noqa: E402
-import dedup.fronts.tune  # noqa: E402
-import dedup.kernels  # noqa: E402
-import first_contact  # noqa: E402
-import generate  # noqa: E402
-import metrics  # noqa: E402
-import peers  # noqa: E402
-import real_news  # noqa: E402
-import scale as scale_bench  # noqa: E402
-import window as window_bench  # noqa: E402
+try:
+    import dedup
+    import dedup.fronts.tune
+    import dedup.kernels
+    import first_contact
+    import generate
+    import metrics
+    import peers
+    import real_news
+    import scale as scale_bench
+    import window as window_bench
+except ModuleNotFoundError as missing:  # the peers and the measures are the bench extra's
+    raise SystemExit(
+        f"benchmarks/run.py needs {(missing.name or 'a module').split('.')[0]}, of the bench extra: .venv/bin/pip install -e '.[bench]'"
+    ) from None
 
 ROOT = HERE.parent
 EXAMPLE = HERE / "data" / "labelled_example.jsonl"
