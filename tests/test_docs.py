@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import dedup
 from dedup.fronts.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +160,21 @@ def test_operations_page_shows_the_error_tree_of_errors_py() -> None:
     expected = "\n".join(line[4:] for line in tree.splitlines())
     page = (DOCS / "operations.md").read_text(encoding="utf-8")
     assert f"```\n{expected}\n```" in page, "copy the tree at the top of src/dedup/errors.py into docs/operations.md"
+
+
+def test_the_design_page_scores_the_seeds_as_the_verifier_does(seeds) -> None:
+    """The table of the seeds' pairs in the design page is what the verifier says of them now."""
+    rows = re.findall(r"^\| (\d{3})–(\d{3}) \| (.*) \|$", (DOCS / "design.md").read_text(encoding="utf-8"), re.M)
+    assert len(rows) == 10
+    d = dedup.Deduplicator()
+    for article in seeds:
+        d.add(article)
+    ids = {a.id[:3]: a.id for a in seeds}
+    for x, y, shown in rows:
+        m = d.compare(ids[x], ids[y])
+        decision = f"{m.relation.value} ({m.rule.replace('_', ' ')})" if m.is_copy else "not a copy"
+        figures = f"{m.jaccard:.3f} | {m.containment_a:.3f} | {m.containment_b:.3f} | {len(m.shared_passages)}"
+        assert shown == f"{figures} | {m.passage_coverage_a:.2f} / {m.passage_coverage_b:.2f} | {decision}", (x, y)
 
 
 def test_changelog_page_includes_the_changelog() -> None:
