@@ -151,3 +151,13 @@ def test_a_path_that_cannot_be_read_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(dedup.InputError, match="cannot be read"):
         list(read_articles(str(tmp_path / "loop"), print))
+
+
+def test_a_files_skipped_lines_are_listed_in_their_order(tmp_path: Path) -> None:
+    """``skipped`` lists a file's unusable lines in their order, whatever made each unusable."""
+    path = tmp_path / "in.jsonl"
+    lines = [{"id": "a", "text": "  "}, None, {"id": "b", "text": "Words enough to make an article of their own."}]
+    path.write_text("".join("{oops\n" if r is None else json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    skipped: list[dedup.Skip] = []
+    dedup.cluster(str(path), errors="skip", skipped=skipped)
+    assert [(s.line, s.error) for s in skipped] == [(1, "EmptyTextError"), (2, "InvalidRecordError")]

@@ -57,10 +57,11 @@ def cluster(
     Lines record does (``dedup.fronts.io.article_from_dict``). A table without the named columns raises
     an ``InputError`` that lists the columns it has.
 
-    Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped`` (a row's
-    ``Skip`` carries its 0-based ``row``). ``progress(done, total)`` is called as the work goes:
-    ``total`` is None while articles are read, then the size of the current pass. ``workers``
-    processes share the work (see ``dedup.runners.batch`` for the passes).
+    Unusable articles raise, or with ``errors="skip"`` are appended to ``skipped``, in the order
+    of the input (a row's ``Skip`` carries its 0-based ``row``, a line's its 1-based ``line``).
+    ``progress(done, total)`` is called as the work goes: ``total`` is None while articles are
+    read, then the size of the current pass. ``workers`` processes share the work (see
+    ``dedup.runners.batch`` for the passes).
 
     With ``spans``, each member of a cluster with copies other than the earliest gets the passages
     it shares with the earliest (``Member.shared``: character offsets into both texts as given,
@@ -78,6 +79,7 @@ def cluster(
 
     if skipped is None:
         skipped = []
+    before = len(skipped)
     columns = frames.Columns(id_col, text_col, published_col, source_col, url_col, title_col)
     rows_of: dict[str, list[int]] | None = None
     source: Iterable[Any] | str | os.PathLike[str] = articles
@@ -104,6 +106,8 @@ def cluster(
     out = list(clusters_of(source, config=config, errors=errors, skipped=skipped, report=report, workers=workers))
     if rows_of:
         _name_rows(skipped, start, rows_of)
+    # (found in two passes, records that cannot be read first: listed in the order of the input)
+    skipped[before:] = sorted(skipped[before:], key=_position)
     if spans:
         out = with_spans(out, path, texts, config)
     return out
@@ -138,6 +142,13 @@ def with_spans(
         texts = explain.texts_of_jsonl(jsonl, explain.ids_with_copies(clusters))
     config = config or DedupConfig()
     return explain.clusters_with_spans(clusters, explain.kept_texts(texts, config), config)
+
+
+def _position(skip: Skip) -> float:
+    """Where a skipped record was in its input: its row, or its line (1-based), else last."""
+    if skip.row is not None:
+        return skip.row
+    return float("inf") if skip.line is None else skip.line
 
 
 def _on_row_error(errors: OnError, skipped: list[Skip]) -> Callable[[DedupError, Skip], None]:
