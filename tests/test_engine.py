@@ -388,8 +388,11 @@ def test_the_compared_pairs_read_the_first_articles_of_each_document_band_only(d
     rank = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
     if drop_one:
         rank[rank == n - 1] = -1
-    every = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config), rank, config)
-    first = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config, compared + 1), rank, config)
+    twins = engine._row_digests(doc_keys)
+    every = engine._compared(*_engine_candidates(rank, doc_keys, passage_keys, config), rank, config, twins)
+    first = engine._compared(
+        *_engine_candidates(rank, doc_keys, passage_keys, config, compared + 1), rank, config, twins
+    )
     assert [x.tolist() for x in first] == [x.tolist() for x in every]
 
 
@@ -415,3 +418,61 @@ def test_learned_boilerplate_equals_judging_each_sentence(articles, min_df, samp
     learned = engine._learn_boilerplate(every, keys, counts, rank, config)
     in_id_order = sorted((i for i in range(len(articles)) if rank[i] >= 0), key=order.__getitem__)
     assert learned == learn([[(f, f % 5) for f in articles[i]] for i in in_id_order], config.boilerplate)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(1, 4))
+def test_the_compared_pairs_follow_the_rule_of_grouping_compared(data, max_compared: int) -> None:
+    """The batch's pairs are ``grouping.compared``'s choice for each article: its candidates
+    indexed first, and the first twin cut when none of those kept is one."""
+    from dedup.stages.grouping import compared
+
+    config = DedupConfig(cluster=ClusterConfig(max_compared=max_compared))
+    n = data.draw(st.integers(2, 12))
+    rank = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
+    twins = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), dtype=np.uint64)
+    pairs = sorted(data.draw(st.sets(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40)))
+    pairs = [(b, a) for b, a in pairs if a != b]
+    b = np.array([p[0] for p in pairs], dtype=np.int32)
+    a = np.array([p[1] for p in pairs], dtype=np.int32)
+    kept_b, kept_a = engine._compared(b, a, rank, config, twins)
+    got = set(zip(kept_b.tolist(), kept_a.tolist(), strict=True))
+    expected = set()
+    for x in sorted({p[0] for p in pairs}):
+        candidates = [y for q, y in pairs if q == x]
+        chosen = compared(candidates, lambda y: int(rank[y]), config.cluster, lambda y, x=x: twins[y] == twins[x])
+        expected.update((x, y) for y in chosen)
+    assert got == expected
+
+
+def columns_with_a_footer() -> tuple[list[dedup.Article], DedupConfig]:
+    """Eight columns that share a footer, the last one printed again, and settings under which
+    each is a candidate of every other, more than an article is compared with (the footer not
+    learned as boilerplate, three comparisons an article)."""
+    import random
+
+    def sentence(seed: int) -> str:
+        r = random.Random(seed)
+        words = ("city", "plan", "road", "school", "budget", "minister")
+        return " ".join(f"{r.choice(words)}{r.randrange(1000)}" for _ in range(14)) + "."
+
+    footer = " ".join(sentence(10_000 + i) for i in range(2))
+    columns = [
+        dedup.Article(id=f"col-{i}", text=" ".join(sentence(i * 100 + j) for j in range(24)) + "\n" + footer)
+        for i in range(8)
+    ]
+    again = dedup.Article(id="col-7-again", text=columns[-1].text)
+    config = DedupConfig(cluster=ClusterConfig(max_compared=3), boilerplate=BoilerplateConfig(enabled=False))
+    return [*columns, again], config
+
+
+def test_a_text_that_recurs_is_found_however_many_articles_share_its_footer() -> None:
+    """Columns that share a footer are all candidates of each other, more than an article is
+    compared with: a column printed again is still found, and grouped with its first printing,
+    by the batch and the stream alike."""
+    articles, config = columns_with_a_footer()
+    stream = dedup.Deduplicator(config)
+    assert [stream.add(a).copy_of for a in articles[:-1]] == [()] * 8  # (the footer is little of each)
+    assert stream.add(articles[-1]).copy_of == ("col-7",)
+    grouped = [c.member_ids for c in dedup.cluster(articles, config=config) if len(c) > 1]
+    assert grouped == [("col-7", "col-7-again")]

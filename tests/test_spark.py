@@ -59,24 +59,24 @@ def _records(articles: list[dedup.Article]) -> list[dict]:
     ]
 
 
-def _library_rows(articles: list[dedup.Article]) -> dict[str, tuple]:
+def _library_rows(articles: list[dedup.Article], config: dedup.DedupConfig | None = None) -> dict[str, tuple]:
     rows = {}
-    for c in dedup.cluster(articles):
+    for c in dedup.cluster(articles, config=config):
         for m in c.members:
             rows[m.id] = (c.id, c.earliest, str(m.relation), m.matched, m.score, c.evidence.rule, len(c.members))
     return rows
 
 
-def _spark_rows(spark, records: list[dict]) -> dict[str, tuple]:
-    result = dspark.cluster(spark.createDataFrame(records, SCHEMA))
+def _spark_rows(spark, records: list[dict], config: dedup.DedupConfig | None = None) -> dict[str, tuple]:
+    result = dspark.cluster(spark.createDataFrame(records, SCHEMA), config)
     return {
         r.id: (r.cluster, r.earliest, r.relation, r.matched, r.score, r.earliest_rule, r.size) for r in result.collect()
     }
 
 
-def _assert_parity(spark, articles: list[dedup.Article]) -> None:
-    expected = _library_rows(articles)
-    got = _spark_rows(spark, _records(articles))
+def _assert_parity(spark, articles: list[dedup.Article], config: dedup.DedupConfig | None = None) -> None:
+    expected = _library_rows(articles, config)
+    got = _spark_rows(spark, _records(articles), config)
     assert set(got) == set(expected)
     differing = {i: (expected[i], got[i]) for i in expected if expected[i] != got[i]}
     assert not differing, list(differing.items())[:5]
@@ -291,3 +291,12 @@ def test_parity_when_the_formula_counts_outgrow_their_sketch(spark) -> None:
     expected = {m.id: c.id for c in dedup.cluster(articles, config=config) for m in c.members}
     got = {r.id: r.cluster for r in dspark.cluster(spark.createDataFrame(_records(articles), SCHEMA), config).collect()}
     assert got == expected and len(set(got.values())) == 1
+
+
+def test_parity_on_a_column_printed_again_among_many_that_share_a_footer(spark) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_engine import columns_with_a_footer
+
+    articles, config = columns_with_a_footer()
+    _assert_parity(spark, articles, config)
+    assert _spark_rows(spark, _records(articles), config)["col-7-again"][6] == 2  # grouped with its first printing

@@ -94,8 +94,9 @@ def test_a_story_copied_300_times_is_one_cluster_in_the_stream_and_the_batch() -
     assert [c.earliest for c in stream] == [c.earliest for c in batch]
     largest = max(batch, key=len)
     assert len(largest) >= 295 and largest.earliest == "s-0"
-    # a verdict lists the copies its article was compared with, never the whole story
-    assert max(len(v.matches) for v in verdicts) <= ClusterConfig().max_compared
+    # a verdict lists the copies its article was compared with (and a twin of its text), never the
+    # whole story
+    assert max(len(v.matches) for v in verdicts) <= ClusterConfig().max_compared + 1
 
 
 @pytest.mark.slow

@@ -516,19 +516,34 @@ def _candidates(
     return b, a
 
 
-def _compared(b: I32, a: I32, rank: I64, config: DedupConfig) -> tuple[I32, I32]:
+def _compared(b: I32, a: I32, rank: I64, config: DedupConfig, twins: U64) -> tuple[I32, I32]:
     """The candidate pairs (b, a) that are compared: for each b, its ``max_compared`` candidates a
-    first in id order (``grouping.compared``'s rule, in numpy; the pairs come back in that
-    order)."""
+    first in id order, and when none of them is a twin of b (``twins``, a digest of each
+    article's document band keys, the same), the first twin cut (``grouping.compared``'s rule, in
+    numpy; the pairs come back in id order)."""
     k = config.cluster.max_compared
     if not len(b) or np.bincount(b).max() <= k:
         return b, a
     order = np.lexsort((rank[a], b))
     b, a = b[order], a[order]
     starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
-    place = np.arange(len(b)) - np.repeat(starts, np.diff(np.append(starts, len(b))))
-    keep = place < k
+    segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(b))))
+    keep = np.arange(len(b)) - starts[segment] < k
+    twin = twins[a] == twins[b]
+    kept_twin = np.zeros(len(starts), dtype=np.bool_)
+    kept_twin[segment[keep & twin]] = True
+    cut = np.flatnonzero(~keep & twin & ~kept_twin[segment])
+    _, first = np.unique(segment[cut], return_index=True)  # the first twin cut of each b
+    keep[cut[first]] = True
     return b[keep], a[keep]
+
+
+def _row_digests(doc_keys: U64) -> U64:
+    """A digest of each article's document band keys: equal for twins (the same keys in every
+    band), and for other articles only by a 64-bit collision, which costs one comparison."""
+    weights = np.arange(1, 2 * doc_keys.shape[1], 2, dtype=np.uint64)  # (odd, different per band)
+    digests: U64 = (doc_keys * weights).sum(axis=1, dtype=np.uint64)
+    return digests
 
 
 @dataclass
@@ -744,6 +759,7 @@ def _passes(
     # sort and the kernels let go of the GIL)
     with ThreadPoolExecutor(1) as thread:
         doc_sorted = thread.submit(_sort_doc_keys, batch.rank, batch.doc_keys)
+        twins = _row_digests(batch.doc_keys)
         batch.doc_keys = np.empty((0, 0), np.uint64)
         learned = _learn_boilerplate(batch.fps, batch.fp_keys, batch.fp_counts, batch.rank, config)
         doc, bands = doc_sorted.result()
@@ -758,7 +774,7 @@ def _passes(
     del evidence, doc
     # the compared pairs need no more than the first max_compared + 1 articles of a document band
     found = _candidates(batch.rank, keys, counts, config, threads=workers, first=config.cluster.max_compared + 1)
-    b, a = _compared(*found, batch.rank, config)
+    b, a = _compared(*found, batch.rank, config, twins)
     if batch.analyses:  # only the articles of a candidate pair are compared
         paired = set(np.union1d(b, a).tolist())
         batch.analyses = {r: doc for r, doc in batch.analyses.items() if r in paired}

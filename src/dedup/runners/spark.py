@@ -486,15 +486,26 @@ def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig
     return doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
 
 
-def compared_pairs(pairs: DataFrame, config: DedupConfig) -> DataFrame:
+def compared_pairs(pairs: DataFrame, prepared: DataFrame, config: DedupConfig) -> DataFrame:
     """The candidate pairs (``b``, ``a``) that are compared: each b with its first
-    ``max_compared`` candidates a in id order (``grouping.compared``)."""
+    ``max_compared`` candidates a in id order, and when none of them is a twin of b (the same
+    ``doc_keys`` in ``prepared``), the first twin cut (``grouping.compared``)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     first = Window.partitionBy("b").orderBy(F.col("a"))
+    per_b = Window.partitionBy("b")
     limit = config.cluster.max_compared
-    return pairs.withColumn("r", F.row_number().over(first)).where(F.col("r") <= limit).select("b", "a")
+    keys = prepared.select("id", "doc_keys")
+    ranked = (
+        pairs.join(keys.toDF("b", "b_keys"), "b")
+        .join(keys.toDF("a", "a_keys"), "a")
+        .withColumn("r", F.row_number().over(first))
+        .withColumn("twin", F.col("a_keys") == F.col("b_keys"))
+        .withColumn("first_twin", F.min(F.when(F.col("twin"), F.col("r"))).over(per_b))
+    )
+    kept = (F.col("r") <= limit) | (F.col("r") == F.col("first_twin"))
+    return ranked.where(kept).select("b", "a")
 
 
 def split_ids(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -569,7 +580,7 @@ def run(df: DataFrame, config: DedupConfig | None = None) -> SparkResult:
     formula = None if counts is None else spark.sparkContext.broadcast(counts)
 
     # 3. candidates: document bands, then evidence passages (not boilerplate), earlier ids only
-    pairs = compared_pairs(candidate_pairs(good, learned_df, config), config)
+    pairs = compared_pairs(candidate_pairs(good, learned_df, config), good, config)
 
     # 4. verification on the executors
     texts = good.select("id", "text", "source", "url", "title")

@@ -57,15 +57,27 @@ def components(nodes: Iterable[str], neighbours: Callable[[str], Iterable[str]])
     return out
 
 
-def compared(candidates: Iterable[str], order: Callable[[str], int], config: ClusterConfig) -> list[str]:
+def compared(
+    candidates: Iterable[str],
+    order: Callable[[str], int],
+    config: ClusterConfig,
+    twin: Callable[[str], bool] | None = None,
+) -> list[str]:
     """The candidates an article is compared with: all of them, or when there are more than
     ``max_compared``, the ones indexed first (lowest ``order``). The first members of a story are
     its groups' representatives (see ``in_order``), so the bound costs a new copy nothing of the
-    evidence its group is decided on. In the order given."""
+    evidence its group is decided on. A ``twin`` of the article (its whole-text signature the
+    same: the same text, in all likelihood) is always compared: when none is among those kept, the
+    one indexed first is compared as well, so that a text that recurs is found even where a
+    passage many articles carry (a site's footer) proposes more candidates than are compared. In
+    the order given."""
     found = list(candidates)
     if len(found) <= config.max_compared:
         return found
-    kept = set(sorted(found, key=order)[: config.max_compared])
+    ranked = sorted(found, key=order)
+    kept = set(ranked[: config.max_compared])
+    if twin is not None and not any(twin(c) for c in kept):
+        kept.update(next(([c] for c in ranked[config.max_compared :] if twin(c)), []))
     return [c for c in found if c in kept]
 
 

@@ -276,6 +276,12 @@ class BandIndex:
         self._table.insert([article_id], keys, np.array([0, len(keys)], dtype=np.int64))
         self._copy(max(COPY_PER_KEY * len(keys), COPY_LEAST))
 
+    def indexed_keys(self, article_id: str) -> U64 | None:
+        """The band keys an indexed article is listed under (its ``keys``); None for an article
+        not indexed."""
+        handle = self._table.handles.get(article_id)
+        return None if handle is None else self._table.keys_of(handle)
+
     def fill(self, ids: Sequence[str], keys: U64, offsets: I64) -> None:
         """Index the articles ``ids`` (distinct) into this index, which holds none, the ``i``-th
         under ``keys[offsets[i]:offsets[i + 1]]`` (its ``keys``): the same index as adding them in
@@ -428,6 +434,22 @@ class CandidateIndex:
         self.documents.remove(article_id)
         self.passages.remove(article_id)
         self._passage_counts.pop(article_id, None)
+
+    def twins(self, signature: U32) -> Callable[[str], bool] | None:
+        """Whether an indexed article is a twin of an article of whole-text ``signature``: listed
+        under the same document band keys, all of them (the same signature, so the same text in
+        all likelihood), for ``grouping.compared``. None when the documents' backend keeps no
+        keys (not a ``BandIndex``)."""
+        documents = self.documents
+        if not isinstance(documents, BandIndex):
+            return None
+        keys = documents.keys(signature[None, :])
+
+        def twin(article_id: str) -> bool:
+            found = documents.indexed_keys(article_id)
+            return found is not None and np.array_equal(found, keys)
+
+        return twin
 
     @contextmanager
     def filling(self) -> Iterator[Callable[[str, U32, U32], None]]:

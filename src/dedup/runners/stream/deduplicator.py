@@ -562,7 +562,10 @@ class Deduplicator:
         replica.observe(art_id, prepared)
         evidence = replica.evidence_passages(prepared)
         found = compared(
-            self._in_window(prepared, replica.candidates(prepared, evidence)), self._groups.seq, self.config.cluster
+            self._in_window(prepared, replica.candidates(prepared, evidence)),
+            self._groups.seq,
+            self.config.cluster,
+            replica.index.twins(prepared.signature),
         )
         matches, previous = self._find_matches(prepared, found)
         seq_before = replica.seq
