@@ -147,6 +147,22 @@ def test_a_damaged_index_is_refused_or_answers_exactly_as_before(tmp_path: Path)
     assert sum(n for k, n in tally.items() if k.endswith("refused")) >= len(cases) // 2
 
 
+@pytest.mark.parametrize("byte", [18, 19])
+def test_a_header_that_sqlite_can_only_read_is_damage_not_permissions(tmp_path: Path, byte: int) -> None:
+    """A file format version SQLite does not write or read (a flipped bit of the header; one it
+    cannot write makes SQLite open the file read-only): the error says the file is damaged, not
+    that it should be made writable."""
+    path = tmp_path / "index.sqlite"
+    with dedup.Deduplicator.open(path) as d:
+        d.add(dedup.Article(id="a", text="Words enough to make an article of its own, and a second sentence."))
+    data = bytearray(path.read_bytes())
+    data[byte] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(dedup.StoreCorruptError, match="damaged") as caught:
+        dedup.Deduplicator.open(path)
+    assert "writable" not in str(caught.value)
+
+
 # -- killed writers ---------------------------------------------------------------------------------
 
 

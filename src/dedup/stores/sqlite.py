@@ -879,6 +879,16 @@ class SQLiteStore:
                 return "the disk is full"
         return None
 
+    def _format_versions(self) -> tuple[int, int] | None:
+        """The file format versions for writing and reading in the file's header (bytes 18 and 19:
+        1 or 2 in a file SQLite writes); None when they cannot be read."""
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(20)
+        except OSError:
+            return None
+        return (head[18], head[19]) if len(head) == 20 else None
+
     def _corrupt(self, what: str) -> StoreCorruptError:
         return StoreCorruptError(f"{self.path}: the index file is damaged ({what}); {_AFTER_DAMAGE}")
 
@@ -896,6 +906,11 @@ class SQLiteStore:
             return StoreFullError(
                 f"{self.path}: cannot {doing}: {full} ({exc}){then}; make room for the index (free space, raise "
                 "the limit, or move the index), then go on"
+            )
+        versions = self._format_versions() if code == sqlite3.SQLITE_READONLY else None
+        if versions is not None and not set(versions) <= {1, 2}:  # SQLite reads such a file as read-only
+            return self._corrupt(
+                f"its header names file format versions {versions[0]} and {versions[1]}; SQLite says: {exc}"
             )
         if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
             return StoreError(
