@@ -103,6 +103,7 @@ def test_ids_longer_than_the_limit_are_rejected_with_the_fix() -> None:
     with pytest.raises(dedup.InputError, match="longer than 4,096 characters; use a short key") as info:
         dedup.Article(id="x" * (MAX_ID_CHARS + 1), text="t")
     assert len(str(info.value)) < 300  # the message quotes the start of the id, not all of it
+    assert f"({MAX_ID_CHARS + 1:,} characters)" in str(info.value)  # the id's length, not its quoted form's
 
 
 def test_nul_and_control_characters_are_kept() -> None:

@@ -50,9 +50,11 @@ def _first_surrogate(value: str) -> int:
 
 
 def _shown(value: object, limit: int = 60) -> str:
-    """``repr(value)``, cut to about ``limit`` characters (messages quote what they reject)."""
+    """``repr(value)``, cut to about ``limit`` characters (messages quote what they reject), with
+    the length of the value itself when it is a string, else of its ``repr``."""
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    size = len(value) if isinstance(value, str) else len(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({size:,} characters)"
 
 
 def _to_utc(moment: datetime) -> datetime:
