@@ -292,7 +292,7 @@ def test_errors_raise_by_default(tmp_path: Path) -> None:
 
 def _engine_candidates(
     rank: np.ndarray, doc_keys: np.ndarray, passage_keys: list[np.ndarray], config: DedupConfig, first: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts = np.array([len(p) for p in passage_keys], dtype=np.int64)
     bands = config.passage.bands
     flat = np.concatenate(passage_keys) if len(passage_keys) else np.empty((0, bands), np.uint64)
@@ -306,7 +306,9 @@ def _batch_candidates(
 ) -> set[tuple[int, int]]:
     """The batch's candidate pairs (b, a) as ranks in the id order; articles given in input order
     (``rank``: the id order of the article given i-th, -1 for one left out)."""
-    b, a = _engine_candidates(rank, doc_keys, passage_keys, config)
+    b, a, whole = _engine_candidates(rank, doc_keys, passage_keys, config)
+    shares = [bool((doc_keys[x] == doc_keys[y]).any()) for x, y in zip(b.tolist(), a.tolist(), strict=True)]
+    assert whole.tolist() == shares  # a pair from a document band shares a document band key
     return set(zip(rank[b].tolist(), rank[a].tolist(), strict=True))
 
 
@@ -424,7 +426,8 @@ def test_learned_boilerplate_equals_judging_each_sentence(articles, min_df, samp
 @given(st.data(), st.integers(1, 4))
 def test_the_compared_pairs_follow_the_rule_of_grouping_compared(data, max_compared: int) -> None:
     """The batch's pairs are ``grouping.compared``'s choice for each article: its candidates
-    indexed first, and the first twin cut when none of those kept is one."""
+    indexed first, those of a document band first, and the first twin cut when none of those
+    kept is one."""
     from dedup.stages.grouping import compared
 
     config = DedupConfig(cluster=ClusterConfig(max_compared=max_compared))
@@ -435,20 +438,24 @@ def test_the_compared_pairs_follow_the_rule_of_grouping_compared(data, max_compa
     pairs = [(b, a) for b, a in pairs if a != b]
     b = np.array([p[0] for p in pairs], dtype=np.int32)
     a = np.array([p[1] for p in pairs], dtype=np.int32)
-    kept_b, kept_a = engine._compared(b, a, rank, config, twins)
+    whole = np.array(data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs))), dtype=np.bool_)
+    kept_b, kept_a = engine._compared(b, a, whole, rank, config, twins)
     got = set(zip(kept_b.tolist(), kept_a.tolist(), strict=True))
     expected = set()
     for x in sorted({p[0] for p in pairs}):
         candidates = [y for q, y in pairs if q == x]
-        chosen = compared(candidates, lambda y: int(rank[y]), config.cluster, lambda y, x=x: twins[y] == twins[x])
+        by_text = {y for (q, y), w in zip(pairs, whole.tolist(), strict=True) if q == x and w}
+        chosen = compared(
+            candidates, lambda y: int(rank[y]), config.cluster, lambda y, x=x: twins[y] == twins[x], by_text
+        )
         expected.update((x, y) for y in chosen)
     assert got == expected
 
 
-def columns_with_a_footer() -> tuple[list[dedup.Article], DedupConfig]:
-    """Eight columns that share a footer, the last one printed again, and settings under which
-    each is a candidate of every other, more than an article is compared with (the footer not
-    learned as boilerplate, three comparisons an article)."""
+def columns_with_a_footer(edited: bool = False) -> tuple[list[dedup.Article], DedupConfig]:
+    """Eight columns that share a footer, the last one printed again (``edited``: with a word
+    changed), and settings under which each is a candidate of every other, more than an article
+    is compared with (the footer not learned as boilerplate, three comparisons an article)."""
     import random
 
     def sentence(seed: int) -> str:
@@ -461,16 +468,18 @@ def columns_with_a_footer() -> tuple[list[dedup.Article], DedupConfig]:
         dedup.Article(id=f"col-{i}", text=" ".join(sentence(i * 100 + j) for j in range(24)) + "\n" + footer)
         for i in range(8)
     ]
-    again = dedup.Article(id="col-7-again", text=columns[-1].text)
+    text = columns[-1].text
+    again = dedup.Article(id="col-7-again", text=text.replace(text.split()[5], "changed", 1) if edited else text)
     config = DedupConfig(cluster=ClusterConfig(max_compared=3), boilerplate=BoilerplateConfig(enabled=False))
     return [*columns, again], config
 
 
-def test_a_text_that_recurs_is_found_however_many_articles_share_its_footer() -> None:
+@pytest.mark.parametrize("edited", [False, True], ids=["the same text", "a word changed"])
+def test_a_text_that_recurs_is_found_however_many_articles_share_its_footer(edited: bool) -> None:
     """Columns that share a footer are all candidates of each other, more than an article is
-    compared with: a column printed again is still found, and grouped with its first printing,
-    by the batch and the stream alike."""
-    articles, config = columns_with_a_footer()
+    compared with: a column printed again, as it was or with a word changed, is still found, and
+    grouped with its first printing, by the batch and the stream alike."""
+    articles, config = columns_with_a_footer(edited)
     stream = dedup.Deduplicator(config)
     assert [stream.add(a).copy_of for a in articles[:-1]] == [()] * 8  # (the footer is little of each)
     assert stream.add(articles[-1]).copy_of == ("col-7",)

@@ -293,10 +293,11 @@ def test_parity_when_the_formula_counts_outgrow_their_sketch(spark) -> None:
     assert got == expected and len(set(got.values())) == 1
 
 
-def test_parity_on_a_column_printed_again_among_many_that_share_a_footer(spark) -> None:
+@pytest.mark.parametrize("edited", [False, True], ids=["the same text", "a word changed"])
+def test_parity_on_a_column_printed_again_among_many_that_share_a_footer(spark, edited: bool) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from test_engine import columns_with_a_footer
 
-    articles, config = columns_with_a_footer()
+    articles, config = columns_with_a_footer(edited)
     _assert_parity(spark, articles, config)
     assert _spark_rows(spark, _records(articles), config)["col-7-again"][6] == 2  # grouped with its first printing

@@ -491,7 +491,8 @@ class ClusterConfig:
     a verified copy of at least ``min_link_fraction`` of the first ``representatives`` members of
     (see ``grouping.in_order``), which costs the same for every article however large its story.
     An article is compared with at most ``max_compared`` of the articles the index proposes for it,
-    the ones indexed first, and with the first one of the same text when none of those is (see
+    the ones indexed first, those proposed by their whole text before those proposed by a few
+    passages, and with the first one of the same text when none of those is (see
     ``grouping.compared``).
 
     A digest (a roundup carrying several stories, see ``grouping.digests``) is grouped with one of

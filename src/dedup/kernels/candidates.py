@@ -65,7 +65,8 @@ def candidate_pairs(
     first: int,
 ) -> Any:
     """The candidate pairs (b, a) of a batch, a before b in id order (``rank``; -1: not in the
-    batch), as ``CandidateIndex`` proposes them when the articles are added in that order: every
+    batch), with whether each came from a document band (b, a, whole), as ``CandidateIndex``
+    proposes them when the articles are added in that order: every
     article whose document shares a band key with b's, then the articles a hit by at least
     ``index.passages_needed(b's passages, a's passages, min_hits, few)`` of b's evidence passages (each
     passage counts once per article; an article's passages are its span of ``pas_off``),
@@ -87,6 +88,7 @@ def candidate_pairs(
     _check_articles(by_rank, n)
     out_b = np.empty(1024, dtype=np.int32)
     out_a = np.empty(1024, dtype=np.int32)
+    out_d = np.empty(1024, dtype=np.bool_)  # whether the pair came from a document band
     m = 0
     doc_mark = np.full(n, -1, dtype=np.int64)
     last = np.full(n, -1, dtype=np.int64)
@@ -110,8 +112,8 @@ def candidate_pairs(
                 if rank[a] < rb and doc_mark[a] != b:
                     doc_mark[a] = b
                     if m == out_b.shape[0]:
-                        out_b, out_a = grow(out_b, m), grow(out_a, m)
-                    out_b[m], out_a[m] = b, a
+                        out_b, out_a, out_d = grow(out_b, m), grow(out_a, m), grow(out_d, m)
+                    out_b[m], out_a[m], out_d[m] = b, a, True
                     m += 1
         start, end = pas_off[b], pas_off[b + 1]
         if end == start:
@@ -142,12 +144,12 @@ def candidate_pairs(
         chosen = np.sort(chosen[:c])
         for i in range(min(c, limit)):
             if m == out_b.shape[0]:
-                out_b, out_a = grow(out_b, m), grow(out_a, m)
-            out_b[m], out_a[m] = b, by_rank[chosen[i] & 0xFFFFFFFF]
+                out_b, out_a, out_d = grow(out_b, m), grow(out_a, m), grow(out_d, m)
+            out_b[m], out_a[m], out_d[m] = b, by_rank[chosen[i] & 0xFFFFFFFF], False
             m += 1
         for i in range(nt):
             hits[touched[i]] = 0
-    return out_b[:m].copy(), out_a[:m].copy()
+    return out_b[:m].copy(), out_a[:m].copy(), out_d[:m].copy()
 
 
 @jit

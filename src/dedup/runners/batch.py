@@ -482,8 +482,9 @@ def _sort_doc_keys(rank: I64, doc_keys: U64) -> tuple[tuple[U64, I32, I32], int]
 
 def _candidates(
     rank: I64, keys: _Keys, passage_counts: I64, config: DedupConfig, threads: int = 1, first: int = 0
-) -> tuple[I32, I32]:
-    """Candidate pairs (b, a), a before b in id order (``kernels.candidates.candidate_pairs``); articles are
+) -> tuple[I32, I32, npt.NDArray[np.bool_]]:
+    """Candidate pairs (b, a), a before b in id order, and whether each came from a document band
+    (``kernels.candidates.candidate_pairs``); articles are
     in input order, ``rank`` gives the id order (-1: not in the batch). The passage bands are
     sorted in ``threads`` threads (numpy and the kernels let go of the GIL). ``first``: at most
     that many articles from each document band (the kernel's ``first``; 0: every candidate)."""
@@ -509,22 +510,24 @@ def _candidates(
         list(pool.map(sort, range(t_bands)))
     offsets = np.concatenate(([0], np.cumsum(passage_counts))).astype(np.int64)
     ps = config.passage
-    b, a = candidate_kernels.candidate_pairs(
+    b, a, whole = candidate_kernels.candidate_pairs(
         rank, by_rank, doc_sorted, doc_owner, doc_pos, bands, offsets, pas_sorted, pas_owner, pas_pos,
         ps.min_hits, ps.few_passages, ps.max_candidates, first,
     )  # fmt: skip
-    return b, a
+    return b, a, whole
 
 
-def _compared(b: I32, a: I32, rank: I64, config: DedupConfig, twins: U64) -> tuple[I32, I32]:
+def _compared(
+    b: I32, a: I32, whole: npt.NDArray[np.bool_], rank: I64, config: DedupConfig, twins: U64
+) -> tuple[I32, I32]:
     """The candidate pairs (b, a) that are compared: for each b, its ``max_compared`` candidates a
-    first in id order, and when none of them is a twin of b (``twins``, a digest of each
-    article's document band keys, the same), the first twin cut (``grouping.compared``'s rule, in
-    numpy; the pairs come back in id order)."""
+    first in id order, those from a document band (``whole``) before the others, and when none of
+    them is a twin of b (``twins``, a digest of each article's document band keys, the same), the
+    first twin cut (``grouping.compared``'s rule, in numpy; the pairs come back in that order)."""
     k = config.cluster.max_compared
     if not len(b) or np.bincount(b).max() <= k:
         return b, a
-    order = np.lexsort((rank[a], b))
+    order = np.lexsort((rank[a], ~whole, b))
     b, a = b[order], a[order]
     starts = np.flatnonzero(np.concatenate(([True], b[1:] != b[:-1])))
     segment = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(b))))

@@ -436,10 +436,10 @@ def formula_counts(prepared: DataFrame, config: DedupConfig) -> FormulaCounts | 
 
 
 def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig) -> DataFrame:
-    """The candidate pairs (``b``, ``a``; a's id before b's) of the prepared articles (columns
-    ``id``, ``doc_keys``, ``passage_fps`` and ``passage_keys``, passage after passage), as
-    ``index.candidate_pairs`` states them, in band joins; passages whose sentence is in
-    ``learned`` (column ``fp``) are not evidence."""
+    """The candidate pairs (``b``, ``a``; a's id before b's; ``whole``: from a document band) of
+    the prepared articles (columns ``id``, ``doc_keys``, ``passage_fps`` and ``passage_keys``,
+    passage after passage), as ``index.candidate_pairs`` states them, in band joins; passages
+    whose sentence is in ``learned`` (column ``fp``) are not evidence."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -483,17 +483,22 @@ def candidate_pairs(prepared: DataFrame, learned: DataFrame, config: DedupConfig
     )
     best = Window.partitionBy("b").orderBy(F.col("hits").desc(), F.col("a"))
     passage_pairs = hits.withColumn("r", F.row_number().over(best)).where(F.col("r") <= ps.max_candidates)
-    return doc_pairs.unionByName(passage_pairs.select("b", "a")).distinct()
+    return (
+        doc_pairs.withColumn("whole", F.lit(True))
+        .unionByName(passage_pairs.select("b", "a").withColumn("whole", F.lit(False)))
+        .distinct()
+    )
 
 
 def compared_pairs(pairs: DataFrame, prepared: DataFrame, config: DedupConfig) -> DataFrame:
     """The candidate pairs (``b``, ``a``) that are compared: each b with its first
-    ``max_compared`` candidates a in id order, and when none of them is a twin of b (the same
-    ``doc_keys`` in ``prepared``), the first twin cut (``grouping.compared``)."""
+    ``max_compared`` candidates a in id order, those of a document band (``whole``) first, and
+    when none of them is a twin of b (the same ``doc_keys`` in ``prepared``), the first twin cut
+    (``grouping.compared``)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    first = Window.partitionBy("b").orderBy(F.col("a"))
+    first = Window.partitionBy("b").orderBy(F.col("whole").desc(), F.col("a"))
     per_b = Window.partitionBy("b")
     limit = config.cluster.max_compared
     keys = prepared.select("id", "doc_keys")

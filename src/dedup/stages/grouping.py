@@ -26,7 +26,7 @@ each addition in a time that does not grow with the size of the story.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -62,11 +62,14 @@ def compared(
     order: Callable[[str], int],
     config: ClusterConfig,
     twin: Callable[[str], bool] | None = None,
+    whole: Container[str] = (),
 ) -> list[str]:
     """The candidates an article is compared with: all of them, or when there are more than
-    ``max_compared``, the ones indexed first (lowest ``order``). The first members of a story are
-    its groups' representatives (see ``in_order``), so the bound costs a new copy nothing of the
-    evidence its group is decided on. A ``twin`` of the article (its whole-text signature the
+    ``max_compared``, the ones indexed first (lowest ``order``), those proposed by their whole
+    text (``whole``: the document index's) before those proposed by a few passages alone, which a
+    phrase many articles carry can make many. The first members of a story are its groups'
+    representatives (see ``in_order``), so the bound costs a new copy nothing of the evidence its
+    group is decided on. A ``twin`` of the article (its whole-text signature the
     same: the same text, in all likelihood) is always compared: when none is among those kept, the
     one indexed first is compared as well, so that a text that recurs is found even where a
     passage many articles carry (a site's footer) proposes more candidates than are compared. In
@@ -74,7 +77,7 @@ def compared(
     found = list(candidates)
     if len(found) <= config.max_compared:
         return found
-    ranked = sorted(found, key=order)
+    ranked = sorted(found, key=lambda c: (c not in whole, order(c)))
     kept = set(ranked[: config.max_compared])
     if twin is not None and not any(twin(c) for c in kept):
         kept.update(next(([c] for c in ranked[config.max_compared :] if twin(c)), []))

@@ -486,18 +486,20 @@ class CandidateIndex:
         """The articles ``choose`` proposes for a query (``limit``, ``min_hits`` and ``few`` as
         there). An article found in a shared backend but not added here counts as having as many
         passages as the query."""
+        return self.proposed(signature, passage_signatures, limit=limit, min_hits=min_hits, few=few)[0]
+
+    def proposed(
+        self, signature: U32, passage_signatures: U32, *, limit: int, min_hits: int, few: int
+    ) -> tuple[list[str], set[str]]:
+        """``candidates``, and those of them the document index proposed (by their whole text)."""
         hits = self.passages.hits(passage_signatures) if len(passage_signatures) else Counter()
         counts = self._passage_counts
         query = len(passage_signatures)
-        return choose(
-            self.documents.hits(signature[None, :]),
-            hits,
-            query,
-            {a: counts.get(a, query) for a in hits},
-            limit=limit,
-            min_hits=min_hits,
-            few=few,
+        whole = set(self.documents.hits(signature[None, :]))
+        found = choose(
+            whole, hits, query, {a: counts.get(a, query) for a in hits}, limit=limit, min_hits=min_hits, few=few
         )
+        return found, whole
 
 
 def passages_needed(query: int, candidate: int, *, min_hits: int, few: int) -> int:

@@ -561,11 +561,13 @@ class Deduplicator:
         undo.call(unobserve)
         replica.observe(art_id, prepared)
         evidence = replica.evidence_passages(prepared)
+        candidates, whole = replica.candidates(prepared, evidence)
         found = compared(
-            self._in_window(prepared, replica.candidates(prepared, evidence)),
+            self._in_window(prepared, candidates),
             self._groups.seq,
             self.config.cluster,
             replica.index.twins(prepared.signature),
+            whole,
         )
         matches, previous = self._find_matches(prepared, found)
         seq_before = replica.seq

@@ -403,11 +403,12 @@ class Replica:
         out: U32 = prepared.passage_signatures[kept[doc.passage_sentence]]
         return out
 
-    def candidates(self, prepared: Prepared, evidence: U32) -> list[str]:
-        """The indexed articles the LSH indexes propose for an article (not the article itself)."""
+    def candidates(self, prepared: Prepared, evidence: U32) -> tuple[list[str], set[str]]:
+        """The indexed articles the LSH indexes propose for an article (not the article itself),
+        and those of them proposed by their whole text (``CandidateIndex.proposed``)."""
         ps = self._passage
         art_id = prepared.article.id
-        found = self.index.candidates(
+        found, whole = self.index.proposed(
             prepared.signature, evidence, limit=ps.max_candidates, min_hits=ps.min_hits, few=ps.few_passages
         )
-        return [o for o in found if o != art_id and o in self.entries]
+        return [o for o in found if o != art_id and o in self.entries], whole
