@@ -77,10 +77,11 @@ def candidate_pairs(
     A document band gives b at most its ``first`` articles in id order (0: all of them). Each of
     b's ``first`` document candidates of lowest rank is still given (it is among the first of
     every band it shares with b), and one left out is still no passage candidate, so b's
-    ``first - 1`` candidates of lowest rank are the same, and b still has more than that many
-    when it had: what a caller that compares each article with at most ``first - 1`` of its
-    candidates, the first in id order, reads. A story copied by thousands of outlets then costs
-    a bounded walk per article instead of one over every earlier copy."""
+    ``first - 1`` document candidates of lowest rank are the same, and when b has fewer than
+    that, no band was cut and every candidate is given: what a caller that compares each article
+    with at most ``first - 1`` of its candidates, the first in id order, those of a document band
+    first (``grouping.compared``), reads. A story copied by thousands of outlets then costs a
+    bounded walk per article instead of one over every earlier copy."""
     n = rank.shape[0]
     # the owners and ``by_rank`` index the per-article arrays written below
     _check_articles(doc_owner, n)
