@@ -57,7 +57,7 @@ def after(real: Callable[..., Any]) -> Callable[..., Any]:
 # Each stage of an addition, and how to make it fail (given the monkeypatch and the deduplicator).
 STAGES: dict[str, Callable[[pytest.MonkeyPatch, dedup.Deduplicator], None]] = {
     "prepare": lambda mp, d: mp.setattr(prepare, "analyze_and_sign_many", boom),
-    "candidates": lambda mp, d: mp.setattr(d._replica.index, "candidates", boom),
+    "candidates": lambda mp, d: mp.setattr(d._replica.index, "proposed", boom),
     "compare": lambda mp, d: mp.setattr(pairs, "compare", after(pairs.compare)),
     "grouping": lambda mp, d: mp.setattr(stream_groups, "groups_of", after(stream_groups.groups_of)),
     "cluster": lambda mp, d: mp.setattr(stream_groups, "build_cluster", boom),
