@@ -481,6 +481,30 @@ def test_band_index_never_writes_out_of_bounds() -> None:
     run_checked("test_index", "checked_child")
 
 
+def _flags_of(address: int) -> list[str]:
+    """The ``VmFlags`` of the mapping of this process that holds ``address`` (Linux)."""
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):
+            start, end = (int(x, 16) for x in head.split("-"))
+            inside = start <= address < end
+        elif inside and head == "VmFlags:":
+            return line.split()[1:]
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads the mappings of a Linux process")
+def test_the_arrays_of_a_table_are_written_small_page_by_small_page() -> None:
+    """A large table's arrays are mapped without transparent huge pages: the first write to a
+    huge page can wait while the system compacts memory to find one, in the middle of an add."""
+    table = index_module._Table(2**22, 2**21, 2**20)
+    for name in ("slots_head", "slots_tail", "entry_handle", "entry_next", "entry_key", "handle_span", "alive"):
+        array = getattr(table, name)
+        assert "nh" in _flags_of(array.__array_interface__["data"][0]), name
+    assert (table.slots_head == -1).all() and not table.alive.any() and not table.handle_span.any()
+
+
 def test_capacity_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index_module, "_MAX_HANDLE", 10)
     index = BandIndex(bands=4, rows=1)

@@ -19,6 +19,7 @@ query's rows (``hits``), ``remove`` an article. Two implementations:
 
 from __future__ import annotations
 
+import mmap
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -96,6 +97,21 @@ def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
     return out
 
 
+def _pages(count: int, dtype: type[np.generic]) -> np.ndarray:
+    """A zeroed array of ``count`` items in a private anonymous mapping that the system gives 4 KB
+    page by 4 KB page as each is first written, without transparent huge pages. numpy asks for
+    huge pages for every large array; where the system compacts memory to find one when it is
+    first written, that write can wait tens of milliseconds. A table is written a few kilobytes
+    per ``add``, at places spread over arrays of hundreds of megabytes, so its arrays are mapped
+    here, where a first write costs one small page (numpy allocates through the C heap and offers
+    no per-array choice)."""
+    size = max(count, 1) * np.dtype(dtype).itemsize
+    buffer = mmap.mmap(-1, size)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # (Linux; elsewhere the system's default pages)
+        buffer.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(buffer, dtype=dtype, count=max(count, 1))[:count]
+
+
 class _Table:
     """One generation of a ``BandIndex``'s arrays: an open-addressing table of band keys whose
     slots hold linked lists of article handles in the order they were indexed, each entry with its
@@ -109,17 +125,17 @@ class _Table:
         """Room for ``slots`` keys, ``entries`` entries and ``handles`` articles (the handles' spans
         grow when needed; the rest is the next generation's to grow). Not ``emptied``: the slots
         are left for ``empty_slots`` to mark."""
-        self.slots_head = np.empty(slots, dtype=np.int32)
-        self.slots_tail = np.empty(slots, dtype=np.int32)
+        self.slots_head = _pages(slots, np.int32)
+        self.slots_tail = _pages(slots, np.int32)
         self.emptied = 0  # the slots below this one are marked empty
         if emptied:
             self.empty_slots(slots)
-        self.entry_handle = np.empty(entries, dtype=np.int32)
-        self.entry_next = np.empty(entries, dtype=np.int32)
-        self.entry_key = np.empty(entries, dtype=np.uint64)
+        self.entry_handle = _pages(entries, np.int32)
+        self.entry_next = _pages(entries, np.int32)
+        self.entry_key = _pages(entries, np.uint64)
         # each handle's entries, [start, end) (``table_query`` reads a handle's keys there)
-        self.handle_span = np.zeros((max(handles, 1), 2), dtype=np.int64)
-        self.alive = np.zeros(max(handles, 1), dtype=np.bool_)  # by handle: whether it is indexed
+        self.handle_span = _pages(2 * max(handles, 1), np.int64).reshape(-1, 2)
+        self.alive = _pages(max(handles, 1), np.bool_)  # by handle: whether it is indexed
         # entries written, removed ones included: also an upper bound of the slots in use
         self.n_entries = 0
         self.live_entries = 0  # entries of the articles indexed
@@ -156,11 +172,11 @@ class _Table:
 
     def _spans_for(self, handles: int) -> None:
         if handles > len(self.handle_span):
-            grown = np.zeros((max(handles, 2 * len(self.handle_span)), 2), dtype=np.int64)
+            grown = _pages(2 * max(handles, 2 * len(self.handle_span)), np.int64).reshape(-1, 2)
             grown[: self.next] = self.handle_span[: self.next]
             self.handle_span = grown
         if handles > len(self.alive):
-            alive = np.zeros(len(self.handle_span), dtype=np.bool_)
+            alive = _pages(len(self.handle_span), np.bool_)
             alive[: self.next] = self.alive[: self.next]
             self.alive = alive
 
@@ -212,7 +228,7 @@ class _Table:
         size = max(2 * self.n_entries, 2 * self.next, _MIN_SLOTS // 2)
         for name in ("entry_handle", "entry_next", "entry_key"):
             cut = getattr(self, name)
-            room = np.empty(size, dtype=cut.dtype)
+            room = _pages(size, cut.dtype.type)
             room[: len(cut)] = cut
             setattr(self, name, room)
 
