@@ -481,27 +481,34 @@ def test_band_index_never_writes_out_of_bounds() -> None:
     run_checked("test_index", "checked_child")
 
 
-def _flags_of(address: int) -> list[str]:
-    """The ``VmFlags`` of the mapping of this process that holds ``address`` (Linux)."""
+def _flags_over(array: np.ndarray) -> list[list[str]]:
+    """The ``VmFlags`` of each mapping of this process that holds part of ``array`` (Linux)."""
+    start = array.__array_interface__["data"][0]
+    end = start + array.nbytes
+    found: list[list[str]] = []
     inside = False
     for line in Path("/proc/self/smaps").read_text().splitlines():
         head = line.split()[0]
         if "-" in head and not head.endswith(":"):
-            start, end = (int(x, 16) for x in head.split("-"))
-            inside = start <= address < end
+            low, high = (int(x, 16) for x in head.split("-"))
+            inside = low < end and start < high
         elif inside and head == "VmFlags:":
-            return line.split()[1:]
-    raise AssertionError(f"no mapping holds {address:#x}")
+            found.append(line.split()[1:])
+    assert found, f"no mapping holds {start:#x}"
+    return found
 
 
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads the mappings of a Linux process")
-def test_the_arrays_of_a_table_are_written_small_page_by_small_page() -> None:
-    """A large table's arrays are mapped without transparent huge pages: the first write to a
-    huge page can wait while the system compacts memory to find one, in the middle of an add."""
+def test_a_table_does_not_ask_for_huge_pages() -> None:
+    """A large table's arrays are mapped without asking for transparent huge pages: where the
+    system compacts memory for the regions that ask, the first write to each huge page waits, in
+    the middle of an add. (numpy asks for them for its large arrays: the test fails on those.)"""
+    if not any("hg" in flags for flags in _flags_over(np.zeros(2**22, dtype=np.int32))):
+        pytest.skip("numpy asks for no huge pages here: there is nothing to tell apart")
     table = index_module._Table(2**22, 2**21, 2**20)
     for name in ("slots_head", "slots_tail", "entry_handle", "entry_next", "entry_key", "handle_span", "alive"):
         array = getattr(table, name)
-        assert "nh" in _flags_of(array.__array_interface__["data"][0]), name
+        assert all("hg" not in flags for flags in _flags_over(array)), name
     assert (table.slots_head == -1).all() and not table.alive.any() and not table.handle_span.any()
 
 

@@ -98,18 +98,17 @@ def band_keys_numpy(signatures: U32, bands: int, rows: int) -> U64:
 
 
 def _pages(count: int, dtype: type[np.generic]) -> np.ndarray:
-    """A zeroed array of ``count`` items in a private anonymous mapping that the system gives 4 KB
-    page by 4 KB page as each is first written, without transparent huge pages. numpy asks for
-    huge pages for every large array; where the system compacts memory to find one when it is
-    first written, that write can wait tens of milliseconds. A table is written a few kilobytes
-    per ``add``, at places spread over arrays of hundreds of megabytes, so its arrays are mapped
-    here, where a first write costs one small page (numpy allocates through the C heap and offers
-    no per-array choice)."""
+    """A zeroed array of ``count`` items in a private anonymous mapping, which the system fills
+    with pages as each is first written, of the size it gives by default. numpy asks for
+    transparent huge pages for every large array (``madvise(MADV_HUGEPAGE)``), and a system set
+    to compact memory for the regions that ask (Linux's default ``defrag`` setting) then makes
+    the first write to each 2 MB page wait until it has found one: tens of milliseconds inside
+    an ``add``. A table is written a few kilobytes per ``add`` at places spread over arrays of
+    hundreds of megabytes, so its arrays are mapped here, without the request (numpy allocates
+    through the C heap and offers no per-array choice): a system that gives huge pages to every
+    mapping still does where it has them free, without waiting."""
     size = max(count, 1) * np.dtype(dtype).itemsize
-    buffer = mmap.mmap(-1, size)
-    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # (Linux; elsewhere the system's default pages)
-        buffer.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(buffer, dtype=dtype, count=max(count, 1))[:count]
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype, count=max(count, 1))[:count]
 
 
 class _Table:
