@@ -43,6 +43,26 @@ def test_backends_follow_the_protocol(backend: LSHBackend) -> None:
     assert isinstance(backend, LSHBackend)
 
 
+def test_a_twin_is_an_indexed_article_with_the_same_document_band_keys() -> None:
+    words = RNG.integers(0, 2**63, 200, dtype=np.uint64)
+    doc = signature(words, 128, 1)
+    other = signature(np.concatenate([words[:150], RNG.integers(0, 2**63, 50, dtype=np.uint64)]), 128, 1)
+    index = CandidateIndex(BandIndex(bands=25, rows=5), BandIndex(bands=4, rows=2))
+    passages = _sigs([words[:20]])
+    index.add("same", doc, passages)
+    index.add("near", other, passages)
+    twin = index.twins(doc)
+    assert twin is not None
+    assert twin("same") and not twin("near") and not twin("never indexed")
+    index.remove("same")
+    assert not twin("same")
+    # a backend that keeps no keys gives no twin test
+    assert (
+        CandidateIndex(DatasketchLSH(num_perm=128, bands=25, rows=5, seed=1), BandIndex(bands=4, rows=2)).twins(doc)
+        is None
+    )
+
+
 def test_passage_index_finds_articles_sharing_a_few_passages() -> None:
     shared = [RNG.integers(0, 2**63, 20, dtype=np.uint64) for _ in range(3)]
     own_a = [RNG.integers(0, 2**63, 20, dtype=np.uint64) for _ in range(20)]
