@@ -369,10 +369,12 @@ class PairCache:
         boilerplate (None: unknown, any may have)."""
         return self._boilerplate.changed_since(version)
 
-    def formula_sensitive(self, article_id: str) -> list[Key]:
-        """The remembered comparisons of the article that the formula test can change."""
-        matches = self._matches
-        return [key for key in self._pairs_of.get(article_id, ()) if self.formula_affected(_unpack(matches[key]))]
+    def formula_sensitive(self, article_ids: Iterable[str]) -> list[Key]:
+        """The remembered comparisons of these articles that the formula test can change, each
+        once (a comparison between two of them is listed under both)."""
+        matches, pairs_of = self._matches, self._pairs_of
+        keys = dict.fromkeys(key for article_id in article_ids for key in pairs_of.get(article_id, ()))
+        return [key for key in keys if self.formula_affected(_unpack(matches[key]))]
 
     def recheck(self, article_id: str) -> None:
         """Ask every remembered comparison of the article again (see ``revised``)."""

@@ -25,7 +25,8 @@ again; other figures only change the cluster records of the groups that hold its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+import functools
+from collections.abc import Callable, Collection, Iterable, Set
 from dataclasses import dataclass
 from functools import partial
 
@@ -54,7 +55,7 @@ class Watch:
 
     __slots__ = ("boilerplate", "by_source", "carriers", "formula", "learned", "revisions", "sources")
 
-    def __init__(self, members: Iterable[str], pairs: PairCache) -> None:
+    def __init__(self, members: Collection[str], pairs: PairCache) -> None:
         self.boilerplate = pairs.boilerplate_version()
         self.formula = pairs.formula_versions()
         self.revisions = pairs.revisions
@@ -70,8 +71,11 @@ class Watch:
         for member in members:
             self._carry(member, pairs, None)
             self._note(member, pairs, None)
-            for a, b in pairs.formula_sensitive(member):
-                self._sensitive(a, b, pairs, None)
+        # a large story's members are each other's copies: each comparison is noted once, and
+        # each member's source read once
+        source_of = functools.cache(pairs.source_of)
+        for a, b in pairs.formula_sensitive(members):
+            self._sensitive(a, b, pairs, None, source_of)
 
     def _carry(self, member: str, pairs: PairCache, undo: Undo | None) -> None:
         """Note the sentences a new member carries."""
@@ -97,9 +101,18 @@ class Watch:
             else:
                 self.learned.pop(member, None)
 
-    def _sensitive(self, a: str, b: str, pairs: PairCache, undo: Undo | None) -> None:
-        """Note a comparison of a and b that the formula test can change."""
-        for source in {pairs.source_of(a), pairs.source_of(b)}:
+    def _sensitive(
+        self,
+        a: str,
+        b: str,
+        pairs: PairCache,
+        undo: Undo | None,
+        source_of: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """Note a comparison of a and b that the formula test can change (``source_of``: the
+        articles' sources, by default the pair cache's)."""
+        source_of = source_of or pairs.source_of
+        for source in {source_of(a), source_of(b)}:
             if source not in self.sources:
                 if undo is not None:
                     undo.item(self.sources, source)
