@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.stages.grouping import components, cut_tree_at, groups_of, split_component
+from dedup.stages.grouping import components, cut_tree_at, digests, groups_of, split_component
 
 
 def test_chain_is_not_glued_together() -> None:
@@ -94,6 +94,56 @@ def test_a_digest_printed_twice_does_not_glue_its_stories() -> None:
     ]
     groups = [sorted(c.member_ids) for c in dedup.cluster(articles) if len(c) > 1]
     assert sorted(groups) == [["roundup", "roundup-again", "x1", "x2"], ["y1", "y2"]]
+
+
+def _digests_as_stated(adjacency: np.ndarray, shares: np.ndarray, config: ClusterConfig) -> list[int]:
+    """``digests``'s rule read member by member, as its docstring states it (``shares[x, d]``: how
+    much of x lies inside d)."""
+    n = len(adjacency)
+    linked = adjacency > 0
+
+    def carried(x: int, d: int, y: int) -> bool:
+        return any(z not in (d, y) and linked[z, x] and not linked[z, y] for z in range(n))
+
+    found = []
+    for d in range(n):
+        stories = [
+            x
+            for x in range(n)
+            if linked[x, d] and shares[x, d] >= config.digest_part and shares[d, x] <= config.digest_share
+        ]
+        if any(
+            not linked[x, y] and carried(x, d, y) and carried(y, d, x)
+            for i, x in enumerate(stories)
+            for y in stories[i + 1 :]
+        ):
+            found.append(d)
+    return found
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 12).flatmap(lambda n: st.tuples(st.just(n), st.data())))
+def test_digests_are_the_members_the_rule_names(drawn) -> None:
+    n, data = drawn
+    pairs = [(x, y) for x in range(n) for y in range(x + 1, n)]
+    linked = data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))
+    # shares on a coarse grid, so that draws land on the thresholds themselves
+    grid = st.sampled_from([0.0, 0.3, 0.5, 0.6, 0.8, 1.0])
+    adjacency = np.zeros((n, n))
+    shares = np.zeros((n, n))
+    for (x, y), joined in zip(pairs, linked, strict=True):
+        if joined:
+            adjacency[x, y] = adjacency[y, x] = 1.0
+            shares[x, y], shares[y, x] = data.draw(grid), data.draw(grid)
+    members = [f"m{i:02d}" for i in range(n)]
+
+    def inside(a: str, b: str) -> float:
+        x, y = members.index(a), members.index(b)
+        assert adjacency[x, y], "inside is asked of verified copies only"
+        return float(shares[x, y])
+
+    config = ClusterConfig()
+    assert digests(adjacency, members, inside, config) == _digests_as_stated(adjacency, shares, config)
 
 
 def _batch_components(n: int, edges: list[tuple[int, int]]) -> tuple[list[list[str]], list[list[str]]]:
