@@ -191,22 +191,40 @@ def split_component(
     digest among the members (see ``digests``) is grouped with one of its stories at most."""
     members = sorted(members)
     n = len(members)
+    adjacency = np.zeros((n, n), dtype=np.float64)
+    shares = np.zeros((n, n), dtype=np.float64) if inside is not None else None
+    if n > 2:
+        for i in range(n):
+            for j in range(i + 1, n):
+                if is_copy(members[i], members[j]):
+                    adjacency[i, j] = adjacency[j, i] = 1.0
+                    if shares is not None and inside is not None:
+                        shares[i, j] = inside(members[i], members[j])
+                        shares[j, i] = inside(members[j], members[i])
+    return split_linked(members, adjacency, shares, config)
+
+
+def split_linked(
+    members: list[str],
+    adjacency: npt.NDArray[np.float64],
+    shares: npt.NDArray[np.float64] | None,
+    config: ClusterConfig,
+) -> tuple[list[list[str]], str]:
+    """``split_component`` of ``members`` (sorted), given their verified-copy graph
+    (``adjacency[i, j]``: 1.0 for a verified copy) and, for the copies, ``shares[i, j]``: the share
+    of i's text found in j (None: digests are not looked for)."""
+    n = len(members)
     if n <= 2:
         return [members], "verified copies" if n == 2 else "no verified copy"
-    adjacency = np.zeros((n, n), dtype=np.float64)
-    for i in range(n):
-        for j in range(i + 1, n):
-            if is_copy(members[i], members[j]):
-                adjacency[i, j] = adjacency[j, i] = 1.0
     if adjacency.sum() == n * (n - 1):
         return [members], "every pair verified"
     how = f"average linkage: at least {config.min_link_fraction:.0%} of pairs verified between merged groups"
-    found = digests(adjacency, members, inside, config) if inside is not None else []
-    if inside is None or not found:
+    found = digests(adjacency, shares, config) if shares is not None else []
+    if shares is None or not found:
         return _named(members, _linkage(adjacency, config)), how
     core = [i for i in range(n) if i not in set(found)]
     groups = [[core[x] for x in g] for g in _linkage(adjacency[np.ix_(core, core)], config)]
-    groups.extend(_attach(found, groups, adjacency, members, inside, config))
+    groups.extend(_attach(found, groups, adjacency, shares, config))
     return _named(members, groups), how + "; a digest joins one of its stories at most"
 
 
@@ -239,28 +257,19 @@ def _named(members: list[str], groups: list[list[int]]) -> list[list[str]]:
     return sorted((sorted(members[i] for i in g) for g in groups if g), key=lambda g: g[0])
 
 
-def digests(
-    adjacency: npt.NDArray[np.float64],
-    members: list[str],
-    inside: Callable[[str, str], float],
-    config: ClusterConfig,
-) -> list[int]:
+def digests(adjacency: npt.NDArray[np.float64], shares: npt.NDArray[np.float64], config: ClusterConfig) -> list[int]:
     """The positions of the digests: a member that carries two different stories. A story of a
-    digest d is a copy x of d that is mostly inside d (``inside(x, d) >= digest_part``) while
-    little of d is inside x (``inside(d, x) <= digest_share``); d is a digest when two of its
+    digest d is a copy x of d that is mostly inside d (``shares[x, d] >= digest_part``) while
+    little of d is inside x (``shares[d, x] <= digest_share``); d is a digest when two of its
     stories x and y are no copies of each other and each is carried by another article too (a
     copy of x other than d that is no copy of y, and the reverse). A full story with trimmed
     copies of different parts is no digest: each part has no other copy."""
-    n = len(members)
     linked = adjacency > 0
+    # story[x, d]: x is a story of d
+    story = linked & (shares >= config.digest_part) & (shares.transpose() <= config.digest_share)
     found: list[int] = []
-    for d in range(n):
-        parts = [
-            x
-            for x in np.flatnonzero(linked[d]).tolist()
-            if inside(members[x], members[d]) >= config.digest_part
-            and inside(members[d], members[x]) <= config.digest_share
-        ]
+    for d in np.flatnonzero(story.sum(axis=0) >= 2).tolist():
+        parts = np.flatnonzero(story[:, d]).tolist()
         if any(
             not linked[x, y] and _carried(linked, x, d, y) and _carried(linked, y, d, x)
             for k, x in enumerate(parts)
@@ -279,11 +288,10 @@ def _attach(
     found: list[int],
     groups: list[list[int]],
     adjacency: npt.NDArray[np.float64],
-    members: list[str],
-    inside: Callable[[str, str], float],
+    shares: npt.NDArray[np.float64],
     config: ClusterConfig,
 ) -> list[list[int]]:
-    """Each digest joins the one group holding the largest share of it (``inside(d, m)`` over the
+    """Each digest joins the one group holding the largest share of it (``shares[d, m]`` over the
     members m it is a copy of; ties to the group listed first); the same digest printed twice
     (either mostly inside the other) joins as one. Digests with no group form groups of their own
     by average linkage. Changes ``groups``; returns the new groups."""
@@ -295,7 +303,7 @@ def _attach(
             for e in found
             if e != int(d)
             and adjacency[int(d), e] > 0
-            and min(inside(members[int(d)], members[e]), inside(members[e], members[int(d)])) >= config.digest_same
+            and min(shares[int(d), e], shares[e, int(d)]) >= config.digest_same
         ],
     )
     alone: list[int] = []
@@ -305,7 +313,7 @@ def _attach(
         for d in ds:
             for m in np.flatnonzero(adjacency[d] > 0).tolist():
                 if m in of:
-                    score = (inside(members[d], members[m]), -min(groups[of[m]]))
+                    score = (float(shares[d, m]), -min(groups[of[m]]))
                     if best is None or score > (best[0], -min(groups[best[1]])):
                         best = (score[0], of[m])
         if best is None:
@@ -361,9 +369,6 @@ def groups_of(
     by ``pair``). The stream, the batch and the Spark job all group through here."""
     pair = _asked_once(pair)
 
-    def inside(a: str, b: str) -> float:
-        return share_inside(pair(a, b), a)
-
     def same_words(a: str, b: str) -> bool:
         return pair(a, b).relation is Relation.SAME_TEXT
 
@@ -382,16 +387,41 @@ def groups_of(
     printed = {min(text): text for text in texts}  # each text by its smallest id, with every copy of it
     kept = [m for m in component if m in printed]
 
-    def linked(a: str, b: str) -> bool:
-        return b in (edges(a) or ()) and pair(a, b).is_copy
-
-    complete = len(component) <= config.complete_up_to
-    groups, how = split_component(kept, (lambda a, b: pair(a, b).is_copy) if complete else linked, config, inside)
+    groups, how = split_linked(*_linked(sorted(kept), pair, edges, len(component) <= config.complete_up_to), config)
     if len(kept) == len(component):
         return groups, how
     if len(kept) == 1:  # one text printed several times
         how = "verified copies"
     return sorted((sorted(t for m in g for t in printed[m]) for g in groups), key=lambda g: g[0]), how
+
+
+def _linked(
+    members: list[str],
+    pair: Callable[[str, str], Match],
+    edges: Callable[[str], Collection[str] | None],
+    complete: bool,
+) -> tuple[list[str], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The verified-copy graph of ``members`` (sorted) for ``split_linked``, and the shares of each
+    copy's text found in the other, read in one pass: every pair compared (``complete``), else
+    the pairs joined by an edge."""
+    n = len(members)
+    adjacency = np.zeros((n, n), dtype=np.float64)
+    shares = np.zeros((n, n), dtype=np.float64)
+    if n <= 2:
+        return members, adjacency, shares
+    position = {m: i for i, m in enumerate(members)}
+    for i, a in enumerate(members):
+        if complete:
+            later: Iterable[str] = members[i + 1 :]
+        else:
+            later = sorted(b for b in edges(a) or () if position.get(b, -1) > i)
+        for b in later:
+            match = pair(a, b)
+            if match.is_copy:
+                j = position[b]
+                adjacency[i, j] = adjacency[j, i] = 1.0
+                shares[i, j], shares[j, i] = share_inside(match, a), share_inside(match, b)
+    return members, adjacency, shares
 
 
 def _asked_once(pair: Callable[[str, str], Match]) -> Callable[[str, str], Match]:
