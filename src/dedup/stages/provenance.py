@@ -458,6 +458,10 @@ def _member(c: Candidate, earliest: str, others: Iterable[str], pair: Callable[[
     )
 
 
+def _member_id(member: Member) -> str:
+    return member.id
+
+
 def grown(
     cluster: Cluster,
     first: Candidate,
@@ -479,8 +483,7 @@ def grown(
     if known is not None and (_ties(known, first.known_time) or known[0] < first.known_time[0]):
         return None
     member = _member(new, first.id, others, pair)
-    ids = [m.id for m in cluster.members]
-    at = bisect.bisect(ids, new.id)
+    at = bisect.bisect(cluster.members, new.id, key=_member_id)  # (members are in id order)
     members = (*cluster.members[:at], member, *cluster.members[at:])
     if not by_time:  # the earliest was chosen among the members of its time, and new is later
         return replace(cluster, members=members), following
@@ -517,7 +520,6 @@ def revised(
     if evidence.rule not in ("published_at", "date_in_text"):
         return None
     earliest = cluster.earliest
-    ids = [m.id for m in cluster.members]
     members = list(cluster.members)
     support = dict(evidence.values.get("containment", {}))
 
@@ -526,8 +528,8 @@ def revised(
         return m.containment_a if m.a == x else m.containment_b
 
     for c in changed:
-        at = bisect.bisect_left(ids, c.id)
-        if at == len(ids) or ids[at] != c.id:
+        at = bisect.bisect_left(members, c.id, key=_member_id)
+        if at == len(members) or members[at].id != c.id:
             return None
         members[at] = _member(c, earliest, others(c.id), pair)
         if c.id != earliest:
