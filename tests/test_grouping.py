@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import dedup
 from dedup.config import ClusterConfig
-from dedup.stages.grouping import components, cut_tree_at, digests, groups_of, split_component
+from dedup.stages.grouping import components, cut_tree_at, digests, groups_of
 
 
 def test_chain_is_not_glued_together() -> None:
@@ -41,17 +41,19 @@ def test_star_of_trimmed_copies_stays_together() -> None:
 
 
 @given(st.permutations(list(range(8))))
-def test_split_component_does_not_depend_on_order(order: list[int]) -> None:
+def test_groups_do_not_depend_on_the_order_of_the_component(order: list[int]) -> None:
     edges = {(0, 1), (1, 2), (0, 2), (2, 3), (4, 5), (5, 6), (6, 7), (3, 4)}
     names = [f"n{i}" for i in order]
 
-    def is_copy(a: str, b: str) -> bool:
+    def pair(a: str, b: str) -> dedup.Match:
         x, y = sorted((int(a[1:]), int(b[1:])))
-        return (x, y) in edges
+        return _match(a, b, dedup.Relation.NEAR_IDENTICAL if (x, y) in edges else dedup.Relation.NONE)
 
-    groups, _ = split_component(names, is_copy, ClusterConfig())
-    reference, _ = split_component(sorted(names), is_copy, ClusterConfig())
+    near = {f"n{x}": {f"n{y}" for y in range(8) if tuple(sorted((x, y))) in edges} for x in range(8)}
+    groups, _ = groups_of(names, pair, near.get, ClusterConfig(), lambda m: int(m[1:]))
+    reference, _ = groups_of(sorted(names), pair, near.get, ClusterConfig(), lambda m: int(m[1:]))
     assert groups == reference
+    assert len(groups) > 1  # the two triangles joined by a chain are not one group
 
 
 def test_components() -> None:

@@ -180,39 +180,16 @@ def in_order(
     return sorted((sorted(g) for g in placed.groups if g), key=lambda g: g[0])
 
 
-def split_component(
-    members: list[str],
-    is_copy: Callable[[str, str], bool],
-    config: ClusterConfig,
-    inside: Callable[[str, str], float] | None = None,
-) -> tuple[list[list[str]], str]:
-    """Split one connected component into groups; returns the groups and how they were formed.
-    ``inside(a, b)``: the share of a's text found in b (asked of verified copies only); given, a
-    digest among the members (see ``digests``) is grouped with one of its stories at most."""
-    members = sorted(members)
-    n = len(members)
-    adjacency = np.zeros((n, n), dtype=np.float64)
-    shares = np.zeros((n, n), dtype=np.float64) if inside is not None else None
-    if n > 2:
-        for i in range(n):
-            for j in range(i + 1, n):
-                if is_copy(members[i], members[j]):
-                    adjacency[i, j] = adjacency[j, i] = 1.0
-                    if shares is not None and inside is not None:
-                        shares[i, j] = inside(members[i], members[j])
-                        shares[j, i] = inside(members[j], members[i])
-    return split_linked(members, adjacency, shares, config)
-
-
 def split_linked(
     members: list[str],
     adjacency: npt.NDArray[np.float64],
     shares: npt.NDArray[np.float64] | None,
     config: ClusterConfig,
 ) -> tuple[list[list[str]], str]:
-    """``split_component`` of ``members`` (sorted), given their verified-copy graph
-    (``adjacency[i, j]``: 1.0 for a verified copy) and, for the copies, ``shares[i, j]``: the share
-    of i's text found in j (None: digests are not looked for)."""
+    """Split one connected component into groups; returns the groups and how they were formed.
+    ``members`` sorted, ``adjacency`` their verified-copy graph (``adjacency[i, j]``: 1.0 for a
+    verified copy), ``shares[i, j]`` for the copies the share of i's text found in j; given, a
+    digest among the members (see ``digests``) is grouped with one of its stories at most."""
     n = len(members)
     if n <= 2:
         return [members], "verified copies" if n == 2 else "no verified copy"
