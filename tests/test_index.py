@@ -411,13 +411,13 @@ def test_after_the_window_shrinks_the_tables_shrink_and_no_add_copies_everything
     index = BandIndex(bands=16, rows=1)
     for n in range(20_000):
         index.add(f"a{n}", _rows(n, 2, 16, 2**32))
-    peak = len(index._table.slots_head)
+    peak = len(index._table.slots)
     for n in range(20_000 - 300):
         index.remove(f"a{n}")
     for n in range(20_000, 40_000):
         index.add(f"a{n}", _rows(n, 2, 16, 2**32))
         index.remove(f"a{n - 300}")
-    assert len(index) == 300 and 16 * len(index._table.slots_head) <= peak
+    assert len(index) == 300 and 16 * len(index._table.slots) <= peak
     assert not any(finished)
 
 
@@ -526,10 +526,10 @@ def test_a_table_does_not_ask_for_huge_pages() -> None:
     if not any("hg" in flags for flags in _flags_over(np.zeros(2**22, dtype=np.int32))):
         pytest.skip("numpy asks for no huge pages here: there is nothing to tell apart")
     table = index_module._Table(2**22, 2**21, 2**20)
-    for name in ("slots_head", "slots_tail", "entry_handle", "entry_next", "entry_key", "handle_span", "alive"):
+    for name in ("slots", "entry_handle", "entry_next", "entry_key", "handle_span", "alive"):
         array = getattr(table, name)
         assert all("hg" not in flags for flags in _flags_over(array)), name
-    assert (table.slots_head == -1).all() and not table.alive.any() and not table.handle_span.any()
+    assert (table.slots == -1).all() and not table.alive.any() and not table.handle_span.any()
 
 
 def test_capacity_error_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:

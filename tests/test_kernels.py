@@ -219,65 +219,58 @@ def _mismatched_arrays_are_refused() -> None:
         lambda: formula_kernels.formula(counters, some, some, multipliers, fits, counters, too_many_blocks, 4, 8)
     )
     keys = np.arange(1, 6, dtype=u64)
-    heads, tails = np.full(8, -1, dtype=i32), np.full(8, -1, dtype=i32)
+    slots = np.full(8, -1, dtype=i32)
     small = np.empty(4, dtype=i32)
 
-    def insert(heads: np.ndarray, entries: np.ndarray, keys: np.ndarray, handle: int) -> int:
+    def insert(slots: np.ndarray, entries: np.ndarray, keys: np.ndarray, handle: int) -> int:
         entry_key = np.empty(len(entries), dtype=u64)
-        return int(
-            table_kernels.table_insert(heads, tails[: len(heads)], entries, entries.copy(), entry_key, 0, keys, handle)
-        )
+        return int(table_kernels.table_insert(slots, entries, entries.copy(), entry_key, 0, keys, handle))
 
-    _raises_kernel_input_error(lambda: insert(heads, small, keys, 0))
-    _raises_kernel_input_error(lambda: insert(heads[:6], small, keys[:1], 0))
+    _raises_kernel_input_error(lambda: insert(slots, small, keys, 0))
+    _raises_kernel_input_error(lambda: insert(slots[:6], small, keys[:1], 0))
     entries = np.empty(16, dtype=i32)
-    _raises_kernel_input_error(lambda: insert(heads, entries, keys, 2**31))
-    _raises_kernel_input_error(
-        lambda: table_kernels.table_insert(heads, tails, entries, entries.copy(), keys, 0, keys, 0)
-    )
-    assert (heads == -1).all()  # nothing written by a refused call
+    _raises_kernel_input_error(lambda: insert(slots, entries, keys, 2**31))
+    _raises_kernel_input_error(lambda: table_kernels.table_insert(slots, entries, entries.copy(), keys, 0, keys, 0))
+    assert (slots == -1).all()  # nothing written by a refused call
     full = np.arange(1, 9, dtype=u64)
     entry_key = np.empty(16, dtype=u64)
-    table_kernels.table_insert(heads, tails, entries, entries.copy(), entry_key, 0, full, 0)
+    links = entries.copy()
+    table_kernels.table_insert(slots, entries, links, entry_key, 0, full, 0)
     span = np.array([[0, 8]], dtype=i64)
     alive = np.ones(1, dtype=np.bool_)
+    one = np.full((1, 1), 1, dtype=u64)
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(
-            heads, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 99, dtype=u64), 1
+            slots, entries, links, entry_key, span, alive, np.full((1, 1), 99, dtype=u64), 1
         )
     )
-    _raises_kernel_input_error(
-        lambda: table_kernels.table_query(
-            heads, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 1, dtype=u64), 0
-        )
-    )
+    _raises_kernel_input_error(lambda: table_kernels.table_query(slots, entries, links, entry_key, span, alive, one, 0))
     # a span of keys that is not a start and an end is refused, never read past
     _raises_kernel_input_error(
-        lambda: table_kernels.table_query(
-            heads,
-            tails,
-            entries,
-            entries.copy(),
-            entry_key,
-            span[:, :1].copy(),
-            alive,
-            np.full((1, 1), 1, dtype=u64),
-            1,
-        )
+        lambda: table_kernels.table_query(slots, entries, links, entry_key, span[:, :1].copy(), alive, one, 1)
     )
     # a handle listed that has no place among the live handles is refused, never read past them
     _raises_kernel_input_error(
-        lambda: table_kernels.table_query(
-            heads, tails, entries, entries.copy(), entry_key, span, alive[:0], np.full((1, 1), 1, dtype=u64), 1
-        )
+        lambda: table_kernels.table_query(slots, entries, links, entry_key, span, alive[:0], one, 1)
     )
-    # a slot whose list starts outside the entries is refused, never read
-    broken = heads.copy()
+    # a slot whose list ends outside the entries is refused, never read
+    broken = slots.copy()
     broken[1] = 1_000
     _raises_kernel_input_error(
-        lambda: table_kernels.table_query(
-            broken, tails, entries, entries.copy(), entry_key, span, alive, np.full((1, 1), 1, dtype=u64), 1
-        )
+        lambda: table_kernels.table_query(broken, entries, links, entry_key, span, alive, one, 1)
+    )
+    # a link out of the entries, or a ring that never comes back to its slot's entry, is refused
+    # rather than read past the arrays or walked for ever
+    looped = links.copy()
+    looped[0] = 1  # entry 0 (key 1, a ring of one) now links to entry 1, whose ring is of key 2
+    looped[1] = 1
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(slots, entries, looped, entry_key, span, alive, one, 100)
+    )
+    outside = links.copy()
+    outside[0] = 1_000
+    _raises_kernel_input_error(
+        lambda: table_kernels.table_query(slots, entries, outside, entry_key, span, alive, one, 1)
     )
     rank, by_rank = np.array([0, 1], dtype=i64), np.array([0, 1], dtype=i64)
     doc_keys, doc_owner, doc_pos = np.array([1, 2], dtype=u64), np.array([0, 2], dtype=i32), np.array([0, 1], dtype=i32)
@@ -309,8 +302,8 @@ def test_inserting_articles_together_equals_inserting_them_in_turn(
     slots, entries = 1 << max(bits, (2 * total).bit_length()), max(total, 1)
 
     def table() -> tuple[np.ndarray, ...]:
-        return (np.full(slots, -1, dtype=i32), np.full(slots, -1, dtype=i32), np.zeros(entries, dtype=i32),
-                np.zeros(entries, dtype=i32), np.zeros(entries, dtype=u64))  # fmt: skip
+        return (np.full(slots, -1, dtype=i32), np.zeros(entries, dtype=i32), np.zeros(entries, dtype=i32),
+                np.zeros(entries, dtype=u64))  # fmt: skip
 
     one_by_one, at_once = table(), table()
     written = 0
@@ -329,29 +322,27 @@ def test_inserting_articles_together_equals_inserting_them_in_turn(
 def test_inserting_at_once_refuses_offsets_that_do_not_fit_the_keys() -> None:
     i32, u64, i64 = np.int32, np.uint64, np.int64
     keys = np.arange(1, 5, dtype=u64)
-    heads, tails = np.full(16, -1, dtype=i32), np.full(16, -1, dtype=i32)
+    slots = np.full(16, -1, dtype=i32)
     entries = np.zeros(8, dtype=i32)
     for offsets in ([1, 4], [0, 3], [0, 3, 2, 4], [], [0, 5]):
         _raises_kernel_input_error(
             lambda o=offsets: table_kernels.table_insert_all(
-                heads, tails, entries, entries.copy(), np.zeros(8, dtype=u64), keys, np.array(o, dtype=i64), 0, 0
+                slots, entries, entries.copy(), np.zeros(8, dtype=u64), keys, np.array(o, dtype=i64), 0, 0
             )
         )
     small = np.zeros(3, dtype=i32)
     whole = np.array([0, 4], dtype=i64)
     _raises_kernel_input_error(
-        lambda: table_kernels.table_insert_all(
-            heads, tails, small, small.copy(), np.zeros(3, dtype=u64), keys, whole, 0, 0
-        )
+        lambda: table_kernels.table_insert_all(slots, small, small.copy(), np.zeros(3, dtype=u64), keys, whole, 0, 0)
     )
     # entries from 5 on: no room for four more in eight; handles past the int32 range
     for start, handle in ((5, 0), (-1, 0), (0, -1), (0, 2**31 - 1)):
         _raises_kernel_input_error(
             lambda s=start, h=handle: table_kernels.table_insert_all(
-                heads, tails, entries, entries.copy(), np.zeros(8, dtype=u64), keys, whole, s, h
+                slots, entries, entries.copy(), np.zeros(8, dtype=u64), keys, whole, s, h
             )
         )
-    assert (heads == -1).all()  # nothing written by a refused call
+    assert (slots == -1).all()  # nothing written by a refused call
 
 
 def _formula_counts_in_and_out() -> None:

@@ -93,7 +93,7 @@ def _first_run_signatures() -> list[tuple[Any, tuple[Any, ...]]]:
         t.int64,
         t.int64,
     )
-    table = (i32, i32, i32, i32, u64)
+    table = (i32, i32, i32, u64)
     counters = array(t.uint8, 1)
     return [
         # code points in 16 bits, or in 32 when a text has some beyond (``shingle._code_points``)

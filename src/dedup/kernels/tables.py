@@ -1,6 +1,7 @@
 """The LSH index's kernels: the band keys of signatures, and the open-addressing hash table of
 band keys whose slots hold linked lists of article handles in the order they were indexed, first
-first (``index.BandIndex``)."""
+first (``index.BandIndex``). A list is a ring: its slot holds its last entry, whose link is the
+first, so that one int32 per slot both appends at the end and reads from the start."""
 
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ def band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
 
 
 @jit
-def _check_table(slots_head: Any, slots_tail: Any, entry_handle: Any, entry_next: Any, entry_key: Any) -> None:
-    """The table's arrays fit together: as many heads as tails, a power of two of them (the probe
-    masks its position with ``size - 1``), as many next links and keys as handles."""
-    size = slots_head.shape[0]
-    if size == 0 or (size & (size - 1)) != 0 or slots_tail.shape[0] != size:
-        raise KernelInputError("table slots: head and tail arrays of one size, a power of two, are expected")
+def _check_table(slots: Any, entry_handle: Any, entry_next: Any, entry_key: Any) -> None:
+    """The table's arrays fit together: a power of two of slots (the probe masks its position with
+    ``size - 1``), as many next links and keys as handles."""
+    size = slots.shape[0]
+    if size == 0 or (size & (size - 1)) != 0:
+        raise KernelInputError("table slots: a power of two of them is expected")
     if entry_next.shape[0] != entry_handle.shape[0] or entry_key.shape[0] != entry_handle.shape[0]:
         raise KernelInputError("table entries: handle, next and key arrays of one size are expected")
 
@@ -56,18 +57,18 @@ def _entry_at(e: Any, entries: int) -> Any:
 
 
 @jit
-def _table_slot(slots_head: Any, entry_key: Any, key: Any) -> Any:
+def _table_slot(slots: Any, entry_key: Any, key: Any) -> Any:
     """The slot of ``key`` (linear probing), or of the empty slot where it would go. A slot holds no
-    key of its own: its key is that of the first entry of its list (``entry_key``; a removed
-    article's entries keep theirs). The position is masked by ``size - 1``, so it stays in the arrays
-    (``_check_table``: a power of two); a table with no empty slot is an error, not an endless
-    probe."""
-    mask = np.int64(slots_head.shape[0] - 1)
+    key of its own: its key is that of the last entry of its list, which it holds (``entry_key``;
+    every entry of a list has the list's key, and a removed article's entries keep theirs). The
+    position is masked by ``size - 1``, so it stays in the arrays (``_check_table``: a power of
+    two); a table with no empty slot is an error, not an endless probe."""
+    mask = np.int64(slots.shape[0] - 1)
     entries = entry_key.shape[0]
     # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
     i = np.int64(key & np.uint64(mask))
     probes = np.int64(0)
-    while slots_head[i] != -1 and entry_key[_entry_at(slots_head[i], entries)] != key:
+    while slots[i] != -1 and entry_key[_entry_at(slots[i], entries)] != key:
         i = (i + np.int64(1)) & mask
         probes += 1
         if probes > mask:
@@ -77,8 +78,7 @@ def _table_slot(slots_head: Any, entry_key: Any, key: Any) -> Any:
 
 @jit
 def table_insert(
-    slots_head: Any,
-    slots_tail: Any,
+    slots: Any,
     entry_handle: Any,
     entry_next: Any,
     entry_key: Any,
@@ -91,30 +91,30 @@ def table_insert(
     so that its keys are ``entry_key[n_entries:returned]``, ascending. The caller keeps a quarter of
     the slots empty and the entry arrays large enough; arrays that are not raise
     ``KernelInputError`` before anything is written."""
-    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
+    _check_table(slots, entry_handle, entry_next, entry_key)
     if n_entries < 0 or n_entries + keys.shape[0] > entry_handle.shape[0]:
         raise KernelInputError("table entries: no room for the new entries (reserve it before inserting)")
     if handle < 0 or handle > _MAX_INT32 - 1:
         raise KernelInputError("table handle: out of the int32 range")
     entries = entry_key.shape[0]
     for key in keys:
-        i = _table_slot(slots_head, entry_key, key)
+        i = _table_slot(slots, entry_key, key)
         entry_handle[n_entries] = handle
         entry_key[n_entries] = key
-        entry_next[n_entries] = -1
-        if slots_head[i] == -1:
-            slots_head[i] = n_entries
+        if slots[i] == -1:
+            entry_next[n_entries] = n_entries  # a ring of one
         else:
-            entry_next[_entry_at(slots_tail[i], entries)] = n_entries
-        slots_tail[i] = n_entries
+            last = _entry_at(slots[i], entries)
+            entry_next[n_entries] = entry_next[last]  # the new last links to the first
+            entry_next[last] = n_entries
+        slots[i] = n_entries
         n_entries += 1
     return n_entries
 
 
 @jit
 def table_insert_all(
-    slots_head: Any,
-    slots_tail: Any,
+    slots: Any,
     entry_handle: Any,
     entry_next: Any,
     entry_key: Any,
@@ -129,7 +129,7 @@ def table_insert_all(
     offsets[h]:n_entries + offsets[h + 1]]``. Offsets that do not start at 0, go down or end
     elsewhere than at the last key, handles past the int32 range and entries past the arrays raise
     ``KernelInputError`` before anything is written."""
-    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
+    _check_table(slots, entry_handle, entry_next, entry_key)
     n = offsets.shape[0] - 1
     if n < 0 or offsets[0] != 0 or offsets[n] != keys.shape[0]:
         raise KernelInputError("table offsets: from 0 to the number of keys, one more than the handles, expected")
@@ -143,9 +143,8 @@ def table_insert_all(
     written = n_entries
     for h in range(n):
         written = table_insert(
-            slots_head, slots_tail, entry_handle, entry_next, entry_key, written, keys[offsets[h] : offsets[h + 1]],
-            handle + h,
-        )  # fmt: skip
+            slots, entry_handle, entry_next, entry_key, written, keys[offsets[h] : offsets[h + 1]], handle + h
+        )
     return written
 
 
@@ -169,8 +168,7 @@ def _grown_counter(keys: Any, stamps: Any, hits: Any) -> Any:
 
 @jit
 def table_query(
-    slots_head: Any,
-    slots_tail: Any,
+    slots: Any,
     entry_handle: Any,
     entry_next: Any,
     entry_key: Any,
@@ -189,7 +187,7 @@ def table_query(
     the handles found are counted again against their own keys
     (``entry_key[handle_span[h, 0]:handle_span[h, 1]]``, ascending, as ``table_insert`` wrote
     them), so that a handle's count never depends on where it is listed."""
-    _check_table(slots_head, slots_tail, entry_handle, entry_next, entry_key)
+    _check_table(slots, entry_handle, entry_next, entry_key)
     if first < 1:
         raise KernelInputError("table query: at least the first handle of a list must be read")
     if handle_span.shape[1] != 2:
@@ -202,10 +200,19 @@ def table_query(
     cut = False  # whether some list was read only in part
     for r in range(rows.shape[0]):
         for b in range(rows.shape[1]):
-            e = slots_head[_table_slot(slots_head, entry_key, rows[r, b])]
+            last = slots[_table_slot(slots, entry_key, rows[r, b])]
+            if last == -1:
+                continue
+            e = entry_next[_entry_at(last, entries)]  # the first of the ring
             read = 0
-            while e != -1:
+            walked = 0
+            done = False
+            while not done:
                 e = _entry_at(e, entries)
+                done = e == last
+                walked += 1
+                if walked > entries:
+                    raise KernelInputError("table query: a list does not come back to its slot's entry")
                 h = np.int64(entry_handle[e])
                 if h < 0 or h >= alive.shape[0]:
                     raise KernelInputError("table query: an entry's handle has no place in the live handles")

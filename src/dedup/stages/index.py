@@ -114,7 +114,8 @@ def _pages(count: int, dtype: type[np.generic]) -> np.ndarray:
 class _Table:
     """One generation of a ``BandIndex``'s arrays: an open-addressing table of band keys whose
     slots hold linked lists of article handles in the order they were indexed, each entry with its
-    key (a slot's key is that of its list's first entry), and each handle's entries one span of
+    key (a list is a ring whose slot holds its last entry, whose key is the slot's), and each
+    handle's entries one span of
     the entry arrays. Handles count from 0 in the order the articles were indexed, so a span ends
     where the next handle's begins. Removing an article marks its handle dead (``alive``), which a
     query reads as it walks a list: its entries and its keys' slots stay until the next
@@ -124,8 +125,7 @@ class _Table:
         """Room for ``slots`` keys, ``entries`` entries and ``handles`` articles (the handles' spans
         grow when needed; the rest is the next generation's to grow). Not ``emptied``: the slots
         are left for ``empty_slots`` to mark."""
-        self.slots_head = _pages(slots, np.int32)
-        self.slots_tail = _pages(slots, np.int32)
+        self.slots = _pages(slots, np.int32)
         self.emptied = 0  # the slots below this one are marked empty
         if emptied:
             self.empty_slots(slots)
@@ -144,27 +144,26 @@ class _Table:
 
     def empty_slots(self, count: int) -> None:
         """Mark the next ``count`` slots empty."""
-        end = min(self.emptied + count, len(self.slots_head))
-        self.slots_head[self.emptied : end] = -1
-        self.slots_tail[self.emptied : end] = -1
+        end = min(self.emptied + count, len(self.slots))
+        self.slots[self.emptied : end] = -1
         self.emptied = end
 
-    def arrays(self) -> tuple[I32, I32, I32, I32, U64]:
-        return self.slots_head, self.slots_tail, self.entry_handle, self.entry_next, self.entry_key
+    def arrays(self) -> tuple[I32, I32, I32, U64]:
+        return self.slots, self.entry_handle, self.entry_next, self.entry_key
 
     def due(self, extra: int) -> bool:
         """Whether one more article of ``extra`` keys takes the table past the point where its
         successor is begun: three quarters of its slots or of its entries, in keys or in articles
         (articles without keys take no entry, but each takes a step of the copy)."""
         filled = max(self.n_entries + extra, self.next + 1)
-        return 4 * filled > 3 * min(len(self.slots_head), len(self.entry_handle))
+        return 4 * filled > 3 * min(len(self.slots), len(self.entry_handle))
 
     def fits(self, extra: int, articles: int = 1) -> bool:
         """Whether ``extra`` more keys of ``articles`` more articles fit: the slots at most seven
         eighths full (linear probing stays short below), room in the entry arrays, handles and
         entries within the int32 range."""
         return (
-            8 * (self.n_entries + extra) <= 7 * len(self.slots_head)
+            8 * (self.n_entries + extra) <= 7 * len(self.slots)
             and self.n_entries + extra <= min(len(self.entry_handle), _MAX_HANDLE)
             and self.next + articles <= _MAX_HANDLE
         )
@@ -247,18 +246,19 @@ def _sizes(need: int) -> tuple[int, int]:
 
 class BandIndex:
     """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays (``_Table``) walked by
-    numba kernels: about 36 bytes per (article, band) against about 130 in a Python dict of lists.
-    ``hits`` reads the ``first`` live articles of each bucket.
+        numba kernels: per (article, band), an entry of 16 bytes and a slot of 4 for each distinct key,
+    with twice to four times as many slots as keys, against about 130 bytes in a Python dict of lists.
+        ``hits`` reads the ``first`` live articles of each bucket.
 
-    A table is never rebuilt in one go, which would stall one ``add`` for seconds once millions of
-    keys are indexed. When it fills (``_Table.due``: its slots, or its entry arrays, which also
-    hold the entries of removed articles), a successor sized for the articles indexed is begun,
-    and each later ``add`` marks some of its slots empty, then copies into it the next articles in
-    the order they were indexed, many times as many keys as it adds (``COPY_PER_KEY``), so the copy
-    is done before the table is full. Queries, adds and removes go to the current table meanwhile
-    (removes to the successor too, for the articles it holds already); once the successor holds
-    every article, it replaces the table. Nothing of a removed article is copied, and handles are
-    numbered from 0 again, so the int32 arrays hold a stream of any length."""
+        A table is never rebuilt in one go, which would stall one ``add`` for seconds once millions of
+        keys are indexed. When it fills (``_Table.due``: its slots, or its entry arrays, which also
+        hold the entries of removed articles), a successor sized for the articles indexed is begun,
+        and each later ``add`` marks some of its slots empty, then copies into it the next articles in
+        the order they were indexed, many times as many keys as it adds (``COPY_PER_KEY``), so the copy
+        is done before the table is full. Queries, adds and removes go to the current table meanwhile
+        (removes to the successor too, for the articles it holds already); once the successor holds
+        every article, it replaces the table. Nothing of a removed article is copied, and handles are
+        numbered from 0 again, so the int32 arrays hold a stream of any length."""
 
     def __init__(self, *, bands: int, rows: int, first: int = BUCKET_FIRST) -> None:
         if first < 1:
@@ -363,7 +363,7 @@ class BandIndex:
         successor = self._successor
         if successor is None:
             return
-        if successor.emptied < len(successor.slots_head):
+        if successor.emptied < len(successor.slots):
             successor.empty_slots(SLOTS_PER_ENTRY * max(budget, 1))
             return
         table = self._table
