@@ -115,11 +115,10 @@ class _Table:
     """One generation of a ``BandIndex``'s arrays: an open-addressing table of band keys whose
     slots hold linked lists of article handles in the order they were indexed, each entry with its
     key (a list is a ring whose slot holds its last entry, whose key is the slot's), and each
-    handle's entries one span of
-    the entry arrays. Handles count from 0 in the order the articles were indexed, so a span ends
-    where the next handle's begins. Removing an article marks its handle dead (``alive``), which a
-    query reads as it walks a list: its entries and its keys' slots stay until the next
-    generation, which copies only the live articles."""
+    handle's entries one span of the entry arrays. Handles count from 0 in the order the articles
+    were indexed, so a span ends where the next handle's begins. Removing an article marks its
+    handle dead (``alive``), which a query reads as it walks a list: its entries and its keys'
+    slots stay until the next generation, which copies only the live articles."""
 
     def __init__(self, slots: int, entries: int, handles: int, *, emptied: bool = True) -> None:
         """Room for ``slots`` keys, ``entries`` entries and ``handles`` articles (the handles' spans
@@ -246,19 +245,19 @@ def _sizes(need: int) -> tuple[int, int]:
 
 class BandIndex:
     """In-memory LSH with ``bands`` x ``rows``. Buckets live in flat arrays (``_Table``) walked by
-        numba kernels: per (article, band), an entry of 16 bytes and a slot of 4 for each distinct key,
-    with twice to four times as many slots as keys, against about 130 bytes in a Python dict of lists.
-        ``hits`` reads the ``first`` live articles of each bucket.
+    numba kernels: per (article, band) an entry of 16 bytes, and per distinct key two to four
+    slots of 4 bytes, against about 130 bytes in a Python dict of lists. ``hits`` reads the
+    ``first`` live articles of each bucket.
 
-        A table is never rebuilt in one go, which would stall one ``add`` for seconds once millions of
-        keys are indexed. When it fills (``_Table.due``: its slots, or its entry arrays, which also
-        hold the entries of removed articles), a successor sized for the articles indexed is begun,
-        and each later ``add`` marks some of its slots empty, then copies into it the next articles in
-        the order they were indexed, many times as many keys as it adds (``COPY_PER_KEY``), so the copy
-        is done before the table is full. Queries, adds and removes go to the current table meanwhile
-        (removes to the successor too, for the articles it holds already); once the successor holds
-        every article, it replaces the table. Nothing of a removed article is copied, and handles are
-        numbered from 0 again, so the int32 arrays hold a stream of any length."""
+    A table is never rebuilt in one go, which would stall one ``add`` for seconds once millions of
+    keys are indexed. When it fills (``_Table.due``: its slots, or its entry arrays, which also
+    hold the entries of removed articles), a successor sized for the articles indexed is begun,
+    and each later ``add`` marks some of its slots empty, then copies into it the next articles in
+    the order they were indexed, many times as many keys as it adds (``COPY_PER_KEY``), so the copy
+    is done before the table is full. Queries, adds and removes go to the current table meanwhile
+    (removes to the successor too, for the articles it holds already); once the successor holds
+    every article, it replaces the table. Nothing of a removed article is copied, and handles are
+    numbered from 0 again, so the int32 arrays hold a stream of any length."""
 
     def __init__(self, *, bands: int, rows: int, first: int = BUCKET_FIRST) -> None:
         if first < 1:
