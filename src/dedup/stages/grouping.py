@@ -246,11 +246,12 @@ def digests(adjacency: npt.NDArray[np.float64], shares: npt.NDArray[np.float64],
     story = linked & (shares >= config.digest_part) & (shares.transpose() <= config.digest_share)
     found: list[int] = []
     for d in np.flatnonzero(story.sum(axis=0) >= 2).tolist():
-        parts = np.flatnonzero(story[:, d]).tolist()
+        parts = np.flatnonzero(story[:, d])
+        # the pairs of its stories that are no copies of each other
+        xs, ys = np.nonzero(np.triu(~linked[np.ix_(parts, parts)], 1))
         if any(
-            not linked[x, y] and _carried(linked, x, d, y) and _carried(linked, y, d, x)
-            for k, x in enumerate(parts)
-            for y in parts[k + 1 :]
+            _carried(linked, x, d, y) and _carried(linked, y, d, x)
+            for x, y in zip(parts[xs].tolist(), parts[ys].tolist(), strict=True)
         ):
             found.append(d)
     return found
@@ -344,27 +345,26 @@ def groups_of(
     a's neighbours) count, and larger components are grouped ``in_order`` of indexing
     (``order(a)``: a's rank). ``verified``: every edge is a verified copy (else each is confirmed
     by ``pair``). The stream, the batch and the Spark job all group through here."""
-    pair = _asked_once(pair)
-
-    def same_words(a: str, b: str) -> bool:
-        return pair(a, b).relation is Relation.SAME_TEXT
-
     if len(component) > config.max_exact_size:
+        asked = _asked_once(pair)
+
+        def same_words(a: str, b: str) -> bool:
+            return asked(a, b).relation is Relation.SAME_TEXT
 
         def copies(a: str) -> Iterable[str]:
             near = edges(a) or ()
-            return near if verified else [b for b in near if pair(a, b).is_copy]
+            return near if verified else [b for b in near if asked(a, b).is_copy]
 
-        return in_order(component, order, copies, lambda a, b: pair(a, b).is_copy, config, same_words), IN_ORDER
+        return in_order(component, order, copies, lambda a, b: asked(a, b).is_copy, config, same_words), IN_ORDER
 
+    component = sorted(component)
     # Articles with the same words are one member of the linkage (every copy of one is a copy of
     # the other, and ties between such equal rows could put the two in different groups).
-    inside_component = set(component)
-    texts = components(component, lambda a: [b for b in edges(a) or () if b in inside_component and same_words(a, b)])
-    printed = {min(text): text for text in texts}  # each text by its smallest id, with every copy of it
-    kept = [m for m in component if m in printed]
-
-    groups, how = split_linked(*_linked(sorted(kept), pair, edges, len(component) <= config.complete_up_to), config)
+    read = _edge_pairs(component, pair, edges)
+    printed = _printed(component, read)  # each text by its smallest id, with every copy of it
+    kept = sorted(printed)
+    complete = len(component) <= config.complete_up_to
+    groups, how = split_linked(*_linked(component, kept, read, pair, complete), config)
     if len(kept) == len(component):
         return groups, how
     if len(kept) == 1:  # one text printed several times
@@ -372,33 +372,84 @@ def groups_of(
     return sorted((sorted(t for m in g for t in printed[m]) for g in groups), key=lambda g: g[0]), how
 
 
+def _edge_pairs(
+    component: list[str], pair: Callable[[str, str], Match], edges: Callable[[str], Collection[str] | None]
+) -> dict[tuple[int, int], Match]:
+    """The match of every pair of the component (sorted) joined by an edge, each asked once, by
+    the two members' positions (the smaller first)."""
+    position = {m: i for i, m in enumerate(component)}
+    read: dict[tuple[int, int], Match] = {}
+    for i, a in enumerate(component):
+        for b in edges(a) or ():
+            j = position.get(b, i)
+            if j == i:
+                continue
+            key = (i, j) if i < j else (j, i)
+            if key not in read:
+                read[key] = pair(a, b)
+    return read
+
+
+def _printed(component: list[str], read: dict[tuple[int, int], Match]) -> dict[str, list[str]]:
+    """The component's texts: its members joined by edges whose matches have the same words, each
+    listed under its smallest id."""
+    root = list(range(len(component)))
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for (i, j), match in read.items():
+        if match.relation is Relation.SAME_TEXT:
+            x, y = find(i), find(j)
+            root[max(x, y)] = min(x, y)
+    printed: dict[str, list[str]] = {}
+    for i, member in enumerate(component):
+        printed.setdefault(component[find(i)], []).append(member)
+    return printed
+
+
 def _linked(
-    members: list[str],
+    component: list[str],
+    kept: list[str],
+    read: dict[tuple[int, int], Match],
     pair: Callable[[str, str], Match],
-    edges: Callable[[str], Collection[str] | None],
     complete: bool,
 ) -> tuple[list[str], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The verified-copy graph of ``members`` (sorted) for ``split_linked``, and the shares of each
-    copy's text found in the other, read in one pass: every pair compared (``complete``), else
-    the pairs joined by an edge."""
-    n = len(members)
+    """The verified-copy graph of ``kept`` (sorted members of ``component``, which is sorted) for
+    ``split_linked``, and the shares of each copy's text found in the other: every pair compared
+    (``complete``; those not joined by an edge asked now, in row order), else the pairs joined by
+    an edge (``read``, by position in the component)."""
+    n = len(kept)
     adjacency = np.zeros((n, n), dtype=np.float64)
     shares = np.zeros((n, n), dtype=np.float64)
     if n <= 2:
-        return members, adjacency, shares
-    position = {m: i for i, m in enumerate(members)}
-    for i, a in enumerate(members):
-        if complete:
-            later: Iterable[str] = members[i + 1 :]
-        else:
-            later = sorted(b for b in edges(a) or () if position.get(b, -1) > i)
-        for b in later:
-            match = pair(a, b)
+        return kept, adjacency, shares
+    position = {m: i for i, m in enumerate(component)}
+    at = [position[m] for m in kept]
+    rows: list[int] = []
+    cols: list[int] = []
+    share_ab: list[float] = []
+    share_ba: list[float] = []
+    for i, a in enumerate(kept):
+        x = at[i]
+        for j in range(i + 1, n):
+            match = read.get((x, at[j]))
+            if match is None:
+                if not complete:
+                    continue
+                match = pair(a, kept[j])
             if match.is_copy:
-                j = position[b]
-                adjacency[i, j] = adjacency[j, i] = 1.0
-                shares[i, j], shares[j, i] = share_inside(match, a), share_inside(match, b)
-    return members, adjacency, shares
+                rows.append(i)
+                cols.append(j)
+                share_ab.append(share_inside(match, a))
+                share_ba.append(share_inside(match, kept[j]))
+    adjacency[rows, cols] = adjacency[cols, rows] = 1.0
+    shares[rows, cols] = share_ab
+    shares[cols, rows] = share_ba
+    return kept, adjacency, shares
 
 
 def _asked_once(pair: Callable[[str, str], Match]) -> Callable[[str, str], Match]:
