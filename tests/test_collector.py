@@ -149,3 +149,24 @@ def test_a_stream_leaves_no_reference_cycles_behind(tmp_path, request, kept) -> 
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
+
+
+def test_the_remembered_comparisons_stay_out_of_the_collectors_walks() -> None:
+    """A full collection walks every tracked container with all it holds: the pair cache's dicts
+    (every comparison of every article in memory, by pair) must stay untracked as comparisons are
+    added, or each full collection's pause grows with the comparisons (a story copied thousands
+    of times makes millions)."""
+    records = generate.syndicated(120, 4)
+    story = [Article(id=r["id"], text=r["text"], source=r.get("source")) for r in records]
+    d = Deduplicator()
+    for article in story[:80]:
+        d.add(article)
+    gc.collect()  # (untracks the dicts that hold only strings, bytes and numbers)
+    for article in story[80:]:
+        d.add(article)
+    pairs = d._pairs
+    assert len(pairs._matches) > 2 * len(story)
+    held = {"comparisons": pairs._matches, "unsaved": pairs._unsaved, "flips": pairs._flips}
+    held.update({f"pairs of {a}": p for a, p in pairs._pairs_of.items()})
+    held.update({f"copies of {a}": e for a, e in pairs.edges.items()})
+    assert [name for name, held_dict in held.items() if gc.is_tracked(held_dict)] == []

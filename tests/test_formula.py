@@ -213,11 +213,11 @@ def test_a_remembered_pair_whose_outlets_counts_moved_is_answered_as_compared_no
             inside = step
             judge.learn(introduction if learned else frozenset())
             for x, y in ((x, y) for x in ids for y in ids if x < y):
-                kept = remembered._matches.get((x, y))
+                kept = remembered.remembered(x, y)
                 verified[0] = 0
                 now = remembered.pair(x, y)
                 alike = kept is not None and all(judge.unchanged_since(kept[0], docs[z].sentence_fps) for z in (x, y))
-                if alike and kept is not None and kept[5] and kept[7] != RULE:
+                if alike and kept is not None and kept[1].is_copy and kept[1].rule != RULE:
                     assert verified[0] == 0  # only the formula test was made again
                 assert now == cache(counts_of(inside)).pair(x, y)
 

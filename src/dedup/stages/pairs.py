@@ -37,9 +37,10 @@ remembers its comparisons by pair alone), and ``views_kept=None`` keeps every vi
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Set
-from typing import Final, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -50,10 +51,10 @@ from dedup.records import Article, Match, Relation
 from dedup.stages import formula as formulas
 from dedup.stages.formula import FormulaCounts
 from dedup.stages.shingle import Shingled, analyze
-from dedup.stages.verify import View, compare
+from dedup.stages.verify import ASIDE, QUOTED, View, compare
 
 U64 = npt.NDArray[np.uint64]
-Key = tuple[str, str]
+Key = str  # a pair of articles (``_key``)
 VIEWS_KEPT = 2048  # verifier views kept for the articles compared last
 RECENT_KEPT = 8192  # remembered comparisons kept built as matches
 _NEVER = (-1, -1)
@@ -110,37 +111,80 @@ def _unknown(article_id: str) -> str | None:
     return None
 
 
+# A pair's key is one string, its two ids in order around a separator: NUL, or when either id
+# holds a NUL a lone surrogate, which no id holds (``Article`` refuses them). A dict whose keys
+# and values are strings, bytes and numbers is left out of the garbage collector's walks (see
+# ``dedup._collector``), where a new tuple put in would bring the whole dict back into them.
+_SEP = "\x00"
+_WIDE_SEP = "\udfff"
+
+
 def _key(a: str, b: str) -> Key:
-    return (a, b) if a < b else (b, a)
+    if b < a:
+        a, b = b, a
+    if _SEP in a or _SEP in b:
+        return a + _WIDE_SEP + b
+    return a + _SEP + b
 
 
-# A remembered comparison: the boilerplate version, the formula version and the formula counts'
-# own version it was last checked under, then the match's fields but its shared passages, with its
-# relation by value. Only strings and numbers: Python's garbage collector stops tracking such a
-# tuple once it has seen it, so the thousands of comparisons a stream keeps add nothing to the
-# full collections that walk every tracked object (a ``Match`` is tracked, as every instance of
-# a class is).
-Kept = tuple[int, int, int, str, str, bool, str, str, float, float, float, float, float, float, int, int]
-_IS_COPY = 5
-_VERIFIED: Final = 15
-_RELATIONS = {r.value: r for r in Relation}
+def ends(key: Key) -> tuple[str, str]:
+    """The two ids of a pair's key, the smaller first."""
+    a, _, b = key.partition(_WIDE_SEP if _WIDE_SEP in key else _SEP)
+    return a, b
+
+
+# A remembered comparison (``Kept``), packed in bytes for the reason above (and a third of the
+# memory of a tuple of Python numbers): the boilerplate version, the formula version and the
+# formula counts' own version it was last checked under, the boilerplate version its figures were
+# measured under, then the match: whether it is a copy and whether its ``a`` is the key's second
+# id, its relation and rule by number, its six figures and its ignored boilerplate. A rule not in
+# ``_RULES`` is numbered ``_OTHER_RULE`` and its name follows in UTF-8.
+Kept = bytes
+_PACKED = struct.Struct("<qqqqBBB6dq")
+_VERSIONS = struct.Struct("<qqq")
+_VERIFIED_AT = struct.Struct("<q")
+_FLAGS_AT = 32  # the byte of the copy and order flags
+_IS_COPY, _SWAPPED = 1, 2
+_RELATIONS = tuple(Relation)
+_RELATION_NUMBER = {r: i for i, r in enumerate(_RELATIONS)}
+_RULES = (
+    "too_few_shared_shingles", "same_words", "jaccard", "containment", "shared_passages", "below_thresholds",
+    ASIDE, QUOTED, formulas.RULE,
+)  # fmt: skip
+_RULE_NUMBER = {r: i for i, r in enumerate(_RULES)}
+_OTHER_RULE = 255
 
 
 def _pack(match: Match, version: int, formula: int, moved: int, verified: int) -> Kept:
     """A remembered comparison: the versions it was last checked under (the learned boilerplate's,
-    its sources' formula versions and the counts' own), its figures, and the version of the
-    learned boilerplate the verifier measured them under (``verified``)."""
+    its sources' formula versions and the counts' own), the version of the learned boilerplate
+    the verifier measured its figures under (``verified``), and the match."""
     m = match
-    return (
-        version, formula, moved, m.a, m.b, m.is_copy, m.relation.value, m.rule, m.score, m.jaccard,
+    flags = (_IS_COPY if m.is_copy else 0) | (_SWAPPED if m.b < m.a else 0)
+    rule = _RULE_NUMBER.get(m.rule, _OTHER_RULE)
+    packed = _PACKED.pack(
+        version, formula, moved, verified, flags, _RELATION_NUMBER[m.relation], rule, m.score, m.jaccard,
         m.containment_a, m.containment_b, m.passage_coverage_a, m.passage_coverage_b, m.ignored_boilerplate,
-        verified,
     )  # fmt: skip
+    return packed if rule != _OTHER_RULE else packed + m.rule.encode("utf-8", "surrogatepass")
 
 
-def _unpack(kept: Kept) -> Match:
-    _, _, _, a, b, is_copy, relation, rule, score, jaccard, ca, cb, pa, pb, ignored, _ = kept
-    return Match(a, b, is_copy, _RELATIONS[relation], rule, score, jaccard, ca, cb, pa, pb, (), ignored)
+def _unpack(key: Key, kept: Kept) -> Match:
+    _, _, _, _, flags, relation, rule, score, jaccard, ca, cb, pa, pb, ignored = _PACKED.unpack_from(kept)
+    a, b = ends(key)
+    if flags & _SWAPPED:
+        a, b = b, a
+    name = _RULES[rule] if rule != _OTHER_RULE else kept[_PACKED.size :].decode("utf-8", "surrogatepass")
+    return Match(a, b, bool(flags & _IS_COPY), _RELATIONS[relation], name, score, jaccard, ca, cb, pa, pb, (), ignored)
+
+
+def _is_copy(kept: Kept) -> bool:
+    return bool(kept[_FLAGS_AT] & _IS_COPY)
+
+
+def _verified(kept: Kept) -> int:
+    version: int = _VERIFIED_AT.unpack_from(kept, 24)[0]
+    return version
 
 
 class PairCache:
@@ -266,16 +310,17 @@ class PairCache:
             match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
             self.remember(match)
             return match
+        checked, checked_formula, checked_moved = _VERSIONS.unpack_from(kept)
         # no source's formula version has moved since the pair was last checked: it stands
-        if kept[0] == version and kept[2] == moved:
+        if checked == version and checked_moved == moved:
             return self._unpacked(key, kept)
         formula = self._formula_version(a, b)
         before = self._unpacked(key, kept)
-        if kept[0] == version and kept[1] == formula:
+        if checked == version and checked_formula == formula:
             self._stamp(key, kept, before, version, formula, moved)
             return before
-        if not (kept[1] != formula and self.formula_affected(before)):
-            stands = kept[0] == version
+        if not (checked_formula != formula and self.formula_affected(before)):
+            stands = checked == version
             if not stands:
                 fingerprints, model = self._fingerprints_of, self._boilerplate
                 learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
@@ -284,7 +329,7 @@ class PairCache:
                 self._stamp(key, kept, before, version, formula, moved)
                 return before
             match = self._compared_again(before)
-        elif before.rule != formulas.RULE and self._verified_alike(before, kept[_VERIFIED]):
+        elif before.rule != formulas.RULE and self._verified_alike(before, _verified(kept)):
             # ``before`` is the verifier's match, which the formula test let stand: only the test
             # is made again, on today's counts
             match = self._formula_again(before)
@@ -297,6 +342,13 @@ class PairCache:
             self._revise(before, match)
         self.remember(match)
         return match
+
+    def remembered(self, a: str, b: str) -> tuple[int, Match] | None:
+        """The comparison of a and b as remembered, not checked again, with the version of the
+        learned boilerplate it was last checked under (None: never compared)."""
+        key = _key(a, b)
+        kept = self._matches.get(key)
+        return None if kept is None else (_VERSIONS.unpack_from(kept)[0], _unpack(key, kept))
 
     def _compared_again(self, before: Match) -> Match:
         """A remembered pair compared again, the way round it was first compared."""
@@ -328,7 +380,7 @@ class PairCache:
         seen = recent.get(key)
         if seen is not None and seen[0] is kept:
             return seen[1]
-        match = _unpack(kept)
+        match = _unpack(key, kept)
         if len(recent) >= RECENT_KEPT:
             recent.clear()
         recent[key] = (kept, match)
@@ -339,7 +391,7 @@ class PairCache:
         versions, its figures as the verifier measured them then."""
         if self.journal is not None:
             self.journal.item(self._matches, key)
-        self._matches[key] = _pack(match, version, formula, moved, kept[_VERIFIED])
+        self._matches[key] = _pack(match, version, formula, moved, _verified(kept))
 
     def boilerplate_version(self) -> int:
         """The version of the learned boilerplate that comparisons are decided under now."""
@@ -369,17 +421,17 @@ class PairCache:
         boilerplate (None: unknown, any may have)."""
         return self._boilerplate.changed_since(version)
 
-    def formula_sensitive(self, article_ids: Iterable[str]) -> list[Key]:
+    def formula_sensitive(self, article_ids: Iterable[str]) -> list[tuple[str, str]]:
         """The remembered comparisons of these articles that the formula test can change, each
         once (a comparison between two of them is listed under both)."""
         matches, pairs_of = self._matches, self._pairs_of
         keys = dict.fromkeys(key for article_id in article_ids for key in pairs_of.get(article_id, ()))
-        return [key for key in keys if self.formula_affected(_unpack(matches[key]))]
+        return [ends(key) for key in keys if self.formula_affected(_unpack(key, matches[key]))]
 
     def recheck(self, article_id: str) -> None:
         """Ask every remembered comparison of the article again (see ``revised``)."""
         for key in sorted(self._pairs_of.get(article_id, ())):
-            self.pair(*key)
+            self.pair(*ends(key))
 
     def revised(self, article_id: str) -> tuple[int, int]:
         """When a remembered comparison of the article last came out otherwise on being asked again,
@@ -389,11 +441,11 @@ class PairCache:
         changes the cluster records of its two articles, not their groups."""
         return self._revised.get(article_id, _NEVER)
 
-    def flips(self, article_id: str, since: int) -> list[Key]:
+    def flips(self, article_id: str, since: int) -> list[tuple[str, str]]:
         """The article's remembered comparisons that changed whether they are a copy after
         ``since`` (a number of ``revisions``), in id order."""
         flips = self._flips
-        return sorted(key for key in self._pairs_of.get(article_id, ()) if flips.get(key, -1) > since)
+        return sorted(ends(key) for key in self._pairs_of.get(article_id, ()) if flips.get(key, -1) > since)
 
     def _revise(self, before: Match, now: Match) -> None:
         self.revisions += 1
@@ -429,8 +481,9 @@ class PairCache:
         edges, pairs_of = self.edges, self._pairs_of
         for article_id in sorted(suspects):
             for key in sorted(pairs_of.get(article_id, ())):
-                if key[1] not in edges.get(key[0], ()):
-                    self.pair(*key)
+                a, b = ends(key)
+                if b not in edges.get(a, ()):
+                    self.pair(a, b)
         if self.journal is not None:
             before = self._refreshed
             self.journal.call(lambda: setattr(self, "_refreshed", before))
@@ -456,8 +509,8 @@ class PairCache:
         and a pair asked again can become a copy; these join components too, so a store that did
         not keep them would reopen with other clusters."""
         matches, own = self._matches, {_key(m.a, m.b) for m in besides}
-        kept = [matches[key] for key in self._unsaved if key not in own and key in matches]
-        return [_unpack(k) for k in kept if k[_IS_COPY]]
+        kept = [(key, matches[key]) for key in self._unsaved if key not in own and key in matches]
+        return [_unpack(key, k) for key, k in kept if _is_copy(k)]
 
     def saved(self) -> None:
         """The ``unsaved`` copies are written."""
@@ -495,7 +548,7 @@ class PairCache:
             )
             if not match.is_copy:
                 self._unsaved.pop(key, None)
-            elif before is None or not before[_IS_COPY]:  # a copy it was is written already
+            elif before is None or not _is_copy(before):  # a copy it was is written already
                 self._unsaved[key] = None
         else:  # read from a store: written already
             self._matches[key] = _pack(match, version, version, -1, version)
@@ -527,7 +580,8 @@ class PairCache:
             self._matches.pop(key, None)
             self._flips.pop(key, None)
             self._unsaved.pop(key, None)
-            other = key[0] if key[1] == article_id else key[1]
+            a, b = ends(key)
+            other = a if b == article_id else b
             self._pairs_of.get(other, {}).pop(key, None)
         self._views.pop(article_id, None)
         self._revised.pop(article_id, None)
@@ -560,7 +614,7 @@ class Comparisons:
             config, self._doc, Fixed(learned), formula=formula, source_of=self._source, title_of=self._title,
             views_kept=None,
         )  # fmt: skip
-        self._matches: dict[Key, Match] = {_key(m.a, m.b): m for m in known}
+        self._matches: dict[tuple[str, str], Match] = {_pair(m.a, m.b): m for m in known}
 
     def _source(self, art_id: str) -> str | None:
         try:
@@ -582,9 +636,13 @@ class Comparisons:
     def pair(self, x: str, y: str) -> Match:
         """The comparison of x and y (made once, the smaller id first), its shared passages
         measured but not listed."""
-        key = (x, y) if x < y else (y, x)
+        key = _pair(x, y)
         match = self._matches.get(key)
         if match is None:
             a, b = key
             match = self._matches[key] = self._cache.compare(a, self._doc(a), b, self._doc(b), listed=False)
         return match
+
+
+def _pair(x: str, y: str) -> tuple[str, str]:
+    return (x, y) if x < y else (y, x)
