@@ -151,22 +151,28 @@ def test_a_stream_leaves_no_reference_cycles_behind(tmp_path, request, kept) -> 
         gc.garbage.clear()
 
 
-def test_the_remembered_comparisons_stay_out_of_the_collectors_walks() -> None:
-    """A full collection walks every tracked container with all it holds: the pair cache's dicts
-    (every comparison of every article in memory, by pair) must stay untracked as comparisons are
-    added, or each full collection's pause grows with the comparisons (a story copied thousands
-    of times makes millions)."""
+def test_the_records_kept_per_article_and_pair_stay_out_of_the_collectors_walks() -> None:
+    """A full collection walks every tracked container with all it holds: the dicts the stream
+    keeps an entry in per article or per comparison (the pair cache's comparisons and each
+    article's pairs and copies, the window's seq and time of each article) must stay untracked as
+    articles come, or each full collection's pause grows with the window (a story copied
+    thousands of times makes millions of comparisons)."""
     records = generate.syndicated(120, 4)
-    story = [Article(id=r["id"], text=r["text"], source=r.get("source")) for r in records]
-    d = Deduplicator()
+    story = [
+        Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at")) for r in records
+    ]
+    d = Deduplicator(window=Window(days=30))
     for article in story[:80]:
         d.add(article)
     gc.collect()  # (untracks the dicts that hold only strings, bytes and numbers)
     for article in story[80:]:
         d.add(article)
-    pairs = d._pairs
-    assert len(pairs._matches) > 2 * len(story)
-    held = {"comparisons": pairs._matches, "unsaved": pairs._unsaved, "flips": pairs._flips}
+    pairs, retention = d._pairs, d._retention
+    assert len(pairs._matches) > 2 * len(story) and len(retention) == len(story)
+    held = {
+        "comparisons": pairs._matches, "unsaved": pairs._unsaved, "flips": pairs._flips,
+        "window seqs": retention._held, "window times": retention._time,
+    }  # fmt: skip
     held.update({f"pairs of {a}": p for a, p in pairs._pairs_of.items()})
     held.update({f"copies of {a}": e for a, e in pairs.edges.items()})
     assert [name for name, held_dict in held.items() if gc.is_tracked(held_dict)] == []

@@ -4,6 +4,9 @@
 the window since (``leaving``), oldest first: by time, those older than the clock minus
 ``Window.days``; by count, the first added beyond the last ``Window.articles``. It holds two
 numbers and an id per article in the window (and its heap entries); what leaves is dropped lazily from its heaps.
+The numbers are kept in two dicts of plain numbers rather than one of pairs: the garbage collector
+leaves such a dict out of its walks, where putting a new tuple in would bring it back in whole
+(see ``dedup._collector``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ class Retention:
         self.clock = -math.inf
         self._by_time: list[tuple[float, int, str]] = []
         self._by_seq: list[tuple[int, str]] = []
-        self._held: dict[str, tuple[int, float]] = {}  # each article in the window: its seq and time
+        # each article in the window: its seq, and its time
+        self._held: dict[str, int] = {}
+        self._time: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._held)
@@ -63,7 +68,8 @@ class Retention:
         """An article indexed (an id indexed again after a removal counts from now)."""
         moment = self.time_of(published)
         self.clock = max(self.clock, moment)
-        self._held[article_id] = (seq, moment)
+        self._held[article_id] = seq
+        self._time[article_id] = moment
         if self.window.days is not None:
             heapq.heappush(self._by_time, (moment, seq, article_id))
         if self.window.articles is not None:
@@ -72,6 +78,7 @@ class Retention:
     def discard(self, article_id: str) -> None:
         """An article removed from the index: it no longer counts."""
         self._held.pop(article_id, None)
+        self._time.pop(article_id, None)
 
     def cutoff(self, published: datetime | None) -> float:
         """The oldest time in the window once an article of time ``published`` has come."""
@@ -80,27 +87,27 @@ class Retention:
 
     def since(self, article_id: str, cutoff: float) -> bool:
         """Whether a held article is no older than ``cutoff``."""
-        return self._held[article_id][1] >= cutoff
+        return self._time[article_id] >= cutoff
 
     def leaving(self) -> list[str]:
         """The articles that have left the window since the last call, oldest first; they are no
         longer held."""
         out: list[str] = []
-        held, days, most = self._held, self.window.days, self.window.articles
+        held, times, days, most = self._held, self._time, self.window.days, self.window.articles
         if days is not None:
             cutoff = self.clock - days * DAY
             by_time = self._by_time
             while by_time and by_time[0][0] < cutoff:
                 _, seq, article_id = heapq.heappop(by_time)
                 if self._holds(article_id, seq):
-                    del held[article_id]
+                    del held[article_id], times[article_id]
                     out.append(article_id)
         if most is not None:
             by_seq = self._by_seq
             while len(held) > most:
                 seq, article_id = heapq.heappop(by_seq)
                 if self._holds(article_id, seq):
-                    del held[article_id]
+                    del held[article_id], times[article_id]
                     out.append(article_id)
         if len(self._by_time) > 2 * len(held) + 64 or len(self._by_seq) > 2 * len(held) + 64:
             self._compact()
@@ -108,8 +115,7 @@ class Retention:
 
     def _holds(self, article_id: str, seq: int) -> bool:
         """Whether a heap entry is of an article held (not removed, nor indexed again since)."""
-        held = self._held.get(article_id)
-        return held is not None and held[0] == seq
+        return self._held.get(article_id) == seq
 
     def _compact(self) -> None:
         """Drop the heaps' entries of articles no longer held (removed, or indexed again)."""
