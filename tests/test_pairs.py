@@ -4,9 +4,13 @@ import random
 from collections.abc import Set
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup._undo import Undo
 from dedup.config import DedupConfig
+from dedup.records import Match, Relation
+from dedup.stages import pairs as pairs_module
 from dedup.stages.pairs import PairCache
 from dedup.stages.shingle import Shingled, analyze
 
@@ -110,3 +114,42 @@ def test_a_copy_read_from_a_store_is_not_written_again() -> None:
     cache.add("a"), cache.add("b")
     cache.remember(cache.compare("a", docs["a"], "b", docs["b"]), version=-1)
     assert cache.neighbours("a") == ["b"] and cache.unsaved() == []
+
+
+# ids as ``Article`` takes them: any text without lone surrogates, NUL included
+ids = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
+figures = st.floats(allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ids, ids, ids, ids, st.booleans(), st.sampled_from(list(Relation)),
+    st.one_of(st.sampled_from(["containment", "same_words", "formula", "quoted_speech"]), st.text(max_size=20)),
+    st.lists(figures, min_size=6, max_size=6), st.integers(0, 2**40), st.lists(st.integers(-1, 2**62), min_size=4, max_size=4),
+)  # fmt: skip
+def test_a_remembered_comparison_reads_back_as_it_was_kept(
+    a: str, b: str, c: str, d: str, is_copy: bool, relation: Relation, rule: str, six: list[float], ignored: int,
+    versions: list[int],
+) -> None:  # fmt: skip
+    """The pair cache keeps each comparison packed under a key made of its two ids: the match
+    reads back the same, the way round it was compared, and two different pairs never share a key
+    (ids may hold NUL, never a lone surrogate)."""
+    if a == b:
+        return
+    match = Match(a, b, is_copy, relation, rule, *six, (), ignored)
+    key = pairs_module._key(a, b)
+    kept = pairs_module._pack(match, *versions)
+    assert pairs_module._unpack(key, kept) == match
+    assert pairs_module.ends(key) == tuple(sorted((a, b)))
+    assert pairs_module._key(b, a) == key
+    if {c, d} != {a, b} and c != d:
+        assert pairs_module._key(c, d) != key
+
+
+def test_pairs_of_ids_holding_nul_keep_different_keys() -> None:
+    """NUL separates the two ids of a key unless either holds one; then the pairs that would read
+    alike around a NUL are still told apart."""
+    pairs = [("a\x00", "b"), ("a", "\x00b"), ("a", "b"), ("a\x00b", "c"), ("a", "b\x00c"), ("\x00", "\x00\x00")]
+    keys = [pairs_module._key(a, b) for a, b in pairs]
+    assert len(set(keys)) == len(pairs)
+    assert [pairs_module.ends(k) for k in keys] == [tuple(sorted(p)) for p in pairs]

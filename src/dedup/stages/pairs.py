@@ -134,14 +134,15 @@ def ends(key: Key) -> tuple[str, str]:
 
 
 # A remembered comparison (``Kept``), packed in bytes for the reason above (and a third of the
-# memory of a tuple of Python numbers): the boilerplate version, the formula version and the
-# formula counts' own version it was last checked under, the boilerplate version its figures were
-# measured under, then the match: whether it is a copy and whether its ``a`` is the key's second
+# memory of a tuple of Python numbers): the boilerplate version, the formula counts' own version
+# and the formula version it was last checked under (the first two read as one prefix by
+# ``pair``'s quick path), the boilerplate version its figures were measured under, then the match: whether it is a copy and whether its ``a`` is the key's second
 # id, its relation and rule by number, its six figures and its ignored boilerplate. A rule not in
 # ``_RULES`` is numbered ``_OTHER_RULE`` and its name follows in UTF-8.
 Kept = bytes
 _PACKED = struct.Struct("<qqqqBBB6dq")
-_VERSIONS = struct.Struct("<qqq")
+_VERSIONS = struct.Struct("<qqq")  # boilerplate, formula counts, formula
+_STAMP = struct.Struct("<qq")  # boilerplate, formula counts
 _VERIFIED_AT = struct.Struct("<q")
 _FLAGS_AT = 32  # the byte of the copy and order flags
 _IS_COPY, _SWAPPED = 1, 2
@@ -163,7 +164,7 @@ def _pack(match: Match, version: int, formula: int, moved: int, verified: int) -
     flags = (_IS_COPY if m.is_copy else 0) | (_SWAPPED if m.b < m.a else 0)
     rule = _RULE_NUMBER.get(m.rule, _OTHER_RULE)
     packed = _PACKED.pack(
-        version, formula, moved, verified, flags, _RELATION_NUMBER[m.relation], rule, m.score, m.jaccard,
+        version, moved, formula, verified, flags, _RELATION_NUMBER[m.relation], rule, m.score, m.jaccard,
         m.containment_a, m.containment_b, m.passage_coverage_a, m.passage_coverage_b, m.ignored_boilerplate,
     )  # fmt: skip
     return packed if rule != _OTHER_RULE else packed + m.rule.encode("utf-8", "surrogatepass")
@@ -238,6 +239,9 @@ class PairCache:
         # the boilerplate version the remembered comparisons outside ``edges`` were last brought to
         self._refreshed = boilerplate.version
         self.journal: Undo | None = None
+        # today's boilerplate and formula counts' versions, and the prefix of a comparison last
+        # checked under them (``pair``'s quick path)
+        self._today = (-2, -2, b"")
 
     # -- comparing ------------------------------------------------------------------------------
     def compare(self, a_id: str, a: Shingled, b_id: str, b: Shingled, *, listed: bool = True) -> Match:
@@ -310,14 +314,16 @@ class PairCache:
             match = self.compare(a, self._doc_of(a), b, self._doc_of(b), listed=False)
             self.remember(match)
             return match
-        checked, checked_formula, checked_moved = _VERSIONS.unpack_from(kept)
+        if version != self._today[0] or moved != self._today[1]:
+            self._today = (version, moved, _STAMP.pack(version, moved))
         # no source's formula version has moved since the pair was last checked: it stands
-        if checked == version and checked_moved == moved:
+        if kept.startswith(self._today[2]):
             return self._unpacked(key, kept)
+        checked, _, checked_formula = _VERSIONS.unpack_from(kept)
         formula = self._formula_version(a, b)
         before = self._unpacked(key, kept)
         if checked == version and checked_formula == formula:
-            self._stamp(key, kept, before, version, formula, moved)
+            self._stamp(key, kept, version, formula, moved)
             return before
         if not (checked_formula != formula and self.formula_affected(before)):
             stands = checked == version
@@ -326,7 +332,7 @@ class PairCache:
                 learned = model.boilerplate_of(a, fingerprints(a)) | model.boilerplate_of(b, fingerprints(b))
                 stands = len(learned) == before.ignored_boilerplate
             if stands:  # stamped with today's versions
-                self._stamp(key, kept, before, version, formula, moved)
+                self._stamp(key, kept, version, formula, moved)
                 return before
             match = self._compared_again(before)
         elif before.rule != formulas.RULE and self._verified_alike(before, _verified(kept)):
@@ -334,7 +340,7 @@ class PairCache:
             # is made again, on today's counts
             match = self._formula_again(before)
             if match is before:  # it stands (its figures are still the verifier's of then)
-                self._stamp(key, kept, before, version, formula, moved)
+                self._stamp(key, kept, version, formula, moved)
                 return before
         else:
             match = self._compared_again(before)
@@ -386,12 +392,12 @@ class PairCache:
         recent[key] = (kept, match)
         return match
 
-    def _stamp(self, key: Key, kept: Kept, match: Match, version: int, formula: int, moved: int) -> None:
-        """A remembered comparison (``kept``, whose match is ``match``) stands under today's
-        versions, its figures as the verifier measured them then."""
+    def _stamp(self, key: Key, kept: Kept, version: int, formula: int, moved: int) -> None:
+        """A remembered comparison (``kept``) stands under today's versions, its figures as the
+        verifier measured them then."""
         if self.journal is not None:
             self.journal.item(self._matches, key)
-        self._matches[key] = _pack(match, version, formula, moved, _verified(kept))
+        self._matches[key] = _VERSIONS.pack(version, moved, formula) + kept[_VERSIONS.size :]
 
     def boilerplate_version(self) -> int:
         """The version of the learned boilerplate that comparisons are decided under now."""

@@ -86,7 +86,7 @@ _NOT_SAVED: dict[str, frozenset[str]] = {
     "formula": frozenset({"_config", "_width", "_layout", "_pooled_layout", "_owned"}),
     "pairs": frozenset(
         "_verify _shingle _doc_of _fingerprints_of _boilerplate _formula _source_of _title_of _views_kept _recent "
-        "_views journal".split()
+        "_views _today journal".split()
     ),
     "retention": frozenset({"window", "_now"}),
 }
