@@ -4,6 +4,7 @@ import random
 from collections.abc import Set
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from dedup._undo import Undo
 from dedup.config import DedupConfig
 from dedup.records import Match, Relation
 from dedup.stages import pairs as pairs_module
+from dedup.stages.grouping import components
 from dedup.stages.pairs import PairCache
 from dedup.stages.shingle import Shingled, analyze
 
@@ -153,3 +155,30 @@ def test_pairs_of_ids_holding_nul_keep_different_keys() -> None:
     keys = [pairs_module._key(a, b) for a, b in pairs]
     assert len(set(keys)) == len(pairs)
     assert [pairs_module.ends(k) for k in keys] == [tuple(sorted(p)) for p in pairs]
+
+
+LINKS = {
+    "copy": (True, Relation.PARTIAL, "containment"),
+    "no copy": (False, Relation.NONE, "below_thresholds"),
+    "refused by the formula test": (False, Relation.NONE, "formula"),  # an edge, no copy
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 9), st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8), st.sampled_from(sorted(LINKS)))))
+def test_the_walk_along_the_copies_finds_the_component_of_the_copies(n: int, links: list[tuple[int, int, str]]) -> None:
+    """``component`` asks a pair only when it leads somewhere new, and finds what a walk asking
+    every pair finds: the articles joined by copies (an edge kept for a pair the formula test
+    refused joins nothing, nor does a comparison that is no copy)."""
+    cache = PairCache(
+        DedupConfig(), lambda article_id: pytest.fail("nothing is compared"), pairs_module.Fixed(frozenset())
+    )
+    names = [f"n{i}" for i in range(n)]
+    for name in names:
+        cache.add(name)
+    for i, j, link in links:
+        if i < n and j < n and i != j:
+            copy, relation, rule = LINKS[link]
+            cache.remember(Match(names[i], names[j], copy, relation, rule, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5))
+    for name in names:
+        assert cache.component(name) == components([name], cache.neighbours)[0]

@@ -472,6 +472,21 @@ class PairCache:
         self.refresh()
         return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]
 
+    def component(self, article_id: str) -> list[str]:
+        """The articles joined to ``article_id`` by copies as the evidence stands now (itself
+        included), in id order: a walk along ``edges`` that asks a pair only when it leads to an
+        article not reached yet (the copies among those reached are asked when they are grouped)."""
+        self.refresh()
+        edges, pair = self.edges, self.pair
+        seen, todo = {article_id}, [article_id]
+        while todo:
+            node = todo.pop()
+            for other in sorted(edges.get(node, ())):
+                if other not in seen and pair(node, other).is_copy:
+                    seen.add(other)
+                    todo.append(other)
+        return sorted(seen)
+
     def refresh(self) -> None:
         """Bring ``edges`` up to the learned boilerplate of now: the remembered comparisons that
         were no copy, of the articles that carry a sentence whose verdict changed since the last

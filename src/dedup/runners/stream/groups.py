@@ -256,7 +256,7 @@ class Groups:
         placed = self._large.get(article_id)
         if placed is not None and self._current(placed):
             return self._kept_cluster(placed, placed.group_of[article_id])
-        component = components([article_id], self._pairs.neighbours)[0]
+        component = self._pairs.component(article_id)
         groups, how = self._groups(component)
         group = next(g for g in groups if article_id in g)
         return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
