@@ -16,7 +16,7 @@ the boilerplate learned in this process before it is used.
 Beside the matches the cache keeps ``edges``: for each article, the articles it was found a copy
 of (or refused as one by the formula test alone), which grouping walks asking each pair again, and a
 few verifier ``View``s, kept for the articles compared last (an article is often compared several
-times in a row). A walk never asks a pair outside ``edges``, so before one (``neighbours``) the
+times in a row). A walk never asks a pair outside ``edges``, so before one (``component``) the
 remembered comparisons that were no copy are asked again for the articles that carry a sentence
 whose verdict changed since (``refresh``): a footer learned since, or a sentence that is furniture
 no longer, can make them copies. The copies remembered since a store last wrote (``unsaved``) are
@@ -133,12 +133,13 @@ def ends(key: Key) -> tuple[str, str]:
     return a, b
 
 
-# A remembered comparison (``Kept``), packed in bytes for the reason above (and a third of the
+# A remembered comparison (``Kept``), packed in bytes for the reason above (and in about half the
 # memory of a tuple of Python numbers): the boilerplate version, the formula counts' own version
 # and the formula version it was last checked under (the first two read as one prefix by
-# ``pair``'s quick path), the boilerplate version its figures were measured under, then the match: whether it is a copy and whether its ``a`` is the key's second
-# id, its relation and rule by number, its six figures and its ignored boilerplate. A rule not in
-# ``_RULES`` is numbered ``_OTHER_RULE`` and its name follows in UTF-8.
+# ``pair``'s quick path), the boilerplate version its figures were measured under, then the
+# match: whether it is a copy and whether its ``a`` is the key's second id, its relation and rule
+# by number, its six figures and its ignored boilerplate. A rule not in ``_RULES`` is numbered
+# ``_OTHER_RULE`` and its name follows in UTF-8.
 Kept = bytes
 _PACKED = struct.Struct("<qqqqBBB6dq")
 _VERSIONS = struct.Struct("<qqq")  # boilerplate, formula counts, formula
@@ -215,7 +216,7 @@ class PairCache:
         self._title_of = title_of or _unknown
         self._views_kept = views_kept
         # the verified copies of each article, both ways, and the pairs refused by the formula test
-        # alone (the formula counts may change back): ``neighbours`` asks each pair again
+        # alone (the formula counts may change back): a walk (``component``) asks each pair again
         # (each article's neighbours, and its pairs below, as the keys of a dict, not as a set: the
         # garbage collector leaves a dict of strings out of its walks, see ``dedup._collector``)
         self.edges: dict[str, dict[str, None]] = {}

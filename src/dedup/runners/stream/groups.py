@@ -30,7 +30,7 @@ from dedup.config import DedupConfig
 from dedup.records import Cluster, Match, Relation
 from dedup.runners.stream.replica import Replica
 from dedup.runners.stream.watch import Watch
-from dedup.stages.grouping import IN_ORDER, InOrder, components, groups_of
+from dedup.stages.grouping import IN_ORDER, InOrder, groups_of
 from dedup.stages.pairs import PairCache
 from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, grown, provenance_inputs, revised
 
@@ -262,8 +262,15 @@ class Groups:
         return self._build_cluster(group, how if len(group) > 1 else "no verified copy")
 
     def clusters(self) -> Iterator[Cluster]:
-        """Every cluster of the articles in memory, singletons included, component after component."""
-        for component in components(self._replica.entries, self._pairs.neighbours):
+        """Every cluster of the articles in memory, singletons included, component after component
+        (each listed by its smallest id)."""
+        found: list[list[str]] = []
+        reached: set[str] = set()
+        for start in sorted(self._replica.entries):
+            if start not in reached:
+                found.append(self._pairs.component(start))
+                reached.update(found[-1])
+        for component in found:
             groups, how = self._groups(component)
             placed = self._large.get(component[0]) if how == IN_ORDER else None
             for group in groups:
