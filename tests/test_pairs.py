@@ -78,13 +78,13 @@ def test_a_pair_that_was_no_copy_is_found_when_its_footers_are_learned_later() -
         cache = PairCache(DedupConfig(), docs.__getitem__, judge)
         cache.add("a"), cache.add("b")
         cache.remember(cache.compare("a", docs["a"], "b", docs["b"]))
-        assert cache.neighbours("a") == []  # the footers outweigh the statement
+        assert cache.component("a") == ["a"]  # the footers outweigh the statement
         judge.learn(footers)
-        assert cache.neighbours("a") == ["b"] and cache.neighbours("b") == ["a"]
+        assert cache.component("a") == ["a", "b"] and cache.component("b") == ["a", "b"]
         judge.learn(set())  # furniture no more: no copy again
-        assert cache.neighbours("a") == []
+        assert cache.component("a") == ["a"]
         judge.learn(footers)  # and back
-        assert cache.neighbours("b") == ["a"]
+        assert cache.component("b") == ["a", "b"]
 
 
 def test_the_copies_a_store_must_write_are_those_remembered_since_it_last_wrote() -> None:
@@ -95,15 +95,15 @@ def test_the_copies_a_store_must_write_are_those_remembered_since_it_last_wrote(
     cache.remember(cache.compare("a", docs["a"], "b", docs["b"]))
     assert cache.unsaved() == []  # no copy: nothing to write
     judge.learn(footers)
-    assert cache.neighbours("a") == ["b"]  # a copy now, found by asking again
+    assert cache.component("a") == ["a", "b"]  # a copy now, found by asking again
     assert [(m.a, m.b, m.is_copy) for m in cache.unsaved()] == [("a", "b", True)]
     cache.saved()
     assert cache.unsaved() == []
     judge.learn(set())
-    assert cache.neighbours("a") == [] and cache.unsaved() == []
+    assert cache.component("a") == ["a"] and cache.unsaved() == []
     undo = cache.journal = Undo()
     judge.learn(footers)
-    assert cache.neighbours("a") == ["b"] and len(cache.unsaved()) == 1
+    assert cache.component("a") == ["a", "b"] and len(cache.unsaved()) == 1
     undo.rollback()  # an addition that failed: nothing to write after all
     assert cache.unsaved() == []
 
@@ -115,7 +115,7 @@ def test_a_copy_read_from_a_store_is_not_written_again() -> None:
     cache = PairCache(DedupConfig(), docs.__getitem__, judge)
     cache.add("a"), cache.add("b")
     cache.remember(cache.compare("a", docs["a"], "b", docs["b"]), version=-1)
-    assert cache.neighbours("a") == ["b"] and cache.unsaved() == []
+    assert cache.component("a") == ["a", "b"] and cache.unsaved() == []
 
 
 # ids as ``Article`` takes them: any text without lone surrogates, NUL included
@@ -180,5 +180,9 @@ def test_the_walk_along_the_copies_finds_the_component_of_the_copies(n: int, lin
         if i < n and j < n and i != j:
             copy, relation, rule = LINKS[link]
             cache.remember(Match(names[i], names[j], copy, relation, rule, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5))
+
+    def copies(article_id: str) -> list[str]:  # every edge asked
+        return [o for o in sorted(cache.edges.get(article_id, ())) if cache.pair(article_id, o).is_copy]
+
     for name in names:
-        assert cache.component(name) == components([name], cache.neighbours)[0]
+        assert cache.component(name) == components([name], copies)[0]

@@ -468,11 +468,6 @@ class PairCache:
             last_flip = self.revisions if flipped else self._revised.get(end, _NEVER)[1]
             self._revised[end] = (self.revisions, last_flip)
 
-    def neighbours(self, article_id: str) -> list[str]:
-        """The article's copies as the evidence stands now, in id order."""
-        self.refresh()
-        return [o for o in sorted(self.edges.get(article_id, ())) if self.pair(article_id, o).is_copy]
-
     def component(self, article_id: str) -> list[str]:
         """The articles joined to ``article_id`` by copies as the evidence stands now (itself
         included), in id order: a walk along ``edges`` that asks a pair only when it leads to an
