@@ -151,6 +151,9 @@ def test_a_stream_leaves_no_reference_cycles_behind(tmp_path, request, kept) -> 
         gc.garbage.clear()
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 14), reason="CPython 3.14's incremental collector tracks every dict (see dedup._collector)"
+)
 def test_the_records_kept_per_article_and_pair_stay_out_of_the_collectors_walks() -> None:
     """A full collection walks every tracked container with all it holds: the dicts the stream
     keeps an entry in per article or per comparison (the pair cache's comparisons and each
