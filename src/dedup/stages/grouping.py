@@ -353,7 +353,7 @@ def groups_of(
 
         def copies(a: str) -> Iterable[str]:
             near = edges(a) or ()
-            return near if verified else [b for b in near if asked(a, b).is_copy]
+            return near if verified else [b for b in sorted(near) if asked(a, b).is_copy]
 
         return in_order(component, order, copies, lambda a, b: asked(a, b).is_copy, config, same_words), IN_ORDER
 
@@ -380,7 +380,8 @@ def _edge_pairs(
     position = {m: i for i, m in enumerate(component)}
     read: dict[tuple[int, int], Match] = {}
     for i, a in enumerate(component):
-        for b in edges(a) or ():
+        # (in id order, and a copy: asking a pair may compare it again, which can change its edge)
+        for b in sorted(edges(a) or ()):
             j = position.get(b, i)
             if j == i:
                 continue

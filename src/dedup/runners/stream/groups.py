@@ -206,7 +206,7 @@ class Groups:
                 return False
             x, y = sorted((a, b), key=seq)
             here = seq(y)
-            near = pairs.edges.get(y, {}).keys()
+            near = set(pairs.edges.get(y, ()))  # (asking a pair may change its edge)
             copies = sorted(z for z in near if z in group_of and seq(z) < here and is_copy(y, z))
             if not placed.stands(y, copies, is_copy, same_words, partial(_before, seq, here)):
                 return False
