@@ -37,8 +37,14 @@ from dedup.records import Match, Relation
 _EPS = 1e-9
 
 
-def components(nodes: Iterable[str], neighbours: Callable[[str], Iterable[str]]) -> list[list[str]]:
-    """Connected components, each sorted by id, listed by their smallest id."""
+def components(
+    nodes: Iterable[str],
+    neighbours: Callable[[str], Iterable[str]],
+    joined: Callable[[str, str], bool] | None = None,
+) -> list[list[str]]:
+    """Connected components, each sorted by id, listed by their smallest id. ``joined(a, b)``,
+    when given, says whether the step from ``a`` to its neighbour ``b`` is taken; it is asked
+    only for a neighbour not reached yet (a verdict asked lazily is asked once per article)."""
     seen: set[str] = set()
     out: list[list[str]] = []
     for start in sorted(nodes):
@@ -50,7 +56,7 @@ def components(nodes: Iterable[str], neighbours: Callable[[str], Iterable[str]])
             node = stack.pop()
             comp.append(node)
             for nxt in neighbours(node):
-                if nxt not in seen:
+                if nxt not in seen and (joined is None or joined(node, nxt)):
                     seen.add(nxt)
                     stack.append(nxt)
         out.append(sorted(comp))
@@ -394,22 +400,13 @@ def _edge_pairs(
 def _printed(component: list[str], read: dict[tuple[int, int], Match]) -> dict[str, list[str]]:
     """The component's texts: its members joined by edges whose matches have the same words, each
     listed under its smallest id."""
-    root = list(range(len(component)))
-
-    def find(x: int) -> int:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
+    same: dict[str, list[str]] = {}
     for (i, j), match in read.items():
         if match.relation is Relation.SAME_TEXT:
-            x, y = find(i), find(j)
-            root[max(x, y)] = min(x, y)
-    printed: dict[str, list[str]] = {}
-    for i, member in enumerate(component):
-        printed.setdefault(component[find(i)], []).append(member)
-    return printed
+            a, b = component[i], component[j]
+            same.setdefault(a, []).append(b)
+            same.setdefault(b, []).append(a)
+    return {text[0]: text for text in components(component, lambda m: same.get(m, ()))}
 
 
 def _linked(

@@ -50,6 +50,7 @@ from dedup.config import DedupConfig
 from dedup.records import Article, Match, Relation
 from dedup.stages import formula as formulas
 from dedup.stages.formula import FormulaCounts
+from dedup.stages.grouping import components
 from dedup.stages.shingle import Shingled, analyze
 from dedup.stages.verify import ASIDE, QUOTED, View, compare
 
@@ -470,18 +471,19 @@ class PairCache:
 
     def component(self, article_id: str) -> list[str]:
         """The articles joined to ``article_id`` by copies as the evidence stands now (itself
-        included), in id order: a walk along ``edges`` that asks a pair only when it leads to an
-        article not reached yet (the copies among those reached are asked when they are grouped)."""
+        included), in id order (``components``)."""
+        return self.components([article_id])[0]
+
+    def components(self, starts: Iterable[str]) -> list[list[str]]:
+        """The articles joined by copies to each of ``starts`` as the evidence stands now, one list
+        per component (each in id order, listed by their smallest id): a walk along ``edges`` that
+        asks a pair only when it leads to an article not reached yet (the copies among those
+        reached are asked when they are grouped)."""
         self.refresh()
         edges, pair = self.edges, self.pair
-        seen, todo = {article_id}, [article_id]
-        while todo:
-            node = todo.pop()
-            for other in sorted(edges.get(node, ())):
-                if other not in seen and pair(node, other).is_copy:
-                    seen.add(other)
-                    todo.append(other)
-        return sorted(seen)
+        # (each node's edges read from a sorted copy: asking a pair may compare it again, which can
+        # change its edge)
+        return components(starts, lambda node: sorted(edges.get(node, ())), lambda a, b: pair(a, b).is_copy)
 
     def refresh(self) -> None:
         """Bring ``edges`` up to the learned boilerplate of now: the remembered comparisons that

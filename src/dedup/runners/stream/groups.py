@@ -264,13 +264,7 @@ class Groups:
     def clusters(self) -> Iterator[Cluster]:
         """Every cluster of the articles in memory, singletons included, component after component
         (each listed by its smallest id)."""
-        found: list[list[str]] = []
-        reached: set[str] = set()
-        for start in sorted(self._replica.entries):
-            if start not in reached:
-                found.append(self._pairs.component(start))
-                reached.update(found[-1])
-        for component in found:
+        for component in self._pairs.components(self._replica.entries):
             groups, how = self._groups(component)
             placed = self._large.get(component[0]) if how == IN_ORDER else None
             for group in groups:
