@@ -78,6 +78,36 @@ def test_a_reopened_stream_answers_as_one_never_closed(tmp_path: Path, caplog, s
     never_closed.close()
 
 
+def _records(d: dedup.Deduplicator) -> dict[str, tuple]:
+    """What the stream holds of each article of its window for provenance: its ingest number, its
+    plain record and the one with the evidence read in its text (with the times derived from them,
+    which records leave out of their equality), and whether the two are one object."""
+    out = {}
+    for art_id, e in d._replica.entries.items():
+        evidence = e.candidate
+        out[art_id] = (
+            e.seq, e.plain, e.plain.known_time, evidence, None if evidence is None else evidence.known_time,
+            evidence is e.plain,
+        )  # fmt: skip
+    return out
+
+
+def test_the_window_s_records_are_read_back_as_they_were_held(tmp_path: Path) -> None:
+    path = tmp_path / "crawl.sqlite"
+    with dedup.Deduplicator.open(path, window=WINDOW) as d:
+        for a in _articles(400):
+            d.add(a)
+        held = _records(d)
+    # both kinds are held: an evidence record that is the plain one, and one of its own
+    assert any(r[5] for r in held.values())
+    assert any(r[3] is not None and not r[5] for r in held.values())
+    reopened = dedup.Deduplicator.open(path, window=WINDOW)
+    try:
+        assert _records(reopened) == held
+    finally:
+        reopened.close()
+
+
 def _saved(tmp_path: Path, window: dedup.Window | None = WINDOW) -> tuple[Path, tuple]:
     path = tmp_path / "crawl.sqlite"
     with dedup.Deduplicator.open(path, window=window) as d:

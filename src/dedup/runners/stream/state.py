@@ -33,7 +33,6 @@ whole: their fields are, save the functions and settings the new deduplicator wi
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hashlib
 import io
@@ -149,13 +148,23 @@ def _fields(obj: object, skipped: frozenset[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in names if name not in skipped}
 
 
-# the fields a ``Candidate`` is made with, in order: a candidate is saved as their tuple (built
-# again through its constructor, many times faster than a frozen dataclass's unpickling)
-_CANDIDATE = tuple(f.name for f in dataclasses.fields(Candidate) if f.init)
+# a ``Candidate`` is saved as the tuple of its slots (``known_time``, which its constructor
+# derives from the others, included) and read back by setting them one by one on a new object
+# (a frozen dataclass's own unpickling, and even its constructor, cost more, and a window holds
+# two of them for most of its articles)
+_SLOTS = tuple(getattr(Candidate, name) for name in Candidate.__slots__)
+_SETTERS = tuple(slot.__set__ for slot in _SLOTS)
 
 
-def _candidate_fields(c: Candidate | None) -> tuple[Any, ...] | None:
-    return None if c is None else tuple(getattr(c, name) for name in _CANDIDATE)
+def _slots_of(c: Candidate) -> tuple[Any, ...]:
+    return tuple(slot.__get__(c) for slot in _SLOTS)
+
+
+def _rebuilt(slots: tuple[Any, ...]) -> Candidate:
+    c = object.__new__(Candidate)
+    for setter, value in zip(_SETTERS, slots, strict=True):
+        setter(c, value)
+    return c
 
 
 def _joined(arrays: list[npt.NDArray[np.uint64]]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
@@ -173,8 +182,12 @@ def _columns(entries: Mapping[str, Entry]) -> dict[str, Any]:
     return {
         "ids": list(entries),
         "seq": np.fromiter((e.seq for e in values), dtype=np.int64, count=len(values)),
-        "plain": [_candidate_fields(e.plain) for e in values],
-        "candidate": [_candidate_fields(e.candidate) for e in values],
+        "plain": [_slots_of(e.plain) for e in values],
+        # the record with the evidence read in the text: () when it is the plain one (a text
+        # that gives neither a date nor a credit), None when not read yet
+        "candidate": [
+            None if e.candidate is None else () if e.candidate is e.plain else _slots_of(e.candidate) for e in values
+        ],
         "fingerprints": _joined([e.fingerprints for e in values]),
         "keys": _joined([e.keys for e in values]),
     }
@@ -189,9 +202,10 @@ def _entries(columns: dict[str, Any]) -> list[tuple[str, Entry]]:
     for i, (art_id, seq, plain, evidence) in enumerate(
         zip(columns["ids"], columns["seq"].tolist(), columns["plain"], columns["candidate"], strict=True)
     ):
+        first = _rebuilt(plain)
         entry = Entry(
-            seq, Candidate(*plain), fingerprints[f_at[i] : f_at[i + 1]].copy(), keys[k_at[i] : k_at[i + 1]].copy(),
-            None, None if evidence is None else Candidate(*evidence),
+            seq, first, fingerprints[f_at[i] : f_at[i + 1]].copy(), keys[k_at[i] : k_at[i + 1]].copy(), None,
+            None if evidence is None else first if not evidence else _rebuilt(evidence),
         )  # fmt: skip
         out.append((art_id, entry))
     return out
