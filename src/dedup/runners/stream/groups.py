@@ -30,7 +30,7 @@ from dedup.config import DedupConfig
 from dedup.records import Cluster, Match, Relation
 from dedup.runners.stream.replica import Replica
 from dedup.runners.stream.watch import Watch
-from dedup.stages.grouping import IN_ORDER, InOrder, groups_of
+from dedup.stages.grouping import IN_ORDER, InOrder, components, groups_of
 from dedup.stages.pairs import PairCache
 from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, grown, provenance_inputs, revised
 
@@ -87,14 +87,9 @@ class Groups:
         """The member indexed first, after ``first``, among the members last answered in
         ``cluster`` (found along the copies from ``first``: a cluster's members are linked)."""
         ids, edges, seq = self.cluster_ids, self._pairs.edges, self.seq
-        seen, todo = {first}, [first]
-        while todo:
-            for other in edges.get(todo.pop(), ()):
-                if other not in seen and ids.get(other) == cluster:
-                    seen.add(other)
-                    todo.append(other)
-        seen.discard(first)
-        return min(seen, key=lambda m: (seq(m), m)) if seen else None
+        (reached,) = components([first], lambda node: edges.get(node, ()), lambda _, other: ids.get(other) == cluster)
+        others = [m for m in reached if m != first]
+        return min(others, key=lambda m: (seq(m), m)) if others else None
 
     def heirs_read(self, left: set[str]) -> None:
         """After reading a store with a window: the clusters whose first member left it (one of
