@@ -855,7 +855,8 @@ def _labels(n: int, b: I32, a: I32) -> I64:
     numbered from 0 in the order of their first article (``grouping.components``'s rule, in
     numpy). Each round hooks the larger root of every pair that spans two trees under the smaller,
     then flattens the trees; every node's parent is never larger than the node, so a tree's root
-    is its component's smallest node once no pair spans two trees."""
+    is its component's smallest node once no pair spans two trees. Written here rather than
+    called from ``scipy.sparse.csgraph``, whose import alone costs more than a small batch."""
     parent = np.arange(n, dtype=np.int64)
     x, y = b.astype(np.int64), a.astype(np.int64)
     while len(x):
