@@ -61,6 +61,62 @@ def test_components() -> None:
     assert components(graph, lambda n: graph[n]) == [["a", "b"], ["c"], ["d", "e"]]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 20).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.booleans()), max_size=50),
+            st.lists(st.integers(0, n - 1), min_size=1, max_size=4),
+        )
+    )
+)
+def test_components_steps_only_where_joined_and_asks_once_per_article_reached(graph) -> None:
+    """With ``joined``, the components are those of the edges it accepts, and it is asked only
+    about an article not reached yet (``joined`` fails the test otherwise): an article it lets in
+    is never asked about again, as a walk that asks each pair's verdict lazily needs."""
+    n, edges, starts = graph
+    names = [f"n{i:02d}" for i in range(n)]
+    near: dict[str, set[str]] = {m: set() for m in names}
+    accepted: dict[str, set[str]] = {m: set() for m in names}
+    verdict: dict[frozenset[str], bool] = {}
+    for x, y, ok in edges:
+        a, b = names[x], names[y]
+        if a == b:
+            continue
+        near[a].add(b)
+        near[b].add(a)
+        verdict.setdefault(frozenset((a, b)), ok)
+    for pair, ok in verdict.items():
+        if ok:
+            a, b = sorted(pair)
+            accepted[a].add(b)
+            accepted[b].add(a)
+    asked: list[str] = []
+    reached: set[str] = set()
+
+    def joined(a: str, b: str) -> bool:
+        assert a in reached and b not in reached
+        asked.append(b)
+        if verdict[frozenset((a, b))]:
+            reached.add(b)
+            return True
+        return False
+
+    def neighbours(node: str) -> list[str]:
+        reached.add(node)  # (a start, or an article stepped to)
+        return sorted(near[node])
+
+    chosen = [names[i] for i in starts]
+    got = components(chosen, neighbours, joined)
+    expected = sorted(
+        (c for c in components(names, lambda m: sorted(accepted[m])) if set(c) & set(chosen)),
+        key=lambda c: min(set(c) & set(chosen)),
+    )
+    assert got == expected
+    assert len(set(asked)) <= len(asked) <= sum(len(near[m]) for m in names)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(2, 14).flatmap(lambda n: st.lists(st.booleans(), min_size=n * (n - 1) // 2, max_size=n * (n - 1) // 2))

@@ -42,9 +42,11 @@ def components(
     neighbours: Callable[[str], Iterable[str]],
     joined: Callable[[str, str], bool] | None = None,
 ) -> list[list[str]]:
-    """Connected components, each sorted by id, listed by their smallest id. ``joined(a, b)``,
-    when given, says whether the step from ``a`` to its neighbour ``b`` is taken; it is asked
-    only for a neighbour not reached yet (a verdict asked lazily is asked once per article)."""
+    """The connected components that hold ``nodes``, each sorted by id, listed in the order of
+    the smallest of ``nodes`` each holds (by their smallest id when ``nodes`` are all of the
+    graph's). ``joined(a, b)``, when given, says whether the step from ``a`` to its neighbour
+    ``b`` is taken; it is asked only of a neighbour not reached yet (a verdict worked out when
+    asked is worked out only for the steps that can reach another article)."""
     seen: set[str] = set()
     out: list[list[str]] = []
     for start in sorted(nodes):

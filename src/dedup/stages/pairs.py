@@ -476,9 +476,9 @@ class PairCache:
 
     def components(self, starts: Iterable[str]) -> list[list[str]]:
         """The articles joined by copies to each of ``starts`` as the evidence stands now, one list
-        per component (each in id order, listed by their smallest id): a walk along ``edges`` that
-        asks a pair only when it leads to an article not reached yet (the copies among those
-        reached are asked when they are grouped)."""
+        per component, each in id order (listed as ``grouping.components`` lists them): a walk
+        along ``edges`` that asks a pair only when it leads to an article not reached yet (the
+        copies among those reached are asked when they are grouped)."""
         self.refresh()
         edges, pair = self.edges, self.pair
         # (each node's edges read from a sorted copy: asking a pair may compare it again, which can
