@@ -47,14 +47,16 @@ class BoilerplateModel:
         self._config = config
         self._sentences_of = sentences_of
         # The articles that carry each sentence (their number is its document frequency), in the
-        # order they came: the article id alone
-        # while it is the only one (most sentences are on one article, and a container each would
-        # be most of the objects the garbage collector walks), from the second on the ids as the
-        # keys of a dict (ordered, and each taken out at once whatever its place; a dict of
-        # strings alone is not walked by the collector). The sample a verdict is judged over is
-        # the first ``sample`` of them, so that when one of those goes, the next that came takes
-        # its place, as in a model fed only the articles left (an index reopened with a window).
-        self._postings: dict[int, str | dict[str, None]] = {}
+        # order they came: the article id alone while it is the only one (most sentences are on
+        # one article, and a container each would be most of the objects the garbage collector
+        # walks), a tuple of the ids while they are few (a third of a dict's memory, and copied
+        # whole when one comes or goes), then the ids as the keys of a dict (ordered, and each
+        # taken out at once whatever its place; a dict of strings alone is not walked by the
+        # collector, nor a tuple of them once a collection has seen it). The sample a verdict is
+        # judged over is the first ``sample`` of them, so that when one of those goes, the next
+        # that came takes its place, as in a model fed only the articles left (an index reopened
+        # with a window).
+        self._postings: dict[int, str | tuple[str, ...] | dict[str, None]] = {}
         self._seen: set[str] = set()
         # Per judged sentence, the count it was judged at and the verdict, as one int (2 * count +
         # verdict): a dict of ints is not tracked by the garbage collector, while every new tuple
@@ -157,10 +159,14 @@ class BoilerplateModel:
                 postings[fp] = article_id
                 count = 1
             elif isinstance(carriers, str):
-                postings[fp] = {carriers: None, article_id: None}
+                postings[fp] = (carriers, article_id)
                 count, sampled = 2, True
             else:
-                carriers[article_id] = None
+                if isinstance(carriers, tuple):
+                    carriers = (*carriers, article_id)
+                    postings[fp] = carriers if len(carriers) <= _FEW else dict.fromkeys(carriers)
+                else:
+                    carriers[article_id] = None
                 count = len(carriers)
                 sampled = count <= sample
             if sampled:
@@ -195,8 +201,11 @@ class BoilerplateModel:
                 carriers = self._postings[fp]
                 if isinstance(carriers, dict):
                     carriers.pop(article_id, None)
-                    if len(carriers) == 1:
-                        self._postings[fp] = next(iter(carriers))
+                    if len(carriers) <= _FEW:
+                        self._postings[fp] = tuple(carriers)
+                elif isinstance(carriers, tuple):
+                    left = tuple(a for a in carriers if a != article_id)
+                    self._postings[fp] = left[0] if len(left) == 1 else left
             self._cache.pop(fp, None)
 
     def _sampled(self, fingerprint: int) -> tuple[str, ...]:
@@ -319,6 +328,9 @@ _CHANGES_LOGGED = 65_536
 # Answers of boilerplate_of kept between two changes of a verdict: without a bound this would
 # hold a set for every article compared (in a batch, every article of the batch).
 _ANSWERS_KEPT = 16_384
+# The carriers of a sentence held in a tuple up to this many (most sentences carried by several
+# articles are carried by a few), in a dict beyond (taken out of at any place in one step).
+_FEW = 8
 
 
 def _pairs(sentences: Sentences) -> list[tuple[int, int]]:
