@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dedup import Article, DedupConfig, Deduplicator
+from dedup import Article, DedupConfig, Deduplicator, Window
 from dedup.config import FormulaConfig, MinHashConfig
+from dedup.errors import UnknownArticleError
 from dedup.fronts.cli import main
 from dedup.stores.sqlite import SQLiteStore
 
@@ -191,6 +192,85 @@ def test_removed_articles_are_gone_from_the_export_and_the_clusters(index, capsy
     assert rest["size"] == cluster["size"] - 1 and rest["earliest"] != "en-wire"
     status, _, err = _run(["index", "get", index, "en-wire"], capsys)
     assert status == 2 and "'en-wire'" in err
+
+
+# -- a windowed index ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def windowed(tmp_path: Path, articles: Path, capsys) -> str:
+    """The labelled example streamed into a file with a window of the last 4 articles."""
+    where = str(tmp_path / "windowed.sqlite")
+    status, _, err = _run(["stream", str(articles), "--index", where, "--window-articles", "4"], capsys)
+    assert status == 0, err
+    return where
+
+
+def _opened(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("opened the index")]
+
+
+def test_stats_of_a_windowed_index_count_the_file_and_cluster_the_window(windowed, capsys, caplog) -> None:
+    """The file is opened with its writer's window, from the state that writer saved: the
+    articles and times are the whole file's, the clusters those of the 4 articles in the window."""
+    caplog.set_level("INFO", logger="dedup")
+    status, out, err = _run(["index", "stats", "--json", windowed], capsys)
+    assert status == 0, err
+    s = json.loads(out)
+    assert (s["articles"], s["last_seq"], s["undated"]) == (11, 10, 2)
+    assert s["window"] == {"days": None, "articles": 4} and s["in_window"] == 4
+    assert s["articles_in_copies"] + s["singletons"] == 4
+    opened = _opened(caplog)
+    assert len(opened) == 1 and opened[0].startswith(f"opened the index {windowed}: 4 articles in ")
+    assert opened[0].endswith("(from the state saved beside it)")
+    status, out, _ = _run(["index", "stats", windowed], capsys)
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert (
+        lines["articles"]
+        == "11 (last sequence number 10); 4 in the window (the last 4 articles), which the clusters are of"
+    )
+
+
+def test_get_of_an_article_that_left_the_window_gives_its_cluster(windowed, index, capsys) -> None:
+    """An article no longer in the window is read with its cluster from the whole file, as an
+    index streamed without a window gives it."""
+    first = _rows()[0]["id"]
+    with Deduplicator.open(windowed, window=Window(articles=4), read_only=True) as d:
+        assert first not in d and d.get(first).id == first
+    status, out, err = _run(["index", "get", windowed, first], capsys)
+    assert status == 0, err
+    found = json.loads(out)
+    _, whole, _ = _run(["index", "get", index, first], capsys)
+    assert found["article"]["id"] == first and found["cluster"] == json.loads(whole)["cluster"]
+
+
+def test_remove_from_a_windowed_index_keeps_the_stream_s_fast_reopening(windowed, capsys, caplog) -> None:
+    """``remove`` takes out an article of the window and one that left it, and saves the state
+    for the window the stream opens the file with, so that the stream reads it back, not the file."""
+    rows = _rows()
+    left, held = rows[0]["id"], rows[-1]["id"]
+    status, out, err = _run(["index", "remove", windowed, left, held], capsys)
+    assert status == 0, err
+    assert out.splitlines()[0] == f"removed {left} (it had left the window: from the file)"
+    assert out.splitlines()[1].startswith(f"removed {held} (from cluster ")
+    caplog.set_level("INFO", logger="dedup")
+    with Deduplicator.open(windowed, window=Window(articles=4)) as d:
+        assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+        assert held not in d and len(d) == 3
+        for gone in (left, held):
+            with pytest.raises(UnknownArticleError):
+                d.get(gone)
+
+
+def test_an_index_last_opened_without_a_window_is_read_whole(windowed, capsys) -> None:
+    with Deduplicator.open(windowed) as d:  # a writer without a window: the file says so
+        assert len(d) == 11
+    assert SQLiteStore.stored_window(windowed) is None
+    status, out, err = _run(["index", "stats", "--json", windowed], capsys)
+    assert status == 0, err
+    s = json.loads(out)
+    assert (s["articles"], s["window"], s["in_window"]) == (11, None, None)
+    assert s["articles_in_copies"] + s["singletons"] == 11
 
 
 # -- check --------------------------------------------------------------------------------------

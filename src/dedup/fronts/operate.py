@@ -12,6 +12,11 @@
   read without writing it, so it runs beside the process that writes the file; a Redis index is
   read whole, as a worker without a window reads it. Opening reads only what it needs.
 
+A SQLite file is opened with the window its writer opened it with (recorded in the file), as
+the stream reopens it: ``stats``, ``get`` and ``remove`` hold only the window's articles in memory
+and read the state the writer saved as it closed; ``get`` of an article that left the window, and
+``export``, read the whole history.
+
 None of them creates an index: a path that does not exist, or a Redis namespace without an index,
 is an error. A SQLite index is read without being written or locked (``Deduplicator.open(...,
 read_only=True)``), beside the process that writes it, but by ``remove``, which opens it for
@@ -60,11 +65,16 @@ def _must_exist(where: str) -> None:
         raise missing
 
 
-def open_existing(where: str, *, read_only: bool = True) -> Deduplicator:
+def open_existing(where: str, *, read_only: bool = True, whole: bool = False) -> Deduplicator:
     """The index at ``where``, which must exist (``_must_exist``); a SQLite file ``read_only``
-    unless told otherwise (read beside the process that writes it)."""
+    unless told otherwise (read beside the process that writes it), and with the window its
+    writer opened it with (``SQLiteStore.stored_window``: then only the window's articles are read
+    into memory, or the state the writer saved as it closed), unless the ``whole`` history is
+    wanted in memory."""
     _must_exist(where)
-    return Deduplicator.open(where, read_only=read_only and not where.startswith(_REDIS))
+    redis = where.startswith(_REDIS)
+    window = None if redis or whole else SQLiteStore.stored_window(where)
+    return Deduplicator.open(where, read_only=read_only and not redis, window=window)
 
 
 # -- stats --------------------------------------------------------------------------------------
@@ -72,7 +82,9 @@ def open_existing(where: str, *, read_only: bool = True) -> Deduplicator:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Stats:
-    """What ``dedup index stats`` reports (``file_bytes`` for a SQLite index only)."""
+    """What ``dedup index stats`` reports (``file_bytes`` for a SQLite index only). ``articles``,
+    the sequence numbers and the times are of every article the index holds; with a window, the
+    clusters and the formula load are of the articles in it, as the stream holds them."""
 
     index: str
     kind: str
@@ -90,6 +102,10 @@ class Stats:
     settings: dict[str, Any]
     file_bytes: int | None
     formula_load: float | None = None  # observations per counter of the formula sketch (None: rule off)
+    # the window the index was opened with (its writer's), and the articles in it, which the
+    # clusters and the formula load are of; None for an index read whole
+    window: dict[str, float | int | None] | None = None
+    in_window: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,10 +135,10 @@ def _file_bytes(path: str) -> int:
 def stats(where: str) -> Stats:
     with open_existing(where) as d:
         clusters = d.clusters()
-        ids = list(d)
-        # in UTC: an index may hold times with an offset and times without (read as UTC)
-        times = sorted(t for t in (d.get(i).published_utc for i in ids) if t is not None)
-        last = max((d.seq_of(i) for i in ids), default=None)
+        held = d.timeline()  # (in UTC: an index may hold times with an offset and times without)
+        times = sorted(t for _, _, t in held if t is not None)
+        window = d.window
+        in_window = len(d)
         checksum = config_checksum(config_to_json(d.config))
         settings = _settings(d)
         formula_load = d.formula_load
@@ -131,21 +147,29 @@ def stats(where: str) -> Stats:
     return Stats(
         index=_shown(where),
         kind="redis" if redis else "sqlite",
-        articles=len(ids),
+        articles=len(held),
         clusters=len(clusters),
         clusters_with_copies=len(copies),
         articles_in_copies=sum(len(c) for c in copies),
         singletons=len(clusters) - len(copies),
         largest_cluster=max((len(c) for c in clusters), default=0),
-        last_seq=last,
+        last_seq=held[-1][0] if held else None,
         oldest_published_at=times[0].isoformat() if times else None,
         newest_published_at=times[-1].isoformat() if times else None,
-        undated=len(ids) - len(times),
+        undated=len(held) - len(times),
         config_checksum=checksum,
         settings=settings,
         file_bytes=None if redis else _file_bytes(where),
         formula_load=None if formula_load is None else float(f"{formula_load:.3g}"),
+        window=None if window is None else {"days": window.days, "articles": window.articles},
+        in_window=None if window is None else in_window,
     )
+
+
+def _window_text(window: dict[str, Any]) -> str:
+    days, articles = window["days"], window["articles"]
+    said = [f"{days:g} days" if days is not None else "", f"the last {articles} articles" if articles else ""]
+    return " and ".join(part for part in said if part)
 
 
 def _size(n: int) -> str:
@@ -163,9 +187,12 @@ def write_stats(s: Stats, out: TextIO) -> None:
     """``stats`` for people, one fact a line."""
     kind = "Redis" if s.kind == "redis" else f"SQLite, {_size(s.file_bytes or 0)}"
     seq = "" if s.last_seq is None else f" (last sequence number {s.last_seq})"
+    held = f"{s.articles}{seq}"
+    if s.window is not None:
+        held += f"; {s.in_window} in the window ({_window_text(s.window)}), which the clusters are of"
     lines = [
         ("index", f"{s.index} ({kind})"),
-        ("articles", f"{s.articles}{seq}"),
+        ("articles", held),
         (
             "clusters",
             f"{s.clusters}: {s.clusters_with_copies} with copies ({s.articles_in_copies} articles), "
@@ -227,11 +254,25 @@ def _unknown(where: str, ids: Sequence[str]) -> UnknownArticleError:
     )
 
 
+def _held(d: Deduplicator, article_id: str) -> bool:
+    """Whether the index holds ``article_id``: in memory, or in its file only (it left the window)."""
+    if article_id in d:
+        return True
+    try:
+        d.get(article_id)
+    except UnknownArticleError:
+        return False
+    return True
+
+
 def _cmd_get(args: argparse.Namespace) -> int:
     with open_existing(args.where) as d:
-        if args.id not in d:
+        if not _held(d, args.id):
             raise _unknown(args.where, [args.id])
-        record = article_record(d, args.id)
+        record = article_record(d, args.id) if args.id in d else None
+    if record is None:  # it left the window: its cluster as the whole history gives it
+        with open_existing(args.where, whole=True) as d:
+            record = article_record(d, args.id)
     with open_output(args.output, reads=[args.where]) as out:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return EXIT_OK
@@ -240,16 +281,17 @@ def _cmd_get(args: argparse.Namespace) -> int:
 # -- remove -------------------------------------------------------------------------------------
 
 
-def remove(where: str, ids: Sequence[str], said: Callable[[str, Cluster], None]) -> None:
+def remove(where: str, ids: Sequence[str], said: Callable[[str, Cluster | None], None]) -> None:
     """Remove ``ids`` from the index, after checking that every one is indexed (nothing is removed
-    otherwise); ``said(id, cluster)`` is called after each removal with the cluster it left."""
+    otherwise); ``said(id, cluster)`` is called after each removal with the cluster it left (None
+    for an article that had left the window: the file alone held it)."""
     wanted = list(dict.fromkeys(ids))
     with open_existing(where, read_only=False) as d:
-        unknown = [i for i in wanted if i not in d]
+        unknown = [i for i in wanted if not _held(d, i)]
         if unknown:
             raise _unknown(where, unknown)
         for article_id in wanted:
-            cluster = d.cluster_of(article_id)
+            cluster = d.cluster_of(article_id) if article_id in d else None
             d.remove(article_id)
             said(article_id, cluster)
 
@@ -257,7 +299,12 @@ def remove(where: str, ids: Sequence[str], said: Callable[[str, Cluster], None])
 def _cmd_remove(args: argparse.Namespace) -> int:
     removed: list[dict[str, Any]] = []
 
-    def said(article_id: str, cluster: Cluster) -> None:
+    def said(article_id: str, cluster: Cluster | None) -> None:
+        if cluster is None:
+            removed.append({"id": article_id, "cluster": None, "cluster_size": None})
+            if not args.json:
+                print(f"removed {article_id} (it had left the window: from the file)", flush=True)
+            return
         removed.append({"id": article_id, "cluster": cluster.id, "cluster_size": len(cluster)})
         if not args.json:
             print(f"removed {article_id} (from cluster {cluster.id} of {len(cluster)} articles)", flush=True)
@@ -272,7 +319,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    with open_existing(args.where) as d:
+    with open_existing(args.where, whole=True) as d:  # every cluster, those that left the window too
         clusters = d.clusters()
     with open_output(args.output, reads=[args.where]) as out:
         for c in clusters:

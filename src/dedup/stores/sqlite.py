@@ -13,8 +13,11 @@ is BLAKE2b with a 16-byte digest.
 - ``meta(key TEXT PRIMARY KEY, value TEXT)``: ``format`` = ``dedup-index``, ``version`` = ``3``,
   ``config`` = the ``DedupConfig`` as JSON (an index only answers for the settings it was built with),
   ``config_checksum`` = the hex checksum of that JSON, ``articles`` and ``matches`` = the number
-  of rows of each table (kept by triggers), and while the file is closed with its state saved,
-  ``state`` = that state's mark (a random token and the CRC-32 of its payload, in hex).
+  of rows of each table (kept by triggers), ``window`` = the window its last writer opened it
+  with, as JSON ``{"days": ..., "articles": ...}`` or ``null`` for none (``dedup index`` opens the
+  file with it, as the stream does; absent from a file no writer opened since it was recorded), and
+  while the file is closed with its state saved, ``state`` = that state's mark (a random token and
+  the CRC-32 of its payload, in hex).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
   was last given; read back to keep cluster ids when a window's articles are reopened),
@@ -69,7 +72,7 @@ from typing import Any
 
 import numpy as np
 
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, Window
 from dedup.errors import DedupError, StoreCorruptError, StoreError, StoreFormatError, StoreFullError, StoreLockedError
 from dedup.records import Article, Match
 from dedup.stages.shingle import Shingled
@@ -565,6 +568,36 @@ class SQLiteStore:
                     )
         except sqlite3.Error as exc:
             raise self._error(exc, "record the state saved beside the file") from exc
+
+    def note_window(self, window: Window | None) -> None:
+        """Record the window the writer opened the file with (``stored_window``), unless it is
+        recorded already."""
+        value = json.dumps(None if window is None else {"days": window.days, "articles": window.articles})
+        with self._reading():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
+        if row is not None and row[0] == value:
+            return
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('window', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (value,),
+                )
+        except sqlite3.Error as exc:
+            raise self._error(exc, "record the window it is opened with") from exc
+
+    @staticmethod
+    def stored_window(path: str | Path) -> Window | None:
+        """The window the file's last writer opened it with (``note_window``); None when it had
+        none, or when the file does not say (a file no writer opened since the window was
+        recorded, or one whose record cannot be read)."""
+        try:
+            with closing(_read_only(Path(path))) as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
+            said = None if row is None else json.loads(row[0])
+            return None if said is None else Window(days=said["days"], articles=said["articles"])
+        except Exception:  # (opening the file says what is wrong with it, if anything is)
+            return None
 
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:

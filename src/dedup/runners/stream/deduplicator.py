@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
+from datetime import datetime
 from functools import partial, wraps
 from itertools import islice
 from pathlib import Path
@@ -42,7 +43,7 @@ from dedup.errors import (
     StoreError,
     UnknownArticleError,
 )
-from dedup.records import Article, Cluster, Match, Skip, Verdict, _shown
+from dedup.records import Article, Cluster, Match, Skip, Verdict, _shown, _to_utc
 from dedup.runners.pool import Pool
 from dedup.runners.stream import state, sync
 from dedup.runners.stream.groups import Groups
@@ -166,7 +167,8 @@ class Deduplicator:
         """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
         ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
-        used. With a ``window`` only the articles in it are read into memory. A file its writer
+        used. With a ``window`` only the articles in it are read into memory (a writer records its window
+        in the file, for ``dedup index`` to open it with). A file its writer
         closed is read from the memory it saved beside it as it closed (``state``), when that still
         belongs to the file; else from the file itself. ``read_only``: an
         existing file is read, beside the process that writes it, as it was when opened; nothing is
@@ -211,6 +213,7 @@ class Deduplicator:
                     dedup._groups.heirs_read(left)
                 if not read_only:  # changed from now on: the state saved before is not to be read again
                     state.forget(store)
+                    store.note_window(window)  # (``dedup index`` opens the file with it)
                 dedup._store, dedup._where, dedup._read_only = store, str(where), read_only
             except BaseException:  # a failed opening keeps neither the file nor its lock
                 store.close()
@@ -368,6 +371,18 @@ class Deduplicator:
         """The article's ingest number: the order in which articles were added (in a shared index,
         its place in the log, which counts removals too)."""
         return self._entry(article_id).seq
+
+    @_serialised
+    def timeline(self) -> list[tuple[int, str, datetime | None]]:
+        """(ingest number, id, ``published_at`` in UTC) of every article the index holds, in ingest
+        order: with a window and a file, those that left the window too (read from the file,
+        without their texts)."""
+        store = self._store
+        if self._retention is not None and isinstance(store, SQLiteStore):
+            return [(seq, art_id, None if t is None else _to_utc(t)) for seq, art_id, t in store.timeline()]
+        entries = self._replica.entries
+        held = [(e.seq, art_id, e.plain.published) for art_id, e in entries.items()]
+        return sorted(held, key=lambda row: row[0])
 
     def _left(self, article_id: str) -> StoredArticle | None:
         """An article of the file that is not in memory, read from the file (only with a window)."""
