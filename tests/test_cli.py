@@ -741,14 +741,14 @@ def test_progress_off_a_terminal_writes_no_control_codes(tmp_path) -> None:
 
 
 def test_progress_on_a_terminal_is_rewritten_in_place(monkeypatch) -> None:
-    from dedup.fronts.cli import _Progress
+    from dedup.fronts.cli import ProgressLines
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     screen = Terminal()
-    progress = _Progress(screen)
+    progress = ProgressLines(screen)
     progress.started -= 1.0  # the first update is due
     progress.last -= 1.0
     progress.update("read 10")
@@ -757,15 +757,33 @@ def test_progress_on_a_terminal_is_rewritten_in_place(monkeypatch) -> None:
 
 
 def test_progress_off_a_terminal_is_a_plain_line_every_few_seconds(monkeypatch) -> None:
-    from dedup.fronts.cli import _Progress
+    from dedup.fronts.cli import ProgressLines
 
     log = io.StringIO()
-    progress = _Progress(log, every=10.0)
+    progress = ProgressLines(log, every=10.0)
     progress.update("too soon")
     progress.last -= 10.0
     progress.update("read 10")
     progress.finish("done")
     assert log.getvalue() == "dedup: read 10\ndedup: done\n"
+
+
+def test_stream_progress_shows_the_index_read_back(tmp_path, monkeypatch, capsys) -> None:
+    """``dedup stream --index --progress`` on a file without a saved state (a crawler that was
+    killed) says how far reading it back has come, then how long it took."""
+    from dedup.fronts.cli import ProgressLines
+
+    (tmp_path / "in.jsonl").write_bytes(b"".join(_seed_lines()))
+    index = tmp_path / "crawl.sqlite"
+    status, _, err = _run(["stream", str(tmp_path / "in.jsonl"), "--index", str(index)], monkeypatch, capsys)
+    assert status == 0, err
+    Path(f"{index}.state").unlink()
+    monkeypatch.setattr(ProgressLines, "update", ProgressLines._write)  # every update due at once
+    status, _, err = _run(["stream", "-", "--index", str(index), "--progress"], monkeypatch, capsys)
+    assert status == 0, err
+    lines = err.splitlines()
+    assert lines[:5] == [f"dedup: reading the index back: {n} of 5 articles" for n in range(1, 6)]
+    assert lines[5].startswith("dedup: read the index back: 5 articles in ") and lines[5].endswith(" s")
 
 
 def test_a_first_run_says_that_it_compiles_the_kernels(tmp_path) -> None:

@@ -262,6 +262,21 @@ def test_remove_from_a_windowed_index_keeps_the_stream_s_fast_reopening(windowed
                 d.get(gone)
 
 
+def test_a_long_reading_back_shows_its_progress(windowed, capsys, monkeypatch) -> None:
+    """Without the state (a crawler that was killed) the window is read back from the file, and
+    a long reading says how far it has come on standard error."""
+    from dedup.fronts.cli import ProgressLines
+
+    Path(f"{windowed}.state").unlink()
+    monkeypatch.setattr(ProgressLines, "update", ProgressLines._write)  # every update due at once
+    status, out, err = _run(["index", "stats", "--json", windowed], capsys)
+    assert status == 0, err
+    assert json.loads(out)["in_window"] == 4
+    lines = err.splitlines()
+    assert lines[:4] == [f"dedup: reading the index back: {n} of 4 articles" for n in range(1, 5)]
+    assert lines[4].startswith("dedup: read the index back: 4 articles in ")
+
+
 def test_an_index_last_opened_without_a_window_is_read_whole(windowed, capsys) -> None:
     with Deduplicator.open(windowed) as d:  # a writer without a window: the file says so
         assert len(d) == 11

@@ -291,6 +291,26 @@ def test_the_file_keeps_what_left_and_refuses_it_again(tmp_path) -> None:
         assert groups_of(whole.clusters()) == {frozenset({"a", "b"}), frozenset({"x"})}
 
 
+def test_reopening_tells_how_many_articles_it_has_read_back(tmp_path) -> None:
+    """``progress`` follows the articles read back from the file (the window's, or all of them
+    without one), and is not called when the saved state is read."""
+    path = tmp_path / "index.db"
+    with Deduplicator.open(path, window=Window(articles=3)) as d:
+        for n, article in enumerate(load_seeds()):
+            d.add(Article(id=article.id, text=article.text, published_at=_at(n)))
+    calls: list[tuple[int, int | None]] = []
+    with Deduplicator.open(path, window=Window(articles=3), progress=lambda *a: calls.append(a)) as d:
+        assert calls == [] and len(d) == 3  # from the state saved beside it
+    Path(f"{path}.state").unlink()
+    with Deduplicator.open(path, window=Window(articles=3), progress=lambda *a: calls.append(a)):
+        assert calls == [(1, 3), (2, 3), (3, 3)]
+    calls.clear()
+    with Deduplicator.open(path, read_only=True, progress=lambda *a: calls.append(a)):  # the whole file
+        assert calls == [(n, 5) for n in range(1, 6)]
+    with pytest.raises(dedup.InputError, match=r"progress must be a function called as progress\(done, total\)"):
+        Deduplicator.open(path, progress=3)  # type: ignore[arg-type]
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     days=st.lists(st.one_of(st.none(), st.floats(0, 20)), min_size=1, max_size=12),

@@ -100,7 +100,7 @@ def read_config(path: str) -> DedupConfig:
 # -- progress on standard error ---------------------------------------------------------------
 
 
-class _Progress:
+class ProgressLines:
     """Progress lines on standard error. On a terminal one line is rewritten in place (a carriage
     return and an erase-line code); elsewhere (a log file, a pipe) plain lines are written, one
     every ``every`` seconds, so that no control code lands in a log."""
@@ -136,6 +136,15 @@ class _Progress:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
+
+
+def reading_back(progress: ProgressLines) -> Callable[[int, int | None], None]:
+    """The ``progress`` of ``Deduplicator.open``, shown on ``progress``'s lines."""
+
+    def shown(done: int, total: int | None) -> None:
+        progress.update(f"reading the index back: {done:,} of {total:,} articles")
+
+    return shown
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -461,7 +470,7 @@ def _where(skip: Skip) -> str:
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
     skips: list[Skip] = []
-    progress = _Progress(sys.stderr) if _progress_on(args) else None
+    progress = ProgressLines(sys.stderr) if _progress_on(args) else None
 
     def report_skip(skip: Skip) -> None:
         skips.append(skip)
@@ -664,7 +673,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     none walks the whole window in the middle of an answer; they are put back when the command
     ends (for a caller running it in-process)."""
     config = read_config(args.config) if args.config else None
-    progress = _Progress(sys.stderr, every=5.0) if args.progress else None
+    progress: ProgressLines | None = None
     done = failed = copies = 0
 
     def status() -> str:
@@ -676,10 +685,17 @@ def _cmd_stream(args: argparse.Namespace) -> int:
         lines = stack.enter_context(_stream_input(args.path))
         out = stack.enter_context(open_output(args.output, reads=[args.path, args.index, args.config]))
         window = _window(args)
-        dedup = (
-            Deduplicator.open(args.index, config, window=window) if args.index else Deduplicator(config, window=window)
-        )
+        if args.index:
+            reading = ProgressLines(sys.stderr, every=5.0) if args.progress else None
+            dedup = Deduplicator.open(
+                args.index, config, window=window, progress=reading_back(reading) if reading else None
+            )
+            if reading is not None and reading.shown:
+                reading.finish(f"read the index back: {len(dedup):,} articles in {reading.seconds:.1f} s")
+        else:
+            dedup = Deduplicator(config, window=window)
         stack.callback(dedup.close)
+        progress = ProgressLines(sys.stderr, every=5.0) if args.progress else None  # (from the first article)
         for number, raw in enumerate(lines, 1):
             stopping.check()
             if not raw.strip():

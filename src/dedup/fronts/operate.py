@@ -29,12 +29,13 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from dedup.config import DedupConfig
 from dedup.errors import StoreError, UnknownArticleError
-from dedup.fronts.cli import EXIT_OK, cluster_line, open_output
+from dedup.fronts.cli import EXIT_OK, ProgressLines, cluster_line, open_output, reading_back
 from dedup.records import Cluster
 from dedup.runners.stream import Deduplicator
 from dedup.stores.sqlite import SQLiteStore, config_checksum, config_to_json
@@ -74,7 +75,12 @@ def open_existing(where: str, *, read_only: bool = True, whole: bool = False) ->
     _must_exist(where)
     redis = where.startswith(_REDIS)
     window = None if redis or whole else SQLiteStore.stored_window(where)
-    return Deduplicator.open(where, read_only=read_only and not redis, window=window)
+    # a long reading back (a file without a saved state, or the whole history) shows on standard error
+    reading = ProgressLines(sys.stderr)
+    d = Deduplicator.open(where, read_only=read_only and not redis, window=window, progress=reading_back(reading))
+    if reading.shown:
+        reading.finish(f"read the index back: {len(d):,} articles in {reading.seconds:.1f} s")
+    return d
 
 
 # -- stats --------------------------------------------------------------------------------------

@@ -720,6 +720,13 @@ class SQLiteStore:
             raise self._corrupt("two articles have the same ingest number")
         return order
 
+    def count(self) -> int:
+        """The number of articles the file lists (kept by its triggers, checked as the articles
+        are read)."""
+        with self._reading():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'articles'").fetchone()
+        return int(row[0]) if row is not None else 0
+
     def timeline(self) -> list[tuple[int, str, datetime | None]]:
         """(seq, id, published_at) of every article, in ingest order, read without the texts."""
         with self._reading():

@@ -163,20 +163,27 @@ class Deduplicator:
         lock_timeout: float = 60.0,
         window: Window | None = None,
         read_only: bool = False,
+        progress: Progress | None = None,
     ) -> Deduplicator:
         """A deduplicator kept in a SQLite file (a path; see ``dedup.stores.sqlite``) or shared in Redis (a
         ``redis://host:port/db`` URL, for several workers; see ``dedup.stores.redis``). Every article
         is written before ``add`` returns. Without ``config`` an existing index's own settings are
-        used. With a ``window`` only the articles in it are read into memory (a writer records its window
-        in the file, for ``dedup index`` to open it with). A file its writer
-        closed is read from the memory it saved beside it as it closed (``state``), when that still
-        belongs to the file; else from the file itself. ``read_only``: an
-        existing file is read, beside the process that writes it, as it was when opened; nothing is
-        written to it, and ``add``, ``add_many`` and ``remove`` raise ``StoreError``."""
+        used. With a ``window`` only the articles in it are read into memory (a writer records its
+        window in the file, for ``dedup index`` to open it with). A file its writer closed is read
+        from the memory it saved beside it as it closed (``state``), when that still belongs to the
+        file; else from the file itself. ``read_only``: an existing file is read, beside the
+        process that writes it, as it was when opened; nothing is written to it, and ``add``,
+        ``add_many`` and ``remove`` raise ``StoreError``. ``progress(done, total)`` is called as
+        articles are read back from the file (or, with a window, from Redis), once an article; not
+        when the saved state is read."""
         if not isinstance(where, str | os.PathLike):
             raise InputError(
                 f"open() takes the path of an index file or a redis:// URL, got {type(where).__name__}; "
                 "e.g. Deduplicator.open('crawl.sqlite')"
+            )
+        if progress is not None and not callable(progress):
+            raise InputError(
+                f"progress must be a function called as progress(done, total), got {type(progress).__name__}"
             )
         started = time.perf_counter()
         redis = isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://"))
@@ -194,7 +201,9 @@ class Deduplicator:
                 dedup = cls(config, window=window)
                 sync.attach(dedup._replica, shared, shared.url)
                 if dedup._retention is not None:
-                    left = sync.load_shared(dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered)
+                    left = sync.load_shared(
+                        dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered, progress
+                    )
                     dedup._groups.heirs_read(left)
                 dedup._store, dedup._where = shared, where
                 dedup.sync()
@@ -209,7 +218,7 @@ class Deduplicator:
                 sync.attach(dedup._replica, store, str(where))
                 restored = state.load(dedup, store)
                 if not restored:
-                    left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered)
+                    left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered, progress)
                     dedup._groups.heirs_read(left)
                 if not read_only:  # changed from now on: the state saved before is not to be read again
                     state.forget(store)

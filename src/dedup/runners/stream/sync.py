@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from dedup.config import Progress
 from dedup.records import Match
 from dedup.runners.stream.replica import Replica
 from dedup.runners.stream.window import Retention
@@ -72,11 +73,13 @@ def load(
     store: SQLiteStore,
     retention: Retention | None = None,
     indexed: Callable[[StoredArticle], None] | None = None,
+    progress: Progress | None = None,
 ) -> set[str]:
     """Every article of a SQLite file, in the order they were added, and the copies found; with a
     ``retention``, only the articles in its window, found from the file's times and ingest
     numbers alone (as the stream let them leave: one at a time, in ingest order). ``indexed`` is
-    told of each article read. Returns the ids of the file's articles that are not in the window."""
+    told of each article read, ``progress`` of how many of how many are read. Returns the ids of
+    the file's articles that are not in the window."""
     only: set[str] | None = None
     last = -1
     left: set[str] = set()
@@ -87,11 +90,14 @@ def load(
             last = seq
         only = set(retention)
         left -= only
+    total = len(only) if only is not None else store.count()
     with replica.index.filling() as index:  # (the LSH tables built in one go at the end)
-        for stored in store.articles(only=only):
+        for done, stored in enumerate(store.articles(only=only), 1):
             replay(replica, pairs, stored, (), index)
             if indexed is not None:
                 indexed(stored)
+            if progress is not None:
+                progress(done, total)
     entries = replica.entries
     for match in store.matches(between=entries):
         pairs.remember(match, version=STORED)
@@ -106,14 +112,15 @@ def load_shared(
     store: RedisStore,
     retention: Retention,
     answered: Callable[[StoredArticle], None],
+    progress: Progress | None = None,
 ) -> set[str]:
     """A worker's first catch-up with a shared index when it has a window: as ``load`` reads a
     file, the log's entries are first gone through with each article's ingest number and time
     alone, and only the articles in the window at the end are read from the store, a chunk at a
     time; ``answered`` is told of each. An id removed and added again is read once, as stored now,
     at its last addition; its earlier additions count with the ingest number of their place in the
-    log and the clock's time (the store keeps no other). Returns the ids added that are not in the
-    window."""
+    log and the clock's time (the store keeps no other). ``progress`` is told how many of the
+    window's articles are read. Returns the ids added that are not in the window."""
     base = store.position
     entries = store.peek()
     last_added = {art_id: n for n, (op, art_id, seq, _) in enumerate(entries) if op == "add" and seq is not None}
@@ -133,10 +140,14 @@ def load_shared(
     def read(n: int, art_id: str) -> bool:
         return art_id in held and last_added.get(art_id) == n
 
+    done = 0
     for op, _, stored, matches in store.pending(only=read, limit=len(entries)):
         if op == "add" and stored is not None:
             replay(replica, pairs, stored, matches)
             answered(stored)
+            done += 1
+            if progress is not None:
+                progress(done, len(held))
     for art_id in held - replica.entries.keys():  # removed by another worker meanwhile
         retention.discard(art_id)
     return left
