@@ -786,6 +786,22 @@ def test_stream_progress_shows_the_index_read_back(tmp_path, monkeypatch, capsys
     assert lines[5].startswith("dedup: read the index back: 5 articles in ") and lines[5].endswith(" s")
 
 
+def test_progress_that_waits_says_nothing_of_quick_work() -> None:
+    from dedup.fronts.cli import ProgressLines
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = ProgressLines(screen, quiet_for=2.0)
+    progress.update("read 1")
+    assert screen.getvalue() == "" and not progress.shown
+    progress.last -= 2.0  # two seconds later
+    progress.update("read 10")
+    assert screen.getvalue() == "\rdedup: read 10\x1b[K" and progress.shown
+
+
 def test_a_first_run_says_that_it_compiles_the_kernels(tmp_path) -> None:
     """With numba's cache empty the run compiles the kernels, and says so on standard error before
     the wait (the test stops the run there)."""

@@ -277,6 +277,21 @@ def test_a_long_reading_back_shows_its_progress(windowed, capsys, monkeypatch) -
     assert lines[4].startswith("dedup: read the index back: 4 articles in ")
 
 
+def test_a_window_record_that_cannot_be_read_is_said_and_the_file_read_whole(windowed, capsys) -> None:
+    with sqlite3.connect(windowed) as db:
+        db.execute("""UPDATE meta SET value = '{"days": -1, "articles": null}' WHERE key = 'window'""")
+    status, out, err = _run(["index", "stats", "--json", windowed], capsys)
+    assert status == 0, err
+    assert "the window its writer opened it with cannot be read" in err and "Window.days must be" in err
+    s = json.loads(out)
+    assert (s["articles"], s["window"], s["in_window"], s["articles_in_copies"] + s["singletons"]) == (
+        11,
+        None,
+        None,
+        11,
+    )
+
+
 def test_an_index_last_opened_without_a_window_is_read_whole(windowed, capsys) -> None:
     with Deduplicator.open(windowed) as d:  # a writer without a window: the file says so
         assert len(d) == 11

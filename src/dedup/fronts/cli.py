@@ -105,11 +105,14 @@ class ProgressLines:
     return and an erase-line code); elsewhere (a log file, a pipe) plain lines are written, one
     every ``every`` seconds, so that no control code lands in a log."""
 
-    def __init__(self, out: TextIO, *, every: float = 10.0) -> None:
+    def __init__(self, out: TextIO, *, every: float = 10.0, quiet_for: float = 0.0) -> None:
+        """``quiet_for``: no line before that many seconds have passed (work that is usually
+        quick says nothing)."""
         self.out = out
         self.live = out.isatty()
         self.every = every if not self.live else 0.1
         self.started = self.last = time.monotonic()
+        self.last += max(quiet_for - self.every, 0.0)
         self.shown = False
 
     def update(self, text: str) -> None:
@@ -142,7 +145,8 @@ def reading_back(progress: ProgressLines) -> Callable[[int, int | None], None]:
     """The ``progress`` of ``Deduplicator.open``, shown on ``progress``'s lines."""
 
     def shown(done: int, total: int | None) -> None:
-        progress.update(f"reading the index back: {done:,} of {total:,} articles")
+        of = "" if total is None else f" of {total:,}"
+        progress.update(f"reading the index back: {done:,}{of} articles")
 
     return shown
 
@@ -1040,14 +1044,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 class _Notice(logging.Handler):
     """Prints a notice on standard error: the kernels' one line (``kernels.COMPILE_NOTICE``), the
-    formula counts' warning when they outgrow their sketch (``stages.formula``)."""
+    formula counts' warning when they outgrow their sketch (``stages.formula``), an index file's
+    warnings (``stores.sqlite``: its log that cannot be copied into it, a window record that
+    cannot be read)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         print(f"dedup: {record.getMessage()}", file=sys.stderr, flush=True)
 
 
 def _print_notices() -> None:
-    for name, level in (("dedup.kernels", logging.INFO), ("dedup.formula", logging.WARNING)):
+    for name, level in (
+        ("dedup.kernels", logging.INFO),
+        ("dedup.formula", logging.WARNING),
+        ("dedup.index", logging.WARNING),
+    ):
         log = logging.getLogger(name)
         if not any(isinstance(h, _Notice) for h in log.handlers):
             log.addHandler(_Notice(level))

@@ -76,7 +76,7 @@ def open_existing(where: str, *, read_only: bool = True, whole: bool = False) ->
     redis = where.startswith(_REDIS)
     window = None if redis or whole else SQLiteStore.stored_window(where)
     # a long reading back (a file without a saved state, or the whole history) shows on standard error
-    reading = ProgressLines(sys.stderr)
+    reading = ProgressLines(sys.stderr, quiet_for=2.0)
     d = Deduplicator.open(where, read_only=read_only and not redis, window=window, progress=reading_back(reading))
     if reading.shown:
         reading.finish(f"read the index back: {len(d):,} articles in {reading.seconds:.1f} s")
@@ -174,8 +174,12 @@ def stats(where: str) -> Stats:
 
 def _window_text(window: dict[str, Any]) -> str:
     days, articles = window["days"], window["articles"]
-    said = [f"{days:g} days" if days is not None else "", f"the last {articles} articles" if articles else ""]
-    return " and ".join(part for part in said if part)
+    said = []
+    if days is not None:
+        said.append("1 day" if days == 1 else f"{days:g} days")
+    if articles is not None:
+        said.append("the last article" if articles == 1 else f"the last {articles} articles")
+    return " and ".join(said)
 
 
 def _size(n: int) -> str:
@@ -193,12 +197,12 @@ def write_stats(s: Stats, out: TextIO) -> None:
     """``stats`` for people, one fact a line."""
     kind = "Redis" if s.kind == "redis" else f"SQLite, {_size(s.file_bytes or 0)}"
     seq = "" if s.last_seq is None else f" (last sequence number {s.last_seq})"
-    held = f"{s.articles}{seq}"
+    articles = f"{s.articles}{seq}"
     if s.window is not None:
-        held += f"; {s.in_window} in the window ({_window_text(s.window)}), which the clusters are of"
+        articles += f"; {s.in_window} in the window ({_window_text(s.window)}), which the clusters are of"
     lines = [
         ("index", f"{s.index} ({kind})"),
-        ("articles", held),
+        ("articles", articles),
         (
             "clusters",
             f"{s.clusters}: {s.clusters_with_copies} with copies ({s.articles_in_copies} articles), "

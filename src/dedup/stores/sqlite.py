@@ -590,13 +590,26 @@ class SQLiteStore:
     def stored_window(path: str | Path) -> Window | None:
         """The window the file's last writer opened it with (``note_window``); None when it had
         none, or when the file does not say (a file no writer opened since the window was
-        recorded, or one whose record cannot be read)."""
+        recorded), or cannot be read (opening it says why). A record that is not a window is
+        logged (WARNING on ``dedup.index``) and taken for none."""
         try:
             with closing(_read_only(Path(path))) as db:
                 row = db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
-            said = None if row is None else json.loads(row[0])
+        except sqlite3.Error:
+            return None
+        if row is None:
+            return None
+        try:
+            said = json.loads(row[0])
             return None if said is None else Window(days=said["days"], articles=said["articles"])
-        except Exception:  # (opening the file says what is wrong with it, if anything is)
+        except (TypeError, ValueError, KeyError, DedupError) as exc:
+            _log.warning(
+                "%s: the window its writer opened it with cannot be read (%r: %s); it is read as if it had "
+                "none, and opening it for writing records the window again",
+                path,
+                row[0],
+                exc,
+            )
             return None
 
     @staticmethod

@@ -383,9 +383,9 @@ class Deduplicator:
 
     @_serialised
     def timeline(self) -> list[tuple[int, str, datetime | None]]:
-        """(ingest number, id, ``published_at`` in UTC) of every article the index holds, in ingest
-        order: with a window and a file, those that left the window too (read from the file,
-        without their texts)."""
+        """(ingest number, id, ``published_at`` in UTC) of the articles in memory, in ingest order;
+        with a window and a SQLite file, of every article the file holds, those that left the
+        window too (read from the file, without their texts)."""
         store = self._store
         if self._retention is not None and isinstance(store, SQLiteStore):
             return [(seq, art_id, None if t is None else _to_utc(t)) for seq, art_id, t in store.timeline()]
