@@ -292,6 +292,19 @@ def test_a_window_record_that_cannot_be_read_is_said_and_the_file_read_whole(win
     )
 
 
+def test_a_stream_restarted_without_its_window_is_warned_before_reading_the_whole_history(
+    windowed, tmp_path, capsys
+) -> None:
+    nothing = tmp_path / "nothing.jsonl"
+    nothing.write_text("")
+    status, _, err = _run(["stream", str(nothing), "--index", windowed, "--window-articles", "4"], capsys)
+    assert status == 0 and "was last opened with a window" not in err
+    status, _, err = _run(["stream", str(nothing), "--index", windowed], capsys)
+    assert status == 0
+    assert f"dedup: {windowed} was last opened with a window (Window(days=None, articles=4))" in err
+    assert "all 11 of its articles are read into memory" in err and "--window-articles" in err
+
+
 def test_an_index_last_opened_without_a_window_is_read_whole(windowed, capsys) -> None:
     with Deduplicator.open(windowed) as d:  # a writer without a window: the file says so
         assert len(d) == 11

@@ -58,6 +58,19 @@ def state_saved(place: str, articles: int, size: int, seconds: float) -> None:
     )
 
 
+def window_dropped(place: str, window: str, articles: int) -> None:
+    """A file whose last writer had a window is opened for writing without one (on ``dedup.index``,
+    which ``dedup stream`` prints)."""
+    logging.getLogger("dedup.index").warning(
+        "%s was last opened with a window (%s) and is opened now without one: all %d of its articles are read into "
+        "memory; open it with that window (Window(...); dedup stream --window-days / --window-articles) to keep "
+        "memory bounded by it",
+        where(place),
+        window,
+        articles,
+    )
+
+
 def state_not_read(path: str, why: str) -> None:
     """A saved state not read: the index is read from its file instead."""
     logger.info("not reading the saved state %s: %s; reading the index from its file", path, why)

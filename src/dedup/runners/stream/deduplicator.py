@@ -215,6 +215,9 @@ class Deduplicator:
             store = SQLiteStore(where, config, durable=durable, reader=read_only)
             try:
                 dedup = cls(config, window=window)
+                before = None if read_only or window is not None else SQLiteStore.stored_window(where)
+                if before is not None:
+                    _log.window_dropped(str(where), repr(before), store.count())
                 sync.attach(dedup._replica, store, str(where))
                 restored = state.load(dedup, store)
                 if not restored:
