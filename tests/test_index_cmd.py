@@ -534,6 +534,30 @@ def test_the_commands_on_a_redis_index(redis_url, articles, tmp_path, capsys) ->
     assert status == 2 and "'nope'" in err
 
 
+def test_the_commands_on_a_redis_index_with_a_window(redis_url, articles, capsys, caplog) -> None:
+    """A Redis index records the window of the last worker to open it: ``stats`` reads only that
+    window from Redis and counts every article of the log; ``check`` and ``export`` read it whole."""
+    where = f"{redis_url}?namespace=operate-window"
+    status, _, err = _run(["stream", str(articles), "--index", where, "--window-articles", "4"], capsys)
+    assert status == 0, err
+    caplog.set_level("INFO", logger="dedup")
+    status, out, err = _run(["index", "stats", "--json", where], capsys)
+    assert status == 0, err
+    s = json.loads(out)
+    assert (s["articles"], s["last_seq"], s["in_window"], s["window"]) == (11, 10, 4, {"days": None, "articles": 4})
+    assert s["articles_in_copies"] + s["singletons"] == 4
+    assert _opened(caplog)[-1].startswith(f"opened the index {where}: 4 articles in ")
+    status, out, _ = _run(["index", "check", "--json", where], capsys)
+    assert status == 0 and json.loads(out)["articles"] == 11
+    status, out, _ = _run(["index", "export", where], capsys)
+    assert status == 0 and sum(c["size"] for c in _clusters(out)) == 11
+    status, out, err = _run(["index", "remove", "--json", where, _rows()[0]["id"]], capsys)  # one that left
+    assert status == 0, err
+    assert json.loads(out)["removed"] == [{"id": _rows()[0]["id"], "cluster": None, "cluster_size": None}]
+    status, out, _ = _run(["index", "stats", "--json", where], capsys)
+    assert (json.loads(out)["articles"], json.loads(out)["in_window"]) == (10, 4)
+
+
 def test_a_redis_namespace_without_an_index_is_an_error_and_stays_empty(redis_url, capsys) -> None:
     import redis
 

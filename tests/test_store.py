@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import dedup
 from conftest import groups_of, load_english, load_seeds
+from dedup.stores.redis import RedisStore
 from dedup.stores.sqlite import SQLiteStore
 from writers import WRITER
 
@@ -334,8 +335,14 @@ def test_an_index_opened_read_only_answers_and_refuses_to_change(tmp_path: Path,
         assert seeds[4].id not in reader and seeds[0].id in reader
         writer.add(seeds[4])  # the writer goes on; the reader answers as the file was when it opened
         assert seeds[4].id not in reader
-    with pytest.raises(dedup.ConfigError, match="read_only is for a SQLite file"):
-        dedup.Deduplicator.open(f"{redis_url}?namespace=read-only", read_only=True)
+    shared = f"{redis_url}?namespace=read-only"
+    with dedup.Deduplicator.open(shared, window=dedup.Window(days=3)) as worker:
+        worker.add_many(seeds[:4])
+    with dedup.Deduplicator.open(shared, read_only=True) as reader:  # a worker that writes nothing
+        assert _ids(reader.clusters()) == answers
+        with pytest.raises(dedup.StoreError, match=r"opened read-only: open it without read_only to add or remove"):
+            reader.add(seeds[4])
+    assert RedisStore.stored_window(shared) == dedup.Window(days=3)  # the reader recorded no window
 
 
 @pytest.mark.parametrize("window", [2, 5], ids=["left-the-window", "in-the-window"])

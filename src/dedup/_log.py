@@ -58,16 +58,16 @@ def state_saved(place: str, articles: int, size: int, seconds: float) -> None:
     )
 
 
-def window_dropped(place: str, window: str, articles: int) -> None:
-    """A file whose last writer had a window is opened for writing without one (on ``dedup.index``,
-    which ``dedup stream`` prints)."""
+def window_dropped(place: str, window: str, articles: int | None) -> None:
+    """An index whose last writer had a window is opened for writing without one (on
+    ``dedup.index``, which ``dedup stream`` prints); ``articles``: how many it holds, if known."""
     logging.getLogger("dedup.index").warning(
-        "%s was last opened with a window (%s) and is opened now without one: all %d of its articles are read into "
+        "%s was last opened with a window (%s) and is opened now without one: all%s of its articles are read into "
         "memory; open it with that window (Window(...); dedup stream --window-days / --window-articles) to keep "
         "memory bounded by it",
         where(place),
         window,
-        articles,
+        "" if articles is None else f" {articles:,}",
     )
 
 

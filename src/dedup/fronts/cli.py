@@ -1044,9 +1044,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 class _Notice(logging.Handler):
     """Prints a notice on standard error: the kernels' one line (``kernels.COMPILE_NOTICE``), the
-    formula counts' warning when they outgrow their sketch (``stages.formula``), an index file's
-    warnings (``stores.sqlite``: its log that cannot be copied into it, a window record that
-    cannot be read)."""
+    formula counts' warning when they outgrow their sketch (``stages.formula``), an index's
+    warnings (``dedup.index``: a file's log that cannot be copied into it, a window record that
+    cannot be read, an index opened without the window its last writer had)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         print(f"dedup: {record.getMessage()}", file=sys.stderr, flush=True)

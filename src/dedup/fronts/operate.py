@@ -12,15 +12,17 @@
   read without writing it, so it runs beside the process that writes the file; a Redis index is
   read whole, as a worker without a window reads it. Opening reads only what it needs.
 
-A SQLite file is opened with the window its writer opened it with (recorded in the file), as
-the stream reopens it: ``stats``, ``get`` and ``remove`` hold only the window's articles in memory
-and read the state the writer saved as it closed; ``get`` of an article that left the window, and
-``export``, read the whole history.
+An index is opened with the window its writer opened it with (recorded in the file, or in Redis
+by the last worker to open it), as the stream reopens it: ``stats``, ``get`` and ``remove`` hold
+only the window's articles in memory (for a file, read from the state the writer saved as it
+closed, when it did); ``get`` of an article that left the window, and ``export``, read the whole
+history.
 
 None of them creates an index: a path that does not exist, or a Redis namespace without an index,
-is an error. A SQLite index is read without being written or locked (``Deduplicator.open(...,
-read_only=True)``), beside the process that writes it, but by ``remove``, which opens it for
-writing as ``dedup stream`` does, and is refused while another process writes the file.
+is an error. An index is read without being written (``Deduplicator.open(..., read_only=True)``; a
+SQLite file without taking its lock, beside the process that writes it), but by ``remove``, which
+opens it for writing as ``dedup stream`` does, and is refused while another process writes the
+file.
 """
 
 from __future__ import annotations
@@ -68,16 +70,22 @@ def _must_exist(where: str) -> None:
 
 def open_existing(where: str, *, read_only: bool = True, whole: bool = False) -> Deduplicator:
     """The index at ``where``, which must exist (``_must_exist``); a SQLite file ``read_only``
-    unless told otherwise (read beside the process that writes it), and with the window its
-    writer opened it with (``SQLiteStore.stored_window``: then only the window's articles are read
-    into memory, or the state the writer saved as it closed), unless the ``whole`` history is
-    wanted in memory."""
+    unless told otherwise (read beside the process that writes it). It is opened with the window
+    its writer opened it with (``stored_window``: then only the window's articles are read into
+    memory, or for a file the state its writer saved as it closed), unless the ``whole`` history
+    is wanted in memory."""
     _must_exist(where)
     redis = where.startswith(_REDIS)
-    window = None if redis or whole else SQLiteStore.stored_window(where)
+    window = None
+    if redis and not whole:
+        from dedup.stores.redis import RedisStore
+
+        window = RedisStore.stored_window(where)
+    elif not whole:
+        window = SQLiteStore.stored_window(where)
     # a long reading back (a file without a saved state, or the whole history) shows on standard error
     reading = ProgressLines(sys.stderr, quiet_for=2.0)
-    d = Deduplicator.open(where, read_only=read_only and not redis, window=window, progress=reading_back(reading))
+    d = Deduplicator.open(where, read_only=read_only, window=window, progress=reading_back(reading))
     if reading.shown:
         reading.finish(f"read the index back: {len(d):,} articles in {reading.seconds:.1f} s")
     return d
@@ -265,7 +273,7 @@ def _unknown(where: str, ids: Sequence[str]) -> UnknownArticleError:
 
 
 def _held(d: Deduplicator, article_id: str) -> bool:
-    """Whether the index holds ``article_id``: in memory, or in its file only (it left the window)."""
+    """Whether the index holds ``article_id``: in memory, or in its store only (it left the window)."""
     if article_id in d:
         return True
     try:
@@ -344,7 +352,7 @@ def check(where: str) -> dict[str, Any]:
     """Read the whole index at ``where``: a file with ``SQLiteStore.check``, a Redis index by
     opening it without a window. What was read, or the ``StoreError`` that says what is wrong."""
     if where.startswith(_REDIS):
-        with open_existing(where) as d:
+        with open_existing(where, whole=True) as d:
             return {"index": _shown(where), "articles": len(d), "copies": None, "structure": None}
     _must_exist(where)
     config = SQLiteStore.stored_config(where) or DedupConfig()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from dedup.records import Match
 
 if TYPE_CHECKING:
+    from dedup.config import Window
     from dedup.stores.sqlite import Counted, StoredArticle
 
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
@@ -54,6 +56,16 @@ class Store(Protocol):
 
     def delete(self, article_id: str) -> None:
         """Remove an article and its copies."""
+        ...
+
+    def timeline(self) -> list[tuple[int, str, datetime | None]]:
+        """(ingest number, id, ``published_at``) of every article stored, in ingest order, read
+        without the texts."""
+        ...
+
+    def note_window(self, window: Window | None) -> None:
+        """Record the window the deduplicator writing the store has (``dedup index`` opens the
+        store with it)."""
         ...
 
     def lock(self) -> AbstractContextManager[None]:

@@ -39,7 +39,9 @@ messages show the URL with its password replaced by ``***``.
 Keys, under the namespace:
 
 - ``<ns>:meta`` (hash): ``format`` = ``dedup-index``, ``version`` = the index format version,
-  ``config`` (JSON), ``epoch`` (random hex token);
+  ``config`` (JSON), ``epoch`` (random hex token), ``window`` (JSON: the window the last worker to
+  open the index has, ``{"days": ..., "articles": ...}`` or ``null``; ``dedup index`` opens the
+  index with it);
 - ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ..., "w": ...}``,
   ``w`` being a random token that makes each entry unique;
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
@@ -63,7 +65,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from dedup.config import DedupConfig
+from dedup.config import DedupConfig, Window
 from dedup.errors import (
     ConfigError,
     DedupError,
@@ -85,6 +87,8 @@ from dedup.stores.sqlite import (
     same_settings,
     settings_differing,
     unpack_arrays,
+    window_from_json,
+    window_to_json,
 )
 
 T = TypeVar("T")
@@ -351,6 +355,38 @@ class RedisStore:
             client.close()
         return None if raw is None else config_from_json(raw.decode())
 
+    def note_window(self, window: Window | None) -> None:
+        """Record the window this worker has (``stored_window``)."""
+        value = window_to_json(window)
+        self.call("recording the window", lambda: self.client.hset(self.key("meta"), "window", value))
+
+    @staticmethod
+    def stored_window(url: str) -> Window | None:
+        """The window the last worker to open the index had (``note_window``); None when it had
+        none or the index does not say."""
+        target = _target(url)
+        client = _connect(target)
+        try:
+            raw = _guarded(
+                target.shown, "reading the index meta", lambda: client.hget(f"{target.namespace}:meta", "window")
+            )
+        finally:
+            client.close()
+        return None if raw is None else window_from_json(raw.decode("utf-8", "replace"), target.shown)
+
+    def timeline(self) -> list[tuple[int, str, datetime | None]]:
+        """(ingest number, id, ``published_at``) of every article the index holds, in ingest order:
+        the whole log gone through, and each article's number and time read (not its text), in
+        chunks; checked as ``pending`` reads the log."""
+        held: dict[str, None] = {}
+        for entry in self._check_and_read(0):
+            op = json.loads(entry)
+            held.pop(op["id"], None)
+            if op["op"] == "add":
+                held[op["id"]] = None
+        # (an article removed by another worker since the log was read is left out)
+        return sorted((seq, art_id, when) for art_id, (seq, when) in self._times(list(held)).items())
+
     def lock(self) -> _Lease:
         """The lock under which one article is added or removed."""
         return _Lease(self)
@@ -375,13 +411,14 @@ class RedisStore:
             "appendfsync always."
         )
 
-    def _check_and_read(self) -> list[bytes]:
-        """The log entries after the replica's position, read in the same transaction as the checks
-        that the index is still the one this worker opened (``IndexLostError`` if not)."""
+    def _check_and_read(self, start: int | None = None) -> list[bytes]:
+        """The log entries from ``start`` (by default, after the replica's position), read in the
+        same transaction as the checks that the index is still the one this worker opened
+        (``IndexLostError`` if not)."""
 
         def read() -> Any:
             pipe = self._checked()
-            pipe.lrange(self.key("log"), self.position, -1)
+            pipe.lrange(self.key("log"), self.position if start is None else start, -1)
             return pipe.execute()
 
         epoch, last, entries = self.call("reading the log", read)
@@ -460,10 +497,15 @@ class RedisStore:
         """The log entries not applied yet, without reading them into the replica: (op, id, and
         for an article still stored its ingest number and time, else None, None)."""
         ops = [json.loads(x) for x in self._check_and_read()]
-        added = sorted({op["id"] for op in ops if op["op"] == "add"})
+        times = self._times(sorted({op["id"] for op in ops if op["op"] == "add"}))
+        return [(op["op"], op["id"], *times.get(op["id"], (None, None))) for op in ops]
+
+    def _times(self, article_ids: list[str]) -> dict[str, tuple[int, datetime | None]]:
+        """The ingest number and time of each of ``article_ids`` still stored (not their texts),
+        read ``READ_AT_ONCE`` at a time."""
         times: dict[str, tuple[int, datetime | None]] = {}
-        for start in range(0, len(added), READ_AT_ONCE):
-            chunk = added[start : start + READ_AT_ONCE]
+        for start in range(0, len(article_ids), READ_AT_ONCE):
+            chunk = article_ids[start : start + READ_AT_ONCE]
 
             def fetch(chunk: list[str] = chunk) -> Any:
                 pipe = self.client.pipeline(transaction=False)
@@ -478,7 +520,7 @@ class RedisStore:
                     times[art_id] = (int(seq), datetime.fromisoformat(published.decode()) if published else None)
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise self._damaged(art_id, exc) from exc
-        return [(op["op"], op["id"], *times.get(op["id"], (None, None))) for op in ops]
+        return times
 
     def _article(self, art_id: str, fields: dict[bytes, bytes]) -> StoredArticle:
         try:

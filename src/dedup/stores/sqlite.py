@@ -572,7 +572,7 @@ class SQLiteStore:
     def note_window(self, window: Window | None) -> None:
         """Record the window the writer opened the file with (``stored_window``), unless it is
         recorded already."""
-        value = json.dumps(None if window is None else {"days": window.days, "articles": window.articles})
+        value = window_to_json(window)
         with self._reading():
             row = self._db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
         if row is not None and row[0] == value:
@@ -597,20 +597,7 @@ class SQLiteStore:
                 row = db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
         except sqlite3.Error:
             return None
-        if row is None:
-            return None
-        try:
-            said = json.loads(row[0])
-            return None if said is None else Window(days=said["days"], articles=said["articles"])
-        except (TypeError, ValueError, KeyError, DedupError) as exc:
-            _log.warning(
-                "%s: the window its writer opened it with cannot be read (%r: %s); it is read as if it had "
-                "none, and opening it for writing records the window again",
-                path,
-                row[0],
-                exc,
-            )
-            return None
+        return None if row is None else window_from_json(row[0], str(path))
 
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:
@@ -1003,6 +990,28 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(
         f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
     )
+
+
+def window_to_json(window: Window | None) -> str:
+    """A window as an index records it (``null`` for none)."""
+    return json.dumps(None if window is None else {"days": window.days, "articles": window.articles})
+
+
+def window_from_json(recorded: str, where: str) -> Window | None:
+    """The window ``window_to_json`` recorded in the index at ``where``; a record that is not a
+    window is logged (WARNING on ``dedup.index``) and taken for none."""
+    try:
+        said = json.loads(recorded)
+        return None if said is None else Window(days=said["days"], articles=said["articles"])
+    except (TypeError, ValueError, KeyError, DedupError) as exc:
+        _log.warning(
+            "%s: the window its writer opened it with cannot be read (%r: %s); it is read as if it had none, and "
+            "opening it for writing records the window again",
+            where,
+            recorded,
+            exc,
+        )
+        return None
 
 
 def same_settings(stored: str, config: DedupConfig) -> bool:

@@ -34,7 +34,6 @@ from dedup._undo import Undo
 from dedup.config import DedupConfig, OnError, Progress, Window, check_batch_options, check_many
 from dedup.errors import (
     ClosedError,
-    ConfigError,
     DedupError,
     DuplicateIdError,
     InputError,
@@ -172,8 +171,8 @@ class Deduplicator:
         window in the file, for ``dedup index`` to open it with). A file its writer closed is read
         from the memory it saved beside it as it closed (``state``), when that still belongs to the
         file; else from the file itself. ``read_only``: an existing file is read, beside the
-        process that writes it, as it was when opened; nothing is written to it, and ``add``,
-        ``add_many`` and ``remove`` raise ``StoreError``. ``progress(done, total)`` is called as
+        process that writes it, as it was when opened (a Redis index, as any worker reads it); nothing
+        is written to it, and ``add``, ``add_many`` and ``remove`` raise ``StoreError``. ``progress(done, total)`` is called as
         articles are read back from the file (or, with a window, from Redis), once an article; not
         when the saved state is read."""
         if not isinstance(where, str | os.PathLike):
@@ -188,10 +187,6 @@ class Deduplicator:
         started = time.perf_counter()
         redis = isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://"))
         restored = False
-        if read_only and redis:
-            raise ConfigError(
-                "read_only is for a SQLite file; workers read a Redis index while others write it (leave read_only out)"
-            )
         if redis and isinstance(where, str):
             from dedup.stores.redis import RedisStore
 
@@ -199,13 +194,18 @@ class Deduplicator:
             shared = RedisStore(where, config, lock_timeout=lock_timeout)
             try:
                 dedup = cls(config, window=window)
+                if not read_only:
+                    before = None if window is not None else RedisStore.stored_window(where)
+                    if before is not None:
+                        _log.window_dropped(where, repr(before), None)
+                    shared.note_window(window)  # (``dedup index`` opens the index with it)
                 sync.attach(dedup._replica, shared, shared.url)
                 if dedup._retention is not None:
                     left = sync.load_shared(
                         dedup._replica, dedup._pairs, shared, dedup._retention, dedup._answered, progress
                     )
                     dedup._groups.heirs_read(left)
-                dedup._store, dedup._where = shared, where
+                dedup._store, dedup._where, dedup._read_only = shared, where, read_only
                 dedup.sync()
             except BaseException:  # a failed opening keeps no connection
                 shared.close()
@@ -335,8 +335,11 @@ class Deduplicator:
 
     def _refuse_if_read_only(self) -> None:
         if self._read_only:
+            where = _log.where(self._where or "")
+            if self._store is not None and self._store.shared:
+                raise StoreError(f"{where} was opened read-only: open it without read_only to add or remove articles")
             raise StoreError(
-                f"{self._where} was opened read-only: open it with Deduplicator.open({self._where!r}) to add or remove "
+                f"{where} was opened read-only: open it with Deduplicator.open({where!r}) to add or remove "
                 "articles (one process writes an index at a time)"
             )
 
@@ -387,10 +390,10 @@ class Deduplicator:
     @_serialised
     def timeline(self) -> list[tuple[int, str, datetime | None]]:
         """(ingest number, id, ``published_at`` in UTC) of the articles in memory, in ingest order;
-        with a window and a SQLite file, of every article the file holds, those that left the
-        window too (read from the file, without their texts)."""
+        with a window and a file or Redis, of every article stored, those that left the window too
+        (read from the store, without their texts)."""
         store = self._store
-        if self._retention is not None and isinstance(store, SQLiteStore):
+        if self._retention is not None and store is not None:
             return [(seq, art_id, None if t is None else _to_utc(t)) for seq, art_id, t in store.timeline()]
         entries = self._replica.entries
         held = [(e.seq, art_id, e.plain.published) for art_id, e in entries.items()]
