@@ -282,14 +282,17 @@ def test_a_window_record_that_cannot_be_read_is_said_and_the_file_read_whole(win
         db.execute("""UPDATE meta SET value = '{"days": -1, "articles": null}' WHERE key = 'window'""")
     status, out, err = _run(["index", "stats", "--json", windowed], capsys)
     assert status == 0, err
-    assert "the window its writer opened it with cannot be read" in err and "Window.days must be" in err
+    assert "the window it was last opened with cannot be read" in err and "Window.days must be" in err
     s = json.loads(out)
-    assert (s["articles"], s["window"], s["in_window"], s["articles_in_copies"] + s["singletons"]) == (
-        11,
-        None,
-        None,
-        11,
-    )
+    assert (s["articles"], s["window"], s["in_window"]) == (11, None, None)
+    assert s["articles_in_copies"] + s["singletons"] == 11
+    with sqlite3.connect(windowed) as db:
+        db.execute("""UPDATE meta SET value = '3' WHERE key = 'window'""")
+    status, _, err = _run(["index", "remove", windowed, _rows()[0]["id"]], capsys)
+    assert status == 0, err
+    assert err.count("the window it was last opened with cannot be read") == 1
+    assert """('3': not null nor an object of "days" and "articles")""" in err
+    assert SQLiteStore.stored_window(windowed) is None  # the remove's writer recorded no window
 
 
 def test_a_stream_restarted_without_its_window_is_warned_before_reading_the_whole_history(

@@ -344,6 +344,17 @@ def test_an_index_opened_read_only_answers_and_refuses_to_change(tmp_path: Path,
             reader.add(seeds[4])
     assert RedisStore.stored_window(shared) == dedup.Window(days=3)  # the reader recorded no window
 
+    def interrupted(done: int, total: int | None) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # an opening that fails records no window
+        dedup.Deduplicator.open(shared, window=dedup.Window(days=1), progress=interrupted)
+    assert RedisStore.stored_window(shared) == dedup.Window(days=3)
+    empty = f"{redis_url}?namespace=read-only-nothing"
+    with pytest.raises(dedup.StoreError, match="namespace 'read-only-nothing' holds no index"):
+        dedup.Deduplicator.open(empty, read_only=True)
+    assert RedisStore.stored_config(empty) is None  # left empty
+
 
 @pytest.mark.parametrize("window", [2, 5], ids=["left-the-window", "in-the-window"])
 def test_an_index_of_ids_pointing_at_another_row_deletes_nothing(tmp_path: Path, window: int, monkeypatch) -> None:

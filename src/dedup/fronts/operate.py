@@ -69,8 +69,8 @@ def _must_exist(where: str) -> None:
 
 
 def open_existing(where: str, *, read_only: bool = True, whole: bool = False) -> Deduplicator:
-    """The index at ``where``, which must exist (``_must_exist``); a SQLite file ``read_only``
-    unless told otherwise (read beside the process that writes it). It is opened with the window
+    """The index at ``where``, which must exist (``_must_exist``), ``read_only`` unless told
+    otherwise (a file read beside the process that writes it). It is opened with the window
     its writer opened it with (``stored_window``: then only the window's articles are read into
     memory, or for a file the state its writer saved as it closed), unless the ``whole`` history
     is wanted in memory."""

@@ -290,7 +290,11 @@ class RedisStore:
 
     shared = True
 
-    def __init__(self, url: str, config: DedupConfig, *, lock_timeout: float = 60.0, lease: float = LEASE) -> None:
+    def __init__(
+        self, url: str, config: DedupConfig, *, lock_timeout: float = 60.0, lease: float = LEASE, reader: bool = False
+    ) -> None:
+        """``reader``: a worker that writes nothing; an empty namespace is no index to it (a
+        ``StoreError``), where another worker makes it one."""
         if not lock_timeout > 0 or not lease > 0:
             raise ConfigError(f"lock_timeout and lease must be positive seconds, got {lock_timeout} and {lease}")
         target = _target(url)
@@ -301,7 +305,7 @@ class RedisStore:
         self.client: Any = _connect(target)
         self.position = 0  # entries of the log already applied to the replica
         self._last: bytes | None = None  # the log entry at position - 1, as read or written
-        self._epoch = self._open_meta(config)
+        self._epoch = self._open_meta(config, reader)
         self._write = self.client.register_script(_WRITE)
 
     def key(self, name: str) -> str:
@@ -310,23 +314,34 @@ class RedisStore:
     def call(self, what: str, call: Callable[[], T]) -> T:
         return _guarded(self.url, what, call)
 
-    def _open_meta(self, config: DedupConfig) -> str:
-        """Write the meta if the namespace is new (the first worker to arrive wins), check it, and
-        return the index's epoch."""
+    def _open_meta(self, config: DedupConfig, reader: bool) -> str:
+        """Write the meta if the namespace is new (the first worker to arrive wins; not a
+        ``reader``, which finds no index there), check it, and return the index's epoch."""
         wanted = config_to_json(config)
         meta_key, url, ns = self.key("meta"), self.url, self._ns
 
         def write_and_read() -> Any:
             pipe = self.client.pipeline(transaction=True)
-            new = (("format", FORMAT), ("version", str(VERSION)), ("config", wanted), ("epoch", secrets.token_hex(16)))
-            for key, value in new:
-                pipe.hsetnx(meta_key, key, value)
+            if not reader:
+                new = (
+                    ("format", FORMAT),
+                    ("version", str(VERSION)),
+                    ("config", wanted),
+                    ("epoch", secrets.token_hex(16)),
+                )
+                for key, value in new:
+                    pipe.hsetnx(meta_key, key, value)
             pipe.hgetall(meta_key)
             return pipe.execute()[-1]
 
         meta: dict[str, str] = {
             k.decode(): v.decode() for k, v in self.call("reading the index meta", write_and_read).items()
         }
+        if reader and not meta:
+            raise StoreError(
+                f"{url}: namespace {ns!r} holds no index; build one with dedup stream --index, or open it without "
+                "read_only"
+            )
         if meta.get("format") != FORMAT:
             raise StoreFormatError(f"{url}: namespace {ns!r} holds something else than a dedup index")
         if meta.get("version") != str(VERSION):
@@ -361,9 +376,10 @@ class RedisStore:
         self.call("recording the window", lambda: self.client.hset(self.key("meta"), "window", value))
 
     @staticmethod
-    def stored_window(url: str) -> Window | None:
+    def stored_window(url: str, *, quiet: bool = False) -> Window | None:
         """The window the last worker to open the index had (``note_window``); None when it had
-        none or the index does not say."""
+        none or the index does not say (a record that is not a window is logged, unless
+        ``quiet``)."""
         target = _target(url)
         client = _connect(target)
         try:
@@ -372,7 +388,7 @@ class RedisStore:
             )
         finally:
             client.close()
-        return None if raw is None else window_from_json(raw.decode("utf-8", "replace"), target.shown)
+        return None if raw is None else window_from_json(raw.decode("utf-8", "replace"), target.shown, quiet=quiet)
 
     def timeline(self) -> list[tuple[int, str, datetime | None]]:
         """(ingest number, id, ``published_at``) of every article the index holds, in ingest order:

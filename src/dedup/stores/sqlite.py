@@ -587,17 +587,17 @@ class SQLiteStore:
             raise self._error(exc, "record the window it is opened with") from exc
 
     @staticmethod
-    def stored_window(path: str | Path) -> Window | None:
+    def stored_window(path: str | Path, *, quiet: bool = False) -> Window | None:
         """The window the file's last writer opened it with (``note_window``); None when it had
         none, or when the file does not say (a file no writer opened since the window was
         recorded), or cannot be read (opening it says why). A record that is not a window is
-        logged (WARNING on ``dedup.index``) and taken for none."""
+        logged (WARNING on ``dedup.index``, unless ``quiet``) and taken for none."""
         try:
             with closing(_read_only(Path(path))) as db:
                 row = db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
         except sqlite3.Error:
             return None
-        return None if row is None else window_from_json(row[0], str(path))
+        return None if row is None else window_from_json(row[0], str(path), quiet=quiet)
 
     @staticmethod
     def stored_config(path: str | Path) -> DedupConfig | None:
@@ -997,21 +997,32 @@ def window_to_json(window: Window | None) -> str:
     return json.dumps(None if window is None else {"days": window.days, "articles": window.articles})
 
 
-def window_from_json(recorded: str, where: str) -> Window | None:
+def window_from_json(recorded: str, where: str, *, quiet: bool = False) -> Window | None:
     """The window ``window_to_json`` recorded in the index at ``where``; a record that is not a
-    window is logged (WARNING on ``dedup.index``) and taken for none."""
+    window is logged (WARNING on ``dedup.index``, unless ``quiet``) and taken for none."""
     try:
         said = json.loads(recorded)
-        return None if said is None else Window(days=said["days"], articles=said["articles"])
-    except (TypeError, ValueError, KeyError, DedupError) as exc:
+    except ValueError:
+        why = "not JSON"
+    else:
+        if said is None:
+            return None
+        if not isinstance(said, dict) or set(said) != {"days", "articles"}:
+            why = 'not null nor an object of "days" and "articles"'
+        else:
+            try:
+                return Window(days=said["days"], articles=said["articles"])
+            except DedupError as exc:
+                why = str(exc)
+    if not quiet:
         _log.warning(
-            "%s: the window its writer opened it with cannot be read (%r: %s); it is read as if it had none, and "
+            "%s: the window it was last opened with cannot be read (%r: %s); it is read as if it had none, and "
             "opening it for writing records the window again",
             where,
             recorded,
-            exc,
+            why,
         )
-        return None
+    return None
 
 
 def same_settings(stored: str, config: DedupConfig) -> bool:

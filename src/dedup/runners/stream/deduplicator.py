@@ -145,7 +145,7 @@ class Deduplicator:
         self._where: str | None = None  # the path or URL of a persistent index
         self._lock = threading.RLock()
         self._closed = False
-        self._read_only = False  # a file opened to be read only (``open``)
+        self._read_only = False  # an index opened to be read only (``open``)
         self._undo: Undo | None = None  # the journal of the add in progress
         # what interrupted a call first (``_watching``): the memory is then not saved as the file closes
         self._interrupted: str | None = None
@@ -170,9 +170,9 @@ class Deduplicator:
         used. With a ``window`` only the articles in it are read into memory (a writer records its
         window in the file, for ``dedup index`` to open it with). A file its writer closed is read
         from the memory it saved beside it as it closed (``state``), when that still belongs to the
-        file; else from the file itself. ``read_only``: an existing file is read, beside the
-        process that writes it, as it was when opened (a Redis index, as any worker reads it); nothing
-        is written to it, and ``add``, ``add_many`` and ``remove`` raise ``StoreError``. ``progress(done, total)`` is called as
+        file; else from the file itself. ``read_only``: an existing index is read and nothing is
+        written to it (``add``, ``add_many`` and ``remove`` raise ``StoreError``): a file beside the
+        process that writes it, as it was when opened; a Redis index as a worker reads it. ``progress(done, total)`` is called as
         articles are read back from the file (or, with a window, from Redis), once an article; not
         when the saved state is read."""
         if not isinstance(where, str | os.PathLike):
@@ -191,14 +191,12 @@ class Deduplicator:
             from dedup.stores.redis import RedisStore
 
             config = config or RedisStore.stored_config(where) or DedupConfig()
-            shared = RedisStore(where, config, lock_timeout=lock_timeout)
+            shared = RedisStore(where, config, lock_timeout=lock_timeout, reader=read_only)
             try:
                 dedup = cls(config, window=window)
-                if not read_only:
-                    before = None if window is not None else RedisStore.stored_window(where)
-                    if before is not None:
-                        _log.window_dropped(where, repr(before), None)
-                    shared.note_window(window)  # (``dedup index`` opens the index with it)
+                before = None if read_only or window is not None else RedisStore.stored_window(where, quiet=True)
+                if before is not None:
+                    _log.window_dropped(where, repr(before), None)
                 sync.attach(dedup._replica, shared, shared.url)
                 if dedup._retention is not None:
                     left = sync.load_shared(
@@ -207,6 +205,8 @@ class Deduplicator:
                     dedup._groups.heirs_read(left)
                 dedup._store, dedup._where, dedup._read_only = shared, where, read_only
                 dedup.sync()
+                if not read_only:
+                    shared.note_window(window)  # (``dedup index`` opens the index with it)
             except BaseException:  # a failed opening keeps no connection
                 shared.close()
                 raise
@@ -215,7 +215,7 @@ class Deduplicator:
             store = SQLiteStore(where, config, durable=durable, reader=read_only)
             try:
                 dedup = cls(config, window=window)
-                before = None if read_only or window is not None else SQLiteStore.stored_window(where)
+                before = None if read_only or window is not None else SQLiteStore.stored_window(where, quiet=True)
                 if before is not None:
                     _log.window_dropped(str(where), repr(before), store.count())
                 sync.attach(dedup._replica, store, str(where))
