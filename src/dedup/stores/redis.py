@@ -359,15 +359,22 @@ class RedisStore:
         return meta["epoch"]
 
     @staticmethod
-    def stored_config(url: str) -> DedupConfig | None:
+    def _meta_field(url: str, field: str) -> tuple[bytes | None, str]:
+        """One field of the meta of the index at ``url`` (read on a connection of its own), and
+        the URL as shown."""
         target = _target(url)
         client = _connect(target)
         try:
             raw = _guarded(
-                target.shown, "reading the index meta", lambda: client.hget(f"{target.namespace}:meta", "config")
+                target.shown, "reading the index meta", lambda: client.hget(f"{target.namespace}:meta", field)
             )
         finally:
             client.close()
+        return raw, target.shown
+
+    @staticmethod
+    def stored_config(url: str) -> DedupConfig | None:
+        raw, _ = RedisStore._meta_field(url, "config")
         return None if raw is None else config_from_json(raw.decode())
 
     def note_window(self, window: Window | None) -> None:
@@ -380,15 +387,8 @@ class RedisStore:
         """The window the last worker to open the index had (``note_window``); None when it had
         none or the index does not say (a record that is not a window is logged, unless
         ``quiet``)."""
-        target = _target(url)
-        client = _connect(target)
-        try:
-            raw = _guarded(
-                target.shown, "reading the index meta", lambda: client.hget(f"{target.namespace}:meta", "window")
-            )
-        finally:
-            client.close()
-        return None if raw is None else window_from_json(raw.decode("utf-8", "replace"), target.shown, quiet=quiet)
+        raw, shown = RedisStore._meta_field(url, "window")
+        return None if raw is None else window_from_json(raw.decode("utf-8", "replace"), shown, quiet=quiet)
 
     def timeline(self) -> list[tuple[int, str, datetime | None]]:
         """(ingest number, id, ``published_at``) of every article the index holds, in ingest order:
