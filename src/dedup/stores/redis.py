@@ -382,6 +382,11 @@ class RedisStore:
         value = window_to_json(window)
         self.call("recording the window", lambda: self.client.hset(self.key("meta"), "window", value))
 
+    def recorded_window(self, *, quiet: bool = False) -> Window | None:
+        """``stored_window`` of the index this store has open, read on its own connection."""
+        raw = self.call("reading the index meta", lambda: self.client.hget(self.key("meta"), "window"))
+        return None if raw is None else window_from_json(raw.decode("utf-8", "replace"), self.url, quiet=quiet)
+
     @staticmethod
     def stored_window(url: str, *, quiet: bool = False) -> Window | None:
         """The window the last worker to open the index had (``note_window``); None when it had

@@ -573,9 +573,7 @@ class SQLiteStore:
         """Record the window the writer opened the file with (``stored_window``), unless it is
         recorded already."""
         value = window_to_json(window)
-        with self._reading():
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
-        if row is not None and row[0] == value:
+        if self._window_record() == value:
             return
         try:
             with self._transaction() as db:
@@ -585,6 +583,16 @@ class SQLiteStore:
                 )
         except sqlite3.Error as exc:
             raise self._error(exc, "record the window it is opened with") from exc
+
+    def _window_record(self) -> str | None:
+        with self._reading():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
+        return None if row is None else str(row[0])
+
+    def recorded_window(self, *, quiet: bool = False) -> Window | None:
+        """``stored_window`` of the file this store has open, read on its own connection."""
+        recorded = self._window_record()
+        return None if recorded is None else window_from_json(recorded, str(self.path), quiet=quiet)
 
     @staticmethod
     def stored_window(path: str | Path, *, quiet: bool = False) -> Window | None:

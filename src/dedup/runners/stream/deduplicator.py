@@ -194,7 +194,7 @@ class Deduplicator:
             shared = RedisStore(where, config, lock_timeout=lock_timeout, reader=read_only)
             try:
                 dedup = cls(config, window=window)
-                before = None if read_only or window is not None else RedisStore.stored_window(where, quiet=True)
+                before = None if read_only or window is not None else shared.recorded_window(quiet=True)
                 if before is not None:
                     _log.window_dropped(where, repr(before), None)
                 sync.attach(dedup._replica, shared, shared.url)
@@ -215,7 +215,7 @@ class Deduplicator:
             store = SQLiteStore(where, config, durable=durable, reader=read_only)
             try:
                 dedup = cls(config, window=window)
-                before = None if read_only or window is not None else SQLiteStore.stored_window(where, quiet=True)
+                before = None if read_only or window is not None else store.recorded_window(quiet=True)
                 if before is not None:
                     _log.window_dropped(str(where), repr(before), store.count())
                 sync.attach(dedup._replica, store, str(where))
