@@ -628,3 +628,97 @@ def test_a_dedup_error_after_the_write_saves_no_memory(tmp_path: Path, caplog) -
         assert failed[0] in again
         for a in arts[80:]:
             again.add(a)
+
+
+# -- a state saved while the file is written (``Deduplicator.save_state``) ----------------------------
+
+_KILLED_AFTER_SAVING = (
+    "import os, sys\n"
+    "sys.path.insert(0, sys.argv[2])\n"
+    "import dedup\n"
+    "from window import timed_articles\n"
+    "arts = [dedup.Article(id=r['id'], text=r['text'], source=r.get('source'), published_at=r.get('published_at'))\n"
+    "        for r in timed_articles(1200, 3, days=20)]\n"
+    "d = dedup.Deduplicator.open(sys.argv[1], window=dedup.Window(days=7))\n"
+    "for a in arts[:500]:\n"
+    "    d.add(a)\n"
+    "d.save_state()\n"
+    "for a in arts[500:800]:\n"
+    "    d.add(a)\n"
+    "os._exit(0)\n"  # (killed: no close, the log beside the file not folded into it)
+)
+
+
+def test_a_stream_killed_after_saving_its_state_reopens_from_it_and_the_articles_after(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "crawl.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_SAVING, str(path), str(ROOT / "benchmarks")],
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    assert state.path_of(path).exists()
+    assert Path(f"{path}-wal").stat().st_size > 0
+    arts = _articles(1200)
+    never_closed = dedup.Deduplicator.open(tmp_path / "other.sqlite", window=WINDOW)
+    for a in arts[:800]:
+        never_closed.add(a)
+    caplog.set_level(logging.INFO, logger="dedup")
+    reopened = dedup.Deduplicator.open(path, window=WINDOW)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("read 300 articles added to the index") for m in messages)
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+    assert not state.path_of(path).exists()  # (a writer takes it out as it opens, as after a close)
+    assert _answers(reopened) == _answers(never_closed)
+    for a in arts[800:]:
+        assert reopened.add(a).to_dict() == never_closed.add(a).to_dict()
+    assert _answers(reopened) == _answers(never_closed)
+    reopened.close()
+    never_closed.close()
+
+
+def _crash_image(path: Path, to: Path) -> None:
+    """The file, its log and its state as a process killed now would leave them."""
+    for suffix in ("", "-wal", ".state"):
+        if Path(f"{path}{suffix}").exists():
+            Path(f"{to}{suffix}").write_bytes(Path(f"{path}{suffix}").read_bytes())
+
+
+@pytest.mark.parametrize("by", ["the stream", "another program"])
+def test_a_state_saved_before_a_removal_is_not_read(tmp_path: Path, caplog, by: str) -> None:
+    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
+    arts = _articles(300)
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in arts[:200]:
+        d.add(a)
+    d.save_state()
+    gone = next(iter(d))
+    if by == "the stream":
+        d.remove(gone)
+    for a in arts[200:]:
+        d.add(a)
+    _crash_image(path, crashed)
+    d_left = list(d) if by == "the stream" else [m for m in d if m != gone]
+    d.close()
+    if by == "another program":
+        with contextlib.closing(sqlite3.connect(crashed)) as db, db:
+            db.execute("DELETE FROM articles WHERE id = ?", (gone,))
+    assert state.path_of(crashed).exists()
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(crashed, window=WINDOW, read_only=True) as again:
+        assert _opened(caplog)[-1].endswith("(read from the index)")
+        assert any("were removed from the file since it was saved" in m for m in _opened(caplog))
+        assert gone not in again
+        assert len(again) == len(d_left)
+
+
+def test_save_state_is_refused_without_a_file_to_write(tmp_path: Path) -> None:
+    with pytest.raises(dedup.StoreError, match="in-memory"):
+        dedup.Deduplicator().save_state()
+    path, _ = _saved(tmp_path)
+    with (
+        dedup.Deduplicator.open(path, window=WINDOW, read_only=True) as reader,
+        pytest.raises(dedup.StoreError, match="read-only"),
+    ):
+        reader.save_state()

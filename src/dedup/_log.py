@@ -47,6 +47,11 @@ def opened(place: str, articles: int, seconds: float, restored: bool = False) ->
     logger.info("opened the index %s: %d articles in %.2f s (%s)", where(place), articles, seconds, how)
 
 
+def read_after_state(place: str, articles: int) -> None:
+    """The articles added to an index after the state saved while it was written, read from it."""
+    logger.info("read %d articles added to the index %s after its state was saved", articles, where(place))
+
+
 def state_saved(place: str, articles: int, size: int, seconds: float) -> None:
     """The stream's memory saved beside its index as it closed."""
     logger.info(

@@ -544,6 +544,11 @@ class PairCache:
             return 0
         return counts.version_of(self._source_of(a)) + counts.version_of(self._source_of(b))
 
+    def holds_copy(self, a: str, b: str) -> bool:
+        """Whether a comparison of a and b is remembered, and found them copies."""
+        kept = self._matches.get(_key(a, b))
+        return kept is not None and _is_copy(kept)
+
     def remember(self, match: Match, *, version: int | None = None) -> None:
         """Keep ``match`` (without its listed passages: grouping and provenance read the figures),
         decided under ``version`` of both the boilerplate and the formula counts (by default

@@ -16,8 +16,9 @@ is BLAKE2b with a 16-byte digest.
   of rows of each table (kept by triggers), ``window`` = the window its last writer opened it
   with, as JSON ``{"days": ..., "articles": ...}`` or ``null`` for none (``dedup index`` opens the
   file with it, as the stream does; absent from a file no writer opened since it was recorded), and
-  while the file is closed with its state saved, ``state`` = that state's mark (a random token and
-  the CRC-32 of its payload, in hex).
+  while the file is closed with its state saved (or its writer saved one as it went on,
+  ``Deduplicator.save_state``), ``state`` = that state's mark (a random token and the CRC-32 of its
+  payload, in hex).
 - ``articles``: ``id`` TEXT PRIMARY KEY, ``seq`` INTEGER (ingest order), ``text``, ``published_at``
   (ISO 8601 or NULL), ``source``, ``url``, ``title``, ``cluster`` (the article's cluster id when it
   was last given; read back to keep cluster ids when a window's articles are reopened),
@@ -63,7 +64,7 @@ import sqlite3
 import sys
 import threading
 import weakref
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -754,6 +755,36 @@ class SQLiteStore:
             for rowid, *_ in (row for row in self._order() if only is None or row[2] in only):
                 yield self._read(rowid)
 
+    def articles_after(self, seq: int | None) -> Iterator[StoredArticle]:
+        """The stored articles added after ingest number ``seq`` (all of them for None), in ingest
+        order, each checked against its checksum."""
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT rowid FROM articles WHERE seq > ? ORDER BY seq", (-1 if seq is None else seq,)
+            ).fetchall()
+            for (rowid,) in rows:
+                yield self._read(rowid)
+
+    def count_through(self, seq: int | None) -> int:
+        """How many stored articles have an ingest number up to ``seq`` (none for None)."""
+        if seq is None:
+            return 0
+        with self._reading():
+            return int(self._db.execute("SELECT count(*) FROM articles WHERE seq <= ?", (seq,)).fetchone()[0])
+
+    def cluster_ids(self, ids: Sequence[str]) -> dict[str, str]:
+        """The cluster id recorded for each of ``ids`` that the file holds with one."""
+        found: dict[str, str] = {}
+        with self._reading():
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                query = f"SELECT id, cluster FROM articles WHERE id IN ({marks})"  # (placeholders only)
+                for art_id, cluster in self._db.execute(query, chunk):
+                    if isinstance(art_id, str) and isinstance(cluster, str):
+                        found[art_id] = cluster
+        return found
+
     def _read(self, rowid: int) -> StoredArticle:
         return self._unpacked(*self._row(rowid))
 
@@ -833,19 +864,38 @@ class SQLiteStore:
                 if began and self._db.in_transaction:
                     self._db.execute("ROLLBACK")
 
-    def matches(self, between: Container[str] | None = None) -> Iterator[Match]:
-        """Every stored verified copy (or those of two articles in ``between``), each checked
-        against its checksum."""
+    def matches(
+        self, between: Container[str] | None = None, skip: Callable[[str, str], bool] | None = None
+    ) -> Iterator[Match]:
+        """Every stored verified copy (or those of two articles in ``between``, but those of a and
+        b for which ``skip(a, b)``), each checked against its checksum."""
         with self._reading():
             seen = 0
             for a, b, record, checksum in self._db.execute("SELECT a, b, record, checksum FROM matches NOT INDEXED"):
                 seen += 1
                 if between is not None and (a not in between or b not in between):
                     continue
+                if skip is not None and skip(a, b):
+                    continue
                 if not isinstance(record, str) or checksum != match_checksum(a, b, record):
                     raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
                 yield Match.from_record(json.loads(record))
             self._check_count("matches", seen)
+
+    def matches_of(self, article_id: str) -> list[Match]:
+        """The stored verified copies of one article, each checked against its checksum."""
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT a, b, record, checksum FROM matches WHERE a = ? UNION ALL "
+                "SELECT a, b, record, checksum FROM matches WHERE b = ?",
+                (article_id, article_id),
+            ).fetchall()
+            found = []
+            for a, b, record, checksum in rows:
+                if not isinstance(record, str) or checksum != match_checksum(a, b, record):
+                    raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
+                found.append(Match.from_record(json.loads(record)))
+        return found
 
     def _check_count(self, table: str, found: int) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (table,)).fetchone()

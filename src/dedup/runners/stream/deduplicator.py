@@ -219,10 +219,14 @@ class Deduplicator:
                 if before is not None:
                     _log.window_dropped(str(where), repr(before), store.count())
                 sync.attach(dedup._replica, store, str(where))
-                restored = state.load(dedup, store)
-                if not restored:
+                from_state = state.load(dedup, store)
+                restored = from_state is not None
+                if from_state is None:
                     left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered, progress)
                     dedup._groups.heirs_read(left)
+                elif from_state.interim:
+                    after = dedup._read_after(store, from_state.through, progress)
+                    _log.read_after_state(str(where), after)
                 if not read_only:  # changed from now on: the state saved before is not to be read again
                     state.forget(store)
                     store.note_window(window)  # (``dedup index`` opens the file with it)
@@ -232,6 +236,87 @@ class Deduplicator:
                 raise
         _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started, restored)
         return dedup
+
+    def _read_after(self, store: SQLiteStore, through: int | None, progress: Progress | None) -> int:
+        """After a state saved while the file was written (``save_state``): the articles added to
+        the file after it, one at a time as the stream added them, each with its copies and the
+        window let on by it, read as an opening without a state reads them (``sync.replay``),
+        and the clusters it joined given the cluster ids the file records before the window lets
+        any article out; then the copies recorded since among the articles the state holds. The
+        clusters are grouped again when next asked for. Returns how many articles were read."""
+        replica, pairs = self._replica, self._pairs
+        total = store.count() - store.count_through(through)
+        read = 0
+        recorded: set[str] = set()  # the articles whose cluster id was read from the file
+        for stored in store.articles_after(through):
+            sync.replay(replica, pairs, stored, store.matches_of(stored.article.id))
+            self._answered(stored)
+            read += 1
+            replica.seq = max(replica.seq, stored.seq + 1)
+            if stored.article.id in replica.entries:
+                self._recorded_ids(store, stored.article.id, recorded)
+                self._admit(stored.article, stored.seq)
+            if progress is not None:
+                progress(read, total)
+        if read:
+            for match in store.matches(between=replica.entries, skip=pairs.holds_copy):
+                pairs.remember(match, version=sync.STORED)
+            self._groups.regroup()
+        return read
+
+    def _recorded_ids(self, store: SQLiteStore, article_id: str, recorded: set[str]) -> None:
+        """The cluster ids the file records for the articles joined to ``article_id`` by copies
+        (but those read before, and the articles beyond them), taken as their last answers; their
+        earliest sources are found again when next asked for."""
+        edges, groups = self._pairs.edges, self._groups
+        reached, todo = [], [article_id]
+        while todo:
+            node = todo.pop()
+            if node in recorded:
+                continue
+            recorded.add(node)
+            reached.append(node)
+            todo.extend(other for other in edges.get(node, ()) if other not in recorded)
+        for member in reached:
+            groups.earliest.pop(member, None)
+        for member, cluster in store.cluster_ids(reached).items():
+            groups.cluster_ids[member] = self._written[member] = cluster
+
+    @_serialised
+    def save_state(self) -> Path:
+        """Save the memory beside the SQLite file this deduplicator writes, as ``close`` does, and
+        go on writing: an opening after a crash (the process killed, the machine stopped) reads it
+        and then only the articles added after it, instead of every article of the window. It
+        takes about as long as closing does, during which nothing is added; ``dedup stream
+        --save-state MINUTES`` calls it between lines. Returns the state's path. Once an article
+        it holds is removed from the file, the next opening reads the file. Raises ``StoreError``
+        for an in-memory, read-only or Redis deduplicator, and when the state cannot be saved (the
+        file is complete without it)."""
+        store = self._store
+        if not isinstance(store, SQLiteStore) or self._read_only:
+            kind = "read-only" if self._read_only else "shared (Redis)" if store is not None else "in-memory"
+            raise StoreError(
+                f"save_state() saves the memory of a SQLite file's writer; this deduplicator is {kind} "
+                "(open it with Deduplicator.open('crawl.sqlite'))"
+            )
+        where = store.path.as_posix()
+        if self._interrupted is not None:
+            raise StoreError(
+                f"the state of {_log.where(where)} is not saved: a call was interrupted ({self._interrupted}) and the "
+                "memory may be out of step with the file; close it and open it again"
+            )
+        started = time.perf_counter()
+        try:
+            path = state.save(self, store, interim=True)
+        except Exception as exc:
+            raise StoreError(
+                f"could not save the state beside {_log.where(where)}: {type(exc).__name__}: {exc}; the index is "
+                "complete without it (an opening after a crash reads the file)"
+            ) from exc
+        if path is None:  # (only in the middle of an add: a callback of one)
+            raise StoreError("save_state() cannot run in the middle of an add")
+        _log.state_saved(where, len(self._replica.entries), path.stat().st_size, time.perf_counter() - started)
+        return path
 
     @_serialised
     def sync(self) -> int:

@@ -1,5 +1,6 @@
-"""The stream's memory saved beside its SQLite file when it is closed, and read back when the file
-is next opened instead of its articles (``Deduplicator.open``).
+"""The stream's memory saved beside its SQLite file when it is closed (or while it is written,
+``Deduplicator.save_state``), and read back when the file is next opened instead of its articles
+(``Deduplicator.open``).
 
 Reopening without it reads every article of the window back from the file and counts, indexes and
 judges it again, one at a time. The state is the replica, the pair cache and the stream's
@@ -12,7 +13,9 @@ copies the file lists and its last ingest number, and a random token), the paylo
 protocol 5), its CRC-32 (4 bytes, little-endian), then, once the index is closed, a seal: a
 newline, ``dedup-state-sealed``, and the index file's size and time of last change in
 nanoseconds (8 bytes each, little-endian). The state's mark, the token and the CRC-32 in hex, is
-written into the index's ``meta`` table in the same close.
+written into the index's ``meta`` table in the same close. A state saved while the file is written
+(an interim state) ends after its CRC-32 with a newline and ``dedup-state-interim`` instead of a
+seal, and its mark is written into ``meta`` at once.
 
 A state is read only when all of it holds: the index records its mark; the header names what the
 opening deduplicator has (same code, settings, window, file extent); the seal names the index
@@ -20,7 +23,11 @@ file as it is now, and its write-ahead log holds nothing (so that a file changed
 program, or another file put in its place, is read from itself); and the payload matches its
 CRC-32. A writer that opens the file takes the mark out and deletes the state before it changes
 anything: a state can never be read after its file moved on (a writer killed later leaves no
-mark, and the next opening reads the file). Otherwise the articles are read from the file, with a
+mark, unless it saved an interim state since, and the next opening reads the file). An interim
+state is read with the same checks but those of the file extent, the seal and the log: instead,
+the file must still hold every article it held when the state was saved (as many up to its last
+ingest number then); the opening then reads the articles added after it
+(``Deduplicator._read_after``). Otherwise the articles are read from the file, with a
 line on the ``dedup`` logger (INFO) saying why; a state that cannot be saved is a WARNING there,
 and the file is complete without it.
 
@@ -47,6 +54,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -69,6 +77,7 @@ FORMAT = 1
 SUFFIX = ".state"
 _MAGIC = b"dedup-state\n"
 _SEAL = b"\ndedup-state-sealed"
+_INTERIM = b"\ndedup-state-interim"
 
 # The fields of each wired object that are not saved: the functions and settings the new
 # deduplicator wires itself, the caches it fills again, and what belongs to the open file.
@@ -296,10 +305,12 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"the state names {module}.{name}, which a state does not hold")
 
 
-def save(d: Deduplicator, store: SQLiteStore) -> Path | None:
+def save(d: Deduplicator, store: SQLiteStore, *, interim: bool = False) -> Path | None:
     """Save the memory of ``d``, about to close ``store`` (its writer), beside the file and mark it
     in the index; returns the state's path, None when there is nothing to save (an article
-    half-added). A failure leaves no state behind and is raised."""
+    half-added). A failure leaves no state behind and is raised. ``interim``: the writer goes on
+    (``Deduplicator.save_state``); the state ends with its interim mark instead of waiting for
+    the seal."""
     replica = d._replica
     if replica.pending or d._undo is not None:
         return None
@@ -321,6 +332,8 @@ def save(d: Deduplicator, store: SQLiteStore) -> Path | None:
             payload = _Summed(fh)
             _Pickler(payload, wired).dump(state)  # (written as it is made: no copy of it in memory)
             fh.write(payload.crc.to_bytes(4, "little"))
+            if interim:
+                fh.write(_INTERIM)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(building, path)
@@ -362,22 +375,27 @@ def _stamp(index: str | Path) -> bytes:
     return found.st_size.to_bytes(8, "little") + found.st_mtime_ns.to_bytes(8, "little")
 
 
-def load(d: Deduplicator, store: SQLiteStore) -> bool:
+@dataclass(frozen=True)
+class Restored:
+    """A state read back: ``through`` is the last ingest number of the file when it was saved
+    (None for a file without articles); an ``interim`` state is followed by the articles added
+    after it, which the opening reads from the file."""
+
+    through: int | None
+    interim: bool
+
+
+def load(d: Deduplicator, store: SQLiteStore) -> Restored | None:
     """Set the memory saved with ``store``'s file on ``d`` (a new deduplicator with the file's
-    settings and window, reading from ``store``); False, having changed nothing, when there is
+    settings and window, reading from ``store``); None, having changed nothing, when there is
     no state the file still marks as its own, or it cannot be read (logged)."""
     mark = store.state_mark()
     path = path_of(store.path)
     if mark is None:
-        return False
+        return None
     try:
         with path.open("rb") as fh, _collector_paused():
-            if store.pending_log():
-                raise _Unread(
-                    f"{store.path.name}-wal holds changes not in the file (written since it was saved, or kept by "
-                    "a reader that had the file open as its writer closed)"
-                )
-            state = _read(fh, _stamp(store.path), {**_header(d, store), "token": mark.split()[0]}, mark)
+            state, restored = _read(fh, store, {**_header(d, store), "token": mark.split()[0]}, mark)
             watches, records = state["groups"].pop("_watches"), state["groups"].pop("_records")
             state["replica"]["entries"] = dict(_entries(state["replica"]["entries"]))
             state["replica"]["leaving"] = OrderedDict(_entries(state["replica"]["leaving"]))
@@ -389,13 +407,13 @@ def load(d: Deduplicator, store: SQLiteStore) -> bool:
     except Exception as exc:  # (any error of reading a state means reading the file instead)
         why = str(exc) if isinstance(exc, _Unread) else f"{type(exc).__name__}: {exc}"
         _log.state_not_read(str(path), why)
-        return False
+        return None
     for name, fields in state.items():
         for field, value in fields.items():
             setattr(wired[name], field, value)
     d._groups._watches = weakref.WeakKeyDictionary(watches)
     d._groups._records = weakref.WeakKeyDictionary(records)
-    return True
+    return restored
 
 
 @contextmanager
@@ -418,23 +436,47 @@ class _Unread(Exception):
     """Why a state is not read."""
 
 
-def _read(fh: io.BufferedReader, stamp: bytes, expected: dict[str, Any], mark: str) -> dict[str, dict[str, Any]]:
-    """The state in a state file, checked against what the deduplicator expects and the mark."""
+def _read(
+    fh: io.BufferedReader, store: SQLiteStore, expected: dict[str, Any], mark: str
+) -> tuple[dict[str, dict[str, Any]], Restored]:
+    """The state in a state file, checked against what the deduplicator expects, the mark and the
+    file: a sealed state against the file as it is now, an interim one against the articles the
+    file held when it was saved (all still there, none removed: a removal takes the mark out)."""
     if fh.read(len(_MAGIC)) != _MAGIC:
         raise _Unread("it is not a state file")
     header = json.loads(fh.read(int.from_bytes(fh.read(4), "little")))
-    differs = sorted(key for key in expected.keys() | header.keys() if header.get(key) != expected.get(key))
-    if differs:
-        raise _Unread(f"it was saved with another {', '.join(differs)}")
     start = fh.tell()
     size = fh.seek(0, os.SEEK_END)
-    tail = 4 + len(_SEAL) + len(stamp)
-    fh.seek(size - tail)
-    ending = fh.read(tail)
-    if size - tail < start or ending[4:] != _SEAL + stamp:
-        raise _Unread("the index file was changed or replaced since it was saved (or it was not closed)")
+    fh.seek(max(size - len(_INTERIM), start))
+    interim = fh.read() == _INTERIM
+    differs = sorted(
+        key
+        for key in expected.keys() | header.keys()
+        if header.get(key) != expected.get(key) and not (interim and key == "file")
+    )
+    if differs:
+        raise _Unread(f"it was saved with another {', '.join(differs)}")
+    if interim:
+        end = size - len(_INTERIM) - 4
+        through = _check_interim(store, header.get("file"))
+    else:
+        if store.pending_log():
+            raise _Unread(
+                f"{store.path.name}-wal holds changes not in the file (written since it was saved, or kept by "
+                "a reader that had the file open as its writer closed)"
+            )
+        stamp = _stamp(store.path)
+        end = size - 4 - len(_SEAL) - len(stamp)
+        fh.seek(max(end + 4, start))
+        if end < start or fh.read() != _SEAL + stamp:
+            raise _Unread("the index file was changed or replaced since it was saved (or it was not closed)")
+        through = expected["file"][2]
+    if end < start:
+        raise _Unread("it is cut short")
+    fh.seek(end)
+    crc = int.from_bytes(fh.read(4), "little")
     fh.seek(start)
-    payload = _Checked(fh, size - tail - start)
+    payload = _Checked(fh, end - start)
     try:
         state: dict[str, dict[str, Any]] = _Unpickler(payload).load()
         failed: Exception | None = None if payload.left == 0 else _Unread("its payload ends before its checksum")
@@ -442,11 +484,24 @@ def _read(fh: io.BufferedReader, stamp: bytes, expected: dict[str, Any], mark: s
         # kept as its message alone: the error's traceback holds the unpickler and what it had built
         failed = _Unread(f"{type(exc).__name__}: {exc}")
     payload.finish()
-    if f"{payload.crc:08x}" != mark.split()[1] or payload.crc != int.from_bytes(ending[:4], "little"):
+    if f"{payload.crc:08x}" != mark.split()[1] or payload.crc != crc:
         raise _Unread("it fails its checksum")
     if failed is not None:
         raise failed
-    return state
+    return state, Restored(through, interim)
+
+
+def _check_interim(store: SQLiteStore, saved: Any) -> int | None:
+    """The last ingest number of the file when an interim state was saved, checked: the file
+    holds as many articles up to it as it did then."""
+    if not (isinstance(saved, list) and len(saved) == 3):
+        raise _Unread("it does not say what the file held")
+    articles, _, through = saved
+    if through is not None and not isinstance(through, int):
+        raise _Unread("it does not say what the file held")
+    if store.count_through(through) != int(articles or 0):
+        raise _Unread("articles it held were removed from the file since it was saved")
+    return through
 
 
 class _Checked:
