@@ -907,3 +907,52 @@ def test_a_parquet_or_compressed_file_is_named_for_what_it_is(tmp_path, monkeypa
         status, out, err = _run([command, "-"], monkeypatch, capsys, stdin=packed.read_bytes())
         assert status == 2 and err.startswith("dedup: error: standard input: is gzip-compressed"), err
     assert len(dedup.cluster(pq.read_table(parquet))) == 4  # what the message says works
+
+
+def test_stream_save_state_saves_the_memory_between_lines_and_goes_on_when_it_cannot(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from dedup.runners.stream import state
+
+    saved: list[bool] = []
+    real_save = dedup.Deduplicator.save_state
+
+    def counted(self):
+        path = real_save(self)
+        saved.append(path.read_bytes().endswith(b"dedup-state-interim"))
+        return path
+
+    monkeypatch.setattr(dedup.Deduplicator, "save_state", counted)
+    index = str(tmp_path / "crawl.sqlite")
+    argv = ["stream", "--index", index, "--save-state", "0.00001", "--no-progress"]
+    status, out, err = _run(argv, monkeypatch, capsys, stdin=b"".join(_seed_lines()))
+    assert status == 0, err
+    assert saved == [True] * len(_seed_lines())  # (one after each line: every line takes longer)
+    monkeypatch.setattr(dedup.Deduplicator, "save_state", real_save)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state, "save", full)
+    status, out, err = _run(argv, monkeypatch, capsys, stdin=b"".join(_seed_lines()))
+    assert status == 0
+    assert len(out.splitlines()) == len(_seed_lines())
+    assert "dedup: warning: could not save the state beside" in err
+    assert "No space left on device" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--index", "x.sqlite", "--save-state", "0"], "positive number of minutes"),
+        (["--index", "x.sqlite", "--save-state", "nan"], "positive number of minutes"),
+        (["--save-state", "5"], "give --index crawl.sqlite"),
+        (["--index", "redis://127.0.0.1:1/0", "--save-state", "5"], "a Redis worker reads its window"),
+    ],
+)
+def test_stream_save_state_needs_minutes_and_an_index_file(args, message, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, _, err = _run(["stream", *args], monkeypatch, capsys, stdin=b"".join(_seed_lines()))
+    assert status == 2
+    assert message in err
+    assert not (tmp_path / "x.sqlite").exists()

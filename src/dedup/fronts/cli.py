@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, TextIO
 from dedup import __version__, api
 from dedup._collector import short_gc_pauses
 from dedup.config import DedupConfig, Window
-from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
+from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError, StoreError
 from dedup.fronts import present
 from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl, refuse_other_formats
 from dedup.records import Article, Cluster, Member, Relation, Skip
@@ -677,6 +677,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     none walks the whole window in the middle of an answer; they are put back when the command
     ends (for a caller running it in-process)."""
     config = read_config(args.config) if args.config else None
+    saving = _save_state_every(args)
     progress: ProgressLines | None = None
     done = failed = copies = 0
 
@@ -700,6 +701,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             dedup = Deduplicator(config, window=window)
         stack.callback(dedup.close)
         progress = ProgressLines(sys.stderr, every=5.0) if args.progress else None  # (from the first article)
+        save_at = time.monotonic() + (saving or 0.0)
         for number, raw in enumerate(lines, 1):
             stopping.check()
             if not raw.strip():
@@ -721,12 +723,39 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                         stack.enter_context(short_gc_pauses())
                     if progress is not None:
                         progress.update(status())
+                if saving is not None and time.monotonic() >= save_at:
+                    _save_state(dedup)
+                    save_at = time.monotonic() + saving
             stopping.check()  # (a signal that came while busy ends the stream now, not at the next line)
     if progress is not None:
         progress.finish(status())
     if done == 0:
         print(f"dedup: no articles in {'standard input' if args.path == '-' else args.path}", file=sys.stderr)
     return EXIT_SKIPPED if failed else EXIT_OK
+
+
+def _save_state_every(args: argparse.Namespace) -> float | None:
+    """``--save-state`` in seconds, checked: a positive number of minutes, with an index file."""
+    minutes: float | None = args.save_state
+    if minutes is None:
+        return None
+    if not (minutes > 0 and minutes < float("inf")):
+        raise InputError(f"--save-state takes a positive number of minutes, got {minutes}")
+    if not args.index or str(args.index).startswith(("redis://", "rediss://", "unix://")):
+        raise InputError(
+            "--save-state saves the memory beside an --index file (a Redis worker reads its window from "
+            "Redis when it starts): give --index crawl.sqlite"
+        )
+    return 60.0 * minutes
+
+
+def _save_state(dedup: Deduplicator) -> None:
+    """Save the stream's memory beside its file; a failure is told on standard error and the
+    stream goes on (the file is complete without it)."""
+    try:
+        dedup.save_state()
+    except StoreError as exc:
+        print(f"dedup: warning: {exc}", file=sys.stderr, flush=True)
 
 
 # -- dedup spark ------------------------------------------------------------------------------
@@ -954,6 +983,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="keep in memory at most the last N articles added (with --window-days: both bounds)",
+    )
+    q.add_argument(
+        "--save-state",
+        type=float,
+        metavar="MINUTES",
+        help="with an --index file: save the stream's memory beside it at the first line after every "
+        "MINUTES minutes, as closing does (it takes as long), so that a restart after a crash reads it "
+        "and only the articles added after it instead of the whole window",
     )
     q.set_defaults(func=_cmd_stream)
     e = sub.add_parser(
