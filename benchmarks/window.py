@@ -9,7 +9,10 @@ the order of those times, shuffled within the hour as a crawler fetches them, in
 Every twentieth of the stream it records the articles in the window, the process's resident memory
 and the median and 99th percentile of ``add`` over the last stretch; then it closes the file (its
 memory saved beside it) and reopens it with the same window, timed, and once more without the saved
-state, as after a crash (``--redis URL``: into a new namespace of that Redis server, one worker).
+state, as after a crash without one (``--redis URL``: into a new namespace of that Redis server, one
+worker). A file's stream also saves its state a hundredth of the articles before its end
+(``Deduplicator.save_state``, timed) and, before closing, is opened by a reader as a restart after
+a crash would open it: that state, then the articles added after it (timed).
 ``--short-gc-pauses`` streams under ``dedup.short_gc_pauses``, as ``dedup stream`` runs (the
 objects alive at the start and the survivors of each full garbage collection frozen); without it,
 every full collection walks the whole window. The datasketch peer runs the same way in its own
@@ -81,10 +84,15 @@ def _stretch(latencies: list[float]) -> dict[str, float]:
 
 
 def _stream(
-    path: str, size: int, add: Callable[[dict[str, Any]], None], state: Callable[[], tuple[int, float]]
+    path: str,
+    size: int,
+    add: Callable[[dict[str, Any]], None],
+    state: Callable[[], tuple[int, float]],
+    between: Callable[[int], None] | None = None,
 ) -> tuple[float, list[dict[str, Any]]]:
     """Feed the articles of ``path`` one by one to ``add`` (timed, the record's reading included),
-    sampling ``state()`` (articles in the window, the clock) and the memory every twentieth."""
+    sampling ``state()`` (articles in the window, the clock) and the memory every twentieth;
+    ``between(n)`` is called after the ``n``-th add, untimed."""
     every = max(1, size // POINTS)
     samples: list[dict[str, Any]] = []
     latencies: list[float] = []
@@ -95,6 +103,8 @@ def _stream(
             t = time.perf_counter()
             add(record)
             latencies.append((time.perf_counter() - t) * 1000)
+            if between is not None:
+                between(n)
             if n % every == 0 or n == size:
                 held, clock = state()
                 day = round((clock - T0.timestamp()) / 86_400, 2)
@@ -129,10 +139,29 @@ def child_dedup(path: str, size: int, window_days: float, index: str, short_paus
     def add(r: dict[str, Any]) -> None:
         stream[0].add(article(r))
 
+    # a file's state saved while it is written, a hundredth of the stream before its end, for the
+    # reopening after a crash measured below
+    save_at = size - max(1, size // 100) if "://" not in index else -1
+    saving: dict[str, float] = {}
+
+    def between(n: int) -> None:
+        if n == save_at:
+            start = time.perf_counter()
+            stream[0].save_state()
+            saving["seconds"] = time.perf_counter() - start
+
     with dedup.short_gc_pauses() if short_pauses else contextlib.nullcontext():
-        seconds, samples = _stream(path, size, add, state)
+        seconds, samples = _stream(path, size, add, state, between)
         frozen = gc.get_freeze_count()  # (the objects left out of the collections at the end)
     in_window, rss = len(stream[0]), _rss_mib()
+    crashed = None
+    if saving:  # as a restart after a crash reads it: that state, then the articles added after it
+        gc.collect()
+        start = time.perf_counter()
+        reader = dedup.Deduplicator.open(index, window=window, read_only=True)
+        crashed = round(time.perf_counter() - start, 2)
+        reader.close()
+        del reader
     gc.collect()
     # the objects Python's collector tracks: a full collection walks every one of them
     tracked_per_article = (len(gc.get_objects()) - tracked) / max(in_window, 1)
@@ -165,6 +194,9 @@ def child_dedup(path: str, size: int, window_days: float, index: str, short_paus
         "state_mb": state_mb,
         "reopen_seconds": round(reopen, 2),
         "reopen_from_file_seconds": replay,
+        "save_state_seconds": round(saving["seconds"], 2) if saving else None,
+        "reopen_after_crash_seconds": crashed,
+        "added_after_state": size - save_at if saving else None,
         "reopened_in_window": reopened,
         "file_mb": None if "://" in index else round(os.path.getsize(index) / 1e6, 1),
         "index": "redis" if "://" in index else "sqlite",
@@ -264,6 +296,12 @@ def lines(result: dict[str, Any]) -> list[str]:
         + (
             f", {d['reopen_from_file_seconds']} s reading them from the file (as after a crash)"
             if d.get("reopen_from_file_seconds") is not None
+            else ""
+        )
+        + (
+            f", {d['reopen_after_crash_seconds']} s after a crash with its state saved "
+            f"{d['added_after_state']:,} articles before the end (save_state {d['save_state_seconds']} s)"
+            if d.get("reopen_after_crash_seconds") is not None
             else ""
         )
     )

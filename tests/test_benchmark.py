@@ -211,6 +211,9 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     # reopened from the memory saved as the file closed, and from the file alone
     assert windowed["dedup"]["reopen_seconds"] >= 0 and windowed["dedup"]["reopen_from_file_seconds"] >= 0
     assert windowed["dedup"]["state_mb"] > 0
+    # and after a crash: the state saved one article before the end, then that article
+    assert windowed["dedup"]["added_after_state"] == 1
+    assert windowed["dedup"]["save_state_seconds"] >= 0 and windowed["dedup"]["reopen_after_crash_seconds"] >= 0
     # the collector left as it is, unless asked
     assert windowed["dedup"]["short_gc_pauses"] is False and windowed["dedup"]["frozen_at_end"] == 0
     (tmp_path / "window.json").write_text(json.dumps(windowed))
