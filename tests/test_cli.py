@@ -946,7 +946,7 @@ def test_stream_save_state_saves_the_memory_between_lines_and_goes_on_when_it_ca
     [
         (["--index", "x.sqlite", "--save-state", "0"], "positive number of minutes"),
         (["--index", "x.sqlite", "--save-state", "nan"], "positive number of minutes"),
-        (["--save-state", "5"], "give --index crawl.sqlite"),
+        (["--save-state", "5"], "give the index as a SQLite file"),
         (["--index", "redis://127.0.0.1:1/0", "--save-state", "5"], "a Redis worker reads its window"),
     ],
 )
@@ -956,3 +956,26 @@ def test_stream_save_state_needs_minutes_and_an_index_file(args, message, tmp_pa
     assert status == 2
     assert message in err
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_state_saving_waits_its_minutes_from_the_last_save_or_failure(tmp_path) -> None:
+    from dedup.fronts.saving import StateSaving
+
+    now = [0.0]
+    told: list[str] = []
+    saving = StateSaving(2, str(tmp_path / "crawl.sqlite"), "--save-state", told.append, clock=lambda: now[0])
+    with dedup.Deduplicator.open(tmp_path / "crawl.sqlite") as d:
+        assert not saving.due(d)
+        now[0] = 119.0
+        assert not saving.due(d)
+        now[0] = 120.0
+        assert saving.due(d)
+        now[0] = 200.0
+        assert not saving.due(d)  # (two minutes from the save at 120 s)
+        now[0] = 240.0
+        d._interrupted = "KeyboardInterrupt"  # the memory may be out of step: not saved, and told
+        assert not saving.due(d)
+        assert told and "a call was interrupted" in told[0]
+        now[0] = 300.0
+        assert not saving.due(d) and len(told) == 1  # (two minutes from the failure at 240 s)
+        d._interrupted = None

@@ -297,3 +297,51 @@ def test_an_item_class_without_the_verdict_field_is_refused_before_its_article_i
     tagged = pipeline.process_item(Tagged(url="a", text=text))
     pipeline.close_spider()
     assert tagged["dedup"]["is_copy"] is False and tagged["dedup"]["earliest"] == "a"
+
+
+def test_pipeline_saves_the_index_state_as_the_crawl_runs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from scrapy.settings import Settings
+
+    from dedup.fronts.scrapy import DedupPipeline
+    from dedup.runners.stream import state
+
+    index = tmp_path / "crawl.sqlite"
+
+    class Crawler:
+        settings = Settings({"DEDUP_INDEX": str(index), "DEDUP_SAVE_STATE_MINUTES": "0.000001"})
+
+    pipeline = DedupPipeline.from_crawler(Crawler())
+    pipeline.open_spider()
+    for article in load_seeds():
+        pipeline.process_item({"url": article.id, "text": article.text})
+        # saved after each item (every item takes longer than the interval): a crash now loses nothing
+        assert state.path_of(index).read_bytes().endswith(b"dedup-state-interim")
+    crashed = tmp_path / "crashed.sqlite"
+    for suffix in ("", "-wal", ".state"):
+        Path(f"{crashed}{suffix}").write_bytes(Path(f"{index}{suffix}").read_bytes())
+    pipeline.close_spider()
+    with caplog.at_level("INFO", logger="dedup"), dedup.Deduplicator.open(crashed, read_only=True) as again:
+        assert len(again) == 5
+    assert any(r.getMessage().endswith("(from the state saved beside it)") for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"DEDUP_INDEX": "crawl.sqlite", "DEDUP_SAVE_STATE_MINUTES": "soon"}, "must be a number of minutes"),
+        ({"DEDUP_INDEX": "crawl.sqlite", "DEDUP_SAVE_STATE_MINUTES": -5}, "a positive number of minutes"),
+        ({"DEDUP_SAVE_STATE_MINUTES": 30}, "give the index as a SQLite file"),
+        ({"DEDUP_INDEX": "redis://127.0.0.1:6379/0", "DEDUP_SAVE_STATE_MINUTES": 30}, "a Redis worker reads"),
+    ],
+)
+def test_pipeline_refuses_a_save_state_setting_it_cannot_follow(settings: dict, message: str) -> None:
+    from scrapy.settings import Settings
+
+    from dedup.fronts.scrapy import DedupPipeline
+
+    class Crawler:
+        pass
+
+    Crawler.settings = Settings(settings)  # type: ignore[attr-defined]
+    with pytest.raises(dedup.DedupError, match=message):
+        DedupPipeline.from_crawler(Crawler())

@@ -35,9 +35,10 @@ from typing import Any, BinaryIO, TextIO
 from dedup import __version__, api
 from dedup._collector import short_gc_pauses
 from dedup.config import DedupConfig, Window
-from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError, StoreError
+from dedup.errors import ConfigError, DedupError, InputError, InvalidRecordError, MissingExtraError
 from dedup.fronts import present
 from dedup.fronts.io import article_from_dict, parse_line, read_articles, read_jsonl, refuse_other_formats
+from dedup.fronts.saving import StateSaving
 from dedup.records import Article, Cluster, Member, Relation, Skip
 from dedup.runners import spark
 from dedup.runners.stream import Deduplicator
@@ -677,7 +678,9 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     none walks the whole window in the middle of an answer; they are put back when the command
     ends (for a caller running it in-process)."""
     config = read_config(args.config) if args.config else None
-    saving = _save_state_every(args)
+    saving = None
+    if args.save_state is not None:
+        saving = StateSaving(args.save_state, args.index, "--save-state", _warn)
     progress: ProgressLines | None = None
     done = failed = copies = 0
 
@@ -701,7 +704,6 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             dedup = Deduplicator(config, window=window)
         stack.callback(dedup.close)
         progress = ProgressLines(sys.stderr, every=5.0) if args.progress else None  # (from the first article)
-        save_at = time.monotonic() + (saving or 0.0)
         for number, raw in enumerate(lines, 1):
             stopping.check()
             if not raw.strip():
@@ -723,39 +725,14 @@ def _cmd_stream(args: argparse.Namespace) -> int:
                         stack.enter_context(short_gc_pauses())
                     if progress is not None:
                         progress.update(status())
-                if saving is not None and time.monotonic() >= save_at:
-                    _save_state(dedup)
-                    save_at = time.monotonic() + saving
+                if saving is not None:
+                    saving.due(dedup)
             stopping.check()  # (a signal that came while busy ends the stream now, not at the next line)
     if progress is not None:
         progress.finish(status())
     if done == 0:
         print(f"dedup: no articles in {'standard input' if args.path == '-' else args.path}", file=sys.stderr)
     return EXIT_SKIPPED if failed else EXIT_OK
-
-
-def _save_state_every(args: argparse.Namespace) -> float | None:
-    """``--save-state`` in seconds, checked: a positive number of minutes, with an index file."""
-    minutes: float | None = args.save_state
-    if minutes is None:
-        return None
-    if not (minutes > 0 and minutes < float("inf")):
-        raise InputError(f"--save-state takes a positive number of minutes, got {minutes}")
-    if not args.index or str(args.index).startswith(("redis://", "rediss://", "unix://")):
-        raise InputError(
-            "--save-state saves the memory beside an --index file (a Redis worker reads its window from "
-            "Redis when it starts): give --index crawl.sqlite"
-        )
-    return 60.0 * minutes
-
-
-def _save_state(dedup: Deduplicator) -> None:
-    """Save the stream's memory beside its file; a failure is told on standard error and the
-    stream goes on (the file is complete without it)."""
-    try:
-        dedup.save_state()
-    except StoreError as exc:
-        print(f"dedup: warning: {exc}", file=sys.stderr, flush=True)
 
 
 # -- dedup spark ------------------------------------------------------------------------------
@@ -1077,6 +1054,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     operate.add_parser(sub)
     return parser
+
+
+def _warn(message: str) -> None:
+    print(f"dedup: warning: {message}", file=sys.stderr, flush=True)
 
 
 class _Notice(logging.Handler):

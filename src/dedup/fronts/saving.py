@@ -1,0 +1,57 @@
+"""The state of a crawl's index saved as it runs (``Deduplicator.save_state``), for the crawler
+fronts: ``dedup stream --save-state MINUTES`` and the Scrapy pipeline's
+``DEDUP_SAVE_STATE_MINUTES``. The state is saved at the first article after every so many minutes,
+between two adds; a state that cannot be saved is told and the crawl goes on (the index file is
+complete without it)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from dedup.errors import InputError, StoreError
+from dedup.runners.stream import Deduplicator
+
+
+def is_shared(index: str | None) -> bool:
+    """Whether an index given by a front is a Redis URL rather than a file."""
+    return index is not None and str(index).startswith(("redis://", "rediss://", "unix://"))
+
+
+class StateSaving:
+    """Saves a deduplicator's state at the first ``due`` call after every ``minutes`` minutes
+    (counted from its making). ``setting`` names the option in messages; ``tell`` is given the
+    message of a state that could not be saved."""
+
+    def __init__(
+        self,
+        minutes: float,
+        index: str | None,
+        setting: str,
+        tell: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not (0 < minutes < math.inf):
+            raise InputError(f"{setting} takes a positive number of minutes, got {minutes!r}")
+        if index is None or is_shared(index):
+            raise InputError(
+                f"{setting} saves the memory beside an index file (a Redis worker reads its window from Redis "
+                "when it starts): give the index as a SQLite file, crawl.sqlite say"
+            )
+        self.every = 60.0 * minutes
+        self._tell, self._clock = tell, clock
+        self._next = clock() + self.every
+
+    def due(self, dedup: Deduplicator) -> bool:
+        """Save the state if the time has come; whether it was saved."""
+        if self._clock() < self._next:
+            return False
+        try:
+            dedup.save_state()
+            return True
+        except StoreError as exc:
+            self._tell(str(exc))
+            return False
+        finally:
+            self._next = self._clock() + self.every
