@@ -150,6 +150,9 @@ class Deduplicator:
         # what interrupted a call first (``_watching``): the memory is then not saved as the file closes
         self._interrupted: str | None = None
         self._calls = 0  # the calls under way (a callback of one may make another)
+        # a state saved while writing (``save_state``) is marked in the file: its articles read after
+        # it stand for what the stream did since, which a removal or a batch makes untrue
+        self._interim = False
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
@@ -288,10 +291,12 @@ class Deduplicator:
         go on writing: an opening after a crash (the process killed, the machine stopped) reads it
         and then only the articles added after it, instead of every article of the window. It
         takes about as long as closing does, during which nothing is added; ``dedup stream
-        --save-state MINUTES`` calls it between lines. Returns the state's path. Once an article
-        it holds is removed from the file, the next opening reads the file. Raises ``StoreError``
-        for an in-memory, read-only or Redis deduplicator, and when the state cannot be saved (the
-        file is complete without it)."""
+        --save-state MINUTES`` calls it between lines. Returns the state's path. A removal or an
+        ``add_many`` after it takes it out (the articles read after it would not say what the stream
+        did): until the next ``save_state`` or ``close``, an opening after a crash reads the file.
+        Raises ``StoreError`` for an in-memory, read-only or Redis deduplicator, inside another call
+        (a callback of ``add_many``), and when the state cannot be saved (the file is complete
+        without it)."""
         store = self._store
         if not isinstance(store, SQLiteStore) or self._read_only:
             kind = "read-only" if self._read_only else "shared (Redis)" if store is not None else "in-memory"
@@ -300,6 +305,10 @@ class Deduplicator:
                 "(open it with Deduplicator.open('crawl.sqlite'))"
             )
         where = store.path.as_posix()
+        if self._calls > 1:
+            raise StoreError(
+                "save_state() cannot run inside another call (a callback of add_many, say): call it between two adds"
+            )
         if self._interrupted is not None:
             raise StoreError(
                 f"the state of {_log.where(where)} is not saved: a call was interrupted ({self._interrupted}) and the "
@@ -313,10 +322,19 @@ class Deduplicator:
                 f"could not save the state beside {_log.where(where)}: {type(exc).__name__}: {exc}; the index is "
                 "complete without it (an opening after a crash reads the file)"
             ) from exc
-        if path is None:  # (only in the middle of an add: a callback of one)
+        if path is None:  # (only in the middle of an add)
             raise StoreError("save_state() cannot run in the middle of an add")
+        self._interim = True
         _log.state_saved(where, len(self._replica.entries), path.stat().st_size, time.perf_counter() - started)
         return path
+
+    def _drop_interim(self) -> None:
+        """A removal or a batch is about to change the file: the state saved while writing is not
+        to be read (the articles read after it would not say what the stream did)."""
+        store = self._store
+        if self._interim and isinstance(store, SQLiteStore):
+            state.forget(store)
+            self._interim = False
 
     @_serialised
     def sync(self) -> int:
@@ -790,6 +808,8 @@ class Deduplicator:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
         replica = self._replica
+        if ready:
+            self._drop_interim()
         self._batch = True
         verdicts: list[Verdict] = []
         try:
@@ -856,6 +876,7 @@ class Deduplicator:
     def _remove(self, store: Store | None, article_id: str) -> None:
         """Remove an article, one the store holds damaged too (its shingles stay in the formula
         counts: ``Replica.forget``): removing is how a damaged article is let go."""
+        self._drop_interim()
         if store is not None and self._left_or_damaged(article_id):
             if article_id in self._replica.leaving:  # its counts read it back: before it is deleted
                 self._replica.forget(article_id)

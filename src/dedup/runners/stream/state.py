@@ -346,12 +346,21 @@ def save(d: Deduplicator, store: SQLiteStore, *, interim: bool = False) -> Path 
 
 
 def forget(store: SQLiteStore) -> None:
-    """A writer has opened ``store``: the state saved beside it is not to be read again (its mark
-    is taken out of the file; the state file is deleted when it can be)."""
+    """A writer has opened ``store`` (or is about to change it otherwise than by adding articles
+    one at a time): the state saved beside it is not to be read again (its mark is taken out of
+    the file; the state file is deleted when it can be, and any state a writer killed while saving
+    it left half written)."""
     if store.state_mark() is not None:
         store.mark_state(None)
+    path = path_of(store.path)
     with suppress(OSError):
-        path_of(store.path).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    building = f".{path.name}."
+    with suppress(OSError):
+        for name in os.listdir(path.parent):
+            if name.startswith(building) and name.endswith(".new"):
+                with suppress(OSError):
+                    (path.parent / name).unlink()
 
 
 def seal(index: str | Path) -> None:
