@@ -671,11 +671,16 @@ def test_a_stream_killed_after_saving_its_state_reopens_from_it_and_the_articles
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
     assert not state.path_of(path).exists()  # (a writer takes it out as it opens, as after a close)
     assert _answers(reopened) == _answers(never_closed)
-    for a in arts[800:]:
+    for a in arts[800:1000]:
+        assert reopened.add(a).to_dict() == never_closed.add(a).to_dict()
+    reopened.save_state()  # (a stream reopened from a state saves and closes as any other)
+    for a in arts[1000:]:
         assert reopened.add(a).to_dict() == never_closed.add(a).to_dict()
     assert _answers(reopened) == _answers(never_closed)
     reopened.close()
     never_closed.close()
+    assert state.path_of(path).read_bytes()[-16 - len(state._SEAL) : -16] == state._SEAL
+    assert not Path(f"{path}-wal").exists()
 
 
 def _crash_image(path: Path, to: Path) -> None:
@@ -740,6 +745,11 @@ def test_a_removal_or_a_batch_after_the_state_was_saved_takes_it_out(tmp_path: P
     d.save_state()
     for a in arts[200:300]:
         d.add(a)
+    # (what changes nothing keeps it: an unknown id, a batch of articles indexed already)
+    with pytest.raises(dedup.UnknownArticleError):
+        d.remove("no-such-article")
+    d.add_many(arts[250:300])
+    assert state.path_of(path).exists()
     if change == "add_many":
         d.add_many(arts[300:])
     else:
@@ -777,8 +787,10 @@ def test_a_state_left_half_written_by_a_killed_writer_is_deleted_at_the_next_ope
     left.write_bytes(b"dedup-state\n" + b"\0" * 1000)
     other = tmp_path / ".other.sqlite.state.4242.new"  # (another index's)
     other.write_bytes(b"kept")
+    named_alike = tmp_path / ".crawl.sqlite.state.x.state.4242.new"  # (that of an index crawl.sqlite.state.x)
+    named_alike.write_bytes(b"kept")
     with dedup.Deduplicator.open(path, window=WINDOW, read_only=True):
         assert left.exists()  # (a reader changes nothing)
     with dedup.Deduplicator.open(path, window=WINDOW):
         assert not left.exists()
-    assert other.exists()
+    assert other.exists() and named_alike.exists()

@@ -692,7 +692,8 @@ def test_the_write_ahead_log_is_copied_into_the_file_as_articles_are_added(
         (autocheckpoint,) = d._store._db.execute("PRAGMA wal_autocheckpoint").fetchone()
     assert autocheckpoint == 0  # the adds leave the copying to the thread
     assert path.stat().st_size > 4 << 20  # what was written went into the file
-    assert longest < 8 << 20, f"the log grew to {longest:,} bytes"  # ~37 MB when nothing copies it
+    # ~37 MB when nothing copies it; the bound leaves room for a thread slowed by a loaded machine
+    assert longest < 16 << 20, f"the log grew to {longest:,} bytes"
     assert not log.exists()
     with dedup.Deduplicator.open(path) as d:
         assert len(d) == 1200

@@ -53,7 +53,7 @@ def read_after_state(place: str, articles: int) -> None:
 
 
 def state_saved(place: str, articles: int, size: int, seconds: float) -> None:
-    """The stream's memory saved beside its index as it closed."""
+    """The stream's memory saved beside its index as it closed, or as it goes on (``save_state``)."""
     logger.info(
         "saved the state of %d articles in memory beside %s: %.1f MB in %.2f s",
         articles,

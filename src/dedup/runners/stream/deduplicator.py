@@ -808,7 +808,7 @@ class Deduplicator:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
         replica = self._replica
-        if ready:
+        if any(p.article.id not in replica.entries for p in ready):  # (an article to write)
             self._drop_interim()
         self._batch = True
         verdicts: list[Verdict] = []
@@ -876,13 +876,14 @@ class Deduplicator:
     def _remove(self, store: Store | None, article_id: str) -> None:
         """Remove an article, one the store holds damaged too (its shingles stay in the formula
         counts: ``Replica.forget``): removing is how a damaged article is let go."""
-        self._drop_interim()
         if store is not None and self._left_or_damaged(article_id):
+            self._drop_interim()
             if article_id in self._replica.leaving:  # its counts read it back: before it is deleted
                 self._replica.forget(article_id)
             store.delete(article_id)  # it left the window: only the store holds it
             return
         self._entry(article_id)
+        self._drop_interim()
         if store is not None:
             with suppress(StoreCorruptError):  # damaged: forgetting it lets its counts go
                 self._replica.prepared(article_id)  # read before it is deleted: forgetting it reads it

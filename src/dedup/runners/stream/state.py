@@ -84,7 +84,7 @@ _INTERIM = b"\ndedup-state-interim"
 _NOT_SAVED: dict[str, frozenset[str]] = {
     "dedup": frozenset(
         "config window _retention _replica _pairs _groups _vocabulary skipped _store _where _lock _closed "
-        "_read_only _undo _batch".split()
+        "_read_only _undo _batch _calls _interim".split()
     ),
     "groups": frozenset({"config", "_replica", "_pairs", "journal", "_records", "_watches"}),
     "replica": frozenset(
@@ -358,7 +358,8 @@ def forget(store: SQLiteStore) -> None:
     building = f".{path.name}."
     with suppress(OSError):
         for name in os.listdir(path.parent):
-            if name.startswith(building) and name.endswith(".new"):
+            # ``save``'s temporary name: the state's, a process id and ``.new``
+            if name.startswith(building) and name.endswith(".new") and name[len(building) : -4].isdigit():
                 with suppress(OSError):
                     (path.parent / name).unlink()
 
