@@ -292,8 +292,9 @@ class Deduplicator:
         and then only the articles added after it, instead of every article of the window. It
         takes about as long as closing does, during which nothing is added; ``dedup stream
         --save-state MINUTES`` calls it between lines. Returns the state's path. A removal or an
-        ``add_many`` after it takes it out (the articles read after it would not say what the stream
-        did): until the next ``save_state`` or ``close``, an opening after a crash reads the file.
+        ``add_many`` that adds articles after it takes it out (the articles read after it would not
+        say what the stream did): until the next ``save_state`` or ``close``, an opening after a
+        crash reads the file.
         Raises ``StoreError`` for an in-memory, read-only or Redis deduplicator, inside another call
         (a callback of ``add_many``), and when the state cannot be saved (the file is complete
         without it)."""
