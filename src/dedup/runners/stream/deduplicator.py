@@ -292,7 +292,7 @@ class Deduplicator:
         and then only the articles added after it, instead of every article of the window. It
         takes about as long as closing does, during which nothing is added; ``dedup stream
         --save-state MINUTES`` calls it between lines. Returns the state's path. A removal or an
-        ``add_many`` that adds articles after it takes it out (the articles read after it would not
+        ``add_many`` after it takes it out (the articles read after it would not
         say what the stream did): until the next ``save_state`` or ``close``, an opening after a
         crash reads the file.
         Raises ``StoreError`` for an in-memory, read-only or Redis deduplicator, inside another call
@@ -809,7 +809,7 @@ class Deduplicator:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
         replica = self._replica
-        if any(p.article.id not in replica.entries for p in ready):  # (an article to write)
+        if ready:  # (a batch moves the window and the counts at its end, even of articles indexed already)
             self._drop_interim()
         self._batch = True
         verdicts: list[Verdict] = []
