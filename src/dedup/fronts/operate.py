@@ -40,15 +40,15 @@ from dedup.errors import StoreError, UnknownArticleError
 from dedup.fronts.cli import EXIT_OK, ProgressLines, cluster_line, open_output, reading_back
 from dedup.records import Cluster
 from dedup.runners.stream import Deduplicator
+from dedup.stores.base import is_redis
 from dedup.stores.sqlite import SQLiteStore, config_checksum, config_to_json
 
-_REDIS = ("redis://", "rediss://", "unix://")
 _WHERE_HELP = "the index: a SQLite file or a redis://host:port/db URL (as dedup stream --index takes it)"
 
 
 def _shown(where: str) -> str:
     """``where`` as it may be printed (a Redis URL without its password)."""
-    if where.startswith(_REDIS):
+    if is_redis(where):
         from dedup.stores.redis import redact
 
         return redact(where)
@@ -59,7 +59,7 @@ def _must_exist(where: str) -> None:
     """A ``StoreError`` that says how to build an index when there is none at ``where`` (opening
     one would make a new, empty index)."""
     missing = StoreError(f"no index at {_shown(where)}; build one with dedup stream --index {_shown(where)}")
-    if where.startswith(_REDIS):
+    if is_redis(where):
         from dedup.stores.redis import RedisStore
 
         if RedisStore.stored_config(where) is None:
@@ -75,7 +75,7 @@ def open_existing(where: str, *, read_only: bool = True, whole: bool = False) ->
     memory, or for a file the state its writer saved as it closed), unless the ``whole`` history
     is wanted in memory."""
     _must_exist(where)
-    redis = where.startswith(_REDIS)
+    redis = is_redis(where)
     window = None
     if redis and not whole:
         from dedup.stores.redis import RedisStore
@@ -157,7 +157,7 @@ def stats(where: str) -> Stats:
         settings = _settings(d)
         formula_load = d.formula_load
     copies = [c for c in clusters if len(c) > 1]
-    redis = where.startswith(_REDIS)
+    redis = is_redis(where)
     return Stats(
         index=_shown(where),
         kind="redis" if redis else "sqlite",
@@ -351,7 +351,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def check(where: str) -> dict[str, Any]:
     """Read the whole index at ``where``: a file with ``SQLiteStore.check``, a Redis index by
     opening it without a window. What was read, or the ``StoreError`` that says what is wrong."""
-    if where.startswith(_REDIS):
+    if is_redis(where):
         with open_existing(where, whole=True) as d:
             return {"index": _shown(where), "articles": len(d), "copies": None, "structure": None}
     _must_exist(where)

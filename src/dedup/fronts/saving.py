@@ -12,11 +12,7 @@ from collections.abc import Callable
 
 from dedup.errors import InputError, StoreError
 from dedup.runners.stream import Deduplicator
-
-
-def is_shared(index: str | None) -> bool:
-    """Whether an index given by a front is a Redis URL rather than a file."""
-    return index is not None and str(index).startswith(("redis://", "rediss://", "unix://"))
+from dedup.stores.base import is_redis
 
 
 class StateSaving:
@@ -34,7 +30,7 @@ class StateSaving:
     ) -> None:
         if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not (0 < minutes < math.inf):
             raise InputError(f"{setting} takes a positive number of minutes, got {minutes!r}")
-        if index is None or is_shared(index):
+        if index is None or is_redis(index):
             raise InputError(
                 f"{setting} saves the memory beside an index file (a Redis worker reads its window from Redis "
                 "when it starts): give the index as a SQLite file, crawl.sqlite say"

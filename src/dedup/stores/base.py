@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from dedup.config import Window
     from dedup.stores.sqlite import Counted, StoredArticle
 
+# The schemes of a Redis index's URL: any other place given for an index is a SQLite file's path.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def is_redis(where: object) -> bool:
+    """Whether ``where``, a place given for an index, names a Redis server (a URL of its schemes)."""
+    return isinstance(where, str) and where.startswith(REDIS_SCHEMES)
+
+
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
 # stored (for an addition), the copies written with it).
 Change = tuple[str, str, "StoredArticle | None", list[Match]]

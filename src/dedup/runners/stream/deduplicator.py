@@ -55,7 +55,7 @@ from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
 from dedup.stages.shingle import Vocabulary, analyze
-from dedup.stores.base import Store
+from dedup.stores.base import Store, is_redis
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
 
 P = ParamSpec("P")
@@ -188,7 +188,7 @@ class Deduplicator:
                 f"progress must be a function called as progress(done, total), got {type(progress).__name__}"
             )
         started = time.perf_counter()
-        redis = isinstance(where, str) and where.startswith(("redis://", "rediss://", "unix://"))
+        redis = is_redis(where)
         restored = False
         if redis and isinstance(where, str):
             from dedup.stores.redis import RedisStore
@@ -292,12 +292,11 @@ class Deduplicator:
         and then only the articles added after it, instead of every article of the window. It
         takes about as long as closing does, during which nothing is added; ``dedup stream
         --save-state MINUTES`` calls it between lines. Returns the state's path. A removal or an
-        ``add_many`` after it takes it out (the articles read after it would not
-        say what the stream did): until the next ``save_state`` or ``close``, an opening after a
-        crash reads the file.
-        Raises ``StoreError`` for an in-memory, read-only or Redis deduplicator, inside another call
-        (a callback of ``add_many``), and when the state cannot be saved (the file is complete
-        without it)."""
+        ``add_many`` after it takes it out (the articles read after it would not say what the
+        stream did): until the next ``save_state`` or ``close``, an opening after a crash reads the
+        file. Raises ``StoreError`` for an in-memory, read-only or Redis deduplicator, inside
+        another call (a callback of ``add_many``), and when the state cannot be saved (the file is
+        complete without it)."""
         store = self._store
         if not isinstance(store, SQLiteStore) or self._read_only:
             kind = "read-only" if self._read_only else "shared (Redis)" if store is not None else "in-memory"
