@@ -877,9 +877,7 @@ class SQLiteStore:
                     continue
                 if skip is not None and skip(a, b):
                     continue
-                if not isinstance(record, str) or checksum != match_checksum(a, b, record):
-                    raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
-                yield Match.from_record(json.loads(record))
+                yield self._match(a, b, record, checksum)
             self._check_count("matches", seen)
 
     def matches_of(self, article_id: str) -> list[Match]:
@@ -890,12 +888,13 @@ class SQLiteStore:
                 "SELECT a, b, record, checksum FROM matches WHERE b = ?",
                 (article_id, article_id),
             ).fetchall()
-            found = []
-            for a, b, record, checksum in rows:
-                if not isinstance(record, str) or checksum != match_checksum(a, b, record):
-                    raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
-                found.append(Match.from_record(json.loads(record)))
-        return found
+            return [self._match(*row) for row in rows]
+
+    def _match(self, a: str, b: str, record: object, checksum: object) -> Match:
+        """A row of ``matches``, checked against its checksum."""
+        if not isinstance(record, str) or checksum != match_checksum(a, b, record):
+            raise self._corrupt(f"the copy {a!r} - {b!r} fails its checksum")
+        return Match.from_record(json.loads(record))
 
     def _check_count(self, table: str, found: int) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (table,)).fetchone()
