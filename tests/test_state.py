@@ -11,6 +11,7 @@ import logging
 import os
 import pickle
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -66,8 +67,9 @@ def test_a_reopened_stream_answers_as_one_never_closed(tmp_path: Path, caplog, s
     caplog.set_level(logging.INFO, logger="dedup")
     reopened = dedup.Deduplicator.open(path, window=window)
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
-    # a writer takes the state's mark out as it opens: the state is not to be read again
-    assert not state.path_of(path).exists()
+    # a writer keeps the state as one saved while writing: after a crash, the articles it added are
+    # read after it
+    assert state.path_of(path).read_bytes().endswith(state._INTERIM)
     never_closed = dedup.Deduplicator.open(tmp_path / "other.sqlite", window=window)
     for a in arts[:cut]:
         never_closed.add(a)
@@ -146,10 +148,12 @@ def _changed_by_another_program(path: Path) -> None:
 
 
 def _mark_taken_out(path: Path) -> None:
-    # as a writer that opened the file and was killed leaves it: no mark (and its state deleted,
-    # here put back)
+    # as a writer killed after taking it out (as a removal or a batch does) leaves it: no mark (and
+    # its state deleted, here put back)
     kept = state.path_of(path).read_bytes()
-    dedup.Deduplicator.open(path, window=WINDOW)._store.close()  # type: ignore[union-attr]
+    writer = dedup.Deduplicator.open(path, window=WINDOW)
+    writer._drop_interim()
+    writer._store.close()  # type: ignore[union-attr]
     state.path_of(path).write_bytes(kept)
 
 
@@ -295,20 +299,64 @@ def test_a_reader_reads_the_state_and_leaves_it_for_the_writer(tmp_path: Path, c
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
 
 
-def test_a_writer_killed_after_reopening_leaves_no_state_to_read(tmp_path: Path, caplog) -> None:
+def test_a_writer_killed_after_reopening_reads_the_state_again_and_what_it_added(tmp_path: Path, caplog) -> None:
+    # the state a writer opened its file from stays, as one saved while writing: a crawler that
+    # crashes soon after a restart does not read its whole window from the file
     path, _ = _saved(tmp_path)
+    alike = tmp_path / "alike.sqlite"
+    _crash_image(path, alike)
+    late = [
+        dedup.Article(id="late", text="A late article about the harbour and its new cranes. " * 6),
+        dedup.Article(id="later", text="A later article about the harbour and its new cranes, and ships. " * 6),
+    ]
     script = (
         "import os, sys, dedup\n"
         "d = dedup.Deduplicator.open(sys.argv[1], window=dedup.Window(days=7))\n"
-        "d.add(dedup.Article(id='late', text='A late article about the harbour and its new cranes. ' * 6))\n"
+        f"d.add(dedup.Article(id='late', text={late[0].text!r}))\n"
         "os._exit(0)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     subprocess.run([sys.executable, "-c", script, str(path)], env=env, check=True, timeout=300)
-    assert not state.path_of(path).exists()
+    assert state.path_of(path).read_bytes().endswith(state._INTERIM)
     caplog.set_level(logging.INFO, logger="dedup")
-    with dedup.Deduplicator.open(path, window=WINDOW) as d:
-        assert "late" in d
+    never_killed = dedup.Deduplicator.open(alike, window=WINDOW)
+    never_killed.add(late[0])
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("read 1 articles added to the index") for m in messages)
+    assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+    assert _answers(d) == _answers(never_killed)
+    assert d.add(late[1]).to_dict() == never_killed.add(late[1]).to_dict()
+    crashed = tmp_path / "crashed.sqlite"  # killed again: the same state, and both articles after it
+    _crash_image(path, crashed)
+    d.close()
+    with dedup.Deduplicator.open(crashed, window=WINDOW) as again:
+        messages = [r.getMessage() for r in caplog.records]
+        assert any(m.startswith("read 2 articles added to the index") for m in messages)
+        assert _answers(again) == _answers(never_killed)
+    never_killed.close()
+
+
+def test_a_state_that_cannot_be_kept_is_taken_out(tmp_path: Path, caplog, monkeypatch) -> None:
+    path, answers = _saved(tmp_path)
+
+    def failing(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state.os, "fsync", failing)
+    caplog.set_level(logging.INFO, logger="dedup")
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    monkeypatch.undo()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith(f"could not keep the state of the index {path}") for m in warnings)
+    assert _answers(d) == answers  # (it was read all the same)
+    assert not state.path_of(path).exists()
+    d.add(dedup.Article(id="late", text="A late article about the harbour and its new cranes. " * 6))
+    crashed = tmp_path / "crashed.sqlite"
+    _crash_image(path, crashed)
+    d.close()
+    with dedup.Deduplicator.open(crashed, window=WINDOW, read_only=True) as again:
+        assert "late" in again
     assert _opened(caplog)[-1].endswith("(read from the index)")
 
 
@@ -669,7 +717,7 @@ def test_a_stream_killed_after_saving_its_state_reopens_from_it_and_the_articles
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("read 300 articles added to the index") for m in messages)
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
-    assert not state.path_of(path).exists()  # (a writer takes it out as it opens, as after a close)
+    assert state.path_of(path).read_bytes().endswith(state._INTERIM)  # (kept for another crash)
     assert _answers(reopened) == _answers(never_closed)
     for a in arts[800:1000]:
         assert reopened.add(a).to_dict() == never_closed.add(a).to_dict()
@@ -684,10 +732,11 @@ def test_a_stream_killed_after_saving_its_state_reopens_from_it_and_the_articles
 
 
 def _crash_image(path: Path, to: Path) -> None:
-    """The file, its log and its state as a process killed now would leave them."""
+    """The file, its log and its state as a process killed now would leave them (with their times
+    of last change: a closed file's copy reads its state)."""
     for suffix in ("", "-wal", ".state"):
         if Path(f"{path}{suffix}").exists():
-            Path(f"{to}{suffix}").write_bytes(Path(f"{path}{suffix}").read_bytes())
+            shutil.copy2(f"{path}{suffix}", f"{to}{suffix}")
 
 
 @pytest.mark.parametrize("by", ["the stream", "another program"])
@@ -732,8 +781,11 @@ def test_save_state_is_refused_without_a_file_to_write(tmp_path: Path) -> None:
         reader.save_state()
 
 
+@pytest.mark.parametrize("saved", ["saved while writing", "read as the writer opened"])
 @pytest.mark.parametrize("change", ["removal of an article added after it", "add_many"])
-def test_a_removal_or_a_batch_after_the_state_was_saved_takes_it_out(tmp_path: Path, caplog, change: str) -> None:
+def test_a_removal_or_a_batch_after_the_state_was_saved_takes_it_out(
+    tmp_path: Path, caplog, change: str, saved: str
+) -> None:
     # the articles read after a state stand for what the stream did since: one removed from the file
     # after it moved the window without leaving a trace, and a batch lets articles out at its end
     path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
@@ -742,7 +794,11 @@ def test_a_removal_or_a_batch_after_the_state_was_saved_takes_it_out(tmp_path: P
     d = dedup.Deduplicator.open(path, window=window)
     for a in arts[:200]:
         d.add(a)
-    d.save_state()
+    if saved == "saved while writing":
+        d.save_state()
+    else:
+        d.close()
+        d = dedup.Deduplicator.open(path, window=window)
     for a in arts[200:300]:
         d.add(a)
     # (what changes nothing keeps it: an unknown id, an empty batch)

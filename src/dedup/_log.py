@@ -90,6 +90,16 @@ def state_not_saved(place: str, why: str) -> None:
     )
 
 
+def state_not_kept(place: str, why: str) -> None:
+    """The state a writer opened its index from could not be kept for an opening after a crash."""
+    logger.warning(
+        "could not keep the state of the index %s for a restart after a crash: %s; until the state is saved "
+        "again, an opening after a crash reads the articles from the index",
+        where(place),
+        why,
+    )
+
+
 def added(verdict: Verdict) -> None:
     """A copy found, the earliest source of its cluster if that changed, and the clusters it took in."""
     if not verdict.is_copy or not logger.isEnabledFor(logging.DEBUG):

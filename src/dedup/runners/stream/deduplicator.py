@@ -173,7 +173,8 @@ class Deduplicator:
         used. With a ``window`` only the articles in it are read into memory (a writer records its
         window in the file, for ``dedup index`` to open it with). A file its writer closed is read
         from the memory it saved beside it as it closed (``state``), when that still belongs to the
-        file; else from the file itself. ``read_only``: an existing index is read and nothing is
+        file; else from the file itself. A writer keeps the state it read, so that an opening after
+        a crash reads it and then the articles added since (as after ``save_state``). ``read_only``: an existing index is read and nothing is
         written to it (``add``, ``add_many`` and ``remove`` raise ``StoreError``): a file beside the
         process that writes it, as it was when opened; a Redis index as a worker reads it. ``progress(done, total)`` is called as
         articles are read back from the file (or, with a window, from Redis), once an article; not
@@ -230,8 +231,10 @@ class Deduplicator:
                 elif from_state.interim:
                     after = dedup._read_after(store, from_state.through, progress)
                     _log.read_after_state(str(where), after)
-                if not read_only:  # changed from now on: the state saved before is not to be read again
-                    state.forget(store)
+                if not read_only:  # the state read stays for a restart after a crash: see ``state.keep``
+                    dedup._interim = from_state is not None and state.keep(store, from_state)
+                    if not dedup._interim:
+                        state.forget(store)
                     store.note_window(window)  # (``dedup index`` opens the file with it)
                 dedup._store, dedup._where, dedup._read_only = store, str(where), read_only
             except BaseException:  # a failed opening keeps neither the file nor its lock

@@ -21,9 +21,11 @@ A state is read only when all of it holds: the index records its mark; the heade
 opening deduplicator has (same code, settings, window, file extent); the seal names the index
 file as it is now, and its write-ahead log holds nothing (so that a file changed by another
 program, or another file put in its place, is read from itself); and the payload matches its
-CRC-32. A writer that opens the file takes the mark out and deletes the state before it changes
-anything: a state can never be read after its file moved on (a writer killed later leaves no
-mark, unless it saved an interim state since, and the next opening reads the file). An interim
+CRC-32. A writer that opens the file from its state keeps the state as an interim one (``keep``:
+a sealed state's seal is replaced by the interim mark), so that a writer killed later leaves a
+state to read with the articles it added; a writer that opens the file otherwise takes the mark
+out and deletes the state before it changes anything, and so does a removal or a batch
+(``forget``): a sealed state is never read after its file moved on. An interim
 state is read with the same checks but those of the file extent, the seal and the log: instead,
 the file must still hold every article it held when the state was saved (as many up to its last
 ingest number then); the opening then reads the articles added after it
@@ -345,16 +347,50 @@ def save(d: Deduplicator, store: SQLiteStore, *, interim: bool = False) -> Path 
     return path
 
 
+def keep(store: SQLiteStore, restored: Restored) -> bool:
+    """A writer has opened ``store`` from the state saved beside it (``restored``): the state stays
+    as an interim one, so that an opening after a crash reads it and then the articles added after
+    it, as after ``save_state`` (a sealed state's seal is replaced by the interim mark; the mark in
+    the file stays). Returns whether it was kept (one that cannot be is logged, for the caller to
+    take out: ``forget``). Any state a writer killed while saving it left half written is deleted."""
+    path = path_of(store.path)
+    _forget_half_written(path)
+    if restored.interim:
+        return True
+    try:
+        with path.open("r+b") as fh:
+            # the seal is the file's size and time of last change (8 bytes each) after ``_SEAL``
+            end = fh.seek(0, os.SEEK_END) - len(_SEAL) - 16
+            fh.seek(max(end, 0))
+            if end < 0 or fh.read(len(_SEAL)) != _SEAL:
+                raise OSError("the state does not end with its seal")
+            # cut first: a writer killed in between leaves a state with neither ending, never read
+            fh.truncate(end)
+            fh.seek(end)
+            fh.write(_INTERIM)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        _log.state_not_kept(store.path.as_posix(), f"{type(exc).__name__}: {exc}")
+        return False
+    return True
+
+
 def forget(store: SQLiteStore) -> None:
-    """A writer has opened ``store`` (or is about to change it otherwise than by adding articles
-    one at a time): the state saved beside it is not to be read again (its mark is taken out of
-    the file; the state file is deleted when it can be, and any state a writer killed while saving
-    it left half written)."""
+    """A writer is about to change ``store`` otherwise than by adding articles one at a time (or
+    has opened it without reading a state): the state saved beside it is not to be read again
+    (its mark is taken out of the file; the state file is deleted when it can be, and any state a
+    writer killed while saving it left half written)."""
     if store.state_mark() is not None:
         store.mark_state(None)
     path = path_of(store.path)
     with suppress(OSError):
         path.unlink(missing_ok=True)
+    _forget_half_written(path)
+
+
+def _forget_half_written(path: Path) -> None:
+    """Delete the states a writer killed while saving them left half written beside ``path``."""
     building = f".{path.name}."
     with suppress(OSError):
         for name in os.listdir(path.parent):
