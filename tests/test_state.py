@@ -556,6 +556,40 @@ def test_memory_an_interruption_may_have_put_out_of_step_is_not_saved(
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
 
 
+def test_an_interruption_after_opening_from_a_state_leaves_that_state_to_read(
+    tmp_path: Path, caplog, monkeypatch
+) -> None:
+    """A writer opened from its state whose add is interrupted after its write: the adds after it
+    clash with the article the file kept and say why, its memory is not saved, and the next opening
+    reads the state kept from the opening with the articles added after it, the interrupted one
+    among them."""
+    path, _ = _saved(tmp_path)
+    late = [
+        dedup.Article(id=f"late-{n}", text=f"Late article {n} on the harbour's new cranes and their crews. " * 6)
+        for n in range(7)
+    ]
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in late[:5]:
+        d.add(a)
+    _interrupted_after_the_write(monkeypatch, "save", "late-5")
+    with pytest.raises(KeyboardInterrupt):
+        d.add(late[5])
+    monkeypatch.undo()
+    with pytest.raises(dedup.StoreError) as clash:
+        d.add(late[6])
+    assert any("a call was interrupted (KeyboardInterrupt)" in note for note in clash.value.__notes__)
+    caplog.set_level(logging.INFO, logger="dedup")
+    d.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        m.endswith("the next opening reads the state saved before and the articles added after it") for m in warnings
+    )
+    with dedup.Deduplicator.open(path, window=WINDOW) as again:
+        assert any(r.getMessage().startswith("read 6 articles added to the index") for r in caplog.records)
+        assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+        assert "late-5" in again and "late-6" not in again
+
+
 def test_a_close_inside_a_batch_takes_effect_when_the_batch_ends(tmp_path: Path, caplog) -> None:
     """``close()`` from ``add_many``'s progress callback: the batch goes on and writes every article
     it answers, then the index closes and saves the memory of the finished batch."""
@@ -691,7 +725,7 @@ _KILLED_AFTER_SAVING = (
     "for a in arts[:500]:\n"
     "    d.add(a)\n"
     "d.save_state()\n"
-    "for a in arts[500:800]:\n"
+    "for a in arts[500:600]:\n"
     "    d.add(a)\n"
     "os._exit(0)\n"  # (killed: no close, the log beside the file not folded into it)
 )
@@ -710,16 +744,16 @@ def test_a_stream_killed_after_saving_its_state_reopens_from_it_and_the_articles
     assert Path(f"{path}-wal").stat().st_size > 0
     arts = _articles(1200)
     never_closed = dedup.Deduplicator.open(tmp_path / "other.sqlite", window=WINDOW)
-    for a in arts[:800]:
+    for a in arts[:600]:
         never_closed.add(a)
     caplog.set_level(logging.INFO, logger="dedup")
     reopened = dedup.Deduplicator.open(path, window=WINDOW)
     messages = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("read 300 articles added to the index") for m in messages)
+    assert any(m.startswith("read 100 articles added to the index") for m in messages)
     assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
     assert state.path_of(path).read_bytes().endswith(state._INTERIM)  # (kept for another crash)
     assert _answers(reopened) == _answers(never_closed)
-    for a in arts[800:1000]:
+    for a in arts[600:1000]:
         assert reopened.add(a).to_dict() == never_closed.add(a).to_dict()
     reopened.save_state()  # (a stream reopened from a state saves and closes as any other)
     for a in arts[1000:]:
@@ -765,9 +799,88 @@ def test_a_state_saved_before_a_removal_is_not_read(tmp_path: Path, caplog, by: 
     with dedup.Deduplicator.open(crashed, window=WINDOW, read_only=True) as again:
         assert _opened(caplog)[-1].endswith("(read from the index)")
         if by == "another program":
-            assert any("were removed from the file since it was saved" in m for m in _opened(caplog))
+            assert any("(removed since, or lost as the machine stopped)" in m for m in _opened(caplog))
         assert gone not in again
         assert len(again) == len(d_left)
+
+
+def test_a_state_with_more_added_after_it_than_a_third_of_what_it_holds_is_not_read(tmp_path: Path, caplog) -> None:
+    # each article after the state is read as the stream added it, slower than the window from the
+    # file: past a third of the state's articles, the file is the faster
+    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
+    arts = _articles(700)
+    window = dedup.Window(articles=300)
+    d = dedup.Deduplicator.open(path, window=window)
+    for a in arts[:400]:
+        d.add(a)
+    d.save_state()
+    for n, a in enumerate(arts[400:], 1):
+        d.add(a)
+        if n == 100:
+            _crash_image(path, tmp_path / "soon.sqlite")
+    _crash_image(path, crashed)
+    held = set(d)
+    d.close()
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(tmp_path / "soon.sqlite", window=window, read_only=True):
+        assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+    with dedup.Deduplicator.open(crashed, window=window, read_only=True) as again:
+        assert _opened(caplog)[-1].endswith("(read from the index)")
+        assert any("300 articles were added after it, more than a third of the 300" in m for m in _opened(caplog))
+        assert set(again) == held
+
+
+def test_a_state_that_fails_to_save_again_leaves_the_last_one_to_read(tmp_path: Path, caplog, monkeypatch) -> None:
+    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
+    arts = _articles(300)
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in arts[:200]:
+        d.add(a)
+    d.save_state()
+    for a in arts[200:220]:
+        d.add(a)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state._Pickler, "dump", full)
+    with pytest.raises(dedup.StoreError, match="No space left on device"):
+        d.save_state()
+    monkeypatch.undo()
+    assert not list(tmp_path.glob(".*.new"))
+    for a in arts[220:230]:
+        d.add(a)
+    _crash_image(path, crashed)
+    held = set(d)
+    d.close()
+    caplog.set_level(logging.INFO, logger="dedup")
+    with dedup.Deduplicator.open(crashed, window=WINDOW, read_only=True) as again:
+        assert any(r.getMessage().startswith("read 30 articles added to the index") for r in caplog.records)
+        assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
+        assert set(again) == held
+
+
+def test_an_article_after_the_state_that_cannot_be_read_takes_the_state_out(tmp_path: Path) -> None:
+    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
+    arts = _articles(300)
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in arts[:250]:
+        d.add(a)
+    d.save_state()
+    for a in arts[250:260]:
+        d.add(a)
+    _crash_image(path, crashed)
+    d.close()
+    with contextlib.closing(sqlite3.connect(crashed)) as db, db:
+        db.execute("UPDATE articles SET text = 'tampered' WHERE id = ?", (arts[255].id,))
+    for read_only, told in ((True, "delete it for the next opening"), (False, "crashed.sqlite.state; deleted")):
+        with pytest.raises(dedup.StoreCorruptError) as raised:
+            dedup.Deduplicator.open(crashed, window=WINDOW, read_only=read_only)
+        assert any(told in note for note in raised.value.__notes__)
+        assert state.path_of(crashed).exists() == read_only
+    with pytest.raises(dedup.StoreCorruptError) as raised:  # the file alone (the article is in its window)
+        dedup.Deduplicator.open(crashed, window=WINDOW, read_only=True)
+    assert not getattr(raised.value, "__notes__", None)
 
 
 def test_save_state_is_refused_without_a_file_to_write(tmp_path: Path) -> None:

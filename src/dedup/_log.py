@@ -81,12 +81,12 @@ def state_not_read(path: str, why: str) -> None:
     logger.info("not reading the saved state %s: %s; reading the index from its file", path, why)
 
 
-def state_not_saved(place: str, why: str) -> None:
-    """The stream's memory could not be saved as its index closed (the next opening reads the file)."""
+def state_not_saved(place: str, why: str, kept: bool = False) -> None:
+    """The stream's memory could not be saved as its index closed: the next opening reads the file,
+    or the state ``kept`` from the opening or saved while writing and the articles after it."""
+    then = "the state saved before and the articles added after it" if kept else "the articles from the index"
     logger.warning(
-        "could not save the state of the index %s as it closed: %s; the next opening reads the articles from the index",
-        where(place),
-        why,
+        "could not save the state of the index %s as it closed: %s; the next opening reads %s", where(place), why, then
     )
 
 

@@ -177,8 +177,8 @@ class Deduplicator:
         a crash reads it and then the articles added since (as after ``save_state``). ``read_only``: an existing index is read and nothing is
         written to it (``add``, ``add_many`` and ``remove`` raise ``StoreError``): a file beside the
         process that writes it, as it was when opened; a Redis index as a worker reads it. ``progress(done, total)`` is called as
-        articles are read back from the file (or, with a window, from Redis), once an article; not
-        when the saved state is read."""
+        articles are read back from the file (or, with a window, from Redis), once an article, and
+        as those added after a state saved while writing are read; not for the state itself."""
         if not isinstance(where, str | os.PathLike):
             raise InputError(
                 f"open() takes the path of an index file or a redis:// URL, got {type(where).__name__}; "
@@ -229,7 +229,7 @@ class Deduplicator:
                     left = sync.load(dedup._replica, dedup._pairs, store, dedup._retention, dedup._answered, progress)
                     dedup._groups.heirs_read(left)
                 elif from_state.interim:
-                    after = dedup._read_after(store, from_state.through, progress)
+                    after = dedup._after_state(store, from_state.through, progress, read_only)
                     _log.read_after_state(str(where), after)
                 if not read_only:  # the state read stays for a restart after a crash: see ``state.keep``
                     dedup._interim = from_state is not None and state.keep(store, from_state)
@@ -242,6 +242,21 @@ class Deduplicator:
                 raise
         _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started, restored)
         return dedup
+
+    def _after_state(self, store: SQLiteStore, through: int | None, progress: Progress | None, read_only: bool) -> int:
+        """``_read_after``; a dedup error there (a damaged row among the articles after the state,
+        say) is raised with a note, and a writer takes the state out first, so that the next
+        opening reads the file alone."""
+        try:
+            return self._read_after(store, through, progress)
+        except DedupError as exc:
+            saved = state.path_of(store.path)
+            if not read_only:
+                with suppress(DedupError, OSError):  # (a damaged file may refuse writes now)
+                    state.forget(store)
+            told = "delete it for the next opening to read the file alone" if saved.exists() else "deleted"
+            exc.add_note(f"(reading the articles added after the state saved in {saved}; {told})")
+            raise
 
     def _read_after(self, store: SQLiteStore, through: int | None, progress: Progress | None) -> int:
         """After a state saved while the file was written (``save_state``): the articles added to
@@ -314,8 +329,7 @@ class Deduplicator:
             )
         if self._interrupted is not None:
             raise StoreError(
-                f"the state of {_log.where(where)} is not saved: a call was interrupted ({self._interrupted}) and the "
-                "memory may be out of step with the file; close it and open it again"
+                f"the state of {_log.where(where)} is not saved: {self._out_of_step_why()}; close it and open it again"
             )
         started = time.perf_counter()
         try:
@@ -391,6 +405,12 @@ class Deduplicator:
         self._calls += 1
         try:
             yield
+        except StoreError as exc:
+            if self._interrupted is not None and not isinstance(
+                exc, ClosedError
+            ):  # (a write clashing with one the file kept, say)
+                exc.add_note(f"({self._out_of_step_why()}; close the index and open it again)")
+            raise
         except DedupError:
             raise
         except BaseException as exc:
@@ -405,26 +425,35 @@ class Deduplicator:
         """The memory may differ from the file from now on: it is not saved as the file closes."""
         self._interrupted = self._interrupted or why
 
+    def _out_of_step_why(self) -> str:
+        """Why the memory is not saved after an interrupted call (``_watching``)."""
+        return f"a call was interrupted ({self._interrupted}): the memory may be out of step with the file"
+
     def _save_state(self, store: SQLiteStore) -> bool:
         """Save the memory beside the file, for the next opening to read instead of the file
         (``state``); a failure is logged, and that opening reads the file. Not after a call was
         interrupted (``_watching``). (It runs between calls only: a close in the middle of one, of
         ``add_many`` say, waits for its end.)"""
+        where = store.path.as_posix()
         if self._interrupted is not None:
-            why = f"a call was interrupted ({self._interrupted}): the memory may be out of step with the file"
-            _log.state_not_saved(store.path.as_posix(), why)
+            _log.state_not_saved(where, self._out_of_step_why(), self._kept(store))
             return False
         started = time.perf_counter()
         try:
             path = state.save(self, store)
         except Exception as exc:  # (the index is complete without it: whatever went wrong, close it)
-            _log.state_not_saved(store.path.as_posix(), f"{type(exc).__name__}: {exc}")
+            _log.state_not_saved(where, f"{type(exc).__name__}: {exc}", self._kept(store))
             return False
         if path is None:
             return False
         size = path.stat().st_size
         _log.state_saved(store.path.as_posix(), len(self._replica.entries), size, time.perf_counter() - started)
         return True
+
+    def _kept(self, store: SQLiteStore) -> bool:
+        """Whether a state kept from the opening or saved while writing is still beside the file
+        (an opening after a crash reads it and the articles added after it)."""
+        return self._interim and state.path_of(store.path).exists()
 
     @staticmethod
     def _seal_state(store: SQLiteStore) -> None:

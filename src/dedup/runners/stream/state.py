@@ -9,7 +9,8 @@ exactly as if it had never been closed. A writer that closes its file saves it i
 ``<index>.state`` (for ``crawl.sqlite``, ``crawl.sqlite.state``): ``dedup-state`` and a newline,
 a 4-byte little-endian length, a JSON header (the format, the dedup version and a checksum of its
 source, the Python and numpy versions, the settings, the window, the numbers of articles and
-copies the file lists and its last ingest number, and a random token), the payload (a pickle,
+copies the file lists and its last ingest number, a random token, and the number of articles
+in memory), the payload (a pickle,
 protocol 5), its CRC-32 (4 bytes, little-endian), then, once the index is closed, a seal: a
 newline, ``dedup-state-sealed``, and the index file's size and time of last change in
 nanoseconds (8 bytes each, little-endian). The state's mark, the token and the CRC-32 in hex, is
@@ -28,8 +29,8 @@ out and deletes the state before it changes anything, and so does a removal or a
 (``forget``): a sealed state is never read after its file moved on. An interim
 state is read with the same checks but those of the file extent, the seal and the log: instead,
 the file must still hold every article it held when the state was saved (as many up to its last
-ingest number then); the opening then reads the articles added after it
-(``Deduplicator._read_after``). Otherwise the articles are read from the file, with a
+ingest number then), and at most a third as many articles added after it as it holds in memory;
+the opening then reads those articles (``Deduplicator._read_after``). Otherwise the articles are read from the file, with a
 line on the ``dedup`` logger (INFO) saying why; a state that cannot be saved is a WARNING there,
 and the file is complete without it.
 
@@ -80,6 +81,10 @@ SUFFIX = ".state"
 _MAGIC = b"dedup-state\n"
 _SEAL = b"\ndedup-state-sealed"
 _INTERIM = b"\ndedup-state-interim"
+_STAMP_SIZE = 16  # after the seal: the index file's size and time of last change, 8 bytes each
+# What the header tells that the opening deduplicator has nothing of its own to agree on: the
+# number of articles the state holds in memory (``_check_interim``).
+_TOLD = frozenset({"held"})
 
 # The fields of each wired object that are not saved: the functions and settings the new
 # deduplicator wires itself, the caches it fills again, and what belongs to the open file.
@@ -325,9 +330,10 @@ def save(d: Deduplicator, store: SQLiteStore, *, interim: bool = False) -> Path 
     for name in _TABLES if "formula" in state else ():
         state["formula"][name] = _sparse(state["formula"][name])
     token = secrets.token_hex(16)
-    header = json.dumps({**_header(d, store), "token": token}).encode("utf-8")
+    header = json.dumps({**_header(d, store), "token": token, "held": len(replica.entries)}).encode("utf-8")
     path = path_of(store.path)
-    building = path.with_name(f".{path.name}.{os.getpid()}.new")
+    building = _building(path)
+    replaced = False
     try:
         with building.open("wb") as fh:
             fh.write(_MAGIC + len(header).to_bytes(4, "little") + header)
@@ -339,12 +345,28 @@ def save(d: Deduplicator, store: SQLiteStore, *, interim: bool = False) -> Path 
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(building, path)
+        replaced = True
         store.mark_state(f"{token} {payload.crc:08x}")
     except BaseException:
         building.unlink(missing_ok=True)
-        path.unlink(missing_ok=True)
+        # a state replaced is not the one the file marks; one not replaced still is (an interim state,
+        # read with the articles added after it: the only kind a writer keeps beside its file)
+        if replaced:
+            path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _building(path: Path) -> Path:
+    """Where ``save`` writes the state ``path`` before it replaces it: a hidden name with the
+    process id (``_half_written`` finds those a killed writer left)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.new")
+
+
+def _half_written(path: Path, name: str) -> bool:
+    """Whether ``name`` (in the directory of the state ``path``) is one of ``_building``'s."""
+    prefix = f".{path.name}."
+    return name.startswith(prefix) and name.endswith(".new") and name[len(prefix) : -4].isdigit()
 
 
 def keep(store: SQLiteStore, restored: Restored) -> bool:
@@ -359,8 +381,7 @@ def keep(store: SQLiteStore, restored: Restored) -> bool:
         return True
     try:
         with path.open("r+b") as fh:
-            # the seal is the file's size and time of last change (8 bytes each) after ``_SEAL``
-            end = fh.seek(0, os.SEEK_END) - len(_SEAL) - 16
+            end = fh.seek(0, os.SEEK_END) - len(_SEAL) - _STAMP_SIZE
             fh.seek(max(end, 0))
             if end < 0 or fh.read(len(_SEAL)) != _SEAL:
                 raise OSError("the state does not end with its seal")
@@ -381,21 +402,19 @@ def forget(store: SQLiteStore) -> None:
     has opened it without reading a state): the state saved beside it is not to be read again
     (its mark is taken out of the file; the state file is deleted when it can be, and any state a
     writer killed while saving it left half written)."""
-    if store.state_mark() is not None:
-        store.mark_state(None)
     path = path_of(store.path)
-    with suppress(OSError):
+    with suppress(OSError):  # (first: a file that refuses writes now keeps a mark without its state)
         path.unlink(missing_ok=True)
     _forget_half_written(path)
+    if store.state_mark() is not None:
+        store.mark_state(None)
 
 
 def _forget_half_written(path: Path) -> None:
     """Delete the states a writer killed while saving them left half written beside ``path``."""
-    building = f".{path.name}."
     with suppress(OSError):
         for name in os.listdir(path.parent):
-            # ``save``'s temporary name: the state's, a process id and ``.new``
-            if name.startswith(building) and name.endswith(".new") and name[len(building) : -4].isdigit():
+            if _half_written(path, name):
                 with suppress(OSError):
                     (path.parent / name).unlink()
 
@@ -417,6 +436,7 @@ def seal(index: str | Path) -> None:
 
 
 def _stamp(index: str | Path) -> bytes:
+    """The seal's figures: the index file's size and time of last change (``_STAMP_SIZE`` bytes)."""
     found = os.stat(index)
     return found.st_size.to_bytes(8, "little") + found.st_mtime_ns.to_bytes(8, "little")
 
@@ -497,14 +517,14 @@ def _read(
     interim = fh.read() == _INTERIM
     differs = sorted(
         key
-        for key in expected.keys() | header.keys()
+        for key in (expected.keys() | header.keys()) - _TOLD
         if header.get(key) != expected.get(key) and not (interim and key == "file")
     )
     if differs:
         raise _Unread(f"it was saved with another {', '.join(differs)}")
     if interim:
         end = size - len(_INTERIM) - 4
-        through = _check_interim(store, header.get("file"))
+        through = _check_interim(store, header.get("file"), header.get("held"))
     else:
         if store.pending_log():
             raise _Unread(
@@ -537,16 +557,28 @@ def _read(
     return state, Restored(through, interim)
 
 
-def _check_interim(store: SQLiteStore, saved: Any) -> int | None:
+def _check_interim(store: SQLiteStore, saved: Any, held: Any) -> int | None:
     """The last ingest number of the file when an interim state was saved, checked: the file
-    holds as many articles up to it as it did then."""
-    if not (isinstance(saved, list) and len(saved) == 3):
+    holds as many articles up to it as it did then, and at most a third as many after it as
+    the state holds in memory (each article after it is read one at a time, as the stream
+    added it: with more, reading the window from the file is the faster)."""
+    if not (isinstance(saved, list) and len(saved) == 3 and isinstance(held, int)):
         raise _Unread("it does not say what the file held")
     articles, _, through = saved
     if through is not None and not isinstance(through, int):
         raise _Unread("it does not say what the file held")
-    if store.count_through(through) != int(articles or 0):
-        raise _Unread("articles it held were removed from the file since it was saved")
+    up_to = store.count_through(through)
+    if up_to != int(articles or 0):
+        raise _Unread(
+            f"the file holds {up_to} articles up to ingest number {through} where it held {articles} "
+            "(removed since, or lost as the machine stopped)"
+        )
+    after = store.count() - up_to
+    if 3 * after > held:
+        raise _Unread(
+            f"{after} articles were added after it, more than a third of the {held} it holds: reading the "
+            "window from the file is faster"
+        )
     return through
 
 
