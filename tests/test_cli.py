@@ -963,7 +963,14 @@ def test_state_saving_waits_its_minutes_from_the_last_save_or_failure(tmp_path) 
 
     now = [0.0]
     told: list[str] = []
-    saving = StateSaving(2, str(tmp_path / "crawl.sqlite"), "--save-state", told.append, clock=lambda: now[0])
+    saving = StateSaving(
+        2,
+        str(tmp_path / "crawl.sqlite"),
+        told.append,
+        setting="--save-state",
+        index_example="--index crawl.sqlite",
+        clock=lambda: now[0],
+    )
     with dedup.Deduplicator.open(tmp_path / "crawl.sqlite") as d:
         assert not saving.due(d)
         now[0] = 119.0

@@ -680,7 +680,9 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     config = read_config(args.config) if args.config else None
     saving = None
     if args.save_state is not None:
-        saving = StateSaving(args.save_state, args.index, "--save-state", _warn)
+        saving = StateSaving(
+            args.save_state, args.index, _warn, setting="--save-state", index_example="--index crawl.sqlite"
+        )
     progress: ProgressLines | None = None
     done = failed = copies = 0
 

@@ -10,30 +10,33 @@ import math
 import time
 from collections.abc import Callable
 
-from dedup.errors import InputError, StoreError
+from dedup.errors import ConfigError, StoreError
 from dedup.runners.stream import Deduplicator
 from dedup.stores.base import is_redis
 
 
 class StateSaving:
     """Saves a deduplicator's state at the first ``due`` call after every ``minutes`` minutes
-    (counted from its making). ``setting`` names the option in messages; ``tell`` is given the
-    message of a state that could not be saved."""
+    (counted from its making). ``setting`` names the option in messages and ``index_example``
+    shows how to give an index file (``--index crawl.sqlite``, say); ``tell`` is given the message
+    of a state that could not be saved."""
 
     def __init__(
         self,
         minutes: float,
         index: str | None,
-        setting: str,
         tell: Callable[[str], None],
+        *,
+        setting: str,
+        index_example: str,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not (0 < minutes < math.inf):
-            raise InputError(f"{setting} takes a positive number of minutes, got {minutes!r}")
+            raise ConfigError(f"{setting} takes a positive number of minutes, got {minutes!r}")
         if index is None or is_redis(index):
-            raise InputError(
+            raise ConfigError(
                 f"{setting} saves the memory beside an index file (a Redis worker reads its window from Redis "
-                "when it starts): give the index as a SQLite file, crawl.sqlite say"
+                f"when it starts): give the index as a SQLite file ({index_example}, say)"
             )
         self.every = 60.0 * minutes
         self._tell, self._clock = tell, clock

@@ -68,7 +68,13 @@ class DedupPipeline:
         self.saving = (
             None
             if save_state_minutes is None
-            else StateSaving(save_state_minutes, index, "DEDUP_SAVE_STATE_MINUTES", _not_saved)
+            else StateSaving(
+                save_state_minutes,
+                index,
+                _not_saved,
+                setting="DEDUP_SAVE_STATE_MINUTES",
+                index_example='DEDUP_INDEX = "crawl.sqlite"',
+            )
         )
         self.drop_copies = drop_copies
         self.text_field, self.html_field, self.id_field = text_field, html_field, id_field
@@ -169,7 +175,7 @@ def _window(days: Any, articles: Any) -> Window | None:
         most_days = None if days in (None, "") else float(days)
         most_articles = None if articles in (None, "") else int(articles)
     except ValueError as exc:
-        raise DedupError(
+        raise ConfigError(
             f"DEDUP_WINDOW_DAYS ({days!r}) must be a number of days and DEDUP_WINDOW_ARTICLES ({articles!r}) "
             f"a whole number: {exc}"
         ) from exc
@@ -183,7 +189,7 @@ def _minutes(value: Any) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError) as exc:
-        raise DedupError(f"DEDUP_SAVE_STATE_MINUTES ({value!r}) must be a number of minutes: {exc}") from exc
+        raise ConfigError(f"DEDUP_SAVE_STATE_MINUTES ({value!r}) must be a number of minutes: {exc}") from exc
 
 
 def _not_saved(message: str) -> None:

@@ -865,7 +865,7 @@ class SQLiteStore:
                     self._db.execute("ROLLBACK")
 
     def matches(
-        self, between: Container[str] | None = None, skip: Callable[[str, str], bool] | None = None
+        self, *, between: Container[str] | None = None, skip: Callable[[str, str], bool] | None = None
     ) -> Iterator[Match]:
         """Every stored verified copy (or those of two articles in ``between``, but those of a and
         b for which ``skip(a, b)``), each checked against its checksum."""
