@@ -244,11 +244,15 @@ class Deduplicator:
         return dedup
 
     def _after_state(self, store: SQLiteStore, through: int | None, progress: Progress | None, read_only: bool) -> int:
-        """``_read_after``; a dedup error there (a damaged row among the articles after the state,
-        say) is raised with a note, and a writer takes the state out first, so that the next
-        opening reads the file alone."""
+        """After a state saved while the file was written: the articles added to the file after
+        it (``sync.read_after``). A dedup error there (a damaged row among them, say) is raised
+        with a note, and a writer takes the state out first, so that the next opening reads the
+        file alone."""
         try:
-            return self._read_after(store, through, progress)
+            return sync.read_after(
+                self._replica, self._pairs, self._groups, store, through,
+                answered=self._answered, admit=self._admit, written=self._written, progress=progress,
+            )  # fmt: skip
         except DedupError as exc:
             saved = state.path_of(store.path)
             if not read_only:
@@ -257,51 +261,6 @@ class Deduplicator:
             told = "delete it for the next opening to read the file alone" if saved.exists() else "deleted"
             exc.add_note(f"(reading the articles added after the state saved in {saved}; {told})")
             raise
-
-    def _read_after(self, store: SQLiteStore, through: int | None, progress: Progress | None) -> int:
-        """After a state saved while the file was written (``save_state``): the articles added to
-        the file after it, one at a time as the stream added them, each with its copies and the
-        window let on by it, read as an opening without a state reads them (``sync.replay``),
-        and the clusters it joined given the cluster ids the file records before the window lets
-        any article out; then the copies recorded since among the articles the state holds. The
-        clusters are grouped again when next asked for. Returns how many articles were read."""
-        replica, pairs = self._replica, self._pairs
-        total = store.count() - store.count_through(through)
-        read = 0
-        recorded: set[str] = set()  # the articles whose cluster id was read from the file
-        for stored in store.articles_after(through):
-            sync.replay(replica, pairs, stored, store.matches_of(stored.article.id))
-            self._answered(stored)
-            read += 1
-            replica.seq = max(replica.seq, stored.seq + 1)
-            if stored.article.id in replica.entries:
-                self._recorded_ids(store, stored.article.id, recorded)
-                self._admit(stored.article, stored.seq)
-            if progress is not None:
-                progress(read, total)
-        if read:
-            for match in store.matches(between=replica.entries, skip=pairs.holds_copy):
-                pairs.remember(match, version=sync.STORED)
-            self._groups.regroup()
-        return read
-
-    def _recorded_ids(self, store: SQLiteStore, article_id: str, recorded: set[str]) -> None:
-        """The cluster ids the file records for the articles joined to ``article_id`` by copies
-        (but those read before, and the articles beyond them), taken as their last answers; their
-        earliest sources are found again when next asked for."""
-        edges, groups = self._pairs.edges, self._groups
-        reached, todo = [], [article_id]
-        while todo:
-            node = todo.pop()
-            if node in recorded:
-                continue
-            recorded.add(node)
-            reached.append(node)
-            todo.extend(other for other in edges.get(node, ()) if other not in recorded)
-        for member in reached:
-            groups.earliest.pop(member, None)
-        for member, cluster in store.cluster_ids(reached).items():
-            groups.cluster_ids[member] = self._written[member] = cluster
 
     @_serialised
     def save_state(self) -> Path:

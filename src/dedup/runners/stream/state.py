@@ -26,13 +26,13 @@ CRC-32. A writer that opens the file from its state keeps the state as an interi
 a sealed state's seal is replaced by the interim mark), so that a writer killed later leaves a
 state to read with the articles it added; a writer that opens the file otherwise takes the mark
 out and deletes the state before it changes anything, and so does a removal or a batch
-(``forget``): a sealed state is never read after its file moved on. An interim
-state is read with the same checks but those of the file extent, the seal and the log: instead,
-the file must still hold every article it held when the state was saved (as many up to its last
-ingest number then), and at most a third as many articles added after it as it holds in memory;
-the opening then reads those articles (``Deduplicator._read_after``). Otherwise the articles are read from the file, with a
-line on the ``dedup`` logger (INFO) saying why; a state that cannot be saved is a WARNING there,
-and the file is complete without it.
+(``forget``): a sealed state is never read after its file moved on. An interim state is read
+with the same checks but those of the file extent, the seal and the log: instead, the file must
+still hold every article it held when the state was saved (as many up to its last ingest number
+then), and at most a third as many articles added after it as it holds in memory; the opening
+then reads those articles (``sync.read_after``). Otherwise the articles are read from the file,
+with a line on the ``dedup`` logger (INFO) saying why; a state that cannot be saved is a WARNING
+there, and the file is complete without it.
 
 The payload is read by an unpickler that builds only the classes a state is made of (numpy
 arrays, containers, times, and dedup's own records and index parts) and calls no other function:

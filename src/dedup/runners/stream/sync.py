@@ -1,5 +1,6 @@
-"""The stream's replica kept in step with its store: loaded from a SQLite file when it is opened,
-and brought up to date from the log of a shared (Redis) index, where other workers add and remove
+"""The stream's replica kept in step with its store: loaded from a SQLite file when it is opened
+(or, after a state saved while the file was written, the articles added after it), and brought up
+to date from the log of a shared (Redis) index, where other workers add and remove
 articles, before every change and every full answer (``Deduplicator.sync``)."""
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from dedup.config import Progress
-from dedup.records import Match
+from dedup.records import Article, Match
+from dedup.runners.stream.groups import Groups
 from dedup.runners.stream.replica import Replica
 from dedup.runners.stream.window import Retention
 from dedup.stages.index import U32
@@ -104,6 +106,66 @@ def load(
     # the next ingest number follows the file's last one, in the window or not
     replica.seq = max(replica.seq, last + 1)
     return left
+
+
+def read_after(
+    replica: Replica,
+    pairs: PairCache,
+    groups: Groups,
+    store: SQLiteStore,
+    through: int | None,
+    *,
+    answered: Callable[[StoredArticle], None],
+    admit: Callable[[Article, int], object],
+    written: dict[str, str],
+    progress: Progress | None = None,
+) -> int:
+    """After a state saved while the file was written (``Deduplicator.save_state``), read into
+    memory: the articles added to the file after ingest number ``through``, one at a time as the
+    stream added them, each with its copies (``replay``), told to ``answered`` and let into the
+    window (``admit``), the clusters it joined given the cluster ids the file records before the
+    window lets any article out (``_recorded_ids``); then the copies recorded since among the
+    articles the state holds. The clusters are grouped again when next asked for. Returns how
+    many articles were read."""
+    total = store.count() - store.count_through(through)
+    read = 0
+    recorded: set[str] = set()  # the articles whose cluster id was read from the file
+    for stored in store.articles_after(through):
+        replay(replica, pairs, stored, store.matches_of(stored.article.id))
+        answered(stored)
+        read += 1
+        replica.seq = max(replica.seq, stored.seq + 1)
+        if stored.article.id in replica.entries:
+            _recorded_ids(store, stored.article.id, pairs, groups, written, recorded)
+            admit(stored.article, stored.seq)
+        if progress is not None:
+            progress(read, total)
+    if read:
+        for match in store.matches(between=replica.entries, skip=pairs.holds_copy):
+            pairs.remember(match, version=STORED)
+        groups.regroup()
+    return read
+
+
+def _recorded_ids(
+    store: SQLiteStore, article_id: str, pairs: PairCache, groups: Groups, written: dict[str, str], recorded: set[str]
+) -> None:
+    """The cluster ids the file records for the articles joined to ``article_id`` by copies (but
+    those in ``recorded``, read before, and the articles beyond them), taken as their last answers
+    (and as written, in ``written``); their earliest sources are found again when next asked for."""
+    edges = pairs.edges
+    reached, todo = [], [article_id]
+    while todo:
+        node = todo.pop()
+        if node in recorded:
+            continue
+        recorded.add(node)
+        reached.append(node)
+        todo.extend(other for other in edges.get(node, ()) if other not in recorded)
+    for member in reached:
+        groups.earliest.pop(member, None)
+    for member, cluster in store.cluster_ids(reached).items():
+        groups.cluster_ids[member] = written[member] = cluster
 
 
 def load_shared(
