@@ -958,7 +958,7 @@ def test_stream_save_state_needs_minutes_and_an_index_file(args, message, tmp_pa
     assert not (tmp_path / "x.sqlite").exists()
 
 
-def test_state_saving_waits_its_minutes_from_the_last_save_or_failure(tmp_path) -> None:
+def test_state_saving_waits_its_minutes_from_the_last_save_or_failure(tmp_path, monkeypatch) -> None:
     from dedup.fronts.saving import StateSaving
 
     now = [0.0]
@@ -986,3 +986,15 @@ def test_state_saving_waits_its_minutes_from_the_last_save_or_failure(tmp_path) 
         now[0] = 300.0
         assert not saving.due(d) and len(told) == 1  # (two minutes from the failure at 240 s)
         d._interrupted = None
+        real_save = dedup.Deduplicator.save_state
+
+        def slow_save(self):
+            now[0] += 13.0  # (more than a tenth of the two minutes)
+            return real_save(self)
+
+        monkeypatch.setattr(dedup.Deduplicator, "save_state", slow_save)
+        for at in (360.0, 500.0):
+            now[0] = at
+            assert saving.due(d)
+        assert len(told) == 2 and "took 13.0 s, more than a tenth of the 2 minutes" in told[1]
+        assert "give --save-state more minutes" in told[1]  # (told once)

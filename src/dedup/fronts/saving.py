@@ -39,12 +39,16 @@ class StateSaving:
                 f"when it starts): give the index as a SQLite file ({index_example}, say)"
             )
         self.every = 60.0 * minutes
+        self._setting = setting
         self._tell, self._clock = tell, clock
         self._next = clock() + self.every
+        self._slow_told = False
 
     def due(self, dedup: Deduplicator) -> bool:
-        """Save the state if the time has come; whether it was saved."""
-        if self._clock() < self._next:
+        """Save the state if the time has come; whether it was saved. A save that takes more than a
+        tenth of the interval is told once (nothing is added while it runs)."""
+        started = self._clock()
+        if started < self._next:
             return False
         try:
             dedup.save_state()
@@ -53,4 +57,11 @@ class StateSaving:
             self._tell(str(exc))
             return False
         finally:
-            self._next = self._clock() + self.every
+            ended = self._clock()
+            self._next = ended + self.every
+            if ended - started > self.every / 10 and not self._slow_told:
+                self._slow_told = True
+                self._tell(
+                    f"saving the state took {ended - started:.1f} s, more than a tenth of the {self.every / 60:g} "
+                    f"minutes between saves, during which nothing is added: give {self._setting} more minutes"
+                )
