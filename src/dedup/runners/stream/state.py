@@ -9,11 +9,10 @@ exactly as if it had never been closed. A writer that closes its file saves it i
 ``<index>.state`` (for ``crawl.sqlite``, ``crawl.sqlite.state``): ``dedup-state`` and a newline,
 a 4-byte little-endian length, a JSON header (the format, the dedup version and a checksum of its
 source, the Python and numpy versions, the settings, the window, the numbers of articles and
-copies the file lists and its last ingest number, a random token, and the number of articles
-in memory), the payload (a pickle,
-protocol 5), its CRC-32 (4 bytes, little-endian), then, once the index is closed, a seal: a
-newline, ``dedup-state-sealed``, and the index file's size and time of last change in
-nanoseconds (8 bytes each, little-endian). The state's mark, the token and the CRC-32 in hex, is
+copies the file lists and its last ingest number, a random token, and the number of articles in
+memory), the payload (a pickle, protocol 5), its CRC-32 (4 bytes, little-endian), then, once the
+index is closed, a seal: a newline, ``dedup-state-sealed``, and the index file's size and time of
+last change in nanoseconds (8 bytes each, little-endian). The state's mark, the token and the CRC-32 in hex, is
 written into the index's ``meta`` table in the same close. A state saved while the file is written
 (an interim state) ends after its CRC-32 with a newline and ``dedup-state-interim`` instead of a
 seal, and its mark is written into ``meta`` at once.
