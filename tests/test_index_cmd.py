@@ -3,6 +3,7 @@ file, and a real redis-server on loopback."""
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -136,6 +137,43 @@ def test_stats_for_people(index, capsys) -> None:
     assert lines["published"].startswith("2024-03-03T09:05:00+00:00 to ")
     assert lines["index"].startswith(f"{index} (SQLite, ")
     assert lines["formula"].endswith("(limit 2): templated stories told apart")
+
+
+def test_stats_say_what_a_restart_reads(index, tmp_path, capsys) -> None:
+    """The opening's source, as a restart reads the index: the state saved as the file closed, the
+    state saved while writing and the articles after it (a crash), or the articles themselves."""
+    saved = Path(f"{index}.state")
+    status, out, err = _run(["index", "stats", "--json", index], capsys)
+    assert status == 0, err
+    s = json.loads(out)
+    assert (s["opened_from"], s["after_state"], s["state_bytes"]) == ("state", 0, saved.stat().st_size)
+    assert s["opening_seconds"] >= 0
+    status, out, _ = _run(["index", "stats", index], capsys)
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert lines["opening"].startswith("from the state saved beside the file (")
+    # a crash after a state saved while writing, and two articles after it
+    crawl, crashed = tmp_path / "crawl2.sqlite", tmp_path / "crashed.sqlite"
+    rows = _rows()
+    d = Deduplicator.open(crawl)
+    for r in rows[:9]:
+        d.add(Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at")))
+    d.save_state()
+    for r in rows[9:]:
+        d.add(Article(id=r["id"], text=r["text"], source=r.get("source"), published_at=r.get("published_at")))
+    for suffix in ("", "-wal", ".state"):
+        shutil.copy2(f"{crawl}{suffix}", f"{crashed}{suffix}")
+    d.close()
+    status, out, _ = _run(["index", "stats", str(crashed)], capsys)
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert lines["opening"].startswith("from the state saved beside the file (")
+    assert " and the 2 articles added after it, in " in lines["opening"]
+    saved.unlink()
+    status, out, _ = _run(["index", "stats", "--json", index], capsys)
+    s = json.loads(out)
+    assert (s["opened_from"], s["after_state"], s["state_bytes"]) == ("index", None, None)
+    status, out, _ = _run(["index", "stats", index], capsys)
+    lines = dict(line.split(None, 1) for line in out.splitlines())
+    assert lines["opening"].startswith("the articles read from the file (no state saved beside it could be read), in ")
 
 
 # -- get ----------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from dedup.errors import StoreError, UnknownArticleError
 from dedup.fronts.cli import EXIT_OK, ProgressLines, cluster_line, open_output, reading_back
 from dedup.records import Cluster
 from dedup.runners.stream import Deduplicator
+from dedup.runners.stream.state import path_of as state_path_of
 from dedup.stores.base import is_redis
 from dedup.stores.sqlite import SQLiteStore, config_checksum, config_to_json
 
@@ -120,6 +121,12 @@ class Stats:
     # clusters and the formula load are of; None for an index read whole
     window: dict[str, float | int | None] | None = None
     in_window: int | None = None
+    # how the index was opened, as a restart reads it: ``"state"`` (the state saved beside the file,
+    # of ``state_bytes``, then the ``after_state`` articles added after it) or ``"index"``
+    opened_from: str | None = None
+    after_state: int | None = None
+    state_bytes: int | None = None
+    opening_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -156,8 +163,11 @@ def stats(where: str) -> Stats:
         checksum = config_checksum(config_to_json(d.config))
         settings = _settings(d)
         formula_load = d.formula_load
+        opened = d.opened_from
     copies = [c for c in clusters if len(c) > 1]
     redis = is_redis(where)
+    from_state = opened is not None and opened.source == "state"
+    saved = state_path_of(where) if from_state else None
     return Stats(
         index=_shown(where),
         kind="redis" if redis else "sqlite",
@@ -177,6 +187,10 @@ def stats(where: str) -> Stats:
         formula_load=None if formula_load is None else float(f"{formula_load:.3g}"),
         window=None if window is None else {"days": window.days, "articles": window.articles},
         in_window=None if window is None else in_window,
+        opened_from=None if opened is None else opened.source,
+        after_state=opened.after_state if opened is not None and from_state else None,
+        state_bytes=os.path.getsize(saved) if saved is not None and saved.exists() else None,
+        opening_seconds=None if opened is None else round(opened.seconds, 2),
     )
 
 
@@ -225,7 +239,20 @@ def write_stats(s: Stats, out: TextIO) -> None:
         ("fingerprint", s.config_checksum),
         ("formula", _formula_line(s)),
     ]
+    if s.opened_from is not None:
+        lines.append(("opening", _opening_line(s)))
     out.write("".join(f"{name:<12} {value}\n" for name, value in lines))
+
+
+def _opening_line(s: Stats) -> str:
+    """How the index was read, as a restart reads it."""
+    took = f"in {s.opening_seconds:g} s"
+    if s.opened_from != "state":
+        where = "Redis" if s.kind == "redis" else "the file (no state saved beside it could be read)"
+        return f"the articles read from {where}, {took}"
+    size = "" if s.state_bytes is None else f" ({_size(s.state_bytes)})"
+    after = f" and the {s.after_state} articles added after it" if s.after_state else ""
+    return f"from the state saved beside the file{size}{after}, {took}"
 
 
 def _formula_line(s: Stats) -> str:

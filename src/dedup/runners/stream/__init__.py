@@ -7,7 +7,9 @@ Its parts, each in its own place:
 - ``groups``: the clusters of the articles in memory over the cached pairs (grouping and provenance,
   a large story's groups kept, each member's last answer, cluster ids passed on in a window);
 - ``replica``: the in-memory replica of the index (entries, LSH indexes, boilerplate model);
-- ``sync``: the replica loaded from a SQLite file and kept in step with a shared Redis index.
+- ``sync``: the replica loaded from a SQLite file (or after a state, the articles added since) and
+  kept in step with a shared Redis index;
+- ``state``: the memory saved beside a SQLite file and read back when it is next opened.
 
 It calls the stages (``dedup.stages.prepare``, ``dedup.stages.pairs``, ``dedup.stages.grouping``,
 ``dedup.stages.provenance``) and writes through a store (``dedup.stores.base.Store``).

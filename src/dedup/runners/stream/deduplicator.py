@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial, wraps
 from itertools import islice
@@ -84,6 +84,18 @@ def _an_id(article_id: object) -> str:
             f"an article id is a string (an Article's id), got {type(article_id).__name__} {_shown(article_id)}"
         )
     return article_id
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """How ``Deduplicator.open`` read the memory: ``source`` is ``"state"`` (the state saved beside
+    the SQLite file, then the ``after_state`` articles added after it when it was saved while the
+    file was written) or ``"index"`` (the window's articles read from the file or Redis);
+    ``seconds`` is how long the opening took."""
+
+    source: str
+    after_state: int
+    seconds: float
 
 
 class Deduplicator:
@@ -153,6 +165,7 @@ class Deduplicator:
         # a state saved while writing (``save_state``) is marked in the file: its articles read after
         # it stand for what the stream did since, which a removal or a batch makes untrue
         self._interim = False
+        self._opened: Opened | None = None  # how ``open`` read the memory
 
     # -- persistence ----------------------------------------------------------------------------
     @classmethod
@@ -191,6 +204,7 @@ class Deduplicator:
         started = time.perf_counter()
         redis = is_redis(where)
         restored = False
+        after = 0
         if redis and isinstance(where, str):
             from dedup.stores.redis import RedisStore
 
@@ -240,8 +254,16 @@ class Deduplicator:
             except BaseException:  # a failed opening keeps neither the file nor its lock
                 store.close()
                 raise
-        _log.opened(str(where), len(dedup._replica.entries), time.perf_counter() - started, restored)
+        seconds = time.perf_counter() - started
+        dedup._opened = Opened("state" if restored else "index", after, seconds)
+        _log.opened(str(where), len(dedup._replica.entries), seconds, restored)
         return dedup
+
+    @property
+    def opened_from(self) -> Opened | None:
+        """How ``open`` read this deduplicator's memory (None for one made in memory): from the
+        state saved beside its SQLite file, or from the articles in the index."""
+        return self._opened
 
     def _after_state(self, store: SQLiteStore, through: int | None, progress: Progress | None, read_only: bool) -> int:
         """After a state saved while the file was written: the articles added to the file after
