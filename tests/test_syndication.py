@@ -185,6 +185,44 @@ def test_the_kept_groups_and_earliest_equal_those_built_from_the_members(seed: i
     }
 
 
+def _on_one_day(articles: list[dedup.Article], published_at: str | None) -> list[dedup.Article]:
+    """The story with every copy given ``published_at`` (a day without a time: all tie), or with
+    none and one date printed at the top of every text."""
+    dateline = "" if published_at else "RIYADH, March 3, 2024 - "
+    return [
+        dedup.Article(id=a.id, text=dateline + a.text, source=a.source, published_at=published_at) for a in articles
+    ]
+
+
+@pytest.mark.parametrize("published_at", ["2024-01-01", None], ids=["a day without a time", "one printed date"])
+def test_a_story_copied_on_one_day_grows_at_a_bounded_cost(monkeypatch, published_at: str | None) -> None:
+    """Copies that tie on their time (or have none) are told apart by their texts among the first
+    ``MOST_CONTESTED`` indexed: each new copy looks up a bounded number of comparisons however large
+    the story is (every pair of the story's members, before), and the records grown one copy at a
+    time equal those built from the members."""
+    from dedup.stages import pairs as stage_pairs
+
+    articles = _on_one_day(Random(7).sample(STORY, 120), published_at)
+    looked_up: list[int] = []
+    real = stage_pairs.PairCache.pair
+
+    def counted(self, a: str, b: str):  # type: ignore[no-untyped-def]
+        looked_up[-1] += 1
+        return real(self, a, b)
+
+    monkeypatch.setattr(stage_pairs.PairCache, "pair", counted)
+    d = dedup.Deduplicator(SMALL)
+    for a in articles:
+        looked_up.append(0)
+        d.add(a)
+    monkeypatch.undo()
+    assert len(d.cluster_of(articles[-1].id)) >= 110
+    # (every pair of 110 members is 12,000 look-ups and more; of 50, 2,450)
+    assert max(looked_up[-20:]) < 1_000 and max(looked_up[-20:]) < 2 * max(looked_up[40:60]) + 50
+    kept = _kept(d)
+    assert not _differences(kept, _rebuilt(_stream(articles)))
+
+
 def _story_with_original_at(seed: int, size: int, at: int) -> list[dedup.Article]:
     """``size`` articles of the story in a shuffled order, the original (the earliest) at ``at``."""
     rnd = Random(seed)

@@ -8,8 +8,9 @@ Evidence, strongest first:
    found by :func:`find_text_date`, which uses dateparser for the Egyptian/Gulf and English month
    names and maps the Levantine series (كانون الثاني, شباط, …) onto them first;
 3. text evidence when no time separates the candidates: **containment** (the article whose text is
-   inside the other is the source; a copy that adds paragraphs is later), then **credit** (the article
-   that credits a wire agency in its opening or closing lines);
+   inside the other is the source; a copy that adds paragraphs is later), among the first
+   ``MOST_CONTESTED`` of them indexed, then **credit** (the article that credits a wire agency in its
+   opening or closing lines);
 4. **tie_break**: ingest order, then id.
 
 Each member's known time is its ``published_at``, else its printed date. A member with no known time
@@ -32,6 +33,11 @@ from typing import Any
 
 from dedup.config import ProvenanceConfig
 from dedup.records import Article, Cluster, Evidence, Match, Member, Relation
+
+# The most candidates the containment rule compares with one another (every pair of them): those
+# indexed first. A story copied by hundreds of outlets on one day (dates without times tie), or
+# with no times at all, is decided among its first copies, at a cost that does not grow with it.
+MOST_CONTESTED = 16
 
 _EN_MONTHS = (
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?"
@@ -334,7 +340,7 @@ def choose_earliest(
     if len(candidates) == 1:
         only = candidates[0]
         return only.id, Evidence(rule="single", detail="the only article of its cluster", values=_time_values(only))
-    pool = sorted(candidates, key=lambda c: (c.seq, c.id))
+    pool = by_seq = sorted(candidates, key=_indexed)
     timed = sorted(
         ((known, c) for c in pool if (known := c.known_time) is not None),
         key=lambda kc: (kc[0][0], kc[1].seq, kc[1].id),
@@ -367,7 +373,10 @@ def choose_earliest(
             return first.id, Evidence(rule=first_time[1], detail=detail, values=values)
         pool = tied
         values["tied_on_time"] = {"ids": [c.id for c in tied], **_time_values(first)}
-    winner = _by_containment(pool, containment, config)
+    contest = _first_indexed(pool, by_seq)
+    if len(contest) < len(pool):
+        values["contested"] = [c.id for c in contest]
+    winner = _by_containment(contest, containment, config)
     if winner is not None:
         chosen, figures = winner
         values["containment"] = figures
@@ -386,6 +395,19 @@ def choose_earliest(
     return chosen_c.id, Evidence(
         rule="tie_break", detail="no evidence separates them: first ingested, then smallest id", values=values
     )
+
+
+def _indexed(c: Candidate) -> tuple[int, str]:
+    return c.seq, c.id
+
+
+def _first_indexed(pool: Sequence[Candidate], by_seq: Sequence[Candidate]) -> list[Candidate]:
+    """The first ``MOST_CONTESTED`` of ``pool`` indexed, read off ``by_seq`` (every candidate in
+    that order) rather than sorting the pool again; a pool no larger, as it is."""
+    if len(pool) <= MOST_CONTESTED:
+        return list(pool)
+    ids = {c.id for c in pool}
+    return [c for c in by_seq if c.id in ids][:MOST_CONTESTED]
 
 
 def _containment_support(
@@ -502,6 +524,34 @@ def grown(
     }
     evidence = replace(cluster.evidence, values=values)
     return replace(cluster, members=members, evidence=evidence), following
+
+
+def regrown(
+    cluster: Cluster,
+    candidates: Sequence[Candidate],
+    new: Candidate,
+    others: Iterable[str],
+    pair: Callable[[str, str], Match],
+    config: ProvenanceConfig,
+) -> Cluster | None:
+    """``build_cluster`` of ``cluster``'s group with ``new`` added (indexed after every member;
+    ``candidates`` are every member's, ``new``'s among them), when the earliest chosen again
+    (``choose_earliest``, whose containment contest is bounded: ``MOST_CONTESTED``) is the one it
+    had: the evidence is chosen again and only ``new``'s record is made, since a member's record
+    reads the earliest and the copies indexed before it. For a cluster whose earliest was not
+    chosen by its time alone (``grown``'s case), or that ``new`` ties with. None when the earliest
+    changes."""
+
+    def containment(x: str, y: str) -> float:
+        m = pair(x, y)
+        return m.containment_a if m.a == x else m.containment_b
+
+    earliest, evidence = choose_earliest(candidates, containment, config)
+    if earliest != cluster.earliest:
+        return None
+    member = _member(new, earliest, others, pair)
+    at = bisect.bisect(cluster.members, new.id, key=_member_id)  # (members are in id order)
+    return replace(cluster, members=(*cluster.members[:at], member, *cluster.members[at:]), evidence=evidence)
 
 
 def revised(

@@ -32,7 +32,16 @@ from dedup.runners.stream.replica import Replica
 from dedup.runners.stream.watch import Watch
 from dedup.stages.grouping import IN_ORDER, InOrder, components, groups_of
 from dedup.stages.pairs import PairCache
-from dedup.stages.provenance import Candidate, build_cluster, candidate, cluster_id, grown, provenance_inputs, revised
+from dedup.stages.provenance import (
+    Candidate,
+    build_cluster,
+    candidate,
+    cluster_id,
+    grown,
+    provenance_inputs,
+    regrown,
+    revised,
+)
 
 
 class Groups:
@@ -290,11 +299,31 @@ class Groups:
                 self._note(new, grew[0])
                 self.merged = ()
                 return grew[0]
+            regrew = self._regrown(cluster, group)
+            if regrew is not None:
+                records[g] = (regrew, self._following(regrew))
+                self._note(new, regrew)
+                self.merged = ()
+                return regrew
         how = IN_ORDER if len(group) > 1 else "no verified copy"
         cluster = self._build_cluster(sorted(group), how, near=self.before)
-        following = cluster.evidence.values.get("next", {}).get("id")
-        records[g] = (cluster, None if following is None else self._candidate(following, True))
+        records[g] = (cluster, self._following(cluster))
         return cluster
+
+    def _regrown(self, cluster: Cluster, group: list[str]) -> Cluster | None:
+        """The kept record of a group grown by its member placed last (``group[-1]``) when that
+        member did not come before the earliest's time (``provenance.regrown``), else None."""
+        new = self._candidate(group[-1], True)
+        first = self._candidate(cluster.earliest, True).known_time
+        if new.known_time is not None and first is not None and new.known_time[0] < first[0]:
+            return None  # (an earlier time: the earliest changes)
+        candidates = [self._candidate(m, True) for m in group]
+        return regrown(cluster, candidates, new, self.before(new.id), self._pairs.pair, self.config.provenance)
+
+    def _following(self, cluster: Cluster) -> Candidate | None:
+        """The member of the time after the earliest's, when its time chose it (``grown``)."""
+        following = cluster.evidence.values.get("next", {}).get("id")
+        return None if following is None else self._candidate(following, True)
 
     def before(self, member: str) -> list[str]:
         """The articles indexed before ``member`` that it was compared with and found a copy of, in
