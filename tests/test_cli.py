@@ -939,6 +939,7 @@ def test_stream_save_state_saves_the_memory_between_lines_and_goes_on_when_it_ca
     assert len(out.splitlines()) == len(_seed_lines())
     assert "dedup: warning: could not save the state beside" in err
     assert "No space left on device" in err
+    assert f"dedup: could not save the state of the index {index} as it closed" in err  # (the close's too)
 
 
 @pytest.mark.parametrize(
@@ -946,6 +947,7 @@ def test_stream_save_state_saves_the_memory_between_lines_and_goes_on_when_it_ca
     [
         (["--index", "x.sqlite", "--save-state", "0"], "positive number of minutes"),
         (["--index", "x.sqlite", "--save-state", "nan"], "positive number of minutes"),
+        (["--index", "x.sqlite", "--save-state", "1e308"], "positive number of minutes"),
         (["--save-state", "5"], "give the index as a SQLite file"),
         (["--index", "redis://127.0.0.1:1/0", "--save-state", "5"], "a Redis worker reads its window"),
     ],

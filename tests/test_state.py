@@ -167,7 +167,7 @@ def _deleted(path: Path) -> None:
         (_deleted, None),
         (_mark_taken_out, None),
         (_flip_a_payload_byte, "fails its checksum"),
-        (_cut_short, "changed or replaced"),
+        (_cut_short, "cut short"),
         (_changed_by_another_program, "changed or replaced|holds changes"),
     ],
     ids=["deleted", "mark taken out", "a byte changed", "cut short", "index changed since"],
@@ -581,9 +581,7 @@ def test_an_interruption_after_opening_from_a_state_leaves_that_state_to_read(
     caplog.set_level(logging.INFO, logger="dedup")
     d.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(
-        m.endswith("the next opening reads the state saved before and the articles added after it") for m in warnings
-    )
+    assert any("the next opening reads the state saved before and the articles added after it" in m for m in warnings)
     with dedup.Deduplicator.open(path, window=WINDOW) as again:
         assert any(r.getMessage().startswith("read 6 articles added to the index") for r in caplog.records)
         assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
@@ -844,8 +842,11 @@ def test_a_state_that_fails_to_save_again_leaves_the_last_one_to_read(tmp_path: 
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(state._Pickler, "dump", full)
-    with pytest.raises(dedup.StoreError, match="No space left on device"):
+    with pytest.raises(dedup.StoreError, match="No space left on device") as failed:
         d.save_state()
+    assert "(an opening after a crash reads the state saved before and the articles added after it)" in str(
+        failed.value
+    )
     monkeypatch.undo()
     assert not list(tmp_path.glob(".*.new"))
     for a in arts[220:230]:
@@ -858,6 +859,25 @@ def test_a_state_that_fails_to_save_again_leaves_the_last_one_to_read(tmp_path: 
         assert any(r.getMessage().startswith("read 30 articles added to the index") for r in caplog.records)
         assert _opened(caplog)[-1].endswith("(from the state saved beside it)")
         assert set(again) == held
+
+
+def test_ctrl_c_while_saving_the_state_leaves_the_memory_to_save_again(tmp_path: Path, monkeypatch) -> None:
+    # saving writes the memory out and changes none of it: stopped, it is saved at the next call
+    path = tmp_path / "crawl.sqlite"
+    d = dedup.Deduplicator.open(path, window=WINDOW)
+    for a in _articles(60):
+        d.add(a)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(state._Pickler, "dump", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        d.save_state()
+    monkeypatch.undo()
+    assert d.save_state().read_bytes().endswith(state._INTERIM)
+    d.close()
+    assert state.path_of(path).read_bytes()[-16 - len(state._SEAL) : -16] == state._SEAL
 
 
 def test_an_article_after_the_state_that_cannot_be_read_takes_the_state_out(tmp_path: Path) -> None:

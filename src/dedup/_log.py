@@ -83,16 +83,22 @@ def state_not_read(path: str, why: str) -> None:
 
 def state_not_saved(place: str, why: str, kept: bool = False) -> None:
     """The stream's memory could not be saved as its index closed: the next opening reads the file,
-    or the state ``kept`` from the opening or saved while writing and the articles after it."""
-    then = "the state saved before and the articles added after it" if kept else "the articles from the index"
-    logger.warning(
+    or the state ``kept`` from the opening or saved while writing and the articles after it (on
+    ``dedup.index``, which ``dedup stream`` prints)."""
+    then = (
+        "the state saved before and the articles added after it (or, past a third of the state's articles, the index)"
+        if kept
+        else "the articles from the index"
+    )
+    logging.getLogger("dedup.index").warning(
         "could not save the state of the index %s as it closed: %s; the next opening reads %s", where(place), why, then
     )
 
 
 def state_not_kept(place: str, why: str) -> None:
-    """The state a writer opened its index from could not be kept for an opening after a crash."""
-    logger.warning(
+    """The state a writer opened its index from could not be kept for an opening after a crash (on
+    ``dedup.index``, which ``dedup stream`` prints)."""
+    logging.getLogger("dedup.index").warning(
         "could not keep the state of the index %s for a restart after a crash: %s; until the state is saved "
         "again, an opening after a crash reads the articles from the index",
         where(place),

@@ -330,6 +330,7 @@ def test_pipeline_saves_the_index_state_as_the_crawl_runs(tmp_path: Path, caplog
     [
         ({"DEDUP_INDEX": "crawl.sqlite", "DEDUP_SAVE_STATE_MINUTES": "soon"}, "must be a number of minutes"),
         ({"DEDUP_INDEX": "crawl.sqlite", "DEDUP_SAVE_STATE_MINUTES": -5}, "a positive number of minutes"),
+        ({"DEDUP_INDEX": "crawl.sqlite", "DEDUP_SAVE_STATE_MINUTES": True}, "not a flag"),
         ({"DEDUP_SAVE_STATE_MINUTES": 30}, "give the index as a SQLite file"),
         ({"DEDUP_INDEX": "redis://127.0.0.1:6379/0", "DEDUP_SAVE_STATE_MINUTES": 30}, "a Redis worker reads"),
     ],

@@ -436,8 +436,9 @@ def add_parser(sub: Any) -> None:
         description=(
             "Articles indexed, clusters (with copies and single articles), the largest cluster, the last "
             "sequence number, the oldest and newest publication times, the main settings and the "
-            "fingerprint of all of them (the checksum of the settings as the index stores them), and the "
-            "file's size for a SQLite index."
+            "fingerprint of all of them (the checksum of the settings as the index stores them), the "
+            "file's size for a SQLite index, and what the opening read, as a restart reads it: the state "
+            "saved beside the file (and the articles added after it), or the articles themselves."
         ),
         json_help="write one JSON object instead of lines for people",
         output_help="write to FILE (default: standard output)",

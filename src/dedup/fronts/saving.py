@@ -31,7 +31,7 @@ class StateSaving:
         index_example: str,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not (0 < minutes < math.inf):
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not (0 < 60.0 * minutes < math.inf):
             raise ConfigError(f"{setting} takes a positive number of minutes, got {minutes!r}")
         if index is None or is_redis(index):
             raise ConfigError(

@@ -186,6 +186,8 @@ def _minutes(value: Any) -> float | None:
     """``DEDUP_SAVE_STATE_MINUTES`` (a number, or its text), if set."""
     if value in (None, ""):
         return None
+    if isinstance(value, bool):
+        raise ConfigError(f"DEDUP_SAVE_STATE_MINUTES ({value!r}) must be a number of minutes, not a flag")
     try:
         return float(value)
     except (TypeError, ValueError) as exc:
@@ -193,7 +195,8 @@ def _minutes(value: Any) -> float | None:
 
 
 def _not_saved(message: str) -> None:
-    logger.warning("dedup could not save the index's state: %s", message)
+    """A state that could not be saved, or took long to save (``StateSaving``'s message)."""
+    logger.warning("dedup: %s", message)
 
 
 def _is_earliest(verdict: Verdict) -> bool:

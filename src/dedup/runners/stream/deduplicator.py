@@ -77,6 +77,21 @@ def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[C
     return run
 
 
+def _serialised_saving(method: Callable[[Deduplicator], R]) -> Callable[[Deduplicator], R]:
+    """``_serialised`` for a method that writes the memory out and changes none of it: one
+    interrupted leaves the memory in step with the file (``_watching``)."""
+
+    @wraps(method)
+    def run(self: Deduplicator, /) -> R:
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            with self._watching(changes=False):
+                return method(self)
+
+    return run
+
+
 def _an_id(article_id: object) -> str:
     """An article id a caller passed, refused at once (``InputError``) unless it is a string."""
     if not isinstance(article_id, str):
@@ -284,7 +299,7 @@ class Deduplicator:
             exc.add_note(f"(reading the articles added after the state saved in {saved}; {told})")
             raise
 
-    @_serialised
+    @_serialised_saving
     def save_state(self) -> Path:
         """Save the memory beside the SQLite file this deduplicator writes, as ``close`` does, and
         go on writing: an opening after a crash (the process killed, the machine stopped) reads it
@@ -316,9 +331,10 @@ class Deduplicator:
         try:
             path = state.save(self, store, interim=True)
         except Exception as exc:
+            then = "the state saved before and the articles added after it" if self._kept(store) else "the file"
             raise StoreError(
                 f"could not save the state beside {_log.where(where)}: {type(exc).__name__}: {exc}; the index is "
-                "complete without it (an opening after a crash reads the file)"
+                f"complete without it (an opening after a crash reads {then})"
             ) from exc
         if path is None:  # (only in the middle of an add)
             raise StoreError("save_state() cannot run in the middle of an add")
@@ -374,15 +390,16 @@ class Deduplicator:
             self._seal_state(saved)
 
     @contextmanager
-    def _watching(self) -> Iterator[None]:
+    def _watching(self, *, changes: bool = True) -> Iterator[None]:
         """Around every call: note one interrupted by anything but dedup's own errors (Ctrl-C, a
         signal's SystemExit, out of memory, a fault), since an add or a removal stopped after its
         write and before its memory followed leaves the two out of step, which the file, read
         again at the next opening, puts right; a memory that may be out of step is not saved
         (``_save_state``). dedup's errors leave the memory as it was or as the file says (or are
-        noted where they do not: ``_out_of_step``). A ``close()`` made in the middle of a call (by
-        a callback it runs, or a signal handler) closes the store once the call has ended: the
-        call writes what it acknowledges."""
+        noted where they do not: ``_out_of_step``); a call that ``changes`` no memory
+        (``save_state``) is not noted. A ``close()`` made in the middle of a call (by a callback it
+        runs, or a signal handler) closes the store once the call has ended: the call writes what
+        it acknowledges."""
         self._calls += 1
         try:
             yield
@@ -395,7 +412,8 @@ class Deduplicator:
         except DedupError:
             raise
         except BaseException as exc:
-            self._out_of_step(type(exc).__name__)
+            if changes:
+                self._out_of_step(type(exc).__name__)
             raise
         finally:
             self._calls -= 1

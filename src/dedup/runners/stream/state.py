@@ -458,6 +458,9 @@ def load(d: Deduplicator, store: SQLiteStore) -> Restored | None:
     path = path_of(store.path)
     if mark is None:
         return None
+    if not path.exists():
+        _log.state_not_read(str(path), "the index marks a state that is not there (deleted, or not copied with it)")
+        return None
     try:
         with path.open("rb") as fh, _collector_paused():
             state, restored = _read(fh, store, {**_header(d, store), "token": mark.split()[0]}, mark)
@@ -514,6 +517,9 @@ def _read(
     size = fh.seek(0, os.SEEK_END)
     fh.seek(max(size - len(_INTERIM), start))
     interim = fh.read() == _INTERIM
+    fh.seek(max(size - _STAMP_SIZE - len(_SEAL), start))
+    if not interim and fh.read(len(_SEAL)) != _SEAL:
+        raise _Unread("it is cut short (its writer stopped while saving it, or it was copied in part)")
     differs = sorted(
         key
         for key in (expected.keys() | header.keys()) - _TOLD
@@ -561,7 +567,7 @@ def _check_interim(store: SQLiteStore, saved: Any, held: Any) -> int | None:
     holds as many articles up to it as it did then, and at most a third as many after it as
     the state holds in memory (each article after it is read one at a time, as the stream
     added it: with more, reading the window from the file is the faster)."""
-    if not (isinstance(saved, list) and len(saved) == 3 and isinstance(held, int)):
+    if not (isinstance(saved, list) and len(saved) == 3 and type(held) is int):
         raise _Unread("it does not say what the file held")
     articles, _, through = saved
     if through is not None and not isinstance(through, int):
