@@ -397,6 +397,16 @@ def choose_earliest(
     )
 
 
+def _containment_of(pair: Callable[[str, str], Match]) -> Callable[[str, str], float]:
+    """``containment(x, y)``, the share of x's shingles found in y, read off ``pair``'s comparison."""
+
+    def containment(x: str, y: str) -> float:
+        m = pair(x, y)
+        return m.containment_a if m.a == x else m.containment_b
+
+    return containment
+
+
 def _indexed(c: Candidate) -> tuple[int, str]:
     return c.seq, c.id
 
@@ -542,10 +552,7 @@ def regrown(
     chosen by its time alone (``grown``'s case), or that ``new`` ties with. None when the earliest
     changes."""
 
-    def containment(x: str, y: str) -> float:
-        m = pair(x, y)
-        return m.containment_a if m.a == x else m.containment_b
-
+    containment = _containment_of(pair)
     earliest, evidence = choose_earliest(candidates, containment, config)
     if earliest != cluster.earliest:
         return None
@@ -573,10 +580,7 @@ def revised(
     members = list(cluster.members)
     support = dict(evidence.values.get("containment", {}))
 
-    def containment(x: str, y: str) -> float:
-        m = pair(x, y)
-        return m.containment_a if m.a == x else m.containment_b
-
+    containment = _containment_of(pair)
     for c in changed:
         at = bisect.bisect_left(members, c.id, key=_member_id)
         if at == len(members) or members[at].id != c.id:
@@ -651,10 +655,7 @@ def build_cluster(
     of an anchor that left it, see ``Deduplicator``)."""
     candidates = [candidate_of(member, len(group) > 1) for member in group]
 
-    def containment(x: str, y: str) -> float:
-        m = pair(x, y)
-        return m.containment_a if m.a == x else m.containment_b
-
+    containment = _containment_of(pair)
     earliest, evidence = choose_earliest(candidates, containment, config)
     if credits_of is not None and evidence.rule == "tie_break":
         candidates = [replace(c, credits=credits_of(c.id)) for c in candidates]
