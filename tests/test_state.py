@@ -802,16 +802,27 @@ def test_a_state_saved_before_a_removal_is_not_read(tmp_path: Path, caplog, by: 
         assert len(again) == len(d_left)
 
 
+def _written_after_a_state(
+    tmp_path: Path, before: int, after: int, size: int = 300, window: dedup.Window = WINDOW
+) -> tuple[dedup.Deduplicator, Path, list]:
+    """A writer (left open) that added ``before`` of ``size`` articles, saved its state, and added
+    ``after`` more."""
+    path, arts = tmp_path / "crawl.sqlite", _articles(size)
+    d = dedup.Deduplicator.open(path, window=window)
+    for a in arts[:before]:
+        d.add(a)
+    d.save_state()
+    for a in arts[before : before + after]:
+        d.add(a)
+    return d, path, arts
+
+
 def test_a_state_with_more_added_after_it_than_a_third_of_what_it_holds_is_not_read(tmp_path: Path, caplog) -> None:
     # each article after the state is read as the stream added it, slower than the window from the
     # file: past a third of the state's articles, the file is the faster
-    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
-    arts = _articles(700)
     window = dedup.Window(articles=300)
-    d = dedup.Deduplicator.open(path, window=window)
-    for a in arts[:400]:
-        d.add(a)
-    d.save_state()
+    d, path, arts = _written_after_a_state(tmp_path, 400, 0, size=700, window=window)
+    crashed = tmp_path / "crashed.sqlite"
     for n, a in enumerate(arts[400:], 1):
         d.add(a)
         if n == 100:
@@ -829,14 +840,8 @@ def test_a_state_with_more_added_after_it_than_a_third_of_what_it_holds_is_not_r
 
 
 def test_a_state_that_fails_to_save_again_leaves_the_last_one_to_read(tmp_path: Path, caplog, monkeypatch) -> None:
-    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
-    arts = _articles(300)
-    d = dedup.Deduplicator.open(path, window=WINDOW)
-    for a in arts[:200]:
-        d.add(a)
-    d.save_state()
-    for a in arts[200:220]:
-        d.add(a)
+    d, path, arts = _written_after_a_state(tmp_path, 200, 20)
+    crashed = tmp_path / "crashed.sqlite"
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -881,14 +886,8 @@ def test_ctrl_c_while_saving_the_state_leaves_the_memory_to_save_again(tmp_path:
 
 
 def test_an_article_after_the_state_that_cannot_be_read_takes_the_state_out(tmp_path: Path) -> None:
-    path, crashed = tmp_path / "crawl.sqlite", tmp_path / "crashed.sqlite"
-    arts = _articles(300)
-    d = dedup.Deduplicator.open(path, window=WINDOW)
-    for a in arts[:250]:
-        d.add(a)
-    d.save_state()
-    for a in arts[250:260]:
-        d.add(a)
+    d, path, arts = _written_after_a_state(tmp_path, 250, 10)
+    crashed = tmp_path / "crashed.sqlite"
     _crash_image(path, crashed)
     d.close()
     with contextlib.closing(sqlite3.connect(crashed)) as db, db:
