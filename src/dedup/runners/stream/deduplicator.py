@@ -68,11 +68,8 @@ def _serialised(method: Callable[Concatenate[Deduplicator, P], R]) -> Callable[C
 
     @wraps(method)
     def run(self: Deduplicator, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._lock:
-            if self._closed:
-                raise self._closed_error()
-            with self._watching():
-                return method(self, *args, **kwargs)
+        with self._serving(changes=True):
+            return method(self, *args, **kwargs)
 
     return run
 
@@ -83,11 +80,8 @@ def _serialised_saving(method: Callable[[Deduplicator], R]) -> Callable[[Dedupli
 
     @wraps(method)
     def run(self: Deduplicator, /) -> R:
-        with self._lock:
-            if self._closed:
-                raise self._closed_error()
-            with self._watching(changes=False):
-                return method(self)
+        with self._serving(changes=False):
+            return method(self)
 
     return run
 
@@ -202,11 +196,13 @@ class Deduplicator:
         window in the file, for ``dedup index`` to open it with). A file its writer closed is read
         from the memory it saved beside it as it closed (``state``), when that still belongs to the
         file; else from the file itself. A writer keeps the state it read, so that an opening after
-        a crash reads it and then the articles added since (as after ``save_state``). ``read_only``: an existing index is read and nothing is
-        written to it (``add``, ``add_many`` and ``remove`` raise ``StoreError``): a file beside the
-        process that writes it, as it was when opened; a Redis index as a worker reads it. ``progress(done, total)`` is called as
-        articles are read back from the file (or, with a window, from Redis), once an article, and
-        as those added after a state saved while writing are read; not for the state itself."""
+        a crash reads it and then the articles added since (as after ``save_state``).
+        ``read_only``: an existing index is read and nothing is written to it (``add``,
+        ``add_many`` and ``remove`` raise ``StoreError``): a file beside the process that writes
+        it, as it was when opened; a Redis index as a worker reads it. ``progress(done, total)``
+        is called as articles are read back from the file (or, with a window, from Redis), once an
+        article, and as those added after a state saved while writing are read; not for the state
+        itself."""
         if not isinstance(where, str | os.PathLike):
             raise InputError(
                 f"open() takes the path of an index file or a redis:// URL, got {type(where).__name__}; "
@@ -388,6 +384,15 @@ class Deduplicator:
             store.close()
         if saved is not None:
             self._seal_state(saved)
+
+    @contextmanager
+    def _serving(self, *, changes: bool) -> Iterator[None]:
+        """A call under the lock (a closed deduplicator refused), watched (``_watching``)."""
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            with self._watching(changes=changes):
+                yield
 
     @contextmanager
     def _watching(self, *, changes: bool = True) -> Iterator[None]:
@@ -581,11 +586,8 @@ class Deduplicator:
         # prepared outside the locks (the slow part, which reads only the config), then added under
         # them
         ready = article if isinstance(article, Prepared) else self._prepare_or_existing(article)
-        with self._lock:
-            if self._closed:
-                raise self._closed_error()
-            with self._watching():
-                return self._add_one(ready, spans)
+        with self._serving(changes=True):
+            return self._add_one(ready, spans)
 
     def _prepare_or_existing(self, article: Article) -> Article | Prepared:
         if not isinstance(article, Article) or article.id in self._replica.entries:
