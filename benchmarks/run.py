@@ -441,6 +441,8 @@ def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bo
         },
         # ``dedup stream`` leaves the objects made before its first answer out of later collections
         "dedup stream": _stream_adds(arts, config, frozen=True),
+        # every copy given the day alone: their times tie, and the texts tell the earliest
+        "dedup stream, one day": _stream_adds(_on_one_day(arts), config, frozen=True),
     }
     if with_peers:
         ids, texts = [r["id"] for r in records], [r["text"] for r in records]
@@ -450,6 +452,12 @@ def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bo
             groups, t_rs = timed(lambda: peers.rensa_cluster(ids, texts))
             out["rensa"] = {"batch_seconds": round(t_rs, 2), "largest_cluster": max(map(len, groups))}
     return out
+
+
+def _on_one_day(arts: Sequence[dedup.Article]) -> list[dedup.Article]:
+    """The articles with a ``published_at`` of the first one's day (UTC), without a time."""
+    day = min(a.published_utc for a in arts if a.published_utc is not None).date().isoformat()
+    return [replace(a, published_at=day) for a in arts]
 
 
 def syndicated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -470,6 +478,11 @@ def syndicated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
         if "dedup stream" in row:
             lines.append(
                 "  the same as `dedup stream` runs it (under short_gc_pauses): " + _adds_line(row["dedup stream"])
+            )
+        if "dedup stream, one day" in row:
+            lines.append(
+                "  the same, every copy dated with the day alone (their times tie): "
+                + _adds_line(row["dedup stream, one day"])
             )
     return lines
 

@@ -65,6 +65,9 @@ def test_benchmark_runs_on_a_tiny_size(tmp_path, capsys) -> None:
         and 0 <= frozen["adds_over_20_ms_with_a_full_collection"] <= frozen["adds_over_20_ms"]
     )
     assert "as `dedup stream` runs it (under short_gc_pauses)" in printed
+    # and with every copy dated by the day alone
+    assert summary_of(out)["syndicated"][0]["dedup stream, one day"]["add_median_ms"] > 0
+    assert "every copy dated with the day alone" in printed
     assert gc.get_freeze_count() == 0 and dedup._collector._freeze_survivors not in gc.callbacks
     assert not any(line.lstrip().startswith("{") for line in printed.splitlines())
     summary = summary_of(out)

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import dedup
@@ -362,3 +362,76 @@ def test_a_stream_member_whose_text_gives_no_date_or_credit_keeps_one_record() -
     for article_id in ("dated-a", "dated-b"):
         held = entries[article_id].candidate
         assert held is not None and held.text_date is not None and held is not entries[article_id].plain
+
+
+_DAY = date(2024, 3, 3)
+# a member's time: none, a printed date (the day, or the day after), or a publication time (the
+# day before, at midnight, in the morning, the day after)
+_TIMES = [
+    None,
+    ("text", _DAY),
+    ("text", _DAY + timedelta(days=1)),
+    ("published", datetime(2024, 3, 2, 9, tzinfo=UTC)),
+    ("published", datetime(2024, 3, 3, tzinfo=UTC)),
+    ("published", datetime(2024, 3, 3, 9, tzinfo=UTC)),
+    ("published", datetime(2024, 3, 4, tzinfo=UTC)),
+]
+
+
+def _timed_cand(i: str, seq: int, time: tuple | None, credits: tuple[str, ...]) -> Candidate:
+    if time is None:
+        return _cand(i, seq, credits=credits)
+    if time[0] == "text":
+        return _cand(i, seq, text_day=time[1], credits=credits)
+    return _cand(i, seq, published=time[1], credits=credits)
+
+
+@st.composite
+def _a_story_and_a_copy(draw: st.DrawFn) -> tuple[list[tuple[int, bool]], tuple[int, bool], int | None]:
+    """Members (17 and more: the containment contest is cut) and a new copy, each as its time (an
+    index into ``_TIMES``) and whether it credits an agency; the members' times a few (ties
+    likely), the new copy's one of them or any; the members' credits none, all or some; and the
+    seed of the containment figures (None: none decides, the credits or the tie break do)."""
+    palette = draw(st.lists(st.integers(0, len(_TIMES) - 1), min_size=1, max_size=3, unique=True))
+    crediting = draw(st.sampled_from([st.just(False), st.just(True), st.booleans()]))
+    pool = draw(st.lists(st.tuples(st.sampled_from(palette), crediting), min_size=17, max_size=26))
+    new = draw(st.tuples(st.one_of(st.sampled_from(palette), st.integers(0, len(_TIMES) - 1)), st.booleans()))
+    return pool, new, draw(st.one_of(st.none(), st.integers(0, 2**16)))
+
+
+@given(_a_story_and_a_copy())
+# a printed date before every publication time of its day; one crediting before the member chosen
+# for its credit; the first to credit in a pool no member of which did; a publication time before
+# those of the pool's day
+@example(([(5, False)] * 17, (1, False), 1))
+@example(([(1, False)] * 16 + [(5, True)], (1, True), None))
+@example(([(1, False)] * 17, (1, True), None))
+@example(([(5, False)] * 17, (1, False), None))
+@example(([(1, False)] * 16 + [(5, False)], (4, False), None))
+@settings(max_examples=300, deadline=None)
+def test_a_copy_joining_a_story_undecided_by_time_leaves_the_choice_as_choosing_again_would(
+    case: tuple[list[tuple[int, bool]], tuple[int, bool], int | None],
+) -> None:
+    """The stream's record of a large story whose time did not decide (ties, or no times) takes a
+    new copy without choosing among every member again when it cannot change the choice: what it
+    carries over is what choosing again gives."""
+    from random import Random
+
+    from dedup.stages.provenance import _joined
+
+    pool, (new_time, new_credits), seed = case
+
+    def containment(x: str, y: str) -> float:
+        return 0.0 if seed is None else Random(f"{seed} {x} {y}").choice([0.0, 0.3, 0.8, 0.95, 1.0])
+
+    def made(i: str, seq: int, time: int, credits: bool) -> Candidate:
+        return _timed_cand(i, seq, _TIMES[time], ("SPA",) if credits else ())
+
+    config = ProvenanceConfig()
+    members = [made(f"m{n:02d}", n, time, credits) for n, (time, credits) in enumerate(pool)]
+    new = made("a-new", len(members), new_time, new_credits)
+    by_id = {c.id: c for c in [*members, new]}
+    earliest, evidence = choose_earliest(members, containment, config)
+    carried = _joined(evidence, earliest, new, by_id.__getitem__)
+    if carried is not None:
+        assert choose_earliest([*members, new], containment, config) == (earliest, carried)

@@ -204,21 +204,30 @@ def test_a_story_copied_on_one_day_grows_at_a_bounded_cost(monkeypatch, publishe
 
     articles = _on_one_day(Random(7).sample(STORY, 120), published_at)
     looked_up: list[int] = []
-    real = stage_pairs.PairCache.pair
+    read: list[int] = []
+    real_pair, real_candidate = stage_pairs.PairCache.pair, stream_groups.Groups._candidate
 
     def counted(self, a: str, b: str):  # type: ignore[no-untyped-def]
         looked_up[-1] += 1
-        return real(self, a, b)
+        return real_pair(self, a, b)
+
+    def candidate(self, member: str, with_evidence: bool):  # type: ignore[no-untyped-def]
+        read[-1] += 1
+        return real_candidate(self, member, with_evidence)
 
     monkeypatch.setattr(stage_pairs.PairCache, "pair", counted)
+    monkeypatch.setattr(stream_groups.Groups, "_candidate", candidate)
     d = dedup.Deduplicator(SMALL)
     for a in articles:
         looked_up.append(0)
+        read.append(0)
         d.add(a)
     monkeypatch.undo()
     assert len(d.cluster_of(articles[-1].id)) >= 110
     # (every pair of 110 members is 12,000 look-ups and more; of 50, 2,450)
     assert max(looked_up[-20:]) < 1_000 and max(looked_up[-20:]) < 2 * max(looked_up[40:60]) + 50
+    # nor are the members all read again to choose the earliest (110 and more of them, each add)
+    assert max(read[-20:]) < 30, read[-20:]
     kept = _kept(d)
     assert not _differences(kept, _rebuilt(_stream(articles)))
 

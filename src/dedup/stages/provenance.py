@@ -341,10 +341,7 @@ def choose_earliest(
         only = candidates[0]
         return only.id, Evidence(rule="single", detail="the only article of its cluster", values=_time_values(only))
     pool = by_seq = sorted(candidates, key=_indexed)
-    timed = sorted(
-        ((known, c) for c in pool if (known := c.known_time) is not None),
-        key=lambda kc: (kc[0][0], kc[1].seq, kc[1].id),
-    )
+    timed = sorted(((known, c) for c in pool if (known := c.known_time) is not None), key=lambda kc: _in_time(kc[1]))
     values: dict[str, Any] = {}
     if timed:
         first_time, first = timed[0]
@@ -538,27 +535,90 @@ def grown(
 
 def regrown(
     cluster: Cluster,
-    candidates: Sequence[Candidate],
+    members: Sequence[str],
+    candidate_of: Callable[[str], Candidate],
     new: Candidate,
     others: Iterable[str],
     pair: Callable[[str, str], Match],
     config: ProvenanceConfig,
 ) -> Cluster | None:
     """``build_cluster`` of ``cluster``'s group with ``new`` added (indexed after every member;
-    ``candidates`` are every member's, ``new``'s among them), when the earliest chosen again
+    ``members`` are the group's ids, ``new``'s among them), when the earliest chosen again
     (``choose_earliest``, whose containment contest is bounded: ``MOST_CONTESTED``) is the one it
-    had: the evidence is chosen again and only ``new``'s record is made, since a member's record
-    reads the earliest and the copies indexed before it. For a cluster whose earliest was not
-    chosen by its time alone (``grown``'s case), or that ``new`` ties with. None when the earliest
-    changes."""
-
-    containment = _containment_of(pair)
-    earliest, evidence = choose_earliest(candidates, containment, config)
-    if earliest != cluster.earliest:
-        return None
-    member = _member(new, earliest, others, pair)
+    had: the evidence is chosen again, or carried over when ``new`` cannot change it
+    (``_joined``), and only ``new``'s record is made, since a member's record reads the earliest
+    and the copies indexed before it. For a cluster whose earliest was not chosen by its time
+    alone (``grown``'s case), or that ``new`` ties with. None when the earliest changes."""
+    evidence = _joined(cluster.evidence, cluster.earliest, new, candidate_of)
+    if evidence is None:
+        earliest, evidence = choose_earliest([candidate_of(m) for m in members], _containment_of(pair), config)
+        if earliest != cluster.earliest:
+            return None
+    member = _member(new, cluster.earliest, others, pair)
     at = bisect.bisect(cluster.members, new.id, key=_member_id)  # (members are in id order)
     return replace(cluster, members=(*cluster.members[:at], member, *cluster.members[at:]), evidence=evidence)
+
+
+def _joined(
+    evidence: Evidence, earliest: str, new: Candidate, candidate_of: Callable[[str], Candidate]
+) -> Evidence | None:
+    """``choose_earliest``'s evidence (``earliest`` chosen) after ``new``, indexed after every
+    candidate, joined them, without reading them all again, when the time did not decide: the pool
+    (the candidates tied on the earliest time, or every candidate when none has a time) is the
+    same, or it gains ``new`` without losing anyone and the containment contest was cut
+    (``contested``: the first ``MOST_CONTESTED`` of the pool indexed, which ``new`` is not among)
+    and stays as it was; the credit rule and the tie break read the whole pool, and stand unless
+    ``new`` comes before the earliest in it or makes the credits tell the pool apart. None when the
+    evidence must be chosen again."""
+    values = evidence.values
+    if evidence.rule not in ("containment", "credit", "tie_break"):
+        return None
+    known = new.known_time
+    tied = values.get("tied_on_time")
+    if tied is None:  # no candidate had a time: the pool is every candidate, in order of indexing
+        if known is not None:
+            return None  # (the one with a time is the earliest now)
+        at = None
+    else:
+        if known is None:  # a candidate without a time is never in the running against timed ones
+            return evidence
+        ids = tied["ids"]
+        first = candidate_of(ids[0]).known_time  # the first of the pool in time, listed first
+        if first is None:
+            return None
+        if not _ties(known, first):
+            return evidence if known[0] > first[0] else None
+        if known[1] == "published_at" and first[1] != "published_at":
+            return None  # of those tied on a printed date, only the earliest publication times stay
+        at = bisect.bisect(ids, _in_time(new), key=lambda i: _in_time(candidate_of(i)))
+        if at == 0:
+            return None  # new is the first of the pool in time, whose time the evidence gives
+        values = {**values, "tied_on_time": {**tied, "ids": _inserted(ids, at, new.id)}}
+    if "contested" not in values:
+        return None
+    if evidence.rule == "credit":
+        credits = list(values["credits"].items())
+        at = len(credits) if at is None else at
+        if new.credits and at <= next(i for i, (c, _) in enumerate(credits) if c == earliest):
+            return None  # the first of the pool that credits an agency is new
+        values = {**values, "credits": dict(_inserted(credits, at, (new.id, list(new.credits))))}
+    elif evidence.rule == "tie_break":
+        order = values["order"]
+        at = len(order) if at is None else at
+        if bool(new.credits) != bool(candidate_of(earliest).credits):
+            return None  # some of the pool would credit an agency and some not
+        values = {**values, "order": _inserted(order, at, new.id)}
+    return replace(evidence, values=values)
+
+
+def _inserted(items: Sequence[Any], at: int, item: Any) -> list[Any]:
+    return [*items[:at], item, *items[at:]]
+
+
+def _in_time(c: Candidate) -> tuple[datetime, int, str]:
+    """A timed candidate's place in time, as ``choose_earliest`` orders them."""
+    assert c.known_time is not None
+    return c.known_time[0], c.seq, c.id
 
 
 def revised(

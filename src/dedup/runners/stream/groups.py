@@ -317,8 +317,10 @@ class Groups:
         first = self._candidate(cluster.earliest, True).known_time
         if new.known_time is not None and first is not None and new.known_time[0] < first[0]:
             return None  # (an earlier time: the earliest changes)
-        candidates = [self._candidate(m, True) for m in group]
-        return regrown(cluster, candidates, new, self.before(new.id), self._pairs.pair, self.config.provenance)
+        return regrown(
+            cluster, group, partial(self._candidate, with_evidence=True), new, self.before(new.id), self._pairs.pair,
+            self.config.provenance,
+        )  # fmt: skip
 
     def _following(self, cluster: Cluster) -> Candidate | None:
         """The member of the time after the earliest's, when its time chose it (``grown``)."""
