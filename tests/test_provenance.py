@@ -401,13 +401,14 @@ def _a_story_and_a_copy(draw: st.DrawFn) -> tuple[list[tuple[int, bool]], tuple[
 
 @given(_a_story_and_a_copy())
 # a printed date before every publication time of its day; one crediting before the member chosen
-# for its credit; the first to credit in a pool no member of which did; a publication time before
-# those of the pool's day
+# for its credit; the first to credit in a pool no member of which did; a publication time before,
+# and one after, those of a pool tied on a printed date
 @example(([(5, False)] * 17, (1, False), 1))
 @example(([(1, False)] * 16 + [(5, True)], (1, True), None))
 @example(([(1, False)] * 17, (1, True), None))
 @example(([(5, False)] * 17, (1, False), None))
 @example(([(1, False)] * 16 + [(5, False)], (4, False), None))
+@example(([(1, False)] * 16 + [(4, False)], (5, False), 1))
 @settings(max_examples=300, deadline=None)
 def test_a_copy_joining_a_story_undecided_by_time_leaves_the_choice_as_choosing_again_would(
     case: tuple[list[tuple[int, bool]], tuple[int, bool], int | None],

@@ -187,14 +187,28 @@ def test_the_kept_groups_and_earliest_equal_those_built_from_the_members(seed: i
 
 def _on_one_day(articles: list[dedup.Article], published_at: str | None) -> list[dedup.Article]:
     """The story with every copy given ``published_at`` (a day without a time: all tie), or with
-    none and one date printed at the top of every text."""
+    none and one date printed at the top of every text; or (``"mixed"``) each copy one of those,
+    a time of that day, or no date at all."""
+    if published_at == "mixed":
+        rnd = Random(3)
+        dated = [
+            ("", "2024-03-03"), ("", "2024-03-03T09:00:00+00:00"), ("", "2024-03-03T15:00:00+00:00"),
+            ("RIYADH, March 3, 2024 - ", None), ("", None),
+        ]  # fmt: skip
+        return [
+            dedup.Article(id=a.id, text=line + a.text, source=a.source, published_at=time)
+            for a in articles
+            for line, time in [rnd.choice(dated)]
+        ]
     dateline = "" if published_at else "RIYADH, March 3, 2024 - "
     return [
         dedup.Article(id=a.id, text=dateline + a.text, source=a.source, published_at=published_at) for a in articles
     ]
 
 
-@pytest.mark.parametrize("published_at", ["2024-01-01", None], ids=["a day without a time", "one printed date"])
+@pytest.mark.parametrize(
+    "published_at", ["2024-01-01", None, "mixed"], ids=["a day without a time", "one printed date", "mixed"]
+)
 def test_a_story_copied_on_one_day_grows_at_a_bounded_cost(monkeypatch, published_at: str | None) -> None:
     """Copies that tie on their time (or have none) are told apart by their texts among the first
     ``MOST_CONTESTED`` indexed: each new copy looks up a bounded number of comparisons however large

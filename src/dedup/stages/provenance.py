@@ -589,7 +589,11 @@ def _joined(
         if not _ties(known, first):
             return evidence if known[0] > first[0] else None
         if known[1] == "published_at" and first[1] != "published_at":
-            return None  # of those tied on a printed date, only the earliest publication times stay
+            # of those tied on a printed date, only the earliest publication times stay: the
+            # pool's own are all one time
+            given = next((t[0] for i in ids if (t := candidate_of(i).known_time) and t[1] == "published_at"), None)
+            if given is not None and known[0] != given:
+                return evidence if known[0] > given else None
         at = bisect.bisect(ids, _in_time(new), key=lambda i: _in_time(candidate_of(i)))
         if at == 0:
             return None  # new is the first of the pool in time, whose time the evidence gives
