@@ -383,13 +383,31 @@ def streaming(
     return out
 
 
-def _stream_adds(arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, frozen: bool) -> dict[str, Any]:
+def _stream_adds(
+    arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, frozen: bool, shared: str | None = None
+) -> dict[str, Any]:
     """A new stream adds ``arts`` one at a time, every add timed (``frozen``: after its first
-    answer, the adds run under ``dedup.short_gc_pauses``, as ``dedup stream`` runs them)."""
+    answer, the adds run under ``dedup.short_gc_pauses``, as ``dedup stream`` runs them). With
+    ``shared`` (a Redis URL), three workers of a new namespace there take turns, each add timed
+    with the worker's catching up with the two adds before it."""
     # the sections before leave their indexes to the cycle collector (a 100,000-article one takes
     # seconds to collect): collected here, not in the middle of the adds timed below
     gc.collect()
-    d = dedup.Deduplicator(config)
+    if shared is None:
+        workers = [dedup.Deduplicator(config)]
+    else:
+        url = f"{shared}{'&' if '?' in shared else '?'}namespace=syndicated-{os.getpid()}-{int(time.time())}"
+        first = dedup.Deduplicator.open(url, config)
+        workers = [first, dedup.Deduplicator.open(url), dedup.Deduplicator.open(url)]
+    try:
+        return _timed_adds(arts, workers, frozen)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def _timed_adds(arts: Sequence[dedup.Article], workers: Sequence[dedup.Deduplicator], frozen: bool) -> dict[str, Any]:
+    """``_stream_adds`` once its workers are open: they take turns."""
     adds = []
     # the adds during which Python's collector walked every object (a full collection): their
     # time is mostly the collector's, proportional to all the objects of the process
@@ -403,9 +421,10 @@ def _stream_adds(arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, fr
     slow_with_full = 0
     try:
         with contextlib.ExitStack() as stack:
-            for a in arts:
+            for n, a in enumerate(arts):
                 before = full[0]
-                _, s = timed(lambda a=a: d.add(a))
+                d = workers[n % len(workers)]
+                _, s = timed(lambda a=a, d=d: d.add(a))
                 adds.append(s * 1000)
                 if s > 0.020 and full[0] > before:
                     slow_with_full += 1
@@ -424,10 +443,13 @@ def _stream_adds(arts: Sequence[dedup.Article], config: dedup.DedupConfig, *, fr
     }
 
 
-def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bool = True) -> dict[str, Any]:
+def syndicated(
+    copies: int, seed: int, config: dedup.DedupConfig, with_peers: bool = True, redis: str | None = None
+) -> dict[str, Any]:
     """One story copied by ``copies`` outlets (``generate.syndicated``): the whole batch, the stream
     one article at a time (every add timed) as a program embeds it and as ``dedup stream`` runs it,
-    and the peers' whole batch on the same texts."""
+    the same with every copy dated by the day alone, with ``redis`` (a URL) three workers sharing
+    a new namespace of that server taking turns, and the peers' whole batch on the same texts."""
     records = generate.syndicated(copies, seed)
     arts = articles(records)
     gc.collect()  # what the sections before left (see ``_stream_adds``)
@@ -444,6 +466,8 @@ def syndicated(copies: int, seed: int, config: dedup.DedupConfig, with_peers: bo
         # every copy given the day alone: their times tie, and the texts tell the earliest
         "dedup stream, one day": _stream_adds(_on_one_day(arts), config, frozen=True),
     }
+    if redis is not None:
+        out["dedup, three workers"] = _stream_adds(arts, config, frozen=True, shared=redis)
     if with_peers:
         ids, texts = [r["id"] for r in records], [r["text"] for r in records]
         groups, t_ds = timed(lambda: peers.datasketch_cluster(ids, texts))
@@ -483,6 +507,11 @@ def syndicated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
             lines.append(
                 "  the same, every copy dated with the day alone (their times tie): "
                 + _adds_line(row["dedup stream, one day"])
+            )
+        if "dedup, three workers" in row:
+            lines.append(
+                "  three workers sharing a Redis index, taking turns (each add with its catching up): "
+                + _adds_line(row["dedup, three workers"])
             )
     return lines
 
@@ -975,6 +1004,11 @@ def main(argv: list[str] | None = None) -> int:
         help="copies of one story for the heavy-syndication section, comma-separated (default 3000; '' skips it)",
     )
     parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="also stream the syndicated story by three workers sharing a new namespace of this Redis server",
+    )
+    parser.add_argument(
         "--first-contact",
         type=int,
         default=3000,
@@ -1157,7 +1191,7 @@ def run_sections(
     summary["syndicated"] = []
     for copies in [int(s) for s in args.syndicated.split(",") if s.strip()]:
         log(f"one story copied {copies} times")
-        summary["syndicated"].append(syndicated(copies, args.seed, config, with_peers))
+        summary["syndicated"].append(syndicated(copies, args.seed, config, with_peers, args.redis))
     cli_sizes = [int(s) for s in args.cli_sizes.split(",") if s.strip()]
     if cli_sizes:
         log(f"dedup cluster on files of {cli_sizes} articles, {args.workers} workers")

@@ -106,6 +106,7 @@ def test_help_documents_every_option(capsys) -> None:
         "--no-peers",
         "--first-contact",
         "--first-contact-repeats",
+        "--redis",
     ):
         assert option in text
     assert "published_at" in text  # the labelled format is documented
@@ -318,3 +319,11 @@ def test_the_window_stream_runs_under_short_gc_pauses_when_asked() -> None:
     assert result["dedup"]["short_gc_pauses"] is True and result["dedup"]["frozen_at_end"] > 10_000
     assert len(result["dedup"]["samples"]) == 20
     assert "(under dedup.short_gc_pauses)" in run.window_bench.lines(result)[0]
+
+
+def test_the_syndicated_story_by_three_workers_sharing_redis(redis_url: str) -> None:
+    """With ``--redis``, the story is also streamed by three workers of one Redis index."""
+    row = run.syndicated(20, 1, dedup.DedupConfig(), with_peers=False, redis=redis_url)
+    shared = row["dedup, three workers"]
+    assert shared["add_median_ms"] > 0 and shared["adds_over_20_ms"] >= shared["adds_over_20_ms_with_a_full_collection"]
+    assert "three workers sharing a Redis index" in "\n".join(run.syndicated_lines([row]))

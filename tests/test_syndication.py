@@ -451,6 +451,50 @@ def test_two_workers_adding_to_a_large_story_answer_as_one_stream(redis_url: str
             assert [c.to_dict() for c in worker.clusters()] == [c.to_dict() for c in one.clusters()]
 
 
+def test_workers_taking_turns_on_a_large_story_place_each_others_copies(redis_url: str, monkeypatch) -> None:
+    """Three workers adding a large story in turns answer every copy as one stream does, and once
+    each has grouped the story, none groups it again from its members nor builds its record again
+    but where one stream does (when the earliest changes): each places the copies the others added
+    in the groups it keeps, as it places its own, and grows the record by them (a worker that
+    grouped the story again after every catch-up paid for every member at each add)."""
+    articles = _story_with_original_at(5, 90, 45)
+    late = 20  # the adds from then on: each worker has grouped the story (it is large from 9 on)
+    counts = {"grouped": [0] * len(articles), "built": [0] * len(articles)}
+    at = [0]
+
+    def counting(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            counts[name][at[0]] += 1
+            return real(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(stream_groups, "groups_of", counting("grouped", stream_groups.groups_of))
+    monkeypatch.setattr(stream_groups, "build_cluster", counting("built", stream_groups.build_cluster))
+    one = dedup.Deduplicator(SMALL)
+    expected = []
+    for at[0], article in enumerate(articles):
+        expected.append(one.add(article).to_dict())
+    alone = {name: sum(per_add[late:]) for name, per_add in counts.items()}
+    counts = {name: [0] * len(articles) for name in counts}
+    url = f"{redis_url}?namespace=turns-of-three"
+    workers = [dedup.Deduplicator.open(url, SMALL), dedup.Deduplicator.open(url), dedup.Deduplicator.open(url)]
+    try:
+        got = []
+        for at[0], article in enumerate(articles):
+            got.append(workers[at[0] % 3].add(article).to_dict())
+        assert got == expected
+        assert sum(counts["grouped"][late:]) == alone["grouped"] == 0
+        # the earliest changes once (the original comes at 45): each worker builds the record once
+        assert alone["built"] == 1 and sum(counts["built"][late:]) <= 3, counts["built"][late:]
+        for worker in workers:
+            worker.sync()
+            assert not _differences(_kept(worker), _kept(one))
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def test_cluster_of_and_clusters_agree_in_a_mixed_stream() -> None:
     # many stories with a few copies each, every component of more than 4 grouped in order of
     # indexing; the learned boilerplate changes as the stream goes (a roundup carries several stories)

@@ -354,13 +354,10 @@ class Deduplicator:
         if store is None or not store.shared:
             return 0
         try:
-            applied = sync.catch_up(self._replica, self._pairs, store, self._forget, self._indexed)
+            return sync.catch_up(self._replica, self._pairs, self._groups, store, self._forget, self._indexed)
         except BaseException:
-            self._groups.regroup()  # some entries may have been applied before the failure
+            self._groups.regroup()  # some entries may have been applied, not all placed
             raise
-        if applied:
-            self._groups.regroup()  # the other workers' copies joined components without placing
-        return applied
 
     def close(self) -> None:
         """Close the file or connection of a persistent deduplicator (a SQLite file's writer first

@@ -4,8 +4,9 @@ member was last answered.
 A component of the verified-copy graph is grouped when an answer needs it (``grouping.groups_of``)
 and each group becomes a cluster record (``provenance.build_cluster``). A component larger than
 ``ClusterConfig.max_exact_size`` is grouped in order of indexing (``grouping.InOrder``) and its
-groups are kept: a new copy of a large story is placed in them at once (``place``), and the record
-of its group grows by that one member when the earliest stands (``provenance.grown``) instead of
+groups are kept: a new copy of a large story is placed in them at once (``place``; one another
+worker added too, as it is read from a shared index), and the record of its group grows by the
+members placed since, one at a time, when the earliest stands (``provenance.grown``) instead of
 being built again. A ``Watch`` per kept component notes what its comparisons were last checked
 under; when they changed since, the kept groups stand, are read again for the members concerned
 (``provenance.revised``), or are dropped and built again when next asked for (``_current``).
@@ -125,8 +126,9 @@ class Groups:
         return None
 
     def regroup(self) -> None:
-        """Drop every kept group (built again when next asked for): changes made elsewhere (another
-        worker's articles) may have joined their components without placing anyone in them."""
+        """Drop every kept group (built again when next asked for): articles read in without being
+        placed (those added after a saved state, or a catch-up with the other workers that failed
+        part way) may have joined their components."""
         self._large.clear()
 
     def forget(self, article_id: str) -> None:
@@ -141,10 +143,11 @@ class Groups:
         self.cluster_ids.pop(article_id, None)
 
     # -- placing a new article ----------------------------------------------------------------------
-    def place(self, art_id: str, matches: list[Match], undo: Undo) -> None:
+    def place(self, art_id: str, matches: list[Match], undo: Undo | None) -> None:
         """Place a new article in the kept groups of a large component when its copies all lie in
         one; when they join it to other components, those components' groups are built again
-        when next asked for (``groups``)."""
+        when next asked for (``groups``). ``undo``: the journal of the add (None for an article
+        another worker added, read from a shared index)."""
         copies = [m.other(art_id) for m in matches]
         kept = {id(self._large[c]): self._large[c] for c in copies if c in self._large}
         if not kept:
@@ -156,7 +159,8 @@ class Groups:
         placed = next(iter(kept.values()))
         if not self._current(placed):
             return
-        undo.call(lambda: self._drop(placed, None))
+        if undo is not None:
+            undo.call(lambda: self._drop(placed, None))
         pair = self._pairs.pair
         placed.add(
             art_id,
@@ -284,31 +288,39 @@ class Groups:
         group = placed.groups[g]
         records = self._records.setdefault(placed, {})
         kept = records.get(g)
+        if kept is not None and len(kept[0]) < len(group):
+            # the members placed since, one at a time in the order they were placed (another
+            # worker's copies, read from a shared index, come several at a time)
+            for at in range(len(kept[0]), len(group)):
+                grew = self._grown(kept, group[: at + 1])
+                if grew is None:
+                    break
+                kept = records[g] = grew
+                self._note(group[at], grew[0])
         if kept is not None and len(kept[0]) == len(group):
             self.merged = ()
             return kept[0]
-        if kept is not None and len(kept[0]) == len(group) - 1:
-            cluster = kept[0]
-            new = group[-1]
-            grew = grown(
-                cluster, self._candidate(cluster.earliest, True), kept[1], self._candidate(new, True),
-                self.before(new), self._pairs.pair,
-            )  # fmt: skip
-            if grew is not None:
-                records[g] = grew
-                self._note(new, grew[0])
-                self.merged = ()
-                return grew[0]
-            regrew = self._regrown(cluster, group)
-            if regrew is not None:
-                records[g] = (regrew, self._following(regrew))
-                self._note(new, regrew)
-                self.merged = ()
-                return regrew
         how = IN_ORDER if len(group) > 1 else "no verified copy"
         cluster = self._build_cluster(sorted(group), how, near=self.before)
         records[g] = (cluster, self._following(cluster))
         return cluster
+
+    def _grown(
+        self, kept: tuple[Cluster, Candidate | None], group: list[str]
+    ) -> tuple[Cluster, Candidate | None] | None:
+        """The kept record of a group (with the member of the time after the earliest's) grown by
+        the member placed last (``group[-1]``; the record holds the others), when the earliest
+        stands (``provenance.grown``, else ``_regrown``); None when it must be built again."""
+        cluster, following = kept
+        new = group[-1]
+        grew = grown(
+            cluster, self._candidate(cluster.earliest, True), following, self._candidate(new, True),
+            self.before(new), self._pairs.pair,
+        )  # fmt: skip
+        if grew is not None:
+            return grew
+        regrew = self._regrown(cluster, group)
+        return None if regrew is None else (regrew, self._following(regrew))
 
     def _regrown(self, cluster: Cluster, group: list[str]) -> Cluster | None:
         """The kept record of a group grown by its member placed last (``group[-1]``) when that

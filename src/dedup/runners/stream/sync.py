@@ -218,18 +218,24 @@ def load_shared(
 def catch_up(
     replica: Replica,
     pairs: PairCache,
+    groups: Groups,
     store: Store,
     forget: Callable[[str], None],
     indexed: Callable[[StoredArticle], None],
 ) -> int:
-    """Apply what the other workers of a shared index added and removed since the last call;
-    returns how many log entries were read. ``forget`` takes a removed article out; ``indexed`` is
-    told of each article added."""
+    """Apply what the other workers of a shared index added and removed since the last call, in
+    the order they did; returns how many log entries were read. An article added is placed in the
+    kept groups with the copies its worker found (``Groups.place``), as an article added here is;
+    ``indexed`` is told of it then. ``forget`` takes a removed article out."""
     applied = 0
     for op, art_id, stored, matches in store.pending():
         applied += 1
         if op == "add" and stored is not None and art_id not in replica.entries:
+            matches = list(matches)
             replay(replica, pairs, stored, matches)
+            entries = replica.entries
+            copies = [m for m in matches if m.is_copy and art_id in (m.a, m.b) and m.other(art_id) in entries]
+            groups.place(art_id, copies, None)
             indexed(stored)
         elif op == "remove" and art_id in replica.entries:
             forget(art_id)
