@@ -535,7 +535,7 @@ def grown(
 
 def regrown(
     cluster: Cluster,
-    members: Sequence[str],
+    members: Iterable[str],
     candidate_of: Callable[[str], Candidate],
     new: Candidate,
     others: Iterable[str],

@@ -22,6 +22,7 @@ that an add that fails leaves the groups as they were.
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -292,7 +293,7 @@ class Groups:
             # the members placed since, one at a time in the order they were placed (another
             # worker's copies, read from a shared index, come several at a time)
             for at in range(len(kept[0]), len(group)):
-                grew = self._grown(kept, group[: at + 1])
+                grew = self._grown(kept, group, at)
                 if grew is None:
                     break
                 kept = records[g] = grew
@@ -306,33 +307,27 @@ class Groups:
         return cluster
 
     def _grown(
-        self, kept: tuple[Cluster, Candidate | None], group: list[str]
+        self, kept: tuple[Cluster, Candidate | None], group: list[str], at: int
     ) -> tuple[Cluster, Candidate | None] | None:
         """The kept record of a group (with the member of the time after the earliest's) grown by
-        the member placed last (``group[-1]``; the record holds the others), when the earliest
-        stands (``provenance.grown``, else ``_regrown``); None when it must be built again."""
+        its member placed ``at`` (the record holds those placed before), when the earliest stands:
+        chosen by time and ``provenance.grown``, else chosen again (``provenance.regrown``), when
+        that member did not come before the earliest's time. None when it must be built again."""
         cluster, following = kept
-        new = group[-1]
-        grew = grown(
-            cluster, self._candidate(cluster.earliest, True), following, self._candidate(new, True),
-            self.before(new), self._pairs.pair,
-        )  # fmt: skip
+        new = self._candidate(group[at], True)
+        first = self._candidate(cluster.earliest, True)
+        before = self.before(new.id)
+        grew = grown(cluster, first, following, new, before, self._pairs.pair)
         if grew is not None:
             return grew
-        regrew = self._regrown(cluster, group)
-        return None if regrew is None else (regrew, self._following(regrew))
-
-    def _regrown(self, cluster: Cluster, group: list[str]) -> Cluster | None:
-        """The kept record of a group grown by its member placed last (``group[-1]``) when that
-        member did not come before the earliest's time (``provenance.regrown``), else None."""
-        new = self._candidate(group[-1], True)
-        first = self._candidate(cluster.earliest, True).known_time
-        if new.known_time is not None and first is not None and new.known_time[0] < first[0]:
+        if new.known_time is not None and first.known_time is not None and new.known_time[0] < first.known_time[0]:
             return None  # (an earlier time: the earliest changes)
-        return regrown(
-            cluster, group, partial(self._candidate, with_evidence=True), new, self.before(new.id), self._pairs.pair,
+        members = itertools.islice(group, at + 1)
+        regrew = regrown(
+            cluster, members, partial(self._candidate, with_evidence=True), new, before, self._pairs.pair,
             self.config.provenance,
         )  # fmt: skip
+        return None if regrew is None else (regrew, self._following(regrew))
 
     def _following(self, cluster: Cluster) -> Candidate | None:
         """The member of the time after the earliest's, when its time chose it (``grown``)."""
