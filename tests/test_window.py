@@ -491,6 +491,26 @@ def test_workers_of_a_shared_index_pass_cluster_ids_on_alike(redis_url: str) -> 
             assert set(later) == {"b", "x"} and later.cluster_of("b").id == kept
 
 
+def test_a_workers_batch_comes_after_the_articles_the_others_pushed_out(redis_url: str) -> None:
+    """``add_many`` on one worker after another worker's adds moved the window: the batch is
+    compared with the articles in the window, as one process's batch would be, not with those
+    that left it while the worker had not caught up."""
+    window = Window(articles=2)
+    story = [_copy(name, None, extra) for name, extra in (("a", ""), ("b", " It was built fast."), ("c", " Doctors."))]
+    late = _copy("d", None, " Nurses too.")
+    one = Deduplicator(window=window)
+    for article in story:
+        one.add(article)
+    (expected,) = one.add_many([late])
+    url = f"{redis_url}?namespace=window-batch"
+    with Deduplicator.open(url, window=window) as here, Deduplicator.open(url, window=window) as there:
+        for article in story:
+            there.add(article)  # a leaves the window as c comes
+        (got,) = here.add_many([late])
+    assert got.to_dict() == expected.to_dict()
+    assert set(got.copy_of) == {"b", "c"} and got.cluster.member_ids == ("b", "c", "d")
+
+
 def test_a_removed_first_member_passes_no_id_on_even_after_a_reopen(tmp_path) -> None:
     path = tmp_path / "index.db"
     with Deduplicator.open(path, window=Window(days=7)) as d:

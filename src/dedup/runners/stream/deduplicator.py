@@ -838,6 +838,12 @@ class Deduplicator:
                 progress(n, None)
         ready.sort(key=lambda p: p.article.id)
         replica = self._replica
+        store = self._store
+        if store is not None and store.shared:
+            # the other workers' additions first, outside the batch: the articles they pushed out
+            # of the window are out of it for the batch too (within a batch none leaves)
+            with store.lock():
+                self.sync()
         if ready:  # (a batch moves the window and the counts at its end, even of articles indexed already)
             self._drop_interim()
         self._batch = True
