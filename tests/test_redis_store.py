@@ -133,6 +133,67 @@ def test_two_workers_taking_turns_report_the_earliest_changes_one_process_report
     assert any(changed for _, changed, _ in expected)
 
 
+PARAGRAPH = (
+    "the port authority said on monday that ferry fees for residents of the three islands will rise by twelve "
+    "percent next spring after a review of fuel costs and crew wages found that the service had lost money for "
+    "four years while councillors from the islands asked for a freeze until the new boats arrive"
+).split()
+
+
+def _version(art_id: str, n: int, day: int) -> dedup.Article:
+    """A copy of one paragraph with its ``n``-th word changed, published on day ``day`` of March."""
+    words = list(PARAGRAPH)
+    words[7 * n % len(words)] = f"word{n}"
+    return dedup.Article(id=art_id, text=" ".join(words), published_at=f"2024-03-{day:02d}T00:00:00+00:00")
+
+
+def _answers(steps: list[tuple[int, str, object]], open_worker) -> list[dict]:
+    """The verdicts of ``steps`` (worker, "add" or "remove", article or id), each worker opened
+    with ``open_worker()`` when first used."""
+    workers: dict[int, dedup.Deduplicator] = {}
+    out = []
+    try:
+        for w, op, what in steps:
+            d = workers.get(w) or workers.setdefault(w, open_worker())
+            if op == "add":
+                out.append(d.add(what).to_dict())
+            else:
+                d.remove(what)
+    finally:
+        for d in workers.values():
+            d.close()
+    return out
+
+
+def test_merged_names_the_id_a_cluster_had_before_a_removal_as_one_process_does(redis_url: str) -> None:
+    """A new copy of a cluster whose first member was removed: its verdict's ``merged`` names the
+    id the cluster had until then, alike in memory and on a shared index (one worker or two),
+    though a worker builds the cluster once to look up its earliest source before answering."""
+    steps = [
+        (0, "add", _version("a", 1, 3)),
+        (1, "add", _version("b", 2, 2)),
+        (0, "remove", "a"),
+        (0, "add", _version("c", 3, 4)),
+    ]
+    expected = _answers([(0, op, what) for _, op, what in steps], dedup.Deduplicator)
+    assert expected[-1]["merged"] == [dedup.stages.provenance.cluster_id("a")]
+    for name, turns in (("merged-one", [(0, op, what) for _, op, what in steps]), ("merged-two", steps)):
+        url = _ns_url(redis_url, name)
+        assert _answers(turns, lambda url=url: dedup.Deduplicator.open(url)) == expected
+
+
+def test_an_article_added_again_on_a_worker_reports_no_earliest_change_the_others_reported(redis_url: str) -> None:
+    """Workers in turns: the earliest source moves twice as the other worker adds older copies;
+    adding an article again then reports no change, as one process does (the change was reported
+    with the copy that made it)."""
+    a = _version("a", 1, 3)
+    steps = [(1, "add", a), (0, "add", _version("b", 2, 2)), (1, "add", _version("c", 3, 1)), (0, "add", a)]
+    expected = _answers([(0, op, what) for _, op, what in steps], dedup.Deduplicator)
+    assert expected[2]["earliest_changed"] and not expected[3]["earliest_changed"]
+    url = _ns_url(redis_url, "added-again")
+    assert _answers(steps, lambda: dedup.Deduplicator.open(url)) == expected
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys

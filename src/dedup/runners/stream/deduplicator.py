@@ -612,7 +612,9 @@ class Deduplicator:
                     f"article id {art.id!r} is already indexed with a different text; give each article a "
                     "unique id, or remove() the old one first"
                 )
-            last = self._groups.earliest.get(art.id)
+            # the earliest source last answered for it, when this deduplicator gave every answer
+            # since (with workers sharing the index, the others answered for its cluster too)
+            last = None if self._store is not None and self._store.shared else self._groups.earliest.get(art.id)
             return self._verdict(art.id, (), already=True, previous=() if last is None else (last,))
         stored = self._left(art.id)
         if stored is not None:

@@ -54,10 +54,13 @@ class Groups:
         self.config = config
         self._replica = replica
         self._pairs = pairs
-        self.journal: Undo | None = None  # the journal of the add in progress
+        self._journal: Undo | None = None
         self.earliest: dict[str, str] = {}  # each member's earliest source when last answered
         self.cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
         self.merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
+        # the cluster id each member noted during the add in progress had when it began: a
+        # cluster built to look an answer up is no answer (``_note``)
+        self._had: dict[str, str | None] = {}
         # the ids of clusters whose first member left the window, passed on to the member indexed
         # first among those left that had it: each such member's id, and each id's heir
         self.heirs: dict[str, str] = {}
@@ -72,6 +75,15 @@ class Groups:
         )
         # what each kept component's comparisons were last checked under (``watch``)
         self._watches: weakref.WeakKeyDictionary[InOrder, Watch] = weakref.WeakKeyDictionary()
+
+    @property
+    def journal(self) -> Undo | None:
+        """The journal of the add in progress (None between adds)."""
+        return self._journal
+
+    @journal.setter
+    def journal(self, undo: Undo | None) -> None:
+        self._journal, self._had = undo, {}
 
     def seq(self, article_id: str) -> int:
         return self._replica.entries[article_id].seq
@@ -343,7 +355,9 @@ class Groups:
 
     def _note(self, member: str, cluster: Cluster) -> str | None:
         """Remember ``cluster`` as the member's last answer (its earliest source and cluster id);
-        returns the other cluster id it had before, if any."""
+        returns the other cluster id it had before, if any: during an add, the one it had when the
+        add began (the clusters an add builds to look up its matches' earliest sources may note
+        the member before its verdict's cluster does)."""
         undo, ids, earliest = self.journal, self.cluster_ids, self.earliest
         if earliest.get(member) != cluster.earliest:
             if undo is not None:
@@ -353,7 +367,10 @@ class Groups:
         if before != cluster.id:
             if undo is not None:
                 undo.item(ids, member)
+                self._had.setdefault(member, before)
             ids[member] = cluster.id
+        if undo is not None:
+            before = self._had.get(member, before)
         return before if before is not None and before != cluster.id else None
 
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:

@@ -92,7 +92,7 @@ _NOT_SAVED: dict[str, frozenset[str]] = {
         "config window _retention _replica _pairs _groups _vocabulary skipped _store _where _lock _closed "
         "_read_only _undo _batch _calls _interim _opened".split()
     ),
-    "groups": frozenset({"config", "_replica", "_pairs", "journal", "_records", "_watches"}),
+    "groups": frozenset({"config", "_replica", "_pairs", "_journal", "_had", "_records", "_watches"}),
     "replica": frozenset(
         "_passage boilerplate formula _k _read _read_counted _where _shared _kept _recent pending".split()
     ),
