@@ -556,3 +556,73 @@ def test_no_addition_pays_for_importing_what_grouping_a_growing_story_needs() ->
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=600)
     assert child.returncode == 0, child.stderr
     assert child.stdout.split() == ["41", "[]"]
+
+
+# -- a story grouped anew gives the groups and records it was kept with ---------------------------
+
+PIER = (
+    "The harbour authority said on Tuesday that the northern pier would close for repairs after engineers found "
+    "deep cracks in its concrete supports. Ferry services will move to the southern terminal until the work is "
+    "finished next spring."
+)
+FISHERMEN = (
+    "Local fishermen complained that the move would add an hour to every trip and asked the council for "
+    "compensation. A spokesman for the mayor promised a meeting with the fishing cooperative before the end of the "
+    "month."
+)
+TOURISM = (
+    "Tourism officials expect fewer cruise visitors this summer because large ships cannot dock at the smaller "
+    "terminal. Restaurant owners along the waterfront fear a drop in trade during the busiest weeks of the year."
+)
+CONTRACT = (
+    "The repair contract, worth twelve million euros, was awarded to a consortium of two regional builders. "
+    "Opposition councillors questioned why the tender had not been advertised across the wider European market."
+)
+
+
+def _kept_and_rebuilt(d: dedup.Deduplicator) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every cluster as the stream keeps it, then as built anew from the articles in memory (as a
+    reopening without the saved state builds them)."""
+    kept = [c.to_dict() for c in d.clusters()]
+    d._groups.regroup()
+    return kept, [c.to_dict() for c in d.clusters()]
+
+
+@pytest.mark.parametrize("gone", ["removed", "left the window"])
+def test_an_identical_copy_found_while_grouping_keeps_its_twin_in_its_group(gone: str) -> None:
+    """Two articles with the same words, not compared when added (each with two candidates), are
+    compared while the later one is placed among the first members of a group: it joins its
+    twin's group then, as it does when the story is grouped anew with that comparison known."""
+    config = dedup.DedupConfig(
+        cluster=ClusterConfig(max_exact_size=2, complete_up_to=0, max_compared=2, representatives=5)
+    )
+    texts = {"w": f"{TOURISM} {PIER}", "t0": PIER, "x": PIER, "a": TOURISM, "b": TOURISM, "c": TOURISM, "t": PIER}
+    order = ["w", "t0", "x", "a", "b", "c", "t"]
+    window = None
+    if gone == "left the window":
+        order, window = ["t0", "w", "x", "a", "b", "c", "t"], dedup.Window(articles=6)
+    d = dedup.Deduplicator(config, window=window)
+    for n, art_id in enumerate(order):
+        d.add(dedup.Article(id=art_id, text=texts[art_id], published_at=f"2024-01-01T{10 + n:02d}:00:00"))
+    if gone == "removed":
+        d.remove("t0")
+    assert "t0" not in d
+    kept, rebuilt = _kept_and_rebuilt(d)
+    assert kept == rebuilt
+    assert any({"t", "x"} <= {m["id"] for m in c["members"]} for c in kept)
+
+
+def test_a_grown_record_matches_a_member_with_the_copies_found_as_the_earliest_is_chosen() -> None:
+    """A member's record in a kept group is made with every copy of it known once the earliest is
+    chosen again (which compares it with members it was not compared with when added), as the
+    record built anew is."""
+    config = dedup.DedupConfig(
+        cluster=ClusterConfig(max_exact_size=2, complete_up_to=0, max_compared=1, representatives=2)
+    )
+    blocks = {"A": PIER, "B": FISHERMEN, "C": TOURISM, "D": CONTRACT}
+    d = dedup.Deduplicator(config)
+    for art_id, spec in (("x0", "BC"), ("x1", "ABCD"), ("x2", "A"), ("x3", "A")):
+        d.add(dedup.Article(id=art_id, text=" ".join(blocks[c] for c in spec)))
+        d.clusters()  # each record made as the story grows
+    kept, rebuilt = _kept_and_rebuilt(d)
+    assert kept == rebuilt

@@ -111,10 +111,13 @@ class InOrder:
     ) -> int:
         """Place ``article`` given its verified copies among the articles placed before: when one of
         them has the same words (``same_words``), it joins that copy's group (the first such copy
-        in the order given); else it joins the group (of those copies' groups) whose first
-        ``representatives`` members it is a copy of in the largest share, at least
-        ``min_link_fraction`` (ties: the group opened first), else it opens a group. Returns its
-        group."""
+        in the order given); else, when one of the first ``representatives`` members of those
+        copies' groups it is compared with has the same words, the group of the smallest such id;
+        else it joins the group whose representatives it is a copy of in the largest share, at
+        least ``min_link_fraction`` (ties: the group opened first), else it opens a group. Returns
+        its group. (Comparing it with the representatives finds the copies they are: an article
+        placed again, as when its component is grouped anew, is then placed by the first rule
+        with the copy found, so the representatives' rule places it where that one would.)"""
         placed = [y for y in earlier_copies if y in self.group_of]
         g = self._choice(article, placed, lambda g: self.groups[g][: self.config.representatives], is_copy, same_words)
         if g is None:
@@ -161,11 +164,17 @@ class InOrder:
         if twin is not None:
             return self.group_of[twin]
         best: tuple[float, int] | None = None
+        twins: list[str] = []  # the representatives with the same words
         for g in sorted({self.group_of[y] for y in placed}):
             chosen = representatives(g)
-            share = sum(is_copy(article, r) for r in chosen) / len(chosen)
+            copies = [r for r in chosen if is_copy(article, r)]
+            if same_words:
+                twins.extend(r for r in copies if same_words(article, r))
+            share = len(copies) / len(chosen)
             if share >= self.config.min_link_fraction - _EPS and (best is None or share > best[0]):
                 best = (share, g)
+        if twins:
+            return self.group_of[min(twins)]
         return None if best is None else best[1]
 
 

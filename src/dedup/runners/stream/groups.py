@@ -328,15 +328,18 @@ class Groups:
         cluster, following = kept
         new = self._candidate(group[at], True)
         first = self._candidate(cluster.earliest, True)
-        before = self.before(new.id)
-        grew = grown(cluster, first, following, new, before, self._pairs.pair)
+        # the member's copies indexed before it, read when its record is made: choosing the
+        # earliest again may compare it with members it was not compared with yet, as building
+        # the record anew would have
+        before = partial(self.before, new.id)
+        grew = grown(cluster, first, following, new, _read_late(before), self._pairs.pair)
         if grew is not None:
             return grew
         if new.known_time is not None and first.known_time is not None and new.known_time[0] < first.known_time[0]:
             return None  # (an earlier time: the earliest changes)
         members = itertools.islice(group, at + 1)
         regrew = regrown(
-            cluster, members, partial(self._candidate, with_evidence=True), new, before, self._pairs.pair,
+            cluster, members, partial(self._candidate, with_evidence=True), new, _read_late(before), self._pairs.pair,
             self.config.provenance,
         )  # fmt: skip
         return None if regrew is None else (regrew, self._following(regrew))
@@ -402,3 +405,8 @@ class Groups:
 def _before(seq: Callable[[str], int], here: int, member: str) -> bool:
     """Whether ``member`` was indexed before the article indexed at ``here``."""
     return seq(member) < here
+
+
+def _read_late(read: Callable[[], Iterable[str]]) -> Iterator[str]:
+    """What ``read()`` gives, read when first iterated rather than now."""
+    yield from read()
