@@ -194,6 +194,47 @@ def test_an_article_added_again_on_a_worker_reports_no_earliest_change_the_other
     assert _answers(steps, lambda: dedup.Deduplicator.open(url)) == expected
 
 
+def test_workers_answer_every_field_as_one_process_on_a_mixed_stream(redis_url: str) -> None:
+    """Adds and batches of a generated mix, where the sentences of a new copy change the counts that
+    group its matches: a shared index, one worker alone or two in turns, answers every verdict
+    field (merged and the replaced earliest sources too) as one process does."""
+    sys.path.insert(0, str(BENCH))
+    import generate
+
+    arts = {
+        r["id"]: dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"))
+        for r in generate.generate(30, 7)
+    }
+    steps: list[tuple[int, list[str]]] = [
+        (0, ["g0000002-5"]),
+        (0, ["g0000002-2", "g0000000n0"]),
+        (1, ["g0000002-4"]),
+        (0, ["g0000002-1"]),
+        (0, ["g0000002-0"]),
+        (1, ["g0000003-1", "g0000004n0", "g0000002n0"]),
+        (1, ["g0000002-3"]),
+    ]
+
+    def answers(turns: list[tuple[int, list[str]]], open_worker) -> list[dict]:
+        workers: dict[int, dedup.Deduplicator] = {}
+        out = []
+        try:
+            for w, ids in turns:
+                d = workers.get(w) or workers.setdefault(w, open_worker())
+                out += [v.to_dict() for v in d.add_many([arts[i] for i in ids])]
+        finally:
+            for d in workers.values():
+                d.close()
+        return out
+
+    alone = [(0, ids) for _, ids in steps]
+    expected = answers(alone, dedup.Deduplicator)
+    assert any(v["merged"] for v in expected) and any(v["earliest_changed"] for v in expected)
+    one, two = _ns_url(redis_url, "mixed-one"), _ns_url(redis_url, "mixed-two")
+    assert answers(alone, lambda: dedup.Deduplicator.open(one)) == expected
+    assert answers(steps, lambda: dedup.Deduplicator.open(two)) == expected
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys

@@ -612,9 +612,7 @@ class Deduplicator:
                     f"article id {art.id!r} is already indexed with a different text; give each article a "
                     "unique id, or remove() the old one first"
                 )
-            # the earliest source last answered for it, when this deduplicator gave every answer
-            # since (with workers sharing the index, the others answered for its cluster too)
-            last = None if self._store is not None and self._store.shared else self._groups.earliest.get(art.id)
+            last = self._groups.earliest.get(art.id)
             return self._verdict(art.id, (), already=True, previous=() if last is None else (last,))
         stored = self._left(art.id)
         if stored is not None:
@@ -772,15 +770,12 @@ class Deduplicator:
         previous: dict[str, None] = {}
         answered: set[str] = set()  # the earliest sources last answered, each looked at once
         built: set[str] = set()  # the members of the clusters built here
-        # with workers sharing the index, an answer this one gave may be out of date: another worker
-        # may have added an older article to that cluster since
-        shared = self._store is not None and self._store.shared
         for other_id in candidates:
             match = compare(art_id, doc, other_id, doc_of(other_id))
             if not match.is_copy:
                 continue
             matches.append(match)
-            last = None if shared else self._groups.earliest.get(other_id)
+            last = self._groups.earliest.get(other_id)
             if other_id in built or last in answered:
                 continue
             if last is None:  # not answered here (another worker's article, a file read again)

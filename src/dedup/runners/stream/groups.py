@@ -55,7 +55,8 @@ class Groups:
         self._replica = replica
         self._pairs = pairs
         self._journal: Undo | None = None
-        self.earliest: dict[str, str] = {}  # each member's earliest source when last answered
+        # each member's earliest source when last answered (since another worker last answered)
+        self.earliest: dict[str, str] = {}
         self.cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
         self.merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
         # the cluster id each member noted during the add in progress had when it began: a
@@ -137,6 +138,14 @@ class Groups:
             if heir is not None:
                 return cluster, heir
         return None
+
+    def answered_elsewhere(self) -> None:
+        """Another worker of a shared index added an article, and answered for its cluster: the
+        earliest sources this one last answered may have changed since, and are forgotten (found
+        again, when needed, from the clusters as they are). A worker that has the index to itself
+        recalls them as one process does."""
+        if self.earliest:
+            self.earliest = {}
 
     def regroup(self) -> None:
         """Drop every kept group (built again when next asked for): articles read in without being

@@ -236,6 +236,7 @@ def catch_up(
             entries = replica.entries
             copies = [m for m in matches if m.is_copy and art_id in (m.a, m.b) and m.other(art_id) in entries]
             groups.place(art_id, copies, None)
+            groups.answered_elsewhere()
             indexed(stored)
         elif op == "remove" and art_id in replica.entries:
             forget(art_id)
