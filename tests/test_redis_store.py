@@ -235,6 +235,65 @@ def test_workers_answer_every_field_as_one_process_on_a_mixed_stream(redis_url: 
     assert answers(steps, lambda: dedup.Deduplicator.open(two)) == expected
 
 
+def test_three_workers_in_turns_answer_every_field_as_one_process(redis_url: str) -> None:
+    """Three workers taking turns on a generated mix answer every verdict field as one process:
+    each takes the answers the others gave (written with their additions) as its own last answers,
+    so ``merged`` and the replaced earliest sources name what one process would."""
+    sys.path.insert(0, str(BENCH))
+    import generate
+
+    arts = [
+        dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at"), source=r.get("source"))
+        for r in generate.generate(400, 2)
+    ]
+    one = dedup.Deduplicator()
+    expected = [one.add(a).to_dict() for a in arts]
+    assert any(v["merged"] for v in expected) and any(v["earliest_changed"] for v in expected)
+    url = _ns_url(redis_url, "three-in-turns")
+    workers = [dedup.Deduplicator.open(url) for _ in range(3)]
+    try:
+        got = [workers[n % 3].add(a).to_dict() for n, a in enumerate(arts)]
+    finally:
+        for w in workers:
+            w.close()
+    assert got == expected
+
+
+@pytest.mark.parametrize("entry", ["without answers", "with damaged answers"])
+def test_a_log_written_without_answers_is_read_and_grouped_alike(redis_url: str, entry: str) -> None:
+    """A log whose additions carry no answers (an index an older version wrote), or answers that
+    are not ``{id: [cluster, earliest]}``: a worker reads it, finds the earliest sources again from
+    the clusters, and gives the clusters one process gives."""
+    sys.path.insert(0, str(BENCH))
+    import generate
+
+    arts = [
+        dedup.Article(id=r["id"], text=r["text"], published_at=r.get("published_at")) for r in generate.generate(60, 5)
+    ]
+    one = dedup.Deduplicator()
+    expected = [one.add(a).to_dict() for a in arts]
+    name = "old-log-" + entry.split()[0]
+    with dedup.Deduplicator.open(_ns_url(redis_url, name)) as first:
+        for a in arts[:40]:
+            first.add(a)
+    client = _client(redis_url)
+    log = client.lrange(f"{name}:log", 0, -1)
+    assert all("answers" in json.loads(x) for x in log if json.loads(x)["op"] == "add")
+    for n, raw in enumerate(log):
+        record = json.loads(raw)
+        if entry == "without answers":
+            record.pop("answers", None)
+        else:
+            record["answers"] = {"x": ["only one"]}
+        client.lset(f"{name}:log", n, json.dumps(record))
+    client.close()
+    with dedup.Deduplicator.open(_ns_url(redis_url, name)) as later:
+        got = [later.add(a).to_dict() for a in arts[40:]]
+    key = ("id", "is_copy", "copy_of", "cluster", "size", "earliest")
+    assert [{k: v[k] for k in key} for v in got] == [{k: v[k] for k in key} for v in expected[40:]]
+    assert any(v["is_copy"] for v in got)
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys

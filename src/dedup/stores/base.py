@@ -31,9 +31,14 @@ def is_redis(where: object) -> bool:
     return isinstance(where, str) and where.startswith(REDIS_SCHEMES)
 
 
+# The answers an addition gave: for each article whose cluster id or earliest source changed with
+# it, the new ones (``Groups.answers``).
+Answers = dict[str, tuple[str, str]]
+
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
-# stored (for an addition), the copies written with it).
-Change = tuple[str, str, "StoredArticle | None", list[Match]]
+# stored (for an addition), the copies written with it, and the answers written with it (None
+# for an addition whose log entry holds none: written by an older version)).
+Change = tuple[str, str, "StoredArticle | None", list[Match], "Answers | None"]
 
 
 class Store(Protocol):
@@ -48,10 +53,13 @@ class Store(Protocol):
         """The sequence number of the next article (``current``: the replica's own next one)."""
         ...
 
-    def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
+    def save(
+        self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]], answers: Answers
+    ) -> None:
         """Write an added article, the verified copies (its own, and those found among earlier
-        articles since the previous save) and its cluster (its id, and the other members whose
-        recorded cluster id is now that one), at once or not at all."""
+        articles since the previous save), its cluster (its id, and the other members whose
+        recorded cluster id is now that one) and the answers the addition gave (a shared store
+        gives them to the other workers with the change), at once or not at all."""
         ...
 
     def stored(self, article_id: str) -> StoredArticle | None:

@@ -43,7 +43,9 @@ Keys, under the namespace:
   open the index has, ``{"days": ..., "articles": ...}`` or ``null``; ``dedup index`` opens the
   index with it);
 - ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ..., "w": ...}``,
-  ``w`` being a random token that makes each entry unique;
+  ``w`` being a random token that makes each entry unique, and for an addition ``answers``:
+  ``{id: [cluster id, earliest source]}`` for each article whose answer the addition changed
+  (the other workers take them as their own last answers);
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
   ``cluster``, ``arrays`` (the same blob as in the SQLite format);
 - ``<ns>:matches:<id>`` (string): JSON list of ``Match.to_record()`` of the copies found when the
@@ -76,6 +78,7 @@ from dedup.errors import (
     StoreFormatError,
 )
 from dedup.records import Article, Match
+from dedup.stores.base import Answers, Change
 from dedup.stores.sqlite import (
     FORMAT,
     VERSION,
@@ -460,13 +463,12 @@ class RedisStore:
         if epoch is None or epoch.decode() != self._epoch or (self.position > 0 and last != self._last):
             raise self._lost(epoch, last)
 
-    def pending(
-        self, only: Callable[[int, str], bool] | None = None, limit: int | None = None
-    ) -> Iterator[tuple[str, str, StoredArticle | None, list[Match]]]:
-        """The log entries not applied yet: (op, id, article, its matches), in order, the articles
-        read ``READ_AT_ONCE`` at a time (a worker far behind never holds them all). ``only(n, id)``:
-        whether to read the article added by the n-th of these entries (else it comes as
-        ("left", id, None, [])); ``limit``: at most that many entries."""
+    def pending(self, only: Callable[[int, str], bool] | None = None, limit: int | None = None) -> Iterator[Change]:
+        """The log entries not applied yet: (op, id, article, its matches, the answers its addition
+        gave), in order, the articles read ``READ_AT_ONCE`` at a time (a worker far behind never
+        holds them all). ``only(n, id)``: whether to read the article added by the n-th of these
+        entries (else it comes as ("left", id, None, [], None)); ``limit``: at most that many
+        entries."""
         raw = self._check_and_read()
         if limit is not None:
             raw = raw[:limit]
@@ -480,20 +482,21 @@ class RedisStore:
                 self.position += 1
                 self._last = raw[n]
                 if op == "remove":
-                    yield "remove", art_id, None, []
+                    yield "remove", art_id, None, [], None
                     continue
                 if n not in records:
-                    yield "left", art_id, None, []
+                    yield "left", art_id, None, [], None
                     continue
                 fields, matches = records[n]
                 if not fields:  # removed since: a later log entry says so
-                    yield "skip", art_id, None, []
+                    yield "skip", art_id, None, [], None
                     continue
                 yield (
                     "add",
                     art_id,
                     self._article(art_id, fields),
                     [Match.from_record(m) for m in json.loads(matches or b"[]")],
+                    _answers(ops[n].get("answers")),
                 )
 
     def _read_articles(self, article_ids: list[str]) -> list[tuple[dict[bytes, bytes], bytes | None]]:
@@ -597,7 +600,9 @@ class RedisStore:
         article = stored.article
         return Counted(stored.seq, article.source, article.url, stored.doc.shingles)
 
-    def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
+    def save(
+        self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]], answers: Answers
+    ) -> None:
         article = stored.article
         fields: dict[str, str | int | bytes] = {
             "text": article.text,
@@ -611,17 +616,28 @@ class RedisStore:
         }
         copies = json.dumps([m.to_record() for m in matches if m.is_copy])
         moved = [m for m in cluster[1] if m != article.id]
-        self._append("add", article.id, copies, [x for pair in fields.items() for x in pair], moved)
+        flat = [x for pair in fields.items() for x in pair]
+        self._append("add", article.id, copies, flat, moved, {m: list(a) for m, a in answers.items()})
 
     def delete(self, article_id: str) -> None:
         self._append("remove", article_id, "", [])
 
     def _append(
-        self, op: str, art_id: str, copies: str, fields: list[str | int | bytes], moved: list[str] | None = None
+        self,
+        op: str,
+        art_id: str,
+        copies: str,
+        fields: list[str | int | bytes],
+        moved: list[str] | None = None,
+        answers: dict[str, list[str]] | None = None,
     ) -> None:
         """Write one operation with ``_WRITE``: safe to retry, since a retry finds its own entry.
-        ``moved``: the other members whose recorded cluster id becomes the added article's."""
-        entry = json.dumps({"op": op, "id": art_id, "w": secrets.token_hex(8)})
+        ``moved``: the other members whose recorded cluster id becomes the added article's;
+        ``answers``: the cluster ids and earliest sources the addition answered (in its entry)."""
+        record: dict[str, object] = {"op": op, "id": art_id, "w": secrets.token_hex(8)}
+        if answers is not None:
+            record["answers"] = answers
+        entry = json.dumps(record)
         keys = [self.key("meta"), self.key("log"), self.key(f"article:{art_id}"), self.key(f"matches:{art_id}")]
         keys += [self.key(f"article:{m}") for m in moved or ()]
         args = [self._epoch, self.position, self._last or b"", entry, op, copies, *fields]
@@ -654,3 +670,16 @@ class RedisStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _answers(written: object) -> Answers | None:
+    """The answers a log entry holds (``{id: [cluster id, earliest source]}``); None for an entry
+    without them, or with anything else there (the reader then finds the answers again)."""
+    if not isinstance(written, dict):
+        return None
+    answers: Answers = {}
+    for member, answer in written.items():
+        if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(x, str) for x in answer)):
+            return None
+        answers[member] = (answer[0], answer[1])
+    return answers

@@ -77,6 +77,7 @@ from dedup.config import DedupConfig, Window
 from dedup.errors import DedupError, StoreCorruptError, StoreError, StoreFormatError, StoreFullError, StoreLockedError
 from dedup.records import Article, Match
 from dedup.stages.shingle import Shingled
+from dedup.stores.base import Answers, Change
 
 FORMAT = "dedup-index"
 VERSION = 3  # 3: row checksums and counts; 2: words hashed with FNV-1a + fmix64
@@ -655,10 +656,12 @@ class SQLiteStore:
         self._refuse_if_failed()
         return SQLiteStore._Tx(self._db)
 
-    def save(self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]]) -> None:
+    def save(
+        self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]], answers: Answers
+    ) -> None:
         """Write one added article, the verified copies given (its own and any found since the
         previous save) and its cluster id (also on the other members named, whose id changed), in
-        one transaction."""
+        one transaction. The file has one writer: no other reads ``answers``."""
         cluster_id, members = cluster
         article = stored.article
         fields = (
@@ -692,7 +695,7 @@ class SQLiteStore:
         """Nothing to hold: the file has one writer (the ``flock`` taken when it was opened)."""
         return nullcontext()
 
-    def pending(self) -> Iterator[tuple[str, str, StoredArticle | None, list[Match]]]:
+    def pending(self) -> Iterator[Change]:
         """Nothing: no other worker writes this file."""
         return iter(())
 

@@ -44,6 +44,7 @@ from dedup.stages.provenance import (
     regrown,
     revised,
 )
+from dedup.stores.base import Answers
 
 
 class Groups:
@@ -62,6 +63,8 @@ class Groups:
         # the cluster id each member noted during the add in progress had when it began: a
         # cluster built to look an answer up is no answer (``_note``)
         self._had: dict[str, str | None] = {}
+        # the answers (cluster id, earliest source) that changed during the add in progress
+        self.answers: Answers = {}
         # the ids of clusters whose first member left the window, passed on to the member indexed
         # first among those left that had it: each such member's id, and each id's heir
         self.heirs: dict[str, str] = {}
@@ -85,6 +88,8 @@ class Groups:
     @journal.setter
     def journal(self, undo: Undo | None) -> None:
         self._journal, self._had = undo, {}
+        if undo is not None:
+            self.answers = {}
 
     def seq(self, article_id: str) -> int:
         return self._replica.entries[article_id].seq
@@ -139,13 +144,19 @@ class Groups:
                 return cluster, heir
         return None
 
-    def answered_elsewhere(self) -> None:
-        """Another worker of a shared index added an article, and answered for its cluster: the
-        earliest sources this one last answered may have changed since, and are forgotten (found
-        again, when needed, from the clusters as they are). A worker that has the index to itself
-        recalls them as one process does."""
-        if self.earliest:
+    def answered_elsewhere(self, answers: Answers | None) -> None:
+        """Another worker of a shared index added an article and gave these ``answers`` (each
+        article's cluster id and earliest source where they changed): they become this worker's
+        last answers, as if it had given them, so that the workers answer alike. Unknown (None,
+        an entry written by an older version): every earliest source answered here is forgotten
+        (found again, when needed, from the clusters as they are)."""
+        if answers is None:
             self.earliest = {}
+            return
+        entries = self._replica.entries
+        for member, (cluster, earliest) in answers.items():
+            if member in entries:
+                self.cluster_ids[member], self.earliest[member] = cluster, earliest
 
     def regroup(self) -> None:
         """Drop every kept group (built again when next asked for): articles read in without being
@@ -371,16 +382,21 @@ class Groups:
         add began (the clusters an add builds to look up its matches' earliest sources may note
         the member before its verdict's cluster does)."""
         undo, ids, earliest = self.journal, self.cluster_ids, self.earliest
+        changed = False
         if earliest.get(member) != cluster.earliest:
             if undo is not None:
                 undo.item(earliest, member)
             earliest[member] = cluster.earliest
+            changed = True
         before = ids.get(member)
         if before != cluster.id:
             if undo is not None:
                 undo.item(ids, member)
                 self._had.setdefault(member, before)
             ids[member] = cluster.id
+            changed = True
+        if changed and undo is not None:
+            self.answers[member] = (cluster.id, cluster.earliest)
         if undo is not None:
             before = self._had.get(member, before)
         return before if before is not None and before != cluster.id else None

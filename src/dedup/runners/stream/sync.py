@@ -203,7 +203,7 @@ def load_shared(
         return art_id in held and last_added.get(art_id) == n
 
     done = 0
-    for op, _, stored, matches in store.pending(only=read, limit=len(entries)):
+    for op, _, stored, matches, _ in store.pending(only=read, limit=len(entries)):
         if op == "add" and stored is not None:
             replay(replica, pairs, stored, matches)
             answered(stored)
@@ -228,7 +228,7 @@ def catch_up(
     kept groups with the copies its worker found (``Groups.place``), as an article added here is;
     ``indexed`` is told of it then. ``forget`` takes a removed article out."""
     applied = 0
-    for op, art_id, stored, matches in store.pending():
+    for op, art_id, stored, matches, answers in store.pending():
         applied += 1
         if op == "add" and stored is not None and art_id not in replica.entries:
             matches = list(matches)
@@ -236,7 +236,7 @@ def catch_up(
             entries = replica.entries
             copies = [m for m in matches if m.is_copy and art_id in (m.a, m.b) and m.other(art_id) in entries]
             groups.place(art_id, copies, None)
-            groups.answered_elsewhere()
+            groups.answered_elsewhere(answers)
             indexed(stored)
         elif op == "remove" and art_id in replica.entries:
             forget(art_id)
