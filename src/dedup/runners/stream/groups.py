@@ -60,11 +60,9 @@ class Groups:
         self.earliest: dict[str, str] = {}
         self.cluster_ids: dict[str, str] = {}  # each member's cluster id when last answered
         self.merged: tuple[str, ...] = ()  # the other ids the last built cluster's members had
-        # the cluster id each member noted during the add in progress had when it began: a
-        # cluster built to look an answer up is no answer (``_note``)
+        # the members whose answer changed during the add in progress, each with the cluster id it
+        # had when the add began: a cluster built to look an answer up is no answer (``_note``)
         self._had: dict[str, str | None] = {}
-        # the answers (cluster id, earliest source) that changed during the add in progress
-        self.answers: Answers = {}
         # the ids of clusters whose first member left the window, passed on to the member indexed
         # first among those left that had it: each such member's id, and each id's heir
         self.heirs: dict[str, str] = {}
@@ -88,8 +86,13 @@ class Groups:
     @journal.setter
     def journal(self, undo: Undo | None) -> None:
         self._journal, self._had = undo, {}
-        if undo is not None:
-            self.answers = {}
+
+    @property
+    def answers(self) -> Answers:
+        """The answers the add in progress changed: each such member's cluster id and earliest
+        source now."""
+        ids, earliest = self.cluster_ids, self.earliest
+        return {m: (ids[m], earliest[m]) for m in self._had if m in ids and m in earliest}
 
     def seq(self, article_id: str) -> int:
         return self._replica.entries[article_id].seq
@@ -382,23 +385,19 @@ class Groups:
         add began (the clusters an add builds to look up its matches' earliest sources may note
         the member before its verdict's cluster does)."""
         undo, ids, earliest = self.journal, self.cluster_ids, self.earliest
-        changed = False
+        before = ids.get(member)
+        if undo is not None:
+            if earliest.get(member) != cluster.earliest or before != cluster.id:
+                self._had.setdefault(member, before)
+            before = self._had.get(member, before)
         if earliest.get(member) != cluster.earliest:
             if undo is not None:
                 undo.item(earliest, member)
             earliest[member] = cluster.earliest
-            changed = True
-        before = ids.get(member)
-        if before != cluster.id:
+        if ids.get(member) != cluster.id:
             if undo is not None:
                 undo.item(ids, member)
-                self._had.setdefault(member, before)
             ids[member] = cluster.id
-            changed = True
-        if changed and undo is not None:
-            self.answers[member] = (cluster.id, cluster.earliest)
-        if undo is not None:
-            before = self._had.get(member, before)
         return before if before is not None and before != cluster.id else None
 
     def _candidate(self, member: str, with_evidence: bool) -> Candidate:
