@@ -511,6 +511,75 @@ def test_a_workers_batch_comes_after_the_articles_the_others_pushed_out(redis_ur
     assert set(got.copy_of) == {"b", "c"} and got.cluster.member_ids == ("b", "c", "d")
 
 
+THIRD = (
+    "The football federation named a new coach for the national team on Monday after a long search, "
+    "and the coach said his first task would be the qualifiers in the spring. Fans gathered outside "
+    "the federation's offices in the capital to welcome the decision with songs and flags."
+)
+
+
+@pytest.mark.parametrize(
+    ("window", "late"),
+    [(Window(articles=2), None), (Window(days=1), 3)],
+    ids=["by-count", "by-time"],
+)
+def test_an_article_added_and_removed_before_a_worker_read_it_moved_its_window(
+    redis_url: str, window: Window, late: float | None
+) -> None:
+    """An article another worker added and removed before this one caught up came and went all the
+    same: the articles it pushed out of the window (by count, or by the clock its time moved) are
+    out here too, as in one process, and a copy of one of them finds it gone."""
+    steps = [
+        _copy("a", 0),
+        Article(id="x", text=OTHER, published_at=_at(0)),
+        Article(id="z", text=THIRD, published_at=None if late is None else _at(late)),
+        "z",
+    ]
+    copy = _copy("b", None, " Officials welcomed it.")
+    one = Deduplicator(window=window)
+    for step in steps:
+        one.remove(step) if isinstance(step, str) else one.add(step)
+    expected = one.add(copy)
+    url = f"{redis_url}?namespace=passed-{window.articles}-{window.days}"
+    with Deduplicator.open(url, window=window) as here, Deduplicator.open(url, window=window) as there:
+        for step in steps:
+            there.remove(step) if isinstance(step, str) else there.add(step)
+        got = here.add(copy)
+        with Deduplicator.open(url, window=window) as started_after:
+            assert list(started_after) == list(here) == list(one)
+    assert not expected.is_copy and "a" not in one
+    assert got.to_dict() == expected.to_dict()
+
+
+@pytest.mark.parametrize("written", [None, "soon", 5], ids=["older-version", "damaged", "not-a-string"])
+def test_a_log_entry_without_a_readable_time_counts_its_article_at_the_clock(redis_url: str, written) -> None:
+    """A log whose additions do not give their time (written by an older version, or damaged): an
+    article added and removed before a worker read it counts as undated where the log has its
+    place (a late worker), or not at all (a worker catching up), and both read the rest."""
+    import json
+
+    import redis
+
+    namespace = f"untimed-{written}"
+    url = f"{redis_url}?namespace={namespace}"
+    window = Window(articles=2)
+    with Deduplicator.open(url, window=window) as here, Deduplicator.open(url, window=window) as there:
+        for step in [_copy("a", 0), Article(id="x", text=OTHER), Article(id="z", text=THIRD), "z"]:
+            there.remove(step) if isinstance(step, str) else there.add(step)
+        with redis.Redis.from_url(redis_url) as client:
+            for n, raw in enumerate(client.lrange(f"{namespace}:log", 0, -1)):
+                record = json.loads(raw)
+                if record["op"] == "add":
+                    record.pop("published")
+                    if written is not None:
+                        record["published"] = written
+                    client.lset(f"{namespace}:log", n, json.dumps(record))
+        here.sync()
+        assert list(here) == ["a", "x"]
+        with Deduplicator.open(url, window=window) as late:
+            assert list(late) == ["x"]
+
+
 def test_a_removed_first_member_passes_no_id_on_even_after_a_reopen(tmp_path) -> None:
     path = tmp_path / "index.db"
     with Deduplicator.open(path, window=Window(days=7)) as d:
@@ -833,9 +902,10 @@ def test_an_article_removed_while_a_worker_starts_is_not_held_by_its_window(redi
 
 
 def test_an_id_added_again_counts_at_each_place_in_the_log_for_a_late_worker(redis_url: str) -> None:
-    """An id removed and added again: for a worker that starts later, its first addition counts
-    at its place in the log, not with the time of the article added again (which would move the
-    clock early, and keep an undated article added in between)."""
+    """An id removed and added again: for a worker that starts later, or one that catches up
+    later, its first addition counts at its place in the log with its own time, not with the time
+    of the article added again (which would move the clock early, and keep an undated article
+    added in between)."""
     url = f"{redis_url}?namespace=added-again"
     window = Window(days=1)
     steps = [
@@ -845,14 +915,18 @@ def test_an_id_added_again_counts_at_each_place_in_the_log_for_a_late_worker(red
         Article(id="j", text=f"{STORY} Updated.", published_at=_at(7)),  # the clock moves to day 7: k leaves
     ]
     first, reference = Deduplicator.open(url, window=window), Deduplicator(window=window)
+    behind = Deduplicator.open(url, window=window)  # catches up after all the steps
     for d in (first, reference):
         for step in steps:
             d.remove(step) if isinstance(step, str) else d.add(step)
     try:
         with Deduplicator.open(url, window=window) as late:
             assert list(late) == list(first) == list(reference) == ["j"]
+        behind.sync()
+        assert list(behind) == ["j"]
     finally:
         first.close()
+        behind.close()
 
 
 def test_a_catch_up_that_fails_half_way_leaves_no_stale_groups(redis_url: str, monkeypatch) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,10 +36,23 @@ def is_redis(where: object) -> bool:
 # it, the new ones (``Groups.answers``).
 Answers = dict[str, tuple[str, str]]
 
+
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """An addition in a shared store's log whose article is not the one stored now (removed since,
+    perhaps added again): its ingest number and the ``published_at`` it had, as the window of the
+    worker that added it counted them."""
+
+    seq: int
+    published: datetime | None
+
+
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
 # stored (for an addition), the copies written with it, and the answers written with it (None
-# for an addition whose log entry holds none: written by an older version)).
-Change = tuple[str, str, "StoredArticle | None", list[Match], "Answers | None"]
+# for an addition whose log entry holds none: written by an older version)); ("skip", the id,
+# ``Passed`` (None for an entry written by an older version), [], None) for an addition whose
+# article is not the one stored now.
+Change = tuple[str, str, "StoredArticle | Passed | None", list[Match], "Answers | None"]
 
 
 class Store(Protocol):

@@ -43,7 +43,9 @@ Keys, under the namespace:
   open the index has, ``{"days": ..., "articles": ...}`` or ``null``; ``dedup index`` opens the
   index with it);
 - ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ..., "w": ...}``,
-  ``w`` being a random token that makes each entry unique, and for an addition ``answers``:
+  ``w`` being a random token that makes each entry unique, and for an addition ``published``
+  (the article's ``published_at``, ISO 8601, or null: a worker that reads the entry after the
+  article was removed counts it in its window with that time) and ``answers``:
   ``{id: [cluster id, earliest source]}`` for each article whose answer the addition changed
   (the other workers take them as their own last answers);
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
@@ -78,7 +80,7 @@ from dedup.errors import (
     StoreFormatError,
 )
 from dedup.records import Article, Match
-from dedup.stores.base import Answers, Change
+from dedup.stores.base import Answers, Change, Passed
 from dedup.stores.sqlite import (
     FORMAT,
     VERSION,
@@ -466,9 +468,10 @@ class RedisStore:
     def pending(self, only: Callable[[int, str], bool] | None = None, limit: int | None = None) -> Iterator[Change]:
         """The log entries not applied yet: (op, id, article, its matches, the answers its addition
         gave), in order, the articles read ``READ_AT_ONCE`` at a time (a worker far behind never
-        holds them all). ``only(n, id)``: whether to read the article added by the n-th of these
-        entries (else it comes as ("left", id, None, [], None)); ``limit``: at most that many
-        entries."""
+        holds them all); an addition whose article is not the one stored now comes as ("skip", id,
+        its ``Passed`` ingest number and time, [], None). ``only(n, id)``: whether to read the
+        article added by the n-th of these entries (else it comes as ("left", id, None, [], None));
+        ``limit``: at most that many entries."""
         raw = self._check_and_read()
         if limit is not None:
             raw = raw[:limit]
@@ -488,8 +491,14 @@ class RedisStore:
                     yield "left", art_id, None, [], None
                     continue
                 fields, matches = records[n]
-                if not fields:  # removed since: a later log entry says so
-                    yield "skip", art_id, None, [], None
+                at = self.position - 1  # (an addition's ingest number is its place in the log)
+                # removed since (a later entry says so), or added again (a later entry adds the
+                # article stored now; an entry of an older version does not say its time; a
+                # damaged number is reported as the article is read)
+                seq = fields.get(b"seq", b"")
+                again = "published" in ops[n] and seq.isdigit() and int(seq) != at
+                if not fields or again:
+                    yield "skip", art_id, _passed(at, ops[n]), [], None
                     continue
                 yield (
                     "add",
@@ -519,10 +528,23 @@ class RedisStore:
 
     def peek(self) -> list[tuple[str, str, int | None, datetime | None]]:
         """The log entries not applied yet, without reading them into the replica: (op, id, and
-        for an article still stored its ingest number and time, else None, None)."""
+        for an addition its ingest number and time: the stored article's, for the entry that added
+        it, else those the entry gives (an article removed or added again since), else None, None
+        (an entry of an older version, or a removal))."""
+        base = self.position
         ops = [json.loads(x) for x in self._check_and_read()]
         times = self._times(sorted({op["id"] for op in ops if op["op"] == "add"}))
-        return [(op["op"], op["id"], *times.get(op["id"], (None, None))) for op in ops]
+        peeked: list[tuple[str, str, int | None, datetime | None]] = []
+        for n, op in enumerate(ops):
+            stored = times.get(op["id"]) if op["op"] == "add" else None
+            passed = None if op["op"] != "add" else _passed(base + n, op)
+            if stored is not None and stored[0] == base + n:
+                peeked.append((op["op"], op["id"], *stored))
+            elif passed is not None:
+                peeked.append((op["op"], op["id"], passed.seq, passed.published))
+            else:
+                peeked.append((op["op"], op["id"], None, None))
+        return peeked
 
     def _times(self, article_ids: list[str]) -> dict[str, tuple[int, datetime | None]]:
         """The ingest number and time of each of ``article_ids`` still stored (not their texts),
@@ -617,7 +639,9 @@ class RedisStore:
         copies = json.dumps([m.to_record() for m in matches if m.is_copy])
         moved = [m for m in cluster[1] if m != article.id]
         flat = [x for pair in fields.items() for x in pair]
-        self._append("add", article.id, copies, flat, moved, {m: list(a) for m, a in answers.items()})
+        published = None if article.published_at is None else article.published_at.isoformat()
+        written: dict[str, object] = {"published": published, "answers": {m: list(a) for m, a in answers.items()}}
+        self._append("add", article.id, copies, flat, moved, written)
 
     def delete(self, article_id: str) -> None:
         self._append("remove", article_id, "", [])
@@ -629,14 +653,12 @@ class RedisStore:
         copies: str,
         fields: list[str | int | bytes],
         moved: list[str] | None = None,
-        answers: dict[str, list[str]] | None = None,
+        written: dict[str, object] | None = None,
     ) -> None:
         """Write one operation with ``_WRITE``: safe to retry, since a retry finds its own entry.
         ``moved``: the other members whose recorded cluster id becomes the added article's;
-        ``answers``: the cluster ids and earliest sources the addition answered (in its entry)."""
-        record: dict[str, object] = {"op": op, "id": art_id, "w": secrets.token_hex(8)}
-        if answers is not None:
-            record["answers"] = answers
+        ``written``: what else the entry holds (an addition's time and answers)."""
+        record: dict[str, object] = {"op": op, "id": art_id, "w": secrets.token_hex(8), **(written or {})}
         entry = json.dumps(record)
         keys = [self.key("meta"), self.key("log"), self.key(f"article:{art_id}"), self.key(f"matches:{art_id}")]
         keys += [self.key(f"article:{m}") for m in moved or ()]
@@ -670,6 +692,21 @@ class RedisStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _passed(seq: int, entry: dict[str, Any]) -> Passed | None:
+    """The ingest number and time of an addition whose article is not the one stored now, from its
+    log entry (None for an entry without its time, written by an older version, or a damaged one:
+    the reader then counts it without a time)."""
+    if "published" not in entry:
+        return None
+    published = entry["published"]
+    if published is None:
+        return Passed(seq, None)
+    try:
+        return Passed(seq, datetime.fromisoformat(published))
+    except (TypeError, ValueError):
+        return None
 
 
 def _answers(written: object) -> Answers | None:

@@ -55,7 +55,7 @@ from dedup.stages.index import LSHBackend
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared, first_of_id
 from dedup.stages.shingle import Vocabulary, analyze
-from dedup.stores.base import Store, is_redis
+from dedup.stores.base import Passed, Store, is_redis
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
 
 P = ParamSpec("P")
@@ -354,7 +354,9 @@ class Deduplicator:
         if store is None or not store.shared:
             return 0
         try:
-            return sync.catch_up(self._replica, self._pairs, self._groups, store, self._forget, self._indexed)
+            return sync.catch_up(
+                self._replica, self._pairs, self._groups, store, self._forget, self._indexed, self._passed
+            )
         except BaseException:
             self._groups.regroup()  # some entries may have been applied, not all placed
             raise
@@ -675,6 +677,20 @@ class Deduplicator:
         self._answered(stored)
         self._admit(stored.article, stored.seq)
 
+    def _passed(self, article_id: str, passed: Passed | None) -> None:
+        """An article another worker added and removed before this one read it: it counted in the
+        window from its addition (``passed``: its ingest number and time), pushing older articles
+        out and moving the clock, until its removal (None) or its leaving, as in one process."""
+        retention = self._retention
+        if retention is None:
+            return
+        if passed is None:
+            retention.discard(article_id)
+            return
+        retention.admit(article_id, passed.seq, passed.published)
+        if not self._batch:
+            self._leave()
+
     def _admit(self, article: Article, seq: int) -> set[str]:
         """Count an indexed article in the window, and let out those it pushes out (a batch lets
         them out when it is done: its articles' sentences are counted until then); returns them."""
@@ -691,7 +707,7 @@ class Deduplicator:
         of a cluster passes the cluster's id on as it leaves (``Groups.id_of``)."""
         if self._retention is None:
             return set()
-        left = self._retention.leaving()
+        left = [a for a in self._retention.leaving() if a in self._replica.entries]  # (see ``_passed``)
         for article_id in left:
             passed = self._groups.leave(article_id)
             self._replica.detach(article_id)

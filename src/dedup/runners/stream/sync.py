@@ -16,7 +16,7 @@ from dedup.runners.stream.window import Retention
 from dedup.stages.index import U32
 from dedup.stages.pairs import PairCache
 from dedup.stages.prepare import Prepared
-from dedup.stores.base import Store
+from dedup.stores.base import Passed, Store
 from dedup.stores.sqlite import SQLiteStore, StoredArticle
 
 if TYPE_CHECKING:
@@ -180,21 +180,19 @@ def load_shared(
     file, the log's entries are first gone through with each article's ingest number and time
     alone, and only the articles in the window at the end are read from the store, a chunk at a
     time; ``answered`` is told of each. An id removed and added again is read once, as stored now,
-    at its last addition; its earlier additions count with the ingest number of their place in the
-    log and the clock's time (the store keeps no other). ``progress`` is told how many of the
-    window's articles are read. Returns the ids added that are not in the window."""
+    at its last addition; its earlier additions count at their place in the log with the time
+    their entries give (an entry of an older version gives none: the clock's). ``progress`` is
+    told how many of the window's articles are read. Returns the ids added that are not in the
+    window."""
     base = store.position
     entries = store.peek()
-    last_added = {art_id: n for n, (op, art_id, seq, _) in enumerate(entries) if op == "add" and seq is not None}
+    last_added = {art_id: n for n, (op, art_id, _, _) in enumerate(entries) if op == "add"}
     left: set[str] = set()
     for n, (op, art_id, seq, published) in enumerate(entries):
         if op == "remove":
             retention.discard(art_id)
             continue
-        if last_added.get(art_id) == n and seq is not None:
-            retention.admit(art_id, seq, published)
-        else:  # an addition whose article was removed (and perhaps added again) later in the log
-            retention.admit(art_id, base + n, None)
+        retention.admit(art_id, base + n if seq is None else seq, published)
         left.update(retention.leaving())
     held = set(retention)
     left -= held
@@ -204,7 +202,7 @@ def load_shared(
 
     done = 0
     for op, _, stored, matches, _ in store.pending(only=read, limit=len(entries)):
-        if op == "add" and stored is not None:
+        if op == "add" and isinstance(stored, StoredArticle):
             replay(replica, pairs, stored, matches)
             answered(stored)
             done += 1
@@ -222,15 +220,18 @@ def catch_up(
     store: Store,
     forget: Callable[[str], None],
     indexed: Callable[[StoredArticle], None],
+    passed: Callable[[str, Passed | None], None],
 ) -> int:
     """Apply what the other workers of a shared index added and removed since the last call, in
     the order they did; returns how many log entries were read. An article added is placed in the
     kept groups with the copies its worker found (``Groups.place``), as an article added here is;
-    ``indexed`` is told of it then. ``forget`` takes a removed article out."""
+    ``indexed`` is told of it then. ``forget`` takes a removed article out. ``passed`` is told of
+    an article added and removed (or added again) before this worker read it: at its addition,
+    with its ingest number and time, and at its removal, with None."""
     applied = 0
     for op, art_id, stored, matches, answers in store.pending():
         applied += 1
-        if op == "add" and stored is not None and art_id not in replica.entries:
+        if op == "add" and isinstance(stored, StoredArticle) and art_id not in replica.entries:
             matches = list(matches)
             replay(replica, pairs, stored, matches)
             entries = replica.entries
@@ -238,6 +239,11 @@ def catch_up(
             groups.place(art_id, copies, None)
             groups.answered_elsewhere(answers)
             indexed(stored)
-        elif op == "remove" and art_id in replica.entries:
-            forget(art_id)
+        elif op == "skip" and isinstance(stored, Passed) and art_id not in replica.entries:
+            passed(art_id, stored)
+        elif op == "remove":
+            if art_id in replica.entries:
+                forget(art_id)
+            else:
+                passed(art_id, None)
     return applied
