@@ -198,7 +198,8 @@ def test_no_peers_runs_no_peer_in_any_section(tmp_path, monkeypatch, capsys) -> 
     data = labelled(tmp_path, {})
     out = tmp_path / "r.json"
     small = ["--size", "30", "--stream-sizes", "20", "--probes", "3", "--scaling", "30", "--cli-sizes", "30",
-             "--first-contact", "10", "--first-contact-repeats", "1", "--window-stream", "40"]  # fmt: skip
+             "--first-contact", "10", "--first-contact-repeats", "1", "--window-stream", "40",
+             "--syndicated", "20", "--exact-subset", "30"]  # fmt: skip
     argv = [*small, "--no-peers", "--data", str(data), "--plot", str(tmp_path / "p.png")]
     assert run.main([*argv, "--out", str(out)]) == 0
     summary = json.loads(out.read_text())
