@@ -769,7 +769,8 @@ class Deduplicator:
             # story copied by thousands rewrites none of its rows as it grows
             moved = [m for m in verdict.cluster.member_ids if written.get(m) != cluster and m != art_id]
             copies = [*matches, *pairs.unsaved(besides=matches)]
-            self._store.save(stored, copies, (cluster, moved), self._groups.answers)
+            answers = self._groups.answers if self._store.shared else {}  # (for the other workers)
+            self._store.save(stored, copies, (cluster, moved), answers)
             # undone from here on, the memory would no longer hold what the file does
             undo.call(lambda: self._out_of_step(f"an error after article {art_id!r} was written"))
             written.update(dict.fromkeys((art_id, *moved), cluster))
