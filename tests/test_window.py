@@ -511,6 +511,30 @@ def test_a_workers_batch_comes_after_the_articles_the_others_pushed_out(redis_ur
     assert set(got.copy_of) == {"b", "c"} and got.cluster.member_ids == ("b", "c", "d")
 
 
+def test_a_workers_batch_lets_articles_leave_at_its_end_for_the_other_workers_too(redis_url: str) -> None:
+    """A batch lets no article leave the window until it is done: a copy in it is compared with
+    the story's first article, which leaves at the batch's end and passes its cluster id on. A
+    worker that reads the batch from the log (catching up, or opened later) lets the articles
+    leave at the same point, so it gives the id and the answers one process gives."""
+    window = Window(articles=2)
+    story = _copy("a", None)
+    batch = [Article(id="m1", text=OTHER), Article(id="m2", text=THIRD), _copy("z", None, " Officials welcomed it.")]
+    later = _copy("zz", None, " Officials welcomed it. More beds follow.")
+    one = Deduplicator(window=window)
+    kept = one.add(story).cluster.id
+    one.add_many(batch)
+    expected = one.add(later)
+    url = f"{redis_url}?namespace=their-batch"
+    with Deduplicator.open(url, window=window) as here, Deduplicator.open(url, window=window) as there:
+        there.add(story)
+        there.add_many(batch)
+        with Deduplicator.open(url, window=window) as started_after:
+            assert started_after.cluster_of("z").id == one.cluster_of("z").id
+        got = here.add(later)
+    assert got.to_dict() == expected.to_dict()
+    assert expected.cluster.id == kept and "a" not in one
+
+
 THIRD = (
     "The football federation named a new coach for the national team on Monday after a long search, "
     "and the coach said his first task would be the qualifiers in the spring. Fans gathered outside "

@@ -51,7 +51,8 @@ class Passed:
 # stored (for an addition), the copies written with it, and the answers written with it (None
 # for an addition whose log entry holds none: written by an older version)); ("skip", the id,
 # ``Passed`` (None for an entry written by an older version), [], None) for an addition whose
-# article is not the one stored now.
+# article is not the one stored now; ("batch", "", None, [], None) before a run of additions of
+# one batch (``add_many``) and ("batch end", ...) after it, when the entry after it is read.
 Change = tuple[str, str, "StoredArticle | Passed | None", list[Match], "Answers | None"]
 
 
@@ -68,12 +69,18 @@ class Store(Protocol):
         ...
 
     def save(
-        self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]], answers: Answers
+        self,
+        stored: StoredArticle,
+        matches: list[Match],
+        cluster: tuple[str, list[str]],
+        answers: Answers,
+        batch: str | None = None,
     ) -> None:
         """Write an added article, the verified copies (its own, and those found among earlier
         articles since the previous save), its cluster (its id, and the other members whose
-        recorded cluster id is now that one) and the answers the addition gave (a shared store
-        gives them to the other workers with the change), at once or not at all."""
+        recorded cluster id is now that one), the answers the addition gave and the batch
+        (``add_many``) it is part of (a shared store gives both to the other workers with the
+        change), at once or not at all."""
         ...
 
     def stored(self, article_id: str) -> StoredArticle | None:

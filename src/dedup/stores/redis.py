@@ -45,7 +45,9 @@ Keys, under the namespace:
 - ``<ns>:log`` (list): one JSON entry per operation, ``{"op": "add" | "remove", "id": ..., "w": ...}``,
   ``w`` being a random token that makes each entry unique, and for an addition ``published``
   (the article's ``published_at``, ISO 8601, or null: a worker that reads the entry after the
-  article was removed counts it in its window with that time) and ``answers``:
+  article was removed counts it in its window with that time), ``batch`` for an addition made by
+  ``add_many`` (a token shared by the batch's additions: a worker lets no article leave its window
+  until the batch's last one, as the batch did) and ``answers``:
   ``{id: [cluster id, earliest source]}`` for each article whose answer the addition changed
   (the other workers take them as their own last answers);
 - ``<ns>:article:<id>`` (hash): ``text``, ``published_at``, ``source``, ``url``, ``title``, ``seq``,
@@ -469,7 +471,9 @@ class RedisStore:
         """The log entries not applied yet: (op, id, article, its matches, the answers its addition
         gave), in order, the articles read ``READ_AT_ONCE`` at a time (a worker far behind never
         holds them all); an addition whose article is not the one stored now comes as ("skip", id,
-        its ``Passed`` ingest number and time, [], None). ``only(n, id)``: whether to read the
+        its ``Passed`` ingest number and time, [], None); the additions of one batch come between
+        ("batch", ...) and ("batch end", ...), the end given as the entry after them is read.
+        ``only(n, id)``: whether to read the
         article added by the n-th of these entries (else it comes as ("left", id, None, [], None));
         ``limit``: at most that many entries."""
         raw = self._check_and_read()
@@ -482,6 +486,11 @@ class RedisStore:
             records = dict(zip(wanted, self._read_articles([ops[n]["id"] for n in wanted]), strict=True))
             for n in part:
                 op, art_id = ops[n]["op"], ops[n]["id"]
+                batch, before = _batch(ops[n]), None if n == 0 else _batch(ops[n - 1])
+                if before is not None and batch != before:
+                    yield "batch end", "", None, [], None
+                if batch is not None and (n == 0 or batch != before):
+                    yield "batch", "", None, [], None
                 self.position += 1
                 self._last = raw[n]
                 if op == "remove":
@@ -526,24 +535,25 @@ class RedisStore:
         self._check_same(epoch, last)
         return [(fetched[2 * i], fetched[2 * i + 1]) for i in range(len(article_ids))]
 
-    def peek(self) -> list[tuple[str, str, int | None, datetime | None]]:
-        """The log entries not applied yet, without reading them into the replica: (op, id, and
-        for an addition its ingest number and time: the stored article's, for the entry that added
-        it, else those the entry gives (an article removed or added again since), else None, None
-        (an entry of an older version, or a removal))."""
+    def peek(self) -> list[tuple[str, str, int | None, datetime | None, str | None]]:
+        """The log entries not applied yet, without reading them into the replica: (op, id, for an
+        addition its ingest number and time: the stored article's, for the entry that added it,
+        else those the entry gives (an article removed or added again since), else None, None (an
+        entry of an older version, or a removal), and the batch the addition is part of)."""
         base = self.position
         ops = [json.loads(x) for x in self._check_and_read()]
         times = self._times(sorted({op["id"] for op in ops if op["op"] == "add"}))
-        peeked: list[tuple[str, str, int | None, datetime | None]] = []
+        peeked: list[tuple[str, str, int | None, datetime | None, str | None]] = []
         for n, op in enumerate(ops):
             stored = times.get(op["id"]) if op["op"] == "add" else None
             passed = None if op["op"] != "add" else _passed(base + n, op)
             if stored is not None and stored[0] == base + n:
-                peeked.append((op["op"], op["id"], *stored))
+                seq, published = stored
             elif passed is not None:
-                peeked.append((op["op"], op["id"], passed.seq, passed.published))
+                seq, published = passed.seq, passed.published
             else:
-                peeked.append((op["op"], op["id"], None, None))
+                seq, published = None, None
+            peeked.append((op["op"], op["id"], seq, published, _batch(op)))
         return peeked
 
     def _times(self, article_ids: list[str]) -> dict[str, tuple[int, datetime | None]]:
@@ -623,7 +633,12 @@ class RedisStore:
         return Counted(stored.seq, article.source, article.url, stored.doc.shingles)
 
     def save(
-        self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]], answers: Answers
+        self,
+        stored: StoredArticle,
+        matches: list[Match],
+        cluster: tuple[str, list[str]],
+        answers: Answers,
+        batch: str | None = None,
     ) -> None:
         article = stored.article
         fields: dict[str, str | int | bytes] = {
@@ -641,6 +656,8 @@ class RedisStore:
         flat = [x for pair in fields.items() for x in pair]
         published = None if article.published_at is None else article.published_at.isoformat()
         written: dict[str, object] = {"published": published, "answers": {m: list(a) for m, a in answers.items()}}
+        if batch is not None:
+            written["batch"] = batch
         self._append("add", article.id, copies, flat, moved, written)
 
     def delete(self, article_id: str) -> None:
@@ -707,6 +724,13 @@ def _passed(seq: int, entry: dict[str, Any]) -> Passed | None:
         return Passed(seq, datetime.fromisoformat(published))
     except (TypeError, ValueError):
         return None
+
+
+def _batch(entry: dict[str, Any]) -> str | None:
+    """The batch (``add_many``) a log entry's addition is part of (None: none, or not a batch's
+    token)."""
+    batch = entry.get("batch")
+    return batch if isinstance(batch, str) else None
 
 
 def _answers(written: object) -> Answers | None:

@@ -657,11 +657,16 @@ class SQLiteStore:
         return SQLiteStore._Tx(self._db)
 
     def save(
-        self, stored: StoredArticle, matches: list[Match], cluster: tuple[str, list[str]], answers: Answers
+        self,
+        stored: StoredArticle,
+        matches: list[Match],
+        cluster: tuple[str, list[str]],
+        answers: Answers,
+        batch: str | None = None,
     ) -> None:
         """Write one added article, the verified copies given (its own and any found since the
         previous save) and its cluster id (also on the other members named, whose id changed), in
-        one transaction. The file has one writer: no other reads ``answers``."""
+        one transaction. The file has one writer: no other reads ``answers`` or ``batch``."""
         cluster_id, members = cluster
         article = stored.article
         fields = (

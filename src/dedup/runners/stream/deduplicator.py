@@ -17,6 +17,7 @@ is written; the write itself is one transaction of the store.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from collections import deque
@@ -150,7 +151,10 @@ class Deduplicator:
             raise InputError(f"window must be a Window or None, got {type(window).__name__}; e.g. Window(days=7)")
         self.window = window
         self._retention = None if window is None else Retention(window)
-        self._batch = False  # inside add_many: articles leave the window once the batch is done
+        # inside add_many (its token: a shared store's log marks the batch's additions with it):
+        # articles leave the window once the batch is done
+        self._batch: str | None = None
+        self._their_batch = False  # reading another worker's batch from the log: likewise
         self._replica = Replica(self.config, documents, passages)
         replica = self._replica
         load_linkage()  # (a stream's start-up cost, not one addition's)
@@ -355,10 +359,11 @@ class Deduplicator:
             return 0
         try:
             return sync.catch_up(
-                self._replica, self._pairs, self._groups, store, self._forget, self._indexed, self._passed
+                self._replica, self._pairs, self._groups, store, self._forget, self._indexed, self._passed, self._theirs
             )
         except BaseException:
             self._groups.regroup()  # some entries may have been applied, not all placed
+            self._their_batch = False  # (what it let in leaves with the next add)
             raise
 
     def close(self) -> None:
@@ -688,8 +693,16 @@ class Deduplicator:
             retention.discard(article_id)
             return
         retention.admit(article_id, passed.seq, passed.published)
-        if not self._batch:
+        if not (self._batch or self._their_batch):
             self._leave()
+
+    def _theirs(self, begins: bool) -> None:
+        """Another worker's batch (``add_many``) read from the log begins or ends: within it no
+        article leaves the window; at its end those it pushed out leave, as they left that
+        worker's window."""
+        ended, self._their_batch = self._their_batch and not begins, begins
+        if ended and not self._batch:
+            self._leave(release=None)
 
     def _admit(self, article: Article, seq: int) -> set[str]:
         """Count an indexed article in the window, and let out those it pushes out (a batch lets
@@ -698,7 +711,7 @@ class Deduplicator:
         if retention is None:
             return set()
         retention.admit(article.id, seq, article.published_at)
-        return set() if self._batch else self._leave()
+        return set() if self._batch or self._their_batch else self._leave()
 
     def _leave(self, release: int | None = RELEASED) -> set[str]:
         """Take the articles that left the window out of the index and every cluster; returns
@@ -770,7 +783,7 @@ class Deduplicator:
             moved = [m for m in verdict.cluster.member_ids if written.get(m) != cluster and m != art_id]
             copies = [*matches, *pairs.unsaved(besides=matches)]
             answers = self._groups.answers if self._store.shared else {}  # (for the other workers)
-            self._store.save(stored, copies, (cluster, moved), answers)
+            self._store.save(stored, copies, (cluster, moved), answers, self._batch)
             # undone from here on, the memory would no longer hold what the file does
             undo.call(lambda: self._out_of_step(f"an error after article {art_id!r} was written"))
             written.update(dict.fromkeys((art_id, *moved), cluster))
@@ -861,7 +874,7 @@ class Deduplicator:
                 self.sync()
         if ready:  # (a batch moves the window and the counts at its end, even of articles indexed already)
             self._drop_interim()
-        self._batch = True
+        self._batch = secrets.token_hex(8)
         verdicts: list[Verdict] = []
         try:
             replica.observe_batch(ready)
@@ -885,7 +898,7 @@ class Deduplicator:
             try:
                 replica.end_batch(ready)
             finally:
-                self._batch = False
+                self._batch = None
                 self._leave(release=None)
         return verdicts
 

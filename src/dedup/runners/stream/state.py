@@ -90,7 +90,7 @@ _TOLD = frozenset({"held"})
 _NOT_SAVED: dict[str, frozenset[str]] = {
     "dedup": frozenset(
         "config window _retention _replica _pairs _groups _vocabulary skipped _store _where _lock _closed "
-        "_read_only _undo _batch _calls _interim _opened".split()
+        "_read_only _undo _batch _their_batch _calls _interim _opened".split()
     ),
     "groups": frozenset({"config", "_replica", "_pairs", "_journal", "_had", "_records", "_watches"}),
     "replica": frozenset(

@@ -186,14 +186,15 @@ def load_shared(
     window."""
     base = store.position
     entries = store.peek()
-    last_added = {art_id: n for n, (op, art_id, _, _) in enumerate(entries) if op == "add"}
+    last_added = {art_id: n for n, (op, art_id, *_) in enumerate(entries) if op == "add"}
     left: set[str] = set()
-    for n, (op, art_id, seq, published) in enumerate(entries):
+    for n, (op, art_id, seq, published, batch) in enumerate(entries):
         if op == "remove":
             retention.discard(art_id)
             continue
         retention.admit(art_id, base + n if seq is None else seq, published)
-        left.update(retention.leaving())
+        if batch is None or n + 1 == len(entries) or entries[n + 1][4] != batch:
+            left.update(retention.leaving())  # (within a batch none leaves, as with its worker)
     held = set(retention)
     left -= held
 
@@ -221,15 +222,21 @@ def catch_up(
     forget: Callable[[str], None],
     indexed: Callable[[StoredArticle], None],
     passed: Callable[[str, Passed | None], None],
+    batch: Callable[[bool], None],
 ) -> int:
     """Apply what the other workers of a shared index added and removed since the last call, in
     the order they did; returns how many log entries were read. An article added is placed in the
     kept groups with the copies its worker found (``Groups.place``), as an article added here is;
     ``indexed`` is told of it then. ``forget`` takes a removed article out. ``passed`` is told of
     an article added and removed (or added again) before this worker read it: at its addition,
-    with its ingest number and time, and at its removal, with None."""
+    with its ingest number and time, and at its removal, with None. ``batch`` is told when
+    another worker's batch (``add_many``) begins (True) and ends (False: at the latest, once
+    every entry is read)."""
     applied = 0
     for op, art_id, stored, matches, answers in store.pending():
+        if op in ("batch", "batch end"):
+            batch(op == "batch")
+            continue
         applied += 1
         if op == "add" and isinstance(stored, StoredArticle) and art_id not in replica.entries:
             matches = list(matches)
@@ -246,4 +253,5 @@ def catch_up(
                 forget(art_id)
             else:
                 passed(art_id, None)
+    batch(False)
     return applied
