@@ -473,9 +473,8 @@ class RedisStore:
         holds them all); an addition whose article is not the one stored now comes as ("skip", id,
         its ``Passed`` ingest number and time, [], None); the additions of one batch come between
         ("batch", ...) and ("batch end", ...), the end given as the entry after them is read.
-        ``only(n, id)``: whether to read the
-        article added by the n-th of these entries (else it comes as ("left", id, None, [], None));
-        ``limit``: at most that many entries."""
+        ``only(n, id)``: whether to read the article added by the n-th of these entries (else it
+        comes as ("left", id, None, [], None)); ``limit``: at most that many entries."""
         raw = self._check_and_read()
         if limit is not None:
             raw = raw[:limit]
