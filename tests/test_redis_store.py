@@ -1,6 +1,7 @@
 """The shared Redis index: several worker processes at once, against a real redis-server on loopback."""
 
 import json
+import random
 import socket
 import string
 import subprocess
@@ -180,6 +181,37 @@ def test_merged_names_the_id_a_cluster_had_before_a_removal_as_one_process_does(
     for name, turns in (("merged-one", [(0, op, what) for _, op, what in steps]), ("merged-two", steps)):
         url = _ns_url(redis_url, name)
         assert _answers(turns, lambda url=url: dedup.Deduplicator.open(url)) == expected
+
+
+def _edited(k: int) -> str:
+    """A 60-word story of made-up words; ``k`` > 0: a copy with three words changed, cut short to
+    48 words about one time in three (deterministic in ``k``)."""
+    vocabulary = random.Random(12345)
+    words = [
+        "".join(vocabulary.choice(string.ascii_lowercase) for _ in range(vocabulary.randint(3, 9))) for _ in range(3000)
+    ]
+    pick = random.Random(1000)
+    story = [pick.choice(words) for _ in range(60)]
+    if k:
+        edit = random.Random(90_000 + k)
+        for _ in range(3):
+            story[edit.randrange(len(story))] = edit.choice(words)
+        if edit.random() < 0.3:
+            story = story[:48]
+    return " ".join(" ".join(story[i : i + 12]).capitalize() + "." for i in range(0, len(story), 12))
+
+
+def test_the_answers_of_an_addition_removed_before_a_worker_read_it_are_its_answers_too(redis_url: str) -> None:
+    """A copy whose addition moves the story's earliest source, removed before the other worker
+    reads the log: that worker takes the answers the addition gave all the same (the members'
+    earliest source), so its next copy reports the change one process reports (none)."""
+    a, b, d = (dedup.Article(id=i, text=_edited(k)) for i, k in (("a", 6), ("b", 3), ("d", 2)))
+    c = dedup.Article(id="c", text=b.text)  # with b's twin the earliest moves from b to a
+    steps = [(0, "add", a), (0, "add", b), (0, "add", c), (0, "remove", "c"), (1, "add", d)]
+    expected = _answers([(0, op, what) for _, op, what in steps], dedup.Deduplicator)
+    assert [v["earliest"] for v in expected[1:3]] == ["b", "a"] and not expected[-1]["earliest_changed"]
+    url = _ns_url(redis_url, "removed-answers")
+    assert _answers(steps, lambda: dedup.Deduplicator.open(url)) == expected
 
 
 def test_an_article_added_again_on_a_worker_reports_no_earliest_change_the_others_reported(redis_url: str) -> None:

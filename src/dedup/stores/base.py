@@ -50,8 +50,8 @@ class Passed:
 # A change read from a shared store's log: ("add" or "remove", the article id, the article as
 # stored (for an addition), the copies written with it, and the answers written with it (None
 # for an addition whose log entry holds none: written by an older version)); ("skip", the id,
-# ``Passed`` (None for an entry written by an older version), [], None) for an addition whose
-# article is not the one stored now; ("batch", "", None, [], None) before a run of additions of
+# ``Passed`` (None for an entry written by an older version), [], its answers) for an addition
+# whose article is not the one stored now; ("batch", "", None, [], None) before a run of additions of
 # one batch (``add_many``) and ("batch end", ...) after it, when the entry after it is read.
 Change = tuple[str, str, "StoredArticle | Passed | None", list[Match], "Answers | None"]
 

@@ -471,7 +471,7 @@ class RedisStore:
         """The log entries not applied yet: (op, id, article, its matches, the answers its addition
         gave), in order, the articles read ``READ_AT_ONCE`` at a time (a worker far behind never
         holds them all); an addition whose article is not the one stored now comes as ("skip", id,
-        its ``Passed`` ingest number and time, [], None); the additions of one batch come between
+        its ``Passed`` ingest number and time, [], its answers); the additions of one batch come between
         ("batch", ...) and ("batch end", ...), the end given as the entry after them is read.
         ``only(n, id)``: whether to read the article added by the n-th of these entries (else it
         comes as ("left", id, None, [], None)); ``limit``: at most that many entries."""
@@ -506,7 +506,7 @@ class RedisStore:
                 seq = fields.get(b"seq", b"")
                 again = "published" in ops[n] and seq.isdigit() and int(seq) != at
                 if not fields or again:
-                    yield "skip", art_id, _passed(at, ops[n]), [], None
+                    yield "skip", art_id, _passed(at, ops[n]), [], _answers(ops[n].get("answers"))
                     continue
                 yield (
                     "add",

@@ -229,7 +229,8 @@ def catch_up(
     kept groups with the copies its worker found (``Groups.place``), as an article added here is;
     ``indexed`` is told of it then. ``forget`` takes a removed article out. ``passed`` is told of
     an article added and removed (or added again) before this worker read it: at its addition,
-    with its ingest number and time, and at its removal, with None. ``batch`` is told when
+    with its ingest number and time, and at its removal, with None; the answers its addition
+    gave are taken as those of an article read. ``batch`` is told when
     another worker's batch (``add_many``) begins (True) and ends (False: at the latest, once
     every entry is read)."""
     applied = 0
@@ -246,8 +247,10 @@ def catch_up(
             groups.place(art_id, copies, None)
             groups.answered_elsewhere(answers)
             indexed(stored)
-        elif op == "skip" and isinstance(stored, Passed) and art_id not in replica.entries:
-            passed(art_id, stored)
+        elif op == "skip":  # (the answers it gave are answers all the same)
+            groups.answered_elsewhere(answers)
+            if isinstance(stored, Passed) and art_id not in replica.entries:
+                passed(art_id, stored)
         elif op == "remove":
             if art_id in replica.entries:
                 forget(art_id)
