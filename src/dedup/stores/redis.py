@@ -471,8 +471,9 @@ class RedisStore:
         """The log entries not applied yet: (op, id, article, its matches, the answers its addition
         gave), in order, the articles read ``READ_AT_ONCE`` at a time (a worker far behind never
         holds them all); an addition whose article is not the one stored now comes as ("skip", id,
-        its ``Passed`` ingest number and time, [], its answers); the additions of one batch come between
-        ("batch", ...) and ("batch end", ...), the end given as the entry after them is read.
+        its ``Passed`` ingest number and time, [], its answers); the additions of one batch come
+        between ("batch", ...) and ("batch end", ...), the end given as the entry after them is
+        read.
         ``only(n, id)``: whether to read the article added by the n-th of these entries (else it
         comes as ("left", id, None, [], None)); ``limit``: at most that many entries."""
         raw = self._check_and_read()
@@ -544,14 +545,13 @@ class RedisStore:
         times = self._times(sorted({op["id"] for op in ops if op["op"] == "add"}))
         peeked: list[tuple[str, str, int | None, datetime | None, str | None]] = []
         for n, op in enumerate(ops):
-            stored = times.get(op["id"]) if op["op"] == "add" else None
-            passed = None if op["op"] != "add" else _passed(base + n, op)
-            if stored is not None and stored[0] == base + n:
-                seq, published = stored
-            elif passed is not None:
-                seq, published = passed.seq, passed.published
-            else:
-                seq, published = None, None
+            seq, published = None, None
+            if op["op"] == "add":
+                stored = times.get(op["id"])
+                if stored is not None and stored[0] == base + n:
+                    seq, published = stored
+                elif (passed := _passed(base + n, op)) is not None:
+                    seq, published = passed.seq, passed.published
             peeked.append((op["op"], op["id"], seq, published, _batch(op)))
         return peeked
 
@@ -673,7 +673,7 @@ class RedisStore:
     ) -> None:
         """Write one operation with ``_WRITE``: safe to retry, since a retry finds its own entry.
         ``moved``: the other members whose recorded cluster id becomes the added article's;
-        ``written``: what else the entry holds (an addition's time and answers)."""
+        ``written``: what else the entry holds (an addition's time, batch and answers)."""
         record: dict[str, object] = {"op": op, "id": art_id, "w": secrets.token_hex(8), **(written or {})}
         entry = json.dumps(record)
         keys = [self.key("meta"), self.key("log"), self.key(f"article:{art_id}"), self.key(f"matches:{art_id}")]

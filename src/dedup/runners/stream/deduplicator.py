@@ -686,15 +686,11 @@ class Deduplicator:
         """An article another worker added and removed before this one read it: it counted in the
         window from its addition (``passed``: its ingest number and time), pushing older articles
         out and moving the clock, until its removal (None) or its leaving, as in one process."""
-        retention = self._retention
-        if retention is None:
-            return
         if passed is None:
-            retention.discard(article_id)
+            if self._retention is not None:
+                self._retention.discard(article_id)
             return
-        retention.admit(article_id, passed.seq, passed.published)
-        if not (self._batch or self._their_batch):
-            self._leave()
+        self._count_in(article_id, passed.seq, passed.published)
 
     def _theirs(self, begins: bool) -> None:
         """Another worker's batch (``add_many``) read from the log begins or ends: within it no
@@ -705,12 +701,17 @@ class Deduplicator:
             self._leave(release=None)
 
     def _admit(self, article: Article, seq: int) -> set[str]:
-        """Count an indexed article in the window, and let out those it pushes out (a batch lets
-        them out when it is done: its articles' sentences are counted until then); returns them."""
+        """Count an indexed article in the window, and let out those it pushes out; returns them."""
+        return self._count_in(article.id, seq, article.published_at)
+
+    def _count_in(self, article_id: str, seq: int, published: datetime | None) -> set[str]:
+        """``_admit``: count an article in the window and let out those it pushes out, unless a
+        batch (this worker's, or another's read from the log) is under way: it lets them out when
+        it is done (its articles' sentences are counted until then); returns them."""
         retention = self._retention
         if retention is None:
             return set()
-        retention.admit(article.id, seq, article.published_at)
+        retention.admit(article_id, seq, published)
         return set() if self._batch or self._their_batch else self._leave()
 
     def _leave(self, release: int | None = RELEASED) -> set[str]:
