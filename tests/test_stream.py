@@ -153,6 +153,18 @@ def test_remove_updates_clusters(seeds) -> None:
         d.remove("000_ab6823a46153965b")
 
 
+def test_a_source_given_as_a_string_subclass_is_read_as_its_text(seeds) -> None:
+    class Outlet(str):
+        pass
+
+    d = dedup.Deduplicator()
+    first = seeds[0]
+    d.add(dedup.Article(id="a", text=first.text, source=Outlet("site"), published_at=first.published_at))
+    copy = d.add(dedup.Article(id="b", text=first.text, source=Outlet("other")))
+    assert copy.is_copy and copy.cluster.earliest == "a"
+    assert [(m.id, m.source, type(m.source)) for m in copy.cluster.members] == [("a", "site", str), ("b", "other", str)]
+
+
 def test_an_id_that_is_not_a_string_is_refused_and_the_state_still_saved(tmp_path: Path, seeds, caplog) -> None:
     """Looking up an article by anything but a string is an input error that names what was
     passed, not a TypeError from deep inside (which, as any error the library does not raise

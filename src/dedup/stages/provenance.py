@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
+import sys
 import unicodedata
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -690,8 +691,9 @@ def candidate(article: Article, seq: int, text_date: TextDate | None, credits: t
         naive=article.published_at is not None and article.published_at.tzinfo is None,
         text_date=text_date,
         credits=credits,
-        # an empty string is no value, as the Redis index reads a stored "" back as None
-        source=article.source or None,
+        # an empty string is no value, as the Redis index reads a stored "" back as None; one string
+        # for all the articles of an outlet (a stream holds a record per article for days)
+        source=sys.intern(str(article.source)) if article.source else None,
         url=article.url or None,
         title=article.title or None,
     )

@@ -67,8 +67,10 @@ class Entry:
     # the member as provenance sees it before reading its text: id, ingest number, time, source,
     # address and title
     plain: Candidate
-    fingerprints: U64  # one per sentence, owned (the boilerplate model reads them)
-    keys: U64  # each sentence's near key (``shingle.sentence_keys``), read with them
+    # the fingerprint of each sentence (row 0) and its near key (row 1, ``shingle.sentence_keys``),
+    # which the boilerplate model reads: one array of their own rather than two (an array's header
+    # is as large as a short article's fingerprints)
+    sentences: U64
     # None once the article is written to a store it is read back from (``Replica.prepared``)
     prepared: Prepared | None
     # The member as provenance sees it, with the evidence read in its text (its printed date and
@@ -79,6 +81,16 @@ class Entry:
     # may remove it there before this one takes it out of its formula counts
     shingles: U64 | None = None
 
+    @property
+    def fingerprints(self) -> U64:
+        fingerprints: U64 = self.sentences[0]
+        return fingerprints
+
+    @property
+    def keys(self) -> U64:
+        keys: U64 = self.sentences[1]
+        return keys
+
 
 def _holds(entry: Entry | None, prepared: Prepared) -> bool:
     """Whether a pending ``entry`` holds this analysis (not another text added under its id)."""
@@ -88,11 +100,11 @@ def _holds(entry: Entry | None, prepared: Prepared) -> bool:
 def _entry(prepared: Prepared, seq: int, k: int, pending: Entry | None = None) -> Entry:
     """``k``: the shingle size of the sentences' near keys (those of the ``pending`` entry of the
     article when it holds the same analysis)."""
-    fingerprints = prepared.doc.sentence_fps
-    # a view of a batch's array would keep the whole array alive once the analysis is let go
-    owned = fingerprints if fingerprints.base is None else fingerprints.copy()
-    keys = pending.keys if pending is not None and _holds(pending, prepared) else sentence_keys(prepared.doc, k)
-    return Entry(seq, candidate(prepared.article, seq, None, ()), owned, keys, prepared)
+    if pending is not None and _holds(pending, prepared):
+        sentences = pending.sentences
+    else:  # (a new array: a view of a batch's would keep the whole array alive once the analysis is let go)
+        sentences = np.stack((prepared.doc.sentence_fps, sentence_keys(prepared.doc, k)))
+    return Entry(seq, candidate(prepared.article, seq, None, ()), sentences, prepared)
 
 
 class Replica:

@@ -203,23 +203,21 @@ def _columns(entries: Mapping[str, Entry]) -> dict[str, Any]:
         "candidate": [
             None if e.candidate is None else () if e.candidate is e.plain else _slots_of(e.candidate) for e in values
         ],
-        "fingerprints": _joined([e.fingerprints for e in values]),
-        "keys": _joined([e.keys for e in values]),
+        "sentences": _joined([e.sentences.ravel() for e in values]),
     }
 
 
 def _entries(columns: dict[str, Any]) -> list[tuple[str, Entry]]:
     """``_columns`` undone, each entry with arrays of its own."""
-    fingerprints, f_at = columns["fingerprints"]
-    keys, k_at = columns["keys"]
-    f_at, k_at = f_at.tolist(), k_at.tolist()
+    sentences, at = columns["sentences"]
+    at = at.tolist()
     out = []
     for i, (art_id, seq, plain, evidence) in enumerate(
         zip(columns["ids"], columns["seq"].tolist(), columns["plain"], columns["candidate"], strict=True)
     ):
         first = _rebuilt(plain)
         entry = Entry(
-            seq, first, fingerprints[f_at[i] : f_at[i + 1]].copy(), keys[k_at[i] : k_at[i + 1]].copy(), None,
+            seq, first, sentences[at[i] : at[i + 1]].reshape(2, -1).copy(), None,
             None if evidence is None else first if not evidence else _rebuilt(evidence),
         )  # fmt: skip
         out.append((art_id, entry))
