@@ -227,7 +227,12 @@ def _mismatched_arrays_are_refused() -> None:
         return int(table_kernels.table_insert(slots, entries, entries.copy(), entry_key, 0, keys, handle))
 
     _raises_kernel_input_error(lambda: insert(slots, small, keys, 0))
-    _raises_kernel_input_error(lambda: insert(slots[:6], small, keys[:1], 0))
+    _raises_kernel_input_error(lambda: insert(slots[:0], small, keys[:1], 0))
+    # any number of slots serves, a probe wrapping past the last one; a full table is refused
+    odd = np.full(3, -1, dtype=i32)
+    assert insert(odd, np.empty(3, dtype=i32), np.array([2**64 - 1, 2**63, 1], dtype=u64), 0) == 3
+    assert sorted(odd.tolist()) == [0, 1, 2]
+    _raises_kernel_input_error(lambda: insert(odd, np.empty(4, dtype=i32), np.array([5], dtype=u64), 0))
     entries = np.empty(16, dtype=i32)
     _raises_kernel_input_error(lambda: insert(slots, entries, keys, 2**31))
     _raises_kernel_input_error(lambda: table_kernels.table_insert(slots, entries, entries.copy(), keys, 0, keys, 0))
@@ -255,7 +260,7 @@ def _mismatched_arrays_are_refused() -> None:
     )
     # a slot whose list ends outside the entries is refused, never read
     broken = slots.copy()
-    broken[1] = 1_000
+    broken[slots == 0] = 1_000  # the slot of key 1's list, whose only entry is entry 0
     _raises_kernel_input_error(
         lambda: table_kernels.table_query(broken, entries, links, entry_key, span, alive, one, 1)
     )

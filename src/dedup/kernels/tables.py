@@ -39,11 +39,11 @@ def band_keys(signatures: Any, bands: int, rows: int, multipliers: Any) -> Any:
 
 @jit
 def _check_table(slots: Any, entry_handle: Any, entry_next: Any, entry_key: Any) -> None:
-    """The table's arrays fit together: a power of two of slots (the probe masks its position with
-    ``size - 1``), as many next links and keys as handles."""
+    """The table's arrays fit together: at least one slot and fewer than 2**31 (``_table_slot``
+    scales a key's top 32 bits by their number), as many next links and keys as handles."""
     size = slots.shape[0]
-    if size == 0 or (size & (size - 1)) != 0:
-        raise KernelInputError("table slots: a power of two of them is expected")
+    if size == 0 or size > _MAX_INT32:
+        raise KernelInputError("table slots: from 1 to 2**31 - 1 of them are expected")
     if entry_next.shape[0] != entry_handle.shape[0] or entry_key.shape[0] != entry_handle.shape[0]:
         raise KernelInputError("table entries: handle, next and key arrays of one size are expected")
 
@@ -61,17 +61,22 @@ def _table_slot(slots: Any, entry_key: Any, key: Any) -> Any:
     """The slot of ``key`` (linear probing), or of the empty slot where it would go. A slot holds no
     key of its own: its key is that of the last entry of its list, which it holds (``entry_key``;
     every entry of a list has the list's key, and a removed article's entries keep theirs). The
-    position is masked by ``size - 1``, so it stays in the arrays (``_check_table``: a power of
-    two); a table with no empty slot is an error, not an endless probe."""
-    mask = np.int64(slots.shape[0] - 1)
+    first slot probed is the key's top 32 bits scaled to the number of slots (a band key is mixed,
+    so its top bits spread evenly), which need not be a power of two: a table is sized for the
+    keys it holds, not for the next power of two above them, which can take twice the memory. A
+    table with no empty slot is an error, not an endless probe."""
+    size = np.int64(slots.shape[0])
     entries = entry_key.shape[0]
-    # uint64 mixed with int64 turns into float64 in numba: keep the arithmetic in int64
-    i = np.int64(key & np.uint64(mask))
+    # (the product stays below 2**63; uint64 mixed with int64 turns into float64 in numba, so the
+    # position is made int64 at once)
+    i = np.int64(((key >> np.uint64(32)) * np.uint64(size)) >> np.uint64(32))
     probes = np.int64(0)
     while slots[i] != -1 and entry_key[_entry_at(slots[i], entries)] != key:
-        i = (i + np.int64(1)) & mask
+        i += np.int64(1)
+        if i == size:
+            i = np.int64(0)
         probes += 1
-        if probes > mask:
+        if probes >= size:
             raise KernelInputError("table slots: no empty slot left (the caller keeps a quarter of them empty)")
     return i
 

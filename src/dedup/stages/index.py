@@ -45,6 +45,9 @@ _MIN_SLOTS = 1024
 # the largest handle and number of entries: both are int32 in the compiled table, where -1 marks an
 # empty slot or the end of a list
 _MAX_HANDLE = 2**31 - 2
+# the most slots a table has (the compiled probe scales a key's top 32 bits by their number); the
+# slots are counted in pages' worth (``_MIN_SLOTS``) rather than in powers of two
+_MAX_SLOTS = 2**31 - 1
 # How many articles one bucket of a ``BandIndex`` proposes, those indexed first under its key. A
 # bucket holds more only when a story is copied by that many outlets (or a text recurs that often):
 # every later copy is then found by the story's first copies, which are the ones an article is
@@ -232,14 +235,12 @@ class _Table:
 
 def _sizes(need: int) -> tuple[int, int]:
     """The slots and entries of a table for ``need`` keys: both at most half full with them."""
-    if need > _MAX_HANDLE:
+    if need > _MAX_HANDLE or 8 * need > 7 * _MAX_SLOTS:
         raise CapacityError(
             f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
             "index fewer articles per Deduplicator, or fewer passages per article"
         )
-    slots = _MIN_SLOTS
-    while 2 * need > slots:
-        slots *= 2
+    slots = min(max(_MIN_SLOTS, -(-2 * need // _MIN_SLOTS) * _MIN_SLOTS), _MAX_SLOTS)
     return slots, min(max(2 * need, _MIN_SLOTS // 2), _MAX_HANDLE)
 
 
