@@ -314,12 +314,15 @@ class Replica:
         self._count(prepared)
 
     def observe_batch(self, batch: Sequence[Prepared]) -> None:
-        """Count the sentences of a batch's articles, all pending until each is inserted."""
+        """Count the sentences of a batch's articles, all pending until each is inserted, but those
+        indexed already: the batch answers such an article as indexed (or refuses another text
+        under its id), and its sentences are counted once, as it was added."""
         for p in batch:
             if p.article.id in self.leaving:
                 self._release(p.article.id)
-        self.pending = {p.article.id: _entry(p, -1, self._k) for p in batch}
-        for p in batch:
+        fresh = [p for p in batch if p.article.id not in self.entries]
+        self.pending = {p.article.id: _entry(p, -1, self._k) for p in fresh}
+        for p in fresh:
             self.boilerplate.observe(p.article.id, p.doc.sentence_fps)
             self._count(p)
 
