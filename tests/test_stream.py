@@ -155,6 +155,33 @@ def test_a_batch_of_articles_indexed_already_changes_nothing(tmp_path: Path, ind
         plain.close()
 
 
+_MATCH = [
+    "The national football team qualified for the continental championship on Wednesday.",
+    "A late goal from the young striker secured a two one victory away from home.",
+    "The coach praised his players for their discipline in the second half.",
+    "Thousands of fans celebrated in the streets of the capital after the final whistle.",
+    "It is the first time in twelve years that the team has reached the tournament.",
+    "The draw for the group stage will take place in December.",
+    "The football federation promised bonuses to the squad for their achievement.",
+    "Injuries to two defenders had raised doubts before the decisive match.",
+]
+
+
+@pytest.mark.parametrize("added_again", [False, True])
+def test_an_earliest_source_removed_is_not_its_id_added_again(added_again: bool) -> None:
+    """Once a cluster's earliest source is removed, its copies' earliest is what is left, whether or
+    not its id comes back for another article: the next copy reports that one replaced."""
+    d = dedup.Deduplicator()
+    d.add(dedup.Article(id="a0", text=" ".join(_MATCH), published_at="2026-01-01T10:23:00+00:00"))
+    assert d.add(dedup.Article(id="a22", text=" ".join(_MATCH[:1] + _MATCH[2:]))).cluster.earliest == "a0"
+    d.remove("a0")
+    if added_again:
+        assert not d.add(dedup.Article(id="a0", text=_STORIES[1] + _STORIES[2])).is_copy
+    late = d.add(dedup.Article(id="a16", text=" ".join(_MATCH[1:]), published_at="2026-01-03T08:00:00+00:00"))
+    assert late.copy_of == ("a22",) and late.cluster.earliest == "a16"
+    assert (late.earliest_changed, late.previous_earliests) == (True, ("a22",))
+
+
 def test_an_article_added_again_is_a_copy_as_it_was_first(seeds) -> None:
     """The first of two copies is no copy when added again; the second still is."""
     d = dedup.Deduplicator()

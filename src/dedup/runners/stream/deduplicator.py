@@ -971,6 +971,7 @@ class Deduplicator:
         """Take an indexed article out of memory. The replica goes first: it may read the article's
         analysis back from the store, and a failure there leaves everything as it was."""
         self._replica.forget(article_id)
+        self._groups.removing(article_id)
         self._unlink(article_id)
 
     def _unlink(self, article_id: str) -> None:

@@ -161,6 +161,17 @@ class Groups:
             if member in entries:
                 self.cluster_ids[member], self.earliest[member] = cluster, earliest
 
+    def removing(self, article_id: str) -> None:
+        """An article about to be removed: the members linked to it that were last answered with it
+        as their earliest source forget that answer, found again from the clusters as they are
+        when next needed (as for an earliest source that left the window), so that its id, added
+        again later for another article, is not taken for their earliest source."""
+        earliest, edges = self.earliest, self._pairs.edges
+        (reached,) = components([article_id], lambda node: edges.get(node, ()))
+        for member in reached:
+            if member != article_id and earliest.get(member) == article_id:
+                del earliest[member]
+
     def regroup(self) -> None:
         """Drop every kept group (built again when next asked for): articles read in without being
         placed (those added after a saved state, or a catch-up with the other workers that failed
