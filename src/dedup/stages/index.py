@@ -235,9 +235,10 @@ class _Table:
 
 def _sizes(need: int) -> tuple[int, int]:
     """The slots and entries of a table for ``need`` keys: both at most half full with them."""
-    if need > _MAX_HANDLE or 8 * need > 7 * _MAX_SLOTS:
+    most = min(_MAX_HANDLE, 7 * _MAX_SLOTS // 8)  # (the slots at most seven eighths full)
+    if need > most:
         raise CapacityError(
-            f"the in-memory LSH index cannot hold {need:,} band keys (at most {_MAX_HANDLE:,}): "
+            f"the in-memory LSH index cannot hold {need:,} band keys (at most {most:,}): "
             "index fewer articles per Deduplicator, or fewer passages per article"
         )
     slots = min(max(_MIN_SLOTS, -(-2 * need // _MIN_SLOTS) * _MIN_SLOTS), _MAX_SLOTS)
