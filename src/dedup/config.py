@@ -493,7 +493,9 @@ class ClusterConfig:
     An article is compared with at most ``max_compared`` of the articles the index proposes for it,
     the ones indexed first, those proposed by their whole text before those proposed by a few
     passages, and with the first one of the same text when none of those is (see
-    ``grouping.compared``).
+    ``grouping.compared``). As many as a group has ``representatives`` by default: the first
+    members of a story are its groups' representatives, so the copies compared are the ones a
+    group is chosen by.
 
     A digest (a roundup carrying several stories, see ``grouping.digests``) is grouped with one of
     its stories at most: a story of it is a copy with at least ``digest_part`` of its text inside
@@ -505,7 +507,7 @@ class ClusterConfig:
     max_exact_size: int = 64
     complete_up_to: int = 64
     representatives: int = 8
-    max_compared: int = 16
+    max_compared: int = 8
     digest_part: float = 0.6
     digest_share: float = 0.5
     digest_same: float = 0.8
