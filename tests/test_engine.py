@@ -446,7 +446,11 @@ def test_the_compared_pairs_follow_the_rule_of_grouping_compared(data, max_compa
         candidates = [y for q, y in pairs if q == x]
         by_text = {y for (q, y), w in zip(pairs, whole.tolist(), strict=True) if q == x and w}
         chosen = compared(
-            candidates, lambda y: int(rank[y]), config.cluster, lambda y, x=x: twins[y] == twins[x], by_text
+            candidates,
+            lambda y: int(rank[y]),
+            config.cluster,
+            lambda ys, x=x: [twins[y] == twins[x] for y in ys],
+            by_text,
         )
         expected.update((x, y) for y in chosen)
     assert got == expected

@@ -43,6 +43,30 @@ def test_backends_follow_the_protocol(backend: LSHBackend) -> None:
     assert isinstance(backend, LSHBackend)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_listed_under_tells_each_id_indexed_under_exactly_those_keys(data) -> None:
+    """``listed_under`` answers for many ids at once as reading each one's keys would: ids never
+    indexed, removed or indexed again with other signatures, keys of other lengths."""
+    index = BandIndex(bands=4, rows=2)
+    rows = st.lists(st.integers(0, 3), min_size=8, max_size=8)  # few values: many equal keys
+    signatures = {}
+    for step in data.draw(st.lists(st.tuples(st.integers(0, 9), st.booleans(), rows), max_size=30)):
+        n, remove, row = step
+        if remove:
+            index.remove(f"a{n}")
+            signatures.pop(f"a{n}", None)
+        else:
+            signatures[f"a{n}"] = np.array([row], dtype=np.uint32)
+            index.add(f"a{n}", signatures[f"a{n}"])
+    query = np.array([data.draw(rows)], dtype=np.uint32)
+    keys = index.keys(query)
+    ids = [f"a{n}" for n in data.draw(st.lists(st.integers(0, 11), max_size=15))]
+    expected = [(found := index.indexed_keys(i)) is not None and np.array_equal(found, keys) for i in ids]
+    assert index.listed_under(ids, keys) == expected
+    assert any(expected) == any(index.keys(s).tobytes() == keys.tobytes() for i, s in signatures.items() if i in ids)
+
+
 def test_a_twin_is_an_indexed_article_with_the_same_document_band_keys() -> None:
     words = RNG.integers(0, 2**63, 200, dtype=np.uint64)
     doc = signature(words, 128, 1)
@@ -51,11 +75,12 @@ def test_a_twin_is_an_indexed_article_with_the_same_document_band_keys() -> None
     passages = _sigs([words[:20]])
     index.add("same", doc, passages)
     index.add("near", other, passages)
-    twin = index.twins(doc)
-    assert twin is not None
-    assert twin("same") and not twin("near") and not twin("never indexed")
+    twins = index.twins(doc)
+    assert twins is not None
+    assert twins(["near", "same", "never indexed"]) == [False, True, False]
+    assert twins([]) == []
     index.remove("same")
-    assert not twin("same")
+    assert twins(["same", "near"]) == [False, False]
     # a backend that keeps no keys gives no twin test
     assert (
         CandidateIndex(DatasketchLSH(num_perm=128, bands=25, rows=5, seed=1), BandIndex(bands=4, rows=2)).twins(doc)

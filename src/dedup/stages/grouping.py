@@ -69,7 +69,7 @@ def compared(
     candidates: Iterable[str],
     order: Callable[[str], int],
     config: ClusterConfig,
-    twin: Callable[[str], bool] | None = None,
+    twins: Callable[[Sequence[str]], Sequence[bool]] | None = None,
     whole: Container[str] = (),
 ) -> list[str]:
     """The candidates an article is compared with: all of them, or when there are more than
@@ -77,18 +77,22 @@ def compared(
     text (``whole``: the document index's) before those proposed by a few passages alone, which a
     phrase many articles carry can make many. The first members of a story are its groups'
     representatives (see ``in_order``), so the bound costs a new copy nothing of the evidence its
-    group is decided on. A ``twin`` of the article (its whole-text signature the
+    group is decided on. A twin of the article (its whole-text signature the
     same: the same text, in all likelihood) is always compared: when none is among those kept, the
     one indexed first is compared as well, so that a text that recurs is found even where a
-    passage many articles carry (a site's footer) proposes more candidates than are compared. In
-    the order given."""
+    passage many articles carry (a site's footer) proposes more candidates than are compared.
+    ``twins(ids)`` says which of ``ids`` are twins (one call for all the candidates: a story
+    copied by thousands proposes a hundred of them or more to each copy). In the order given."""
     found = list(candidates)
     if len(found) <= config.max_compared:
         return found
     ranked = sorted(found, key=lambda c: (c not in whole, order(c)))
-    kept = set(ranked[: config.max_compared])
-    if twin is not None and not any(twin(c) for c in kept):
-        kept.update(next(([c] for c in ranked[config.max_compared :] if twin(c)), []))
+    first = config.max_compared
+    kept = set(ranked[:first])
+    if twins is not None:
+        flags = twins(ranked)
+        if not any(flags[:first]):
+            kept.update(next(([c] for c, twin in zip(ranked[first:], flags[first:], strict=True) if twin), []))
     return [c for c in found if c in kept]
 
 

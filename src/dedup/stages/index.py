@@ -298,6 +298,20 @@ class BandIndex:
         handle = self._table.handles.get(article_id)
         return None if handle is None else self._table.keys_of(handle)
 
+    def listed_under(self, ids: Sequence[str], keys: U64) -> list[bool]:
+        """For each of ``ids``, whether it is indexed under exactly ``keys`` (distinct, ascending:
+        a ``keys`` result), all of them read in one pass over the table's arrays."""
+        table = self._table
+        handles = np.fromiter((table.handles.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        indexed = np.flatnonzero(handles >= 0)
+        spans = table.handle_span[handles[indexed]]
+        sized = indexed[spans[:, 1] - spans[:, 0] == len(keys)]
+        starts = table.handle_span[handles[sized], 0]
+        same = (table.entry_key[starts[:, None] + np.arange(len(keys))] == keys).all(axis=1)
+        out = np.zeros(len(ids), dtype=np.bool_)
+        out[sized[same]] = True
+        return out.tolist()
+
     def fill(self, ids: Sequence[str], keys: U64, offsets: I64) -> None:
         """Index the articles ``ids`` (distinct) into this index, which holds none, the ``i``-th
         under ``keys[offsets[i]:offsets[i + 1]]`` (its ``keys``): the same index as adding them in
@@ -451,23 +465,16 @@ class CandidateIndex:
         self.passages.remove(article_id)
         self._passage_counts.pop(article_id, None)
 
-    def twins(self, signature: U32) -> Callable[[str], bool] | None:
-        """Whether an indexed article is a twin of an article of whole-text ``signature``: listed
-        under the same document band keys, all of them (the same signature, so the same text in
-        all likelihood), for ``grouping.compared``. None when the documents' backend keeps no
-        keys (not a ``BandIndex``)."""
+    def twins(self, signature: U32) -> Callable[[Sequence[str]], list[bool]] | None:
+        """Which of the given ids are indexed articles that are twins of an article of whole-text
+        ``signature``: listed under the same document band keys, all of them (the same signature,
+        so the same text in all likelihood), for ``grouping.compared``. None when the documents'
+        backend keeps no keys (not a ``BandIndex``)."""
         documents = self.documents
         if not isinstance(documents, BandIndex):
             return None
-        # compared as bytes: a story copied by thousands asks this of each of its members, and
-        # ``np.array_equal`` costs several times the lookup
-        keys = documents.keys(signature[None, :]).tobytes()
-
-        def twin(article_id: str) -> bool:
-            found = documents.indexed_keys(article_id)
-            return found is not None and found.tobytes() == keys
-
-        return twin
+        keys = documents.keys(signature[None, :])
+        return lambda ids: documents.listed_under(ids, keys)
 
     @contextmanager
     def filling(self) -> Iterator[Callable[[str, U32, U32], None]]:
